@@ -1,0 +1,41 @@
+// `npm run bench -- <name>` runs bench/<name>.bench.ts; without a name, every benchmark in turn.
+import { readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { machineLine } from './report';
+
+export interface Benchmark {
+  /** Runs the benchmark and returns its markdown table (also printed). */
+  run(): Promise<string>;
+}
+
+async function main(): Promise<void> {
+  const available = readdirSync(__dirname)
+    .filter((f) => f.endsWith('.bench.ts'))
+    .map((f) => f.replace(/\.bench\.ts$/, ''))
+    .sort();
+  const requested = process.argv.slice(2);
+  const unknown = requested.filter((name) => !available.includes(name));
+  if (unknown.length > 0) {
+    console.error(`unknown benchmark(s): ${unknown.join(', ')}; available: ${available.join(', ')}`);
+    process.exit(2);
+  }
+  const names = requested.length > 0 ? requested : available;
+  console.log(`machine: ${machineLine()}\n`);
+  const tables: string[] = [];
+  for (const name of names) {
+    const bench = (await import(join(__dirname, `${name}.bench`))) as Benchmark;
+    const table = await bench.run();
+    console.log(table);
+    tables.push(table);
+  }
+  if (requested.length === 0) {
+    const header = `# Benchmark results\n\nMachine: ${machineLine()}\nRun: \`npm run bench\` on ${new Date().toISOString()}\n\n`;
+    writeFileSync(join(__dirname, 'results.md'), header + tables.join('\n'));
+  }
+  process.exit(0);
+}
+
+main().catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
