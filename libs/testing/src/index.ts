@@ -1,0 +1,7 @@
+export {
+  createTestDatabase,
+  isReachable,
+  testInfrastructure,
+  uniqueSubjectPrefix,
+  type TestDatabase,
+} from './infrastructure';
