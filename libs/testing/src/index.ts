@@ -5,3 +5,6 @@ export {
   uniqueSubjectPrefix,
   type TestDatabase,
 } from './infrastructure';
+export { TestNatsClient, type Reply } from './nats-client';
+export { startTestService, type TestService } from './services';
+export { TestTokens } from './tokens';

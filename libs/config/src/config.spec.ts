@@ -1,0 +1,62 @@
+import { ConfigError, loadConfig, integerSetting, urlSetting, keyMaterialSetting } from './config';
+import { loadServiceConfig, databaseSettings } from './platform-config';
+
+const oct = (kid: string) => JSON.stringify({ keys: [{ kty: 'oct', kid, k: 'AAAA' }] });
+
+describe('configuration', () => {
+  it('applies the documented defaults for local development', () => {
+    const config = loadServiceConfig('render', databaseSettings, {});
+    expect(config.natsUrl).toBe('nats://127.0.0.1:4222');
+    expect(config.databaseUrl).toBe('postgresql://postgres@127.0.0.1:5432/secrets');
+    expect(config.httpPort).toBe(8082);
+    expect(config.subjectPrefix).toBe('');
+    expect(config.jetStreamReplicas).toBe(1);
+    expect(config.logLevel).toBe('info');
+    expect(config.authJwks.isDevDefault).toBe(true);
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reports every bad variable together', () => {
+    const env = { NATS_URL: 'http://x', HTTP_PORT: 'eighty', LOG_LEVEL: 'loud', NATS_SUBJECT_PREFIX: 'no dot' };
+    let error: unknown;
+    try {
+      loadServiceConfig('secrets', {}, env);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems;
+    expect(problems).toHaveLength(4);
+    expect(problems.join('\n')).toMatch(/NATS_URL[\s\S]*NATS_SUBJECT_PREFIX[\s\S]*HTTP_PORT[\s\S]*LOG_LEVEL/);
+  });
+
+  it('never quotes sensitive content in a problem', () => {
+    const secretish = '{"keys":[{"kty":"oct","k":"hunter2-super-secret"';
+    expect(() => loadConfig({ keys: keyMaterialSetting('AUTH_JWKS', 'x', '/') }, { AUTH_JWKS: secretish })).toThrow(
+      expect.objectContaining({ message: expect.not.stringContaining('hunter2') }),
+    );
+  });
+
+  it('refuses dev key material in production, by default file or by kid', () => {
+    expect(() => loadServiceConfig('secrets', {}, { NODE_ENV: 'production' })).toThrow(/AUTH_JWKS.*dev key material/);
+    const prod = { NODE_ENV: 'production', AUTH_JWKS: oct('idp-1'), SERVICE_SIGNING_KEY: oct('dev-service') };
+    expect(() => loadServiceConfig('secrets', {}, prod)).toThrow(/serviceSigningKey: dev key material/);
+    const ok = { ...prod, SERVICE_SIGNING_KEY: JSON.stringify({ kty: 'EC', kid: 'svc-2026' }) };
+    expect(loadServiceConfig('secrets', {}, ok).authJwks.isDevDefault).toBe(false);
+  });
+
+  it('accepts only one of NAME and NAME_FILE', () => {
+    expect(() =>
+      loadConfig({ k: keyMaterialSetting('AUTH_JWKS', 'x', '/') }, { AUTH_JWKS: '{}', AUTH_JWKS_FILE: '/tmp/x' }),
+    ).toThrow(/only one of AUTH_JWKS and AUTH_JWKS_FILE/);
+  });
+
+  it('validates integer ranges and URL schemes', () => {
+    expect(() => loadConfig({ n: integerSetting('N', { default: 1, min: 1, max: 5 }) }, { N: '6' })).toThrow(
+      /N must be/,
+    );
+    expect(() => loadConfig({ u: urlSetting('U', 'nats://x', ['nats:']) }, { U: 'not a url' })).toThrow(
+      /not a valid URL/,
+    );
+  });
+});

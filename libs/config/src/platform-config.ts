@@ -1,0 +1,113 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import {
+  type Environment,
+  type KeyMaterial,
+  type Setting,
+  enumSetting,
+  integerSetting,
+  keyMaterialSetting,
+  loadConfig,
+  stringSetting,
+  urlSetting,
+  ConfigError,
+} from './config';
+
+/** The installation root (where package.json and `deploy/dev/` live), from source or from `dist/`. */
+function findRoot(start: string): string {
+  let dir = start;
+  while (!existsSync(join(dir, 'package.json')) || !existsSync(join(dir, 'deploy'))) {
+    const parent = dirname(dir);
+    if (parent === dir) return process.cwd();
+    dir = parent;
+  }
+  return dir;
+}
+
+export const REPO_ROOT = findRoot(__dirname);
+
+export const SERVICE_NAMES = ['secrets', 'render', 'redaction', 'audit'] as const;
+export type ServiceName = (typeof SERVICE_NAMES)[number];
+
+export const DEFAULT_HTTP_PORTS: Readonly<Record<ServiceName, number>> = {
+  secrets: 8081,
+  render: 8082,
+  redaction: 8083,
+  audit: 8084,
+};
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Settings every service reads (ARCHITECTURE.md §9). */
+export function commonSettings(service: ServiceName) {
+  return {
+    nodeEnv: enumSetting('NODE_ENV', ['development', 'test', 'production'], 'development'),
+    natsUrl: urlSetting('NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:', 'ws:', 'wss:']),
+    subjectPrefix: stringSetting('NATS_SUBJECT_PREFIX', {
+      default: '',
+      pattern: /^(?:[A-Za-z0-9_-]+\.)*$/,
+      description: 'empty or dot-terminated subject tokens such as "t42."',
+    }),
+    httpPort: integerSetting('HTTP_PORT', { default: DEFAULT_HTTP_PORTS[service], min: 0, max: 65535 }),
+    jetStreamReplicas: integerSetting('JETSTREAM_REPLICAS', { default: 1, min: 1, max: 5 }),
+    logLevel: enumSetting('LOG_LEVEL', LOG_LEVELS, 'info'),
+    authJwks: keyMaterialSetting('AUTH_JWKS', 'deploy/dev/jwks.json', REPO_ROOT),
+    serviceSigningKey: keyMaterialSetting('SERVICE_SIGNING_KEY', 'deploy/dev/service-key.json', REPO_ROOT),
+  };
+}
+
+export const databaseSettings = {
+  databaseUrl: urlSetting('DATABASE_URL', 'postgresql://postgres@127.0.0.1:5432/secrets', ['postgres:', 'postgresql:']),
+};
+
+type Values<S> = { readonly [K in keyof S]: S[K] extends Setting<infer T> ? T : never };
+export type CommonConfig = Values<ReturnType<typeof commonSettings>>;
+
+/**
+ * Loads a service's configuration; in production, refuses dev key material
+ * (dev keys are the defaults under deploy/dev/ and any key whose `kid` starts with `dev-`).
+ */
+export function loadServiceConfig<S extends Record<string, Setting<unknown>>>(
+  service: ServiceName,
+  extra: S,
+  env: Environment = process.env,
+): Values<ReturnType<typeof commonSettings>> & Values<S> {
+  const config = loadConfig({ ...commonSettings(service), ...extra }, env);
+  if (config.nodeEnv === 'production') {
+    const devKeys = Object.entries(config)
+      .filter((entry): entry is [string, KeyMaterial] => isKeyMaterial(entry[1]) && isDevKeyMaterial(entry[1]))
+      .map(([name]) => name);
+    if (devKeys.length > 0) {
+      throw new ConfigError(devKeys.map((name) => `${name}: dev key material is refused when NODE_ENV=production`));
+    }
+  }
+  return config as Values<ReturnType<typeof commonSettings>> & Values<S>;
+}
+
+function isKeyMaterial(value: unknown): value is KeyMaterial {
+  return typeof value === 'object' && value !== null && 'isDevDefault' in value && 'json' in value;
+}
+
+function isDevKeyMaterial(material: KeyMaterial): boolean {
+  if (material.isDevDefault) return true;
+  const kids: unknown[] = [];
+  const json = material.json as { kid?: unknown; keys?: Array<{ kid?: unknown }> };
+  if (Array.isArray(json?.keys)) for (const key of json.keys) kids.push(key?.kid);
+  else kids.push(json?.kid);
+  return kids.some((kid) => typeof kid === 'string' && kid.startsWith('dev-'));
+}
+
+/** Names and non-sensitive values, for a start-up log line. */
+export function describeConfig(
+  settings: Record<string, Setting<unknown>>,
+  config: Record<string, unknown>,
+): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(settings).map(([name, setting]) => [
+      name,
+      setting.sensitive
+        ? `<${(config[name] as KeyMaterial | undefined)?.isDevDefault ? 'dev default' : 'set'}>`
+        : config[name],
+    ]),
+  );
+}

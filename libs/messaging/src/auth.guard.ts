@@ -1,0 +1,51 @@
+import { type CanActivate, type ExecutionContext, Injectable, createParamDecorator } from '@nestjs/common';
+import { type NatsContext } from '@nestjs/microservices';
+import { TokenError, type TokenVerifier } from '@platform/crypto';
+import { PlatformError } from './errors';
+import { type Principal, principalFromClaims } from './principal';
+
+const principals = new WeakMap<object, Principal>();
+
+export function headerOf(context: NatsContext, name: string): string | undefined {
+  const value = context.getHeaders()?.get(name);
+  return value ? value : undefined;
+}
+
+/** The principal the guard verified for this request. */
+export function principalOf(context: NatsContext): Principal {
+  const principal = principals.get(context);
+  if (!principal) throw new PlatformError('UNAUTHENTICATED', 'missing bearer token');
+  return principal;
+}
+
+/** Verifies `Authorization: Bearer <JWT>` on every request before anything else runs; any failure is UNAUTHENTICATED. */
+@Injectable()
+export class BearerAuthGuard implements CanActivate {
+  constructor(private readonly verifier: TokenVerifier) {}
+
+  async canActivate(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'rpc') return true;
+    const nats = context.switchToRpc().getContext<NatsContext>();
+    const header = headerOf(nats, 'Authorization');
+    if (!header) throw new PlatformError('UNAUTHENTICATED', 'missing bearer token');
+    const match = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(header.trim());
+    if (!match) throw new PlatformError('UNAUTHENTICATED', 'the Authorization header must be "Bearer <token>"');
+    try {
+      principals.set(nats, principalFromClaims(await this.verifier.verify(match[1])));
+    } catch (error) {
+      if (error instanceof TokenError) throw new PlatformError('UNAUTHENTICATED', `invalid token: ${error.message}`);
+      throw error;
+    }
+    return true;
+  }
+}
+
+/** Handler parameter: the verified caller. */
+export const CurrentPrincipal = createParamDecorator((_: unknown, context: ExecutionContext) =>
+  principalOf(context.switchToRpc().getContext<NatsContext>()),
+);
+
+/** Handler parameter: the raw NATS context (headers such as `Idempotency-Key`). */
+export const RequestContext = createParamDecorator((_: unknown, context: ExecutionContext) =>
+  context.switchToRpc().getContext<NatsContext>(),
+);

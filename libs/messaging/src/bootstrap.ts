@@ -1,0 +1,171 @@
+import { type DynamicModule, Global, Module, type INestApplication, type Type } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { type MicroserviceOptions } from '@nestjs/microservices';
+import { type CommonConfig, ConfigError, type ServiceName } from '@platform/config';
+import { TokenSigner, TokenVerifier } from '@platform/crypto';
+import { LoggerModule, Logger as NestPinoLogger } from 'nestjs-pino';
+import { type NatsConnection, connect } from 'nats';
+import { type AddressInfo } from 'node:net';
+import { type DestinationStream } from 'pino';
+import { BearerAuthGuard } from './auth.guard';
+import { type ErrorMapper } from './errors';
+import { HealthController } from './health.controller';
+import { type StreamName, ensureStreams } from './jetstream';
+import { createLogger } from './logging';
+import { PlatformNatsServer } from './nats-transport';
+import { PlatformContext, Readiness, createMetricsRegistry } from './platform-context';
+import { type ServiceScope } from './principal';
+import { RpcErrorFilter } from './rpc-error.filter';
+import { ServiceClient, ServiceTokenIssuer } from './service-client';
+
+export interface ServiceDefinition {
+  readonly name: ServiceName;
+  readonly config: CommonConfig;
+  /** Scopes of the service's own token, for its calls to other services. */
+  readonly scopes: readonly ServiceScope[];
+  /** JetStream streams the service writes or reads; created or updated at start. */
+  readonly streams: readonly StreamName[];
+  readonly logsMaxAgeDays?: number;
+  /** The service's own module, built once the platform context exists. */
+  module(context: PlatformContext): DynamicModule | Type;
+  readonly errorMappers?: readonly ErrorMapper[];
+}
+
+export interface RunningService {
+  readonly app: INestApplication;
+  readonly context: PlatformContext;
+  /** The HTTP port actually bound (HTTP_PORT=0 picks a free one). */
+  readonly httpPort: number;
+  close(): Promise<void>;
+}
+
+@Global()
+@Module({})
+class PlatformCoreModule {
+  static forContext(context: PlatformContext): DynamicModule {
+    return {
+      module: PlatformCoreModule,
+      providers: [{ provide: PlatformContext, useValue: context }],
+      exports: [PlatformContext],
+    };
+  }
+}
+
+async function connectNats(definition: ServiceDefinition): Promise<NatsConnection> {
+  return connect({
+    servers: definition.config.natsUrl,
+    name: definition.name,
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    waitOnFirstConnect: true,
+  });
+}
+
+/** Tracks whether the shared connection is currently connected, for `/readyz`. */
+function watchConnection(connection: NatsConnection): () => boolean {
+  let connected = true;
+  void (async () => {
+    for await (const status of connection.status()) {
+      if (status.type === 'disconnect') connected = false;
+      if (status.type === 'reconnect') connected = true;
+    }
+  })();
+  return () => connected && !connection.isClosed();
+}
+
+/** Boots one service: NATS, streams, auth, the Nest app with its plain-JSON NATS transport, and HTTP health/metrics. */
+export async function startService(
+  definition: ServiceDefinition,
+  options: { logDestination?: DestinationStream } = {},
+): Promise<RunningService> {
+  const { config } = definition;
+  const logger = createLogger(definition.name, config.logLevel, options.logDestination);
+  const [verifier, signer] = await Promise.all([
+    TokenVerifier.fromJwks(config.authJwks.json),
+    TokenSigner.fromJwk(config.serviceSigningKey.json),
+  ]);
+  const nats = await connectNats(definition);
+  try {
+    await ensureStreams(nats, definition.streams, {
+      subjectPrefix: config.subjectPrefix,
+      replicas: config.jetStreamReplicas,
+      logsMaxAgeDays: definition.logsMaxAgeDays,
+    });
+    const isConnected = watchConnection(nats);
+    const readiness = new Readiness();
+    readiness.register('nats', () => Promise.resolve(isConnected()));
+    const tokens = new ServiceTokenIssuer(signer, definition.name, definition.scopes);
+    const services = new ServiceClient(nats, config.subjectPrefix, tokens);
+    const metrics = createMetricsRegistry(definition.name);
+    const context = new PlatformContext(definition.name, config, nats, logger, readiness, metrics, services);
+
+    @Module({
+      imports: [
+        LoggerModule.forRoot({ pinoHttp: { logger, autoLogging: false, quietReqLogger: true } }),
+        PlatformCoreModule.forContext(context),
+        definition.module(context),
+      ],
+      controllers: [HealthController],
+    })
+    class ServiceRootModule {}
+
+    const app = await NestFactory.create(ServiceRootModule, { bufferLogs: true, abortOnError: false });
+    app.useLogger(app.get(NestPinoLogger));
+    const microservice = app.connectMicroservice<MicroserviceOptions>({
+      strategy: new PlatformNatsServer({
+        connection: nats,
+        queue: definition.name,
+        subjectPrefix: config.subjectPrefix,
+      }),
+    });
+    microservice.useGlobalGuards(new BearerAuthGuard(verifier));
+    microservice.useGlobalFilters(new RpcErrorFilter(definition.errorMappers));
+    await app.startAllMicroservices();
+    await app.listen(config.httpPort);
+    const httpPort = (app.getHttpServer().address() as AddressInfo).port;
+    logger.info({ httpPort, subjectPrefix: config.subjectPrefix }, `${definition.name} service ready`);
+    return {
+      app,
+      context,
+      httpPort,
+      async close() {
+        await app.close();
+        await nats.drain().catch(() => undefined);
+      },
+    };
+  } catch (error) {
+    await nats.close();
+    throw error;
+  }
+}
+
+/** The `main.ts` of every service: start, stop cleanly on SIGTERM/SIGINT, and exit non-zero on a bad configuration. */
+export function runService(load: () => ServiceDefinition): void {
+  let definition: ServiceDefinition;
+  try {
+    definition = load();
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(1);
+    }
+    throw error;
+  }
+  startService(definition).then(
+    (running) => {
+      const stop = (signal: string) => {
+        running.context.logger.info({ signal }, 'shutting down');
+        running.close().then(
+          () => process.exit(0),
+          () => process.exit(1),
+        );
+      };
+      process.once('SIGTERM', () => stop('SIGTERM'));
+      process.once('SIGINT', () => stop('SIGINT'));
+    },
+    (error: unknown) => {
+      process.stderr.write(`${definition.name} failed to start: ${(error as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,40 @@
+export { BearerAuthGuard, CurrentPrincipal, RequestContext, headerOf, principalOf } from './auth.guard';
+export {
+  assertCanWrite,
+  assertIdentifier,
+  assertServiceScope,
+  hasScope,
+  permissionDenied,
+  userScope,
+  type Scope,
+} from './authorization';
+export { runService, startService, type RunningService, type ServiceDefinition } from './bootstrap';
+export {
+  INTERNAL_ERROR,
+  PlatformError,
+  isWireError,
+  statusOf,
+  toWireError,
+  type ErrorCode,
+  type ErrorMapper,
+  type WireError,
+} from './errors';
+export { ensureStreams, prefixedStreamName, streamConfig, type StreamName } from './jetstream';
+export { createLogger, scrubLogObject } from './logging';
+export { ERROR_CODE_HEADER, ERROR_MESSAGE_HEADER, PlatformNatsServer, encodeErrorReply } from './nats-transport';
+export { PlatformContext, Readiness, type ReadinessCheck } from './platform-context';
+export {
+  AUDIENCE,
+  IDENTIFIER_PATTERN,
+  actorOf,
+  principalFromClaims,
+  type CustomerUser,
+  type OrgType,
+  type Principal,
+  type Role,
+  type ServiceScope,
+  type VendorUser,
+  type ServicePrincipal,
+} from './principal';
+export { DEFAULT_MAX_REQUEST_BYTES, RequestBody } from './request-body';
+export { DependencyError, ServiceClient, ServiceTokenIssuer } from './service-client';

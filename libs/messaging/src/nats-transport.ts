@@ -1,0 +1,77 @@
+import { type ConsumerDeserializer, type IncomingRequest, type Serializer, ServerNats } from '@nestjs/microservices';
+import { type MsgHdrs, type NatsConnection, headers as natsHeaders } from 'nats';
+import { INTERNAL_ERROR, type WireError, isWireError, statusOf } from './errors';
+
+export const ERROR_CODE_HEADER = 'Nats-Service-Error-Code';
+export const ERROR_MESSAGE_HEADER = 'Nats-Service-Error';
+
+/**
+ * Hands handlers the raw request bytes: no Nest `{pattern, data, id}` envelope on the wire.
+ * A message with a reply subject is a request (its reply subject serves as the packet id); without one it is an event.
+ */
+export class RawRequestDeserializer implements ConsumerDeserializer {
+  deserialize(value: Uint8Array, options?: { channel?: string; replyTo?: string }): IncomingRequest {
+    return { pattern: options?.channel ?? '', data: value, id: options?.replyTo || (undefined as unknown as string) };
+  }
+}
+
+interface OutgoingPacket {
+  readonly response?: unknown;
+  readonly err?: unknown;
+}
+
+const encoder = new TextEncoder();
+
+/** Header values cannot carry line breaks; keep them one short line. */
+function headerSafe(text: string): string {
+  return text.replace(/[\r\n]+/g, ' ').slice(0, 512);
+}
+
+export function encodeErrorReply(error: WireError): { data: Uint8Array; headers: MsgHdrs } {
+  const headers = natsHeaders();
+  headers.set(ERROR_CODE_HEADER, String(statusOf(error.code)));
+  headers.set(ERROR_MESSAGE_HEADER, headerSafe(error.message));
+  return { data: encoder.encode(JSON.stringify({ error })), headers };
+}
+
+/** Replies are the plain JSON of the response, or the error envelope with the NATS service error headers. */
+export class JsonReplySerializer implements Serializer<OutgoingPacket, { data: Uint8Array; headers?: MsgHdrs }> {
+  serialize(packet: OutgoingPacket): { data: Uint8Array; headers?: MsgHdrs } {
+    if (packet.err !== undefined) return encodeErrorReply(isWireError(packet.err) ? packet.err : INTERNAL_ERROR);
+    return { data: encoder.encode(JSON.stringify(packet.response ?? {})) };
+  }
+}
+
+export interface PlatformNatsServerOptions {
+  /** The service's shared connection (also used for JetStream and outgoing requests). */
+  readonly connection: NatsConnection;
+  /** Queue group: the service name, so instances share the load. */
+  readonly queue: string;
+  /** Prepended to every subject the service listens on (`NATS_SUBJECT_PREFIX`). */
+  readonly subjectPrefix: string;
+}
+
+/** Nest's NATS transport over a shared connection, with the subject prefix applied to every subscription. */
+export class PlatformNatsServer extends ServerNats {
+  constructor(private readonly platform: PlatformNatsServerOptions) {
+    super({
+      queue: platform.queue,
+      serializer: new JsonReplySerializer(),
+      deserializer: new RawRequestDeserializer(),
+    });
+  }
+
+  override createNatsClient(): Promise<NatsConnection> {
+    return Promise.resolve(this.platform.connection);
+  }
+
+  override bindEvents(client: NatsConnection): void {
+    const prefix = this.platform.subjectPrefix;
+    const prefixed = Object.create(client) as NatsConnection;
+    prefixed.subscribe = (subject, options) => client.subscribe(prefix + subject, options);
+    super.bindEvents(prefixed);
+  }
+
+  /** The shared connection is closed by its owner, after the HTTP server and the consumers. */
+  override async close(): Promise<void> {}
+}

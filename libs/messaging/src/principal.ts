@@ -1,0 +1,72 @@
+import { PlatformError } from './errors';
+
+export const IDENTIFIER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
+export const AUDIENCE = 'secrets-platform';
+
+export type OrgType = 'vendor' | 'customer' | 'service';
+export type Role = 'read_only' | 'read_write' | 'admin';
+export type ServiceScope = 'secrets:resolve' | 'secrets:resolve-all' | 'render:any' | 'audit:read';
+
+const ORG_TYPES: readonly OrgType[] = ['vendor', 'customer', 'service'];
+const ROLES: readonly Role[] = ['read_only', 'read_write', 'admin'];
+const SCOPES: readonly ServiceScope[] = ['secrets:resolve', 'secrets:resolve-all', 'render:any', 'audit:read'];
+
+interface PrincipalBase {
+  readonly sub: string;
+  readonly org: string;
+}
+export interface VendorUser extends PrincipalBase {
+  readonly orgType: 'vendor';
+  readonly role: Role;
+}
+export interface CustomerUser extends PrincipalBase {
+  readonly orgType: 'customer';
+  readonly role: Role;
+  /** The vendor organization whose partition holds this customer's secrets. */
+  readonly vendorOrg: string;
+}
+export interface ServicePrincipal extends PrincipalBase {
+  readonly orgType: 'service';
+  readonly scopes: ReadonlySet<ServiceScope>;
+}
+/** Who is calling, from a verified token. */
+export type Principal = VendorUser | CustomerUser | ServicePrincipal;
+
+function unauthenticated(reason: string): PlatformError {
+  return new PlatformError('UNAUTHENTICATED', `invalid token: ${reason}`);
+}
+
+function identifierClaim(claims: Readonly<Record<string, unknown>>, name: string): string {
+  const value = claims[name];
+  if (typeof value !== 'string' || !IDENTIFIER_PATTERN.test(value))
+    throw unauthenticated(`claim "${name}" is missing or malformed`);
+  return value;
+}
+
+/** Builds the typed principal from verified claims; anything that does not fit the contract is UNAUTHENTICATED. */
+export function principalFromClaims(claims: Readonly<Record<string, unknown>>): Principal {
+  const sub = claims.sub;
+  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256) throw unauthenticated('claim "sub" is missing');
+  const org = identifierClaim(claims, 'org');
+  const orgType = claims.org_type;
+  if (typeof orgType !== 'string' || !(ORG_TYPES as readonly string[]).includes(orgType)) {
+    throw unauthenticated('claim "org_type" must be vendor, customer or service');
+  }
+  if (orgType === 'service') {
+    const scope = typeof claims.scope === 'string' ? claims.scope.split(' ').filter(Boolean) : [];
+    const scopes = new Set(scope.filter((s): s is ServiceScope => (SCOPES as readonly string[]).includes(s)));
+    return { sub, org, orgType, scopes };
+  }
+  const role = claims.role;
+  if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {
+    throw unauthenticated('claim "role" must be read_only, read_write or admin');
+  }
+  if (orgType === 'customer')
+    return { sub, org, orgType, role: role as Role, vendorOrg: identifierClaim(claims, 'vendor_org') };
+  return { sub, org, orgType: 'vendor', role: role as Role };
+}
+
+/** The actor recorded on events and audit records. */
+export function actorOf(principal: Principal): { sub: string; org: string; role: string } {
+  return { sub: principal.sub, org: principal.org, role: principal.orgType === 'service' ? 'service' : principal.role };
+}
