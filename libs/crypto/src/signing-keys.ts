@@ -1,0 +1,122 @@
+import { JWK } from 'node-jose';
+import { decodeBase64Url, isRecord } from './base64url';
+import { TokenError, TokenErrorCode } from './token-error';
+
+/** The only JWS algorithms the platform accepts (ARCHITECTURE.md §4); `none` and everything else are refused. */
+export const TOKEN_ALGORITHMS = ['HS256', 'ES256', 'RS256'] as const;
+export type TokenAlgorithm = (typeof TOKEN_ALGORITHMS)[number];
+
+export function isTokenAlgorithm(alg: unknown): alg is TokenAlgorithm {
+  return (TOKEN_ALGORITHMS as readonly unknown[]).includes(alg);
+}
+
+/** A JWK checked and imported once, with the single algorithm its key type allows. */
+export interface SigningKey {
+  readonly kid: string | undefined;
+  readonly alg: TokenAlgorithm;
+  readonly key: JWK.Key;
+}
+
+const MIN_HMAC_KEY_BYTES = 32; // RFC 7518 §3.2: a key at least as long as the hash output
+const MIN_RSA_MODULUS_BYTES = 256; // 2048 bits
+
+/** The algorithm a JWK's key type allows, or undefined when the key is not a signing key the platform can use. */
+function algorithmOf(jwk: Record<string, unknown>): TokenAlgorithm | undefined {
+  if (jwk.use !== undefined && jwk.use !== 'sig') return undefined;
+  const alg: TokenAlgorithm | undefined =
+    jwk.kty === 'oct'
+      ? 'HS256'
+      : jwk.kty === 'EC' && jwk.crv === 'P-256'
+        ? 'ES256'
+        : jwk.kty === 'RSA'
+          ? 'RS256'
+          : undefined;
+  if (alg === undefined || (jwk.alg !== undefined && jwk.alg !== alg)) return undefined;
+  return alg;
+}
+
+function describe(jwk: Record<string, unknown>, index: number): string {
+  return typeof jwk.kid === 'string' ? `key "${jwk.kid}"` : `key #${index}`;
+}
+
+function badKey(message: string): TokenError {
+  return new TokenError(TokenErrorCode.BAD_KEY_MATERIAL, message);
+}
+
+function checkMember(
+  jwk: Record<string, unknown>,
+  member: string,
+  name: string,
+  exactBytes?: number,
+  minBytes = 1,
+): void {
+  const value = jwk[member];
+  const bytes = typeof value === 'string' ? decodeBase64Url(value) : undefined;
+  if (bytes === undefined || bytes.length < minBytes || (exactBytes !== undefined && bytes.length !== exactBytes)) {
+    throw badKey(`${name}: member "${member}" is missing or malformed`);
+  }
+}
+
+/** Checks the members the algorithm needs; node-jose imports some malformed keys without complaint. */
+function checkShape(jwk: Record<string, unknown>, alg: TokenAlgorithm, name: string, needPrivate: boolean): void {
+  if (jwk.kid !== undefined && typeof jwk.kid !== 'string') throw badKey(`${name}: "kid" must be a string`);
+  switch (alg) {
+    case 'HS256':
+      checkMember(jwk, 'k', name, undefined, MIN_HMAC_KEY_BYTES);
+      return;
+    case 'ES256':
+      checkMember(jwk, 'x', name, 32);
+      checkMember(jwk, 'y', name, 32);
+      if (needPrivate) checkMember(jwk, 'd', name, 32);
+      return;
+    case 'RS256':
+      checkMember(jwk, 'n', name, undefined, MIN_RSA_MODULUS_BYTES);
+      checkMember(jwk, 'e', name);
+      if (needPrivate) checkMember(jwk, 'd', name);
+      return;
+    default: {
+      const _exhaustive: never = alg;
+      return _exhaustive;
+    }
+  }
+}
+
+async function importKey(jwk: Record<string, unknown>, alg: TokenAlgorithm, name: string): Promise<SigningKey> {
+  try {
+    const key = await JWK.asKey(jwk);
+    return { kid: typeof jwk.kid === 'string' ? jwk.kid : undefined, alg, key };
+  } catch {
+    throw badKey(`${name}: not a valid ${alg} key`);
+  }
+}
+
+/**
+ * Imports the verification keys of a JWKS. Keys the platform cannot use (other key types or curves, `use: "enc"`)
+ * are skipped; a usable key type with malformed or weak members is a configuration error.
+ */
+export async function importVerificationKeys(jwks: unknown): Promise<SigningKey[]> {
+  if (!isRecord(jwks) || !Array.isArray(jwks.keys)) throw badKey('JWKS must be an object with a "keys" array');
+  const keys: SigningKey[] = [];
+  for (const [index, jwk] of (jwks.keys as unknown[]).entries()) {
+    if (!isRecord(jwk)) throw badKey(`JWKS key #${index} is not an object`);
+    const alg = algorithmOf(jwk);
+    if (alg === undefined) continue;
+    const name = describe(jwk, index);
+    checkShape(jwk, alg, name, false);
+    keys.push(await importKey(jwk, alg, name));
+  }
+  if (keys.length === 0) throw badKey('JWKS has no HS256, ES256 or RS256 signing key');
+  return keys;
+}
+
+/** Imports the private key a signer uses; it must carry a `kid` so verifiers can pick it without guessing. */
+export async function importSigningKey(jwk: unknown): Promise<SigningKey & { kid: string }> {
+  if (!isRecord(jwk)) throw badKey('signing key must be a JWK object');
+  const alg = algorithmOf(jwk);
+  if (alg === undefined) throw badKey('signing key must be an oct, EC P-256 or RSA key for signatures');
+  const name = describe(jwk, 0);
+  checkShape(jwk, alg, name, true);
+  if (typeof jwk.kid !== 'string' || jwk.kid === '') throw badKey('signing key must have a "kid"');
+  const imported = await importKey(jwk, alg, name);
+  return { ...imported, kid: jwk.kid };
+}

@@ -1,0 +1,40 @@
+import { JWS } from 'node-jose';
+import { importSigningKey, SigningKey } from './signing-keys';
+import { TOKEN_AUDIENCE } from './token-verifier';
+
+export interface SignOptions {
+  readonly expiresInSeconds: number;
+  /** Epoch seconds; defaults to the current time. */
+  readonly now?: number;
+}
+
+/** Mints platform JWTs with one private JWK: oct → HS256, EC P-256 → ES256, RSA → RS256. */
+export class TokenSigner {
+  private constructor(private readonly signingKey: SigningKey & { kid: string }) {}
+
+  static async fromJwk(privateJwk: unknown): Promise<TokenSigner> {
+    return new TokenSigner(await importSigningKey(privateJwk));
+  }
+
+  get kid(): string {
+    return this.signingKey.kid;
+  }
+
+  get algorithm(): string {
+    return this.signingKey.alg;
+  }
+
+  /** Signs `claims` with `iat`, `exp` and (unless given) `aud: secrets-platform`. */
+  async sign(claims: Record<string, unknown>, options: SignOptions): Promise<string> {
+    if (!Number.isFinite(options.expiresInSeconds) || options.expiresInSeconds <= 0) {
+      throw new RangeError('expiresInSeconds must be a positive number');
+    }
+    const iat = Math.floor(options.now ?? Date.now() / 1000);
+    const payload = { aud: TOKEN_AUDIENCE, ...claims, iat, exp: iat + Math.ceil(options.expiresInSeconds) };
+    const fields = { alg: this.signingKey.alg, kid: this.signingKey.kid, typ: 'JWT' };
+    const token = await JWS.createSign({ format: 'compact', fields }, this.signingKey.key)
+      .update(JSON.stringify(payload), 'utf8')
+      .final();
+    return token as unknown as string;
+  }
+}

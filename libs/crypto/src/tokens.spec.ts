@@ -1,0 +1,232 @@
+import { createHmac, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { JWK, JWS } from 'node-jose';
+import { isDevKeyMaterial, TokenError, TokenErrorCode, TokenSigner, TokenVerifier } from './index';
+
+const NOW = 1_800_000_000;
+
+function octJwk(kid: string): Record<string, unknown> {
+  return { kty: 'oct', kid, k: randomBytes(32).toString('base64url') };
+}
+
+function ecJwk(kid: string): Record<string, unknown> {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return { ...privateKey.export({ format: 'jwk' }), kid };
+}
+
+function rsaJwk(kid: string): Record<string, unknown> {
+  const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return { ...privateKey.export({ format: 'jwk' }), kid };
+}
+
+function publicHalf(jwk: Record<string, unknown>): Record<string, unknown> {
+  const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...rest } = jwk;
+  return rest;
+}
+
+const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString('base64url');
+
+/** Hand-made HS256 token, for headers a well-behaved signer would never produce. */
+function hs256Token(header: Record<string, unknown>, claims: Record<string, unknown>, secret: Buffer): string {
+  const input = `${b64(header)}.${b64(claims)}`;
+  return `${input}.${createHmac('sha256', secret).update(input).digest('base64url')}`;
+}
+
+async function refusal(promise: Promise<unknown>): Promise<TokenError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(TokenError);
+    return error as TokenError;
+  }
+  throw new Error('expected the token to be refused');
+}
+
+describe('platform tokens', () => {
+  const hs = octJwk('dev-hs256');
+  const es = ecJwk('svc-es');
+  const rs = rsaJwk('idp-rs');
+  const hsSecret = Buffer.from(hs.k as string, 'base64url');
+  let verifier: TokenVerifier;
+
+  beforeAll(async () => {
+    verifier = await TokenVerifier.fromJwks({ keys: [hs, publicHalf(es), publicHalf(rs)] });
+  });
+
+  it.each([
+    ['HS256', hs],
+    ['ES256', es],
+    ['RS256', rs],
+  ])('signs with %s picked from the key and verifies the claims back', async (alg, jwk) => {
+    const signer = await TokenSigner.fromJwk(jwk);
+    const token = await signer.sign({ sub: 'alice', org: 'acme' }, { expiresInSeconds: 300, now: NOW });
+    const header = JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString()) as Record<string, unknown>;
+    expect(header).toEqual({ alg, kid: jwk.kid, typ: 'JWT' });
+    const claims = await verifier.verify(token, { now: NOW + 10 });
+    expect(claims).toEqual({ sub: 'alice', org: 'acme', aud: 'secrets-platform', iat: NOW, exp: NOW + 300 });
+    expect(Object.isFrozen(claims)).toBe(true);
+  });
+
+  it('keeps an audience the caller gives', async () => {
+    const signer = await TokenSigner.fromJwk(hs);
+    const token = await signer.sign({ aud: ['billing', 'secrets-platform'] }, { expiresInSeconds: 60, now: NOW });
+    expect((await verifier.verify(token, { now: NOW })).aud).toEqual(['billing', 'secrets-platform']);
+  });
+
+  it('verifies tokens signed by node-jose directly, and without a kid by trying keys of the fitting type', async () => {
+    const key = await JWK.asKey(es);
+    const claims = JSON.stringify({ sub: 'svc', aud: 'secrets-platform', exp: NOW + 60 });
+    const token = (await JWS.createSign({ format: 'compact', fields: { alg: 'ES256', kid: undefined } }, key)
+      .update(claims)
+      .final()) as unknown as string;
+    expect(JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString())).not.toHaveProperty('kid');
+    expect((await verifier.verify(token, { now: NOW })).sub).toBe('svc');
+  });
+
+  it('refuses alg none', async () => {
+    const token = `${b64({ alg: 'none', kid: 'dev-hs256' })}.${b64({ aud: 'secrets-platform', exp: NOW + 60 })}.`;
+    const error = await refusal(verifier.verify(token, { now: NOW }));
+    expect(error.code).toBe(TokenErrorCode.ALGORITHM_NOT_ALLOWED);
+    expect(error.message).toBe('token algorithm is not one of HS256, ES256, RS256');
+  });
+
+  it('refuses algorithms outside the allowed three even when the key type fits', async () => {
+    const token = hs256Token({ alg: 'HS512', kid: 'dev-hs256' }, { aud: 'secrets-platform', exp: NOW + 60 }, hsSecret);
+    expect((await refusal(verifier.verify(token, { now: NOW }))).code).toBe(TokenErrorCode.ALGORITHM_NOT_ALLOWED);
+  });
+
+  it('refuses an HS256 header naming an RSA key (the public key is not an HMAC secret)', async () => {
+    const rsaPublicPem = Buffer.from(JSON.stringify(publicHalf(rs)));
+    const token = hs256Token({ alg: 'HS256', kid: 'idp-rs' }, { aud: 'secrets-platform', exp: NOW + 60 }, rsaPublicPem);
+    const error = await refusal(verifier.verify(token, { now: NOW }));
+    expect(error.code).toBe(TokenErrorCode.ALGORITHM_NOT_ALLOWED);
+    expect(error.message).toBe('token algorithm HS256 does not fit the key it names');
+  });
+
+  it('refuses an RS256 header naming an oct key', async () => {
+    const signer = await TokenSigner.fromJwk(rs);
+    const token = await signer.sign({}, { expiresInSeconds: 60, now: NOW });
+    const [, payload, signature] = token.split('.');
+    const forged = `${b64({ alg: 'RS256', kid: 'dev-hs256' })}.${payload}.${signature}`;
+    expect((await refusal(verifier.verify(forged, { now: NOW }))).code).toBe(TokenErrorCode.ALGORITHM_NOT_ALLOWED);
+  });
+
+  it('refuses an unknown kid, and an algorithm with no key of its type when there is no kid', async () => {
+    const stranger = await TokenSigner.fromJwk(octJwk('someone-else'));
+    const token = await stranger.sign({}, { expiresInSeconds: 60, now: NOW });
+    const error = await refusal(verifier.verify(token, { now: NOW }));
+    expect(error.code).toBe(TokenErrorCode.KEY_NOT_FOUND);
+    expect(error.message).toBe('token "kid" names no known key');
+    const hsOnly = await TokenVerifier.fromJwks({ keys: [hs] });
+    const esToken = await (await TokenSigner.fromJwk(es)).sign({}, { expiresInSeconds: 60, now: NOW });
+    const [, payload, signature] = esToken.split('.');
+    const withoutKid = `${b64({ alg: 'ES256' })}.${payload}.${signature}`;
+    expect((await refusal(hsOnly.verify(withoutKid, { now: NOW }))).code).toBe(TokenErrorCode.KEY_NOT_FOUND);
+  });
+
+  it('refuses a bad signature: a tampered payload and a key of the same kid that is not ours', async () => {
+    const signer = await TokenSigner.fromJwk(hs);
+    const token = await signer.sign({ role: 'read_only' }, { expiresInSeconds: 60, now: NOW });
+    const [header, , signature] = token.split('.');
+    const tampered = `${header}.${b64({ role: 'admin', aud: 'secrets-platform', exp: NOW + 60 })}.${signature}`;
+    const error = await refusal(verifier.verify(tampered, { now: NOW }));
+    expect(error.code).toBe(TokenErrorCode.BAD_SIGNATURE);
+    expect(error.message).toBe('token signature does not verify');
+    const impostor = await TokenSigner.fromJwk(ecJwk('svc-es'));
+    const forged = await impostor.sign({}, { expiresInSeconds: 60, now: NOW });
+    expect((await refusal(verifier.verify(forged, { now: NOW }))).code).toBe(TokenErrorCode.BAD_SIGNATURE);
+  });
+
+  it('requires exp and honours 60 s of leeway on exp and nbf', async () => {
+    const noExp = hs256Token({ alg: 'HS256', kid: 'dev-hs256' }, { aud: 'secrets-platform' }, hsSecret);
+    const missing = await refusal(verifier.verify(noExp, { now: NOW }));
+    expect([missing.code, missing.message]).toEqual([TokenErrorCode.MISSING_CLAIM, 'token has no "exp" claim']);
+
+    const signer = await TokenSigner.fromJwk(hs);
+    const token = await signer.sign({}, { expiresInSeconds: 100, now: NOW });
+    await expect(verifier.verify(token, { now: NOW + 159 })).resolves.toBeDefined();
+    const expired = await refusal(verifier.verify(token, { now: NOW + 160 }));
+    expect([expired.code, expired.message]).toEqual([TokenErrorCode.EXPIRED, 'token has expired']);
+
+    const early = hs256Token(
+      { alg: 'HS256', kid: 'dev-hs256' },
+      { aud: 'secrets-platform', exp: NOW + 600, nbf: NOW + 100 },
+      hsSecret,
+    );
+    const notYet = await refusal(verifier.verify(early, { now: NOW }));
+    expect([notYet.code, notYet.message]).toEqual([TokenErrorCode.NOT_YET_VALID, 'token is not valid yet']);
+    await expect(verifier.verify(early, { now: NOW + 40 })).resolves.toBeDefined();
+  });
+
+  it('re-checks the clock for a remembered token', async () => {
+    const signer = await TokenSigner.fromJwk(hs);
+    const token = await signer.sign({}, { expiresInSeconds: 30, now: NOW });
+    await verifier.verify(token, { now: NOW });
+    expect((await refusal(verifier.verify(token, { now: NOW + 90 }))).code).toBe(TokenErrorCode.EXPIRED);
+  });
+
+  it('refuses a token whose audience is not secrets-platform, as a string or an array', async () => {
+    const signer = await TokenSigner.fromJwk(hs);
+    for (const aud of ['billing', ['billing', 'crm']]) {
+      const token = await signer.sign({ aud }, { expiresInSeconds: 60, now: NOW });
+      const error = await refusal(verifier.verify(token, { now: NOW }));
+      expect([error.code, error.message]).toEqual([
+        TokenErrorCode.WRONG_AUDIENCE,
+        'token audience does not include secrets-platform',
+      ]);
+    }
+    const noAud = hs256Token({ alg: 'HS256', kid: 'dev-hs256' }, { exp: NOW + 60 }, hsSecret);
+    expect((await refusal(verifier.verify(noAud, { now: NOW }))).code).toBe(TokenErrorCode.MISSING_CLAIM);
+  });
+
+  it('refuses malformed tokens without quoting them', async () => {
+    for (const token of ['', 'abc', 'a.b', 'a.b.c.d', '!!!.e30.sig', `${b64({ alg: 'HS256' })}.bm90IGpzb24.x`]) {
+      const error = await refusal(verifier.verify(token, { now: NOW }));
+      expect(error.code).toBe(TokenErrorCode.MALFORMED);
+      if (token.length > 3) expect(error.message).not.toContain(token);
+    }
+  });
+
+  it('never puts the token into any refusal message', async () => {
+    const signer = await TokenSigner.fromJwk(hs);
+    const token = await signer.sign({ aud: 'billing' }, { expiresInSeconds: 60, now: NOW });
+    const messages = await Promise.all(
+      [NOW, NOW + 1000].map(async (now) => (await refusal(verifier.verify(token, { now }))).message),
+    );
+    for (const message of messages) {
+      for (const part of token.split('.')) expect(message).not.toContain(part);
+    }
+  });
+
+  it('refuses unusable key material with a configuration error', async () => {
+    const bad = async (jwks: unknown) => (await refusal(TokenVerifier.fromJwks(jwks))).code;
+    expect(await bad({})).toBe(TokenErrorCode.BAD_KEY_MATERIAL);
+    expect(await bad({ keys: [] })).toBe(TokenErrorCode.BAD_KEY_MATERIAL);
+    expect(await bad({ keys: [{ kty: 'oct', kid: 'short', k: 'c2hvcnQ' }] })).toBe(TokenErrorCode.BAD_KEY_MATERIAL);
+    expect(await bad({ keys: [{ kty: 'OKP', crv: 'Ed25519', x: 'AAAA' }] })).toBe(TokenErrorCode.BAD_KEY_MATERIAL);
+    const weakRsa = generateKeyPairSync('rsa', { modulusLength: 1024 }).publicKey.export({ format: 'jwk' });
+    expect(await bad({ keys: [weakRsa] })).toBe(TokenErrorCode.BAD_KEY_MATERIAL);
+    expect((await refusal(TokenSigner.fromJwk(publicHalf(es)))).code).toBe(TokenErrorCode.BAD_KEY_MATERIAL);
+    expect((await refusal(TokenSigner.fromJwk({ ...hs, kid: undefined }))).code).toBe(TokenErrorCode.BAD_KEY_MATERIAL);
+    const messages = [(await refusal(TokenSigner.fromJwk({ ...es, d: 'x' }))).message];
+    expect(messages[0]).not.toContain(es.x as string);
+  });
+
+  it('skips keys meant for other uses next to usable ones', async () => {
+    const mixed = await TokenVerifier.fromJwks({
+      keys: [
+        { kty: 'OKP', crv: 'Ed25519', x: 'AAAA' },
+        { ...hs, use: 'sig' },
+      ],
+    });
+    const token = await (await TokenSigner.fromJwk(hs)).sign({}, { expiresInSeconds: 60, now: NOW });
+    await expect(mixed.verify(token, { now: NOW })).resolves.toBeDefined();
+  });
+
+  it('tells dev key material by a kid starting with dev-', () => {
+    expect(isDevKeyMaterial({ keys: [publicHalf(es), hs] })).toBe(true);
+    expect(isDevKeyMaterial(hs)).toBe(true);
+    expect(isDevKeyMaterial({ keys: [publicHalf(es)] })).toBe(false);
+    expect(isDevKeyMaterial({ ...es, kid: 'developer' })).toBe(false);
+    expect(isDevKeyMaterial('dev-x')).toBe(false);
+  });
+});
