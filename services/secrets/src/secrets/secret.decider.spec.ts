@@ -1,0 +1,211 @@
+import { deciderSpecificationFor } from '../testing/decider-specification';
+import { type EventMetadata, type SecretEvent, type SecretScope, evolve, initialState } from './secret';
+import {
+  type SealedValue,
+  type SecretCommand,
+  MAX_VALUE_BYTES,
+  assertValidKey,
+  assertValidValue,
+  decide,
+} from './secret.decider';
+import { SecretsError, SecretsErrorCode } from './secrets.error';
+
+const given = deciderSpecificationFor<SecretCommand, SecretEvent, ReturnType<typeof initialState>>({
+  decide,
+  evolve,
+  initialState,
+}).given;
+
+const scope: SecretScope = { organizationId: 'acme', customerOrganizationId: 'globex' };
+const alice = { sub: 'alice@acme', org: 'acme', role: 'admin' };
+const bob = { sub: 'bob@globex', org: 'globex', role: 'read_write' };
+const at = (occurredAt: string, actor = alice): EventMetadata => ({ actor, occurredAt });
+const sealed = (n: number): SealedValue => ({ jwe: `jwe-${n}`, dataKeyId: 'dek-1' });
+
+const created = (n = 1, metadata = at('2026-01-01T00:00:00.000Z')): SecretEvent => ({
+  type: 'SecretCreated',
+  data: { key: 'API_KEY', scope, value: `jwe-${n}`, dataKeyId: 'dek-1' },
+  metadata,
+});
+const updated = (n: number, metadata = at('2026-01-02T00:00:00.000Z')): SecretEvent => ({
+  type: 'SecretValueUpdated',
+  data: { value: `jwe-${n}`, dataKeyId: 'dek-1' },
+  metadata,
+});
+const deleted = (metadata = at('2026-01-03T00:00:00.000Z')): SecretEvent => ({
+  type: 'SecretDeleted',
+  data: {},
+  metadata,
+});
+
+const create = (key = 'API_KEY', n = 1, metadata = at('2026-01-01T00:00:00.000Z')): SecretCommand => ({
+  type: 'CreateSecret',
+  data: { key, scope, value: sealed(n) },
+  metadata,
+});
+const update = (n: number, metadata = at('2026-01-02T00:00:00.000Z')): SecretCommand => ({
+  type: 'UpdateSecretValue',
+  data: { key: 'API_KEY', value: sealed(n) },
+  metadata,
+});
+const remove = (metadata = at('2026-01-03T00:00:00.000Z')): SecretCommand => ({
+  type: 'DeleteSecret',
+  data: { key: 'API_KEY' },
+  metadata,
+});
+
+function refusedWith(code: SecretsErrorCode, message: string | RegExp) {
+  return (error: Error) => {
+    expect(error).toBeInstanceOf(SecretsError);
+    expect((error as SecretsError).code).toBe(code);
+    expect(error.message).toMatch(message);
+  };
+}
+
+describe('secret decider', () => {
+  describe('CreateSecret', () => {
+    it('creates a secret that never existed, with time and actor from the command metadata', () => {
+      given([]).when(create()).then([created()]);
+    });
+
+    it('creates again after a delete, in the same stream', () => {
+      const recreate = at('2026-02-01T00:00:00.000Z', bob);
+      given([created(), deleted()])
+        .when(create('API_KEY', 3, recreate))
+        .then([created(3, recreate)]);
+    });
+
+    it('refuses a key that is live', () => {
+      given([created()])
+        .when(create())
+        .thenThrows(refusedWith(SecretsErrorCode.ALREADY_EXISTS, 'secret "API_KEY" already exists in this scope'));
+    });
+
+    it.each([
+      ['API_KEY', 'API_KEY'],
+      ['database_password', 'database_password'],
+      ['GitHubToken123', 'GitHubToken123'],
+      ['stripe_api_key_prod', 'stripe_api_key_prod'],
+      ['a single letter', 'a'],
+      ['256 characters', 'A'.repeat(256)],
+    ])('accepts the valid key %s', (_label, key) => {
+      given([])
+        .when(create(key))
+        .then([{ ...created(), data: { ...(created().data as object), key } } as SecretEvent]);
+    });
+
+    it.each([
+      ['_API_KEY', 'starts with an underscore'],
+      ['123_KEY', 'starts with a digit'],
+      ['API-KEY', 'contains a hyphen'],
+      ['API KEY', 'contains a space'],
+      ['KEY:X', 'contains a colon'],
+      ['KÉY', 'contains a non-ASCII letter'],
+    ])('refuses the key %j (%s)', (key) => {
+      given([])
+        .when(create(key))
+        .thenThrows(
+          refusedWith(
+            SecretsErrorCode.INVALID_KEY,
+            `key ${JSON.stringify(key)} is invalid: it must start with a letter and contain only letters, digits and underscores`,
+          ),
+        );
+    });
+
+    it('refuses an empty key and one longer than 256 characters', () => {
+      given([]).when(create('')).thenThrows(refusedWith(SecretsErrorCode.INVALID_KEY, 'key must not be empty'));
+      given([])
+        .when(create('A'.repeat(257)))
+        .thenThrows(refusedWith(SecretsErrorCode.INVALID_KEY, 'key must be at most 256 characters'));
+    });
+  });
+
+  describe('UpdateSecretValue', () => {
+    it('updates a live secret', () => {
+      given([created()])
+        .when(update(2))
+        .then([updated(2)]);
+    });
+
+    it('updates again after an update', () => {
+      const later = at('2026-01-05T00:00:00.000Z', bob);
+      given([created(), updated(2)])
+        .when(update(3, later))
+        .then([updated(3, later)]);
+    });
+
+    it('refuses a secret that never existed', () => {
+      given([])
+        .when(update(2))
+        .thenThrows(refusedWith(SecretsErrorCode.NOT_FOUND, 'secret "API_KEY" not found in this scope'));
+    });
+
+    it('refuses a deleted secret', () => {
+      given([created(), deleted()])
+        .when(update(2))
+        .thenThrows(refusedWith(SecretsErrorCode.NOT_FOUND, 'secret "API_KEY" not found in this scope'));
+    });
+  });
+
+  describe('DeleteSecret', () => {
+    it('deletes a live secret', () => {
+      given([created(), updated(2)])
+        .when(remove())
+        .then([deleted()]);
+    });
+
+    it('refuses a secret that never existed or is already deleted', () => {
+      given([])
+        .when(remove())
+        .thenThrows(refusedWith(SecretsErrorCode.NOT_FOUND, 'secret "API_KEY" not found in this scope'));
+      given([created(), deleted()])
+        .when(remove())
+        .thenThrows(refusedWith(SecretsErrorCode.NOT_FOUND, 'secret "API_KEY" not found in this scope'));
+    });
+  });
+});
+
+describe('evolve', () => {
+  it('follows a secret through created, updated, deleted and created again', () => {
+    const states = [created(), updated(2), deleted(), created(4)].reduce(
+      (trail, event) => [...trail, evolve(trail[trail.length - 1], event)],
+      [initialState()],
+    );
+    expect(states.map((state) => state.status)).toEqual(['Absent', 'Live', 'Live', 'Deleted', 'Live']);
+  });
+});
+
+describe('value rules', () => {
+  it('accepts any non-empty UTF-8 text up to 64 KiB', () => {
+    expect(() => assertValidValue('s3cr3t')).not.toThrow();
+    expect(() => assertValidValue('x'.repeat(MAX_VALUE_BYTES))).not.toThrow();
+    expect(() => assertValidValue('🔑 multi\nline')).not.toThrow();
+  });
+
+  it('refuses an empty value', () => {
+    expect(() => assertValidValue('')).toThrow(
+      expect.objectContaining({ code: SecretsErrorCode.INVALID_VALUE, message: 'value must not be empty' }),
+    );
+  });
+
+  it('counts bytes, not characters, against 64 KiB and never quotes the value', () => {
+    const value = 'é'.repeat(MAX_VALUE_BYTES / 2 + 1);
+    expect(() => assertValidValue(value)).toThrow(
+      expect.objectContaining({
+        code: SecretsErrorCode.VALUE_TOO_LARGE,
+        message: `value is ${MAX_VALUE_BYTES + 2} bytes, more than ${MAX_VALUE_BYTES}`,
+      }),
+    );
+  });
+
+  it('refuses text that cannot be UTF-8 (a lone surrogate)', () => {
+    expect(() => assertValidValue('abc\ud800')).toThrow(
+      expect.objectContaining({ code: SecretsErrorCode.INVALID_VALUE, message: 'value must be valid UTF-8 text' }),
+    );
+  });
+
+  it('assertValidKey is the rule the decider applies', () => {
+    expect(() => assertValidKey('API_KEY')).not.toThrow();
+    expect(() => assertValidKey('API-KEY')).toThrow(SecretsError);
+  });
+});

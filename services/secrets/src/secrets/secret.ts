@@ -1,0 +1,65 @@
+/** Who caused an event, as the caller's verified token named them. */
+export interface Actor {
+  readonly sub: string;
+  readonly org: string;
+  readonly role: string;
+}
+
+/** Recorded beside every event; the decider takes time and actor from here, never from a clock. */
+export interface EventMetadata {
+  readonly actor: Actor;
+  /** ISO 8601 instant at which the command was decided. */
+  readonly occurredAt: string;
+  readonly correlationId?: string;
+}
+
+/** A secrets partition: the vendor organization and, for customer secrets, the customer organization. */
+export interface SecretScope {
+  readonly organizationId: string;
+  readonly customerOrganizationId: string | null;
+}
+
+type DomainEvent<Type extends string, Data> = Readonly<{ type: Type; data: Readonly<Data>; metadata: EventMetadata }>;
+
+/** `value` is a JWE compact (`dir` + `A256GCM`) whose `sid` header is this stream; never the plaintext. */
+export type SecretCreated = DomainEvent<
+  'SecretCreated',
+  { key: string; scope: SecretScope; value: string; dataKeyId: string }
+>;
+export type SecretValueUpdated = DomainEvent<'SecretValueUpdated', { value: string; dataKeyId: string }>;
+export type SecretDeleted = DomainEvent<'SecretDeleted', Record<string, never>>;
+
+export type SecretEvent = SecretCreated | SecretValueUpdated | SecretDeleted;
+
+export const SECRET_EVENT_TYPES: readonly SecretEvent['type'][] = [
+  'SecretCreated',
+  'SecretValueUpdated',
+  'SecretDeleted',
+];
+
+/** A secret's life: never created, live with a value, or deleted (and creatable again in the same stream). */
+export type SecretState =
+  | Readonly<{ status: 'Absent' }>
+  | Readonly<{ status: 'Live'; key: string; scope: SecretScope }>
+  | Readonly<{ status: 'Deleted'; key: string; scope: SecretScope }>;
+
+export const initialState = (): SecretState => ({ status: 'Absent' });
+
+export function evolve(state: SecretState, event: SecretEvent): SecretState {
+  switch (event.type) {
+    case 'SecretCreated':
+      return { status: 'Live', key: event.data.key, scope: event.data.scope };
+    case 'SecretValueUpdated':
+      return state;
+    case 'SecretDeleted':
+      return state.status === 'Live' ? { status: 'Deleted', key: state.key, scope: state.scope } : state;
+    default: {
+      const _exhaustive: never = event;
+      return _exhaustive;
+    }
+  }
+}
+
+export function isSecretEvent(event: { type: string }): event is SecretEvent {
+  return (SECRET_EVENT_TYPES as readonly string[]).includes(event.type);
+}

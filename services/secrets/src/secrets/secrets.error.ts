@@ -1,0 +1,61 @@
+import { type ErrorMapper, type WireError } from '@platform/messaging';
+
+export enum SecretsErrorCode {
+  INVALID_KEY = 'INVALID_KEY',
+  INVALID_VALUE = 'INVALID_VALUE',
+  VALUE_TOO_LARGE = 'VALUE_TOO_LARGE',
+  INVALID_ARGUMENT = 'INVALID_ARGUMENT',
+  ALREADY_EXISTS = 'ALREADY_EXISTS',
+  NOT_FOUND = 'NOT_FOUND',
+  VERSION_CONFLICT = 'VERSION_CONFLICT',
+  /** The same Idempotency-Key was sent earlier with a different request. */
+  IDEMPOTENCY_KEY_REUSED = 'IDEMPOTENCY_KEY_REUSED',
+  PERMISSION_DENIED = 'PERMISSION_DENIED',
+  /** Postgres cannot be reached right now; safe to retry. */
+  UNAVAILABLE = 'UNAVAILABLE',
+}
+
+/** Every refusal of the secrets module. Messages name keys and scopes, never a value. */
+export class SecretsError extends Error {
+  constructor(
+    readonly code: SecretsErrorCode,
+    message: string,
+    readonly details?: Readonly<Record<string, unknown>>,
+  ) {
+    super(message);
+    this.name = 'SecretsError';
+  }
+}
+
+function wireCodeOf(code: SecretsErrorCode): WireError['code'] {
+  switch (code) {
+    case SecretsErrorCode.INVALID_KEY:
+    case SecretsErrorCode.INVALID_VALUE:
+    case SecretsErrorCode.INVALID_ARGUMENT:
+    case SecretsErrorCode.IDEMPOTENCY_KEY_REUSED:
+      return 'INVALID_ARGUMENT';
+    case SecretsErrorCode.VALUE_TOO_LARGE:
+      return 'PAYLOAD_TOO_LARGE';
+    case SecretsErrorCode.ALREADY_EXISTS:
+      return 'ALREADY_EXISTS';
+    case SecretsErrorCode.NOT_FOUND:
+      return 'NOT_FOUND';
+    case SecretsErrorCode.VERSION_CONFLICT:
+      return 'VERSION_CONFLICT';
+    case SecretsErrorCode.PERMISSION_DENIED:
+      return 'PERMISSION_DENIED';
+    case SecretsErrorCode.UNAVAILABLE:
+      return 'UNAVAILABLE';
+    default: {
+      const _exhaustive: never = code;
+      return _exhaustive;
+    }
+  }
+}
+
+/** The edge mapping of SecretsError onto the wire envelope. */
+export const secretsErrorMapper: ErrorMapper = (error) => {
+  if (!(error instanceof SecretsError)) return undefined;
+  const code = wireCodeOf(error.code);
+  return error.details ? { code, message: error.message, details: error.details } : { code, message: error.message };
+};
