@@ -1,0 +1,14 @@
+export { ConcurrencyError, EventStoreError, EventStoreErrorCode } from './event-store.error';
+export type {
+  AggregateStreamResult,
+  AppendResult,
+  EventMetadata,
+  ExpectedVersion,
+  NewEvent,
+  ReadStreamResult,
+  RecordedEvent,
+} from './events';
+export type { MigrationDefinition } from './migrations';
+export { OutboxPublisher, type OutboxLogger, type OutboxPublisherOptions } from './outbox-publisher';
+export { PostgresEventStore, type EventStoreOptions, type RebuildOptions } from './postgres-event-store';
+export type { InlineProjection, ProjectionContext } from './projection';

@@ -1,0 +1,250 @@
+import type { Client } from 'pg';
+import { advisoryLockKey } from './advisory-lock-key';
+import { EVENT_COLUMNS, type EventRow, toRecordedEvent } from './event-rows';
+import { EventStoreError, EventStoreErrorCode } from './event-store.error';
+import type { RecordedEvent } from './events';
+import type { PostgresEventStore } from './postgres-event-store';
+
+export interface OutboxLogger {
+  info(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  error(obj: object, msg?: string): void;
+}
+
+export interface OutboxPublisherOptions {
+  /** Checkpoint name; publishers with the same name share one checkpoint and one lock. */
+  name: string;
+  /** Sends one event; must resolve only after the broker acknowledged it (and should dedupe by `eventId`). */
+  publish(event: RecordedEvent): Promise<void>;
+  /** Events read per round trip (default 100); a crash republishes at most this many. */
+  batchSize?: number;
+  /** Fallback poll when no NOTIFY arrives (default 1,000 ms). */
+  pollIntervalMs?: number;
+  /** How often a standby instance tries to take over the lock (default 2,000 ms). */
+  lockRetryMs?: number;
+  /** Pause after a failed publish or a lost connection (default 1,000 ms). */
+  retryDelayMs?: number;
+  /** Advisory lock key; derived from the schema and `name` when absent. */
+  lockKey?: number;
+  logger?: OutboxLogger;
+}
+
+interface Checkpoint {
+  readonly transactionId: string;
+  readonly position: string;
+}
+
+const silentLogger: OutboxLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
+const DRAIN_POLL_MS = 10;
+
+/** A publish callback failed; the events before it are checkpointed and it is retried after a pause. */
+class PublishFailed extends Error {}
+
+/**
+ * Publishes every event exactly in (transaction_id, position) order, awaiting each publish, and checkpoints
+ * after each batch. Only events of transactions older than every running one (below the snapshot's xmin)
+ * are read, so an event whose transaction commits after a later position is never skipped.
+ *
+ * One instance per name publishes at a time: the holder of a session-level advisory lock, taken on a
+ * dedicated connection that also LISTENs for append wake-ups, reads and writes the checkpoint — so losing
+ * that connection loses the lock and forbids the checkpoint write at once. A crash between a publish and
+ * the checkpoint republishes the rest of that batch; the broker dedupes by event id.
+ */
+export class OutboxPublisher {
+  private readonly batchSize: number;
+  private readonly pollIntervalMs: number;
+  private readonly lockRetryMs: number;
+  private readonly retryDelayMs: number;
+  private readonly lockKey: number;
+  private readonly logger: OutboxLogger;
+
+  private running = false;
+  private loop?: Promise<void>;
+  private connection?: Client;
+  private holdsLock = false;
+  private checkpoint?: Checkpoint;
+  private wakeUp?: () => void;
+  private wokenEarly = false;
+
+  constructor(
+    private readonly store: PostgresEventStore,
+    private readonly options: OutboxPublisherOptions,
+  ) {
+    this.batchSize = options.batchSize ?? 100;
+    this.pollIntervalMs = options.pollIntervalMs ?? 1000;
+    this.lockRetryMs = options.lockRetryMs ?? 2000;
+    this.retryDelayMs = options.retryDelayMs ?? 1000;
+    this.lockKey = options.lockKey ?? advisoryLockKey(`${store.names.schema}:outbox:${options.name}`);
+    this.logger = options.logger ?? silentLogger;
+  }
+
+  /** Starts contending for the lock in the background; resolves at once (failures are logged and retried). */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    this.loop = this.run();
+  }
+
+  /** Lets the in-flight publish finish, checkpoints it, releases the lock and closes the connection. */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.wake();
+    await this.loop;
+    this.loop = undefined;
+  }
+
+  /** Resolves once every event committed before the call is published, by this instance or another one. */
+  async drain(): Promise<void> {
+    const { events } = this.store.names;
+    const [newest] = await this.store.query<{ transaction_id: string; position: string }>(
+      `select transaction_id, position from ${events}
+       order by transaction_id desc, position desc limit 1`,
+    );
+    if (!newest) return;
+    for (;;) {
+      if (!this.running) {
+        throw new EventStoreError(
+          EventStoreErrorCode.PUBLISHER_NOT_RUNNING,
+          `Outbox ${this.options.name} is not running`,
+        );
+      }
+      const [reached] = await this.store.query<{ reached: boolean }>(
+        `select (last_transaction_id, last_position) >= ($2::xid8, $3::bigint) as reached
+         from ${this.store.names.outboxCheckpoints} where name = $1`,
+        [this.options.name, newest.transaction_id, newest.position],
+      );
+      if (reached?.reached) return;
+      this.wake();
+      await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
+    }
+  }
+
+  private async run(): Promise<void> {
+    while (this.running) {
+      try {
+        const connection = await this.connect();
+        if (!this.holdsLock) {
+          this.holdsLock = await this.tryLock(connection);
+          if (!this.holdsLock) {
+            await this.pause(this.lockRetryMs);
+            continue;
+          }
+        }
+        const published = await this.publishBatch(connection);
+        if (published === 0) await this.pause(this.pollIntervalMs);
+      } catch (error) {
+        if (error instanceof PublishFailed) {
+          this.logger.warn({ outbox: this.options.name, err: error.cause }, 'outbox publish failed; retrying');
+        } else {
+          this.logger.error({ outbox: this.options.name, err: error }, 'outbox lost its database connection');
+          await this.disconnect();
+        }
+        await this.pause(this.retryDelayMs);
+      }
+    }
+    await this.disconnect();
+  }
+
+  private async connect(): Promise<Client> {
+    if (this.connection) return this.connection;
+    const connection = await this.store.connectDedicated(`outbox:${this.options.name}`);
+    // Without an error listener a dropped idle connection would crash the process.
+    connection.on('error', (error) => {
+      this.logger.warn({ outbox: this.options.name, err: error }, 'outbox connection error');
+      this.wake();
+    });
+    connection.on('notification', () => {
+      if (this.holdsLock) this.wake();
+    });
+    this.connection = connection;
+    await connection.query(`listen "${this.store.names.eventsChannel}"`);
+    return connection;
+  }
+
+  private async tryLock(connection: Client): Promise<boolean> {
+    const { rows: lock } = await connection.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [
+      this.lockKey,
+    ]);
+    if (!lock[0].locked) return false;
+    const { outboxCheckpoints } = this.store.names;
+    await connection.query(`insert into ${outboxCheckpoints} (name) values ($1) on conflict do nothing`, [
+      this.options.name,
+    ]);
+    // Another instance may have published since this one last held the lock.
+    const { rows } = await connection.query<{ transaction_id: string; position: string }>(
+      `select last_transaction_id as transaction_id, last_position as position
+       from ${outboxCheckpoints} where name = $1`,
+      [this.options.name],
+    );
+    this.checkpoint = { transactionId: rows[0].transaction_id, position: rows[0].position };
+    this.logger.info({ outbox: this.options.name, checkpoint: this.checkpoint }, 'outbox publisher took the lock');
+    return true;
+  }
+
+  private async publishBatch(connection: Client): Promise<number> {
+    const checkpoint = this.checkpoint!;
+    const { rows } = await connection.query<EventRow>(
+      `select ${EVENT_COLUMNS} from ${this.store.names.events}
+       where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+         and (transaction_id, position) > ($1::xid8, $2::bigint)
+       order by transaction_id, position limit $3`,
+      [checkpoint.transactionId, checkpoint.position, this.batchSize],
+    );
+    let published: EventRow | undefined;
+    try {
+      for (const row of rows) {
+        if (!this.running) break;
+        try {
+          await this.options.publish(toRecordedEvent(row));
+        } catch (error) {
+          throw new PublishFailed(`Publishing event ${row.event_id} failed`, { cause: error });
+        }
+        published = row;
+      }
+    } finally {
+      if (published) await this.saveCheckpoint(connection, published);
+    }
+    return rows.length;
+  }
+
+  private async saveCheckpoint(connection: Client, row: EventRow): Promise<void> {
+    await connection.query(
+      `update ${this.store.names.outboxCheckpoints}
+       set last_transaction_id = $2::xid8, last_position = $3::bigint, updated_at = now() where name = $1`,
+      [this.options.name, row.transaction_id, row.position],
+    );
+    this.checkpoint = { transactionId: row.transaction_id, position: row.position };
+  }
+
+  /** Closing the session releases the advisory lock with it. */
+  private async disconnect(): Promise<void> {
+    const connection = this.connection;
+    this.connection = undefined;
+    if (this.holdsLock) this.logger.info({ outbox: this.options.name }, 'outbox publisher released the lock');
+    this.holdsLock = false;
+    this.checkpoint = undefined;
+    await connection?.end().catch(() => undefined);
+  }
+
+  /** Waits `ms`, or less when woken by a NOTIFY, a drain or stop. */
+  private pause(ms: number): Promise<void> {
+    if (this.wokenEarly || !this.running) {
+      this.wokenEarly = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wakeUp = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wakeUp = done;
+    });
+  }
+
+  private wake(): void {
+    if (this.wakeUp) this.wakeUp();
+    else this.wokenEarly = true;
+  }
+}

@@ -1,0 +1,420 @@
+import { randomUUID } from 'node:crypto';
+import { MikroORM } from '@mikro-orm/postgresql';
+import { Migrator } from '@mikro-orm/migrations';
+import { Client, type ClientBase } from 'pg';
+import { advisoryLockKey } from './advisory-lock-key';
+import { UNIQUE_VIOLATION, asStoreError, constraintOf, sqlState } from './database-errors';
+import { EVENT_COLUMNS, type EventRow, toDate, toRecordedEvent } from './event-rows';
+import { ConcurrencyError, EventStoreError, EventStoreErrorCode } from './event-store.error';
+import type {
+  AggregateStreamResult,
+  AppendResult,
+  ExpectedVersion,
+  NewEvent,
+  ReadStreamResult,
+  RecordedEvent,
+} from './events';
+import {
+  assertExpectedVersion,
+  isRetriableOnConflict,
+  matchesExpectedVersion,
+  validateExpectedVersion,
+} from './expected-version';
+import { type MigrationDefinition, eventStoreMigrations, toMikroOrmMigrations } from './migrations';
+import type { InlineProjection, ProjectionContext } from './projection';
+import { type SchemaNames, schemaNames } from './schema-names';
+
+export interface EventStoreOptions {
+  /** e.g. `postgresql://postgres@127.0.0.1:5432/secrets`; the database is created when missing. */
+  databaseUrl: string;
+  /** Postgres schema that holds the events, the outbox checkpoints and the service's own tables. */
+  schema: string;
+  projections?: InlineProjection[];
+  /** Pooled connections (default 10). */
+  poolSize?: number;
+  /** Service-owned migrations, run after the store's own in the same migration run. */
+  extraMigrations?: MigrationDefinition[];
+  /** Shown in `pg_stat_activity` (default `event-store`). */
+  applicationName?: string;
+}
+
+export interface RebuildOptions {
+  /** Events per `handle` call (default 5,000). */
+  batchSize?: number;
+  onProgress?(done: number, total: number): void;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const CONFLICT_RETRIES = 20;
+const HEALTH_CHECK_TIMEOUT_MS = 2000;
+
+/** The part of knex's client that hands out the pool's raw `pg` connections (for `$1` parameters and speed). */
+interface RawConnectionPool {
+  acquireConnection(): Promise<ClientBase>;
+  releaseConnection(connection: ClientBase): Promise<void>;
+}
+
+/** Raised inside the append transaction when another writer took the next stream version first. */
+class StreamVersionTaken extends Error {}
+
+function contextOf(connection: ClientBase): ProjectionContext {
+  return {
+    async execute<T>(sql: string, params?: unknown[]): Promise<T[]> {
+      const result = await connection.query(sql, params);
+      return result.rows as T[];
+    },
+  };
+}
+
+function prepareEvents(streamId: string, events: readonly NewEvent[]): Required<NewEvent>[] {
+  if (streamId.length === 0) throw new EventStoreError(EventStoreErrorCode.INVALID_ARGUMENT, 'Stream id is empty');
+  return events.map((event) => {
+    const eventId = event.eventId ?? randomUUID();
+    if (!UUID.test(eventId)) {
+      throw new EventStoreError(EventStoreErrorCode.INVALID_ARGUMENT, `Event id ${eventId} is not a UUID`);
+    }
+    if (!event.type) throw new EventStoreError(EventStoreErrorCode.INVALID_ARGUMENT, 'Event type is empty');
+    return { type: event.type, data: event.data, metadata: event.metadata, eventId };
+  });
+}
+
+/**
+ * Append-only event streams in one Postgres table (ARCHITECTURE.md §5), after emmett's API.
+ * Inline projections run in the append transaction; every append NOTIFYs `<schema>_events` for the outbox.
+ */
+export class PostgresEventStore {
+  private readonly pool: RawConnectionPool;
+  private readonly projections: readonly InlineProjection[];
+
+  private constructor(
+    private readonly orm: MikroORM,
+    private readonly options: EventStoreOptions,
+    /** @internal table and channel names, shared with the outbox publisher. */
+    readonly names: SchemaNames,
+  ) {
+    this.pool = orm.em.getConnection().getKnex().client as unknown as RawConnectionPool;
+    this.projections = options.projections ?? [];
+  }
+
+  /** Connects, creates the database and schema when missing, and runs pending migrations (store's, then extra). */
+  static async open(options: EventStoreOptions): Promise<PostgresEventStore> {
+    const names = schemaNames(options.schema);
+    const projectionNames = new Set<string>();
+    for (const projection of options.projections ?? []) {
+      if (projectionNames.has(projection.name)) {
+        throw new EventStoreError(EventStoreErrorCode.INVALID_ARGUMENT, `Duplicate projection ${projection.name}`);
+      }
+      projectionNames.add(projection.name);
+    }
+    const migrations = toMikroOrmMigrations([...eventStoreMigrations(names), ...(options.extraMigrations ?? [])]);
+    const init = (): Promise<MikroORM> =>
+      MikroORM.init({
+        clientUrl: options.databaseUrl,
+        schema: names.schema,
+        entities: [],
+        discovery: { warnWhenNoEntities: false },
+        extensions: [Migrator],
+        debug: false,
+        pool: { min: 0, max: options.poolSize ?? 10 },
+        driverOptions: {
+          connection: {
+            // Unqualified names in migrations and projections resolve to the store's schema.
+            options: `-c search_path=${names.schema},public`,
+            application_name: options.applicationName ?? 'event-store',
+          },
+        },
+        migrations: {
+          tableName: 'mikro_orm_migrations',
+          migrationsList: migrations,
+          snapshot: false,
+          silent: true,
+          transactional: true,
+          allOrNothing: true,
+        },
+      });
+    let orm: MikroORM;
+    try {
+      // Two instances starting together may race to create the database; the loser connects to the winner's.
+      orm = await init().catch((error: unknown) =>
+        /already exists/.test(String(error)) ? init() : Promise.reject(error),
+      );
+    } catch (error) {
+      throw asStoreError(error);
+    }
+    try {
+      await PostgresEventStore.migrate(orm, options.databaseUrl, names);
+    } catch (error) {
+      await orm.close(true);
+      throw asStoreError(error);
+    }
+    return new PostgresEventStore(orm, options, names);
+  }
+
+  /** Serialises instances starting at once: the migration run holds a session lock on its own connection. */
+  private static async migrate(orm: MikroORM, databaseUrl: string, names: SchemaNames): Promise<void> {
+    const lock = new Client({ connectionString: databaseUrl, application_name: 'event-store-migrations' });
+    await lock.connect();
+    try {
+      await lock.query('select pg_advisory_lock($1)', [advisoryLockKey(`${names.schema}:migrations`)]);
+      await lock.query(`create schema if not exists ${names.quotedSchema}`);
+      await orm.getMigrator().up();
+    } finally {
+      await lock.end();
+    }
+  }
+
+  async readStream(streamId: string, options: { from?: number; to?: number } = {}): Promise<ReadStreamResult> {
+    const from = options.from ?? 1;
+    const to = options.to ?? 2 ** 31 - 1;
+    return this.withConnection(async (connection) => {
+      const { rows } = await connection.query<EventRow>(
+        `select ${EVENT_COLUMNS} from ${this.names.events}
+         where stream_id = $1 and stream_version between $2 and $3 order by stream_version`,
+        [streamId, from, to],
+      );
+      const events = rows.map(toRecordedEvent);
+      const readToTheEnd = options.to === undefined && events.length > 0;
+      const currentStreamVersion = readToTheEnd
+        ? events[events.length - 1].streamVersion
+        : await this.currentVersion(connection, streamId);
+      return { events, currentStreamVersion, streamExists: currentStreamVersion > 0 };
+    });
+  }
+
+  async aggregateStream<State, E extends RecordedEvent = RecordedEvent>(
+    streamId: string,
+    options: { evolve(state: State, event: E): State; initialState(): State },
+  ): Promise<AggregateStreamResult<State>> {
+    const { events, currentStreamVersion, streamExists } = await this.readStream(streamId);
+    const state = (events as E[]).reduce(options.evolve, options.initialState());
+    return { state, currentStreamVersion, streamExists };
+  }
+
+  /**
+   * Appends in one transaction: checks the expected version, inserts, runs the inline projections of the
+   * events' types, NOTIFYs. A lost race on the next version is a `ConcurrencyError` for `no_stream` and exact
+   * versions, and is retried for `any` and `stream_exists`.
+   */
+  async appendToStream(
+    streamId: string,
+    events: readonly NewEvent[],
+    options: { expectedVersion: ExpectedVersion },
+  ): Promise<AppendResult> {
+    const { expectedVersion } = options;
+    validateExpectedVersion(expectedVersion);
+    const prepared = prepareEvents(streamId, events);
+    if (prepared.length === 0) {
+      const current = await this.withConnection((connection) => this.currentVersion(connection, streamId));
+      assertExpectedVersion(streamId, expectedVersion, current);
+      return { nextExpectedStreamVersion: current, lastEventGlobalPosition: 0n, events: [] };
+    }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.transaction((connection) => this.append(connection, streamId, prepared, expectedVersion));
+      } catch (error) {
+        if (!(error instanceof StreamVersionTaken)) throw error;
+        if (isRetriableOnConflict(expectedVersion) && attempt < CONFLICT_RETRIES) continue;
+        const actual = await this.withConnection((connection) => this.currentVersion(connection, streamId));
+        throw new ConcurrencyError(streamId, expectedVersion, actual);
+      }
+    }
+  }
+
+  private async append(
+    connection: ClientBase,
+    streamId: string,
+    events: readonly Required<NewEvent>[],
+    expectedVersion: ExpectedVersion,
+  ): Promise<AppendResult> {
+    // NOTIFY is transactional: sent with the version check it costs no round trip and vanishes on rollback.
+    const { rows: versionRows } = await connection.query<{ version: number }>(
+      `select coalesce(max(stream_version), 0) as version, pg_notify($2, '')
+       from ${this.names.events} where stream_id = $1`,
+      [streamId, this.names.eventsChannel],
+    );
+    const current = versionRows[0].version;
+    if (!matchesExpectedVersion(expectedVersion, current)) {
+      throw new ConcurrencyError(streamId, expectedVersion, current);
+    }
+    let inserted: { position: string; transaction_id: string; stream_version: number; created_at: Date | string }[];
+    try {
+      ({ rows: inserted } = await connection.query(
+        `insert into ${this.names.events} (stream_id, stream_version, event_id, type, data, metadata)
+         select $1, ($2::int + e.ordinal)::int, e.event_id, e.type, e.data, e.metadata
+         from unnest($3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[])
+           with ordinality as e(event_id, type, data, metadata, ordinal)
+         order by e.ordinal
+         returning position, transaction_id, stream_version, created_at`,
+        [
+          streamId,
+          current,
+          events.map((event) => event.eventId),
+          events.map((event) => event.type),
+          events.map((event) => JSON.stringify(event.data ?? null)),
+          events.map((event) => JSON.stringify(event.metadata)),
+        ],
+      ));
+    } catch (error) {
+      if (sqlState(error) === UNIQUE_VIOLATION && constraintOf(error) === 'events_stream_version_unique') {
+        throw new StreamVersionTaken();
+      }
+      if (sqlState(error) === UNIQUE_VIOLATION && constraintOf(error) === 'events_event_id_unique') {
+        throw new EventStoreError(EventStoreErrorCode.DUPLICATE_EVENT, `An event of this batch was already appended`, {
+          cause: error,
+        });
+      }
+      throw error;
+    }
+    inserted.sort((a, b) => a.stream_version - b.stream_version);
+    const recorded: RecordedEvent[] = events.map((event, index) => ({
+      ...event,
+      streamId,
+      streamVersion: inserted[index].stream_version,
+      position: BigInt(inserted[index].position),
+      transactionId: inserted[index].transaction_id,
+      createdAt: toDate(inserted[index].created_at),
+    }));
+    await this.project(recorded, contextOf(connection));
+    const last = recorded[recorded.length - 1];
+    return { nextExpectedStreamVersion: last.streamVersion, lastEventGlobalPosition: last.position, events: recorded };
+  }
+
+  private async project(events: readonly RecordedEvent[], context: ProjectionContext): Promise<void> {
+    for (const projection of this.projections) {
+      const matching = events.filter((event) => projection.eventTypes.includes(event.type));
+      if (matching.length > 0) await projection.handle(matching, context);
+    }
+  }
+
+  /** Every event in position order after `after` (exclusive); an empty page means the end. */
+  async readAll(options: { after: bigint; limit: number }): Promise<RecordedEvent[]> {
+    return this.withConnection(async (connection) => {
+      const { rows } = await connection.query<EventRow>(
+        `select ${EVENT_COLUMNS} from ${this.names.events} where position > $1 order by position limit $2`,
+        [options.after.toString(), options.limit],
+      );
+      return rows.map(toRecordedEvent);
+    });
+  }
+
+  /**
+   * Truncates the projection and replays its events in position order, in batches, all in ONE transaction:
+   * readers keep seeing the old rows until the commit (then the new ones), and the TRUNCATE's lock makes
+   * concurrent appends that touch the projection wait and apply their events on top of the rebuilt rows.
+   */
+  async rebuildProjection(
+    projection: InlineProjection,
+    options: RebuildOptions = {},
+  ): Promise<{ events: number; seconds: number }> {
+    const batchSize = options.batchSize ?? 5000;
+    const types = [...projection.eventTypes];
+    const started = performance.now();
+    return this.transaction(async (connection) => {
+      const context = contextOf(connection);
+      await projection.truncate(context);
+      const { rows: countRows } = await connection.query<{ total: string }>(
+        `select count(*)::text as total from ${this.names.events} where type = any($1::text[])`,
+        [types],
+      );
+      const total = Number(countRows[0].total);
+      options.onProgress?.(0, total);
+      let after = '0';
+      let done = 0;
+      for (;;) {
+        const { rows } = await connection.query<EventRow>(
+          `select ${EVENT_COLUMNS} from ${this.names.events}
+           where position > $1 and type = any($2::text[]) order by position limit $3`,
+          [after, types, batchSize],
+        );
+        if (rows.length === 0) break;
+        await projection.handle(rows.map(toRecordedEvent), context);
+        done += rows.length;
+        after = rows[rows.length - 1].position;
+        options.onProgress?.(done, Math.max(total, done));
+      }
+      return { events: done, seconds: (performance.now() - started) / 1000 };
+    });
+  }
+
+  /** Runs `fn` in a transaction on the store's pool (for service-owned tables such as idempotency keys). */
+  async withTransaction<T>(fn: (context: ProjectionContext) => Promise<T>): Promise<T> {
+    return this.transaction((connection) => fn(contextOf(connection)));
+  }
+
+  /** One statement outside any transaction; parameters are `$1`, `$2`, …. */
+  async query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
+    return this.withConnection(async (connection) => (await connection.query(sql, params)).rows as T[]);
+  }
+
+  async isHealthy(): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<boolean>((resolve) => {
+      timer = setTimeout(() => resolve(false), HEALTH_CHECK_TIMEOUT_MS);
+    });
+    const check = this.query('select 1').then(
+      () => true,
+      () => false,
+    );
+    try {
+      return await Promise.race([check, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.orm.close(true);
+  }
+
+  /** @internal a connection of its own, outside the pool (the outbox's LISTEN and advisory-lock session). */
+  async connectDedicated(applicationName: string): Promise<Client> {
+    const client = new Client({ connectionString: this.options.databaseUrl, application_name: applicationName });
+    try {
+      await client.connect();
+    } catch (error) {
+      await client.end().catch(() => undefined);
+      throw asStoreError(error);
+    }
+    return client;
+  }
+
+  private async currentVersion(connection: ClientBase, streamId: string): Promise<number> {
+    const { rows } = await connection.query<{ version: number }>(
+      `select coalesce(max(stream_version), 0) as version from ${this.names.events} where stream_id = $1`,
+      [streamId],
+    );
+    return rows[0].version;
+  }
+
+  private async withConnection<T>(fn: (connection: ClientBase) => Promise<T>): Promise<T> {
+    let connection: ClientBase;
+    try {
+      connection = await this.pool.acquireConnection();
+    } catch (error) {
+      throw asStoreError(error);
+    }
+    try {
+      return await fn(connection);
+    } catch (error) {
+      throw asStoreError(error);
+    } finally {
+      await this.pool.releaseConnection(connection);
+    }
+  }
+
+  private async transaction<T>(fn: (connection: ClientBase) => Promise<T>): Promise<T> {
+    return this.withConnection(async (connection) => {
+      await connection.query('begin');
+      let result: T;
+      try {
+        result = await fn(connection);
+      } catch (error) {
+        // A broken connection cannot roll back; the pool discards it and Postgres aborts the transaction.
+        await connection.query('rollback').catch(() => undefined);
+        throw error;
+      }
+      await connection.query('commit');
+      return result;
+    });
+  }
+}

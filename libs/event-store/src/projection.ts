@@ -1,0 +1,18 @@
+import type { RecordedEvent } from './events';
+
+/** SQL on the transaction that is appending (or rebuilding); parameters are Postgres-native `$1`, `$2`, …. */
+export interface ProjectionContext {
+  execute<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+}
+
+/**
+ * A read model kept in the append transaction (read-your-writes). `handle` receives only events of
+ * `eventTypes`, in position order, in batches: one append's events inline, up to `batchSize` in a rebuild.
+ */
+export interface InlineProjection {
+  readonly name: string;
+  readonly eventTypes: readonly string[];
+  handle(events: readonly RecordedEvent[], context: ProjectionContext): Promise<void>;
+  /** Empties the read model before a rebuild replays every event. */
+  truncate(context: ProjectionContext): Promise<void>;
+}
