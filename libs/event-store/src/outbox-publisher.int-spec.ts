@@ -1,0 +1,296 @@
+import { randomUUID } from 'node:crypto';
+import { createTestDatabase, type TestDatabase } from '@platform/testing';
+import { Client } from 'pg';
+import { EventStoreErrorCode } from './event-store.error';
+import { anEvent, metadataOf, someEvents } from './event-store.fixtures';
+import type { RecordedEvent } from './events';
+import { OutboxPublisher, type OutboxPublisherOptions } from './outbox-publisher';
+import { PostgresEventStore } from './postgres-event-store';
+
+/** What a broker that dedupes by message id would have received. */
+class RecordingBroker {
+  readonly deliveries: RecordedEvent[] = [];
+
+  get deliveredIds(): string[] {
+    return this.deliveries.map((event) => event.eventId);
+  }
+
+  /** First delivery of each id, in delivery order: what consumers see after `Nats-Msg-Id` dedupe. */
+  get dedupedIds(): string[] {
+    return [...new Set(this.deliveredIds)];
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+describe('OutboxPublisher', () => {
+  let database: TestDatabase;
+  let store: PostgresEventStore;
+  let schema: string;
+  const running: OutboxPublisher[] = [];
+  const clients: Client[] = [];
+  let schemaCount = 0;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+  });
+
+  beforeEach(async () => {
+    schema = `outbox_${++schemaCount}`;
+    store = await PostgresEventStore.open({ databaseUrl: database.url, schema });
+  });
+
+  afterEach(async () => {
+    await Promise.all(running.splice(0).map((publisher) => publisher.stop()));
+    await Promise.all(clients.splice(0).map((client) => client.end()));
+    await store.close();
+  });
+
+  afterAll(async () => {
+    await database?.drop();
+  });
+
+  function publisherOf(
+    broker: RecordingBroker,
+    options: Partial<OutboxPublisherOptions> & { publish?: OutboxPublisherOptions['publish'] } = {},
+  ): OutboxPublisher {
+    const publisher = new OutboxPublisher(store, {
+      name: 'secrets-events',
+      batchSize: 50,
+      pollIntervalMs: 20,
+      lockRetryMs: 20,
+      retryDelayMs: 20,
+      publish: async (event) => {
+        broker.deliveries.push(event);
+      },
+      ...options,
+    });
+    running.push(publisher);
+    return publisher;
+  }
+
+  async function sqlClient(): Promise<Client> {
+    const client = new Client({ connectionString: database.url });
+    await client.connect();
+    clients.push(client);
+    return client;
+  }
+
+  /** Every stored event id in the order the outbox must publish them: by transaction, then position. */
+  async function idsInTransactionOrder(): Promise<string[]> {
+    const rows = await store.query<{ event_id: string }>(
+      `select event_id from "${schema}".events order by transaction_id, position`,
+    );
+    return rows.map((row) => row.event_id);
+  }
+
+  function insertEventSql(streamId: string): { text: string; values: unknown[] } {
+    return {
+      text: `insert into "${schema}".events (stream_id, stream_version, event_id, type, data, metadata)
+             values ($1, 1, $2, 'ThingHappened', '{}', $3) returning event_id`,
+      values: [streamId, randomUUID(), JSON.stringify(metadataOf())],
+    };
+  }
+
+  async function outboxLockHolderPid(): Promise<number | undefined> {
+    const rows = await store.query<{ pid: number }>(
+      `select pid from pg_locks where locktype = 'advisory' and granted
+       and database = (select oid from pg_database where datname = current_database())`,
+    );
+    return rows[0]?.pid;
+  }
+
+  async function terminateBackend(pid: number): Promise<void> {
+    await store.query('select pg_terminate_backend($1)', [pid]);
+    while ((await store.query('select 1 from pg_stat_activity where pid = $1', [pid])).length > 0) await sleep(5);
+  }
+
+  it('publishes every event once, in transaction order, with its id, data and position', async () => {
+    const broker = new RecordingBroker();
+    const publisher = publisherOf(broker);
+    await publisher.start();
+
+    await Promise.all(
+      Array.from({ length: 12 }, (_, n) =>
+        store.appendToStream(`thing:${n}`, someEvents(5), { expectedVersion: 'no_stream' }),
+      ),
+    );
+    await publisher.drain();
+
+    expect(broker.deliveredIds).toEqual(await idsInTransactionOrder());
+    expect(broker.deliveredIds).toHaveLength(60);
+    const [first] = await store.readAll({ after: 0n, limit: 1 });
+    expect(broker.deliveries.find((event) => event.eventId === first.eventId)).toEqual(first);
+  });
+
+  it('publishes events appended before it started, and resolves drain at once when there is nothing', async () => {
+    const broker = new RecordingBroker();
+    const publisher = publisherOf(broker);
+    await publisher.start();
+    await publisher.drain();
+    expect(broker.deliveries).toEqual([]);
+
+    await publisher.stop();
+    await store.appendToStream('thing:late', someEvents(3), { expectedVersion: 'no_stream' });
+    await publisher.start();
+    await publisher.drain();
+
+    expect(broker.deliveredIds).toEqual(await idsInTransactionOrder());
+  });
+
+  it('waits for a transaction that holds an earlier position and commits last, then publishes both', async () => {
+    const broker = new RecordingBroker();
+    const publisher = publisherOf(broker);
+    await publisher.start();
+    const slow = await sqlClient();
+
+    await slow.query('begin');
+    const { rows } = await slow.query<{ event_id: string }>(insertEventSql('thing:slow'));
+    const fast = await store.appendToStream('thing:fast', [anEvent()], { expectedVersion: 'no_stream' });
+    await sleep(200);
+    expect(broker.deliveries).toEqual([]);
+    await slow.query('commit');
+    await publisher.drain();
+
+    expect(broker.deliveredIds).toEqual([rows[0].event_id, fast.events[0].eventId]);
+  });
+
+  it('publishes in transaction order even when that is not position order', async () => {
+    const broker = new RecordingBroker();
+    const publisher = publisherOf(broker);
+    await publisher.start();
+    const older = await sqlClient();
+
+    await older.query('begin');
+    await older.query('select pg_current_xact_id()');
+    const younger = await store.appendToStream('thing:younger', [anEvent()], { expectedVersion: 'no_stream' });
+    const { rows } = await older.query<{ event_id: string }>(insertEventSql('thing:older'));
+    await older.query('commit');
+    await publisher.drain();
+
+    const [olderEvent] = await store.query<{ position: string }>(
+      `select position from "${schema}".events where event_id = $1`,
+      [rows[0].event_id],
+    );
+    expect(BigInt(olderEvent.position)).toBeGreaterThan(younger.lastEventGlobalPosition);
+    expect(broker.deliveredIds).toEqual([rows[0].event_id, younger.events[0].eventId]);
+  });
+
+  it('retries a failed publish from the failed event without duplicates', async () => {
+    const broker = new RecordingBroker();
+    let attempts = 0;
+    const publisher = publisherOf(broker, {
+      publish: async (event) => {
+        if (++attempts % 7 === 0) throw new Error('no PubAck');
+        broker.deliveries.push(event);
+      },
+    });
+    await store.appendToStream('thing:a', someEvents(30), { expectedVersion: 'no_stream' });
+
+    await publisher.start();
+    await publisher.drain();
+
+    expect(attempts).toBeGreaterThan(30);
+    expect(broker.deliveredIds).toEqual(await idsInTransactionOrder());
+  });
+
+  it('after being killed mid-batch, a new publisher republishes the unacknowledged rest: exactly once after dedupe', async () => {
+    const broker = new RecordingBroker();
+    await store.appendToStream('thing:a', someEvents(40), { expectedVersion: 'no_stream' });
+    await store.appendToStream('thing:b', someEvents(40), { expectedVersion: 'no_stream' });
+    let killed = false;
+    const doomed = publisherOf(broker, {
+      publish: async (event) => {
+        if (killed) throw new Error('process is gone');
+        broker.deliveries.push(event);
+        if (broker.deliveries.length === 17) {
+          killed = true;
+          // The process dies after the broker acked, before any checkpoint: its session goes with it.
+          await terminateBackend((await outboxLockHolderPid())!);
+          throw new Error('killed');
+        }
+      },
+    });
+    await doomed.start();
+    while (!killed) await sleep(5);
+    await doomed.stop();
+
+    const successor = publisherOf(broker);
+    await successor.start();
+    await successor.drain();
+
+    const expected = await idsInTransactionOrder();
+    expect(broker.deliveries.length).toBeGreaterThan(expected.length);
+    expect(new Set(broker.deliveredIds.slice(0, 17))).toEqual(new Set(broker.deliveredIds.slice(17, 34)));
+    expect(broker.dedupedIds).toEqual(expected);
+  });
+
+  it('lets only one of two instances publish, and the other take over when it stops', async () => {
+    const brokers = [new RecordingBroker(), new RecordingBroker()];
+    const publishers = brokers.map((broker) => publisherOf(broker));
+    await Promise.all(publishers.map((publisher) => publisher.start()));
+
+    for (let n = 0; n < 10; n++)
+      await store.appendToStream(`thing:${n}`, someEvents(2), { expectedVersion: 'no_stream' });
+    await publishers[0].drain();
+    const active = brokers[0].deliveries.length > 0 ? 0 : 1;
+    const standby = 1 - active;
+    expect(brokers[standby].deliveries).toEqual([]);
+    expect(brokers[active].deliveredIds).toEqual(await idsInTransactionOrder());
+
+    await publishers[active].stop();
+    await store.appendToStream('thing:after-failover', someEvents(5), { expectedVersion: 'no_stream' });
+    await publishers[standby].drain();
+
+    expect([...brokers[active].deliveredIds, ...brokers[standby].deliveredIds]).toEqual(await idsInTransactionOrder());
+    expect(brokers[standby].deliveries).toHaveLength(5);
+  });
+
+  it('reconnects after losing its database session and carries on from the checkpoint', async () => {
+    const broker = new RecordingBroker();
+    const publisher = publisherOf(broker);
+    await publisher.start();
+    await store.appendToStream('thing:a', someEvents(3), { expectedVersion: 'no_stream' });
+    await publisher.drain();
+
+    await terminateBackend((await outboxLockHolderPid())!);
+    await store.appendToStream('thing:b', someEvents(3), { expectedVersion: 'no_stream' });
+    await publisher.drain();
+
+    expect(broker.deliveredIds).toEqual(await idsInTransactionOrder());
+    expect(await outboxLockHolderPid()).toBeDefined();
+  });
+
+  it('stops after finishing and checkpointing the in-flight event, and releases the lock', async () => {
+    const broker = new RecordingBroker();
+    let releaseThird!: () => void;
+    const thirdStarted = new Promise<void>((started) => {
+      const gate = new Promise<void>((resolve) => (releaseThird = resolve));
+      publisherOf(broker, {
+        publish: async (event) => {
+          if (broker.deliveries.length === 2) {
+            started();
+            await gate;
+          }
+          broker.deliveries.push(event);
+        },
+      });
+    });
+    const publisher = running[running.length - 1];
+    const appended = await store.appendToStream('thing:a', someEvents(5), { expectedVersion: 'no_stream' });
+    await publisher.start();
+    await thirdStarted;
+
+    const stopped = publisher.stop();
+    releaseThird();
+    await stopped;
+
+    expect(broker.deliveredIds).toEqual(appended.events.slice(0, 3).map((event) => event.eventId));
+    const [checkpoint] = await store.query<{ last_position: string }>(
+      `select last_position from "${schema}".outbox_checkpoints where name = 'secrets-events'`,
+    );
+    expect(BigInt(checkpoint.last_position)).toBe(appended.events[2].position);
+    expect(await outboxLockHolderPid()).toBeUndefined();
+    await expect(publisher.drain()).rejects.toMatchObject({ code: EventStoreErrorCode.PUBLISHER_NOT_RUNNING });
+  });
+});
