@@ -1,0 +1,25 @@
+export enum CryptoErrorCode {
+  /** A master key, data key or reply key is malformed or of the wrong type. */
+  BAD_KEY_MATERIAL = 'BAD_KEY_MATERIAL',
+  /** A data key is wrapped under a master kid that is not configured (keep old masters until `rotate-master` ran). */
+  MASTER_KEY_NOT_FOUND = 'MASTER_KEY_NOT_FOUND',
+  /** The value's data key does not exist: never created, or purged (crypto-shredding). */
+  DATA_KEY_NOT_FOUND = 'DATA_KEY_NOT_FOUND',
+  /** Not a JWE compact serialization of the expected algorithms. */
+  MALFORMED_CIPHERTEXT = 'MALFORMED_CIPHERTEXT',
+  /** The value was encrypted for another stream (its authenticated `sid` differs). */
+  WRONG_STREAM = 'WRONG_STREAM',
+  /** Authentication failed: tampered ciphertext or header, or the wrong key. */
+  DECRYPT_FAILED = 'DECRYPT_FAILED',
+}
+
+/** Why encryption or decryption failed; the message never carries plaintext, ciphertext or key bytes. */
+export class CryptoError extends Error {
+  constructor(
+    readonly code: CryptoErrorCode,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'CryptoError';
+  }
+}

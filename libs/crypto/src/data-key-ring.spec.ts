@@ -1,0 +1,290 @@
+import { randomBytes } from 'node:crypto';
+import { JWE, JWK } from 'node-jose';
+import {
+  CryptoError,
+  CryptoErrorCode,
+  DataKeyRing,
+  InMemoryDataKeyStore,
+  MasterKeyRing,
+  StoredDataKey,
+  type DataKeyRingOptions,
+} from './index';
+
+const STREAM = 'secret:acme:_:DATABASE_PASSWORD';
+const OTHER_STREAM = 'secret:acme:_:API_KEY';
+const VALUE = 'correct horse battery staple';
+
+const masterJwk = (kid: string) => ({ kty: 'oct', kid, k: randomBytes(32).toString('base64url') });
+
+/** Counts store reads, to show the hot path does not touch the store or unwrap per value. */
+class CountingStore extends InMemoryDataKeyStore {
+  reads = 0;
+  override async keyById(dataKeyId: string): Promise<StoredDataKey | undefined> {
+    this.reads++;
+    return super.keyById(dataKeyId);
+  }
+  override async activeKey(organizationId: string): Promise<StoredDataKey | undefined> {
+    this.reads++;
+    return super.activeKey(organizationId);
+  }
+}
+
+async function setup(options: DataKeyRingOptions = {}) {
+  const m1 = masterJwk('m1');
+  const master = await MasterKeyRing.fromJwks({ keys: [m1] });
+  const store = new CountingStore();
+  return { m1, master, store, ring: new DataKeyRing(master, store, options) };
+}
+
+function headerOf(jwe: string): Record<string, unknown> {
+  return JSON.parse(Buffer.from(jwe.split('.')[0], 'base64url').toString()) as Record<string, unknown>;
+}
+
+async function refusal(promise: Promise<unknown>): Promise<CryptoError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(CryptoError);
+    expect((error as Error).message).not.toContain(VALUE);
+    return error as CryptoError;
+  }
+  throw new Error('expected a CryptoError');
+}
+
+async function dataKeyBytes(master: MasterKeyRing, store: InMemoryDataKeyStore, id: string): Promise<Buffer> {
+  const stored = await store.keyById(id);
+  return master.unwrap(stored!.masterKid, stored!.wrapped);
+}
+
+describe('DataKeyRing', () => {
+  it('encrypts a value as a dir/A256GCM JWE naming its data key and stream, and decrypts it back', async () => {
+    const { ring } = await setup();
+    const { jwe, dataKeyId } = await ring.encryptValue('acme', STREAM, VALUE);
+    expect(headerOf(jwe)).toEqual({ alg: 'dir', enc: 'A256GCM', kid: dataKeyId, sid: STREAM });
+    expect(jwe.split('.')).toHaveLength(5);
+    expect(jwe).not.toContain(Buffer.from(VALUE).toString('base64url'));
+    expect(await ring.decryptValue(jwe, STREAM)).toBe(VALUE);
+    const again = await ring.encryptValue('acme', STREAM, VALUE);
+    expect(again.jwe).not.toBe(jwe);
+    expect(await ring.decryptValue(again.jwe, STREAM)).toBe(VALUE);
+    expect(await ring.decryptValue((await ring.encryptValue('acme', STREAM, 'ünïcødé ✓')).jwe, STREAM)).toBe(
+      'ünïcødé ✓',
+    );
+  });
+
+  it('keeps one wrapped data key per organization, created on first use', async () => {
+    const { ring, store } = await setup();
+    const acme = await ring.encryptValue('acme', STREAM, VALUE);
+    const acme2 = await ring.encryptValue('acme', OTHER_STREAM, VALUE);
+    const globex = await ring.encryptValue('globex', 'secret:globex:_:API_KEY', VALUE);
+    expect(acme2.dataKeyId).toBe(acme.dataKeyId);
+    expect(globex.dataKeyId).not.toBe(acme.dataKeyId);
+    expect(store.all().map(({ organizationId, masterKid, active }) => ({ organizationId, masterKid, active }))).toEqual(
+      [
+        { organizationId: 'acme', masterKid: 'm1', active: true },
+        { organizationId: 'globex', masterKid: 'm1', active: true },
+      ],
+    );
+  });
+
+  it('lets instances racing on an organization first use agree on one data key', async () => {
+    const { master, store } = await setup();
+    const rings = Array.from({ length: 4 }, () => new DataKeyRing(master, store));
+    const values = await Promise.all(rings.map((ring, i) => ring.encryptValue('acme', STREAM, `${VALUE} ${i}`)));
+    expect(new Set(values.map((value) => value.dataKeyId)).size).toBe(1);
+    expect(store.all()).toHaveLength(1);
+    for (const [i, value] of values.entries())
+      expect(await rings[0].decryptValue(value.jwe, STREAM)).toBe(`${VALUE} ${i}`);
+  });
+
+  it('refuses a value decrypted as another stream, and a header whose sid was swapped', async () => {
+    const { ring } = await setup();
+    const { jwe } = await ring.encryptValue('acme', STREAM, VALUE);
+    const wrong = await refusal(ring.decryptValue(jwe, OTHER_STREAM));
+    expect([wrong.code, wrong.message]).toEqual([
+      CryptoErrorCode.WRONG_STREAM,
+      'value was encrypted for another secret',
+    ]);
+    const [, ...rest] = jwe.split('.');
+    const moved = [Buffer.from(JSON.stringify({ ...headerOf(jwe), sid: OTHER_STREAM })).toString('base64url'), ...rest];
+    const forged = await refusal(ring.decryptValue(moved.join('.'), OTHER_STREAM));
+    expect([forged.code, forged.message]).toEqual([CryptoErrorCode.DECRYPT_FAILED, 'ciphertext failed authentication']);
+  });
+
+  it('refuses a tampered ciphertext, tag or IV', async () => {
+    const { ring } = await setup();
+    const { jwe } = await ring.encryptValue('acme', STREAM, VALUE);
+    for (const part of [2, 3, 4]) {
+      const parts = jwe.split('.');
+      const bytes = Buffer.from(parts[part], 'base64url');
+      bytes[0] ^= 0x80;
+      parts[part] = bytes.toString('base64url');
+      expect((await refusal(ring.decryptValue(parts.join('.'), STREAM))).code).toBe(CryptoErrorCode.DECRYPT_FAILED);
+    }
+  });
+
+  it('refuses a value whose data key does not exist', async () => {
+    const { ring } = await setup();
+    const { jwe } = await ring.encryptValue('acme', STREAM, VALUE);
+    const parts = jwe.split('.');
+    parts[0] = Buffer.from(JSON.stringify({ ...headerOf(jwe), kid: 'no-such-key' })).toString('base64url');
+    const error = await refusal(ring.decryptValue(parts.join('.'), STREAM));
+    expect([error.code, error.message]).toEqual([
+      CryptoErrorCode.DATA_KEY_NOT_FOUND,
+      'data key no-such-key does not exist (purged?)',
+    ]);
+  });
+
+  it('refuses what is not a dir/A256GCM JWE with kid and sid', async () => {
+    const { ring } = await setup();
+    const { jwe } = await ring.encryptValue('acme', STREAM, VALUE);
+    const withHeader = (header: Record<string, unknown>) =>
+      [Buffer.from(JSON.stringify(header)).toString('base64url'), ...jwe.split('.').slice(1)].join('.');
+    const header = headerOf(jwe);
+    for (const malformed of [
+      '',
+      'a.b.c',
+      jwe.replace('..', '.x.'),
+      withHeader({ ...header, alg: 'A256KW' }),
+      withHeader({ ...header, enc: 'A128GCM' }),
+      withHeader({ ...header, zip: 'DEF' }),
+      withHeader({ alg: 'dir', enc: 'A256GCM', kid: header.kid }),
+      jwe.slice(0, -3),
+    ]) {
+      expect((await refusal(ring.decryptValue(malformed, STREAM))).code).toBe(CryptoErrorCode.MALFORMED_CIPHERTEXT);
+    }
+  });
+
+  it('reads the store and unwraps once per data key, not per value, even under concurrency', async () => {
+    const { master, store } = await setup();
+    const writer = new DataKeyRing(master, store);
+    const values = await Promise.all(
+      Array.from({ length: 50 }, (_, i) => writer.encryptValue('acme', STREAM, `v${i}`)),
+    );
+    const reader = new DataKeyRing(master, store);
+    store.reads = 0;
+    const plaintexts = await Promise.all(values.map((value) => reader.decryptValue(value.jwe, STREAM)));
+    expect(plaintexts).toEqual(values.map((_, i) => `v${i}`));
+    for (const value of values) await reader.decryptValue(value.jwe, STREAM);
+    expect(store.reads).toBe(1);
+  });
+
+  describe('interop with node-jose', () => {
+    it('node-jose decrypts our values and reads kid and sid from the protected header', async () => {
+      const { ring, master, store } = await setup();
+      const { jwe, dataKeyId } = await ring.encryptValue('acme', STREAM, VALUE);
+      const key = await JWK.asKey({
+        kty: 'oct',
+        k: (await dataKeyBytes(master, store, dataKeyId)).toString('base64url'),
+      });
+      const result = await JWE.createDecrypt(key).decrypt(jwe);
+      expect(result.plaintext.toString('utf8')).toBe(VALUE);
+      expect(result.header).toMatchObject({ alg: 'dir', enc: 'A256GCM', kid: dataKeyId, sid: STREAM });
+    });
+
+    it('we decrypt values node-jose encrypted with kid and sid, and check the sid', async () => {
+      const { ring, master, store } = await setup();
+      const { dataKeyId } = await ring.encryptValue('acme', STREAM, 'first');
+      const k = (await dataKeyBytes(master, store, dataKeyId)).toString('base64url');
+      const key = await JWK.asKey({ kty: 'oct', kid: dataKeyId, k });
+      const fields = { alg: 'dir', enc: 'A256GCM', kid: dataKeyId, sid: STREAM };
+      const jwe = (await JWE.createEncrypt({ format: 'compact', fields }, key)
+        .update(Buffer.from(VALUE))
+        .final()) as string;
+      expect(headerOf(jwe)).toMatchObject({ kid: dataKeyId, sid: STREAM });
+      const fresh = new DataKeyRing(master, store);
+      expect(await fresh.decryptValue(jwe, STREAM)).toBe(VALUE);
+      expect((await refusal(fresh.decryptValue(jwe, OTHER_STREAM))).code).toBe(CryptoErrorCode.WRONG_STREAM);
+    });
+  });
+
+  describe('rotation and crypto-shredding', () => {
+    it('rotate gives the organization a new key for new values while old values stay readable', async () => {
+      const { ring, store, master } = await setup();
+      const before = await ring.encryptValue('acme', STREAM, 'v1');
+      const rotated = await ring.rotate('acme');
+      const after = await ring.encryptValue('acme', STREAM, 'v2');
+      expect(after.dataKeyId).toBe(rotated);
+      expect(rotated).not.toBe(before.dataKeyId);
+      expect(store.all().map((key) => [key.id, key.active])).toEqual([
+        [before.dataKeyId, false],
+        [rotated, true],
+      ]);
+      const fresh = new DataKeyRing(master, store);
+      expect(await fresh.decryptValue(before.jwe, STREAM)).toBe('v1');
+      expect(await fresh.decryptValue(after.jwe, STREAM)).toBe('v2');
+    });
+
+    it('an instance picks up a rotation done elsewhere once its cache entry expires', async () => {
+      const { store, master } = await setup();
+      const uncached = new DataKeyRing(master, store, { cacheTtlMs: 0 });
+      const first = await uncached.encryptValue('acme', STREAM, VALUE);
+      const rotated = await new DataKeyRing(master, store).rotate('acme');
+      expect((await uncached.encryptValue('acme', STREAM, VALUE)).dataKeyId).toBe(rotated);
+      expect(first.dataKeyId).not.toBe(rotated);
+    });
+
+    it('rewrapAll moves every data key under the new active master, changing no value', async () => {
+      const { m1, ring, store } = await setup();
+      const globexStream = 'secret:globex:_:API_KEY';
+      const values = [
+        { stream: STREAM, ...(await ring.encryptValue('acme', STREAM, 'a1')) },
+        { stream: globexStream, ...(await ring.encryptValue('globex', globexStream, 'g1')) },
+      ];
+      await ring.rotate('acme');
+      values.push({ stream: STREAM, ...(await ring.encryptValue('acme', STREAM, 'a2')) });
+      const m2 = masterJwk('m2');
+      const rewrapper = new DataKeyRing(await MasterKeyRing.fromJwks({ keys: [m2, m1] }), store);
+      expect(await rewrapper.rewrapAll()).toBe(3);
+      expect(store.all().map((key) => key.masterKid)).toEqual(['m2', 'm2', 'm2']);
+      expect(await rewrapper.rewrapAll()).toBe(0);
+      const withoutM1 = new DataKeyRing(await MasterKeyRing.fromJwks({ keys: [m2] }), store);
+      const plaintexts = await Promise.all(values.map((value) => withoutM1.decryptValue(value.jwe, value.stream)));
+      expect(plaintexts).toEqual(['a1', 'g1', 'a2']);
+    });
+
+    it('rewrapAll stops with MASTER_KEY_NOT_FOUND when the old master was removed too early', async () => {
+      const { ring, store } = await setup();
+      await ring.encryptValue('acme', STREAM, VALUE);
+      const tooEarly = new DataKeyRing(await MasterKeyRing.fromJwks({ keys: [masterJwk('m2')] }), store);
+      const error = await refusal(tooEarly.rewrapAll());
+      expect([error.code, error.message]).toEqual([
+        CryptoErrorCode.MASTER_KEY_NOT_FOUND,
+        'master key "m1" is not configured',
+      ]);
+    });
+
+    it("purge makes the organization's values unrecoverable and leaves other organizations alone", async () => {
+      const { ring, store, master } = await setup();
+      const acme = await ring.encryptValue('acme', STREAM, VALUE);
+      await ring.rotate('acme');
+      const acmeAfterRotate = await ring.encryptValue('acme', STREAM, VALUE);
+      const globex = await ring.encryptValue('globex', 'secret:globex:_:API_KEY', VALUE);
+      expect(await ring.purge('acme')).toBe(2);
+      for (const reader of [ring, new DataKeyRing(master, store)]) {
+        for (const value of [acme, acmeAfterRotate]) {
+          expect((await refusal(reader.decryptValue(value.jwe, STREAM))).code).toBe(CryptoErrorCode.DATA_KEY_NOT_FOUND);
+        }
+        expect(await reader.decryptValue(globex.jwe, 'secret:globex:_:API_KEY')).toBe(VALUE);
+      }
+      const reborn = await ring.encryptValue('acme', STREAM, VALUE);
+      expect([acme.dataKeyId, acmeAfterRotate.dataKeyId]).not.toContain(reborn.dataKeyId);
+    });
+
+    it('another instance keeps a purged key only until it forgets the organization', async () => {
+      const { ring, store, master } = await setup();
+      const other = new DataKeyRing(master, store);
+      const acme = await ring.encryptValue('acme', STREAM, VALUE);
+      const globex = await ring.encryptValue('globex', 'secret:globex:_:API_KEY', VALUE);
+      expect(await other.decryptValue(acme.jwe, STREAM)).toBe(VALUE);
+      expect(await other.decryptValue(globex.jwe, 'secret:globex:_:API_KEY')).toBe(VALUE);
+      await ring.purge('acme');
+      expect(await other.decryptValue(acme.jwe, STREAM)).toBe(VALUE);
+      other.forgetOrganization('acme');
+      expect((await refusal(other.decryptValue(acme.jwe, STREAM))).code).toBe(CryptoErrorCode.DATA_KEY_NOT_FOUND);
+      store.reads = 0;
+      expect(await other.decryptValue(globex.jwe, 'secret:globex:_:API_KEY')).toBe(VALUE);
+      expect(store.reads).toBe(0);
+    });
+  });
+});

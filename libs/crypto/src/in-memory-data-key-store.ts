@@ -1,0 +1,57 @@
+import { DataKeyStore, StoredDataKey } from './data-key-store';
+
+/** A DataKeyStore in a Map, with the same first-writer-wins rule as the Postgres one; for unit tests and benchmarks. */
+export class InMemoryDataKeyStore implements DataKeyStore {
+  private readonly keys = new Map<string, StoredDataKey>();
+
+  async activeKey(organizationId: string): Promise<StoredDataKey | undefined> {
+    return this.findActive(organizationId);
+  }
+
+  async keyById(dataKeyId: string): Promise<StoredDataKey | undefined> {
+    return this.keys.get(dataKeyId);
+  }
+
+  async insert(key: StoredDataKey): Promise<void> {
+    if (this.keys.has(key.id)) throw new Error(`data key ${key.id} already exists`);
+    // Checked and set in one synchronous step, like the unique index that makes the Postgres insert race-safe.
+    if (this.findActive(key.organizationId)) return;
+    this.keys.set(key.id, { ...key, active: true });
+  }
+
+  async replaceActive(key: StoredDataKey): Promise<void> {
+    if (this.keys.has(key.id)) throw new Error(`data key ${key.id} already exists`);
+    for (const existing of this.all()) {
+      if (existing.organizationId === key.organizationId && existing.active) {
+        this.keys.set(existing.id, { ...existing, active: false });
+      }
+    }
+    this.keys.set(key.id, { ...key, active: true });
+  }
+
+  async keysNotWrappedUnder(masterKid: string, limit: number): Promise<readonly StoredDataKey[]> {
+    return this.all()
+      .filter((key) => key.masterKid !== masterKid)
+      .slice(0, limit);
+  }
+
+  async rewrap(dataKeyId: string, fromMasterKid: string, to: { masterKid: string; wrapped: string }): Promise<void> {
+    const key = this.keys.get(dataKeyId);
+    if (key?.masterKid === fromMasterKid) this.keys.set(dataKeyId, { ...key, ...to });
+  }
+
+  async deleteByOrganization(organizationId: string): Promise<number> {
+    const doomed = this.all().filter((key) => key.organizationId === organizationId);
+    for (const key of doomed) this.keys.delete(key.id);
+    return doomed.length;
+  }
+
+  private findActive(organizationId: string): StoredDataKey | undefined {
+    return this.all().find((key) => key.organizationId === organizationId && key.active);
+  }
+
+  /** Every stored key, for assertions. */
+  all(): StoredDataKey[] {
+    return [...this.keys.values()];
+  }
+}
