@@ -60,10 +60,10 @@ export function decodeRequest<Desc extends DescMessage>(
 }
 
 /**
- * The wire JSON of a reply, event or encrypted payload: proto3 JSON with lowerCamelCase names. Every field the
- * message declares is present — implicit-presence fields even at their default (`missing: []`, `valid: false`,
- * `version: 0`) — except `optional` ones that are unset (`nextPageToken?`), which are left out, or written as
- * null where the field carries `(common.v1.json_null_when_unset)` (a vendor-level `customerOrganizationId`).
+ * The wire JSON of a reply, event or encrypted payload: proto3 JSON with lowerCamelCase names. Plain fields, lists
+ * and maps are always present, even at their default (`missing: []`, `valid: false`, `version: 0`), because the
+ * contract lists them; unset `optional` fields (`nextPageToken?`) and unset messages are left out, except that an
+ * `optional` field marked `(common.v1.json_null_when_unset)` is written as null (a vendor-level `customerOrganizationId`).
  */
 export function toWireJson<Desc extends DescMessage>(schema: Desc, reply: MessageInitShape<Desc>): JsonObject {
   const message = create(schema, reply);
