@@ -6,21 +6,29 @@ export function assertExpectedVersion(streamId: string, expected: ExpectedVersio
   if (!matchesExpectedVersion(expected, current)) throw new ConcurrencyError(streamId, expected, current);
 }
 
-export function matchesExpectedVersion(expected: ExpectedVersion, current: number): boolean {
+const MAX_VERSION = 2 ** 31 - 1;
+
+/** The stream versions (inclusive) at which an append with `expected` may go ahead. */
+export function acceptedVersions(expected: ExpectedVersion): { readonly min: number; readonly max: number } {
   switch (expected) {
     case 'any':
-      return true;
+      return { min: 0, max: MAX_VERSION };
     case 'no_stream':
-      return current === 0;
+      return { min: 0, max: 0 };
     case 'stream_exists':
-      return current > 0;
+      return { min: 1, max: MAX_VERSION };
     default:
-      return expected === current;
+      return { min: expected, max: expected };
   }
 }
 
+export function matchesExpectedVersion(expected: ExpectedVersion, current: number): boolean {
+  const { min, max } = acceptedVersions(expected);
+  return current >= min && current <= max;
+}
+
 export function validateExpectedVersion(expected: ExpectedVersion): void {
-  if (typeof expected === 'number' && !(Number.isSafeInteger(expected) && expected >= 0)) {
+  if (typeof expected === 'number' && !(Number.isInteger(expected) && expected >= 0 && expected <= MAX_VERSION)) {
     throw new EventStoreError(
       EventStoreErrorCode.INVALID_ARGUMENT,
       `Expected version must be a non-negative integer, got ${expected}`,

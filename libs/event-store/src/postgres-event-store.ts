@@ -14,10 +14,11 @@ import type {
   ReadStreamResult,
   RecordedEvent,
 } from './events';
+import { CommitNotifier } from './commit-notifier';
 import {
+  acceptedVersions,
   assertExpectedVersion,
   isRetriableOnConflict,
-  matchesExpectedVersion,
   validateExpectedVersion,
 } from './expected-version';
 import { type MigrationDefinition, eventStoreMigrations, toMikroOrmMigrations } from './migrations';
@@ -54,6 +55,15 @@ interface RawConnectionPool {
   releaseConnection(connection: ClientBase): Promise<void>;
 }
 
+interface AppendedRow {
+  readonly previous_version: number;
+  /** Null when the stream was not at an accepted version and nothing was inserted. */
+  readonly position: string | null;
+  readonly transaction_id: string;
+  readonly stream_version: number;
+  readonly created_at: Date | string;
+}
+
 /** Raised inside the append transaction when another writer took the next stream version first. */
 class StreamVersionTaken extends Error {}
 
@@ -80,11 +90,13 @@ function prepareEvents(streamId: string, events: readonly NewEvent[]): Required<
 
 /**
  * Append-only event streams in one Postgres table (ARCHITECTURE.md §5), after emmett's API.
- * Inline projections run in the append transaction; every append NOTIFYs `<schema>_events` for the outbox.
+ * Inline projections run in the append transaction; commits are followed by a NOTIFY on `<schema>_events`
+ * that wakes the outbox.
  */
 export class PostgresEventStore {
   private readonly pool: RawConnectionPool;
   private readonly projections: readonly InlineProjection[];
+  private readonly notifier: CommitNotifier;
 
   private constructor(
     private readonly orm: MikroORM,
@@ -94,6 +106,7 @@ export class PostgresEventStore {
   ) {
     this.pool = orm.em.getConnection().getKnex().client as unknown as RawConnectionPool;
     this.projections = options.projections ?? [];
+    this.notifier = new CommitNotifier(() => this.query('select pg_notify($1, $2)', [names.eventsChannel, '']));
   }
 
   /** Connects, creates the database and schema when missing, and runs pending migrations (store's, then extra). */
@@ -191,8 +204,8 @@ export class PostgresEventStore {
   }
 
   /**
-   * Appends in one transaction: checks the expected version, inserts, runs the inline projections of the
-   * events' types, NOTIFYs. A lost race on the next version is a `ConcurrencyError` for `no_stream` and exact
+   * Appends atomically: checks the expected version and inserts in one statement, runs the inline projections
+   * of the events' types in the same transaction, then wakes the outbox. A lost race on the next version is a `ConcurrencyError` for `no_stream` and exact
    * versions, and is retried for `any` and `stream_exists`.
    */
   async appendToStream(
@@ -208,9 +221,16 @@ export class PostgresEventStore {
       assertExpectedVersion(streamId, expectedVersion, current);
       return { nextExpectedStreamVersion: current, lastEventGlobalPosition: 0n, events: [] };
     }
+    // One statement is atomic on its own; a transaction is needed only when a projection writes too.
+    const projected = this.projections.some((projection) =>
+      prepared.some((event) => projection.eventTypes.includes(event.type)),
+    );
+    const run = projected ? this.transaction.bind(this) : this.withConnection.bind(this);
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.transaction((connection) => this.append(connection, streamId, prepared, expectedVersion));
+        const result = await run((connection) => this.append(connection, streamId, prepared, expectedVersion));
+        this.notifier.committed();
+        return result;
       } catch (error) {
         if (!(error instanceof StreamVersionTaken)) throw error;
         if (isRetriableOnConflict(expectedVersion) && attempt < CONFLICT_RETRIES) continue;
@@ -220,34 +240,34 @@ export class PostgresEventStore {
     }
   }
 
+  /** Checks the version and inserts in one statement; a lost race surfaces as a unique violation. */
   private async append(
     connection: ClientBase,
     streamId: string,
     events: readonly Required<NewEvent>[],
     expectedVersion: ExpectedVersion,
   ): Promise<AppendResult> {
-    // NOTIFY is transactional: sent with the version check it costs no round trip and vanishes on rollback.
-    const { rows: versionRows } = await connection.query<{ version: number }>(
-      `select coalesce(max(stream_version), 0) as version, pg_notify($2, '')
-       from ${this.names.events} where stream_id = $1`,
-      [streamId, this.names.eventsChannel],
-    );
-    const current = versionRows[0].version;
-    if (!matchesExpectedVersion(expectedVersion, current)) {
-      throw new ConcurrencyError(streamId, expectedVersion, current);
-    }
-    let inserted: { position: string; transaction_id: string; stream_version: number; created_at: Date | string }[];
+    const accepted = acceptedVersions(expectedVersion);
+    let rows: AppendedRow[];
     try {
-      ({ rows: inserted } = await connection.query(
-        `insert into ${this.names.events} (stream_id, stream_version, event_id, type, data, metadata)
-         select $1, ($2::int + e.ordinal)::int, e.event_id, e.type, e.data, e.metadata
-         from unnest($3::uuid[], $4::text[], $5::jsonb[], $6::jsonb[])
-           with ordinality as e(event_id, type, data, metadata, ordinal)
-         order by e.ordinal
-         returning position, transaction_id, stream_version, created_at`,
+      ({ rows } = await connection.query<AppendedRow>(
+        `with stream as (
+           select coalesce(max(stream_version), 0) as version from ${this.names.events} where stream_id = $1
+         ), appended as (
+           insert into ${this.names.events} (stream_id, stream_version, event_id, type, data, metadata)
+           select $1, (stream.version + e.ordinal)::int, e.event_id, e.type, e.data, e.metadata
+           from stream, unnest($4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[])
+             with ordinality as e(event_id, type, data, metadata, ordinal)
+           where stream.version between $2 and $3
+           order by e.ordinal
+           returning position, transaction_id, stream_version, created_at
+         )
+         select stream.version as previous_version, appended.*
+         from stream left join appended on true order by appended.stream_version`,
         [
           streamId,
-          current,
+          accepted.min,
+          accepted.max,
           events.map((event) => event.eventId),
           events.map((event) => event.type),
           events.map((event) => JSON.stringify(event.data ?? null)),
@@ -265,14 +285,14 @@ export class PostgresEventStore {
       }
       throw error;
     }
-    inserted.sort((a, b) => a.stream_version - b.stream_version);
+    if (rows[0].position === null) throw new ConcurrencyError(streamId, expectedVersion, rows[0].previous_version);
     const recorded: RecordedEvent[] = events.map((event, index) => ({
       ...event,
       streamId,
-      streamVersion: inserted[index].stream_version,
-      position: BigInt(inserted[index].position),
-      transactionId: inserted[index].transaction_id,
-      createdAt: toDate(inserted[index].created_at),
+      streamVersion: rows[index].stream_version,
+      position: BigInt(rows[index].position!),
+      transactionId: rows[index].transaction_id,
+      createdAt: toDate(rows[index].created_at),
     }));
     await this.project(recorded, contextOf(connection));
     const last = recorded[recorded.length - 1];
@@ -363,6 +383,7 @@ export class PostgresEventStore {
   }
 
   async close(): Promise<void> {
+    await this.notifier.idle();
     await this.orm.close(true);
   }
 
