@@ -40,7 +40,7 @@ describe('configuration', () => {
   it('refuses dev key material in production, by default file or by kid', () => {
     expect(() => loadServiceConfig('secrets', {}, { NODE_ENV: 'production' })).toThrow(/AUTH_JWKS.*dev key material/);
     const prod = { NODE_ENV: 'production', AUTH_JWKS: oct('idp-1'), SERVICE_SIGNING_KEY: oct('dev-service') };
-    expect(() => loadServiceConfig('secrets', {}, prod)).toThrow(/serviceSigningKey: dev key material/);
+    expect(() => loadServiceConfig('secrets', {}, prod)).toThrow(/SERVICE_SIGNING_KEY: dev key material/);
     const ok = { ...prod, SERVICE_SIGNING_KEY: JSON.stringify({ kty: 'EC', kid: 'svc-2026' }) };
     expect(loadServiceConfig('secrets', {}, ok).authJwks.isDevDefault).toBe(false);
   });

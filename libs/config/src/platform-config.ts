@@ -72,22 +72,22 @@ export function loadServiceConfig<S extends Record<string, Setting<unknown>>>(
   extra: S,
   env: Environment = process.env,
 ): Values<ReturnType<typeof commonSettings>> & Values<S> {
-  const config = loadConfig({ ...commonSettings(service), ...extra }, env);
+  const settings: Record<string, Setting<unknown>> = { ...commonSettings(service), ...extra };
+  const config = loadConfig(settings, env) as Record<string, unknown>;
   if (config.nodeEnv === 'production') {
-    const devKeys = Object.entries(config)
-      .filter((entry): entry is [string, KeyMaterial] => isKeyMaterial(entry[1]) && isDevKeyMaterial(entry[1]))
-      .map(([name]) => name);
-    if (devKeys.length > 0) {
-      throw new ConfigError(devKeys.map((name) => `${name}: dev key material is refused when NODE_ENV=production`));
-    }
+    const refused = Object.entries(settings)
+      .filter(([name]) => isKeyMaterial(config[name]) && isDevKeyMaterial(config[name] as KeyMaterial))
+      .map(([, setting]) => `${setting.variable}: dev key material is refused when NODE_ENV=production`);
+    if (refused.length > 0) throw new ConfigError(refused);
   }
-  return config as Values<ReturnType<typeof commonSettings>> & Values<S>;
+  return config as unknown as Values<ReturnType<typeof commonSettings>> & Values<S>;
 }
 
 function isKeyMaterial(value: unknown): value is KeyMaterial {
   return typeof value === 'object' && value !== null && 'isDevDefault' in value && 'json' in value;
 }
 
+/** Same convention as @platform/crypto's `isDevKeyMaterial`: dev keys have a `kid` starting with `dev-`. */
 function isDevKeyMaterial(material: KeyMaterial): boolean {
   if (material.isDevDefault) return true;
   const kids: unknown[] = [];

@@ -111,15 +111,15 @@ export async function startService(
 
     const app = await NestFactory.create(ServiceRootModule, { bufferLogs: true, abortOnError: false });
     app.useLogger(app.get(NestPinoLogger));
-    const microservice = app.connectMicroservice<MicroserviceOptions>({
-      strategy: new PlatformNatsServer({
-        connection: nats,
-        queue: definition.name,
-        subjectPrefix: config.subjectPrefix,
-      }),
+    // A hybrid app's microservice takes its global guard and filter from the app (inheritAppConfig).
+    app.useGlobalGuards(new BearerAuthGuard(verifier));
+    app.useGlobalFilters(new RpcErrorFilter(definition.errorMappers, app.getHttpAdapter()));
+    const strategy = new PlatformNatsServer({
+      connection: nats,
+      queue: definition.name,
+      subjectPrefix: config.subjectPrefix,
     });
-    microservice.useGlobalGuards(new BearerAuthGuard(verifier));
-    microservice.useGlobalFilters(new RpcErrorFilter(definition.errorMappers));
+    app.connectMicroservice<MicroserviceOptions>({ strategy }, { inheritAppConfig: true });
     await app.startAllMicroservices();
     await app.listen(config.httpPort);
     const httpPort = (app.getHttpServer().address() as AddressInfo).port;

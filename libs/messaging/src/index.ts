@@ -36,5 +36,5 @@ export {
   type VendorUser,
   type ServicePrincipal,
 } from './principal';
-export { DEFAULT_MAX_REQUEST_BYTES, RequestBody } from './request-body';
+export { RequestBody } from './request-body';
 export { DependencyError, ServiceClient, ServiceTokenIssuer } from './service-client';

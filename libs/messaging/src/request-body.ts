@@ -1,10 +1,7 @@
 import { type PipeTransform } from '@nestjs/common';
 import { Payload } from '@nestjs/microservices';
 import { type DescMessage, type MessageShape } from '@bufbuild/protobuf';
-import { decodeRequest } from '@platform/contracts';
-
-/** Default request size limit; subjects with larger bodies (templates, log text) pass their own. */
-export const DEFAULT_MAX_REQUEST_BYTES = 256 * 1024;
+import { DEFAULT_MAX_REQUEST_BYTES, decodeRequest } from '@platform/contracts';
 
 class ContractPipe<Desc extends DescMessage> implements PipeTransform<Uint8Array, MessageShape<Desc>> {
   constructor(
@@ -17,7 +14,10 @@ class ContractPipe<Desc extends DescMessage> implements PipeTransform<Uint8Array
   }
 }
 
-/** Handler parameter: the request body strictly decoded into its proto message (INVALID_ARGUMENT / PAYLOAD_TOO_LARGE otherwise). */
+/**
+ * Handler parameter: the request body strictly decoded into its proto message (INVALID_ARGUMENT / PAYLOAD_TOO_LARGE otherwise).
+ * The default limit (1 MiB + 64 KiB) is the contract's; subjects pass their own where it is smaller.
+ */
 export function RequestBody(schema: DescMessage, options: { maxBytes?: number } = {}): ParameterDecorator {
   return Payload(new ContractPipe(schema, options.maxBytes ?? DEFAULT_MAX_REQUEST_BYTES));
 }

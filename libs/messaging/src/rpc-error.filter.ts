@@ -1,4 +1,5 @@
-import { type ArgumentsHost, Catch, type ExceptionFilter, Logger } from '@nestjs/common';
+import { type ArgumentsHost, Catch, type HttpServer, Logger } from '@nestjs/common';
+import { BaseExceptionFilter } from '@nestjs/core';
 import { ContractError } from '@platform/contracts';
 import { type Observable, throwError } from 'rxjs';
 import { type ErrorMapper, type WireError, toWireError } from './errors';
@@ -6,17 +7,22 @@ import { type ErrorMapper, type WireError, toWireError } from './errors';
 const contractErrors: ErrorMapper = (error) =>
   error instanceof ContractError ? { code: error.code, message: error.message, details: error.details } : undefined;
 
-/** The one edge where any error a handler throws becomes the wire error envelope. */
+/**
+ * The one edge where any error a NATS handler throws becomes the wire error envelope.
+ * HTTP (health and metrics) errors keep Nest's default handling.
+ */
 @Catch()
-export class RpcErrorFilter implements ExceptionFilter {
+export class RpcErrorFilter extends BaseExceptionFilter {
   private readonly logger = new Logger('RpcErrorFilter');
   private readonly mappers: readonly ErrorMapper[];
 
-  constructor(mappers: readonly ErrorMapper[] = []) {
+  constructor(mappers: readonly ErrorMapper[] = [], httpAdapter?: HttpServer) {
+    super(httpAdapter);
     this.mappers = [contractErrors, ...mappers];
   }
 
-  catch(exception: unknown, _host: ArgumentsHost): Observable<never> {
+  override catch(exception: unknown, host: ArgumentsHost): Observable<never> | void {
+    if (host.getType() !== 'rpc') return super.catch(exception, host);
     const wire: WireError = toWireError(exception, this.mappers);
     if (wire.code === 'INTERNAL' || wire.code === 'UNAVAILABLE') {
       const error = exception instanceof Error ? exception : new Error(String(exception));
