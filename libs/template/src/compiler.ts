@@ -1,0 +1,739 @@
+// Compiles parse trees into closures once; executing walks no tree and allocates only what Go's executor would.
+// Each closure mirrors a function of Go's exec.go, including where it records the node that errors will name.
+import { goQuote, printOne, sprint } from './fmt';
+import {
+  CHECKS_PRESENCE,
+  CONDITION_OPERATORS,
+  FUNCTIONS,
+  FunctionError,
+  PARAM_TYPE_NAMES,
+  SHORT_CIRCUIT,
+  type ParamType,
+} from './functions';
+import type {
+  BranchNode,
+  ChainNode,
+  CommandNode,
+  FieldNode,
+  IdentifierNode,
+  ListNode,
+  Node,
+  NumberNode,
+  PipeNode,
+  TemplateNode,
+  VariableNode,
+} from './nodes';
+import { nodeString } from './nodes';
+import type { Tree } from './parser';
+import { GoComplex, GoFloat, isMap, isTrue, mapGet, mapHas, sortedKeys, typeName } from './values';
+
+/** What a statement returns: carry on, or unwind to the enclosing range. */
+export const enum Flow {
+  Normal = 0,
+  Break = 1,
+  Continue = 2,
+}
+
+/** The executor's state; one per execute call, shared by nested template invocations. */
+export interface Execution {
+  out: string;
+  /** The node Go's `s.at(node)` last recorded: errors name it. */
+  node: Node | null;
+  /** Name of the template being executed (a `define`d name inside one). */
+  templateName: string;
+  vars: unknown[];
+  depth: number;
+  /** Output length at which the output size has to be checked again. */
+  checkOutputAt: number;
+  /** Raises Go's execution error for `reason` at `node`. */
+  fail(reason: string): never;
+  checkOutput(): void;
+  /** Enters a template invocation; fails when too deep. */
+  enterTemplate(weight: number): void;
+  leaveTemplate(weight: number): void;
+  /** Counts one range iteration; fails when an execution does more work than allowed. */
+  step(): void;
+}
+
+export type Statement = (s: Execution, dot: unknown) => Flow;
+type Expression = (s: Execution, dot: unknown) => unknown;
+/** Like Expression, with the previous pipeline command's value as final argument (or MISSING). */
+type Command = (s: Execution, dot: unknown, final: unknown) => unknown;
+
+/** Go's `missingVal`: no value was piped in. */
+const MISSING = Symbol('missing');
+
+export interface CompiledTemplate {
+  readonly name: string;
+  readonly slots: number;
+  readonly nesting: number;
+  body: Statement;
+}
+
+/** Static facts about one variable slot. */
+interface Slot {
+  readonly name: string;
+  readonly index: number;
+  /** Holds an element of a []interface{} or map (errors then name its type `interface {}`). */
+  readonly isInterface: boolean;
+  /** False for a name the parser accepted but nothing declared (`{{$x = 1}}` alone): Go fails when it runs. */
+  readonly defined: boolean;
+}
+
+interface Scope {
+  slots: Slot[];
+  visible: Slot[];
+  dotIsInterface: boolean;
+}
+
+/** Names a receiver's type as Go's evalField does: values read from a container are `interface {}`. */
+const receiverType = (v: unknown, fromContainer: boolean): string => (fromContainer ? 'interface {}' : typeName(v));
+
+const hasOwn = Object.prototype.hasOwnProperty;
+
+export class Compiler {
+  private readonly compiled = new Map<string, CompiledTemplate>();
+
+  constructor(private readonly trees: ReadonlyMap<string, Tree>) {}
+
+  compileAll(): ReadonlyMap<string, CompiledTemplate> {
+    for (const [name, tree] of this.trees) {
+      this.compiled.set(name, { name, slots: 0, nesting: tree.nesting, body: () => Flow.Normal });
+    }
+    for (const [name, tree] of this.trees) {
+      const scope: Scope = { slots: [], visible: [], dotIsInterface: false };
+      this.declare(scope, '$', false);
+      const body = this.list(tree.root, scope);
+      const target = this.compiled.get(name)!;
+      (target as { slots: number }).slots = scope.slots.length;
+      target.body = body;
+    }
+    return this.compiled;
+  }
+
+  // ---- scopes ----
+
+  private declare(scope: Scope, name: string, isInterface: boolean, defined = true): Slot {
+    const slot: Slot = { name, index: scope.slots.length, isInterface, defined };
+    scope.slots.push(slot);
+    scope.visible.push(slot);
+    return slot;
+  }
+
+  private lookup(scope: Scope, name: string): Slot {
+    for (let i = scope.visible.length - 1; i >= 0; i--) if (scope.visible[i].name === name) return scope.visible[i];
+    // Declared by the parser but not yet at run time (`{{$x := $x}}`): Go fails when it reads it.
+    return { name, index: -1, isInterface: false, defined: false };
+  }
+
+  // ---- statements (walk) ----
+
+  private list(list: ListNode, scope: Scope): Statement {
+    const parts = list.nodes.map((n) => this.statement(n, scope)).filter((p): p is Statement => p !== null);
+    // Adjacent text is joined once here so executing appends it in one step.
+    if (parts.length === 0) return () => Flow.Normal;
+    if (parts.length === 1) return parts[0];
+    if (parts.length === 2) {
+      const [a, b] = parts;
+      return (s, dot) => a(s, dot) || b(s, dot);
+    }
+    return (s, dot) => {
+      for (let i = 0; i < parts.length; i++) {
+        const flow = parts[i](s, dot);
+        if (flow !== Flow.Normal) return flow;
+      }
+      return Flow.Normal;
+    };
+  }
+
+  private statement(node: Node, scope: Scope): Statement | null {
+    switch (node.type) {
+      case 'text': {
+        const text = node.text;
+        return (s) => {
+          s.out += text;
+          if (s.out.length > s.checkOutputAt) s.checkOutput();
+          return Flow.Normal;
+        };
+      }
+      case 'comment':
+        return null;
+      case 'action':
+        return this.action(node.pipe, node, scope);
+      case 'if':
+      case 'with':
+        return this.ifOrWith(node, scope);
+      case 'range':
+        return this.range(node, scope);
+      case 'template':
+        return this.template(node, scope);
+      case 'break':
+        return () => Flow.Break;
+      case 'continue':
+        return () => Flow.Continue;
+      case 'list':
+        return this.list(node, scope);
+      default:
+        throw new Error(`internal: unexpected node ${node.type}`);
+    }
+  }
+
+  private action(pipe: PipeNode, node: Node, scope: Scope): Statement {
+    const value = this.pipeline(pipe, scope, false);
+    if (pipe.decl.length > 0) {
+      return (s, dot) => {
+        value(s, dot);
+        return Flow.Normal;
+      };
+    }
+    return (s, dot) => {
+      const v = value(s, dot);
+      s.node = node;
+      if (typeof v === 'string') s.out += v;
+      else if (v === undefined) s.out += '<no value>';
+      else if (typeof v === 'function') s.fail(`can't print ${nodeText(node)} of type ${typeName(v)}`);
+      else s.out += printOne(v);
+      if (s.out.length > s.checkOutputAt) s.checkOutput();
+      return Flow.Normal;
+    };
+  }
+
+  private ifOrWith(node: BranchNode, scope: Scope): Statement {
+    const mark = scope.visible.length;
+    const condition = this.pipeline(node.pipe, scope, true);
+    const isWith = node.type === 'with';
+    const outerDotIsInterface = scope.dotIsInterface;
+    if (isWith) scope.dotIsInterface = false;
+    const then = this.list(node.list, scope);
+    scope.dotIsInterface = outerDotIsInterface;
+    const otherwise = node.elseList ? this.list(node.elseList, scope) : null;
+    scope.visible.length = mark;
+    return (s, dot) => {
+      const v = condition(s, dot);
+      if (isTrue(v)) return then(s, isWith ? v : dot);
+      return otherwise ? otherwise(s, dot) : Flow.Normal;
+    };
+  }
+
+  private range(node: BranchNode, scope: Scope): Statement {
+    const mark = scope.visible.length;
+    const value = this.pipeline(node.pipe, scope, false);
+    const decl = node.pipe.decl.map((d) => this.lookup(scope, d.ident[0]).index);
+    // The slots the pipeline declared hold the element (last) and the key (first of two).
+    const elemSlot = decl.length > 0 ? decl[decl.length - 1] : -1;
+    const keySlot = decl.length > 1 ? decl[0] : -1;
+    if (elemSlot >= 0) (scope.slots[elemSlot] as { isInterface: boolean }).isInterface = true;
+    const outerDotIsInterface = scope.dotIsInterface;
+    scope.dotIsInterface = true;
+    const body = this.list(node.list, scope);
+    scope.dotIsInterface = outerDotIsInterface;
+    const otherwise = node.elseList ? this.list(node.elseList, scope) : null;
+    scope.visible.length = mark;
+
+    const iterate = (s: Execution, key: unknown, elem: unknown): Flow => {
+      s.step();
+      if (elemSlot >= 0) s.vars[elemSlot] = elem;
+      if (keySlot >= 0) s.vars[keySlot] = key;
+      return body(s, elem);
+    };
+    return (s, dot) => {
+      s.node = node;
+      const v = value(s, dot);
+      if (Array.isArray(v)) {
+        if (v.length > 0) {
+          for (let i = 0; i < v.length; i++) if (iterate(s, i, v[i] ?? null) === Flow.Break) break;
+          return Flow.Normal;
+        }
+      } else if (isMap(v)) {
+        const keys = sortedKeys(v);
+        if (keys.length > 0) {
+          for (const k of keys) if (iterate(s, k, mapGet(v, k) ?? null) === Flow.Break) break;
+          return Flow.Normal;
+        }
+      } else if (v !== undefined && v !== null) {
+        s.fail(`range can't iterate over ${sprint([v])}`);
+      }
+      return otherwise ? otherwise(s, dot) : Flow.Normal;
+    };
+  }
+
+  private template(node: TemplateNode, scope: Scope): Statement {
+    const value: Expression | null = node.pipe ? this.pipeline(node.pipe, scope, false) : null;
+    const compiled = this.compiled;
+    const name = node.name;
+    const notDefined = `template ${goQuote(name)} not defined`;
+    return (s, dot) => {
+      s.node = node;
+      const callee = compiled.get(name);
+      if (callee === undefined) return s.fail(notDefined);
+      const weight = callee.nesting + 1;
+      s.enterTemplate(weight);
+      const newDot = value ? value(s, dot) : undefined;
+      const savedVars = s.vars;
+      const savedName = s.templateName;
+      s.vars = new Array(callee.slots);
+      s.vars[0] = newDot;
+      s.templateName = callee.name;
+      try {
+        callee.body(s, newDot);
+      } finally {
+        s.vars = savedVars;
+        s.templateName = savedName;
+        s.leaveTemplate(weight);
+      }
+      return Flow.Normal;
+    };
+  }
+
+  // ---- pipelines and commands (evalPipeline, evalCommand) ----
+
+  /**
+   * `checked`: the pipeline's value is tested rather than printed (an if/with condition, or an argument of
+   * a presence check), so a missing map key there reads as empty (ARCHITECTURE.md §7).
+   */
+  private pipeline(pipe: PipeNode, scope: Scope, checked: boolean): Expression {
+    const commands = pipe.cmds.map((cmd, i) => {
+      const next = pipe.cmds[i + 1];
+      const commandChecked = next === undefined ? checked : receivesCheckedInput(next, checked);
+      return this.command(cmd, scope, commandChecked);
+    });
+    for (const v of pipe.decl) {
+      if (!pipe.isAssign) this.declare(scope, v.ident[0], false);
+      else if (!this.lookup(scope, v.ident[0]).defined) this.declare(scope, v.ident[0], false, false);
+    }
+    const targets = pipe.decl.map((v) => this.lookup(scope, v.ident[0]));
+    const undefinedTarget = targets.find((t) => !t.defined);
+    if (undefinedTarget) {
+      const message = `undefined variable: ${undefinedTarget.name}`;
+      const evaluate = commands;
+      return (s, dot) => {
+        s.node = pipe;
+        let value: unknown = MISSING;
+        for (let i = 0; i < evaluate.length; i++) value = evaluate[i](s, dot, value);
+        return s.fail(message);
+      };
+    }
+    const slots = targets.map((t) => t.index);
+
+    if (commands.length === 1 && slots.length === 0) {
+      const only = commands[0];
+      return (s, dot) => {
+        s.node = pipe;
+        const v = only(s, dot, MISSING);
+        return v === null ? undefined : v;
+      };
+    }
+    return (s, dot) => {
+      s.node = pipe;
+      let value: unknown = MISSING;
+      for (let i = 0; i < commands.length; i++) {
+        value = commands[i](s, dot, value);
+        if (value === null) value = undefined; // Go: a nil interface{} result is no value
+      }
+      for (let i = 0; i < slots.length; i++) s.vars[slots[i]] = value;
+      return value;
+    };
+  }
+
+  private command(cmd: CommandNode, scope: Scope, checked: boolean): Command {
+    const first = cmd.args[0];
+    switch (first.type) {
+      case 'field':
+        return this.fieldNode(first, cmd.args, scope, checked);
+      case 'chain':
+        return this.chainNode(first, cmd.args, scope, checked);
+      case 'identifier':
+        return this.functionCall(first, cmd, cmd.args, scope, checked);
+      case 'pipe': {
+        const inner = this.pipeline(first, scope, checked);
+        const notAFunction = this.notAFunction(cmd.args);
+        return (s, dot, final) => {
+          notAFunction(s, final);
+          return inner(s, dot);
+        };
+      }
+      case 'variable':
+        return this.variableNode(first, cmd.args, scope, checked);
+    }
+    const notAFunction = this.notAFunction(cmd.args);
+    switch (first.type) {
+      case 'bool': {
+        const v = first.value;
+        return (s, _dot, final) => {
+          s.node = first;
+          notAFunction(s, final);
+          return v;
+        };
+      }
+      case 'dot':
+        return (s, dot, final) => {
+          s.node = first;
+          notAFunction(s, final);
+          return dot;
+        };
+      case 'nil':
+        return (s, _dot, final) => {
+          s.node = first;
+          notAFunction(s, final);
+          return s.fail('nil is not a command');
+        };
+      case 'number': {
+        const constant = this.idealConstant(first);
+        return (s, _dot, final) => {
+          s.node = first;
+          notAFunction(s, final);
+          return constant(s);
+        };
+      }
+      case 'string': {
+        const text = first.text;
+        return (s, _dot, final) => {
+          s.node = first;
+          notAFunction(s, final);
+          return text;
+        };
+      }
+    }
+    throw new Error(`internal: can't evaluate command ${first.type}`);
+  }
+
+  private notAFunction(args: readonly Node[]): (s: Execution, final: unknown) => void {
+    if (args.length > 1) {
+      const message = `can't give argument to non-function ${nodeText(args[0])}`;
+      return (s) => s.fail(message);
+    }
+    const message = `can't give argument to non-function ${nodeText(args[0])}`;
+    return (s, final) => {
+      if (final !== MISSING) s.fail(message);
+    };
+  }
+
+  private idealConstant(n: NumberNode): (s: Execution) => unknown {
+    const isHexInt = /^0[xX]/.test(n.text) && !/[pP]/.test(n.text);
+    if (n.isComplex) {
+      const c = new GoComplex(n.float, n.imag);
+      return () => c;
+    }
+    if (n.isFloat && !isHexInt && n.text[0] !== "'" && /[.eEpP]/.test(n.text)) {
+      const f = new GoFloat(n.float);
+      return () => f;
+    }
+    if (n.isInt) {
+      const i = n.int;
+      return () => i;
+    }
+    if (n.isUint) {
+      const message = `${n.text} overflows int`;
+      return (s) => s.fail(message);
+    }
+    return () => undefined;
+  }
+
+  // ---- fields, chains, variables ----
+
+  private fieldNode(field: FieldNode, args: readonly Node[], scope: Scope, lenient: boolean): Command {
+    const chain = this.fieldChain(field, field.ident, args, lenient, scope.dotIsInterface);
+    const ident = field.ident;
+    // The common case, `.Secrets.KEY` on maps, without generic chain machinery.
+    if (ident.length === 2 && args.length <= 1) {
+      const [outer, inner] = ident;
+      return (s, dot, final) => {
+        s.node = field;
+        if (final === MISSING && dot !== null && typeof dot === 'object' && !Array.isArray(dot)) {
+          const proto = Object.getPrototypeOf(dot) as unknown;
+          if (proto === Object.prototype || proto === null) {
+            const m = (dot as Record<string, unknown>)[outer];
+            if (
+              m !== undefined &&
+              typeof m === 'object' &&
+              m !== null &&
+              hasOwn.call(dot, outer) &&
+              !Array.isArray(m)
+            ) {
+              const mp = Object.getPrototypeOf(m) as unknown;
+              if (mp === Object.prototype || mp === null) {
+                const v = (m as Record<string, unknown>)[inner];
+                if (v !== undefined && hasOwn.call(m, inner)) return v;
+              }
+            }
+          }
+        }
+        return chain(s, dot, dot, final);
+      };
+    }
+    return (s, dot, final) => {
+      s.node = field;
+      return chain(s, dot, dot, final);
+    };
+  }
+
+  private chainNode(chain: ChainNode, args: readonly Node[], scope: Scope, lenient: boolean): Command {
+    const receiverFromContainer = chain.node.type === 'identifier' && chain.node.ident === 'index';
+    const fields = this.fieldChain(chain, chain.field, args, lenient, receiverFromContainer);
+    if (chain.node.type === 'nil') {
+      const message = `indirection through explicit nil in ${nodeText(chain)}`;
+      return (s) => {
+        s.node = chain;
+        return s.fail(message);
+      };
+    }
+    const receiver = this.arg(chain.node, null, scope, lenient);
+    return (s, dot, final) => {
+      s.node = chain;
+      return fields(s, dot, receiver(s, dot), final);
+    };
+  }
+
+  private variableNode(variable: VariableNode, args: readonly Node[], scope: Scope, lenient: boolean): Command {
+    const slot = this.lookup(scope, variable.ident[0]);
+    const index = slot.index;
+    if (!slot.defined) {
+      const message = `undefined variable: ${slot.name}`;
+      return (s) => {
+        s.node = variable;
+        return s.fail(message);
+      };
+    }
+    if (variable.ident.length === 1) {
+      const notAFunction = this.notAFunction(args);
+      return (s, _dot, final) => {
+        s.node = variable;
+        notAFunction(s, final);
+        return s.vars[index];
+      };
+    }
+    const chain = this.fieldChain(variable, variable.ident.slice(1), args, lenient, slot.isInterface);
+    return (s, dot, final) => {
+      s.node = variable;
+      return chain(s, dot, s.vars[index], final);
+    };
+  }
+
+  /** Go's evalFieldChain + evalField over maps (our data has no structs or methods). */
+  private fieldChain(
+    node: Node,
+    ident: readonly string[],
+    args: readonly Node[] | null,
+    lenient: boolean,
+    receiverIsInterface: boolean,
+  ): (s: Execution, dot: unknown, receiver: unknown, final: unknown) => unknown {
+    const lastHasArgs = args !== null && args.length > 1;
+    const names = [...ident];
+    return (s, _dot, receiver, final) => {
+      for (let i = 0; i < names.length; i++) {
+        const name = names[i];
+        const last = i === names.length - 1;
+        if (receiver === undefined) {
+          if (!lenient) s.fail(`nil data; no entry for key ${goQuote(name)}`);
+          return undefined;
+        }
+        const fromContainer = i > 0 || receiverIsInterface;
+        if (receiver === null) s.fail(`nil pointer evaluating interface {}.${name}`);
+        if (isMap(receiver)) {
+          if (last && (lastHasArgs || final !== MISSING)) s.fail(`${name} is not a method but has arguments`);
+          if (mapHas(receiver, name)) {
+            const v = mapGet(receiver, name);
+            receiver = v === undefined ? null : v;
+          } else {
+            if (!lenient) s.fail(`map has no entry for key ${goQuote(name)}`);
+            receiver = null;
+          }
+          continue;
+        }
+        s.fail(`can't evaluate field ${name} in type ${receiverType(receiver, fromContainer)}`);
+      }
+      return receiver;
+    };
+  }
+
+  // ---- function calls (evalFunction, evalCall, evalArg) ----
+
+  private functionCall(
+    ident: IdentifierNode,
+    node: Node,
+    args: readonly Node[] | null,
+    scope: Scope,
+    checked: boolean,
+  ): Command {
+    const name = ident.ident;
+    const fn = FUNCTIONS.get(name);
+    if (fn === undefined) {
+      return (s) => {
+        s.node = ident;
+        return s.fail(`${goQuote(name)} is not a defined function`);
+      };
+    }
+    const argNodes = args === null ? [] : args.slice(1);
+    const lenientArgs = CHECKS_PRESENCE.has(name) || (checked && CONDITION_OPERATORS.has(name));
+    const { params, variadic } = fn;
+    const numParams = params.length;
+    const numFixed = variadic ? numParams - 1 : argNodes.length;
+    const paramAt = (i: number): ParamType => (variadic && i >= numParams - 1 ? params[numParams - 1] : params[i]);
+    const compiledArgs = argNodes.map((a, i) => this.arg(a, paramAt(i), scope, lenientArgs));
+    const finalType = (numIn: number): ParamType => {
+      if (!variadic) return params[numParams - 1];
+      return numIn - 1 < numFixed ? params[numIn - 1] : params[numParams - 1];
+    };
+    const finalTypeWithFinal = finalType(argNodes.length + 1);
+    const callerNode = node;
+
+    const arity = (s: Execution, hasFinal: boolean): void => {
+      const numIn = argNodes.length + (hasFinal ? 1 : 0);
+      if (variadic) {
+        if (numIn < numFixed) {
+          s.fail(`wrong number of args for ${name}: want at least ${numParams - 1} got ${argNodes.length}`);
+        }
+      } else if (numIn !== numParams) s.fail(`wrong number of args for ${name}: want ${numParams} got ${numIn}`);
+    };
+
+    if (SHORT_CIRCUIT.has(name)) {
+      const isOr = name === 'or';
+      return (s, dot, final) => {
+        s.node = ident;
+        arity(s, final !== MISSING);
+        let v: unknown;
+        for (let i = 0; i < compiledArgs.length; i++) {
+          v = compiledArgs[i](s, dot);
+          if (isTrue(v) === isOr) return v;
+        }
+        if (final !== MISSING) v = final;
+        return v;
+      };
+    }
+
+    const call = fn.call;
+    return (s, dot, final) => {
+      s.node = ident;
+      const hasFinal = final !== MISSING;
+      arity(s, hasFinal);
+      const argv: unknown[] = new Array(compiledArgs.length + (hasFinal ? 1 : 0));
+      for (let i = 0; i < compiledArgs.length; i++) argv[i] = compiledArgs[i](s, dot);
+      if (hasFinal) argv[compiledArgs.length] = validateType(s, final, finalTypeWithFinal);
+      try {
+        return call(argv);
+      } catch (e) {
+        if (e instanceof FunctionError) {
+          s.node = callerNode;
+          s.fail(`error calling ${name}: ${e.message}`);
+        }
+        throw e;
+      }
+    };
+  }
+
+  /** Go's evalArg: evaluates an argument for a parameter of type `typ` (null: no type, as for chains). */
+  private arg(n: Node, typ: ParamType | null, scope: Scope, lenient: boolean): Expression {
+    const check = (inner: Expression): Expression => {
+      if (typ === null) return inner;
+      return (s, dot) => validateType(s, inner(s, dot), typ);
+    };
+    switch (n.type) {
+      case 'dot':
+        return (s, dot) => {
+          s.node = n;
+          return typ === null ? dot : validateType(s, dot, typ);
+        };
+      case 'nil':
+        if (typ === 'any') return (s) => ((s.node = n), null);
+        if (typ === 'value' || typ === null) return (s) => ((s.node = n), undefined);
+        return (s) => {
+          s.node = n;
+          return s.fail(`cannot assign nil to ${PARAM_TYPE_NAMES[typ]}`);
+        };
+      case 'field': {
+        const field = this.fieldNode(n, [n], scope, lenient);
+        return check((s, dot) => field(s, dot, MISSING));
+      }
+      case 'variable': {
+        const variable = this.variableNode(n, [], scope, lenient);
+        return check((s, dot) => variable(s, dot, MISSING));
+      }
+      case 'pipe':
+        return check(this.pipeline(n, scope, lenient));
+      case 'identifier': {
+        const fn = this.functionCall(n, n, null, scope, lenient);
+        return check((s, dot) => fn(s, dot, MISSING));
+      }
+      case 'chain': {
+        const chain = this.chainNode(n, [], scope, lenient);
+        return check((s, dot) => chain(s, dot, MISSING));
+      }
+    }
+    switch (typ) {
+      case 'string':
+        if (n.type === 'string') {
+          const text = n.text;
+          return (s) => ((s.node = n), text);
+        }
+        return this.failAt(n, `expected string; found ${nodeText(n)}`);
+      case 'int':
+        if (n.type === 'number' && n.isInt) {
+          const i = n.int;
+          return (s) => ((s.node = n), i);
+        }
+        return this.failAt(n, `expected integer; found ${nodeText(n)}`);
+      default:
+        return this.emptyInterface(n);
+    }
+  }
+
+  private failAt(n: Node, reason: string): Expression {
+    return (s) => {
+      s.node = n;
+      return s.fail(reason);
+    };
+  }
+
+  /** Go's evalEmptyInterface for the literal arguments. */
+  private emptyInterface(n: Node): Expression {
+    switch (n.type) {
+      case 'bool': {
+        const v = n.value;
+        return (s) => ((s.node = n), v);
+      }
+      case 'string': {
+        const v = n.text;
+        return (s) => ((s.node = n), v);
+      }
+      case 'number': {
+        const constant = this.idealConstant(n);
+        return (s) => {
+          s.node = n;
+          return constant(s);
+        };
+      }
+    }
+    return this.failAt(n, `can't handle assignment of ${nodeText(n)} to empty interface argument`);
+  }
+}
+
+/** Whether a command receives its piped input as a presence check (see `pipeline`). */
+function receivesCheckedInput(next: CommandNode, checked: boolean): boolean {
+  const head = next.args[0];
+  if (head.type !== 'identifier') return false;
+  return CHECKS_PRESENCE.has(head.ident) || (checked && CONDITION_OPERATORS.has(head.ident));
+}
+
+/** Go's validateType for our parameter types. */
+function validateType(s: Execution, value: unknown, typ: ParamType): unknown {
+  if (value === undefined) {
+    if (typ === 'any') return null;
+    if (typ === 'value') return undefined;
+    return s.fail(`invalid value; expected ${PARAM_TYPE_NAMES[typ]}`);
+  }
+  switch (typ) {
+    case 'value':
+    case 'any':
+      return value;
+    case 'string':
+      if (typeof value === 'string') return value;
+      break;
+    case 'int':
+      if (typeof value === 'number' && Number.isInteger(value)) return value;
+      break;
+  }
+  const got = value === null ? 'interface {}' : typeName(value);
+  return s.fail(`wrong type for value; expected ${PARAM_TYPE_NAMES[typ]}; got ${got}`);
+}
+
+const nodeText = nodeString;

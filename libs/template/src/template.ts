@@ -1,0 +1,218 @@
+import { Compiler, type CompiledTemplate, type Execution } from './compiler';
+import { TemplateErrorCode, TemplateExecutionError, TemplateParseError } from './errors';
+import { goQuote } from './fmt';
+import { FUNCTION_NAMES } from './functions';
+import { nodeString, type Node, type PipeNode } from './nodes';
+import { ParseFailure, parseSource, type Tree } from './parser';
+import { compareGoStrings } from './values';
+
+/** Limits that keep one template from exhausting the process; see README.md. */
+export const TEMPLATE_LIMITS = Object.freeze({
+  /** Largest source accepted, in UTF-8 bytes (ARCHITECTURE.md §2: template > 1 MiB is refused). */
+  maxSourceBytes: 1024 * 1024,
+  /** Largest output produced, in UTF-8 bytes. */
+  maxOutputBytes: 10 * 1024 * 1024,
+  /** Nesting of control structures and parenthesised pipelines (Go allows 10000 parentheses; JS stacks are smaller). */
+  maxNesting: 100,
+  /** `template` calls active at once (Go: 100000). */
+  maxTemplateDepth: 1000,
+  /** Nesting levels active at once across `template` calls: each call costs its body's nesting + 1. */
+  maxActiveNesting: 5000,
+  /** Range iterations and template calls in one execution. */
+  maxSteps: 10_000_000,
+});
+
+export const DEFAULT_TEMPLATE_NAME = 'template';
+
+export interface ParseTemplateOptions {
+  /** The name Go prints in errors (`template: NAME:1: …`); defaults to `template`. */
+  readonly name?: string;
+}
+
+/** Where a node sits, as Go's ErrorContext counts: 1-based line, column = UTF-8 bytes before it on its line. */
+function locate(source: string, pos: number): { line: number; column: number } {
+  const before = source.slice(0, pos);
+  const lastNewline = before.lastIndexOf('\n');
+  let line = 1;
+  for (let i = before.indexOf('\n'); i >= 0; i = before.indexOf('\n', i + 1)) line++;
+  return { line, column: Buffer.byteLength(before.slice(lastNewline + 1)) };
+}
+
+class TemplateExecution implements Execution {
+  out = '';
+  node: Node | null = null;
+  templateName: string;
+  vars: unknown[];
+  depth = 0;
+  checkOutputAt = Math.floor(TEMPLATE_LIMITS.maxOutputBytes / 3);
+  private activeNesting = 0;
+  private steps = 0;
+
+  constructor(
+    private readonly source: string,
+    private readonly parseName: string,
+    main: CompiledTemplate,
+    data: unknown,
+  ) {
+    this.templateName = main.name;
+    this.vars = new Array(main.slots);
+    this.vars[0] = data;
+  }
+
+  fail(reason: string, code: TemplateExecutionError['code'] = TemplateErrorCode.Execution): never {
+    const name = this.templateName;
+    const node = this.node;
+    if (node === null) {
+      throw new TemplateExecutionError(`template: ${name}: ${reason}`, reason, name, { line: 0, column: 0 }, code);
+    }
+    const where = locate(this.source, node.pos);
+    const message = `template: ${this.parseName}:${where.line}:${where.column}: executing ${goQuote(name)} at <${nodeString(node)}>: ${reason}`;
+    throw new TemplateExecutionError(message, reason, name, where, code);
+  }
+
+  checkOutput(): void {
+    const bytes = Buffer.byteLength(this.out);
+    if (bytes > TEMPLATE_LIMITS.maxOutputBytes) {
+      this.fail(`output is larger than ${TEMPLATE_LIMITS.maxOutputBytes} bytes`, TemplateErrorCode.OutputTooLarge);
+    }
+    // A UTF-16 unit is at most 3 UTF-8 bytes, so the limit cannot be crossed before this length.
+    this.checkOutputAt = this.out.length + Math.max(1, Math.floor((TEMPLATE_LIMITS.maxOutputBytes - bytes) / 3));
+  }
+
+  enterTemplate(weight: number): void {
+    if (
+      this.depth >= TEMPLATE_LIMITS.maxTemplateDepth ||
+      this.activeNesting + weight > TEMPLATE_LIMITS.maxActiveNesting
+    ) {
+      this.fail(`exceeded maximum template depth (${TEMPLATE_LIMITS.maxTemplateDepth})`, TemplateErrorCode.TooDeep);
+    }
+    this.step();
+    this.depth++;
+    this.activeNesting += weight;
+  }
+
+  leaveTemplate(weight: number): void {
+    this.depth--;
+    this.activeNesting -= weight;
+  }
+
+  step(): void {
+    if (++this.steps > TEMPLATE_LIMITS.maxSteps) {
+      this.fail(`exceeded maximum number of steps (${TEMPLATE_LIMITS.maxSteps})`, TemplateErrorCode.TooMuchWork);
+    }
+  }
+}
+
+/** A parsed and compiled template; immutable and safe to execute concurrently with different data. */
+export class Template {
+  private readonly main: CompiledTemplate;
+  private referenced: readonly string[] | undefined;
+
+  /** @internal use parseTemplate */
+  constructor(
+    readonly name: string,
+    private readonly source: string,
+    private readonly trees: ReadonlyMap<string, Tree>,
+    compiled: ReadonlyMap<string, CompiledTemplate>,
+  ) {
+    this.main = compiled.get(name)!;
+  }
+
+  /** Renders with `data` (normally `{ Secrets: { KEY: value } }`); throws TemplateExecutionError. */
+  execute(data: unknown): string {
+    const run = new TemplateExecution(this.source, this.name, this.main, data);
+    this.main.body(run, data);
+    if (run.out.length > Math.floor(TEMPLATE_LIMITS.maxOutputBytes / 3)) run.checkOutput();
+    return run.out;
+  }
+
+  /** The `.Secrets` keys the template reads, sorted; `['*']` when it reads them dynamically. */
+  references(): string[] {
+    this.referenced ??= collectReferences(this.trees);
+    return [...this.referenced];
+  }
+}
+
+/** Parses and compiles `source` as Go's `template.New(name).Parse(source)`; throws TemplateParseError. */
+export function parseTemplate(source: string, options: ParseTemplateOptions = {}): Template {
+  const name = options.name ?? DEFAULT_TEMPLATE_NAME;
+  const bytes = Buffer.byteLength(source);
+  if (bytes > TEMPLATE_LIMITS.maxSourceBytes) {
+    const reason = `template is larger than ${TEMPLATE_LIMITS.maxSourceBytes} bytes (${bytes} bytes)`;
+    throw new TemplateParseError(
+      `template: ${name}: ${reason}`,
+      reason,
+      name,
+      { line: 0, column: 0 },
+      TemplateErrorCode.SourceTooLarge,
+    );
+  }
+  let trees: ReadonlyMap<string, Tree>;
+  try {
+    trees = parseSource(name, source, { functions: FUNCTION_NAMES, maxNesting: TEMPLATE_LIMITS.maxNesting }).trees;
+  } catch (e) {
+    if (e instanceof ParseFailure) {
+      const column = locate(source, e.pos).column;
+      const code = e.tooDeep ? TemplateErrorCode.TooDeep : TemplateErrorCode.Parse;
+      throw new TemplateParseError(e.message, e.reason, name, { line: e.line, column }, code);
+    }
+    throw e;
+  }
+  return new Template(name, source, trees, new Compiler(trees).compileAll());
+}
+
+// ---- references ----
+
+function collectReferences(trees: ReadonlyMap<string, Tree>): readonly string[] {
+  const keys = new Set<string>();
+  let dynamic = false;
+  const secretsPath = (path: readonly string[]): void => {
+    const at = path.indexOf('Secrets');
+    if (at !== 0) return;
+    if (path.length === 1) dynamic = true;
+    else keys.add(path[1]);
+  };
+  // `dotIsData`: dot may be the template's data here (outside with/range bodies), so a bare `.` exposes every secret.
+  const visit = (n: Node | null, dotIsData: boolean): void => {
+    if (n === null || dynamic) return;
+    switch (n.type) {
+      case 'field':
+        return secretsPath(n.ident);
+      case 'variable':
+        if (n.ident.length === 1) {
+          if (n.ident[0] === '$') dynamic = true;
+        } else secretsPath(n.ident.slice(1));
+        return;
+      case 'chain':
+        visit(n.node, dotIsData);
+        if (n.node.type === 'dot' || n.node.type === 'variable' || n.node.type === 'pipe') secretsPath(n.field);
+        else if (n.node.type === 'identifier' && n.field[0] === 'Secrets') dynamic = true;
+        return;
+      case 'dot':
+        if (dotIsData) dynamic = true;
+        return;
+      case 'list':
+        return n.nodes.forEach((c) => visit(c, dotIsData));
+      case 'action':
+        return visit(n.pipe, dotIsData);
+      case 'pipe':
+        return visitPipe(n, dotIsData);
+      case 'command':
+        return n.args.forEach((a) => visit(a, dotIsData));
+      case 'if':
+      case 'with':
+      case 'range':
+        visitPipe(n.pipe, dotIsData);
+        visit(n.list, n.type === 'if' ? dotIsData : false);
+        return visit(n.elseList, dotIsData);
+      case 'template':
+        return visit(n.pipe, dotIsData);
+      default:
+        return;
+    }
+  };
+  const visitPipe = (p: PipeNode, dotIsData: boolean): void => p.cmds.forEach((c) => visit(c, dotIsData));
+  for (const tree of trees.values()) visit(tree.root, true);
+  if (dynamic) return ['*'];
+  return [...keys].sort(compareGoStrings);
+}
