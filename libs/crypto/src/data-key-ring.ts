@@ -30,8 +30,8 @@ interface DataKey {
 /** A promise, so concurrent first uses of a key share one store read and one unwrap. */
 interface CachedKey {
   readonly pending: Promise<DataKey>;
-  /** Known once loaded; lets a purge drop exactly the organization's keys. */
-  organizationId?: string;
+  /** Set once loaded: the hot path then skips awaiting the promise, and a purge can tell the key's organization. */
+  loaded?: DataKey;
 }
 
 const REWRAP_BATCH = 500;
@@ -57,7 +57,9 @@ export class DataKeyRing {
   }
 
   async encryptValue(organizationId: string, streamId: string, plaintext: string): Promise<EncryptedValue> {
-    const dataKey = await this.cached(this.activeKeys, organizationId, () => this.loadActiveKey(organizationId));
+    const dataKey =
+      this.activeKeys.get(organizationId)?.loaded ??
+      (await this.cached(this.activeKeys, organizationId, () => this.loadActiveKey(organizationId)));
     const header = { alg: 'dir', enc: 'A256GCM', kid: dataKey.id, sid: streamId };
     return { jwe: sealA256Gcm(dataKey.key, header, Buffer.from(plaintext, 'utf8')), dataKeyId: dataKey.id };
   }
@@ -73,7 +75,7 @@ export class DataKeyRing {
     if (sid !== expectedStreamId) {
       throw new CryptoError(CryptoErrorCode.WRONG_STREAM, 'value was encrypted for another secret');
     }
-    const dataKey = await this.cached(this.keysById, kid, () => this.loadKey(kid));
+    const dataKey = this.keysById.get(kid)?.loaded ?? (await this.cached(this.keysById, kid, () => this.loadKey(kid)));
     return openA256Gcm(dataKey.key, parsed).toString('utf8');
   }
 
@@ -81,7 +83,8 @@ export class DataKeyRing {
   async rotate(organizationId: string): Promise<string> {
     const { stored, key } = await this.newKey(organizationId);
     await this.store.replaceActive(stored);
-    const cached = { pending: Promise.resolve({ id: stored.id, organizationId, key }), organizationId };
+    const loaded = { id: stored.id, organizationId, key };
+    const cached = { pending: Promise.resolve(loaded), loaded };
     this.activeKeys.set(organizationId, cached);
     this.keysById.set(stored.id, cached);
     return stored.id;
@@ -118,7 +121,7 @@ export class DataKeyRing {
     this.activeKeys.delete(organizationId);
     // Keys still loading have no known organization yet; dropping them too only costs a reload.
     this.keysById.deleteWhere(
-      (cached) => cached.organizationId === undefined || cached.organizationId === organizationId,
+      (cached) => cached.loaded === undefined || cached.loaded.organizationId === organizationId,
     );
   }
 
@@ -132,7 +135,7 @@ export class DataKeyRing {
     const entry: CachedKey = { pending: load() };
     cache.set(cacheKey, entry);
     entry.pending.then(
-      (dataKey) => (entry.organizationId = dataKey.organizationId),
+      (dataKey) => (entry.loaded = dataKey),
       // A failed load is not remembered: the next call asks the store again.
       () => cache.get(cacheKey) === entry && cache.delete(cacheKey),
     );
