@@ -1,9 +1,43 @@
-import { Module } from '@nestjs/common';
+import { type DynamicModule, Module, type OnApplicationShutdown } from '@nestjs/common';
 import { type Environment, REPO_ROOT, databaseSettings, keyMaterialSetting, loadServiceConfig } from '@platform/config';
-import { type ServiceDefinition } from '@platform/messaging';
+import { type PlatformContext, type ServiceDefinition } from '@platform/messaging';
+import { SecretResolver } from './resolve/secret-resolver';
+import { SecretsHandler } from './secrets/secrets.handler';
+import { SecretsInterceptor } from './secrets/secrets.interceptor';
+import { SecretsMetrics } from './secrets/secrets.metrics';
+import { secretsErrorMappers } from './secrets/secrets.errors';
+import { SecretsService } from './secrets/secrets.service';
+import { StoreAvailability } from './secrets/store-availability';
+import { type SecretsSettings, SecretsRuntime } from './secrets-runtime';
+
+/** Closes the runtime when Nest shuts down (after the transport stopped taking requests). */
+class RuntimeLifecycle implements OnApplicationShutdown {
+  constructor(private readonly runtime: SecretsRuntime) {}
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.runtime.close();
+  }
+}
 
 @Module({})
-class SecretsModule {}
+class SecretsModule {
+  static forContext(context: PlatformContext, settings: SecretsSettings): DynamicModule {
+    const from = <T>(pick: (runtime: SecretsRuntime) => T) => ({ useFactory: pick, inject: [SecretsRuntime] });
+    return {
+      module: SecretsModule,
+      controllers: [SecretsHandler],
+      providers: [
+        { provide: SecretsRuntime, useFactory: () => SecretsRuntime.start(context, settings) },
+        { provide: RuntimeLifecycle, ...from((runtime) => new RuntimeLifecycle(runtime)) },
+        { provide: SecretsService, ...from((runtime) => runtime.secrets) },
+        { provide: SecretResolver, ...from((runtime) => runtime.resolver) },
+        { provide: SecretsMetrics, ...from((runtime) => runtime.metrics) },
+        { provide: StoreAvailability, ...from((runtime) => runtime.availability) },
+        SecretsInterceptor,
+      ],
+    };
+  }
+}
 
 export function secretsService(env: Environment = process.env): ServiceDefinition {
   const config = loadServiceConfig(
@@ -14,5 +48,12 @@ export function secretsService(env: Environment = process.env): ServiceDefinitio
     },
     env,
   );
-  return { name: 'secrets', config, scopes: [], streams: ['SECRETS_EVENTS'], module: () => SecretsModule };
+  return {
+    name: 'secrets',
+    config,
+    scopes: [],
+    streams: ['SECRETS_EVENTS'],
+    errorMappers: secretsErrorMappers,
+    module: (context) => SecretsModule.forContext(context, config),
+  };
 }

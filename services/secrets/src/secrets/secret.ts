@@ -60,6 +60,6 @@ export function evolve(state: SecretState, event: SecretEvent): SecretState {
   }
 }
 
-export function isSecretEvent(event: { type: string }): event is SecretEvent {
+export function isSecretEvent<E extends { readonly type: string }>(event: E): event is E & SecretEvent {
   return (SECRET_EVENT_TYPES as readonly string[]).includes(event.type);
 }

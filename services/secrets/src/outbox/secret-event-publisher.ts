@@ -1,0 +1,80 @@
+import { timestampFromDate } from '@bufbuild/protobuf/wkt';
+import { SecretEventSchema, toWireJson } from '@platform/contracts';
+import { type RecordedEvent } from '@platform/event-store';
+import { type JetStreamClient } from 'nats';
+import { type Actor, type EventMetadata, type SecretScope } from '../secrets/secret';
+import { organizationOfStream, parseSecretStreamId } from '../secrets/secret-stream';
+import { type ResolvedReference } from '../resolve/secret-resolver';
+
+const encoder = new TextEncoder();
+
+/** The proto's Actor: role is empty for service tokens (recorded as `service`). */
+export function wireActor(actor: Actor): Actor {
+  return { sub: actor.sub, org: actor.org, role: actor.role === 'service' ? '' : actor.role };
+}
+
+interface Addressed {
+  readonly organizationId: string;
+  readonly customerOrganizationId: string | null;
+  readonly key: string | null;
+  readonly resolved: readonly ResolvedReference[];
+}
+
+/** Where an event belongs, from its data when it says so, else from its stream id. */
+function addressOf(event: RecordedEvent): Addressed {
+  const data = (event.data ?? {}) as {
+    key?: string;
+    scope?: SecretScope;
+    organizationId?: string;
+    customerOrganizationId?: string | null;
+    resolved?: ResolvedReference[];
+  };
+  const secret = parseSecretStreamId(event.streamId);
+  if (secret) {
+    return { ...secret.scope, key: secret.key, resolved: [] };
+  }
+  return {
+    organizationId: data.organizationId ?? organizationOfStream(event.streamId) ?? '',
+    customerOrganizationId: data.customerOrganizationId ?? null,
+    key: null,
+    resolved: data.resolved ?? [],
+  };
+}
+
+/**
+ * The JSON published on `secrets.events.<org>.<Type>` (ARCHITECTURE.md §3): metadata only — event data carries JWE
+ * values, so nothing of `data` is copied except names, versions and scopes.
+ */
+export function secretEventMessage(event: RecordedEvent): { subject: string; payload: Uint8Array } {
+  const address = addressOf(event);
+  const metadata = event.metadata as EventMetadata;
+  const message = toWireJson(SecretEventSchema, {
+    eventId: event.eventId,
+    type: event.type,
+    organizationId: address.organizationId,
+    customerOrganizationId: address.customerOrganizationId ?? undefined,
+    key: address.key ?? undefined,
+    version: event.streamVersion,
+    actor: wireActor(metadata.actor),
+    occurredAt: timestampFromDate(new Date(metadata.occurredAt)),
+    position: Number(event.position),
+    resolved: address.resolved.map(({ key, version, scope }) => ({ key, version, scope })),
+  });
+  return {
+    subject: `secrets.events.${address.organizationId}.${event.type}`,
+    payload: encoder.encode(JSON.stringify(message)),
+  };
+}
+
+/** The outbox's publish step: one JetStream publish per event, deduplicated by event id, resolved on the PubAck. */
+export class SecretEventPublisher {
+  constructor(
+    private readonly jetstream: JetStreamClient,
+    private readonly subjectPrefix: string,
+  ) {}
+
+  async publish(event: RecordedEvent): Promise<void> {
+    const { subject, payload } = secretEventMessage(event);
+    await this.jetstream.publish(this.subjectPrefix + subject, payload, { msgID: event.eventId });
+  }
+}

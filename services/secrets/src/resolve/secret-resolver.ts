@@ -1,0 +1,241 @@
+import { randomUUID } from 'node:crypto';
+import { type ResolveSecretsRequest, type SecretScope as ValueScope } from '@platform/contracts';
+import { CryptoError, CryptoErrorCode, type DataKeyRing, encryptForReplyKey } from '@platform/crypto';
+import { type PostgresEventStore } from '@platform/event-store';
+import { type Principal, actorOf, assertIdentifier, assertServiceScope, hasScope } from '@platform/messaging';
+import { type EventMetadata } from '../secrets/secret';
+import { assertValidKey } from '../secrets/secret.decider';
+import { accessStreamId } from '../secrets/secret-stream';
+import { SecretsError, SecretsErrorCode } from '../secrets/secrets.error';
+import { ValueCache } from './value-cache';
+
+export const SECRET_VALUES_RESOLVED = 'SecretValuesResolved';
+/** Most keys one resolve may name; a template referencing more asks for all keys instead. */
+export const MAX_RESOLVE_KEYS = 1000;
+
+const VALUE_EVENT_TYPES = ['SecretCreated', 'SecretValueUpdated'];
+
+/** Which value was released: key, version and scope (never the value). */
+export interface ResolvedReference {
+  readonly key: string;
+  readonly version: number;
+  readonly scope: ValueScope;
+}
+
+/** The access event appended for every resolve (ARCHITECTURE.md §5). */
+export interface SecretValuesResolvedData {
+  readonly organizationId: string;
+  readonly customerOrganizationId: string | null;
+  readonly resolved: readonly ResolvedReference[];
+  /** How many earlier or overridden values were released alongside (includeHistory). */
+  readonly historyValues: number;
+}
+
+export interface ResolveResult {
+  readonly ciphertext: string;
+  readonly missing: string[];
+}
+
+interface ValueRow {
+  readonly stream_id: string;
+  readonly customer_id: string;
+  readonly key: string;
+  readonly version: number;
+  readonly value: string;
+}
+
+interface Located extends ValueRow {
+  readonly scope: ValueScope;
+}
+
+const scopeOf = (row: Pick<ValueRow, 'customer_id'>): ValueScope => (row.customer_id === '' ? 'vendor' : 'customer');
+
+function assertReplyKeyShape(replyKey: unknown): void {
+  const jwk = replyKey as Record<string, unknown> | undefined;
+  if (
+    jwk === undefined ||
+    jwk.kty !== 'EC' ||
+    jwk.crv !== 'P-256' ||
+    typeof jwk.x !== 'string' ||
+    typeof jwk.y !== 'string' ||
+    'd' in jwk
+  ) {
+    throw new SecretsError(
+      SecretsErrorCode.INVALID_ARGUMENT,
+      'replyKey must be a public EC P-256 JWK ({kty: "EC", crv: "P-256", x, y})',
+      { field: 'replyKey' },
+    );
+  }
+}
+
+/**
+ * `secrets.v1.resolve` for services (ARCHITECTURE.md §6): the values of a scope, customer-specific overriding
+ * vendor-level, optionally pinned to earlier versions or with every earlier value (for redaction), encrypted to the
+ * caller's reply key. Hot path: two indexed queries, values decrypted with node:crypto (DataKeyRing) and kept in a
+ * bounded ValueCache, the access event appended while the reply is encrypted.
+ */
+export class SecretResolver {
+  constructor(
+    private readonly store: PostgresEventStore,
+    private readonly keyRing: DataKeyRing,
+    private readonly cache: ValueCache,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  async resolve(principal: Principal, request: ResolveSecretsRequest): Promise<ResolveResult> {
+    assertServiceScope(principal, 'secrets:resolve', 'secrets:resolve-all');
+    const everyKey = request.keys.length === 0;
+    if ((everyKey || request.includeHistory) && !hasScope(principal, 'secrets:resolve-all')) {
+      throw new SecretsError(
+        SecretsErrorCode.PERMISSION_DENIED,
+        'resolving every key or the history of values needs a service token with scope secrets:resolve-all',
+      );
+    }
+    assertIdentifier('organizationId', request.organizationId);
+    if (request.customerOrganizationId !== undefined) {
+      assertIdentifier('customerOrganizationId', request.customerOrganizationId);
+    }
+    const keys = [...new Set(request.keys)];
+    if (keys.length > MAX_RESOLVE_KEYS) {
+      throw new SecretsError(
+        SecretsErrorCode.INVALID_ARGUMENT,
+        `at most ${MAX_RESOLVE_KEYS} keys may be resolved at once`,
+      );
+    }
+    keys.forEach(assertValidKey);
+    const pins = Object.entries(request.pins);
+    for (const [key, version] of pins) {
+      assertValidKey(key);
+      if (version < 1) throw new SecretsError(SecretsErrorCode.INVALID_ARGUMENT, `pins.${key} must be a version ≥ 1`);
+    }
+    assertReplyKeyShape(request.replyKey);
+
+    const customerIds = request.customerOrganizationId === undefined ? [''] : ['', request.customerOrganizationId];
+    const current = await this.currentValues(request.organizationId, customerIds, everyKey ? undefined : keys);
+    const chosen = await this.applyPins(current, request.pins);
+    const history = request.includeHistory
+      ? await this.historicalValues(request.organizationId, customerIds, chosen)
+      : [];
+    const [values, earlier] = await Promise.all([this.decryptAll(chosen.values()), this.decryptAll(history)]);
+    const released = new Set(values.map((v) => v.key));
+    const missing = everyKey ? [] : keys.filter((key) => !released.has(key));
+    // The proto3 JSON of ResolvedSecrets; only ever leaves this process encrypted to the caller's reply key.
+    const payload = {
+      values: Object.fromEntries(values.map((v) => [v.key, { value: v.value, version: v.version, scope: v.scope }])),
+      history: earlier.map((v) => ({ key: v.key, value: v.value, version: v.version, scope: v.scope })),
+    };
+    const resolved = values.map(({ key, version, scope }) => ({ key, version, scope }));
+    const [ciphertext] = await Promise.all([
+      encryptForReplyKey(request.replyKey, payload).catch((error: unknown) => {
+        if (error instanceof CryptoError && error.code === CryptoErrorCode.BAD_KEY_MATERIAL) {
+          throw new SecretsError(SecretsErrorCode.INVALID_ARGUMENT, 'replyKey is not a public EC P-256 key', {
+            field: 'replyKey',
+          });
+        }
+        throw error;
+      }),
+      this.recordAccess(principal, {
+        organizationId: request.organizationId,
+        customerOrganizationId: request.customerOrganizationId ?? null,
+        resolved,
+        historyValues: earlier.length,
+      }),
+    ]);
+    return { ciphertext, missing };
+  }
+
+  /** The live value of each key; a customer's value overrides the vendor-level one of the same key. */
+  private async currentValues(
+    organizationId: string,
+    customerIds: readonly string[],
+    keys: readonly string[] | undefined,
+  ): Promise<Map<string, Located>> {
+    const rows = await this.store.query<ValueRow>(
+      `select stream_id, customer_id, key, version, value from secret_view
+       where organization_id = $1 and customer_id = any($2::text[]) and not deleted
+         ${keys ? 'and key = any($3::text[])' : ''}`,
+      keys ? [organizationId, customerIds, keys] : [organizationId, customerIds],
+    );
+    const byKey = new Map<string, Located>();
+    for (const row of rows) {
+      const held = byKey.get(row.key);
+      if (!held || (held.scope === 'vendor' && row.customer_id !== ''))
+        byKey.set(row.key, { ...row, scope: scopeOf(row) });
+    }
+    return byKey;
+  }
+
+  /** Swaps in the pinned version of a key's chosen stream; a version that never held a value makes the key missing. */
+  private async applyPins(
+    current: Map<string, Located>,
+    pins: Readonly<Record<string, number>>,
+  ): Promise<Map<string, Located>> {
+    const pinned = [...current.values()].filter((row) => pins[row.key] !== undefined && pins[row.key] !== row.version);
+    if (pinned.length === 0) return current;
+    const rows = await this.store.query<{ stream_id: string; stream_version: number; value: string }>(
+      `select e.stream_id, e.stream_version, e.data->>'value' as value
+       from events e join data_key d on d.id = (e.data->>'dataKeyId')::uuid
+       where (e.stream_id, e.stream_version) in (select * from unnest($1::text[], $2::int[]))
+         and e.type = any($3::text[])`,
+      [pinned.map((row) => row.stream_id), pinned.map((row) => pins[row.key]), VALUE_EVENT_TYPES],
+    );
+    const found = new Map(rows.map((row) => [row.stream_id, row]));
+    const chosen = new Map(current);
+    for (const row of pinned) {
+      const version = found.get(row.stream_id);
+      if (version) chosen.set(row.key, { ...row, version: version.stream_version, value: version.value });
+      else chosen.delete(row.key);
+    }
+    return chosen;
+  }
+
+  /** Every other value of the scope whose data key still exists: earlier versions, deleted and overridden secrets. */
+  private async historicalValues(
+    organizationId: string,
+    customerIds: readonly string[],
+    chosen: ReadonlyMap<string, Located>,
+  ): Promise<Located[]> {
+    const rows = await this.store.query<ValueRow>(
+      `select e.stream_id, v.customer_id, v.key, e.stream_version as version, e.data->>'value' as value
+       from secret_view v
+         join events e on e.stream_id = v.stream_id
+         join data_key d on d.id = (e.data->>'dataKeyId')::uuid
+       where v.organization_id = $1 and v.customer_id = any($2::text[]) and e.type = any($3::text[])
+       order by v.customer_id, v.key, e.stream_version`,
+      [organizationId, customerIds, VALUE_EVENT_TYPES],
+    );
+    const released = new Set([...chosen.values()].map((row) => ValueCache.keyOf(row.stream_id, row.version)));
+    return rows
+      .filter((row) => !released.has(ValueCache.keyOf(row.stream_id, row.version)))
+      .map((row) => ({ ...row, scope: scopeOf(row) }));
+  }
+
+  /** Decrypts each value (cache first); a value whose data key was purged meanwhile is left out. */
+  private async decryptAll(rows: Iterable<Located>): Promise<Located[]> {
+    const decrypted: Located[] = [];
+    for (const row of rows) {
+      let value = this.cache.get(row.stream_id, row.version);
+      if (value === undefined) {
+        try {
+          value = await this.keyRing.decryptValue(row.value, row.stream_id);
+        } catch (error) {
+          if (error instanceof CryptoError && error.code === CryptoErrorCode.DATA_KEY_NOT_FOUND) continue;
+          throw error;
+        }
+        this.cache.set(row.stream_id, row.version, value);
+      }
+      decrypted.push({ ...row, value });
+    }
+    return decrypted;
+  }
+
+  /** One access event per call, in a stream of its own so concurrent resolves never contend on a version. */
+  private async recordAccess(principal: Principal, data: SecretValuesResolvedData): Promise<void> {
+    const metadata: EventMetadata = { actor: actorOf(principal), occurredAt: this.clock().toISOString() };
+    await this.store.appendToStream(
+      accessStreamId(data.organizationId, randomUUID()),
+      [{ type: SECRET_VALUES_RESOLVED, data, metadata }],
+      { expectedVersion: 'no_stream' },
+    );
+  }
+}

@@ -1,0 +1,103 @@
+import { type KeyMaterial } from '@platform/config';
+import { DataKeyRing, MasterKeyRing } from '@platform/crypto';
+import { OutboxPublisher, type PostgresEventStore } from '@platform/event-store';
+import { type PlatformContext } from '@platform/messaging';
+import { PostgresDataKeyStore } from './keys/postgres-data-key-store';
+import { SecretEventPublisher } from './outbox/secret-event-publisher';
+import { SecretResolver } from './resolve/secret-resolver';
+import { ValueCache } from './resolve/value-cache';
+import { IdempotencyStore } from './secrets/idempotency';
+import { SecretsMetrics } from './secrets/secrets.metrics';
+import { SecretsService } from './secrets/secrets.service';
+import { StoreAvailability } from './secrets/store-availability';
+import { openSecretsStore } from './secrets.migrations';
+
+const PRUNE_INTERVAL_MS = 10 * 60_000;
+/** Connections per instance: writes take one per transaction, and resolve appends one access event per call. */
+const POOL_SIZE = 20;
+
+export interface SecretsSettings {
+  readonly databaseUrl: string;
+  readonly masterKeys: KeyMaterial;
+}
+
+/** The active (first) master key's bytes, from which the idempotency fingerprint key is derived. */
+export function activeMasterKeyBytes(masterKeys: KeyMaterial): Buffer {
+  const [first] = (masterKeys.json as { keys?: Array<{ k?: unknown }> }).keys ?? [];
+  if (typeof first?.k !== 'string') throw new Error('SECRETS_MASTER_KEYS: the first key has no "k"');
+  return Buffer.from(first.k, 'base64url');
+}
+
+/** Opens the key ring over the store's `data_key` table with the configured master keys. */
+export async function openKeyRing(store: PostgresEventStore, masterKeys: KeyMaterial): Promise<DataKeyRing> {
+  return new DataKeyRing(await MasterKeyRing.fromJwks(masterKeys.json), new PostgresDataKeyStore(store));
+}
+
+/** Everything the secrets service runs on, opened once at boot and closed at shutdown. */
+export class SecretsRuntime {
+  private pruneTimer?: NodeJS.Timeout;
+
+  private constructor(
+    readonly store: PostgresEventStore,
+    readonly keyRing: DataKeyRing,
+    readonly secrets: SecretsService,
+    readonly resolver: SecretResolver,
+    readonly outbox: OutboxPublisher,
+    readonly metrics: SecretsMetrics,
+    readonly availability: StoreAvailability,
+    private readonly idempotency: IdempotencyStore,
+    private readonly platform: PlatformContext,
+  ) {}
+
+  static async start(platform: PlatformContext, settings: SecretsSettings): Promise<SecretsRuntime> {
+    const store = await openSecretsStore(settings.databaseUrl, { poolSize: POOL_SIZE });
+    try {
+      const keyRing = await openKeyRing(store, settings.masterKeys);
+      const idempotency = new IdempotencyStore(store, activeMasterKeyBytes(settings.masterKeys));
+      const cache = new ValueCache();
+      const publisher = new SecretEventPublisher(platform.nats.jetstream(), platform.config.subjectPrefix);
+      const outbox = new OutboxPublisher(store, {
+        name: 'secrets-events',
+        publish: (event) => publisher.publish(event),
+        logger: platform.logger.child({ component: 'outbox' }),
+      });
+      const availability = new StoreAvailability(() => store.isHealthy());
+      const runtime = new SecretsRuntime(
+        store,
+        keyRing,
+        new SecretsService(store, keyRing, idempotency),
+        new SecretResolver(store, keyRing, cache),
+        outbox,
+        new SecretsMetrics(platform.metrics, cache),
+        availability,
+        idempotency,
+        platform,
+      );
+      platform.readiness.register('postgres', () => store.isHealthy());
+      availability.start();
+      await outbox.start();
+      runtime.pruneTimer = setInterval(() => void runtime.pruneIdempotencyKeys(), PRUNE_INTERVAL_MS).unref();
+      return runtime;
+    } catch (error) {
+      await store.close();
+      throw error;
+    }
+  }
+
+  async pruneIdempotencyKeys(): Promise<void> {
+    try {
+      const pruned = await this.idempotency.prune();
+      if (pruned > 0) this.platform.logger.info({ pruned }, 'pruned expired idempotency keys');
+    } catch (error) {
+      this.platform.logger.warn({ err: error }, 'could not prune idempotency keys');
+    }
+  }
+
+  /** Publishes what is committed, stops the outbox, and closes the database pool. */
+  async close(): Promise<void> {
+    clearInterval(this.pruneTimer);
+    this.availability.stop();
+    await this.outbox.stop();
+    await this.store.close();
+  }
+}

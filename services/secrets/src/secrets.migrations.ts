@@ -1,0 +1,86 @@
+import { type MigrationDefinition, PostgresEventStore } from '@platform/event-store';
+import { SecretViewProjection } from './secrets/secret-view.projection';
+
+/** The Postgres schema that holds the secrets service's events and tables (ARCHITECTURE.md §9). */
+export const SECRETS_SCHEMA = 'secrets';
+
+/** The service's own tables, run after the event store's in the same migration run. Never edit one: add another. */
+export const secretsMigrations: readonly MigrationDefinition[] = [
+  {
+    name: 'secrets_0001_secret_view',
+    up: [
+      `create table secret_view (
+        stream_id text primary key,
+        id uuid not null,
+        organization_id text not null,
+        customer_id text collate "C" not null,
+        key text collate "C" not null,
+        version integer not null,
+        deleted boolean not null,
+        created_at timestamptz not null,
+        created_by text not null,
+        updated_at timestamptz not null,
+        updated_by text not null,
+        value text,
+        data_key_id uuid
+      )`,
+      // The listing order and the scope lookups of get/resolve; customer_id '' (vendor-level) sorts first.
+      `create unique index secret_view_scope_key on secret_view (organization_id, customer_id, key)`,
+    ],
+  },
+  {
+    name: 'secrets_0002_data_key',
+    up: [
+      `create table data_key (
+        id uuid primary key,
+        organization_id text not null,
+        master_kid text not null,
+        wrapped text not null,
+        active boolean not null,
+        created_at timestamptz not null
+      )`,
+      // At most one active key per organization: the first writer of a new organization's key wins.
+      `create unique index data_key_one_active on data_key (organization_id) where active`,
+      `create index data_key_organization on data_key (organization_id)`,
+      `create index data_key_master_kid on data_key (master_kid)`,
+    ],
+  },
+  {
+    name: 'secrets_0003_idempotency_key',
+    up: [
+      `create table idempotency_key (
+        principal text not null,
+        subject text not null,
+        idempotency_key text not null,
+        request_hash text not null,
+        event_id uuid not null,
+        expires_at timestamptz not null,
+        primary key (principal, subject, idempotency_key)
+      )`,
+      `create index idempotency_key_expiry on idempotency_key (expires_at)`,
+    ],
+  },
+];
+
+export interface SecretsStoreOptions {
+  readonly poolSize?: number;
+  readonly applicationName?: string;
+}
+
+/** Opens the secrets event store: runs pending migrations and registers the inline `secret_view` projection. */
+export function openSecretsStore(databaseUrl: string, options: SecretsStoreOptions = {}): Promise<PostgresEventStore> {
+  return PostgresEventStore.open({
+    databaseUrl,
+    schema: SECRETS_SCHEMA,
+    projections: [new SecretViewProjection()],
+    extraMigrations: [...secretsMigrations],
+    poolSize: options.poolSize,
+    applicationName: options.applicationName ?? 'secrets',
+  });
+}
+
+/** For `npm run migrate`: creates the database and schema when missing and applies every pending migration. */
+export async function runSecretsMigrations(databaseUrl: string): Promise<void> {
+  const store = await openSecretsStore(databaseUrl, { poolSize: 1, applicationName: 'secrets-migrate' });
+  await store.close();
+}

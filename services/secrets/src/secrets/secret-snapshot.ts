@@ -1,0 +1,79 @@
+import { type RecordedEvent } from '@platform/event-store';
+import { type Actor, type EventMetadata, type SecretEvent, type SecretScope, isSecretEvent } from './secret';
+
+/** What a caller may see of a secret at one version: metadata only, never a value. */
+export interface SecretSnapshot {
+  readonly streamId: string;
+  readonly key: string;
+  readonly scope: SecretScope;
+  readonly version: number;
+  readonly live: boolean;
+  readonly createdAt: string;
+  readonly createdBy: string;
+  readonly updatedAt: string;
+  readonly updatedBy: string;
+}
+
+/** One entry of `secrets.v1.history`. */
+export interface SecretHistoryEntry {
+  readonly version: number;
+  readonly type: SecretEvent['type'];
+  readonly occurredAt: string;
+  readonly actor: Actor;
+}
+
+/** Folds a secret stream's recorded events into its metadata at the last of them; undefined for an empty stream. */
+export function snapshotOf(events: readonly RecordedEvent[]): SecretSnapshot | undefined {
+  let snapshot: SecretSnapshot | undefined;
+  for (const event of events) {
+    if (!isSecretEvent(event)) continue;
+    const { occurredAt, actor } = event.metadata as EventMetadata;
+    const type = event.type as SecretEvent['type'];
+    switch (type) {
+      case 'SecretCreated': {
+        const { key, scope } = event.data as Extract<SecretEvent, { type: 'SecretCreated' }>['data'];
+        snapshot = {
+          streamId: event.streamId,
+          key,
+          scope,
+          version: event.streamVersion,
+          live: true,
+          createdAt: occurredAt,
+          createdBy: actor.sub,
+          updatedAt: occurredAt,
+          updatedBy: actor.sub,
+        };
+        break;
+      }
+      case 'SecretValueUpdated':
+      case 'SecretDeleted':
+        if (snapshot) {
+          snapshot = {
+            ...snapshot,
+            version: event.streamVersion,
+            live: type === 'SecretValueUpdated',
+            updatedAt: occurredAt,
+            updatedBy: actor.sub,
+          };
+        }
+        break;
+      default: {
+        const _exhaustive: never = type;
+        return _exhaustive;
+      }
+    }
+  }
+  return snapshot;
+}
+
+export function historyOf(events: readonly RecordedEvent[]): SecretHistoryEntry[] {
+  return events.filter(isSecretEvent).map((event) => {
+    const { occurredAt, actor } = event.metadata as EventMetadata;
+    return {
+      version: event.streamVersion,
+      type: event.type as SecretEvent['type'],
+      occurredAt,
+      actor: { sub: actor.sub, org: actor.org, role: actor.role },
+    };
+  });
+}

@@ -1,0 +1,101 @@
+import { Controller, UseInterceptors } from '@nestjs/common';
+import { MessagePattern, type NatsContext } from '@nestjs/microservices';
+import { type JsonObject } from '@bufbuild/protobuf';
+import {
+  CreateSecretRequestSchema,
+  type CreateSecretRequest,
+  DeleteSecretRequestSchema,
+  type DeleteSecretRequest,
+  GetSecretHistoryRequestSchema,
+  type GetSecretHistoryRequest,
+  GetSecretRequestSchema,
+  type GetSecretRequest,
+  ListSecretsRequestSchema,
+  type ListSecretsRequest,
+  ResolveSecretsRequestSchema,
+  ResolveSecretsResponseSchema,
+  type ResolveSecretsRequest,
+  UpdateSecretRequestSchema,
+  type UpdateSecretRequest,
+  toWireJson,
+} from '@platform/contracts';
+import { CurrentPrincipal, type Principal, RequestBody, RequestContext, headerOf } from '@platform/messaging';
+import { SecretResolver } from '../resolve/secret-resolver';
+import { MAX_VALUE_BYTES } from './secret.decider';
+import { deletionReply, historyReply, listReply, secretReply } from './secrets.replies';
+import { SecretsInterceptor } from './secrets.interceptor';
+import { SecretsService } from './secrets.service';
+
+/** A 64 KiB value may arrive JSON-escaped (`\u0041` is 6 bytes per byte), plus room for the other fields. */
+export const WRITE_REQUEST_MAX_BYTES = 6 * MAX_VALUE_BYTES + 16 * 1024;
+
+const idempotencyKeyOf = (context: NatsContext) => ({ idempotencyKey: headerOf(context, 'Idempotency-Key') });
+
+/** The `secrets.v1.*` subjects: decode, delegate, encode. */
+@Controller()
+@UseInterceptors(SecretsInterceptor)
+export class SecretsHandler {
+  constructor(
+    private readonly secrets: SecretsService,
+    private readonly resolver: SecretResolver,
+  ) {}
+
+  @MessagePattern('secrets.v1.create')
+  async create(
+    @CurrentPrincipal() principal: Principal,
+    @RequestBody(CreateSecretRequestSchema, { maxBytes: WRITE_REQUEST_MAX_BYTES }) request: CreateSecretRequest,
+    @RequestContext() context: NatsContext,
+  ): Promise<JsonObject> {
+    return secretReply(await this.secrets.create(principal, request, idempotencyKeyOf(context)));
+  }
+
+  @MessagePattern('secrets.v1.update')
+  async update(
+    @CurrentPrincipal() principal: Principal,
+    @RequestBody(UpdateSecretRequestSchema, { maxBytes: WRITE_REQUEST_MAX_BYTES }) request: UpdateSecretRequest,
+    @RequestContext() context: NatsContext,
+  ): Promise<JsonObject> {
+    return secretReply(await this.secrets.update(principal, request, idempotencyKeyOf(context)));
+  }
+
+  @MessagePattern('secrets.v1.delete')
+  async delete(
+    @CurrentPrincipal() principal: Principal,
+    @RequestBody(DeleteSecretRequestSchema) request: DeleteSecretRequest,
+    @RequestContext() context: NatsContext,
+  ): Promise<JsonObject> {
+    return deletionReply(await this.secrets.delete(principal, request, idempotencyKeyOf(context)));
+  }
+
+  @MessagePattern('secrets.v1.get')
+  async get(
+    @CurrentPrincipal() principal: Principal,
+    @RequestBody(GetSecretRequestSchema) request: GetSecretRequest,
+  ): Promise<JsonObject> {
+    return secretReply(await this.secrets.get(principal, request));
+  }
+
+  @MessagePattern('secrets.v1.list')
+  async list(
+    @CurrentPrincipal() principal: Principal,
+    @RequestBody(ListSecretsRequestSchema) request: ListSecretsRequest,
+  ): Promise<JsonObject> {
+    return listReply(await this.secrets.list(principal, request));
+  }
+
+  @MessagePattern('secrets.v1.history')
+  async history(
+    @CurrentPrincipal() principal: Principal,
+    @RequestBody(GetSecretHistoryRequestSchema) request: GetSecretHistoryRequest,
+  ): Promise<JsonObject> {
+    return historyReply(await this.secrets.history(principal, request));
+  }
+
+  @MessagePattern('secrets.v1.resolve')
+  async resolve(
+    @CurrentPrincipal() principal: Principal,
+    @RequestBody(ResolveSecretsRequestSchema) request: ResolveSecretsRequest,
+  ): Promise<JsonObject> {
+    return toWireJson(ResolveSecretsResponseSchema, await this.resolver.resolve(principal, request));
+  }
+}

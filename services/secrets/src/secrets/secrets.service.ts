@@ -1,0 +1,310 @@
+import { type DescMessage, type MessageShape, toJsonString } from '@bufbuild/protobuf';
+import {
+  CreateSecretRequestSchema,
+  type CreateSecretRequest,
+  DeleteSecretRequestSchema,
+  type DeleteSecretRequest,
+  type GetSecretHistoryRequest,
+  type GetSecretRequest,
+  type ListSecretsRequest,
+  UpdateSecretRequestSchema,
+  type UpdateSecretRequest,
+} from '@platform/contracts';
+import { type DataKeyRing, type EncryptedValue } from '@platform/crypto';
+import { ConcurrencyError, type PostgresEventStore, type RecordedEvent } from '@platform/event-store';
+import { type Principal, type Scope, actorOf, assertCanWrite, userScope } from '@platform/messaging';
+import { type EventMetadata, evolve, initialState, isSecretEvent, type SecretEvent, type SecretState } from './secret';
+import { type SecretCommand, assertValidKey, assertValidValue, decide } from './secret.decider';
+import { type SecretHistoryEntry, type SecretSnapshot, historyOf, snapshotOf } from './secret-snapshot';
+import { secretStreamId } from './secret-stream';
+import { IdempotencyStore } from './idempotency';
+import { SecretsError, SecretsErrorCode } from './secrets.error';
+
+export const DEFAULT_PAGE_SIZE = 100;
+export const MAX_PAGE_SIZE = 1000;
+/** A lost race without `expectedVersion` is re-decided on the new state this many times. */
+const WRITE_ATTEMPTS = 5;
+
+export interface WriteOptions {
+  readonly idempotencyKey?: string;
+}
+
+export interface SecretDeletion {
+  readonly key: string;
+  readonly version: number;
+  readonly deletedAt: string;
+}
+
+export interface SecretPage {
+  readonly secrets: readonly SecretSnapshot[];
+  readonly nextPageToken?: string;
+}
+
+interface ViewRow {
+  readonly stream_id: string;
+  readonly organization_id: string;
+  readonly customer_id: string;
+  readonly key: string;
+  readonly version: number;
+  readonly created_ms: number;
+  readonly created_by: string;
+  readonly updated_ms: number;
+  readonly updated_by: string;
+}
+
+const VIEW_COLUMNS = `stream_id, organization_id, customer_id, key, version,
+  extract(epoch from created_at) * 1000 as created_ms, created_by,
+  extract(epoch from updated_at) * 1000 as updated_ms, updated_by`;
+
+function isoOf(epochMs: number | string): string {
+  return new Date(Math.round(Number(epochMs))).toISOString();
+}
+
+function snapshotOfRow(row: ViewRow): SecretSnapshot {
+  return {
+    streamId: row.stream_id,
+    key: row.key,
+    scope: { organizationId: row.organization_id, customerOrganizationId: row.customer_id || null },
+    version: row.version,
+    live: true,
+    createdAt: isoOf(row.created_ms),
+    createdBy: row.created_by,
+    updatedAt: isoOf(row.updated_ms),
+    updatedBy: row.updated_by,
+  };
+}
+
+/** The list position after a row; opaque to callers. */
+function pageTokenOf(row: Pick<ViewRow, 'customer_id' | 'key'>): string {
+  return Buffer.from(JSON.stringify([row.customer_id, row.key]), 'utf8').toString('base64url');
+}
+
+function parsePageToken(token: string): { customerId: string; key: string } {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
+    if (Array.isArray(parsed) && parsed.length === 2 && parsed.every((part) => typeof part === 'string')) {
+      return { customerId: parsed[0] as string, key: parsed[1] as string };
+    }
+  } catch {
+    // Reported below, without echoing the token.
+  }
+  throw new SecretsError(SecretsErrorCode.INVALID_ARGUMENT, 'pageToken is not a token this service issued');
+}
+
+function versionConflict(key: string, expected: number, actual: number): SecretsError {
+  return new SecretsError(
+    SecretsErrorCode.VERSION_CONFLICT,
+    `secret ${JSON.stringify(key)} is at version ${actual}, not the expected version ${expected}`,
+    { expected, actual },
+  );
+}
+
+function notFound(key: string): SecretsError {
+  return new SecretsError(SecretsErrorCode.NOT_FOUND, `secret ${JSON.stringify(key)} not found in this scope`, { key });
+}
+
+function canonicalRequest<Desc extends DescMessage>(schema: Desc, request: MessageShape<Desc>): string {
+  return toJsonString(schema, request);
+}
+
+/**
+ * The user-facing secrets use cases (ARCHITECTURE.md §3, §4): authorization, validation, the decider over the
+ * event store with expected versions, idempotent retries, and reads from `secret_view`.
+ */
+export class SecretsService {
+  constructor(
+    private readonly store: PostgresEventStore,
+    private readonly keyRing: DataKeyRing,
+    private readonly idempotency: IdempotencyStore,
+    private readonly clock: () => Date = () => new Date(),
+  ) {}
+
+  async create(
+    principal: Principal,
+    request: CreateSecretRequest,
+    options: WriteOptions = {},
+  ): Promise<SecretSnapshot> {
+    const scope = this.writableScope(principal, request.customerOrganizationId);
+    assertValidKey(request.key);
+    assertValidValue(request.value);
+    const streamId = secretStreamId(scope, request.key);
+    const value = await this.seal(scope, streamId, request.value);
+    const events = await this.write(principal, streamId, request.key, undefined, options, {
+      subject: 'secrets.v1.create',
+      canonical: () => canonicalRequest(CreateSecretRequestSchema, request),
+      command: (metadata) => ({ type: 'CreateSecret', data: { key: request.key, scope, value }, metadata }),
+    });
+    return this.snapshotAfterWrite(events);
+  }
+
+  async update(
+    principal: Principal,
+    request: UpdateSecretRequest,
+    options: WriteOptions = {},
+  ): Promise<SecretSnapshot> {
+    const scope = this.writableScope(principal, request.customerOrganizationId);
+    assertValidKey(request.key);
+    assertValidValue(request.value);
+    const streamId = secretStreamId(scope, request.key);
+    const value = await this.seal(scope, streamId, request.value);
+    const events = await this.write(principal, streamId, request.key, request.expectedVersion, options, {
+      subject: 'secrets.v1.update',
+      canonical: () => canonicalRequest(UpdateSecretRequestSchema, request),
+      command: (metadata) => ({ type: 'UpdateSecretValue', data: { key: request.key, value }, metadata }),
+    });
+    return this.snapshotAfterWrite(events);
+  }
+
+  async delete(
+    principal: Principal,
+    request: DeleteSecretRequest,
+    options: WriteOptions = {},
+  ): Promise<SecretDeletion> {
+    const scope = this.writableScope(principal, request.customerOrganizationId);
+    assertValidKey(request.key);
+    const streamId = secretStreamId(scope, request.key);
+    const events = await this.write(principal, streamId, request.key, request.expectedVersion, options, {
+      subject: 'secrets.v1.delete',
+      canonical: () => canonicalRequest(DeleteSecretRequestSchema, request),
+      command: (metadata) => ({ type: 'DeleteSecret', data: { key: request.key }, metadata }),
+    });
+    const deletion = events[events.length - 1];
+    return {
+      key: request.key,
+      version: deletion.streamVersion,
+      deletedAt: (deletion.metadata as EventMetadata).occurredAt,
+    };
+  }
+
+  async get(principal: Principal, request: GetSecretRequest): Promise<SecretSnapshot> {
+    const scope = userScope(principal, request.customerOrganizationId);
+    assertValidKey(request.key);
+    const [row] = await this.store.query<ViewRow>(
+      `select ${VIEW_COLUMNS} from secret_view
+       where organization_id = $1 and customer_id = $2 and key = $3 and not deleted`,
+      [scope.organizationId, scope.customerOrganizationId ?? '', request.key],
+    );
+    if (!row) throw notFound(request.key);
+    return snapshotOfRow(row);
+  }
+
+  /**
+   * A vendor user without a filter sees every secret of its organization (vendor-level first, then each customer's);
+   * with a filter, or as a customer user, one scope.
+   */
+  async list(principal: Principal, request: ListSecretsRequest): Promise<SecretPage> {
+    const scope = userScope(principal, request.customerOrganizationId);
+    const pageSize = Math.min(request.pageSize || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
+    const after = request.pageToken ? parsePageToken(request.pageToken) : undefined;
+    const wholeOrganization = principal.orgType === 'vendor' && request.customerOrganizationId === undefined;
+    const params: unknown[] = [scope.organizationId, pageSize + 1];
+    const conditions = ['organization_id = $1', 'not deleted'];
+    if (!wholeOrganization) {
+      params.push(scope.customerOrganizationId ?? '');
+      conditions.push(`customer_id = $${params.length}`);
+    }
+    if (after) {
+      params.push(after.customerId, after.key);
+      conditions.push(`(customer_id, key) > ($${params.length - 1}, $${params.length})`);
+    }
+    const rows = await this.store.query<ViewRow>(
+      `select ${VIEW_COLUMNS} from secret_view where ${conditions.join(' and ')}
+       order by customer_id, key limit $2`,
+      params,
+    );
+    const page = rows.slice(0, pageSize);
+    return {
+      secrets: page.map(snapshotOfRow),
+      nextPageToken: rows.length > pageSize ? pageTokenOf(page[page.length - 1]) : undefined,
+    };
+  }
+
+  /** Every version of a key that ever existed in the scope, deleted or not; never a value. */
+  async history(principal: Principal, request: GetSecretHistoryRequest): Promise<SecretHistoryEntry[]> {
+    const scope = userScope(principal, request.customerOrganizationId);
+    assertValidKey(request.key);
+    const { events } = await this.store.readStream(secretStreamId(scope, request.key));
+    const versions = historyOf(events);
+    if (versions.length === 0) throw notFound(request.key);
+    return versions;
+  }
+
+  private writableScope(principal: Principal, customerOrganizationId: string | undefined): Scope {
+    const scope = userScope(principal, customerOrganizationId);
+    assertCanWrite(principal);
+    return scope;
+  }
+
+  private seal(scope: Scope, streamId: string, plaintext: string): Promise<EncryptedValue> {
+    return this.keyRing.encryptValue(scope.organizationId, streamId, plaintext);
+  }
+
+  private snapshotAfterWrite(events: readonly RecordedEvent[]): SecretSnapshot {
+    const snapshot = snapshotOf(events);
+    if (!snapshot) throw new Error('a secret write left no secret behind');
+    return snapshot;
+  }
+
+  /**
+   * Reads the stream, checks `expectedVersion`, decides and appends at the version read. Returns the stream's events
+   * up to and including the one appended — or, for a retry of an idempotent request, up to the one appended first.
+   */
+  private async write(
+    principal: Principal,
+    streamId: string,
+    key: string,
+    expectedVersion: number | undefined,
+    options: WriteOptions,
+    request: {
+      readonly subject: string;
+      readonly canonical: () => string;
+      readonly command: (metadata: EventMetadata) => SecretCommand;
+    },
+  ): Promise<RecordedEvent[]> {
+    let eventId: string | undefined;
+    if (options.idempotencyKey !== undefined) {
+      const reservation = await this.idempotency.reserve(
+        {
+          principal: `${principal.org}/${principal.sub}`,
+          subject: request.subject,
+          idempotencyKey: options.idempotencyKey,
+        },
+        request.canonical(),
+      );
+      eventId = reservation.eventId;
+      const earlier = reservation.first ? undefined : await this.streamUpToEvent(eventId);
+      if (earlier) return earlier;
+    }
+    const metadata: EventMetadata = { actor: actorOf(principal), occurredAt: this.clock().toISOString() };
+    for (let attempt = 1; ; attempt++) {
+      const { events, currentStreamVersion } = await this.store.readStream(streamId);
+      if (expectedVersion !== undefined && expectedVersion !== currentStreamVersion) {
+        throw versionConflict(key, expectedVersion, currentStreamVersion);
+      }
+      try {
+        const state = events.filter(isSecretEvent).reduce<SecretState>(evolve, initialState());
+        const decided = decide(request.command(metadata), state).map((event: SecretEvent) => ({ ...event, eventId }));
+        const appended = await this.store.appendToStream(streamId, decided, { expectedVersion: currentStreamVersion });
+        return [...events, ...appended.events];
+      } catch (error) {
+        // A retry that raced its own first attempt: answer with what the first attempt appended.
+        const earlier = eventId === undefined ? undefined : await this.streamUpToEvent(eventId);
+        if (earlier) return earlier;
+        if (!(error instanceof ConcurrencyError)) throw error;
+        if (expectedVersion !== undefined) throw versionConflict(key, expectedVersion, error.actual);
+        if (attempt >= WRITE_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  /** The stream up to the event with this id, if it was appended. */
+  private async streamUpToEvent(eventId: string): Promise<RecordedEvent[] | undefined> {
+    const [found] = await this.store.query<{ stream_id: string; stream_version: number }>(
+      'select stream_id, stream_version from events where event_id = $1',
+      [eventId],
+    );
+    if (!found) return undefined;
+    const { events } = await this.store.readStream(found.stream_id, { to: found.stream_version });
+    return events;
+  }
+}
