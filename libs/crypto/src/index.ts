@@ -13,5 +13,5 @@ export type { DataKeyStore, StoredDataKey } from './data-key-store';
 export { InMemoryDataKeyStore } from './in-memory-data-key-store';
 export { DataKeyRing } from './data-key-ring';
 export type { DataKeyRingOptions, EncryptedValue } from './data-key-ring';
-export { ReplyPrivateKey, generateReplyKeyPair, encryptForReplyKey, decryptWithReplyKey } from './reply-cipher';
-export type { ReplyPublicJwk } from './reply-cipher';
+export { generateReplyKeyPair, encryptForReplyKey, decryptWithReplyKey } from './reply-cipher';
+export type { ReplyPrivateKey, ReplyPublicJwk } from './reply-cipher';

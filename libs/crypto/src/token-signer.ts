@@ -30,7 +30,12 @@ export class TokenSigner {
       throw new RangeError('expiresInSeconds must be a positive number');
     }
     const iat = Math.floor(options.now ?? Date.now() / 1000);
-    const payload = { aud: TOKEN_AUDIENCE, ...claims, iat, exp: iat + Math.ceil(options.expiresInSeconds) };
+    const payload = {
+      ...claims,
+      aud: claims.aud ?? TOKEN_AUDIENCE,
+      iat,
+      exp: iat + Math.ceil(options.expiresInSeconds),
+    };
     const fields = { alg: this.signingKey.alg, kid: this.signingKey.kid, typ: 'JWT' };
     const token = await JWS.createSign({ format: 'compact', fields }, this.signingKey.key)
       .update(JSON.stringify(payload), 'utf8')
