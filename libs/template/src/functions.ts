@@ -93,11 +93,13 @@ function eq(arg1: unknown, ...arg2: unknown[]): boolean {
         default: {
           const differentKinds = kindName(arg1) !== kindName(arg);
           if (differentKinds && arg1 !== undefined && arg !== undefined) {
-            fail(`non-comparable types ${sprint([arg1])}: ${typeName(arg1)}, ${typeName(arg)}: ${sprint([arg])}`);
+            fail(
+              `non-comparable types ${sprintf('%s', [arg1])}: ${typeName(arg1)}, ${typeName(arg)}: ${sprintf('%v', [arg])}`,
+            );
           }
           if (isNilValue(arg1) || isNilValue(arg)) truth = isNilValue(arg) === isNilValue(arg1);
           else {
-            if (!comparable(arg)) fail(`non-comparable type ${sprint([arg])}: ${typeName(arg)}`);
+            if (!comparable(arg)) fail(`non-comparable type ${sprintf('%s', [arg])}: ${typeName(arg)}`);
             truth = arg1 === arg;
           }
         }

@@ -120,6 +120,7 @@ export class Template {
 
   /** Renders with `data` (normally `{ Secrets: { KEY: value } }`); throws TemplateExecutionError. */
   execute(data: unknown): string {
+    if (data === null) data = undefined; // Go: reflect.ValueOf(nil) is no value
     const run = new TemplateExecution(this.source, this.name, this.main, data);
     this.main.body(run, data);
     if (run.out.length > Math.floor(TEMPLATE_LIMITS.maxOutputBytes / 3)) run.checkOutput();

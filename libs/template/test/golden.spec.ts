@@ -1,0 +1,71 @@
+// Every case in golden/golden.json was rendered by Go's text/template (see golden/main.go); the engine must agree.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { TemplateExecutionError, TemplateParseError, parseTemplate } from '@platform/template';
+
+interface GoldenCase {
+  readonly name: string;
+  readonly template: string;
+  readonly data?: unknown;
+  readonly lenient?: boolean;
+  readonly output?: string;
+  readonly error?: string;
+  readonly phase?: 'parse' | 'execute';
+}
+
+interface GoldenFile {
+  readonly go: string;
+  readonly defaultData: unknown;
+  readonly cases: readonly GoldenCase[];
+}
+
+const golden = JSON.parse(readFileSync(join(__dirname, 'golden', 'golden.json'), 'utf8')) as GoldenFile;
+
+type Outcome = { output: string } | { error: string; phase: 'parse' | 'execute'; reason: string };
+
+function render(c: GoldenCase): Outcome {
+  const data = 'data' in c ? c.data : golden.defaultData;
+  let phase: 'parse' | 'execute' = 'parse';
+  try {
+    const template = parseTemplate(c.template, { name: 't' });
+    phase = 'execute';
+    return { output: template.execute(data) };
+  } catch (e) {
+    const expectedClass = phase === 'parse' ? TemplateParseError : TemplateExecutionError;
+    if (!(e instanceof expectedClass)) throw e;
+    return { error: e.message, phase, reason: e.reason };
+  }
+}
+
+/** Go's message minus its `template: NAME:LINE[:COL][: executing "…" at <…>]: ` prefix. */
+function goReason(message: string): string {
+  const executing = /^template: [^:]*:\d+:\d+: executing "(?:[^"\\]|\\.)*" at <.*?>: /s.exec(message);
+  if (executing) return message.slice(executing[0].length);
+  return message.replace(/^template: [^:]*:\d+: /, '');
+}
+
+const strict = golden.cases.filter((c) => !c.lenient);
+const lenient = golden.cases.filter((c) => c.lenient);
+
+describe(`templates render as Go ${golden.go} text/template does (missingkey=error)`, () => {
+  it('covers at least 150 cases', () => {
+    expect(strict.length).toBeGreaterThanOrEqual(150);
+  });
+
+  it.each(strict.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    const outcome = render(c);
+    if (c.error !== undefined) {
+      expect(outcome).toEqual({ error: c.error, phase: c.phase, reason: goReason(c.error) });
+    } else {
+      expect(outcome).toEqual({ output: c.output });
+    }
+  });
+});
+
+describe('deviation: a missing key is empty where it is checked (Go with missingkey=zero agrees)', () => {
+  it.each(lenient.map((c) => [c.name, c] as const))('%s', (_name, c) => {
+    const outcome = render(c);
+    if (c.error !== undefined) expect(outcome).toMatchObject({ error: c.error, phase: 'execute' });
+    else expect(outcome).toEqual({ output: c.output });
+  });
+});

@@ -1,0 +1,3 @@
+module secrets-platform/template-golden
+
+go 1.19
