@@ -1,0 +1,3 @@
+export { buildMatcher, DEFAULT_MIN_LENGTH, MASK } from './redaction-matcher';
+export type { RedactionMatcher, MatcherOptions, MatcherStats, RedactedBytes, RedactedText } from './redaction-matcher';
+export { RedactionError, RedactionErrorCode } from './redaction-error';

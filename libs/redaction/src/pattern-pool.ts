@@ -1,0 +1,76 @@
+import { RedactionError, RedactionErrorCode } from './redaction-error';
+import { ValueForm } from './value-forms';
+
+/** The character before a match carries some of the value's bits when it is a base64 character. */
+export const PARTIAL_BEFORE = 1;
+/** The character after a match carries some of the value's bits when it is a base64 character (then `=` padding may follow). */
+export const PARTIAL_AFTER = 2;
+
+/** Pattern ids share an int32 with a 4-bit anchor offset in the index. */
+const MAX_PATTERNS = 2 ** 27;
+const MAX_POOL_BYTES = 2 ** 31 - 1;
+
+/** Every distinct pattern's bytes in one buffer: pattern `id` is `bytes[starts[id] .. starts[id + 1])`. */
+export class PatternPool {
+  private constructor(
+    readonly bytes: Uint8Array,
+    readonly starts: Int32Array,
+    readonly flags: Uint8Array,
+  ) {}
+
+  get size(): number {
+    return this.flags.length;
+  }
+
+  lengthOf(id: number): number {
+    return this.starts[id + 1] - this.starts[id];
+  }
+
+  get byteLength(): number {
+    return this.bytes.byteLength + this.starts.byteLength + this.flags.byteLength;
+  }
+
+  /** Collects forms, merging identical bytes from different values or encodings into one pattern. */
+  static collector(): PatternCollector {
+    const ids = new Map<string, number>();
+    const patterns: Uint8Array[] = [];
+    const flags: number[] = [];
+    let totalBytes = 0;
+    return {
+      add(form: ValueForm): void {
+        const key = Buffer.from(form.bytes.buffer, form.bytes.byteOffset, form.bytes.byteLength).toString('latin1');
+        const formFlags = (form.partialBefore ? PARTIAL_BEFORE : 0) | (form.partialAfter ? PARTIAL_AFTER : 0);
+        const known = ids.get(key);
+        if (known !== undefined) {
+          // Masking the wider region of the two is always the safe choice.
+          flags[known] |= formFlags;
+          return;
+        }
+        totalBytes += form.bytes.byteLength;
+        if (patterns.length >= MAX_PATTERNS || totalBytes > MAX_POOL_BYTES) {
+          throw new RedactionError(RedactionErrorCode.CAPACITY_EXCEEDED, 'too many secret values for one matcher');
+        }
+        ids.set(key, patterns.length);
+        patterns.push(form.bytes);
+        flags.push(formFlags);
+      },
+      finish(): PatternPool {
+        const bytes = new Uint8Array(totalBytes);
+        const starts = new Int32Array(patterns.length + 1);
+        let offset = 0;
+        patterns.forEach((pattern, id) => {
+          starts[id] = offset;
+          bytes.set(pattern, offset);
+          offset += pattern.byteLength;
+        });
+        starts[patterns.length] = offset;
+        return new PatternPool(bytes, starts, Uint8Array.from(flags));
+      },
+    };
+  }
+}
+
+export interface PatternCollector {
+  add(form: ValueForm): void;
+  finish(): PatternPool;
+}
