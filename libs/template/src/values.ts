@@ -158,7 +158,7 @@ export function indirectInterface(v: unknown): unknown {
 }
 
 const encoder = new TextEncoder();
-const nonAscii = /[^\x00-\x7f]/;
+const nonAscii = /[\u0080-\uffff]/;
 
 /** Length in UTF-8 bytes, as Go's `len` of a string. */
 export function byteLength(s: string): number {

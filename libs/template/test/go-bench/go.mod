@@ -1,0 +1,3 @@
+module secrets-platform/template-go-bench
+
+go 1.19
