@@ -1,0 +1,118 @@
+import { AckPolicy, DeliverPolicy, type ConsumerConfig } from 'nats';
+import {
+  type AuditRecordJson,
+  type QueryAuditResponseJson,
+  type VerifyAuditChainResponseJson,
+} from '@platform/contracts';
+import { CliError, EXIT, usage } from '../cli-error';
+import { type Command } from '../command';
+import { table } from '../output';
+
+export const auditQueryCommand: Command = {
+  path: ['audit', 'query'],
+  usage: 'audit query [--key K] [--actor SUB] [--type T …] [--customer ID] [--from TIME] [--to TIME] [--limit N]',
+  summary: 'Lists audit records, newest first (who did what to which key, never values).',
+  options: {
+    key: { type: 'string' },
+    actor: { type: 'string' },
+    type: { type: 'string', multiple: true },
+    customer: { type: 'string' },
+    from: { type: 'string' },
+    to: { type: 'string' },
+    limit: { type: 'string' },
+  },
+  async run(context) {
+    const v = context.values;
+    const limit = v.limit === undefined ? 100 : Number(v.limit);
+    if (!Number.isInteger(limit) || limit < 1) throw usage('--limit must be a positive integer');
+    const filters = {
+      ...(v.key ? { key: v.key } : {}),
+      ...(v.actor ? { actor: v.actor } : {}),
+      ...(v.type ? { types: v.type } : {}),
+      ...(v.customer ? { customerOrganizationId: v.customer } : {}),
+      ...(v.from ? { from: v.from } : {}),
+      ...(v.to ? { to: v.to } : {}),
+    };
+    const client = await context.client();
+    const records: AuditRecordJson[] = [];
+    let pageToken: string | undefined;
+    do {
+      const page = await client.request<QueryAuditResponseJson>('audit.v1.query', {
+        ...filters,
+        pageSize: Math.min(1000, limit - records.length),
+        ...(pageToken ? { pageToken } : {}),
+      });
+      records.push(...(page.records ?? []));
+      pageToken = page.nextPageToken;
+    } while (pageToken && records.length < limit);
+    if (context.output.json) return context.output.out(JSON.stringify({ records }));
+    const rows = records.map((r) => [
+      r.occurredAt ?? '',
+      r.type ?? '',
+      (r as { key?: string | null }).key ?? (r.resolved ?? []).map((x) => x.key).join(',') ?? '',
+      String(r.version ?? ''),
+      (r as { customerOrganizationId?: string | null }).customerOrganizationId ?? 'vendor',
+      r.actor?.sub ?? '',
+    ]);
+    context.output.out(table(['AT', 'TYPE', 'KEY', 'VERSION', 'SCOPE', 'BY'], rows));
+  },
+};
+
+export const auditVerifyCommand: Command = {
+  path: ['audit', 'verify'],
+  usage: 'audit verify',
+  summary: 'Recomputes the audit hash chain of your organization; exit 5 if it is broken.',
+  async run(context) {
+    const reply = await (await context.client()).request<VerifyAuditChainResponseJson>('audit.v1.verify', {});
+    context.output.out(
+      context.output.json
+        ? JSON.stringify(reply)
+        : reply.ok
+          ? `ok: ${reply.checked} records checked`
+          : `BROKEN at sequence ${reply.firstBrokenSequence} (${reply.checked} records checked)`,
+    );
+    return reply.ok ? EXIT.OK : EXIT.REFUSED;
+  },
+};
+
+export const auditReplayCommand: Command = {
+  path: ['audit', 'replay'],
+  usage: 'audit replay --since TIME | --from-seq N [--follow]',
+  summary: 'Prints SECRETS_EVENTS as JSON lines from a time or stream sequence (ops; needs NATS access, no token).',
+  options: { since: { type: 'string' }, 'from-seq': { type: 'string' }, follow: { type: 'boolean' } },
+  async run(context) {
+    const since = context.values.since as string | undefined;
+    const fromSeq = context.values['from-seq'] as string | undefined;
+    if ((since === undefined) === (fromSeq === undefined))
+      throw usage('give exactly one of --since TIME and --from-seq N');
+    const config: Partial<ConsumerConfig> = { ack_policy: AckPolicy.None };
+    if (since !== undefined) {
+      const time = new Date(since);
+      if (Number.isNaN(time.getTime())) throw usage('--since must be a date/time such as 2026-11-01T00:00:00Z');
+      Object.assign(config, { deliver_policy: DeliverPolicy.StartTime, opt_start_time: time.toISOString() });
+    } else {
+      const seq = Number(fromSeq);
+      if (!Number.isInteger(seq) || seq < 1) throw usage('--from-seq must be a positive integer');
+      Object.assign(config, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: seq });
+    }
+    const client = await context.client();
+    const stream = `${client.subject('').replace(/\./g, '_')}SECRETS_EVENTS`;
+    let consumer;
+    try {
+      consumer = await (await client.connection.jetstream()).consumers.get(stream, config);
+    } catch {
+      throw new CliError(`cannot read stream ${stream}`, EXIT.UNAVAILABLE);
+    }
+    const decoder = new TextDecoder();
+    for (;;) {
+      const pending = (await consumer.info(true)).num_pending;
+      if (pending === 0 && !context.values.follow) break;
+      const messages = await consumer.fetch({ max_messages: 500, expires: context.values.follow ? 5000 : 1000 });
+      for await (const message of messages) {
+        const event = JSON.parse(decoder.decode(message.data)) as Record<string, unknown>;
+        context.output.out(JSON.stringify({ sequence: message.seq, subject: message.subject, ...event }));
+      }
+    }
+    await consumer.delete().catch(() => undefined);
+  },
+};

@@ -1,0 +1,173 @@
+import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { type RenderResponseJson, type SecretJson, type ValidateTemplateResponseJson } from '@platform/contracts';
+import { CliError, EXIT, usage } from '../cli-error';
+import { type Command, type CommandContext } from '../command';
+import { listAllSecrets } from './secrets.commands';
+
+const FORMATS = ['env', 'yaml', 'text'];
+
+function readTemplate(path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    throw new CliError(`cannot read ${path}`, EXIT.USAGE);
+  }
+}
+
+function formatOf(context: CommandContext, fallback: string): string {
+  const format = (context.values.format as string | undefined) ?? fallback;
+  if (!FORMATS.includes(format)) throw usage(`--format must be one of ${FORMATS.join(', ')}`);
+  return format;
+}
+
+function pinsOf(context: CommandContext): Record<string, number> {
+  const pins: Record<string, number> = {};
+  for (const pin of (context.values.pin as string[] | undefined) ?? []) {
+    const match = /^([A-Za-z][A-Za-z0-9_]*)=(\d+)$/.exec(pin);
+    if (!match) throw usage(`--pin takes KEY=VERSION (got "${pin}")`);
+    pins[match[1]] = Number(match[2]);
+  }
+  return pins;
+}
+
+function listOf(value: unknown): string[] {
+  return typeof value === 'string'
+    ? value
+        .split(',')
+        .map((s) => s.trim())
+        .filter(Boolean)
+    : [];
+}
+
+function customerOf(context: CommandContext): { customerOrganizationId?: string } {
+  return typeof context.values.customer === 'string' ? { customerOrganizationId: context.values.customer } : {};
+}
+
+export const renderCommand: Command = {
+  path: ['render'],
+  usage: 'render FILE --format env|yaml|text [--customer ID] [--pin KEY=VERSION …]',
+  summary: "Renders a template with the scope's secrets and prints the result.",
+  options: { format: { type: 'string' }, customer: { type: 'string' }, pin: { type: 'string', multiple: true } },
+  async run(context) {
+    if (context.args.length !== 1) throw usage('render takes one FILE');
+    const reply = await (
+      await context.client()
+    ).request<RenderResponseJson>('render.v1.render', {
+      template: readTemplate(context.args[0]),
+      format: formatOf(context, 'text'),
+      ...customerOf(context),
+      pins: pinsOf(context),
+    });
+    if (context.output.json) context.output.out(JSON.stringify(reply));
+    else process.stdout.write(reply.output ?? '');
+  },
+};
+
+export const validateCommand: Command = {
+  path: ['validate'],
+  usage: 'validate FILE [--format env|yaml|text] [--required A,B] [--customer ID]',
+  summary: 'Checks a template and lists the secrets it needs that do not exist (exit 7 when any is missing).',
+  options: { format: { type: 'string' }, customer: { type: 'string' }, required: { type: 'string' } },
+  async run(context) {
+    if (context.args.length !== 1) throw usage('validate takes one FILE');
+    const reply = await (
+      await context.client()
+    ).request<ValidateTemplateResponseJson>('render.v1.validate', {
+      template: readTemplate(context.args[0]),
+      format: formatOf(context, 'text'),
+      ...customerOf(context),
+      required: listOf(context.values.required),
+    });
+    if (context.output.json) context.output.out(JSON.stringify(reply));
+    else {
+      const lines = [`references: ${(reply.references ?? []).join(', ') || '(none)'}`];
+      if ((reply.missing ?? []).length > 0) lines.push(`missing: ${(reply.missing ?? []).join(', ')}`);
+      for (const error of reply.errors ?? []) lines.push(`error: ${error}`);
+      lines.push(reply.valid ? 'valid' : 'invalid');
+      context.output.out(lines.join('\n'));
+    }
+    if ((reply.missing ?? []).length > 0) return EXIT.MISSING_REQUIRED;
+    return reply.valid ? EXIT.OK : EXIT.REFUSED;
+  },
+};
+
+/** The unverified `org_type` claim: only to choose which listed keys belong to the caller's scope (the server enforces). */
+function orgTypeOf(token: string | undefined): string | undefined {
+  try {
+    const payload = JSON.parse(Buffer.from((token ?? '').split('.')[1] ?? '', 'base64url').toString()) as {
+      org_type?: string;
+    };
+    return payload.org_type;
+  } catch {
+    return undefined;
+  }
+}
+
+function keysInScope(secrets: readonly SecretJson[], customer: string | undefined, isCustomerUser: boolean): string[] {
+  const ofScope = (s: SecretJson) => {
+    const owner = (s as { customerOrganizationId?: string | null }).customerOrganizationId ?? null;
+    return isCustomerUser || owner === null || owner === customer;
+  };
+  return [...new Set(secrets.filter(ofScope).map((s) => s.key ?? ''))].filter(Boolean).sort();
+}
+
+export const runCommand: Command = {
+  path: ['run'],
+  usage: 'run [--required A,B] [--customer ID] -- CMD [ARGS…]',
+  summary:
+    "Runs CMD with the scope's secrets as environment variables; refuses to start if a required secret is missing.",
+  details: 'Values are rendered through render.v1.render and handed to CMD only; they are never printed.',
+  options: { customer: { type: 'string' }, required: { type: 'string' } },
+  async run(context) {
+    if (context.args.length === 0) throw usage('run needs a command after --');
+    const [cmd, ...cmdArgs] = context.args;
+    const client = await context.client();
+    const required = listOf(context.values.required);
+    const customer = customerOf(context).customerOrganizationId;
+    if (required.length > 0) {
+      const check = await client.request<ValidateTemplateResponseJson>('render.v1.validate', {
+        template: '',
+        format: 'text',
+        ...customerOf(context),
+        required,
+      });
+      const missing = check.missing ?? [];
+      if (missing.length > 0) {
+        throw new CliError(
+          `missing required secret${missing.length > 1 ? 's' : ''}: ${missing.join(', ')}`,
+          EXIT.MISSING_REQUIRED,
+        );
+      }
+    }
+    const isCustomerUser =
+      orgTypeOf((context.values.token as string | undefined) ?? context.env.SECRETS_TOKEN) === 'customer';
+    const listed = await listAllSecrets(client, isCustomerUser ? undefined : customer);
+    const extraVendorLevel = customer && !isCustomerUser ? await listAllSecrets(client) : [];
+    const keys = [
+      ...new Set([...keysInScope([...listed, ...extraVendorLevel], customer, isCustomerUser), ...required]),
+    ];
+    let env: Record<string, string> = {};
+    if (keys.length > 0) {
+      // JSON output keeps multi-line values intact (an env file would escape their newlines).
+      const template = `{${keys.map((k) => `${JSON.stringify(k)}:{{ toJson .Secrets.${k} }}`).join(',')}}`;
+      const reply = await client.request<RenderResponseJson>('render.v1.render', {
+        template,
+        format: 'text',
+        ...customerOf(context),
+      });
+      env = JSON.parse(reply.output ?? '{}') as Record<string, string>;
+    }
+    await client.close();
+    return new Promise<number>((resolve) => {
+      const child = spawn(cmd, cmdArgs, { stdio: 'inherit', env: { ...context.env, ...env } });
+      const forward = (signal: NodeJS.Signals) => child.kill(signal);
+      process.on('SIGINT', forward).on('SIGTERM', forward);
+      child.on('error', () => {
+        context.output.err(`secrets: cannot run ${cmd}`);
+        resolve(127);
+      });
+      child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + 1 : 1)));
+    });
+  },
+};

@@ -1,0 +1,115 @@
+// The `secrets` command line: manage secrets, render, run with injected env, audit, and ops.
+import 'reflect-metadata';
+import { CliError, EXIT } from './cli-error';
+import { type Command, type CommandContext, helpText, parseCommandArgs } from './command';
+import { auditQueryCommand, auditReplayCommand, auditVerifyCommand } from './commands/audit.commands';
+import { devTokenCommand } from './commands/dev.commands';
+import { OPS_COMMANDS } from './commands/ops.commands';
+import { renderCommand, runCommand, validateCommand } from './commands/render.commands';
+import { deleteCommand, getCommand, historyCommand, listCommand, setCommand } from './commands/secrets.commands';
+import { processOutput } from './output';
+import { PlatformClient } from './platform-client';
+
+export const COMMANDS: readonly Command[] = [
+  setCommand,
+  getCommand,
+  listCommand,
+  deleteCommand,
+  historyCommand,
+  renderCommand,
+  validateCommand,
+  runCommand,
+  auditQueryCommand,
+  auditReplayCommand,
+  auditVerifyCommand,
+  devTokenCommand,
+  ...OPS_COMMANDS,
+];
+
+function overview(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.path.join(' ').length));
+  return [
+    'usage: secrets <command> [options]   (secrets <command> --help for details)',
+    '',
+    ...COMMANDS.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary.split('. ')[0].replace(/\.$/, '')}`),
+    '',
+    'environment: NATS_URL (nats://127.0.0.1:4222), NATS_SUBJECT_PREFIX, SECRETS_TOKEN (or --token)',
+    'global options: --json (machine-readable output), --token TOKEN, --help',
+  ].join('\n');
+}
+
+function findCommand(argv: readonly string[]): { command: Command; rest: string[] } | undefined {
+  const matches = COMMANDS.filter((c) => c.path.every((word, i) => argv[i] === word));
+  const best = matches.sort((a, b) => b.path.length - a.path.length)[0];
+  return best ? { command: best, rest: argv.slice(best.path.length) } : undefined;
+}
+
+/** Runs one CLI invocation and returns its exit code; errors are printed as one line. */
+export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const json = argv.includes('--json');
+  const output = processOutput(json);
+  if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
+    output.out(overview());
+    return argv.length === 0 ? EXIT.USAGE : EXIT.OK;
+  }
+  const found = findCommand(argv);
+  if (!found) {
+    output.err(
+      `secrets: unknown command "${argv
+        .filter((a) => !a.startsWith('-'))
+        .slice(0, 2)
+        .join(' ')}"; see secrets --help`,
+    );
+    return EXIT.USAGE;
+  }
+  const { command, rest } = found;
+  let client: PlatformClient | undefined;
+  try {
+    let parsed;
+    try {
+      parsed = parseCommandArgs(command, rest);
+    } catch (error) {
+      throw new CliError(`${(error as Error).message}; see secrets ${command.path.join(' ')} --help`, EXIT.USAGE);
+    }
+    if (parsed.values.help) {
+      output.out(helpText(command));
+      return EXIT.OK;
+    }
+    const token = (parsed.values.token as string | undefined) ?? env.SECRETS_TOKEN;
+    const context: CommandContext = {
+      args: parsed.positionals,
+      values: parsed.values as CommandContext['values'],
+      output,
+      env,
+      stdin: process.stdin,
+      async client() {
+        client ??= await PlatformClient.connect({
+          natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
+          subjectPrefix: env.NATS_SUBJECT_PREFIX ?? '',
+          token,
+          timeoutMs: Number(env.SECRETS_TIMEOUT_MS ?? 10_000),
+        });
+        return client;
+      },
+    };
+    return (await command.run(context)) ?? EXIT.OK;
+  } catch (error) {
+    if (error instanceof CliError) {
+      output.err(
+        json ? JSON.stringify({ error: error.message, exitCode: error.exitCode }) : `secrets: ${error.message}`,
+      );
+      return error.exitCode;
+    }
+    output.err(`secrets: unexpected failure (${(error as Error)?.name ?? 'error'}); nothing secret was printed`);
+    return EXIT.FAILURE;
+  } finally {
+    await client?.close().catch(() => undefined);
+  }
+}
+
+if (require.main === module) {
+  runCli(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    () => process.exit(EXIT.FAILURE),
+  );
+}

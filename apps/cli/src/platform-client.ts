@@ -1,0 +1,60 @@
+import { type NatsConnection, connect, headers as natsHeaders } from 'nats';
+import { CliError, EXIT, exitCodeForWireCode, explainWireError } from './cli-error';
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+export interface ClientSettings {
+  readonly natsUrl: string;
+  readonly subjectPrefix: string;
+  readonly token?: string;
+  readonly timeoutMs: number;
+}
+
+/** Talks to the platform over plain-JSON NATS, as any outside client would. */
+export class PlatformClient {
+  private constructor(
+    readonly connection: NatsConnection,
+    private readonly settings: ClientSettings,
+  ) {}
+
+  static async connect(settings: ClientSettings): Promise<PlatformClient> {
+    try {
+      return new PlatformClient(
+        await connect({ servers: settings.natsUrl, name: 'secrets-cli', maxReconnectAttempts: 0, timeout: 3000 }),
+        settings,
+      );
+    } catch {
+      throw new CliError(`cannot reach NATS at ${settings.natsUrl}`, EXIT.UNAVAILABLE);
+    }
+  }
+
+  subject(subject: string): string {
+    return this.settings.subjectPrefix + subject;
+  }
+
+  async request<T>(subject: string, body: object): Promise<T> {
+    if (!this.settings.token) throw new CliError('no token: set SECRETS_TOKEN or pass --token', EXIT.DENIED);
+    const headers = natsHeaders();
+    headers.set('Authorization', `Bearer ${this.settings.token}`);
+    let reply;
+    try {
+      reply = await this.connection.request(this.subject(subject), encoder.encode(JSON.stringify(body)), {
+        timeout: this.settings.timeoutMs,
+        headers,
+      });
+    } catch {
+      throw new CliError(`the ${subject.split('.')[0]} service did not answer ${subject}`, EXIT.UNAVAILABLE);
+    }
+    const parsed = JSON.parse(decoder.decode(reply.data)) as T & { error?: { code: string; message: string } };
+    if (reply.headers?.get('Nats-Service-Error-Code') && parsed.error) {
+      const { code, message } = parsed.error;
+      throw new CliError(`${code}: ${explainWireError(code, message)}`, exitCodeForWireCode(code));
+    }
+    return parsed;
+  }
+
+  async close(): Promise<void> {
+    await this.connection.close();
+  }
+}
