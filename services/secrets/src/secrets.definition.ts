@@ -39,8 +39,9 @@ class SecretsModule {
   }
 }
 
-export function secretsService(env: Environment = process.env): ServiceDefinition {
-  const config = loadServiceConfig(
+/** The secrets service's configuration (ARCHITECTURE.md §9), validated once; also used by the ops commands. */
+export function loadSecretsConfig(env: Environment = process.env) {
+  return loadServiceConfig(
     'secrets',
     {
       ...databaseSettings,
@@ -48,6 +49,10 @@ export function secretsService(env: Environment = process.env): ServiceDefinitio
     },
     env,
   );
+}
+
+export function secretsService(env: Environment = process.env): ServiceDefinition {
+  const config = loadSecretsConfig(env);
   return {
     name: 'secrets',
     config,

@@ -1,0 +1,99 @@
+// `npm run secrets -- <command>`: projections rebuild | keys rotate-master | keys rotate --org X | org purge X --yes
+import { SingleBar } from 'cli-progress';
+import { ConfigError } from '@platform/config';
+import { assertIdentifier } from '@platform/messaging';
+import { loadSecretsConfig } from '../secrets.definition';
+import { SecretsOperations } from './secrets-operations';
+
+const USAGE = `usage: secrets <command>
+  projections rebuild          truncate secret_view and replay every event
+  keys rotate-master           rewrap every data key under the active (first) master key
+  keys rotate --org <org>      give an organization a new data key for new writes
+  org purge <org> --yes        delete an organization's data keys and read-model rows (irreversible)`;
+
+class UsageError extends Error {}
+
+function organizationArgument(value: string | undefined): string {
+  if (value === undefined) throw new UsageError('missing organization');
+  assertIdentifier('organization', value);
+  return value;
+}
+
+async function rebuild(ops: SecretsOperations): Promise<void> {
+  const bar = new SingleBar({
+    stream: process.stderr,
+    format: 'secret_view [{bar}] {percentage}% | {value}/{total} events | {speed} events/s',
+    hideCursor: true,
+  });
+  const started = performance.now();
+  let barStarted = false;
+  const report = await ops.rebuildProjections((done, total) => {
+    const speed = Math.round(done / Math.max((performance.now() - started) / 1000, 0.001));
+    if (!barStarted) {
+      bar.start(total, done, { speed });
+      barStarted = true;
+    } else bar.update(done, { speed });
+    bar.setTotal(total);
+  });
+  if (barStarted) bar.stop();
+  const rate = Math.round(report.events / Math.max(report.seconds, 0.001));
+  process.stdout.write(
+    `rebuilt secret_view from ${report.events} events in ${report.seconds.toFixed(2)} s (${rate} events/s)\n`,
+  );
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  const [group, command, ...rest] = argv;
+  const route = `${group ?? ''} ${command ?? ''}`.trim();
+  const known = ['projections rebuild', 'keys rotate-master', 'keys rotate', 'org purge'];
+  if (!known.includes(route)) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  const ops = await SecretsOperations.open(loadSecretsConfig());
+  try {
+    switch (route) {
+      case 'projections rebuild':
+        await rebuild(ops);
+        break;
+      case 'keys rotate-master': {
+        const rewrapped = await ops.rotateMasterKey();
+        process.stdout.write(`rewrapped ${rewrapped} data keys under the active master key\n`);
+        break;
+      }
+      case 'keys rotate': {
+        const at = rest.indexOf('--org');
+        const organization = organizationArgument(at >= 0 ? rest[at + 1] : undefined);
+        const dataKeyId = await ops.rotateOrganizationKey(organization);
+        process.stdout.write(`organization ${organization}: new data key ${dataKeyId} for new writes\n`);
+        break;
+      }
+      case 'org purge': {
+        const organization = organizationArgument(rest.find((arg) => !arg.startsWith('--')));
+        if (!rest.includes('--yes')) {
+          throw new UsageError(`purging ${organization} destroys its values for good; repeat with --yes`);
+        }
+        const report = await ops.purgeOrganization(organization);
+        process.stdout.write(
+          `purged ${organization}: ${report.dataKeysDeleted} data keys deleted, ${report.secretsRemoved} secrets removed from the read model; its events remain, their values unrecoverable\n`,
+        );
+        break;
+      }
+    }
+    return 0;
+  } finally {
+    await ops.close();
+  }
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).then(
+    (code) => process.exit(code),
+    (error: unknown) => {
+      const known = error instanceof UsageError || error instanceof ConfigError;
+      process.stderr.write(`secrets: ${error instanceof Error ? error.message : String(error)}\n`);
+      if (error instanceof UsageError) process.stderr.write(`${USAGE}\n`);
+      process.exit(known ? 2 : 1);
+    },
+  );
+}

@@ -1,0 +1,200 @@
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { create } from '@bufbuild/protobuf';
+import {
+  CreateSecretRequestSchema,
+  DeleteSecretRequestSchema,
+  ResolveSecretsRequestSchema,
+  UpdateSecretRequestSchema,
+} from '@platform/contracts';
+import { CryptoErrorCode, DataKeyRing, MasterKeyRing, generateReplyKeyPair } from '@platform/crypto';
+import { type PostgresEventStore } from '@platform/event-store';
+import { type KeyMaterial } from '@platform/config';
+import { type ServicePrincipal, type VendorUser } from '@platform/messaging';
+import { type TestDatabase, createTestDatabase } from '@platform/testing';
+import { PostgresDataKeyStore } from '../src/keys/postgres-data-key-store';
+import { SecretsOperations } from '../src/ops/secrets-operations';
+import { SecretResolver } from '../src/resolve/secret-resolver';
+import { ValueCache } from '../src/resolve/value-cache';
+import { IdempotencyStore } from '../src/secrets/idempotency';
+import { SecretsService } from '../src/secrets/secrets.service';
+import { activeMasterKeyBytes } from '../src/secrets-runtime';
+import { openSecretsStore } from '../src/secrets.migrations';
+
+const devMasterKeys = JSON.parse(readFileSync(join(__dirname, '../../../deploy/dev/master-keys.json'), 'utf8')) as {
+  keys: Array<Record<string, unknown>>;
+};
+const masterKeys: KeyMaterial = { json: devMasterKeys, source: 'test', isDevDefault: true };
+
+const vendorAdmin = (org: string): VendorUser => ({ sub: `admin@${org}`, org, orgType: 'vendor', role: 'admin' });
+const redaction: ServicePrincipal = {
+  sub: 'service:redaction',
+  org: 'redaction',
+  orgType: 'service',
+  scopes: new Set(['secrets:resolve-all']),
+};
+
+describe('secrets storage (Postgres)', () => {
+  let database: TestDatabase;
+  let store: PostgresEventStore;
+  let keyRing: DataKeyRing;
+  let secrets: SecretsService;
+  let ops: SecretsOperations;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    store = await openSecretsStore(database.url);
+    keyRing = new DataKeyRing(await MasterKeyRing.fromJwks(devMasterKeys), new PostgresDataKeyStore(store));
+    secrets = new SecretsService(store, keyRing, new IdempotencyStore(store, activeMasterKeyBytes(masterKeys)));
+    ops = await SecretsOperations.open({ databaseUrl: database.url, masterKeys });
+  });
+
+  afterAll(async () => {
+    await ops?.close();
+    await store?.close();
+    await database?.drop();
+  });
+
+  const createSecret = (org: string, key: string, value: string, customerOrganizationId?: string) =>
+    secrets.create(vendorAdmin(org), create(CreateSecretRequestSchema, { key, value, customerOrganizationId }));
+  const updateSecret = (org: string, key: string, value: string, customerOrganizationId?: string) =>
+    secrets.update(vendorAdmin(org), create(UpdateSecretRequestSchema, { key, value, customerOrganizationId }));
+  const deleteSecret = (org: string, key: string, customerOrganizationId?: string) =>
+    secrets.delete(vendorAdmin(org), create(DeleteSecretRequestSchema, { key, customerOrganizationId }));
+  const viewRows = () => store.query('select * from secret_view order by stream_id');
+
+  it('rebuilds secret_view into exactly the rows the inline projection wrote', async () => {
+    for (let i = 0; i < 30; i++) {
+      const org = `rebuild${i % 3}`;
+      const customer = i % 2 === 0 ? undefined : `cust${i % 4}`;
+      await createSecret(org, `KEY_${i}`, `value-${i}`, customer);
+      if (i % 3 === 0) await updateSecret(org, `KEY_${i}`, `value-${i}-b`, customer);
+      if (i % 5 === 0) await deleteSecret(org, `KEY_${i}`, customer);
+      if (i % 10 === 0) await createSecret(org, `KEY_${i}`, `value-${i}-c`, customer);
+    }
+    await createSecret('rebuildpurged', 'GONE', 'gone-value');
+    await ops.purgeOrganization('rebuildpurged');
+    const before = await viewRows();
+    expect(before.length).toBe(30);
+
+    const progress: number[] = [];
+    const report = await ops.rebuildProjections((done) => progress.push(done));
+    // 30 creates, 10 updates, 6 deletes, 3 re-creates, the purged organization's create and its purge.
+    expect(report.events).toBe(51);
+    expect(progress[progress.length - 1]).toBe(report.events);
+    expect(await viewRows()).toEqual(before);
+  });
+
+  it("makes a purged organization's values undecryptable while its events remain", async () => {
+    const org = `purged${randomBytes(3).toString('hex')}`;
+    await createSecret(org, 'API_KEY', 'purge-me-1');
+    await updateSecret(org, 'API_KEY', 'purge-me-2');
+    await createSecret(org, 'CUSTOMER_KEY', 'purge-me-3', 'acustomer');
+    const [stored] = await store.query<{ stream_id: string; value: string }>(
+      `select stream_id, data->>'value' as value from events where stream_id = $1 and stream_version = 1`,
+      [`secret:${org}:_:API_KEY`],
+    );
+    expect(await keyRing.decryptValue(stored.value, stored.stream_id)).toBe('purge-me-1');
+
+    const report = await ops.purgeOrganization(org);
+    expect(report).toEqual({ dataKeysDeleted: 1, secretsRemoved: 2 });
+
+    const events = await store.query<{ type: string }>(
+      `select type from events where stream_id like $1 order by position`,
+      [`secret:${org}:%`],
+    );
+    expect(events.map((event) => event.type)).toEqual(['SecretCreated', 'SecretValueUpdated', 'SecretCreated']);
+    expect(await store.query('select * from secret_view where organization_id = $1', [org])).toEqual([]);
+    expect(await store.query('select * from data_key where organization_id = $1', [org])).toEqual([]);
+    const freshRing = new DataKeyRing(await MasterKeyRing.fromJwks(devMasterKeys), new PostgresDataKeyStore(store));
+    await expect(freshRing.decryptValue(stored.value, stored.stream_id)).rejects.toMatchObject({
+      code: CryptoErrorCode.DATA_KEY_NOT_FOUND,
+    });
+    const [purged] = await store.query<{ type: string; data: unknown }>(
+      `select type, data from events where stream_id = $1`,
+      [`organization:${org}`],
+    );
+    expect(purged).toEqual({ type: 'OrganizationPurged', data: { organizationId: org, dataKeysDeleted: 1 } });
+
+    // Resolve finds nothing to release, even with a key ring that still caches the purged data key (for its TTL)
+    // and with history, which reads the events themselves.
+    const { publicJwk } = await generateReplyKeyPair();
+    const resolver = new SecretResolver(store, keyRing, new ValueCache());
+    const reply = await resolver.resolve(
+      redaction,
+      create(ResolveSecretsRequestSchema, {
+        organizationId: org,
+        keys: ['API_KEY'],
+        includeHistory: true,
+        replyKey: { ...publicJwk },
+      }),
+    );
+    expect(reply.missing).toEqual(['API_KEY']);
+  });
+
+  it('gives an organization exactly one first data key when many instances race to create it', async () => {
+    const org = `race${randomBytes(3).toString('hex')}`;
+    const master = await MasterKeyRing.fromJwks(devMasterKeys);
+    const rings = Array.from({ length: 12 }, () => new DataKeyRing(master, new PostgresDataKeyStore(store)));
+    const values = await Promise.all(
+      rings.map((ring, i) => ring.encryptValue(org, `secret:${org}:_:K${i}`, `race-${i}`)),
+    );
+    expect(new Set(values.map((value) => value.dataKeyId)).size).toBe(1);
+    expect(await store.query('select id from data_key where organization_id = $1', [org])).toEqual([
+      { id: values[0].dataKeyId },
+    ]);
+    const decrypted = await Promise.all(
+      values.map((value, i) => rings[(i + 1) % 12].decryptValue(value.jwe, `secret:${org}:_:K${i}`)),
+    );
+    expect(decrypted).toEqual(values.map((_, i) => `race-${i}`));
+  });
+
+  it('rotates an organization key for new writes and keeps old values readable', async () => {
+    const org = `rotate${randomBytes(3).toString('hex')}`;
+    const old = await keyRing.encryptValue(org, `secret:${org}:_:K`, 'before-rotation');
+    const results = await Promise.all([ops.rotateOrganizationKey(org), ops.rotateOrganizationKey(org)]);
+    const active = await store.query<{ id: string }>('select id from data_key where organization_id = $1 and active', [
+      org,
+    ]);
+    expect(active).toHaveLength(1);
+    expect(results).toContain(active[0].id);
+    const freshRing = new DataKeyRing(await MasterKeyRing.fromJwks(devMasterKeys), new PostgresDataKeyStore(store));
+    const fresh = await freshRing.encryptValue(org, `secret:${org}:_:K`, 'after-rotation');
+    expect(fresh.dataKeyId).toBe(active[0].id);
+    expect(await freshRing.decryptValue(old.jwe, `secret:${org}:_:K`)).toBe('before-rotation');
+  });
+
+  it('rewraps every data key under a new master key without touching any event', async () => {
+    const org = `master${randomBytes(3).toString('hex')}`;
+    await createSecret(org, 'ROTATED', 'master-rotation');
+    const newMaster = {
+      kty: 'oct',
+      kid: `test-master-${randomBytes(3).toString('hex')}`,
+      k: randomBytes(32).toString('base64url'),
+    };
+    const rotatedKeys: KeyMaterial = {
+      json: { keys: [newMaster, ...devMasterKeys.keys] },
+      source: 'test',
+      isDevDefault: false,
+    };
+    const eventsBefore = await store.query('select event_id, data from events order by position');
+    const rotatedOps = await SecretsOperations.open({ databaseUrl: database.url, masterKeys: rotatedKeys });
+    try {
+      expect(await rotatedOps.rotateMasterKey()).toBeGreaterThan(0);
+    } finally {
+      await rotatedOps.close();
+    }
+    expect(await store.query('select distinct master_kid from data_key')).toEqual([{ master_kid: newMaster.kid }]);
+    expect(await store.query('select event_id, data from events order by position')).toEqual(eventsBefore);
+    const onlyNewMaster = new DataKeyRing(
+      await MasterKeyRing.fromJwks({ keys: [newMaster] }),
+      new PostgresDataKeyStore(store),
+    );
+    const [stored] = await store.query<{ stream_id: string; value: string }>(
+      `select stream_id, value from secret_view where organization_id = $1`,
+      [org],
+    );
+    expect(await onlyNewMaster.decryptValue(stored.value, stored.stream_id)).toBe('master-rotation');
+  });
+});
