@@ -1,12 +1,14 @@
 // Compiles parse trees into closures once; executing walks no tree and allocates only what Go's executor would.
 // Each closure mirrors a function of Go's exec.go, including where it records the node that errors will name.
-import { goQuote, printOne, sprint } from './fmt';
+import { goQuote, printOne } from './fmt';
 import {
   CHECKS_PRESENCE,
   CONDITION_OPERATORS,
   FUNCTIONS,
   FunctionError,
   PARAM_TYPE_NAMES,
+  ResultTooLarge,
+  redacted,
   SHORT_CIRCUIT,
   type ParamType,
 } from './functions';
@@ -25,6 +27,7 @@ import type {
 } from './nodes';
 import { nodeString } from './nodes';
 import type { Tree } from './parser';
+import { LexicalScope } from './scope';
 import { GoComplex, GoFloat, isMap, isTrue, mapGet, mapHas, sortedKeys, typeName } from './values';
 
 /** What a statement returns: carry on, or unwind to the enclosing range. */
@@ -48,6 +51,8 @@ export interface Execution {
   /** Raises Go's execution error for `reason` at `node`. */
   fail(reason: string): never;
   checkOutput(): void;
+  /** Fails: the output would exceed its limit. */
+  outputTooLarge(): never;
   /** Enters a template invocation; fails when too deep. */
   enterTemplate(weight: number): void;
   leaveTemplate(weight: number): void;
@@ -82,7 +87,7 @@ interface Slot {
 
 interface Scope {
   slots: Slot[];
-  visible: Slot[];
+  visible: LexicalScope<Slot>;
   dotIsInterface: boolean;
 }
 
@@ -101,7 +106,7 @@ export class Compiler {
       this.compiled.set(name, { name, slots: 0, nesting: tree.nesting, body: () => Flow.Normal });
     }
     for (const [name, tree] of this.trees) {
-      const scope: Scope = { slots: [], visible: [], dotIsInterface: false };
+      const scope: Scope = { slots: [], visible: new LexicalScope(), dotIsInterface: false };
       this.declare(scope, '$', false);
       const body = this.list(tree.root, scope);
       const target = this.compiled.get(name)!;
@@ -116,12 +121,13 @@ export class Compiler {
   private declare(scope: Scope, name: string, isInterface: boolean, defined = true): Slot {
     const slot: Slot = { name, index: scope.slots.length, isInterface, defined };
     scope.slots.push(slot);
-    scope.visible.push(slot);
+    scope.visible.push(name, slot);
     return slot;
   }
 
   private lookup(scope: Scope, name: string): Slot {
-    for (let i = scope.visible.length - 1; i >= 0; i--) if (scope.visible[i].name === name) return scope.visible[i];
+    const slot = scope.visible.get(name);
+    if (slot !== undefined) return slot;
     // Declared by the parser but not yet at run time (`{{$x := $x}}`): Go fails when it reads it.
     return { name, index: -1, isInterface: false, defined: false };
   }
@@ -199,7 +205,7 @@ export class Compiler {
   }
 
   private ifOrWith(node: BranchNode, scope: Scope): Statement {
-    const mark = scope.visible.length;
+    const mark = scope.visible.mark();
     const condition = this.pipeline(node.pipe, scope, true);
     const isWith = node.type === 'with';
     const outerDotIsInterface = scope.dotIsInterface;
@@ -207,7 +213,7 @@ export class Compiler {
     const then = this.list(node.list, scope);
     scope.dotIsInterface = outerDotIsInterface;
     const otherwise = node.elseList ? this.list(node.elseList, scope) : null;
-    scope.visible.length = mark;
+    scope.visible.pop(mark);
     return (s, dot) => {
       const v = condition(s, dot);
       if (isTrue(v)) return then(s, isWith ? v : dot);
@@ -216,7 +222,7 @@ export class Compiler {
   }
 
   private range(node: BranchNode, scope: Scope): Statement {
-    const mark = scope.visible.length;
+    const mark = scope.visible.mark();
     const value = this.pipeline(node.pipe, scope, false);
     const decl = node.pipe.decl.map((d) => this.lookup(scope, d.ident[0]).index);
     // The slots the pipeline declared hold the element (last) and the key (first of two).
@@ -228,7 +234,7 @@ export class Compiler {
     const body = this.list(node.list, scope);
     scope.dotIsInterface = outerDotIsInterface;
     const otherwise = node.elseList ? this.list(node.elseList, scope) : null;
-    scope.visible.length = mark;
+    scope.visible.pop(mark);
 
     const iterate = (s: Execution, key: unknown, elem: unknown): Flow => {
       s.step();
@@ -251,7 +257,7 @@ export class Compiler {
           return Flow.Normal;
         }
       } else if (v !== undefined && v !== null) {
-        s.fail(`range can't iterate over ${sprint([v])}`);
+        s.fail(`range can't iterate over ${redacted(v, '%v')}`);
       }
       return otherwise ? otherwise(s, dot) : Flow.Normal;
     };
@@ -616,6 +622,7 @@ export class Compiler {
           s.node = callerNode;
           s.fail(`error calling ${name}: ${e.message}`);
         }
+        if (e instanceof ResultTooLarge) s.outputTooLarge();
         throw e;
       }
     };

@@ -44,12 +44,27 @@ export interface TemplateFunction {
 /** An error a function returns (or a panic it raises), reported as `error calling NAME: message`. */
 export class FunctionError extends Error {}
 
+/** A function would build a result larger than any output may be. */
+export class ResultTooLarge extends Error {}
+
+/** Largest string a function may build (the output limit; the executor reports it as such). */
+export const MAX_RESULT_LENGTH = 10 * 1024 * 1024;
+
 const fail = (message: string): never => {
   throw new FunctionError(message);
 };
 
 function intValue(v: unknown): number | undefined {
   return typeof v === 'number' && Number.isInteger(v) ? v : undefined;
+}
+
+/**
+ * A value as an error message may show it: Go prints it, but strings (and containers, which may hold
+ * strings) can be secret values, which never appear in an error (ARCHITECTURE.md §2), so they are named by type.
+ */
+export function redacted(v: unknown, verb: '%s' | '%v'): string {
+  if (typeof v === 'string' || Array.isArray(v) || isMap(v)) return `<redacted ${typeName(v)}>`;
+  return sprintf(verb, [v]);
 }
 
 // ---- comparisons (funcs.go eq/lt) ----
@@ -99,7 +114,7 @@ function eq(arg1: unknown, ...arg2: unknown[]): boolean {
           }
           if (isNilValue(arg1) || isNilValue(arg)) truth = isNilValue(arg) === isNilValue(arg1);
           else {
-            if (!comparable(arg)) fail(`non-comparable type ${sprintf('%s', [arg])}: ${typeName(arg)}`);
+            if (!comparable(arg)) fail(`non-comparable type ${redacted(arg, '%s')}: ${typeName(arg)}`);
             truth = arg1 === arg;
           }
         }
@@ -409,8 +424,10 @@ function jsonFloat(f: number): string {
 }
 
 function indent(spaces: number, v: string): string {
+  const lines = v.split('\n');
+  if (Math.max(0, spaces) * lines.length + v.length > MAX_RESULT_LENGTH) throw new ResultTooLarge();
   const pad = ' '.repeat(Math.max(0, spaces));
-  return pad + v.split('\n').join('\n' + pad);
+  return pad + lines.join('\n' + pad);
 }
 
 const fn = (params: ParamType[], call: (args: unknown[]) => unknown, variadic = false): TemplateFunction => ({

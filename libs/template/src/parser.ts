@@ -1,6 +1,7 @@
 // Go's text/template/parse parser (parse.go), item for item, so errors name the same token and line.
 import { goQuote, isPrintRune } from './fmt';
 import { ItemType, lex, type Item } from './lexer';
+import { LexicalScope } from './scope';
 import { SyntaxError as LiteralSyntaxError, parseGoFloat, parseGoInteger, unquote, unquoteChar } from './literals';
 import type {
   BranchNode,
@@ -88,7 +89,7 @@ class TreeParser {
   root: ListNode = { type: 'list', pos: 0, nodes: [] };
   private readonly token: [Item, Item, Item] = [ZERO_ITEM, ZERO_ITEM, ZERO_ITEM];
   private peekCount = 0;
-  private vars: string[] = ['$'];
+  private readonly vars = new LexicalScope<true>();
   private actionLine = 0;
   private rangeDepth = 0;
   private depth = 0;
@@ -99,6 +100,7 @@ class TreeParser {
     private readonly state: ParseState,
   ) {
     this.name = name;
+    this.vars.push('$', true);
   }
 
   // ---- token buffer, as Go's Tree.next/backup/peek ----
@@ -304,11 +306,11 @@ class TreeParser {
           pipe.isAssign = next.typ === ItemType.Assign;
           this.nextNonSpace();
           pipe.decl.push(this.newVariable(v.pos, v.val));
-          this.vars.push(v.val);
+          this.vars.push(v.val, true);
         } else if (next.typ === ItemType.Char && next.val === ',') {
           this.nextNonSpace();
           pipe.decl.push(this.newVariable(v.pos, v.val));
-          this.vars.push(v.val);
+          this.vars.push(v.val, true);
           if (context === 'range' && pipe.decl.length < 2) {
             const p = this.peekNonSpace().typ;
             if (p === ItemType.Variable || p === ItemType.RightDelim || p === ItemType.RightParen) continue decls;
@@ -362,7 +364,7 @@ class TreeParser {
   }
 
   private branchControl(context: 'if' | 'range' | 'with', allowElseIf: boolean): BranchNode {
-    const mark = this.vars.length;
+    const mark = this.vars.mark();
     this.enter();
     try {
       const pipe = this.pipeline(context, ItemType.RightDelim);
@@ -383,7 +385,7 @@ class TreeParser {
       }
       return { type: context, pos: pipe.pos, pipe, list, elseList };
     } finally {
-      this.vars.length = mark;
+      this.vars.pop(mark);
       this.leave();
     }
   }
@@ -530,7 +532,7 @@ class TreeParser {
 
   private useVar(pos: number, name: string): VariableNode {
     const v = this.newVariable(pos, name);
-    if (this.vars.includes(v.ident[0])) return v;
+    if (this.vars.get(v.ident[0]) !== undefined) return v;
     this.errorf(`undefined variable ${goQuote(v.ident[0])}`);
   }
 

@@ -17,9 +17,9 @@ export const TEMPLATE_LIMITS = Object.freeze({
   /** `template` calls active at once (Go: 100000). */
   maxTemplateDepth: 1000,
   /** Nesting levels active at once across `template` calls: each call costs its body's nesting + 1. */
-  maxActiveNesting: 5000,
+  maxActiveNesting: 3000,
   /** Range iterations and template calls in one execution. */
-  maxSteps: 10_000_000,
+  maxSteps: 1_000_000,
 });
 
 export const DEFAULT_TEMPLATE_NAME = 'template';
@@ -70,11 +70,13 @@ class TemplateExecution implements Execution {
     throw new TemplateExecutionError(message, reason, name, where, code);
   }
 
+  outputTooLarge(): never {
+    return this.fail(`output is larger than ${TEMPLATE_LIMITS.maxOutputBytes} bytes`, TemplateErrorCode.OutputTooLarge);
+  }
+
   checkOutput(): void {
     const bytes = Buffer.byteLength(this.out);
-    if (bytes > TEMPLATE_LIMITS.maxOutputBytes) {
-      this.fail(`output is larger than ${TEMPLATE_LIMITS.maxOutputBytes} bytes`, TemplateErrorCode.OutputTooLarge);
-    }
+    if (bytes > TEMPLATE_LIMITS.maxOutputBytes) this.outputTooLarge();
     // A UTF-16 unit is at most 3 UTF-8 bytes, so the limit cannot be crossed before this length.
     this.checkOutputAt = this.out.length + Math.max(1, Math.floor((TEMPLATE_LIMITS.maxOutputBytes - bytes) / 3));
   }
@@ -122,7 +124,15 @@ export class Template {
   execute(data: unknown): string {
     if (data === null) data = undefined; // Go: reflect.ValueOf(nil) is no value
     const run = new TemplateExecution(this.source, this.name, this.main, data);
-    this.main.body(run, data);
+    try {
+      this.main.body(run, data);
+    } catch (e) {
+      // The limits keep the stack well inside Node's default; this only guards an unusually small one.
+      if (e instanceof RangeError && /call stack/i.test(e.message)) {
+        run.fail(`exceeded maximum template depth (${TEMPLATE_LIMITS.maxTemplateDepth})`, TemplateErrorCode.TooDeep);
+      }
+      throw e;
+    }
     if (run.out.length > Math.floor(TEMPLATE_LIMITS.maxOutputBytes / 3)) run.checkOutput();
     return run.out;
   }

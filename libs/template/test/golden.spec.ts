@@ -44,6 +44,15 @@ function goReason(message: string): string {
   return message.replace(/^template: [^:]*:\d+: /, '');
 }
 
+/**
+ * Where Go quotes a value from the data in an error, the engine names its type instead, because a string
+ * there can be a secret (ARCHITECTURE.md §2): Go's text with the value replaced.
+ */
+const REDACTED: Record<string, readonly [string, string]> = {
+  'range/string-error': ['over k-123', 'over <redacted string>'],
+  'cmp/eq-map': ['type map[a:%!s(int=1) b:%!s(int=2) c:%!s(int=3)]:', 'type <redacted map[string]interface {}>:'],
+};
+
 const strict = golden.cases.filter((c) => !c.lenient);
 const lenient = golden.cases.filter((c) => c.lenient);
 
@@ -55,7 +64,10 @@ describe(`templates render as Go ${golden.go} text/template does (missingkey=err
   it.each(strict.map((c) => [c.name, c] as const))('%s', (_name, c) => {
     const outcome = render(c);
     if (c.error !== undefined) {
-      expect(outcome).toEqual({ error: c.error, phase: c.phase, reason: goReason(c.error) });
+      const redaction = REDACTED[c.name];
+      if (redaction) expect(c.error).toContain(redaction[0]);
+      const error = redaction ? c.error.replace(redaction[0], redaction[1]) : c.error;
+      expect(outcome).toEqual({ error, phase: c.phase, reason: goReason(error) });
     } else {
       expect(outcome).toEqual({ output: c.output });
     }

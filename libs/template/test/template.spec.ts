@@ -1,0 +1,217 @@
+import {
+  TEMPLATE_LIMITS,
+  TemplateErrorCode,
+  TemplateExecutionError,
+  TemplateParseError,
+  parseTemplate,
+} from '@platform/template';
+
+const secrets = (values: Record<string, string>) => ({ Secrets: values });
+
+function thrown(fn: () => unknown): unknown {
+  try {
+    fn();
+  } catch (e) {
+    return e;
+  }
+  throw new Error('expected an error');
+}
+
+describe('parseTemplate / execute', () => {
+  it('renders the seed examples', () => {
+    const t = parseTemplate(
+      'API_KEY={{ .Secrets.API_KEY }}\nAUTH_TOKEN={{ .Secrets.CLIENT_ID }}:{{ .Secrets.CLIENT_SECRET }}\n' +
+        'API_URL={{ if .Secrets.API_URL }}{{ .Secrets.API_URL }}{{ else }}https://api.example.com{{ end }}\n',
+    );
+    expect(t.execute(secrets({ API_KEY: 'k', CLIENT_ID: 'id', CLIENT_SECRET: 'cs' }))).toBe(
+      'API_KEY=k\nAUTH_TOKEN=id:cs\nAPI_URL=https://api.example.com\n',
+    );
+    expect(t.execute(secrets({ API_KEY: 'k', CLIENT_ID: 'id', CLIENT_SECRET: 'cs', API_URL: 'https://x' }))).toContain(
+      'API_URL=https://x',
+    );
+  });
+
+  it('is reusable: one parse, many executions with different data', () => {
+    const t = parseTemplate('{{ .Secrets.A }}');
+    expect(['1', '2', '3'].map((a) => t.execute(secrets({ A: a })))).toEqual(['1', '2', '3']);
+  });
+
+  it('names the template "template" unless told otherwise', () => {
+    const e = thrown(() => parseTemplate('{{ .Secrets.NOPE }}').execute(secrets({})));
+    expect((e as Error).message).toBe(
+      'template: template:1:11: executing "template" at <.Secrets.NOPE>: map has no entry for key "NOPE"',
+    );
+    const named = thrown(() => parseTemplate('{{ .X }', { name: 'values.yaml' }));
+    expect((named as Error).message).toBe('template: values.yaml:1: unexpected "}" in operand');
+  });
+
+  it('reads Maps as well as plain objects, and never the prototype chain', () => {
+    expect(parseTemplate('{{ .Secrets.A }}').execute({ Secrets: new Map([['A', 'from-map']]) })).toBe('from-map');
+    const e = thrown(() => parseTemplate('{{ .Secrets.constructor }}').execute(secrets({})));
+    expect((e as TemplateExecutionError).reason).toBe('map has no entry for key "constructor"');
+  });
+});
+
+describe('errors', () => {
+  it('a missing secret: Go message, reason for the wire, line and column', () => {
+    const e = thrown(() => parseTemplate('A=1\nB={{ .Secrets.SECRET_NAME }}').execute(secrets({})));
+    expect(e).toBeInstanceOf(TemplateExecutionError);
+    expect(e).toMatchObject({
+      // Go places a field chain at its last field.
+      message:
+        'template: template:2:13: executing "template" at <.Secrets.SECRET_NAME>: map has no entry for key "SECRET_NAME"',
+      reason: 'map has no entry for key "SECRET_NAME"',
+      code: TemplateErrorCode.Execution,
+      line: 2,
+      column: 13,
+      templateName: 'template',
+    });
+  });
+
+  it('a syntax error: Go message, reason for the wire, line', () => {
+    const e = thrown(() => parseTemplate('ok\n{{ .Secrets.A }\n'));
+    expect(e).toBeInstanceOf(TemplateParseError);
+    expect(e).toMatchObject({
+      message: 'template: template:2: unexpected "}" in operand',
+      reason: 'unexpected "}" in operand',
+      code: TemplateErrorCode.Parse,
+      line: 2,
+    });
+  });
+
+  it('an error inside a defined template names it', () => {
+    const e = thrown(() =>
+      parseTemplate('{{ define "db" }}{{ .Secrets.DB }}{{ end }}{{ template "db" . }}').execute(secrets({})),
+    );
+    expect(e).toMatchObject({ templateName: 'db', reason: 'map has no entry for key "DB"' });
+  });
+
+  it('never quotes a secret value', () => {
+    const value = 'hunter2-very-secret';
+    const attempts = [
+      '{{ .Secrets.A.B }}',
+      '{{ range .Secrets.A }}{{ end }}',
+      '{{ index .Secrets.A 99 }}',
+      '{{ len 3 | printf "%d" | .Secrets.A }}',
+      '{{ upper (index .Secrets "A" | len) }}',
+      '{{ eq .Secrets.A 1 }}',
+      '{{ eq .Secrets .Secrets }}',
+      '{{ range .Secrets.A }}{{ end }}',
+    ];
+    for (const source of attempts) {
+      const e = thrown(() => parseTemplate(source).execute(secrets({ A: value })));
+      expect(e).toBeInstanceOf(TemplateExecutionError);
+      expect((e as Error).message).not.toContain('hunter2');
+    }
+  });
+});
+
+describe('limits', () => {
+  it('refuses a source over 1 MiB', () => {
+    const e = thrown(() => parseTemplate('x'.repeat(TEMPLATE_LIMITS.maxSourceBytes + 1)));
+    expect(e).toBeInstanceOf(TemplateParseError);
+    expect(e).toMatchObject({ code: TemplateErrorCode.SourceTooLarge });
+  });
+
+  it('accepts a source of exactly 1 MiB', () => {
+    const source = 'x'.repeat(TEMPLATE_LIMITS.maxSourceBytes);
+    expect(parseTemplate(source).execute({})).toHaveLength(source.length);
+  });
+
+  it('stops output over 10 MiB', () => {
+    const big = 'y'.repeat(1024 * 1024);
+    const t = parseTemplate('{{ range .L }}{{ $.Secrets.BIG }}{{ end }}');
+    const data = { Secrets: { BIG: big }, L: Array.from({ length: 11 }, () => 1) };
+    const e = thrown(() => t.execute(data));
+    expect(e).toBeInstanceOf(TemplateExecutionError);
+    expect(e).toMatchObject({ code: TemplateErrorCode.OutputTooLarge });
+    expect((e as Error).message).not.toContain('yyyy');
+    expect(t.execute({ ...data, L: [1, 2, 3] })).toHaveLength(3 * big.length);
+  });
+
+  it('counts output in UTF-8 bytes', () => {
+    const threeByteChars = '☺'.repeat(1024 * 1024); // 3 MiB in UTF-8, 1 Mi UTF-16 units
+    const t = parseTemplate('{{ range .L }}{{ $.S }}{{ end }}');
+    expect(thrown(() => t.execute({ S: threeByteChars, L: [1, 2, 3, 4] }))).toMatchObject({
+      code: TemplateErrorCode.OutputTooLarge,
+    });
+    expect(t.execute({ S: threeByteChars, L: [1, 2, 3] })).toHaveLength(3 * threeByteChars.length);
+  });
+
+  it('stops a function from building a result over the output limit', () => {
+    const e = thrown(() => parseTemplate('{{ indent 100000000 "x\\ny" }}').execute({}));
+    expect(e).toMatchObject({ code: TemplateErrorCode.OutputTooLarge });
+  });
+
+  it('bounds nesting at parse time', () => {
+    const depth = TEMPLATE_LIMITS.maxNesting;
+    const nested = (n: number) => '{{ if true }}'.repeat(n) + 'x' + '{{ end }}'.repeat(n);
+    expect(parseTemplate(nested(depth)).execute({})).toBe('x');
+    expect(thrown(() => parseTemplate(nested(depth + 1)))).toMatchObject({
+      code: TemplateErrorCode.TooDeep,
+      reason: 'max expression depth exceeded',
+    });
+    const parens = '{{ ' + '('.repeat(depth + 1) + '1' + ')'.repeat(depth + 1) + ' }}';
+    expect(thrown(() => parseTemplate(parens))).toBeInstanceOf(TemplateParseError);
+  });
+
+  it("bounds template recursion with Go's message and a lower limit", () => {
+    const e = thrown(() =>
+      parseTemplate('{{ define "r" }}{{ template "r" . }}{{ end }}{{ template "r" . }}').execute({}),
+    );
+    expect(e).toBeInstanceOf(TemplateExecutionError);
+    expect(e).toMatchObject({
+      code: TemplateErrorCode.TooDeep,
+      reason: `exceeded maximum template depth (${TEMPLATE_LIMITS.maxTemplateDepth})`,
+    });
+  });
+
+  it('bounds recursion through deeply nested bodies before the JS stack runs out', () => {
+    const depth = TEMPLATE_LIMITS.maxNesting - 1;
+    const body = '{{ if true }}'.repeat(depth) + '{{ template "r" . }}' + '{{ end }}'.repeat(depth);
+    const e = thrown(() => parseTemplate(`{{ define "r" }}${body}{{ end }}{{ template "r" . }}`).execute({}));
+    expect(e).toMatchObject({ code: TemplateErrorCode.TooDeep });
+  });
+
+  it('bounds total work, so exponential recursion ends', () => {
+    const source =
+      '{{ define "t" }}{{ if . }}{{ template "t" (slice . 1) }}{{ template "t" (slice . 1) }}{{ end }}{{ end }}' +
+      '{{ template "t" .L }}';
+    const e = thrown(() => parseTemplate(source).execute({ L: Array.from({ length: 40 }, () => 1) }));
+    expect(e).toMatchObject({ code: TemplateErrorCode.TooMuchWork });
+  });
+});
+
+describe('references', () => {
+  const refs = (source: string) => parseTemplate(source).references();
+
+  it('lists the .Secrets keys used, sorted and unique', () => {
+    expect(
+      refs(
+        'B={{ .Secrets.B }}\nA={{ .Secrets.A }}\n{{ if .Secrets.C }}{{ .Secrets.C | quote }}{{ end }}{{ $.Secrets.D }}' +
+          '{{ define "x" }}{{ .Secrets.E }}{{ end }}{{ printf "%s" (default "x" .Secrets.F) }}',
+      ),
+    ).toEqual(['A', 'B', 'C', 'D', 'E', 'F']);
+  });
+
+  it('is empty without secrets', () => {
+    expect(refs('plain {{ "text" }}')).toEqual([]);
+  });
+
+  it.each([
+    ['{{ index .Secrets "A" }}'],
+    ['{{ range $k, $v := .Secrets }}{{ $k }}{{ end }}'],
+    ['{{ toJson .Secrets }}'],
+    ['{{ with .Secrets }}{{ .A }}{{ end }}'],
+    ['{{ template "x" . }}'],
+    ['{{ . }}'],
+    ['{{ with .Secrets.A }}{{ $ }}{{ end }}'],
+    ['{{ $s := $.Secrets }}{{ $s.A }}'],
+  ])('is ["*"] when access is dynamic: %s', (source) => {
+    expect(refs(source)).toEqual(['*']);
+  });
+
+  it('does not treat dot inside with/range as the data', () => {
+    expect(refs('{{ with .Secrets.A }}{{ . }}{{ end }}{{ range .List }}{{ . }}{{ end }}')).toEqual(['A']);
+  });
+});
