@@ -1,0 +1,42 @@
+import { type Principal, type Scope, assertIdentifier, hasScope, userScope } from '@platform/messaging';
+import { RenderError, RenderErrorCode } from './render.error';
+
+/** The scope fields of a render or validate request. */
+export interface ScopeRequest {
+  readonly organizationId?: string;
+  readonly customerOrganizationId?: string;
+}
+
+/**
+ * Whose secrets a render may use (ARCHITECTURE.md §4). Users render their own scope: a vendor user its
+ * organization with or without one of its customers, a customer user only `(vendor_org, own org)`. A user may
+ * name `organizationId` only as the vendor organization it already belongs to, so a client can send the same
+ * body whichever token it holds. Services need `render:any` and must name `organizationId`.
+ */
+export function renderScope(principal: Principal, request: ScopeRequest): Scope {
+  if (request.organizationId !== undefined) assertIdentifier('organizationId', request.organizationId);
+  if (principal.orgType === 'service') {
+    if (!hasScope(principal, 'render:any')) {
+      throw new RenderError(RenderErrorCode.PERMISSION_DENIED, 'rendering needs a service token with scope render:any');
+    }
+    if (request.organizationId === undefined) {
+      throw new RenderError(
+        RenderErrorCode.INVALID_ARGUMENT,
+        'organizationId is required when a service renders (it names the vendor organization)',
+        { field: 'organizationId' },
+      );
+    }
+    if (request.customerOrganizationId !== undefined) {
+      assertIdentifier('customerOrganizationId', request.customerOrganizationId);
+    }
+    return { organizationId: request.organizationId, customerOrganizationId: request.customerOrganizationId ?? null };
+  }
+  const scope = userScope(principal, request.customerOrganizationId);
+  if (request.organizationId !== undefined && request.organizationId !== scope.organizationId) {
+    throw new RenderError(
+      RenderErrorCode.PERMISSION_DENIED,
+      'a user can only render its own organization; organizationId is for service tokens with render:any',
+    );
+  }
+  return scope;
+}

@@ -1,0 +1,161 @@
+import { type SecretScope } from '@platform/contracts';
+import { type ReplyPrivateKey, type ReplyPublicJwk, decryptWithReplyKey, generateReplyKeyPair } from '@platform/crypto';
+import { DependencyError, PlatformError, type Scope, type ServiceClient } from '@platform/messaging';
+import { type Histogram } from 'prom-client';
+import { RenderError, RenderErrorCode } from './render.error';
+
+/** The secret key rule of ARCHITECTURE.md §3; a template may reference other names, which can never exist. */
+export const SECRET_KEY_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,255}$/;
+/** Most keys one resolve names (the secrets service's limit); a template referencing more asks for every key. */
+export const MAX_NAMED_KEYS = 1000;
+
+export interface ResolvedValue {
+  readonly value: string;
+  readonly version: number;
+  readonly scope: SecretScope;
+}
+
+export interface ResolvedSecrets {
+  /** KEY → its value in scope, a customer's value overriding the vendor-level one. */
+  readonly values: ReadonlyMap<string, ResolvedValue>;
+}
+
+/** Where values come from: `keys` the keys a template needs, or `'all'` when it reads `.Secrets` dynamically. */
+export interface SecretValueSource {
+  resolve(
+    scope: Scope,
+    keys: readonly string[] | 'all',
+    pins: Readonly<Record<string, number>>,
+  ): Promise<ResolvedSecrets>;
+}
+
+interface ReplyKeyPair {
+  readonly publicJwk: ReplyPublicJwk;
+  readonly privateKey: ReplyPrivateKey;
+}
+
+/**
+ * The ephemeral key pairs resolve replies are encrypted to. With `maxAgeMs` 0 every resolve gets a fresh pair;
+ * otherwise one pair serves every resolve for that long (generation costs about 0.1 ms), so a recorded reply
+ * could be read only with a private key that existed in this process's memory for that window.
+ */
+export class ReplyKeys {
+  private current?: { pair: Promise<ReplyKeyPair>; expiresAt: number };
+
+  constructor(
+    private readonly maxAgeMs: number,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  pair(): Promise<ReplyKeyPair> {
+    if (this.maxAgeMs === 0) return generateReplyKeyPair();
+    const now = this.now();
+    if (!this.current || now >= this.current.expiresAt) {
+      this.current = { pair: generateReplyKeyPair(), expiresAt: now + this.maxAgeMs };
+    }
+    return this.current.pair;
+  }
+}
+
+interface ResolveReply {
+  readonly ciphertext: string;
+  readonly missing: readonly string[];
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+function malformedReply(): RenderError {
+  return new RenderError(RenderErrorCode.SECRETS_FAILED, 'the secrets service sent a reply render cannot read');
+}
+
+/** The decrypted `ResolvedSecrets` JSON, checked field by field; a malformed payload is never passed on. */
+function valuesOf(payload: unknown): Map<string, ResolvedValue> {
+  if (!isRecord(payload) || !isRecord(payload.values)) throw malformedReply();
+  const values = new Map<string, ResolvedValue>();
+  for (const [key, entry] of Object.entries(payload.values)) {
+    if (
+      !isRecord(entry) ||
+      typeof entry.value !== 'string' ||
+      typeof entry.version !== 'number' ||
+      (entry.scope !== 'vendor' && entry.scope !== 'customer')
+    ) {
+      throw malformedReply();
+    }
+    values.set(key, { value: entry.value, version: entry.version, scope: entry.scope });
+  }
+  return values;
+}
+
+/** A secrets-service failure as render's caller sees it: refusals stay refusals, an absent service is UNAVAILABLE, the rest INTERNAL. */
+export function secretsFailure(error: unknown): unknown {
+  if (error instanceof PlatformError && error.code === 'UNAVAILABLE') {
+    return new RenderError(RenderErrorCode.SECRETS_UNAVAILABLE, 'the secrets service is unavailable; retry later');
+  }
+  if (error instanceof DependencyError) {
+    switch (error.code) {
+      case 'PERMISSION_DENIED':
+        return new RenderError(RenderErrorCode.PERMISSION_DENIED, `the secrets service refused: ${error.message}`);
+      case 'UNAVAILABLE':
+        return new RenderError(RenderErrorCode.SECRETS_UNAVAILABLE, 'the secrets service is unavailable; retry later');
+      default:
+        return new RenderError(RenderErrorCode.SECRETS_FAILED, `the secrets service failed (${error.code})`);
+    }
+  }
+  return error;
+}
+
+/**
+ * Values from `secrets.v1.resolve` (ARCHITECTURE.md §6), one request per render with render's own service token,
+ * the reply encrypted to an ephemeral P-256 key and decrypted here. A slow or absent secrets service fails the
+ * request after `timeoutMs` with UNAVAILABLE.
+ */
+export class ResolvedSecretValues implements SecretValueSource {
+  constructor(
+    private readonly services: ServiceClient,
+    private readonly replyKeys: ReplyKeys,
+    private readonly timeoutMs: number,
+    private readonly timer?: Histogram,
+  ) {}
+
+  async resolve(
+    scope: Scope,
+    keys: readonly string[] | 'all',
+    pins: Readonly<Record<string, number>>,
+  ): Promise<ResolvedSecrets> {
+    const named = keys === 'all' ? [] : keys;
+    const { publicJwk, privateKey } = await this.replyKeys.pair();
+    const request = {
+      organizationId: scope.organizationId,
+      ...(scope.customerOrganizationId === null ? {} : { customerOrganizationId: scope.customerOrganizationId }),
+      keys: named,
+      pins:
+        keys === 'all' ? pins : Object.fromEntries(named.filter((k) => pins[k] !== undefined).map((k) => [k, pins[k]])),
+      replyKey: publicJwk,
+    };
+    const stopTimer = this.timer?.startTimer();
+    let reply: ResolveReply;
+    try {
+      reply = await this.services.request<ResolveReply>('secrets.v1.resolve', request, { timeoutMs: this.timeoutMs });
+    } catch (error) {
+      throw secretsFailure(error);
+    }
+    if (typeof reply.ciphertext !== 'string') throw malformedReply();
+    let payload: unknown;
+    try {
+      payload = await decryptWithReplyKey(privateKey, reply.ciphertext);
+    } catch {
+      throw malformedReply();
+    } finally {
+      stopTimer?.();
+    }
+    return { values: valuesOf(payload) };
+  }
+}
+
+/** The keys to ask for: the referenced names that can be secret keys, or every key when access is dynamic or too wide. */
+export function keysToResolve(references: readonly string[]): string[] | 'all' {
+  if (references.includes('*')) return 'all';
+  const keys = references.filter((key) => SECRET_KEY_PATTERN.test(key));
+  return keys.length > MAX_NAMED_KEYS ? 'all' : keys;
+}
