@@ -1,0 +1,121 @@
+import { type MigrationObject, MikroORM } from '@mikro-orm/core';
+import { Migration, Migrator } from '@mikro-orm/migrations';
+import { PostgreSqlDriver } from '@mikro-orm/postgresql';
+import { Client } from 'pg';
+
+/** The audit service's own Postgres schema (ARCHITECTURE.md §9). */
+export const AUDIT_SCHEMA = 'audit';
+
+/** Never edit a released migration: add a new class to the list. */
+class AuditRecords0001 extends Migration {
+  override up(): void {
+    this.addSql(`create table audit.records (
+      sequence bigint primary key,
+      event_id text not null constraint records_event_id_unique unique,
+      type text not null,
+      organization_id text not null,
+      customer_organization_id text,
+      key text,
+      version integer not null,
+      actor_sub text not null,
+      actor_org text not null,
+      actor_role text not null,
+      occurred_at timestamptz not null,
+      recorded_at timestamptz not null,
+      resolved jsonb not null default '[]',
+      prev_hash text not null,
+      hash text not null
+    )`);
+    // Queries always name the vendor organization and read newest first.
+    this.addSql('create index records_org_sequence on audit.records (organization_id, sequence)');
+    this.addSql(
+      'create index records_org_customer_sequence on audit.records (organization_id, customer_organization_id, sequence)',
+    );
+    this.addSql('create index records_org_key_sequence on audit.records (organization_id, key, sequence)');
+    this.addSql('create index records_org_actor_sequence on audit.records (organization_id, actor_sub, sequence)');
+    this.addSql(
+      `create index records_resolved_keys on audit.records using gin (resolved jsonb_path_ops) where resolved <> '[]'`,
+    );
+    // One row per vendor organization: the end of its hash chain, locked while records are appended.
+    this.addSql(`create table audit.chain_heads (
+      organization_id text primary key,
+      last_sequence bigint not null,
+      last_hash text not null,
+      record_count bigint not null
+    )`);
+    // The stream sequence applied so far: every instance applies SECRETS_EVENTS strictly in order after it.
+    this.addSql(`create table audit.applied_position (
+      id smallint primary key default 1 check (id = 1),
+      stream_sequence bigint not null default 0,
+      last_occurred_at timestamptz,
+      updated_at timestamptz not null default now()
+    )`);
+    this.addSql('insert into audit.applied_position (id) values (1)');
+  }
+}
+
+export const AUDIT_MIGRATIONS: readonly MigrationObject[] = [{ name: 'audit_0001_records', class: AuditRecords0001 }];
+
+function databaseNameOf(databaseUrl: string): string {
+  return decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, '')) || 'postgres';
+}
+
+/** Creates the database named in DATABASE_URL when the server does not have it yet. */
+async function ensureDatabase(databaseUrl: string): Promise<void> {
+  const name = databaseNameOf(databaseUrl);
+  const adminUrl = new URL(databaseUrl);
+  adminUrl.pathname = '/postgres';
+  const admin = new Client({ connectionString: adminUrl.toString() });
+  await admin.connect();
+  try {
+    const { rowCount } = await admin.query('select 1 from pg_database where datname = $1', [name]);
+    if (rowCount === 0) {
+      await admin.query(`create database "${name.replace(/"/g, '""')}"`).catch((error: { code?: string }) => {
+        if (error.code !== '42P04') throw error; // created by a concurrent starter
+      });
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * Creates the database and the `audit` schema if missing and applies pending migrations (MikroORM, recorded in
+ * `audit.mikro_orm_migrations`). Safe when several instances start at once: an advisory lock serializes them.
+ * `npm run migrate` calls this too.
+ */
+export async function migrateAuditDatabase(databaseUrl: string): Promise<string[]> {
+  await ensureDatabase(databaseUrl);
+  const lock = new Client({ connectionString: databaseUrl });
+  await lock.connect();
+  try {
+    await lock.query(`select pg_advisory_lock(hashtext('audit.migrations'))`);
+    await lock.query(`create schema if not exists ${AUDIT_SCHEMA}`);
+    const orm = await MikroORM.init<PostgreSqlDriver>({
+      driver: PostgreSqlDriver,
+      clientUrl: databaseUrl,
+      entities: [],
+      discovery: { warnWhenNoEntities: false },
+      extensions: [Migrator],
+      allowGlobalContext: true,
+      debug: false,
+      migrations: {
+        tableName: `${AUDIT_SCHEMA}.mikro_orm_migrations`,
+        migrationsList: [...AUDIT_MIGRATIONS],
+        transactional: true,
+        allOrNothing: true,
+        snapshot: false,
+        silent: true,
+      },
+    });
+    try {
+      const applied = await orm.getMigrator().up();
+      return applied.map((migration) => migration.name);
+    } finally {
+      await orm.close(true);
+    }
+  } finally {
+    await lock.query(`select pg_advisory_unlock(hashtext('audit.migrations'))`).catch(() => undefined);
+    await lock.end();
+  }
+}

@@ -1,0 +1,413 @@
+import { Client, Pool, type PoolClient } from 'pg';
+import { AuditError, AuditErrorCode } from '../audit.error';
+import { type AuditEvent, type AuditRecord } from './audit-record';
+import { ChainVerifier, GENESIS_HASH, linkRecord } from './hash-chain';
+
+/** One message read from SECRETS_EVENTS. */
+export interface StreamedEvent {
+  readonly sequence: number;
+  /** When the stream stored the message. */
+  readonly recordedAt: Date;
+  /** Undefined when the message broke the event contract: it moves the position on and leaves no record. */
+  readonly event: AuditEvent | undefined;
+}
+
+export type ApplyOutcome =
+  | {
+      readonly kind: 'applied';
+      /** Every stream sequence up to here is in the trail; acknowledge those messages. */
+      readonly appliedThrough: number;
+      /** The records this call added (events already in the trail are not repeated). */
+      readonly records: readonly AuditRecord[];
+      readonly lastOccurredAt: Date | undefined;
+    }
+  | {
+      /** Sequences after the applied position are missing from the batch: another instance holds them. */
+      readonly kind: 'gap';
+      readonly appliedThrough: number;
+      readonly missingFrom: number;
+      readonly missingTo: number;
+    };
+
+/** Held by the one instance that applies SECRETS_EVENTS; lost when its database session ends. */
+export interface ApplierLease {
+  /** Resolves when the session holding the lease breaks. */
+  readonly lost: Promise<void>;
+  release(): Promise<void>;
+}
+
+export interface AuditRecordFilter {
+  readonly organizationId: string;
+  /** Exactly this customer's records; undefined = the vendor's and all its customers'. */
+  readonly customerOrganizationId?: string;
+  /** Records about this key, and access events that resolved it. */
+  readonly key?: string;
+  readonly actorSub?: string;
+  readonly types?: readonly string[];
+  readonly from?: Date;
+  readonly to?: Date;
+  /** Keyset pagination: only records older (lower sequence) than this. */
+  readonly beforeSequence?: number;
+  readonly limit: number;
+}
+
+export interface ChainVerification {
+  readonly ok: boolean;
+  readonly checked: number;
+  readonly firstBrokenSequence?: number;
+}
+
+interface RecordRow {
+  sequence: string;
+  event_id: string;
+  type: string;
+  organization_id: string;
+  customer_organization_id: string | null;
+  key: string | null;
+  version: number;
+  actor_sub: string;
+  actor_org: string;
+  actor_role: string;
+  occurred_at: Date;
+  recorded_at: Date;
+  resolved: AuditRecord['resolved'];
+  prev_hash: string;
+  hash: string;
+}
+
+const RECORD_COLUMNS = `sequence, event_id, type, organization_id, customer_organization_id, key, version,
+  actor_sub, actor_org, actor_role, occurred_at, recorded_at, resolved, prev_hash, hash`;
+
+function recordOf(row: RecordRow): AuditRecord {
+  return {
+    sequence: Number(row.sequence),
+    eventId: row.event_id,
+    type: row.type,
+    organizationId: row.organization_id,
+    customerOrganizationId: row.customer_organization_id,
+    key: row.key,
+    version: row.version,
+    actor: { sub: row.actor_sub, org: row.actor_org, role: row.actor_role },
+    occurredAt: row.occurred_at,
+    recordedAt: row.recorded_at,
+    resolved: row.resolved,
+    prevHash: row.prev_hash,
+    hash: row.hash,
+  };
+}
+
+interface ChainHead {
+  lastSequence: number;
+  lastHash: string;
+  recordCount: number;
+}
+
+/** Records read per round trip while verifying a chain. */
+const VERIFY_PAGE = 5_000;
+
+/**
+ * The audit trail in Postgres schema `audit`: appends SECRETS_EVENTS in stream order, one transaction per batch,
+ * linking each vendor organization's hash chain; queries and verifies it.
+ */
+export class AuditStore {
+  private constructor(
+    private readonly databaseUrl: string,
+    private readonly pool: Pool,
+  ) {}
+
+  static open(databaseUrl: string, options: { poolSize?: number } = {}): AuditStore {
+    const pool = new Pool({ connectionString: databaseUrl, max: options.poolSize ?? 8, application_name: 'audit' });
+    pool.on('error', () => undefined); // an idle client lost its connection; the next checkout reconnects
+    return new AuditStore(databaseUrl, pool);
+  }
+
+  /**
+   * One instance at a time applies events: a shared pull consumer spreads messages across instances one by one,
+   * and chains must grow in stream order, so the others stand by. A session-level advisory lock on a dedicated
+   * connection elects the applier; if its process or connection dies, Postgres frees the lock for a standby.
+   */
+  async tryAcquireApplierLease(): Promise<ApplierLease | undefined> {
+    const client = new Client({
+      connectionString: this.databaseUrl,
+      application_name: 'audit-applier',
+      keepAlive: true,
+    });
+    let markLost: () => void = () => undefined;
+    const lost = new Promise<void>((resolve) => (markLost = resolve));
+    client.on('error', () => markLost());
+    client.on('end', () => markLost());
+    try {
+      await client.connect();
+      const { rows } = await client.query<{ acquired: boolean }>(
+        `select pg_try_advisory_lock(hashtext('audit.applier')) as acquired`,
+      );
+      if (rows[0].acquired) {
+        return { lost, release: () => client.end().catch(() => undefined) };
+      }
+    } catch {
+      // Postgres is unreachable: no lease now; the caller asks again later.
+    }
+    await client.end().catch(() => undefined);
+    return undefined;
+  }
+
+  /**
+   * Appends the events after the applied position, in stream order, in one transaction. Every instance takes the
+   * position row lock first, so applies are serialized and each chain grows in stream-sequence order whatever
+   * instance received which message. An event id already in the trail (a re-publish under another
+   * Nats-Msg-Id) adds no record and does not move its chain.
+   *
+   * @param skipMissingThrough sequences up to here that are absent from the batch are known to be gone from the
+   *   stream (deleted messages, or a rebuild reading in order): the position may jump over them.
+   */
+  async apply(events: readonly StreamedEvent[], options: { skipMissingThrough?: number } = {}): Promise<ApplyOutcome> {
+    const ordered = [...new Map(events.map((e) => [e.sequence, e])).values()].sort((a, b) => a.sequence - b.sequence);
+    return this.transaction(async (client) => {
+      const position = await client.query<{ stream_sequence: string }>(
+        'select stream_sequence from audit.applied_position where id = 1 for update',
+      );
+      const appliedBefore = Number(position.rows[0].stream_sequence);
+      const fresh = ordered.filter((e) => e.sequence > appliedBefore);
+      if (fresh.length === 0) {
+        return { kind: 'applied', appliedThrough: appliedBefore, records: [], lastOccurredAt: undefined };
+      }
+      if (fresh[0].sequence > appliedBefore + 1 && fresh[0].sequence - 1 > (options.skipMissingThrough ?? 0)) {
+        return {
+          kind: 'gap',
+          appliedThrough: appliedBefore,
+          missingFrom: appliedBefore + 1,
+          missingTo: fresh[0].sequence - 1,
+        };
+      }
+      const contiguous = [fresh[0]];
+      for (const next of fresh.slice(1)) {
+        if (next.sequence !== contiguous[contiguous.length - 1].sequence + 1) break;
+        contiguous.push(next);
+      }
+      const appliedThrough = contiguous[contiguous.length - 1].sequence;
+      const records = await this.appendRecords(client, contiguous);
+      const valid = contiguous.filter((e) => e.event !== undefined);
+      const lastOccurredAt = valid.length > 0 ? valid[valid.length - 1].event?.occurredAt : undefined;
+      await client.query(
+        `update audit.applied_position
+           set stream_sequence = $1, last_occurred_at = coalesce($2, last_occurred_at), updated_at = now()
+         where id = 1`,
+        [appliedThrough, lastOccurredAt ?? null],
+      );
+      return { kind: 'applied', appliedThrough, records, lastOccurredAt };
+    });
+  }
+
+  private async appendRecords(client: PoolClient, events: readonly StreamedEvent[]): Promise<AuditRecord[]> {
+    const candidates = events.filter((e): e is StreamedEvent & { event: AuditEvent } => e.event !== undefined);
+    if (candidates.length === 0) return [];
+    const organizations = [...new Set(candidates.map((e) => e.event.organizationId))].sort();
+    const heads = new Map<string, ChainHead>();
+    const headRows = await client.query<{
+      organization_id: string;
+      last_sequence: string;
+      last_hash: string;
+      record_count: string;
+    }>(
+      `select organization_id, last_sequence, last_hash, record_count from audit.chain_heads
+        where organization_id = any($1::text[]) order by organization_id for update`,
+      [organizations],
+    );
+    for (const row of headRows.rows) {
+      heads.set(row.organization_id, {
+        lastSequence: Number(row.last_sequence),
+        lastHash: row.last_hash,
+        recordCount: Number(row.record_count),
+      });
+    }
+    const known = await client.query<{ event_id: string }>(
+      'select event_id from audit.records where event_id = any($1::text[])',
+      [candidates.map((e) => e.event.eventId)],
+    );
+    const seen = new Set(known.rows.map((row) => row.event_id));
+    const records: AuditRecord[] = [];
+    for (const { sequence, recordedAt, event } of candidates) {
+      if (seen.has(event.eventId)) continue;
+      seen.add(event.eventId);
+      const head = heads.get(event.organizationId);
+      const record = linkRecord(head?.lastHash ?? GENESIS_HASH, { ...event, sequence, recordedAt });
+      heads.set(event.organizationId, {
+        lastSequence: sequence,
+        lastHash: record.hash,
+        recordCount: (head?.recordCount ?? 0) + 1,
+      });
+      records.push(record);
+    }
+    if (records.length === 0) return records;
+    await client.query(
+      `insert into audit.records (${RECORD_COLUMNS})
+       select * from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],
+         $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::jsonb[], $14::text[],
+         $15::text[])
+       on conflict (event_id) do nothing`,
+      [
+        records.map((r) => r.sequence),
+        records.map((r) => r.eventId),
+        records.map((r) => r.type),
+        records.map((r) => r.organizationId),
+        records.map((r) => r.customerOrganizationId),
+        records.map((r) => r.key),
+        records.map((r) => r.version),
+        records.map((r) => r.actor.sub),
+        records.map((r) => r.actor.org),
+        records.map((r) => r.actor.role),
+        records.map((r) => r.occurredAt.toISOString()),
+        records.map((r) => r.recordedAt.toISOString()),
+        records.map((r) => JSON.stringify(r.resolved)),
+        records.map((r) => r.prevHash),
+        records.map((r) => r.hash),
+      ],
+    );
+    const changedHeads = [...heads].filter(([organizationId]) =>
+      records.some((r) => r.organizationId === organizationId),
+    );
+    await client.query(
+      `insert into audit.chain_heads (organization_id, last_sequence, last_hash, record_count)
+       select * from unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[])
+       on conflict (organization_id) do update
+         set last_sequence = excluded.last_sequence, last_hash = excluded.last_hash, record_count = excluded.record_count`,
+      [
+        changedHeads.map(([organizationId]) => organizationId),
+        changedHeads.map(([, head]) => head.lastSequence),
+        changedHeads.map(([, head]) => head.lastHash),
+        changedHeads.map(([, head]) => head.recordCount),
+      ],
+    );
+    return records;
+  }
+
+  /** Newest first. */
+  async query(filter: AuditRecordFilter): Promise<AuditRecord[]> {
+    const conditions = ['organization_id = $1'];
+    const params: unknown[] = [filter.organizationId];
+    const bind = (value: unknown): string => {
+      params.push(value);
+      return `$${params.length}`;
+    };
+    if (filter.customerOrganizationId !== undefined) {
+      conditions.push(`customer_organization_id = ${bind(filter.customerOrganizationId)}`);
+    }
+    if (filter.key !== undefined) {
+      const key = bind(filter.key);
+      conditions.push(
+        `(key = ${key} or (resolved <> '[]' and resolved @> jsonb_build_array(jsonb_build_object('key', ${key}::text))))`,
+      );
+    }
+    if (filter.actorSub !== undefined) conditions.push(`actor_sub = ${bind(filter.actorSub)}`);
+    if (filter.types !== undefined && filter.types.length > 0)
+      conditions.push(`type = any(${bind(filter.types)}::text[])`);
+    if (filter.from !== undefined) conditions.push(`occurred_at >= ${bind(filter.from.toISOString())}`);
+    if (filter.to !== undefined) conditions.push(`occurred_at < ${bind(filter.to.toISOString())}`);
+    if (filter.beforeSequence !== undefined) conditions.push(`sequence < ${bind(filter.beforeSequence)}`);
+    const { rows } = await this.run(() =>
+      this.pool.query<RecordRow>(
+        `select ${RECORD_COLUMNS} from audit.records where ${conditions.join(' and ')}
+         order by sequence desc limit ${bind(filter.limit)}`,
+        params,
+      ),
+    );
+    return rows.map(recordOf);
+  }
+
+  /** Recomputes one vendor organization's chain from its first record and against its chain head. */
+  async verifyChain(organizationId: string): Promise<ChainVerification> {
+    const verifier = new ChainVerifier();
+    let after = 0;
+    for (;;) {
+      const { rows } = await this.run(() =>
+        this.pool.query<RecordRow>(
+          `select ${RECORD_COLUMNS} from audit.records where organization_id = $1 and sequence > $2
+           order by sequence limit $3`,
+          [organizationId, after, VERIFY_PAGE],
+        ),
+      );
+      for (const row of rows) verifier.check(recordOf(row));
+      if (rows.length < VERIFY_PAGE || verifier.firstBrokenSequence !== undefined) break;
+      after = Number(rows[rows.length - 1].sequence);
+    }
+    if (verifier.firstBrokenSequence === undefined) {
+      const { rows } = await this.run(() =>
+        this.pool.query<{ last_sequence: string; last_hash: string }>(
+          'select last_sequence, last_hash from audit.chain_heads where organization_id = $1',
+          [organizationId],
+        ),
+      );
+      verifier.checkHead(
+        rows[0] ? { lastSequence: Number(rows[0].last_sequence), lastHash: rows[0].last_hash } : undefined,
+      );
+    }
+    const broken = verifier.firstBrokenSequence;
+    return broken === undefined
+      ? { ok: true, checked: verifier.checked }
+      : { ok: false, checked: verifier.checked, firstBrokenSequence: broken };
+  }
+
+  /** The last stream sequence in the trail. */
+  async appliedPosition(): Promise<number> {
+    const { rows } = await this.run(() =>
+      this.pool.query<{ stream_sequence: string }>('select stream_sequence from audit.applied_position where id = 1'),
+    );
+    return Number(rows[0]?.stream_sequence ?? 0);
+  }
+
+  /** Empties the trail for a rebuild from stream sequence 1. */
+  async reset(): Promise<void> {
+    await this.transaction(async (client) => {
+      await client.query('select stream_sequence from audit.applied_position where id = 1 for update');
+      await client.query('truncate audit.records, audit.chain_heads');
+      await client.query(
+        'update audit.applied_position set stream_sequence = 0, last_occurred_at = null, updated_at = now() where id = 1',
+      );
+    });
+  }
+
+  async isHealthy(): Promise<boolean> {
+    try {
+      await this.pool.query('select 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.pool.end();
+  }
+
+  private async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    const client = await this.run(() => this.pool.connect());
+    try {
+      await client.query('begin');
+      const result = await work(client);
+      await client.query('commit');
+      return result;
+    } catch (error) {
+      await client.query('rollback').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Connection failures become STORE_UNAVAILABLE (retryable); anything else stays as it is. */
+  private async run<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (isConnectionFailure(error)) {
+        throw new AuditError(AuditErrorCode.STORE_UNAVAILABLE, 'the audit database is unavailable');
+      }
+      throw error;
+    }
+  }
+}
+
+function isConnectionFailure(error: unknown): boolean {
+  const code = (error as { code?: string } | undefined)?.code ?? '';
+  return /^(08|57P0|53)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND'].includes(code);
+}

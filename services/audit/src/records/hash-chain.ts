@@ -1,0 +1,83 @@
+import { createHash } from 'node:crypto';
+import { type AuditRecord, type AuditRecordContent } from './audit-record';
+
+/** The `prevHash` of the first record of every organization's chain. */
+export const GENESIS_HASH = '0'.repeat(64);
+
+type Canonical = string | number | boolean | null | readonly Canonical[] | { readonly [key: string]: Canonical };
+
+/**
+ * RFC 8785 (JCS) serialization for the values a record holds: object keys sorted by UTF-16 code units, no
+ * whitespace, strings escaped as `JSON.stringify` does, integers as plain decimals. Any JCS library reproduces it.
+ */
+export function canonicalJson(value: Canonical): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map((item: Canonical) => canonicalJson(item)).join(',')}]`;
+  const object = value as { readonly [key: string]: Canonical };
+  const members = Object.keys(object)
+    .sort()
+    .map((key) => `${JSON.stringify(key)}:${canonicalJson(object[key])}`);
+  return `{${members.join(',')}}`;
+}
+
+/**
+ * The canonical record: the JCS form of the record's `audit.v1.AuditRecord` JSON without `hash` and `prevHash`
+ * (timestamps as RFC 3339 UTC with milliseconds, absent customer or key as null, `resolved` as a list).
+ * An outside auditor recomputes a chain from `audit.v1.query` replies alone.
+ */
+export function canonicalRecord(record: AuditRecordContent): string {
+  return canonicalJson({
+    sequence: record.sequence,
+    eventId: record.eventId,
+    type: record.type,
+    organizationId: record.organizationId,
+    customerOrganizationId: record.customerOrganizationId,
+    key: record.key,
+    version: record.version,
+    actor: { sub: record.actor.sub, org: record.actor.org, role: record.actor.role },
+    occurredAt: record.occurredAt.toISOString(),
+    recordedAt: record.recordedAt.toISOString(),
+    resolved: record.resolved.map(({ key, version, scope }) => ({ key, version, scope })),
+  });
+}
+
+/** `hash = sha256(prevHash ‖ canonical record)`, prevHash as its 64 lowercase hex characters, all UTF-8, hex out. */
+export function chainHash(prevHash: string, record: AuditRecordContent): string {
+  return createHash('sha256').update(prevHash, 'utf8').update(canonicalRecord(record), 'utf8').digest('hex');
+}
+
+/** Links a record onto the chain whose last hash is `prevHash`. */
+export function linkRecord(prevHash: string, content: AuditRecordContent): AuditRecord {
+  return { ...content, prevHash, hash: chainHash(prevHash, content) };
+}
+
+/** Walks one organization's records in sequence order and remembers the first that does not link. */
+export class ChainVerifier {
+  private expectedPrevHash = GENESIS_HASH;
+  private checkedCount = 0;
+  private broken: number | undefined;
+
+  check(record: AuditRecord): void {
+    this.checkedCount += 1;
+    if (this.broken !== undefined) return;
+    if (record.prevHash !== this.expectedPrevHash || record.hash !== chainHash(record.prevHash, record)) {
+      this.broken = record.sequence;
+    }
+    this.expectedPrevHash = record.hash;
+  }
+
+  /** The chain head kept beside the records catches a record removed from the end. */
+  checkHead(head: { readonly lastSequence: number; readonly lastHash: string } | undefined): void {
+    if (this.broken !== undefined) return;
+    const lastHash = head?.lastHash ?? GENESIS_HASH;
+    if (lastHash !== this.expectedPrevHash) this.broken = head?.lastSequence ?? 0;
+  }
+
+  get checked(): number {
+    return this.checkedCount;
+  }
+
+  get firstBrokenSequence(): number | undefined {
+    return this.broken;
+  }
+}

@@ -1,0 +1,214 @@
+import { type TestDatabase, createTestDatabase, testInfrastructure, uniqueSubjectPrefix } from '@platform/testing';
+import { type NatsConnection, connect } from 'nats';
+import { Client } from 'pg';
+import pino from 'pino';
+import { migrateAuditDatabase } from '../database/audit-migrations';
+import { AuditStore } from '../records/audit-store';
+import {
+  createSecretsEventsStream,
+  eventually,
+  publishSecretEvents,
+  secretEvent,
+  valuesResolvedEvent,
+} from '../testing/secret-events';
+import { AuditEventConsumer } from './audit-consumer';
+import { AUDIT_CONSUMER, secretsEventsStream } from './audit-stream';
+
+jest.setTimeout(60_000);
+
+const logger = pino({ level: process.env.AUDIT_TEST_LOG ?? 'silent' });
+
+describe('AuditEventConsumer', () => {
+  let database: TestDatabase;
+  let nats: NatsConnection;
+  let sql: Client;
+  let store: AuditStore;
+  let prefix: string;
+  const running: AuditEventConsumer[] = [];
+
+  async function startConsumer(options: { store?: AuditStore; maxBatch?: number } = {}): Promise<AuditEventConsumer> {
+    const consumer = new AuditEventConsumer({
+      nats,
+      subjectPrefix: prefix,
+      store: options.store ?? store,
+      logger,
+      maxBatch: options.maxBatch,
+    });
+    await consumer.start();
+    running.push(consumer);
+    return consumer;
+  }
+
+  async function stopAll(): Promise<void> {
+    await Promise.all(running.splice(0).map((consumer) => consumer.stop()));
+  }
+
+  async function recordCount(): Promise<number> {
+    return Number((await sql.query('select count(*) from audit.records')).rows[0].count);
+  }
+
+  beforeEach(async () => {
+    database = await createTestDatabase();
+    await migrateAuditDatabase(database.url);
+    store = AuditStore.open(database.url);
+    sql = new Client({ connectionString: database.url });
+    await sql.connect();
+    nats = await connect({ servers: testInfrastructure().natsUrl });
+    prefix = uniqueSubjectPrefix();
+    await createSecretsEventsStream(nats, prefix);
+  });
+
+  afterEach(async () => {
+    await stopAll();
+    const manager = await nats.jetstreamManager();
+    await manager.streams.delete(secretsEventsStream(prefix));
+    await nats.close();
+    await sql.end();
+    await store.close();
+    await database.drop();
+  });
+
+  it('writes one record per event, carrying the contract fields and nothing else', async () => {
+    await startConsumer();
+    const created = secretEvent({ key: 'API_TOKEN', customerOrganizationId: 'globex' });
+    const leaky = { ...secretEvent({ type: 'SecretValueUpdated', version: 2 }), value: 'hunter2-plaintext' };
+    const withCiphertext = { ...secretEvent(), ciphertext: 'eyJhbGciOiJkaXIifQ..leaked-ciphertext' };
+    const access = valuesResolvedEvent([{ key: 'API_TOKEN', version: 1, scope: 'customer' }], {
+      customerOrganizationId: 'globex',
+    });
+    await publishSecretEvents(nats, prefix, [created, leaky, withCiphertext, access]);
+    await eventually('four records exist', async () => (await recordCount()) === 4);
+
+    const { rows } = await sql.query('select * from audit.records order by sequence');
+    expect(rows[0]).toMatchObject({
+      sequence: '1',
+      event_id: created.eventId,
+      type: 'SecretCreated',
+      organization_id: 'acme',
+      customer_organization_id: 'globex',
+      key: 'API_TOKEN',
+      version: 1,
+      actor_sub: 'admin@acme',
+      actor_org: 'acme',
+      actor_role: 'admin',
+      occurred_at: new Date(created.occurredAt),
+      resolved: [],
+    });
+    expect(rows[3]).toMatchObject({
+      type: 'SecretValuesResolved',
+      key: null,
+      actor_sub: 'service:render',
+      resolved: [{ key: 'API_TOKEN', version: 1, scope: 'customer' }],
+    });
+    for (const table of ['records', 'chain_heads', 'applied_position']) {
+      const leaks = await sql.query(
+        `select count(*) from audit.${table} t where t::text like '%hunter2%' or t::text like '%leaked-ciphertext%'`,
+      );
+      expect(Number(leaks.rows[0].count)).toBe(0);
+    }
+    expect(await store.verifyChain('acme')).toEqual({ ok: true, checked: 4 });
+  });
+
+  it('never duplicates an event that reaches the stream twice under different message ids', async () => {
+    await startConsumer();
+    const event = secretEvent();
+    await publishSecretEvents(nats, prefix, [event, event, event], { messageId: (i) => `${event.eventId}-${i}` });
+    await publishSecretEvents(nats, prefix, [secretEvent({ key: 'AFTER' })]);
+    await eventually('the position passes all four messages', async () => (await store.appliedPosition()) === 4);
+    expect(await recordCount()).toBe(2);
+    const { rows } = await sql.query('select sequence, key from audit.records order by sequence');
+    expect(rows).toEqual([
+      { sequence: '1', key: 'DB_PASSWORD' },
+      { sequence: '4', key: 'AFTER' },
+    ]);
+    expect((await store.verifyChain('acme')).ok).toBe(true);
+  });
+
+  it('applies messages redelivered after a crash between commit and ack exactly once', async () => {
+    // The first instance commits every batch, then its process dies before any ack reaches the server.
+    const crashedConnection = await connect({ servers: testInfrastructure().natsUrl });
+    const lostAcks = Object.create(store) as AuditStore;
+    lostAcks.apply = async (events, options) => {
+      await store.apply(events, options);
+      throw new Error('connection lost before the ack');
+    };
+    const crashing = new AuditEventConsumer({
+      nats: crashedConnection,
+      subjectPrefix: prefix,
+      store: lostAcks,
+      logger,
+      ackWaitMs: 1_000,
+    });
+    await crashing.start();
+    const events = Array.from({ length: 200 }, (_, i) => secretEvent({ key: `KEY_${i}` }));
+    await publishSecretEvents(nats, prefix, events);
+    await eventually('the first instance committed everything', async () => (await store.appliedPosition()) === 200);
+    await crashedConnection.close();
+    await crashing.stop();
+
+    const delivered = new Set<number>();
+    const watching = Object.create(store) as AuditStore;
+    watching.apply = (batch, options) => {
+      for (const event of batch) delivered.add(event.sequence);
+      return store.apply(batch, options);
+    };
+    await startConsumer({ store: watching });
+    const manager = await nats.jetstreamManager();
+    await eventually('the server saw every message acknowledged', async () => {
+      const info = await manager.consumers.info(secretsEventsStream(prefix), AUDIT_CONSUMER);
+      return info.num_ack_pending === 0 && info.num_pending === 0 && info.ack_floor.stream_seq === 200;
+    });
+    expect(delivered.size).toBeGreaterThan(0);
+    expect(Math.max(...delivered)).toBeLessThanOrEqual(200);
+    expect(await recordCount()).toBe(200);
+    expect(await store.verifyChain('acme')).toEqual({ ok: true, checked: 200 });
+  });
+
+  it('applies through one instance at a time and fails over, every chain in stream order', async () => {
+    const instances = await Promise.all([
+      startConsumer({ maxBatch: 100 }),
+      startConsumer({ maxBatch: 100 }),
+      startConsumer({ maxBatch: 100 }),
+    ]);
+    const orgs = ['acme', 'initech', 'umbrella'];
+    const batchOf = (from: number) =>
+      Array.from({ length: 1_500 }, (_, i) => secretEvent({ organizationId: orgs[i % 3], key: `K${from + i}` }));
+    await publishSecretEvents(nats, prefix, batchOf(0));
+    await eventually('the first 1,500 are applied', async () => (await store.appliedPosition()) === 1_500);
+    expect(instances.filter((instance) => instance.isApplier)).toHaveLength(1);
+
+    const applier = instances.find((instance) => instance.isApplier);
+    await applier?.stop();
+    await publishSecretEvents(nats, prefix, batchOf(1_500));
+    await eventually('a standby applied the rest', async () => (await store.appliedPosition()) === 3_000);
+    expect(instances.filter((instance) => instance.isApplier)).toHaveLength(1);
+
+    expect(await recordCount()).toBe(3_000);
+    for (const org of orgs) expect(await store.verifyChain(org)).toEqual({ ok: true, checked: 1_000 });
+    const backwardLinks = await sql.query(
+      `select count(*) from audit.records r
+         join audit.records prev on prev.hash = r.prev_hash
+        where prev.sequence >= r.sequence or prev.organization_id <> r.organization_id`,
+    );
+    expect(Number(backwardLinks.rows[0].count)).toBe(0);
+  });
+
+  it('skips a message that breaks the contract and sequences deleted from the stream', async () => {
+    await publishSecretEvents(nats, prefix, [
+      secretEvent({ key: 'FIRST' }),
+      { subjectOrg: 'acme', type: 'SecretCreated', raw: '{"eventId": "no-other-fields", "value": "hunter2"}' },
+      secretEvent({ key: 'DELETED' }),
+      secretEvent({ key: 'LAST' }),
+    ]);
+    const manager = await nats.jetstreamManager();
+    await manager.streams.deleteMessage(secretsEventsStream(prefix), 3);
+    await startConsumer();
+    await eventually('the position reaches the last message', async () => (await store.appliedPosition()) === 4);
+    const { rows } = await sql.query('select sequence, key from audit.records order by sequence');
+    expect(rows).toEqual([
+      { sequence: '1', key: 'FIRST' },
+      { sequence: '4', key: 'LAST' },
+    ]);
+    expect(await store.verifyChain('acme')).toEqual({ ok: true, checked: 2 });
+  });
+});

@@ -1,0 +1,253 @@
+import { type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
+import { type Logger } from 'pino';
+import { type AuditMetrics } from '../audit-metrics';
+import { type ApplierLease, type AuditStore, type StreamedEvent } from '../records/audit-store';
+import {
+  AUDIT_CONSUMER,
+  ensureAuditConsumer,
+  goneFromStream,
+  secretsEventsStream,
+  streamedEventOf,
+} from './audit-stream';
+
+export interface AuditConsumerOptions {
+  readonly nats: NatsConnection;
+  readonly subjectPrefix: string;
+  readonly store: AuditStore;
+  readonly logger: Logger;
+  readonly metrics?: AuditMetrics;
+  /** Most events applied in one transaction. */
+  readonly maxBatch?: number;
+  /** How long a message may wait for an earlier sequence before it is handed back to the server. */
+  readonly holdLimitMs?: number;
+  /** How often a standby instance asks whether it may apply. */
+  readonly leasePollMs?: number;
+  /** How long the server waits for an ack before redelivering; set when the durable consumer is first created. */
+  readonly ackWaitMs?: number;
+}
+
+interface HeldMessage {
+  readonly message: JsMsg;
+  readonly streamed: StreamedEvent;
+  readonly receivedAt: number;
+}
+
+/** While an earlier sequence is still on its way (a redelivery): it usually arrives within milliseconds. */
+const GAP_RETRY_MS = 20;
+const RETRY_MIN_MS = 10;
+const RETRY_MAX_MS = 1_000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * Applies SECRETS_EVENTS to the audit trail through the shared durable pull consumer. Every instance runs one;
+ * the one holding the applier lease reads, the others stand by and take over when it goes away. Messages are
+ * buffered as they arrive and applied in batches (one transaction each), lowest stream sequence first; a message
+ * is acknowledged only after its transaction committed, so a crash means redelivery, never loss.
+ */
+export class AuditEventConsumer {
+  private readonly stream: string;
+  private readonly maxBatch: number;
+  private readonly holdLimitMs: number;
+  private readonly leasePollMs: number;
+  private readonly held = new Map<number, HeldMessage>();
+  private messages: ConsumerMessages | undefined;
+  private manager: JetStreamManager | undefined;
+  private stopping = false;
+  /** True while this instance holds the lease and reads. */
+  private reading = false;
+  private wake: (() => void) | undefined;
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly options: AuditConsumerOptions) {
+    this.stream = secretsEventsStream(options.subjectPrefix);
+    this.maxBatch = options.maxBatch ?? 2_000;
+    this.holdLimitMs = options.holdLimitMs ?? 10_000;
+    this.leasePollMs = options.leasePollMs ?? 1_000;
+  }
+
+  async start(): Promise<void> {
+    await ensureAuditConsumer(this.options.nats, this.options.subjectPrefix, { ackWaitMs: this.options.ackWaitMs });
+    this.manager = await this.options.nats.jetstreamManager();
+    this.running = this.run();
+  }
+
+  /** Stops reading, finishes the batch in hand and hands unapplied messages back for redelivery. */
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.messages?.stop();
+    this.notify();
+    await this.running;
+  }
+
+  /** Whether this instance is the one applying events now. */
+  get isApplier(): boolean {
+    return this.reading;
+  }
+
+  private async run(): Promise<void> {
+    while (!this.stopping) {
+      const lease = await this.options.store.tryAcquireApplierLease();
+      if (!lease) {
+        await this.waitForWork(this.leasePollMs);
+        continue;
+      }
+      this.options.logger.info({ stream: this.stream }, 'this instance now applies SECRETS_EVENTS');
+      try {
+        await this.applyWhileHolding(lease);
+      } finally {
+        await lease.release();
+      }
+    }
+  }
+
+  private async applyWhileHolding(lease: ApplierLease): Promise<void> {
+    this.reading = true;
+    void lease.lost.then(() => {
+      if (!this.reading) return;
+      this.options.logger.warn('lost the applier lease; standing by');
+      this.reading = false;
+      this.messages?.stop();
+      this.notify();
+    });
+    const reader = this.read();
+    await this.applyLoop();
+    this.reading = false;
+    this.messages?.stop();
+    await reader;
+    await this.messages?.closed();
+    this.messages = undefined;
+    for (const { message } of this.held.values()) this.handBack(message);
+    this.held.clear();
+  }
+
+  private handBack(message: JsMsg): void {
+    try {
+      message.nak();
+    } catch {
+      // The connection is gone: the server redelivers after the ack wait.
+    }
+  }
+
+  private get active(): boolean {
+    return this.reading && !this.stopping;
+  }
+
+  private notify(): void {
+    const wake = this.wake;
+    this.wake = undefined;
+    wake?.();
+  }
+
+  private waitForWork(timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wake = undefined;
+        resolve();
+      }, timeoutMs);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private async read(): Promise<void> {
+    while (this.active) {
+      try {
+        const consumer = await this.options.nats.jetstream().consumers.get(this.stream, AUDIT_CONSUMER);
+        this.messages = await consumer.consume({ max_messages: this.maxBatch });
+        if (!this.active) this.messages.stop();
+        for await (const message of this.messages) this.accept(message);
+        if (this.active) await sleep(RETRY_MAX_MS);
+      } catch (error) {
+        if (!this.active) break;
+        this.options.logger.warn({ err: error, stream: this.stream }, 'audit consumer lost its subscription');
+        await sleep(RETRY_MAX_MS);
+        await ensureAuditConsumer(this.options.nats, this.options.subjectPrefix, {
+          ackWaitMs: this.options.ackWaitMs,
+        }).catch(() => undefined);
+      }
+    }
+  }
+
+  private accept(message: JsMsg): void {
+    if (!this.active) return; // delivered while the subscription closes: redelivered after the ack wait
+    const streamed = streamedEventOf(message);
+    if (streamed.rejection) {
+      this.options.logger.error(
+        { sequence: streamed.sequence, reason: streamed.rejection.message },
+        'skipping a SECRETS_EVENTS message that breaks the event contract',
+      );
+      this.options.metrics?.rejected();
+    }
+    // A redelivery replaces the earlier delivery: its ack is the one the server now waits for.
+    this.held.set(streamed.sequence, { message, streamed, receivedAt: Date.now() });
+    this.notify();
+  }
+
+  private async applyLoop(): Promise<void> {
+    let retryMs = RETRY_MIN_MS;
+    let skipMissingThrough = 0;
+    while (this.active) {
+      if (this.held.size === 0) {
+        await this.waitForWork(RETRY_MAX_MS);
+        continue;
+      }
+      const batch = [...this.held.values()].sort((a, b) => a.streamed.sequence - b.streamed.sequence);
+      batch.length = Math.min(batch.length, this.maxBatch);
+      try {
+        const outcome = await this.options.store.apply(
+          batch.map((h) => h.streamed),
+          { skipMissingThrough },
+        );
+        retryMs = RETRY_MIN_MS;
+        if (outcome.kind === 'applied') {
+          this.acknowledgeThrough(outcome.appliedThrough, outcome.records.length, outcome.lastOccurredAt);
+          continue;
+        }
+        if (await goneFromStream(this.requireManager(), this.stream, outcome.missingFrom, outcome.missingTo)) {
+          this.options.logger.warn(
+            { from: outcome.missingFrom, to: outcome.missingTo },
+            'SECRETS_EVENTS sequences were deleted from the stream; the audit trail moves past them',
+          );
+          skipMissingThrough = outcome.missingTo;
+          continue;
+        }
+        this.handBackStale();
+        await this.waitForWork(GAP_RETRY_MS);
+      } catch (error) {
+        this.options.logger.error({ err: error }, 'applying secrets events to the audit trail failed; retrying');
+        this.handBackStale();
+        await this.waitForWork(retryMs);
+        retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
+      }
+    }
+  }
+
+  private acknowledgeThrough(appliedThrough: number, records: number, lastOccurredAt: Date | undefined): void {
+    let caughtUp = true;
+    for (const [sequence, { message }] of this.held) {
+      if (sequence > appliedThrough) continue;
+      message.ack();
+      this.held.delete(sequence);
+      if (sequence === appliedThrough) caughtUp = message.info.pending === 0;
+    }
+    this.options.metrics?.applied(records, lastOccurredAt, caughtUp);
+  }
+
+  /** Messages stuck behind a missing sequence for too long go back to the server, so delivery order can recover. */
+  private handBackStale(): void {
+    const oldest = Math.min(...[...this.held.values()].map((h) => h.receivedAt));
+    if (Date.now() - oldest < this.holdLimitMs) return;
+    for (const { message } of this.held.values()) this.handBack(message);
+    this.held.clear();
+  }
+
+  private requireManager(): JetStreamManager {
+    if (!this.manager) throw new Error('the audit consumer has not started');
+    return this.manager;
+  }
+}

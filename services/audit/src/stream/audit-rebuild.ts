@@ -1,0 +1,77 @@
+import { type NatsConnection } from 'nats';
+import { type AuditStore, type StreamedEvent } from '../records/audit-store';
+import { resetAuditConsumer, secretsEventsStream, streamedEventOf } from './audit-stream';
+
+export interface RebuildProgress {
+  /** The stream's last sequence when the rebuild started: it replays up to there. */
+  readonly total: number;
+  readonly applied: number;
+}
+
+export interface RebuildSummary {
+  readonly events: number;
+  readonly records: number;
+  readonly rejected: number;
+  readonly lastSequence: number;
+  readonly seconds: number;
+}
+
+export interface RebuildOptions {
+  readonly nats: NatsConnection;
+  readonly subjectPrefix: string;
+  readonly store: AuditStore;
+  readonly batchSize?: number;
+  readonly onProgress?: (progress: RebuildProgress) => void;
+}
+
+/**
+ * Empties the audit trail and re-applies SECRETS_EVENTS from sequence 1 through an ordered (ephemeral) consumer,
+ * with the same code path as the live consumer, so the records and hashes come out identical. Afterwards the
+ * durable consumer is recreated to continue after the last replayed sequence. Run it with the audit service stopped.
+ */
+export async function rebuildAuditTrail(options: RebuildOptions): Promise<RebuildSummary> {
+  const started = performance.now();
+  const manager = await options.nats.jetstreamManager();
+  const stream = secretsEventsStream(options.subjectPrefix);
+  const { state } = await manager.streams.info(stream);
+  const total = state.last_seq;
+  await options.store.reset();
+  const batchSize = options.batchSize ?? 5_000;
+  let events = 0;
+  let records = 0;
+  let rejected = 0;
+  let appliedThrough = 0;
+  options.onProgress?.({ total, applied: 0 });
+
+  const flush = async (batch: StreamedEvent[]): Promise<void> => {
+    if (batch.length === 0) return;
+    // An ordered consumer delivers every message still in the stream, in order: what it skips was deleted.
+    const outcome = await options.store.apply(batch, { skipMissingThrough: batch[batch.length - 1].sequence });
+    if (outcome.kind !== 'applied') throw new Error(`rebuild could not apply through sequence ${outcome.missingTo}`);
+    appliedThrough = outcome.appliedThrough;
+    records += outcome.records.length;
+    options.onProgress?.({ total, applied: appliedThrough });
+  };
+
+  if (total > 0 && state.messages > 0) {
+    const consumer = await options.nats.jetstream().consumers.get(stream);
+    const messages = await consumer.consume({ max_messages: batchSize });
+    let batch: StreamedEvent[] = [];
+    for await (const message of messages) {
+      const streamed = streamedEventOf(message);
+      if (streamed.rejection) rejected += 1;
+      batch.push(streamed);
+      events += 1;
+      const done = streamed.sequence >= total;
+      if (batch.length >= batchSize || message.info.pending === 0 || done) {
+        await flush(batch);
+        batch = [];
+      }
+      if (done) break;
+    }
+    messages.stop();
+    await flush(batch);
+  }
+  await resetAuditConsumer(manager, options.subjectPrefix, Math.max(appliedThrough, total) + 1);
+  return { events, records, rejected, lastSequence: appliedThrough, seconds: (performance.now() - started) / 1000 };
+}

@@ -1,0 +1,97 @@
+import { ensureStreams } from '@platform/messaging';
+import { type NatsConnection, headers as natsHeaders } from 'nats';
+import { randomUUID } from 'node:crypto';
+
+/** The JSON a secrets outbox publishes on `secrets.events.<org>.<Type>` (platform contract). */
+export interface SecretEventJson {
+  readonly eventId: string;
+  readonly type: string;
+  readonly organizationId: string;
+  readonly customerOrganizationId: string | null;
+  readonly key: string | null;
+  readonly version: number;
+  readonly actor: { readonly sub: string; readonly org: string; readonly role: string };
+  readonly occurredAt: string;
+  readonly position: number;
+  readonly resolved?: ReadonlyArray<{ key: string; version: number; scope: string }>;
+  readonly [extra: string]: unknown;
+}
+
+let position = 0;
+
+/** A SecretCreated event of vendor `acme` by its admin, with any field overridden. */
+export function secretEvent(overrides: Partial<SecretEventJson> = {}): SecretEventJson {
+  position += 1;
+  const organizationId = overrides.organizationId ?? 'acme';
+  return {
+    eventId: randomUUID(),
+    type: 'SecretCreated',
+    organizationId,
+    customerOrganizationId: null,
+    key: 'DB_PASSWORD',
+    version: 1,
+    actor: { sub: `admin@${organizationId}`, org: organizationId, role: 'admin' },
+    occurredAt: new Date().toISOString(),
+    position,
+    ...overrides,
+  };
+}
+
+/** An access event: one resolve call that released these keys. */
+export function valuesResolvedEvent(
+  resolved: ReadonlyArray<{ key: string; version: number; scope: string }>,
+  overrides: Partial<SecretEventJson> = {},
+): SecretEventJson {
+  return secretEvent({
+    type: 'SecretValuesResolved',
+    key: null,
+    version: 0,
+    actor: { sub: 'service:render', org: 'render', role: 'service' },
+    resolved,
+    ...overrides,
+  });
+}
+
+const encoder = new TextEncoder();
+
+/** Creates the test-prefixed SECRETS_EVENTS stream, as the services do at start. */
+export async function createSecretsEventsStream(nats: NatsConnection, subjectPrefix: string): Promise<void> {
+  await ensureStreams(nats, ['SECRETS_EVENTS'], { subjectPrefix, replicas: 1 });
+}
+
+/**
+ * Publishes events as the secrets outbox does (`Nats-Msg-Id` = eventId unless `messageId` says otherwise),
+ * many in flight at once; resolves with their stream sequences once every PubAck arrived.
+ */
+export async function publishSecretEvents(
+  nats: NatsConnection,
+  subjectPrefix: string,
+  events: readonly (SecretEventJson | { subjectOrg: string; type: string; raw: string })[],
+  options: { messageId?: (index: number) => string; window?: number } = {},
+): Promise<number[]> {
+  const js = nats.jetstream();
+  const sequences: number[] = [];
+  const window = options.window ?? 500;
+  for (let start = 0; start < events.length; start += window) {
+    const acks = events.slice(start, start + window).map((event, offset) => {
+      const headers = natsHeaders();
+      const index = start + offset;
+      const id = options.messageId?.(index) ?? ('eventId' in event ? event.eventId : randomUUID());
+      headers.set('Nats-Msg-Id', id);
+      const org = 'eventId' in event ? event.organizationId : event.subjectOrg;
+      const body = 'eventId' in event ? JSON.stringify(event) : event.raw;
+      return js.publish(`${subjectPrefix}secrets.events.${org}.${event.type}`, encoder.encode(body), { headers });
+    });
+    for (const ack of await Promise.all(acks)) sequences.push(ack.seq);
+  }
+  return sequences;
+}
+
+/** Polls until `check` returns true (the trail is written asynchronously); fails with `what` after the timeout. */
+export async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 25));
+  }
+}
