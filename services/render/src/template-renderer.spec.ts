@@ -1,0 +1,246 @@
+import { type Principal, type Scope } from '@platform/messaging';
+import { RenderError } from './render.error';
+import { type KeyCatalog, type KeyInScope } from './secret-key-catalog';
+import { type ResolvedSecrets, type ResolvedValue, type SecretValueSource } from './secret-values';
+import { TemplateCache } from './template-cache';
+import { TemplateRenderer } from './template-renderer';
+
+/** An in-memory secrets service: one scope's values, and every resolve asked of it. */
+class ScopeValues implements SecretValueSource {
+  readonly calls: { scope: Scope; keys: readonly string[] | 'all'; pins: Readonly<Record<string, number>> }[] = [];
+
+  constructor(private readonly values: Record<string, ResolvedValue>) {}
+
+  resolve(
+    scope: Scope,
+    keys: readonly string[] | 'all',
+    pins: Readonly<Record<string, number>>,
+  ): Promise<ResolvedSecrets> {
+    this.calls.push({ scope, keys, pins });
+    const wanted = keys === 'all' ? Object.keys(this.values) : keys.filter((key) => key in this.values);
+    return Promise.resolve({ values: new Map(wanted.map((key) => [key, this.values[key]])) });
+  }
+}
+
+const unusedCatalog: KeyCatalog = {
+  existing: () => Promise.reject(new Error('render never lists keys')),
+};
+
+const vendor: Principal = { sub: 'u@acme', org: 'acme', orgType: 'vendor', role: 'read_only' };
+const vendorValue = (value: string, version = 1): ResolvedValue => ({ value, version, scope: 'vendor' });
+
+function setup(values: Record<string, ResolvedValue>, maxTemplateBytes = 1024 * 1024) {
+  const source = new ScopeValues(values);
+  const cache = new TemplateCache({ maxEntries: 100, maxSourceBytes: 1024 * 1024 });
+  return { source, renderer: new TemplateRenderer(cache, source, unusedCatalog, maxTemplateBytes) };
+}
+
+async function refusal(promise: Promise<unknown>): Promise<{ code: string; message: string; details?: unknown }> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof RenderError) return { code: error.code, message: error.message, details: error.details };
+    throw error;
+  }
+  throw new Error('expected a RenderError');
+}
+
+const render = (template: string, format = 'env', pins: Record<string, number> = {}) => ({ template, format, pins });
+
+describe('TemplateRenderer.render', () => {
+  it('renders the seed example with exactly the referenced keys', async () => {
+    const { source, renderer } = setup({ DB_PASSWORD: vendorValue('pa55', 3), OTHER: vendorValue('unused') });
+    const rendered = await renderer.render(
+      vendor,
+      render('DATABASE_URL=postgresql://user:{{ .Secrets.DB_PASSWORD }}@localhost:5432/mydb'),
+    );
+    expect(rendered).toEqual({
+      output: 'DATABASE_URL=postgresql://user:pa55@localhost:5432/mydb',
+      references: [{ key: 'DB_PASSWORD', version: 3, scope: 'vendor' }],
+    });
+    expect(source.calls).toEqual([
+      { scope: { organizationId: 'acme', customerOrganizationId: null }, keys: ['DB_PASSWORD'], pins: {} },
+    ]);
+  });
+
+  it('does not call the secrets service for a template without references', async () => {
+    const { source, renderer } = setup({});
+    expect((await renderer.render(vendor, render('PLAIN=1'))).output).toBe('PLAIN=1');
+    expect(source.calls).toHaveLength(0);
+  });
+
+  it('asks for every key when the template reads .Secrets dynamically, and reports only the keys it read', async () => {
+    const { source, renderer } = setup({ A: vendorValue('a'), B: vendorValue('b', 2) });
+    const rendered = await renderer.render(vendor, render('X={{ index .Secrets "B" }}'));
+    expect(source.calls[0].keys).toBe('all');
+    expect(rendered).toEqual({ output: 'X=b', references: [{ key: 'B', version: 2, scope: 'vendor' }] });
+  });
+
+  it('reports the keys the output used, not branches that did not run', async () => {
+    const template =
+      'API_URL={{ if .Secrets.API_URL }}{{ .Secrets.API_URL }}{{ else }}{{ .Secrets.FALLBACK }}{{ end }}';
+    const present = setup({ API_URL: vendorValue('https://x'), FALLBACK: vendorValue('https://y') });
+    expect(await present.renderer.render(vendor, render(template))).toEqual({
+      output: 'API_URL=https://x',
+      references: [{ key: 'API_URL', version: 1, scope: 'vendor' }],
+    });
+    const absent = setup({ FALLBACK: vendorValue('https://y') });
+    expect((await absent.renderer.render(vendor, render(template))).references.map((r) => r.key)).toEqual(['FALLBACK']);
+  });
+
+  it('passes pins through to the secrets service', async () => {
+    const { source, renderer } = setup({ A: vendorValue('old', 1) });
+    await renderer.render(vendor, render('A={{ .Secrets.A }}', 'env', { A: 1 }));
+    expect(source.calls[0].pins).toEqual({ A: 1 });
+  });
+
+  it('refuses pins that cannot name a version', async () => {
+    const { renderer } = setup({});
+    expect(await refusal(renderer.render(vendor, render('A=1', 'env', { A: 0 })))).toEqual({
+      code: 'INVALID_ARGUMENT',
+      message: 'pins.A must be a version of at least 1',
+      details: { field: 'pins.A' },
+    });
+    expect((await refusal(renderer.render(vendor, render('A=1', 'env', { 'bad-key': 1 })))).code).toBe(
+      'INVALID_ARGUMENT',
+    );
+  });
+
+  it('answers a missing key with the seed message and its position', async () => {
+    const { renderer } = setup({});
+    expect(await refusal(renderer.render(vendor, render('X=1\nY={{ .Secrets.SECRET_NAME }}')))).toEqual({
+      code: 'TEMPLATE_EXECUTION_ERROR',
+      message: 'template execution error: map has no entry for key "SECRET_NAME"',
+      details: { line: 2, column: 13 },
+    });
+  });
+
+  it('answers a stray brace with the seed parse message and its position', async () => {
+    const { source, renderer } = setup({});
+    expect(await refusal(renderer.render(vendor, render('A={{ .Secrets.A }')))).toEqual({
+      code: 'TEMPLATE_PARSE_ERROR',
+      message: 'template parsing error: unexpected "}" in operand',
+      details: { line: 1, column: 16 },
+    });
+    expect(source.calls).toHaveLength(0);
+  });
+
+  it('never quotes a value in an execution error', async () => {
+    const { renderer } = setup({ TOKEN: vendorValue('tok-3f9a1c') });
+    for (const template of [
+      'A={{ range .Secrets.TOKEN }}{{ end }}',
+      'A={{ printf "%d" .Secrets.TOKEN }}{{ .Secrets.NOPE }}',
+      'A={{ .Secrets.TOKEN.Field }}',
+      'A={{ required .Secrets.TOKEN .Secrets.NOPE }}',
+    ]) {
+      const error = await refusal(renderer.render(vendor, render(template)));
+      expect(error.code).toBe('TEMPLATE_EXECUTION_ERROR');
+      expect(JSON.stringify(error)).not.toContain('tok-3f9a1c');
+    }
+  });
+
+  it('keeps a multi-line value on one env line and indents it in YAML with nindent', async () => {
+    const certificate = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----';
+    const { renderer } = setup({ TLS_CERT: vendorValue(certificate) });
+    expect((await renderer.render(vendor, render('TLS_CERT={{ .Secrets.TLS_CERT }}'))).output).toBe(
+      'TLS_CERT=-----BEGIN CERTIFICATE-----\\nMIIB\\n-----END CERTIFICATE-----',
+    );
+    const yaml = await renderer.render(vendor, render('tls:\n  cert: |{{ .Secrets.TLS_CERT | nindent 4 }}\n', 'yaml'));
+    expect(yaml.output).toBe(`tls:\n  cert: |\n    ${certificate.replace(/\n/g, '\n    ')}\n`);
+  });
+
+  it('refuses output that is not valid for its format without the value', async () => {
+    const { renderer } = setup({ PASSWORD: vendorValue('p: w: d') });
+    const yaml = await refusal(renderer.render(vendor, render('db:\n  password: {{ .Secrets.PASSWORD }}\n', 'yaml')));
+    expect(yaml.code).toBe('TEMPLATE_OUTPUT_ERROR');
+    expect(yaml.message).toMatch(/^rendered output is not valid YAML \([a-z ]+\) at line 2$/);
+    expect(JSON.stringify(yaml)).not.toContain('p: w: d');
+    const env = await refusal(renderer.render(vendor, render('{{ .Secrets.PASSWORD }}')));
+    expect(env).toEqual({
+      code: 'TEMPLATE_OUTPUT_ERROR',
+      message: 'rendered env output is not KEY=VALUE (KEY matching [A-Za-z_][A-Za-z0-9_]*) at line 1',
+      details: { line: 1 },
+    });
+  });
+
+  it('refuses a template over the size limit before parsing it', async () => {
+    const { source, renderer } = setup({}, 16);
+    expect(await refusal(renderer.render(vendor, render('A={{ .Secrets.LONGER_KEY }}')))).toEqual({
+      code: 'TEMPLATE_TOO_LARGE',
+      message: 'template is 27 bytes, more than the limit of 16',
+      details: { sizeBytes: 27, limitBytes: 16 },
+    });
+    expect(source.calls).toHaveLength(0);
+  });
+
+  it('refuses an unknown format', async () => {
+    const { renderer } = setup({});
+    expect((await refusal(renderer.render(vendor, render('A=1', 'json')))).code).toBe('INVALID_ARGUMENT');
+  });
+});
+
+describe('TemplateRenderer.validate', () => {
+  class ListedKeys implements KeyCatalog {
+    readonly asked: (readonly string[] | 'all')[] = [];
+    constructor(private readonly keys: Record<string, KeyInScope>) {}
+    existing(_p: Principal, _s: Scope, _a: string, keys: readonly string[] | 'all') {
+      this.asked.push(keys);
+      const names = keys === 'all' ? Object.keys(this.keys) : keys.filter((key) => key in this.keys);
+      return Promise.resolve(new Map(names.map((key) => [key, this.keys[key]])));
+    }
+  }
+
+  function validator(keys: Record<string, KeyInScope>) {
+    const catalog = new ListedKeys(keys);
+    const cache = new TemplateCache({ maxEntries: 10, maxSourceBytes: 1024 });
+    const values = new ScopeValues({});
+    return { catalog, values, renderer: new TemplateRenderer(cache, values, catalog, 1024) };
+  }
+
+  it('lists references and the referenced or required keys that do not exist, fetching no values', async () => {
+    const { catalog, values, renderer } = validator({ A: { key: 'A', version: 2, scope: 'customer' } });
+    const validation = await renderer.validate(
+      vendor,
+      { template: 'A={{ .Secrets.A }}\nB={{ .Secrets.B }}', format: 'env', required: ['C', 'A'] },
+      'Bearer t',
+    );
+    expect(validation).toEqual({
+      valid: false,
+      references: [{ key: 'A', version: 2, scope: 'customer' }],
+      missing: ['B', 'C'],
+      errors: [],
+    });
+    expect(catalog.asked).toEqual([['A', 'B', 'C']]);
+    expect(values.calls).toHaveLength(0);
+  });
+
+  it('is valid when everything exists', async () => {
+    const { renderer } = validator({ A: { key: 'A', version: 1, scope: 'vendor' } });
+    expect(
+      (await renderer.validate(vendor, { template: 'A={{ .Secrets.A }}', format: 'env', required: [] }, '')).valid,
+    ).toBe(true);
+  });
+
+  it('reports a parse error in the render wording and still checks required keys', async () => {
+    const { renderer } = validator({});
+    expect(
+      await renderer.validate(vendor, { template: 'A={{ .Secrets.A }', format: 'env', required: ['R'] }, ''),
+    ).toEqual({
+      valid: false,
+      references: [],
+      missing: ['R'],
+      errors: ['template parsing error: unexpected "}" in operand'],
+    });
+  });
+
+  it('refuses a required name that cannot be a secret key', async () => {
+    const { renderer } = validator({});
+    expect(
+      await refusal(renderer.validate(vendor, { template: '', format: 'env', required: ['OK', '1bad'] }, '')),
+    ).toEqual({
+      code: 'INVALID_ARGUMENT',
+      message: 'required[1] is not a valid secret key',
+      details: { field: 'required[1]' },
+    });
+  });
+});
