@@ -33,7 +33,7 @@ function overview(): string {
     '',
     ...COMMANDS.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary.split('. ')[0].replace(/\.$/, '')}`),
     '',
-    'environment: NATS_URL (nats://127.0.0.1:4222), NATS_SUBJECT_PREFIX, SECRETS_TOKEN (or --token)',
+    'environment: NATS_URL (nats://127.0.0.1:4222), NATS_USER/NATS_PASSWORD, NATS_SUBJECT_PREFIX, SECRETS_TOKEN (or --token)',
     'global options: --json (machine-readable output), --token TOKEN, --help',
   ].join('\n');
 }
@@ -87,6 +87,8 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = p
           natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
           subjectPrefix: env.NATS_SUBJECT_PREFIX ?? '',
           token,
+          natsUser: env.NATS_USER,
+          natsPassword: env.NATS_PASSWORD,
           timeoutMs: Number(env.SECRETS_TIMEOUT_MS ?? 10_000),
         });
         return client;

@@ -9,6 +9,9 @@ export interface ClientSettings {
   readonly subjectPrefix: string;
   readonly token?: string;
   readonly timeoutMs: number;
+  /** NATS user and password, where the server requires them (deploy/nats/nats-server.conf). */
+  readonly natsUser?: string;
+  readonly natsPassword?: string;
 }
 
 /** Talks to the platform over plain-JSON NATS, as any outside client would. */
@@ -21,7 +24,13 @@ export class PlatformClient {
   static async connect(settings: ClientSettings): Promise<PlatformClient> {
     try {
       return new PlatformClient(
-        await connect({ servers: settings.natsUrl, name: 'secrets-cli', maxReconnectAttempts: 0, timeout: 3000 }),
+        await connect({
+          servers: settings.natsUrl,
+          name: 'secrets-cli',
+          maxReconnectAttempts: 0,
+          timeout: 3000,
+          ...(settings.natsUser ? { user: settings.natsUser, pass: settings.natsPassword } : {}),
+        }),
         settings,
       );
     } catch {

@@ -55,6 +55,15 @@ export function stringSetting(
   };
 }
 
+/** A credential such as a password: optional, never printed. */
+export function sensitiveStringSetting(variable: string): Setting<string | undefined> {
+  return {
+    variable,
+    sensitive: true,
+    read: (env) => raw(env, variable),
+  };
+}
+
 export function urlSetting(variable: string, defaultValue: string, protocols: readonly string[]): Setting<string> {
   return {
     variable,

@@ -4,6 +4,7 @@ export {
   integerSetting,
   keyMaterialSetting,
   loadConfig,
+  sensitiveStringSetting,
   stringSetting,
   urlSetting,
   type Environment,

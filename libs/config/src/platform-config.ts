@@ -8,6 +8,7 @@ import {
   integerSetting,
   keyMaterialSetting,
   loadConfig,
+  sensitiveStringSetting,
   stringSetting,
   urlSetting,
   ConfigError,
@@ -43,6 +44,8 @@ export function commonSettings(service: ServiceName) {
   return {
     nodeEnv: enumSetting('NODE_ENV', ['development', 'test', 'production'], 'development'),
     natsUrl: urlSetting('NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:', 'ws:', 'wss:']),
+    natsUser: stringSetting('NATS_USER', { default: '', pattern: /^[^\s]*$/, description: 'a NATS user name' }),
+    natsPassword: sensitiveStringSetting('NATS_PASSWORD'),
     subjectPrefix: stringSetting('NATS_SUBJECT_PREFIX', {
       default: '',
       pattern: /^(?:[A-Za-z0-9_-]+\.)*$/,

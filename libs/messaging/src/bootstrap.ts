@@ -55,6 +55,7 @@ async function connectNats(definition: ServiceDefinition): Promise<NatsConnectio
   return connect({
     servers: definition.config.natsUrl,
     name: definition.name,
+    ...(definition.config.natsUser ? { user: definition.config.natsUser, pass: definition.config.natsPassword } : {}),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     waitOnFirstConnect: true,

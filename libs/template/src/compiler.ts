@@ -28,7 +28,7 @@ import type {
 import { nodeString } from './nodes';
 import type { Tree } from './parser';
 import { LexicalScope } from './scope';
-import { GoComplex, GoFloat, isMap, isTrue, mapGet, mapHas, sortedKeys, typeName } from './values';
+import { GoComplex, GoFloat, InterfaceValue, isMap, isTrue, mapGet, mapHas, sortedKeys, typeName } from './values';
 
 /** What a statement returns: carry on, or unwind to the enclosing range. */
 export const enum Flow {
@@ -404,11 +404,9 @@ export class Compiler {
   }
 
   private notAFunction(args: readonly Node[]): (s: Execution, final: unknown) => void {
-    if (args.length > 1) {
-      const message = `can't give argument to non-function ${nodeText(args[0])}`;
-      return (s) => s.fail(message);
-    }
+    if (args.length === 0) return () => undefined;
     const message = `can't give argument to non-function ${nodeText(args[0])}`;
+    if (args.length > 1) return (s) => s.fail(message);
     return (s, final) => {
       if (final !== MISSING) s.fail(message);
     };
@@ -575,7 +573,12 @@ export class Compiler {
     const numParams = params.length;
     const numFixed = variadic ? numParams - 1 : argNodes.length;
     const paramAt = (i: number): ParamType => (variadic && i >= numParams - 1 ? params[numParams - 1] : params[i]);
-    const compiledArgs = argNodes.map((a, i) => this.arg(a, paramAt(i), scope, lenientArgs));
+    const compiledArgs = argNodes.map((a, i) => {
+      const value = this.arg(a, paramAt(i), scope, lenientArgs);
+      // Go's slice reads its indexes without unwrapping interfaces, so a map value there is refused.
+      if (name !== 'slice' || i === 0 || !this.yieldsInterface(a, scope)) return value;
+      return (s: Execution, dot: unknown) => new InterfaceValue(value(s, dot));
+    });
     const finalType = (numIn: number): ParamType => {
       if (!variadic) return params[numParams - 1];
       return numIn - 1 < numFixed ? params[numIn - 1] : params[numParams - 1];
@@ -626,6 +629,23 @@ export class Compiler {
         throw e;
       }
     };
+  }
+
+  /** Whether an argument reaches a builtin as Go's interface{} (read from a map or slice, not yet unwrapped). */
+  private yieldsInterface(n: Node, scope: Scope): boolean {
+    switch (n.type) {
+      case 'field':
+      case 'chain':
+        return true;
+      case 'variable':
+        return n.ident.length > 1 || this.lookup(scope, n.ident[0]).isInterface;
+      case 'dot':
+        return scope.dotIsInterface;
+      case 'identifier':
+        return n.ident === 'index';
+      default:
+        return false;
+    }
   }
 
   /** Go's evalArg: evaluates an argument for a parameter of type `typ` (null: no type, as for chains). */
