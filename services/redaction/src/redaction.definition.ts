@@ -1,25 +1,134 @@
-import { Module } from '@nestjs/common';
+import {
+  type DynamicModule,
+  Injectable,
+  Module,
+  type OnApplicationBootstrap,
+  type OnModuleDestroy,
+} from '@nestjs/common';
 import { type Environment, integerSetting, loadServiceConfig } from '@platform/config';
-import { type ServiceDefinition } from '@platform/messaging';
+import { PlatformContext, type ServiceDefinition } from '@platform/messaging';
+import { RawLogConsumer } from './logs/raw-log-consumer';
+import { ResolvedSecretValues } from './matchers/resolved-secret-values';
+import { ScopeMatchers, scopeKey } from './matchers/scope-matchers';
+import { SecretsEventsListener } from './matchers/secrets-events-listener';
+import { RedactHandler } from './redact/redact.handler';
+import { TextRedaction } from './redact/text-redaction';
+import { redactionErrorMapper } from './redaction.error';
+import { RedactionMetrics } from './redaction.metrics';
+
+function redactionSettings() {
+  return {
+    minLength: integerSetting('REDACTION_MIN_LENGTH', { default: 4, min: 1, max: 1024 }),
+    logsMaxAgeDays: integerSetting('LOGS_MAX_AGE_DAYS', { default: 30, min: 1, max: 3650 }),
+    /** Safety net for a missed change event: no matcher is used longer than this without a rebuild. */
+    matcherMaxAgeSeconds: integerSetting('REDACTION_MATCHER_MAX_AGE_SECONDS', { default: 60, min: 1, max: 86_400 }),
+    /** How long a raw line rests before redaction, so a change committed just before it has invalidated the matcher. */
+    settleMs: integerSetting('REDACTION_SETTLE_MS', { default: 250, min: 0, max: 10_000 }),
+  };
+}
+
+type RedactionConfig = ReturnType<typeof loadRedactionConfig>;
+
+function loadRedactionConfig(env: Environment) {
+  return loadServiceConfig('redaction', redactionSettings(), env);
+}
+
+/** The typed configuration as a provider. */
+class RedactionConfigToken {
+  constructor(readonly value: RedactionConfig) {}
+}
+
+/** Follows SECRETS_EVENTS before consuming LOGS_RAW (so no change is missed), and stops both before NATS drains. */
+@Injectable()
+class RedactionLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly listener: SecretsEventsListener;
+  private readonly consumer: RawLogConsumer;
+
+  constructor(
+    platform: PlatformContext,
+    matchers: ScopeMatchers,
+    metrics: RedactionMetrics,
+    config: RedactionConfigToken,
+  ) {
+    const { nats, logger } = platform;
+    const subjectPrefix = platform.config.subjectPrefix;
+    this.listener = new SecretsEventsListener(
+      nats,
+      subjectPrefix,
+      matchers,
+      logger.child({ component: 'secrets-events' }),
+    );
+    this.consumer = new RawLogConsumer({
+      nats,
+      subjectPrefix,
+      matchers,
+      metrics,
+      logger: logger.child({ component: 'raw-log-consumer' }),
+      settleMs: config.value.settleMs,
+    });
+    platform.readiness.register('secrets-events', () => Promise.resolve(this.listener.isListening()));
+    platform.readiness.register('logs-raw', () => Promise.resolve(this.consumer.isConsuming()));
+    platform.readiness.register('matchers', () => Promise.resolve(matchers.failingScopes() === 0));
+  }
+
+  async onApplicationBootstrap(): Promise<void> {
+    await this.listener.start();
+    await this.consumer.start();
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.consumer.stop();
+    await this.listener.stop();
+  }
+}
+
+/** Our libraries' errors never carry a value; a name, code and message say why a build failed. */
+function describeFailure(error: unknown): Record<string, unknown> {
+  if (!(error instanceof Error)) return { name: typeof error };
+  return { name: error.name, code: (error as { code?: unknown }).code, message: error.message };
+}
 
 @Module({})
-class RedactionModule {}
+class RedactionModule {
+  static forContext(context: PlatformContext, config: RedactionConfig): DynamicModule {
+    const logger = context.logger.child({ component: 'matchers' });
+    const metrics = new RedactionMetrics(context.metrics);
+    const matchers = new ScopeMatchers({
+      source: new ResolvedSecretValues(context.services),
+      minLength: config.minLength,
+      maxAgeMs: config.matcherMaxAgeSeconds * 1000,
+      observer: metrics,
+      onBuildFailure: (scope, error) =>
+        logger.warn(
+          { scope: scopeKey(scope), error: describeFailure(error) },
+          'cannot build the matcher of a scope; its log lines wait',
+        ),
+    });
+    metrics.watchCache(matchers);
+    return {
+      module: RedactionModule,
+      controllers: [RedactHandler],
+      providers: [
+        { provide: RedactionConfigToken, useValue: new RedactionConfigToken(config) },
+        { provide: RedactionMetrics, useValue: metrics },
+        { provide: ScopeMatchers, useValue: matchers },
+        TextRedaction,
+        RedactionLifecycle,
+      ],
+    };
+  }
+}
 
+/** The redaction service: LOGS_RAW → LOGS with every secret value of the line's scope masked, and `redaction.v1.redact`. */
 export function redactionService(env: Environment = process.env): ServiceDefinition {
-  const config = loadServiceConfig(
-    'redaction',
-    {
-      minLength: integerSetting('REDACTION_MIN_LENGTH', { default: 4, min: 1, max: 1024 }),
-      logsMaxAgeDays: integerSetting('LOGS_MAX_AGE_DAYS', { default: 30, min: 1, max: 3650 }),
-    },
-    env,
-  );
+  const config = loadRedactionConfig(env);
   return {
     name: 'redaction',
     config,
     scopes: ['secrets:resolve', 'secrets:resolve-all'],
     streams: ['LOGS_RAW', 'LOGS', 'SECRETS_EVENTS'],
     logsMaxAgeDays: config.logsMaxAgeDays,
-    module: () => RedactionModule,
+    module: (context) => RedactionModule.forContext(context, config),
+    errorMappers: [redactionErrorMapper],
   };
 }

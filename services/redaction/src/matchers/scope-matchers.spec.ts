@@ -1,0 +1,186 @@
+import { type Scope } from '@platform/messaging';
+import { RedactionServiceError, RedactionServiceErrorCode } from '../redaction.error';
+import { ScopeMatchers, type SecretValuesSource } from './scope-matchers';
+
+const vendor: Scope = { organizationId: 'acme', customerOrganizationId: null };
+const globex: Scope = { organizationId: 'acme', customerOrganizationId: 'globex' };
+const initech: Scope = { organizationId: 'acme', customerOrganizationId: 'initech' };
+const other: Scope = { organizationId: 'umbrella', customerOrganizationId: null };
+
+/** An in-memory secrets partition: values per scope key, vendor-level ones shared by the organization's customers. */
+class FakeSecrets implements SecretValuesSource {
+  readonly values = new Map<string, string[]>();
+  loads = 0;
+  down = false;
+  /** Runs during the next load, after its values were read: a change that races the build. */
+  duringNextLoad: (() => void) | undefined;
+
+  add(scope: Scope, value: string): void {
+    const key = `${scope.organizationId}/${scope.customerOrganizationId ?? '_'}`;
+    this.values.set(key, [...(this.values.get(key) ?? []), value]);
+  }
+
+  async valuesOf(scope: Scope): Promise<string[]> {
+    this.loads++;
+    await Promise.resolve();
+    if (this.down) throw new Error('secrets service is unavailable');
+    const values = [
+      ...(this.values.get(`${scope.organizationId}/_`) ?? []),
+      ...(scope.customerOrganizationId
+        ? (this.values.get(`${scope.organizationId}/${scope.customerOrganizationId}`) ?? [])
+        : []),
+    ];
+    const race = this.duringNextLoad;
+    this.duringNextLoad = undefined;
+    race?.();
+    return values;
+  }
+}
+
+function setup(options: { maxAgeMs?: number; maxScopes?: number } = {}) {
+  const secrets = new FakeSecrets();
+  let now = 1_000_000;
+  const matchers = new ScopeMatchers({
+    source: secrets,
+    minLength: 4,
+    maxAgeMs: options.maxAgeMs ?? 60_000,
+    maxScopes: options.maxScopes,
+    retryMinMs: 500,
+    retryMaxMs: 4_000,
+    clock: () => now,
+  });
+  const redact = async (scope: Scope, text: string) => (await matchers.matcherFor(scope)).redactText(text).output;
+  return { secrets, matchers, redact, advance: (ms: number) => (now += ms) };
+}
+
+async function refusal(promise: Promise<unknown>): Promise<RedactionServiceError> {
+  try {
+    await promise;
+  } catch (error) {
+    if (error instanceof RedactionServiceError) return error;
+    throw error;
+  }
+  throw new Error('expected a refusal');
+}
+
+describe('ScopeMatchers', () => {
+  it('masks vendor-level values in every scope of the organization and customer values only in their own', async () => {
+    const { secrets, redact } = setup();
+    secrets.add(vendor, 'vendor-secret');
+    secrets.add(globex, 'globex-secret');
+    expect(await redact(globex, 'a vendor-secret b globex-secret')).toBe('a ******** b ********');
+    expect(await redact(initech, 'a vendor-secret b globex-secret')).toBe('a ******** b globex-secret');
+    expect(await redact(vendor, 'globex-secret')).toBe('globex-secret');
+    expect(await redact(other, 'vendor-secret')).toBe('vendor-secret');
+  });
+
+  it('builds a scope once, however many ask for it at the same time', async () => {
+    const { secrets, matchers } = setup();
+    secrets.add(vendor, 'vendor-secret');
+    const [a, b] = await Promise.all([matchers.matcherFor(vendor), matchers.matcherFor(vendor)]);
+    expect(a).toBe(b);
+    expect(await matchers.matcherFor(vendor)).toBe(a);
+    expect(matchers.peek(vendor)).toBe(a);
+    expect(secrets.loads).toBe(1);
+  });
+
+  it('rebuilds a customer scope on its invalidation and leaves the others cached', async () => {
+    const { secrets, matchers, redact } = setup();
+    await redact(globex, '');
+    await redact(initech, '');
+    secrets.add(globex, 'new-globex-secret');
+    matchers.invalidateScope('acme', 'globex');
+    expect(matchers.peek(globex)).toBeUndefined();
+    expect(matchers.peek(initech)).toBeDefined();
+    expect(await redact(globex, 'new-globex-secret')).toBe('********');
+    expect(secrets.loads).toBe(3);
+  });
+
+  it('rebuilds every scope of an organization on a vendor-level change, not other organizations', async () => {
+    const { matchers, redact } = setup();
+    await Promise.all([redact(vendor, ''), redact(globex, ''), redact(other, '')]);
+    matchers.invalidateOrganization('acme');
+    expect(matchers.peek(vendor)).toBeUndefined();
+    expect(matchers.peek(globex)).toBeUndefined();
+    expect(matchers.peek(other)).toBeDefined();
+    matchers.invalidateAll();
+    expect(matchers.peek(other)).toBeUndefined();
+  });
+
+  it('builds again when a change arrives while the scope is being built', async () => {
+    const { secrets, matchers, redact } = setup();
+    secrets.duringNextLoad = () => {
+      secrets.add(vendor, 'raced-secret');
+      matchers.invalidateOrganization('acme');
+    };
+    expect(await redact(vendor, 'raced-secret')).toBe('********');
+    expect(secrets.loads).toBe(2);
+  });
+
+  it('fails closed while the values cannot be loaded, retries with backoff, and recovers', async () => {
+    const { secrets, matchers, redact, advance } = setup();
+    secrets.add(vendor, 'vendor-secret');
+    secrets.down = true;
+    const first = await refusal(matchers.matcherFor(vendor));
+    expect(first.code).toBe(RedactionServiceErrorCode.MATCHER_UNAVAILABLE);
+    expect(first.retryAfterMs).toBe(500);
+    expect(matchers.failingScopes()).toBe(1);
+    // Within the backoff the source is not asked again.
+    expect((await refusal(matchers.matcherFor(vendor))).retryAfterMs).toBe(500);
+    expect(secrets.loads).toBe(1);
+    advance(500);
+    expect((await refusal(matchers.matcherFor(vendor))).retryAfterMs).toBe(1_000);
+    secrets.down = false;
+    advance(1_000);
+    expect(await redact(vendor, 'vendor-secret')).toBe('********');
+    expect(matchers.failingScopes()).toBe(0);
+  });
+
+  it('never serves an invalidated matcher while the rebuild fails', async () => {
+    const { secrets, matchers, redact } = setup();
+    await redact(vendor, '');
+    secrets.down = true;
+    matchers.invalidateOrganization('acme');
+    await refusal(matchers.matcherFor(vendor));
+    expect(matchers.peek(vendor)).toBeUndefined();
+  });
+
+  it('refreshes an ageing matcher in the background and refuses one past its maximum age', async () => {
+    const { secrets, matchers, redact, advance } = setup({ maxAgeMs: 10_000 });
+    await redact(vendor, '');
+    advance(8_000);
+    secrets.add(vendor, 'late-secret');
+    expect(matchers.peek(vendor)).toBeDefined();
+    await Promise.resolve();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(secrets.loads).toBe(2);
+    expect(await redact(vendor, 'late-secret')).toBe('********');
+
+    secrets.down = true;
+    advance(10_000);
+    expect(matchers.peek(vendor)).toBeUndefined();
+    await refusal(matchers.matcherFor(vendor));
+  });
+
+  it('keeps at most maxScopes, dropping the least recently used', async () => {
+    const { matchers, redact, advance } = setup({ maxScopes: 2 });
+    await redact(vendor, '');
+    advance(1);
+    await redact(globex, '');
+    advance(1);
+    matchers.peek(vendor);
+    advance(1);
+    await redact(initech, '');
+    expect(matchers.cachedMatchers()).toBe(2);
+    expect(matchers.peek(vendor)).toBeDefined();
+    expect(matchers.peek(globex)).toBeUndefined();
+  });
+
+  it('counts values too short to be matched on their own', async () => {
+    const { secrets, matchers } = setup();
+    secrets.add(vendor, 'abc');
+    secrets.add(vendor, 'long-enough');
+    await matchers.matcherFor(vendor);
+    expect(matchers.valuesBelowMinLength()).toBe(1);
+  });
+});

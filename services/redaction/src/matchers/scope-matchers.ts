@@ -1,0 +1,209 @@
+import { type RedactionMatcher, buildMatcher } from '@platform/redaction';
+import { type Scope } from '@platform/messaging';
+import { RedactionServiceError, RedactionServiceErrorCode } from '../redaction.error';
+
+/** Where a scope's values come from: every value, current and earlier versions, until purged. */
+export interface SecretValuesSource {
+  valuesOf(scope: Scope): Promise<string[]>;
+}
+
+/** Told about every build, for metrics and logs. */
+export interface MatcherObserver {
+  matcherBuilt(seconds: number): void;
+  matcherFailed(): void;
+  invalidated(): void;
+}
+
+export interface ScopeMatchersOptions {
+  readonly source: SecretValuesSource;
+  readonly minLength: number;
+  /** A matcher older than this is rebuilt before it is used again: a safety net should a change event be missed. */
+  readonly maxAgeMs: number;
+  /** Scopes kept; the least recently used is dropped beyond this. */
+  readonly maxScopes?: number;
+  /** First and longest wait before a scope whose build failed is tried again. */
+  readonly retryMinMs?: number;
+  readonly retryMaxMs?: number;
+  readonly observer?: MatcherObserver;
+  readonly onBuildFailure?: (scope: Scope, error: unknown) => void;
+  readonly clock?: () => number;
+}
+
+interface ScopeEntry {
+  readonly scope: Scope;
+  matcher?: RedactionMatcher;
+  builtAt: number;
+  /** Bumped by every invalidation; the matcher is current only if built at the latest generation. */
+  generation: number;
+  builtGeneration: number;
+  building?: Promise<void>;
+  failures: number;
+  /** While failing: no new build before this time. */
+  retryAt: number;
+}
+
+/** A refresh starts in the background once a matcher has lived this share of its maximum age. */
+const REFRESH_AT = 0.75;
+/** Builds in a row while changes keep arriving before the newest matcher is used anyway. */
+const MAX_BUILD_ROUNDS = 3;
+/** A failing scope counts against readiness while it was asked for within this window. */
+const FAILING_WINDOW_MS = 60_000;
+
+export function scopeKey(scope: Scope): string {
+  return `${scope.organizationId}/${scope.customerOrganizationId ?? '_'}`;
+}
+
+/**
+ * One matcher per scope `(org, customer|null)`, built from the scope's values and cached until a change event
+ * invalidates it or it ages out. A scope whose matcher cannot be built is refused (fail closed), never served
+ * from an invalidated matcher; it is retried with backoff.
+ */
+export class ScopeMatchers {
+  private readonly entries = new Map<string, ScopeEntry & { wantedAt: number }>();
+  private readonly clock: () => number;
+  private readonly maxScopes: number;
+  private readonly retryMinMs: number;
+  private readonly retryMaxMs: number;
+
+  constructor(private readonly options: ScopeMatchersOptions) {
+    this.clock = options.clock ?? Date.now;
+    this.maxScopes = options.maxScopes ?? 1_000;
+    this.retryMinMs = options.retryMinMs ?? 500;
+    this.retryMaxMs = options.retryMaxMs ?? 5_000;
+  }
+
+  /** The scope's current matcher, built first if needed; RedactionServiceError MATCHER_UNAVAILABLE if it cannot be. */
+  async matcherFor(scope: Scope): Promise<RedactionMatcher> {
+    const entry = this.entryOf(scope);
+    for (let round = 0; round < MAX_BUILD_ROUNDS; round++) {
+      const current = this.currentMatcher(entry);
+      if (current) return current;
+      const now = this.clock();
+      if (!entry.building && entry.retryAt > now) throw this.unavailable(entry.retryAt - now);
+      await this.build(entry);
+    }
+    // Changes kept arriving while building; the newest matcher holds every value committed before its load began.
+    const newest = entry.matcher;
+    if (!newest) throw this.unavailable(this.retryMinMs);
+    return newest;
+  }
+
+  /** The scope's matcher if it is current, without building; the hot path of every batch. */
+  peek(scope: Scope): RedactionMatcher | undefined {
+    const entry = this.entries.get(scopeKey(scope));
+    if (!entry) return undefined;
+    entry.wantedAt = this.clock();
+    return this.currentMatcher(entry);
+  }
+
+  /** A change to a customer's secrets: that customer's scope only. */
+  invalidateScope(organizationId: string, customerOrganizationId: string): void {
+    const entry = this.entries.get(scopeKey({ organizationId, customerOrganizationId }));
+    if (entry) entry.generation++;
+    this.options.observer?.invalidated();
+  }
+
+  /** A change to vendor-level secrets (or a purge): every scope of the organization. */
+  invalidateOrganization(organizationId: string): void {
+    for (const entry of this.entries.values()) {
+      if (entry.scope.organizationId === organizationId) entry.generation++;
+    }
+    this.options.observer?.invalidated();
+  }
+
+  /** When a change cannot be attributed to a scope. */
+  invalidateAll(): void {
+    for (const entry of this.entries.values()) entry.generation++;
+    this.options.observer?.invalidated();
+  }
+
+  /** Scopes asked for recently whose last build failed; readiness is false while there are any. */
+  failingScopes(): number {
+    const since = this.clock() - FAILING_WINDOW_MS;
+    let failing = 0;
+    for (const entry of this.entries.values()) if (entry.failures > 0 && entry.wantedAt >= since) failing++;
+    return failing;
+  }
+
+  cachedMatchers(): number {
+    let cached = 0;
+    for (const entry of this.entries.values()) if (entry.matcher) cached++;
+    return cached;
+  }
+
+  valuesBelowMinLength(): number {
+    let below = 0;
+    for (const entry of this.entries.values()) below += entry.matcher?.stats.valuesBelowMinLength ?? 0;
+    return below;
+  }
+
+  private entryOf(scope: Scope): ScopeEntry & { wantedAt: number } {
+    const key = scopeKey(scope);
+    let entry = this.entries.get(key);
+    if (!entry) {
+      entry = { scope, builtAt: 0, generation: 0, builtGeneration: -1, failures: 0, retryAt: 0, wantedAt: 0 };
+      if (this.entries.size >= this.maxScopes) this.evictLeastRecentlyWanted();
+      this.entries.set(key, entry);
+    }
+    entry.wantedAt = this.clock();
+    return entry;
+  }
+
+  private evictLeastRecentlyWanted(): void {
+    let oldest: string | undefined;
+    let oldestAt = Infinity;
+    for (const [key, entry] of this.entries) {
+      if (entry.wantedAt < oldestAt) [oldest, oldestAt] = [key, entry.wantedAt];
+    }
+    if (oldest !== undefined) this.entries.delete(oldest);
+  }
+
+  private currentMatcher(entry: ScopeEntry): RedactionMatcher | undefined {
+    if (!entry.matcher || entry.builtGeneration !== entry.generation) return undefined;
+    const now = this.clock();
+    const age = now - entry.builtAt;
+    if (age >= this.options.maxAgeMs) return undefined;
+    if (age >= this.options.maxAgeMs * REFRESH_AT && !entry.building && entry.retryAt <= now) {
+      // Refreshed ahead of time so traffic never waits for a routine rebuild; failures are counted and retried.
+      this.build(entry).catch(() => undefined);
+    }
+    return entry.matcher;
+  }
+
+  private build(entry: ScopeEntry): Promise<void> {
+    entry.building ??= this.load(entry).finally(() => {
+      entry.building = undefined;
+    });
+    return entry.building;
+  }
+
+  private async load(entry: ScopeEntry): Promise<void> {
+    const generation = entry.generation;
+    const startedAt = this.clock();
+    const started = performance.now();
+    try {
+      const values = await this.options.source.valuesOf(entry.scope);
+      entry.matcher = buildMatcher(values, { minLength: this.options.minLength });
+      entry.builtAt = startedAt;
+      entry.builtGeneration = generation;
+      entry.failures = 0;
+      entry.retryAt = 0;
+      this.options.observer?.matcherBuilt((performance.now() - started) / 1000);
+    } catch (error) {
+      entry.failures++;
+      const delay = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** (entry.failures - 1));
+      entry.retryAt = this.clock() + delay;
+      this.options.observer?.matcherFailed();
+      this.options.onBuildFailure?.(entry.scope, error);
+      throw this.unavailable(delay);
+    }
+  }
+
+  private unavailable(retryAfterMs: number): RedactionServiceError {
+    return new RedactionServiceError(
+      RedactionServiceErrorCode.MATCHER_UNAVAILABLE,
+      'the matcher for this scope cannot be built',
+      retryAfterMs,
+    );
+  }
+}
