@@ -1,8 +1,8 @@
 // `npm run bench -- redaction-matcher`: libs/redaction's matcher with 10,000 random 32-character values on 8 MB of
 // ~150-byte log lines (1% carrying a value), over the whole buffer and line by line, beside a naive loop over the
-// values measured in the same run, and the build time.
+// values measured in the same run, and the build time. Throughputs are the best of several rounds.
 import { buildMatcher, MASK } from '@platform/redaction';
-import { BenchFigure, opsPerSecond, renderTable } from './report';
+import { BenchFigure, renderTable } from './report';
 
 const VALUE_COUNT = 10_000;
 /** A second, larger set shows the cost per byte does not grow with the number of values. */
@@ -67,6 +67,27 @@ function naiveRedact(text: string, values: readonly string[]): string {
   return output;
 }
 
+/**
+ * Calls per second in the best of several rounds of at least `roundMs` (each at least one call), after one warm-up
+ * call: on a shared machine other processes only ever make a round slower.
+ */
+function bestOpsPerSecond(fn: () => unknown, rounds = 5, roundMs = 600): number {
+  fn();
+  let best = 0;
+  for (let round = 0; round < rounds; round++) {
+    let calls = 0;
+    const start = performance.now();
+    let elapsed = 0;
+    do {
+      fn();
+      calls++;
+      elapsed = performance.now() - start;
+    } while (elapsed < roundMs);
+    best = Math.max(best, (calls * 1000) / elapsed);
+  }
+  return best;
+}
+
 function secondsOf(fn: () => unknown): number {
   const start = performance.now();
   fn();
@@ -97,28 +118,28 @@ export async function run(): Promise<string> {
   }
 
   const megabytes = buffer.length / 2 ** 20;
-  const bufferMBps = opsPerSecond(() => matcher.redactBytes(buffer), 3000) * megabytes;
+  const bufferMBps = bestOpsPerSecond(() => matcher.redactBytes(buffer)) * megabytes;
   const linesPerSecond =
-    opsPerSecond(() => {
+    bestOpsPerSecond(() => {
       for (const line of lineBytes) matcher.redactBytes(line);
-    }, 3000) * lineBytes.length;
+    }) * lineBytes.length;
   const textLinesPerSecond =
-    opsPerSecond(() => {
+    bestOpsPerSecond(() => {
       for (const line of lines) matcher.redactText(line);
-    }, 3000) * lines.length;
+    }) * lines.length;
 
   // The planted values are the first VALUE_COUNT of the larger set, so the same lines carry them.
   const largeMatcher = buildMatcher([...values, ...randomValues(next, LARGE_VALUE_COUNT - VALUE_COUNT)]);
   if (largeMatcher.redactBytes(buffer).count !== carriers) throw new Error('the larger matcher missed planted values');
-  const largeBufferMBps = opsPerSecond(() => largeMatcher.redactBytes(buffer), 3000) * megabytes;
+  const largeBufferMBps = bestOpsPerSecond(() => largeMatcher.redactBytes(buffer)) * megabytes;
 
   const naiveText = text.slice(0, NAIVE_BUFFER_BYTES);
-  const naiveBufferMBps = opsPerSecond(() => naiveRedact(naiveText, values), 2000) * (naiveText.length / 2 ** 20);
+  const naiveBufferMBps = bestOpsPerSecond(() => naiveRedact(naiveText, values), 3) * (naiveText.length / 2 ** 20);
   const naiveSample = lines.slice(0, NAIVE_LINES);
   const naiveLinesPerSecond =
-    opsPerSecond(() => {
+    bestOpsPerSecond(() => {
       for (const line of naiveSample) naiveRedact(line, values);
-    }, 2000) * naiveSample.length;
+    }, 3) * naiveSample.length;
 
   const naiveBuffer = { label: `naive loop over values, ${NAIVE_BUFFER_BYTES / 1024} KiB`, value: naiveBufferMBps };
   const naiveLines = { label: `naive loop over values, ${NAIVE_LINES} lines`, value: naiveLinesPerSecond };

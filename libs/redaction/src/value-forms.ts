@@ -107,7 +107,7 @@ function percentEncode(
   let encoded = '';
   for (const byte of bytes) {
     const char = String.fromCharCode(byte);
-    if (byte < 0x80 && (/[A-Za-z0-9]/.test(char) || style.unescaped.includes(char))) encoded += char;
+    if (isAsciiAlphanumeric(byte) || (byte < 0x80 && style.unescaped.includes(char))) encoded += char;
     else if (byte === 0x20 && style.spaceAsPlus) encoded += '+';
     else {
       const hex = byte.toString(16).padStart(2, '0');
@@ -115,6 +115,10 @@ function percentEncode(
     }
   }
   return encoded;
+}
+
+function isAsciiAlphanumeric(byte: number): boolean {
+  return (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5a) || (byte >= 0x61 && byte <= 0x7a);
 }
 
 interface Base64Form {
