@@ -4,6 +4,7 @@ import { OutboxPublisher, type PostgresEventStore } from '@platform/event-store'
 import { type PlatformContext } from '@platform/messaging';
 import { PostgresDataKeyStore } from './keys/postgres-data-key-store';
 import { SecretEventPublisher } from './outbox/secret-event-publisher';
+import { AccessLog } from './resolve/access-log';
 import { SecretResolver } from './resolve/secret-resolver';
 import { ValueCache } from './resolve/value-cache';
 import { IdempotencyStore } from './secrets/idempotency';
@@ -66,7 +67,7 @@ export class SecretsRuntime {
         store,
         keyRing,
         new SecretsService(store, keyRing, idempotency),
-        new SecretResolver(store, keyRing, cache),
+        new SecretResolver(store, keyRing, cache, new AccessLog(store)),
         outbox,
         new SecretsMetrics(platform.metrics, cache),
         availability,

@@ -16,6 +16,7 @@ import { type TestDatabase, createTestDatabase } from '@platform/testing';
 import { PostgresDataKeyStore } from '../src/keys/postgres-data-key-store';
 import { SecretsOperations } from '../src/ops/secrets-operations';
 import { SecretResolver } from '../src/resolve/secret-resolver';
+import { AccessLog } from '../src/resolve/access-log';
 import { ValueCache } from '../src/resolve/value-cache';
 import { IdempotencyStore } from '../src/secrets/idempotency';
 import { SecretsService } from '../src/secrets/secrets.service';
@@ -120,7 +121,7 @@ describe('secrets storage (Postgres)', () => {
     // Resolve finds nothing to release, even with a key ring that still caches the purged data key (for its TTL)
     // and with history, which reads the events themselves.
     const { publicJwk } = await generateReplyKeyPair();
-    const resolver = new SecretResolver(store, keyRing, new ValueCache());
+    const resolver = new SecretResolver(store, keyRing, new ValueCache(), new AccessLog(store));
     const reply = await resolver.resolve(
       redaction,
       create(ResolveSecretsRequestSchema, {
@@ -196,5 +197,27 @@ describe('secrets storage (Postgres)', () => {
       [org],
     );
     expect(await onlyNewMaster.decryptValue(stored.value, stored.stream_id)).toBe('master-rotation');
+  });
+
+  it('group-commits concurrent access events: one event per call, several calls per transaction', async () => {
+    const org = `access${randomBytes(3).toString('hex')}`;
+    const accessLog = new AccessLog(store);
+    const metadata = {
+      actor: { sub: 'service:render', org: 'render', role: 'service' },
+      occurredAt: new Date().toISOString(),
+    };
+    await Promise.all(
+      Array.from({ length: 50 }, (_, i) =>
+        accessLog.record(org, { type: 'SecretValuesResolved', data: { call: i }, metadata }),
+      ),
+    );
+    const rows = await store.query<{ stream_id: string; call: number }>(
+      `select stream_id, (data->>'call')::int as call from events where stream_id like $1 order by position`,
+      [`access:${org}:%`],
+    );
+    expect(rows.map((row) => row.call).sort((a, b) => a - b)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    const streams = new Set(rows.map((row) => row.stream_id));
+    expect(streams.size).toBeGreaterThan(1);
+    expect(streams.size).toBeLessThan(50);
   });
 });

@@ -1,12 +1,11 @@
-import { randomUUID } from 'node:crypto';
 import { type ResolveSecretsRequest, type SecretScope as ValueScope } from '@platform/contracts';
 import { CryptoError, CryptoErrorCode, type DataKeyRing, encryptForReplyKey } from '@platform/crypto';
 import { type PostgresEventStore } from '@platform/event-store';
 import { type Principal, actorOf, assertIdentifier, assertServiceScope, hasScope } from '@platform/messaging';
 import { type EventMetadata } from '../secrets/secret';
 import { assertValidKey } from '../secrets/secret.decider';
-import { accessStreamId } from '../secrets/secret-stream';
 import { SecretsError, SecretsErrorCode } from '../secrets/secrets.error';
+import { type AccessLog } from './access-log';
 import { ValueCache } from './value-cache';
 
 export const SECRET_VALUES_RESOLVED = 'SecretValuesResolved';
@@ -71,14 +70,15 @@ function assertReplyKeyShape(replyKey: unknown): void {
 /**
  * `secrets.v1.resolve` for services (ARCHITECTURE.md §6): the values of a scope, customer-specific overriding
  * vendor-level, optionally pinned to earlier versions or with every earlier value (for redaction), encrypted to the
- * caller's reply key. Hot path: two indexed queries, values decrypted with node:crypto (DataKeyRing) and kept in a
- * bounded ValueCache, the access event appended while the reply is encrypted.
+ * caller's reply key. Hot path: one indexed query, values decrypted with node:crypto (DataKeyRing, no node-jose) and
+ * kept in a bounded ValueCache, the access event group-committed while the reply is encrypted.
  */
 export class SecretResolver {
   constructor(
     private readonly store: PostgresEventStore,
     private readonly keyRing: DataKeyRing,
     private readonly cache: ValueCache,
+    private readonly accessLog: AccessLog,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
@@ -229,13 +229,9 @@ export class SecretResolver {
     return decrypted;
   }
 
-  /** One access event per call, in a stream of its own so concurrent resolves never contend on a version. */
-  private async recordAccess(principal: Principal, data: SecretValuesResolvedData): Promise<void> {
+  /** One access event per call, durable before the values are released (group-committed by AccessLog). */
+  private recordAccess(principal: Principal, data: SecretValuesResolvedData): Promise<void> {
     const metadata: EventMetadata = { actor: actorOf(principal), occurredAt: this.clock().toISOString() };
-    await this.store.appendToStream(
-      accessStreamId(data.organizationId, randomUUID()),
-      [{ type: SECRET_VALUES_RESOLVED, data, metadata }],
-      { expectedVersion: 'no_stream' },
-    );
+    return this.accessLog.record(data.organizationId, { type: SECRET_VALUES_RESOLVED, data, metadata });
   }
 }

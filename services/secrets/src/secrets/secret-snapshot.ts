@@ -22,8 +22,11 @@ export interface SecretHistoryEntry {
   readonly actor: Actor;
 }
 
+/** The parts of a recorded event that secret metadata is folded from. */
+export type StoredEvent = Pick<RecordedEvent, 'streamId' | 'streamVersion' | 'type' | 'data' | 'metadata'>;
+
 /** Folds a secret stream's recorded events into its metadata at the last of them; undefined for an empty stream. */
-export function snapshotOf(events: readonly RecordedEvent[]): SecretSnapshot | undefined {
+export function snapshotOf(events: readonly StoredEvent[]): SecretSnapshot | undefined {
   let snapshot: SecretSnapshot | undefined;
   for (const event of events) {
     if (!isSecretEvent(event)) continue;
@@ -66,7 +69,7 @@ export function snapshotOf(events: readonly RecordedEvent[]): SecretSnapshot | u
   return snapshot;
 }
 
-export function historyOf(events: readonly RecordedEvent[]): SecretHistoryEntry[] {
+export function historyOf(events: readonly StoredEvent[]): SecretHistoryEntry[] {
   return events.filter(isSecretEvent).map((event) => {
     const { occurredAt, actor } = event.metadata as EventMetadata;
     return {

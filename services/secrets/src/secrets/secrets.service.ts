@@ -11,11 +11,17 @@ import {
   type UpdateSecretRequest,
 } from '@platform/contracts';
 import { type DataKeyRing, type EncryptedValue } from '@platform/crypto';
-import { ConcurrencyError, type PostgresEventStore, type RecordedEvent } from '@platform/event-store';
+import { ConcurrencyError, type PostgresEventStore } from '@platform/event-store';
 import { type Principal, type Scope, actorOf, assertCanWrite, userScope } from '@platform/messaging';
 import { type EventMetadata, evolve, initialState, isSecretEvent, type SecretEvent, type SecretState } from './secret';
 import { type SecretCommand, assertValidKey, assertValidValue, decide } from './secret.decider';
-import { type SecretHistoryEntry, type SecretSnapshot, historyOf, snapshotOf } from './secret-snapshot';
+import {
+  type SecretHistoryEntry,
+  type SecretSnapshot,
+  type StoredEvent,
+  historyOf,
+  snapshotOf,
+} from './secret-snapshot';
 import { secretStreamId } from './secret-stream';
 import { IdempotencyStore } from './idempotency';
 import { SecretsError, SecretsErrorCode } from './secrets.error';
@@ -223,8 +229,7 @@ export class SecretsService {
   async history(principal: Principal, request: GetSecretHistoryRequest): Promise<SecretHistoryEntry[]> {
     const scope = userScope(principal, request.customerOrganizationId);
     assertValidKey(request.key);
-    const { events } = await this.store.readStream(secretStreamId(scope, request.key));
-    const versions = historyOf(events);
+    const versions = historyOf(await this.readSecretStream(secretStreamId(scope, request.key)));
     if (versions.length === 0) throw notFound(request.key);
     return versions;
   }
@@ -239,7 +244,7 @@ export class SecretsService {
     return this.keyRing.encryptValue(scope.organizationId, streamId, plaintext);
   }
 
-  private snapshotAfterWrite(events: readonly RecordedEvent[]): SecretSnapshot {
+  private snapshotAfterWrite(events: readonly StoredEvent[]): SecretSnapshot {
     const snapshot = snapshotOf(events);
     if (!snapshot) throw new Error('a secret write left no secret behind');
     return snapshot;
@@ -260,7 +265,7 @@ export class SecretsService {
       readonly canonical: () => string;
       readonly command: (metadata: EventMetadata) => SecretCommand;
     },
-  ): Promise<RecordedEvent[]> {
+  ): Promise<StoredEvent[]> {
     let eventId: string | undefined;
     if (options.idempotencyKey !== undefined) {
       const reservation = await this.idempotency.reserve(
@@ -277,7 +282,8 @@ export class SecretsService {
     }
     const metadata: EventMetadata = { actor: actorOf(principal), occurredAt: this.clock().toISOString() };
     for (let attempt = 1; ; attempt++) {
-      const { events, currentStreamVersion } = await this.store.readStream(streamId);
+      const events = await this.readSecretStream(streamId);
+      const currentStreamVersion = events.length === 0 ? 0 : events[events.length - 1].streamVersion;
       if (expectedVersion !== undefined && expectedVersion !== currentStreamVersion) {
         throw versionConflict(key, expectedVersion, currentStreamVersion);
       }
@@ -298,13 +304,30 @@ export class SecretsService {
   }
 
   /** The stream up to the event with this id, if it was appended. */
-  private async streamUpToEvent(eventId: string): Promise<RecordedEvent[] | undefined> {
+  private async streamUpToEvent(eventId: string): Promise<StoredEvent[] | undefined> {
     const [found] = await this.store.query<{ stream_id: string; stream_version: number }>(
       'select stream_id, stream_version from events where event_id = $1',
       [eventId],
     );
-    if (!found) return undefined;
-    const { events } = await this.store.readStream(found.stream_id, { to: found.stream_version });
-    return events;
+    return found && this.readSecretStream(found.stream_id, found.stream_version);
+  }
+
+  /**
+   * A secret stream's events in one round trip (the store's readStream asks again for the version of an empty stream,
+   * and most creates read an empty stream). Reads the §5 events table of this service's own schema.
+   */
+  private async readSecretStream(streamId: string, toVersion = 2 ** 31 - 1): Promise<StoredEvent[]> {
+    const rows = await this.store.query<{ stream_version: number; type: string; data: unknown; metadata: unknown }>(
+      `select stream_version, type, data, metadata from events
+       where stream_id = $1 and stream_version <= $2 order by stream_version`,
+      [streamId, toVersion],
+    );
+    return rows.map((row) => ({
+      streamId,
+      streamVersion: row.stream_version,
+      type: row.type,
+      data: row.data,
+      metadata: row.metadata as StoredEvent['metadata'],
+    }));
   }
 }
