@@ -18,21 +18,18 @@ export class AuditMetrics {
       help: 'SECRETS_EVENTS messages that broke the event contract and were skipped',
       registers: [registry],
     });
-    const metrics = this;
-    new Gauge({
+    const lag: Gauge = new Gauge({
       name: 'audit_lag_seconds',
       help: 'now minus occurredAt of the last event this instance applied; 0 once the consumer has caught up',
       registers: [registry],
-      collect() {
-        this.set(metrics.lagSeconds(Date.now()));
-      },
+      collect: () => lag.set(this.lagSeconds(Date.now())),
     });
-    new Gauge({
+    const lastApplied: Gauge = new Gauge({
       name: 'audit_last_applied_event_timestamp_seconds',
       help: 'occurredAt of the last event this instance applied (unix seconds)',
       registers: [registry],
-      collect() {
-        if (metrics.lastOccurredAtMs !== undefined) this.set(metrics.lastOccurredAtMs / 1000);
+      collect: () => {
+        if (this.lastOccurredAtMs !== undefined) lastApplied.set(this.lastOccurredAtMs / 1000);
       },
     });
   }

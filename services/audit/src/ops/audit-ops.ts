@@ -1,0 +1,77 @@
+// Ops entry: `ts-node -T -r tsconfig-paths/register services/audit/src/ops/audit-ops.ts rebuild` (`npm run audit -- rebuild`).
+import { SingleBar } from 'cli-progress';
+import { ConfigError, databaseSettings, loadServiceConfig } from '@platform/config';
+import { ensureStreams } from '@platform/messaging';
+import { connect } from 'nats';
+import { migrateAuditDatabase } from '../database/audit-migrations';
+import { AuditStore } from '../records/audit-store';
+import { rebuildAuditTrail } from '../stream/audit-rebuild';
+
+const USAGE = `usage: audit-ops <command>
+
+commands:
+  rebuild   empty the audit trail and re-apply SECRETS_EVENTS from sequence 1 (stop the audit service first)
+  migrate   apply pending audit schema migrations`;
+
+async function rebuild(): Promise<void> {
+  const config = loadServiceConfig('audit', databaseSettings);
+  await migrateAuditDatabase(config.databaseUrl);
+  const nats = await connect({ servers: config.natsUrl, name: 'audit-ops' });
+  const store = AuditStore.open(config.databaseUrl, { poolSize: 2 });
+  const bar = new SingleBar({
+    stream: process.stderr,
+    format: 'rebuilding audit trail [{bar}] {percentage}% | {value}/{total} stream sequences | {eta_formatted} left',
+  });
+  try {
+    await ensureStreams(nats, ['SECRETS_EVENTS'], {
+      subjectPrefix: config.subjectPrefix,
+      replicas: config.jetStreamReplicas,
+    });
+    let started = false;
+    const summary = await rebuildAuditTrail({
+      nats,
+      subjectPrefix: config.subjectPrefix,
+      store,
+      onProgress: ({ total, applied }) => {
+        if (!started) bar.start(total, applied);
+        started = true;
+        bar.update(applied);
+      },
+    });
+    bar.stop();
+    process.stdout.write(
+      `rebuilt the audit trail: ${summary.events} events, ${summary.records} records, ` +
+        `${summary.rejected} malformed skipped, through stream sequence ${summary.lastSequence}, ` +
+        `in ${summary.seconds.toFixed(1)} s; the durable consumer continues at ${summary.lastSequence + 1}\n`,
+    );
+  } finally {
+    bar.stop();
+    await store.close();
+    await nats.drain();
+  }
+}
+
+async function main(command: string | undefined): Promise<void> {
+  switch (command) {
+    case 'rebuild':
+      return rebuild();
+    case 'migrate': {
+      const applied = await migrateAuditDatabase(loadServiceConfig('audit', databaseSettings).databaseUrl);
+      process.stdout.write(applied.length > 0 ? `applied ${applied.join(', ')}\n` : 'audit schema is up to date\n');
+      return;
+    }
+    default:
+      process.stderr.write(`${USAGE}\n`);
+      process.exitCode = 2;
+  }
+}
+
+main(process.argv[2]).then(
+  () => process.exit(),
+  (error: unknown) => {
+    process.stderr.write(
+      `${error instanceof ConfigError ? error.message : `audit-ops failed: ${(error as Error).message}`}\n`,
+    );
+    process.exit(1);
+  },
+);

@@ -1,0 +1,81 @@
+import { AuditError, AuditErrorCode } from '../audit.error';
+import { parseAuditEvent } from './audit-event';
+
+const encode = (value: unknown) => new TextEncoder().encode(typeof value === 'string' ? value : JSON.stringify(value));
+
+const event = {
+  eventId: 'b1d4f0c2-6a4e-4f43-9d8e-0d3c7a1b2c3d',
+  type: 'SecretValueUpdated',
+  organizationId: 'acme',
+  customerOrganizationId: 'globex',
+  key: 'DB_PASSWORD',
+  version: 2,
+  actor: { sub: 'admin@acme', org: 'acme', role: 'admin' },
+  occurredAt: '2026-01-01T12:00:00.123456Z',
+  position: 42,
+};
+
+describe('parseAuditEvent', () => {
+  it('keeps the contract fields and truncates the time to milliseconds', () => {
+    expect(parseAuditEvent(encode(event))).toEqual({
+      eventId: event.eventId,
+      type: 'SecretValueUpdated',
+      organizationId: 'acme',
+      customerOrganizationId: 'globex',
+      key: 'DB_PASSWORD',
+      version: 2,
+      actor: { sub: 'admin@acme', org: 'acme', role: 'admin' },
+      occurredAt: new Date('2026-01-01T12:00:00.123Z'),
+      resolved: [],
+    });
+  });
+
+  it('drops fields outside the contract, such as a value or ciphertext', () => {
+    const parsed = parseAuditEvent(
+      encode({ ...event, value: 'hunter2', ciphertext: 'eyJ...', actor: { ...event.actor, token: 'jwt' } }),
+    );
+    expect(JSON.stringify(parsed)).not.toMatch(/hunter2|eyJ|jwt/);
+  });
+
+  it('reads vendor-level and access events', () => {
+    const access = parseAuditEvent(
+      encode({
+        ...event,
+        type: 'SecretValuesResolved',
+        customerOrganizationId: null,
+        key: undefined,
+        version: 0,
+        actor: { sub: 'service:render', org: 'render', role: '' },
+        resolved: [{ key: 'API_TOKEN', version: 3, scope: 'vendor', value: 'leak' }],
+      }),
+    );
+    expect(access).toMatchObject({
+      customerOrganizationId: null,
+      key: null,
+      version: 0,
+      actor: { role: '' },
+      resolved: [{ key: 'API_TOKEN', version: 3, scope: 'vendor' }],
+    });
+  });
+
+  it.each([
+    ['not json', 'event is not UTF-8 JSON'],
+    [[], 'event field (body) is missing or malformed'],
+    [{ ...event, eventId: '' }, 'event field eventId is missing or malformed'],
+    [{ ...event, organizationId: 'acme.*' }, 'event field organizationId is missing or malformed'],
+    [{ ...event, type: 'secret-created' }, 'event field type is missing or malformed'],
+    [{ ...event, version: 1.5 }, 'event field version is missing or malformed'],
+    [{ ...event, actor: null }, 'event field actor is missing or malformed'],
+    [{ ...event, occurredAt: 'yesterday' }, 'event field occurredAt is missing or malformed'],
+    [{ ...event, resolved: [{ key: 'A' }] }, 'event field scope is missing or malformed'],
+  ])('rejects %j', (body, message) => {
+    const attempt = () => parseAuditEvent(encode(body));
+    expect(attempt).toThrow(AuditError);
+    expect(attempt).toThrow(message);
+    try {
+      attempt();
+    } catch (error) {
+      expect((error as AuditError).code).toBe(AuditErrorCode.MALFORMED_EVENT);
+    }
+  });
+});
