@@ -10,7 +10,10 @@ export const DEFAULT_MIN_LENGTH = 4;
 const MASK_BYTES = Buffer.from(MASK, 'latin1');
 
 export interface MatcherOptions {
-  /** Values (and lines of multi-line values) with fewer code points than this, ignoring surrounding whitespace, are not matched. */
+  /**
+   * Values (and lines of multi-line values) with fewer code points than this, surrounding whitespace aside, are not
+   * matched. Default 4.
+   */
   readonly minLength?: number;
 }
 
