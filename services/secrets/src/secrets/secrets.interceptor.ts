@@ -30,7 +30,12 @@ export class SecretsInterceptor implements NestInterceptor {
       stopTimer();
       this.metrics.requests.inc({ subject, code });
     };
-    this.availability.assertAvailable();
+    try {
+      this.availability.assertAvailable();
+    } catch (error) {
+      count('UNAVAILABLE');
+      throw error;
+    }
     return next.handle().pipe(
       tap({
         next: () => count('OK'),
