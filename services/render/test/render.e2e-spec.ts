@@ -426,6 +426,21 @@ describe('render service over NATS (plain JSON)', () => {
     });
   });
 
+  it('counts renders by subject, format and outcome in its metrics, never with a value or template text', async () => {
+    const metrics = await (await fetch(`http://127.0.0.1:${render.httpPort}/metrics`)).text();
+    const line = (outcome: string) =>
+      new RegExp(
+        `^render_requests_total\\{[^}]*subject="render.v1.render"[^}]*format="env"[^}]*outcome="${outcome}"`,
+        'm',
+      );
+    expect(metrics).toMatch(line('OK'));
+    expect(metrics).toMatch(line('TEMPLATE_EXECUTION_ERROR'));
+    expect(metrics).toMatch(/^render_request_duration_seconds_bucket\{/m);
+    expect(metrics).toMatch(/^render_resolve_duration_seconds_count\{[^}]*\} [1-9]/m);
+    expect(storedValues.filter((value) => metrics.includes(value))).toEqual([]);
+    expect(metrics).not.toContain('Secrets.');
+  });
+
   it('never puts a value into an error reply or a log line', () => {
     const leaks = (text: string) => storedValues.filter((value) => text.includes(value));
     expect(errorReplies.length).toBeGreaterThan(5);
