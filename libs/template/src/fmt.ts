@@ -2,6 +2,7 @@
 import {
   GoComplex,
   GoFloat,
+  GoUint8,
   compareGoStrings,
   hasNonAscii,
   isMap,
@@ -185,12 +186,78 @@ function fmtF(dec: Decimal, prec: number): string {
   return out;
 }
 
-/** strconv.FormatFloat(x, verb, prec, 64) for verbs e E f g G (sign included when negative). */
+/** The float64's mantissa (with its implicit bit) and unbiased binary exponent, as strconv reads them. */
+function floatBits(x: number): { mant: bigint; exp: number } {
+  const view = new DataView(new ArrayBuffer(8));
+  view.setFloat64(0, x);
+  const hi = view.getUint32(0);
+  let mant = (BigInt(hi & 0xfffff) << 32n) | BigInt(view.getUint32(4));
+  let exp = (hi >>> 20) & 0x7ff;
+  if (exp === 0) exp++;
+  else mant |= 1n << 52n;
+  return { mant, exp: exp - 1023 };
+}
+
+/** strconv's %b: -ddddp±ddd. */
+function fmtB(neg: boolean, x: number): string {
+  const { mant, exp } = floatBits(x);
+  const e = exp - 52;
+  return (neg ? '-' : '') + mant.toString() + 'p' + (e >= 0 ? '+' : '') + String(e);
+}
+
+const MASK64 = (1n << 64n) - 1n;
+
+/** strconv's %x: -0x1.yyyyp±dd. */
+function fmtX(neg: boolean, x: number, prec: number, upper: boolean): string {
+  let { mant, exp } = floatBits(x);
+  if (mant === 0n) exp = 0;
+  mant = (mant << 8n) & MASK64; // leading 1 at bit 60
+  while (mant !== 0n && (mant & (1n << 60n)) === 0n) {
+    mant = (mant << 1n) & MASK64;
+    exp--;
+  }
+  if (prec >= 0 && prec < 15) {
+    const shift = BigInt(prec * 4);
+    const extra = (mant << shift) & ((1n << 60n) - 1n);
+    mant >>= 60n - shift;
+    if ((extra | (mant & 1n)) > 1n << 59n) mant++;
+    mant = (mant << (60n - shift)) & MASK64;
+    if ((mant & (1n << 61n)) !== 0n) {
+      mant >>= 1n;
+      exp++;
+    }
+  }
+  const hexDigits = upper ? '0123456789ABCDEF' : '0123456789abcdef';
+  let out = (neg ? '-' : '') + '0' + (upper ? 'X' : 'x') + String((mant >> 60n) & 1n);
+  mant = (mant << 4n) & MASK64;
+  if (prec < 0 && mant !== 0n) {
+    out += '.';
+    while (mant !== 0n) {
+      out += hexDigits[Number((mant >> 60n) & 15n)];
+      mant = (mant << 4n) & MASK64;
+    }
+  } else if (prec > 0) {
+    out += '.';
+    for (let i = 0; i < prec; i++) {
+      out += hexDigits[Number((mant >> 60n) & 15n)];
+      mant = (mant << 4n) & MASK64;
+    }
+  }
+  out += upper ? 'P' : 'p';
+  out += exp < 0 ? '-' : '+';
+  const e = Math.abs(exp);
+  out += e < 10 ? '0' + e : String(e);
+  return out;
+}
+
+/** strconv.FormatFloat(x, verb, prec, 64) for verbs b e E f g G x X (sign included when negative). */
 export function formatFloat(x: number, verb: string, prec: number): string {
   if (Number.isNaN(x)) return 'NaN';
   if (!Number.isFinite(x)) return x > 0 ? '+Inf' : '-Inf';
   const neg = x < 0 || Object.is(x, -0);
   const sign = neg ? '-' : '';
+  if (verb === 'b') return fmtB(neg, x);
+  if (verb === 'x' || verb === 'X') return fmtX(neg, x, prec, verb === 'X');
   const shortest = prec < 0;
   let dec: Decimal;
   switch (verb) {
@@ -293,7 +360,7 @@ class Printer {
       return;
     }
     if (verb === 'T') {
-      this.pad(typeName(arg));
+      this.pad(this.truncateString(typeName(arg)));
       return;
     }
     if (verb === 'p') {
@@ -328,6 +395,7 @@ class Printer {
       return;
     }
     if (v instanceof GoFloat) return this.fmtFloat(v.value, verb);
+    if (v instanceof GoUint8) return this.fmtInteger(v.value, verb, true);
     if (v instanceof GoComplex) return this.fmtComplex(v, verb);
     if (Array.isArray(v)) return this.printSlice(v, verb, depth);
     if (isMap(v)) return this.printMap(v, verb, depth);
@@ -421,9 +489,18 @@ class Printer {
     if (this.widPresent && this.wid > width && this.minus) this.buf += this.padding(this.wid - width);
   }
 
-  private fmtInteger(n: number, verb: string): void {
+  private fmtInteger(n: number, verb: string, unsigned = false): void {
     switch (verb) {
       case 'v':
+        if (this.sharpV && unsigned) {
+          // Go's fmt0x64: %#v of an unsigned integer is hex with 0x.
+          const sharp = this.sharp;
+          this.sharp = true;
+          this.formatInteger(n, 16, 'v', false);
+          this.sharp = sharp;
+          return;
+        }
+        return this.formatInteger(n, 10, verb, false);
       case 'd':
         return this.formatInteger(n, 10, verb, false);
       case 'b':
@@ -450,7 +527,7 @@ class Printer {
       case 'g':
       case 'G':
       default:
-        this.badVerb(verb, n);
+        this.badVerb(verb, unsigned ? new GoUint8(n) : n);
     }
   }
 
@@ -492,7 +569,9 @@ class Printer {
   private fmtUnicode(n: number): void {
     let prec = 4;
     if (this.precPresent && this.prec > 4) prec = this.prec;
-    let s = 'U+' + hex(n, prec, true);
+    // Go formats the integer as a uint64: a negative one shows its two's complement.
+    const u = n < 0 ? (BigInt(n) & ((1n << 64n) - 1n)).toString(16).toUpperCase() : n.toString(16).toUpperCase();
+    let s = 'U+' + u.padStart(prec, '0');
     if (this.sharp && n >= 0 && n <= 0x10ffff && isPrintRune(n)) s += " '" + String.fromCodePoint(n) + "'";
     const oldZero = this.zero;
     this.zero = false;
@@ -513,6 +592,10 @@ class Printer {
         return this.formatFloatVerb(x, verb, 6);
       case 'F':
         return this.formatFloatVerb(x, 'f', 6);
+      case 'b':
+      case 'x':
+      case 'X':
+        return this.formatFloatVerb(x, verb, -1);
       default:
         this.badVerb(verb, new GoFloat(x));
     }
@@ -531,7 +614,7 @@ class Printer {
       this.zero = oldZero;
       return;
     }
-    if (this.sharp) num = this.sharpFloat(num, verb, prec);
+    if (this.sharp && verb !== 'b') num = this.sharpFloat(num, verb, prec);
     if (this.plus || num[0] !== '+') {
       if (this.zero && this.widPresent && this.wid > num.length) {
         this.buf += num[0] + this.padding(this.wid - num.length) + num.slice(1);
@@ -546,7 +629,7 @@ class Printer {
   /** The `#` flag: always a decimal point, and %g keeps its trailing zeros. */
   private sharpFloat(num: string, verb: string, prec: number): string {
     let digits = 0;
-    if (verb === 'v' || verb === 'g' || verb === 'G') {
+    if (verb === 'v' || verb === 'g' || verb === 'G' || verb === 'x') {
       digits = prec;
       if (digits === -1) digits = 6;
     }
@@ -556,7 +639,7 @@ class Printer {
     for (let i = 1; i < num.length; i++) {
       const c = num[i];
       if (c === '.') hasDecimalPoint = true;
-      else if (c === 'e' || c === 'E') {
+      else if (c === 'p' || c === 'P' || ((c === 'e' || c === 'E') && verb !== 'x' && verb !== 'X')) {
         tail = num.slice(i);
         num = num.slice(0, i);
         break;
@@ -822,6 +905,7 @@ export function printOne(v: unknown): string {
     case 'boolean':
       return v ? 'true' : 'false';
   }
+  if (v instanceof GoUint8) return String(v.value);
   return sprint([v]);
 }
 

@@ -3,6 +3,8 @@ import { goQuote, isPrintRune, printOne, sprint, sprintf, sprintln, formatFloat 
 import {
   GoComplex,
   GoFloat,
+  GoUint8,
+  InterfaceValue,
   Kind,
   basicKind,
   byteLength,
@@ -55,6 +57,7 @@ const fail = (message: string): never => {
 };
 
 function intValue(v: unknown): number | undefined {
+  if (v instanceof GoUint8) return v.value;
   return typeof v === 'number' && Number.isInteger(v) ? v : undefined;
 }
 
@@ -63,7 +66,7 @@ function intValue(v: unknown): number | undefined {
  * strings) can be secret values, which never appear in an error (ARCHITECTURE.md §2), so they are named by type.
  */
 export function redacted(v: unknown, verb: '%s' | '%v'): string {
-  if (typeof v === 'string' || Array.isArray(v) || isMap(v)) return `<redacted ${typeName(v)}>`;
+  if (typeof v === 'string' || v instanceof GoUint8 || Array.isArray(v) || isMap(v)) return `<redacted ${typeName(v)}>`;
   return sprintf(verb, [v]);
 }
 
@@ -89,13 +92,18 @@ function eq(arg1: unknown, ...arg2: unknown[]): boolean {
     const k2 = basicKind(arg);
     let truth = false;
     if (k1 !== k2) {
-      if (arg1 !== undefined && arg !== undefined) fail(BAD_COMPARISON);
+      if ((k1 === Kind.Int && k2 === Kind.Uint) || (k1 === Kind.Uint && k2 === Kind.Int)) {
+        truth = intValue(arg1) === intValue(arg);
+      } else if (arg1 !== undefined && arg !== undefined) fail(BAD_COMPARISON);
     } else {
       switch (k1) {
         case Kind.Bool:
         case Kind.String:
         case Kind.Int:
           truth = arg1 === arg;
+          break;
+        case Kind.Uint:
+          truth = intValue(arg1) === intValue(arg);
           break;
         case Kind.Float:
           truth = floatValue(arg1) === floatValue(arg);
@@ -139,7 +147,12 @@ function lt(arg1: unknown, arg2: unknown): boolean {
   arg2 = indirectInterface(arg2);
   const k2 = basicKind(arg2);
   if (k2 === Kind.Invalid || k2 === Kind.Other) fail(BAD_COMPARISON_TYPE);
-  if (k1 !== k2) fail(BAD_COMPARISON);
+  if (k1 !== k2) {
+    if ((k1 === Kind.Int && k2 === Kind.Uint) || (k1 === Kind.Uint && k2 === Kind.Int)) {
+      return intValue(arg1)! < intValue(arg2)!;
+    }
+    fail(BAD_COMPARISON);
+  }
   switch (k1) {
     case Kind.Bool:
     case Kind.Complex:
@@ -147,7 +160,8 @@ function lt(arg1: unknown, arg2: unknown): boolean {
     case Kind.Float:
       return floatValue(arg1) < floatValue(arg2);
     case Kind.Int:
-      return (arg1 as number) < (arg2 as number);
+    case Kind.Uint:
+      return intValue(arg1)! < intValue(arg2)!;
     default:
       return compareGoStrings(arg1 as string, arg2 as string) < 0;
   }
@@ -160,6 +174,7 @@ function le(arg1: unknown, arg2: unknown): boolean {
 // ---- index, slice, len, call ----
 
 function indexArg(index: unknown, cap: number): number {
+  if (index instanceof InterfaceValue) fail('cannot index slice/array with type interface {}');
   const x = intValue(index);
   if (x === undefined) {
     if (index === undefined) fail('cannot index slice/array with nil');
@@ -180,7 +195,7 @@ function index(item: unknown, ...indexes: unknown[]): unknown {
       const len = bytes ? bytes.length : item.length;
       const x = indexArg(ix, len);
       if (x >= len) fail('reflect: string index out of range');
-      item = bytes ? bytes[x] : item.charCodeAt(x);
+      item = new GoUint8(bytes ? bytes[x] : item.charCodeAt(x));
     } else if (Array.isArray(item)) {
       const x = indexArg(ix, item.length);
       if (x >= item.length) fail('reflect: slice index out of range');
@@ -400,6 +415,7 @@ function toJson(v: unknown): string {
     case 'function':
       throw new UnsupportedJson();
   }
+  if (v instanceof GoUint8) return String(v.value);
   if (v instanceof GoFloat) return jsonFloat(v.value);
   if (v instanceof GoComplex) throw new UnsupportedJson();
   if (Array.isArray(v)) return '[' + v.map(toJson).join(',') + ']';
@@ -424,9 +440,10 @@ function jsonFloat(f: number): string {
 }
 
 function indent(spaces: number, v: string): string {
+  if (spaces < 0) fail('strings: negative Repeat count'); // Go's strings.Repeat panics
   const lines = v.split('\n');
-  if (Math.max(0, spaces) * lines.length + v.length > MAX_RESULT_LENGTH) throw new ResultTooLarge();
-  const pad = ' '.repeat(Math.max(0, spaces));
+  if (spaces * lines.length + v.length > MAX_RESULT_LENGTH) throw new ResultTooLarge();
+  const pad = ' '.repeat(spaces);
   return pad + lines.join('\n' + pad);
 }
 

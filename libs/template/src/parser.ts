@@ -48,7 +48,8 @@ function itemString(i: Item): string {
   if (i.typ === ItemType.EOF) return 'EOF';
   if (i.typ === ItemType.Error) return i.val;
   if (i.typ > ItemType.Keyword) return `<${i.val}>`;
-  if ([...i.val].length > 10) return goQuote([...i.val].slice(0, 10).join('')) + '...';
+  // Go compares the length in bytes, then %.10q keeps ten runes.
+  if (Buffer.byteLength(i.val) > 10) return goQuote([...i.val].slice(0, 10).join('')) + '...';
   return goQuote(i.val);
 }
 
@@ -551,11 +552,14 @@ class TreeParser {
       return { ...base, isInt: true, isUint: true, isFloat: true, isComplex: false, int: r.cp, float: r.cp, imag: 0 };
     }
     if (token.typ === ItemType.Complex) {
-      const m = /^([+-]?.*?[^eEpP])([+-][^+-]*)i$/.exec(text);
-      const re = m ? parseGoFloat(m[1]) : null;
-      const im = m ? parseGoFloat(m[2]) : null;
-      if (re === null || im === null) this.errorf(`expected integer`);
-      return simplifyComplex(base, re, im);
+      let parts: [number, number];
+      try {
+        parts = scanComplex(text);
+      } catch (e) {
+        if (e instanceof LiteralSyntaxError) this.errorf(e.message);
+        throw e;
+      }
+      return simplifyComplex(base, parts[0], parts[1]);
     }
     if (text.endsWith('i')) {
       const f = parseGoFloat(text.slice(0, -1));
@@ -590,6 +594,49 @@ class TreeParser {
     if (!isInt && !isUint && !isFloat) this.errorf(`illegal number syntax: ${goQuote(text)}`);
     return { ...base, isInt, isUint, isFloat, isComplex: false, int, float, imag: 0 };
   }
+}
+
+/** Go's fmt.Sscan of a complex128 (how the parser reads `1+2i`): a float token, a signed float token, `i`. */
+function scanComplex(text: string): [number, number] {
+  let at = 0;
+  const accept = (chars: string): boolean => {
+    if (at < text.length && chars.includes(text[at])) {
+      at++;
+      return true;
+    }
+    return false;
+  };
+  const floatToken = (): string => {
+    const start = at;
+    accept('+-');
+    let digits = '0123456789_';
+    let exp = 'eEpP';
+    if (accept('0') && accept('xX')) {
+      digits = '0123456789aAbBcCdDeEfF_';
+      exp = 'pP';
+    }
+    while (accept(digits));
+    if (accept('.')) while (accept(digits));
+    if (accept(exp)) {
+      accept('+-');
+      while (accept('0123456789_'));
+    }
+    return text.slice(start, at);
+  };
+  const convert = (token: string): number => {
+    const p = token.indexOf('p');
+    const mantissa = p >= 0 ? token.slice(0, p) : token;
+    const f = parseGoFloat(mantissa);
+    if (f === null) throw new LiteralSyntaxError(`strconv.ParseFloat: parsing ${goQuote(token)}: invalid syntax`);
+    return p >= 0 ? f * 2 ** Number(token.slice(p + 1)) : f;
+  };
+  const complexError = 'syntax error scanning complex number';
+  const real = floatToken();
+  const signAt = at;
+  if (!accept('+-')) throw new LiteralSyntaxError(complexError);
+  const imag = text[signAt] + floatToken();
+  if (!accept('i')) throw new LiteralSyntaxError(complexError);
+  return [convert(real), convert(imag)];
 }
 
 function simplifyComplex(base: { type: 'number'; pos: number; text: string }, re: number, im: number): NumberNode {

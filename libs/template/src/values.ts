@@ -13,6 +13,11 @@ export class GoFloat {
   constructor(readonly value: number) {}
 }
 
+/** A byte of a string (Go's `index` of a string yields uint8). */
+export class GoUint8 {
+  constructor(readonly value: number) {}
+}
+
 export class GoComplex {
   constructor(
     readonly real: number,
@@ -20,12 +25,17 @@ export class GoComplex {
   ) {}
 }
 
+/** A value still wrapped in Go's interface{}: only `slice` sees one, and refuses it as an index. */
+export class InterfaceValue {
+  constructor(readonly value: unknown) {}
+}
+
 export type GoMap = Record<string, unknown> | ReadonlyMap<string, unknown>;
 
 export function isMap(v: unknown): v is GoMap {
   if (typeof v !== 'object' || v === null) return false;
   if (v instanceof Map) return true;
-  if (Array.isArray(v) || v instanceof GoFloat || v instanceof GoComplex) return false;
+  if (Array.isArray(v) || v instanceof GoFloat || v instanceof GoComplex || v instanceof GoUint8) return false;
   const proto = Object.getPrototypeOf(v) as unknown;
   return proto === Object.prototype || proto === null;
 }
@@ -97,6 +107,7 @@ export function typeName(v: unknown): string {
   if (v === null) return '<nil>';
   if (v instanceof GoFloat) return 'float64';
   if (v instanceof GoComplex) return 'complex128';
+  if (v instanceof GoUint8) return 'uint8';
   if (Array.isArray(v)) return '[]interface {}';
   if (isMap(v)) return 'map[string]interface {}';
   return 'interface {}';
@@ -110,6 +121,7 @@ export const enum Kind {
   Int,
   Float,
   String,
+  Uint,
   Other,
 }
 
@@ -127,6 +139,7 @@ export function basicKind(v: unknown): Kind {
   if (v === null) return Kind.Invalid;
   if (v instanceof GoFloat) return Kind.Float;
   if (v instanceof GoComplex) return Kind.Complex;
+  if (v instanceof GoUint8) return Kind.Uint;
   return Kind.Other;
 }
 
@@ -145,7 +158,7 @@ export function isTrue(v: unknown): boolean {
       return true;
   }
   if (v === null) return false;
-  if (v instanceof GoFloat) return v.value !== 0;
+  if (v instanceof GoFloat || v instanceof GoUint8) return v.value !== 0;
   if (v instanceof GoComplex) return v.real !== 0 || v.imag !== 0;
   if (Array.isArray(v)) return v.length > 0;
   if (isMap(v)) return mapSize(v) > 0;

@@ -12,6 +12,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"reflect"
@@ -238,7 +239,10 @@ func run(c testCase, defaultData json.RawMessage) golden {
 }
 
 func main() {
-	raw, err := os.ReadFile("cases.json")
+	casesPath := flag.String("cases", "cases.json", "input cases")
+	outPath := flag.String("out", "golden.json", "where to write the results")
+	flag.Parse()
+	raw, err := os.ReadFile(*casesPath)
 	if err != nil {
 		panic(err)
 	}
@@ -276,10 +280,10 @@ func main() {
 	if err := enc.Encode(goldenFile{Go: runtime.Version(), DefaultData: file.DefaultData, Cases: results}); err != nil {
 		panic(err)
 	}
-	if err := os.WriteFile("golden.json", buf.Bytes(), 0o644); err != nil {
+	if err := os.WriteFile(*outPath, buf.Bytes(), 0o644); err != nil {
 		panic(err)
 	}
-	fmt.Printf("wrote %d cases to golden.json\n", len(results))
+	fmt.Printf("wrote %d cases to %s\n", len(results), *outPath)
 }
 
 func sameString(a, b *string) bool {
