@@ -19,7 +19,7 @@ export type DeleteSecret = Command<'DeleteSecret', { key: string }>;
 
 export type SecretCommand = CreateSecret | UpdateSecretValue | DeleteSecret;
 
-/** Refuses keys outside `^[A-Za-z][A-Za-z0-9_]*$` (≤ 256 chars); keys are names, so the message may quote them. */
+/** Refuses keys outside `^[A-Za-z][A-Za-z0-9_]*$` (≤ 256 chars); the message never quotes a refused key (it may be a pasted value). */
 export function assertValidKey(key: string): void {
   if (key.length === 0) throw new SecretsError(SecretsErrorCode.INVALID_KEY, 'key must not be empty');
   if (key.length > MAX_KEY_LENGTH) {
@@ -28,7 +28,7 @@ export function assertValidKey(key: string): void {
   if (!KEY_PATTERN.test(key)) {
     throw new SecretsError(
       SecretsErrorCode.INVALID_KEY,
-      `key ${JSON.stringify(key)} is invalid: it must start with a letter and contain only letters, digits and underscores`,
+      'key is invalid: it must start with a letter and contain only letters, digits and underscores',
     );
   }
 }
