@@ -11,7 +11,7 @@ class AuditRecords0001 extends Migration {
   override up(): void {
     this.addSql(`create table audit.records (
       sequence bigint primary key,
-      event_id text not null constraint records_event_id_unique unique,
+      event_id uuid not null constraint records_event_id_unique unique,
       type text not null,
       organization_id text not null,
       customer_organization_id text,

@@ -62,6 +62,7 @@ describe('parseAuditEvent', () => {
     ['not json', 'event is not UTF-8 JSON'],
     [[], 'event field (body) is missing or malformed'],
     [{ ...event, eventId: '' }, 'event field eventId is missing or malformed'],
+    [{ ...event, eventId: 'EVT-1' }, 'event field eventId is missing or malformed'],
     [{ ...event, organizationId: 'acme.*' }, 'event field organizationId is missing or malformed'],
     [{ ...event, type: 'secret-created' }, 'event field type is missing or malformed'],
     [{ ...event, version: 1.5 }, 'event field version is missing or malformed'],

@@ -4,6 +4,8 @@ import { type AuditActor, type AuditEvent, type ResolvedReference } from './audi
 const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 const KEY = /^[A-Za-z][A-Za-z0-9_]{0,255}$/;
 const EVENT_TYPE = /^[A-Z][A-Za-z0-9]{0,63}$/;
+/** Event ids are the event store's UUIDs; kept in the canonical lowercase form. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MAX_TEXT = 256;
 const MAX_RESOLVED = 10_000;
 
@@ -78,7 +80,7 @@ export function parseAuditEvent(data: Uint8Array): AuditEvent {
   }
   if (!isObject(body)) throw malformed('(body)');
   return {
-    eventId: text(body, 'eventId'),
+    eventId: text(body, 'eventId', UUID),
     type: text(body, 'type', EVENT_TYPE),
     organizationId: text(body, 'organizationId', IDENTIFIER),
     customerOrganizationId: nullableText(body, 'customerOrganizationId', IDENTIFIER),

@@ -102,6 +102,9 @@ interface ChainHead {
   recordCount: number;
 }
 
+/** Raised inside a batch whose events were partly in the trail already; the batch is redone. */
+class KnownEventIds extends Error {}
+
 /** Records read per round trip while verifying a chain. */
 const VERIFY_PAGE = 5_000;
 
@@ -162,6 +165,20 @@ export class AuditStore {
    */
   async apply(events: readonly StreamedEvent[], options: { skipMissingThrough?: number } = {}): Promise<ApplyOutcome> {
     const ordered = [...new Map(events.map((e) => [e.sequence, e])).values()].sort((a, b) => a.sequence - b.sequence);
+    try {
+      return await this.applyOnce(ordered, options.skipMissingThrough ?? 0, false);
+    } catch (error) {
+      // Rare: an event id already in the trail. Redo the batch, looking the known ids up first.
+      if (!(error instanceof KnownEventIds)) throw error;
+      return this.applyOnce(ordered, options.skipMissingThrough ?? 0, true);
+    }
+  }
+
+  private applyOnce(
+    ordered: readonly StreamedEvent[],
+    skipMissingThrough: number,
+    lookUpKnownIds: boolean,
+  ): Promise<ApplyOutcome> {
     return this.transaction(async (client) => {
       const position = await client.query<{ stream_sequence: string }>(
         'select stream_sequence from audit.applied_position where id = 1 for update',
@@ -171,7 +188,7 @@ export class AuditStore {
       if (fresh.length === 0) {
         return { kind: 'applied', appliedThrough: appliedBefore, records: [], lastOccurredAt: undefined };
       }
-      if (fresh[0].sequence > appliedBefore + 1 && fresh[0].sequence - 1 > (options.skipMissingThrough ?? 0)) {
+      if (fresh[0].sequence > appliedBefore + 1 && fresh[0].sequence - 1 > skipMissingThrough) {
         return {
           kind: 'gap',
           appliedThrough: appliedBefore,
@@ -185,7 +202,7 @@ export class AuditStore {
         contiguous.push(next);
       }
       const appliedThrough = contiguous[contiguous.length - 1].sequence;
-      const records = await this.appendRecords(client, contiguous);
+      const records = await this.appendRecords(client, contiguous, lookUpKnownIds);
       const valid = contiguous.filter((e) => e.event !== undefined);
       const lastOccurredAt = valid.length > 0 ? valid[valid.length - 1].event?.occurredAt : undefined;
       await client.query(
@@ -198,7 +215,11 @@ export class AuditStore {
     });
   }
 
-  private async appendRecords(client: PoolClient, events: readonly StreamedEvent[]): Promise<AuditRecord[]> {
+  private async appendRecords(
+    client: PoolClient,
+    events: readonly StreamedEvent[],
+    lookUpKnownIds: boolean,
+  ): Promise<AuditRecord[]> {
     const candidates = events.filter((e): e is StreamedEvent & { event: AuditEvent } => e.event !== undefined);
     if (candidates.length === 0) return [];
     const organizations = [...new Set(candidates.map((e) => e.event.organizationId))].sort();
@@ -220,11 +241,14 @@ export class AuditStore {
         recordCount: Number(row.record_count),
       });
     }
-    const known = await client.query<{ event_id: string }>(
-      'select event_id from audit.records where event_id = any($1::text[])',
-      [candidates.map((e) => e.event.eventId)],
-    );
-    const seen = new Set(known.rows.map((row) => row.event_id));
+    const seen = new Set<string>();
+    if (lookUpKnownIds) {
+      const known = await client.query<{ event_id: string }>(
+        'select event_id from audit.records where event_id = any($1::uuid[])',
+        [candidates.map((e) => e.event.eventId)],
+      );
+      for (const row of known.rows) seen.add(row.event_id);
+    }
     const records: AuditRecord[] = [];
     for (const { sequence, recordedAt, event } of candidates) {
       if (seen.has(event.eventId)) continue;
@@ -239,12 +263,13 @@ export class AuditStore {
       records.push(record);
     }
     if (records.length === 0) return records;
-    await client.query(
+    const inserted = await client.query(
       `insert into audit.records (${RECORD_COLUMNS})
-       select * from unnest($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],
+       select * from unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],
          $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::jsonb[], $14::text[],
          $15::text[])
-       on conflict (event_id) do nothing`,
+       on conflict (event_id) do nothing
+       returning sequence`,
       [
         records.map((r) => r.sequence),
         records.map((r) => r.eventId),
@@ -263,6 +288,8 @@ export class AuditStore {
         records.map((r) => r.hash),
       ],
     );
+    // A skipped insert would leave a hole in the chain just computed: redo the batch knowing the ids.
+    if (inserted.rowCount !== records.length) throw new KnownEventIds();
     const changedHeads = [...heads].filter(([organizationId]) =>
       records.some((r) => r.organizationId === organizationId),
     );
