@@ -137,6 +137,7 @@ export class SecretsService {
     const value = await this.seal(scope, streamId, request.value);
     const events = await this.write(principal, streamId, request.key, undefined, options, {
       subject: 'secrets.v1.create',
+      mostLikelyNew: true,
       canonical: () => canonicalRequest(CreateSecretRequestSchema, request),
       command: (metadata) => ({ type: 'CreateSecret', data: { key: request.key, scope, value }, metadata }),
     });
@@ -264,6 +265,8 @@ export class SecretsService {
       readonly subject: string;
       readonly canonical: () => string;
       readonly command: (metadata: EventMetadata) => SecretCommand;
+      /** Creates: try the append on an empty stream before reading it. */
+      readonly mostLikelyNew?: boolean;
     },
   ): Promise<StoredEvent[]> {
     let eventId: string | undefined;
@@ -282,7 +285,10 @@ export class SecretsService {
     }
     const metadata: EventMetadata = { actor: actorOf(principal), occurredAt: this.clock().toISOString() };
     for (let attempt = 1; ; attempt++) {
-      const events = await this.readSecretStream(streamId);
+      // Most creates are of new keys: decide on the empty stream first and let the append's version check say
+      // otherwise, which saves a read; a stream that exists is read and decided again.
+      const optimistic = attempt === 1 && request.mostLikelyNew === true;
+      const events = optimistic ? [] : await this.readSecretStream(streamId);
       const currentStreamVersion = events.length === 0 ? 0 : events[events.length - 1].streamVersion;
       if (expectedVersion !== undefined && expectedVersion !== currentStreamVersion) {
         throw versionConflict(key, expectedVersion, currentStreamVersion);
