@@ -44,8 +44,8 @@ export interface Execution {
   node: Node | null;
   /** Name of the template being executed (a `define`d name inside one). */
   templateName: string;
+  /** Variable slots of the template invocation being executed; slot 0 is `$`. */
   vars: unknown[];
-  depth: number;
   /** Output length at which the output size has to be checked again. */
   checkOutputAt: number;
   /** Raises Go's execution error for `reason` at `node`. */
@@ -70,8 +70,10 @@ const MISSING = Symbol('missing');
 
 export interface CompiledTemplate {
   readonly name: string;
-  readonly slots: number;
+  /** Variables of one invocation ($ included), known once the body is compiled. */
+  slots: number;
   readonly nesting: number;
+  /** Filled in after every template exists, so calls can refer to templates defined later. */
   body: Statement;
 }
 
@@ -79,8 +81,8 @@ export interface CompiledTemplate {
 interface Slot {
   readonly name: string;
   readonly index: number;
-  /** Holds an element of a []interface{} or map (errors then name its type `interface {}`). */
-  readonly isInterface: boolean;
+  /** Holds an element of a []interface{} or map (errors then name its type `interface {}`); set for range variables. */
+  isInterface: boolean;
   /** False for a name the parser accepted but nothing declared (`{{$x = 1}}` alone): Go fails when it runs. */
   readonly defined: boolean;
 }
@@ -110,7 +112,7 @@ export class Compiler {
       this.declare(scope, '$', false);
       const body = this.list(tree.root, scope);
       const target = this.compiled.get(name)!;
-      (target as { slots: number }).slots = scope.slots.length;
+      target.slots = scope.slots.length;
       target.body = body;
     }
     return this.compiled;
@@ -136,7 +138,6 @@ export class Compiler {
 
   private list(list: ListNode, scope: Scope): Statement {
     const parts = list.nodes.map((n) => this.statement(n, scope)).filter((p): p is Statement => p !== null);
-    // Adjacent text is joined once here so executing appends it in one step.
     if (parts.length === 0) return () => Flow.Normal;
     if (parts.length === 1) return parts[0];
     if (parts.length === 2) {
@@ -228,7 +229,7 @@ export class Compiler {
     // The slots the pipeline declared hold the element (last) and the key (first of two).
     const elemSlot = decl.length > 0 ? decl[decl.length - 1] : -1;
     const keySlot = decl.length > 1 ? decl[0] : -1;
-    if (elemSlot >= 0) (scope.slots[elemSlot] as { isInterface: boolean }).isInterface = true;
+    if (elemSlot >= 0) scope.slots[elemSlot].isInterface = true;
     const outerDotIsInterface = scope.dotIsInterface;
     scope.dotIsInterface = true;
     const body = this.list(node.list, scope);
@@ -280,13 +281,10 @@ export class Compiler {
       s.vars = new Array(callee.slots);
       s.vars[0] = newDot;
       s.templateName = callee.name;
-      try {
-        callee.body(s, newDot);
-      } finally {
-        s.vars = savedVars;
-        s.templateName = savedName;
-        s.leaveTemplate(weight);
-      }
+      callee.body(s, newDot); // an error abandons the whole execution, so nothing to restore then
+      s.vars = savedVars;
+      s.templateName = savedName;
+      s.leaveTemplate(weight);
       return Flow.Normal;
     };
   }
@@ -661,12 +659,10 @@ export class Compiler {
           return typ === null ? dot : validateType(s, dot, typ);
         };
       case 'nil':
-        if (typ === 'any') return (s) => ((s.node = n), null);
-        if (typ === 'value' || typ === null) return (s) => ((s.node = n), undefined);
-        return (s) => {
-          s.node = n;
-          return s.fail(`cannot assign nil to ${PARAM_TYPE_NAMES[typ]}`);
-        };
+        // A nil interface{}, or for reflect.Value parameters the zero Value (no value).
+        if (typ === 'any') return constantAt(n, null);
+        if (typ === 'value' || typ === null) return constantAt(n, undefined);
+        return this.failAt(n, `cannot assign nil to ${PARAM_TYPE_NAMES[typ]}`);
       case 'field': {
         const field = this.fieldNode(n, [n], scope, lenient);
         return check((s, dot) => field(s, dot, MISSING));
@@ -688,16 +684,10 @@ export class Compiler {
     }
     switch (typ) {
       case 'string':
-        if (n.type === 'string') {
-          const text = n.text;
-          return (s) => ((s.node = n), text);
-        }
+        if (n.type === 'string') return constantAt(n, n.text);
         return this.failAt(n, `expected string; found ${nodeText(n)}`);
       case 'int':
-        if (n.type === 'number' && n.isInt) {
-          const i = n.int;
-          return (s) => ((s.node = n), i);
-        }
+        if (n.type === 'number' && n.isInt) return constantAt(n, n.int);
         return this.failAt(n, `expected integer; found ${nodeText(n)}`);
       default:
         return this.emptyInterface(n);
@@ -714,14 +704,10 @@ export class Compiler {
   /** Go's evalEmptyInterface for the literal arguments. */
   private emptyInterface(n: Node): Expression {
     switch (n.type) {
-      case 'bool': {
-        const v = n.value;
-        return (s) => ((s.node = n), v);
-      }
-      case 'string': {
-        const v = n.text;
-        return (s) => ((s.node = n), v);
-      }
+      case 'bool':
+        return constantAt(n, n.value);
+      case 'string':
+        return constantAt(n, n.text);
       case 'number': {
         const constant = this.idealConstant(n);
         return (s) => {
@@ -732,6 +718,14 @@ export class Compiler {
     }
     return this.failAt(n, `can't handle assignment of ${nodeText(n)} to empty interface argument`);
   }
+}
+
+/** An expression that records `n` as Go's current node and yields a constant. */
+function constantAt(n: Node, value: unknown): Expression {
+  return (s) => {
+    s.node = n;
+    return value;
+  };
 }
 
 /** Whether a command receives its piped input as a presence check (see `pipeline`). */

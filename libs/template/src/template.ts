@@ -12,7 +12,7 @@ export const TEMPLATE_LIMITS = Object.freeze({
   maxSourceBytes: 1024 * 1024,
   /** Largest output produced, in UTF-8 bytes. */
   maxOutputBytes: 10 * 1024 * 1024,
-  /** Nesting of control structures and parenthesised pipelines (Go allows 10000 parentheses; JS stacks are smaller). */
+  /** Nesting of control structures and parenthesised pipelines (recent Go stops parentheses at 10000, too deep for a JS stack). */
   maxNesting: 100,
   /** `template` calls active at once (Go: 100000). */
   maxTemplateDepth: 1000,
@@ -178,8 +178,7 @@ function collectReferences(trees: ReadonlyMap<string, Tree>): readonly string[] 
   const keys = new Set<string>();
   let dynamic = false;
   const secretsPath = (path: readonly string[]): void => {
-    const at = path.indexOf('Secrets');
-    if (at !== 0) return;
+    if (path[0] !== 'Secrets') return;
     if (path.length === 1) dynamic = true;
     else keys.add(path[1]);
   };

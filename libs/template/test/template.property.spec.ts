@@ -103,7 +103,7 @@ describe('parser and executor properties', () => {
           if (!(e instanceof TemplateParseError)) throw e;
         }
       }),
-      { numRuns: 3000 },
+      { numRuns: 1500 },
     );
   });
 
