@@ -83,32 +83,9 @@ export class SecretResolver {
   ) {}
 
   async resolve(principal: Principal, request: ResolveSecretsRequest): Promise<ResolveResult> {
-    assertServiceScope(principal, 'secrets:resolve', 'secrets:resolve-all');
-    const everyKey = request.keys.length === 0;
-    if ((everyKey || request.includeHistory) && !hasScope(principal, 'secrets:resolve-all')) {
-      throw new SecretsError(
-        SecretsErrorCode.PERMISSION_DENIED,
-        'resolving every key or the history of values needs a service token with scope secrets:resolve-all',
-      );
-    }
-    assertIdentifier('organizationId', request.organizationId);
-    if (request.customerOrganizationId !== undefined) {
-      assertIdentifier('customerOrganizationId', request.customerOrganizationId);
-    }
-    const keys = [...new Set(request.keys)];
-    if (keys.length > MAX_RESOLVE_KEYS) {
-      throw new SecretsError(
-        SecretsErrorCode.INVALID_ARGUMENT,
-        `at most ${MAX_RESOLVE_KEYS} keys may be resolved at once`,
-      );
-    }
-    keys.forEach(assertValidKey);
-    const pins = Object.entries(request.pins);
-    for (const [key, version] of pins) {
-      assertValidKey(key);
-      if (version < 1) throw new SecretsError(SecretsErrorCode.INVALID_ARGUMENT, `pins.${key} must be a version ≥ 1`);
-    }
-    assertReplyKeyShape(request.replyKey);
+    this.authorize(principal, request);
+    const keys = this.requestedKeys(request);
+    const everyKey = keys.length === 0;
 
     const customerIds = request.customerOrganizationId === undefined ? [''] : ['', request.customerOrganizationId];
     const current = await this.currentValues(request.organizationId, customerIds, everyKey ? undefined : keys);
@@ -142,6 +119,39 @@ export class SecretResolver {
       }),
     ]);
     return { ciphertext, missing };
+  }
+
+  /** Services only; every key or the history of values needs `secrets:resolve-all` (ARCHITECTURE.md §4). */
+  private authorize(principal: Principal, request: ResolveSecretsRequest): void {
+    assertServiceScope(principal, 'secrets:resolve', 'secrets:resolve-all');
+    if ((request.keys.length === 0 || request.includeHistory) && !hasScope(principal, 'secrets:resolve-all')) {
+      throw new SecretsError(
+        SecretsErrorCode.PERMISSION_DENIED,
+        'resolving every key or the history of values needs a service token with scope secrets:resolve-all',
+      );
+    }
+  }
+
+  /** Validates the request and returns its distinct keys (none = every key). */
+  private requestedKeys(request: ResolveSecretsRequest): string[] {
+    assertIdentifier('organizationId', request.organizationId);
+    if (request.customerOrganizationId !== undefined) {
+      assertIdentifier('customerOrganizationId', request.customerOrganizationId);
+    }
+    const keys = [...new Set(request.keys)];
+    if (keys.length > MAX_RESOLVE_KEYS) {
+      throw new SecretsError(
+        SecretsErrorCode.INVALID_ARGUMENT,
+        `at most ${MAX_RESOLVE_KEYS} keys may be resolved at once`,
+      );
+    }
+    keys.forEach(assertValidKey);
+    for (const [key, version] of Object.entries(request.pins)) {
+      assertValidKey(key);
+      if (version < 1) throw new SecretsError(SecretsErrorCode.INVALID_ARGUMENT, `pins.${key} must be a version ≥ 1`);
+    }
+    assertReplyKeyShape(request.replyKey);
+    return keys;
   }
 
   /** The live value of each key; a customer's value overrides the vendor-level one of the same key. */
