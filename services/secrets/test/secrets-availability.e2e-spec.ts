@@ -1,0 +1,85 @@
+import { Client } from 'pg';
+import {
+  type TestDatabase,
+  TestNatsClient,
+  type TestService,
+  TestTokens,
+  createTestDatabase,
+  startTestService,
+  uniqueSubjectPrefix,
+} from '@platform/testing';
+import { secretsService } from '../src/secrets.definition';
+
+/** Takes the service's database away (refuses new connections, ends open ones) and gives it back. */
+async function setDatabaseReachable(database: TestDatabase, reachable: boolean): Promise<void> {
+  const admin = new Client({ connectionString: database.url.replace(/\/[^/]+$/, '/postgres') });
+  await admin.connect();
+  try {
+    await admin.query(`alter database "${database.name}" allow_connections ${reachable}`);
+    if (!reachable) {
+      await admin.query('select pg_terminate_backend(pid) from pg_stat_activity where datname = $1', [database.name]);
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (accept(value) || Date.now() > until) return value;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+}
+
+describe('secrets service while Postgres is down', () => {
+  let database: TestDatabase;
+  let service: TestService;
+  let client: TestNatsClient;
+  let admin: string;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    const prefix = uniqueSubjectPrefix();
+    service = await startTestService(secretsService, { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url });
+    client = await TestNatsClient.connect(prefix);
+    admin = await (await TestTokens.create()).vendor('downvendor', 'admin');
+  });
+
+  afterAll(async () => {
+    await setDatabaseReachable(database, true).catch(() => undefined);
+    await client?.close();
+    await service?.close();
+    await database?.drop();
+  });
+
+  it('answers UNAVAILABLE at once, reports not ready, and recovers when the database is back', async () => {
+    expect((await client.request('secrets.v1.create', { key: 'BEFORE', value: 'v1' }, { token: admin })).status).toBe(
+      undefined,
+    );
+
+    await setDatabaseReachable(database, false);
+    const down = await eventually(
+      () => client.request('secrets.v1.list', {}, { token: admin }),
+      (reply) => reply.status === 503,
+    );
+    expect(down.status).toBe(503);
+    expect(down.body).toEqual({
+      error: { code: 'UNAVAILABLE', message: 'the secrets database is unavailable; retry later' },
+    });
+    // The gate is closed now: further requests are refused without waiting on the connection pool.
+    const refused = await client.request('secrets.v1.get', { key: 'BEFORE' }, { token: admin });
+    expect(refused.status).toBe(503);
+    const readiness = await fetch(`http://127.0.0.1:${service.httpPort}/readyz`);
+    expect(readiness.status).toBe(503);
+    expect(await readiness.json()).toMatchObject({ ready: false, checks: { postgres: false } });
+
+    await setDatabaseReachable(database, true);
+    const back = await eventually(
+      () => client.request('secrets.v1.get', { key: 'BEFORE' }, { token: admin }),
+      (reply) => reply.status === undefined,
+    );
+    expect(back.body).toMatchObject({ key: 'BEFORE', version: 1 });
+  });
+});
