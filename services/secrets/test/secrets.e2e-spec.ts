@@ -537,7 +537,10 @@ describe('secrets service over NATS (plain JSON)', () => {
   it('leaks no plaintext value into NATS traffic, logs, metrics or stored events', async () => {
     await service.app.get(SecretsRuntime).outbox.drain();
     const metrics = await (await fetch(`http://127.0.0.1:${service.httpPort}/metrics`)).text();
-    expect(metrics).toContain('secrets_requests_total');
+    expect(metrics).toMatch(/secrets_requests_total\{[^}]*subject="secrets\.v1\.create",code="OK"[^}]*\} \d+/);
+    expect(metrics).toMatch(
+      /secrets_requests_total\{[^}]*subject="secrets\.v1\.update",code="VERSION_CONFLICT"[^}]*\} 19/,
+    );
     const db = new Client({ connectionString: database.url });
     await db.connect();
     const stored = await db.query<{ text: string }>(
