@@ -750,7 +750,7 @@ function validateType(s: Execution, value: unknown, typ: ParamType): unknown {
       if (typeof value === 'string') return value;
       break;
     case 'int':
-      if (typeof value === 'number' && Number.isInteger(value)) return value;
+      if (typeof value === 'number' && Number.isSafeInteger(value)) return value;
       break;
   }
   const got = value === null ? 'interface {}' : typeName(value);

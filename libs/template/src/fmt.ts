@@ -379,7 +379,7 @@ class Printer {
         else this.badVerb(verb, v);
         return;
       case 'number':
-        if (Number.isInteger(v)) return this.fmtInteger(v, verb);
+        if (Number.isSafeInteger(v)) return this.fmtInteger(v, verb);
         return this.fmtFloat(v, verb);
       case 'undefined':
         if (depth === 0) this.buf += '<invalid reflect.Value>';
@@ -727,7 +727,7 @@ class Printer {
       let isInt = false;
       if (argNum < a.length) {
         const arg = a[argNum];
-        if (typeof arg === 'number' && Number.isInteger(arg)) {
+        if (typeof arg === 'number' && Number.isSafeInteger(arg)) {
           num = arg;
           isInt = true;
           if (num < -1e6 || num > 1e6) {
@@ -901,7 +901,7 @@ export function printOne(v: unknown): string {
     case 'string':
       return v;
     case 'number':
-      return Number.isInteger(v) ? String(v) : formatFloat(v, 'g', -1);
+      return Number.isSafeInteger(v) ? String(v) : formatFloat(v, 'g', -1);
     case 'boolean':
       return v ? 'true' : 'false';
   }

@@ -58,7 +58,7 @@ const fail = (message: string): never => {
 
 function intValue(v: unknown): number | undefined {
   if (v instanceof GoUint8) return v.value;
-  return typeof v === 'number' && Number.isInteger(v) ? v : undefined;
+  return typeof v === 'number' && Number.isSafeInteger(v) ? v : undefined;
 }
 
 /**
@@ -410,7 +410,7 @@ function toJson(v: unknown): string {
     case 'boolean':
       return v ? 'true' : 'false';
     case 'number':
-      if (Number.isInteger(v)) return String(v);
+      if (Number.isSafeInteger(v)) return String(v);
       return jsonFloat(v);
     case 'function':
       throw new UnsupportedJson();

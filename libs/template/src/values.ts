@@ -79,11 +79,11 @@ export function sortedKeys(m: GoMap): string[] {
 }
 
 export function isInt(v: unknown): v is number {
-  return typeof v === 'number' && Number.isInteger(v);
+  return typeof v === 'number' && Number.isSafeInteger(v);
 }
 
 export function isFloat(v: unknown): boolean {
-  return v instanceof GoFloat || (typeof v === 'number' && !Number.isInteger(v));
+  return v instanceof GoFloat || (typeof v === 'number' && !Number.isSafeInteger(v));
 }
 
 export function floatValue(v: unknown): number {
@@ -98,7 +98,7 @@ export function typeName(v: unknown): string {
     case 'boolean':
       return 'bool';
     case 'number':
-      return Number.isInteger(v) ? 'int' : 'float64';
+      return Number.isSafeInteger(v) ? 'int' : 'float64';
     case 'function':
       return 'func(...interface {}) interface {}';
     case 'undefined':
@@ -132,7 +132,7 @@ export function basicKind(v: unknown): Kind {
     case 'boolean':
       return Kind.Bool;
     case 'number':
-      return Number.isInteger(v) ? Kind.Int : Kind.Float;
+      return Number.isSafeInteger(v) ? Kind.Int : Kind.Float;
     case 'undefined':
       return Kind.Invalid;
   }
