@@ -23,7 +23,7 @@ import {
   snapshotOf,
 } from './secret-snapshot';
 import { secretStreamId } from './secret-stream';
-import { IdempotencyStore } from './idempotency';
+import { type IdempotencyStore } from './idempotency';
 import { SecretsError, SecretsErrorCode } from './secrets.error';
 
 export const DEFAULT_PAGE_SIZE = 100;
