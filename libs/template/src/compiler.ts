@@ -403,10 +403,10 @@ export class Compiler {
 
   private notAFunction(args: readonly Node[]): (s: Execution, final: unknown) => void {
     if (args.length === 0) return () => undefined;
-    const message = `can't give argument to non-function ${nodeText(args[0])}`;
-    if (args.length > 1) return (s) => s.fail(message);
+    const fail = (s: Execution): never => s.fail(`can't give argument to non-function ${nodeText(args[0])}`);
+    if (args.length > 1) return fail;
     return (s, final) => {
-      if (final !== MISSING) s.fail(message);
+      if (final !== MISSING) fail(s);
     };
   }
 

@@ -115,6 +115,12 @@ function formatRuneU(r: number, printable: (r: number) => boolean): string {
 
 type StateFn = ((l: Lexer) => StateFn) | null;
 
+const enum RightDelim {
+  None,
+  Plain,
+  Trimming,
+}
+
 class Lexer {
   readonly items: Item[] = [];
   pos = 0;
@@ -179,7 +185,7 @@ class Lexer {
 
   accept(valid: string): boolean {
     const r = this.next();
-    if (r !== EOF && valid.includes(String.fromCodePoint(r))) return true;
+    if (r !== EOF && r < 0x80 && valid.includes(String.fromCharCode(r))) return true;
     this.backup();
     return false;
   }
@@ -187,7 +193,7 @@ class Lexer {
   acceptRun(valid: string): void {
     for (;;) {
       const r = this.next();
-      if (r === EOF || !valid.includes(String.fromCodePoint(r))) break;
+      if (r === EOF || r >= 0x80 || !valid.includes(String.fromCharCode(r))) break;
     }
     this.backup();
   }
@@ -197,12 +203,12 @@ class Lexer {
     return null;
   }
 
-  atRightDelim(): { delim: boolean; trimSpaces: boolean } {
+  /** At `}}` (or ` -}}`, which also trims the spaces after it)? */
+  atRightDelim(): RightDelim {
     if (hasRightTrimMarker(this.input, this.pos) && this.input.startsWith(RIGHT_DELIM, this.pos + 2)) {
-      return { delim: true, trimSpaces: true };
+      return RightDelim.Trimming;
     }
-    if (this.input.startsWith(RIGHT_DELIM, this.pos)) return { delim: true, trimSpaces: false };
-    return { delim: false, trimSpaces: false };
+    return this.input.startsWith(RIGHT_DELIM, this.pos) ? RightDelim.Plain : RightDelim.None;
   }
 
   atTerminator(): boolean {
@@ -293,11 +299,11 @@ function lexComment(l: Lexer): StateFn {
   const i = l.input.indexOf(RIGHT_COMMENT, l.pos);
   if (i < 0) return l.errorf('unclosed comment');
   l.pos = i + RIGHT_COMMENT.length;
-  const { delim, trimSpaces } = l.atRightDelim();
-  if (!delim) return l.errorf('comment ends before closing delimiter');
-  if (trimSpaces) l.pos += 2;
+  const delim = l.atRightDelim();
+  if (delim === RightDelim.None) return l.errorf('comment ends before closing delimiter');
+  if (delim === RightDelim.Trimming) l.pos += 2;
   l.pos += RIGHT_DELIM.length;
-  if (trimSpaces) l.pos += leftTrimLength(l.input, l.pos);
+  if (delim === RightDelim.Trimming) l.pos += leftTrimLength(l.input, l.pos);
   l.ignore();
   return lexText;
 }
@@ -318,8 +324,7 @@ function lexRightDelim(l: Lexer): StateFn {
 }
 
 function lexInsideAction(l: Lexer): StateFn {
-  const { delim } = l.atRightDelim();
-  if (delim) {
+  if (l.atRightDelim() !== RightDelim.None) {
     if (l.parenDepth === 0) return lexRightDelim;
     return l.errorf('unclosed left paren');
   }
