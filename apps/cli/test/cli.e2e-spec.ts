@@ -166,6 +166,22 @@ describe('secrets CLI', () => {
     expect(await cli(['get', 'API_KEY'])).toMatchObject({ code: 3 });
   });
 
+  it('queries and verifies the audit trail', async () => {
+    let records: Array<{ type: string; key: string | null }> = [];
+    for (let attempt = 0; attempt < 100 && records.length < 1; attempt++) {
+      const result = await cli(['audit', 'query', '--key', 'DB_PASSWORD', '--json']);
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+      records = (JSON.parse(result.stdout) as { records: typeof records }).records;
+      if (records.length < 1) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(records.map((r) => r.type)).toContain('SecretCreated');
+    expect(JSON.stringify(records)).not.toContain('pw-from-stdin');
+    expect(await cli(['audit', 'verify'])).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/^ok: \d+ records checked/),
+    });
+  });
+
   it('has --help on every command and a usage error for unknown ones', async () => {
     expect(await cli(['set', '--help'], { token: '' })).toMatchObject({
       code: 0,

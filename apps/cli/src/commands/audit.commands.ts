@@ -45,7 +45,10 @@ export const auditQueryCommand: Command = {
       records.push(...(page.records ?? []));
       pageToken = page.nextPageToken;
     } while (pageToken && records.length < limit);
-    if (context.output.json) return context.output.out(JSON.stringify({ records }));
+    if (context.output.json) {
+      context.output.out(JSON.stringify({ records }));
+      return EXIT.OK;
+    }
     const rows = records.map((r) => [
       r.occurredAt ?? '',
       r.type ?? '',

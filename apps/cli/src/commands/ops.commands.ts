@@ -1,4 +1,5 @@
 import { ConfigError } from '@platform/config';
+import { main as auditOps } from '../../../../services/audit/src/ops/audit-ops';
 import { main as secretsOps } from '../../../../services/secrets/src/ops/secrets-ops';
 import { CliError, EXIT } from '../cli-error';
 import { type Command, type CommandContext } from '../command';
@@ -58,6 +59,19 @@ export const OPS_COMMANDS: readonly Command[] = [
       if (!context.values.yes)
         throw new CliError(`purging ${context.args[0]} destroys its values for good; repeat with --yes`, EXIT.USAGE);
       return delegate(() => secretsOps(['org', 'purge', context.args[0], '--yes']));
+    },
+  },
+  {
+    path: ['audit', 'rebuild'],
+    usage: 'audit rebuild',
+    summary:
+      'Ops: empties the audit tables and re-applies SECRETS_EVENTS from sequence 1 (stop the audit service first).',
+    async run(context) {
+      onlyArgs(context, 0, 'audit rebuild');
+      return delegate(async () => {
+        await auditOps('rebuild');
+        return Number(process.exitCode ?? 0);
+      });
     },
   },
 ];

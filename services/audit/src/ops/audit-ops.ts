@@ -16,7 +16,11 @@ commands:
 async function rebuild(): Promise<void> {
   const config = loadServiceConfig('audit', databaseSettings);
   await migrateAuditDatabase(config.databaseUrl);
-  const nats = await connect({ servers: config.natsUrl, name: 'audit-ops' });
+  const nats = await connect({
+    servers: config.natsUrl,
+    name: 'audit-ops',
+    ...(config.natsUser ? { user: config.natsUser, pass: config.natsPassword } : {}),
+  });
   const store = AuditStore.open(config.databaseUrl, { poolSize: 2 });
   const bar = new SingleBar({
     stream: process.stderr,
@@ -51,7 +55,7 @@ async function rebuild(): Promise<void> {
   }
 }
 
-async function main(command: string | undefined): Promise<void> {
+export async function main(command: string | undefined): Promise<void> {
   switch (command) {
     case 'rebuild':
       return rebuild();
@@ -66,12 +70,14 @@ async function main(command: string | undefined): Promise<void> {
   }
 }
 
-main(process.argv[2]).then(
-  () => process.exit(),
-  (error: unknown) => {
-    process.stderr.write(
-      `${error instanceof ConfigError ? error.message : `audit-ops failed: ${(error as Error).message}`}\n`,
-    );
-    process.exit(1);
-  },
-);
+if (require.main === module) {
+  main(process.argv[2]).then(
+    () => process.exit(),
+    (error: unknown) => {
+      process.stderr.write(
+        `${error instanceof ConfigError ? error.message : `audit-ops failed: ${(error as Error).message}`}\n`,
+      );
+      process.exit(1);
+    },
+  );
+}
