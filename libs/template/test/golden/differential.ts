@@ -1,6 +1,6 @@
 // Differential check against Go: renders random templates with both engines and prints every disagreement.
 // Run (needs go): npx ts-node -T -r tsconfig-paths/register libs/template/test/golden/differential.ts [count] [seed]
-// MODE=soup generates token soup only, to compare parse errors.
+// MODE=soup|printf|structured|body generates one kind only (soup: mostly invalid sources, for parse errors).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -268,8 +268,10 @@ function printfCase(): string {
   const n = 1 + Math.floor(random() * 3);
   for (let i = 0; i < n; i++) {
     format += '%' + [...'+- #0'].filter(() => random() < 0.2).join('');
-    if (random() < 0.4) format += String(Math.floor(random() * 12));
-    if (random() < 0.4) format += '.' + String(Math.floor(random() * 8));
+    if (random() < 0.1) format += `[${Math.floor(random() * 4)}]`;
+    if (random() < 0.4) format += random() < 0.2 ? '*' : String(Math.floor(random() * 12));
+    if (random() < 0.4) format += '.' + (random() < 0.2 ? '*' : random() < 0.1 ? '' : String(Math.floor(random() * 8)));
+    if (random() < 0.1) format += `[${Math.floor(random() * 4)}]`;
     format += verbs[Math.floor(random() * verbs.length)];
     if (random() < 0.3) format += '|';
   }
@@ -295,8 +297,9 @@ function structured(): string {
 
 const cases = Array.from({ length: count }, (_, i) => {
   const r = random();
-  const template =
-    process.env.MODE === 'soup' ? soup() : r < 0.4 ? body(2) : r < 0.6 ? soup() : r < 0.8 ? printfCase() : structured();
+  const generators: Record<string, () => string> = { soup, printf: printfCase, structured, body: () => body(2) };
+  const only = generators[process.env.MODE ?? ''];
+  const template = only ? only() : r < 0.4 ? body(2) : r < 0.6 ? soup() : r < 0.8 ? printfCase() : structured();
   return { name: `fuzz/${i}`, template };
 });
 const dir = mkdtempSync(join(tmpdir(), 'template-diff-'));
