@@ -1,4 +1,4 @@
-import { parseTemplate } from './index';
+import { parseTemplate } from '@platform/template';
 
 // Regression: a bare variable as an argument used to crash the compiler with a TypeError.
 describe('variables as arguments', () => {
