@@ -408,6 +408,12 @@ export class AuditStore {
 
   private async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
     const client = await this.run(() => this.pool.connect());
+    // The pool stops listening to a client it lends out: unheard, a dropped connection would crash the process.
+    let lostConnection: Error | undefined;
+    const onError = (error: Error): void => {
+      lostConnection = error;
+    };
+    client.on('error', onError);
     try {
       await client.query('begin');
       const result = await work(client);
@@ -417,7 +423,9 @@ export class AuditStore {
       await client.query('rollback').catch(() => undefined);
       throw error;
     } finally {
-      client.release();
+      client.removeListener('error', onError);
+      // A client whose connection was lost is discarded, not handed back to the pool.
+      client.release(lostConnection);
     }
   }
 
