@@ -73,6 +73,22 @@ function canBackquote(s: string): boolean {
   return true;
 }
 
+/**
+ * Go's fmt parsenum: a literal width or precision; one that grows past 1e6 is "crazy long" and consumes the rest of
+ * the format (so the verb is missing), which also keeps a template from asking for a gigabyte of padding.
+ */
+function parseNum(format: string, start: number, end: number): [num: number, isNum: boolean, next: number] {
+  let num = 0;
+  let isNum = false;
+  let next = start;
+  for (; next < end && format[next] >= '0' && format[next] <= '9'; next++) {
+    if (num > 1e6 || num < -1e6) return [0, false, end];
+    num = num * 10 + (format.charCodeAt(next) - 48);
+    isNum = true;
+  }
+  return [num, isNum, next];
+}
+
 function runeCount(s: string): number {
   if (!hasNonAscii(s)) return s.length;
   let n = 0;
@@ -797,10 +813,7 @@ class Printer {
         }
         afterIndex = false;
       } else {
-        const start = pos;
-        while (pos < end && format[pos] >= '0' && format[pos] <= '9') pos++;
-        this.widPresent = pos > start;
-        this.wid = this.widPresent ? Number(format.slice(start, pos)) : 0;
+        [this.wid, this.widPresent, pos] = parseNum(format, pos, end);
         if (afterIndex && this.widPresent) goodArgNum = false;
       }
 
@@ -818,9 +831,8 @@ class Printer {
           if (!this.precPresent) this.buf += '%!(BADPREC)';
           afterIndex = false;
         } else {
-          const start = pos;
-          while (pos < end && format[pos] >= '0' && format[pos] <= '9') pos++;
-          this.prec = pos > start ? Number(format.slice(start, pos)) : 0;
+          [this.prec, this.precPresent, pos] = parseNum(format, pos, end);
+          if (!this.precPresent) this.prec = 0;
           this.precPresent = true;
         }
       }
