@@ -138,8 +138,17 @@ const rawJsonValue: fc.Arbitrary<string> = fc.oneof(
 function mutationOf(base: Record<string, unknown>): fc.Arbitrary<string> {
   const fields = Object.keys(base);
   const field = fc.oneof(
-    fc.constantFrom(...fields),
-    fc.constantFrom('unknownField', '__proto__', 'constructor', 'customer_organization_id', 'KEY', ''),
+    ...(fields.length > 0 ? [fc.constantFrom(...fields)] : []),
+    fc.constantFrom(
+      'customerOrganizationId',
+      'customer_organization_id',
+      'expectedVersion',
+      'unknownField',
+      '__proto__',
+      'constructor',
+      'KEY',
+      '',
+    ),
     boundaryString,
   );
   const replaced = fc.tuple(field, rawJsonValue).map(([name, value]) => {
@@ -147,13 +156,14 @@ function mutationOf(base: Record<string, unknown>): fc.Arbitrary<string> {
     const prefix = JSON.stringify(rest).slice(0, -1);
     return `${prefix}${prefix.length > 1 ? ',' : ''}${JSON.stringify(name)}:${value}}`;
   });
+  if (fields.length === 0) return replaced;
   const removed = fc
     .constantFrom(...fields)
     .map((name) => JSON.stringify(Object.fromEntries(Object.entries(base).filter(([key]) => key !== name))));
   const duplicated = fc
     .tuple(fc.constantFrom(...fields), rawJsonValue)
     .map(([name, value]) => `${JSON.stringify(base).slice(0, -1)},${JSON.stringify(name)}:${value}}`);
-  return fields.length === 0 ? replaced : fc.oneof({ weight: 6, arbitrary: replaced }, removed, duplicated);
+  return fc.oneof({ weight: 6, arbitrary: replaced }, removed, duplicated);
 }
 
 /** Bytes that are not a JSON object: random bytes, truncated JSON, JSON that is not an object, BOMs, whitespace. */
@@ -260,6 +270,9 @@ const templateSource: fc.Arbitrary<string> = fc.oneof(
       `${'{{if true}}'.repeat(150)}x${'{{end}}'.repeat(150)}`,
       `${'{{('.repeat(200)}1${')}}'.repeat(200)}`,
       '{{printf "%0999999999d" 1}}',
+      '{{printf "%.999999999f" 1.0}}',
+      '{{printf "%09999999d" 1}}',
+      '{{printf "%0999999d" 1}}{{printf "%0999999d" 1}}',
       '{{ .Secrets.API_KEY | indent 1000000000 }}',
       `{{ slice .Secrets.API_KEY 5 2 }}`,
       `{{ index .Secrets "API_KEY" 99 }}`,
@@ -333,8 +346,8 @@ describe('bad input to every subject', () => {
     baseBodies = {
       'secrets.v1.create': { key: 'FUZZED', value: 'fuzzed-value', customerOrganizationId: CUSTOMER },
       'secrets.v1.update': { key: 'API_KEY', value: VALUES.API_KEY, expectedVersion: 1 },
-      'secrets.v1.delete': { key: 'NOT_THERE', customerOrganizationId: CUSTOMER, expectedVersion: 3 },
-      'secrets.v1.get': { key: 'API_KEY', customerOrganizationId: CUSTOMER },
+      'secrets.v1.delete': { key: 'NOT_THERE', customerOrganizationId: CUSTOMER },
+      'secrets.v1.get': { key: 'API_KEY' },
       'secrets.v1.list': { customerOrganizationId: CUSTOMER, pageSize: 10, pageToken: 'WyIiLCJBIl0' },
       'secrets.v1.history': { key: 'API_KEY' },
       'secrets.v1.resolve': {
@@ -369,7 +382,7 @@ describe('bad input to every subject', () => {
         from: '2020-01-01T00:00:00Z',
         to: '2100-01-01T00:00:00Z',
         pageSize: 5,
-        pageToken: 'MTA',
+        pageToken: Buffer.from('audit.v1:1000').toString('base64url'),
       },
       'audit.v1.verify': {},
     };
