@@ -34,11 +34,29 @@ export function encodeErrorReply(error: WireError): { data: Uint8Array; headers:
   return { data: encoder.encode(JSON.stringify({ error })), headers };
 }
 
-/** Replies are the plain JSON of the response, or the error envelope with the NATS service error headers. */
+/** Room left in a message for the reply's headers. */
+const REPLY_HEADER_ROOM_BYTES = 1024;
+
+/**
+ * Replies are the plain JSON of the response, or the error envelope with the NATS service error headers. A reply
+ * larger than the server's max_payload cannot be published (the publish throws, outside any handler, and the caller
+ * would only time out), so it is answered with PAYLOAD_TOO_LARGE instead.
+ */
 export class JsonReplySerializer implements Serializer<OutgoingPacket, { data: Uint8Array; headers?: MsgHdrs }> {
+  constructor(private readonly maxPayloadBytes: () => number = () => Infinity) {}
+
   serialize(packet: OutgoingPacket): { data: Uint8Array; headers?: MsgHdrs } {
     if (packet.err !== undefined) return encodeErrorReply(isWireError(packet.err) ? packet.err : INTERNAL_ERROR);
-    return { data: encoder.encode(JSON.stringify(packet.response ?? {})) };
+    const data = encoder.encode(JSON.stringify(packet.response ?? {}));
+    const limit = this.maxPayloadBytes() - REPLY_HEADER_ROOM_BYTES;
+    if (data.byteLength > limit) {
+      return encodeErrorReply({
+        code: 'PAYLOAD_TOO_LARGE',
+        message: `the reply is ${data.byteLength} bytes, more than the ${limit} bytes a NATS message can carry here`,
+        details: { sizeBytes: data.byteLength, limitBytes: limit },
+      });
+    }
+    return { data };
   }
 }
 
@@ -56,7 +74,7 @@ export class PlatformNatsServer extends ServerNats {
   constructor(private readonly platform: PlatformNatsServerOptions) {
     super({
       queue: platform.queue,
-      serializer: new JsonReplySerializer(),
+      serializer: new JsonReplySerializer(() => platform.connection.info?.max_payload ?? Infinity),
       deserializer: new RawRequestDeserializer(),
     });
   }
