@@ -14,6 +14,7 @@ import { prefixedStreamName } from '@platform/messaging';
 import { type ScopeMatchers, scopeKey } from '../matchers/scope-matchers';
 import { RedactionServiceError, RedactionServiceErrorCode } from '../redaction.error';
 import { type RedactionMetrics } from '../redaction.metrics';
+import { LogsPublisher } from './logs-publisher';
 import { type LogSource, MAX_LOG_MESSAGE_BYTES, logSourceOf, redactedHeaders, redactedMessageId } from './log-message';
 
 /** The durable pull consumer on LOGS_RAW that every redaction instance shares (work-queue: each line to one). */
@@ -49,25 +50,30 @@ const RESUBSCRIBE_MS = 1_000;
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
-/** Bounds the publishes awaiting a PubAck. */
+/** Bounds the publishes awaiting a PubAck; once full, waits until half have been confirmed, then refills at once. */
 class InFlightLimit {
   private active = 0;
-  private readonly waiting: Array<() => void> = [];
+  private waiting: Array<() => void> = [];
 
   constructor(private readonly limit: number) {}
 
-  async acquire(): Promise<void> {
-    if (this.active < this.limit) {
-      this.active++;
-      return;
-    }
-    await new Promise<void>((resolve) => this.waiting.push(resolve));
+  /** Synchronous when there is room, so a batch's publishes leave in one socket write rather than one each. */
+  tryAcquire(): boolean {
+    if (this.active >= this.limit) return false;
+    this.active++;
+    return true;
+  }
+
+  room(): Promise<void> {
+    return new Promise<void>((resolve) => this.waiting.push(resolve));
   }
 
   release(): void {
-    const next = this.waiting.shift();
-    if (next) next();
-    else this.active--;
+    this.active--;
+    if (this.active > this.limit / 2 || this.waiting.length === 0) return;
+    const waiting = this.waiting;
+    this.waiting = [];
+    for (const resolve of waiting) resolve();
   }
 
   async drained(): Promise<void> {
@@ -92,6 +98,7 @@ export class RawLogConsumer {
   private readonly inFlight: InFlightLimit;
   private readonly buffer: JsMsg[] = [];
   private readonly js: JetStreamClient;
+  private readonly publisher: LogsPublisher;
   private messages: ConsumerMessages | undefined;
   private stopping = false;
   private consuming = false;
@@ -104,10 +111,12 @@ export class RawLogConsumer {
     this.batchSize = options.batchSize ?? 500;
     this.inFlight = new InFlightLimit(options.maxInFlight ?? 4_000);
     this.js = options.nats.jetstream();
+    this.publisher = new LogsPublisher(options.nats, PUBLISH_TIMEOUT_MS);
   }
 
   async start(): Promise<void> {
     await this.ensureConsumer();
+    this.publisher.start();
     await this.subscribe();
     this.reading = this.keepSubscribed();
     this.redacting = this.redactLoop();
@@ -120,6 +129,7 @@ export class RawLogConsumer {
     this.notify();
     await Promise.all([this.reading, this.redacting]);
     await this.inFlight.drained();
+    this.publisher.stop();
     for (const message of this.buffer.splice(0)) message.nak();
   }
 
@@ -188,9 +198,12 @@ export class RawLogConsumer {
         await new Promise<void>((resolve) => (this.wake = resolve));
         continue;
       }
-      const batch = this.buffer.splice(0, this.batchSize);
+      const batch = this.takeSettled();
+      if (batch.length === 0) {
+        await sleep(this.untilSettled(this.buffer[0]));
+        continue;
+      }
       try {
-        await this.settle(batch);
         await this.redactBatch(batch);
       } catch (error) {
         // Not expected; the batch goes back rather than being lost or published half-redacted.
@@ -200,14 +213,19 @@ export class RawLogConsumer {
     }
   }
 
-  /** Waits until the newest message of the batch has rested `settleMs` in LOGS_RAW (never longer, whatever the clocks say). */
-  private async settle(batch: readonly JsMsg[]): Promise<void> {
+  /** Up to one batch of the messages that have rested `settleMs` in LOGS_RAW, in arrival order. */
+  private takeSettled(): JsMsg[] {
+    let settled = 0;
+    const limit = Math.min(this.batchSize, this.buffer.length);
+    while (settled < limit && this.untilSettled(this.buffer[settled]) <= 0) settled++;
+    return this.buffer.splice(0, settled);
+  }
+
+  /** How long until `message` has rested `settleMs`; never more than `settleMs`, whatever the clocks say. */
+  private untilSettled(message: JsMsg): number {
     const { settleMs } = this.options;
-    if (settleMs <= 0) return;
-    let newest = 0;
-    for (const message of batch) newest = Math.max(newest, message.info.timestampNanos / 1e6);
-    const wait = Math.min(settleMs, newest + settleMs - Date.now());
-    if (wait > 0) await sleep(wait);
+    if (settleMs <= 0) return 0;
+    return Math.min(settleMs, message.info.timestampNanos / 1e6 + settleMs - Date.now());
   }
 
   private async redactBatch(batch: readonly JsMsg[]): Promise<void> {
@@ -235,7 +253,7 @@ export class RawLogConsumer {
         continue;
       }
       if (matcher === undefined) throw new Error('a routed scope has no matcher entry');
-      await this.inFlight.acquire();
+      while (!this.inFlight.tryAcquire()) await this.inFlight.room();
       this.publish(message, source, matcher);
     }
   }
@@ -294,12 +312,8 @@ export class RawLogConsumer {
     const { metrics } = this.options;
     const body = matcher.redactBytes(message.data);
     const { headers, count } = redactedHeaders(message.headers, body.count, (text) => matcher.redactText(text));
-    this.js
-      .publish(source.redactedSubject, body.output, {
-        msgID: redactedMessageId(message.info.streamSequence),
-        headers,
-        timeout: PUBLISH_TIMEOUT_MS,
-      })
+    this.publisher
+      .publish(source.redactedSubject, body.output, headers, redactedMessageId(message.info.streamSequence))
       .then(
         () => {
           message.ack();
