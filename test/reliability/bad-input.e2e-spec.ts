@@ -258,36 +258,36 @@ const TEMPLATE_TOKENS = [
   '#',
 ];
 
+/** Templates known to be hard on a Go-template engine: recursion, nesting, huge widths and outputs, bad literals. */
+const HARD_TEMPLATES: readonly string[] = [
+  '{{define "a"}}{{template "a" .}}{{end}}{{template "a" .}}',
+  '{{range $i := .Secrets}}{{range $j := $.Secrets}}{{range $.Secrets}}{{$i}}{{end}}{{end}}{{end}}',
+  `${'{{if true}}'.repeat(150)}x${'{{end}}'.repeat(150)}`,
+  `${'{{('.repeat(200)}1${')}}'.repeat(200)}`,
+  '{{printf "%0999999999d" 1}}',
+  '{{printf "%.999999999f" 1.0}}',
+  '{{printf "%09999999d" 1}}',
+  '{{printf "%0999999d" 1}}{{printf "%0999999d" 1}}',
+  '{{ .Secrets.API_KEY | indent 1000000000 }}',
+  `{{ slice .Secrets.API_KEY 5 2 }}`,
+  `{{ index .Secrets "API_KEY" 99 }}`,
+  `{{ range .Secrets.API_KEY }}{{ . }}{{ end }}`,
+  '{{ $x := 1 }}{{ $x = "a" }}{{ $x.Field }}',
+  '{{ toJson . }}',
+  `{{ "${'\\u'.repeat(10)}" }}`,
+  '{{ .Secrets.API_KEY.Nested.Deeper }}',
+  '{{ 9223372036854775808 }}{{ -9223372036854775809 }}{{ 0x }}',
+  '{{ break }}',
+  '{{ end }}',
+  '{{',
+  '}}{{',
+];
+
 /** Templates that are near-valid: sequences of template tokens, plus raw strings and a few known hard cases. */
 const templateSource: fc.Arbitrary<string> = fc.oneof(
   { weight: 6, arbitrary: fc.array(fc.constantFrom(...TEMPLATE_TOKENS), { maxLength: 40 }).map((t) => t.join('')) },
   { weight: 2, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }) },
-  {
-    weight: 1,
-    arbitrary: fc.constantFrom(
-      '{{define "a"}}{{template "a" .}}{{end}}{{template "a" .}}',
-      '{{range $i := .Secrets}}{{range $j := $.Secrets}}{{range $.Secrets}}{{$i}}{{end}}{{end}}{{end}}',
-      `${'{{if true}}'.repeat(150)}x${'{{end}}'.repeat(150)}`,
-      `${'{{('.repeat(200)}1${')}}'.repeat(200)}`,
-      '{{printf "%0999999999d" 1}}',
-      '{{printf "%.999999999f" 1.0}}',
-      '{{printf "%09999999d" 1}}',
-      '{{printf "%0999999d" 1}}{{printf "%0999999d" 1}}',
-      '{{ .Secrets.API_KEY | indent 1000000000 }}',
-      `{{ slice .Secrets.API_KEY 5 2 }}`,
-      `{{ index .Secrets "API_KEY" 99 }}`,
-      `{{ range .Secrets.API_KEY }}{{ . }}{{ end }}`,
-      '{{ $x := 1 }}{{ $x = "a" }}{{ $x.Field }}',
-      '{{ toJson . }}',
-      `{{ "${'\\u'.repeat(10)}" }}`,
-      '{{ .Secrets.API_KEY.Nested.Deeper }}',
-      '{{ 9223372036854775808 }}{{ -9223372036854775809 }}{{ 0x }}',
-      '{{ break }}',
-      '{{ end }}',
-      '{{',
-      '}}{{',
-    ),
-  },
+  { weight: 1, arbitrary: fc.constantFrom(...HARD_TEMPLATES) },
 );
 
 /** What a render may answer: its output, or a typed refusal of the template or request. */
@@ -493,6 +493,13 @@ describe('bad input to every subject', () => {
       );
     });
 
+    it.each(HARD_TEMPLATES)('render and validate answer %j with a typed reply', async (template) => {
+      for (const chosenFormat of ['env', 'yaml', 'text']) {
+        expect(RENDER_CODES).toContain(await send('render.v1.render', { template, format: chosenFormat }));
+        expect(await send('render.v1.validate', { template, format: chosenFormat })).toBe('OK');
+      }
+    });
+
     it('validate reports parse errors in the reply, and refuses only a bad format or key', async () => {
       await fc.assert(
         fc.asyncProperty(templateSource, format, async (template, chosenFormat) => {
@@ -502,6 +509,20 @@ describe('bad input to every subject', () => {
         }),
         { numRuns: reliabilityRuns(150, 1500) },
       );
+    });
+
+    it('an output larger than NATS max_payload is PAYLOAD_TOO_LARGE, not a reply that cannot be sent', async () => {
+      // 10 million characters: within the engine's 10 MiB output limit, beyond what one NATS message carries.
+      expect(await send('render.v1.render', { template: '{{ printf "%09999999d" 1 }}', format: 'text' })).toBe(
+        'PAYLOAD_TOO_LARGE',
+      );
+      // Go's fmt treats a width past 1e6 as no verb at all, so this one is short and answered.
+      const reply = await platform.client.request(
+        'render.v1.render',
+        { template: '{{ printf "%0999999999d" 1 }}', format: 'text' },
+        { token: adminToken },
+      );
+      expect(reply.body).toEqual({ output: '%!(NOVERB)%!(EXTRA int=1)', references: [] });
     });
 
     it('a template over the configured limit is PAYLOAD_TOO_LARGE for render and validate', async () => {
