@@ -25,8 +25,8 @@ const renderSettings = {
     min: 0,
     max: 4 * 1024 * 1024 * 1024,
   }),
-  /** How long one reply key pair serves resolves; 0 = a fresh pair for every resolve. */
-  replyKeyMaxAgeMs: integerSetting('RENDER_REPLY_KEY_MAX_AGE_MS', { default: 0, min: 0, max: 60_000 }),
+  /** How long one reply key pair serves resolves (the forward-secrecy window); 0 = a fresh pair for every resolve. */
+  replyKeyMaxAgeMs: integerSetting('RENDER_REPLY_KEY_MAX_AGE_MS', { default: 60_000, min: 0, max: 600_000 }),
 };
 
 type RenderConfig = ReturnType<typeof loadRenderConfig>;

@@ -35,9 +35,12 @@ interface ReplyKeyPair {
 }
 
 /**
- * The ephemeral key pairs resolve replies are encrypted to. With `maxAgeMs` 0 every resolve gets a fresh pair;
- * otherwise one pair serves every resolve for that long (generation costs about 0.1 ms), so a recorded reply
- * could be read only with a private key that existed in this process's memory for that window.
+ * The reply key pairs resolve replies are encrypted to. With `maxAgeMs` 0 every resolve gets a fresh pair; otherwise
+ * one pair serves every resolve for that long. Reuse is what takes the ECDH key agreement off the per-render path:
+ * the secrets service reuses its ephemeral key per reply key, and the private key remembers the content key it
+ * derived, so a render costs one AES-GCM decryption instead of a key agreement on each side. The price is forward
+ * secrecy per window: a recorded reply can be read with a private key that lives in this process's memory for up to
+ * `maxAgeMs` (plus the in-flight renders that still hold it), never after.
  */
 export class ReplyKeys {
   private current?: { pair: Promise<ReplyKeyPair>; expiresAt: number };
@@ -48,10 +51,10 @@ export class ReplyKeys {
   ) {}
 
   pair(): Promise<ReplyKeyPair> {
-    if (this.maxAgeMs === 0) return generateReplyKeyPair();
+    if (this.maxAgeMs === 0) return generateReplyKeyPair({ ttlMs: 0 });
     const now = this.now();
     if (!this.current || now >= this.current.expiresAt) {
-      this.current = { pair: generateReplyKeyPair(), expiresAt: now + this.maxAgeMs };
+      this.current = { pair: generateReplyKeyPair({ ttlMs: this.maxAgeMs }), expiresAt: now + this.maxAgeMs };
     }
     return this.current.pair;
   }
