@@ -407,7 +407,7 @@ describe('bad input to every subject', () => {
       fc.asyncProperty(mutationOf(baseBodies[s]), async (body) => {
         await send(s, body);
       }),
-      { numRuns: reliabilityRuns(40, 400) },
+      { numRuns: reliabilityRuns(30, 400) },
     );
   });
 
@@ -423,7 +423,7 @@ describe('bad input to every subject', () => {
           if (!isObject && text.trim() !== '')
             expect({ body: describeBody(body), outcome }).toMatchObject({ outcome: 'INVALID_ARGUMENT' });
         }),
-        { numRuns: reliabilityRuns(25, 250) },
+        { numRuns: reliabilityRuns(20, 250) },
       );
     },
   );
@@ -489,7 +489,7 @@ describe('bad input to every subject', () => {
           const outcome = await send('render.v1.render', { template, format: chosenFormat });
           expect(RENDER_CODES).toContain(outcome);
         }),
-        { numRuns: reliabilityRuns(250, 2500) },
+        { numRuns: reliabilityRuns(150, 2500) },
       );
     });
 
@@ -507,7 +507,7 @@ describe('bad input to every subject', () => {
           expect(['OK', 'INVALID_ARGUMENT', 'PAYLOAD_TOO_LARGE']).toContain(outcome);
           if (['env', 'yaml', 'text'].includes(chosenFormat)) expect(outcome).toBe('OK');
         }),
-        { numRuns: reliabilityRuns(150, 1500) },
+        { numRuns: reliabilityRuns(100, 1500) },
       );
     });
 
