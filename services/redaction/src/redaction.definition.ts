@@ -12,7 +12,7 @@ import { ResolvedSecretValues } from './matchers/resolved-secret-values';
 import { ScopeMatchers, scopeKey } from './matchers/scope-matchers';
 import { SecretsEventsListener } from './matchers/secrets-events-listener';
 import { RedactHandler } from './redact/redact.handler';
-import { TextRedaction } from './redact/text-redaction';
+import { RequestSettle, TextRedaction } from './redact/text-redaction';
 import { redactionErrorMapper } from './redaction.error';
 import { RedactionMetrics } from './redaction.metrics';
 
@@ -112,6 +112,7 @@ class RedactionModule {
         { provide: RedactionConfigToken, useValue: new RedactionConfigToken(config) },
         { provide: RedactionMetrics, useValue: metrics },
         { provide: ScopeMatchers, useValue: matchers },
+        { provide: RequestSettle, useValue: new RequestSettle(config.settleMs) },
         TextRedaction,
         RedactionLifecycle,
       ],
