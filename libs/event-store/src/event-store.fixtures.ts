@@ -1,7 +1,7 @@
 // Test data and a small read model shared by the event store's int tests and its benchmark.
 import type { EventMetadata, NewEvent, RecordedEvent } from './events';
 import type { MigrationDefinition } from './migrations';
-import type { InlineProjection, ProjectionContext } from './projection';
+import type { InlineProjection, ProjectionContext, RebuildRange } from './projection';
 
 export function metadataOf(sub = 'user-1'): EventMetadata {
   return { actor: { sub, org: 'acme', role: 'admin' }, occurredAt: '2025-01-01T00:00:00.000Z', correlationId: 'c-1' };
@@ -71,5 +71,30 @@ export const streamSummaryProjection: InlineProjection = {
   },
   async truncate(context: ProjectionContext): Promise<void> {
     await context.execute('truncate stream_summary');
+  },
+};
+
+/** The same read model with a set-based `rebuildBatch`: a rebuild computes each batch's rows in Postgres. */
+export const streamSummaryProjectionInDatabase: InlineProjection = {
+  ...streamSummaryProjection,
+  async rebuildBatch(context: ProjectionContext, range: RebuildRange): Promise<void> {
+    await context.execute(
+      `insert into stream_summary (stream_id, version, event_count, last_type, name, last_position)
+       select stream_id,
+              (array_agg(stream_version order by position desc))[1],
+              count(*),
+              (array_agg(type order by position desc))[1],
+              (array_agg(data->>'name' order by position desc) filter (where type = 'ThingRenamed'))[1],
+              max(position)
+       from events where position > $1 and position <= $2 and type = any($3::text[])
+       group by stream_id
+       on conflict (stream_id) do update set
+         version = excluded.version,
+         event_count = stream_summary.event_count + excluded.event_count,
+         last_type = excluded.last_type,
+         name = coalesce(excluded.name, stream_summary.name),
+         last_position = excluded.last_position`,
+      [range.after.toString(), range.upTo.toString(), [...STREAM_SUMMARY_TYPES]],
+    );
   },
 };

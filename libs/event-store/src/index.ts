@@ -11,4 +11,4 @@ export type {
 export type { MigrationDefinition } from './migrations';
 export { OutboxPublisher, type OutboxLogger, type OutboxPublisherOptions } from './outbox-publisher';
 export { PostgresEventStore, type EventStoreOptions, type RebuildOptions } from './postgres-event-store';
-export type { InlineProjection, ProjectionContext } from './projection';
+export type { InlineProjection, ProjectionContext, RebuildRange } from './projection';

@@ -7,6 +7,7 @@ import {
   someEvents,
   streamSummaryMigration,
   streamSummaryProjection,
+  streamSummaryProjectionInDatabase,
 } from './event-store.fixtures';
 import type { ExpectedVersion, RecordedEvent } from './events';
 import { PostgresEventStore } from './postgres-event-store';
@@ -290,6 +291,47 @@ describe('PostgresEventStore', () => {
       expect(progress[0]).toEqual([0, count]);
       expect(progress[progress.length - 1]).toEqual([count, count]);
       expect(progress.length).toBe(Math.ceil(count / 7) + 1);
+    });
+  });
+
+  describe('rebuild in the database', () => {
+    it('replays batches with rebuildBatch into the rows the inline projection wrote, reporting the same progress', async () => {
+      for (let n = 0; n < 25; n++) {
+        await store.appendToStream(
+          `sqlrebuild:${n % 5}:${randomUUID()}`,
+          [anEvent('ThingHappened'), anEvent('Unrelated'), anEvent('ThingRenamed', { name: `name-${n}` })],
+          { expectedVersion: 'no_stream' },
+        );
+      }
+      const renamedAgain = `sqlrebuild:again:${randomUUID()}`;
+      await store.appendToStream(renamedAgain, [anEvent('ThingRenamed', { name: 'first' })], {
+        expectedVersion: 'no_stream',
+      });
+      await store.appendToStream(renamedAgain, [anEvent('ThingHappened'), anEvent('ThingHappened')], {
+        expectedVersion: 1,
+      });
+      const before = await summaryRows();
+      await store.query(`update stream_summary set name = 'damaged', event_count = 0`);
+      const inProcess: [number, number][] = [];
+      await store.rebuildProjection(streamSummaryProjection, {
+        batchSize: 7,
+        onProgress: (done, total) => inProcess.push([done, total]),
+      });
+      await store.query(`update stream_summary set name = 'damaged', event_count = 0`);
+      const inDatabase: [number, number][] = [];
+
+      const result = await store.rebuildProjection(streamSummaryProjectionInDatabase, {
+        batchSize: 7,
+        onProgress: (done, total) => inDatabase.push([done, total]),
+      });
+
+      expect(await summaryRows()).toEqual(before);
+      expect(inDatabase).toEqual(inProcess);
+      expect(result.events).toBe(inDatabase[inDatabase.length - 1][0]);
+      const [again] = await store.query('select name, event_count from stream_summary where stream_id = $1', [
+        renamedAgain,
+      ]);
+      expect(again).toEqual({ name: 'first', event_count: 3 });
     });
   });
 

@@ -321,6 +321,7 @@ export class PostgresEventStore {
    * Truncates the projection and replays its events in position order, in batches, all in ONE transaction:
    * readers keep seeing the old rows until the commit (then the new ones), and the TRUNCATE's lock makes
    * concurrent appends that touch the projection wait and apply their events on top of the rebuilt rows.
+   * A projection with `rebuildBatch` replays each batch inside Postgres; others get the batch's events.
    */
   async rebuildProjection(
     projection: InlineProjection,
@@ -338,22 +339,55 @@ export class PostgresEventStore {
       );
       const total = Number(countRows[0].total);
       options.onProgress?.(0, total);
+      const replay = projection.rebuildBatch
+        ? this.replayInDatabase.bind(this, projection.rebuildBatch.bind(projection))
+        : this.replayInProcess.bind(this, projection);
       let after = '0';
       let done = 0;
       for (;;) {
-        const { rows } = await connection.query<EventRow>(
-          `select ${EVENT_COLUMNS} from ${this.names.events}
-           where position > $1 and type = any($2::text[]) order by position limit $3`,
-          [after, types, batchSize],
-        );
-        if (rows.length === 0) break;
-        await projection.handle(rows.map(toRecordedEvent), context);
-        done += rows.length;
-        after = rows[rows.length - 1].position;
+        const batch = await replay(connection, context, { after, types, batchSize });
+        if (batch.events === 0) break;
+        done += batch.events;
+        after = batch.upTo;
         options.onProgress?.(done, Math.max(total, done));
       }
       return { events: done, seconds: (performance.now() - started) / 1000 };
     });
+  }
+
+  /** Reads the next batch's events into the process and hands them to `handle`. */
+  private async replayInProcess(
+    projection: InlineProjection,
+    connection: ClientBase,
+    context: ProjectionContext,
+    batch: { after: string; types: string[]; batchSize: number },
+  ): Promise<{ events: number; upTo: string }> {
+    const { rows } = await connection.query<EventRow>(
+      `select ${EVENT_COLUMNS} from ${this.names.events}
+       where position > $1 and type = any($2::text[]) order by position limit $3`,
+      [batch.after, batch.types, batch.batchSize],
+    );
+    if (rows.length > 0) await projection.handle(rows.map(toRecordedEvent), context);
+    return { events: rows.length, upTo: rows[rows.length - 1]?.position ?? batch.after };
+  }
+
+  /** Finds where the next batch ends (positions only) and lets the projection apply it with SQL. */
+  private async replayInDatabase(
+    rebuildBatch: NonNullable<InlineProjection['rebuildBatch']>,
+    connection: ClientBase,
+    context: ProjectionContext,
+    batch: { after: string; types: string[]; batchSize: number },
+  ): Promise<{ events: number; upTo: string }> {
+    const { rows } = await connection.query<{ events: number; up_to: string | null }>(
+      `select count(*)::int as events, max(position)::text as up_to from (
+         select position from ${this.names.events}
+         where position > $1 and type = any($2::text[]) order by position limit $3) batch`,
+      [batch.after, batch.types, batch.batchSize],
+    );
+    const { events, up_to: upTo } = rows[0];
+    if (events === 0 || upTo === null) return { events: 0, upTo: batch.after };
+    await rebuildBatch(context, { after: BigInt(batch.after), upTo: BigInt(upTo) });
+    return { events, upTo };
   }
 
   /** Runs `fn` in a transaction on the store's pool (for service-owned tables such as idempotency keys). */

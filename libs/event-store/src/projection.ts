@@ -15,4 +15,16 @@ export interface InlineProjection {
   handle(events: readonly RecordedEvent[], context: ProjectionContext): Promise<void>;
   /** Empties the read model before a rebuild replays every event. */
   truncate(context: ProjectionContext): Promise<void>;
+  /**
+   * Optional set-based replay for rebuilds: applies, with SQL over the store's `events` table, every event of
+   * `eventTypes` with `after < position <= upTo`, with the same result as `handle` given those events in position
+   * order. Lets a rebuild run inside Postgres instead of reading every event into the process.
+   */
+  rebuildBatch?(context: ProjectionContext, range: RebuildRange): Promise<void>;
+}
+
+/** A slice of the events table by position: `after` exclusive, `upTo` inclusive. */
+export interface RebuildRange {
+  readonly after: bigint;
+  readonly upTo: bigint;
 }

@@ -75,16 +75,38 @@ describe('secrets storage (Postgres)', () => {
       if (i % 10 === 0) await createSecret(org, `KEY_${i}`, `value-${i}-c`, customer);
     }
     await createSecret('rebuildpurged', 'GONE', 'gone-value');
+    await createSecret('rebuildpurged', 'KEPT', 'kept-value-1');
     await ops.purgeOrganization('rebuildpurged');
+    // Written after the purge: an update of a purged row changes nothing, a create starts a new row.
+    await store.appendToStream(
+      'secret:rebuildpurged:_:KEPT',
+      [
+        {
+          type: 'SecretDeleted',
+          data: {},
+          metadata: { actor: vendorAdmin('x'), occurredAt: new Date().toISOString() },
+        },
+      ],
+      { expectedVersion: 1 },
+    );
+    await createSecret('rebuildpurged', 'AFTER_PURGE', 'after-purge');
     const before = await viewRows();
-    expect(before.length).toBe(30);
+    expect(before.length).toBe(31);
 
-    const progress: number[] = [];
-    const report = await ops.rebuildProjections((done) => progress.push(done));
-    // 30 creates, 10 updates, 6 deletes, 3 re-creates, the purged organization's create and its purge.
-    expect(report.events).toBe(51);
-    expect(progress[progress.length - 1]).toBe(report.events);
-    expect(await viewRows()).toEqual(before);
+    // 30 creates, 10 updates, 6 deletes, 3 re-creates; for the purged organization 2 creates, the purge, a delete
+    // and a create after it.
+    const events = 54;
+    for (const batchSize of [20_000, 1, 4, 7]) {
+      await store.query(`update secret_view set value = 'damaged', version = 0`);
+      const progress: number[] = [];
+      const report = await ops.rebuildProjections((done) => progress.push(done), batchSize);
+      expect(report.events).toBe(events);
+      expect(progress).toEqual([
+        0,
+        ...Array.from({ length: Math.ceil(events / batchSize) }, (_, n) => Math.min(events, (n + 1) * batchSize)),
+      ]);
+      expect(await viewRows()).toEqual(before);
+    }
   });
 
   it("makes a purged organization's values undecryptable while its events remain", async () => {

@@ -7,7 +7,7 @@ import { ORGANIZATION_PURGED, SecretViewProjection } from '../secrets/secret-vie
 import { type SecretsSettings, openKeyRing } from '../secrets-runtime';
 import { openSecretsStore } from '../secrets.migrations';
 
-/** Events per replay batch: the rebuild is bound by reading events, and larger reads cost fewer round trips. */
+/** Events per replay batch; each is applied inside Postgres by `SecretViewProjection.rebuildBatch`. */
 const REBUILD_BATCH = 20_000;
 
 export interface RebuildReport {
@@ -49,8 +49,11 @@ export class SecretsOperations {
   }
 
   /** Truncates `secret_view` and replays every event into it, in batches, in one transaction. */
-  rebuildProjections(onProgress?: (done: number, total: number) => void): Promise<RebuildReport> {
-    return this.store.rebuildProjection(new SecretViewProjection(), { batchSize: REBUILD_BATCH, onProgress });
+  rebuildProjections(
+    onProgress?: (done: number, total: number) => void,
+    batchSize = REBUILD_BATCH,
+  ): Promise<RebuildReport> {
+    return this.store.rebuildProjection(new SecretViewProjection(), { batchSize, onProgress });
   }
 
   /** Rewraps every data key under the active (first) master key; returns how many were rewrapped. */

@@ -1,4 +1,9 @@
-import { type InlineProjection, type ProjectionContext, type RecordedEvent } from '@platform/event-store';
+import {
+  type InlineProjection,
+  type ProjectionContext,
+  type RebuildRange,
+  type RecordedEvent,
+} from '@platform/event-store';
 import { type EventMetadata, type SecretEvent } from './secret';
 import { secretId } from './secret-stream';
 
@@ -52,6 +57,49 @@ const PATCH = `
     as p(stream_id, version, deleted, updated_at, updated_by, value, data_key_id)
   where v.stream_id = p.stream_id`;
 
+/**
+ * The net effect of the secret events in `($1, $2]` (no purge among them), in one statement: a stream with a
+ * `SecretCreated` gets its whole row from its last create (key, scope, created_*) and its last event (the rest); any
+ * other stream gets its last event patched onto its row, if it has one. Sorting only (stream, position) and joining
+ * the chosen events back by position keeps the sort small. `$3`/`$4`: ids of the created streams (UUIDv5, from JS).
+ */
+const REBUILD_RANGE = `
+  with batch as materialized (
+    select position, stream_id, type from events
+    where position > $1 and position <= $2 and type in ('SecretCreated', 'SecretValueUpdated', 'SecretDeleted')
+  ), last_event as (
+    select e.stream_id, e.stream_version, e.type = 'SecretDeleted' as deleted, e.data, e.metadata
+    from (select distinct on (stream_id) position from batch order by stream_id, position desc) chosen
+      join events e on e.position = chosen.position
+  ), last_created as (
+    select e.stream_id, e.data, e.metadata
+    from (select distinct on (stream_id) position from batch where type = 'SecretCreated'
+          order by stream_id, position desc) chosen
+      join events e on e.position = chosen.position
+  ), upserted as (
+    insert into secret_view (stream_id, id, organization_id, customer_id, key, version, deleted,
+                             created_at, created_by, updated_at, updated_by, value, data_key_id)
+    select c.stream_id, ids.id, c.data->'scope'->>'organizationId',
+           coalesce(c.data->'scope'->>'customerOrganizationId', ''), c.data->>'key', l.stream_version, l.deleted,
+           (c.metadata->>'occurredAt')::timestamptz, c.metadata->'actor'->>'sub',
+           (l.metadata->>'occurredAt')::timestamptz, l.metadata->'actor'->>'sub',
+           l.data->>'value', (l.data->>'dataKeyId')::uuid
+    from last_created c
+      join last_event l on l.stream_id = c.stream_id
+      join unnest($3::text[], $4::uuid[]) as ids(stream_id, id) on ids.stream_id = c.stream_id
+    on conflict (stream_id) do update set
+      version = excluded.version, deleted = excluded.deleted,
+      created_at = excluded.created_at, created_by = excluded.created_by,
+      updated_at = excluded.updated_at, updated_by = excluded.updated_by,
+      value = excluded.value, data_key_id = excluded.data_key_id
+  )
+  update secret_view v set version = l.stream_version, deleted = l.deleted,
+                           updated_at = (l.metadata->>'occurredAt')::timestamptz,
+                           updated_by = l.metadata->'actor'->>'sub',
+                           value = l.data->>'value', data_key_id = (l.data->>'dataKeyId')::uuid
+  from last_event l
+  where v.stream_id = l.stream_id and not exists (select 1 from last_created c where c.stream_id = l.stream_id)`;
+
 function column<T, K extends keyof T>(items: readonly T[], key: K): T[K][] {
   return items.map((item) => item[key]);
 }
@@ -83,6 +131,31 @@ export class SecretViewProjection implements InlineProjection {
 
   async truncate(context: ProjectionContext): Promise<void> {
     await context.execute('truncate secret_view');
+  }
+
+  /** The rebuild's batch, in Postgres: split at purges, which remove what came before them. */
+  async rebuildBatch(context: ProjectionContext, range: RebuildRange): Promise<void> {
+    const purges = await context.execute<{ position: string; organization_id: string }>(
+      `select position::text, data->>'organizationId' as organization_id from events
+       where position > $1 and position <= $2 and type = $3 order by position`,
+      [range.after.toString(), range.upTo.toString(), ORGANIZATION_PURGED],
+    );
+    let after = range.after.toString();
+    for (const purge of purges) {
+      await this.rebuildRange(context, after, purge.position);
+      await context.execute('delete from secret_view where organization_id = $1', [purge.organization_id]);
+      after = purge.position;
+    }
+    await this.rebuildRange(context, after, range.upTo.toString());
+  }
+
+  private async rebuildRange(context: ProjectionContext, after: string, upTo: string): Promise<void> {
+    const created = await context.execute<{ stream_id: string }>(
+      `select distinct stream_id from events where position > $1 and position <= $2 and type = 'SecretCreated'`,
+      [after, upTo],
+    );
+    const streamIds = created.map((row) => row.stream_id);
+    await context.execute(REBUILD_RANGE, [after, upTo, streamIds, streamIds.map(secretId)]);
   }
 
   private fold(pending: Change | undefined, event: RecordedEvent): Change {
