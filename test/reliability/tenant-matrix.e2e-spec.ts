@@ -66,7 +66,7 @@ const EXPECTATIONS: Readonly<Record<Subject, readonly Expected[]>> = {
   'secrets.v1.list':     [OK,     OK,     OK,     OK,     OK,     OK,     DENIED, DENIED, UNAUTH, UNAUTH],
   'secrets.v1.history':  [OK,     OK,     OK,     OK,     OK,     ABSENT, DENIED, DENIED, UNAUTH, UNAUTH],
   'secrets.v1.resolve':  [DENIED, DENIED, DENIED, DENIED, DENIED, DENIED, OK,     DENIED, UNAUTH, UNAUTH],
-  'render.v1.render':    [OK,     OK,     OK,     OK,     OK,     DENIED, OK,     DENIED, UNAUTH, UNAUTH],
+  'render.v1.render':    [OK,     OK,     DENIED, OK,     DENIED, DENIED, OK,     DENIED, UNAUTH, UNAUTH],
   'render.v1.validate':  [OK,     OK,     OK,     OK,     OK,     DENIED, OK,     DENIED, UNAUTH, UNAUTH],
   'redaction.v1.redact': [OK,     OK,     OK,     OK,     OK,     DENIED, OK,     DENIED, UNAUTH, UNAUTH],
   'audit.v1.query':      [OK,     OK,     OK,     OK,     OK,     OK,     DENIED, DENIED, UNAUTH, UNAUTH],

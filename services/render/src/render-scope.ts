@@ -40,3 +40,16 @@ export function renderScope(principal: Principal, request: ScopeRequest): Scope 
   }
   return scope;
 }
+
+/**
+ * Rendering hands out secret values, so a user needs a role that manages them; read_only users see keys only
+ * (seed: "All users in an organization can view secret keys (but not values)"). Validation stays open to every role.
+ */
+export function assertMayRenderValues(principal: Principal): void {
+  if (principal.orgType !== 'service' && principal.role === 'read_only') {
+    throw new RenderError(
+      RenderErrorCode.PERMISSION_DENIED,
+      'rendering returns secret values and needs the read_write or admin role',
+    );
+  }
+}

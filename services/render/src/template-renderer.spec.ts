@@ -26,7 +26,7 @@ const unusedCatalog: KeyCatalog = {
   existing: () => Promise.reject(new Error('render never lists keys')),
 };
 
-const vendor: Principal = { sub: 'u@acme', org: 'acme', orgType: 'vendor', role: 'read_only' };
+const vendor: Principal = { sub: 'u@acme', org: 'acme', orgType: 'vendor', role: 'read_write' };
 const vendorValue = (value: string, version = 1): ResolvedValue => ({ value, version, scope: 'vendor' });
 
 function setup(values: Record<string, ResolvedValue>, maxTemplateBytes = 1024 * 1024) {
@@ -48,6 +48,18 @@ async function refusal(promise: Promise<unknown>): Promise<{ code: string; messa
 const render = (template: string, format = 'env', pins: Record<string, number> = {}) => ({ template, format, pins });
 
 describe('TemplateRenderer.render', () => {
+  it('refuses read_only users: rendering hands out values', async () => {
+    const { renderer, source } = setup({ API_KEY: vendorValue('sk-1') });
+    const reader: Principal = { ...vendor, role: 'read_only' };
+    await expect(
+      renderer.render(reader, { template: 'K={{ .Secrets.API_KEY }}', format: 'env', pins: {} }),
+    ).rejects.toMatchObject({
+      code: 'PERMISSION_DENIED',
+      message: 'rendering returns secret values and needs the read_write or admin role',
+    });
+    expect(source.calls).toEqual([]);
+  });
+
   it('renders the seed example with exactly the referenced keys', async () => {
     const { source, renderer } = setup({ DB_PASSWORD: vendorValue('pa55', 3), OTHER: vendorValue('unused') });
     const rendered = await renderer.render(

@@ -2,7 +2,7 @@ import { type Principal, assertIdentifier } from '@platform/messaging';
 import { type Template, TemplateErrorCode, TemplateExecutionError, TemplateParseError } from '@platform/template';
 import { checkOutput, renderFormatOf, valuesForFormat } from './output-format';
 import { RenderError, RenderErrorCode } from './render.error';
-import { renderScope } from './render-scope';
+import { assertMayRenderValues, renderScope } from './render-scope';
 import { SecretScrubber } from './secret-scrubber';
 import { type KeyCatalog, type KeyInScope } from './secret-key-catalog';
 import { type ResolvedValue, SECRET_KEY_PATTERN, type SecretValueSource, keysToResolve } from './secret-values';
@@ -82,6 +82,7 @@ export class TemplateRenderer {
 
   async render(principal: Principal, request: RenderInput): Promise<Rendered> {
     const scope = renderScope(principal, request);
+    assertMayRenderValues(principal);
     const format = renderFormatOf(request.format);
     if (request.deploymentId !== undefined) assertIdentifier('deploymentId', request.deploymentId);
     assertPins(request.pins);

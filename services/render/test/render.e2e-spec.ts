@@ -80,8 +80,8 @@ describe('render service over NATS (plain JSON)', () => {
   let spy: NatsConnection;
   let tokens: TestTokens;
   let vendorAdmin: string;
-  let vendorReader: string;
-  let customerReader: string;
+  let vendorDeployer: string;
+  let customerDeployer: string;
   let otherVendorAdmin: string;
   let deployer: string;
   const resolveRequests: { keys: string[]; customerOrganizationId?: string; pins?: Record<string, number> }[] = [];
@@ -116,8 +116,8 @@ describe('render service over NATS (plain JSON)', () => {
     render = await startTestService(renderService, { NATS_SUBJECT_PREFIX: prefix });
     client = await TestNatsClient.connect(prefix);
     vendorAdmin = await tokens.vendor(vendor, 'admin');
-    vendorReader = await tokens.vendor(vendor, 'read_only');
-    customerReader = await tokens.customer(vendor, customer, 'read_only');
+    vendorDeployer = await tokens.vendor(vendor, 'read_write');
+    customerDeployer = await tokens.customer(vendor, customer, 'read_write');
     otherVendorAdmin = await tokens.vendor(otherVendor, 'admin');
     deployer = await tokens.service('deployer', ['render:any']);
     for (const [key, value] of Object.entries(values)) await create(vendorAdmin, key, value);
@@ -147,7 +147,7 @@ describe('render service over NATS (plain JSON)', () => {
         'AUTH_TOKEN={{ .Secrets.CLIENT_ID }}:{{ .Secrets.CLIENT_SECRET }}',
         'CREDENTIALS={{ .Secrets.USERNAME }}:{{ .Secrets.PASSWORD }}',
       ].join('\n');
-      const reply = await renderAs(vendorReader, { template });
+      const reply = await renderAs(vendorDeployer, { template });
       expect(reply.status).toBeUndefined();
       expect(reply.body.output).toBe(
         [
@@ -182,7 +182,7 @@ describe('render service over NATS (plain JSON)', () => {
         '  githubToken: {{.Secrets.GITHUB_TOKEN}}',
         '',
       ].join('\n');
-      const reply = await renderAs(vendorReader, { template, format: 'yaml' });
+      const reply = await renderAs(vendorDeployer, { template, format: 'yaml' });
       expect(parseYaml(reply.body.output)).toEqual({
         database: { host: 'db.example.com', password: values.DB_PASSWORD },
         api: { credentials: { username: 'admin', password: values.ADMIN_PASSWORD } },
@@ -194,11 +194,11 @@ describe('render service over NATS (plain JSON)', () => {
     it('falls back when an optional secret is absent and uses it when present', async () => {
       const template =
         'API_URL={{ if .Secrets.API_URL }}{{ .Secrets.API_URL }}{{ else }}https://api.example.com{{ end }}';
-      const absent = await renderAs(vendorReader, { template });
+      const absent = await renderAs(vendorDeployer, { template });
       expect(absent.body).toEqual({ output: 'API_URL=https://api.example.com', references: [] });
       const apiUrl = secretValue('https://api.internal');
       await create(vendorAdmin, 'API_URL', apiUrl);
-      const present = await renderAs(vendorReader, { template });
+      const present = await renderAs(vendorDeployer, { template });
       expect(present.body).toEqual({
         output: `API_URL=${apiUrl}`,
         references: [{ key: 'API_URL', version: 1, scope: 'vendor' }],
@@ -206,13 +206,13 @@ describe('render service over NATS (plain JSON)', () => {
     });
 
     it('answers a missing key and a stray brace with exactly the seed messages', async () => {
-      expect(refusal(await renderAs(vendorReader, { template: 'X={{ .Secrets.SECRET_NAME }}' }))).toEqual({
+      expect(refusal(await renderAs(vendorDeployer, { template: 'X={{ .Secrets.SECRET_NAME }}' }))).toEqual({
         status: 422,
         code: 'TEMPLATE_EXECUTION_ERROR',
         message: 'template execution error: map has no entry for key "SECRET_NAME"',
         details: { line: 1, column: 13 },
       });
-      expect(refusal(await renderAs(vendorReader, { template: 'X={{ .Secrets.API_KEY }' }))).toEqual({
+      expect(refusal(await renderAs(vendorDeployer, { template: 'X={{ .Secrets.API_KEY }' }))).toEqual({
         status: 422,
         code: 'TEMPLATE_PARSE_ERROR',
         message: 'template parsing error: unexpected "}" in operand',
@@ -232,17 +232,17 @@ describe('render service over NATS (plain JSON)', () => {
           { key: 'SHARED', version: 1, scope: 'customer' },
         ],
       };
-      expect((await renderAs(vendorReader, { template, customerOrganizationId: customer })).body).toEqual(expected);
-      expect((await renderAs(customerReader, { template })).body).toEqual(expected);
+      expect((await renderAs(vendorDeployer, { template, customerOrganizationId: customer })).body).toEqual(expected);
+      expect((await renderAs(customerDeployer, { template })).body).toEqual(expected);
       expect(
         (await renderAs(deployer, { template, organizationId: vendor, customerOrganizationId: customer })).body,
       ).toEqual(expected);
     });
 
     it("gives a vendor deployment vendor-level secrets only, not a customer's", async () => {
-      const reply = await renderAs(vendorReader, { template });
+      const reply = await renderAs(vendorDeployer, { template });
       expect(reply.body.output).toBe(`SHARED=${values.SHARED}\nDB=${values.DB_PASSWORD}`);
-      expect(refusal(await renderAs(vendorReader, { template: 'X={{ .Secrets.CUSTOMER_ONLY }}' })).message).toBe(
+      expect(refusal(await renderAs(vendorDeployer, { template: 'X={{ .Secrets.CUSTOMER_ONLY }}' })).message).toBe(
         'template execution error: map has no entry for key "CUSTOMER_ONLY"',
       );
     });
@@ -258,11 +258,25 @@ describe('render service over NATS (plain JSON)', () => {
         code: 'PERMISSION_DENIED',
         message: 'a user can only render its own organization; organizationId is for service tokens with render:any',
       });
-      expect(refusal(await renderAs(customerReader, { template, customerOrganizationId: otherCustomer }))).toEqual({
+      expect(refusal(await renderAs(customerDeployer, { template, customerOrganizationId: otherCustomer }))).toEqual({
         status: 403,
         code: 'PERMISSION_DENIED',
         message: 'a customer can only address its own secrets',
       });
+    });
+
+    it('refuses read_only users, who may see keys but not values, and still lets them validate', async () => {
+      for (const reader of [
+        await tokens.vendor(vendor, 'read_only'),
+        await tokens.customer(vendor, customer, 'read_only'),
+      ]) {
+        expect(refusal(await renderAs(reader, { template }))).toEqual({
+          status: 403,
+          code: 'PERMISSION_DENIED',
+          message: 'rendering returns secret values and needs the read_write or admin role',
+        });
+        expect((await validateAs(reader, { template })).status).toBeUndefined();
+      }
     });
 
     it('lets only services with render:any render for an organization they name', async () => {
@@ -289,39 +303,39 @@ describe('render service over NATS (plain JSON)', () => {
 
   it('renders the new value after an update, and the old one when pinned', async () => {
     const template = 'API_KEY={{ .Secrets.API_KEY }}';
-    const before = await renderAs(vendorReader, { template });
+    const before = await renderAs(vendorDeployer, { template });
     const rotated = secretValue('api-rotated');
     expect((await call('secrets.v1.update', { key: 'API_KEY', value: rotated }, vendorAdmin)).status).toBeUndefined();
-    const after = await renderAs(vendorReader, { template });
+    const after = await renderAs(vendorDeployer, { template });
     expect(after.body).toEqual({
       output: `API_KEY=${rotated}`,
       references: [{ key: 'API_KEY', version: 2, scope: 'vendor' }],
     });
     const pins = Object.fromEntries(before.body.references.map((r) => [r.key, r.version]));
-    const pinned = await renderAs(vendorReader, { template, pins });
+    const pinned = await renderAs(vendorDeployer, { template, pins });
     expect(pinned.body).toEqual(before.body);
     expect(pinned.body.output).toBe(`API_KEY=${values.API_KEY}`);
   });
 
   describe('formats', () => {
     it('indents a multi-line certificate into YAML with nindent and escapes it in env', async () => {
-      const yaml = await renderAs(vendorReader, {
+      const yaml = await renderAs(vendorDeployer, {
         template: 'tls:\n  certificate: |{{ .Secrets.TLS_CERT | nindent 4 }}\n',
         format: 'yaml',
       });
       expect(parseYaml(yaml.body.output)).toEqual({ tls: { certificate: `${CERTIFICATE}\n` } });
-      const env = await renderAs(vendorReader, { template: 'TLS_CERT={{ .Secrets.TLS_CERT }}\nNEXT=1' });
+      const env = await renderAs(vendorDeployer, { template: 'TLS_CERT={{ .Secrets.TLS_CERT }}\nNEXT=1' });
       expect(env.body.output).toBe(`TLS_CERT=${CERTIFICATE.replace(/\n/g, '\\n')}\nNEXT=1`);
     });
 
     it('refuses invalid YAML and env output without the value in the reply', async () => {
-      const yaml = await renderAs(vendorReader, {
+      const yaml = await renderAs(vendorDeployer, {
         template: 'config:\n  value: {{ .Secrets.YAML_BREAKER }}\n',
         format: 'yaml',
       });
       expect(refusal(yaml)).toMatchObject({ status: 422, code: 'TEMPLATE_OUTPUT_ERROR', details: { line: 2 } });
       expect(yaml.raw).not.toContain(YAML_BREAKER.split(':')[0]);
-      const env = await renderAs(vendorReader, { template: 'A=1\n{{ .Secrets.DB_PASSWORD }}' });
+      const env = await renderAs(vendorDeployer, { template: 'A=1\n{{ .Secrets.DB_PASSWORD }}' });
       expect(refusal(env)).toEqual({
         status: 422,
         code: 'TEMPLATE_OUTPUT_ERROR',
@@ -332,7 +346,7 @@ describe('render service over NATS (plain JSON)', () => {
     });
 
     it('scrubs a value out of an error message that would quote it', async () => {
-      const reply = await renderAs(vendorReader, { template: 'A={{ required .Secrets.PASSWORD .Secrets.NOPE }}' });
+      const reply = await renderAs(vendorDeployer, { template: 'A={{ required .Secrets.PASSWORD .Secrets.NOPE }}' });
       expect(refusal(reply)).toEqual({
         status: 422,
         code: 'TEMPLATE_EXECUTION_ERROR',
@@ -342,7 +356,7 @@ describe('render service over NATS (plain JSON)', () => {
     });
 
     it('renders text as it is', async () => {
-      const reply = await renderAs(vendorReader, { template: 'not env: {{ .Secrets.USERNAME }}', format: 'text' });
+      const reply = await renderAs(vendorDeployer, { template: 'not env: {{ .Secrets.USERNAME }}', format: 'text' });
       expect(reply.body.output).toBe(`not env: ${values.USERNAME}`);
     });
   });
@@ -350,11 +364,11 @@ describe('render service over NATS (plain JSON)', () => {
   describe('what render asks the secrets service for', () => {
     it('requests exactly the referenced keys, in one resolve, and nothing for a template without references', async () => {
       resolveRequests.length = 0;
-      await renderAs(vendorReader, {
+      await renderAs(vendorDeployer, {
         template: 'A={{ .Secrets.API_KEY }}\nB={{ if .Secrets.NOT_THERE }}x{{ end }}\nC={{ .Secrets.API_KEY }}',
         pins: { API_KEY: 1, UNRELATED: 4 },
       });
-      await renderAs(vendorReader, { template: 'PLAIN=1' });
+      await renderAs(vendorDeployer, { template: 'PLAIN=1' });
       await spy.flush();
       expect(resolveRequests).toHaveLength(1);
       expect([...resolveRequests[0].keys].sort()).toEqual(['API_KEY', 'NOT_THERE']);
@@ -363,7 +377,7 @@ describe('render service over NATS (plain JSON)', () => {
 
     it('requests every key when the template reads .Secrets dynamically', async () => {
       resolveRequests.length = 0;
-      const reply = await renderAs(customerReader, {
+      const reply = await renderAs(customerDeployer, {
         template:
           '{{ range $key, $value := .Secrets }}{{ if eq $key "SHARED" }}{{ $key }}={{ $value }}{{ end }}{{ end }}',
       });
@@ -378,7 +392,7 @@ describe('render service over NATS (plain JSON)', () => {
 
     it('lists references and missing referenced or required keys for a vendor, from metadata only', async () => {
       resolveRequests.length = 0;
-      const reply = await validateAs(vendorReader, { template, required: ['DB_PASSWORD', 'ALSO_MISSING'] });
+      const reply = await validateAs(vendorDeployer, { template, required: ['DB_PASSWORD', 'ALSO_MISSING'] });
       await spy.flush();
       expect(reply.body).toEqual({
         valid: false,
@@ -390,12 +404,12 @@ describe('render service over NATS (plain JSON)', () => {
         errors: [],
       });
       expect(resolveRequests).toHaveLength(0);
-      const forCustomer = await validateAs(vendorReader, { template, customerOrganizationId: customer });
+      const forCustomer = await validateAs(vendorDeployer, { template, customerOrganizationId: customer });
       expect(forCustomer.body.references).toContainEqual({ key: 'SHARED', version: 1, scope: 'customer' });
     });
 
     it("sees vendor-level keys for a customer user and names a customer's keys as missing for the vendor", async () => {
-      const asCustomer = await validateAs(customerReader, {
+      const asCustomer = await validateAs(customerDeployer, {
         template: 'C={{ .Secrets.CUSTOMER_ONLY }}',
         required: ['API_KEY'],
       });
@@ -405,7 +419,7 @@ describe('render service over NATS (plain JSON)', () => {
         missing: [],
         errors: [],
       });
-      const asVendor = await validateAs(vendorReader, { template: 'C={{ .Secrets.CUSTOMER_ONLY }}' });
+      const asVendor = await validateAs(vendorDeployer, { template: 'C={{ .Secrets.CUSTOMER_ONLY }}' });
       expect(asVendor.body).toMatchObject({ valid: false, missing: ['CUSTOMER_ONLY'] });
       const asService = await validateAs(deployer, {
         template,
@@ -416,7 +430,7 @@ describe('render service over NATS (plain JSON)', () => {
     });
 
     it('reports a parse error in the render wording', async () => {
-      const reply = await validateAs(vendorReader, { template: 'X={{ .Secrets.A }', required: [] });
+      const reply = await validateAs(vendorDeployer, { template: 'X={{ .Secrets.A }', required: [] });
       expect(reply.body).toEqual({
         valid: false,
         references: [],
@@ -451,13 +465,13 @@ describe('render service over NATS (plain JSON)', () => {
 
   it('answers UNAVAILABLE, not a hang, once the secrets service is gone', async () => {
     await secrets.close();
-    const reply = await renderAs(vendorReader, { template: 'A={{ .Secrets.API_KEY }}' });
+    const reply = await renderAs(vendorDeployer, { template: 'A={{ .Secrets.API_KEY }}' });
     expect(refusal(reply)).toEqual({
       status: 503,
       code: 'UNAVAILABLE',
       message: 'the secrets service is unavailable; retry later',
     });
-    expect((await renderAs(vendorReader, { template: 'PLAIN=1' })).body.output).toBe('PLAIN=1');
+    expect((await renderAs(vendorDeployer, { template: 'PLAIN=1' })).body.output).toBe('PLAIN=1');
   });
 });
 
@@ -480,7 +494,7 @@ describe('render limits', () => {
       RENDER_RESOLVE_TIMEOUT_MS: '300',
     });
     client = await TestNatsClient.connect(prefix);
-    token = await (await TestTokens.create()).vendor(`acme${run}`, 'read_only');
+    token = await (await TestTokens.create()).vendor(`acme${run}`, 'read_write');
   });
 
   afterAll(async () => {
