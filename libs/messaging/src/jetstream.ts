@@ -50,6 +50,8 @@ export function streamConfig(name: StreamName, options: StreamOptions): Partial<
         subjects: [`${p}logs.redacted.>`],
         retention: RetentionPolicy.Limits,
         max_age: nanos((options.logsMaxAgeDays ?? 30) * 24 * HOUR_NS),
+        // Redaction publishes with Nats-Msg-Id = raw sequence; a redelivery after a lost ack lands within this window.
+        duplicate_window: nanos(HOUR_NS / 6),
       };
     default: {
       const _exhaustive: never = name;
