@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { createHash } from 'node:crypto';
 import { type AuditRecordContent } from './audit-record';
 import { ChainVerifier, GENESIS_HASH, canonicalJson, canonicalRecord, chainHash, linkRecord } from './hash-chain';
@@ -46,6 +47,43 @@ describe('canonical record', () => {
   it('does not depend on the order fields were set in', () => {
     const reordered = { ...content(3), actor: { role: 'admin', org: 'acme', sub: 'admin@acme' } };
     expect(canonicalRecord(reordered)).toBe(canonicalRecord(content(3)));
+  });
+
+  it('is exactly the generic JCS serialization of the record, for any text and numbers', () => {
+    const anyText = fc.string({ unit: 'binary', maxLength: 40 });
+    const nullableText = fc.option(anyText, { nil: null });
+    const instant = fc.date({
+      min: new Date('1970-01-01T00:00:00Z'),
+      max: new Date('9999-12-31T23:59:59Z'),
+      noInvalidDate: true,
+    });
+    const count = fc.integer({ min: 0, max: 2 ** 31 - 1 });
+    const record = fc.record({
+      sequence: fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }),
+      eventId: anyText,
+      type: anyText,
+      organizationId: anyText,
+      customerOrganizationId: nullableText,
+      key: nullableText,
+      version: count,
+      actor: fc.record({ sub: anyText, org: anyText, role: anyText }),
+      occurredAt: instant,
+      recordedAt: instant,
+      resolved: fc.array(fc.record({ key: anyText, version: count, scope: anyText }), { maxLength: 4 }),
+    });
+    fc.assert(
+      fc.property(record, (r) => {
+        const generic = canonicalJson({
+          ...r,
+          actor: { ...r.actor },
+          occurredAt: r.occurredAt.toISOString(),
+          recordedAt: r.recordedAt.toISOString(),
+          resolved: r.resolved.map((entry) => ({ ...entry })),
+        });
+        expect(canonicalRecord(r)).toBe(generic);
+      }),
+      { numRuns: 500 },
+    );
   });
 
   it('hashes sha256 over the previous hash followed by the canonical record', () => {

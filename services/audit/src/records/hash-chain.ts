@@ -20,25 +20,30 @@ export function canonicalJson(value: Canonical): string {
   return `{${members.join(',')}}`;
 }
 
+const json = JSON.stringify;
+
 /**
  * The canonical record: the JCS form of the record's `audit.v1.AuditRecord` JSON without `hash` and `prevHash`
  * (timestamps as RFC 3339 UTC with milliseconds, absent customer or key as null, `resolved` as a list).
  * An outside auditor recomputes a chain from `audit.v1.query` replies alone.
+ *
+ * Written out with its keys already in JCS order rather than through `canonicalJson`: it runs once per record on
+ * the apply path, and the spec checks the two agree.
  */
 export function canonicalRecord(record: AuditRecordContent): string {
-  return canonicalJson({
-    sequence: record.sequence,
-    eventId: record.eventId,
-    type: record.type,
-    organizationId: record.organizationId,
-    customerOrganizationId: record.customerOrganizationId,
-    key: record.key,
-    version: record.version,
-    actor: { sub: record.actor.sub, org: record.actor.org, role: record.actor.role },
-    occurredAt: record.occurredAt.toISOString(),
-    recordedAt: record.recordedAt.toISOString(),
-    resolved: record.resolved.map(({ key, version, scope }) => ({ key, version, scope })),
-  });
+  let resolved = '';
+  for (const { key, version, scope } of record.resolved) {
+    resolved += `${resolved === '' ? '' : ','}{"key":${json(key)},"scope":${json(scope)},"version":${json(version)}}`;
+  }
+  const { actor } = record;
+  return (
+    `{"actor":{"org":${json(actor.org)},"role":${json(actor.role)},"sub":${json(actor.sub)}},` +
+    `"customerOrganizationId":${json(record.customerOrganizationId)},"eventId":${json(record.eventId)},` +
+    `"key":${json(record.key)},"occurredAt":${json(record.occurredAt.toISOString())},` +
+    `"organizationId":${json(record.organizationId)},"recordedAt":${json(record.recordedAt.toISOString())},` +
+    `"resolved":[${resolved}],"sequence":${json(record.sequence)},"type":${json(record.type)},` +
+    `"version":${json(record.version)}}`
+  );
 }
 
 /** `hash = sha256(prevHash ‖ canonical record)`, prevHash as its 64 lowercase hex characters, all UTF-8, hex out. */
