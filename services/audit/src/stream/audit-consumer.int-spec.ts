@@ -1,8 +1,9 @@
 import { type TestDatabase, createTestDatabase, testInfrastructure, uniqueSubjectPrefix } from '@platform/testing';
-import { type NatsConnection, connect } from 'nats';
+import { AckPolicy, type NatsConnection, connect } from 'nats';
 import { Client } from 'pg';
 import pino from 'pino';
 import { migrateAuditDatabase } from '../database/audit-migrations';
+import { parseAuditEvent } from '../records/audit-event';
 import { AuditStore } from '../records/audit-store';
 import {
   createSecretsEventsStream,
@@ -162,6 +163,43 @@ describe('AuditEventConsumer', () => {
     expect(Math.max(...delivered)).toBeLessThanOrEqual(200);
     expect(await recordCount()).toBe(200);
     expect(await store.verifyChain('acme')).toEqual({ ok: true, checked: 200 });
+  });
+
+  it('replaces a per-message-ack consumer left by an earlier release, continuing after the applied position', async () => {
+    const events = Array.from({ length: 300 }, (_, i) => secretEvent({ key: `KEY_${i}` }));
+    const sequences = await publishSecretEvents(nats, prefix, events);
+    const manager = await nats.jetstreamManager();
+    const stream = secretsEventsStream(prefix);
+    await manager.consumers.add(stream, { durable_name: AUDIT_CONSUMER, ack_policy: AckPolicy.Explicit });
+    // The earlier release applied the first 200 events before it was stopped.
+    const encoder = new TextEncoder();
+    await store.apply(
+      events.slice(0, 200).map((event, i) => ({
+        sequence: sequences[i],
+        recordedAt: new Date(),
+        event: parseAuditEvent(encoder.encode(JSON.stringify(event))),
+      })),
+    );
+
+    const delivered: number[] = [];
+    const watching = Object.create(store) as AuditStore;
+    watching.apply = (batch, options) => {
+      delivered.push(...batch.map((event) => event.sequence));
+      return store.apply(batch, options);
+    };
+    await startConsumer({ store: watching });
+    await eventually('the rest is applied', async () => (await store.appliedPosition()) === 300);
+
+    const info = await manager.consumers.info(stream, AUDIT_CONSUMER);
+    expect(info.config.ack_policy).toBe(AckPolicy.All);
+    expect(info.config.opt_start_seq).toBe(201);
+    expect(Math.min(...delivered)).toBe(201);
+    await eventually('the server saw every message acknowledged', async () => {
+      const now = await manager.consumers.info(stream, AUDIT_CONSUMER);
+      return now.num_ack_pending === 0 && now.ack_floor.stream_seq === 300;
+    });
+    expect(await recordCount()).toBe(300);
+    expect(await store.verifyChain('acme')).toEqual({ ok: true, checked: 300 });
   });
 
   it('applies through one instance at a time and fails over, every chain in stream order', async () => {

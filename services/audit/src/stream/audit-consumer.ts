@@ -1,4 +1,4 @@
-import { type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
+import { AckPolicy, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { type Logger } from 'pino';
 import { type AuditMetrics } from '../audit-metrics';
 import { type ApplierLease, type AuditStore, type StreamedEvent } from '../records/audit-store';
@@ -58,18 +58,20 @@ export class AuditEventConsumer {
   private stopping = false;
   /** True while this instance holds the lease and reads. */
   private reading = false;
+  /** The subscribed consumer acknowledges one message at a time (made by an earlier release, being replaced). */
+  private ackEachMessage = false;
   private wake: (() => void) | undefined;
   private running: Promise<void> | undefined;
 
   constructor(private readonly options: AuditConsumerOptions) {
     this.stream = secretsEventsStream(options.subjectPrefix);
-    this.maxBatch = options.maxBatch ?? 2_000;
+    this.maxBatch = options.maxBatch ?? 5_000;
     this.holdLimitMs = options.holdLimitMs ?? 10_000;
     this.leasePollMs = options.leasePollMs ?? 1_000;
   }
 
+  /** The lease holder creates or upgrades the durable consumer before it reads (it knows the applied position). */
   async start(): Promise<void> {
-    await ensureAuditConsumer(this.options.nats, this.options.subjectPrefix, { ackWaitMs: this.options.ackWaitMs });
     this.manager = await this.options.nats.jetstreamManager();
     this.running = this.run();
   }
@@ -157,7 +159,9 @@ export class AuditEventConsumer {
   private async read(): Promise<void> {
     while (this.active) {
       try {
+        await this.ensureConsumer();
         const consumer = await this.options.nats.jetstream().consumers.get(this.stream, AUDIT_CONSUMER);
+        this.ackEachMessage = (await consumer.info(true)).config.ack_policy !== AckPolicy.All;
         this.messages = await consumer.consume({ max_messages: this.maxBatch });
         if (!this.active) this.messages.stop();
         for await (const message of this.messages) this.accept(message);
@@ -166,11 +170,17 @@ export class AuditEventConsumer {
         if (!this.active) break;
         this.options.logger.warn({ err: error, stream: this.stream }, 'audit consumer lost its subscription');
         await sleep(RETRY_MAX_MS);
-        await ensureAuditConsumer(this.options.nats, this.options.subjectPrefix, {
-          ackWaitMs: this.options.ackWaitMs,
-        }).catch(() => undefined);
       }
     }
+  }
+
+  /** Creates (or upgrades) the durable consumer to deliver from the first sequence not yet in the trail. */
+  private async ensureConsumer(): Promise<void> {
+    const nextSequence = (await this.options.store.appliedPosition()) + 1;
+    await ensureAuditConsumer(this.options.nats, this.options.subjectPrefix, {
+      nextSequence,
+      ackWaitMs: this.options.ackWaitMs,
+    });
   }
 
   private accept(message: JsMsg): void {
@@ -227,14 +237,17 @@ export class AuditEventConsumer {
     }
   }
 
+  /** One ack for the highest applied message acknowledges all before it (AckPolicy.All). */
   private acknowledgeThrough(appliedThrough: number, records: number, lastOccurredAt: Date | undefined): void {
-    let caughtUp = true;
-    for (const [sequence, { message }] of this.held) {
+    let highest: HeldMessage | undefined;
+    for (const [sequence, held] of this.held) {
       if (sequence > appliedThrough) continue;
-      message.ack();
+      if (this.ackEachMessage) held.message.ack();
+      if (highest === undefined || sequence > highest.streamed.sequence) highest = held;
       this.held.delete(sequence);
-      if (sequence === appliedThrough) caughtUp = message.info.pending === 0;
     }
+    if (highest !== undefined && !this.ackEachMessage) highest.message.ack();
+    const caughtUp = highest?.streamed.sequence !== appliedThrough || highest.message.info.pending === 0;
     this.options.metrics?.applied(records, lastOccurredAt, caughtUp);
   }
 

@@ -23,11 +23,17 @@ export function secretsEventsStream(subjectPrefix: string): string {
   return prefixedStreamName(subjectPrefix, 'SECRETS_EVENTS');
 }
 
+/**
+ * Acknowledging a message acknowledges every message before it (AckPolicy.All): the applier commits whole runs of
+ * sequences, so one ack per transaction says what it must, where one ack per message capped throughput at the
+ * server's ack rate. Safe with several instances: the applied position in Postgres covers every sequence up to
+ * the acknowledged one, whichever instance received it.
+ */
 function auditConsumerConfig(startSequence: number, ackWaitMs = DEFAULT_ACK_WAIT_MS): Partial<ConsumerConfig> {
   return {
     durable_name: AUDIT_CONSUMER,
     description: 'audit trail: every secrets event, applied in stream order',
-    ack_policy: AckPolicy.Explicit,
+    ack_policy: AckPolicy.All,
     ack_wait: nanos(ackWaitMs),
     max_ack_pending: MAX_ACK_PENDING,
     max_deliver: -1,
@@ -41,22 +47,34 @@ function isNotFound(error: unknown): boolean {
   return /not found/i.test(String((error as Error | undefined)?.message));
 }
 
-/** Creates the durable consumer on first start; later starts (any instance) find it and keep its position. */
+/**
+ * Creates the durable consumer on first start; later starts (any instance) find it and keep its position. A consumer
+ * left by an earlier release with per-message acks is replaced (the ack policy of a consumer cannot be changed),
+ * starting after the applied position: what comes before is in the trail already.
+ *
+ * @param nextSequence the first stream sequence not yet in the audit trail (applied position + 1)
+ */
 export async function ensureAuditConsumer(
   nats: NatsConnection,
   subjectPrefix: string,
-  options: { ackWaitMs?: number } = {},
+  options: { nextSequence: number; ackWaitMs?: number },
 ): Promise<void> {
   const manager = await nats.jetstreamManager();
   const stream = secretsEventsStream(subjectPrefix);
+  const config = auditConsumerConfig(options.nextSequence, options.ackWaitMs);
   try {
-    await manager.consumers.info(stream, AUDIT_CONSUMER);
+    const info = await manager.consumers.info(stream, AUDIT_CONSUMER);
+    if (info.config.ack_policy === AckPolicy.All) return;
+    await manager.consumers.delete(stream, AUDIT_CONSUMER).catch((error: unknown) => {
+      if (!isNotFound(error)) throw error;
+    });
   } catch (error) {
     if (!isNotFound(error)) throw error;
-    await manager.consumers.add(stream, auditConsumerConfig(1, options.ackWaitMs)).catch((addError: unknown) => {
-      if (!/already (exists|in use)/i.test(String((addError as Error).message))) throw addError;
-    });
   }
+  await manager.consumers.add(stream, config).catch((addError: unknown) => {
+    // Another instance created it meanwhile: its start is as good as ours, both come from the applied position.
+    if (!/already (exists|in use)/i.test(String((addError as Error).message))) throw addError;
+  });
 }
 
 /** Recreates the durable consumer so it delivers from `nextSequence` on (after a rebuild applied everything before). */
