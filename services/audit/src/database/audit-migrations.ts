@@ -54,7 +54,35 @@ class AuditRecords0001 extends Migration {
   }
 }
 
-export const AUDIT_MIGRATIONS: readonly MigrationObject[] = [{ name: 'audit_0001_records', class: AuditRecords0001 }];
+/**
+ * Fewer, smaller indexes for the apply path, each still serving a query path (AuditStore.query and verifyChain):
+ * - the primary key becomes (organization_id, sequence), which every query and the chain verification read by, so
+ *   the separate `records_org_sequence` goes; stream sequences stay unique because the applier takes each one once,
+ *   after the applied position and under its row lock;
+ * - the customer and key indexes hold only the rows that have a customer or a key: a filter on either is an
+ *   equality, which implies not null, so the planner still uses them (the access-event key search uses the GIN).
+ */
+class AuditLeanerIndexes0002 extends Migration {
+  override up(): void {
+    this.addSql('alter table audit.records drop constraint records_pkey');
+    this.addSql('alter table audit.records add constraint records_pkey primary key (organization_id, sequence)');
+    this.addSql('drop index audit.records_org_sequence');
+    this.addSql('drop index audit.records_org_customer_sequence');
+    this.addSql(
+      `create index records_org_customer_sequence on audit.records (organization_id, customer_organization_id, sequence)
+        where customer_organization_id is not null`,
+    );
+    this.addSql('drop index audit.records_org_key_sequence');
+    this.addSql(
+      'create index records_org_key_sequence on audit.records (organization_id, key, sequence) where key is not null',
+    );
+  }
+}
+
+export const AUDIT_MIGRATIONS: readonly MigrationObject[] = [
+  { name: 'audit_0001_records', class: AuditRecords0001 },
+  { name: 'audit_0002_leaner_indexes', class: AuditLeanerIndexes0002 },
+];
 
 function databaseNameOf(databaseUrl: string): string {
   return decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, '')) || 'postgres';
@@ -83,8 +111,10 @@ async function ensureDatabase(databaseUrl: string): Promise<void> {
  * Creates the database and the `audit` schema if missing and applies pending migrations (MikroORM, recorded in
  * `audit.mikro_orm_migrations`). Safe when several instances start at once: an advisory lock serializes them.
  * `npm run migrate` calls this too.
+ *
+ * @param options.through stop after this migration (tests of a later migration over data written before it)
  */
-export async function migrateAuditDatabase(databaseUrl: string): Promise<string[]> {
+export async function migrateAuditDatabase(databaseUrl: string, options: { through?: string } = {}): Promise<string[]> {
   await ensureDatabase(databaseUrl);
   const lock = new Client({ connectionString: databaseUrl });
   await lock.connect();
@@ -109,7 +139,7 @@ export async function migrateAuditDatabase(databaseUrl: string): Promise<string[
       },
     });
     try {
-      const applied = await orm.getMigrator().up();
+      const applied = await orm.getMigrator().up(options.through === undefined ? undefined : { to: options.through });
       return applied.map((migration) => migration.name);
     } finally {
       await orm.close(true);
