@@ -126,10 +126,21 @@ export class ServiceProcess {
     await this.exited;
   }
 
+  /** SIGSTOP: the process is frozen as by a long GC pause or a starved CPU; its sockets keep filling up meanwhile. */
+  freeze(): void {
+    this.child?.kill('SIGSTOP');
+  }
+
+  /** SIGCONT after `freeze()`: the process reads everything that arrived meanwhile at once. */
+  thaw(): void {
+    this.child?.kill('SIGCONT');
+  }
+
   /** SIGTERM (a clean shutdown), then SIGKILL if it has not exited within the grace period. */
   async stop(): Promise<void> {
     const child = this.child;
     if (!child) return;
+    child.kill('SIGCONT');
     child.kill('SIGTERM');
     const timer = setTimeout(() => child.kill('SIGKILL'), STOP_GRACE_MS);
     await this.exited;
