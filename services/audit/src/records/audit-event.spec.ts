@@ -79,4 +79,13 @@ describe('parseAuditEvent', () => {
       expect((error as AuditError).code).toBe(AuditErrorCode.MALFORMED_EVENT);
     }
   });
+
+  it('rejects bytes that are not UTF-8, and reads an event from the middle of a larger buffer', () => {
+    const json = new TextEncoder().encode(JSON.stringify(event));
+    const invalid = Uint8Array.from([...json.slice(0, 20), 0xff, ...json.slice(20)]);
+    expect(() => parseAuditEvent(invalid)).toThrow('event is not UTF-8 JSON');
+    const framed = new Uint8Array(json.length + 8);
+    framed.set(json, 4);
+    expect(parseAuditEvent(framed.subarray(4, 4 + json.length)).eventId).toBe(event.eventId);
+  });
 });

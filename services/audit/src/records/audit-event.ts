@@ -1,3 +1,4 @@
+import { isUtf8 } from 'node:buffer';
 import { AuditError, AuditErrorCode } from '../audit.error';
 import { type AuditActor, type AuditEvent, type ResolvedReference } from './audit-record';
 
@@ -8,8 +9,6 @@ const EVENT_TYPE = /^[A-Z][A-Za-z0-9]{0,63}$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const MAX_TEXT = 256;
 const MAX_RESOLVED = 10_000;
-
-const decoder = new TextDecoder('utf-8', { fatal: true });
 
 function malformed(field: string): AuditError {
   return new AuditError(AuditErrorCode.MALFORMED_EVENT, `event field ${field} is missing or malformed`, { field });
@@ -74,7 +73,9 @@ function resolvedOf(source: Json): ResolvedReference[] {
 export function parseAuditEvent(data: Uint8Array): AuditEvent {
   let body: unknown;
   try {
-    body = JSON.parse(decoder.decode(data));
+    // isUtf8 + Buffer#toString: the strict check TextDecoder's fatal mode makes, at a fraction of its cost.
+    if (!isUtf8(data)) throw new Error('not UTF-8');
+    body = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString('utf8'));
   } catch {
     throw new AuditError(AuditErrorCode.MALFORMED_EVENT, 'event is not UTF-8 JSON');
   }

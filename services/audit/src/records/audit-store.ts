@@ -108,6 +108,54 @@ class KnownEventIds extends Error {}
 /** Records read per round trip while verifying a chain. */
 const VERIFY_PAGE = 5_000;
 
+/** Records per insert statement: small enough that linking the next chunk overlaps inserting this one. */
+const INSERT_CHUNK = 1_000;
+
+export interface ApplyOptions {
+  /**
+   * Sequences up to here that are absent from the batch are known to be gone from the stream (deleted messages,
+   * or a rebuild reading in order): the position may jump over them.
+   */
+  readonly skipMissingThrough?: number;
+  /**
+   * Commit without waiting for the write-ahead log to reach disk (`synchronous_commit = off` for this transaction
+   * only). For the rebuild, which acknowledges nothing and ends with `flushDurably`; never for the live applier,
+   * which acknowledges messages after the commit.
+   */
+  readonly deferDurability?: boolean;
+}
+
+/** One multi-row insert, every column an array; resolves with the rows added (a known event id adds none). */
+async function insertRecords(client: PoolClient, records: readonly AuditRecord[]): Promise<number> {
+  const columns: unknown[][] = Array.from({ length: 15 }, () => new Array<unknown>(records.length));
+  records.forEach((r, i) => {
+    columns[0][i] = r.sequence;
+    columns[1][i] = r.eventId;
+    columns[2][i] = r.type;
+    columns[3][i] = r.organizationId;
+    columns[4][i] = r.customerOrganizationId;
+    columns[5][i] = r.key;
+    columns[6][i] = r.version;
+    columns[7][i] = r.actor.sub;
+    columns[8][i] = r.actor.org;
+    columns[9][i] = r.actor.role;
+    columns[10][i] = r.occurredAt.toISOString();
+    columns[11][i] = r.recordedAt.toISOString();
+    columns[12][i] = r.resolved.length === 0 ? '[]' : JSON.stringify(r.resolved);
+    columns[13][i] = r.prevHash;
+    columns[14][i] = r.hash;
+  });
+  const { rowCount } = await client.query(
+    `insert into audit.records (${RECORD_COLUMNS})
+     select * from unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],
+       $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::jsonb[], $14::text[],
+       $15::text[])
+     on conflict (event_id) do nothing`,
+    columns,
+  );
+  return rowCount ?? 0;
+}
+
 /**
  * The audit trail in Postgres schema `audit`: appends SECRETS_EVENTS in stream order, one transaction per batch,
  * linking each vendor organization's hash chain; queries and verifies it.
@@ -159,27 +207,36 @@ export class AuditStore {
    * position row lock first, so applies are serialized and each chain grows in stream-sequence order whatever
    * instance received which message. An event id already in the trail (a re-publish under another
    * Nats-Msg-Id) adds no record and does not move its chain.
-   *
-   * @param skipMissingThrough sequences up to here that are absent from the batch are known to be gone from the
-   *   stream (deleted messages, or a rebuild reading in order): the position may jump over them.
    */
-  async apply(events: readonly StreamedEvent[], options: { skipMissingThrough?: number } = {}): Promise<ApplyOutcome> {
+  async apply(events: readonly StreamedEvent[], options: ApplyOptions = {}): Promise<ApplyOutcome> {
     const ordered = [...new Map(events.map((e) => [e.sequence, e])).values()].sort((a, b) => a.sequence - b.sequence);
     try {
-      return await this.applyOnce(ordered, options.skipMissingThrough ?? 0, false);
+      return await this.applyOnce(ordered, options, false);
     } catch (error) {
       // Rare: an event id already in the trail. Redo the batch, looking the known ids up first.
       if (!(error instanceof KnownEventIds)) throw error;
-      return this.applyOnce(ordered, options.skipMissingThrough ?? 0, true);
+      return this.applyOnce(ordered, options, true);
     }
+  }
+
+  /**
+   * Makes every transaction committed so far durable: a synchronous commit flushes the write-ahead log up to its
+   * own record, which lies after theirs. Ends a run of `apply` calls with `deferDurability`.
+   */
+  async flushDurably(): Promise<void> {
+    await this.transaction(async (client) => {
+      await client.query('update audit.applied_position set updated_at = now() where id = 1');
+    });
   }
 
   private applyOnce(
     ordered: readonly StreamedEvent[],
-    skipMissingThrough: number,
+    options: ApplyOptions,
     lookUpKnownIds: boolean,
   ): Promise<ApplyOutcome> {
+    const skipMissingThrough = options.skipMissingThrough ?? 0;
     return this.transaction(async (client) => {
+      if (options.deferDurability) await client.query('set local synchronous_commit = off');
       const position = await client.query<{ stream_sequence: string }>(
         'select stream_sequence from audit.applied_position where id = 1 for update',
       );
@@ -196,15 +253,17 @@ export class AuditStore {
           missingTo: fresh[0].sequence - 1,
         };
       }
-      const contiguous = [fresh[0]];
-      for (const next of fresh.slice(1)) {
-        if (next.sequence !== contiguous[contiguous.length - 1].sequence + 1) break;
-        contiguous.push(next);
+      let contiguousEnd = 1;
+      while (contiguousEnd < fresh.length && fresh[contiguousEnd].sequence === fresh[contiguousEnd - 1].sequence + 1) {
+        contiguousEnd += 1;
       }
+      const contiguous = fresh.slice(0, contiguousEnd);
       const appliedThrough = contiguous[contiguous.length - 1].sequence;
       const records = await this.appendRecords(client, contiguous, lookUpKnownIds);
-      const valid = contiguous.filter((e) => e.event !== undefined);
-      const lastOccurredAt = valid.length > 0 ? valid[valid.length - 1].event?.occurredAt : undefined;
+      let lastOccurredAt: Date | undefined;
+      for (let i = contiguous.length - 1; i >= 0 && lastOccurredAt === undefined; i--) {
+        lastOccurredAt = contiguous[i].event?.occurredAt;
+      }
       await client.query(
         `update audit.applied_position
            set stream_sequence = $1, last_occurred_at = coalesce($2, last_occurred_at), updated_at = now()
@@ -249,7 +308,19 @@ export class AuditStore {
       );
       for (const row of known.rows) seen.add(row.event_id);
     }
+    // Postgres inserts one chunk while the next is linked; a client runs one statement at a time, so each chunk
+    // is sent once the previous one is done.
     const records: AuditRecord[] = [];
+    let inserted = 0;
+    let inserting: Promise<number> | undefined;
+    let chunkStart = 0;
+    const sendChunk = async (): Promise<void> => {
+      const chunk = records.slice(chunkStart);
+      chunkStart = records.length;
+      inserted += (await inserting) ?? 0;
+      inserting = insertRecords(client, chunk);
+      inserting.catch(() => undefined); // awaited with the next chunk; a failure meanwhile is not unhandled
+    };
     for (const { sequence, recordedAt, event } of candidates) {
       if (seen.has(event.eventId)) continue;
       seen.add(event.eventId);
@@ -261,38 +332,15 @@ export class AuditStore {
         recordCount: (head?.recordCount ?? 0) + 1,
       });
       records.push(record);
+      if (records.length - chunkStart === INSERT_CHUNK) await sendChunk();
     }
+    if (records.length > chunkStart) await sendChunk();
+    inserted += (await inserting) ?? 0;
     if (records.length === 0) return records;
-    const inserted = await client.query(
-      `insert into audit.records (${RECORD_COLUMNS})
-       select * from unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],
-         $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::jsonb[], $14::text[],
-         $15::text[])
-       on conflict (event_id) do nothing
-       returning sequence`,
-      [
-        records.map((r) => r.sequence),
-        records.map((r) => r.eventId),
-        records.map((r) => r.type),
-        records.map((r) => r.organizationId),
-        records.map((r) => r.customerOrganizationId),
-        records.map((r) => r.key),
-        records.map((r) => r.version),
-        records.map((r) => r.actor.sub),
-        records.map((r) => r.actor.org),
-        records.map((r) => r.actor.role),
-        records.map((r) => r.occurredAt.toISOString()),
-        records.map((r) => r.recordedAt.toISOString()),
-        records.map((r) => JSON.stringify(r.resolved)),
-        records.map((r) => r.prevHash),
-        records.map((r) => r.hash),
-      ],
-    );
     // A skipped insert would leave a hole in the chain just computed: redo the batch knowing the ids.
-    if (inserted.rowCount !== records.length) throw new KnownEventIds();
-    const changedHeads = [...heads].filter(([organizationId]) =>
-      records.some((r) => r.organizationId === organizationId),
-    );
+    if (inserted !== records.length) throw new KnownEventIds();
+    const changed = new Set(records.map((r) => r.organizationId));
+    const changedHeads = [...heads].filter(([organizationId]) => changed.has(organizationId));
     await client.query(
       `insert into audit.chain_heads (organization_id, last_sequence, last_hash, record_count)
        select * from unnest($1::text[], $2::bigint[], $3::text[], $4::bigint[])

@@ -1,0 +1,93 @@
+import { type TestDatabase, createTestDatabase } from '@platform/testing';
+import { Client } from 'pg';
+import { migrateAuditDatabase } from '../database/audit-migrations';
+import { type SecretEventJson, secretEvent } from '../testing/secret-events';
+import { parseAuditEvent } from './audit-event';
+import { AuditStore, type StreamedEvent } from './audit-store';
+
+jest.setTimeout(60_000);
+
+const encoder = new TextEncoder();
+const orgs = ['acme', 'initech', 'umbrella'];
+
+/** Stream messages from `firstSequence` on, as the consumer hands them to the store. */
+function streamed(events: readonly SecretEventJson[], firstSequence = 1): StreamedEvent[] {
+  return events.map((event, i) => ({
+    sequence: firstSequence + i,
+    recordedAt: new Date(Date.UTC(2026, 0, 1, 12, 0, 0, i)),
+    event: parseAuditEvent(encoder.encode(JSON.stringify(event))),
+  }));
+}
+
+function eventsOf(count: number, key = (i: number) => `KEY_${i}`): SecretEventJson[] {
+  return Array.from({ length: count }, (_, i) => secretEvent({ organizationId: orgs[i % orgs.length], key: key(i) }));
+}
+
+describe('AuditStore.apply over batches larger than one insert statement', () => {
+  let database: TestDatabase;
+  let store: AuditStore;
+  let sql: Client;
+
+  beforeEach(async () => {
+    database = await createTestDatabase();
+    await migrateAuditDatabase(database.url);
+    store = AuditStore.open(database.url);
+    sql = new Client({ connectionString: database.url });
+    await sql.connect();
+  });
+
+  afterEach(async () => {
+    await sql.end();
+    await store.close();
+    await database.drop();
+  });
+
+  const recordCount = async () => Number((await sql.query('select count(*) from audit.records')).rows[0].count);
+
+  it('links every chain across the statements of one transaction', async () => {
+    const outcome = await store.apply(streamed(eventsOf(2_500)));
+
+    expect(outcome).toMatchObject({ kind: 'applied', appliedThrough: 2_500 });
+    expect(outcome.kind === 'applied' && outcome.records).toHaveLength(2_500);
+    expect(await recordCount()).toBe(2_500);
+    const perOrganization: Record<string, number> = { acme: 834, initech: 833, umbrella: 833 };
+    for (const org of orgs) expect(await store.verifyChain(org)).toEqual({ ok: true, checked: perOrganization[org] });
+  });
+
+  it('redoes the whole batch without an event id that a later statement finds in the trail', async () => {
+    const earlier = eventsOf(10, (i) => `EARLIER_${i}`);
+    await store.apply(streamed(earlier));
+    const batch = eventsOf(2_500);
+    batch[1_800] = earlier[4]; // re-published under another message id, landing in the batch's second statement
+
+    const outcome = await store.apply(streamed(batch, 11));
+
+    expect(outcome).toMatchObject({ kind: 'applied', appliedThrough: 2_510 });
+    expect(outcome.kind === 'applied' && outcome.records).toHaveLength(2_499);
+    expect(await recordCount()).toBe(2_509);
+    const { rows } = await sql.query('select count(*) from audit.records where event_id = $1', [earlier[4].eventId]);
+    expect(Number(rows[0].count)).toBe(1);
+    for (const org of orgs) expect((await store.verifyChain(org)).ok).toBe(true);
+  });
+
+  it('leaves nothing behind when a later statement fails, and applies the batch once it can', async () => {
+    await sql.query(`alter table audit.records add constraint refuses_poison check (key is distinct from 'POISON')`);
+    const batch = eventsOf(2_500, (i) => (i === 2_200 ? 'POISON' : `KEY_${i}`));
+
+    await expect(store.apply(streamed(batch))).rejects.toThrow(/refuses_poison/);
+    expect(await recordCount()).toBe(0);
+    expect(await store.appliedPosition()).toBe(0);
+    expect((await sql.query('select count(*) from audit.chain_heads')).rows[0].count).toBe('0');
+
+    await sql.query('alter table audit.records drop constraint refuses_poison');
+    expect(await store.apply(streamed(batch))).toMatchObject({ kind: 'applied', appliedThrough: 2_500 });
+    expect(await recordCount()).toBe(2_500);
+  });
+
+  it('applies with deferred durability as it does without, and flushes durably afterwards', async () => {
+    await store.apply(streamed(eventsOf(1_200)), { deferDurability: true });
+    await store.flushDurably();
+    expect(await store.appliedPosition()).toBe(1_200);
+    for (const org of orgs) expect((await store.verifyChain(org)).ok).toBe(true);
+  });
+});
