@@ -9,6 +9,7 @@ export type {
   RecordedEvent,
 } from './events';
 export type { MigrationDefinition } from './migrations';
+export type { QueryOptions } from './prepared-statement';
 export { OutboxPublisher, type OutboxLogger, type OutboxPublisherOptions } from './outbox-publisher';
 export { PostgresEventStore, type EventStoreOptions, type RebuildOptions } from './postgres-event-store';
 export type { InlineProjection, ProjectionContext, RebuildRange } from './projection';

@@ -4,6 +4,7 @@ import { EVENT_COLUMNS, type EventRow, toRecordedEvent } from './event-rows';
 import { EventStoreError, EventStoreErrorCode } from './event-store.error';
 import type { RecordedEvent } from './events';
 import type { PostgresEventStore } from './postgres-event-store';
+import { statement } from './prepared-statement';
 
 export interface OutboxLogger {
   info(obj: object, msg?: string): void;
@@ -184,11 +185,14 @@ export class OutboxPublisher {
   private async publishBatch(connection: Client): Promise<number> {
     const checkpoint = this.checkpoint!;
     const { rows } = await connection.query<EventRow>(
-      `select ${EVENT_COLUMNS} from ${this.store.names.events}
-       where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-         and (transaction_id, position) > ($1::xid8, $2::bigint)
-       order by transaction_id, position limit $3`,
-      [checkpoint.transactionId, checkpoint.position, this.batchSize],
+      statement(
+        `select ${EVENT_COLUMNS} from ${this.store.names.events}
+         where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+           and (transaction_id, position) > ($1::xid8, $2::bigint)
+         order by transaction_id, position limit $3`,
+        [checkpoint.transactionId, checkpoint.position, this.batchSize],
+        { prepared: true },
+      ),
     );
     let published: EventRow | undefined;
     try {
@@ -209,9 +213,12 @@ export class OutboxPublisher {
 
   private async saveCheckpoint(connection: Client, row: EventRow): Promise<void> {
     await connection.query(
-      `update ${this.store.names.outboxCheckpoints}
-       set last_transaction_id = $2::xid8, last_position = $3::bigint, updated_at = now() where name = $1`,
-      [this.options.name, row.transaction_id, row.position],
+      statement(
+        `update ${this.store.names.outboxCheckpoints}
+         set last_transaction_id = $2::xid8, last_position = $3::bigint, updated_at = now() where name = $1`,
+        [this.options.name, row.transaction_id, row.position],
+        { prepared: true },
+      ),
     );
     this.checkpoint = { transactionId: row.transaction_id, position: row.position };
   }

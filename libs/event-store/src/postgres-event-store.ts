@@ -22,6 +22,7 @@ import {
   validateExpectedVersion,
 } from './expected-version';
 import { type MigrationDefinition, eventStoreMigrations, toMikroOrmMigrations } from './migrations';
+import { type QueryOptions, statement } from './prepared-statement';
 import type { InlineProjection, ProjectionContext } from './projection';
 import { type SchemaNames, schemaNames } from './schema-names';
 
@@ -69,8 +70,8 @@ class StreamVersionTaken extends Error {}
 
 function contextOf(connection: ClientBase): ProjectionContext {
   return {
-    async execute<T>(sql: string, params?: unknown[]): Promise<T[]> {
-      const result = await connection.query(sql, params);
+    async execute<T>(sql: string, params?: unknown[], options?: QueryOptions): Promise<T[]> {
+      const result = await connection.query(statement(sql, params, options));
       return result.rows as T[];
     },
   };
@@ -106,7 +107,9 @@ export class PostgresEventStore {
   ) {
     this.pool = orm.em.getConnection().getKnex().client as unknown as RawConnectionPool;
     this.projections = options.projections ?? [];
-    this.notifier = new CommitNotifier(() => this.query('select pg_notify($1, $2)', [names.eventsChannel, '']));
+    this.notifier = new CommitNotifier(() =>
+      this.query('select pg_notify($1, $2)', [names.eventsChannel, ''], { prepared: true }),
+    );
   }
 
   /** Connects, creates the database and schema when missing, and runs pending migrations (store's, then extra). */
@@ -181,9 +184,12 @@ export class PostgresEventStore {
     const to = options.to ?? 2 ** 31 - 1;
     return this.withConnection(async (connection) => {
       const { rows } = await connection.query<EventRow>(
-        `select ${EVENT_COLUMNS} from ${this.names.events}
-         where stream_id = $1 and stream_version between $2 and $3 order by stream_version`,
-        [streamId, from, to],
+        statement(
+          `select ${EVENT_COLUMNS} from ${this.names.events}
+           where stream_id = $1 and stream_version between $2 and $3 order by stream_version`,
+          [streamId, from, to],
+          { prepared: true },
+        ),
       );
       const events = rows.map(toRecordedEvent);
       const readToTheEnd = options.to === undefined && events.length > 0;
@@ -251,7 +257,8 @@ export class PostgresEventStore {
     let rows: AppendedRow[];
     try {
       ({ rows } = await connection.query<AppendedRow>(
-        `with stream as (
+        statement(
+          `with stream as (
            select coalesce(max(stream_version), 0) as version from ${this.names.events} where stream_id = $1
          ), appended as (
            insert into ${this.names.events} (stream_id, stream_version, event_id, type, data, metadata)
@@ -264,15 +271,17 @@ export class PostgresEventStore {
          )
          select stream.version as previous_version, appended.*
          from stream left join appended on true order by appended.stream_version`,
-        [
-          streamId,
-          accepted.min,
-          accepted.max,
-          events.map((event) => event.eventId),
-          events.map((event) => event.type),
-          events.map((event) => JSON.stringify(event.data ?? null)),
-          events.map((event) => JSON.stringify(event.metadata)),
-        ],
+          [
+            streamId,
+            accepted.min,
+            accepted.max,
+            events.map((event) => event.eventId),
+            events.map((event) => event.type),
+            events.map((event) => JSON.stringify(event.data ?? null)),
+            events.map((event) => JSON.stringify(event.metadata)),
+          ],
+          { prepared: true },
+        ),
       ));
     } catch (error) {
       if (sqlState(error) === UNIQUE_VIOLATION && constraintOf(error) === 'events_stream_version_unique') {
@@ -395,9 +404,11 @@ export class PostgresEventStore {
     return this.transaction((connection) => fn(contextOf(connection)));
   }
 
-  /** One statement outside any transaction; parameters are `$1`, `$2`, …. */
-  async query<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]> {
-    return this.withConnection(async (connection) => (await connection.query(sql, params)).rows as T[]);
+  /** One statement outside any transaction; parameters are `$1`, `$2`, …; `prepared` for hot fixed texts. */
+  async query<T = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<T[]> {
+    return this.withConnection(
+      async (connection) => (await connection.query(statement(sql, params, options))).rows as T[],
+    );
   }
 
   async isHealthy(): Promise<boolean> {
@@ -435,8 +446,11 @@ export class PostgresEventStore {
 
   private async currentVersion(connection: ClientBase, streamId: string): Promise<number> {
     const { rows } = await connection.query<{ version: number }>(
-      `select coalesce(max(stream_version), 0) as version from ${this.names.events} where stream_id = $1`,
-      [streamId],
+      statement(
+        `select coalesce(max(stream_version), 0) as version from ${this.names.events} where stream_id = $1`,
+        [streamId],
+        { prepared: true },
+      ),
     );
     return rows[0].version;
   }

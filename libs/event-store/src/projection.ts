@@ -1,8 +1,9 @@
 import type { RecordedEvent } from './events';
+import type { QueryOptions } from './prepared-statement';
 
 /** SQL on the transaction that is appending (or rebuilding); parameters are Postgres-native `$1`, `$2`, …. */
 export interface ProjectionContext {
-  execute<T = Record<string, unknown>>(sql: string, params?: unknown[]): Promise<T[]>;
+  execute<T = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<T[]>;
 }
 
 /**

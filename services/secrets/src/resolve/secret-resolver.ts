@@ -165,6 +165,7 @@ export class SecretResolver {
        where organization_id = $1 and customer_id = any($2::text[]) and not deleted
          ${keys ? 'and key = any($3::text[])' : ''}`,
       keys ? [organizationId, customerIds, keys] : [organizationId, customerIds],
+      { prepared: true },
     );
     const byKey = new Map<string, Located>();
     for (const row of rows) {
@@ -188,6 +189,7 @@ export class SecretResolver {
        where (e.stream_id, e.stream_version) in (select * from unnest($1::text[], $2::int[]))
          and e.type = any($3::text[])`,
       [pinned.map((row) => row.stream_id), pinned.map((row) => pins[row.key]), VALUE_EVENT_TYPES],
+      { prepared: true },
     );
     const found = new Map(rows.map((row) => [row.stream_id, row]));
     const chosen = new Map(current);
@@ -213,6 +215,7 @@ export class SecretResolver {
        where v.organization_id = $1 and v.customer_id = any($2::text[]) and e.type = any($3::text[])
        order by v.customer_id, v.key, e.stream_version`,
       [organizationId, customerIds, VALUE_EVENT_TYPES],
+      { prepared: true },
     );
     const released = new Set([...chosen.values()].map((row) => ValueCache.keyOf(row.stream_id, row.version)));
     return rows

@@ -71,6 +71,7 @@ export class IdempotencyStore {
          where principal = $1 and subject = $2 and idempotency_key = $3 and expires_at > now()
          limit 1`,
         [scope.principal, scope.subject, scope.idempotencyKey, requestHash, randomUUID(), IDEMPOTENCY_TTL_HOURS],
+        { prepared: true },
       );
       if (row) {
         if (row.request_hash !== requestHash) {

@@ -100,6 +100,9 @@ const REBUILD_RANGE = `
   from last_event l
   where v.stream_id = l.stream_id and not exists (select 1 from last_created c where c.stream_id = l.stream_id)`;
 
+/** The inline statements run on every write: parsed and planned once per connection. */
+const PREPARED = { prepared: true } as const;
+
 function column<T, K extends keyof T>(items: readonly T[], key: K): T[K][] {
   return items.map((item) => item[key]);
 }
@@ -214,32 +217,40 @@ export class SecretViewProjection implements InlineProjection {
       else patches.push(change.patch);
     }
     if (upserts.length > 0) {
-      await context.execute(UPSERT, [
-        column(upserts, 'stream_id'),
-        column(upserts, 'id'),
-        column(upserts, 'organization_id'),
-        column(upserts, 'customer_id'),
-        column(upserts, 'key'),
-        column(upserts, 'version'),
-        column(upserts, 'deleted'),
-        column(upserts, 'created_at'),
-        column(upserts, 'created_by'),
-        column(upserts, 'updated_at'),
-        column(upserts, 'updated_by'),
-        column(upserts, 'value'),
-        column(upserts, 'data_key_id'),
-      ]);
+      await context.execute(
+        UPSERT,
+        [
+          column(upserts, 'stream_id'),
+          column(upserts, 'id'),
+          column(upserts, 'organization_id'),
+          column(upserts, 'customer_id'),
+          column(upserts, 'key'),
+          column(upserts, 'version'),
+          column(upserts, 'deleted'),
+          column(upserts, 'created_at'),
+          column(upserts, 'created_by'),
+          column(upserts, 'updated_at'),
+          column(upserts, 'updated_by'),
+          column(upserts, 'value'),
+          column(upserts, 'data_key_id'),
+        ],
+        PREPARED,
+      );
     }
     if (patches.length > 0) {
-      await context.execute(PATCH, [
-        column(patches, 'stream_id'),
-        column(patches, 'version'),
-        column(patches, 'deleted'),
-        column(patches, 'updated_at'),
-        column(patches, 'updated_by'),
-        column(patches, 'value'),
-        column(patches, 'data_key_id'),
-      ]);
+      await context.execute(
+        PATCH,
+        [
+          column(patches, 'stream_id'),
+          column(patches, 'version'),
+          column(patches, 'deleted'),
+          column(patches, 'updated_at'),
+          column(patches, 'updated_by'),
+          column(patches, 'value'),
+          column(patches, 'data_key_id'),
+        ],
+        PREPARED,
+      );
     }
   }
 }

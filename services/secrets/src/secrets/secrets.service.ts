@@ -190,6 +190,7 @@ export class SecretsService {
       `select ${VIEW_COLUMNS} from secret_view
        where organization_id = $1 and customer_id = $2 and key = $3 and not deleted`,
       [scope.organizationId, scope.customerOrganizationId ?? '', request.key],
+      { prepared: true },
     );
     if (!row) throw notFound(request.key);
     return snapshotOfRow(row);
@@ -218,6 +219,8 @@ export class SecretsService {
       `select ${VIEW_COLUMNS} from secret_view where ${conditions.join(' and ')}
        order by customer_id, key limit $2`,
       params,
+      // Four texts at most: with or without the customer filter and the page token.
+      { prepared: true },
     );
     const page = rows.slice(0, pageSize);
     return {
@@ -314,6 +317,7 @@ export class SecretsService {
     const [found] = await this.store.query<{ stream_id: string; stream_version: number }>(
       'select stream_id, stream_version from events where event_id = $1',
       [eventId],
+      { prepared: true },
     );
     return found && this.readSecretStream(found.stream_id, found.stream_version);
   }
@@ -327,6 +331,7 @@ export class SecretsService {
       `select stream_version, type, data, metadata from events
        where stream_id = $1 and stream_version <= $2 order by stream_version`,
       [streamId, toVersion],
+      { prepared: true },
     );
     return rows.map((row) => ({
       streamId,
