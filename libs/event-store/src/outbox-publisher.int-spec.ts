@@ -225,6 +225,31 @@ describe('OutboxPublisher', () => {
     expect(broker.dedupedIds).toEqual(expected);
   });
 
+  it('is woken by commits, not by its poll: directly in its own process, by NOTIFY from another one', async () => {
+    const broker = new RecordingBroker();
+    const publisher = publisherOf(broker, { pollIntervalMs: 600_000 });
+    await publisher.start();
+    while ((await outboxLockHolderPid()) === undefined) await sleep(5);
+    const delivered = async (count: number) => {
+      // Far below the poll interval: only a wake-up can deliver in time.
+      for (const deadline = Date.now() + 20_000; broker.deliveries.length < count && Date.now() < deadline;)
+        await sleep(5);
+      return broker.deliveries.length;
+    };
+
+    await store.appendToStream('thing:local', someEvents(2), { expectedVersion: 'no_stream' });
+    expect(await delivered(2)).toBe(2);
+
+    const otherInstance = await PostgresEventStore.open({ databaseUrl: database.url, schema });
+    try {
+      await otherInstance.appendToStream('thing:remote', someEvents(3), { expectedVersion: 'no_stream' });
+      expect(await delivered(5)).toBe(5);
+    } finally {
+      await otherInstance.close();
+    }
+    expect(broker.deliveredIds).toEqual(await idsInTransactionOrder());
+  });
+
   it('lets only one of two instances publish, and the other take over when it stops', async () => {
     const brokers = [new RecordingBroker(), new RecordingBroker()];
     const publishers = brokers.map((broker) => publisherOf(broker));

@@ -66,6 +66,7 @@ export class OutboxPublisher {
   private checkpoint?: Checkpoint;
   private wakeUp?: () => void;
   private wokenEarly = false;
+  private stopWatchingCommits?: () => void;
 
   constructor(
     private readonly store: PostgresEventStore,
@@ -83,12 +84,18 @@ export class OutboxPublisher {
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
+    // Appends in this process wake the publisher directly; a NOTIFY round trip only for other instances' appends.
+    this.stopWatchingCommits = this.store.onCommitted(() => {
+      if (this.holdsLock) this.wake();
+      return this.holdsLock;
+    });
     this.loop = this.run();
   }
 
   /** Lets the in-flight publish finish, checkpoints it, releases the lock and closes the connection. */
   async stop(): Promise<void> {
     this.running = false;
+    this.stopWatchingCommits?.();
     this.wake();
     await this.loop;
     this.loop = undefined;

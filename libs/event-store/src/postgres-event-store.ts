@@ -98,6 +98,8 @@ export class PostgresEventStore {
   private readonly pool: RawConnectionPool;
   private readonly projections: readonly InlineProjection[];
   private readonly notifier: CommitNotifier;
+  /** This process's outbox publishers: each says whether it publishes (holds its lock) after being woken. */
+  private readonly localPublishers = new Set<() => boolean>();
 
   private constructor(
     private readonly orm: MikroORM,
@@ -235,7 +237,7 @@ export class PostgresEventStore {
     for (let attempt = 1; ; attempt++) {
       try {
         const result = await run((connection) => this.append(connection, streamId, prepared, expectedVersion));
-        this.notifier.committed();
+        this.wakePublishers();
         return result;
       } catch (error) {
         if (!(error instanceof StreamVersionTaken)) throw error;
@@ -425,6 +427,21 @@ export class PostgresEventStore {
     } finally {
       clearTimeout(timer);
     }
+  }
+
+  /**
+   * @internal an outbox publisher of this process, woken directly after each commit here. While every one of them
+   * holds its lock the NOTIFY is skipped: other instances' publishers only stand by, and ignore it.
+   */
+  onCommitted(wake: () => boolean): () => void {
+    this.localPublishers.add(wake);
+    return () => this.localPublishers.delete(wake);
+  }
+
+  private wakePublishers(): void {
+    let allPublishing = this.localPublishers.size > 0;
+    for (const wake of this.localPublishers) if (!wake()) allPublishing = false;
+    if (!allPublishing) this.notifier.committed();
   }
 
   async close(): Promise<void> {
