@@ -13,16 +13,14 @@ import {
   ListSecretsRequestSchema,
   type ListSecretsRequest,
   ResolveSecretsRequestSchema,
-  ResolveSecretsResponseSchema,
   type ResolveSecretsRequest,
   UpdateSecretRequestSchema,
   type UpdateSecretRequest,
-  toWireJson,
 } from '@platform/contracts';
 import { CurrentPrincipal, type Principal, RequestBody, RequestContext, headerOf } from '@platform/messaging';
 import { SecretResolver } from '../resolve/secret-resolver';
 import { MAX_VALUE_BYTES } from './secret.decider';
-import { deletionReply, historyReply, listReply, secretReply } from './secrets.replies';
+import { deletionReply, historyReply, listReply, resolveReply, secretReply } from './secrets.replies';
 import { SecretsInterceptor } from './secrets.interceptor';
 import { SecretsService } from './secrets.service';
 
@@ -96,6 +94,6 @@ export class SecretsHandler {
     @CurrentPrincipal() principal: Principal,
     @RequestBody(ResolveSecretsRequestSchema) request: ResolveSecretsRequest,
   ): Promise<JsonObject> {
-    return toWireJson(ResolveSecretsResponseSchema, await this.resolver.resolve(principal, request));
+    return resolveReply(await this.resolver.resolve(principal, request));
   }
 }

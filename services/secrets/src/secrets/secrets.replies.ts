@@ -10,6 +10,7 @@ import { type JsonObject } from '@bufbuild/protobuf';
 import { wireActor } from '../outbox/secret-event-publisher';
 import { type SecretHistoryEntry, type SecretSnapshot } from './secret-snapshot';
 import { secretId } from './secret-stream';
+import { type ResolveResult } from '../resolve/secret-resolver';
 import { type SecretDeletion, type SecretPage } from './secrets.service';
 
 const timestamp = (iso: string) => timestampFromDate(new Date(iso));
@@ -57,4 +58,9 @@ export function historyReply(versions: readonly SecretHistoryEntry[]): JsonObjec
       actor: wireActor(entry.actor),
     })),
   });
+}
+
+/** `ResolveSecretsResponse` as its wire JSON, built directly: both fields are always present, so no message is needed. */
+export function resolveReply(result: ResolveResult): JsonObject {
+  return { ciphertext: result.ciphertext, missing: [...result.missing] };
 }
