@@ -50,7 +50,7 @@ describe('canonical record', () => {
   });
 
   it('is exactly the generic JCS serialization of the record, for any text and numbers', () => {
-    const anyText = fc.string({ unit: 'binary', maxLength: 40 });
+    const anyText = fc.oneof(fc.string({ maxLength: 40 }), fc.string({ unit: 'binary', maxLength: 40 }));
     const nullableText = fc.option(anyText, { nil: null });
     const instant = fc.date({
       min: new Date('1970-01-01T00:00:00Z'),

@@ -20,7 +20,13 @@ export function canonicalJson(value: Canonical): string {
   return `{${members.join(',')}}`;
 }
 
-const json = JSON.stringify;
+/** Printable ASCII without `"` or `\\`: JSON.stringify would only add the quotes. */
+const PLAIN_TEXT = /^[\x20\x21\x23-\x5b\x5d-\x7e]*$/;
+
+/** The JCS form of a string, number or null; most values are plain identifiers and skip the escaping pass. */
+function json(value: string | number | null): string {
+  return typeof value === 'string' && PLAIN_TEXT.test(value) ? `"${value}"` : JSON.stringify(value);
+}
 
 /**
  * The canonical record: the JCS form of the record's `audit.v1.AuditRecord` JSON without `hash` and `prevHash`

@@ -28,6 +28,10 @@ export interface RebuildOptions {
  * Empties the audit trail and re-applies SECRETS_EVENTS from sequence 1 through an ordered (ephemeral) consumer,
  * with the same code path as the live consumer, so the records and hashes come out identical. Afterwards the
  * durable consumer is recreated to continue after the last replayed sequence. Run it with the audit service stopped.
+ *
+ * Its transactions commit without waiting for the write-ahead log (`synchronous_commit = off`, per transaction): a
+ * crash part-way loses at most the last commits of a rebuild that has to be run again anyway. One synchronous commit
+ * at the end makes the whole trail durable before the durable consumer is moved past it.
  */
 export async function rebuildAuditTrail(options: RebuildOptions): Promise<RebuildSummary> {
   const started = performance.now();
@@ -46,7 +50,11 @@ export async function rebuildAuditTrail(options: RebuildOptions): Promise<Rebuil
   const flush = async (batch: StreamedEvent[]): Promise<void> => {
     if (batch.length === 0) return;
     // An ordered consumer delivers every message still in the stream, in order: what it skips was deleted.
-    const outcome = await options.store.apply(batch, { skipMissingThrough: batch[batch.length - 1].sequence });
+    const outcome = await options.store.apply(batch, {
+      skipMissingThrough: batch[batch.length - 1].sequence,
+      // Nothing is acknowledged on these commits; durability is made once, before the durable consumer moves on.
+      deferDurability: true,
+    });
     if (outcome.kind !== 'applied') throw new Error(`rebuild could not apply through sequence ${outcome.missingTo}`);
     appliedThrough = outcome.appliedThrough;
     records += outcome.records.length;
@@ -56,22 +64,34 @@ export async function rebuildAuditTrail(options: RebuildOptions): Promise<Rebuil
   if (total > 0 && state.messages > 0) {
     const consumer = await options.nats.jetstream().consumers.get(stream);
     const messages = await consumer.consume({ max_messages: batchSize });
-    let batch: StreamedEvent[] = [];
-    for await (const message of messages) {
-      const streamed = streamedEventOf(message);
-      if (streamed.rejection) rejected += 1;
-      batch.push(streamed);
-      events += 1;
-      const done = streamed.sequence >= total;
-      if (batch.length >= batchSize || message.info.pending === 0 || done) {
-        await flush(batch);
-        batch = [];
+    // The next batch is read and parsed while the previous one is applied; applies still run one after the other.
+    let applying: Promise<void> = Promise.resolve();
+    const applyAfterPrevious = async (ready: StreamedEvent[]): Promise<void> => {
+      await applying;
+      applying = flush(ready);
+      applying.catch(() => undefined); // awaited before the next batch or at the end
+    };
+    try {
+      let batch: StreamedEvent[] = [];
+      for await (const message of messages) {
+        const streamed = streamedEventOf(message);
+        if (streamed.rejection) rejected += 1;
+        batch.push(streamed);
+        events += 1;
+        const done = streamed.sequence >= total;
+        if (batch.length >= batchSize || message.info.pending === 0 || done) {
+          await applyAfterPrevious(batch);
+          batch = [];
+        }
+        if (done) break;
       }
-      if (done) break;
+      await applyAfterPrevious(batch);
+      await applying;
+    } finally {
+      messages.stop();
     }
-    messages.stop();
-    await flush(batch);
   }
+  await options.store.flushDurably();
   await resetAuditConsumer(manager, options.subjectPrefix, Math.max(appliedThrough, total) + 1);
   return { events, records, rejected, lastSequence: appliedThrough, seconds: (performance.now() - started) / 1000 };
 }
