@@ -3,6 +3,7 @@
 // Runs against a fresh database and subject prefix, and removes both at the end.
 import { createTestDatabase, testInfrastructure, uniqueSubjectPrefix } from '@platform/testing';
 import { connect } from 'nats';
+import { loadavg } from 'node:os';
 import { Client } from 'pg';
 import pino from 'pino';
 import { migrateAuditDatabase } from '../services/audit/src/database/audit-migrations';
@@ -42,6 +43,7 @@ function event(i: number): SecretEventJson {
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function run(): Promise<string> {
+  const loadBefore = loadavg()[0];
   const database = await createTestDatabase();
   const prefix = uniqueSubjectPrefix();
   const nats = await connect({ servers: testInfrastructure().natsUrl, name: 'audit-bench' });
@@ -148,6 +150,9 @@ export async function run(): Promise<string> {
         unit: 'ms',
       },
       { name: 'publish rate used to build the backlog (for context)', value: publishPerSecond, unit: 'events/s' },
+      // Other work on this 2-core machine moves every figure above: read them next to the load they ran under.
+      { name: 'machine load, 1-minute average, at the start', value: loadBefore, unit: '' },
+      { name: 'machine load, 1-minute average, at the end', value: loadavg()[0], unit: '' },
     ];
     return renderTable('audit: apply, rebuild and lag', figures);
   } finally {
