@@ -238,6 +238,9 @@ describe('broker outage', () => {
       unexpected.map((text) => values.reduce((line, value, i) => line.split(value).join(`<value ${i}>`), text)),
     ).toEqual([]);
     expect(new Set(stored).size).toBe(LINES);
+    // Nor in what the services logged while reconnecting.
+    const output = services.flatMap((service) => service.output).join('\n');
+    expect(values.filter((value) => output.includes(value)).length).toBe(0);
     // The outage fell in the middle of the traffic: lines carried values rotated before it and after it.
     expect(new Set(carried).size).toBeGreaterThanOrEqual(2);
     expect(writtenAfterOutage.has(carried[LINES - 1])).toBe(true);
