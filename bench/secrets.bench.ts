@@ -1,15 +1,19 @@
-// `npm run bench -- secrets`: creates/s over NATS at 1 and 32 in flight, resolve/s of 20 keys, rebuild events/s over
-// 100k events, and value encrypt/decrypt ops/s beside raw node:crypto AES-256-GCM. Boots the service in-process
-// against a fresh database and subject prefix, and removes both at the end.
+// `npm run bench -- secrets`: creates/s over NATS at 1 and 32 in flight, resolve/s of 20 keys (with CPU per operation
+// of the process and of Postgres), rebuild events/s over 100k events, and value encrypt/decrypt ops/s beside raw
+// node:crypto AES-256-GCM. Boots the service in-process against a fresh database and subject prefix, and removes both
+// at the end.
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { type KeyMaterial } from '@platform/config';
 import { DataKeyRing, InMemoryDataKeyStore, MasterKeyRing, generateReplyKeyPair } from '@platform/crypto';
 import { type NewEvent } from '@platform/event-store';
+import { Client } from 'pg';
 import { prefixedStreamName } from '@platform/messaging';
 import {
   TestNatsClient,
+  type TestDatabase,
   TestTokens,
   createTestDatabase,
   startTestService,
@@ -32,6 +36,66 @@ const SAMPLE_VALUE = 'postgresql://app:correct-horse-battery-staple@db.internal:
 
 const masterKeysJson = JSON.parse(readFileSync(join(__dirname, '../deploy/dev/master-keys.json'), 'utf8')) as unknown;
 const masterKeys: KeyMaterial = { json: masterKeysJson, source: 'bench', isDevDefault: true };
+
+/** CPU time (user + system, ms) of a process so far, from /proc; undefined elsewhere. */
+function cpuMsOf(pid: number): number | undefined {
+  try {
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // 100 clock ticks per second
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * CPU per operation of this process (the service and its load generator share it) and of the bench database's
+ * Postgres backends: unlike throughput, it hardly depends on what else the shared machine is doing.
+ */
+async function cpuPerOperation<T>(
+  database: TestDatabase,
+  measure: () => Promise<T[]>,
+): Promise<{ results: T[]; process: number; postgres?: number }> {
+  const backends = async () => {
+    const admin = new Client({ connectionString: database.url });
+    await admin.connect();
+    try {
+      const { rows } = await admin.query<{ pid: number }>(
+        'select pid from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
+      );
+      return rows.map((row) => row.pid);
+    } finally {
+      await admin.end();
+    }
+  };
+  const pids = await backends();
+  const postgresBefore = pids.map((pid) => cpuMsOf(pid));
+  const processBefore = process.cpuUsage();
+  const results = await measure();
+  const used = process.cpuUsage(processBefore);
+  const postgresAfter = pids.map((pid) => cpuMsOf(pid));
+  const postgres = postgresBefore.every((ms) => ms !== undefined)
+    ? postgresAfter.reduce<number>((sum, ms, i) => sum + (ms ?? 0) - postgresBefore[i]!, 0)
+    : undefined;
+  const count = Math.max(results.length, 1);
+  return {
+    results,
+    process: (used.user + used.system) / 1000 / count,
+    postgres: postgres === undefined ? undefined : postgres / count,
+  };
+}
+
+function cpuFigures(what: string, measured: { process: number; postgres?: number }): BenchFigure[] {
+  const µs = (name: string, ms: number): BenchFigure => ({ name, value: ms * 1000, unit: 'µs', lowerIsBetter: true });
+  return [
+    µs(`${what}: CPU per operation, service and load generator (one process)`, measured.process),
+    ...(measured.postgres === undefined
+      ? []
+      : [µs(`${what}: CPU per operation, Postgres backends`, measured.postgres)]),
+  ];
+}
+
+/** The 1-minute load average, shown beside each figure: the machine is shared with other work. */
+const load = (): string => `load ${loadavg()[0].toFixed(1)}`;
 
 async function forSeconds(seconds: number, inFlight: number, step: () => Promise<void>): Promise<number[]> {
   const latencies: number[] = [];
@@ -74,8 +138,11 @@ async function overNats(): Promise<BenchFigure[]> {
       if (reply.status !== undefined) throw new Error(`create failed: ${reply.raw}`);
     };
     await forSeconds(0.5, 8, create);
+    const sequentialLoad = load();
     const sequential = await forSeconds(CREATE_SECONDS, 1, create);
-    const parallel = await forSeconds(CREATE_SECONDS, 32, create);
+    const parallelLoad = load();
+    const parallelCpu = await cpuPerOperation(database, () => forSeconds(CREATE_SECONDS, 32, create));
+    const parallel = parallelCpu.results;
 
     const renderOrg = 'benchrender';
     const renderAdmin = await tokens.vendor(renderOrg, 'admin');
@@ -93,26 +160,30 @@ async function overNats(): Promise<BenchFigure[]> {
       if (reply.status !== undefined) throw new Error(`resolve failed: ${reply.raw}`);
     };
     await forSeconds(0.5, RESOLVE_IN_FLIGHT, resolve);
-    const resolves = await forSeconds(RESOLVE_SECONDS, RESOLVE_IN_FLIGHT, resolve);
+    const resolveLoad = load();
+    const resolveCpu = await cpuPerOperation(database, () => forSeconds(RESOLVE_SECONDS, RESOLVE_IN_FLIGHT, resolve));
+    const resolves = resolveCpu.results;
 
     return [
       {
-        name: 'creates/s over NATS, 1 in flight',
+        name: `creates/s over NATS, 1 in flight (${sequentialLoad})`,
         value: rate(sequential.length, CREATE_SECONDS),
         unit: 'creates/s',
       },
       {
-        name: `creates/s over NATS, 32 in flight (p50 ${percentile(parallel, 50).toFixed(1)} ms, p99 ${percentile(parallel, 99).toFixed(1)} ms)`,
+        name: `creates/s over NATS, 32 in flight (p50 ${percentile(parallel, 50).toFixed(1)} ms, p99 ${percentile(parallel, 99).toFixed(1)} ms; ${parallelLoad})`,
         value: rate(parallel.length, CREATE_SECONDS),
         unit: 'creates/s',
         baseline: { label: 'target', value: 1000 },
       },
       {
-        name: `resolve/s of ${RESOLVE_KEYS} keys, ${RESOLVE_IN_FLIGHT} in flight (p50 ${percentile(resolves, 50).toFixed(1)} ms, p99 ${percentile(resolves, 99).toFixed(1)} ms)`,
+        name: `resolve/s of ${RESOLVE_KEYS} keys, ${RESOLVE_IN_FLIGHT} in flight (p50 ${percentile(resolves, 50).toFixed(1)} ms, p99 ${percentile(resolves, 99).toFixed(1)} ms; ${resolveLoad})`,
         value: rate(resolves.length, RESOLVE_SECONDS),
         unit: 'resolves/s',
         baseline: { label: 'render target', value: 2000 },
       },
+      ...cpuFigures('creates, 32 in flight', parallelCpu),
+      ...cpuFigures(`resolves, ${RESOLVE_IN_FLIGHT} in flight`, resolveCpu),
     ];
   } finally {
     await client.close();
@@ -161,9 +232,10 @@ async function rebuild(): Promise<BenchFigure> {
   }
   const ops = await SecretsOperations.open({ databaseUrl: database.url, masterKeys });
   try {
+    const rebuildLoad = load();
     const report = await ops.rebuildProjections();
     return {
-      name: `projections rebuild over ${report.events.toLocaleString('en-US')} events`,
+      name: `projections rebuild over ${report.events.toLocaleString('en-US')} events, in Postgres (${rebuildLoad})`,
       value: rate(report.events, report.seconds),
       unit: 'events/s',
       baseline: { label: 'target', value: 50_000 },
