@@ -1,7 +1,7 @@
 // Test data and a small read model shared by the event store's int tests and its benchmark.
 import type { EventMetadata, NewEvent, RecordedEvent } from './events';
 import type { MigrationDefinition } from './migrations';
-import type { InlineProjection, ProjectionContext, RebuildRange } from './projection';
+import type { InlineProjection, InlineStatement, ProjectionContext, RebuildRange } from './projection';
 
 export function metadataOf(sub = 'user-1'): EventMetadata {
   return { actor: { sub, org: 'acme', role: 'admin' }, occurredAt: '2025-01-01T00:00:00.000Z', correlationId: 'c-1' };
@@ -96,5 +96,27 @@ export const streamSummaryProjectionInDatabase: InlineProjection = {
          last_position = excluded.last_position`,
       [range.after.toString(), range.upTo.toString(), [...STREAM_SUMMARY_TYPES]],
     );
+  },
+};
+
+/** The same read model projected inside each append statement (`inlineStatement`); `handle` for refusals. */
+export const streamSummaryProjectionInline: InlineProjection = {
+  ...streamSummaryProjection,
+  inlineStatement(_streamId: string, events: readonly NewEvent[], firstParam: number): InlineStatement | undefined {
+    if (events.some((event) => (event.data as { failProjection?: boolean }).failProjection)) return undefined;
+    return {
+      sql: `insert into stream_summary (stream_id, version, event_count, last_type, name, last_position)
+            select stream_id, max(stream_version), count(*), (array_agg(type order by position desc))[1],
+                   (array_agg(data->>'name' order by position desc) filter (where type = 'ThingRenamed'))[1],
+                   max(position)
+            from appended where type = any($${firstParam}::text[]) group by stream_id
+            on conflict (stream_id) do update set
+              version = excluded.version,
+              event_count = stream_summary.event_count + excluded.event_count,
+              last_type = excluded.last_type,
+              name = coalesce(excluded.name, stream_summary.name),
+              last_position = excluded.last_position`,
+      params: [[...STREAM_SUMMARY_TYPES]],
+    };
   },
 };

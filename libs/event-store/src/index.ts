@@ -12,4 +12,4 @@ export type { MigrationDefinition } from './migrations';
 export type { QueryOptions } from './prepared-statement';
 export { OutboxPublisher, type OutboxLogger, type OutboxPublisherOptions } from './outbox-publisher';
 export { PostgresEventStore, type EventStoreOptions, type RebuildOptions } from './postgres-event-store';
-export type { InlineProjection, ProjectionContext, RebuildRange } from './projection';
+export type { InlineProjection, InlineStatement, ProjectionContext, RebuildRange } from './projection';

@@ -8,6 +8,7 @@ import {
   streamSummaryMigration,
   streamSummaryProjection,
   streamSummaryProjectionInDatabase,
+  streamSummaryProjectionInline,
 } from './event-store.fixtures';
 import type { ExpectedVersion, RecordedEvent } from './events';
 import { PostgresEventStore } from './postgres-event-store';
@@ -332,6 +333,54 @@ describe('PostgresEventStore', () => {
         renamedAgain,
       ]);
       expect(again).toEqual({ name: 'first', event_count: 3 });
+    });
+  });
+
+  describe('projection inside the append statement', () => {
+    it('writes the rows handle would, leaves them alone on a lost race, and falls back to handle', async () => {
+      const inlineStore = await PostgresEventStore.open({
+        databaseUrl: database.url,
+        schema: 'store_inline',
+        projections: [streamSummaryProjectionInline],
+        extraMigrations: [streamSummaryMigration],
+      });
+      try {
+        const streams = Array.from({ length: 4 }, () => `inline:${randomUUID()}`);
+        for (const [n, stream] of streams.entries()) {
+          await inlineStore.appendToStream(stream, [anEvent('ThingHappened'), anEvent('Unrelated')], {
+            expectedVersion: 'no_stream',
+          });
+          await inlineStore.appendToStream(
+            stream,
+            [
+              anEvent('ThingRenamed', { name: `name-${n}` }),
+              anEvent('ThingHappened'),
+              anEvent('ThingRenamed', { name: 'last' }),
+            ].slice(0, n),
+            { expectedVersion: 2 },
+          );
+        }
+        const rows = () => inlineStore.query('select * from stream_summary order by stream_id');
+        const written = await rows();
+        expect(written).toHaveLength(4);
+
+        await expect(
+          inlineStore.appendToStream(streams[0], [anEvent('ThingRenamed', { name: 'lost' })], { expectedVersion: 1 }),
+        ).rejects.toBeInstanceOf(ConcurrencyError);
+        expect(await rows()).toEqual(written);
+
+        await inlineStore.rebuildProjection(streamSummaryProjection, { batchSize: 3 });
+        expect(await rows()).toEqual(written);
+
+        await expect(
+          inlineStore.appendToStream(streams[1], [anEvent('ThingHappened', { failProjection: true })], {
+            expectedVersion: 'any',
+          }),
+        ).rejects.toThrow('projection refused the event');
+        expect(await rows()).toEqual(written);
+      } finally {
+        await inlineStore.close();
+      }
     });
   });
 

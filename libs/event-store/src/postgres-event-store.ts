@@ -23,7 +23,7 @@ import {
 } from './expected-version';
 import { type MigrationDefinition, eventStoreMigrations, toMikroOrmMigrations } from './migrations';
 import { type QueryOptions, statement } from './prepared-statement';
-import type { InlineProjection, ProjectionContext } from './projection';
+import type { InlineProjection, InlineStatement, ProjectionContext } from './projection';
 import { type SchemaNames, schemaNames } from './schema-names';
 
 export interface EventStoreOptions {
@@ -48,6 +48,8 @@ export interface RebuildOptions {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CONFLICT_RETRIES = 20;
+/** Parameters of the append statement itself; inline projections' parameters follow. */
+const APPEND_PARAMS = 7;
 const HEALTH_CHECK_TIMEOUT_MS = 2000;
 
 /** The part of knex's client that hands out the pool's raw `pg` connections (for `$1` parameters and speed). */
@@ -213,8 +215,9 @@ export class PostgresEventStore {
 
   /**
    * Appends atomically: checks the expected version and inserts in one statement, runs the inline projections
-   * of the events' types in the same transaction, then wakes the outbox. A lost race on the next version is a `ConcurrencyError` for `no_stream` and exact
-   * versions, and is retried for `any` and `stream_exists`.
+   * of the events' types in the same statement (`inlineStatement`) or else the same transaction (`handle`), then
+   * wakes the outbox. A lost race on the next version is a `ConcurrencyError` for `no_stream` and exact versions,
+   * and is retried for `any` and `stream_exists`.
    */
   async appendToStream(
     streamId: string,
@@ -229,14 +232,14 @@ export class PostgresEventStore {
       assertExpectedVersion(streamId, expectedVersion, current);
       return { nextExpectedStreamVersion: current, lastEventGlobalPosition: 0n, events: [] };
     }
-    // One statement is atomic on its own; a transaction is needed only when a projection writes too.
-    const projected = this.projections.some((projection) =>
-      prepared.some((event) => projection.eventTypes.includes(event.type)),
-    );
-    const run = projected ? this.transaction.bind(this) : this.withConnection.bind(this);
+    // One statement is atomic on its own; a transaction is needed only when a projection writes separately.
+    const inline = this.inlineStatements(streamId, prepared);
+    const run = inline ? this.withConnection.bind(this) : this.transaction.bind(this);
     for (let attempt = 1; ; attempt++) {
       try {
-        const result = await run((connection) => this.append(connection, streamId, prepared, expectedVersion));
+        const result = await run((connection) =>
+          this.append(connection, streamId, prepared, expectedVersion, inline ?? []),
+        );
         this.wakePublishers();
         return result;
       } catch (error) {
@@ -248,14 +251,37 @@ export class PostgresEventStore {
     }
   }
 
-  /** Checks the version and inserts in one statement; a lost race surfaces as a unique violation. */
+  /**
+   * The statements of every projection the events concern, when each of them has one ([] when none is concerned);
+   * undefined when some projection needs `handle`.
+   */
+  private inlineStatements(streamId: string, events: readonly Required<NewEvent>[]): InlineStatement[] | undefined {
+    const statements: InlineStatement[] = [];
+    let nextParam = APPEND_PARAMS + 1;
+    for (const projection of this.projections) {
+      const matching = events.filter((event) => projection.eventTypes.includes(event.type));
+      if (matching.length === 0) continue;
+      const inline = projection.inlineStatement?.(streamId, matching, nextParam);
+      if (inline === undefined) return undefined;
+      statements.push(inline);
+      nextParam += inline.params.length;
+    }
+    return statements;
+  }
+
+  /**
+   * Checks the version and inserts in one statement, with the `inline` projections as CTEs of the same statement;
+   * a lost race surfaces as a unique violation. Projections without an inline statement run afterwards (`handle`).
+   */
   private async append(
     connection: ClientBase,
     streamId: string,
     events: readonly Required<NewEvent>[],
     expectedVersion: ExpectedVersion,
+    inline: readonly InlineStatement[],
   ): Promise<AppendResult> {
     const accepted = acceptedVersions(expectedVersion);
+    const projections = inline.map((projection, index) => `, projected_${index} as (${projection.sql})`).join('');
     let rows: AppendedRow[];
     try {
       ({ rows } = await connection.query<AppendedRow>(
@@ -269,9 +295,10 @@ export class PostgresEventStore {
              with ordinality as e(event_id, type, data, metadata, ordinal)
            where stream.version between $2 and $3
            order by e.ordinal
-           returning position, transaction_id, stream_version, created_at
-         )
-         select stream.version as previous_version, appended.*
+           returning position, transaction_id, stream_id, stream_version, event_id, type, data, metadata, created_at
+         )${projections}
+         select stream.version as previous_version, appended.position, appended.transaction_id,
+                appended.stream_version, appended.created_at
          from stream left join appended on true order by appended.stream_version`,
           [
             streamId,
@@ -281,6 +308,7 @@ export class PostgresEventStore {
             events.map((event) => event.type),
             events.map((event) => JSON.stringify(event.data ?? null)),
             events.map((event) => JSON.stringify(event.metadata)),
+            ...inline.flatMap((projection) => projection.params),
           ],
           { prepared: true },
         ),
@@ -305,7 +333,7 @@ export class PostgresEventStore {
       transactionId: rows[index].transaction_id,
       createdAt: toDate(rows[index].created_at),
     }));
-    await this.project(recorded, contextOf(connection));
+    if (inline.length === 0) await this.project(recorded, contextOf(connection));
     const last = recorded[recorded.length - 1];
     return { nextExpectedStreamVersion: last.streamVersion, lastEventGlobalPosition: last.position, events: recorded };
   }

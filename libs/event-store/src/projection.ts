@@ -1,4 +1,4 @@
-import type { RecordedEvent } from './events';
+import type { NewEvent, RecordedEvent } from './events';
 import type { QueryOptions } from './prepared-statement';
 
 /** SQL on the transaction that is appending (or rebuilding); parameters are Postgres-native `$1`, `$2`, …. */
@@ -22,6 +22,20 @@ export interface InlineProjection {
    * order. Lets a rebuild run inside Postgres instead of reading every event into the process.
    */
   rebuildBatch?(context: ProjectionContext, range: RebuildRange): Promise<void>;
+  /**
+   * Optional: the projection of one append as a data-modifying statement that runs inside the append's own
+   * statement, so a projected append is one round trip and one implicit transaction instead of four. The SQL may read
+   * the CTE `appended` (every event of the append, with the events table's columns) and its own parameters, numbered
+   * from `firstParam`. Undefined for events it cannot project this way: the append then runs `handle` in a transaction.
+   * Must have the same effect as `handle` given the same events.
+   */
+  inlineStatement?(streamId: string, events: readonly NewEvent[], firstParam: number): InlineStatement | undefined;
+}
+
+/** SQL run as a CTE of the append statement, with its own parameters. */
+export interface InlineStatement {
+  readonly sql: string;
+  readonly params: readonly unknown[];
 }
 
 /** A slice of the events table by position: `after` exclusive, `upTo` inclusive. */

@@ -9,7 +9,7 @@ import {
   UpdateSecretRequestSchema,
 } from '@platform/contracts';
 import { CryptoErrorCode, DataKeyRing, MasterKeyRing, generateReplyKeyPair } from '@platform/crypto';
-import { type PostgresEventStore } from '@platform/event-store';
+import { type InlineProjection, type PostgresEventStore } from '@platform/event-store';
 import { type KeyMaterial } from '@platform/config';
 import { type ServicePrincipal, type VendorUser } from '@platform/messaging';
 import { type TestDatabase, createTestDatabase } from '@platform/testing';
@@ -19,6 +19,7 @@ import { SecretResolver } from '../src/resolve/secret-resolver';
 import { AccessLog } from '../src/resolve/access-log';
 import { ValueCache } from '../src/resolve/value-cache';
 import { IdempotencyStore } from '../src/secrets/idempotency';
+import { SecretViewProjection } from '../src/secrets/secret-view.projection';
 import { SecretsService } from '../src/secrets/secrets.service';
 import { activeMasterKeyBytes } from '../src/secrets-runtime';
 import { openSecretsStore } from '../src/secrets.migrations';
@@ -105,6 +106,19 @@ describe('secrets storage (Postgres)', () => {
         0,
         ...Array.from({ length: Math.ceil(events / batchSize) }, (_, n) => Math.min(events, (n + 1) * batchSize)),
       ]);
+      expect(await viewRows()).toEqual(before);
+    }
+    // The rows written inside each append statement are also what `handle` makes of the same events.
+    const projection = new SecretViewProjection();
+    const handleOnly: InlineProjection = {
+      name: projection.name,
+      eventTypes: projection.eventTypes,
+      handle: (batch, context) => projection.handle(batch, context),
+      truncate: (context) => projection.truncate(context),
+    };
+    for (const batchSize of [20_000, 3]) {
+      await store.query(`update secret_view set value = 'damaged', version = 0`);
+      expect((await store.rebuildProjection(handleOnly, { batchSize })).events).toBe(events);
       expect(await viewRows()).toEqual(before);
     }
   });

@@ -1,5 +1,7 @@
 import {
   type InlineProjection,
+  type InlineStatement,
+  type NewEvent,
   type ProjectionContext,
   type RebuildRange,
   type RecordedEvent,
@@ -100,6 +102,37 @@ const REBUILD_RANGE = `
   from last_event l
   where v.stream_id = l.stream_id and not exists (select 1 from last_created c where c.stream_id = l.stream_id)`;
 
+const SECRET_EVENT_TYPES = ['SecretCreated', 'SecretValueUpdated', 'SecretDeleted'];
+
+/**
+ * One append's net effect on its stream's row, as a CTE of the append statement (reads `appended`; `$id` = the
+ * stream's UUIDv5). The row comes from the last create when the append has one, else from the existing row, which
+ * is then only patched; with neither (a change to a purged or never-created row) nothing is written, as in `handle`.
+ */
+const inlineUpsert = (id: string) => `
+  insert into secret_view (stream_id, id, organization_id, customer_id, key, version, deleted,
+                           created_at, created_by, updated_at, updated_by, value, data_key_id)
+  select l.stream_id, ${id}::uuid,
+         case when c.stream_id is null then v.organization_id else c.data->'scope'->>'organizationId' end,
+         case when c.stream_id is null then v.customer_id
+              else coalesce(c.data->'scope'->>'customerOrganizationId', '') end,
+         case when c.stream_id is null then v.key else c.data->>'key' end,
+         l.stream_version, l.type = 'SecretDeleted',
+         case when c.stream_id is null then v.created_at else (c.metadata->>'occurredAt')::timestamptz end,
+         case when c.stream_id is null then v.created_by else c.metadata->'actor'->>'sub' end,
+         (l.metadata->>'occurredAt')::timestamptz, l.metadata->'actor'->>'sub',
+         l.data->>'value', (l.data->>'dataKeyId')::uuid
+  from (select * from appended where type in ('SecretCreated', 'SecretValueUpdated', 'SecretDeleted')
+        order by stream_version desc limit 1) l
+    left join (select * from appended where type = 'SecretCreated' order by stream_version desc limit 1) c on true
+    left join secret_view v on v.stream_id = l.stream_id
+  where c.stream_id is not null or v.stream_id is not null
+  on conflict (stream_id) do update set
+    version = excluded.version, deleted = excluded.deleted,
+    created_at = excluded.created_at, created_by = excluded.created_by,
+    updated_at = excluded.updated_at, updated_by = excluded.updated_by,
+    value = excluded.value, data_key_id = excluded.data_key_id`;
+
 /** The inline statements run on every write: parsed and planned once per connection. */
 const PREPARED = { prepared: true } as const;
 
@@ -130,6 +163,12 @@ export class SecretViewProjection implements InlineProjection {
       changes.set(event.streamId, this.fold(changes.get(event.streamId), event));
     }
     await this.apply(changes, context);
+  }
+
+  /** Secret events project inside the append statement; a purge needs `handle`. */
+  inlineStatement(streamId: string, events: readonly NewEvent[], firstParam: number): InlineStatement | undefined {
+    if (!events.every((event) => SECRET_EVENT_TYPES.includes(event.type))) return undefined;
+    return { sql: inlineUpsert(`$${firstParam}`), params: [secretId(streamId)] };
   }
 
   async truncate(context: ProjectionContext): Promise<void> {
