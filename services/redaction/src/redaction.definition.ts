@@ -38,6 +38,9 @@ class RedactionConfigToken {
   constructor(readonly value: RedactionConfig) {}
 }
 
+/** How long a batch waits for the SECRETS_EVENTS listener to catch up before it is handed back (nak). */
+const CHANGES_CATCH_UP_TIMEOUT_MS = 5_000;
+
 /** Follows SECRETS_EVENTS before consuming LOGS_RAW (so no change is missed), and stops both before NATS drains. */
 @Injectable()
 class RedactionLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
@@ -65,6 +68,7 @@ class RedactionLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
       metrics,
       logger: logger.child({ component: 'raw-log-consumer' }),
       settleMs: config.value.settleMs,
+      changesApplied: () => this.listener.caughtUp(CHANGES_CATCH_UP_TIMEOUT_MS),
     });
     platform.readiness.register('secrets-events', () => Promise.resolve(this.listener.isListening()));
     platform.readiness.register('logs-raw', () => Promise.resolve(this.consumer.isConsuming()));

@@ -31,6 +31,8 @@ export interface RawLogConsumerOptions {
    * before the line has arrived and invalidated the matcher. 0 redacts at once.
    */
   readonly settleMs: number;
+  /** Resolves once the matchers reflect every change already in SECRETS_EVENTS; a batch waits for it (throws: nak). */
+  readonly changesApplied: () => Promise<void>;
   /** Messages taken from the buffer and redacted together. */
   readonly batchSize?: number;
   /** Publishes to LOGS awaiting their PubAck at once. */
@@ -244,6 +246,7 @@ export class RawLogConsumer {
       }
       routed.push({ message, source });
     }
+    await this.options.changesApplied();
     const matchers = await this.matchersOf(routed);
     for (const { message, source } of routed) {
       const matcher = matchers.get(scopeKey(source.scope));

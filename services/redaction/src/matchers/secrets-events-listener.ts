@@ -55,6 +55,7 @@ export function applyMatcherChange(matchers: ScopeMatchers, change: MatcherChang
 }
 
 const RESUBSCRIBE_MS = 1_000;
+const CATCH_UP_POLL_MS = 5;
 
 /**
  * Follows SECRETS_EVENTS from "now" with an ordered (ephemeral, unacknowledged) consumer and invalidates the
@@ -65,6 +66,8 @@ export class SecretsEventsListener {
   private stopping = false;
   private listening: Promise<void> | undefined;
   private subscribed = false;
+  /** The SECRETS_EVENTS sequence up to which every change has been applied to the matchers. */
+  private appliedSequence = 0;
 
   constructor(
     private readonly nats: NatsConnection,
@@ -93,6 +96,7 @@ export class SecretsEventsListener {
     const stream = prefixedStreamName(this.subjectPrefix, 'SECRETS_EVENTS');
     const js = this.nats.jetstream();
     const { state } = await (await this.nats.jetstreamManager()).streams.info(stream);
+    this.appliedSequence = state.last_seq;
     // From the next sequence rather than DeliverPolicy.New: an ordered consumer's reset then resumes there, not at 1.
     const consumer = await js.consumers.get(stream, {
       filterSubjects: `${this.subjectPrefix}secrets.events.>`,
@@ -126,5 +130,21 @@ export class SecretsEventsListener {
 
   private apply(message: JsMsg): void {
     applyMatcherChange(this.matchers, matcherChangeOf(message.data));
+    this.appliedSequence = message.seq;
+  }
+
+  /**
+   * Resolves once every change already stored in SECRETS_EVENTS has been applied to the matchers; throws if that
+   * does not happen within `timeoutMs`. The log consumer and this listener are separate deliveries that NATS may
+   * serve out of step under load, so a line is only redacted after this barrier (fail closed otherwise).
+   */
+  async caughtUp(timeoutMs: number): Promise<void> {
+    const stream = prefixedStreamName(this.subjectPrefix, 'SECRETS_EVENTS');
+    const { state } = await (await this.nats.jetstreamManager()).streams.info(stream);
+    const deadline = Date.now() + timeoutMs;
+    while (!this.subscribed || this.appliedSequence < state.last_seq) {
+      if (Date.now() > deadline) throw new Error('SECRETS_EVENTS listener is behind the stream');
+      await new Promise((resolve) => setTimeout(resolve, CATCH_UP_POLL_MS));
+    }
   }
 }
