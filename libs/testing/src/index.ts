@@ -5,6 +5,7 @@ export {
   uniqueSubjectPrefix,
   type TestDatabase,
 } from './infrastructure';
+export { PlaintextValues, testTenants, type TestTenants } from './fixtures';
 export { TestNatsClient, type Reply } from './nats-client';
 export { startTestService, type TestService } from './services';
 export { TestTokens } from './tokens';

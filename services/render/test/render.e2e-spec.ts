@@ -8,6 +8,8 @@ import {
   TestTokens,
   createTestDatabase,
   startTestService,
+  PlaintextValues,
+  testTenants,
   uniqueSubjectPrefix,
 } from '@platform/testing';
 import { type Msg, type NatsConnection, connect } from 'nats';
@@ -34,19 +36,12 @@ interface ErrorJson {
   error: { code: string; message: string; details?: Record<string, unknown> };
 }
 
-const run = randomBytes(3).toString('hex');
-const vendor = `acme${run}`;
-const customer = `globex${run}`;
-const otherCustomer = `hooli${run}`;
-const otherVendor = `initech${run}`;
+const { run, vendor, customer, otherCustomer, otherVendor } = testTenants();
 
 /** Every plaintext value this run stores; none may appear in an error reply or a log line. */
-const storedValues: string[] = [];
-function secretValue(label: string): string {
-  const value = `${label}-${randomBytes(9).toString('hex')}`;
-  storedValues.push(value);
-  return value;
-}
+const plaintexts = new PlaintextValues();
+const storedValues = plaintexts.all;
+const secretValue = (label: string): string => plaintexts.next(label);
 
 const CERTIFICATE = [
   '-----BEGIN CERTIFICATE-----',
@@ -54,7 +49,7 @@ const CERTIFICATE = [
   'MAoGCCqGSM49BAMCMBQxEjAQBgNVBAMMCWxvY2FsaG9zdDAeFw0y',
   '-----END CERTIFICATE-----',
 ].join('\n');
-storedValues.push(CERTIFICATE);
+plaintexts.remember(CERTIFICATE);
 
 const values = {
   API_KEY: secretValue('api'),

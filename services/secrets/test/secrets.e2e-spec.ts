@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto';
 import { decryptWithReplyKey, generateReplyKeyPair } from '@platform/crypto';
 import {
   type TestDatabase,
@@ -7,6 +6,8 @@ import {
   TestTokens,
   createTestDatabase,
   startTestService,
+  PlaintextValues,
+  testTenants,
   uniqueSubjectPrefix,
 } from '@platform/testing';
 import { type Msg, type NatsConnection, type Subscription, connect } from 'nats';
@@ -29,19 +30,12 @@ interface ErrorJson {
   error: { code: string; message: string; details?: Record<string, unknown> };
 }
 
-const run = randomBytes(3).toString('hex');
-const vendor = `acme${run}`;
-const otherVendor = `initech${run}`;
-const customer = `globex${run}`;
-const otherCustomer = `hooli${run}`;
+const { run, vendor, otherVendor, customer, otherCustomer } = testTenants();
 
 /** Every plaintext value this run sends; none may show up anywhere but inside resolve's JWE. */
-const usedValues: string[] = [];
-function value(label: string): string {
-  const v = `${label}-${randomBytes(12).toString('hex')}`;
-  usedValues.push(v);
-  return v;
-}
+const plaintexts = new PlaintextValues();
+const usedValues = plaintexts.all;
+const value = (label: string): string => plaintexts.next(label);
 
 describe('secrets service over NATS (plain JSON)', () => {
   let database: TestDatabase;
