@@ -250,6 +250,24 @@ describe('OutboxPublisher', () => {
     expect(broker.deliveredIds).toEqual(await idsInTransactionOrder());
   });
 
+  it('publishes events held back by an unrelated open transaction as soon as it ends, not at the next idle poll', async () => {
+    const broker = new RecordingBroker();
+    const publisher = publisherOf(broker, { pollIntervalMs: 600_000 });
+    await publisher.start();
+    while ((await outboxLockHolderPid()) === undefined) await sleep(5);
+    // Any transaction with an id holds back pg_snapshot_xmin, even one that never touches the events table.
+    const unrelated = await sqlClient();
+    await unrelated.query('begin');
+    await unrelated.query('select pg_current_xact_id()');
+    const appended = await store.appendToStream('thing:held', someEvents(1), { expectedVersion: 'no_stream' });
+    await sleep(100);
+    expect(broker.deliveries).toEqual([]);
+    await unrelated.query('commit');
+    // Far below the idle poll: only the held-back re-check can deliver in time.
+    for (const deadline = Date.now() + 20_000; broker.deliveries.length < 1 && Date.now() < deadline;) await sleep(5);
+    expect(broker.deliveredIds).toEqual([appended.events[0].eventId]);
+  });
+
   it('lets only one of two instances publish, and the other take over when it stops', async () => {
     const brokers = [new RecordingBroker(), new RecordingBroker()];
     const publishers = brokers.map((broker) => publisherOf(broker));

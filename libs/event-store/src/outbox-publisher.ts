@@ -37,6 +37,8 @@ interface Checkpoint {
 
 const silentLogger: OutboxLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const DRAIN_POLL_MS = 10;
+/** Re-check interval while committed events wait behind an older transaction (instead of the idle poll). */
+const HELD_BACK_POLL_MS = 20;
 
 /** A publish callback failed; the events before it are checkpointed and it is retried after a pause. */
 class PublishFailed extends Error {}
@@ -139,7 +141,10 @@ export class OutboxPublisher {
           }
         }
         const published = await this.publishBatch(connection);
-        if (published === 0) await this.pause(this.pollIntervalMs);
+        if (published === 0) {
+          // Committed events held back by an older transaction anywhere on the server are published as soon as it ends.
+          await this.pause((await this.hasHeldBackEvents(connection)) ? HELD_BACK_POLL_MS : this.pollIntervalMs);
+        }
       } catch (error) {
         if (error instanceof PublishFailed) {
           this.logger.warn({ outbox: this.options.name, err: error.cause }, 'outbox publish failed; retrying');
@@ -216,6 +221,20 @@ export class OutboxPublisher {
       if (published) await this.saveCheckpoint(connection, published);
     }
     return rows.length;
+  }
+
+  /** Whether committed events past the checkpoint exist that the xmin rule does not let through yet. */
+  private async hasHeldBackEvents(connection: Client): Promise<boolean> {
+    const checkpoint = this.checkpoint!;
+    const { rows } = await connection.query<{ held: boolean }>(
+      statement(
+        `select exists (select 1 from ${this.store.names.events}
+                        where (transaction_id, position) > ($1::xid8, $2::bigint)) as held`,
+        [checkpoint.transactionId, checkpoint.position],
+        { prepared: true },
+      ),
+    );
+    return rows[0].held;
   }
 
   private async saveCheckpoint(connection: Client, row: EventRow): Promise<void> {
