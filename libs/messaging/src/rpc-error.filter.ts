@@ -24,9 +24,12 @@ export class RpcErrorFilter extends BaseExceptionFilter {
   override catch(exception: unknown, host: ArgumentsHost): Observable<never> | void {
     if (host.getType() !== 'rpc') return super.catch(exception, host);
     const wire: WireError = toWireError(exception, this.mappers);
-    if (wire.code === 'INTERNAL' || wire.code === 'UNAVAILABLE') {
-      const error = exception instanceof Error ? exception : new Error(String(exception));
-      this.logger.error({ err: { type: error.name, stack: error.stack } }, `request failed: ${wire.code}`);
+    const error = exception instanceof Error ? exception : new Error(String(exception));
+    if (wire.code === 'INTERNAL') {
+      this.logger.error({ err: { type: error.name, stack: error.stack } }, 'request failed: INTERNAL');
+    } else if (wire.code === 'UNAVAILABLE') {
+      // Expected during a dependency outage, once per refused request: one short line, no stack.
+      this.logger.warn({ err: { type: error.name } }, `request refused: UNAVAILABLE (${wire.message})`);
     }
     return throwError(() => wire);
   }
