@@ -24,7 +24,7 @@ export const file_audit_v1_audit: GenFile = /*@__PURE__*/
  */
 export type AuditRecord = Message<"audit.v1.AuditRecord"> & {
   /**
-   * Position in the chain, from 1; a JSON number (exact to 2^53).
+   * The event's SECRETS_EVENTS stream sequence (global, so one chain has gaps); a JSON number (exact to 2^53).
    *
    * @generated from field: double sequence = 1;
    */
@@ -112,7 +112,7 @@ export type AuditRecord = Message<"audit.v1.AuditRecord"> & {
  */
 export type AuditRecordJson = {
   /**
-   * Position in the chain, from 1; a JSON number (exact to 2^53).
+   * The event's SECRETS_EVENTS stream sequence (global, so one chain has gaps); a JSON number (exact to 2^53).
    *
    * @generated from field: double sequence = 1;
    */
@@ -318,7 +318,7 @@ export const QueryAuditRequestSchema: GenMessage<QueryAuditRequest, {jsonType: Q
  */
 export type QueryAuditResponse = Message<"audit.v1.QueryAuditResponse"> & {
   /**
-   * Oldest first.
+   * Newest first.
    *
    * @generated from field: repeated audit.v1.AuditRecord records = 1;
    */
@@ -337,7 +337,7 @@ export type QueryAuditResponse = Message<"audit.v1.QueryAuditResponse"> & {
  */
 export type QueryAuditResponseJson = {
   /**
-   * Oldest first.
+   * Newest first.
    *
    * @generated from field: repeated audit.v1.AuditRecord records = 1;
    */
