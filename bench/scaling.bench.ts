@@ -1,0 +1,282 @@
+// `npm run bench -- scaling`: render and redaction throughput with 1 and with 2 instances of the service on this
+// machine. Instances are child processes of the compiled services (`npm run build` first) sharing one subject prefix,
+// so they share the queue group (render) and the durable LOGS_RAW consumer (redaction), as replicas do when deployed.
+import { type ChildProcess, spawn } from 'node:child_process';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { ensureStreams, prefixedStreamName } from '@platform/messaging';
+import {
+  type TestDatabase,
+  TestTokens,
+  createTestDatabase,
+  testInfrastructure,
+  uniqueSubjectPrefix,
+} from '@platform/testing';
+import { type JetStreamManager, type NatsConnection, connect, headers as natsHeaders } from 'nats';
+import { type BenchFigure, renderTable } from './report';
+
+const ROOT = join(__dirname, '..');
+const ORG = 'benchvendor';
+const KEYS = Array.from({ length: 20 }, (_, i) => `SECRET_${String(i + 1).padStart(2, '0')}`);
+const RENDERS_IN_FLIGHT = 200;
+const WARM_UP_MS = 1500;
+const MEASURE_MS = 5000;
+const BACKLOG_LINES = 30_000;
+const PUBLISH_WINDOW = 2_000;
+const CARRIER_EVERY = 100;
+const LOG_SUBJECT = 'logs.raw.acme._.web-1';
+const STARTUP_TIMEOUT_MS = 60_000;
+
+/** 23 lines: a comment, 20 values (one through printf, one through if/else), a blank line and a literal. */
+const TEMPLATE = [
+  '# service configuration',
+  ...KEYS.slice(0, 18).map((key) => `${key}={{ .Secrets.${key} }}`),
+  `DATABASE_URL={{ printf "postgresql://app:%s@db:5432/app" .Secrets.${KEYS[18]} }}`,
+  `API_URL={{ if .Secrets.${KEYS[19]} }}{{ .Secrets.${KEYS[19]} }}{{ else }}https://api.example.com{{ end }}`,
+  '',
+  'LOG_LEVEL=info',
+].join('\n');
+
+const encoder = new TextEncoder();
+
+interface Throughput {
+  readonly perSecond: number;
+  readonly failures: number;
+  /** 1-minute load average when the measurement ended. */
+  readonly load: number;
+}
+
+type ServiceName = 'secrets' | 'render' | 'redaction';
+
+/** Starts the compiled service and resolves once it logged that it is ready (it logs nothing else at info). */
+async function startService(name: ServiceName, env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [`dist/services/${name}/src/main.js`], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, NODE_ENV: 'test', HTTP_PORT: '0', LOG_LEVEL: 'info' },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`${name} not ready within ${STARTUP_TIMEOUT_MS} ms`)),
+      STARTUP_TIMEOUT_MS,
+    );
+    let seen = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      if (seen === 'ready') return;
+      seen = (seen + chunk.toString()).slice(-4096);
+      if (seen.includes('service ready')) {
+        seen = 'ready';
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`${name} exited with ${code} before it was ready`));
+    });
+  });
+  return child;
+}
+
+async function stopService(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** Deletes every stream created under `prefix`, so reruns leave nothing behind on the shared server. */
+async function deleteStreams(manager: JetStreamManager, prefix: string): Promise<void> {
+  const streamPrefix = prefix.replace(/\./g, '_');
+  for await (const name of manager.streams.names()) {
+    if (name.startsWith(streamPrefix)) await manager.streams.delete(name);
+  }
+}
+
+async function request(
+  nats: NatsConnection,
+  subject: string,
+  token: string,
+  body: unknown,
+  timeout = 5000,
+): Promise<boolean> {
+  const headers = natsHeaders();
+  headers.set('Authorization', `Bearer ${token}`);
+  try {
+    const reply = await nats.request(subject, encoder.encode(JSON.stringify(body)), { timeout, headers });
+    return !reply.headers?.get('Nats-Service-Error-Code');
+  } catch {
+    return false;
+  }
+}
+
+/** `inFlight` workers each sending one request after another for `ms`. */
+async function load(send: () => Promise<boolean>, inFlight: number, ms: number): Promise<Throughput> {
+  let completed = 0;
+  let failures = 0;
+  const started = performance.now();
+  const until = started + ms;
+  await Promise.all(
+    Array.from({ length: inFlight }, async () => {
+      while (performance.now() < until) {
+        if (!(await send())) failures++;
+        completed++;
+      }
+    }),
+  );
+  return { perSecond: (completed * 1000) / (performance.now() - started), failures, load: loadavg()[0] };
+}
+
+/** Renders/s at 200 in flight with one render instance, then again after a second joins the queue group. */
+async function renderScaling(
+  nats: NatsConnection,
+  database: TestDatabase,
+): Promise<{ one: Throughput; two: Throughput }> {
+  const prefix = uniqueSubjectPrefix();
+  const env = { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url, NATS_URL: testInfrastructure().natsUrl };
+  const tokens = await TestTokens.create();
+  const admin = await tokens.vendor(ORG, 'admin');
+  const deployer = await tokens.service('deployer', ['render:any']);
+  const children: ChildProcess[] = [];
+  try {
+    children.push(await startService('secrets', env));
+    for (const key of KEYS) {
+      if (!(await request(nats, `${prefix}secrets.v1.create`, admin, { key, value: `value-of-${key}-${prefix}` }))) {
+        throw new Error(`creating ${key} failed`);
+      }
+    }
+    const body = { template: TEMPLATE, format: 'env', organizationId: ORG };
+    const renderOnce = () => request(nats, `${prefix}render.v1.render`, deployer, body);
+    children.push(await startService('render', env));
+    await load(renderOnce, 50, WARM_UP_MS);
+    const one = await load(renderOnce, RENDERS_IN_FLIGHT, MEASURE_MS);
+    children.push(await startService('render', env));
+    await load(renderOnce, 50, WARM_UP_MS);
+    const two = await load(renderOnce, RENDERS_IN_FLIGHT, MEASURE_MS);
+    return { one, two };
+  } finally {
+    await Promise.all(children.map(stopService));
+    await deleteStreams(await nats.jetstreamManager(), prefix);
+  }
+}
+
+/** ~150-byte log lines; every 100th carries one of the scope's values. */
+function logLine(index: number, values: readonly string[]): Uint8Array {
+  const secret = index % CARRIER_EVERY === 0 ? ` password=${values[index % values.length]}` : '';
+  const head = `2025-01-01T00:00:00.000Z INFO [agent-${index % 7}] request completed upstream health check passed`;
+  return encoder.encode(`${head} request_id=${index.toString(16).padStart(12, '0')}${secret}`);
+}
+
+async function storedIn(manager: JetStreamManager, stream: string): Promise<number> {
+  return (await manager.streams.info(stream)).state.messages;
+}
+
+/** Lines/s from the first redacted line stored in LOGS to the last, and from the instances' start to the last. */
+interface Drain {
+  readonly steady: Throughput;
+  readonly withStartup: number;
+}
+
+/** A backlog already in LOGS_RAW drained to LOGS by `instances` redaction processes started together. */
+async function redactionDrain(nats: NatsConnection, instances: number): Promise<Drain> {
+  // A database of its own: both runs create the same keys in the same scope.
+  const database = await createTestDatabase();
+  const prefix = uniqueSubjectPrefix();
+  const env = { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url, NATS_URL: testInfrastructure().natsUrl };
+  const manager = await nats.jetstreamManager();
+  const children: ChildProcess[] = [];
+  try {
+    children.push(await startService('secrets', env));
+    const admin = await (await TestTokens.create()).vendor('acme', 'admin');
+    const values = KEYS.map((key) => `v-${key}-${prefix}`.replace(/\./g, ''));
+    for (const [i, key] of KEYS.entries()) {
+      if (!(await request(nats, `${prefix}secrets.v1.create`, admin, { key, value: values[i] }))) {
+        throw new Error(`creating ${key} failed`);
+      }
+    }
+    await ensureStreams(nats, ['LOGS_RAW', 'LOGS'], { subjectPrefix: prefix, replicas: 1 });
+    const js = nats.jetstream();
+    const window = new Set<Promise<unknown>>();
+    for (let i = 0; i < BACKLOG_LINES; i++) {
+      while (window.size >= PUBLISH_WINDOW) await Promise.race(window);
+      const published = js.publish(prefix + LOG_SUBJECT, logLine(i, values)).finally(() => window.delete(published));
+      window.add(published);
+    }
+    await Promise.all(window);
+    const logs = prefixedStreamName(prefix, 'LOGS');
+    const started = performance.now();
+    children.push(...(await Promise.all(Array.from({ length: instances }, () => startService('redaction', env)))));
+    let firstStoredAt = NaN;
+    for (;;) {
+      const stored = await storedIn(manager, logs);
+      if (stored > 0 && Number.isNaN(firstStoredAt)) firstStoredAt = performance.now();
+      if (stored >= BACKLOG_LINES) break;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    const finished = performance.now();
+    if (await anyValueStored(nats, logs, values)) throw new Error('a secret value reached LOGS unredacted');
+    return {
+      steady: { perSecond: (BACKLOG_LINES * 1000) / (finished - firstStoredAt), failures: 0, load: loadavg()[0] },
+      withStartup: (BACKLOG_LINES * 1000) / (finished - started),
+    };
+  } finally {
+    await Promise.all(children.map(stopService));
+    await deleteStreams(manager, prefix);
+    await database.drop();
+  }
+}
+
+/** Reads LOGS back and checks that no value appears in it: the figures count only correct output. */
+async function anyValueStored(nats: NatsConnection, stream: string, values: readonly string[]): Promise<boolean> {
+  const consumer = await nats.jetstream().consumers.get(stream);
+  const messages = await consumer.fetch({ max_messages: BACKLOG_LINES, expires: 30_000 });
+  let seen = 0;
+  for await (const message of messages) {
+    const text = message.string();
+    if (values.some((value) => text.includes(value))) return true;
+    if (++seen >= BACKLOG_LINES) break;
+  }
+  return false;
+}
+
+function scaled(name: string, unit: string, two: Throughput, one: Throughput): BenchFigure {
+  const failures = two.failures + one.failures;
+  return {
+    name: `${name}, 2 instances (load ${two.load.toFixed(1)}; 1 instance at load ${one.load.toFixed(1)})${failures > 0 ? ` (${failures} requests failed)` : ''}`,
+    value: two.perSecond,
+    unit,
+    baseline: { label: '1 instance', value: one.perSecond },
+  };
+}
+
+export async function run(): Promise<string> {
+  const database = await createTestDatabase();
+  const nats = await connect({ servers: testInfrastructure().natsUrl, name: 'scaling-bench', noAsyncTraces: true });
+  try {
+    const render = await renderScaling(nats, database);
+    const drainOne = await redactionDrain(nats, 1);
+    const drainTwo = await redactionDrain(nats, 2);
+    const figures: BenchFigure[] = [
+      scaled(`render, ${RENDERS_IN_FLIGHT} in flight: renders/s`, 'ops/s', render.two, render.one),
+      scaled(
+        `redaction, ${BACKLOG_LINES.toLocaleString('en-US')}-line backlog logs.raw → LOGS, first line stored → last`,
+        'lines/s',
+        drainTwo.steady,
+        drainOne.steady,
+      ),
+      {
+        name: 'redaction, the same backlog including instance start and matcher build, 2 instances',
+        value: drainTwo.withStartup,
+        unit: 'lines/s',
+        baseline: { label: '1 instance', value: drainOne.withStartup },
+      },
+    ];
+    return renderTable(
+      `scaling: 1 vs 2 instances on this machine (23-line env file with 20 secrets; ~150-byte lines, 20 values)`,
+      figures,
+    );
+  } finally {
+    await nats.close();
+    await database.drop();
+  }
+}
