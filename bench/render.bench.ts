@@ -22,24 +22,13 @@ import {
 import { type NatsConnection, connect, headers as natsHeaders } from 'nats';
 import { Client } from 'pg';
 import { type BenchFigure, opsPerSecond, percentile, renderTable } from './report';
+import { KEYS, ORG, TEMPLATE } from './render-workload';
 
 const ROOT = join(__dirname, '..');
-const ORG = 'benchvendor';
-const KEYS = Array.from({ length: 20 }, (_, i) => `SECRET_${String(i + 1).padStart(2, '0')}`);
 const WARM_UP_MS = 1500;
 const MEASURE_MS = 5000;
 const TARGET_RENDERS_PER_SECOND = 2000;
 const TARGET_P99_MS = 10;
-
-/** 23 lines: a comment, 20 values (one through printf, one through if/else), a blank line and a literal. */
-const TEMPLATE = [
-  '# service configuration',
-  ...KEYS.slice(0, 18).map((key) => `${key}={{ .Secrets.${key} }}`),
-  `DATABASE_URL={{ printf "postgresql://app:%s@db:5432/app" .Secrets.${KEYS[18]} }}`,
-  `API_URL={{ if .Secrets.${KEYS[19]} }}{{ .Secrets.${KEYS[19]} }}{{ else }}https://api.example.com{{ end }}`,
-  '',
-  'LOG_LEVEL=info',
-].join('\n');
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -14,10 +14,9 @@ import {
 } from '@platform/testing';
 import { type JetStreamManager, type NatsConnection, connect, headers as natsHeaders } from 'nats';
 import { type BenchFigure, renderTable } from './report';
+import { KEYS, ORG, TEMPLATE } from './render-workload';
 
 const ROOT = join(__dirname, '..');
-const ORG = 'benchvendor';
-const KEYS = Array.from({ length: 20 }, (_, i) => `SECRET_${String(i + 1).padStart(2, '0')}`);
 const RENDERS_IN_FLIGHT = 200;
 const WARM_UP_MS = 1500;
 const MEASURE_MS = 5000;
@@ -26,16 +25,6 @@ const PUBLISH_WINDOW = 2_000;
 const CARRIER_EVERY = 100;
 const LOG_SUBJECT = 'logs.raw.acme._.web-1';
 const STARTUP_TIMEOUT_MS = 60_000;
-
-/** 23 lines: a comment, 20 values (one through printf, one through if/else), a blank line and a literal. */
-const TEMPLATE = [
-  '# service configuration',
-  ...KEYS.slice(0, 18).map((key) => `${key}={{ .Secrets.${key} }}`),
-  `DATABASE_URL={{ printf "postgresql://app:%s@db:5432/app" .Secrets.${KEYS[18]} }}`,
-  `API_URL={{ if .Secrets.${KEYS[19]} }}{{ .Secrets.${KEYS[19]} }}{{ else }}https://api.example.com{{ end }}`,
-  '',
-  'LOG_LEVEL=info',
-].join('\n');
 
 const encoder = new TextEncoder();
 
