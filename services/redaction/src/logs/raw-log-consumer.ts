@@ -99,6 +99,8 @@ export class RawLogConsumer {
   private readonly batchSize: number;
   private readonly inFlight: InFlightLimit;
   private readonly buffer: JsMsg[] = [];
+  /** When each buffered message will have rested `settleMs` (epoch ms), read once on arrival: `info` parses the reply subject on every access. */
+  private readonly settlesAt: number[] = [];
   private readonly js: JetStreamClient;
   private readonly publisher: LogsPublisher;
   private messages: ConsumerMessages | undefined;
@@ -132,6 +134,7 @@ export class RawLogConsumer {
     await Promise.all([this.reading, this.redacting]);
     await this.inFlight.drained();
     this.publisher.stop();
+    this.settlesAt.length = 0;
     for (const message of this.buffer.splice(0)) message.nak();
   }
 
@@ -164,6 +167,7 @@ export class RawLogConsumer {
       max_messages: PULL_BATCH,
       callback: (message) => {
         this.buffer.push(message);
+        this.settlesAt.push(this.settleTimeOf(message));
         this.notify();
       },
     });
@@ -202,7 +206,7 @@ export class RawLogConsumer {
       }
       const batch = this.takeSettled();
       if (batch.length === 0) {
-        await sleep(this.untilSettled(this.buffer[0]));
+        await sleep(this.settlesAt[0] - Date.now());
         continue;
       }
       try {
@@ -219,15 +223,18 @@ export class RawLogConsumer {
   private takeSettled(): JsMsg[] {
     let settled = 0;
     const limit = Math.min(this.batchSize, this.buffer.length);
-    while (settled < limit && this.untilSettled(this.buffer[settled]) <= 0) settled++;
+    const now = Date.now();
+    while (settled < limit && this.settlesAt[settled] <= now) settled++;
+    this.settlesAt.splice(0, settled);
     return this.buffer.splice(0, settled);
   }
 
-  /** How long until `message` has rested `settleMs`; never more than `settleMs`, whatever the clocks say. */
-  private untilSettled(message: JsMsg): number {
+  /** When `message` will have rested `settleMs` in LOGS_RAW; never later than `settleMs` from now, whatever the clocks say. */
+  private settleTimeOf(message: JsMsg): number {
     const { settleMs } = this.options;
     if (settleMs <= 0) return 0;
-    return Math.min(settleMs, message.info.timestampNanos / 1e6 + settleMs - Date.now());
+    const now = Date.now();
+    return now + Math.min(settleMs, message.info.timestampNanos / 1e6 + settleMs - now);
   }
 
   private async redactBatch(batch: readonly JsMsg[]): Promise<void> {
@@ -315,8 +322,9 @@ export class RawLogConsumer {
     const { metrics } = this.options;
     const body = matcher.redactBytes(message.data);
     const { headers, count } = redactedHeaders(message.headers, body.count, (text) => matcher.redactText(text));
+    const sequence = message.info.streamSequence;
     this.publisher
-      .publish(source.redactedSubject, body.output, headers, redactedMessageId(message.info.streamSequence))
+      .publish(source.redactedSubject, body.output, headers, redactedMessageId(sequence))
       .then(
         () => {
           message.ack();
@@ -325,7 +333,7 @@ export class RawLogConsumer {
         (error: unknown) => {
           metrics.deferredMessage('publish_failed');
           this.options.logger.warn(
-            { err: error, sequence: message.info.streamSequence },
+            { err: error, sequence },
             'LOGS did not confirm a redacted message; it will be redelivered',
           );
           message.nak(PUBLISH_RETRY_MS);
