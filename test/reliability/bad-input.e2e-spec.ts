@@ -9,7 +9,7 @@ import { type ErrorCode } from '@platform/contracts';
 import { generateReplyKeyPair } from '@platform/crypto';
 import { type Reply } from '@platform/testing';
 import { type PlatformUnderTest, SERVICE_NAMES, outcomeOf, readinessOf, startPlatform } from './fixtures/platform';
-import { reliabilityRuns } from './fixtures/reliability-runs';
+import { sized } from './support/reliability-size';
 
 const run = randomBytes(3).toString('hex');
 const VENDOR = `acme${run}`;
@@ -407,7 +407,7 @@ describe('bad input to every subject', () => {
       fc.asyncProperty(mutationOf(baseBodies[s]), async (body) => {
         await send(s, body);
       }),
-      { numRuns: reliabilityRuns(30, 400) },
+      { numRuns: sized(30, 400) },
     );
   });
 
@@ -423,7 +423,7 @@ describe('bad input to every subject', () => {
           if (!isObject && text.trim() !== '')
             expect({ body: describeBody(body), outcome }).toMatchObject({ outcome: 'INVALID_ARGUMENT' });
         }),
-        { numRuns: reliabilityRuns(20, 250) },
+        { numRuns: sized(20, 250) },
       );
     },
   );
@@ -433,7 +433,7 @@ describe('bad input to every subject', () => {
       fc.asyncProperty(fc.object({ maxDepth: 3, maxKeys: 6 }), async (body) => {
         await send(s, body);
       }),
-      { numRuns: reliabilityRuns(15, 150) },
+      { numRuns: sized(15, 150) },
     );
   });
 
@@ -476,7 +476,7 @@ describe('bad input to every subject', () => {
         });
         expect(outcomeOf(reply)).toBe('UNAUTHENTICATED');
       }),
-      { numRuns: reliabilityRuns(40, 400) },
+      { numRuns: sized(40, 400) },
     );
   });
 
@@ -489,7 +489,7 @@ describe('bad input to every subject', () => {
           const outcome = await send('render.v1.render', { template, format: chosenFormat });
           expect(RENDER_CODES).toContain(outcome);
         }),
-        { numRuns: reliabilityRuns(150, 2500) },
+        { numRuns: sized(150, 2500) },
       );
     });
 
@@ -507,7 +507,7 @@ describe('bad input to every subject', () => {
           expect(['OK', 'INVALID_ARGUMENT', 'PAYLOAD_TOO_LARGE']).toContain(outcome);
           if (['env', 'yaml', 'text'].includes(chosenFormat)) expect(outcome).toBe('OK');
         }),
-        { numRuns: reliabilityRuns(100, 1500) },
+        { numRuns: sized(100, 1500) },
       );
     });
 

@@ -9,10 +9,10 @@ import { Client } from 'pg';
 import { generateReplyKeyPair } from '@platform/crypto';
 import { type Reply, testInfrastructure } from '@platform/testing';
 import { type Needle, findLeaks, needlesOf, randomPart } from './fixtures/plaintext-scan';
+import { until } from './support/wait';
 import {
   type PlatformUnderTest,
   SERVICE_NAMES,
-  eventually,
   metricsOf,
   outcomeOf,
   readinessOf,
@@ -413,16 +413,16 @@ describe('leak scan across the four services', () => {
     const customerLines = [`customer ${CUSTOMER_TOKEN} shared ${CUSTOMER_SHARED} vendor ${VENDOR_SHARED}`];
     for (const line of customerLines) await client.shipLog(`${VENDOR}.${CUSTOMER}.${DEPLOYMENT}`, line);
     const shipped = vendorLines.length + customerLines.length;
-    await eventually('every raw line reached LOGS', async () => recorder.count('logs.redacted.') >= shipped, 45_000);
+    await until(() => recorder.count('logs.redacted.') >= shipped, 'every raw line to reach LOGS', 45_000);
 
     // Audit queries, once the trail holds every event the secrets service stored.
-    await eventually('the audit trail caught up with the event store', async () => {
+    await until(async () => {
       const { rows } = await queryDatabase(
         platform,
         'select (select count(*) from secrets.events) = (select count(*) from audit.records) as even',
       );
       return rows[0].even === true;
-    });
+    }, 'the audit trail to catch up with the event store');
     await succeed('audit.v1.query', {});
     await succeed('audit.v1.query', { key: 'API_KEY', types: ['SecretValueUpdated'] });
     await succeed('audit.v1.query', {}, customerUser);

@@ -3,7 +3,9 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePort, until } from './wait';
 
-export type PlatformServiceName = 'secrets' | 'render' | 'redaction' | 'audit';
+import { type ServiceName as PlatformServiceName } from '@platform/config';
+
+export type { PlatformServiceName };
 
 export const REPO_ROOT = join(__dirname, '../../..');
 const START_TIMEOUT_MS = 60_000;
