@@ -146,7 +146,17 @@ async function load(send: () => Promise<boolean>, inFlight: number, ms: number, 
 function startService(name: 'secrets' | 'render', env: Record<string, string>): ChildProcess {
   const child = spawn(
     process.execPath,
-    ['-r', 'ts-node/register/transpile-only', '-r', 'tsconfig-paths/register', `services/${name}/src/main.ts`],
+    [
+      // BENCH_CPU_PROFILE_DIR=<dir> writes a V8 CPU profile of each service there when it stops.
+      ...(process.env.BENCH_CPU_PROFILE_DIR
+        ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROFILE_DIR}`]
+        : []),
+      '-r',
+      'ts-node/register/transpile-only',
+      '-r',
+      'tsconfig-paths/register',
+      `services/${name}/src/main.ts`,
+    ],
     {
       cwd: ROOT,
       env: { ...process.env, ...env, NODE_ENV: 'test', HTTP_PORT: '0', LOG_LEVEL: 'warn' },
