@@ -236,6 +236,9 @@ async function anyValueStored(nats: NatsConnection, stream: string, values: read
   return false;
 }
 
+/** The matcher figures are part of this benchmark's output. */
+export const includes = ['redaction-matcher'];
+
 export async function run(): Promise<string> {
   const endToEndTable = await endToEnd();
   return `${endToEndTable}\n${await runMatcherBench()}`;

@@ -6,6 +6,8 @@ import { machineLine } from './report';
 export interface Benchmark {
   /** Runs the benchmark and returns its markdown table (also printed). */
   run(): Promise<string>;
+  /** Other benchmarks whose tables `run` prints too; a full run does not run them a second time. */
+  readonly includes?: readonly string[];
 }
 
 async function main(): Promise<void> {
@@ -22,8 +24,11 @@ async function main(): Promise<void> {
   const names = requested.length > 0 ? requested : available;
   console.log(`machine: ${machineLine()}\n`);
   const tables: string[] = [];
+  const done = new Set<string>();
   for (const name of names) {
+    if (done.has(name)) continue;
     const bench = (await import(join(__dirname, `${name}.bench`))) as Benchmark;
+    for (const included of bench.includes ?? []) done.add(included);
     const table = await bench.run();
     console.log(table);
     tables.push(table);
