@@ -27,6 +27,7 @@ export {
   AUDIENCE,
   IDENTIFIER_PATTERN,
   actorOf,
+  isSubject,
   principalFromClaims,
   type CustomerUser,
   type OrgType,

@@ -2,6 +2,16 @@ import { PlatformError } from './errors';
 
 export const IDENTIFIER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 export const AUDIENCE = 'secrets-platform';
+// eslint-disable-next-line no-control-regex -- matching control characters is the point
+const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
+
+/**
+ * A token subject as actors are recorded: 1 to 256 characters and no control characters, which
+ * Postgres text and jsonb cannot hold (NUL) and which would forge line breaks in logs.
+ */
+export function isSubject(value: unknown): value is string {
+  return typeof value === 'string' && value.length > 0 && value.length <= 256 && !CONTROL_CHARACTER.test(value);
+}
 
 export type OrgType = 'vendor' | 'customer' | 'service';
 export type Role = 'read_only' | 'read_write' | 'admin';
@@ -46,7 +56,7 @@ function identifierClaim(claims: Readonly<Record<string, unknown>>, name: string
 /** Builds the typed principal from verified claims; anything that does not fit the contract is UNAUTHENTICATED. */
 export function principalFromClaims(claims: Readonly<Record<string, unknown>>): Principal {
   const sub = claims.sub;
-  if (typeof sub !== 'string' || sub.length === 0 || sub.length > 256) throw unauthenticated('claim "sub" is missing');
+  if (!isSubject(sub)) throw unauthenticated('claim "sub" is missing or malformed');
   const org = identifierClaim(claims, 'org');
   const orgType = claims.org_type;
   if (typeof orgType !== 'string' || !(ORG_TYPES as readonly string[]).includes(orgType)) {

@@ -138,6 +138,11 @@ describe('plain-JSON NATS messaging', () => {
       await expectUnauthenticated({
         token: await tokens.mint({ sub: 'x', org: 'c', org_type: 'customer', role: 'admin' }),
       });
+      for (const sub of ['', 'x'.repeat(257), 'nul\u0000byte', 'forged\nline']) {
+        await expectUnauthenticated({
+          token: await tokens.mint({ sub, org: 'acme', org_type: 'vendor', role: 'admin' }),
+        });
+      }
     });
   });
 

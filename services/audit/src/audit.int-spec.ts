@@ -199,6 +199,8 @@ describe('audit service over NATS', () => {
       [{ from: minute(3), to: minute(1) }, await adminToken(), 400, 'INVALID_ARGUMENT', /from must be before to/],
       [{ value: 'x' }, await adminToken(), 400, 'INVALID_ARGUMENT', /value/],
       [{ customerOrganizationId: 'no spaces' }, await adminToken(), 400, 'INVALID_ARGUMENT', /customerOrganizationId/],
+      [{ actor: 'nul\u0000byte' }, await adminToken(), 400, 'INVALID_ARGUMENT', /without control characters/],
+      [{ actor: 'x'.repeat(257) }, await adminToken(), 400, 'INVALID_ARGUMENT', /1 to 256 characters/],
     ];
     for (const [body, token, status, code, message] of refusals) {
       const reply = await client.request<{ error: { code: string; message: string } }>('audit.v1.query', body, {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { type QueryAuditRequest } from '@platform/contracts';
-import { type Principal } from '@platform/messaging';
+import { type Principal, isSubject } from '@platform/messaging';
 import { AuditError, AuditErrorCode } from '../audit.error';
 import { type AuditRecordJson, auditRecordJson } from '../records/audit-record';
 import { AuditStore, type ChainVerification } from '../records/audit-store';
@@ -32,8 +32,8 @@ export class AuditTrail {
   async query(principal: Principal, request: QueryAuditRequest): Promise<AuditPage> {
     const view = auditViewOf(principal, request.customerOrganizationId);
     if (request.key !== undefined && !KEY.test(request.key)) throw invalid('key', `key must match ${KEY.source}`);
-    if (request.actor !== undefined && (request.actor.length === 0 || request.actor.length > 256)) {
-      throw invalid('actor', 'actor must be a subject of 1 to 256 characters');
+    if (request.actor !== undefined && !isSubject(request.actor)) {
+      throw invalid('actor', 'actor must be a subject of 1 to 256 characters without control characters');
     }
     const badType = request.types.find((type) => !EVENT_TYPE.test(type));
     if (badType !== undefined) throw invalid('types', `every type must match ${EVENT_TYPE.source}`);
