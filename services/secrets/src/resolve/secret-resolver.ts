@@ -6,6 +6,7 @@ import { type EventMetadata } from '../secrets/secret';
 import { assertValidKey } from '../secrets/secret.decider';
 import { SecretsError, SecretsErrorCode } from '../secrets/secrets.error';
 import { type AccessLog } from './access-log';
+import { SharedReads } from './shared-reads';
 import { ValueCache } from './value-cache';
 
 export const SECRET_VALUES_RESOLVED = 'SecretValuesResolved';
@@ -70,10 +71,14 @@ function assertReplyKeyShape(replyKey: unknown): void {
 /**
  * `secrets.v1.resolve` for services (ARCHITECTURE.md §6): the values of a scope, customer-specific overriding
  * vendor-level, optionally pinned to earlier versions or with every earlier value (for redaction), encrypted to the
- * caller's reply key. Hot path: one indexed query, values decrypted with node:crypto (DataKeyRing, no node-jose) and
- * kept in a bounded ValueCache, the access event group-committed while the reply is encrypted.
+ * caller's reply key. Hot path: one indexed query (shared by identical concurrent resolves), values decrypted with
+ * node:crypto (DataKeyRing, no node-jose) and kept in a bounded ValueCache, the access event group-committed while the
+ * reply is encrypted.
  */
 export class SecretResolver {
+  /** Concurrent resolves of the same scope and keys (many pods rendering one template) share the live-values query. */
+  private readonly currentReads = new SharedReads<readonly ValueRow[]>();
+
   constructor(
     private readonly store: PostgresEventStore,
     private readonly keyRing: DataKeyRing,
@@ -160,12 +165,15 @@ export class SecretResolver {
     customerIds: readonly string[],
     keys: readonly string[] | undefined,
   ): Promise<Map<string, Located>> {
-    const rows = await this.store.query<ValueRow>(
-      `select stream_id, customer_id, key, version, value from secret_view
-       where organization_id = $1 and customer_id = any($2::text[]) and not deleted
-         ${keys ? 'and key = any($3::text[])' : ''}`,
-      keys ? [organizationId, customerIds, keys] : [organizationId, customerIds],
-      { prepared: true },
+    const sortedKeys = keys && [...keys].sort();
+    const rows = await this.currentReads.read(JSON.stringify([organizationId, customerIds, sortedKeys]), () =>
+      this.store.query<ValueRow>(
+        `select stream_id, customer_id, key, version, value from secret_view
+         where organization_id = $1 and customer_id = any($2::text[]) and not deleted
+           ${sortedKeys ? 'and key = any($3::text[])' : ''}`,
+        sortedKeys ? [organizationId, customerIds, sortedKeys] : [organizationId, customerIds],
+        { prepared: true },
+      ),
     );
     const byKey = new Map<string, Located>();
     for (const row of rows) {
