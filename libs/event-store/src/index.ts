@@ -11,5 +11,10 @@ export type {
 export type { MigrationDefinition } from './migrations';
 export type { QueryOptions } from './prepared-statement';
 export { OutboxPublisher, type OutboxLogger, type OutboxPublisherOptions } from './outbox-publisher';
-export { PostgresEventStore, type EventStoreOptions, type RebuildOptions } from './postgres-event-store';
+export {
+  PostgresEventStore,
+  type EventStoreLogger,
+  type EventStoreOptions,
+  type RebuildOptions,
+} from './postgres-event-store';
 export type { InlineProjection, InlineStatement, ProjectionContext, RebuildRange } from './projection';

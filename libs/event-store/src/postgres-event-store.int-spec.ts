@@ -412,18 +412,33 @@ describe('PostgresEventStore', () => {
       expect(applied.map((row) => row.name)).toEqual(['event_store_0001_events', 'test_0001_stream_summary']);
     });
 
-    it('creates a missing database, and turns unhealthy when it disappears', async () => {
+    it('creates a missing database, turns unhealthy when it disappears, and logs the lost connections as JSON, not to stdout', async () => {
       const url = new URL(database.url);
       const name = `${database.name}_created`;
       url.pathname = `/${name}`;
+      const warnings: Array<{ obj: object; msg?: string }> = [];
+      const stdout = jest.spyOn(console, 'log');
 
-      const created = await PostgresEventStore.open({ databaseUrl: url.toString(), schema: 'fresh' });
+      const created = await PostgresEventStore.open({
+        databaseUrl: url.toString(),
+        schema: 'fresh',
+        logger: { warn: (obj, msg) => warnings.push({ obj, msg }) },
+      });
       try {
         expect(await created.isHealthy()).toBe(true);
         expect(await created.readStream('nothing')).toMatchObject({ streamExists: false });
         await store.query(`drop database "${name}" with (force)`);
         expect(await created.isHealthy()).toBe(false);
+        for (let waited = 0; warnings.length === 0 && waited < 5_000; waited += 20) {
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+        expect(warnings[0]).toEqual({
+          obj: { component: 'postgres-driver' },
+          msg: expect.stringMatching(/Connection/),
+        });
+        expect(stdout).not.toHaveBeenCalled();
       } finally {
+        stdout.mockRestore();
         await created.close();
       }
     });

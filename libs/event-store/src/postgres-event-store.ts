@@ -26,6 +26,11 @@ import { type QueryOptions, statement } from './prepared-statement';
 import type { InlineProjection, InlineStatement, ProjectionContext } from './projection';
 import { type SchemaNames, schemaNames } from './schema-names';
 
+/** Where the store reports what it survives (a pino logger fits). */
+export interface EventStoreLogger {
+  warn(obj: object, msg?: string): void;
+}
+
 export interface EventStoreOptions {
   /** e.g. `postgresql://postgres@127.0.0.1:5432/secrets`; the database is created when missing. */
   databaseUrl: string;
@@ -38,6 +43,11 @@ export interface EventStoreOptions {
   extraMigrations?: MigrationDefinition[];
   /** Shown in `pg_stat_activity` (default `event-store`). */
   applicationName?: string;
+  /**
+   * Receives the driver's own warnings (a pooled connection that ended unexpectedly, say), which would otherwise go
+   * to stdout as bare text; without one they are dropped, and the failure still reaches the caller as an error.
+   */
+  logger?: EventStoreLogger;
 }
 
 export interface RebuildOptions {
@@ -51,6 +61,12 @@ const CONFLICT_RETRIES = 20;
 /** Parameters of the append statement itself; inline projections' parameters follow. */
 const APPEND_PARAMS = 7;
 const HEALTH_CHECK_TIMEOUT_MS = 2000;
+
+/** knex's logger hooks: warnings and errors to the store's logger, deprecations and debug output nowhere. */
+function driverLog(logger: EventStoreLogger | undefined) {
+  const warn = (message: unknown): void => logger?.warn({ component: 'postgres-driver' }, String(message));
+  return { warn, error: warn, deprecate: () => undefined, debug: () => undefined };
+}
 
 /** The part of knex's client that hands out the pool's raw `pg` connections (for `$1` parameters and speed). */
 interface RawConnectionPool {
@@ -142,6 +158,7 @@ export class PostgresEventStore {
             options: `-c search_path=${names.schema},public`,
             application_name: options.applicationName ?? 'event-store',
           },
+          log: driverLog(options.logger),
         },
         migrations: {
           tableName: 'mikro_orm_migrations',

@@ -51,7 +51,10 @@ export class SecretsRuntime {
   ) {}
 
   static async start(platform: PlatformContext, settings: SecretsSettings): Promise<SecretsRuntime> {
-    const store = await openSecretsStore(settings.databaseUrl, { poolSize: POOL_SIZE });
+    const store = await openSecretsStore(settings.databaseUrl, {
+      poolSize: POOL_SIZE,
+      logger: platform.logger.child({ component: 'event-store' }),
+    });
     try {
       const keyRing = await openKeyRing(store, settings.masterKeys);
       const idempotency = new IdempotencyStore(store, activeMasterKeyBytes(settings.masterKeys));

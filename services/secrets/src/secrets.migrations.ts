@@ -1,4 +1,4 @@
-import { type MigrationDefinition, PostgresEventStore } from '@platform/event-store';
+import { type EventStoreLogger, type MigrationDefinition, PostgresEventStore } from '@platform/event-store';
 import { SecretViewProjection } from './secrets/secret-view.projection';
 
 /** The Postgres schema that holds the secrets service's events and tables (ARCHITECTURE.md §9). */
@@ -65,6 +65,7 @@ export const secretsMigrations: readonly MigrationDefinition[] = [
 export interface SecretsStoreOptions {
   readonly poolSize?: number;
   readonly applicationName?: string;
+  readonly logger?: EventStoreLogger;
 }
 
 /** Opens the secrets event store: runs pending migrations and registers the inline `secret_view` projection. */
@@ -76,6 +77,7 @@ export function openSecretsStore(databaseUrl: string, options: SecretsStoreOptio
     extraMigrations: [...secretsMigrations],
     poolSize: options.poolSize,
     applicationName: options.applicationName ?? 'secrets',
+    logger: options.logger,
   });
 }
 
