@@ -5,7 +5,14 @@ import { GetSecretRequestSchema, type GetSecretRequest } from '@platform/contrac
 import { type Environment, loadServiceConfig } from '@platform/config';
 import { TokenSigner } from '@platform/crypto';
 import { CurrentPrincipal, type Principal, RequestBody, type ServiceDefinition } from '@platform/messaging';
-import { TestNatsClient, TestTokens, type TestService, startTestService, uniqueSubjectPrefix } from '@platform/testing';
+import {
+  TestNatsClient,
+  TestTokens,
+  type TestService,
+  releaseSubjectPrefix,
+  startTestService,
+  uniqueSubjectPrefix,
+} from '@platform/testing';
 
 const INTERNAL_DETAIL = 'connect ECONNREFUSED 10.20.30.40:5432 password=hunter2';
 
@@ -61,6 +68,7 @@ describe('plain-JSON NATS messaging', () => {
   afterAll(async () => {
     await client?.close();
     await service?.close();
+    await releaseSubjectPrefix(prefix);
   });
 
   it('answers a plain JSON request with a plain JSON reply, no Nest envelope', async () => {
@@ -205,6 +213,7 @@ describe('subject prefixes and queue groups', () => {
   afterAll(async () => {
     await Promise.all(clients.map((c) => c.close()));
     await Promise.all(started.map((s) => s.close()));
+    await Promise.all([prefixA, prefixB].map((prefix) => releaseSubjectPrefix(prefix)));
   });
 
   it('keeps runs with different prefixes apart and shares one prefix between instances', async () => {

@@ -1,5 +1,5 @@
 // Runs once per `jest` run: find Postgres and NATS (env, then local services, then testcontainers) and export their URLs.
-import { LOCAL_DATABASE_URL, LOCAL_NATS_URL, isReachable } from './infrastructure';
+import { LOCAL_DATABASE_URL, LOCAL_NATS_URL, TEST_RUN_ID_VARIABLE, isReachable, newTestRunId } from './infrastructure';
 
 interface Stoppable {
   stop(): Promise<unknown>;
@@ -11,6 +11,8 @@ declare global {
 
 export default async function globalSetup(): Promise<void> {
   const containers: Stoppable[] = [];
+  // Fresh for every run, never inherited: the teardown deletes whatever carries it.
+  process.env[TEST_RUN_ID_VARIABLE] = newTestRunId();
   if (!process.env.DATABASE_URL) {
     if (await isReachable(LOCAL_DATABASE_URL, 5432)) {
       process.env.DATABASE_URL = LOCAL_DATABASE_URL;

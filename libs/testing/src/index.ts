@@ -1,7 +1,9 @@
 export {
   createTestDatabase,
   isReachable,
+  releaseSubjectPrefix,
   testInfrastructure,
+  testRunId,
   uniqueSubjectPrefix,
   type TestDatabase,
 } from './infrastructure';
