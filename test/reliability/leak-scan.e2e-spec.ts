@@ -1,12 +1,15 @@
 // Leak scan (issue 9): a full run across the four services with distinctive values — writes, renders, resolves,
-// redactions, log traffic, audit queries and errors provoked with values present — then every place a value could
-// escape to is searched: service logs, every NATS message on the run's prefix and every reply to one, the database
-// rows (events, read model, data keys, idempotency, audit) and each service's /metrics. The only places a value may
-// legitimately appear: what the client itself sends to be stored or redacted (create/update/redact requests, raw log
-// lines) and the `output` of a render reply, which is the product. Resolve replies must be JWE.
+// redactions, log traffic, audit queries and errors provoked with values present, the services logging at debug —
+// then every place a value could escape to is searched: service logs, every NATS message captured on `>` (any
+// subject: the prefix, `$JS.API.*`, `$JS.ACK.*`, inboxes, unprefixed), the database rows (events, read model, data
+// keys, idempotency, audit) and each service's /metrics. The only places a value may legitimately appear: what the
+// client itself sends to be stored or redacted (create/update/redact requests, raw log lines, and those stored raw
+// lines handed to the redaction consumer, checked byte-equal to what was sent) and the `output` of a render reply,
+// which is the product. Resolve replies must be JWE.
 import { type MsgHdrs, type NatsConnection, connect, headers as natsHeaders } from 'nats';
 import { Client } from 'pg';
 import { generateReplyKeyPair } from '@platform/crypto';
+import { prefixedStreamName } from '@platform/messaging';
 import { type Reply, testInfrastructure } from '@platform/testing';
 import { type Needle, findLeaks, needlesOf, randomPart } from './fixtures/plaintext-scan';
 import { until } from './support/wait';
@@ -59,6 +62,8 @@ const VENDOR_SHARED = plaintext('vendor SHARED', (r) => `shared-vendor-${r}`);
 const REFUSED_VALUE = plaintext('refused value', (r) => `refused-${r}`);
 const PASTED_AS_KEY = plaintext('value pasted as a key', (r) => `sk-live-${r}`);
 const CONFLICTING = plaintext('conflicting update', (r) => `conflict-${r}`);
+/** Every raw log line the client shipped, as sent. */
+const shippedLines: string[] = [];
 
 interface Captured {
   readonly subject: string;
@@ -116,6 +121,7 @@ class OutsideClient {
   async shipLog(subjectTail: string, text: string, extraHeaders: Record<string, string> = {}): Promise<void> {
     const headers = natsHeaders();
     for (const [name, value] of Object.entries(extraHeaders)) headers.set(name, value);
+    shippedLines.push(text);
     await this.connection
       .jetstream()
       .publish(`${this.prefix}logs.raw.${subjectTail}`, encoder.encode(text), { headers });
@@ -126,13 +132,21 @@ class OutsideClient {
   }
 }
 
-/** A raw subscriber on the run's prefix and on reply inboxes, keeping the replies to requests seen on the prefix. */
+/**
+ * A raw subscriber on `>`: every message the server routes in this account, whatever its subject — the run's prefix,
+ * `$JS.API.*` requests and replies, `$JS.ACK.*` acks, consumer deliveries to inboxes, and anything a service might
+ * publish without the prefix. Everything is kept; it is sorted only so a test can say which messages legitimately
+ * carry a value (what the client itself sent, and the stored raw lines handed back to the redaction consumer).
+ */
 class TrafficRecorder {
-  /** Messages on the prefix that a service sent: events, LOGS, and the services' requests to one another. */
+  /** Everything not sent by the client, not a reply, not a raw line delivered for redaction: what the platform said. */
   readonly published: Captured[] = [];
-  /** Requests and log lines the outside client sent. */
+  /** Requests and log lines the outside client sent (their reply subject is the client's inbox). */
   readonly sentByClient: Captured[] = [];
+  /** Replies to any request seen before them, the client's and the services' own (`$JS.API.*` included). */
   readonly replies: Captured[] = [];
+  /** LOGS_RAW messages delivered to the redaction consumer: the client's own raw lines, checked equal to them. */
+  readonly rawDeliveries: Captured[] = [];
   private readonly awaitingReply = new Map<string, string>();
 
   private constructor(private readonly connection: NatsConnection) {}
@@ -140,24 +154,22 @@ class TrafficRecorder {
   static async start(prefix: string, clientInbox: string): Promise<TrafficRecorder> {
     const connection = await connect({ servers: testInfrastructure().natsUrl, name: 'leak-scan-recorder' });
     const recorder = new TrafficRecorder(connection);
+    const rawDelivery = `$JS.ACK.${prefixedStreamName(prefix, 'LOGS_RAW')}.`;
+    const ownSubject = (subject: string) => (subject.startsWith(prefix) ? subject.slice(prefix.length) : subject);
     // Callbacks, not iterators: messages are handled in arrival order, so a request is seen before its reply.
-    connection.subscribe(`${prefix}>`, {
+    connection.subscribe('>', {
       callback: (_error, message) => {
-        const subject = message.subject.slice(prefix.length);
-        if (message.reply) recorder.awaitingReply.set(message.reply, subject);
-        const fromClient = message.reply?.startsWith(`${clientInbox}.`) ?? false;
-        (fromClient ? recorder.sentByClient : recorder.published).push({
-          subject,
-          data: message.data,
-          headers: message.headers,
-        });
-      },
-    });
-    connection.subscribe('_INBOX.>', {
-      callback: (_error, message) => {
+        const subject = ownSubject(message.subject);
+        const captured = { subject, data: message.data, headers: message.headers };
+        if (message.reply?.startsWith(rawDelivery)) {
+          recorder.rawDeliveries.push(captured);
+          return;
+        }
         const inReplyTo = recorder.awaitingReply.get(message.subject);
-        if (inReplyTo === undefined) return;
-        recorder.replies.push({ subject: message.subject, data: message.data, headers: message.headers, inReplyTo });
+        if (message.reply) recorder.awaitingReply.set(message.reply, subject);
+        if (inReplyTo !== undefined) recorder.replies.push({ ...captured, inReplyTo });
+        else if (message.reply?.startsWith(`${clientInbox}.`)) recorder.sentByClient.push(captured);
+        else recorder.published.push(captured);
       },
     });
     await connection.flush();
@@ -167,6 +179,11 @@ class TrafficRecorder {
   count(subjectPrefix: string): number {
     return [...this.published, ...this.sentByClient].filter((message) => message.subject.startsWith(subjectPrefix))
       .length;
+  }
+
+  /** Every message captured, whatever its kind. */
+  get all(): Captured[] {
+    return [...this.published, ...this.sentByClient, ...this.replies, ...this.rawDeliveries];
   }
 
   /** Returns once the server has delivered everything sent before this call. */
@@ -214,7 +231,14 @@ describe('leak scan across the four services', () => {
   }
 
   beforeAll(async () => {
-    platform = await startPlatform({ redaction: { REDACTION_SETTLE_MS: '500' } });
+    // Debug level: whatever a service logs only when asked to is scanned too.
+    const debug = { LOG_LEVEL: 'debug' };
+    platform = await startPlatform({
+      secrets: debug,
+      render: debug,
+      redaction: { ...debug, REDACTION_SETTLE_MS: '500' },
+      audit: debug,
+    });
     client = await OutsideClient.connect(platform.prefix);
     recorder = await TrafficRecorder.start(platform.prefix, client.inbox);
     admin = await platform.tokens.vendor(VENDOR, 'admin');
@@ -445,6 +469,19 @@ describe('leak scan across the four services', () => {
     expect(recorder.count('secrets.v1.resolve')).toBeGreaterThan(5);
     expect(recorder.replies.filter((reply) => reply.inReplyTo === 'render.v1.render').length).toBeGreaterThan(15);
     expect(refusals.length).toBeGreaterThan(25);
+    // The capture is not limited to the prefix: JetStream's API, acks and consumer deliveries are in it.
+    const subjects = recorder.all.map((message) => message.subject);
+    expect(subjects.some((subject) => subject.startsWith('$JS.API.'))).toBe(true);
+    expect(subjects.some((subject) => subject.startsWith('$JS.ACK.'))).toBe(true);
+    expect(recorder.rawDeliveries.length).toBeGreaterThanOrEqual(shippedLines.length);
+    for (const name of SERVICE_NAMES)
+      expect({ name, level: platform.services[name].context.logger.level }).toEqual({ name, level: 'debug' });
+  });
+
+  it('hands the redaction consumer nothing but the raw lines the client shipped', () => {
+    const shipped = new Set(shippedLines);
+    const other = recorder.rawDeliveries.filter((message) => !shipped.has(textOf(message)));
+    expect(other.map((message) => message.subject)).toEqual([]);
   });
 
   it('never quotes a value in an error reply', () => {
@@ -463,7 +500,7 @@ describe('leak scan across the four services', () => {
     expect(findLeaks(haystacks, needles({ base64: true }))).toEqual([]);
   });
 
-  it('never puts a value on NATS in anything a service sends: events, LOGS, requests to other services', () => {
+  it('never puts a value on NATS in anything else: events, LOGS, JetStream API and acks, requests between services', () => {
     expect(recorder.sentByClient.length).toBeGreaterThan(50);
     const haystacks = recorder.published.map((message, index) => ({
       where: `message ${index} on ${message.subject}`,
@@ -487,11 +524,16 @@ describe('leak scan across the four services', () => {
       expect(body.ciphertext).toMatch(JWE_COMPACT);
     }
     const haystacks = recorder.replies.map((reply, index) => {
-      const body = JSON.parse(textOf(reply)) as Record<string, unknown>;
-      // The rendered output is the product; everything else in a render reply (references, errors) is scanned.
-      if (reply.inReplyTo === 'render.v1.render') delete body.output;
-      return { where: `reply ${index} to ${reply.inReplyTo}`, text: `${JSON.stringify(body)}\n${headersOf(reply)}` };
+      let text = textOf(reply);
+      if (reply.inReplyTo === 'render.v1.render') {
+        // The rendered output is the product; everything else in a render reply (references, errors) is scanned.
+        const body = JSON.parse(text) as Record<string, unknown>;
+        delete body.output;
+        text = JSON.stringify(body);
+      }
+      return { where: `reply ${index} to ${reply.inReplyTo}`, text: `${text}\n${headersOf(reply)}` };
     });
+    expect(recorder.replies.some((reply) => reply.inReplyTo?.startsWith('$JS.API.'))).toBe(true);
     expect(findLeaks(haystacks, needles({ base64: true }))).toEqual([]);
   });
 
