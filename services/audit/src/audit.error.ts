@@ -7,6 +7,8 @@ export enum AuditErrorCode {
   INVALID_QUERY = 'INVALID_QUERY',
   /** Postgres did not answer; the caller may retry. */
   STORE_UNAVAILABLE = 'STORE_UNAVAILABLE',
+  /** An ops rebuild that cannot run safely (a running applier, no stream to read); an ops error, never on the wire. */
+  REBUILD_REFUSED = 'REBUILD_REFUSED',
 }
 
 /** Every failure of the audit service; messages name fields and sequences, never event contents. */
@@ -36,6 +38,7 @@ export const auditErrorMapper: ErrorMapper = (error) => {
     case AuditErrorCode.STORE_UNAVAILABLE:
       return { code: 'UNAVAILABLE', message: 'the audit store is unavailable; retry later' };
     case AuditErrorCode.MALFORMED_EVENT:
+    case AuditErrorCode.REBUILD_REFUSED:
       return { code: 'INTERNAL', message: 'internal error' };
     default: {
       const _exhaustive: never = error.code;

@@ -1,8 +1,9 @@
 // Ops entry: `ts-node -T -r tsconfig-paths/register services/audit/src/ops/audit-ops.ts rebuild` (`npm run audit -- rebuild`).
 import { SingleBar } from 'cli-progress';
-import { ConfigError, databaseSettings, loadServiceConfig } from '@platform/config';
-import { ensureStreams } from '@platform/messaging';
+import { ConfigError, type Environment, databaseSettings, loadServiceConfig } from '@platform/config';
+import { natsCredentials } from '@platform/messaging';
 import { connect } from 'nats';
+import { AuditError } from '../audit.error';
 import { migrateAuditDatabase } from '../database/audit-migrations';
 import { AuditStore } from '../records/audit-store';
 import { rebuildAuditTrail } from '../stream/audit-rebuild';
@@ -10,16 +11,17 @@ import { rebuildAuditTrail } from '../stream/audit-rebuild';
 const USAGE = `usage: audit-ops <command>
 
 commands:
-  rebuild   empty the audit trail and re-apply SECRETS_EVENTS from sequence 1 (stop the audit service first)
+  rebuild   empty the audit trail and re-apply SECRETS_EVENTS from sequence 1 (refused while the audit service runs)
   migrate   apply pending audit schema migrations`;
 
-async function rebuild(): Promise<void> {
-  const config = loadServiceConfig('audit', databaseSettings);
+async function rebuild(env: Environment): Promise<void> {
+  const config = loadServiceConfig('audit', databaseSettings, env);
   await migrateAuditDatabase(config.databaseUrl);
   const nats = await connect({
     servers: config.natsUrl,
     name: 'audit-ops',
-    ...(config.natsUser ? { user: config.natsUser, pass: config.natsPassword } : {}),
+    // With a NATS user, replies come to that user's own inboxes (deploy/nats/nats-server.conf).
+    ...natsCredentials(config.natsUser, config.natsPassword),
   });
   const store = AuditStore.open(config.databaseUrl, { poolSize: 2 });
   const bar = new SingleBar({
@@ -27,10 +29,7 @@ async function rebuild(): Promise<void> {
     format: 'rebuilding audit trail [{bar}] {percentage}% | {value}/{total} stream sequences | {eta_formatted} left',
   });
   try {
-    await ensureStreams(nats, ['SECRETS_EVENTS'], {
-      subjectPrefix: config.subjectPrefix,
-      replicas: config.jetStreamReplicas,
-    });
+    // Only reads SECRETS_EVENTS (the compose `ops` user may not create or update streams): a missing one is refused.
     let started = false;
     const summary = await rebuildAuditTrail({
       nats,
@@ -55,12 +54,12 @@ async function rebuild(): Promise<void> {
   }
 }
 
-export async function main(command: string | undefined): Promise<void> {
+export async function main(command: string | undefined, env: Environment = process.env): Promise<void> {
   switch (command) {
     case 'rebuild':
-      return rebuild();
+      return rebuild(env);
     case 'migrate': {
-      const applied = await migrateAuditDatabase(loadServiceConfig('audit', databaseSettings).databaseUrl);
+      const applied = await migrateAuditDatabase(loadServiceConfig('audit', databaseSettings, env).databaseUrl);
       process.stdout.write(applied.length > 0 ? `applied ${applied.join(', ')}\n` : 'audit schema is up to date\n');
       return;
     }
@@ -74,9 +73,8 @@ if (require.main === module) {
   main(process.argv[2]).then(
     () => process.exit(),
     (error: unknown) => {
-      process.stderr.write(
-        `${error instanceof ConfigError ? error.message : `audit-ops failed: ${(error as Error).message}`}\n`,
-      );
+      const refusal = error instanceof ConfigError || error instanceof AuditError;
+      process.stderr.write(`${refusal ? error.message : `audit-ops failed: ${(error as Error).message}`}\n`);
       process.exit(1);
     },
   );

@@ -2,6 +2,7 @@ import { type TestDatabase, createTestDatabase, testInfrastructure, uniqueSubjec
 import { type NatsConnection, connect } from 'nats';
 import { Client } from 'pg';
 import pino from 'pino';
+import { AuditError, AuditErrorCode } from '../audit.error';
 import { migrateAuditDatabase } from '../database/audit-migrations';
 import { AuditStore } from '../records/audit-store';
 import {
@@ -92,5 +93,78 @@ describe('rebuildAuditTrail', () => {
     await resumed.stop();
     expect(await trail()).toHaveLength(601);
     expect((await store.verifyChain('acme')).ok).toBe(true);
+  });
+
+  async function refusal(attempt: Promise<unknown>): Promise<AuditError> {
+    const error = await attempt.then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
+    expect(error).toBeInstanceOf(AuditError);
+    expect((error as AuditError).code).toBe(AuditErrorCode.REBUILD_REFUSED);
+    return error as AuditError;
+  }
+
+  it('refuses while an audit instance applies, and leaves the trail and the durable consumer as they were', async () => {
+    const manager = await nats.jetstreamManager();
+    const durableBefore = await manager.consumers.info(secretsEventsStream(prefix), AUDIT_CONSUMER);
+    const recordsBefore = await trail();
+    const running = new AuditEventConsumer({ nats, subjectPrefix: prefix, store, logger: pino({ level: 'silent' }) });
+    await running.start();
+    try {
+      await eventually('the instance holds the applier lease', async () => running.isApplier);
+      const error = await refusal(rebuildAuditTrail({ nats, subjectPrefix: prefix, store }));
+      expect(error.message).toBe(
+        'the audit service is running (an instance holds the applier lease): stop every audit instance, then run rebuild again',
+      );
+      expect(await trail()).toEqual(recordsBefore);
+      const durableAfter = await manager.consumers.info(secretsEventsStream(prefix), AUDIT_CONSUMER);
+      expect(durableAfter.created).toBe(durableBefore.created);
+    } finally {
+      await running.stop();
+    }
+    // With the service stopped, the same rebuild runs.
+    expect(await rebuildAuditTrail({ nats, subjectPrefix: prefix, store })).toMatchObject({ lastSequence: 602 });
+    expect(await trail()).toEqual(recordsBefore);
+  });
+
+  it('keeps every audit instance from applying while it runs', async () => {
+    // An instance started once the rebuild is under way asks for the lease every 5 ms.
+    const instance = new AuditEventConsumer({
+      nats,
+      subjectPrefix: prefix,
+      store,
+      logger: pino({ level: 'silent' }),
+      leasePollMs: 5,
+    });
+    const applierDuringRebuild: boolean[] = [];
+    const summary = await rebuildAuditTrail({
+      nats,
+      subjectPrefix: prefix,
+      store,
+      batchSize: 20,
+      onProgress: ({ applied }) => {
+        if (applied === 0) void instance.start();
+        else applierDuringRebuild.push(instance.isApplier);
+      },
+    });
+    expect(summary.lastSequence).toBe(602);
+    expect(applierDuringRebuild.length).toBeGreaterThan(10);
+    expect(applierDuringRebuild.every((applier) => !applier)).toBe(true);
+    await eventually('the instance applies once the rebuild is done', async () => instance.isApplier);
+    await instance.stop();
+    expect(await trail()).toHaveLength(601);
+  });
+
+  it('reads SECRETS_EVENTS only: a prefix without the stream is refused, and nothing is created or emptied', async () => {
+    const elsewhere = uniqueSubjectPrefix();
+    const recordsBefore = await trail();
+    const error = await refusal(rebuildAuditTrail({ nats, subjectPrefix: elsewhere, store }));
+    expect(error.message).toBe(
+      `stream ${secretsEventsStream(elsewhere)} does not exist on this NATS server: nothing to rebuild from (check NATS_URL and NATS_SUBJECT_PREFIX)`,
+    );
+    const manager = await nats.jetstreamManager();
+    await expect(manager.streams.info(secretsEventsStream(elsewhere))).rejects.toThrow('stream not found');
+    expect(await trail()).toEqual(recordsBefore);
   });
 });

@@ -1,5 +1,6 @@
-import { type NatsConnection } from 'nats';
-import { type AuditStore, type StreamedEvent } from '../records/audit-store';
+import { type JetStreamManager, type NatsConnection, type StreamInfo } from 'nats';
+import { AuditError, AuditErrorCode } from '../audit.error';
+import { type ApplierLease, type AuditStore, type StreamedEvent } from '../records/audit-store';
 import { resetAuditConsumer, secretsEventsStream, streamedEventOf } from './audit-stream';
 
 export interface RebuildProgress {
@@ -24,10 +25,39 @@ export interface RebuildOptions {
   readonly onProgress?: (progress: RebuildProgress) => void;
 }
 
+/** Reads the stream only (ops may not create or update it): a missing stream is a refusal, not a new empty stream. */
+async function existingStream(manager: JetStreamManager, stream: string): Promise<StreamInfo> {
+  try {
+    return await manager.streams.info(stream);
+  } catch (error) {
+    if (!/stream not found/i.test(String((error as Error | undefined)?.message))) throw error;
+    throw new AuditError(
+      AuditErrorCode.REBUILD_REFUSED,
+      `stream ${stream} does not exist on this NATS server: nothing to rebuild from (check NATS_URL and NATS_SUBJECT_PREFIX)`,
+      { reason: 'stream-missing', stream },
+    );
+  }
+}
+
+/** The applier lease keeps every audit instance from applying while the trail is emptied and replayed. */
+async function takeApplierLease(store: AuditStore): Promise<ApplierLease> {
+  const lease = await store.tryAcquireApplierLease();
+  if (lease) return lease;
+  if (!(await store.isHealthy())) {
+    throw new AuditError(AuditErrorCode.STORE_UNAVAILABLE, 'the audit database is unavailable');
+  }
+  throw new AuditError(
+    AuditErrorCode.REBUILD_REFUSED,
+    'the audit service is running (an instance holds the applier lease): stop every audit instance, then run rebuild again',
+    { reason: 'applier-running' },
+  );
+}
+
 /**
  * Empties the audit trail and re-applies SECRETS_EVENTS from sequence 1 through an ordered (ephemeral) consumer,
  * with the same code path as the live consumer, so the records and hashes come out identical. Afterwards the
- * durable consumer is recreated to continue after the last replayed sequence. Run it with the audit service stopped.
+ * durable consumer is recreated to continue after the last replayed sequence. It holds the applier lease throughout
+ * and refuses to start while an audit instance holds it.
  *
  * Its transactions commit without waiting for the write-ahead log (`synchronous_commit = off`, per transaction): a
  * crash part-way loses at most the last commits of a rebuild that has to be run again anyway. One synchronous commit
@@ -37,7 +67,25 @@ export async function rebuildAuditTrail(options: RebuildOptions): Promise<Rebuil
   const started = performance.now();
   const manager = await options.nats.jetstreamManager();
   const stream = secretsEventsStream(options.subjectPrefix);
-  const { state } = await manager.streams.info(stream);
+  const { state } = await existingStream(manager, stream);
+  const lease = await takeApplierLease(options.store);
+  let leaseLost = false;
+  void lease.lost.then(() => (leaseLost = true));
+  try {
+    return await replay(options, manager, state, started, () => leaseLost);
+  } finally {
+    await lease.release();
+  }
+}
+
+async function replay(
+  options: RebuildOptions,
+  manager: JetStreamManager,
+  state: StreamInfo['state'],
+  started: number,
+  leaseLost: () => boolean,
+): Promise<RebuildSummary> {
+  const stream = secretsEventsStream(options.subjectPrefix);
   const total = state.last_seq;
   await options.store.reset();
   const batchSize = options.batchSize ?? 5_000;
@@ -92,6 +140,8 @@ export async function rebuildAuditTrail(options: RebuildOptions): Promise<Rebuil
     }
   }
   await options.store.flushDurably();
+  // Without the lease an instance may have applied meanwhile: the durable consumer must not be moved under it.
+  if (leaseLost()) throw new Error('the rebuild lost the applier lease (its database session ended); run it again');
   await resetAuditConsumer(manager, options.subjectPrefix, Math.max(appliedThrough, total) + 1);
   return { events, records, rejected, lastSequence: appliedThrough, seconds: (performance.now() - started) / 1000 };
 }

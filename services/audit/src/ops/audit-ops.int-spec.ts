@@ -1,0 +1,163 @@
+// `audit rebuild` as ops runs it: the compose NATS configuration (deploy/nats/nats-server.conf, user `ops`) on a
+// private nats-server, and the real process for the refusal's exit code and message.
+import { ensureStreams, natsCredentials } from '@platform/messaging';
+import { type TestDatabase, createTestDatabase } from '@platform/testing';
+import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { type NatsConnection, connect } from 'nats';
+import { Client } from 'pg';
+import pino from 'pino';
+import { migrateAuditDatabase } from '../database/audit-migrations';
+import { AuditStore } from '../records/audit-store';
+import { AuditEventConsumer } from '../stream/audit-consumer';
+import { AUDIT_CONSUMER } from '../stream/audit-stream';
+import { eventually, publishSecretEvents, secretEvent } from '../testing/secret-events';
+import { main } from './audit-ops';
+
+jest.setTimeout(90_000);
+
+const ROOT = join(__dirname, '../../../..');
+const NATS_SERVER = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
+const NATS_CONF = join(ROOT, 'deploy/nats/nats-server.conf');
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+describe('npm run audit -- rebuild against the compose NATS permissions', () => {
+  let storeDir: string;
+  let server: ChildProcess | undefined;
+  let natsUrl: string;
+  let secrets: NatsConnection;
+  let database: TestDatabase;
+  let sql: Client;
+
+  const as = (user: string) =>
+    connect({ servers: natsUrl, ...natsCredentials(user, `dev-${user}-password`), maxReconnectAttempts: 0 });
+  const opsEnv = () => ({
+    NATS_URL: natsUrl,
+    NATS_USER: 'ops',
+    NATS_PASSWORD: 'dev-ops-password',
+    NATS_SUBJECT_PREFIX: '',
+    DATABASE_URL: database.url,
+  });
+  const recordCount = async () => Number((await sql.query('select count(*) from audit.records')).rows[0].count);
+
+  beforeAll(async () => {
+    const port = await freePort();
+    natsUrl = `nats://127.0.0.1:${port}`;
+    storeDir = mkdtempSync(join(tmpdir(), 'audit-ops-nats-'));
+    // The compose configuration on a private port and store directory.
+    const conf = readFileSync(NATS_CONF, 'utf8')
+      .replace(/^port: \d+$/m, `port: ${port}`)
+      .replace(/^http_port: \d+$/m, '')
+      .replace(/store_dir: \S+/, `store_dir: ${JSON.stringify(storeDir)}`);
+    writeFileSync(join(storeDir, 'nats-server.conf'), conf);
+    server = spawn(NATS_SERVER, ['-c', join(storeDir, 'nats-server.conf'), '-a', '127.0.0.1'], { stdio: 'ignore' });
+    for (let attempt = 0; !secrets; attempt++) {
+      try {
+        secrets = await as('secrets');
+      } catch (error) {
+        if (attempt > 100) throw error;
+        await new Promise((resolve) => setTimeout(resolve, 100));
+      }
+    }
+    // The secrets service creates SECRETS_EVENTS and its outbox publishes; ops only reads it.
+    await ensureStreams(secrets, ['SECRETS_EVENTS'], { subjectPrefix: '', replicas: 1 });
+    await publishSecretEvents(
+      secrets,
+      '',
+      Array.from({ length: 120 }, (_, i) => secretEvent({ key: `KEY_${i}` })),
+    );
+    database = await createTestDatabase();
+    await migrateAuditDatabase(database.url);
+    sql = new Client({ connectionString: database.url });
+    await sql.connect();
+  });
+
+  afterAll(async () => {
+    await secrets?.close();
+    await sql?.end();
+    await database?.drop();
+    server?.kill();
+    if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+  });
+
+  it('rebuilds as the ops user, which may read the stream but not create or update it', async () => {
+    const ops = await as('ops');
+    try {
+      const manager = await ops.jetstreamManager();
+      await expect(manager.streams.update('SECRETS_EVENTS', { description: 'changed by ops' })).rejects.toThrow(
+        /permissions violation|timeout/i,
+      );
+    } finally {
+      await ops.close();
+    }
+    const written = jest.spyOn(process.stdout, 'write').mockImplementation(() => true);
+    jest.spyOn(process.stderr, 'write').mockImplementation(() => true);
+    try {
+      await main('rebuild', opsEnv());
+    } finally {
+      jest.restoreAllMocks();
+    }
+    expect(String(written.mock.calls.at(-1)?.[0])).toMatch(
+      /^rebuilt the audit trail: 120 events, 120 records, 0 malformed skipped, through stream sequence 120, in [\d.]+ s; the durable consumer continues at 121\n$/,
+    );
+    expect(await recordCount()).toBe(120);
+    const durable = await (await secrets.jetstreamManager()).consumers.info('SECRETS_EVENTS', AUDIT_CONSUMER);
+    expect(durable.config.opt_start_seq).toBe(121);
+  });
+
+  it('exits 1 with one line on stderr while an audit instance holds the applier lease', async () => {
+    const store = AuditStore.open(database.url);
+    const audit = await as('audit');
+    const running = new AuditEventConsumer({
+      nats: audit,
+      subjectPrefix: '',
+      store,
+      logger: pino({ level: 'silent' }),
+    });
+    await running.start();
+    try {
+      await eventually('the instance holds the applier lease', async () => running.isApplier);
+      const { code, stdout, stderr } = await new Promise<{ code: number | null; stdout: string; stderr: string }>(
+        (resolve) => {
+          const child = execFile(
+            process.execPath,
+            [
+              require.resolve('ts-node/dist/bin'),
+              '-T',
+              '-r',
+              'tsconfig-paths/register',
+              'services/audit/src/ops/audit-ops.ts',
+              'rebuild',
+            ],
+            { cwd: ROOT, env: { ...process.env, ...opsEnv() } },
+            (_error, out, err) => resolve({ code: child.exitCode, stdout: out, stderr: err }),
+          );
+        },
+      );
+      expect({ code, stdout, stderr }).toEqual({
+        code: 1,
+        stdout: '',
+        stderr:
+          'the audit service is running (an instance holds the applier lease): stop every audit instance, then run rebuild again\n',
+      });
+      expect(await recordCount()).toBe(120);
+    } finally {
+      await running.stop();
+      await audit.close();
+      await store.close();
+    }
+  });
+});
