@@ -1,16 +1,20 @@
-// The deployment files: compose and the Helm chart parse and cover every service; the NATS config is valid and enforces its permissions.
+// The deployment files: compose and the Helm chart parse and cover every service; the NATS config is valid, enforces
+// its permissions, and runs the four services (built in dist/) and the CLI under them.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { type NatsConnection, connect } from 'nats';
+import { delimiter, join } from 'node:path';
+import { type NatsConnection, connect, headers as natsHeaders } from 'nats';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { parseTemplate } from '@platform/template';
-import { SERVICE_NAMES } from '@platform/config';
+import { SERVICE_NAMES, type ServiceName } from '@platform/config';
+import { natsCredentials } from '@platform/messaging';
+import { type TestDatabase, TestTokens, createTestDatabase } from '@platform/testing';
 
 const ROOT = join(__dirname, '../..');
 const CHART = join(ROOT, 'deploy/helm/secrets-platform');
-const NATS_SERVER = '/usr/sbin/nats-server';
+const BIN = join(ROOT, 'bin/secrets.js');
 const NATS_CONF = join(ROOT, 'deploy/nats/nats-server.conf');
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- rendered Kubernetes manifests are free-form
@@ -112,25 +116,135 @@ describe('Helm chart', () => {
     const withCredentials = renderChart({ nats: { ...(values.nats as object), credentialsSecret: 'nats-creds' } });
     expect(names(withCredentials)).toEqual(expect.arrayContaining(['NATS_USER', 'NATS_PASSWORD']));
   });
+
+  it('exposes /metrics on a named port that a ServiceMonitor can select', () => {
+    const docs = renderChart();
+    for (const name of SERVICE_NAMES) {
+      const httpPort = (values.services as Record<string, { httpPort: number }>)[name].httpPort;
+      const service = docs.find((d) => d.kind === 'Service' && d.metadata.name === `sp-${name}`)!;
+      const deployment = docs.find((d) => d.kind === 'Deployment' && d.metadata.name === `sp-${name}`)!;
+      // A ServiceMonitor selects the Service by label and scrapes `port: http`, path /metrics.
+      expect(service.metadata.labels).toMatchObject({
+        'app.kubernetes.io/name': name,
+        'app.kubernetes.io/instance': 'sp',
+      });
+      expect(service.spec.ports).toEqual([{ name: 'http', port: httpPort, targetPort: 'http' }]);
+      expect(deployment.spec.template.metadata.labels).toMatchObject(service.spec.selector);
+      expect(deployment.spec.template.spec.containers[0].ports).toEqual([{ name: 'http', containerPort: httpPort }]);
+    }
+  });
 });
 
-const describeWithNats = existsSync(NATS_SERVER) ? describe : describe.skip;
+/** nats-server from the PATH, or Debian's /usr/sbin/nats-server. */
+function findNatsServer(): string | undefined {
+  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/sbin'];
+  return dirs.map((dir) => join(dir, 'nats-server')).find((file) => existsSync(file));
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+const NATS_SERVER = findNatsServer();
+const describeWithNats = NATS_SERVER ? describe : describe.skip;
+type NatsUser = 'secrets' | 'render' | 'redaction' | 'audit' | 'shipper' | 'client' | 'ops';
 
 describeWithNats('NATS server configuration', () => {
   let server: ChildProcess;
   let storeDir: string;
-  const port = 14222 + Math.floor(Math.random() * 1000);
+  let natsUrl: string;
+  let database: TestDatabase;
+  let adminToken: string;
+  const services: Array<{ name: ServiceName; process: ChildProcess; output: string[] }> = [];
   const connections: NatsConnection[] = [];
 
-  function as(user: string): Promise<NatsConnection> {
-    return connect({ servers: `nats://127.0.0.1:${port}`, user, pass: `dev-${user}-password` }).then((c) => {
-      connections.push(c);
-      return c;
+  /** A connection as one of the config's users, with that user's own inbox prefix (as the services and CLI use). */
+  async function as(user: NatsUser): Promise<NatsConnection> {
+    const connection = await connect({ servers: natsUrl, ...natsCredentials(user, `dev-${user}-password`) });
+    connections.push(connection);
+    return connection;
+  }
+
+  async function startServiceProcess(name: ServiceName): Promise<void> {
+    const entry = join(ROOT, `dist/services/${name}/src/main.js`);
+    if (!existsSync(entry)) throw new Error(`${entry} is missing: run npm run build first`);
+    const httpPort = await freePort();
+    const child = spawn(process.execPath, [entry], {
+      env: {
+        PATH: process.env.PATH,
+        NODE_ENV: 'test',
+        NATS_URL: natsUrl,
+        NATS_USER: name,
+        NATS_PASSWORD: `dev-${name}-password`,
+        DATABASE_URL: database.url,
+        HTTP_PORT: String(httpPort),
+        LOG_LEVEL: 'warn',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const output: string[] = [];
+    child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
+    child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
+    services.push({ name, process: child, output });
+    for (let i = 0; i < 300; i++) {
+      if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode}: ${output.join('')}`);
+      const ready = await fetch(`http://127.0.0.1:${httpPort}/readyz`).then(
+        (r) => r.ok,
+        () => false,
+      );
+      if (ready) return;
+      await delay(100);
+    }
+    throw new Error(`${name} not ready on /readyz within 30 s: ${output.join('')}`);
+  }
+
+  async function request<T>(connection: NatsConnection, subject: string, body: object): Promise<T> {
+    const headers = natsHeaders();
+    headers.set('Authorization', `Bearer ${adminToken}`);
+    const reply = await connection.request(subject, encoder.encode(JSON.stringify(body)), { headers, timeout: 5000 });
+    return JSON.parse(decoder.decode(reply.data)) as T;
+  }
+
+  function cli(args: string[], user: NatsUser): Promise<{ code: number | null; stdout: string; stderr: string }> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, ...args], {
+        env: {
+          PATH: process.env.PATH,
+          NATS_URL: natsUrl,
+          NATS_USER: user,
+          NATS_PASSWORD: `dev-${user}-password`,
+          SECRETS_TOKEN: adminToken,
+        },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code, stdout, stderr });
+      });
     });
   }
 
   beforeAll(async () => {
-    expect(execFileSync(NATS_SERVER, ['-t', '-c', NATS_CONF], { encoding: 'utf8', stdio: 'pipe' })).toBeDefined();
+    expect(execFileSync(NATS_SERVER!, ['-t', '-c', NATS_CONF], { encoding: 'utf8', stdio: 'pipe' })).toBeDefined();
+    const port = await freePort();
+    natsUrl = `nats://127.0.0.1:${port}`;
     storeDir = mkdtempSync(join(tmpdir(), 'nats-conf-'));
     // The same configuration on a private port and store directory.
     const conf = readFileSync(NATS_CONF, 'utf8')
@@ -138,25 +252,37 @@ describeWithNats('NATS server configuration', () => {
       .replace(/^http_port: \d+$/m, '')
       .replace(/store_dir: \S+/, `store_dir: ${JSON.stringify(storeDir)}`);
     writeFileSync(join(storeDir, 'nats-server.conf'), conf);
-    server = spawn(NATS_SERVER, ['-c', join(storeDir, 'nats-server.conf'), '-a', '127.0.0.1'], {
-      stdio: 'ignore',
-    });
-    for (let i = 0; i < 100; i++) {
-      try {
-        await (await connect({ servers: `nats://127.0.0.1:${port}`, user: 'ops', pass: 'dev-ops-password' })).close();
-        return;
-      } catch {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
+    server = spawn(NATS_SERVER!, ['-c', join(storeDir, 'nats-server.conf'), '-a', '127.0.0.1'], { stdio: 'ignore' });
+    let up = false;
+    for (let i = 0; i < 100 && !up; i++) {
+      up = await connect({ servers: natsUrl, user: 'ops', pass: 'dev-ops-password' }).then(
+        (c) => c.close().then(() => true),
+        () => delay(100).then(() => false),
+      );
     }
-    throw new Error('nats-server did not start');
-  });
+    if (!up) throw new Error('nats-server did not start');
+    database = await createTestDatabase();
+    adminToken = await (await TestTokens.create()).vendor('acme', 'admin');
+    // One at a time: secrets and audit migrate the same database.
+    for (const name of SERVICE_NAMES) await startServiceProcess(name);
+  }, 180_000);
 
   afterAll(async () => {
     await Promise.all(connections.map((c) => c.close()));
+    await Promise.all(
+      services.map(
+        ({ process: child }) =>
+          new Promise<void>((resolve) => {
+            if (child.exitCode !== null) return resolve();
+            child.once('exit', () => resolve());
+            child.kill('SIGTERM');
+          }),
+      ),
+    );
     server?.kill();
+    await database?.drop();
     if (storeDir) rmSync(storeDir, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   /** Whether `publisher` can get a message on `subject` to a subscriber that may receive it. */
   async function delivered(subscriber: NatsConnection, publisher: NatsConnection, subject: string): Promise<boolean> {
@@ -166,15 +292,36 @@ describeWithNats('NATS server configuration', () => {
     publisher.publish(subject);
     await publisher.flush().catch(() => undefined);
     await subscriber.flush();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await delay(100);
     subscription.unsubscribe();
     return received;
   }
 
+  /** Whether the server refuses `connection` a subscription to `subject` (nats.js hands the subscription the error). */
+  async function subscriptionRefused(connection: NatsConnection, subject: string): Promise<boolean> {
+    let refused = false;
+    const subscription = connection.subscribe(subject, {
+      callback: (error) => (refused ||= /permissions violation/i.test(String(error?.message))),
+    });
+    await connection.flush();
+    await delay(100);
+    if (!subscription.isClosed()) subscription.unsubscribe();
+    return refused;
+  }
+
+  it('boots every service with its own NATS user: each answers /readyz', () => {
+    expect(services.map((s) => s.name)).toEqual([...SERVICE_NAMES]);
+    for (const service of services) expect(service.process.exitCode).toBeNull();
+  });
+
   it('lets only the secrets service listen on secrets.v1.>', async () => {
-    const [secrets, render, client] = await Promise.all([as('secrets'), as('render'), as('client')]);
+    const [secrets, client] = await Promise.all([as('secrets'), as('client')]);
     expect(await delivered(secrets, client, 'secrets.v1.create')).toBe(true);
-    expect(await delivered(render, client, 'secrets.v1.create')).toBe(false);
+    for (const user of ['render', 'redaction', 'audit', 'client', 'ops', 'shipper'] as const) {
+      const connection = await as(user);
+      expect([user, await subscriptionRefused(connection, 'secrets.v1.>')]).toEqual([user, true]);
+      expect([user, await delivered(connection, client, 'secrets.v1.create')]).toEqual([user, false]);
+    }
   });
 
   it('lets only render and redaction request secrets.v1.resolve', async () => {
@@ -191,16 +338,77 @@ describeWithNats('NATS server configuration', () => {
     expect(await delivered(secrets, shipper, 'secrets.v1.resolve')).toBe(false);
   });
 
-  it('lets log shippers publish logs.raw.> and nothing else', async () => {
-    const [shipper, secrets] = await Promise.all([as('shipper'), as('secrets')]);
-    const js = await secrets.jetstreamManager();
-    await js.streams.add({ name: 'LOGS_RAW', subjects: ['logs.raw.>'] });
-    const before = (await js.streams.info('LOGS_RAW')).state.messages;
-    shipper.publish('logs.raw.acme._.web', 'hello');
-    shipper.publish('logs.redacted.acme._.web', 'forged');
+  it('renders through secrets.v1.resolve under the config, and no other user can see the reply', async () => {
+    const client = await as('client');
+    const overheard: string[] = [];
+    for (const user of ['secrets', 'render', 'redaction', 'audit', 'ops', 'shipper'] as const) {
+      const connection = await as(user);
+      for (const subject of ['_INBOX.>', '_INBOX_client.>']) {
+        expect([user, subject, await subscriptionRefused(connection, subject)]).toEqual([user, subject, true]);
+      }
+      // Whatever else a user may subscribe to, nothing of a client's replies may reach it.
+      connection.subscribe('>', { callback: (error, m) => void (!error && overheard.push(m.subject)) });
+    }
+    const created = await request<{ key: string; version: number }>(client, 'secrets.v1.create', {
+      key: 'DB_PASSWORD',
+      value: 'deploy-conf-pw-4d1c',
+    });
+    expect(created).toMatchObject({ key: 'DB_PASSWORD', version: 1 });
+    const rendered = await request<{ output: string }>(client, 'render.v1.render', {
+      template: 'DB_PASSWORD={{ .Secrets.DB_PASSWORD }}\n',
+      format: 'env',
+    });
+    expect(rendered.output).toBe('DB_PASSWORD=deploy-conf-pw-4d1c\n');
+    await delay(200);
+    expect(overheard.filter((subject) => subject.startsWith('_INBOX'))).toEqual([]);
+  });
+
+  it('refuses a connection without its user inbox prefix any reply (the old shared _INBOX)', async () => {
+    const shared = await connect({ servers: natsUrl, user: 'client', pass: 'dev-client-password' });
+    connections.push(shared);
+    await expect(request(shared, 'secrets.v1.list', {})).rejects.toThrow(/permissions violation/i);
+  });
+
+  it('lets ops read SECRETS_EVENTS: stream info and an ordered consumer', async () => {
+    const ops = await as('ops');
+    const info = await (await ops.jetstreamManager()).streams.info('SECRETS_EVENTS');
+    expect(info.state.messages).toBeGreaterThanOrEqual(1);
+    const consumer = await ops.jetstream().consumers.get('SECRETS_EVENTS', { opt_start_seq: 1 });
+    const message = await consumer.next({ expires: 5000 });
+    expect(message).not.toBeNull();
+    expect(JSON.parse(decoder.decode(message!.data))).toMatchObject({ type: 'SecretCreated', key: 'DB_PASSWORD' });
+    await consumer.delete();
+  });
+
+  it('replays SECRETS_EVENTS with the CLI as ops and lists secrets as client', async () => {
+    const replay = await cli(['audit', 'replay', '--from-seq', '1'], 'ops');
+    expect(replay).toMatchObject({ code: 0, stderr: '' });
+    const events = replay.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { sequence: number; type: string });
+    expect(events[0]).toMatchObject({ sequence: 1, type: 'SecretCreated' });
+    expect(replay.stdout).not.toContain('deploy-conf-pw');
+    const list = await cli(['list', '--json'], 'client');
+    expect(list).toMatchObject({ code: 0 });
+    expect((JSON.parse(list.stdout) as { secrets: Array<{ key: string }> }).secrets.map((s) => s.key)).toEqual([
+      'DB_PASSWORD',
+    ]);
+  });
+
+  it('lets log shippers publish logs.raw.> only, and ops read the masked logs.redacted.>', async () => {
+    const [shipper, ops, client] = await Promise.all([as('shipper'), as('ops'), as('client')]);
+    expect(await subscriptionRefused(ops, 'logs.raw.>')).toBe(true);
+    const seen: string[] = [];
+    ops.subscribe('logs.redacted.acme.>', { callback: (error, m) => !error && seen.push(decoder.decode(m.data)) });
+    await ops.flush();
+    shipper.publish('logs.redacted.acme._.web', 'forged line');
+    shipper.publish('logs.raw.acme._.web', 'connecting with deploy-conf-pw-4d1c');
     await shipper.flush().catch(() => undefined);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-    expect((await js.streams.info('LOGS_RAW')).state.messages).toBe(before + 1);
-    expect(await delivered(secrets, shipper, 'secrets.v1.create')).toBe(false);
+    for (let i = 0; i < 100 && seen.length === 0; i++) await delay(100);
+    await delay(200);
+    expect(seen).toEqual(['connecting with ********']);
+    expect(await delivered(ops, shipper, 'secrets.v1.create')).toBe(false);
+    expect(await delivered(client, shipper, 'render.v1.render')).toBe(false);
   });
 });

@@ -1,4 +1,5 @@
 import { type NatsConnection, connect, headers as natsHeaders } from 'nats';
+import { natsCredentials } from '@platform/messaging';
 import { CliError, EXIT, exitCodeForWireCode, explainWireError } from './cli-error';
 
 const encoder = new TextEncoder();
@@ -29,7 +30,8 @@ export class PlatformClient {
           name: 'secrets-cli',
           maxReconnectAttempts: 0,
           timeout: 3000,
-          ...(settings.natsUser ? { user: settings.natsUser, pass: settings.natsPassword } : {}),
+          // With a NATS user, replies come to that user's own inboxes (deploy/nats/nats-server.conf).
+          ...natsCredentials(settings.natsUser, settings.natsPassword),
         }),
         settings,
       );

@@ -12,6 +12,7 @@ import { type ErrorMapper } from './errors';
 import { HealthController } from './health.controller';
 import { type StreamName, ensureStreams } from './jetstream';
 import { createLogger } from './logging';
+import { natsCredentials } from './nats-credentials';
 import { PlatformNatsServer } from './nats-transport';
 import { PlatformContext, Readiness, createMetricsRegistry } from './platform-context';
 import { type ServiceScope } from './principal';
@@ -55,7 +56,7 @@ async function connectNats(definition: ServiceDefinition): Promise<NatsConnectio
   return connect({
     servers: definition.config.natsUrl,
     name: definition.name,
-    ...(definition.config.natsUser ? { user: definition.config.natsUser, pass: definition.config.natsPassword } : {}),
+    ...natsCredentials(definition.config.natsUser, definition.config.natsPassword),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     waitOnFirstConnect: true,

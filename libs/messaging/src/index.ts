@@ -21,6 +21,7 @@ export {
 } from './errors';
 export { ensureStreams, prefixedStreamName, streamConfig, type StreamName } from './jetstream';
 export { createLogger, scrubLogObject } from './logging';
+export { connectionInbox, inboxPrefixOf, natsCredentials } from './nats-credentials';
 export { ERROR_CODE_HEADER, ERROR_MESSAGE_HEADER, PlatformNatsServer, encodeErrorReply } from './nats-transport';
 export { PlatformContext, Readiness, type ReadinessCheck } from './platform-context';
 export {

@@ -66,6 +66,8 @@ export async function ensureStreams(
   names: readonly StreamName[],
   options: StreamOptions,
 ): Promise<void> {
+  // A service without streams (render) may have no JetStream API permission at all.
+  if (names.length === 0) return;
   const manager: JetStreamManager = await connection.jetstreamManager();
   for (const name of names) {
     const config = streamConfig(name, options);

@@ -1,4 +1,5 @@
-import { type MsgHdrs, type NatsConnection, type Subscription, createInbox } from 'nats';
+import { type MsgHdrs, type NatsConnection, type Subscription } from 'nats';
+import { connectionInbox } from '@platform/messaging';
 
 /** Why LOGS did not confirm a publish; the raw message is handed back for redelivery. */
 export class PublishNotConfirmed extends Error {
@@ -20,7 +21,8 @@ const decoder = new TextDecoder();
  * throughput of `jetstream().publish` here. A publish is confirmed only by a PubAck without error.
  */
 export class LogsPublisher {
-  private readonly inbox = createInbox();
+  /** Under the connection's inbox prefix: a NATS user may subscribe only to its own inboxes. */
+  private readonly inbox: string;
   private readonly pending = new Map<number, Pending>();
   private subscription: Subscription | undefined;
   private sweeper: NodeJS.Timeout | undefined;
@@ -29,7 +31,9 @@ export class LogsPublisher {
   constructor(
     private readonly nats: NatsConnection,
     private readonly timeoutMs: number,
-  ) {}
+  ) {
+    this.inbox = connectionInbox(nats);
+  }
 
   start(): void {
     this.subscription = this.nats.subscribe(`${this.inbox}.*`, {
