@@ -18,3 +18,4 @@ export {
   type RebuildOptions,
 } from './postgres-event-store';
 export type { InlineProjection, InlineStatement, ProjectionContext, RebuildRange } from './projection';
+export type { OutboxPosition } from './publication-waiters';

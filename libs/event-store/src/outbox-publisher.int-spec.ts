@@ -304,6 +304,119 @@ describe('OutboxPublisher', () => {
     expect(await outboxLockHolderPid()).toBeDefined();
   });
 
+  it('tells a waiter in its own process that an event is published only once the broker acknowledged it', async () => {
+    const broker = new RecordingBroker();
+    let acknowledge!: () => void;
+    const acknowledged = new Promise<void>((resolve) => (acknowledge = resolve));
+    const publisher = publisherOf(broker, {
+      pollIntervalMs: 600_000,
+      publishedPollMs: 600_000,
+      publish: async (event) => {
+        await acknowledged;
+        broker.deliveries.push(event);
+      },
+    });
+    await publisher.start();
+    const [event] = (await store.appendToStream('thing:a', someEvents(1), { expectedVersion: 'no_stream' })).events;
+
+    let published: boolean | undefined;
+    const waiting = publisher.waitUntilPublished(event, 20_000).then((result) => (published = result));
+    await sleep(100);
+    expect(published).toBeUndefined();
+    acknowledge();
+    expect(await waiting).toBe(true);
+    expect(broker.deliveredIds).toEqual([event.eventId]);
+    // Already published: answered without waiting.
+    await expect(publisher.waitUntilPublished(event, 1)).resolves.toBe(true);
+  });
+
+  it("tells another instance's waiters by NOTIFY after each checkpoint, and by reading the checkpoint if none comes", async () => {
+    const broker = new RecordingBroker();
+    const active = publisherOf(broker, { pollIntervalMs: 600_000 });
+    await active.start();
+    while ((await outboxLockHolderPid()) === undefined) await sleep(5);
+    const otherProcess = await PostgresEventStore.open({ databaseUrl: database.url, schema });
+    const standby = new OutboxPublisher(otherProcess, {
+      name: 'secrets-events',
+      publish: () => Promise.reject(new Error('the standby must not publish')),
+      // Far above the test's timing: only the NOTIFY can settle these waiters in time.
+      publishedPollMs: 600_000,
+    });
+    try {
+      await standby.start();
+      // The standby LISTENs once its connection is up; a wait registered before could only be settled by the poll.
+      while (
+        (await store.query(`select 1 from pg_stat_activity where application_name = 'outbox:secrets-events'`)).length <
+        2
+      )
+        await sleep(5);
+      await sleep(50);
+      for (let n = 0; n < 5; n++) {
+        const appended = await otherProcess.appendToStream(`thing:${n}`, someEvents(2), {
+          expectedVersion: 'no_stream',
+        });
+        const last = appended.events[1];
+        const started = Date.now();
+        expect(await standby.waitUntilPublished(last, 10_000)).toBe(true);
+        expect(Date.now() - started).toBeLessThan(5_000);
+        expect(broker.deliveredIds).toContain(last.eventId);
+      }
+    } finally {
+      await standby.stop();
+      await otherProcess.close();
+    }
+
+    // Published before this instance listened: no NOTIFY will ever come, the checkpoint read settles it.
+    const appended = await store.appendToStream('thing:early', someEvents(1), { expectedVersion: 'no_stream' });
+    await active.drain();
+    const lateStore = await PostgresEventStore.open({ databaseUrl: database.url, schema });
+    const late = new OutboxPublisher(lateStore, {
+      name: 'secrets-events',
+      publish: () => Promise.reject(new Error('the standby must not publish')),
+      publishedPollMs: 30,
+    });
+    try {
+      await late.start();
+      await expect(late.waitUntilPublished(appended.events[0], 10_000)).resolves.toBe(true);
+    } finally {
+      await late.stop();
+      await lateStore.close();
+    }
+  });
+
+  it('answers false after the timeout while the broker refuses, and true once it accepts again', async () => {
+    const broker = new RecordingBroker();
+    let brokerDown = true;
+    const publisher = publisherOf(broker, {
+      publish: async (event) => {
+        if (brokerDown) throw new Error('no responders');
+        broker.deliveries.push(event);
+      },
+    });
+    await publisher.start();
+    const [event] = (await store.appendToStream('thing:a', someEvents(1), { expectedVersion: 'no_stream' })).events;
+
+    const started = Date.now();
+    expect(await publisher.waitUntilPublished(event, 300)).toBe(false);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(290);
+    brokerDown = false;
+    expect(await publisher.waitUntilPublished(event, 20_000)).toBe(true);
+    expect(broker.deliveredIds).toEqual([event.eventId]);
+  });
+
+  it('answers false to its waiters when it stops', async () => {
+    const broker = new RecordingBroker();
+    const publisher = publisherOf(broker, {
+      publish: () => Promise.reject(new Error('broker down')),
+    });
+    await publisher.start();
+    const [event] = (await store.appendToStream('thing:a', someEvents(1), { expectedVersion: 'no_stream' })).events;
+    const waiting = publisher.waitUntilPublished(event, 60_000);
+    await publisher.stop();
+    await expect(waiting).resolves.toBe(false);
+    await expect(publisher.waitUntilPublished(event, 60_000)).resolves.toBe(false);
+  });
+
   it('stops after finishing and checkpointing the in-flight event, and releases the lock', async () => {
     const broker = new RecordingBroker();
     let releaseThird!: () => void;

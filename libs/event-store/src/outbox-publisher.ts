@@ -5,6 +5,7 @@ import { EventStoreError, EventStoreErrorCode } from './event-store.error';
 import type { RecordedEvent } from './events';
 import type { PostgresEventStore } from './postgres-event-store';
 import { statement } from './prepared-statement';
+import { type OutboxPosition, PublicationWaiters } from './publication-waiters';
 
 export interface OutboxLogger {
   info(obj: object, msg?: string): void;
@@ -27,6 +28,8 @@ export interface OutboxPublisherOptions {
   retryDelayMs?: number;
   /** Advisory lock key; derived from the schema and `name` when absent. */
   lockKey?: number;
+  /** While callers wait for publication, how often the checkpoint is read in case a NOTIFY was lost (default 250 ms). */
+  publishedPollMs?: number;
   logger?: OutboxLogger;
 }
 
@@ -37,6 +40,8 @@ interface Checkpoint {
 
 const silentLogger: OutboxLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
 const DRAIN_POLL_MS = 10;
+/** Longest NOTIFY channel name Postgres accepts. */
+const MAX_CHANNEL_LENGTH = 63;
 /** Re-check interval while committed events wait behind an older transaction (instead of the idle poll). */
 const HELD_BACK_POLL_MS = 20;
 
@@ -52,6 +57,11 @@ class PublishFailed extends Error {}
  * dedicated connection that also LISTENs for append wake-ups, reads and writes the checkpoint — so losing
  * that connection loses the lock and forbids the checkpoint write at once. A crash between a publish and
  * the checkpoint republishes the rest of that batch; the broker dedupes by event id.
+ *
+ * `waitUntilPublished` lets a writer reply only once its event is on the broker: the publishing instance settles its
+ * own waiters after each acknowledged publish, and NOTIFYs the checkpoint on `<schema>_published` with each checkpoint
+ * write (one per batch) for the waiters of other instances, which LISTEN on their standby connection and fall back to
+ * reading the checkpoint table while anyone waits.
  */
 export class OutboxPublisher {
   private readonly batchSize: number;
@@ -69,6 +79,10 @@ export class OutboxPublisher {
   private wakeUp?: () => void;
   private wokenEarly = false;
   private stopWatchingCommits?: () => void;
+  private readonly waiters = new PublicationWaiters();
+  private readonly publishedPollMs: number;
+  private readonly publishedChannel: string;
+  private publishedPoll?: NodeJS.Timeout;
 
   constructor(
     private readonly store: PostgresEventStore,
@@ -80,6 +94,8 @@ export class OutboxPublisher {
     this.retryDelayMs = options.retryDelayMs ?? 1000;
     this.lockKey = options.lockKey ?? advisoryLockKey(`${store.names.schema}:outbox:${options.name}`);
     this.logger = options.logger ?? silentLogger;
+    this.publishedPollMs = options.publishedPollMs ?? 250;
+    this.publishedChannel = `${store.names.schema}_published`.slice(0, MAX_CHANNEL_LENGTH);
   }
 
   /** Starts contending for the lock in the background; resolves at once (failures are logged and retried). */
@@ -101,6 +117,23 @@ export class OutboxPublisher {
     this.wake();
     await this.loop;
     this.loop = undefined;
+    // Nothing publishes for this instance any more: its waiters hear "not yet" rather than wait out their timeout.
+    clearTimeout(this.publishedPoll);
+    this.publishedPoll = undefined;
+    this.waiters.abandon();
+  }
+
+  /**
+   * Resolves true once the event at `at` is published (acknowledged by the broker), by this instance or another one;
+   * false after `timeoutMs`, or when this publisher stops first. Costs no query while this instance publishes or
+   * other instances' NOTIFYs arrive.
+   */
+  waitUntilPublished(at: OutboxPosition, timeoutMs: number): Promise<boolean> {
+    if (this.waiters.isPublished(at)) return Promise.resolve(true);
+    if (!this.running) return Promise.resolve(false);
+    const published = this.waiters.wait(at, timeoutMs);
+    this.schedulePublishedPoll();
+    return published;
   }
 
   /** Resolves once every event committed before the call is published, by this instance or another one. */
@@ -166,11 +199,12 @@ export class OutboxPublisher {
       this.logger.warn({ outbox: this.options.name, err: error }, 'outbox connection error');
       this.wake();
     });
-    connection.on('notification', () => {
-      if (this.holdsLock) this.wake();
+    connection.on('notification', (notification) => {
+      if (notification.channel === this.publishedChannel) this.heardPublished(notification.payload);
+      else if (this.holdsLock) this.wake();
     });
     this.connection = connection;
-    await connection.query(`listen "${this.store.names.eventsChannel}"`);
+    await connection.query(`listen "${this.store.names.eventsChannel}"; listen "${this.publishedChannel}"`);
     return connection;
   }
 
@@ -190,6 +224,7 @@ export class OutboxPublisher {
       [this.options.name],
     );
     this.checkpoint = { transactionId: rows[0].transaction_id, position: rows[0].position };
+    this.waiters.advance(this.checkpoint);
     this.logger.info({ outbox: this.options.name, checkpoint: this.checkpoint }, 'outbox publisher took the lock');
     return true;
   }
@@ -216,6 +251,8 @@ export class OutboxPublisher {
           throw new PublishFailed(`Publishing event ${row.event_id} failed`, { cause: error });
         }
         published = row;
+        // Acknowledged by the broker: this process's waiters need not wait for the checkpoint.
+        this.waiters.advance({ transactionId: row.transaction_id, position: row.position });
       }
     } finally {
       if (published) await this.saveCheckpoint(connection, published);
@@ -237,16 +274,60 @@ export class OutboxPublisher {
     return rows[0].held;
   }
 
+  /** Writes the checkpoint and, in the same statement, tells other instances' waiters how far publishing got. */
   private async saveCheckpoint(connection: Client, row: EventRow): Promise<void> {
     await connection.query(
       statement(
-        `update ${this.store.names.outboxCheckpoints}
-         set last_transaction_id = $2::xid8, last_position = $3::bigint, updated_at = now() where name = $1`,
-        [this.options.name, row.transaction_id, row.position],
+        `with saved as (
+           update ${this.store.names.outboxCheckpoints}
+           set last_transaction_id = $2::xid8, last_position = $3::bigint, updated_at = now() where name = $1
+           returning 1)
+         select pg_notify($4, $5) from saved`,
+        [
+          this.options.name,
+          row.transaction_id,
+          row.position,
+          this.publishedChannel,
+          `${this.options.name} ${row.transaction_id} ${row.position}`,
+        ],
         { prepared: true },
       ),
     );
     this.checkpoint = { transactionId: row.transaction_id, position: row.position };
+  }
+
+  /** A checkpoint NOTIFY: `<name> <transaction id> <position>`; other outboxes of the schema share the channel. */
+  private heardPublished(payload: string | undefined): void {
+    const [name, transactionId, position] = (payload ?? '').split(' ');
+    if (name !== this.options.name || !/^\d+$/.test(transactionId ?? '') || !/^\d+$/.test(position ?? '')) return;
+    this.waiters.advance({ transactionId, position });
+  }
+
+  /** While anyone waits, reads the checkpoint now and then: a NOTIFY is lost while the LISTEN connection is down. */
+  private schedulePublishedPoll(): void {
+    if (this.publishedPoll !== undefined) return;
+    this.publishedPoll = setTimeout(() => void this.pollPublished(), this.publishedPollMs);
+  }
+
+  private async pollPublished(): Promise<void> {
+    try {
+      // The publishing instance advances its waiters itself, after each acknowledged publish.
+      if (!this.holdsLock && this.waiters.size > 0) {
+        const [checkpoint] = await this.store.query<{ transaction_id: string; position: string }>(
+          `select last_transaction_id::text as transaction_id, last_position::text as position
+           from ${this.store.names.outboxCheckpoints} where name = $1`,
+          [this.options.name],
+          { prepared: true },
+        );
+        if (checkpoint)
+          this.waiters.advance({ transactionId: checkpoint.transaction_id, position: checkpoint.position });
+      }
+    } catch (error) {
+      this.logger.warn({ outbox: this.options.name, err: error }, 'could not read the outbox checkpoint');
+    } finally {
+      this.publishedPoll = undefined;
+      if (this.waiters.size > 0 && this.running) this.schedulePublishedPoll();
+    }
   }
 
   /** Closing the session releases the advisory lock with it. */
