@@ -2,15 +2,19 @@
 // Each closure mirrors a function of Go's exec.go, including where it records the node that errors will name.
 import { goQuote, printOne } from './fmt';
 import {
+  CHECKED_ARGUMENT,
   CHECKS_PRESENCE,
   CONDITION_OPERATORS,
+  DataText,
   FUNCTIONS,
   FunctionError,
   PARAM_TYPE_NAMES,
   ResultTooLarge,
-  redacted,
   SHORT_CIRCUIT,
+  errorText,
+  type ErrorParts,
   type ParamType,
+  type ValueVerb,
 } from './functions';
 import type {
   BranchNode,
@@ -25,7 +29,7 @@ import type {
   TemplateNode,
   VariableNode,
 } from './nodes';
-import { nodeString } from './nodes';
+import { elseIfOf, nodeString } from './nodes';
 import type { Tree } from './parser';
 import { LexicalScope } from './scope';
 import { GoComplex, GoFloat, InterfaceValue, isMap, isTrue, mapGet, mapHas, sortedKeys, typeName } from './values';
@@ -50,6 +54,10 @@ export interface Execution {
   checkOutputAt: number;
   /** Raises Go's execution error for `reason` at `node`. */
   fail(reason: string): never;
+  /** A value from the data as an error message shows it (ExecuteOptions.describeValue). */
+  describe(value: unknown, verb: ValueVerb): string;
+  /** Applied to each action's printed text when the template was compiled with `escapePrinted`. */
+  escapePrinted(text: string): string;
   checkOutput(): void;
   /** Fails: the output would exceed its limit. */
   outputTooLarge(): never;
@@ -98,10 +106,18 @@ const receiverType = (v: unknown, fromContainer: boolean): string => (fromContai
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
+export interface CompileOptions {
+  /** Actions pass their printed text through `Execution.escapePrinted`; literal text is written as it is. */
+  readonly escapePrinted?: boolean;
+}
+
 export class Compiler {
   private readonly compiled = new Map<string, CompiledTemplate>();
 
-  constructor(private readonly trees: ReadonlyMap<string, Tree>) {}
+  constructor(
+    private readonly trees: ReadonlyMap<string, Tree>,
+    private readonly options: CompileOptions = {},
+  ) {}
 
   compileAll(): ReadonlyMap<string, CompiledTemplate> {
     for (const [name, tree] of this.trees) {
@@ -193,6 +209,21 @@ export class Compiler {
         return Flow.Normal;
       };
     }
+    if (this.options.escapePrinted) {
+      // A separate closure, so templates executed without escaping pay nothing per print.
+      return (s, dot) => {
+        const v = value(s, dot);
+        s.node = node;
+        let text: string;
+        if (typeof v === 'string') text = v;
+        else if (v === undefined) text = '<no value>';
+        else if (typeof v === 'function') return s.fail(`can't print ${nodeText(node)} of type ${typeName(v)}`);
+        else text = printOne(v);
+        s.out += s.escapePrinted(text);
+        if (s.out.length > s.checkOutputAt) s.checkOutput();
+        return Flow.Normal;
+      };
+    }
     return (s, dot) => {
       const v = value(s, dot);
       s.node = node;
@@ -205,19 +236,40 @@ export class Compiler {
     };
   }
 
+  /** An `if`/`with` and its `else if` chain, compiled and run as a loop over the links (no recursion per link). */
   private ifOrWith(node: BranchNode, scope: Scope): Statement {
     const mark = scope.visible.mark();
-    const condition = this.pipeline(node.pipe, scope, true);
-    const isWith = node.type === 'with';
-    const outerDotIsInterface = scope.dotIsInterface;
-    if (isWith) scope.dotIsInterface = false;
-    const then = this.list(node.list, scope);
-    scope.dotIsInterface = outerDotIsInterface;
-    const otherwise = node.elseList ? this.list(node.elseList, scope) : null;
+    const conditions: Expression[] = [];
+    const thens: Statement[] = [];
+    const withs: boolean[] = [];
+    let link: BranchNode = node;
+    for (;;) {
+      conditions.push(this.pipeline(link.pipe, scope, true));
+      const isWith = link.type === 'with';
+      const outerDotIsInterface = scope.dotIsInterface;
+      if (isWith) scope.dotIsInterface = false;
+      thens.push(this.list(link.list, scope));
+      scope.dotIsInterface = outerDotIsInterface;
+      withs.push(isWith);
+      const next = elseIfOf(link);
+      if (next === null) break;
+      link = next;
+    }
+    const otherwise = link.elseList ? this.list(link.elseList, scope) : null;
     scope.visible.pop(mark);
+    if (conditions.length === 1) {
+      const [condition, then, isWith] = [conditions[0], thens[0], withs[0]];
+      return (s, dot) => {
+        const v = condition(s, dot);
+        if (isTrue(v)) return then(s, isWith ? v : dot);
+        return otherwise ? otherwise(s, dot) : Flow.Normal;
+      };
+    }
     return (s, dot) => {
-      const v = condition(s, dot);
-      if (isTrue(v)) return then(s, isWith ? v : dot);
+      for (let i = 0; i < conditions.length; i++) {
+        const v = conditions[i](s, dot);
+        if (isTrue(v)) return thens[i](s, withs[i] ? v : dot);
+      }
       return otherwise ? otherwise(s, dot) : Flow.Normal;
     };
   }
@@ -258,7 +310,7 @@ export class Compiler {
           return Flow.Normal;
         }
       } else if (v !== undefined && v !== null) {
-        s.fail(`range can't iterate over ${redacted(v, '%v')}`);
+        s.fail(`range can't iterate over ${s.describe(v, '%v')}`);
       }
       return otherwise ? otherwise(s, dot) : Flow.Normal;
     };
@@ -566,13 +618,19 @@ export class Compiler {
       };
     }
     const argNodes = args === null ? [] : args.slice(1);
-    const lenientArgs = CHECKS_PRESENCE.has(name) || (checked && CONDITION_OPERATORS.has(name));
+    // Only the value a presence check tests is lenient (`default`'s given value, `required`'s val), never its
+    // default or message; inside a condition every argument of and/or/not/eq… is.
+    const conditionArgs = checked && CONDITION_OPERATORS.has(name);
+    const presenceCheck = CHECKS_PRESENCE.has(name);
+    const lenientArg = (i: number): boolean => conditionArgs || (presenceCheck && i === CHECKED_ARGUMENT);
+    // `required`'s message is an error text; built from data, it is a value and shown as one.
+    const messageFromData = name === 'required' && argNodes.length > 0 && argNodes[0].type !== 'string';
     const { params, variadic } = fn;
     const numParams = params.length;
     const numFixed = variadic ? numParams - 1 : argNodes.length;
     const paramAt = (i: number): ParamType => (variadic && i >= numParams - 1 ? params[numParams - 1] : params[i]);
     const compiledArgs = argNodes.map((a, i) => {
-      const value = this.arg(a, paramAt(i), scope, lenientArgs);
+      const value = this.arg(a, paramAt(i), scope, lenientArg(i));
       // Go's slice reads its indexes without unwrapping interfaces, so a map value there is refused.
       if (name !== 'slice' || i === 0 || !this.yieldsInterface(a, scope)) return value;
       return (s: Execution, dot: unknown) => new InterfaceValue(value(s, dot));
@@ -621,7 +679,8 @@ export class Compiler {
       } catch (e) {
         if (e instanceof FunctionError) {
           s.node = callerNode;
-          s.fail(`error calling ${name}: ${e.message}`);
+          const parts: ErrorParts = messageFromData ? [new DataText(e.message, '%s')] : e.parts;
+          s.fail(`error calling ${name}: ${errorText(parts, (v, verb) => s.describe(v, verb))}`);
         }
         if (e instanceof ResultTooLarge) s.outputTooLarge();
         throw e;
@@ -728,11 +787,16 @@ function constantAt(n: Node, value: unknown): Expression {
   };
 }
 
-/** Whether a command receives its piped input as a presence check (see `pipeline`). */
+/**
+ * Whether a command's value, piped into `next`, is checked rather than printed: the value a presence check
+ * tests (piped input is the final argument, so `default`/`required` with one argument of their own), or an
+ * operand of a condition operator inside a condition.
+ */
 function receivesCheckedInput(next: CommandNode, checked: boolean): boolean {
   const head = next.args[0];
   if (head.type !== 'identifier') return false;
-  return CHECKS_PRESENCE.has(head.ident) || (checked && CONDITION_OPERATORS.has(head.ident));
+  if (CHECKS_PRESENCE.has(head.ident)) return next.args.length - 1 === CHECKED_ARGUMENT;
+  return checked && CONDITION_OPERATORS.has(head.ident);
 }
 
 /** Go's validateType for our parameter types. */

@@ -43,8 +43,33 @@ export interface TemplateFunction {
   readonly call: (args: unknown[]) => unknown;
 }
 
-/** An error a function returns (or a panic it raises), reported as `error calling NAME: message`. */
-export class FunctionError extends Error {}
+/** How Go formats a value into a message: `%s` or `%v`. */
+export type ValueVerb = '%s' | '%v';
+
+/** A value from the data inside an error message: the executor shows it through its `describeValue` option. */
+export class DataText {
+  constructor(
+    readonly value: unknown,
+    readonly verb: ValueVerb,
+  ) {}
+}
+
+/** An error message as fixed text and values from the data. */
+export type ErrorParts = readonly (string | DataText)[];
+
+/**
+ * An error a function returns (or a panic it raises), reported as `error calling NAME: message`. `parts` keeps
+ * the values it quotes apart from its fixed wording, so no value reaches a message unless the caller asks.
+ */
+export class FunctionError extends Error {
+  readonly parts: ErrorParts;
+
+  constructor(message: string | ErrorParts) {
+    const parts = typeof message === 'string' ? [message] : message;
+    super(parts.map((part) => (typeof part === 'string' ? part : '<value>')).join(''));
+    this.parts = parts;
+  }
+}
 
 /** A function would build a result larger than any output may be. */
 export class ResultTooLarge extends Error {}
@@ -62,12 +87,24 @@ function intValue(v: unknown): number | undefined {
 }
 
 /**
- * A value as an error message may show it: Go prints it, but strings (and containers, which may hold
- * strings) can be secret values, which never appear in an error (ARCHITECTURE.md §2), so they are named by type.
+ * The default `describeValue`: Go prints the value, but strings (and containers, which may hold strings) can
+ * be secret values, which never appear in an error (ARCHITECTURE.md §2), so they are named by type.
  */
-export function redacted(v: unknown, verb: '%s' | '%v'): string {
+export function redactedValueText(v: unknown, verb: ValueVerb): string {
   if (typeof v === 'string' || v instanceof GoUint8 || Array.isArray(v) || isMap(v)) return `<redacted ${typeName(v)}>`;
   return sprintf(verb, [v]);
+}
+
+/** A value exactly as Go prints it into a message: for tests against Go, never for errors that reach a caller. */
+export function goValueText(v: unknown, verb: ValueVerb): string {
+  return sprintf(verb, [v]);
+}
+
+/** Joins an error's fixed text and its values, each value shown by `describe`. */
+export function errorText(parts: ErrorParts, describe: (v: unknown, verb: ValueVerb) => string): string {
+  let text = '';
+  for (const part of parts) text += typeof part === 'string' ? part : describe(part.value, part.verb);
+  return text;
 }
 
 // ---- comparisons (funcs.go eq/lt) ----
@@ -116,13 +153,18 @@ function eq(arg1: unknown, ...arg2: unknown[]): boolean {
         default: {
           const differentKinds = kindName(arg1) !== kindName(arg);
           if (differentKinds && arg1 !== undefined && arg !== undefined) {
-            fail(
-              `non-comparable types ${sprintf('%s', [arg1])}: ${typeName(arg1)}, ${typeName(arg)}: ${sprintf('%v', [arg])}`,
-            );
+            throw new FunctionError([
+              'non-comparable types ',
+              new DataText(arg1, '%s'),
+              `: ${typeName(arg1)}, ${typeName(arg)}: `,
+              new DataText(arg, '%v'),
+            ]);
           }
           if (isNilValue(arg1) || isNilValue(arg)) truth = isNilValue(arg) === isNilValue(arg1);
           else {
-            if (!comparable(arg)) fail(`non-comparable type ${redacted(arg, '%s')}: ${typeName(arg)}`);
+            if (!comparable(arg)) {
+              throw new FunctionError(['non-comparable type ', new DataText(arg, '%s'), `: ${typeName(arg)}`]);
+            }
             truth = arg1 === arg;
           }
         }
@@ -544,6 +586,8 @@ export const FUNCTION_NAMES: ReadonlySet<string> = new Set(FUNCTIONS.keys());
 
 /** Functions whose argument or piped input is checked, so a missing key there is empty (ARCHITECTURE.md §7). */
 export const CHECKS_PRESENCE = new Set(['default', 'required']);
+/** Index of the argument a presence check tests: Sprig's `default d given…` tests given[0], `required warn val` val. */
+export const CHECKED_ARGUMENT = 1;
 /** Functions that keep a condition a condition: a missing key in their arguments is empty inside if/with. */
 export const CONDITION_OPERATORS = new Set(['and', 'or', 'not', 'eq', 'ne', 'lt', 'le', 'gt', 'ge']);
 

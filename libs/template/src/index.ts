@@ -1,2 +1,10 @@
-export { parseTemplate, Template, TEMPLATE_LIMITS, DEFAULT_TEMPLATE_NAME, type ParseTemplateOptions } from './template';
+export {
+  parseTemplate,
+  Template,
+  TEMPLATE_LIMITS,
+  DEFAULT_TEMPLATE_NAME,
+  type ExecuteOptions,
+  type ParseTemplateOptions,
+} from './template';
+export { goValueText, redactedValueText, type ValueVerb } from './functions';
 export { TemplateError, TemplateErrorCode, TemplateExecutionError, TemplateParseError } from './errors';

@@ -109,6 +109,13 @@ export interface BranchNode extends At {
   readonly list: ListNode;
   readonly elseList: ListNode | null;
 }
+/** The `if` an `{{else if …}}` continues with: the only node of `branch`'s else list, as the parser nests it. */
+export function elseIfOf(branch: BranchNode): BranchNode | null {
+  const list = branch.elseList;
+  if (list === null || list.nodes.length !== 1) return null;
+  const only = list.nodes[0];
+  return only.type === 'if' ? only : null;
+}
 export interface BreakNode extends At {
   readonly type: 'break';
 }

@@ -368,23 +368,38 @@ class TreeParser {
     const mark = this.vars.mark();
     this.enter();
     try {
-      const pipe = this.pipeline(context, ItemType.RightDelim);
-      if (context === 'range') this.rangeDepth++;
-      const [list, first] = this.itemList();
-      let next = first;
-      if (context === 'range') this.rangeDepth--;
+      // An `else if` chain is read in a loop, not by recursion, and is not nesting: Go accepts chains of any
+      // length. Each link still ends up in the previous one's else list, the tree Go builds; a link's
+      // variables stay visible to the links after it, as in Go's nested parse.
+      const links: { pipe: PipeNode; list: ListNode; elsePos: number }[] = [];
       let elseList: ListNode | null = null;
-      if (next.type === 'else') {
-        if (allowElseIf && this.peek().typ === ItemType.If) {
+      for (;;) {
+        const pipe = this.pipeline(context, ItemType.RightDelim);
+        if (context === 'range') this.rangeDepth++;
+        const [list, first] = this.itemList();
+        let next = first;
+        if (context === 'range') this.rangeDepth--;
+        if (next.type === 'else' && allowElseIf && this.peek().typ === ItemType.If) {
           this.next();
-          elseList = this.newList(next.pos);
-          elseList.nodes.push(this.branchControl('if', true));
-        } else {
+          links.push({ pipe, list, elsePos: next.pos });
+          continue;
+        }
+        if (next.type === 'else') {
           [elseList, next] = this.itemList();
           if (next.type !== 'end') this.errorf(`expected end; found ${itemStringOfNode(next)}`);
         }
+        links.push({ pipe, list, elsePos: -1 });
+        break;
       }
-      return { type: context, pos: pipe.pos, pipe, list, elseList };
+      const last = links[links.length - 1];
+      let node: BranchNode = { type: context, pos: last.pipe.pos, pipe: last.pipe, list: last.list, elseList };
+      for (let i = links.length - 2; i >= 0; i--) {
+        const link = links[i];
+        const chained = this.newList(link.elsePos);
+        chained.nodes.push(node);
+        node = { type: context, pos: link.pipe.pos, pipe: link.pipe, list: link.list, elseList: chained };
+      }
+      return node;
     } finally {
       this.vars.pop(mark);
       this.leave();

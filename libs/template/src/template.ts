@@ -1,8 +1,8 @@
 import { Compiler, type CompiledTemplate, type Execution } from './compiler';
 import { TemplateErrorCode, TemplateExecutionError, TemplateParseError } from './errors';
 import { goQuote } from './fmt';
-import { FUNCTION_NAMES } from './functions';
-import { nodeString, type Node, type PipeNode } from './nodes';
+import { FUNCTION_NAMES, redactedValueText, type ValueVerb } from './functions';
+import { elseIfOf, nodeString, type BranchNode, type Node, type PipeNode } from './nodes';
 import { ParseFailure, parseSource, type Tree } from './parser';
 import { compareGoStrings } from './values';
 
@@ -23,6 +23,22 @@ export const TEMPLATE_LIMITS = Object.freeze({
 });
 
 export const DEFAULT_TEMPLATE_NAME = 'template';
+
+export interface ExecuteOptions {
+  /**
+   * How an error message shows a value from the data where Go prints it (`range can't iterate over …`,
+   * `non-comparable type …`, a `required` message built from data). Default: numbers and booleans as Go
+   * prints them, strings, slices and maps named by type (`<redacted string>`), since they may be secrets.
+   */
+  readonly describeValue?: (value: unknown, verb: ValueVerb) => string;
+  /**
+   * Applied to the text each action prints (never to the template's literal text), e.g. an env file's
+   * escaping of line breaks inside values. The template is compiled once more for it, on first use.
+   */
+  readonly escapePrinted?: (text: string) => string;
+}
+
+const noEscape = (text: string): string => text;
 
 export interface ParseTemplateOptions {
   /** The name Go prints in errors (`template: NAME:1: …`); defaults to `template`. */
@@ -53,10 +69,16 @@ class TemplateExecution implements Execution {
     private readonly parseName: string,
     main: CompiledTemplate,
     data: unknown,
+    private readonly describeValue: (value: unknown, verb: ValueVerb) => string,
+    readonly escapePrinted: (text: string) => string,
   ) {
     this.templateName = main.name;
     this.vars = new Array(main.slots);
     this.vars[0] = data;
+  }
+
+  describe(value: unknown, verb: ValueVerb): string {
+    return this.describeValue(value, verb);
   }
 
   fail(reason: string, code: TemplateExecutionError['code'] = TemplateErrorCode.Execution): never {
@@ -108,6 +130,7 @@ class TemplateExecution implements Execution {
 /** A parsed and compiled template; immutable and safe to execute concurrently with different data. */
 export class Template {
   private readonly main: CompiledTemplate;
+  private escapingMain: CompiledTemplate | undefined;
   private referenced: readonly string[] | undefined;
 
   /** @internal use parseTemplate */
@@ -121,11 +144,14 @@ export class Template {
   }
 
   /** Renders with `data` (normally `{ Secrets: { KEY: value } }`); throws TemplateExecutionError. */
-  execute(data: unknown): string {
+  execute(data: unknown, options?: ExecuteOptions): string {
     if (data === null) data = undefined; // Go: reflect.ValueOf(nil) is no value
-    const run = new TemplateExecution(this.source, this.name, this.main, data);
+    const escape = options?.escapePrinted;
+    const main = escape ? (this.escapingMain ??= this.compileEscaping()) : this.main;
+    const describe = options?.describeValue ?? redactedValueText;
+    const run = new TemplateExecution(this.source, this.name, main, data, describe, escape ?? noEscape);
     try {
-      this.main.body(run, data);
+      main.body(run, data);
     } catch (e) {
       // The limits keep the stack well inside Node's default; this only guards an unusually small one.
       if (e instanceof RangeError && /call stack/i.test(e.message)) {
@@ -135,6 +161,10 @@ export class Template {
     }
     if (run.out.length > Math.floor(TEMPLATE_LIMITS.maxOutputBytes / 3)) run.checkOutput();
     return run.out;
+  }
+
+  private compileEscaping(): CompiledTemplate {
+    return new Compiler(this.trees, { escapePrinted: true }).compileAll().get(this.name)!;
   }
 
   /** The `.Secrets` keys the template reads, sorted; `['*']` when it reads them dynamically. */
@@ -211,10 +241,18 @@ function collectReferences(trees: ReadonlyMap<string, Tree>): readonly string[] 
         return n.args.forEach((a) => visit(a, dotIsData));
       case 'if':
       case 'with':
-      case 'range':
-        visitPipe(n.pipe, dotIsData);
-        visit(n.list, n.type === 'if' ? dotIsData : false);
-        return visit(n.elseList, dotIsData);
+      case 'range': {
+        // An `else if` chain is walked in a loop: chains may be far longer than the stack is deep.
+        let branch: BranchNode | null = n;
+        while (branch !== null && !dynamic) {
+          visitPipe(branch.pipe, dotIsData);
+          visit(branch.list, branch.type === 'if' ? dotIsData : false);
+          const next = elseIfOf(branch);
+          if (next === null) visit(branch.elseList, dotIsData);
+          branch = next;
+        }
+        return;
+      }
       case 'template':
         return visit(n.pipe, dotIsData);
       default:

@@ -3,6 +3,7 @@ import {
   TemplateErrorCode,
   TemplateExecutionError,
   TemplateParseError,
+  goValueText,
   parseTemplate,
 } from '@platform/template';
 
@@ -103,6 +104,94 @@ describe('errors', () => {
       expect(e).toBeInstanceOf(TemplateExecutionError);
       expect((e as Error).message).not.toContain('hunter2');
     }
+  });
+});
+
+describe('values from the data in error messages (describeValue)', () => {
+  const value = 'hunter2-very-secret';
+  const cases: readonly [string, string, string][] = [
+    ['{{ range .Secrets.A }}{{ end }}', "range can't iterate over <redacted string>", 'range'],
+    ['{{ required .Secrets.A .Secrets.NOPE }}', 'error calling required: <redacted string>', 'required'],
+    ['{{ eq .Secrets .Secrets }}', 'error calling eq: non-comparable type <redacted map[string]interface {}>', 'eq'],
+    ['{{ eq .L .Secrets }}', 'error calling eq: non-comparable types <redacted []interface {}>', 'eq'],
+  ];
+
+  it.each(cases)('by default names the type of a value Go would print: %s', (source, reason) => {
+    const e = thrown(() => parseTemplate(source).execute({ ...secrets({ A: value }), L: [value] }));
+    expect(e).toBeInstanceOf(TemplateExecutionError);
+    expect((e as TemplateExecutionError).reason).toContain(reason);
+    expect((e as Error).message).not.toContain('hunter2');
+  });
+
+  it.each(cases)('shows each such value through the caller’s describeValue: %s', (source, _reason, _fn) => {
+    const seen: unknown[] = [];
+    const e = thrown(() =>
+      parseTemplate(source).execute(
+        { ...secrets({ A: value }), L: [value] },
+        {
+          describeValue: (v) => {
+            seen.push(v);
+            return '[data]';
+          },
+        },
+      ),
+    );
+    expect((e as TemplateExecutionError).reason).toContain('[data]');
+    expect((e as Error).message).not.toContain('hunter2');
+    expect(seen.length).toBeGreaterThan(0);
+  });
+
+  it("prints Go's own text with goValueText", () => {
+    const e = thrown(() =>
+      parseTemplate('{{ range .Secrets.A }}{{ end }}').execute(secrets({ A: 'x' }), { describeValue: goValueText }),
+    );
+    expect(e).toMatchObject({ reason: "range can't iterate over x" });
+  });
+
+  it("keeps a literal required message and Go's fixed wording, whatever the values are", () => {
+    for (const v of ['e', '1', 'ap', 'ntr']) {
+      const data = secrets({ FLAG: v, OTHER: v });
+      const describeValue = () => '********';
+      expect(
+        thrown(() => parseTemplate('{{ required "need X" .Secrets.X }}').execute(data, { describeValue })),
+      ).toMatchObject({ reason: 'error calling required: need X' });
+      expect(
+        thrown(() => parseTemplate('{{ .Secrets.FLAG }}{{ .Secrets.SECRET_NAME }}').execute(data, { describeValue })),
+      ).toMatchObject({ reason: 'map has no entry for key "SECRET_NAME"' });
+    }
+  });
+});
+
+describe('escapePrinted', () => {
+  const escapePrinted = (text: string) => text.replace(/\r/g, '\\r').replace(/\n/g, '\\n');
+  const data = secrets({ CERT: 'l1\nl2' });
+
+  it('escapes what actions print, after the template computed with the raw value', () => {
+    const t = parseTemplate(
+      'A={{ .Secrets.CERT }}\nQ={{ .Secrets.CERT | quote }}\nB={{ b64enc .Secrets.CERT }}\n' +
+        'L={{ len .Secrets.CERT }}\nE={{ eq .Secrets.CERT "l1\\nl2" }}\n',
+    );
+    expect(t.execute(data, { escapePrinted })).toBe('A=l1\\nl2\nQ="l1\\nl2"\nB=bDEKbDI=\nL=5\nE=true\n');
+  });
+
+  it('leaves the literal text and templates executed without it alone', () => {
+    const t = parseTemplate('{{ define "d" }}x\ny{{ .Secrets.CERT }}{{ end }}{{ template "d" . }}\n');
+    expect(t.execute(data, { escapePrinted })).toBe('x\nyl1\\nl2\n');
+    expect(t.execute(data)).toBe('x\nyl1\nl2\n');
+    expect(t.execute(data, { escapePrinted })).toBe('x\nyl1\\nl2\n');
+  });
+});
+
+describe('else if chains', () => {
+  it('are not nesting: thousands of links parse, render and list references without recursion', () => {
+    const links = 20_000;
+    let source = '{{ if eq .N 0 }}{{ .Secrets.K0 }}';
+    for (let i = 1; i < links; i++) source += `{{ else if eq .N ${i} }}{{ .Secrets.K${i % 7} }}`;
+    source += '{{ else }}none{{ end }}';
+    const t = parseTemplate(source);
+    expect(t.execute({ N: links - 1, Secrets: { [`K${(links - 1) % 7}`]: 'last' } })).toBe('last');
+    expect(t.execute({ N: links, Secrets: {} })).toBe('none');
+    expect(t.references()).toEqual(['K0', 'K1', 'K2', 'K3', 'K4', 'K5', 'K6']);
   });
 });
 
