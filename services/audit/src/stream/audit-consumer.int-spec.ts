@@ -27,12 +27,14 @@ describe('AuditEventConsumer', () => {
   let prefix: string;
   const running: AuditEventConsumer[] = [];
 
-  async function startConsumer(options: { store?: AuditStore; maxBatch?: number } = {}): Promise<AuditEventConsumer> {
+  async function startConsumer(
+    options: { store?: AuditStore; maxBatch?: number; logger?: pino.Logger } = {},
+  ): Promise<AuditEventConsumer> {
     const consumer = new AuditEventConsumer({
       nats,
       subjectPrefix: prefix,
       store: options.store ?? store,
-      logger,
+      logger: options.logger ?? logger,
       maxBatch: options.maxBatch,
     });
     await consumer.start();
@@ -248,5 +250,97 @@ describe('AuditEventConsumer', () => {
       { sequence: '4', key: 'LAST' },
     ]);
     expect(await store.verifyChain('acme')).toEqual({ ok: true, checked: 2 });
+  });
+
+  /** A logger that keeps its lines, to see what the consumer told ops. */
+  function recordingLogger(): { logger: pino.Logger; lines: Array<{ level: number; msg: string }> } {
+    const lines: Array<{ level: number; msg: string }> = [];
+    return { logger: pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) }), lines };
+  }
+
+  const REWOUND = /^the audit consumer had acknowledged events the audit database does not hold/;
+
+  /** The audit tables as a backup taken after `sequence` left them: later records gone, heads and position back. */
+  async function restoreTrailTo(sequence: number): Promise<void> {
+    await sql.query('begin');
+    await sql.query('delete from audit.records where sequence > $1', [sequence]);
+    await sql.query('delete from audit.chain_heads');
+    await sql.query(
+      `insert into audit.chain_heads (organization_id, last_sequence, last_hash, record_count)
+       select distinct on (organization_id) organization_id, sequence, hash,
+              count(*) over (partition by organization_id)
+         from audit.records order by organization_id, sequence desc`,
+    );
+    await sql.query('update audit.applied_position set stream_sequence = $1 where id = 1', [sequence]);
+    await sql.query('commit');
+  }
+
+  it('catches up completely after its database was restored to an earlier state, the durable consumer being ahead', async () => {
+    await startConsumer();
+    const sequences = await publishSecretEvents(
+      nats,
+      prefix,
+      Array.from({ length: 300 }, (_, i) => secretEvent({ key: `KEY_${i}` })),
+    );
+    await eventually('all 300 are applied', async () => (await store.appliedPosition()) === 300);
+    await stopAll();
+    const before = (await sql.query('select * from audit.records order by sequence')).rows;
+    await restoreTrailTo(sequences[99]);
+    expect(await recordCount()).toBe(100);
+    await publishSecretEvents(nats, prefix, [secretEvent({ key: 'AFTER_RESTORE' })]);
+
+    const { logger: recording, lines } = recordingLogger();
+    await startConsumer({ logger: recording });
+    await eventually('the trail is whole again', async () => (await store.appliedPosition()) === 301);
+    expect(await recordCount()).toBe(301);
+    expect((await sql.query('select * from audit.records where sequence <= 300 order by sequence')).rows).toEqual(
+      before,
+    );
+    expect(await store.verifyChain('acme')).toEqual({ ok: true, checked: 301 });
+    expect(lines.filter((line) => line.level === 40 && REWOUND.test(line.msg))).toHaveLength(1);
+  });
+
+  it('fills a new, empty database pointed at the same stream, with no new event to deliver', async () => {
+    await startConsumer();
+    await publishSecretEvents(
+      nats,
+      prefix,
+      Array.from({ length: 200 }, (_, i) => secretEvent({ key: `KEY_${i}` })),
+    );
+    await eventually('all 200 are applied', async () => (await store.appliedPosition()) === 200);
+    await stopAll();
+
+    const fresh = await createTestDatabase();
+    await migrateAuditDatabase(fresh.url);
+    const freshStore = AuditStore.open(fresh.url);
+    try {
+      await startConsumer({ store: freshStore });
+      await eventually(
+        'the new database holds the whole trail',
+        async () => (await freshStore.appliedPosition()) === 200,
+      );
+      expect(await freshStore.verifyChain('acme')).toEqual({ ok: true, checked: 200 });
+      await stopAll();
+    } finally {
+      await freshStore.close();
+      await fresh.drop();
+    }
+  });
+
+  it('recovers when its tables are emptied while it runs', async () => {
+    const { logger: recording, lines } = recordingLogger();
+    await startConsumer({ logger: recording });
+    await publishSecretEvents(
+      nats,
+      prefix,
+      Array.from({ length: 150 }, (_, i) => secretEvent({ key: `KEY_${i}` })),
+    );
+    await eventually('all 150 are applied', async () => (await store.appliedPosition()) === 150);
+    await restoreTrailTo(0);
+    await publishSecretEvents(nats, prefix, [secretEvent({ key: 'AFTER_EMPTYING' })]);
+    await eventually('the trail is whole again', async () => (await store.appliedPosition()) === 151);
+    expect(await recordCount()).toBe(151);
+    expect(await store.verifyChain('acme')).toEqual({ ok: true, checked: 151 });
+    expect(lines.some((line) => line.level === 40 && REWOUND.test(line.msg))).toBe(true);
   });
 });

@@ -36,6 +36,8 @@ interface HeldMessage {
 const GAP_RETRY_MS = 20;
 const RETRY_MIN_MS = 10;
 const RETRY_MAX_MS = 1_000;
+/** How often a lasting gap or an idle applier asks whether the durable consumer still delivers what the trail lacks. */
+const CONSUMER_CHECK_MS = 5_000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -60,6 +62,7 @@ export class AuditEventConsumer {
   private reading = false;
   /** The subscribed consumer acknowledges one message at a time (made by an earlier release, being replaced). */
   private ackEachMessage = false;
+  private lastConsumerCheckAt = 0;
   private wake: (() => void) | undefined;
   private running: Promise<void> | undefined;
 
@@ -174,13 +177,43 @@ export class AuditEventConsumer {
     }
   }
 
-  /** Creates (or upgrades) the durable consumer to deliver from the first sequence not yet in the trail. */
-  private async ensureConsumer(): Promise<void> {
-    const nextSequence = (await this.options.store.appliedPosition()) + 1;
-    await ensureAuditConsumer(this.options.nats, this.options.subjectPrefix, {
-      nextSequence,
+  /**
+   * Creates, upgrades or rewinds the durable consumer to deliver from the first sequence not yet in the trail.
+   * @returns whether the consumer was recreated, so a subscription to the old one must be renewed
+   */
+  private async ensureConsumer(): Promise<boolean> {
+    const setup = await ensureAuditConsumer(this.options.nats, this.options.subjectPrefix, {
+      appliedPosition: () => this.options.store.appliedPosition(),
       ackWaitMs: this.options.ackWaitMs,
     });
+    if (setup.action === 'rewound') {
+      this.options.logger.warn(
+        { stream: this.stream, ackFloor: setup.ackFloor, nextSequence: setup.nextSequence },
+        'the audit consumer had acknowledged events the audit database does not hold (restored, emptied or a new ' +
+          'database); recreated it to deliver from the applied position + 1',
+      );
+    } else if (setup.action !== 'kept') {
+      this.options.logger.info(
+        { stream: this.stream, nextSequence: setup.nextSequence },
+        `audit consumer ${setup.action}`,
+      );
+    }
+    return setup.action !== 'kept';
+  }
+
+  /**
+   * While the trail waits for sequences (a lasting gap) or sees nothing new, asks now and then whether the durable
+   * consumer can still deliver what the trail lacks: if the audit database was restored or emptied under a running
+   * instance, the consumer counts those sequences as acknowledged and the server would never send them again.
+   */
+  private async renewConsumerIfStuck(): Promise<boolean> {
+    if (Date.now() - this.lastConsumerCheckAt < CONSUMER_CHECK_MS) return false;
+    this.lastConsumerCheckAt = Date.now();
+    if (!(await this.ensureConsumer())) return false;
+    // Messages of the replaced consumer cannot be acknowledged any more; the new one delivers them again.
+    this.held.clear();
+    this.messages?.stop();
+    return true;
   }
 
   private accept(message: JsMsg): void {
@@ -204,6 +237,7 @@ export class AuditEventConsumer {
     while (this.active) {
       if (this.held.size === 0) {
         await this.waitForWork(RETRY_MAX_MS);
+        if (this.active && this.held.size === 0) await this.renewConsumerIfStuck().catch(() => false);
         continue;
       }
       const batch = [...this.held.values()].sort((a, b) => a.streamed.sequence - b.streamed.sequence);
@@ -226,6 +260,7 @@ export class AuditEventConsumer {
           skipMissingThrough = outcome.missingTo;
           continue;
         }
+        if (await this.renewConsumerIfStuck()) continue;
         this.handBackStale();
         await this.waitForWork(GAP_RETRY_MS);
       } catch (error) {

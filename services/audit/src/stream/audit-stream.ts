@@ -2,6 +2,7 @@ import { prefixedStreamName } from '@platform/messaging';
 import {
   AckPolicy,
   type ConsumerConfig,
+  type ConsumerInfo,
   DeliverPolicy,
   type JetStreamManager,
   type JsMsg,
@@ -47,34 +48,54 @@ function isNotFound(error: unknown): boolean {
   return /not found/i.test(String((error as Error | undefined)?.message));
 }
 
+/** What `ensureAuditConsumer` found and did. */
+export type AuditConsumerSetup =
+  | { readonly action: 'kept' | 'created' | 'upgraded'; readonly nextSequence: number }
+  /** The consumer had acknowledged sequences the trail does not hold (database restored, emptied or replaced). */
+  | { readonly action: 'rewound'; readonly nextSequence: number; readonly ackFloor: number };
+
 /**
- * Creates the durable consumer on first start; later starts (any instance) find it and keep its position. A consumer
- * left by an earlier release with per-message acks is replaced (the ack policy of a consumer cannot be changed),
- * starting after the applied position: what comes before is in the trail already.
+ * Creates the durable consumer on first start; later starts (any instance) find it and keep its position. It is
+ * recreated to deliver from the applied position + 1 when it cannot deliver what the trail lacks: a consumer left by
+ * an earlier release with per-message acks (the ack policy of a consumer cannot be changed), or one whose ack floor
+ * is past the applied position while those messages are still in the stream (the server would never redeliver them).
  *
- * @param nextSequence the first stream sequence not yet in the audit trail (applied position + 1)
+ * @param appliedPosition read after the consumer's state: acks follow commits, so a floor read first is never ahead
+ *   of a position the applier itself reached
  */
 export async function ensureAuditConsumer(
   nats: NatsConnection,
   subjectPrefix: string,
-  options: { nextSequence: number; ackWaitMs?: number },
-): Promise<void> {
+  options: { appliedPosition: () => Promise<number>; ackWaitMs?: number },
+): Promise<AuditConsumerSetup> {
   const manager = await nats.jetstreamManager();
   const stream = secretsEventsStream(subjectPrefix);
-  const config = auditConsumerConfig(options.nextSequence, options.ackWaitMs);
+  let existing: ConsumerInfo | undefined;
   try {
-    const info = await manager.consumers.info(stream, AUDIT_CONSUMER);
-    if (info.config.ack_policy === AckPolicy.All) return;
-    await manager.consumers.delete(stream, AUDIT_CONSUMER).catch((error: unknown) => {
-      if (!isNotFound(error)) throw error;
-    });
+    existing = await manager.consumers.info(stream, AUDIT_CONSUMER);
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }
-  await manager.consumers.add(stream, config).catch((addError: unknown) => {
-    // Another instance created it meanwhile: its start is as good as ours, both come from the applied position.
-    if (!/already (exists|in use)/i.test(String((addError as Error).message))) throw addError;
-  });
+  const nextSequence = (await options.appliedPosition()) + 1;
+  if (existing === undefined) {
+    await manager.consumers
+      .add(stream, auditConsumerConfig(nextSequence, options.ackWaitMs))
+      .catch((addError: unknown) => {
+        // Another instance created it meanwhile: its start is as good as ours, both come from the applied position.
+        if (!/already (exists|in use)/i.test(String((addError as Error).message))) throw addError;
+      });
+    return { action: 'created', nextSequence };
+  }
+  if (existing.config.ack_policy !== AckPolicy.All) {
+    await resetAuditConsumer(manager, subjectPrefix, nextSequence, options.ackWaitMs);
+    return { action: 'upgraded', nextSequence };
+  }
+  const ackFloor = existing.ack_floor.stream_seq;
+  if (ackFloor < nextSequence || (await goneFromStream(manager, stream, nextSequence, ackFloor))) {
+    return { action: 'kept', nextSequence };
+  }
+  await resetAuditConsumer(manager, subjectPrefix, nextSequence, options.ackWaitMs);
+  return { action: 'rewound', nextSequence, ackFloor };
 }
 
 /** Recreates the durable consumer so it delivers from `nextSequence` on (after a rebuild applied everything before). */
@@ -82,12 +103,13 @@ export async function resetAuditConsumer(
   manager: JetStreamManager,
   subjectPrefix: string,
   nextSequence: number,
+  ackWaitMs?: number,
 ): Promise<void> {
   const stream = secretsEventsStream(subjectPrefix);
   await manager.consumers.delete(stream, AUDIT_CONSUMER).catch((error: unknown) => {
     if (!isNotFound(error)) throw error;
   });
-  await manager.consumers.add(stream, auditConsumerConfig(nextSequence));
+  await manager.consumers.add(stream, auditConsumerConfig(nextSequence, ackWaitMs));
 }
 
 /** True when none of the stream sequences `from..to` is still in the stream (deleted or purged by ops). */
