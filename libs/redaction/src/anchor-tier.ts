@@ -12,6 +12,13 @@ const BITMAP_BITS_PER_ENTRY = 16;
 const MAX_TABLE_BITS = 28;
 
 const EQUALS_SIGN = 0x3d;
+const PERCENT_SIGN = 0x25;
+const BACKSLASH = 0x5c;
+const SLASH = 0x2f;
+/** ASCII letters differ from their other case in this bit only. */
+const CASE_BIT = 0x20;
+/** Grams are hashed with every byte's case bit set, so escapes in either hex case land in the same bucket. */
+const FOLD_CASE = 0x20202020;
 const BASE64_CHAR = new Uint8Array(256);
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_') BASE64_CHAR[c.charCodeAt(0)] = 1;
 
@@ -97,7 +104,7 @@ export class AnchorTier {
 
   /** Checks every pattern anchored in the gram's bucket against the input around position `p`. */
   private verify(input: Uint8Array, p: number, hash: number, regions: number[]): void {
-    const { bytes, starts, flags } = this.pool;
+    const { starts, flags } = this.pool;
     const gramLength = this.gramLength;
     const end = this.bucketStarts[(hash >>> this.bucketShift) + 1];
     for (let e = this.bucketStarts[hash >>> this.bucketShift]; e < end; e++) {
@@ -109,25 +116,69 @@ export class AnchorTier {
       if (start < 0 || start + length > input.length) continue;
       // Bytes after the gram first: patterns sharing a prefix (sk_live_…, -----BEGIN…) part ways there.
       const gramEnd = p - start + gramLength;
-      let i = gramEnd;
-      while (i < length && bytes[patternStart + i] === input[start + i]) i++;
-      if (i < length) continue;
-      i = 0;
-      while (i < gramEnd && bytes[patternStart + i] === input[start + i]) i++;
-      if (i < gramEnd) continue;
+      if (!this.matches(input, start, patternStart, gramEnd, length)) continue;
+      if (!this.matches(input, start, patternStart, 0, gramEnd)) continue;
       pushRegion(input, start, start + length, flags[id], regions);
     }
   }
+
+  /** Whether pattern bytes `from..to` equal the input's at `start`, escape hex letters in either case. */
+  private matches(input: Uint8Array, start: number, patternStart: number, from: number, to: number): boolean {
+    const { bytes, hexLetters } = this.pool;
+    for (let i = from; i < to; i++) {
+      const expected = bytes[patternStart + i];
+      const actual = input[start + i];
+      if (expected === actual) continue;
+      const at = patternStart + i;
+      if ((expected ^ actual) !== CASE_BIT || (hexLetters[at >>> 3] & (1 << (at & 7))) === 0) return false;
+    }
+    return true;
+  }
 }
 
-/** Records a match, widened over the base64 characters that mix the value's bits with its neighbours', and padding. */
+/**
+ * Records a match, widened over the characters that mix the value's bits with its neighbours' and any padding. Those
+ * characters may be percent-encoded (`%2B`, `%2F`, `%3D`) or, for a slash, escaped as in PHP's JSON (`\/`).
+ */
 function pushRegion(input: Uint8Array, start: number, end: number, patternFlags: number, regions: number[]): void {
-  if ((patternFlags & PARTIAL_BEFORE) !== 0 && start > 0 && BASE64_CHAR[input[start - 1]] === 1) start--;
-  if ((patternFlags & PARTIAL_AFTER) !== 0 && end < input.length && BASE64_CHAR[input[end]] === 1) {
-    end++;
-    for (let pad = 0; pad < 2 && end < input.length && input[end] === EQUALS_SIGN; pad++) end++;
+  if ((patternFlags & PARTIAL_BEFORE) !== 0) start -= base64CharLengthBefore(input, start);
+  if ((patternFlags & PARTIAL_AFTER) !== 0) {
+    const partial = base64CharLengthAt(input, end);
+    if (partial > 0) {
+      end += partial;
+      for (let pad = 0; pad < 2; pad++) {
+        if (input[end] === EQUALS_SIGN) end++;
+        else if (isPercentEscapeAt(input, end, 0x33, 0x64)) end += 3;
+        else break;
+      }
+    }
   }
   regions.push(start, end);
+}
+
+/** The length of the base64 character written at `at`: 3 for `%2B` or `%2F`, 2 for `\/`, 1, or 0 if none. */
+function base64CharLengthAt(input: Uint8Array, at: number): number {
+  if (isEscapedBase64CharAt(input, at)) return 3;
+  if (input[at] === BACKSLASH && input[at + 1] === SLASH) return 2;
+  return at < input.length && BASE64_CHAR[input[at]] === 1 ? 1 : 0;
+}
+
+/** The length of the base64 character that ends just before `at`, as `base64CharLengthAt` counts it. */
+function base64CharLengthBefore(input: Uint8Array, at: number): number {
+  if (at >= 3 && isEscapedBase64CharAt(input, at - 3)) return 3;
+  if (at >= 2 && input[at - 2] === BACKSLASH && input[at - 1] === SLASH) return 2;
+  return at >= 1 && BASE64_CHAR[input[at - 1]] === 1 ? 1 : 0;
+}
+
+function isEscapedBase64CharAt(input: Uint8Array, at: number): boolean {
+  return isPercentEscapeAt(input, at, 0x32, 0x62) || isPercentEscapeAt(input, at, 0x32, 0x66);
+}
+
+/** Whether `%` followed by the digit `high` and the hex letter `low` (lower-case given; either case matches) is at `at`. */
+function isPercentEscapeAt(input: Uint8Array, at: number, high: number, low: number): boolean {
+  return (
+    at + 2 < input.length && input[at] === PERCENT_SIGN && input[at + 1] === high && (input[at + 2] | CASE_BIT) === low
+  );
 }
 
 /** The hash of the `gramLength` (1..4 or 8) bytes at `at`, read little-endian. */
@@ -139,8 +190,10 @@ function hashGramAt(bytes: Uint8Array, at: number, gramLength: number): number {
   return gramHash(low, high);
 }
 
-/** A multiplicative hash whose top bits index the bitmap and the buckets. */
-function gramHash(low: number, high: number): number {
+/** A multiplicative hash whose top bits index the bitmap and the buckets; blind to the case bit. */
+function gramHash(rawLow: number, rawHigh: number): number {
+  const low = rawLow | FOLD_CASE;
+  const high = rawHigh | FOLD_CASE;
   const mixed = Math.imul(low ^ Math.imul(high ^ (high >>> 16), 0x85ebca6b), 0x9e3779b1);
   return (mixed ^ (mixed >>> 15)) >>> 0;
 }

@@ -10,12 +10,16 @@ export const PARTIAL_AFTER = 2;
 const MAX_PATTERNS = 2 ** 27;
 const MAX_POOL_BYTES = 2 ** 31 - 1;
 
-/** Every distinct pattern's bytes in one buffer: pattern `id` is `bytes[starts[id] .. starts[id + 1])`. */
+/**
+ * Every distinct pattern's bytes in one buffer: pattern `id` is `bytes[starts[id] .. starts[id + 1])`. Bit `i` of
+ * `hexLetters` is set when `bytes[i]` is an escape's hex letter, which matches in either case.
+ */
 export class PatternPool {
   private constructor(
     readonly bytes: Uint8Array,
     readonly starts: Int32Array,
     readonly flags: Uint8Array,
+    readonly hexLetters: Uint8Array,
   ) {}
 
   get size(): number {
@@ -27,7 +31,7 @@ export class PatternPool {
   }
 
   get byteLength(): number {
-    return this.bytes.byteLength + this.starts.byteLength + this.flags.byteLength;
+    return this.bytes.byteLength + this.starts.byteLength + this.flags.byteLength + this.hexLetters.byteLength;
   }
 
   /** Collects forms, merging identical bytes from different values or encodings into one pattern. */
@@ -35,7 +39,14 @@ export class PatternPool {
     const ids = new Map<string, number>();
     const patterns: Uint8Array[] = [];
     const flags: number[] = [];
+    const hexLetters = new Map<number, Set<number>>();
     let totalBytes = 0;
+    const addHexLetters = (id: number, offsets: readonly number[]) => {
+      if (offsets.length === 0) return;
+      const known = hexLetters.get(id);
+      if (known === undefined) hexLetters.set(id, new Set(offsets));
+      else for (const offset of offsets) known.add(offset);
+    };
     return {
       add(form: ValueForm): void {
         const key = Buffer.from(form.bytes.buffer, form.bytes.byteOffset, form.bytes.byteLength).toString('latin1');
@@ -44,12 +55,14 @@ export class PatternPool {
         if (known !== undefined) {
           // Masking the wider region of the two is always the safe choice.
           flags[known] |= formFlags;
+          addHexLetters(known, form.hexLetters);
           return;
         }
         totalBytes += form.bytes.byteLength;
         if (patterns.length >= MAX_PATTERNS || totalBytes > MAX_POOL_BYTES) {
           throw new RedactionError(RedactionErrorCode.CAPACITY_EXCEEDED, 'too many secret values for one matcher');
         }
+        addHexLetters(patterns.length, form.hexLetters);
         ids.set(key, patterns.length);
         patterns.push(form.bytes);
         flags.push(formFlags);
@@ -64,7 +77,11 @@ export class PatternPool {
           offset += pattern.byteLength;
         });
         starts[patterns.length] = offset;
-        return new PatternPool(bytes, starts, Uint8Array.from(flags));
+        const letterBits = new Uint8Array(Math.ceil(offset / 8));
+        for (const [id, offsets] of hexLetters) {
+          for (const at of offsets) letterBits[(starts[id] + at) >>> 3] |= 1 << ((starts[id] + at) & 7);
+        }
+        return new PatternPool(bytes, starts, Uint8Array.from(flags), letterBits);
       },
     };
   }

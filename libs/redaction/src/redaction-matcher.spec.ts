@@ -263,6 +263,62 @@ describe('base64', () => {
   });
 });
 
+describe('encodings a review found unmasked', () => {
+  const base64 = (text: string) => Buffer.from(text).toString('base64');
+  it.each([
+    ['Python quote, which leaves "/"', 'abc+def/ghi==xyz', 'abc%2Bdef/ghi%3D%3Dxyz'],
+    ['encodeURI', 'p@ss word/+&=?#x', encodeURI('p@ss word/+&=?#x')],
+    ['.NET System.Text.Json, "+" upper-case hex', 'abc+def+ghijk', 'abc\\u002Bdef\\u002Bghijk'],
+    ['.NET System.Text.Json, "<"', 'a<b-secret', 'a\\u003Cb-secret'],
+    ['PHP json_encode', 'pässwörd/secret', 'p\\u00e4ssw\\u00f6rd\\/secret'],
+    ['an upper-case control character escape', 'ctl\u001bsecret', 'ctl\\u001Bsecret'],
+    ['mixed-case percent hex', 'a/b/c/d-secret', 'a%2fb%2Fc%2fd-secret'],
+    ['a JSON-escaped solidus', 'a/b/c/d-secret', 'a\\u002fb\\u002Fc\\u002fd-secret'],
+    ['the trimmed value percent-encoded', '  my secret  ', 'my%20secret'],
+    ['the trimmed value in base64', '  mysecretvalue  ', base64('mysecretvalue')],
+    ['a line of a multi-line value percent-encoded', 'line one secret\nline two secret', 'line%20two%20secret'],
+    ['a line of a multi-line value in base64', 'line-one-secret\nline-two-secret', base64('line-two-secret')],
+    ['JavaScript escape()', 'clé secrète', escape('clé secrète')],
+  ])('masks %s', (_name, value, log) => {
+    const { output, count } = redact([value], `<${log}>`);
+    expect({ output, count }).toEqual({ output: `<${MASK}>`, count: 1 });
+  });
+
+  it.each([0, 1, 2])('masks base64 of a value without its trailing newline, %i bytes into the blob', (lead) => {
+    const value = 'correct-horse-battery-staple\n';
+    const blob = base64(`${'u:x'.slice(0, lead)}${value.trim()}!!`);
+    const first = Math.floor((8 * lead) / 6);
+    const end = Math.ceil((8 * (lead + value.trim().length)) / 6);
+    expect(redact([value], blob)).toEqual({ output: `${blob.slice(0, first)}${MASK}${blob.slice(end)}`, count: 1 });
+  });
+
+  it('masks a base64 value carried in a URL, its percent-encoded partial characters and padding included', () => {
+    const value = 'token>>>???-secret';
+    expect(redact([value], `q=${encodeURIComponent(base64(value))}&n=1`)).toEqual({
+      output: `q=${MASK}&n=1`,
+      count: 1,
+    });
+    // The last character holding the value's bits is a percent-encoded '/', then '%3D' padding, each masked.
+    const partial = 'my-secret-val?';
+    const withTail = encodeURIComponent(
+      Buffer.concat([Buffer.from(partial), Buffer.from([0xfc, 0x10])]).toString('base64'),
+    );
+    expect(withTail).toBe('bXktc2VjcmV0LXZhbD%2F8EA%3D%3D');
+    expect(redact([partial], `q=${withTail}&n=1`)).toEqual({ output: `q=${MASK}8EA%3D%3D&n=1`, count: 1 });
+    expect(redact([partial], `q=${encodeURIComponent(base64(partial))}&n=1`)).toEqual({
+      output: `q=${MASK}&n=1`,
+      count: 1,
+    });
+  });
+
+  it('masks a base64 value inside PHP’s JSON, with its slashes escaped', () => {
+    expect(redact(['token>>>???-secret'], '{"b":"dG9rZW4+Pj4\\/Pz8tc2VjcmV0"}')).toEqual({
+      output: `{"b":"${MASK}"}`,
+      count: 1,
+    });
+  });
+});
+
 describe('binary payloads', () => {
   const value = 'binary-secret-42';
 
