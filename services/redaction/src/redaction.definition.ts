@@ -12,7 +12,7 @@ import { ResolvedSecretValues } from './matchers/resolved-secret-values';
 import { ScopeMatchers, scopeKey } from './matchers/scope-matchers';
 import { SecretsEventsListener } from './matchers/secrets-events-listener';
 import { RedactHandler } from './redact/redact.handler';
-import { RequestSettle, TextRedaction } from './redact/text-redaction';
+import { RequestBarrier, TextRedaction } from './redact/text-redaction';
 import { redactionErrorMapper } from './redaction.error';
 import { RedactionMetrics } from './redaction.metrics';
 
@@ -38,13 +38,12 @@ class RedactionConfigToken {
   constructor(readonly value: RedactionConfig) {}
 }
 
-/** How long a batch waits for the SECRETS_EVENTS listener to catch up before it is handed back (nak). */
+/** How long a batch or request waits for the SECRETS_EVENTS listener to catch up before it is handed back or refused. */
 const CHANGES_CATCH_UP_TIMEOUT_MS = 5_000;
 
 /** Follows SECRETS_EVENTS before consuming LOGS_RAW (so no change is missed), and stops both before NATS drains. */
 @Injectable()
 class RedactionLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
-  private readonly listener: SecretsEventsListener;
   private readonly consumer: RawLogConsumer;
 
   constructor(
@@ -52,15 +51,11 @@ class RedactionLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
     matchers: ScopeMatchers,
     metrics: RedactionMetrics,
     config: RedactionConfigToken,
+    private readonly listener: SecretsEventsListener,
+    barrier: RequestBarrier,
   ) {
     const { nats, logger } = platform;
     const subjectPrefix = platform.config.subjectPrefix;
-    this.listener = new SecretsEventsListener(
-      nats,
-      subjectPrefix,
-      matchers,
-      logger.child({ component: 'secrets-events' }),
-    );
     this.consumer = new RawLogConsumer({
       nats,
       subjectPrefix,
@@ -68,7 +63,7 @@ class RedactionLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
       metrics,
       logger: logger.child({ component: 'raw-log-consumer' }),
       settleMs: config.value.settleMs,
-      changesApplied: () => this.listener.caughtUp(CHANGES_CATCH_UP_TIMEOUT_MS),
+      changesApplied: barrier.changesApplied,
     });
     platform.readiness.register('secrets-events', () => Promise.resolve(this.listener.isListening()));
     platform.readiness.register('logs-raw', () => Promise.resolve(this.consumer.isConsuming()));
@@ -109,6 +104,14 @@ class RedactionModule {
         ),
     });
     metrics.watchCache(matchers);
+    const listener = new SecretsEventsListener(
+      context.nats,
+      context.config.subjectPrefix,
+      matchers,
+      context.logger.child({ component: 'secrets-events' }),
+    );
+    // Log lines and redact requests pass the same barrier before their matcher is taken.
+    const barrier = new RequestBarrier(config.settleMs, () => listener.caughtUp(CHANGES_CATCH_UP_TIMEOUT_MS));
     return {
       module: RedactionModule,
       controllers: [RedactHandler],
@@ -116,7 +119,8 @@ class RedactionModule {
         { provide: RedactionConfigToken, useValue: new RedactionConfigToken(config) },
         { provide: RedactionMetrics, useValue: metrics },
         { provide: ScopeMatchers, useValue: matchers },
-        { provide: RequestSettle, useValue: new RequestSettle(config.settleMs) },
+        { provide: SecretsEventsListener, useValue: listener },
+        { provide: RequestBarrier, useValue: barrier },
         TextRedaction,
         RedactionLifecycle,
       ],

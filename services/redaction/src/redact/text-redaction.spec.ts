@@ -3,22 +3,26 @@ import { type Principal } from '@platform/messaging';
 import { ScopeMatchers } from '../matchers/scope-matchers';
 import { RedactionServiceError, redactionErrorMapper } from '../redaction.error';
 import { RedactionMetrics } from '../redaction.metrics';
-import { RequestSettle, TextRedaction } from './text-redaction';
+import { RequestBarrier, TextRedaction } from './text-redaction';
 
 const vendorUser: Principal = { sub: 'u', org: 'acme', orgType: 'vendor', role: 'read_only' };
 
-function setup(down = false) {
+const request = (text: string) => ({ $typeName: 'redaction.v1.RedactRequest' as const, text });
+
+function setup(down = false, changesApplied: (matchers: ScopeMatchers) => Promise<void> = async () => undefined) {
+  const values = ['vendor-secret'];
   const matchers = new ScopeMatchers({
     source: {
       valuesOf: async () => {
         if (down) throw new Error('secrets service is unavailable');
-        return ['vendor-secret'];
+        return [...values];
       },
     },
     minLength: 4,
     maxAgeMs: 60_000,
   });
-  return new TextRedaction(matchers, new RedactionMetrics(new Registry()), new RequestSettle(0));
+  const barrier = new RequestBarrier(0, () => changesApplied(matchers));
+  return { redaction: new TextRedaction(matchers, new RedactionMetrics(new Registry()), barrier), values };
 }
 
 async function wireRefusal(promise: Promise<unknown>) {
@@ -34,13 +38,18 @@ async function wireRefusal(promise: Promise<unknown>) {
 describe('TextRedaction', () => {
   it('masks the scope’s values and counts the masks', async () => {
     expect(
-      await setup().redact(vendorUser, { $typeName: 'redaction.v1.RedactRequest', text: 'x vendor-secret y' }),
+      await setup().redaction.redact(vendorUser, {
+        $typeName: 'redaction.v1.RedactRequest',
+        text: 'x vendor-secret y',
+      }),
     ).toEqual({ text: 'x ******** y', redactions: 1 });
   });
 
   it('refuses a text over 1 MiB with PAYLOAD_TOO_LARGE', async () => {
     const text = 'é'.repeat(512 * 1024 + 1);
-    expect(await wireRefusal(setup().redact(vendorUser, { $typeName: 'redaction.v1.RedactRequest', text }))).toEqual({
+    expect(
+      await wireRefusal(setup().redaction.redact(vendorUser, { $typeName: 'redaction.v1.RedactRequest', text })),
+    ).toEqual({
       code: 'PAYLOAD_TOO_LARGE',
       message: 'text must be at most 1 MiB',
     });
@@ -48,7 +57,36 @@ describe('TextRedaction', () => {
 
   it('answers UNAVAILABLE, without internals, when the scope’s values cannot be loaded', async () => {
     expect(
-      await wireRefusal(setup(true).redact(vendorUser, { $typeName: 'redaction.v1.RedactRequest', text: 'x' })),
+      await wireRefusal(
+        setup(true).redaction.redact(vendorUser, { $typeName: 'redaction.v1.RedactRequest', text: 'x' }),
+      ),
     ).toEqual({ code: 'UNAVAILABLE', message: 'the secrets of this scope cannot be loaded right now; retry later' });
+  });
+
+  it('takes the matcher only after the secret changes already published were applied, as a log line does', async () => {
+    let pending = false;
+    const { redaction, values } = setup(false, async (matchers) => {
+      // The SECRETS_EVENTS listener catching up: a change it had not applied yet invalidates the cached matcher.
+      if (pending) matchers.invalidateOrganization('acme');
+      pending = false;
+    });
+    expect(await redaction.redact(vendorUser, request('x vendor-secret y'))).toEqual({
+      text: 'x ******** y',
+      redactions: 1,
+    });
+    values.push('written-just-before');
+    pending = true;
+    expect(await redaction.redact(vendorUser, request('x written-just-before y'))).toEqual({
+      text: 'x ******** y',
+      redactions: 1,
+    });
+  });
+
+  it('answers UNAVAILABLE when the secret changes cannot be confirmed applied in time', async () => {
+    const { redaction } = setup(false, () => Promise.reject(new Error('SECRETS_EVENTS listener is behind the stream')));
+    expect(await wireRefusal(redaction.redact(vendorUser, request('x vendor-secret y')))).toEqual({
+      code: 'UNAVAILABLE',
+      message: 'the secrets of this scope cannot be loaded right now; retry later',
+    });
   });
 });

@@ -7,21 +7,30 @@ import { RedactionServiceError, RedactionServiceErrorCode } from '../redaction.e
 import { RedactionMetrics } from '../redaction.metrics';
 import { redactScopeOf } from './redact-scope';
 
-/** How long a request waits before its matcher is taken (REDACTION_SETTLE_MS), as a raw log line does. */
-export class RequestSettle {
-  constructor(readonly ms: number) {}
+/**
+ * What a request waits for before its matcher is taken, as a raw log line does: the settle time
+ * (REDACTION_SETTLE_MS), then every change already in SECRETS_EVENTS applied to the matchers (throws when it is not
+ * in time).
+ */
+export class RequestBarrier {
+  constructor(
+    readonly settleMs: number,
+    readonly changesApplied: () => Promise<void>,
+  ) {}
 }
 
 /**
  * `redaction.v1.redact`: one text masked with the caller's scope's matcher, the same one the log stream uses. Like
- * a log line, a request waits the settle time first, so a secret written just before it is masked.
+ * a log line, a request waits the settle time and the SECRETS_EVENTS catch-up first, so a secret written just
+ * before it is masked; if the catch-up fails, the request is refused as UNAVAILABLE rather than redacted with a
+ * matcher that may be stale.
  */
 @Injectable()
 export class TextRedaction {
   constructor(
     private readonly matchers: ScopeMatchers,
     private readonly metrics: RedactionMetrics,
-    private readonly settle: RequestSettle,
+    private readonly barrier: RequestBarrier,
   ) {}
 
   async redact(principal: Principal, request: RedactRequest): Promise<{ text: string; redactions: number }> {
@@ -29,7 +38,13 @@ export class TextRedaction {
     if (Buffer.byteLength(request.text, 'utf8') > MAX_LOG_MESSAGE_BYTES) {
       throw new RedactionServiceError(RedactionServiceErrorCode.TOO_LARGE, 'text must be at most 1 MiB');
     }
-    if (this.settle.ms > 0) await new Promise((resolve) => setTimeout(resolve, this.settle.ms));
+    if (this.barrier.settleMs > 0) await new Promise((resolve) => setTimeout(resolve, this.barrier.settleMs));
+    await this.barrier.changesApplied().catch(() => {
+      throw new RedactionServiceError(
+        RedactionServiceErrorCode.MATCHER_UNAVAILABLE,
+        'secret changes not applied in time',
+      );
+    });
     const matcher = await this.matchers.matcherFor(scope);
     const { output, count } = matcher.redactText(request.text);
     this.metrics.redactedRequest(count);
