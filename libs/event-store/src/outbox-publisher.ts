@@ -98,6 +98,11 @@ export class OutboxPublisher {
     this.publishedChannel = `${store.names.schema}_published`.slice(0, MAX_CHANNEL_LENGTH);
   }
 
+  /** Whether this instance holds the lock and is the one publishing. */
+  get isPublishing(): boolean {
+    return this.holdsLock;
+  }
+
   /** Starts contending for the lock in the background; resolves at once (failures are logged and retried). */
   async start(): Promise<void> {
     if (this.running) return;

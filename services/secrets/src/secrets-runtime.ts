@@ -4,6 +4,7 @@ import { OutboxPublisher, type PostgresEventStore } from '@platform/event-store'
 import { type PlatformContext } from '@platform/messaging';
 import { PostgresDataKeyStore } from './keys/postgres-data-key-store';
 import { SecretEventPublisher } from './outbox/secret-event-publisher';
+import { SecretPublication } from './outbox/secret-publication';
 import { AccessLog } from './resolve/access-log';
 import { SecretResolver } from './resolve/secret-resolver';
 import { ValueCache } from './resolve/value-cache';
@@ -20,6 +21,12 @@ const POOL_SIZE = 20;
 export interface SecretsSettings {
   readonly databaseUrl: string;
   readonly masterKeys: KeyMaterial;
+}
+
+/** The running service's settings: the store's, and how it answers. */
+export interface SecretsServiceSettings extends SecretsSettings {
+  /** SECRETS_PUBLISH_WAIT_MS: how long a write or resolve waits for its event to reach SECRETS_EVENTS. */
+  readonly publishWaitMs: number;
 }
 
 /** The active (first) master key's bytes, from which the idempotency fingerprint key is derived. */
@@ -50,7 +57,7 @@ export class SecretsRuntime {
     private readonly platform: PlatformContext,
   ) {}
 
-  static async start(platform: PlatformContext, settings: SecretsSettings): Promise<SecretsRuntime> {
+  static async start(platform: PlatformContext, settings: SecretsServiceSettings): Promise<SecretsRuntime> {
     const store = await openSecretsStore(settings.databaseUrl, {
       poolSize: POOL_SIZE,
       logger: platform.logger.child({ component: 'event-store' }),
@@ -65,12 +72,13 @@ export class SecretsRuntime {
         publish: (event) => publisher.publish(event),
         logger: platform.logger.child({ component: 'outbox' }),
       });
+      const publication = new SecretPublication(outbox, settings.publishWaitMs);
       const availability = new StoreAvailability(() => store.isHealthy());
       const runtime = new SecretsRuntime(
         store,
         keyRing,
-        new SecretsService(store, keyRing, idempotency),
-        new SecretResolver(store, keyRing, cache, new AccessLog(store)),
+        new SecretsService(store, keyRing, idempotency, publication),
+        new SecretResolver(store, keyRing, cache, new AccessLog(store), publication),
         outbox,
         new SecretsMetrics(platform.metrics, cache),
         availability,

@@ -1,5 +1,12 @@
 import { type DynamicModule, Module, type OnApplicationShutdown } from '@nestjs/common';
-import { type Environment, REPO_ROOT, databaseSettings, keyMaterialSetting, loadServiceConfig } from '@platform/config';
+import {
+  type Environment,
+  REPO_ROOT,
+  databaseSettings,
+  integerSetting,
+  keyMaterialSetting,
+  loadServiceConfig,
+} from '@platform/config';
 import { type PlatformContext, type ServiceDefinition } from '@platform/messaging';
 import { SecretResolver } from './resolve/secret-resolver';
 import { SecretsHandler } from './secrets/secrets.handler';
@@ -8,7 +15,7 @@ import { SecretsMetrics } from './secrets/secrets.metrics';
 import { secretsErrorMappers } from './secrets/secrets.errors';
 import { SecretsService } from './secrets/secrets.service';
 import { StoreAvailability } from './secrets/store-availability';
-import { type SecretsSettings, SecretsRuntime } from './secrets-runtime';
+import { type SecretsServiceSettings, SecretsRuntime } from './secrets-runtime';
 
 /** Closes the runtime when Nest shuts down (after the transport stopped taking requests). */
 class RuntimeLifecycle implements OnApplicationShutdown {
@@ -21,7 +28,7 @@ class RuntimeLifecycle implements OnApplicationShutdown {
 
 @Module({})
 class SecretsModule {
-  static forContext(context: PlatformContext, settings: SecretsSettings): DynamicModule {
+  static forContext(context: PlatformContext, settings: SecretsServiceSettings): DynamicModule {
     const from = <T>(pick: (runtime: SecretsRuntime) => T) => ({ useFactory: pick, inject: [SecretsRuntime] });
     return {
       module: SecretsModule,
@@ -46,6 +53,7 @@ export function loadSecretsConfig(env: Environment = process.env) {
     {
       ...databaseSettings,
       masterKeys: keyMaterialSetting('SECRETS_MASTER_KEYS', 'deploy/dev/master-keys.json', REPO_ROOT),
+      publishWaitMs: integerSetting('SECRETS_PUBLISH_WAIT_MS', { default: 5_000, min: 100, max: 60_000 }),
     },
     env,
   );

@@ -11,7 +11,7 @@ import {
   type UpdateSecretRequest,
 } from '@platform/contracts';
 import { type DataKeyRing, type EncryptedValue } from '@platform/crypto';
-import { ConcurrencyError, type PostgresEventStore } from '@platform/event-store';
+import { ConcurrencyError, type PostgresEventStore, type RecordedEvent } from '@platform/event-store';
 import { type Principal, type Scope, actorOf, assertCanWrite, userScope } from '@platform/messaging';
 import { type EventMetadata, evolve, initialState, isSecretEvent, type SecretEvent, type SecretState } from './secret';
 import { type SecretCommand, assertValidKey, assertValidValue, decide } from './secret.decider';
@@ -23,6 +23,7 @@ import {
   snapshotOf,
 } from './secret-snapshot';
 import { secretStreamId } from './secret-stream';
+import { type SecretPublication } from '../outbox/secret-publication';
 import { type IdempotencyStore } from './idempotency';
 import { SecretsError, SecretsErrorCode } from './secrets.error';
 
@@ -122,6 +123,8 @@ export class SecretsService {
     private readonly store: PostgresEventStore,
     private readonly keyRing: DataKeyRing,
     private readonly idempotency: IdempotencyStore,
+    /** Holds each write's reply until its event is on SECRETS_EVENTS; absent only where nothing consumes them. */
+    private readonly publication?: SecretPublication,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
@@ -296,11 +299,12 @@ export class SecretsService {
       if (expectedVersion !== undefined && expectedVersion !== currentStreamVersion) {
         throw versionConflict(key, expectedVersion, currentStreamVersion);
       }
+      let appended: RecordedEvent[];
       try {
         const state = events.filter(isSecretEvent).reduce<SecretState>(evolve, initialState());
         const decided = decide(request.command(metadata), state).map((event: SecretEvent) => ({ ...event, eventId }));
-        const appended = await this.store.appendToStream(streamId, decided, { expectedVersion: currentStreamVersion });
-        return [...events, ...appended.events];
+        appended = (await this.store.appendToStream(streamId, decided, { expectedVersion: currentStreamVersion }))
+          .events;
       } catch (error) {
         // A retry that raced its own first attempt: answer with what the first attempt appended.
         const earlier = eventId === undefined ? undefined : await this.streamUpToEvent(eventId);
@@ -308,18 +312,28 @@ export class SecretsService {
         if (!(error instanceof ConcurrencyError)) throw error;
         if (expectedVersion !== undefined) throw versionConflict(key, expectedVersion, error.actual);
         if (attempt >= WRITE_ATTEMPTS) throw error;
+        continue;
       }
+      const last = appended[appended.length - 1];
+      if (last) await this.publication?.afterWrite(last);
+      return [...events, ...appended];
     }
   }
 
-  /** The stream up to the event with this id, if it was appended. */
+  /** The stream up to the event with this id, if it was appended, once that event is published. */
   private async streamUpToEvent(eventId: string): Promise<StoredEvent[] | undefined> {
-    const [found] = await this.store.query<{ stream_id: string; stream_version: number }>(
-      'select stream_id, stream_version from events where event_id = $1',
-      [eventId],
-      { prepared: true },
-    );
-    return found && this.readSecretStream(found.stream_id, found.stream_version);
+    const [found] = await this.store.query<{
+      stream_id: string;
+      stream_version: number;
+      transaction_id: string;
+      position: string;
+    }>('select stream_id, stream_version, transaction_id, position from events where event_id = $1', [eventId], {
+      prepared: true,
+    });
+    if (!found) return undefined;
+    // A retry after UNAVAILABLE from the publication wait answers only once the first attempt's event is out.
+    await this.publication?.afterWrite({ transactionId: found.transaction_id, position: found.position });
+    return this.readSecretStream(found.stream_id, found.stream_version);
   }
 
   /**
