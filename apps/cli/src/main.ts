@@ -44,9 +44,21 @@ function findCommand(argv: readonly string[]): { command: Command; rest: string[
   return best ? { command: best, rest: argv.slice(best.path.length) } : undefined;
 }
 
+/** How long a request waits for its reply: SECRETS_TIMEOUT_MS, 10 s by default. */
+function timeoutOf(env: NodeJS.ProcessEnv): number {
+  const text = env.SECRETS_TIMEOUT_MS ?? '10000';
+  const timeoutMs = Number(text);
+  if (!/^\d+$/.test(text.trim()) || !Number.isSafeInteger(timeoutMs) || timeoutMs < 1) {
+    throw new CliError(`SECRETS_TIMEOUT_MS must be a whole number of milliseconds (got "${text}")`, EXIT.USAGE);
+  }
+  return timeoutMs;
+}
+
 /** Runs one CLI invocation and returns its exit code; errors are printed as one line. */
 export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const json = argv.includes('--json');
+  // Only options before `--` are the CLI's own; what follows belongs to `secrets run`'s command.
+  const separator = argv.indexOf('--');
+  const json = (separator === -1 ? argv : argv.slice(0, separator)).includes('--json');
   const output = processOutput(json);
   if (argv.length === 0 || argv[0] === '--help' || argv[0] === '-h' || argv[0] === 'help') {
     output.out(overview());
@@ -89,7 +101,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = p
           token,
           natsUser: env.NATS_USER,
           natsPassword: env.NATS_PASSWORD,
-          timeoutMs: Number(env.SECRETS_TIMEOUT_MS ?? 10_000),
+          timeoutMs: timeoutOf(env),
         });
         return client;
       },

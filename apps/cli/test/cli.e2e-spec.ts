@@ -15,6 +15,7 @@ import {
   uniqueSubjectPrefix,
 } from '@platform/testing';
 import { testInfrastructure } from '@platform/testing';
+import { COMMANDS } from '../src/main';
 
 const BIN = join(__dirname, '../../../bin/secrets.js');
 
@@ -34,7 +35,7 @@ describe('secrets CLI', () => {
 
   function cli(
     args: string[],
-    options: { token?: string; stdin?: string; env?: Record<string, string> } = {},
+    options: { token?: string; stdin?: string; env?: Record<string, string>; timeoutMs?: number } = {},
   ): Promise<Run> {
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [BIN, ...args], {
@@ -51,8 +52,13 @@ describe('secrets CLI', () => {
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      // A command that never exits (the replay bug) fails the test instead of hanging it.
+      const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
       child.on('error', reject);
-      child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? -1, stdout, stderr });
+      });
       child.stdin.end(options.stdin ?? '');
     });
   }
@@ -183,14 +189,154 @@ describe('secrets CLI', () => {
   });
 
   it('has --help on every command and a usage error for unknown ones', async () => {
-    expect(await cli(['set', '--help'], { token: '' })).toMatchObject({
-      code: 0,
-      stdout: expect.stringMatching(/^usage: secrets set KEY/),
-    });
-    expect(await cli(['audit', 'replay', '--help'], { token: '' })).toMatchObject({ code: 0 });
+    expect(COMMANDS.length).toBeGreaterThanOrEqual(17);
+    const helps = await Promise.all(COMMANDS.map((command) => cli([...command.path, '--help'], { token: '' })));
+    for (const [i, command] of COMMANDS.entries()) {
+      expect([command.path.join(' '), helps[i].code, helps[i].stdout.split('\n')[0]]).toEqual([
+        command.path.join(' '),
+        0,
+        `usage: secrets ${command.usage}`,
+      ]);
+    }
     expect(await cli(['frobnicate'], { token: '' })).toMatchObject({
       code: 2,
       stderr: expect.stringMatching(/unknown command/),
     });
+  });
+
+  it("gets a secret's metadata without its value, and scopes every command with --customer", async () => {
+    expect(await cli(['set', 'DB_PASSWORD', 'globex-only-pw-77a', '--customer', 'globex'])).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/created DB_PASSWORD \(globex\), version 1/),
+    });
+    const vendor = await cli(['get', 'DB_PASSWORD']);
+    expect(vendor.code).toBe(0);
+    expect(vendor.stdout).toMatch(/^KEY\s+SCOPE\s+VERSION\s+UPDATED\s+UPDATED BY\nDB_PASSWORD\s+vendor\s+1\s/);
+    const customer = await cli(['get', 'DB_PASSWORD', '--customer', 'globex', '--json']);
+    expect(JSON.parse(customer.stdout)).toMatchObject({
+      key: 'DB_PASSWORD',
+      customerOrganizationId: 'globex',
+      version: 1,
+    });
+    const listed = JSON.parse((await cli(['list', '--customer', 'globex', '--json'])).stdout) as {
+      secrets: Array<{ key: string; customerOrganizationId?: string }>;
+    };
+    expect(listed.secrets).toEqual([expect.objectContaining({ key: 'DB_PASSWORD', customerOrganizationId: 'globex' })]);
+    const file = join(workDir, 'customer.env');
+    writeFileSync(file, 'DB_PASSWORD={{ .Secrets.DB_PASSWORD }}\n');
+    expect(await cli(['render', file, '--format', 'env', '--customer', 'globex'])).toMatchObject({
+      code: 0,
+      stdout: 'DB_PASSWORD=globex-only-pw-77a\n',
+    });
+    for (const output of [vendor.stdout, customer.stdout]) {
+      expect(output).not.toContain('pw-from-stdin');
+      expect(output).not.toContain('globex-only-pw');
+    }
+  });
+
+  it('renders a pinned version with --pin KEY=VERSION', async () => {
+    await cli(['set', 'PINNED', 'pinned-first-value']);
+    await cli(['set', 'PINNED', 'pinned-second-value']);
+    const file = join(workDir, 'pinned.txt');
+    writeFileSync(file, '{{ .Secrets.PINNED }}');
+    expect(await cli(['render', file])).toMatchObject({ code: 0, stdout: 'pinned-second-value' });
+    expect(await cli(['render', file, '--pin', 'PINNED=1'])).toMatchObject({ code: 0, stdout: 'pinned-first-value' });
+    expect(await cli(['render', file, '--pin', 'PINNED'])).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/--pin takes KEY=VERSION/),
+    });
+  });
+
+  it('validates a template: lists its references and the missing keys, exit 7', async () => {
+    const file = join(workDir, 'validate.env');
+    writeFileSync(file, 'A={{ .Secrets.DB_PASSWORD }}\nB={{ .Secrets.NOT_SET_YET }}\n');
+    const result = await cli(['validate', file, '--format', 'env', '--required', 'ALSO_MISSING']);
+    expect(result.code).toBe(7);
+    expect(result.stdout).toMatch(/^references: DB_PASSWORD \(vendor, version 1\)/m);
+    expect(result.stdout).not.toContain('[object Object]');
+    expect(/^missing: (.*)$/m.exec(result.stdout)?.[1].split(', ').sort()).toEqual(['ALSO_MISSING', 'NOT_SET_YET']);
+    const json = await cli(['validate', file, '--format', 'env', '--json']);
+    expect(json.code).toBe(7);
+    expect(JSON.parse(json.stdout)).toMatchObject({ missing: ['NOT_SET_YET'] });
+    writeFileSync(file, 'A={{ .Secrets.DB_PASSWORD }}\n');
+    expect(await cli(['validate', file, '--format', 'env'])).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/valid\n$/),
+    });
+  });
+
+  it('mints a dev token that the services accept, and refuses to under NODE_ENV=production', async () => {
+    const minted = await cli(['dev', 'token', '--org', 'devtokenorg', '--role', 'read_only'], { token: '' });
+    expect(minted.code).toBe(0);
+    const listed = await cli(['list', '--json'], { token: minted.stdout.trim() });
+    expect(listed).toMatchObject({ code: 0 });
+    expect(JSON.parse(listed.stdout)).toEqual({ secrets: [] });
+    expect(await cli(['set', 'X', 'y'], { token: minted.stdout.trim() })).toMatchObject({ code: 4 });
+    const refused = await cli(['dev', 'token', '--org', 'acme'], { token: '', env: { NODE_ENV: 'production' } });
+    expect(refused).toMatchObject({ code: 4, stdout: '' });
+    expect(refused.stderr).toMatch(/refused when NODE_ENV=production/);
+  });
+
+  it('explains a missing token (exit 4), an unreachable NATS (exit 6) and a bad SECRETS_TIMEOUT_MS (exit 2)', async () => {
+    const noToken = await cli(['list'], { token: '' });
+    expect(noToken).toMatchObject({ code: 4, stderr: 'secrets: no token: set SECRETS_TOKEN or pass --token\n' });
+    const unreachable = await cli(['list'], { env: { NATS_URL: 'nats://127.0.0.1:1' } });
+    expect(unreachable).toMatchObject({ code: 6, stderr: 'secrets: cannot reach NATS at nats://127.0.0.1:1\n' });
+    const badTimeout = await cli(['list'], { env: { SECRETS_TIMEOUT_MS: 'soon' } });
+    expect(badTimeout).toMatchObject({ code: 2 });
+    expect(badTimeout.stderr).toMatch(/SECRETS_TIMEOUT_MS must be a whole number of milliseconds \(got "soon"\)/);
+  });
+
+  it('run exits 128 + the signal number when its command is killed, and leaves --json after -- to the command', async () => {
+    const killed = await cli(['run', '--', process.execPath, '-e', 'process.kill(process.pid, "SIGTERM")']);
+    expect(killed.code).toBe(143);
+    const missing = await cli(['run', '--required', 'NEVER_SET', '--', process.execPath, '--json']);
+    expect(missing).toMatchObject({ code: 7, stderr: 'secrets: missing required secret: NEVER_SET\n' });
+  });
+
+  it('replays SECRETS_EVENTS from a sequence or a time and exits at the end of the stream', async () => {
+    type Line = { sequence: number; type: string; key: string | null };
+    const parse = (stdout: string) =>
+      stdout
+        .trim()
+        .split('\n')
+        .filter(Boolean)
+        .map((line) => JSON.parse(line) as Line);
+    let fromStart: Line[] = [];
+    for (let attempt = 0; attempt < 50 && !fromStart.some((e) => e.key === 'PINNED'); attempt++) {
+      const result = await cli(['audit', 'replay', '--from-seq', '1'], { token: '', timeoutMs: 15_000 });
+      expect(result).toMatchObject({ code: 0, stderr: '' });
+      fromStart = parse(result.stdout);
+      if (!fromStart.some((e) => e.key === 'PINNED')) await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    expect(fromStart[0]).toMatchObject({ sequence: 1, type: 'SecretCreated', key: 'API_KEY' });
+    expect(fromStart.map((e) => e.sequence)).toEqual(fromStart.map((_, i) => i + 1));
+    expect(JSON.stringify(fromStart)).not.toMatch(/sk-cli|pw-from-stdin|pinned-first/);
+    const fromThird = parse((await cli(['audit', 'replay', '--from-seq', '3'], { token: '' })).stdout);
+    expect(fromThird[0].sequence).toBe(3);
+    const future = await cli(['audit', 'replay', '--since', '2999-01-01T00:00:00Z'], { token: '' });
+    expect(future).toMatchObject({ code: 0, stdout: '' });
+    const past = await cli(['audit', 'replay', '--since', '2000-01-01T00:00:00Z', '--json'], { token: '' });
+    expect(parse(past.stdout).length).toBeGreaterThanOrEqual(fromStart.length);
+    expect(await cli(['audit', 'replay', '--from-seq', '0'], { token: '' })).toMatchObject({ code: 2 });
+  });
+
+  it('runs ops commands with --json, and refuses a bad organization as a usage error', async () => {
+    const env = { DATABASE_URL: database.url };
+    const rebuilt = await cli(['projections', 'rebuild', '--json'], { token: '', env });
+    expect(rebuilt.code).toBe(0);
+    expect(JSON.parse(rebuilt.stdout)).toMatchObject({ events: expect.any(Number), seconds: expect.any(Number) });
+    expect((JSON.parse(rebuilt.stdout) as { events: number }).events).toBeGreaterThanOrEqual(5);
+    const rotated = await cli(['keys', 'rotate', '--org', 'clivendor', '--json'], { token: '', env });
+    expect(rotated.code).toBe(0);
+    expect(JSON.parse(rotated.stdout)).toEqual({ organizationId: 'clivendor', dataKeyId: expect.any(String) });
+    const rewrapped = await cli(['keys', 'rotate-master', '--json'], { token: '', env });
+    expect(JSON.parse(rewrapped.stdout)).toEqual({ rewrapped: expect.any(Number) });
+    const bad = await cli(['keys', 'rotate', '--org', 'bad org'], { token: '', env });
+    expect(bad).toMatchObject({ code: 2, stdout: '' });
+    expect(bad.stderr).toMatch(/--org must be an organization id/);
+    const badJson = await cli(['org', 'purge', 'bad org', '--yes', '--json'], { token: '', env });
+    expect(badJson.code).toBe(2);
+    expect(JSON.parse(badJson.stderr)).toMatchObject({ exitCode: 2 });
   });
 });

@@ -89,33 +89,58 @@ export const auditReplayCommand: Command = {
     if ((since === undefined) === (fromSeq === undefined))
       throw usage('give exactly one of --since TIME and --from-seq N');
     const config: Partial<ConsumerConfig> = { ack_policy: AckPolicy.None };
+    let sinceMs = 0;
     if (since !== undefined) {
       const time = new Date(since);
       if (Number.isNaN(time.getTime())) throw usage('--since must be a date/time such as 2026-11-01T00:00:00Z');
+      sinceMs = time.getTime();
       Object.assign(config, { deliver_policy: DeliverPolicy.StartTime, opt_start_time: time.toISOString() });
     } else {
       const seq = Number(fromSeq);
       if (!Number.isInteger(seq) || seq < 1) throw usage('--from-seq must be a positive integer');
       Object.assign(config, { deliver_policy: DeliverPolicy.StartSequence, opt_start_seq: seq });
     }
+    const follow = context.values.follow === true;
     const client = await context.client();
     const stream = `${client.subject('').replace(/\./g, '_')}SECRETS_EVENTS`;
     let consumer;
+    let lastSequence = Infinity;
     try {
-      consumer = await (await client.connection.jetstream()).consumers.get(stream, config);
+      // Without --follow, the replay ends at the stream's last message as of now.
+      if (!follow)
+        lastSequence = (await (await client.connection.jetstreamManager()).streams.info(stream)).state.last_seq;
+      consumer = await client.connection.jetstream().consumers.get(stream, config);
     } catch {
       throw new CliError(`cannot read stream ${stream}`, EXIT.UNAVAILABLE);
     }
-    const decoder = new TextDecoder();
-    for (;;) {
-      const pending = (await consumer.info(true)).num_pending;
-      if (pending === 0 && !context.values.follow) break;
-      const messages = await consumer.fetch({ max_messages: 500, expires: context.values.follow ? 5000 : 1000 });
-      for await (const message of messages) {
-        const event = JSON.parse(decoder.decode(message.data)) as Record<string, unknown>;
-        context.output.out(JSON.stringify({ sequence: message.seq, subject: message.subject, ...event }));
+    try {
+      // The first info creates the ordered consumer, so its count is exact; later cached ones would be stale.
+      let done = !follow && (await consumer.info(true)).num_pending === 0;
+      const decoder = new TextDecoder();
+      while (!done) {
+        const messages = await consumer.fetch({ max_messages: 500, expires: follow ? 5000 : 1000 });
+        let received = 0;
+        for await (const message of messages) {
+          if (message.seq > lastSequence) {
+            done = true;
+            break;
+          }
+          received++;
+          // Some servers (2.9) start a consumer whose start time is past the last message at the first message.
+          if (message.info.timestampNanos / 1e6 >= sinceMs) {
+            const event = JSON.parse(decoder.decode(message.data)) as Record<string, unknown>;
+            context.output.out(JSON.stringify({ sequence: message.seq, subject: message.subject, ...event }));
+          }
+          if (message.seq === lastSequence) {
+            done = true;
+            break;
+          }
+        }
+        // A fetch that waited and got nothing means nothing is left to read (messages deleted since the start).
+        if (received === 0 && !follow) done = true;
       }
+    } finally {
+      await consumer.delete().catch(() => undefined);
     }
-    await consumer.delete().catch(() => undefined);
   },
 };

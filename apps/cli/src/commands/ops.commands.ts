@@ -1,22 +1,87 @@
-import { ConfigError } from '@platform/config';
-import { main as auditOps } from '../../../../services/audit/src/ops/audit-ops';
-import { main as secretsOps } from '../../../../services/secrets/src/ops/secrets-ops';
-import { CliError, EXIT } from '../cli-error';
+import { SingleBar } from 'cli-progress';
+import { ConfigError, databaseSettings, loadServiceConfig } from '@platform/config';
+import { CryptoError } from '@platform/crypto';
+import { IDENTIFIER_PATTERN, PlatformError, natsCredentials } from '@platform/messaging';
+import { connect } from 'nats';
+import { AuditError, AuditErrorCode } from '../../../../services/audit/src/audit.error';
+import { type SecretsOperations } from '../../../../services/secrets/src/ops/secrets-operations';
+import { CliError, EXIT, exitCodeForWireCode, usage } from '../cli-error';
 import { type Command, type CommandContext } from '../command';
 
+/** How an ops failure maps to an exit code (README "CLI exit codes"); the message is already one line. */
+function opsFailure(error: unknown): CliError {
+  if (error instanceof CliError) return error;
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof ConfigError) return new CliError(message, EXIT.USAGE);
+  if (error instanceof PlatformError) return new CliError(`${error.code}: ${message}`, exitCodeForWireCode(error.code));
+  if (error instanceof AuditError) {
+    return new CliError(
+      message,
+      error.code === AuditErrorCode.STORE_UNAVAILABLE
+        ? EXIT.UNAVAILABLE
+        : error.code === AuditErrorCode.REBUILD_REFUSED
+          ? EXIT.REFUSED
+          : EXIT.FAILURE,
+    );
+  }
+  // A data key under a master kid that is no longer configured, or bad key material: refused, nothing changed.
+  if (error instanceof CryptoError) return new CliError(`${error.code}: ${message}`, EXIT.REFUSED);
+  return new CliError(message, EXIT.FAILURE);
+}
+
 /** Ops commands work on the database directly (DATABASE_URL, SECRETS_MASTER_KEYS), not over NATS. */
-async function delegate(run: () => Promise<number>): Promise<number> {
+async function withSecretsOperations<T>(
+  context: CommandContext,
+  run: (ops: SecretsOperations) => Promise<T>,
+): Promise<T> {
   try {
-    return await run();
+    // Loaded only here: the database layers add half a second to every other command's start.
+    const [{ SecretsOperations }, { loadSecretsConfig }] = await Promise.all([
+      import('../../../../services/secrets/src/ops/secrets-operations'),
+      import('../../../../services/secrets/src/secrets.definition'),
+    ]);
+    const ops = await SecretsOperations.open(loadSecretsConfig(context.env));
+    try {
+      return await run(ops);
+    } finally {
+      await ops.close();
+    }
   } catch (error) {
-    if (error instanceof ConfigError) throw new CliError(error.message, EXIT.USAGE);
-    throw new CliError(error instanceof Error ? error.message : String(error), EXIT.FAILURE);
+    throw opsFailure(error);
   }
 }
 
-const onlyArgs = (context: CommandContext, count: number, usageText: string) => {
-  if (context.args.length !== count) throw new CliError(`usage: secrets ${usageText}`, EXIT.USAGE);
-};
+function onlyArgs(context: CommandContext, count: number, usageText: string): void {
+  if (context.args.length !== count) throw usage(`usage: secrets ${usageText}`);
+}
+
+function organizationOf(value: unknown, what: string): string {
+  if (typeof value !== 'string' || !IDENTIFIER_PATTERN.test(value)) {
+    throw usage(`${what} must be an organization id such as acme (letters, digits, _ and -)`);
+  }
+  return value;
+}
+
+/** A progress bar on stderr (stdout stays the result); started on the first report. */
+function progressBar(format: string): { update(done: number, total: number, extra?: object): void; stop(): void } {
+  const bar = new SingleBar({ stream: process.stderr, format, hideCursor: true });
+  let started = false;
+  return {
+    update(done, total, extra = {}) {
+      if (!started) bar.start(total, done, extra);
+      else bar.update(done, extra);
+      bar.setTotal(total);
+      started = true;
+    },
+    stop: () => started && bar.stop(),
+  };
+}
+
+/** The result: JSON with --json, else the sentence. */
+function report(context: CommandContext, result: object, text: string): number {
+  context.output.out(context.output.json ? JSON.stringify(result) : text);
+  return EXIT.OK;
+}
 
 export const OPS_COMMANDS: readonly Command[] = [
   {
@@ -25,7 +90,21 @@ export const OPS_COMMANDS: readonly Command[] = [
     summary: 'Ops: truncates secret_view and replays every event into it (progress on stderr, events/s at the end).',
     async run(context) {
       onlyArgs(context, 0, 'projections rebuild');
-      return delegate(() => secretsOps(['projections', 'rebuild']));
+      const bar = progressBar('secret_view [{bar}] {percentage}% | {value}/{total} events | {speed} events/s');
+      const started = performance.now();
+      const rebuilt = await withSecretsOperations(context, (ops) =>
+        ops.rebuildProjections((done, total) =>
+          bar.update(done, total, {
+            speed: Math.round(done / Math.max((performance.now() - started) / 1000, 0.001)),
+          }),
+        ),
+      ).finally(() => bar.stop());
+      const eventsPerSecond = Math.round(rebuilt.events / Math.max(rebuilt.seconds, 0.001));
+      return report(
+        context,
+        { events: rebuilt.events, seconds: rebuilt.seconds, eventsPerSecond },
+        `rebuilt secret_view from ${rebuilt.events} events in ${rebuilt.seconds.toFixed(2)} s (${eventsPerSecond} events/s)`,
+      );
     },
   },
   {
@@ -34,7 +113,8 @@ export const OPS_COMMANDS: readonly Command[] = [
     summary: 'Ops: rewraps every data key under the active (first) master key in SECRETS_MASTER_KEYS.',
     async run(context) {
       onlyArgs(context, 0, 'keys rotate-master');
-      return delegate(() => secretsOps(['keys', 'rotate-master']));
+      const rewrapped = await withSecretsOperations(context, (ops) => ops.rotateMasterKey());
+      return report(context, { rewrapped }, `rewrapped ${rewrapped} data keys under the active master key`);
     },
   },
   {
@@ -43,9 +123,14 @@ export const OPS_COMMANDS: readonly Command[] = [
     summary: 'Ops: gives an organization a new data key for new writes; old versions keep their keys.',
     options: { org: { type: 'string' } },
     async run(context) {
-      const org = context.values.org;
-      if (typeof org !== 'string') throw new CliError('usage: secrets keys rotate --org ORG', EXIT.USAGE);
-      return delegate(() => secretsOps(['keys', 'rotate', '--org', org]));
+      onlyArgs(context, 0, 'keys rotate --org ORG');
+      const organizationId = organizationOf(context.values.org, '--org');
+      const dataKeyId = await withSecretsOperations(context, (ops) => ops.rotateOrganizationKey(organizationId));
+      return report(
+        context,
+        { organizationId, dataKeyId },
+        `organization ${organizationId}: new data key ${dataKeyId} for new writes`,
+      );
     },
   },
   {
@@ -56,22 +141,69 @@ export const OPS_COMMANDS: readonly Command[] = [
     options: { yes: { type: 'boolean' } },
     async run(context) {
       onlyArgs(context, 1, 'org purge ORG --yes');
-      if (!context.values.yes)
-        throw new CliError(`purging ${context.args[0]} destroys its values for good; repeat with --yes`, EXIT.USAGE);
-      return delegate(() => secretsOps(['org', 'purge', context.args[0], '--yes']));
+      const organizationId = organizationOf(context.args[0], 'ORG');
+      if (!context.values.yes) throw usage(`purging ${organizationId} destroys its values for good; repeat with --yes`);
+      const purged = await withSecretsOperations(context, (ops) => ops.purgeOrganization(organizationId));
+      return report(
+        context,
+        { organizationId, ...purged },
+        `purged ${organizationId}: ${purged.dataKeysDeleted} data keys deleted, ${purged.secretsRemoved} secrets removed from the read model; its events remain, their values unrecoverable`,
+      );
     },
   },
   {
     path: ['audit', 'rebuild'],
     usage: 'audit rebuild',
     summary:
-      'Ops: empties the audit tables and re-applies SECRETS_EVENTS from sequence 1 (stop the audit service first).',
+      'Ops: empties the audit tables and re-applies SECRETS_EVENTS from sequence 1 (refused while the audit service runs).',
+    details:
+      'Needs DATABASE_URL and NATS read access to SECRETS_EVENTS (the `ops` user of deploy/nats/nats-server.conf).',
     async run(context) {
       onlyArgs(context, 0, 'audit rebuild');
-      return delegate(async () => {
-        await auditOps('rebuild');
-        return Number(process.exitCode ?? 0);
-      });
+      const bar = progressBar('rebuilding audit trail [{bar}] {percentage}% | {value}/{total} stream sequences');
+      let summary;
+      try {
+        const [{ migrateAuditDatabase }, { AuditStore }, { rebuildAuditTrail }] = await Promise.all([
+          import('../../../../services/audit/src/database/audit-migrations'),
+          import('../../../../services/audit/src/records/audit-store'),
+          import('../../../../services/audit/src/stream/audit-rebuild'),
+        ]);
+        const config = loadServiceConfig('audit', databaseSettings, context.env);
+        await migrateAuditDatabase(config.databaseUrl);
+        let nats;
+        try {
+          nats = await connect({
+            servers: config.natsUrl,
+            name: 'secrets-cli-audit-rebuild',
+            maxReconnectAttempts: 0,
+            ...natsCredentials(config.natsUser, config.natsPassword),
+          });
+        } catch {
+          throw new CliError(`cannot reach NATS at ${config.natsUrl}`, EXIT.UNAVAILABLE);
+        }
+        const store = AuditStore.open(config.databaseUrl, { poolSize: 2 });
+        try {
+          summary = await rebuildAuditTrail({
+            nats,
+            subjectPrefix: config.subjectPrefix,
+            store,
+            onProgress: ({ total, applied }) => bar.update(applied, total),
+          });
+        } finally {
+          bar.stop();
+          await store.close();
+          await nats.drain().catch(() => undefined);
+        }
+      } catch (error) {
+        throw opsFailure(error);
+      }
+      return report(
+        context,
+        summary,
+        `rebuilt the audit trail: ${summary.events} events, ${summary.records} records, ` +
+          `${summary.rejected} malformed skipped, through stream sequence ${summary.lastSequence}, ` +
+          `in ${summary.seconds.toFixed(1)} s; the durable consumer continues at ${summary.lastSequence + 1}`,
+      );
     },
   },
 ];

@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { constants } from 'node:os';
 import { type RenderResponseJson, type SecretJson, type ValidateTemplateResponseJson } from '@platform/contracts';
 import { CliError, EXIT, usage } from '../cli-error';
 import { type Command, type CommandContext } from '../command';
@@ -81,7 +82,10 @@ export const validateCommand: Command = {
     });
     if (context.output.json) context.output.out(JSON.stringify(reply));
     else {
-      const lines = [`references: ${(reply.references ?? []).join(', ') || '(none)'}`];
+      const references = (reply.references ?? []).map(
+        (r) => `${r.key ?? ''} (${r.scope ?? ''}${r.version ? `, version ${r.version}` : ''})`,
+      );
+      const lines = [`references: ${references.join(', ') || '(none)'}`];
       if ((reply.missing ?? []).length > 0) lines.push(`missing: ${(reply.missing ?? []).join(', ')}`);
       for (const error of reply.errors ?? []) lines.push(`error: ${error}`);
       lines.push(reply.valid ? 'valid' : 'invalid');
@@ -167,7 +171,8 @@ export const runCommand: Command = {
         context.output.err(`secrets: cannot run ${cmd}`);
         resolve(127);
       });
-      child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + 1 : 1)));
+      // As a shell reports it: 128 + the signal's number (130 for SIGINT, 143 for SIGTERM).
+      child.on('exit', (code, signal) => resolve(code ?? (signal ? 128 + (constants.signals[signal] ?? 0) : 1)));
     });
   },
 };
