@@ -1,5 +1,5 @@
 import { RenderError, RenderErrorCode } from './render.error';
-import { checkOutput, escapeEnvValue, renderFormatOf, valuesForFormat } from './output-format';
+import { checkOutput, escapeEnvValue, printedEscapeFor, renderFormatOf } from './output-format';
 
 function refusal(run: () => void): RenderError {
   try {
@@ -22,9 +22,9 @@ describe('render formats', () => {
   it('escapes line breaks in env values so a multi-line value stays on its line', () => {
     expect(escapeEnvValue('-----BEGIN-----\nabc\r\n-----END-----')).toBe('-----BEGIN-----\\nabc\\r\\n-----END-----');
     expect(escapeEnvValue('plain')).toBe('plain');
-    expect(valuesForFormat('env', { CERT: 'a\nb' })).toEqual({ CERT: 'a\\nb' });
-    expect(valuesForFormat('yaml', { CERT: 'a\nb' })).toEqual({ CERT: 'a\nb' });
-    expect(valuesForFormat('text', { CERT: 'a\nb' })).toEqual({ CERT: 'a\nb' });
+    expect(printedEscapeFor('env')?.('a\nb')).toBe('a\\nb');
+    expect(printedEscapeFor('yaml')).toBeUndefined();
+    expect(printedEscapeFor('text')).toBeUndefined();
   });
 
   describe('env', () => {

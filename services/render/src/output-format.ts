@@ -23,15 +23,12 @@ export function escapeEnvValue(value: string): string {
   return /[\r\n]/.test(value) ? value.replace(/\r/g, '\\r').replace(/\n/g, '\\n') : value;
 }
 
-/** The values as the template sees them in `format`: escaped for env, as they are otherwise. */
-export function valuesForFormat(
-  format: RenderFormat,
-  values: Readonly<Record<string, string>>,
-): Record<string, string> {
-  if (format !== 'env') return { ...values };
-  const escaped: Record<string, string> = {};
-  for (const key of Object.keys(values)) escaped[key] = escapeEnvValue(values[key]);
-  return escaped;
+/**
+ * How a format escapes what the template's actions print: env escapes line breaks in each printed result, so
+ * functions (`quote`, `b64enc`, `len`, `eq`) still see the raw value; the template's own text is left alone.
+ */
+export function printedEscapeFor(format: RenderFormat): ((text: string) => string) | undefined {
+  return format === 'env' ? escapeEnvValue : undefined;
 }
 
 function outputError(message: string, line: number, column?: number): RenderError {
@@ -42,7 +39,7 @@ function outputError(message: string, line: number, column?: number): RenderErro
   );
 }
 
-/** Every non-blank line that is not a `#` comment must be `KEY=VALUE`; the line is named by number, never quoted. */
+/** Every non-blank line that is not a `#` comment must be `KEY=VALUE`; the line is named by number, never quoted (fixed text only). */
 function checkEnv(output: string): void {
   const lines = output.split('\n');
   for (let index = 0; index < lines.length; index++) {

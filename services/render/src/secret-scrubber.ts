@@ -2,6 +2,9 @@ import { escapeEnvValue } from './output-format';
 
 export const MASK = '********';
 
+/** Shorter values are not masked: a 1–3 character value matches inside ordinary words and would garble them. */
+export const MIN_SCRUBBED_LENGTH = 4;
+
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
@@ -19,9 +22,9 @@ function formsOf(value: string): string[] {
 }
 
 /**
- * Replaces every resolved value in text bound for the caller with `********`. Go's own messages quote values
- * (`range can't iterate over <value>`, `%!d(string=<value>)`), so every message and detail built after values
- * were resolved goes through here. Longest forms are matched first, so a value containing another is masked whole.
+ * Replaces every resolved value (of at least MIN_SCRUBBED_LENGTH characters) in text with `********`: a defence
+ * for the text of an unexpected error, which reaches only the log. Errors the caller sees never need it (the
+ * template engine masks values itself). Longest forms are matched first, so a value containing another is masked whole.
  */
 export class SecretScrubber {
   private pattern: RegExp | null | undefined;
@@ -33,18 +36,13 @@ export class SecretScrubber {
     return pattern ? text.replace(pattern, MASK) : text;
   }
 
-  /** String fields scrubbed; numbers (lines, columns) are positions, not values. */
-  scrubDetails(details: Readonly<Record<string, unknown>>): Record<string, unknown> {
-    return Object.fromEntries(
-      Object.entries(details).map(([name, detail]) => [name, typeof detail === 'string' ? this.scrub(detail) : detail]),
-    );
-  }
-
   // Built on first use: only failed renders need it.
   private compile(): RegExp | null {
     if (this.pattern !== undefined) return this.pattern;
     const forms = new Set<string>();
-    for (const value of this.values) for (const form of formsOf(value)) if (form !== '') forms.add(form);
+    for (const value of this.values) {
+      for (const form of formsOf(value)) if (form.length >= MIN_SCRUBBED_LENGTH) forms.add(form);
+    }
     const sorted = [...forms].sort((a, b) => b.length - a.length);
     this.pattern = sorted.length === 0 ? null : new RegExp(sorted.map(escapeRegExp).join('|'), 'g');
     return this.pattern;

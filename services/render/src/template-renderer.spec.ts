@@ -175,6 +175,66 @@ describe('TemplateRenderer.render', () => {
     });
   });
 
+  it('gives env templates the raw value and escapes line breaks only where actions print', async () => {
+    const { renderer } = setup({ CERT: vendorValue('l1\nl2') });
+    const template =
+      'Q={{ .Secrets.CERT | quote }}\nB={{ b64enc .Secrets.CERT }}\nL={{ len .Secrets.CERT }}\n' +
+      'E={{ eq .Secrets.CERT "l1\\nl2" }}\nP={{ .Secrets.CERT }}\n';
+    expect((await renderer.render(vendor, render(template))).output).toBe(
+      'Q="l1\\nl2"\nB=bDEKbDI=\nL=5\nE=true\nP=l1\\nl2\n',
+    );
+    expect((await renderer.render(vendor, render(template, 'text'))).output).toBe(
+      'Q="l1\\nl2"\nB=bDEKbDI=\nL=5\nE=true\nP=l1\nl2\n',
+    );
+  });
+
+  // Short values match inside Go's fixed wording: the messages must stay exact, and no value may appear.
+  it.each(['e', '1', 'ey', 'ent', '§', '¤¤', '¶¶¶'])(
+    'keeps the exact messages and shows no value when the values are short: %s',
+    async (value) => {
+      const { renderer } = setup({ FLAG: vendorValue(value), MSG: vendorValue(value) });
+      const failures = {
+        'X={{ .Secrets.FLAG }}{{ .Secrets.SECRET_NAME }}': [
+          'TEMPLATE_EXECUTION_ERROR',
+          'template execution error: map has no entry for key "SECRET_NAME"',
+        ],
+        'X={{ required .Secrets.MSG .Secrets.NOPE }}': [
+          'TEMPLATE_EXECUTION_ERROR',
+          'template execution error: error calling required: ********',
+        ],
+        'X={{ required "need NOPE" .Secrets.NOPE }}{{ .Secrets.FLAG }}': [
+          'TEMPLATE_EXECUTION_ERROR',
+          'template execution error: error calling required: need NOPE',
+        ],
+        'X={{ range .Secrets.FLAG }}{{ end }}': [
+          'TEMPLATE_EXECUTION_ERROR',
+          "template execution error: range can't iterate over ********",
+        ],
+        'X={{ eq .Secrets .Secrets }}': [
+          'TEMPLATE_EXECUTION_ERROR',
+          'template execution error: error calling eq: non-comparable type ********: map[string]interface {}',
+        ],
+        '{{ .Secrets.FLAG }}': [
+          'TEMPLATE_OUTPUT_ERROR',
+          'rendered env output is not KEY=VALUE (KEY matching [A-Za-z_][A-Za-z0-9_]*) at line 1',
+        ],
+        'a: "{{ .Secrets.FLAG }}"\na: 2\n': [
+          'TEMPLATE_OUTPUT_ERROR',
+          'rendered output is not valid YAML (duplicate key) at line 2',
+        ],
+      };
+      for (const [template, [code, message]] of Object.entries(failures)) {
+        const format = template.startsWith('a:') ? 'yaml' : 'env';
+        const error = await refusal(renderer.render(vendor, render(template, format)));
+        expect({ code: error.code, message: error.message }).toEqual({ code, message });
+        if (!/^[a-z0-9]+$/.test(value)) expect(JSON.stringify(error)).not.toContain(value);
+      }
+      expect(await refusal(renderer.render(vendor, render('A={{ .Secrets.FLAG }', 'env')))).toMatchObject({
+        message: 'template parsing error: unexpected "}" in operand',
+      });
+    },
+  );
+
   it('refuses a template over the size limit before parsing it', async () => {
     const { source, renderer } = setup({}, 16);
     expect(await refusal(renderer.render(vendor, render('A={{ .Secrets.LONGER_KEY }}')))).toEqual({

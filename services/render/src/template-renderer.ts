@@ -1,9 +1,9 @@
 import { type Principal, assertIdentifier } from '@platform/messaging';
 import { type Template, TemplateErrorCode, TemplateExecutionError, TemplateParseError } from '@platform/template';
-import { checkOutput, renderFormatOf, valuesForFormat } from './output-format';
+import { checkOutput, printedEscapeFor, renderFormatOf } from './output-format';
 import { RenderError, RenderErrorCode } from './render.error';
 import { assertMayRenderValues, renderScope } from './render-scope';
-import { SecretScrubber } from './secret-scrubber';
+import { MASK, SecretScrubber } from './secret-scrubber';
 import { type KeyCatalog, type KeyInScope } from './secret-key-catalog';
 import { type ResolvedValue, SECRET_KEY_PATTERN, type SecretValueSource, keysToResolve } from './secret-values';
 import { type TemplateCache } from './template-cache';
@@ -49,6 +49,9 @@ function parseFailure(error: TemplateParseError): RenderError {
   });
 }
 
+/** Every value Go would print into an execution error is shown as the mask: it comes from the data. */
+const maskValue = (): string => MASK;
+
 /** The data a template executes with: a map that records which keys the execution read. */
 function trackedSecrets(values: Record<string, string>, used: Set<string>): Record<string, string> {
   const target = Object.assign(Object.create(null) as Record<string, string>, values);
@@ -69,8 +72,8 @@ const byKey = (a: KeyInScope, b: KeyInScope) => (a.key < b.key ? -1 : a.key > b.
 
 /**
  * `render.v1.render` and `render.v1.validate` (ARCHITECTURE.md §3, §7): authorize, parse (cached), pull exactly
- * the referenced values, execute, check the format. Everything said to the caller after values were resolved is
- * scrubbed of them.
+ * the referenced values, execute, check the format. No error said to the caller after values were resolved
+ * carries one (see callerFailure).
  */
 export class TemplateRenderer {
   constructor(
@@ -96,13 +99,15 @@ export class TemplateRenderer {
     const plain: Record<string, string> = {};
     for (const [key, { value }] of resolved) plain[key] = value;
     const used = new Set<string>();
-    const scrubber = new SecretScrubber(Object.values(plain));
     let output: string;
     try {
-      output = template.execute({ Secrets: trackedSecrets(valuesForFormat(format, plain), used) });
+      output = template.execute(
+        { Secrets: trackedSecrets(plain, used) },
+        { describeValue: maskValue, escapePrinted: printedEscapeFor(format) },
+      );
       checkOutput(format, output);
     } catch (error) {
-      throw scrubbed(error, scrubber);
+      throw callerFailure(error, plain);
     }
     const references = [...used].map((key) => {
       const { version, scope: valueScope } = resolved.get(key)!;
@@ -177,23 +182,22 @@ function assertPins(pins: Readonly<Record<string, number>>): void {
   }
 }
 
-/** An execution or output failure as the caller sees it, with every resolved value masked. */
-function scrubbed(error: unknown, scrubber: SecretScrubber): unknown {
+/**
+ * An execution or output failure as the caller sees it. No value can be in either, by construction, so their
+ * text is passed on unaltered (a text scrub would also mask a short value inside Go's fixed wording):
+ * the engine showed every value it formats into a message as the mask (describeValue), and the output
+ * checks say only a line number and fixed text.
+ */
+function callerFailure(error: unknown, values: Readonly<Record<string, string>>): unknown {
   if (error instanceof TemplateExecutionError) {
-    return new RenderError(
-      RenderErrorCode.TEMPLATE_EXECUTION_ERROR,
-      `template execution error: ${scrubber.scrub(error.reason)}`,
-      { line: error.line, column: error.column },
-    );
+    return new RenderError(RenderErrorCode.TEMPLATE_EXECUTION_ERROR, `template execution error: ${error.reason}`, {
+      line: error.line,
+      column: error.column,
+    });
   }
-  if (error instanceof RenderError) {
-    return new RenderError(
-      error.code,
-      scrubber.scrub(error.message),
-      error.details ? scrubber.scrubDetails(error.details) : undefined,
-    );
-  }
-  // Anything else is a bug: INTERNAL on the wire, and only a scrubbed message reaches the log.
+  if (error instanceof RenderError) return error;
+  // Anything else is a bug: INTERNAL on the wire, and its text reaches the log only scrubbed of the values.
+  const scrubber = new SecretScrubber(Object.values(values));
   const internal = new Error(
     `rendering failed: ${scrubber.scrub(error instanceof Error ? error.message : String(error))}`,
   );
