@@ -2,7 +2,7 @@ import { type SecretScope } from '@platform/contracts';
 import { DependencyError, type Principal, type Scope, isWireError } from '@platform/messaging';
 import { type MsgHdrs, type NatsConnection, NatsError, headers as natsHeaders } from 'nats';
 import { RenderError, RenderErrorCode } from './render.error';
-import { type SecretValueSource, secretsFailure } from './secret-values';
+import { type SecretMetadataSource, secretsFailure } from './secret-values';
 
 /** A key that exists in scope, with the version and scope a render would use. */
 export interface KeyInScope {
@@ -37,17 +37,16 @@ const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
 /**
- * Which keys exist in a render scope, for `render.v1.validate`. Metadata first: `secrets.v1.list` called with the
- * caller's own token, so it sees exactly what the caller may see. A vendor user's list covers the whole scope.
- * A customer user's list shows only its own keys and a service may not list at all, so the keys the list could
- * not confirm are checked with `secrets.v1.resolve` (no metadata subject exists for vendor-level keys seen from a
- * customer, or for services); those values are decrypted only to read version and scope, and are dropped.
+ * Which keys exist in a render scope, for `render.v1.validate`, from metadata only. `secrets.v1.list` called with
+ * the caller's own token sees exactly what the caller may see; a vendor user's list covers the whole scope. A
+ * customer user's list shows only its own keys and a service may not list at all, so the keys the list could not
+ * confirm are asked of `secrets.v1.resolve` with `metadataOnly` (render's token): version and scope, no value.
  */
 export class SecretKeyCatalog implements KeyCatalog {
   constructor(
     private readonly nats: NatsConnection,
     private readonly subjectPrefix: string,
-    private readonly values: SecretValueSource,
+    private readonly metadata: SecretMetadataSource,
     private readonly timeoutMs: number,
   ) {}
 
@@ -64,8 +63,8 @@ export class SecretKeyCatalog implements KeyCatalog {
     if (principal.orgType === 'vendor') return existing;
     const unconfirmed = keys === 'all' ? 'all' : keys.filter((key) => !existing.has(key));
     if (unconfirmed !== 'all' && unconfirmed.length === 0) return existing;
-    const { values } = await this.values.resolve(scope, unconfirmed, {});
-    for (const [key, { version, scope: valueScope }] of values) {
+    const confirmed = await this.metadata.existing(scope, unconfirmed);
+    for (const [key, { version, scope: valueScope }] of confirmed) {
       if (!existing.has(key)) existing.set(key, { key, version, scope: valueScope });
     }
     return existing;

@@ -29,6 +29,17 @@ export interface SecretValueSource {
   ): Promise<ResolvedSecrets>;
 }
 
+/** A key that exists in scope: the version and scope a render would use (no value). */
+export interface ExistingKey {
+  readonly version: number;
+  readonly scope: SecretScope;
+}
+
+/** Which keys exist in a scope, from `secrets.v1.resolve` with `metadataOnly`: no value is fetched or released. */
+export interface SecretMetadataSource {
+  existing(scope: Scope, keys: readonly string[] | 'all'): Promise<ReadonlyMap<string, ExistingKey>>;
+}
+
 interface ReplyKeyPair {
   readonly publicJwk: ReplyPublicJwk;
   readonly privateKey: ReplyPrivateKey;
@@ -90,6 +101,24 @@ function valuesOf(payload: unknown): Map<string, ResolvedValue> {
   return values;
 }
 
+/** The decrypted metadata-only `ResolvedSecrets`: version and scope per key, and never a value. */
+function existingKeysOf(payload: unknown): Map<string, ExistingKey> {
+  if (!isRecord(payload) || !isRecord(payload.values)) throw malformedReply();
+  const keys = new Map<string, ExistingKey>();
+  for (const [key, entry] of Object.entries(payload.values)) {
+    if (
+      !isRecord(entry) ||
+      (entry.value !== undefined && entry.value !== '') ||
+      typeof entry.version !== 'number' ||
+      (entry.scope !== 'vendor' && entry.scope !== 'customer')
+    ) {
+      throw malformedReply();
+    }
+    keys.set(key, { version: entry.version, scope: entry.scope });
+  }
+  return keys;
+}
+
 /** A secrets-service failure as render's caller sees it: refusals stay refusals, an absent service is UNAVAILABLE, the rest INTERNAL. */
 export function secretsFailure(error: unknown): unknown {
   if (error instanceof PlatformError && error.code === 'UNAVAILABLE') {
@@ -113,7 +142,7 @@ export function secretsFailure(error: unknown): unknown {
  * the reply encrypted to an ephemeral P-256 key and decrypted here. A slow or absent secrets service fails the
  * request after `timeoutMs` with UNAVAILABLE.
  */
-export class ResolvedSecretValues implements SecretValueSource {
+export class ResolvedSecretValues implements SecretValueSource, SecretMetadataSource {
   constructor(
     private readonly services: ServiceClient,
     private readonly replyKeys: ReplyKeys,
@@ -127,13 +156,30 @@ export class ResolvedSecretValues implements SecretValueSource {
     pins: Readonly<Record<string, number>>,
   ): Promise<ResolvedSecrets> {
     const named = keys === 'all' ? [] : keys;
+    const payload = await this.request(scope, {
+      keys: named,
+      pins:
+        keys === 'all' ? pins : Object.fromEntries(named.filter((k) => pins[k] !== undefined).map((k) => [k, pins[k]])),
+    });
+    return { values: valuesOf(payload) };
+  }
+
+  /** Which of `keys` exist in scope, at which version and scope; the secrets service decrypts and records nothing. */
+  async existing(scope: Scope, keys: readonly string[] | 'all'): Promise<ReadonlyMap<string, ExistingKey>> {
+    const payload = await this.request(scope, { keys: keys === 'all' ? [] : keys, pins: {}, metadataOnly: true });
+    return existingKeysOf(payload);
+  }
+
+  /** One `secrets.v1.resolve` with a reply key; the decrypted payload, not yet checked. */
+  private async request(
+    scope: Scope,
+    body: { keys: readonly string[]; pins: Readonly<Record<string, number>>; metadataOnly?: true },
+  ): Promise<unknown> {
     const { publicJwk, privateKey } = await this.replyKeys.pair();
     const request = {
       organizationId: scope.organizationId,
       ...(scope.customerOrganizationId === null ? {} : { customerOrganizationId: scope.customerOrganizationId }),
-      keys: named,
-      pins:
-        keys === 'all' ? pins : Object.fromEntries(named.filter((k) => pins[k] !== undefined).map((k) => [k, pins[k]])),
+      ...body,
       replyKey: publicJwk,
     };
     const stopTimer = this.timer?.startTimer();
@@ -144,15 +190,13 @@ export class ResolvedSecretValues implements SecretValueSource {
       throw secretsFailure(error);
     }
     if (typeof reply.ciphertext !== 'string') throw malformedReply();
-    let payload: unknown;
     try {
-      payload = await decryptWithReplyKey(privateKey, reply.ciphertext);
+      return await decryptWithReplyKey(privateKey, reply.ciphertext);
     } catch {
       throw malformedReply();
     } finally {
       stopTimer?.();
     }
-    return { values: valuesOf(payload) };
   }
 }
 

@@ -79,7 +79,14 @@ describe('render service over NATS (plain JSON)', () => {
   let customerDeployer: string;
   let otherVendorAdmin: string;
   let deployer: string;
-  const resolveRequests: { keys: string[]; customerOrganizationId?: string; pins?: Record<string, number> }[] = [];
+  const resolveRequests: {
+    keys: string[];
+    customerOrganizationId?: string;
+    pins?: Record<string, number>;
+    metadataOnly?: boolean;
+  }[] = [];
+  /** SecretValuesResolved access events: one per resolve that released values. */
+  let valuesResolvedEvents = 0;
   const errorReplies: string[] = [];
 
   async function call<T>(subject: string, body: unknown, token: string): Promise<Reply<T>> {
@@ -106,6 +113,10 @@ describe('render service over NATS (plain JSON)', () => {
     const subscription = spy.subscribe(`${prefix}secrets.v1.resolve`);
     void (async () => {
       for await (const message of subscription) resolveRequests.push(message.json<(typeof resolveRequests)[number]>());
+    })();
+    const accessEvents = spy.subscribe(`${prefix}secrets.events.*.SecretValuesResolved`);
+    void (async () => {
+      for await (const _event of accessEvents) valuesResolvedEvents++;
     })();
     secrets = await startTestService(secretsService, { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url });
     render = await startTestService(renderService, { NATS_SUBJECT_PREFIX: prefix });
@@ -323,6 +334,17 @@ describe('render service over NATS (plain JSON)', () => {
       expect(env.body.output).toBe(`TLS_CERT=${CERTIFICATE.replace(/\n/g, '\\n')}\nNEXT=1`);
     });
 
+    it('gives env templates the raw value: functions see real line breaks, only printed text is escaped', async () => {
+      const reply = await renderAs(vendorDeployer, {
+        template:
+          'Q={{ .Secrets.TLS_CERT | quote }}\nB={{ b64enc .Secrets.TLS_CERT }}\nL={{ len .Secrets.TLS_CERT }}\n',
+      });
+      expect(reply.body.output).toBe(
+        `Q="${CERTIFICATE.replace(/\n/g, '\\n')}"\nB=${Buffer.from(CERTIFICATE).toString('base64')}\n` +
+          `L=${Buffer.byteLength(CERTIFICATE)}\n`,
+      );
+    });
+
     it('refuses invalid YAML and env output without the value in the reply', async () => {
       const yaml = await renderAs(vendorDeployer, {
         template: 'config:\n  value: {{ .Secrets.YAML_BREAKER }}\n',
@@ -422,6 +444,53 @@ describe('render service over NATS (plain JSON)', () => {
         customerOrganizationId: customer,
       });
       expect(asService.body.missing).toEqual(['NOT_DEFINED']);
+    });
+
+    it('fetches no value for a customer user or a service: existence comes from metadata-only resolves', async () => {
+      const settled = async () => {
+        // Access events of earlier renders are published asynchronously: wait until none arrives for a while.
+        let seen = -1;
+        while (seen !== valuesResolvedEvents) {
+          seen = valuesResolvedEvents;
+          await new Promise((resolve) => setTimeout(resolve, 300));
+        }
+        return seen;
+      };
+      const eventsBefore = await settled();
+      expect(eventsBefore).toBeGreaterThan(0); // the spy does see the renders' access events
+      resolveRequests.length = 0;
+      const asCustomer = await validateAs(customerDeployer, {
+        template: 'C={{ .Secrets.CUSTOMER_ONLY }}\nA={{ .Secrets.API_KEY }}\nS={{ .Secrets.SHARED }}',
+        required: ['GITHUB_TOKEN', 'NOPE'],
+      });
+      const asService = await validateAs(deployer, {
+        template,
+        organizationId: vendor,
+        customerOrganizationId: customer,
+      });
+      await spy.flush();
+      expect(asCustomer.body).toEqual({
+        valid: false,
+        references: [
+          { key: 'API_KEY', version: 2, scope: 'vendor' },
+          { key: 'CUSTOMER_ONLY', version: 1, scope: 'customer' },
+          { key: 'SHARED', version: 1, scope: 'customer' },
+        ],
+        missing: ['NOPE'],
+        errors: [],
+      });
+      expect(asService.body).toEqual({
+        valid: false,
+        references: [
+          { key: 'API_KEY', version: 2, scope: 'vendor' },
+          { key: 'SHARED', version: 1, scope: 'customer' },
+        ],
+        missing: ['NOT_DEFINED'],
+        errors: [],
+      });
+      expect(resolveRequests.length).toBeGreaterThan(0);
+      expect(resolveRequests.filter((request) => request.metadataOnly !== true)).toEqual([]);
+      expect(await settled()).toBe(eventsBefore);
     });
 
     it('reports a parse error in the render wording', async () => {

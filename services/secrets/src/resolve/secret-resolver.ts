@@ -2,7 +2,6 @@ import { type ResolveSecretsRequest, type SecretScope as ValueScope } from '@pla
 import { CryptoError, CryptoErrorCode, type DataKeyRing, encryptForReplyKey } from '@platform/crypto';
 import { type PostgresEventStore } from '@platform/event-store';
 import { type Principal, actorOf, assertIdentifier, assertServiceScope, hasScope } from '@platform/messaging';
-import { type SecretPublication } from '../outbox/secret-publication';
 import { type EventMetadata } from '../secrets/secret';
 import { assertValidKey } from '../secrets/secret.decider';
 import { SecretsError, SecretsErrorCode } from '../secrets/secrets.error';
@@ -43,9 +42,6 @@ interface ValueRow {
   readonly key: string;
   readonly version: number;
   readonly value: string;
-  /** Of the event that wrote the value, to wait for its publication. */
-  readonly transaction_id: string;
-  readonly position: string;
 }
 
 interface Located extends ValueRow {
@@ -72,6 +68,18 @@ function assertReplyKeyShape(replyKey: unknown): void {
   }
 }
 
+/** The reply payload encrypted to the caller's key; a key the crypto library cannot use is the caller's error. */
+function encryptReply(replyKey: ResolveSecretsRequest['replyKey'], payload: unknown): Promise<string> {
+  return encryptForReplyKey(replyKey, payload).catch((error: unknown) => {
+    if (error instanceof CryptoError && error.code === CryptoErrorCode.BAD_KEY_MATERIAL) {
+      throw new SecretsError(SecretsErrorCode.INVALID_ARGUMENT, 'replyKey is not a public EC P-256 key', {
+        field: 'replyKey',
+      });
+    }
+    throw error;
+  });
+}
+
 /**
  * `secrets.v1.resolve` for services (ARCHITECTURE.md §6): the values of a scope, customer-specific overriding
  * vendor-level, optionally pinned to earlier versions or with every earlier value (for redaction), encrypted to the
@@ -88,8 +96,6 @@ export class SecretResolver {
     private readonly keyRing: DataKeyRing,
     private readonly cache: ValueCache,
     private readonly accessLog: AccessLog,
-    /** Absent only where nothing consumes SECRETS_EVENTS (store-level tests). */
-    private readonly publication?: SecretPublication,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
@@ -99,6 +105,7 @@ export class SecretResolver {
     const everyKey = keys.length === 0;
 
     const customerIds = request.customerOrganizationId === undefined ? [''] : ['', request.customerOrganizationId];
+    if (request.metadataOnly) return this.existing(request, customerIds, keys);
     const current = await this.currentValues(request.organizationId, customerIds, everyKey ? undefined : keys);
     const chosen = await this.applyPins(current, request.pins);
     const history = request.includeHistory
@@ -114,26 +121,42 @@ export class SecretResolver {
     };
     const resolved = values.map(({ key, version, scope }) => ({ key, version, scope }));
     const [ciphertext] = await Promise.all([
-      encryptForReplyKey(request.replyKey, payload).catch((error: unknown) => {
-        if (error instanceof CryptoError && error.code === CryptoErrorCode.BAD_KEY_MATERIAL) {
-          throw new SecretsError(SecretsErrorCode.INVALID_ARGUMENT, 'replyKey is not a public EC P-256 key', {
-            field: 'replyKey',
-          });
-        }
-        throw error;
-      }),
+      encryptReply(request.replyKey, payload),
       this.recordAccess(principal, {
         organizationId: request.organizationId,
         customerOrganizationId: request.customerOrganizationId ?? null,
         resolved,
         historyValues: earlier.length,
       }),
-      // Not before its event is on SECRETS_EVENTS: a caller could otherwise log a value redaction does not know yet.
-      this.publication?.beforeRelease(
-        [...chosen.values(), ...history].map((row) => ({ transactionId: row.transaction_id, position: row.position })),
-      ),
     ]);
     return { ciphertext, missing };
+  }
+
+  /**
+   * `metadataOnly`: which keys exist in scope, at which version and scope, encrypted to the reply key as values are.
+   * Nothing is decrypted or released, so no SecretValuesResolved is recorded (the access event lists released values;
+   * `secrets.v1.list`, also metadata, records none) and nothing waits for publication (redaction needs no value).
+   */
+  private async existing(
+    request: ResolveSecretsRequest,
+    customerIds: string[],
+    keys: string[],
+  ): Promise<ResolveResult> {
+    if (request.includeHistory) {
+      throw new SecretsError(SecretsErrorCode.INVALID_ARGUMENT, 'includeHistory cannot be combined with metadataOnly', {
+        field: 'includeHistory',
+      });
+    }
+    const everyKey = keys.length === 0;
+    const current = await this.currentValues(request.organizationId, customerIds, everyKey ? undefined : keys);
+    const chosen = await this.applyPins(current, request.pins);
+    const found = [...chosen.values()];
+    const payload = {
+      values: Object.fromEntries(found.map((row) => [row.key, { version: row.version, scope: row.scope }])),
+      history: [],
+    };
+    const missing = everyKey ? [] : keys.filter((key) => !chosen.has(key));
+    return { ciphertext: await encryptReply(request.replyKey, payload), missing };
   }
 
   /** Services only; every key or the history of values needs `secrets:resolve-all` (ARCHITECTURE.md §4). */
@@ -178,10 +201,9 @@ export class SecretResolver {
     const sortedKeys = keys && [...keys].sort();
     const rows = await this.currentReads.read(JSON.stringify([organizationId, customerIds, sortedKeys]), () =>
       this.store.query<ValueRow>(
-        `select v.stream_id, v.customer_id, v.key, v.version, v.value, e.transaction_id, e.position
-         from secret_view v join events e on e.stream_id = v.stream_id and e.stream_version = v.version
-         where v.organization_id = $1 and v.customer_id = any($2::text[]) and not v.deleted
-           ${sortedKeys ? 'and v.key = any($3::text[])' : ''}`,
+        `select stream_id, customer_id, key, version, value from secret_view
+         where organization_id = $1 and customer_id = any($2::text[]) and not deleted
+           ${sortedKeys ? 'and key = any($3::text[])' : ''}`,
         sortedKeys ? [organizationId, customerIds, sortedKeys] : [organizationId, customerIds],
         { prepared: true },
       ),
@@ -202,10 +224,8 @@ export class SecretResolver {
   ): Promise<Map<string, Located>> {
     const pinned = [...current.values()].filter((row) => pins[row.key] !== undefined && pins[row.key] !== row.version);
     if (pinned.length === 0) return current;
-    const rows = await this.store.query<
-      Pick<ValueRow, 'stream_id' | 'value' | 'transaction_id' | 'position'> & { stream_version: number }
-    >(
-      `select e.stream_id, e.stream_version, e.data->>'value' as value, e.transaction_id, e.position
+    const rows = await this.store.query<{ stream_id: string; stream_version: number; value: string }>(
+      `select e.stream_id, e.stream_version, e.data->>'value' as value
        from events e join data_key d on d.id = (e.data->>'dataKeyId')::uuid
        where (e.stream_id, e.stream_version) in (select * from unnest($1::text[], $2::int[]))
          and e.type = any($3::text[])`,
@@ -216,10 +236,8 @@ export class SecretResolver {
     const chosen = new Map(current);
     for (const row of pinned) {
       const version = found.get(row.stream_id);
-      if (version) {
-        const { stream_version: pinnedVersion, value, transaction_id: transactionId, position } = version;
-        chosen.set(row.key, { ...row, version: pinnedVersion, value, transaction_id: transactionId, position });
-      } else chosen.delete(row.key);
+      if (version) chosen.set(row.key, { ...row, version: version.stream_version, value: version.value });
+      else chosen.delete(row.key);
     }
     return chosen;
   }
@@ -231,8 +249,7 @@ export class SecretResolver {
     chosen: ReadonlyMap<string, Located>,
   ): Promise<Located[]> {
     const rows = await this.store.query<ValueRow>(
-      `select e.stream_id, v.customer_id, v.key, e.stream_version as version, e.data->>'value' as value,
-              e.transaction_id, e.position
+      `select e.stream_id, v.customer_id, v.key, e.stream_version as version, e.data->>'value' as value
        from secret_view v
          join events e on e.stream_id = v.stream_id
          join data_key d on d.id = (e.data->>'dataKeyId')::uuid
