@@ -2,6 +2,7 @@ import { type ResolveSecretsRequest, type SecretScope as ValueScope } from '@pla
 import { CryptoError, CryptoErrorCode, type DataKeyRing, encryptForReplyKey } from '@platform/crypto';
 import { type PostgresEventStore } from '@platform/event-store';
 import { type Principal, actorOf, assertIdentifier, assertServiceScope, hasScope } from '@platform/messaging';
+import { type SecretPublication } from '../outbox/secret-publication';
 import { type EventMetadata } from '../secrets/secret';
 import { assertValidKey } from '../secrets/secret.decider';
 import { SecretsError, SecretsErrorCode } from '../secrets/secrets.error';
@@ -42,6 +43,9 @@ interface ValueRow {
   readonly key: string;
   readonly version: number;
   readonly value: string;
+  /** Of the event that wrote the value, to wait for its publication. */
+  readonly transaction_id: string;
+  readonly position: string;
 }
 
 interface Located extends ValueRow {
@@ -96,6 +100,8 @@ export class SecretResolver {
     private readonly keyRing: DataKeyRing,
     private readonly cache: ValueCache,
     private readonly accessLog: AccessLog,
+    /** Absent only where nothing consumes SECRETS_EVENTS (store-level tests). */
+    private readonly publication?: SecretPublication,
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
@@ -128,6 +134,10 @@ export class SecretResolver {
         resolved,
         historyValues: earlier.length,
       }),
+      // Not before its event is on SECRETS_EVENTS: a caller could otherwise log a value redaction does not know yet.
+      this.publication?.beforeRelease(
+        [...chosen.values(), ...history].map((row) => ({ transactionId: row.transaction_id, position: row.position })),
+      ),
     ]);
     return { ciphertext, missing };
   }
@@ -201,9 +211,10 @@ export class SecretResolver {
     const sortedKeys = keys && [...keys].sort();
     const rows = await this.currentReads.read(JSON.stringify([organizationId, customerIds, sortedKeys]), () =>
       this.store.query<ValueRow>(
-        `select stream_id, customer_id, key, version, value from secret_view
-         where organization_id = $1 and customer_id = any($2::text[]) and not deleted
-           ${sortedKeys ? 'and key = any($3::text[])' : ''}`,
+        `select v.stream_id, v.customer_id, v.key, v.version, v.value, e.transaction_id, e.position
+         from secret_view v join events e on e.stream_id = v.stream_id and e.stream_version = v.version
+         where v.organization_id = $1 and v.customer_id = any($2::text[]) and not v.deleted
+           ${sortedKeys ? 'and v.key = any($3::text[])' : ''}`,
         sortedKeys ? [organizationId, customerIds, sortedKeys] : [organizationId, customerIds],
         { prepared: true },
       ),
@@ -224,8 +235,10 @@ export class SecretResolver {
   ): Promise<Map<string, Located>> {
     const pinned = [...current.values()].filter((row) => pins[row.key] !== undefined && pins[row.key] !== row.version);
     if (pinned.length === 0) return current;
-    const rows = await this.store.query<{ stream_id: string; stream_version: number; value: string }>(
-      `select e.stream_id, e.stream_version, e.data->>'value' as value
+    const rows = await this.store.query<
+      Pick<ValueRow, 'stream_id' | 'value' | 'transaction_id' | 'position'> & { stream_version: number }
+    >(
+      `select e.stream_id, e.stream_version, e.data->>'value' as value, e.transaction_id, e.position
        from events e join data_key d on d.id = (e.data->>'dataKeyId')::uuid
        where (e.stream_id, e.stream_version) in (select * from unnest($1::text[], $2::int[]))
          and e.type = any($3::text[])`,
@@ -236,8 +249,10 @@ export class SecretResolver {
     const chosen = new Map(current);
     for (const row of pinned) {
       const version = found.get(row.stream_id);
-      if (version) chosen.set(row.key, { ...row, version: version.stream_version, value: version.value });
-      else chosen.delete(row.key);
+      if (version) {
+        const { stream_version: pinnedVersion, value, transaction_id: transactionId, position } = version;
+        chosen.set(row.key, { ...row, version: pinnedVersion, value, transaction_id: transactionId, position });
+      } else chosen.delete(row.key);
     }
     return chosen;
   }
@@ -249,7 +264,8 @@ export class SecretResolver {
     chosen: ReadonlyMap<string, Located>,
   ): Promise<Located[]> {
     const rows = await this.store.query<ValueRow>(
-      `select e.stream_id, v.customer_id, v.key, e.stream_version as version, e.data->>'value' as value
+      `select e.stream_id, v.customer_id, v.key, e.stream_version as version, e.data->>'value' as value,
+              e.transaction_id, e.position
        from secret_view v
          join events e on e.stream_id = v.stream_id
          join data_key d on d.id = (e.data->>'dataKeyId')::uuid
