@@ -402,6 +402,35 @@ describe('PostgresEventStore', () => {
       expect(await store.query('select key from idempotency order by key')).toEqual([{ key: 'k-2' }]);
     });
 
+    it('appends inside a transaction: events, projections and statements commit together or not at all', async () => {
+      await store.query('create table if not exists side_effect (stream_id text primary key)');
+      const [kept, rolledBack] = [streamName(), streamName()];
+      await expect(
+        store.withTransaction(async (context) => {
+          await context.execute('insert into side_effect (stream_id) values ($1)', [rolledBack]);
+          await context.appendToStream(rolledBack, [anEvent()], { expectedVersion: 'no_stream' });
+          throw new Error('abort');
+        }),
+      ).rejects.toThrow('abort');
+      expect((await store.readStream(rolledBack)).streamExists).toBe(false);
+
+      await store.appendToStream(kept, [anEvent()], { expectedVersion: 'no_stream' });
+      const appended = await store.withTransaction(async (context) => {
+        await context.execute('insert into side_effect (stream_id) values ($1)', [kept]);
+        // A lost race inside the transaction is reported without aborting it; `any` appends after the winner.
+        await expect(context.appendToStream(kept, [anEvent()], { expectedVersion: 'no_stream' })).rejects.toEqual(
+          new ConcurrencyError(kept, 'no_stream', 1),
+        );
+        return context.appendToStream(kept, [anEvent('ThingRenamed', { name: 'kept' })], { expectedVersion: 'any' });
+      });
+
+      expect(appended.nextExpectedStreamVersion).toBe(2);
+      expect(await store.query('select stream_id from side_effect')).toEqual([{ stream_id: kept }]);
+      expect(
+        await store.query('select stream_id from stream_summary where stream_id = any($1)', [[kept, rolledBack]]),
+      ).toEqual([{ stream_id: kept }]);
+    });
+
     it('opens again, and from two instances at once, without re-running migrations', async () => {
       const [a, b] = await Promise.all([openStore(), openStore()]);
       await Promise.all([a.close(), b.close()]);
