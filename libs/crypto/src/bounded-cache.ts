@@ -48,6 +48,13 @@ export class BoundedCache<K, V> {
     }
   }
 
+  /** Whether any unexpired entry's value matches. */
+  some(predicate: (value: V, key: K) => boolean): boolean {
+    const now = this.clock();
+    for (const [key, entry] of this.entries) if (entry.expiresAt > now && predicate(entry.value, key)) return true;
+    return false;
+  }
+
   clear(): void {
     this.entries.clear();
   }

@@ -125,6 +125,18 @@ export class DataKeyRing {
     );
   }
 
+  /** Drops every cached key, e.g. after this instance may have missed a purge elsewhere. */
+  forgetAll(): void {
+    this.activeKeys.clear();
+    this.keysById.clear();
+  }
+
+  /** Whether this instance holds any unwrapped key of the organization (purge tests, diagnostics). */
+  holdsKeysOf(organizationId: string): boolean {
+    const ofOrganization = (cached: CachedKey) => cached.loaded?.organizationId === organizationId;
+    return this.activeKeys.some(ofOrganization) || this.keysById.some(ofOrganization);
+  }
+
   private cached(
     cache: BoundedCache<string, CachedKey>,
     cacheKey: string,

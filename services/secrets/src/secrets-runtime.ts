@@ -3,6 +3,7 @@ import { DataKeyRing, MasterKeyRing } from '@platform/crypto';
 import { OutboxPublisher, type PostgresEventStore } from '@platform/event-store';
 import { type PlatformContext } from '@platform/messaging';
 import { PostgresDataKeyStore } from './keys/postgres-data-key-store';
+import { PurgeListener } from './keys/purge-listener';
 import { SecretEventPublisher } from './outbox/secret-event-publisher';
 import { SecretPublication } from './outbox/secret-publication';
 import { AccessLog } from './resolve/access-log';
@@ -44,12 +45,15 @@ export async function openKeyRing(store: PostgresEventStore, masterKeys: KeyMate
 /** Everything the secrets service runs on, opened once at boot and closed at shutdown. */
 export class SecretsRuntime {
   private pruneTimer?: NodeJS.Timeout;
+  private purgeListener?: PurgeListener;
 
   private constructor(
     readonly store: PostgresEventStore,
     readonly keyRing: DataKeyRing,
     readonly secrets: SecretsService,
     readonly resolver: SecretResolver,
+    /** Decrypted values of resolve, dropped per organization on a purge. */
+    readonly values: ValueCache,
     readonly outbox: OutboxPublisher,
     readonly metrics: SecretsMetrics,
     readonly availability: StoreAvailability,
@@ -79,6 +83,7 @@ export class SecretsRuntime {
         keyRing,
         new SecretsService(store, keyRing, idempotency, publication),
         new SecretResolver(store, keyRing, cache, new AccessLog(store), publication),
+        cache,
         outbox,
         new SecretsMetrics(platform.metrics, cache),
         availability,
@@ -87,6 +92,13 @@ export class SecretsRuntime {
       );
       platform.readiness.register('postgres', () => store.isHealthy());
       availability.start();
+      runtime.purgeListener = new PurgeListener(
+        platform.nats,
+        platform.config.subjectPrefix,
+        [keyRing, { forgetOrganization: (org) => cache.forgetOrganization(org), forgetAll: () => cache.clear() }],
+        platform.logger.child({ component: 'purge-listener' }),
+      );
+      await runtime.purgeListener.start();
       await outbox.start();
       runtime.pruneTimer = setInterval(() => void runtime.pruneIdempotencyKeys(), PRUNE_INTERVAL_MS).unref();
       return runtime;
@@ -108,6 +120,7 @@ export class SecretsRuntime {
   /** Publishes what is committed, stops the outbox, and closes the database pool. */
   async close(): Promise<void> {
     clearInterval(this.pruneTimer);
+    this.purgeListener?.stop();
     this.availability.stop();
     await this.outbox.stop();
     await this.store.close();

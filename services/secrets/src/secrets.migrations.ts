@@ -1,4 +1,5 @@
 import { type EventStoreLogger, type MigrationDefinition, PostgresEventStore } from '@platform/event-store';
+import { dataKeyGuardMigration } from './keys/data-key-guard';
 import { SecretViewProjection } from './secrets/secret-view.projection';
 
 /** The Postgres schema that holds the secrets service's events and tables (ARCHITECTURE.md §9). */
@@ -60,6 +61,7 @@ export const secretsMigrations: readonly MigrationDefinition[] = [
       `create index idempotency_key_expiry on idempotency_key (expires_at)`,
     ],
   },
+  dataKeyGuardMigration,
 ];
 
 export interface SecretsStoreOptions {

@@ -5,10 +5,18 @@ import { create } from '@bufbuild/protobuf';
 import {
   CreateSecretRequestSchema,
   DeleteSecretRequestSchema,
+  GetSecretHistoryRequestSchema,
+  GetSecretRequestSchema,
   ResolveSecretsRequestSchema,
   UpdateSecretRequestSchema,
 } from '@platform/contracts';
-import { CryptoErrorCode, DataKeyRing, MasterKeyRing, generateReplyKeyPair } from '@platform/crypto';
+import {
+  CryptoErrorCode,
+  DataKeyRing,
+  MasterKeyRing,
+  decryptWithReplyKey,
+  generateReplyKeyPair,
+} from '@platform/crypto';
 import { type InlineProjection, type PostgresEventStore } from '@platform/event-store';
 import { type KeyMaterial } from '@platform/config';
 import { type ServicePrincipal, type VendorUser } from '@platform/messaging';
@@ -20,6 +28,7 @@ import { AccessLog } from '../src/resolve/access-log';
 import { ValueCache } from '../src/resolve/value-cache';
 import { IdempotencyStore } from '../src/secrets/idempotency';
 import { SecretViewProjection } from '../src/secrets/secret-view.projection';
+import { SecretsErrorCode } from '../src/secrets/secrets.error';
 import { SecretsService } from '../src/secrets/secrets.service';
 import { activeMasterKeyBytes } from '../src/secrets-runtime';
 import { openSecretsStore } from '../src/secrets.migrations';
@@ -43,10 +52,12 @@ describe('secrets storage (Postgres)', () => {
   let keyRing: DataKeyRing;
   let secrets: SecretsService;
   let ops: SecretsOperations;
+  let master: MasterKeyRing;
 
   beforeAll(async () => {
     database = await createTestDatabase();
     store = await openSecretsStore(database.url);
+    master = await MasterKeyRing.fromJwks(devMasterKeys);
     keyRing = new DataKeyRing(await MasterKeyRing.fromJwks(devMasterKeys), new PostgresDataKeyStore(store));
     secrets = new SecretsService(store, keyRing, new IdempotencyStore(store, activeMasterKeyBytes(masterKeys)));
     ops = await SecretsOperations.open({ databaseUrl: database.url, masterKeys });
@@ -64,7 +75,14 @@ describe('secrets storage (Postgres)', () => {
     secrets.update(vendorAdmin(org), create(UpdateSecretRequestSchema, { key, value, customerOrganizationId }));
   const deleteSecret = (org: string, key: string, customerOrganizationId?: string) =>
     secrets.delete(vendorAdmin(org), create(DeleteSecretRequestSchema, { key, customerOrganizationId }));
+  const getSecret = (org: string, key: string) =>
+    secrets.get(vendorAdmin(org), create(GetSecretRequestSchema, { key }));
+  const secretHistory = (org: string, key: string) =>
+    secrets.history(vendorAdmin(org), create(GetSecretHistoryRequestSchema, { key }));
   const viewRows = () => store.query('select * from secret_view order by stream_id');
+  /** A key ring with nothing cached, as a process started now would have. */
+  const freshKeyRing = () => new DataKeyRing(master, new PostgresDataKeyStore(store));
+  const notFound = { code: SecretsErrorCode.NOT_FOUND };
 
   it('rebuilds secret_view into exactly the rows the inline projection wrote', async () => {
     for (let i = 0; i < 30; i++) {
@@ -90,7 +108,13 @@ describe('secrets storage (Postgres)', () => {
       ],
       { expectedVersion: 1 },
     );
+    // This service's key ring still caches the purged key: the append is refused and sealed again under a new one.
     await createSecret('rebuildpurged', 'AFTER_PURGE', 'after-purge');
+    const [afterPurge] = await store.query<{ stream_id: string; value: string; data_key_id: string }>(
+      `select stream_id, value, data_key_id from secret_view where organization_id = 'rebuildpurged'`,
+    );
+    expect(afterPurge.stream_id).toBe('secret:rebuildpurged:_:AFTER_PURGE');
+    expect(await freshKeyRing().decryptValue(afterPurge.value, afterPurge.stream_id)).toBe('after-purge');
     const before = await viewRows();
     expect(before.length).toBe(31);
 
@@ -168,6 +192,140 @@ describe('secrets storage (Postgres)', () => {
       }),
     );
     expect(reply.missing).toEqual(['API_KEY']);
+  });
+
+  it("after a purge, the organization's old secrets are gone and their keys can be created again", async () => {
+    const org = `gone${randomBytes(3).toString('hex')}`;
+    const first = await createSecret(org, 'API_KEY', 'gone-1');
+    await updateSecret(org, 'API_KEY', 'gone-2');
+    await createSecret(org, 'DELETED_KEY', 'gone-3');
+    await deleteSecret(org, 'DELETED_KEY');
+    const [oldKey] = await store.query<{ id: string }>('select id from data_key where organization_id = $1', [org]);
+    await ops.purgeOrganization(org);
+
+    await expect(getSecret(org, 'API_KEY')).rejects.toMatchObject(notFound);
+    await expect(updateSecret(org, 'API_KEY', 'gone-4')).rejects.toMatchObject(notFound);
+    await expect(deleteSecret(org, 'API_KEY')).rejects.toMatchObject(notFound);
+    await expect(secretHistory(org, 'API_KEY')).rejects.toMatchObject(notFound);
+
+    // Re-created in the same stream, at the next version, under a new data key.
+    const again = await createSecret(org, 'API_KEY', 'again-1');
+    expect(again).toMatchObject({ streamId: first.streamId, version: 3, createdBy: `admin@${org}` });
+    expect(await updateSecret(org, 'API_KEY', 'again-2')).toMatchObject({ version: 4 });
+    expect(await createSecret(org, 'DELETED_KEY', 'again-3')).toMatchObject({ version: 3 });
+    expect(await getSecret(org, 'API_KEY')).toMatchObject({ version: 4, createdAt: again.createdAt });
+    expect((await secretHistory(org, 'API_KEY')).map(({ version, type }) => [version, type])).toEqual([
+      [3, 'SecretCreated'],
+      [4, 'SecretValueUpdated'],
+    ]);
+    const [row] = await store.query<{ stream_id: string; value: string; data_key_id: string }>(
+      `select stream_id, value, data_key_id from secret_view where organization_id = $1 and key = 'API_KEY'`,
+      [org],
+    );
+    expect(row.data_key_id).not.toBe(oldKey.id);
+    expect(await freshKeyRing().decryptValue(row.value, row.stream_id)).toBe('again-2');
+  });
+
+  it('purges in one transaction: when the event cannot be appended, keys and rows stay', async () => {
+    const org = `atomic${randomBytes(3).toString('hex')}`;
+    await createSecret(org, 'API_KEY', 'atomic-1');
+    const keysBefore = await store.query('select id from data_key where organization_id = $1', [org]);
+    const rowsBefore = await store.query('select * from secret_view where organization_id = $1', [org]);
+    // The append fails after the keys were deleted in the same transaction.
+    await store.query(`create function refuse_purge() returns trigger language plpgsql as $$
+      begin raise exception 'refused for the test'; end $$`);
+    await store.query(`create trigger refuse_purge before insert on events for each row
+      when (new.stream_id = 'organization:${org}') execute function refuse_purge()`);
+    try {
+      await expect(ops.purgeOrganization(org)).rejects.toThrow('refused for the test');
+    } finally {
+      await store.query('drop trigger refuse_purge on events');
+      await store.query('drop function refuse_purge');
+    }
+    expect(await store.query('select id from data_key where organization_id = $1', [org])).toEqual(keysBefore);
+    expect(await store.query('select * from secret_view where organization_id = $1', [org])).toEqual(rowsBefore);
+    expect(await store.query('select 1 from events where stream_id = $1', [`organization:${org}`])).toEqual([]);
+    await ops.purgeOrganization(org);
+    await expect(getSecret(org, 'API_KEY')).rejects.toMatchObject(notFound);
+  });
+
+  it('refuses to append a value under a data key that no longer exists', async () => {
+    const org = `guard${randomBytes(3).toString('hex')}`;
+    const streamId = `secret:${org}:_:API_KEY`;
+    const sealed = await keyRing.encryptValue(org, streamId, 'guarded');
+    await ops.purgeOrganization(org);
+    const metadata = { actor: vendorAdmin(org), occurredAt: new Date().toISOString() };
+    const created = {
+      type: 'SecretCreated',
+      data: { key: 'API_KEY', scope: { organizationId: org, customerOrganizationId: null }, ...sealed },
+      metadata,
+    };
+    await expect(store.appendToStream(streamId, [created], { expectedVersion: 'no_stream' })).rejects.toMatchObject({
+      code: '23503',
+      constraint: 'events_data_key_exists',
+    });
+    expect(await store.query('select 1 from events where stream_id = $1', [streamId])).toEqual([]);
+  });
+
+  it('lets no write racing a purge become undecryptable: each lands before it (shredded) or after it', async () => {
+    const org = `racing${randomBytes(3).toString('hex')}`;
+    for (let i = 0; i < 10; i++) await createSecret(org, `KEY_${i}`, `racing-${i}-1`);
+    let purged = false;
+    const writes = Array.from({ length: 10 }, async (_, i) => {
+      const outcomes: string[] = [];
+      for (let round = 2; round <= 8; round++) {
+        const value = `racing-${i}-${round}`;
+        const startedAfter = purged;
+        const write = round % 2 === 0 ? updateSecret(org, `KEY_${i}`, value) : createSecret(org, `KEY_${i}`, value);
+        await write.then(
+          () => outcomes.push(`${startedAfter ? 'after' : 'around'}:${value}`),
+          (error: { code?: string }) => outcomes.push(`refused:${error.code}`),
+        );
+      }
+      return outcomes;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    await ops.purgeOrganization(org);
+    purged = true;
+    const outcomes = (await Promise.all(writes)).flat();
+    expect(outcomes.every((outcome) => /^(after|around):|^refused:(NOT_FOUND|ALREADY_EXISTS)$/.test(outcome))).toBe(
+      true,
+    );
+
+    const [purge] = await store.query<{ position: string }>('select position from events where stream_id = $1', [
+      `organization:${org}`,
+    ]);
+    const values = await store.query<{ stream_id: string; value: string; after: boolean }>(
+      `select stream_id, data->>'value' as value, position > $2 as after from events
+       where stream_id like $1 and data ? 'value' order by position`,
+      [`secret:${org}:%`, purge.position],
+    );
+    const ring = freshKeyRing();
+    const readable = await Promise.all(
+      values.map((event) =>
+        ring.decryptValue(event.value, event.stream_id).then(
+          () => true,
+          () => false,
+        ),
+      ),
+    );
+    expect(values.some((event) => event.after)).toBe(true);
+    expect(readable).toEqual(values.map((event) => event.after));
+    // Every write acknowledged after the purge returned can be resolved, with its value.
+    const { publicJwk, privateKey } = await generateReplyKeyPair();
+    const resolver = new SecretResolver(store, freshKeyRing(), new ValueCache(), new AccessLog(store));
+    const reply = await resolver.resolve(
+      redaction,
+      create(ResolveSecretsRequestSchema, { organizationId: org, keys: [], replyKey: { ...publicJwk } }),
+    );
+    const opened = (await decryptWithReplyKey(privateKey, reply.ciphertext)) as {
+      values: Record<string, { value: string }>;
+    };
+    for (const outcome of outcomes.filter((outcome) => outcome.startsWith('after:'))) {
+      const value = outcome.slice('after:'.length);
+      const key = `KEY_${value.split('-')[1]}`;
+      expect(Number(opened.values[key].value.split('-')[2])).toBeGreaterThanOrEqual(Number(value.split('-')[2]));
+    }
   });
 
   it('gives an organization exactly one first data key when many instances race to create it', async () => {

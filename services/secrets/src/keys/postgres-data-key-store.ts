@@ -1,5 +1,6 @@
 import { type DataKeyStore, type StoredDataKey } from '@platform/crypto';
 import { type PostgresEventStore } from '@platform/event-store';
+import { deleteOrganizationKeys } from './data-key-guard';
 
 interface DataKeyRow {
   readonly id: string;
@@ -94,10 +95,7 @@ export class PostgresDataKeyStore implements DataKeyStore {
   }
 
   async deleteByOrganization(organizationId: string): Promise<number> {
-    const rows = await this.store.query<{ id: string }>(
-      'delete from data_key where organization_id = $1 returning id',
-      [organizationId],
-    );
-    return rows.length;
+    // Under the purge lock, so no value append of the organization commits under a key deleted here.
+    return this.store.withTransaction((tx) => deleteOrganizationKeys(tx, organizationId));
   }
 }

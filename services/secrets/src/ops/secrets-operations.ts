@@ -1,7 +1,8 @@
 import { userInfo } from 'node:os';
 import { type DataKeyRing } from '@platform/crypto';
 import { type PostgresEventStore } from '@platform/event-store';
-import { type EventMetadata } from '../secrets/secret';
+import { deleteOrganizationKeys } from '../keys/data-key-guard';
+import { type EventMetadata, type OrganizationPurged } from '../secrets/secret';
 import { organizationStreamId } from '../secrets/secret-stream';
 import { ORGANIZATION_PURGED, SecretViewProjection } from '../secrets/secret-view.projection';
 import { type SecretsSettings, openKeyRing } from '../secrets-runtime';
@@ -31,7 +32,10 @@ export function operatorActor(): EventMetadata['actor'] {
   return { sub: `ops:${user}`, org: 'platform', role: 'admin' };
 }
 
-/** The secrets ops commands (ARCHITECTURE.md §5, §6), against the database directly; safe beside running services. */
+/**
+ * The secrets ops commands (ARCHITECTURE.md §5, §6), against the database directly, beside running services: key
+ * commands and purges are safe while they serve; a rebuild blocks their secret_view reads and writes until it commits.
+ */
 export class SecretsOperations {
   private constructor(
     private readonly store: PostgresEventStore,
@@ -67,22 +71,29 @@ export class SecretsOperations {
   }
 
   /**
-   * Crypto-shredding: deletes the organization's data keys first (its values become unrecoverable at once), then
-   * appends `OrganizationPurged`, whose projection removes its `secret_view` rows. The events stay.
+   * Crypto-shredding in ONE transaction: the organization's data keys, its `secret_view` rows (by the projection of
+   * `OrganizationPurged`) and the event commit together or not at all; the events stay. Value appends of the
+   * organization wait for it (see data-key-guard), and running instances forget their cached keys and values on the
+   * published event.
    */
   async purgeOrganization(organizationId: string, actor = operatorActor()): Promise<PurgeReport> {
-    const [{ count }] = await this.store.query<{ count: number }>(
-      'select count(*)::int as count from secret_view where organization_id = $1 and not deleted',
-      [organizationId],
-    );
-    const dataKeysDeleted = await this.keyRing.purge(organizationId);
-    const metadata: EventMetadata = { actor, occurredAt: new Date().toISOString() };
-    await this.store.appendToStream(
-      organizationStreamId(organizationId),
-      [{ type: ORGANIZATION_PURGED, data: { organizationId, dataKeysDeleted }, metadata }],
-      { expectedVersion: 'any' },
-    );
-    return { dataKeysDeleted, secretsRemoved: count };
+    const report = await this.store.withTransaction(async (tx) => {
+      const dataKeysDeleted = await deleteOrganizationKeys(tx, organizationId);
+      const [{ count }] = await tx.execute<{ count: number }>(
+        'select count(*)::int as count from secret_view where organization_id = $1 and not deleted',
+        [organizationId],
+      );
+      const metadata: EventMetadata = { actor, occurredAt: new Date().toISOString() };
+      const purged: OrganizationPurged = {
+        type: ORGANIZATION_PURGED,
+        data: { organizationId, dataKeysDeleted },
+        metadata,
+      };
+      await tx.appendToStream(organizationStreamId(organizationId), [purged], { expectedVersion: 'any' });
+      return { dataKeysDeleted, secretsRemoved: count };
+    });
+    this.keyRing.forgetOrganization(organizationId);
+    return report;
   }
 
   async close(): Promise<void> {

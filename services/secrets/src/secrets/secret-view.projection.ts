@@ -6,10 +6,10 @@ import {
   type RebuildRange,
   type RecordedEvent,
 } from '@platform/event-store';
-import { type EventMetadata, type SecretEvent } from './secret';
+import { ORGANIZATION_PURGED, type EventMetadata, type SecretEvent } from './secret';
 import { secretId } from './secret-stream';
 
-export const ORGANIZATION_PURGED = 'OrganizationPurged';
+export { ORGANIZATION_PURGED } from './secret';
 
 /**
  * `secret_view`: one row per secret stream. A deleted secret keeps its row (`deleted`, no value) so resolve can still

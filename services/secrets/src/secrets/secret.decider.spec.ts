@@ -1,5 +1,12 @@
 import { deciderSpecificationFor } from '../testing/decider-specification';
-import { type EventMetadata, type SecretEvent, type SecretScope, evolve, initialState } from './secret';
+import {
+  type EventMetadata,
+  type SecretEvent,
+  type SecretHistoryEvent,
+  type SecretScope,
+  evolve,
+  initialState,
+} from './secret';
 import {
   type SealedValue,
   type SecretCommand,
@@ -10,7 +17,7 @@ import {
 } from './secret.decider';
 import { SecretsError, SecretsErrorCode } from './secrets.error';
 
-const given = deciderSpecificationFor<SecretCommand, SecretEvent, ReturnType<typeof initialState>>({
+const given = deciderSpecificationFor<SecretCommand, SecretHistoryEvent, ReturnType<typeof initialState>>({
   decide,
   evolve,
   initialState,
@@ -37,6 +44,14 @@ const deleted = (metadata = at('2026-01-03T00:00:00.000Z')): SecretEvent => ({
   data: {},
   metadata,
 });
+
+/** The organization's purge, folded in where it falls among the stream's events (by position). */
+const purged = (metadata = at('2026-01-04T00:00:00.000Z', { sub: 'ops:root', org: 'platform', role: 'admin' })) =>
+  ({
+    type: 'OrganizationPurged',
+    data: { organizationId: 'acme', dataKeysDeleted: 1 },
+    metadata,
+  }) satisfies SecretHistoryEvent;
 
 const create = (key = 'API_KEY', n = 1, metadata = at('2026-01-01T00:00:00.000Z')): SecretCommand => ({
   type: 'CreateSecret',
@@ -147,6 +162,45 @@ describe('secret decider', () => {
     });
   });
 
+  describe('after the organization was purged', () => {
+    const purgedSecrets = [
+      ['live', [created(), updated(2), purged()]],
+      ['deleted', [created(), deleted(), purged()]],
+    ] as const;
+
+    it.each(purgedSecrets)('creates a %s secret again, in the same stream', (_label, history) => {
+      const recreate = at('2026-02-01T00:00:00.000Z', bob);
+      given(history)
+        .when(create('API_KEY', 5, recreate))
+        .then([created(5, recreate)]);
+    });
+
+    it.each(purgedSecrets)('refuses to update or delete a %s secret as not found', (_label, history) => {
+      given(history)
+        .when(update(5))
+        .thenThrows(refusedWith(SecretsErrorCode.NOT_FOUND, 'secret "API_KEY" not found in this scope'));
+      given(history)
+        .when(remove())
+        .thenThrows(refusedWith(SecretsErrorCode.NOT_FOUND, 'secret "API_KEY" not found in this scope'));
+    });
+
+    it('treats a secret created after the purge as live', () => {
+      given([created(), purged(), created(3)])
+        .when(update(4))
+        .then([updated(4)]);
+      given([created(), purged(), created(3)])
+        .when(create())
+        .thenThrows(refusedWith(SecretsErrorCode.ALREADY_EXISTS, 'secret "API_KEY" already exists in this scope'));
+    });
+
+    it('a purge before the first create changes nothing', () => {
+      given([purged()]).when(create()).then([created()]);
+      given([purged()])
+        .when(update(2))
+        .thenThrows(refusedWith(SecretsErrorCode.NOT_FOUND, 'secret "API_KEY" not found in this scope'));
+    });
+  });
+
   describe('DeleteSecret', () => {
     it('deletes a live secret', () => {
       given([created(), updated(2)])
@@ -172,6 +226,14 @@ describe('evolve', () => {
       [initialState()],
     );
     expect(states.map((state) => state.status)).toEqual(['Absent', 'Live', 'Live', 'Deleted', 'Live']);
+  });
+
+  it('purges a live or deleted secret, and a later create revives it', () => {
+    const states = [created(), purged(), created(2), deleted(), purged()].reduce(
+      (trail, event) => [...trail, evolve(trail[trail.length - 1], event)],
+      [initialState()],
+    );
+    expect(states.map((state) => state.status)).toEqual(['Absent', 'Live', 'Purged', 'Live', 'Deleted', 'Purged']);
   });
 });
 

@@ -31,22 +31,42 @@ export type SecretDeleted = DomainEvent<'SecretDeleted', Record<string, never>>;
 
 export type SecretEvent = SecretCreated | SecretValueUpdated | SecretDeleted;
 
+export const ORGANIZATION_PURGED = 'OrganizationPurged';
+
+/**
+ * Appended to `organization:<org>` when the organization is crypto-shredded. Not a secret event, but a fact every
+ * secret of the organization is folded with: streams are read with the organization's last purge in position order.
+ */
+export type OrganizationPurged = DomainEvent<
+  typeof ORGANIZATION_PURGED,
+  { organizationId: string; dataKeysDeleted: number }
+>;
+
+/** What a secret's state is folded from. */
+export type SecretHistoryEvent = SecretEvent | OrganizationPurged;
+
 export const SECRET_EVENT_TYPES: readonly SecretEvent['type'][] = [
   'SecretCreated',
   'SecretValueUpdated',
   'SecretDeleted',
 ];
 
-/** A secret's life: never created, live with a value, or deleted (and creatable again in the same stream). */
+/**
+ * A secret's life: never created, live with a value, deleted, or purged with its organization (deleted and purged
+ * secrets can be created again in the same stream).
+ */
 export type SecretState =
   | Readonly<{ status: 'Absent' }>
   | Readonly<{ status: 'Live'; key: string; scope: SecretScope }>
-  | Readonly<{ status: 'Deleted'; key: string; scope: SecretScope }>;
+  | Readonly<{ status: 'Deleted'; key: string; scope: SecretScope }>
+  | Readonly<{ status: 'Purged' }>;
 
 export const initialState = (): SecretState => ({ status: 'Absent' });
 
-export function evolve(state: SecretState, event: SecretEvent): SecretState {
+export function evolve(state: SecretState, event: SecretHistoryEvent): SecretState {
   switch (event.type) {
+    case ORGANIZATION_PURGED:
+      return state.status === 'Absent' ? state : { status: 'Purged' };
     case 'SecretCreated':
       return { status: 'Live', key: event.data.key, scope: event.data.scope };
     case 'SecretValueUpdated':

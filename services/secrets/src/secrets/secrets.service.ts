@@ -13,7 +13,17 @@ import {
 import { type DataKeyRing, type EncryptedValue } from '@platform/crypto';
 import { ConcurrencyError, type PostgresEventStore, type RecordedEvent } from '@platform/event-store';
 import { type Principal, type Scope, actorOf, assertCanWrite, userScope } from '@platform/messaging';
-import { type EventMetadata, evolve, initialState, isSecretEvent, type SecretEvent, type SecretState } from './secret';
+import { isPurgedDataKeyError } from '../keys/data-key-guard';
+import {
+  type EventMetadata,
+  ORGANIZATION_PURGED,
+  type SecretEvent,
+  type SecretHistoryEvent,
+  type SecretState,
+  evolve,
+  initialState,
+  isSecretEvent,
+} from './secret';
 import { type SecretCommand, assertValidKey, assertValidValue, decide } from './secret.decider';
 import {
   type SecretHistoryEntry,
@@ -22,7 +32,7 @@ import {
   historyOf,
   snapshotOf,
 } from './secret-snapshot';
-import { secretStreamId } from './secret-stream';
+import { organizationOfStream, organizationStreamId, secretStreamId } from './secret-stream';
 import { type SecretPublication } from '../outbox/secret-publication';
 import { type IdempotencyStore } from './idempotency';
 import { SecretsError, SecretsErrorCode } from './secrets.error';
@@ -40,6 +50,15 @@ export interface SecretDeletion {
   readonly key: string;
   readonly version: number;
   readonly deletedAt: string;
+}
+
+/** A secret stream as a command or history sees it: with its organization's last purge. */
+interface SecretStreamRead {
+  readonly events: StoredEvent[];
+  /** What the stream's events and the purge, in position order, fold into. */
+  readonly state: SecretState;
+  /** The events after the purge (every event when there was none): the secret's visible history. */
+  readonly sincePurge: StoredEvent[];
 }
 
 export interface SecretPage {
@@ -137,12 +156,14 @@ export class SecretsService {
     assertValidKey(request.key);
     assertValidValue(request.value);
     const streamId = secretStreamId(scope, request.key);
-    const value = await this.seal(scope, streamId, request.value);
-    const events = await this.write(principal, streamId, request.key, undefined, options, {
-      subject: 'secrets.v1.create',
-      mostLikelyNew: true,
-      canonical: () => canonicalRequest(CreateSecretRequestSchema, request),
-      command: (metadata) => ({ type: 'CreateSecret', data: { key: request.key, scope, value }, metadata }),
+    const events = await this.withLiveDataKey(scope, async () => {
+      const value = await this.seal(scope, streamId, request.value);
+      return this.write(principal, streamId, request.key, undefined, options, {
+        subject: 'secrets.v1.create',
+        mostLikelyNew: true,
+        canonical: () => canonicalRequest(CreateSecretRequestSchema, request),
+        command: (metadata) => ({ type: 'CreateSecret', data: { key: request.key, scope, value }, metadata }),
+      });
     });
     return this.snapshotAfterWrite(events);
   }
@@ -156,11 +177,13 @@ export class SecretsService {
     assertValidKey(request.key);
     assertValidValue(request.value);
     const streamId = secretStreamId(scope, request.key);
-    const value = await this.seal(scope, streamId, request.value);
-    const events = await this.write(principal, streamId, request.key, request.expectedVersion, options, {
-      subject: 'secrets.v1.update',
-      canonical: () => canonicalRequest(UpdateSecretRequestSchema, request),
-      command: (metadata) => ({ type: 'UpdateSecretValue', data: { key: request.key, value }, metadata }),
+    const events = await this.withLiveDataKey(scope, async () => {
+      const value = await this.seal(scope, streamId, request.value);
+      return this.write(principal, streamId, request.key, request.expectedVersion, options, {
+        subject: 'secrets.v1.update',
+        canonical: () => canonicalRequest(UpdateSecretRequestSchema, request),
+        command: (metadata) => ({ type: 'UpdateSecretValue', data: { key: request.key, value }, metadata }),
+      });
     });
     return this.snapshotAfterWrite(events);
   }
@@ -232,11 +255,11 @@ export class SecretsService {
     };
   }
 
-  /** Every version of a key that ever existed in the scope, deleted or not; never a value. */
+  /** Every version of a key in the scope since its organization's last purge, deleted or not; never a value. */
   async history(principal: Principal, request: GetSecretHistoryRequest): Promise<SecretHistoryEntry[]> {
     const scope = userScope(principal, request.customerOrganizationId);
     assertValidKey(request.key);
-    const versions = historyOf(await this.readSecretStream(secretStreamId(scope, request.key)));
+    const versions = historyOf((await this.readSecret(secretStreamId(scope, request.key))).sincePurge);
     if (versions.length === 0) throw notFound(request.key);
     return versions;
   }
@@ -249,6 +272,21 @@ export class SecretsService {
 
   private seal(scope: Scope, streamId: string, plaintext: string): Promise<EncryptedValue> {
     return this.keyRing.encryptValue(scope.organizationId, streamId, plaintext);
+  }
+
+  /**
+   * Runs a write that seals its value, and once more if the append was refused because the data key it used was
+   * purged meanwhile (a purge by another process, or a key this instance still cached): with the organization's keys
+   * forgotten, the retry seals under a new key and decides on a fresh read, which sees the purge.
+   */
+  private async withLiveDataKey<T>(scope: Scope, write: () => Promise<T>): Promise<T> {
+    try {
+      return await write();
+    } catch (error) {
+      if (!isPurgedDataKeyError(error)) throw error;
+      this.keyRing.forgetOrganization(scope.organizationId);
+      return write();
+    }
   }
 
   private snapshotAfterWrite(events: readonly StoredEvent[]): SecretSnapshot {
@@ -294,14 +332,14 @@ export class SecretsService {
       // Most creates are of new keys: decide on the empty stream first and let the append's version check say
       // otherwise, which saves a read; a stream that exists is read and decided again.
       const optimistic = attempt === 1 && request.mostLikelyNew === true;
-      const events = optimistic ? [] : await this.readSecretStream(streamId);
+      // Callers seal before this read, so a purge committed after it has deleted the key and the append is refused.
+      const { events, state } = optimistic ? { events: [], state: initialState() } : await this.readSecret(streamId);
       const currentStreamVersion = events.length === 0 ? 0 : events[events.length - 1].streamVersion;
       if (expectedVersion !== undefined && expectedVersion !== currentStreamVersion) {
         throw versionConflict(key, expectedVersion, currentStreamVersion);
       }
       let appended: RecordedEvent[];
       try {
-        const state = events.filter(isSecretEvent).reduce<SecretState>(evolve, initialState());
         const decided = decide(request.command(metadata), state).map((event: SecretEvent) => ({ ...event, eventId }));
         appended = (await this.store.appendToStream(streamId, decided, { expectedVersion: currentStreamVersion }))
           .events;
@@ -334,6 +372,39 @@ export class SecretsService {
     // A retry after UNAVAILABLE from the publication wait answers only once the first attempt's event is out.
     await this.publication?.afterWrite({ transactionId: found.transaction_id, position: found.position });
     return this.readSecretStream(found.stream_id, found.stream_version);
+  }
+
+  /**
+   * A secret stream's events and its organization's last purge, in position order, in one round trip; the purge
+   * makes every earlier event of the stream history that no command or read sees (crypto-shredded).
+   */
+  private async readSecret(streamId: string): Promise<SecretStreamRead> {
+    const organizationId = organizationOfStream(streamId) ?? '';
+    const rows = await this.store.query<{ stream_version: number; type: string; data: unknown; metadata: unknown }>(
+      `select stream_version, type, data, metadata from (
+         (select position, stream_version, type, data, metadata from events where stream_id = $1)
+         union all
+         (select position, stream_version, type, data, metadata from events where stream_id = $2 and type = $3
+          order by stream_version desc limit 1)
+       ) e order by position`,
+      [streamId, organizationStreamId(organizationId), ORGANIZATION_PURGED],
+      { prepared: true },
+    );
+    const events: StoredEvent[] = [];
+    let sincePurge: StoredEvent[] = [];
+    let state = initialState();
+    for (const { stream_version: streamVersion, type, data, metadata } of rows) {
+      if (type === ORGANIZATION_PURGED) {
+        state = evolve(state, { type, data, metadata } as SecretHistoryEvent);
+        sincePurge = [];
+        continue;
+      }
+      const event: StoredEvent = { streamId, streamVersion, type, data, metadata: metadata as StoredEvent['metadata'] };
+      if (isSecretEvent(event)) state = evolve(state, event);
+      events.push(event);
+      sincePurge.push(event);
+    }
+    return { events, state, sincePurge };
   }
 
   /**
