@@ -29,6 +29,16 @@ describe('BoundedCache', () => {
     expect([cache.get('k1'), cache.get('k2')]).toEqual([undefined, 'globex']);
   });
 
+  it('tells whether any unexpired value matches', () => {
+    let now = 1_000;
+    const cache = new BoundedCache<string, string>(10, 100, () => now);
+    cache.set('k1', 'acme');
+    cache.set('k2', 'globex', 1_050);
+    expect([cache.some((org) => org === 'globex'), cache.some((org) => org === 'initech')]).toEqual([true, false]);
+    now = 1_050;
+    expect(cache.some((org) => org === 'globex')).toBe(false);
+  });
+
   it('refuses a bound below one', () => {
     expect(() => new BoundedCache(0)).toThrow(RangeError);
   });

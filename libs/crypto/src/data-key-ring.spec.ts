@@ -286,5 +286,27 @@ describe('DataKeyRing', () => {
       expect(await other.decryptValue(globex.jwe, 'secret:globex:_:API_KEY')).toBe(VALUE);
       expect(store.reads).toBe(0);
     });
+
+    it('tells whether it holds keys of an organization, and forgets every key at once', async () => {
+      const { ring, store, master } = await setup();
+      const reader = new DataKeyRing(master, store);
+      const acme = await ring.encryptValue('acme', STREAM, VALUE);
+      await ring.encryptValue('globex', 'secret:globex:_:API_KEY', VALUE);
+      expect([ring.holdsKeysOf('acme'), ring.holdsKeysOf('globex'), ring.holdsKeysOf('initech')]).toEqual([
+        true,
+        true,
+        false,
+      ]);
+      // Keys loaded to decrypt count too.
+      expect(await reader.decryptValue(acme.jwe, STREAM)).toBe(VALUE);
+      expect(reader.holdsKeysOf('acme')).toBe(true);
+      reader.forgetOrganization('acme');
+      expect(reader.holdsKeysOf('acme')).toBe(false);
+      ring.forgetAll();
+      expect([ring.holdsKeysOf('acme'), ring.holdsKeysOf('globex')]).toEqual([false, false]);
+      store.reads = 0;
+      expect(await ring.decryptValue(acme.jwe, STREAM)).toBe(VALUE);
+      expect(store.reads).toBe(1);
+    });
   });
 });
