@@ -20,23 +20,26 @@ interface Location {
 }
 
 /**
- * Base of both template errors. `message` is Go's full message (`template: NAME:LINE:…: reason`);
- * `reason` is Go's core message without that location prefix, for wire messages such as
- * `template execution error: <reason>`.
+ * Base of both template errors (ARCHITECTURE.md §7): `message` is Go's core message, e.g.
+ * `map has no entry for key "X"`, with the position in `line`/`column`; `goMessage` is Go's full text with its
+ * `template: NAME:LINE:COL: executing "…" at <…>: ` prefix.
  */
 export abstract class TemplateError extends Error {
   abstract readonly code: TemplateErrorCode;
+  /** Go's full message: `template: NAME:LINE[:COL][: executing "…" at <…>]: ` + `message`. */
+  readonly goMessage: string;
 
   protected constructor(
-    message: string,
-    /** Go's message after its `template: NAME:LINE:COL: executing "…" at <…>: ` prefix. */
+    goMessage: string,
+    /** The same text as `message`, the name it had before `message` became Go's core message. */
     readonly reason: string,
     /** Name of the template the error occurred in (a `define`d name for errors inside one). */
     readonly templateName: string,
     location: Location,
   ) {
-    super(message);
+    super(reason);
     this.name = new.target.name;
+    this.goMessage = goMessage;
     this.line = location.line;
     this.column = location.column;
   }

@@ -34,7 +34,8 @@ function render(c: GoldenCase): Outcome {
   } catch (e) {
     const expectedClass = phase === 'parse' ? TemplateParseError : TemplateExecutionError;
     if (!(e instanceof expectedClass)) throw e;
-    return { error: e.message, phase, reason: e.reason };
+    expect(e.reason).toBe(e.message);
+    return { error: e.goMessage, phase, reason: e.message };
   }
 }
 

@@ -39,11 +39,17 @@ describe('parseTemplate / execute', () => {
 
   it('names the template "template" unless told otherwise', () => {
     const e = thrown(() => parseTemplate('{{ .Secrets.NOPE }}').execute(secrets({})));
-    expect((e as Error).message).toBe(
-      'template: template:1:11: executing "template" at <.Secrets.NOPE>: map has no entry for key "NOPE"',
-    );
+    expect(e).toMatchObject({
+      message: 'map has no entry for key "NOPE"',
+      goMessage: 'template: template:1:11: executing "template" at <.Secrets.NOPE>: map has no entry for key "NOPE"',
+      line: 1,
+      column: 11,
+    });
     const named = thrown(() => parseTemplate('{{ .X }', { name: 'values.yaml' }));
-    expect((named as Error).message).toBe('template: values.yaml:1: unexpected "}" in operand');
+    expect(named).toMatchObject({
+      message: 'unexpected "}" in operand',
+      goMessage: 'template: values.yaml:1: unexpected "}" in operand',
+    });
   });
 
   it('reads Maps as well as plain objects, and never the prototype chain', () => {
@@ -54,13 +60,14 @@ describe('parseTemplate / execute', () => {
 });
 
 describe('errors', () => {
-  it('a missing secret: Go message, reason for the wire, line and column', () => {
+  it("a missing secret: Go's core message, Go's full text, line and column", () => {
     const e = thrown(() => parseTemplate('A=1\nB={{ .Secrets.SECRET_NAME }}').execute(secrets({})));
     expect(e).toBeInstanceOf(TemplateExecutionError);
     expect(e).toMatchObject({
       // Go places a field chain at its last field.
-      message:
+      goMessage:
         'template: template:2:13: executing "template" at <.Secrets.SECRET_NAME>: map has no entry for key "SECRET_NAME"',
+      message: 'map has no entry for key "SECRET_NAME"',
       reason: 'map has no entry for key "SECRET_NAME"',
       code: TemplateErrorCode.Execution,
       line: 2,
@@ -69,11 +76,12 @@ describe('errors', () => {
     });
   });
 
-  it('a syntax error: Go message, reason for the wire, line', () => {
+  it("a syntax error: Go's core message, Go's full text, line", () => {
     const e = thrown(() => parseTemplate('ok\n{{ .Secrets.A }\n'));
     expect(e).toBeInstanceOf(TemplateParseError);
     expect(e).toMatchObject({
-      message: 'template: template:2: unexpected "}" in operand',
+      goMessage: 'template: template:2: unexpected "}" in operand',
+      message: 'unexpected "}" in operand',
       reason: 'unexpected "}" in operand',
       code: TemplateErrorCode.Parse,
       line: 2,

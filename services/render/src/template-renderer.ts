@@ -41,9 +41,9 @@ export interface Validation {
 /** Parse-error wording of the seed: `template parsing error: unexpected "}" in operand`. */
 function parseFailure(error: TemplateParseError): RenderError {
   if (error.code === TemplateErrorCode.SourceTooLarge) {
-    return new RenderError(RenderErrorCode.TEMPLATE_TOO_LARGE, `template parsing error: ${error.reason}`);
+    return new RenderError(RenderErrorCode.TEMPLATE_TOO_LARGE, `template parsing error: ${error.message}`);
   }
-  return new RenderError(RenderErrorCode.TEMPLATE_PARSE_ERROR, `template parsing error: ${error.reason}`, {
+  return new RenderError(RenderErrorCode.TEMPLATE_PARSE_ERROR, `template parsing error: ${error.message}`, {
     line: error.line,
     column: error.column,
   });
@@ -190,7 +190,7 @@ function assertPins(pins: Readonly<Record<string, number>>): void {
  */
 function callerFailure(error: unknown, values: Readonly<Record<string, string>>): unknown {
   if (error instanceof TemplateExecutionError) {
-    return new RenderError(RenderErrorCode.TEMPLATE_EXECUTION_ERROR, `template execution error: ${error.reason}`, {
+    return new RenderError(RenderErrorCode.TEMPLATE_EXECUTION_ERROR, `template execution error: ${error.message}`, {
       line: error.line,
       column: error.column,
     });

@@ -325,7 +325,7 @@ for (const r of results) {
   } catch (e) {
     if (!(e instanceof TemplateParseError || e instanceof TemplateExecutionError)) {
       ours = { error: `CRASH ${(e as Error).stack}` };
-    } else ours = { error: e.message };
+    } else ours = { error: e.goMessage };
   }
   if (ours.output === r.output && ours.error === r.error) {
     if (r.output !== undefined) rendered++;
