@@ -1,13 +1,17 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
+import { type AuditLag } from './audit-lag';
 
 /** The audit service's figures on `/metrics`; labels never carry event contents. */
 export class AuditMetrics {
   private readonly recordsApplied: Counter;
   private readonly eventsRejected: Counter;
   private lastOccurredAtMs: number | undefined;
-  private caughtUp = true;
 
-  constructor(registry: Registry) {
+  /** @param lag measured on each scrape; without it (tests of other parts) the lag gauge reads 0 */
+  constructor(
+    registry: Registry,
+    private readonly lag?: AuditLag,
+  ) {
     this.recordsApplied = new Counter({
       name: 'audit_records_applied_total',
       help: 'Audit records written from SECRETS_EVENTS by this instance',
@@ -18,11 +22,11 @@ export class AuditMetrics {
       help: 'SECRETS_EVENTS messages that broke the event contract and were skipped',
       registers: [registry],
     });
-    const lag: Gauge = new Gauge({
+    const lagGauge: Gauge = new Gauge({
       name: 'audit_lag_seconds',
-      help: 'now minus occurredAt of the last event this instance applied; 0 once the consumer has caught up',
+      help: 'now minus occurredAt of the oldest SECRETS_EVENTS event not yet in the audit trail; 0 when none is waiting',
       registers: [registry],
-      collect: () => lag.set(this.lagSeconds(Date.now())),
+      collect: async () => lagGauge.set((await this.lag?.seconds(Date.now())) ?? 0),
     });
     const lastApplied: Gauge = new Gauge({
       name: 'audit_last_applied_event_timestamp_seconds',
@@ -34,19 +38,14 @@ export class AuditMetrics {
     });
   }
 
-  /** @param caughtUp the stream had nothing after the last applied message when it was delivered */
-  applied(records: number, lastOccurredAt: Date | undefined, caughtUp: boolean): void {
+  /** @param appliedThrough the trail's position after the commit */
+  applied(records: number, lastOccurredAt: Date | undefined, appliedThrough: number): void {
     this.recordsApplied.inc(records);
     if (lastOccurredAt) this.lastOccurredAtMs = lastOccurredAt.getTime();
-    this.caughtUp = caughtUp;
+    this.lag?.applied(appliedThrough);
   }
 
   rejected(count = 1): void {
     this.eventsRejected.inc(count);
-  }
-
-  lagSeconds(nowMs: number): number {
-    if (this.caughtUp || this.lastOccurredAtMs === undefined) return 0;
-    return Math.max(0, (nowMs - this.lastOccurredAtMs) / 1000);
   }
 }

@@ -9,12 +9,14 @@ import {
 import { type Environment, databaseSettings, loadServiceConfig } from '@platform/config';
 import { PlatformContext, type ServiceDefinition } from '@platform/messaging';
 import { auditErrorMapper } from './audit.error';
+import { AuditLag } from './audit-lag';
 import { AuditMetrics } from './audit-metrics';
 import { migrateAuditDatabase } from './database/audit-migrations';
 import { AuditController } from './query/audit.controller';
 import { AuditTrail } from './query/audit-trail';
 import { AuditStore } from './records/audit-store';
 import { AuditEventConsumer } from './stream/audit-consumer';
+import { auditLagSources } from './stream/audit-stream';
 
 const DATABASE_URL = Symbol('audit database url');
 
@@ -70,8 +72,9 @@ class AuditModule {
         },
         {
           provide: AuditMetrics,
-          inject: [PlatformContext],
-          useFactory: (p: PlatformContext) => new AuditMetrics(p.metrics),
+          inject: [PlatformContext, AuditStore],
+          useFactory: (p: PlatformContext, store: AuditStore) =>
+            new AuditMetrics(p.metrics, new AuditLag(auditLagSources(p.nats, p.config.subjectPrefix, store))),
         },
         AuditTrail,
         AuditLifecycle,

@@ -12,6 +12,7 @@ import {
 import { Client } from 'pg';
 import { auditService } from './audit.definition';
 import { type AuditRecordJson } from './records/audit-record';
+import { AuditStore } from './records/audit-store';
 import { GENESIS_HASH, chainHash } from './records/hash-chain';
 import {
   type SecretEventJson,
@@ -219,7 +220,8 @@ describe('audit service over NATS', () => {
     expect(ready.checks).toMatchObject({ nats: true, postgres: true });
     const metrics = await (await fetch(`http://127.0.0.1:${running.httpPort}/metrics`)).text();
     expect(metrics).toMatch(/^audit_records_applied_total\{service="audit"\} 7$/m);
-    expect(metrics).toMatch(/^audit_lag_seconds\{service="audit"\} \d/m);
+    // Every event in the stream is in the trail: nothing waits, however long ago the last one occurred.
+    expect(metrics).toMatch(/^audit_lag_seconds\{service="audit"\} 0$/m);
     expect(metrics).not.toContain('hunter2');
   });
 
@@ -238,6 +240,35 @@ describe('audit service over NATS', () => {
     expect(await recordCount()).toBe(before + 1_000);
     const keys = await sql.query(`select count(distinct event_id) from audit.records where key like 'WHILE_STOPPED_%'`);
     expect(Number(keys.rows[0].count)).toBe(1_000);
+  });
+
+  it('reports the lag of a waiting event from the stream and the database, also while another process applies', async () => {
+    await service?.close();
+    service = undefined;
+    // Another process holds the applier lease and applies nothing: the trail is stuck.
+    const other = AuditStore.open(database.url);
+    const lease = await other.tryAcquireApplierLease();
+    try {
+      expect(lease).toBeDefined();
+      const running = await start();
+      await publishSecretEvents(client.connection, prefix, [
+        secretEvent({ key: 'WAITING', occurredAt: new Date(Date.now() - 120_000).toISOString() }),
+      ]);
+      const lagSeconds = async () => {
+        const metrics = await (await fetch(`http://127.0.0.1:${running.httpPort}/metrics`)).text();
+        return Number(/^audit_lag_seconds\{service="audit"\} (\S+)$/m.exec(metrics)?.[1]);
+      };
+      expect(await lagSeconds()).toBeGreaterThanOrEqual(120);
+      expect(await lagSeconds()).toBeLessThan(180);
+      await lease?.release();
+      await eventually('the service took over and applied the waiting event', async () => (await lagSeconds()) === 0);
+      expect(Number((await sql.query(`select count(*) from audit.records where key = 'WAITING'`)).rows[0].count)).toBe(
+        1,
+      );
+    } finally {
+      await lease?.release();
+      await other.close();
+    }
   });
 
   it('verifies the chain for vendor admins only, and finds the record tampered with in the database', async () => {

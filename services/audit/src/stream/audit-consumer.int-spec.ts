@@ -2,6 +2,10 @@ import { type TestDatabase, createTestDatabase, testInfrastructure, uniqueSubjec
 import { AckPolicy, type NatsConnection, connect } from 'nats';
 import { Client } from 'pg';
 import pino from 'pino';
+import { Registry } from 'prom-client';
+import { AuditLag } from '../audit-lag';
+import { AuditMetrics } from '../audit-metrics';
+import { AuditError, AuditErrorCode } from '../audit.error';
 import { migrateAuditDatabase } from '../database/audit-migrations';
 import { parseAuditEvent } from '../records/audit-event';
 import { AuditStore } from '../records/audit-store';
@@ -13,7 +17,7 @@ import {
   valuesResolvedEvent,
 } from '../testing/secret-events';
 import { AuditEventConsumer } from './audit-consumer';
-import { AUDIT_CONSUMER, secretsEventsStream } from './audit-stream';
+import { AUDIT_CONSUMER, auditLagSources, secretsEventsStream } from './audit-stream';
 
 jest.setTimeout(60_000);
 
@@ -28,7 +32,7 @@ describe('AuditEventConsumer', () => {
   const running: AuditEventConsumer[] = [];
 
   async function startConsumer(
-    options: { store?: AuditStore; maxBatch?: number; logger?: pino.Logger } = {},
+    options: { store?: AuditStore; maxBatch?: number; logger?: pino.Logger; metrics?: AuditMetrics } = {},
   ): Promise<AuditEventConsumer> {
     const consumer = new AuditEventConsumer({
       nats,
@@ -36,6 +40,7 @@ describe('AuditEventConsumer', () => {
       store: options.store ?? store,
       logger: options.logger ?? logger,
       maxBatch: options.maxBatch,
+      metrics: options.metrics,
     });
     await consumer.start();
     running.push(consumer);
@@ -342,5 +347,62 @@ describe('AuditEventConsumer', () => {
     expect(await recordCount()).toBe(151);
     expect(await store.verifyChain('acme')).toEqual({ ok: true, checked: 151 });
     expect(lines.some((line) => line.level === 40 && REWOUND.test(line.msg))).toBe(true);
+  });
+
+  it('reports a lag that grows while applying is paused or the database is down, and 0 once caught up', async () => {
+    let resume: () => void = () => undefined;
+    const paused = new Promise<void>((resolve) => (resume = resolve));
+    let databaseDown = false;
+    const unavailable = () => new AuditError(AuditErrorCode.STORE_UNAVAILABLE, 'the audit database is unavailable');
+    const troubled = Object.create(store) as AuditStore;
+    troubled.apply = async (events, options) => {
+      await paused;
+      if (databaseDown) throw unavailable();
+      return store.apply(events, options);
+    };
+    troubled.appliedPosition = async () => {
+      if (databaseDown) throw unavailable();
+      return store.appliedPosition();
+    };
+    const registry = new Registry();
+    const metrics = new AuditMetrics(registry, new AuditLag(auditLagSources(nats, prefix, troubled)));
+    const lag = async () => {
+      const text = await registry.getSingleMetricAsString('audit_lag_seconds');
+      return Number(/^audit_lag_seconds (\S+)$/m.exec(text)?.[1]);
+    };
+    await startConsumer({ store: troubled, metrics });
+    expect(await lag()).toBe(0);
+
+    // The applier is paused: events wait.
+    await publishSecretEvents(
+      nats,
+      prefix,
+      Array.from({ length: 10 }, (_, i) => secretEvent({ key: `PAUSED_${i}` })),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    const waiting = await lag();
+    expect(waiting).toBeGreaterThanOrEqual(1);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await lag()).toBeGreaterThanOrEqual(waiting + 0.9);
+    resume();
+    await eventually('the lag is back to 0', async () => (await lag()) === 0);
+    expect(await store.appliedPosition()).toBe(10);
+
+    // The database stops answering: neither applies nor position reads work.
+    databaseDown = true;
+    await publishSecretEvents(
+      nats,
+      prefix,
+      Array.from({ length: 5 }, (_, i) => secretEvent({ key: `OUTAGE_${i}` })),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 1_200));
+    const duringOutage = await lag();
+    expect(duringOutage).toBeGreaterThanOrEqual(1);
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(await lag()).toBeGreaterThanOrEqual(duringOutage + 0.9);
+    databaseDown = false;
+    await eventually('the lag is back to 0 after the outage', async () => (await lag()) === 0);
+    expect(await store.appliedPosition()).toBe(15);
+    expect(await recordCount()).toBe(15);
   });
 });

@@ -282,8 +282,7 @@ export class AuditEventConsumer {
       this.held.delete(sequence);
     }
     if (highest !== undefined && !this.ackEachMessage) highest.message.ack();
-    const caughtUp = highest?.streamed.sequence !== appliedThrough || highest.message.info.pending === 0;
-    this.options.metrics?.applied(records, lastOccurredAt, caughtUp);
+    this.options.metrics?.applied(records, lastOccurredAt, appliedThrough);
   }
 
   /** Messages stuck behind a missing sequence for too long go back to the server, so delivery order can recover. */

@@ -6,12 +6,15 @@ import {
   DeliverPolicy,
   type JetStreamManager,
   type JsMsg,
+  type MsgRequest,
   type NatsConnection,
+  type StoredMsg,
   nanos,
 } from 'nats';
+import { type AuditLagSources, type UnappliedEvent } from '../audit-lag';
 import { AuditError } from '../audit.error';
 import { parseAuditEvent } from '../records/audit-event';
-import { type StreamedEvent } from '../records/audit-store';
+import { type AuditStore, type StreamedEvent } from '../records/audit-store';
 
 /** The durable pull consumer every audit instance shares. */
 export const AUDIT_CONSUMER = 'audit';
@@ -129,6 +132,45 @@ export async function goneFromStream(
     }
   }
   return true;
+}
+
+/**
+ * The first message still in SECRETS_EVENTS at or after `sequence` (deleted sequences are passed over), for the lag
+ * metric; undefined when the stream holds nothing from there on.
+ */
+export async function firstMessageFrom(
+  manager: JetStreamManager,
+  subjectPrefix: string,
+  sequence: number,
+): Promise<UnappliedEvent | undefined> {
+  let message: StoredMsg;
+  try {
+    // next_by_subj: the server's "first message at or after seq on these subjects" (MSG.GET, NATS 2.9+).
+    const request = { seq: sequence, next_by_subj: `${subjectPrefix}secrets.events.>` };
+    message = await manager.streams.getMessage(secretsEventsStream(subjectPrefix), request as MsgRequest);
+  } catch (error) {
+    if (/no message found/i.test(String((error as Error).message))) return undefined;
+    throw error;
+  }
+  let occurredAt: Date | undefined;
+  try {
+    occurredAt = parseAuditEvent(message.data).occurredAt;
+  } catch (error) {
+    if (!(error instanceof AuditError)) throw error;
+  }
+  return { sequence: message.seq, occurredAt, storedAt: message.time };
+}
+
+/** The lag metric's view of the trail: the applied position in Postgres and the stream's next message. */
+export function auditLagSources(nats: NatsConnection, subjectPrefix: string, store: AuditStore): AuditLagSources {
+  let manager: JetStreamManager | undefined;
+  return {
+    appliedPosition: () => store.appliedPosition(),
+    firstMessageFrom: async (sequence) => {
+      manager ??= await nats.jetstreamManager();
+      return firstMessageFrom(manager, subjectPrefix, sequence);
+    },
+  };
 }
 
 /** A message from SECRETS_EVENTS with its contract fields read; a malformed one carries its reason instead. */
