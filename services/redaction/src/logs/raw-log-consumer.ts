@@ -107,6 +107,8 @@ export class RawLogConsumer {
   private stopping = false;
   private consuming = false;
   private wake: (() => void) | undefined;
+  /** Ends the wait for the oldest message to settle, so stopping does not wait out the settle time. */
+  private endSettleWait: (() => void) | undefined;
   private reading: Promise<void> | undefined;
   private redacting: Promise<void> | undefined;
 
@@ -131,6 +133,7 @@ export class RawLogConsumer {
     this.stopping = true;
     this.messages?.stop();
     this.notify();
+    this.endSettleWait?.();
     await Promise.all([this.reading, this.redacting]);
     await this.inFlight.drained();
     this.publisher.stop();
@@ -206,7 +209,7 @@ export class RawLogConsumer {
       }
       const batch = this.takeSettled();
       if (batch.length === 0) {
-        await sleep(this.settlesAt[0] - Date.now());
+        await this.settleWait(this.settlesAt[0] - Date.now());
         continue;
       }
       try {
@@ -217,6 +220,17 @@ export class RawLogConsumer {
         for (const message of batch) message.nak(PUBLISH_RETRY_MS);
       }
     }
+  }
+
+  private settleWait(ms: number): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => this.endSettleWait?.(), ms);
+      this.endSettleWait = () => {
+        clearTimeout(timer);
+        this.endSettleWait = undefined;
+        resolve();
+      };
+    });
   }
 
   /** Up to one batch of the messages that have rested `settleMs` in LOGS_RAW, in arrival order. */
