@@ -12,6 +12,7 @@ import {
   testTenants,
   uniqueSubjectPrefix,
 } from '@platform/testing';
+import { decryptWithReplyKey, generateReplyKeyPair } from '@platform/crypto';
 import { type Msg, type NatsConnection, connect } from 'nats';
 import { parse as parseYaml } from 'yaml';
 import { secretsService } from '../../secrets/src/secrets.definition';
@@ -491,6 +492,29 @@ describe('render service over NATS (plain JSON)', () => {
       expect(resolveRequests.length).toBeGreaterThan(0);
       expect(resolveRequests.filter((request) => request.metadataOnly !== true)).toEqual([]);
       expect(await settled()).toBe(eventsBefore);
+    });
+
+    it('secrets.v1.resolve with metadataOnly answers versions and scopes without a value', async () => {
+      const resolver = await tokens.service('metadata-reader', ['secrets:resolve', 'secrets:resolve-all']);
+      const { publicJwk, privateKey } = await generateReplyKeyPair();
+      const request = {
+        organizationId: vendor,
+        customerOrganizationId: customer,
+        keys: ['API_KEY', 'SHARED', 'NOPE'],
+        metadataOnly: true,
+        replyKey: publicJwk,
+      };
+      const reply = await call<{ ciphertext: string; missing: string[] }>('secrets.v1.resolve', request, resolver);
+      expect(reply.body.missing).toEqual(['NOPE']);
+      expect(await decryptWithReplyKey(privateKey, reply.body.ciphertext)).toEqual({
+        values: { API_KEY: { version: 2, scope: 'vendor' }, SHARED: { version: 1, scope: 'customer' } },
+        history: [],
+      });
+      const withHistory = await call('secrets.v1.resolve', { ...request, includeHistory: true }, resolver);
+      expect(refusal(withHistory)).toMatchObject({ code: 'INVALID_ARGUMENT' });
+      const narrow = await tokens.service('narrow-reader', ['secrets:resolve']);
+      const everyKey = await call('secrets.v1.resolve', { ...request, keys: [] }, narrow);
+      expect(refusal(everyKey)).toMatchObject({ code: 'PERMISSION_DENIED' });
     });
 
     it('reports a parse error in the render wording', async () => {
