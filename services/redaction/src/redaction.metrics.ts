@@ -22,18 +22,22 @@ export class RedactionMetrics {
     const registers = [registry];
     this.messagesIn = new Counter({
       name: 'redaction_messages_in_total',
-      help: 'Raw log messages received from LOGS_RAW',
+      help: 'Raw log messages received from LOGS_RAW, each redelivery counted again',
       registers,
     });
-    this.bytesIn = new Counter({ name: 'redaction_bytes_in_total', help: 'Bytes of raw log messages', registers });
+    this.bytesIn = new Counter({
+      name: 'redaction_bytes_in_total',
+      help: 'Bytes of raw log messages received, each redelivery counted again',
+      registers,
+    });
     this.messagesOut = new Counter({
       name: 'redaction_messages_out_total',
-      help: 'Redacted log messages stored in LOGS',
+      help: 'Redacted log messages stored in LOGS (confirmed by a PubAck)',
       registers,
     });
     this.bytesOut = new Counter({
       name: 'redaction_bytes_out_total',
-      help: 'Bytes of redacted log messages',
+      help: 'Bytes of redacted log messages stored in LOGS',
       registers,
     });
     this.masks = new Counter({

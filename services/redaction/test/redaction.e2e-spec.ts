@@ -115,6 +115,17 @@ describe('redaction service', () => {
       .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
   }
 
+  /** The stream path's counters, summed over their labels where they have any. */
+  async function streamMetrics() {
+    return {
+      messagesIn: await metric('redaction_messages_in_total'),
+      bytesIn: await metric('redaction_bytes_in_total'),
+      messagesOut: await metric('redaction_messages_out_total'),
+      bytesOut: await metric('redaction_bytes_out_total'),
+      masks: await metric('redaction_masks_applied_total{path="stream"'),
+    };
+  }
+
   beforeAll(async () => {
     database = await createTestDatabase();
     secrets = await startSecrets();
@@ -159,8 +170,15 @@ describe('redaction service', () => {
     });
 
     it('masks every form of every value of the scope, keeps clean lines and headers, and stores each line once', async () => {
-      const blob = Buffer.from(`{"cert":"-----BEGIN-----","key":"${embeddedValue}","x":1}`).toString('base64');
+      const before = await streamMetrics();
+      const blobPrefix = '{"cert":"-----BEGIN-----","key":"';
+      const blob = Buffer.from(`${blobPrefix}${embeddedValue}","x":1}`).toString('base64');
+      // Every base64 character holding at least one bit of the value is masked, the rest of the blob kept.
+      const blobMasked = `${blob.slice(0, Math.floor((8 * blobPrefix.length) / 6))}${MASK}${blob.slice(
+        Math.ceil((8 * (blobPrefix.length + Buffer.byteLength(embeddedValue))) / 6),
+      )}`;
       const lines = {
+        form: `line-0 POST /login ${new URLSearchParams({ pw: urlValue }).toString()}&next=/`,
         vendor: `line-1 connecting with password=${vendorValue}`,
         customer: `line-2 token ${customerValue} accepted`,
         base64: `line-3 config blob ${blob}`,
@@ -185,8 +203,8 @@ describe('redaction service', () => {
 
       expect(byName('vendor').text).toBe(`line-1 connecting with password=${MASK}`);
       expect(byName('customer').text).toBe(`line-2 token ${MASK} accepted`);
-      expect(byName('base64').text).not.toContain(blob);
-      expect(byName('base64').text).toContain(MASK);
+      expect(byName('base64').text).toBe(`line-3 config blob ${blobMasked}`);
+      expect(byName('form').text).toBe(`line-0 POST /login pw=${MASK}&next=/`);
       expect(byName('url').text).toBe(`line-4 GET /login?pw=${MASK} 200`);
       expect(byName('json').text).toBe(`line-5 {"msg":"loaded","secret":"${MASK}"}`);
       expect(byName('rotated').text).toBe(`line-6 old ${MASK} new ${MASK}`);
@@ -199,6 +217,7 @@ describe('redaction service', () => {
         Object.keys(lines).map((name) => [name, byName(name as keyof typeof lines).headers?.get('Redacted-Count')]),
       );
       expect(counts).toEqual({
+        form: '1',
         vendor: '1',
         customer: '1',
         base64: '1',
@@ -221,6 +240,21 @@ describe('redaction service', () => {
       }
       const lineNumbers = logs.lines.map((line) => line.text.slice(0, 7)).filter((marker) => stored.has(marker));
       expect(lineNumbers).toHaveLength(new Set(lineNumbers).size);
+
+      // A line is counted out once LOGS confirmed it, which the service learns just after the line is readable.
+      const shipped = Object.values(lines);
+      await until(async () => (await streamMetrics()).messagesOut >= before.messagesOut + shipped.length, 'counts');
+      const after = await streamMetrics();
+      expect(after.messagesOut - before.messagesOut).toBe(shipped.length);
+      expect(after.bytesOut - before.bytesOut).toBe(
+        [...stored.values()].reduce((sum, line) => sum + Buffer.byteLength(line.text), 0),
+      );
+      // Redeliveries are counted in again, so at least every shipped line and byte.
+      expect(after.messagesIn - before.messagesIn).toBeGreaterThanOrEqual(shipped.length);
+      expect(after.bytesIn - before.bytesIn).toBeGreaterThanOrEqual(
+        shipped.reduce((sum, text) => sum + Buffer.byteLength(text), 0),
+      );
+      expect(after.masks - before.masks).toBe(Object.values(counts).reduce((sum, count) => sum + Number(count), 0));
     });
 
     it('masks only vendor-level values in vendor-level lines', async () => {
@@ -233,11 +267,25 @@ describe('redaction service', () => {
     it('masks a value written just before the line, once its scope is already cached', async () => {
       await ship('logs.raw.acme.globex.web-1', 'line-11 warm-up');
       await logs.waitFor('line-11');
+      const rebuilds = await metric('redaction_matcher_rebuilds_total{outcome="built"');
       const fresh = unique('fresh');
       await write('create', 'FRESH_SECRET', fresh, 'globex');
       await ship('logs.raw.acme.globex.web-1', `line-12 ${fresh}`);
       const [line] = await logs.waitFor('line-12');
       expect(line.text).toBe(`line-12 ${MASK}`);
+      expect(await metric('redaction_matcher_rebuilds_total{outcome="built"')).toBeGreaterThan(rebuilds);
+    });
+
+    it('leaves values below the minimum length unmasked on their own, and counts them', async () => {
+      const pin = 'q7x';
+      const longer = unique('wayne');
+      await write('create', 'PIN', pin, 'wayne');
+      await write('create', 'WAYNE_TOKEN', longer, 'wayne');
+      const belowMinLength = await metric('redaction_values_below_min_length');
+      await ship('logs.raw.acme.wayne.web', `line-16 pin ${pin} token ${longer}`);
+      const [line] = await logs.waitFor('line-16');
+      expect(line.text).toBe(`line-16 pin ${pin} token ${MASK}`);
+      expect((await metric('redaction_values_below_min_length')) - belowMinLength).toBe(1);
     });
 
     it('terminates lines on subjects that are not a valid log source and never publishes them', async () => {
@@ -379,6 +427,6 @@ describe('redaction service', () => {
 
   it('never writes a secret value into its logs', () => {
     const written = redaction.logs.join('\n');
-    expect(written).not.toMatch(/vendor-|globex-|hooli-|rv-vendor-/);
+    expect(written).not.toMatch(/vendor-|globex-|hooli-|rv-vendor-|wayne-|q7x/);
   });
 });
