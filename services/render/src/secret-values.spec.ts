@@ -1,5 +1,6 @@
 import { decryptWithReplyKey, encryptForReplyKey } from '@platform/crypto';
-import { ReplyKeys } from './secret-values';
+import { type ServiceClient } from '@platform/messaging';
+import { ReplyKeys, ResolvedSecretValues } from './secret-values';
 
 describe('ReplyKeys', () => {
   it('serves one pair for its maximum age, then a new one', async () => {
@@ -27,5 +28,31 @@ describe('ReplyKeys', () => {
       const payload = { values: { API_KEY: { value: `value-${version}`, version, scope: 'vendor' } } };
       expect(await decryptWithReplyKey(privateKey, await encryptForReplyKey(publicJwk, payload))).toEqual(payload);
     }
+  });
+});
+
+describe('ResolvedSecretValues.existing', () => {
+  /** A secrets service that answers every resolve with `payload`, encrypted to the request's reply key. */
+  function answering(payload: unknown) {
+    const requests: Record<string, unknown>[] = [];
+    const client = {
+      request: async (_subject: string, body: Record<string, unknown>) => {
+        requests.push(body);
+        return { ciphertext: await encryptForReplyKey(body.replyKey, payload), missing: [] };
+      },
+    } as unknown as ServiceClient;
+    return { requests, source: new ResolvedSecretValues(client, new ReplyKeys(0), 1000) };
+  }
+  const scope = { organizationId: 'acme', customerOrganizationId: 'globex' };
+
+  it('asks for metadata only and reads version and scope', async () => {
+    const { requests, source } = answering({ values: { A: { version: 3, scope: 'vendor' } }, history: [] });
+    expect(await source.existing(scope, ['A', 'B'])).toEqual(new Map([['A', { version: 3, scope: 'vendor' }]]));
+    expect(requests).toEqual([expect.objectContaining({ keys: ['A', 'B'], metadataOnly: true, pins: {} })]);
+  });
+
+  it('refuses a reply that carries a value', async () => {
+    const { source } = answering({ values: { A: { value: 'leaked', version: 3, scope: 'vendor' } } });
+    await expect(source.existing(scope, 'all')).rejects.toMatchObject({ code: 'SECRETS_FAILED' });
   });
 });
