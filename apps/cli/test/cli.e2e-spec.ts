@@ -321,6 +321,28 @@ describe('secrets CLI', () => {
     expect(await cli(['audit', 'replay', '--from-seq', '0'], { token: '' })).toMatchObject({ code: 2 });
   });
 
+  it('keeps printing new events with audit replay --follow until stopped', async () => {
+    const follower = spawn(process.execPath, [BIN, 'audit', 'replay', '--from-seq', '1', '--follow'], {
+      env: { PATH: process.env.PATH, NATS_URL: testInfrastructure().natsUrl, NATS_SUBJECT_PREFIX: prefix },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    follower.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    const exited = new Promise<number | null>((resolve) => follower.on('exit', (code) => resolve(code)));
+    try {
+      for (let i = 0; i < 150 && !stdout.includes('"sequence":1,'); i++) await new Promise((r) => setTimeout(r, 100));
+      expect(await cli(['set', 'FOLLOWED', 'followed-value-3e1'])).toMatchObject({ code: 0 });
+      for (let i = 0; i < 150 && !stdout.includes('"key":"FOLLOWED"'); i++)
+        await new Promise((r) => setTimeout(r, 100));
+      expect(stdout).toMatch(/"type":"SecretCreated".*"key":"FOLLOWED"/);
+      expect(stdout).not.toContain('followed-value');
+      expect(follower.exitCode).toBeNull();
+    } finally {
+      follower.kill('SIGTERM');
+      await exited;
+    }
+  });
+
   it('runs ops commands with --json, and refuses a bad organization as a usage error', async () => {
     const env = { DATABASE_URL: database.url };
     const rebuilt = await cli(['projections', 'rebuild', '--json'], { token: '', env });
