@@ -407,6 +407,28 @@ describeWithNats('NATS server configuration', () => {
     await consumer.delete();
   });
 
+  it("keeps ops away from raw logs and from pulling the audit service's durable consumer", async () => {
+    const ops = await as('ops');
+    const refused = (subject: string) =>
+      ops
+        .request(subject, encoder.encode(JSON.stringify({ batch: 1, expires: 1_000_000_000 })), { timeout: 3000 })
+        .then(
+          () => `${subject}: answered`,
+          (error: Error) => (/permissions violation/i.test(error.message) ? 'refused' : `${subject}: ${error.message}`),
+        );
+    for (const subject of [
+      '$JS.API.CONSUMER.MSG.NEXT.LOGS_RAW.redaction',
+      '$JS.API.CONSUMER.DELETE.LOGS_RAW.redaction',
+      '$JS.API.CONSUMER.CREATE.LOGS_RAW.stolen',
+      '$JS.API.CONSUMER.MSG.NEXT.SECRETS_EVENTS.audit',
+    ]) {
+      expect(await refused(subject)).toBe('refused');
+    }
+    const manager = await ops.jetstreamManager();
+    expect((await manager.consumers.info('SECRETS_EVENTS', 'audit')).name).toBe('audit');
+    expect((await manager.consumers.info('LOGS_RAW', 'redaction')).name).toBe('redaction');
+  });
+
   it('replays SECRETS_EVENTS with the CLI as ops and lists secrets as client', async () => {
     const replay = await cli(['audit', 'replay', '--from-seq', '1'], 'ops');
     expect(replay).toMatchObject({ code: 0, stderr: '' });
