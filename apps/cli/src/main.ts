@@ -33,7 +33,8 @@ function overview(): string {
     '',
     ...COMMANDS.map((c) => `  ${c.path.join(' ').padEnd(width)}  ${c.summary.split('. ')[0].replace(/\.$/, '')}`),
     '',
-    'environment: NATS_URL (nats://127.0.0.1:4222), NATS_USER/NATS_PASSWORD, NATS_SUBJECT_PREFIX, SECRETS_TOKEN (or --token)',
+    'environment: NATS_URL (nats://127.0.0.1:4222), NATS_USER/NATS_PASSWORD, NATS_SUBJECT_PREFIX, SECRETS_TOKEN (or --token),',
+    '             SECRETS_TIMEOUT_MS (10000)',
     'global options: --json (machine-readable output), --token TOKEN, --help',
   ].join('\n');
 }
