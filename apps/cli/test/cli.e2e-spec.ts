@@ -360,5 +360,9 @@ describe('secrets CLI', () => {
     const badJson = await cli(['org', 'purge', 'bad org', '--yes', '--json'], { token: '', env });
     expect(badJson.code).toBe(2);
     expect(JSON.parse(badJson.stderr)).toMatchObject({ exitCode: 2 });
+    // The audit service of this suite holds the applier lease, so a rebuild is refused, in one line.
+    const rebuild = await cli(['audit', 'rebuild'], { token: '', env });
+    expect(rebuild).toMatchObject({ code: 5, stdout: '' });
+    expect(rebuild.stderr.trim().split('\n')).toHaveLength(1);
   });
 });
