@@ -417,6 +417,51 @@ describe('OutboxPublisher', () => {
     await expect(publisher.waitUntilPublished(event, 60_000)).resolves.toBe(false);
   });
 
+  /** A broker that stores an event only right after the one named as its predecessor (Nats-Expected-Last-Msg-Id). */
+  function orderCheckingBroker(broker: RecordingBroker, refuseOnce: Set<number>) {
+    let inFlight = 0;
+    let mostInFlight = 0;
+    const publish = async (event: RecordedEvent, previous?: RecordedEvent): Promise<void> => {
+      inFlight++;
+      mostInFlight = Math.max(mostInFlight, inFlight);
+      try {
+        await sleep(2);
+        if (broker.dedupedIds.includes(event.eventId)) return;
+        const data = event.data as { n: number };
+        if (refuseOnce.delete(data.n)) throw new Error('no PubAck in time');
+        if (previous && broker.deliveredIds.at(-1) !== previous.eventId) throw new Error('wrong last msg ID');
+        broker.deliveries.push(event);
+      } finally {
+        inFlight--;
+      }
+    };
+    return { publish, mostInFlight: () => mostInFlight };
+  }
+
+  it('pipelined: sends a batch without waiting for each acknowledgement, in order', async () => {
+    const broker = new RecordingBroker();
+    const ordered = orderCheckingBroker(broker, new Set());
+    const publisher = publisherOf(broker, { pipelined: true, publish: ordered.publish });
+    await store.appendToStream('thing:a', someEvents(40), { expectedVersion: 'no_stream' });
+    await publisher.start();
+    await publisher.drain();
+
+    expect(broker.deliveredIds).toEqual(await idsInTransactionOrder());
+    expect(ordered.mostInFlight()).toBeGreaterThan(10);
+  });
+
+  it('pipelined: an event refused mid-batch is resent with everything after it, and nothing overtakes it', async () => {
+    const broker = new RecordingBroker();
+    // Event n=7 gets no PubAck the first time; those sent after it name it as their predecessor and are refused.
+    const ordered = orderCheckingBroker(broker, new Set([7]));
+    const publisher = publisherOf(broker, { pipelined: true, publish: ordered.publish });
+    const appended = await store.appendToStream('thing:a', someEvents(30), { expectedVersion: 'no_stream' });
+    await publisher.start();
+    expect(await publisher.waitUntilPublished(appended.events[29], 20_000)).toBe(true);
+
+    expect(broker.deliveredIds).toEqual(appended.events.map((event) => event.eventId));
+  });
+
   it('stops after finishing and checkpointing the in-flight event, and releases the lock', async () => {
     const broker = new RecordingBroker();
     let releaseThird!: () => void;

@@ -16,8 +16,17 @@ export interface OutboxLogger {
 export interface OutboxPublisherOptions {
   /** Checkpoint name; publishers with the same name share one checkpoint and one lock. */
   name: string;
-  /** Sends one event; must resolve only after the broker acknowledged it (and should dedupe by `eventId`). */
-  publish(event: RecordedEvent): Promise<void>;
+  /**
+   * Sends one event; must resolve only after the broker acknowledged it (and should dedupe by `eventId`). With
+   * `pipelined`, `previous` is the event sent just before, maybe not yet acknowledged: the broker must refuse this one
+   * unless `previous` is the last it stored (JetStream: `Nats-Expected-Last-Msg-Id`), which keeps the order.
+   */
+  publish(event: RecordedEvent, previous?: RecordedEvent): Promise<void>;
+  /**
+   * Sends a batch's events without waiting for each acknowledgement (default false): one broker round trip per batch
+   * instead of per event. Only for a destination that nothing else publishes to, and a `publish` that honours `previous`.
+   */
+  pipelined?: boolean;
   /** Events read per round trip (default 100); a crash republishes at most this many. */
   batchSize?: number;
   /** Fallback poll when no NOTIFY arrives (default 1,000 ms). */
@@ -49,8 +58,9 @@ const HELD_BACK_POLL_MS = 20;
 class PublishFailed extends Error {}
 
 /**
- * Publishes every event exactly in (transaction_id, position) order, awaiting each publish, and checkpoints
- * after each batch. Only events of transactions older than every running one (below the snapshot's xmin)
+ * Publishes every event exactly in (transaction_id, position) order, awaiting each publish (or, `pipelined`, each
+ * batch's publishes, every one conditional on its predecessor being the broker's last), and checkpoints after each
+ * batch. Only events of transactions older than every running one (below the snapshot's xmin)
  * are read, so an event whose transaction commits after a later position is never skipped.
  *
  * One instance per name publishes at a time: the holder of a session-level advisory lock, taken on a
@@ -81,6 +91,7 @@ export class OutboxPublisher {
   private stopWatchingCommits?: () => void;
   private readonly waiters = new PublicationWaiters();
   private readonly publishedPollMs: number;
+  private readonly pipelined: boolean;
   private readonly publishedChannel: string;
   private publishedPoll?: NodeJS.Timeout;
 
@@ -95,6 +106,7 @@ export class OutboxPublisher {
     this.lockKey = options.lockKey ?? advisoryLockKey(`${store.names.schema}:outbox:${options.name}`);
     this.logger = options.logger ?? silentLogger;
     this.publishedPollMs = options.publishedPollMs ?? 250;
+    this.pipelined = options.pipelined ?? false;
     this.publishedChannel = `${store.names.schema}_published`.slice(0, MAX_CHANNEL_LENGTH);
   }
 
@@ -247,22 +259,48 @@ export class OutboxPublisher {
       ),
     );
     let published: EventRow | undefined;
+    const acknowledged = (row: EventRow): void => {
+      published = row;
+      // Acknowledged by the broker: this process's waiters need not wait for the checkpoint.
+      this.waiters.advance({ transactionId: row.transaction_id, position: row.position });
+    };
+    const inFlight: { readonly row: EventRow; readonly sent: Promise<void> }[] = [];
     try {
-      for (const row of rows) {
+      let previous: RecordedEvent | undefined;
+      for (const [index, row] of rows.entries()) {
         if (!this.running) break;
-        try {
-          await this.options.publish(toRecordedEvent(row));
-        } catch (error) {
-          throw new PublishFailed(`Publishing event ${row.event_id} failed`, { cause: error });
-        }
-        published = row;
-        // Acknowledged by the broker: this process's waiters need not wait for the checkpoint.
-        this.waiters.advance({ transactionId: row.transaction_id, position: row.position });
+        const event = toRecordedEvent(row);
+        const sent = this.options.publish(event, this.pipelined ? previous : undefined);
+        // Settled in order below; a refusal after an earlier one must not be an unhandled rejection.
+        sent.catch(() => undefined);
+        inFlight.push({ row, sent });
+        previous = event;
+        // The first event of a batch has nothing the broker could check it against: it is acknowledged alone.
+        if (!this.pipelined || index === 0) await this.settle(inFlight, acknowledged);
       }
+      await this.settle(inFlight, acknowledged);
     } finally {
+      await Promise.allSettled(inFlight.map(({ sent }) => sent));
       if (published) await this.saveCheckpoint(connection, published);
     }
     return rows.length;
+  }
+
+  /** Awaits the sent events' acknowledgements in order; the first refusal ends the batch there. */
+  private async settle(
+    inFlight: { readonly row: EventRow; readonly sent: Promise<void> }[],
+    acknowledged: (row: EventRow) => void,
+  ): Promise<void> {
+    while (inFlight.length > 0) {
+      const { row, sent } = inFlight[0];
+      try {
+        await sent;
+      } catch (error) {
+        throw new PublishFailed(`Publishing event ${row.event_id} failed`, { cause: error });
+      }
+      inFlight.shift();
+      acknowledged(row);
+    }
   }
 
   /** Whether committed events past the checkpoint exist that the xmin rule does not let through yet. */

@@ -73,7 +73,9 @@ export class SecretsRuntime {
       const publisher = new SecretEventPublisher(platform.nats.jetstream(), platform.config.subjectPrefix);
       const outbox = new OutboxPublisher(store, {
         name: 'secrets-events',
-        publish: (event) => publisher.publish(event),
+        publish: (event, previous) => publisher.publish(event, previous),
+        // Writes wait for their event's PubAck: one JetStream round trip per batch, not per event.
+        pipelined: true,
         logger: platform.logger.child({ component: 'outbox' }),
       });
       const publication = new SecretPublication(outbox, settings.publishWaitMs);

@@ -66,15 +66,22 @@ export function secretEventMessage(event: RecordedEvent): { subject: string; pay
   };
 }
 
-/** The outbox's publish step: one JetStream publish per event, deduplicated by event id, resolved on the PubAck. */
+/**
+ * The outbox's publish step: one JetStream publish per event, deduplicated by event id, resolved on the PubAck. Given
+ * the event sent before it (pipelined batches), the stream stores it only right after that one, so a refused or lost
+ * publish can never let a later event overtake it; the outbox resends from the refused one.
+ */
 export class SecretEventPublisher {
   constructor(
     private readonly jetstream: JetStreamClient,
     private readonly subjectPrefix: string,
   ) {}
 
-  async publish(event: RecordedEvent): Promise<void> {
+  async publish(event: RecordedEvent, previous?: RecordedEvent): Promise<void> {
     const { subject, payload } = secretEventMessage(event);
-    await this.jetstream.publish(this.subjectPrefix + subject, payload, { msgID: event.eventId });
+    await this.jetstream.publish(this.subjectPrefix + subject, payload, {
+      msgID: event.eventId,
+      expect: previous && { lastMsgID: previous.eventId },
+    });
   }
 }
