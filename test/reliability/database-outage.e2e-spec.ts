@@ -1,7 +1,9 @@
 // Database outage (issue 9): Postgres becomes unreachable for the secrets and audit services (a proxy in front of the
-// shared server cuts their connections and refuses new ones; nobody else is disturbed). While it lasts every request
-// is answered UNAVAILABLE — not left to time out — and readiness is false; afterwards both recover on their own:
-// writes succeed, readiness is true, the outbox and the audit consumer carry on, and no refused write was applied.
+// shared server stages it for them alone), twice: once as resets (connections cut, new ones refused) and once as
+// silence (nothing forwarded, no RST: a partition or a frozen server, which only the clients' own timeouts reveal).
+// While it lasts every request is answered UNAVAILABLE — once readiness is false, within FAIL_FAST_MS — and
+// readiness is false; afterwards both recover on their own: writes succeed, readiness is true, the outbox and the
+// audit consumer carry on, and no refused write was applied.
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
 import { generateReplyKeyPair } from '@platform/crypto';
@@ -15,7 +17,7 @@ import {
 } from '@platform/testing';
 import { Cleanup } from './support/cleanup';
 import { deleteStreamsOf, readStream, streamMessageCount } from './support/jetstream-messages';
-import { PausableTcpProxy } from './support/pausable-tcp-proxy';
+import { type OutageMode, PausableTcpProxy } from './support/pausable-tcp-proxy';
 import { type CallOutcome, PlatformClient, describeOutcome } from './support/platform-client';
 import { sized } from './support/reliability-size';
 import { ServiceProcess } from './support/service-process';
@@ -25,6 +27,14 @@ const OUTAGE_MS = sized(3_000, 10_000);
 const ORG = 'outageco';
 /** The bound on hanging: an answer must come well before this, whatever the database does. */
 const REQUEST_TIMEOUT_MS = 10_000;
+/**
+ * Fail fast, measured: once both services report not ready, each request is answered within this. The secrets
+ * service refuses from its availability gate (closed by the probe that also feeds readiness) without touching
+ * Postgres, so its refusals take milliseconds; the audit service's queries give up on a silent connection after
+ * its pool's connect and query timeouts (1 s each, services/audit/src/records/audit-store.ts). 2 s leaves one
+ * timeout of slack on a loaded machine and is still a fifth of the outage's length.
+ */
+const FAIL_FAST_MS = 2_000;
 
 /** A crash is the one failure a readiness probe cannot report; say so plainly, with the service's last words. */
 function assertStillRunning(...services: ServiceProcess[]): void {
@@ -85,94 +95,149 @@ describe('database outage', () => {
     return reply;
   }
 
-  /** One of each kind of request the two services answer from Postgres. */
-  async function requestsDuringOutage(round: number): Promise<Array<[string, CallOutcome]>> {
+  interface TimedOutcome {
+    readonly request: string;
+    readonly outcome: CallOutcome;
+    readonly startedAt: number;
+    readonly tookMs: number;
+  }
+
+  /** One of each kind of request the two services answer from Postgres, each timed. */
+  async function requestsDuringOutage(key: string, round: number): Promise<TimedOutcome[]> {
     const options = { token: vendorAdmin, timeoutMs: REQUEST_TIMEOUT_MS };
     const resolver = await tokens.service('render', ['secrets:resolve']);
     const { publicJwk } = await generateReplyKeyPair();
-    return [
-      ['create', await client.call('secrets.v1.create', { key: `DURING_${round}`, value: value('refused') }, options)],
-      ['update', await client.call('secrets.v1.update', { key: 'API_KEY', value: value('refused') }, options)],
-      ['get', await client.call('secrets.v1.get', { key: 'API_KEY' }, options)],
-      ['list', await client.call('secrets.v1.list', {}, options)],
-      ['history', await client.call('secrets.v1.history', { key: 'API_KEY' }, options)],
+    const requests: Array<[string, () => Promise<CallOutcome>]> = [
+      ['create', () => client.call('secrets.v1.create', { key: `${key}_DURING_${round}`, value: value('x') }, options)],
+      ['update', () => client.call('secrets.v1.update', { key, value: value('refused') }, options)],
+      ['get', () => client.call('secrets.v1.get', { key }, options)],
+      ['list', () => client.call('secrets.v1.list', {}, options)],
+      ['history', () => client.call('secrets.v1.history', { key }, options)],
       [
         'resolve',
-        await client.call(
-          'secrets.v1.resolve',
-          { organizationId: ORG, keys: ['API_KEY'], replyKey: publicJwk },
-          { token: resolver, timeoutMs: REQUEST_TIMEOUT_MS },
-        ),
+        () =>
+          client.call(
+            'secrets.v1.resolve',
+            { organizationId: ORG, keys: [key], replyKey: publicJwk },
+            { token: resolver, timeoutMs: REQUEST_TIMEOUT_MS },
+          ),
       ],
-      ['audit query', await client.call('audit.v1.query', {}, options)],
+      ['audit query', () => client.call('audit.v1.query', {}, options)],
     ];
+    const timed: TimedOutcome[] = [];
+    for (const [request, call] of requests) {
+      const startedAt = Date.now();
+      const outcome = await call();
+      timed.push({ request, outcome, startedAt, tookMs: Date.now() - startedAt });
+    }
+    return timed;
   }
 
-  it(`answers UNAVAILABLE and reports not ready for a ${OUTAGE_MS} ms outage, then recovers by itself`, async () => {
-    await acknowledged('secrets.v1.create', { key: 'API_KEY', value: value('v1') }, `${run}-create`);
-    await acknowledged('secrets.v1.update', { key: 'API_KEY', value: value('v2') }, `${run}-before`);
-    expect((await secrets.readiness()).status).toBe(200);
-    expect((await audit.readiness()).status).toBe(200);
+  /** Polls both services' readiness until stopped; remembers when both first reported not ready. */
+  function watchReadiness(): { notReadySince: () => number | undefined; stop: () => Promise<void> } {
+    let since: number | undefined;
+    let stopped = false;
+    const polling = (async () => {
+      while (!stopped && since === undefined) {
+        const [a, b] = await Promise.all([secrets.readiness(), audit.readiness()]);
+        if (a.status === 503 && b.status === 503) since = Date.now();
+        else await sleep(50);
+      }
+    })();
+    return {
+      notReadySince: () => since,
+      stop: async () => {
+        stopped = true;
+        await polling;
+      },
+    };
+  }
 
-    proxy.pause();
-    const outageEnds = Date.now() + OUTAGE_MS;
-    const outcomes: Array<[string, CallOutcome]> = [];
-    for (let round = 0; round === 0 || Date.now() < outageEnds; round++) {
-      outcomes.push(...(await requestsDuringOutage(round)));
-      await sleep(100);
-    }
-    await until(async () => {
+  it.each<OutageMode>(['reset', 'drop'])(
+    `answers UNAVAILABLE fast and reports not ready for a ${OUTAGE_MS} ms outage (%s), then recovers by itself`,
+    async (mode) => {
+      const key = `API_KEY_${mode.toUpperCase()}`;
+      await acknowledged('secrets.v1.create', { key, value: value('v1') }, `${run}-${mode}-create`);
+      await acknowledged('secrets.v1.update', { key, value: value('v2') }, `${run}-${mode}-before`);
+      await until(
+        async () => (await secrets.readiness()).status === 200 && (await audit.readiness()).status === 200,
+        'both services to be ready before the outage',
+      );
+
+      proxy.pause(mode);
+      const outageEnds = Date.now() + OUTAGE_MS;
+      const readiness = watchReadiness();
+      const outcomes: TimedOutcome[] = [];
+      try {
+        for (let round = 0; round === 0 || Date.now() < outageEnds; round++) {
+          outcomes.push(...(await requestsDuringOutage(key, round)));
+          await sleep(100);
+        }
+        await until(() => {
+          assertStillRunning(secrets, audit);
+          return readiness.notReadySince() !== undefined;
+        }, 'readiness to go false');
+      } finally {
+        await readiness.stop();
+      }
+      expect((await secrets.readiness()).body.checks).toMatchObject({ postgres: false, nats: true });
+      expect((await audit.readiness()).body.checks).toMatchObject({ postgres: false });
+      const remaining = outageEnds - Date.now();
+      if (remaining > 0) await sleep(remaining);
+      proxy.resume();
+
       assertStillRunning(secrets, audit);
-      return (await secrets.readiness()).status === 503 && (await audit.readiness()).status === 503;
-    }, 'readiness to go false');
-    expect((await secrets.readiness()).body.checks).toMatchObject({ postgres: false, nats: true });
-    expect((await audit.readiness()).body.checks).toMatchObject({ postgres: false });
-    const remaining = outageEnds - Date.now();
-    if (remaining > 0) await sleep(remaining);
-    proxy.resume();
+      // Every request was answered, each with UNAVAILABLE: none hung to its timeout, none failed another way.
+      const notUnavailable = outcomes.filter(
+        ({ outcome }) => !(outcome.kind === 'error' && outcome.code === 'UNAVAILABLE' && outcome.status === 503),
+      );
+      expect(notUnavailable.map(({ request, outcome }) => `${request}: ${describeOutcome(outcome)}`)).toEqual([]);
+      // Fast: once readiness said so, no request waited on the database.
+      const notReadySince = readiness.notReadySince()!;
+      const afterNotReady = outcomes.filter(({ startedAt }) => startedAt >= notReadySince);
+      expect(afterNotReady.length).toBeGreaterThanOrEqual(7);
+      const slow = afterNotReady.filter(({ tookMs }) => tookMs >= FAIL_FAST_MS);
+      expect(slow.map(({ request, tookMs }) => `${request} took ${tookMs} ms`)).toEqual([]);
+      if (mode === 'reset') expect(proxy.refusedConnections).toBeGreaterThan(0);
+      else expect(proxy.stalledConnections).toBeGreaterThan(0);
 
-    assertStillRunning(secrets, audit);
-    // Every request was answered, each with UNAVAILABLE: none hung to its timeout, none failed another way.
-    const notUnavailable = outcomes.filter(
-      ([, outcome]) => !(outcome.kind === 'error' && outcome.code === 'UNAVAILABLE'),
-    );
-    expect(notUnavailable.map(([request, outcome]) => `${request}: ${describeOutcome(outcome)}`)).toEqual([]);
-    expect(outcomes.every(([, outcome]) => outcome.kind === 'error' && outcome.status === 503)).toBe(true);
-    expect(proxy.refusedConnections).toBeGreaterThan(0);
+      // Recovery without a restart: the same processes become ready and accept writes again.
+      const [secretsPid, auditPid] = [secrets.pid, audit.pid];
+      await until(
+        async () => (await secrets.readiness()).status === 200 && (await audit.readiness()).status === 200,
+        'readiness to come back',
+      );
+      const after = await acknowledged('secrets.v1.update', { key, value: value('v3') }, `${run}-${mode}-after`);
+      expect(after.version).toBe(3);
+      expect([secrets.pid, audit.pid]).toEqual([secretsPid, auditPid]);
+      const query = await client.call('audit.v1.query', {}, { token: vendorAdmin, timeoutMs: REQUEST_TIMEOUT_MS });
+      expect(describeOutcome(query)).toBe('success');
 
-    // Recovery without a restart: the same processes become ready and accept writes again.
-    const [secretsPid, auditPid] = [secrets.pid, audit.pid];
-    await until(
-      async () => (await secrets.readiness()).status === 200 && (await audit.readiness()).status === 200,
-      'readiness to come back',
-    );
-    const after = await acknowledged('secrets.v1.update', { key: 'API_KEY', value: value('v3') }, `${run}-after`);
-    expect(after.version).toBe(3);
-    expect([secrets.pid, audit.pid]).toEqual([secretsPid, auditPid]);
+      // No write refused during the outage was applied: the store holds exactly the three acknowledged ones.
+      const { rows: events } = await sql.query<{ event_id: string; stream_id: string }>(
+        'select event_id::text, stream_id from secrets.events order by position',
+      );
+      const secretEvents = events.filter((event) => event.stream_id.startsWith(`secret:${ORG}:_:${key}`));
+      expect(secretEvents.map((event) => event.stream_id)).toEqual(Array(3).fill(`secret:${ORG}:_:${key}`));
 
-    // No write refused during the outage was applied: the store holds exactly the three acknowledged ones.
-    const { rows: events } = await sql.query<{ event_id: string; stream_id: string }>(
-      'select event_id::text, stream_id from secrets.events order by position',
-    );
-    const secretEvents = events.filter((event) => event.stream_id.startsWith('secret:'));
-    expect(secretEvents.map((event) => event.stream_id)).toEqual(Array(3).fill(`secret:${ORG}:_:API_KEY`));
-
-    // The outbox and the audit consumer resumed: every event is published and audited once.
-    const stream = prefixedStreamName(prefix, 'SECRETS_EVENTS');
-    await until(
-      async () => (await streamMessageCount(client.connection, stream)) >= events.length,
-      'the outbox to publish every event',
-    );
-    const published = (await readStream(client.connection, stream)).map(
-      (message) => (JSON.parse(Buffer.from(message.data).toString('utf8')) as { eventId: string }).eventId,
-    );
-    const eventIds = events.map((event) => event.event_id).sort();
-    expect(published.sort()).toEqual(eventIds);
-    await until(
-      async () => (await sql.query('select 1 from audit.records')).rowCount! >= events.length,
-      'the audit service to record every event',
-    );
-    const { rows: audited } = await sql.query<{ event_id: string }>('select event_id from audit.records');
-    expect(audited.map((row) => row.event_id).sort()).toEqual(eventIds);
-  }, 180_000);
+      // The outbox and the audit consumer resumed: every event is published and audited once.
+      const stream = prefixedStreamName(prefix, 'SECRETS_EVENTS');
+      await until(
+        async () => (await streamMessageCount(client.connection, stream)) >= events.length,
+        'the outbox to publish every event',
+      );
+      const published = (await readStream(client.connection, stream)).map(
+        (message) => (JSON.parse(Buffer.from(message.data).toString('utf8')) as { eventId: string }).eventId,
+      );
+      const eventIds = events.map((event) => event.event_id).sort();
+      expect(published.sort()).toEqual(eventIds);
+      await until(
+        async () => (await sql.query('select 1 from audit.records')).rowCount! >= events.length,
+        'the audit service to record every event',
+      );
+      const { rows: audited } = await sql.query<{ event_id: string }>('select event_id from audit.records');
+      expect(audited.map((row) => row.event_id).sort()).toEqual(eventIds);
+    },
+    180_000,
+  );
 });
