@@ -1,4 +1,4 @@
-import { Client, Pool, type PoolClient } from 'pg';
+import { Client, Pool, type PoolClient, type QueryConfig } from 'pg';
 import { AuditError, AuditErrorCode } from '../audit.error';
 import { type AuditEvent, type AuditRecord } from './audit-record';
 import { ChainVerifier, GENESIS_HASH, linkRecord } from './hash-chain';
@@ -107,6 +107,17 @@ class KnownEventIds extends Error {}
 
 /** Records read per round trip while verifying a chain. */
 const VERIFY_PAGE = 5_000;
+/** A new connection that hears nothing (a partition, a frozen server) is given up after this. */
+const CONNECT_TIMEOUT_MS = 1_000;
+/** A statement the applier sends: far above any batch insert, so only a connection that went silent reaches it. */
+const STATEMENT_TIMEOUT_MS = 10_000;
+/** A request's statement (query, verify page, health check): a caller waits no longer than this on a silent connection. */
+const REQUEST_STATEMENT_TIMEOUT_MS = 1_000;
+
+/** A request's statement with its own read timeout (pg supports it per query; its types do not declare it). */
+function requestStatement(text: string, values: unknown[] = []): QueryConfig {
+  return { text, values, query_timeout: REQUEST_STATEMENT_TIMEOUT_MS } as QueryConfig;
+}
 
 /** Records per insert statement: small enough that linking the next chunk overlaps inserting this one. */
 const INSERT_CHUNK = 1_000;
@@ -167,7 +178,13 @@ export class AuditStore {
   ) {}
 
   static open(databaseUrl: string, options: { poolSize?: number } = {}): AuditStore {
-    const pool = new Pool({ connectionString: databaseUrl, max: options.poolSize ?? 8, application_name: 'audit' });
+    const pool = new Pool({
+      connectionString: databaseUrl,
+      max: options.poolSize ?? 8,
+      application_name: 'audit',
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      query_timeout: STATEMENT_TIMEOUT_MS,
+    });
     pool.on('error', () => undefined); // an idle client lost its connection; the next checkout reconnects
     return new AuditStore(databaseUrl, pool);
   }
@@ -381,9 +398,11 @@ export class AuditStore {
     if (filter.beforeSequence !== undefined) conditions.push(`sequence < ${bind(filter.beforeSequence)}`);
     const { rows } = await this.run(() =>
       this.pool.query<RecordRow>(
-        `select ${RECORD_COLUMNS} from audit.records where ${conditions.join(' and ')}
+        requestStatement(
+          `select ${RECORD_COLUMNS} from audit.records where ${conditions.join(' and ')}
          order by sequence desc limit ${bind(filter.limit)}`,
-        params,
+          params,
+        ),
       ),
     );
     return rows.map(recordOf);
@@ -396,9 +415,11 @@ export class AuditStore {
     for (;;) {
       const { rows } = await this.run(() =>
         this.pool.query<RecordRow>(
-          `select ${RECORD_COLUMNS} from audit.records where organization_id = $1 and sequence > $2
+          requestStatement(
+            `select ${RECORD_COLUMNS} from audit.records where organization_id = $1 and sequence > $2
            order by sequence limit $3`,
-          [organizationId, after, VERIFY_PAGE],
+            [organizationId, after, VERIFY_PAGE],
+          ),
         ),
       );
       for (const row of rows) verifier.check(recordOf(row));
@@ -408,8 +429,9 @@ export class AuditStore {
     if (verifier.firstBrokenSequence === undefined) {
       const { rows } = await this.run(() =>
         this.pool.query<{ last_sequence: string; last_hash: string }>(
-          'select last_sequence, last_hash from audit.chain_heads where organization_id = $1',
-          [organizationId],
+          requestStatement('select last_sequence, last_hash from audit.chain_heads where organization_id = $1', [
+            organizationId,
+          ]),
         ),
       );
       verifier.checkHead(
@@ -443,7 +465,7 @@ export class AuditStore {
 
   async isHealthy(): Promise<boolean> {
     try {
-      await this.pool.query('select 1');
+      await this.pool.query(requestStatement('select 1'));
       return true;
     } catch {
       return false;
@@ -468,7 +490,9 @@ export class AuditStore {
       await client.query('commit');
       return result;
     } catch (error) {
-      await client.query('rollback').catch(() => undefined);
+      // A connection that went silent is not asked to roll back: it is discarded and Postgres aborts the transaction.
+      if (isStatementTimeout(error)) lostConnection = error as Error;
+      else await client.query('rollback').catch(() => undefined);
       throw error;
     } finally {
       client.removeListener('error', onError);
@@ -482,12 +506,21 @@ export class AuditStore {
     try {
       return await work();
     } catch (error) {
-      if (isConnectionFailure(error)) {
+      if (isConnectionFailure(error) || isStatementTimeout(error)) {
         throw new AuditError(AuditErrorCode.STORE_UNAVAILABLE, 'the audit database is unavailable');
       }
       throw error;
     }
   }
+}
+
+/** pg's client-side timeouts (`query_timeout`, `connectionTimeoutMillis`): the connection stopped answering. */
+function isStatementTimeout(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    (error.message === 'Query read timeout' ||
+      error.message.startsWith('Connection terminated due to connection timeout'))
+  );
 }
 
 function isConnectionFailure(error: unknown): boolean {
