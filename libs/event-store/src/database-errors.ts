@@ -34,8 +34,16 @@ export function isUnavailable(error: unknown): boolean {
   const message = error instanceof Error ? error.message : '';
   return (
     name === 'KnexTimeoutError' ||
-    /Connection terminated|Client has encountered a connection error|connection is closed/i.test(message)
+    /Connection terminated|Client has encountered a connection error|connection is closed|^timeout expired$/i.test(
+      message,
+    ) ||
+    isSilentConnection(error)
   );
+}
+
+/** pg's client-side `query_timeout` fired: the connection stopped answering, so it cannot be used again. */
+export function isSilentConnection(error: unknown): boolean {
+  return error instanceof Error && error.message === 'Query read timeout';
 }
 
 /** Turns connection failures into `UNAVAILABLE`; every other error passes through untouched. */

@@ -3,7 +3,7 @@ import { MikroORM } from '@mikro-orm/postgresql';
 import { Migrator } from '@mikro-orm/migrations';
 import { Client, type ClientBase } from 'pg';
 import { advisoryLockKey } from './advisory-lock-key';
-import { UNIQUE_VIOLATION, asStoreError, constraintOf, sqlState } from './database-errors';
+import { UNIQUE_VIOLATION, asStoreError, constraintOf, isSilentConnection, sqlState } from './database-errors';
 import { EVENT_COLUMNS, type EventRow, toDate, toRecordedEvent } from './event-rows';
 import { ConcurrencyError, EventStoreError, EventStoreErrorCode } from './event-store.error';
 import type {
@@ -61,6 +61,13 @@ const CONFLICT_RETRIES = 20;
 /** Parameters of the append statement itself; inline projections' parameters follow. */
 const APPEND_PARAMS = 7;
 const HEALTH_CHECK_TIMEOUT_MS = 2000;
+/** A new connection that hears nothing (a partition, a frozen server) is given up after this. */
+const CONNECT_TIMEOUT_MS = 1_000;
+/**
+ * A statement on a connection that went silent fails after this instead of hanging forever (Postgres's own
+ * statement_timeout cannot help: nothing reaches it). Far above any statement the store sends; under a caller's 10 s.
+ */
+const STATEMENT_TIMEOUT_MS = 8_000;
 
 /** knex's logger hooks: warnings and errors to the store's logger, deprecations and debug output nowhere. */
 function driverLog(logger: EventStoreLogger | undefined) {
@@ -166,6 +173,8 @@ export class PostgresEventStore {
             // Unqualified names in migrations and projections resolve to the store's schema.
             options: `-c search_path=${names.schema},public`,
             application_name: options.applicationName ?? 'event-store',
+            connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+            query_timeout: STATEMENT_TIMEOUT_MS,
           },
           log: driverLog(options.logger),
         },
@@ -551,7 +560,13 @@ export class PostgresEventStore {
 
   /** @internal a connection of its own, outside the pool (the outbox's LISTEN and advisory-lock session). */
   async connectDedicated(applicationName: string): Promise<Client> {
-    const client = new Client({ connectionString: this.options.databaseUrl, application_name: applicationName });
+    // The same timeouts as the pool's: a session that went silent fails its next statement and is replaced.
+    const client = new Client({
+      connectionString: this.options.databaseUrl,
+      application_name: applicationName,
+      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
+      query_timeout: STATEMENT_TIMEOUT_MS,
+    });
     try {
       await client.connect();
     } catch (error) {
@@ -582,6 +597,8 @@ export class PostgresEventStore {
     try {
       return await fn(connection);
     } catch (error) {
+      // Ending it marks it disposed, so the pool discards it instead of lending out a connection that hangs.
+      if (isSilentConnection(error)) void (connection as Client).end().catch(() => undefined);
       throw asStoreError(error);
     } finally {
       await this.pool.releaseConnection(connection);
@@ -596,7 +613,7 @@ export class PostgresEventStore {
         result = await fn(connection);
       } catch (error) {
         // A broken connection cannot roll back; the pool discards it and Postgres aborts the transaction.
-        await connection.query('rollback').catch(() => undefined);
+        if (!isSilentConnection(error)) await connection.query('rollback').catch(() => undefined);
         throw error;
       }
       await connection.query('commit');
