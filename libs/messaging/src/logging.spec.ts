@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { SCRUBBED, createLogger, scrubLogObject } from './logging';
+import { SCRUBBED, createLogger, scrubLogObject, scrubText } from './logging';
 
 function capture(): { lines: string[]; stream: Writable } {
   const lines: string[] = [];
@@ -51,5 +51,40 @@ describe('logger scrubbing', () => {
     expect(scrubLogObject({ payload: new TextEncoder().encode(secret) })).toEqual({
       payload: `[${secret.length} bytes]`,
     });
+  });
+
+  it('writes an error as class, code and frames, never its message or the stack line that repeats it', async () => {
+    const { lines, stream } = capture();
+    const logger = createLogger('secrets', 'info', stream);
+    const failure = Object.assign(new Error(`duplicate key value (${secret})`), { code: '23505' });
+    failure.cause = new RangeError(`out of range: ${secret}`);
+    logger.error({ err: failure }, 'append failed');
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(lines.join('')).not.toContain(secret);
+    const { err } = JSON.parse(lines[0]) as { err: { type: string; code: string; frames: string[]; cause: unknown } };
+    expect(err).toMatchObject({ type: 'Error', code: '23505', cause: { type: 'RangeError' } });
+    expect(err.frames[0]).toMatch(/^at .*logging\.spec/);
+  });
+
+  it('scrubs credentials and key material from the message and from any text field', async () => {
+    const { lines, stream } = capture();
+    const logger = createLogger('render', 'debug', stream);
+    const jwt = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlLXNpZ25hdHVyZQ';
+    const jwe = 'eyJhbGciOiJFQ0RILUVTIn0..aXZpdi1pdml2.Y2lwaGVydGV4dA.dGFndGFn';
+    const pem = '-----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBgkqhkiG9w0BAQEFAASC\n-----END PRIVATE KEY-----';
+    logger.debug(`calling with Bearer ${secret} and ${jwt}`);
+    logger.info({ note: `reply ${jwe}`, nested: { pem } }, `key ${pem}`);
+    await new Promise((resolve) => setImmediate(resolve));
+    const output = lines.join('');
+    for (const material of [secret, jwt, jwe, 'MIIEvQIBADANBgkqhkiG9w0BAQEFAASC'])
+      expect(output).not.toContain(material);
+    expect(JSON.parse(lines[0])).toMatchObject({ msg: `calling with ${SCRUBBED} and ${SCRUBBED}` });
+    expect(JSON.parse(lines[1])).toMatchObject({ msg: `key ${SCRUBBED}`, note: `reply ${SCRUBBED}` });
+  });
+
+  it('leaves ordinary text alone', () => {
+    expect(scrubText('secret API_KEY updated to version 3 by admin@acme')).toBe(
+      'secret API_KEY updated to version 3 by admin@acme',
+    );
   });
 });

@@ -3,6 +3,7 @@ import { BaseExceptionFilter } from '@nestjs/core';
 import { ContractError } from '@platform/contracts';
 import { type Observable, throwError } from 'rxjs';
 import { type ErrorMapper, type WireError, toWireError } from './errors';
+import { describeError } from './logging';
 
 const contractErrors: ErrorMapper = (error) =>
   error instanceof ContractError ? { code: error.code, message: error.message, details: error.details } : undefined;
@@ -24,9 +25,10 @@ export class RpcErrorFilter extends BaseExceptionFilter {
   override catch(exception: unknown, host: ArgumentsHost): Observable<never> | void {
     if (host.getType() !== 'rpc') return super.catch(exception, host);
     const wire: WireError = toWireError(exception, this.mappers);
-    const error = exception instanceof Error ? exception : new Error(String(exception));
+    const error = exception instanceof Error ? exception : new Error(typeof exception);
     if (wire.code === 'INTERNAL') {
-      this.logger.error({ err: { type: error.name, stack: error.stack } }, 'request failed: INTERNAL');
+      // Class, code and frames only: an unexpected error's message may quote whatever it touched, a value included.
+      this.logger.error({ err: describeError(error) }, 'request failed: INTERNAL');
     } else if (wire.code === 'UNAVAILABLE') {
       // Expected during a dependency outage, once per refused request: one short line, no stack.
       this.logger.warn({ err: { type: error.name } }, `request refused: UNAVAILABLE (${wire.message})`);

@@ -191,6 +191,14 @@ describe('plain-JSON NATS messaging', () => {
     expect(reply.body).toEqual({ error: { code: 'INTERNAL', message: 'internal error' } });
     expect(reply.raw).not.toContain('10.20.30.40');
     expect(reply.headers?.get('Nats-Service-Error')).toBe('internal error');
+    // The service's own log says which error and where, and nothing the error's message carried.
+    const logs = service.logs.join('');
+    for (const internal of ['10.20.30.40', 'hunter2', 'ECONNREFUSED']) expect(logs).not.toContain(internal);
+    const failure = service.logs
+      .map((line) => JSON.parse(line) as { msg: string; err?: { type: string; frames: string[] } })
+      .find((line) => line.msg === 'request failed: INTERNAL');
+    expect(failure?.err?.type).toBe('Error');
+    expect(failure?.err?.frames.some((frame) => frame.includes('ProbeController.boom'))).toBe(true);
   });
 
   it('serves health, readiness and metrics over HTTP', async () => {
