@@ -4,7 +4,13 @@ import { MessagePattern } from '@nestjs/microservices';
 import { GetSecretRequestSchema, type GetSecretRequest } from '@platform/contracts';
 import { type Environment, loadServiceConfig } from '@platform/config';
 import { TokenSigner } from '@platform/crypto';
-import { CurrentPrincipal, type Principal, RequestBody, type ServiceDefinition } from '@platform/messaging';
+import {
+  CurrentPrincipal,
+  PlatformContext,
+  type Principal,
+  RequestBody,
+  type ServiceDefinition,
+} from '@platform/messaging';
 import {
   TestNatsClient,
   TestTokens,
@@ -16,10 +22,16 @@ import {
 
 const INTERNAL_DETAIL = 'connect ECONNREFUSED 10.20.30.40:5432 password=hunter2';
 
+/** Every echo handled, by the prefix of the service instance that handled it: replies alone cannot show duplicates. */
+const echoesHandled: Array<{ readonly prefix: string; readonly key: string }> = [];
+
 @Controller()
 class ProbeController {
+  constructor(private readonly platform: PlatformContext) {}
+
   @MessagePattern('probe.v1.echo')
   echo(@RequestBody(GetSecretRequestSchema) request: GetSecretRequest, @CurrentPrincipal() principal: Principal) {
+    echoesHandled.push({ prefix: this.platform.config.subjectPrefix, key: request.key });
     return { key: request.key, customerOrganizationId: request.customerOrganizationId ?? null, org: principal.org };
   }
 
@@ -247,11 +259,23 @@ describe('subject prefixes and queue groups', () => {
     // Without the prefix nobody answers.
     await expect(b.connection.request('probe.v1.echo', new Uint8Array(), { timeout: 500 })).rejects.toThrow();
 
-    // Two instances under prefix A form one queue group: each request is answered exactly once.
-    const answered = await Promise.all(
-      Array.from({ length: 20 }, () => a.request('probe.v1.echo', { key: 'A' }, { token })),
+    // Under prefix B only B's instance handled anything, and only B's requests.
+    expect(echoesHandled.filter((echo) => echo.prefix === prefixB).map((echo) => echo.key)).toEqual(
+      Array(20).fill('B'),
     );
-    expect(answered).toHaveLength(20);
+    expect(echoesHandled.filter((echo) => echo.prefix === prefixA)).toEqual([]);
+
+    // Two instances under prefix A form one queue group: each request is handled exactly once, counted at the
+    // handlers (a requester keeps only the first reply, so counting replies could not see a second handling).
+    const answered = await Promise.all(
+      Array.from({ length: 20 }, (_, index) => a.request('probe.v1.echo', { key: `A${index}` }, { token })),
+    );
+    expect(answered.map((reply) => (reply.body as { key: string }).key).sort()).toEqual(
+      Array.from({ length: 20 }, (_, index) => `A${index}`).sort(),
+    );
+    await a.connection.flush();
+    const handledUnderA = echoesHandled.filter((echo) => echo.prefix === prefixA).map((echo) => echo.key);
+    expect(handledUnderA.sort()).toEqual(Array.from({ length: 20 }, (_, index) => `A${index}`).sort());
     expect(seenUnderA.filter((s) => s === `${prefixA}probe.v1.echo`)).toHaveLength(20);
     watcher.unsubscribe();
   });
