@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig, integerSetting, urlSetting, keyMaterialSetting } from './config';
-import { loadServiceConfig, databaseSettings } from './platform-config';
+import { REPO_ROOT, loadServiceConfig, databaseSettings } from './platform-config';
 
 const oct = (kid: string) => JSON.stringify({ keys: [{ kty: 'oct', kid, k: 'AAAA' }] });
 
@@ -43,6 +43,53 @@ describe('configuration', () => {
     expect(() => loadServiceConfig('secrets', {}, prod)).toThrow(/SERVICE_SIGNING_KEY: dev key material/);
     const ok = { ...prod, SERVICE_SIGNING_KEY: JSON.stringify({ kty: 'EC', kid: 'svc-2026' }) };
     expect(loadServiceConfig('secrets', {}, ok).authJwks.isDevDefault).toBe(false);
+  });
+
+  it('reports dev key material in production together with every other problem', () => {
+    const env = { NODE_ENV: 'production', HTTP_PORT: 'eighty', SERVICE_SIGNING_KEY: oct('svc-1') };
+    let error: unknown;
+    try {
+      loadServiceConfig('render', {}, env);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).problems).toEqual([
+      expect.stringMatching(/^HTTP_PORT must be/),
+      'AUTH_JWKS: dev key material is refused when NODE_ENV=production',
+    ]);
+  });
+
+  describe('SECRETS_MASTER_KEYS in production (declared as the secrets service declares it)', () => {
+    const masterKeys = {
+      masterKeys: keyMaterialSetting('SECRETS_MASTER_KEYS', 'deploy/dev/master-keys.json', REPO_ROOT),
+    };
+    const prod = { NODE_ENV: 'production', AUTH_JWKS: oct('idp-1'), SERVICE_SIGNING_KEY: oct('svc-1') };
+    const refusal = 'SECRETS_MASTER_KEYS: dev key material is refused when NODE_ENV=production';
+    const problemsOf = (env: Record<string, string>): readonly string[] => {
+      try {
+        loadServiceConfig('secrets', masterKeys, env);
+        return [];
+      } catch (error) {
+        return (error as ConfigError).problems;
+      }
+    };
+
+    it('refuses the dev default file', () => {
+      expect(problemsOf(prod)).toEqual([refusal]);
+    });
+
+    it('refuses the dev keys named explicitly, and any key set with a dev- kid', () => {
+      expect(problemsOf({ ...prod, SECRETS_MASTER_KEYS_FILE: `${REPO_ROOT}/deploy/dev/master-keys.json` })).toEqual([
+        refusal,
+      ]);
+      expect(problemsOf({ ...prod, SECRETS_MASTER_KEYS: oct('dev-master-7') })).toEqual([refusal]);
+    });
+
+    it('accepts production master keys, and the dev ones outside production', () => {
+      expect(problemsOf({ ...prod, SECRETS_MASTER_KEYS: oct('master-2026') })).toEqual([]);
+      expect(problemsOf({ ...prod, NODE_ENV: 'test' })).toEqual([]);
+    });
   });
 
   it('accepts only one of NAME and NAME_FILE', () => {

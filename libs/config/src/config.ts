@@ -21,13 +21,21 @@ export class ConfigError extends Error {
 
 type Values<S> = { readonly [K in keyof S]: S[K] extends Setting<infer T> ? T : never };
 
-/** Reads every setting, reports every problem together, and returns a frozen, typed object. */
-export function loadConfig<S extends Record<string, Setting<unknown>>>(settings: S, env: Environment): Values<S> {
+/**
+ * Reads every setting, reports every problem together, and returns a frozen, typed object. `check` sees the values
+ * read (undefined where a setting failed) and adds problems of its own, reported with the rest.
+ */
+export function loadConfig<S extends Record<string, Setting<unknown>>>(
+  settings: S,
+  env: Environment,
+  check?: (values: Readonly<Record<string, unknown>>, problems: string[]) => void,
+): Values<S> {
   const problems: string[] = [];
   const values: Record<string, unknown> = {};
   for (const [name, setting] of Object.entries(settings)) {
     values[name] = setting.read(env, problems);
   }
+  check?.(values, problems);
   if (problems.length > 0) throw new ConfigError(problems);
   return Object.freeze(values) as Values<S>;
 }

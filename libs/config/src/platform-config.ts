@@ -1,5 +1,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { isDevKeyMaterial } from '@platform/crypto';
 import {
   type Environment,
   type KeyMaterial,
@@ -11,7 +12,6 @@ import {
   sensitiveStringSetting,
   stringSetting,
   urlSetting,
-  ConfigError,
 } from './config';
 
 /** The installation root (where package.json and `deploy/dev/` live), from source or from `dist/`. */
@@ -67,8 +67,8 @@ type Values<S> = { readonly [K in keyof S]: S[K] extends Setting<infer T> ? T : 
 export type CommonConfig = Values<ReturnType<typeof commonSettings>>;
 
 /**
- * Loads a service's configuration; in production, refuses dev key material
- * (dev keys are the defaults under deploy/dev/ and any key whose `kid` starts with `dev-`).
+ * Loads a service's configuration; in production, refuses dev key material (the defaults under deploy/dev/ and any
+ * key whose `kid` starts with `dev-`, by @platform/crypto's one definition).
  */
 export function loadServiceConfig<S extends Record<string, Setting<unknown>>>(
   service: ServiceName,
@@ -76,28 +76,21 @@ export function loadServiceConfig<S extends Record<string, Setting<unknown>>>(
   env: Environment = process.env,
 ): Values<ReturnType<typeof commonSettings>> & Values<S> {
   const settings: Record<string, Setting<unknown>> = { ...commonSettings(service), ...extra };
-  const config = loadConfig(settings, env) as Record<string, unknown>;
-  if (config.nodeEnv === 'production') {
-    const refused = Object.entries(settings)
-      .filter(([name]) => isKeyMaterial(config[name]) && isDevKeyMaterial(config[name] as KeyMaterial))
-      .map(([, setting]) => `${setting.variable}: dev key material is refused when NODE_ENV=production`);
-    if (refused.length > 0) throw new ConfigError(refused);
-  }
+  const config = loadConfig(settings, env, (values, problems) => {
+    // Reported with every other problem, so one start in production names everything to fix.
+    if (values.nodeEnv !== 'production') return;
+    for (const [name, setting] of Object.entries(settings)) {
+      const value = values[name];
+      if (isKeyMaterial(value) && (value.isDevDefault || isDevKeyMaterial(value.json))) {
+        problems.push(`${setting.variable}: dev key material is refused when NODE_ENV=production`);
+      }
+    }
+  });
   return config as unknown as Values<ReturnType<typeof commonSettings>> & Values<S>;
 }
 
 function isKeyMaterial(value: unknown): value is KeyMaterial {
   return typeof value === 'object' && value !== null && 'isDevDefault' in value && 'json' in value;
-}
-
-/** Same convention as @platform/crypto's `isDevKeyMaterial`: dev keys have a `kid` starting with `dev-`. */
-function isDevKeyMaterial(material: KeyMaterial): boolean {
-  if (material.isDevDefault) return true;
-  const kids: unknown[] = [];
-  const json = material.json as { kid?: unknown; keys?: Array<{ kid?: unknown }> };
-  if (Array.isArray(json?.keys)) for (const key of json.keys) kids.push(key?.kid);
-  else kids.push(json?.kid);
-  return kids.some((kid) => typeof kid === 'string' && kid.startsWith('dev-'));
 }
 
 /** Names and non-sensitive values, for a start-up log line. */
