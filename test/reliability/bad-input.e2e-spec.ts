@@ -2,14 +2,21 @@
 // random bytes, boundary strings, huge numbers, deep nesting, unknown fields, wrong types, bodies up to just below
 // NATS's max_payload. Every request must answer within its timeout with a well-formed reply: a success, or an error
 // envelope with a known code and the matching Nats-Service-Error-Code — never INTERNAL or UNAVAILABLE, never a value
-// in an error. Afterwards every service is still ready and still serves a normal request.
+// in an error. Log lines published to logs.raw are fuzzed too (payload bytes around a value, headers, subject tokens):
+// the redaction service stays healthy and nothing unredacted reaches LOGS. Afterwards every service is still ready
+// and still serves a normal request.
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { type ErrorCode } from '@platform/contracts';
 import { generateReplyKeyPair } from '@platform/crypto';
+import { prefixedStreamName } from '@platform/messaging';
 import { type Reply } from '@platform/testing';
+import { headers as natsHeaders } from 'nats';
+import { logSourceOf } from '../../services/redaction/src/logs/log-message';
 import { type PlatformUnderTest, SERVICE_NAMES, outcomeOf, readinessOf, startPlatform } from './fixtures/platform';
+import { readStream, streamMessageCount } from './support/jetstream-messages';
 import { sized } from './support/reliability-size';
+import { until } from './support/wait';
 
 const run = randomBytes(3).toString('hex');
 const VENDOR = `acme${run}`;
@@ -529,6 +536,92 @@ describe('bad input to every subject', () => {
       const template = `{{ .Secrets.API_KEY }}${'x'.repeat(RENDER_MAX_TEMPLATE_BYTES)}`;
       expect(await send('render.v1.render', { template, format: 'text' })).toBe('PAYLOAD_TOO_LARGE');
       expect(await send('render.v1.validate', { template, format: 'text' })).toBe('PAYLOAD_TOO_LARGE');
+    });
+  });
+
+  describe('raw log lines, through the redaction service', () => {
+    const token = fc.stringMatching(/^[A-Za-z0-9_-]{1,24}$/);
+    /** Mostly the vendor's own scopes (where the values are known), then any tokens, and too few or too many. */
+    const subjectTail = fc.oneof(
+      { weight: 4, arbitrary: fc.tuple(fc.constantFrom('_', CUSTOMER), token).map(([c, d]) => [VENDOR, c, d]) },
+      { weight: 2, arbitrary: fc.tuple(token, token, token) },
+      { weight: 1, arbitrary: fc.array(token, { minLength: 1, maxLength: 6 }) },
+    );
+    const secretValue = fc.constantFrom(...Object.values(VALUES));
+    /** Random bytes (not always UTF-8) with a value somewhere inside, or plain, or base64 around it. */
+    const payload = fc.oneof(
+      {
+        weight: 4,
+        arbitrary: fc
+          .tuple(fc.uint8Array({ maxLength: 64 }), secretValue, fc.uint8Array({ maxLength: 64 }))
+          .map(([before, value, after]) => Buffer.concat([before, Buffer.from(` ${value} `), after])),
+      },
+      { weight: 1, arbitrary: fc.uint8Array({ maxLength: 256 }).map((bytes) => Buffer.from(bytes)) },
+      { weight: 1, arbitrary: fc.constant(Buffer.alloc(0)) },
+      {
+        weight: 1,
+        arbitrary: fc
+          .tuple(fc.string({ unit: 'grapheme', maxLength: 40 }), secretValue)
+          .map(([text, value]) => Buffer.from(`${text}${value}${text}`)),
+      },
+    );
+    const headerName = fc.stringMatching(/^[A-Za-z][A-Za-z0-9-]{0,15}$/).filter((name) => !/^nats-/i.test(name));
+    const headerValue = fc.oneof(
+      fc.string({ maxLength: 60 }).map((text) => text.replace(/[\r\n]/g, ' ')),
+      secretValue.map((value) => `trace ${value.replace(/\n/g, ' ')}`),
+    );
+    const lineHeaders = fc.dictionary(headerName, headerValue, { maxKeys: 4 });
+
+    it('redacts or refuses every fuzzed line, stays healthy, and lets nothing unredacted into LOGS', async () => {
+      const connection = platform.client.connection;
+      const js = connection.jetstream();
+      let published = 0;
+      let redactable = 0;
+      await fc.assert(
+        fc.asyncProperty(subjectTail, payload, lineHeaders, async (tail, data, fields) => {
+          const headers = natsHeaders();
+          for (const [name, value] of Object.entries(fields)) headers.set(name, value);
+          const subject = `${platform.prefix}logs.raw.${tail.join('.')}`;
+          await js.publish(subject, data, { headers });
+          published++;
+          // Lines whose subject names no valid scope are terminated (ARCHITECTURE.md §8); the rest reach LOGS.
+          if (logSourceOf(subject, platform.prefix)) redactable++;
+        }),
+        { numRuns: sized(150, 2_000) },
+      );
+      expect(published).toBeGreaterThan(0);
+      const raw = prefixedStreamName(platform.prefix, 'LOGS_RAW');
+      // A work queue: a line leaves LOGS_RAW once redacted into LOGS (or refused as unredactable).
+      await until(async () => (await streamMessageCount(connection, raw)) === 0, 'LOGS_RAW to drain', 60_000);
+      expect(await readinessOf(platform.services.redaction)).toBe(200);
+
+      const stored = await readStream(connection, prefixedStreamName(platform.prefix, 'LOGS'));
+      expect(redactable).toBeGreaterThan(published / 3);
+      expect(stored).toHaveLength(redactable);
+      const parts = Object.values(VALUES).flatMap((value) => [value, ...value.split('\n')]);
+      // The values are the vendor's: in its scopes (vendor-level and any of its customers') they must be masked; in
+      // another organization's lines they are nobody's secret there, and are left as they are.
+      const vendorScoped = stored.filter((message) =>
+        message.subject.startsWith(`${platform.prefix}logs.redacted.${VENDOR}.`),
+      );
+      expect(vendorScoped.length).toBeGreaterThan(10);
+      const leaks = vendorScoped.flatMap((message) => {
+        const text = `${Buffer.from(message.data).toString('utf8')}\n${Buffer.from(message.data).toString('latin1')}\n${
+          message.headers
+            ? [...message.headers].map(([name, values]) => `${name}: ${values.join(', ')}`).join('\n')
+            : ''
+        }`;
+        return parts
+          .filter((part) => text.includes(part))
+          .map(() => `LOGS message ${message.sequence} (${message.subject})`);
+      });
+      expect(leaks).toEqual([]);
+
+      // Still redacting: a normal line published now comes out masked.
+      await js.publish(`${platform.prefix}logs.raw.${VENDOR}._.after`, Buffer.from(`key=${VALUES.API_KEY}`));
+      await until(async () => (await streamMessageCount(connection, raw)) === 0, 'the last line to be redacted');
+      const last = (await readStream(connection, prefixedStreamName(platform.prefix, 'LOGS'))).at(-1)!;
+      expect(Buffer.from(last.data).toString('utf8')).toBe('key=********');
     });
   });
 
