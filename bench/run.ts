@@ -2,6 +2,7 @@
 import { readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { format, resolveConfig } from 'prettier';
+import { dropRunDatabases, releaseRunStreams, testRunId } from '@platform/testing';
 import { machineLine } from './report';
 
 export interface Benchmark {
@@ -26,13 +27,19 @@ async function main(): Promise<void> {
   console.log(`machine: ${machineLine()}\n`);
   const tables: string[] = [];
   const done = new Set<string>();
-  for (const name of names) {
-    if (done.has(name)) continue;
-    const bench = (await import(join(__dirname, `${name}.bench`))) as Benchmark;
-    for (const included of bench.includes ?? []) done.add(included);
-    const table = await bench.run();
-    console.log(table);
-    tables.push(table);
+  try {
+    for (const name of names) {
+      if (done.has(name)) continue;
+      const bench = (await import(join(__dirname, `${name}.bench`))) as Benchmark;
+      for (const included of bench.includes ?? []) done.add(included);
+      const table = await bench.run();
+      console.log(table);
+      tables.push(table);
+    }
+  } finally {
+    // Every prefix and database a benchmark made carries this process's run id: none outlives the run.
+    await releaseRunStreams(testRunId());
+    await dropRunDatabases(testRunId());
   }
   if (requested.length === 0) {
     const header = `# Benchmark results\n\nMachine: ${machineLine()}\nRun: \`npm run bench\` on ${new Date().toISOString()}\n\n`;

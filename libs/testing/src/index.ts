@@ -1,6 +1,8 @@
 export {
   createTestDatabase,
+  dropRunDatabases,
   isReachable,
+  releaseRunStreams,
   releaseSubjectPrefix,
   testInfrastructure,
   testRunId,
