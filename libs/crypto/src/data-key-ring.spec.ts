@@ -243,6 +243,53 @@ describe('DataKeyRing', () => {
       expect(plaintexts).toEqual(['a1', 'g1', 'a2']);
     });
 
+    it('rewrapAll reports (0, total) first, then one more key at a time up to the total it counted', async () => {
+      const { m1, ring, store } = await setup();
+      const organizations = ['acme', 'globex', 'initech', 'umbrella'];
+      for (const org of organizations) await ring.encryptValue(org, `secret:${org}:_:K`, VALUE);
+      await ring.rotate('acme');
+      const m2 = masterJwk('m2');
+      const rewrapper = new DataKeyRing(await MasterKeyRing.fromJwks({ keys: [m2, m1] }), store);
+      // One key already under m2 is not counted: the total is what is left to rewrap.
+      await rewrapper.rotate('globex');
+      const progress: [number, number][] = [];
+      expect(await rewrapper.rewrapAll((done, total) => progress.push([done, total]))).toBe(5);
+      expect(progress).toEqual([
+        [0, 5],
+        [1, 5],
+        [2, 5],
+        [3, 5],
+        [4, 5],
+        [5, 5],
+      ]);
+      const again: [number, number][] = [];
+      expect(await rewrapper.rewrapAll((done, total) => again.push([done, total]))).toBe(0);
+      expect(again).toEqual([[0, 0]]);
+    });
+
+    it('rewrapAll raises the total when keys under the old master appear while it runs', async () => {
+      const { m1, master, ring, store } = await setup();
+      await ring.encryptValue('acme', STREAM, VALUE);
+      const elsewhere = new InMemoryDataKeyStore();
+      await new DataKeyRing(master, elsewhere).encryptValue('globex', 'secret:globex:_:K', VALUE);
+      const [late] = elsewhere.all();
+      // An instance still configured with m1 first stores a key after the count, before the first batch is read.
+      const batchRead = store.keysNotWrappedUnder.bind(store);
+      store.keysNotWrappedUnder = async (masterKid, limit) => {
+        if (store.all().length === 1) await store.insert(late);
+        return batchRead(masterKid, limit);
+      };
+      const rewrapper = new DataKeyRing(await MasterKeyRing.fromJwks({ keys: [masterJwk('m2'), m1] }), store);
+      const progress: [number, number][] = [];
+      expect(await rewrapper.rewrapAll((done, total) => progress.push([done, total]))).toBe(2);
+      expect(progress).toEqual([
+        [0, 1],
+        [1, 1],
+        [2, 2],
+      ]);
+      expect(store.all().map((key) => key.masterKid)).toEqual(['m2', 'm2']);
+    });
+
     it('rewrapAll stops with MASTER_KEY_NOT_FOUND when the old master was removed too early', async () => {
       const { ring, store } = await setup();
       await ring.encryptValue('acme', STREAM, VALUE);

@@ -90,10 +90,15 @@ export class DataKeyRing {
     return stored.id;
   }
 
-  /** Rewraps every data key under the active master key (after a new master was put first); returns how many. */
-  async rewrapAll(): Promise<number> {
+  /**
+   * Rewraps every data key under the active master key (after a new master was put first); returns how many.
+   * `onProgress` gets `(0, total)` first, then `(done, total)` after each key; total grows if keys appear meanwhile.
+   */
+  async rewrapAll(onProgress?: (done: number, total: number) => void): Promise<number> {
     const target = this.master.activeKid;
     const rewrapped = new Set<string>();
+    let total = onProgress ? await this.store.countNotWrappedUnder(target) : 0;
+    onProgress?.(0, total);
     for (;;) {
       const batch = await this.store.keysNotWrappedUnder(target, REWRAP_BATCH);
       if (batch.length === 0) return rewrapped.size;
@@ -105,6 +110,8 @@ export class DataKeyRing {
         const { masterKid, wrapped } = await this.master.wrap(key);
         await this.store.rewrap(stored.id, stored.masterKid, { masterKid, wrapped });
         rewrapped.add(stored.id);
+        total = Math.max(total, rewrapped.size);
+        onProgress?.(rewrapped.size, total);
       }
     }
   }

@@ -34,6 +34,9 @@ export interface DataKeyStore {
   /** Up to `limit` keys, of any organization, wrapped under a master kid other than `masterKid`. */
   keysNotWrappedUnder(masterKid: string, limit: number): Promise<readonly StoredDataKey[]>;
 
+  /** How many keys, of any organization, are wrapped under a master kid other than `masterKid`. */
+  countNotWrappedUnder(masterKid: string): Promise<number>;
+
   /** Stores a key's new wrapping, only if it is still wrapped under `fromMasterKid` (else a concurrent rewrap won). */
   rewrap(dataKeyId: string, fromMasterKid: string, to: { masterKid: string; wrapped: string }): Promise<void>;
 

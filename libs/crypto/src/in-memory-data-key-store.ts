@@ -35,6 +35,10 @@ export class InMemoryDataKeyStore implements DataKeyStore {
       .slice(0, limit);
   }
 
+  async countNotWrappedUnder(masterKid: string): Promise<number> {
+    return this.all().filter((key) => key.masterKid !== masterKid).length;
+  }
+
   async rewrap(dataKeyId: string, fromMasterKid: string, to: { masterKid: string; wrapped: string }): Promise<void> {
     const key = this.keys.get(dataKeyId);
     if (key?.masterKid === fromMasterKid) this.keys.set(dataKeyId, { ...key, ...to });

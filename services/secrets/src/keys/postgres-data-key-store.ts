@@ -85,6 +85,14 @@ export class PostgresDataKeyStore implements DataKeyStore {
     return rows.map(toStoredDataKey);
   }
 
+  async countNotWrappedUnder(masterKid: string): Promise<number> {
+    const [{ count }] = await this.store.query<{ count: number }>(
+      'select count(*)::int as count from data_key where master_kid <> $1',
+      [masterKid],
+    );
+    return count;
+  }
+
   async rewrap(dataKeyId: string, fromMasterKid: string, to: { masterKid: string; wrapped: string }): Promise<void> {
     await this.store.query('update data_key set master_kid = $3, wrapped = $4 where id = $1 and master_kid = $2', [
       dataKeyId,
