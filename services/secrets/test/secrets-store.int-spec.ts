@@ -374,9 +374,17 @@ describe('secrets storage (Postgres)', () => {
       isDevDefault: false,
     };
     const eventsBefore = await store.query('select event_id, data from events order by position');
+    const [{ count: toRewrap }] = await store.query<{ count: number }>(
+      'select count(*)::int as count from data_key where master_kid <> $1',
+      [newMaster.kid],
+    );
+    const progress: [number, number][] = [];
     const rotatedOps = await SecretsOperations.open({ databaseUrl: database.url, masterKeys: rotatedKeys });
     try {
-      expect(await rotatedOps.rotateMasterKey()).toBeGreaterThan(0);
+      expect(toRewrap).toBeGreaterThan(1);
+      expect(await rotatedOps.rotateMasterKey((done, total) => progress.push([done, total]))).toBe(toRewrap);
+      // The total is counted before the first key is rewrapped, then each key is reported as it is done.
+      expect(progress).toEqual(Array.from({ length: toRewrap + 1 }, (_, done) => [done, toRewrap]));
     } finally {
       await rotatedOps.close();
     }

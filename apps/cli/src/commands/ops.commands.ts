@@ -110,10 +110,14 @@ export const OPS_COMMANDS: readonly Command[] = [
   {
     path: ['keys', 'rotate-master'],
     usage: 'keys rotate-master',
-    summary: 'Ops: rewraps every data key under the active (first) master key in SECRETS_MASTER_KEYS.',
+    summary:
+      'Ops: rewraps every data key under the active (first) master key in SECRETS_MASTER_KEYS (progress on stderr).',
     async run(context) {
       onlyArgs(context, 0, 'keys rotate-master');
-      const rewrapped = await withSecretsOperations(context, (ops) => ops.rotateMasterKey());
+      const bar = progressBar('rewrapping data keys [{bar}] {percentage}% | {value}/{total} data keys');
+      const rewrapped = await withSecretsOperations(context, (ops) =>
+        ops.rotateMasterKey((done, total) => bar.update(done, total)),
+      ).finally(() => bar.stop());
       return report(context, { rewrapped }, `rewrapped ${rewrapped} data keys under the active master key`);
     },
   },

@@ -60,9 +60,12 @@ export class SecretsOperations {
     return this.store.rebuildProjection(new SecretViewProjection(), { batchSize, onProgress });
   }
 
-  /** Rewraps every data key under the active (first) master key; returns how many were rewrapped. */
-  rotateMasterKey(): Promise<number> {
-    return this.keyRing.rewrapAll();
+  /**
+   * Rewraps every data key under the active (first) master key; returns how many were rewrapped. `onProgress` gets
+   * `(0, total)` from a count first, then `(done, total)` after each key.
+   */
+  rotateMasterKey(onProgress?: (done: number, total: number) => void): Promise<number> {
+    return this.keyRing.rewrapAll(onProgress);
   }
 
   /** A new data key for the organization's new writes; returns its id. */

@@ -7,7 +7,7 @@ import { SecretsOperations } from './secrets-operations';
 
 const USAGE = `usage: secrets <command>
   projections rebuild          truncate secret_view and replay every event
-  keys rotate-master           rewrap every data key under the active (first) master key
+  keys rotate-master           rewrap every data key under the active (first) master key (progress bar)
   keys rotate --org <org>      give an organization a new data key for new writes
   org purge <org> --yes        delete an organization's data keys and read-model rows (irreversible)`;
 
@@ -19,27 +19,41 @@ function organizationArgument(value: string | undefined): string {
   return value;
 }
 
+/** A progress bar on stderr (stdout stays the result), started on the first report; as the `secrets` CLI draws it. */
+function progressBar(format: string): { update(done: number, total: number, extra?: object): void; stop(): void } {
+  const bar = new SingleBar({ stream: process.stderr, format, hideCursor: true });
+  let started = false;
+  return {
+    update(done, total, extra = {}) {
+      if (!started) bar.start(total, done, extra);
+      else bar.update(done, extra);
+      bar.setTotal(total);
+      started = true;
+    },
+    stop: () => started && bar.stop(),
+  };
+}
+
 async function rebuild(ops: SecretsOperations): Promise<void> {
-  const bar = new SingleBar({
-    stream: process.stderr,
-    format: 'secret_view [{bar}] {percentage}% | {value}/{total} events | {speed} events/s',
-    hideCursor: true,
-  });
+  const bar = progressBar('secret_view [{bar}] {percentage}% | {value}/{total} events | {speed} events/s');
   const started = performance.now();
-  let barStarted = false;
-  const report = await ops.rebuildProjections((done, total) => {
-    const speed = Math.round(done / Math.max((performance.now() - started) / 1000, 0.001));
-    if (!barStarted) {
-      bar.start(total, done, { speed });
-      barStarted = true;
-    } else bar.update(done, { speed });
-    bar.setTotal(total);
-  });
-  if (barStarted) bar.stop();
+  const report = await ops
+    .rebuildProjections((done, total) =>
+      bar.update(done, total, {
+        speed: Math.round(done / Math.max((performance.now() - started) / 1000, 0.001)),
+      }),
+    )
+    .finally(() => bar.stop());
   const rate = Math.round(report.events / Math.max(report.seconds, 0.001));
   process.stdout.write(
     `rebuilt secret_view from ${report.events} events in ${report.seconds.toFixed(2)} s (${rate} events/s)\n`,
   );
+}
+
+async function rotateMaster(ops: SecretsOperations): Promise<void> {
+  const bar = progressBar('rewrapping data keys [{bar}] {percentage}% | {value}/{total} data keys');
+  const rewrapped = await ops.rotateMasterKey((done, total) => bar.update(done, total)).finally(() => bar.stop());
+  process.stdout.write(`rewrapped ${rewrapped} data keys under the active master key\n`);
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
@@ -56,11 +70,9 @@ export async function main(argv: readonly string[]): Promise<number> {
       case 'projections rebuild':
         await rebuild(ops);
         break;
-      case 'keys rotate-master': {
-        const rewrapped = await ops.rotateMasterKey();
-        process.stdout.write(`rewrapped ${rewrapped} data keys under the active master key\n`);
+      case 'keys rotate-master':
+        await rotateMaster(ops);
         break;
-      }
       case 'keys rotate': {
         const at = rest.indexOf('--org');
         const organization = organizationArgument(at >= 0 ? rest[at + 1] : undefined);
