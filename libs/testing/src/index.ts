@@ -1,3 +1,4 @@
+export { type EventuallyOptions, eventually, eventuallyValue } from './eventually';
 export {
   createTestDatabase,
   dropRunDatabases,

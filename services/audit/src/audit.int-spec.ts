@@ -6,6 +6,7 @@ import {
   TestNatsClient,
   TestTokens,
   createTestDatabase,
+  eventually,
   startTestService,
   uniqueSubjectPrefix,
 } from '@platform/testing';
@@ -17,7 +18,6 @@ import { GENESIS_HASH, chainHash } from './records/hash-chain';
 import {
   type SecretEventJson,
   createSecretsEventsStream,
-  eventually,
   publishSecretEvents,
   secretEvent,
   valuesResolvedEvent,

@@ -6,6 +6,7 @@ import {
   type TestService,
   TestTokens,
   createTestDatabase,
+  eventually,
   startTestService,
   uniqueSubjectPrefix,
 } from '@platform/testing';
@@ -13,7 +14,6 @@ import { Client } from 'pg';
 import { secretsService } from '../../secrets/src/secrets.definition';
 import { auditService } from '../src/audit.definition';
 import { type AuditRecordJson } from '../src/records/audit-record';
-import { eventually } from '../src/testing/secret-events';
 
 jest.setTimeout(60_000);
 

@@ -9,6 +9,7 @@ import {
   type TestService,
   TestTokens,
   createTestDatabase,
+  eventually,
   startTestService,
   uniqueSubjectPrefix,
 } from '@platform/testing';
@@ -63,13 +64,7 @@ class LogsReader {
   }
 }
 
-async function until(condition: () => Promise<boolean>, what: string): Promise<void> {
-  const deadline = Date.now() + WAIT_MS;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
+const POLL = { timeoutMs: WAIT_MS, intervalMs: 100 };
 
 const unique = (label: string) => `${label}-${randomBytes(9).toString('base64url')}`;
 
@@ -243,7 +238,11 @@ describe('redaction service', () => {
 
       // A line is counted out once LOGS confirmed it, which the service learns just after the line is readable.
       const shipped = Object.values(lines);
-      await until(async () => (await streamMetrics()).messagesOut >= before.messagesOut + shipped.length, 'counts');
+      await eventually(
+        'counts',
+        async () => (await streamMetrics()).messagesOut >= before.messagesOut + shipped.length,
+        POLL,
+      );
       const after = await streamMetrics();
       expect(after.messagesOut - before.messagesOut).toBe(shipped.length);
       expect(after.bytesOut - before.bytesOut).toBe(
@@ -292,9 +291,10 @@ describe('redaction service', () => {
       const rejected = await metric('redaction_messages_rejected_total{reason="invalid_subject"');
       await ship('logs.raw.acme.globex', `line-13 ${vendorValue}`);
       await ship('logs.raw.ac$me._.web', `line-14 ${vendorValue}`);
-      await until(
-        async () => (await metric('redaction_messages_rejected_total{reason="invalid_subject"')) >= rejected + 2,
+      await eventually(
         'two rejected messages',
+        async () => (await metric('redaction_messages_rejected_total{reason="invalid_subject"')) >= rejected + 2,
+        POLL,
       );
       await ship('logs.raw.acme._.web', 'line-15 after the bad ones');
       await logs.waitFor('line-15');
@@ -311,9 +311,10 @@ describe('redaction service', () => {
 
       await ship('logs.raw.acme.hooli.web', `line-20 ${hooliValue}`);
       await ship('logs.raw.acme.hooli.web', 'line-21 clean');
-      await until(
-        async () => (await metric('redaction_messages_deferred_total{reason="matcher_unavailable"')) >= deferred + 2,
+      await eventually(
         'the lines to be deferred',
+        async () => (await metric('redaction_messages_deferred_total{reason="matcher_unavailable"')) >= deferred + 2,
+        POLL,
       );
       const ready = await fetch(`http://127.0.0.1:${redaction.httpPort}/readyz`);
       expect(ready.status).toBe(503);
@@ -326,7 +327,11 @@ describe('redaction service', () => {
       expect(masked.text).toBe(`line-20 ${MASK}`);
       expect(clean.text).toBe('line-21 clean');
       expect(logs.lines.filter((line) => line.subject.startsWith('logs.redacted.acme.hooli.'))).toHaveLength(2);
-      await until(async () => (await fetch(`http://127.0.0.1:${redaction.httpPort}/readyz`)).status === 200, 'ready');
+      await eventually(
+        'ready',
+        async () => (await fetch(`http://127.0.0.1:${redaction.httpPort}/readyz`)).status === 200,
+        POLL,
+      );
     });
   });
 

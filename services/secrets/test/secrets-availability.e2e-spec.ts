@@ -5,6 +5,7 @@ import {
   type TestService,
   TestTokens,
   createTestDatabase,
+  eventuallyValue,
   startTestService,
   uniqueSubjectPrefix,
 } from '@platform/testing';
@@ -24,14 +25,7 @@ async function setDatabaseReachable(database: TestDatabase, reachable: boolean):
   }
 }
 
-async function eventually<T>(probe: () => Promise<T>, accept: (value: T) => boolean, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (accept(value) || Date.now() > until) return value;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
+const POLL = { timeoutMs: 15_000, intervalMs: 200 };
 
 describe('secrets service while Postgres is down', () => {
   let database: TestDatabase;
@@ -60,9 +54,11 @@ describe('secrets service while Postgres is down', () => {
     );
 
     await setDatabaseReachable(database, false);
-    const down = await eventually(
+    const down = await eventuallyValue(
+      'a request is answered 503 while the database is down',
       () => client.request('secrets.v1.list', {}, { token: admin }),
       (reply) => reply.status === 503,
+      POLL,
     );
     expect(down.status).toBe(503);
     expect(down.body).toEqual({
@@ -76,9 +72,11 @@ describe('secrets service while Postgres is down', () => {
     expect(await readiness.json()).toMatchObject({ ready: false, checks: { postgres: false } });
 
     await setDatabaseReachable(database, true);
-    const back = await eventually(
+    const back = await eventuallyValue(
+      'a request is answered again once the database is back',
       () => client.request('secrets.v1.get', { key: 'BEFORE' }, { token: admin }),
       (reply) => reply.status === undefined,
+      POLL,
     );
     expect(back.body).toMatchObject({ key: 'BEFORE', version: 1 });
   });

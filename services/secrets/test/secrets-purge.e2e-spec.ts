@@ -8,6 +8,7 @@ import {
   type TestService,
   TestTokens,
   createTestDatabase,
+  eventually,
   startTestService,
   PlaintextValues,
   testTenants,
@@ -30,14 +31,6 @@ const masterKeys: KeyMaterial = {
 const { vendor, customer } = testTenants();
 const plaintexts = new PlaintextValues();
 const value = (label: string): string => plaintexts.next(label);
-
-async function eventually(check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`still not true after ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 /** `secrets org purge` run as a separate process would: its own pool and key ring, beside the running service. */
 describe('secrets: an organization purged while the service runs', () => {
@@ -111,7 +104,11 @@ describe('secrets: an organization purged while the service runs', () => {
       await ops.close();
     }
     // OrganizationPurged reaches the running instance through SECRETS_EVENTS well before the caches' TTLs.
-    await eventually(() => !runtime.keyRing.holdsKeysOf(vendor) && runtime.values.size === 0);
+    await eventually(
+      'the running service dropped the keys and values of the purged organization',
+      () => !runtime.keyRing.holdsKeysOf(vendor) && runtime.values.size === 0,
+      { timeoutMs: 5_000, intervalMs: 20 },
+    );
 
     for (const [subject, body] of [
       ['secrets.v1.get', { key: 'API_KEY' }],

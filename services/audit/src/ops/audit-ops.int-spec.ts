@@ -1,7 +1,7 @@
 // `audit rebuild` as ops runs it: the compose NATS configuration (deploy/nats/nats-server.conf, user `ops`) on a
 // private nats-server, and the real process for the refusal's exit code and message.
 import { ensureStreams, natsCredentials } from '@platform/messaging';
-import { type TestDatabase, createTestDatabase } from '@platform/testing';
+import { type TestDatabase, createTestDatabase, eventually } from '@platform/testing';
 import { type ChildProcess, execFile, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -14,7 +14,7 @@ import { migrateAuditDatabase } from '../database/audit-migrations';
 import { AuditStore } from '../records/audit-store';
 import { AuditEventConsumer } from '../stream/audit-consumer';
 import { AUDIT_CONSUMER } from '../stream/audit-stream';
-import { eventually, publishSecretEvents, secretEvent } from '../testing/secret-events';
+import { publishSecretEvents, secretEvent } from '../testing/secret-events';
 import { main } from './audit-ops';
 
 jest.setTimeout(90_000);

@@ -1,4 +1,10 @@
-import { type TestDatabase, createTestDatabase, testInfrastructure, uniqueSubjectPrefix } from '@platform/testing';
+import {
+  type TestDatabase,
+  createTestDatabase,
+  eventually,
+  testInfrastructure,
+  uniqueSubjectPrefix,
+} from '@platform/testing';
 import { AckPolicy, type NatsConnection, connect } from 'nats';
 import { Client } from 'pg';
 import pino from 'pino';
@@ -11,7 +17,6 @@ import { parseAuditEvent } from '../records/audit-event';
 import { AuditStore } from '../records/audit-store';
 import {
   createSecretsEventsStream,
-  eventually,
   publishSecretEvents,
   secretEvent,
   valuesResolvedEvent,

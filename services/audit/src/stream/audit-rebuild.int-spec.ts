@@ -1,4 +1,10 @@
-import { type TestDatabase, createTestDatabase, testInfrastructure, uniqueSubjectPrefix } from '@platform/testing';
+import {
+  type TestDatabase,
+  createTestDatabase,
+  eventually,
+  testInfrastructure,
+  uniqueSubjectPrefix,
+} from '@platform/testing';
 import { type NatsConnection, connect } from 'nats';
 import { Client } from 'pg';
 import pino from 'pino';
@@ -7,7 +13,6 @@ import { migrateAuditDatabase } from '../database/audit-migrations';
 import { AuditStore } from '../records/audit-store';
 import {
   createSecretsEventsStream,
-  eventually,
   publishSecretEvents,
   secretEvent,
   valuesResolvedEvent,

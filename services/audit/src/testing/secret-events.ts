@@ -86,12 +86,3 @@ export async function publishSecretEvents(
   }
   return sequences;
 }
-
-/** Polls until `check` returns true (the trail is written asynchronously); fails with `what` after the timeout. */
-export async function eventually(what: string, check: () => Promise<boolean>, timeoutMs = 30_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}

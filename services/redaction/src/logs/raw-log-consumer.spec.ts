@@ -1,6 +1,7 @@
 import { headers as natsHeaders, type JsMsg, type Msg, type MsgHdrs, type NatsConnection } from 'nats';
 import pino from 'pino';
 import { Registry } from 'prom-client';
+import { eventually } from '@platform/testing';
 import { ScopeMatchers } from '../matchers/scope-matchers';
 import { RedactionMetrics } from '../redaction.metrics';
 import { MAX_LOG_MESSAGE_BYTES } from './log-message';
@@ -88,13 +89,8 @@ class FakeJetStream {
   }
 }
 
-async function until(condition: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + 2_000;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
+/** The consumer acts on fakes within milliseconds: poll often, give up soon. */
+const FAKES_ACT = { timeoutMs: 2_000, intervalMs: 2 };
 
 /** Gives the consumer's loops time to act on what they were handed, for assertions that nothing happened. */
 const settle = () => new Promise((resolve) => setTimeout(resolve, 50));
@@ -152,7 +148,7 @@ describe('RawLogConsumer', () => {
     const raw = new FakeRawMessage('logs.raw.acme._.web', Buffer.from('token=vendor-secret-1 ok'), 42, headers);
     jetStream.push(raw);
 
-    await until(() => jetStream.sent.length === 1, 'the publish');
+    await eventually('the publish', () => jetStream.sent.length === 1, FAKES_ACT);
     const [sent] = jetStream.sent;
     expect(sent.subject).toBe('logs.redacted.acme._.web');
     expect(Buffer.from(sent.data).toString()).toBe('token=******** ok');
@@ -163,7 +159,7 @@ describe('RawLogConsumer', () => {
     expect(raw.outcomes).toEqual([]);
 
     jetStream.answer(0);
-    await until(() => raw.outcomes.length > 0, 'the ack');
+    await eventually('the ack', () => raw.outcomes.length > 0, FAKES_ACT);
     expect(raw.outcomes).toEqual(['ack']);
     expect(await metric('redaction_messages_in_total')).toBe(1);
     expect(await metric('redaction_bytes_in_total')).toBe(raw.data.length);
@@ -180,9 +176,9 @@ describe('RawLogConsumer', () => {
     stop = () => consumer.stop();
     const raw = new FakeRawMessage('logs.raw.acme._.web', Buffer.from('vendor-secret-1'), 7);
     jetStream.push(raw);
-    await until(() => jetStream.sent.length === 1, 'the publish');
+    await eventually('the publish', () => jetStream.sent.length === 1, FAKES_ACT);
     jetStream.answer(0, reply);
-    await until(() => raw.outcomes.length > 0, 'the hand-back');
+    await eventually('the hand-back', () => raw.outcomes.length > 0, FAKES_ACT);
     expect(raw.outcomes).toEqual(['nak 1000']);
     expect(await metric('redaction_messages_deferred_total', { reason: 'publish_failed' })).toBe(1);
     expect(await metric('redaction_messages_out_total')).toBe(0);
@@ -192,7 +188,7 @@ describe('RawLogConsumer', () => {
     const { jetStream, consumer } = await setup();
     const raw = new FakeRawMessage('logs.raw.acme._.web', Buffer.from('line'), 8);
     jetStream.push(raw);
-    await until(() => jetStream.sent.length === 1, 'the publish');
+    await eventually('the publish', () => jetStream.sent.length === 1, FAKES_ACT);
     let stopped = false;
     const stopping = consumer.stop().then(() => (stopped = true));
     await settle();
@@ -209,12 +205,16 @@ describe('RawLogConsumer', () => {
     const largest = new FakeRawMessage('logs.raw.acme._.web', Buffer.alloc(MAX_LOG_MESSAGE_BYTES, 0x61), 2);
     jetStream.push(tooLarge);
     jetStream.push(largest);
-    await until(() => tooLarge.outcomes.length > 0 && jetStream.sent.length === 1, 'both messages handled');
+    await eventually(
+      'both messages handled',
+      () => tooLarge.outcomes.length > 0 && jetStream.sent.length === 1,
+      FAKES_ACT,
+    );
     expect(tooLarge.outcomes).toEqual(['term']);
     expect(jetStream.sent[0].headers.get('Nats-Msg-Id')).toBe('logs-raw-2');
     expect(await metric('redaction_messages_rejected_total', { reason: 'too_large' })).toBe(1);
     jetStream.answer(0);
-    await until(() => largest.outcomes.length > 0, 'the ack');
+    await eventually('the ack', () => largest.outcomes.length > 0, FAKES_ACT);
     expect(largest.outcomes).toEqual(['ack']);
   });
 
@@ -223,7 +223,7 @@ describe('RawLogConsumer', () => {
     stop = () => consumer.stop();
     const raw = new FakeRawMessage('logs.raw.acme', Buffer.from('line'), 3);
     jetStream.push(raw);
-    await until(() => raw.outcomes.length > 0, 'the termination');
+    await eventually('the termination', () => raw.outcomes.length > 0, FAKES_ACT);
     expect(raw.outcomes).toEqual(['term']);
     expect(jetStream.sent).toEqual([]);
     expect(await metric('redaction_messages_rejected_total', { reason: 'invalid_subject' })).toBe(1);
@@ -234,7 +234,7 @@ describe('RawLogConsumer', () => {
     stop = () => consumer.stop();
     const raw = new FakeRawMessage('logs.raw.acme._.web', Buffer.from('vendor-secret-1'), 4);
     jetStream.push(raw);
-    await until(() => raw.outcomes.length > 0, 'the hand-back');
+    await eventually('the hand-back', () => raw.outcomes.length > 0, FAKES_ACT);
     expect(raw.outcomes).toHaveLength(1);
     expect(raw.outcomes[0]).toMatch(/^nak \d+$/);
     expect(Number(raw.outcomes[0].slice(4))).toBeGreaterThanOrEqual(250);
@@ -249,7 +249,7 @@ describe('RawLogConsumer', () => {
     stop = () => consumer.stop();
     const raw = new FakeRawMessage('logs.raw.acme._.web', Buffer.from('vendor-secret-1'), 5);
     jetStream.push(raw);
-    await until(() => raw.outcomes.length > 0, 'the hand-back');
+    await eventually('the hand-back', () => raw.outcomes.length > 0, FAKES_ACT);
     expect(raw.outcomes).toEqual(['nak 1000']);
     expect(jetStream.sent).toEqual([]);
   });
