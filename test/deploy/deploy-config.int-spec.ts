@@ -1,16 +1,21 @@
 // The deployment files: compose and the Helm chart parse and cover every service; the NATS config is valid, enforces
 // its permissions, and runs the four services (built in dist/) and the CLI under them.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { type NatsConnection, connect, headers as natsHeaders } from 'nats';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { parseTemplate } from '@platform/template';
 import { SERVICE_NAMES, type ServiceName } from '@platform/config';
 import { natsCredentials } from '@platform/messaging';
-import { type TestDatabase, TestTokens, createTestDatabase } from '@platform/testing';
+import {
+  type ConfiguredNatsServer,
+  type TestDatabase,
+  TestTokens,
+  createTestDatabase,
+  freePort,
+  startConfiguredNatsServer,
+} from '@platform/testing';
 
 const ROOT = join(__dirname, '../..');
 const CHART = join(ROOT, 'deploy/helm/secrets-platform');
@@ -151,17 +156,6 @@ function findNatsServer(): string | undefined {
   return dirs.map((dir) => join(dir, 'nats-server')).find((file) => existsSync(file));
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -171,8 +165,7 @@ const describeWithNats = NATS_SERVER ? describe : describe.skip;
 type NatsUser = 'secrets' | 'render' | 'redaction' | 'audit' | 'shipper' | 'client' | 'ops';
 
 describeWithNats('NATS server configuration', () => {
-  let server: ChildProcess;
-  let storeDir: string;
+  let server: ConfiguredNatsServer | undefined;
   let natsUrl: string;
   let database: TestDatabase;
   let adminToken: string;
@@ -253,24 +246,13 @@ describeWithNats('NATS server configuration', () => {
 
   beforeAll(async () => {
     expect(execFileSync(NATS_SERVER!, ['-t', '-c', NATS_CONF], { encoding: 'utf8', stdio: 'pipe' })).toBeDefined();
-    const port = await freePort();
-    natsUrl = `nats://127.0.0.1:${port}`;
-    storeDir = mkdtempSync(join(tmpdir(), 'nats-conf-'));
     // The same configuration on a private port and store directory.
-    const conf = readFileSync(NATS_CONF, 'utf8')
-      .replace(/^port: \d+$/m, `port: ${port}`)
-      .replace(/^http_port: \d+$/m, '')
-      .replace(/store_dir: \S+/, `store_dir: ${JSON.stringify(storeDir)}`);
-    writeFileSync(join(storeDir, 'nats-server.conf'), conf);
-    server = spawn(NATS_SERVER!, ['-c', join(storeDir, 'nats-server.conf'), '-a', '127.0.0.1'], { stdio: 'ignore' });
-    let up = false;
-    for (let i = 0; i < 100 && !up; i++) {
-      up = await connect({ servers: natsUrl, user: 'ops', pass: 'dev-ops-password' }).then(
-        (c) => c.close().then(() => true),
-        () => delay(100).then(() => false),
-      );
-    }
-    if (!up) throw new Error('nats-server did not start');
+    server = await startConfiguredNatsServer(NATS_CONF, {
+      binary: NATS_SERVER!,
+      probeUser: 'ops',
+      probePassword: 'dev-ops-password',
+    });
+    natsUrl = server.url;
     database = await createTestDatabase();
     adminToken = await (await TestTokens.create()).vendor('acme', 'admin');
     // One at a time: secrets and audit migrate the same database.
@@ -289,9 +271,8 @@ describeWithNats('NATS server configuration', () => {
           }),
       ),
     );
-    server?.kill();
+    await server?.stop();
     await database?.drop();
-    if (storeDir) rmSync(storeDir, { recursive: true, force: true });
   }, 60_000);
 
   /** Whether `publisher` can get a message on `subject` to a subscriber that may receive it. */

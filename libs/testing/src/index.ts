@@ -1,3 +1,9 @@
+export {
+  type ConfiguredNatsServer,
+  type ConfiguredNatsServerOptions,
+  freePort,
+  startConfiguredNatsServer,
+} from './configured-nats-server';
 export { type EventuallyOptions, eventually, eventuallyValue } from './eventually';
 export {
   createTestDatabase,

@@ -1,11 +1,14 @@
 // `audit rebuild` as ops runs it: the compose NATS configuration (deploy/nats/nats-server.conf, user `ops`) on a
 // private nats-server, and the real process for the refusal's exit code and message.
 import { ensureStreams, natsCredentials } from '@platform/messaging';
-import { type TestDatabase, createTestDatabase, eventually } from '@platform/testing';
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
+import {
+  type ConfiguredNatsServer,
+  type TestDatabase,
+  createTestDatabase,
+  eventually,
+  startConfiguredNatsServer,
+} from '@platform/testing';
+import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { type NatsConnection, connect } from 'nats';
 import { Client } from 'pg';
@@ -23,20 +26,8 @@ const ROOT = join(__dirname, '../../../..');
 const NATS_SERVER = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
 const NATS_CONF = join(ROOT, 'deploy/nats/nats-server.conf');
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
-
 describe('npm run audit -- rebuild against the compose NATS permissions', () => {
-  let storeDir: string;
-  let server: ChildProcess | undefined;
+  let server: ConfiguredNatsServer | undefined;
   let natsUrl: string;
   let secrets: NatsConnection;
   let database: TestDatabase;
@@ -54,24 +45,14 @@ describe('npm run audit -- rebuild against the compose NATS permissions', () => 
   const recordCount = async () => Number((await sql.query('select count(*) from audit.records')).rows[0].count);
 
   beforeAll(async () => {
-    const port = await freePort();
-    natsUrl = `nats://127.0.0.1:${port}`;
-    storeDir = mkdtempSync(join(tmpdir(), 'audit-ops-nats-'));
     // The compose configuration on a private port and store directory.
-    const conf = readFileSync(NATS_CONF, 'utf8')
-      .replace(/^port: \d+$/m, `port: ${port}`)
-      .replace(/^http_port: \d+$/m, '')
-      .replace(/store_dir: \S+/, `store_dir: ${JSON.stringify(storeDir)}`);
-    writeFileSync(join(storeDir, 'nats-server.conf'), conf);
-    server = spawn(NATS_SERVER, ['-c', join(storeDir, 'nats-server.conf'), '-a', '127.0.0.1'], { stdio: 'ignore' });
-    for (let attempt = 0; !secrets; attempt++) {
-      try {
-        secrets = await as('secrets');
-      } catch (error) {
-        if (attempt > 100) throw error;
-        await new Promise((resolve) => setTimeout(resolve, 100));
-      }
-    }
+    server = await startConfiguredNatsServer(NATS_CONF, {
+      binary: NATS_SERVER,
+      probeUser: 'secrets',
+      probePassword: 'dev-secrets-password',
+    });
+    natsUrl = server.url;
+    secrets = await as('secrets');
     // The secrets service creates SECRETS_EVENTS and its outbox publishes; ops only reads it.
     await ensureStreams(secrets, ['SECRETS_EVENTS'], { subjectPrefix: '', replicas: 1 });
     await publishSecretEvents(
@@ -89,8 +70,7 @@ describe('npm run audit -- rebuild against the compose NATS permissions', () => 
     await secrets?.close();
     await sql?.end();
     await database?.drop();
-    server?.kill();
-    if (storeDir) rmSync(storeDir, { recursive: true, force: true });
+    await server?.stop();
   });
 
   it('rebuilds as the ops user, which may read the stream but not create or update it', async () => {

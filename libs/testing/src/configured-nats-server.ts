@@ -1,0 +1,79 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { connect } from 'nats';
+import { eventually } from './eventually';
+
+/** A TCP port nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ConfiguredNatsServerOptions {
+  /** The nats-server executable. */
+  readonly binary: string;
+  /** A user of the configuration whose connection tells that the server is up. */
+  readonly probeUser: string;
+  readonly probePassword: string;
+  /** How long the server may take to accept the probe user. Default 10 s. */
+  readonly readyTimeoutMs?: number;
+}
+
+export interface ConfiguredNatsServer {
+  readonly url: string;
+  /** Stops the server and deletes its store directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A private nats-server running a deployment configuration (users, permissions, JetStream) unchanged but for its
+ * port, HTTP monitor and store directory, so a test can check the configuration without the shared server.
+ */
+export async function startConfiguredNatsServer(
+  confPath: string,
+  { binary, probeUser, probePassword, readyTimeoutMs = 10_000 }: ConfiguredNatsServerOptions,
+): Promise<ConfiguredNatsServer> {
+  const port = await freePort();
+  const url = `nats://127.0.0.1:${port}`;
+  const storeDir = mkdtempSync(join(tmpdir(), 'configured-nats-'));
+  const conf = readFileSync(confPath, 'utf8')
+    .replace(/^port: \d+$/m, `port: ${port}`)
+    .replace(/^http_port: \d+$/m, '')
+    .replace(/store_dir: \S+/, `store_dir: ${JSON.stringify(storeDir)}`);
+  writeFileSync(join(storeDir, 'nats-server.conf'), conf);
+  const child = spawn(binary, ['-c', join(storeDir, 'nats-server.conf'), '-a', '127.0.0.1'], { stdio: 'ignore' });
+  const exited = new Promise<void>((resolve) => {
+    child.once('exit', () => resolve());
+    child.once('error', () => resolve());
+  });
+  const stop = async (): Promise<void> => {
+    child.kill();
+    await exited;
+    rmSync(storeDir, { recursive: true, force: true });
+  };
+  const accepts = () =>
+    connect({ servers: url, user: probeUser, pass: probePassword, maxReconnectAttempts: 0 }).then(
+      (connection) => connection.close().then(() => true),
+      () => false,
+    );
+  try {
+    await eventually(`nats-server with ${confPath} accepts ${probeUser}`, accepts, {
+      timeoutMs: readyTimeoutMs,
+      intervalMs: 100,
+    });
+  } catch (error) {
+    await stop();
+    throw error;
+  }
+  return { url, stop };
+}
