@@ -17,7 +17,7 @@ import {
 import { SecretsOperations } from '../../services/secrets/src/ops/secrets-operations';
 import { loadSecretsConfig } from '../../services/secrets/src/secrets.definition';
 import { Cleanup } from './support/cleanup';
-import { deleteStreamsOf, readStream, streamMessageCount } from './support/jetstream-messages';
+import { deleteStreamsOf, publishedEventIds } from './support/jetstream-messages';
 import { type CallOutcome, PlatformClient, describeOutcome } from './support/platform-client';
 import { sized } from './support/reliability-size';
 import { ServiceProcess } from './support/service-process';
@@ -168,13 +168,7 @@ describe('crash mid-write', () => {
 
     // SECRETS_EVENTS: once the outbox caught up, each event id exactly once.
     const stream = prefixedStreamName(prefix, 'SECRETS_EVENTS');
-    await until(
-      async () => (await streamMessageCount(client.connection, stream)) >= events.length,
-      'the outbox to publish every event',
-    );
-    const published = (await readStream(client.connection, stream)).map(
-      (message) => (JSON.parse(Buffer.from(message.data).toString('utf8')) as { eventId: string }).eventId,
-    );
+    const published = await publishedEventIds(client.connection, stream, events.length);
     expect(published.sort()).toEqual(eventIds);
 
     // The audit store: each event exactly once.

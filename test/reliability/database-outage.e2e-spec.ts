@@ -16,7 +16,7 @@ import {
   uniqueSubjectPrefix,
 } from '@platform/testing';
 import { Cleanup } from './support/cleanup';
-import { deleteStreamsOf, readStream, streamMessageCount } from './support/jetstream-messages';
+import { deleteStreamsOf, publishedEventIds } from './support/jetstream-messages';
 import { type OutageMode, PausableTcpProxy } from './support/pausable-tcp-proxy';
 import { type CallOutcome, PlatformClient, describeOutcome } from './support/platform-client';
 import { sized } from './support/reliability-size';
@@ -222,13 +222,7 @@ describe('database outage', () => {
 
       // The outbox and the audit consumer resumed: every event is published and audited once.
       const stream = prefixedStreamName(prefix, 'SECRETS_EVENTS');
-      await until(
-        async () => (await streamMessageCount(client.connection, stream)) >= events.length,
-        'the outbox to publish every event',
-      );
-      const published = (await readStream(client.connection, stream)).map(
-        (message) => (JSON.parse(Buffer.from(message.data).toString('utf8')) as { eventId: string }).eventId,
-      );
+      const published = await publishedEventIds(client.connection, stream, events.length);
       const eventIds = events.map((event) => event.event_id).sort();
       expect(published.sort()).toEqual(eventIds);
       await until(

@@ -1,4 +1,5 @@
 import { type MsgHdrs, type NatsConnection } from 'nats';
+import { until } from './wait';
 
 export interface StoredMessage {
   readonly sequence: number;
@@ -42,6 +43,14 @@ export async function readStream(connection: NatsConnection, stream: string): Pr
 export async function streamMessageCount(connection: NatsConnection, stream: string): Promise<number> {
   const manager = await connection.jetstreamManager();
   return (await manager.streams.info(stream)).state.messages;
+}
+
+/** Once the outbox has published at least `count` events to `stream` (SECRETS_EVENTS), the event ids it holds. */
+export async function publishedEventIds(connection: NatsConnection, stream: string, count: number): Promise<string[]> {
+  await until(async () => (await streamMessageCount(connection, stream)) >= count, 'the outbox to publish every event');
+  return (await readStream(connection, stream)).map(
+    (message) => (JSON.parse(Buffer.from(message.data).toString('utf8')) as { eventId: string }).eventId,
+  );
 }
 
 /** Deletes every stream whose name starts with the prefix's stream form (`t42.` → `t42_`). */
