@@ -1,6 +1,3 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { type KeyMaterial } from '@platform/config';
 import { decryptWithReplyKey, generateReplyKeyPair } from '@platform/crypto';
 import {
   type TestDatabase,
@@ -17,16 +14,11 @@ import {
 import { SecretsOperations } from '../src/ops/secrets-operations';
 import { secretsService } from '../src/secrets.definition';
 import { SecretsRuntime } from '../src/secrets-runtime';
+import { devMasterKeyMaterial } from './support/dev-master-keys';
 
 interface ErrorJson {
   error: { code: string };
 }
-
-const masterKeys: KeyMaterial = {
-  json: JSON.parse(readFileSync(join(__dirname, '../../../deploy/dev/master-keys.json'), 'utf8')) as object,
-  source: 'test',
-  isDevDefault: true,
-};
 
 const { vendor, customer } = testTenants();
 const plaintexts = new PlaintextValues();
@@ -97,7 +89,7 @@ describe('secrets: an organization purged while the service runs', () => {
     expect(runtime.keyRing.holdsKeysOf(vendor)).toBe(true);
     expect(runtime.values.size).toBeGreaterThan(0);
 
-    const ops = await SecretsOperations.open({ databaseUrl: database.url, masterKeys });
+    const ops = await SecretsOperations.open({ databaseUrl: database.url, masterKeys: devMasterKeyMaterial });
     try {
       expect(await ops.purgeOrganization(vendor)).toEqual({ dataKeysDeleted: 1, secretsRemoved: 3 });
     } finally {
@@ -159,7 +151,7 @@ describe('secrets: an organization purged while the service runs', () => {
     const listener = (runtime as unknown as { purgeListener: { stop(): void; start(): Promise<void> } }).purgeListener;
     listener.stop();
     try {
-      const ops = await SecretsOperations.open({ databaseUrl: database.url, masterKeys });
+      const ops = await SecretsOperations.open({ databaseUrl: database.url, masterKeys: devMasterKeyMaterial });
       try {
         await ops.purgeOrganization(vendor);
       } finally {

@@ -1,6 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { create } from '@bufbuild/protobuf';
 import {
   CreateSecretRequestSchema,
@@ -32,11 +30,7 @@ import { SecretsErrorCode } from '../src/secrets/secrets.error';
 import { SecretsService } from '../src/secrets/secrets.service';
 import { activeMasterKeyBytes } from '../src/secrets-runtime';
 import { openSecretsStore } from '../src/secrets.migrations';
-
-const devMasterKeys = JSON.parse(readFileSync(join(__dirname, '../../../deploy/dev/master-keys.json'), 'utf8')) as {
-  keys: Array<Record<string, unknown>>;
-};
-const masterKeys: KeyMaterial = { json: devMasterKeys, source: 'test', isDevDefault: true };
+import { devMasterKeyMaterial, devMasterKeys } from './support/dev-master-keys';
 
 const vendorAdmin = (org: string): VendorUser => ({ sub: `admin@${org}`, org, orgType: 'vendor', role: 'admin' });
 const redaction: ServicePrincipal = {
@@ -59,8 +53,12 @@ describe('secrets storage (Postgres)', () => {
     store = await openSecretsStore(database.url);
     master = await MasterKeyRing.fromJwks(devMasterKeys);
     keyRing = new DataKeyRing(await MasterKeyRing.fromJwks(devMasterKeys), new PostgresDataKeyStore(store));
-    secrets = new SecretsService(store, keyRing, new IdempotencyStore(store, activeMasterKeyBytes(masterKeys)));
-    ops = await SecretsOperations.open({ databaseUrl: database.url, masterKeys });
+    secrets = new SecretsService(
+      store,
+      keyRing,
+      new IdempotencyStore(store, activeMasterKeyBytes(devMasterKeyMaterial)),
+    );
+    ops = await SecretsOperations.open({ databaseUrl: database.url, masterKeys: devMasterKeyMaterial });
   });
 
   afterAll(async () => {
