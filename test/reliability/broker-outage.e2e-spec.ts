@@ -9,8 +9,9 @@ import { prefixedStreamName } from '@platform/messaging';
 import { type TestDatabase, TestTokens, createTestDatabase, uniqueSubjectPrefix } from '@platform/testing';
 import { SecretsOperations } from '../../services/secrets/src/ops/secrets-operations';
 import { loadSecretsConfig } from '../../services/secrets/src/secrets.definition';
+import { auditedEventIds } from './support/audit-records';
 import { Cleanup } from './support/cleanup';
-import { readStream, streamMessageCount } from './support/jetstream-messages';
+import { publishedEventIds, readStream, streamMessageCount } from './support/jetstream-messages';
 import { PlatformClient } from './support/platform-client';
 import { PrivateNatsServer } from './support/private-nats-server';
 import { sized } from './support/reliability-size';
@@ -211,20 +212,8 @@ describe('broker outage', () => {
     expect(events.map((event) => event.type)).toContain('OrganizationPurged');
     const eventIds = events.map((event) => event.event_id).sort();
     const stream = prefixedStreamName(prefix, 'SECRETS_EVENTS');
-    await until(
-      async () => (await streamMessageCount(client.connection, stream)) >= events.length,
-      'the outbox to catch up',
-    );
-    const published = (await readStream(client.connection, stream)).map(
-      (message) => (JSON.parse(Buffer.from(message.data).toString('utf8')) as { eventId: string }).eventId,
-    );
-    expect(published.sort()).toEqual(eventIds);
-    await until(
-      async () => (await sql.query('select 1 from audit.records')).rowCount! >= events.length,
-      'the audit consumer to catch up',
-    );
-    const { rows: audited } = await sql.query<{ event_id: string }>('select event_id from audit.records');
-    expect(audited.map((row) => row.event_id).sort()).toEqual(eventIds);
+    expect((await publishedEventIds(client.connection, stream, events.length)).sort()).toEqual(eventIds);
+    expect((await auditedEventIds(sql, events.length)).sort()).toEqual(eventIds);
 
     // Nothing lost or leaked from the logs: every line once in LOGS, exactly as shipped with its values masked.
     const logs = prefixedStreamName(prefix, 'LOGS');

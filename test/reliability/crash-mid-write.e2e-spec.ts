@@ -16,6 +16,7 @@ import {
 } from '@platform/testing';
 import { SecretsOperations } from '../../services/secrets/src/ops/secrets-operations';
 import { loadSecretsConfig } from '../../services/secrets/src/secrets.definition';
+import { auditedEventIds } from './support/audit-records';
 import { Cleanup } from './support/cleanup';
 import { deleteStreamsOf, publishedEventIds } from './support/jetstream-messages';
 import { type CallOutcome, PlatformClient, describeOutcome } from './support/platform-client';
@@ -172,11 +173,7 @@ describe('crash mid-write', () => {
     expect(published.sort()).toEqual(eventIds);
 
     // The audit store: each event exactly once.
-    const auditedCount = async () =>
-      Number((await sql.query<{ count: string }>('select count(*) from audit.records')).rows[0].count);
-    await until(async () => (await auditedCount()) >= events.length, 'the audit service to record every event');
-    const { rows: audited } = await sql.query<{ event_id: string }>('select event_id from audit.records');
-    expect(audited.map((row) => row.event_id).sort()).toEqual(eventIds);
+    expect((await auditedEventIds(sql, events.length)).sort()).toEqual(eventIds);
 
     // The read model equals a rebuild from the events.
     const viewRows = () => sql.query('select * from secrets.secret_view order by stream_id').then((r) => r.rows);

@@ -15,6 +15,7 @@ import {
   testInfrastructure,
   uniqueSubjectPrefix,
 } from '@platform/testing';
+import { auditedEventIds } from './support/audit-records';
 import { Cleanup } from './support/cleanup';
 import { deleteStreamsOf, publishedEventIds } from './support/jetstream-messages';
 import { type OutageMode, PausableTcpProxy } from './support/pausable-tcp-proxy';
@@ -225,12 +226,7 @@ describe('database outage', () => {
       const published = await publishedEventIds(client.connection, stream, events.length);
       const eventIds = events.map((event) => event.event_id).sort();
       expect(published.sort()).toEqual(eventIds);
-      await until(
-        async () => (await sql.query('select 1 from audit.records')).rowCount! >= events.length,
-        'the audit service to record every event',
-      );
-      const { rows: audited } = await sql.query<{ event_id: string }>('select event_id from audit.records');
-      expect(audited.map((row) => row.event_id).sort()).toEqual(eventIds);
+      expect((await auditedEventIds(sql, events.length)).sort()).toEqual(eventIds);
     },
     180_000,
   );
