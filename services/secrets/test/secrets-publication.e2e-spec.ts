@@ -10,6 +10,7 @@ import {
   type TestService,
   TestTokens,
   createTestDatabase,
+  eventually,
   PlaintextValues,
   startTestService,
   testTenants,
@@ -50,7 +51,9 @@ describe('secrets writes reply after their event is published', () => {
     const env = { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url, LOG_LEVEL: 'warn' };
     // The first instance takes the outbox lock; the second serves requests but learns of publications by NOTIFY.
     instances.push(await startTestService(secretsService, env));
-    while (!runtimeOf(instances[0]).outbox.isPublishing) await new Promise((resolve) => setTimeout(resolve, 10));
+    await eventually('the first instance holds the outbox lock', () => runtimeOf(instances[0]).outbox.isPublishing, {
+      intervalMs: 10,
+    });
     instances.push(await startTestService(secretsService, env));
     client = await TestNatsClient.connect(prefix);
     jsm = await client.connection.jetstreamManager();
