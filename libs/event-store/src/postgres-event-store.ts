@@ -607,7 +607,8 @@ export class PostgresEventStore {
 
   private async transaction<T>(fn: (connection: ClientBase) => Promise<T>): Promise<T> {
     return this.withConnection(async (connection) => {
-      await connection.query('begin');
+      // The events lock before any statement can give the transaction an id: the outbox's horizon relies on it.
+      await connection.query(`begin; lock table ${this.names.events} in row exclusive mode`);
       let result: T;
       try {
         result = await fn(connection);
