@@ -90,4 +90,23 @@ describe('AuditStore.apply over batches larger than one insert statement', () =>
     expect(await store.appliedPosition()).toBe(1_200);
     for (const org of orgs) expect((await store.verifyChain(org)).ok).toBe(true);
   });
+
+  it('stores actor texts that Postgres array syntax would misread exactly as they came', async () => {
+    const awkward = ['NULL', 'a,b', '{x}', 'say "hi"', 'back\\slash\\', ' padded ', 'ünïcødé', ''];
+    const events = awkward.map((text, i) =>
+      secretEvent({
+        organizationId: 'acme',
+        key: `KEY_${i}`,
+        actor: { sub: text === '' ? 'x' : text, org: `o ${text}`, role: text },
+      }),
+    );
+
+    await store.apply(streamed(events));
+
+    const { rows } = await sql.query('select actor_sub, actor_org, actor_role from audit.records order by sequence');
+    expect(rows).toEqual(
+      awkward.map((text) => ({ actor_sub: text === '' ? 'x' : text, actor_org: `o ${text}`, actor_role: text })),
+    );
+    expect(await store.verifyChain('acme')).toEqual({ ok: true, checked: awkward.length });
+  });
 });

@@ -1,5 +1,6 @@
-import { createHash } from 'node:crypto';
+import { createHash, hash as oneShotHash } from 'node:crypto';
 import { type AuditRecord, type AuditRecordContent } from './audit-record';
+import { isoInstant } from './iso-instant';
 
 /** The `prevHash` of the first record of every organization's chain. */
 export const GENESIS_HASH = '0'.repeat(64);
@@ -45,8 +46,8 @@ export function canonicalRecord(record: AuditRecordContent): string {
   return (
     `{"actor":{"org":${json(actor.org)},"role":${json(actor.role)},"sub":${json(actor.sub)}},` +
     `"customerOrganizationId":${json(record.customerOrganizationId)},"eventId":${json(record.eventId)},` +
-    `"key":${json(record.key)},"occurredAt":${json(record.occurredAt.toISOString())},` +
-    `"organizationId":${json(record.organizationId)},"recordedAt":${json(record.recordedAt.toISOString())},` +
+    `"key":${json(record.key)},"occurredAt":"${isoInstant(record.occurredAt)}",` +
+    `"organizationId":${json(record.organizationId)},"recordedAt":"${isoInstant(record.recordedAt)}",` +
     `"resolved":[${resolved}],"sequence":${json(record.sequence)},"type":${json(record.type)},` +
     `"version":${json(record.version)}}`
   );
@@ -54,12 +55,33 @@ export function canonicalRecord(record: AuditRecordContent): string {
 
 /** `hash = sha256(prevHash ‖ canonical record)`, prevHash as its 64 lowercase hex characters, all UTF-8, hex out. */
 export function chainHash(prevHash: string, record: AuditRecordContent): string {
-  return createHash('sha256').update(prevHash, 'utf8').update(canonicalRecord(record), 'utf8').digest('hex');
+  const input = prevHash + canonicalRecord(record);
+  // crypto.hash (Node ≥ 20.12) skips the Hash object a record would otherwise allocate; same bytes, same digest.
+  return oneShotHash === undefined
+    ? createHash('sha256').update(input, 'utf8').digest('hex')
+    : oneShotHash('sha256', input, 'hex');
 }
 
-/** Links a record onto the chain whose last hash is `prevHash`. */
+/**
+ * Links a record onto the chain whose last hash is `prevHash`. Fields are copied one by one: an object spread
+ * costs several times as much per record on the apply path.
+ */
 export function linkRecord(prevHash: string, content: AuditRecordContent): AuditRecord {
-  return { ...content, prevHash, hash: chainHash(prevHash, content) };
+  return {
+    sequence: content.sequence,
+    eventId: content.eventId,
+    type: content.type,
+    organizationId: content.organizationId,
+    customerOrganizationId: content.customerOrganizationId,
+    key: content.key,
+    version: content.version,
+    actor: content.actor,
+    occurredAt: content.occurredAt,
+    recordedAt: content.recordedAt,
+    resolved: content.resolved,
+    prevHash,
+    hash: chainHash(prevHash, content),
+  };
 }
 
 /** Walks one organization's records in sequence order and remembers the first that does not link. */
