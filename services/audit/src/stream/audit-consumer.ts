@@ -5,9 +5,11 @@ import { type ApplierLease, type AuditStore, type StreamedEvent } from '../recor
 import {
   AUDIT_CONSUMER,
   ensureAuditConsumer,
+  READ_YIELD_EVERY,
   goneFromStream,
   secretsEventsStream,
   streamedEventOf,
+  yieldToEventLoop,
 } from './audit-stream';
 
 export interface AuditConsumerOptions {
@@ -167,7 +169,11 @@ export class AuditEventConsumer {
         this.ackEachMessage = (await consumer.info(true)).config.ack_policy !== AckPolicy.All;
         this.messages = await consumer.consume({ max_messages: this.maxBatch });
         if (!this.active) this.messages.stop();
-        for await (const message of this.messages) this.accept(message);
+        let received = 0;
+        for await (const message of this.messages) {
+          this.accept(message);
+          if (++received % READ_YIELD_EVERY === 0) await yieldToEventLoop();
+        }
         if (this.active) await sleep(RETRY_MAX_MS);
       } catch (error) {
         if (!this.active) break;

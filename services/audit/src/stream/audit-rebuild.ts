@@ -1,7 +1,13 @@
 import { type JetStreamManager, type NatsConnection, type StreamInfo } from 'nats';
 import { AuditError, AuditErrorCode } from '../audit.error';
 import { type ApplierLease, type AuditStore, type StreamedEvent } from '../records/audit-store';
-import { resetAuditConsumer, secretsEventsStream, streamedEventOf } from './audit-stream';
+import {
+  READ_YIELD_EVERY,
+  resetAuditConsumer,
+  secretsEventsStream,
+  streamedEventOf,
+  yieldToEventLoop,
+} from './audit-stream';
 
 export interface RebuildProgress {
   /** The stream's last sequence when the rebuild started: it replays up to there. */
@@ -111,7 +117,8 @@ async function replay(
 
   if (total > 0 && state.messages > 0) {
     const consumer = await options.nats.jetstream().consumers.get(stream);
-    const messages = await consumer.consume({ max_messages: batchSize });
+    // Two batches' worth requested at once: the next pull is already under way while a batch is completed.
+    const messages = await consumer.consume({ max_messages: 2 * batchSize });
     // The next batch is read and parsed while the previous one is applied; applies still run one after the other.
     let applying: Promise<void> = Promise.resolve();
     const applyAfterPrevious = async (ready: StreamedEvent[]): Promise<void> => {
@@ -132,6 +139,7 @@ async function replay(
           batch = [];
         }
         if (done) break;
+        if (events % READ_YIELD_EVERY === 0) await yieldToEventLoop();
       }
       await applyAfterPrevious(batch);
       await applying;

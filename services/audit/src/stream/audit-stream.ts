@@ -173,6 +173,17 @@ export function auditLagSources(nats: NatsConnection, subjectPrefix: string, sto
   };
 }
 
+/**
+ * Messages a read loop handles before it lets other I/O run. A burst (thousands of messages after an ack or a pull)
+ * is handed over as one microtask chain: without a break, the applier's Postgres replies wait behind all of it and
+ * Postgres sits idle meanwhile.
+ */
+export const READ_YIELD_EVERY = 256;
+
+export function yieldToEventLoop(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
+}
+
 /** A message from SECRETS_EVENTS with its contract fields read; a malformed one carries its reason instead. */
 export function streamedEventOf(message: JsMsg): StreamedEvent & { readonly rejection?: AuditError } {
   const sequence = message.info.streamSequence;
