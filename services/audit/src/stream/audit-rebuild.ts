@@ -117,8 +117,7 @@ async function replay(
 
   if (total > 0 && state.messages > 0) {
     const consumer = await options.nats.jetstream().consumers.get(stream);
-    // Two batches' worth requested at once: the next pull is already under way while a batch is completed.
-    const messages = await consumer.consume({ max_messages: 2 * batchSize });
+    const messages = await consumer.consume({ max_messages: batchSize });
     // The next batch is read and parsed while the previous one is applied; applies still run one after the other.
     let applying: Promise<void> = Promise.resolve();
     const applyAfterPrevious = async (ready: StreamedEvent[]): Promise<void> => {
