@@ -54,35 +54,13 @@ const MAX_CHANNEL_LENGTH = 63;
 /** Re-check interval while committed events wait behind an older transaction (instead of the idle poll). */
 const HELD_BACK_POLL_MS = 20;
 
-/**
- * The transaction id below which every committed event is visible to this statement's snapshot and no event can
- * still appear: the oldest transaction running at the snapshot unless it is still running without any lock on the
- * events table. An appender locks the table before it is given an id (an INSERT's plan takes the lock before the
- * first row gets the id; `PostgresEventStore`'s transactions lock it right after BEGIN), so a transaction seen
- * running with an id and no such lock never appends. Transactions of other tables, schemas and databases on the
- * same server (an audit batch, a stalled session of another service) therefore hold nothing back, unlike the
- * server-wide `pg_snapshot_xmin`. A transaction that ended after the snapshot counts: its rows are invisible here.
- */
-function publishableHorizon(eventsTable: string): string {
-  return `select coalesce(min(running.id), pg_snapshot_xmax(pg_current_snapshot()))
-          from pg_snapshot_xip(pg_current_snapshot()) as running(id)
-          where not exists (
-            select 1 from pg_locks own
-            where own.locktype = 'transactionid' and own.transactionid = xid(running.id) and own.granted
-              and own.mode = 'ExclusiveLock' and own.pid is not null
-              and not exists (
-                select 1 from pg_locks held
-                where held.pid = own.pid and held.locktype = 'relation' and held.relation = '${eventsTable}'::regclass
-                  and held.database = (select oid from pg_database where datname = current_database())))`;
-}
-
 /** A publish callback failed; the events before it are checkpointed and it is retried after a pause. */
 class PublishFailed extends Error {}
 
 /**
  * Publishes every event exactly in (transaction_id, position) order, awaiting each publish (or, `pipelined`, each
  * batch's publishes, every one conditional on its predecessor being the broker's last), and checkpoints after each
- * batch. Only events of transactions older than every running one that could still append (`publishableHorizon`)
+ * batch. Only events of transactions older than every running one (below the snapshot's xmin)
  * are read, so an event whose transaction commits after a later position is never skipped.
  *
  * One instance per name publishes at a time: the holder of a session-level advisory lock, taken on a
@@ -273,7 +251,7 @@ export class OutboxPublisher {
     const { rows } = await connection.query<EventRow>(
       statement(
         `select ${EVENT_COLUMNS} from ${this.store.names.events}
-         where transaction_id < (${publishableHorizon(this.store.names.events)})
+         where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
            and (transaction_id, position) > ($1::xid8, $2::bigint)
          order by transaction_id, position limit $3`,
         [checkpoint.transactionId, checkpoint.position, this.batchSize],

@@ -607,8 +607,7 @@ export class PostgresEventStore {
 
   private async transaction<T>(fn: (connection: ClientBase) => Promise<T>): Promise<T> {
     return this.withConnection(async (connection) => {
-      // The events lock before any statement can give the transaction an id: the outbox's horizon relies on it.
-      await connection.query(`begin; lock table ${this.names.events} in row exclusive mode`);
+      await connection.query('begin');
       let result: T;
       try {
         result = await fn(connection);
