@@ -68,6 +68,8 @@ const CONNECT_TIMEOUT_MS = 1_000;
  * statement_timeout cannot help: nothing reaches it). Far above any statement the store sends; under a caller's 10 s.
  */
 const STATEMENT_TIMEOUT_MS = 8_000;
+/** Far above any pause between the statements of the store's own transactions (rebuilds, purges). */
+const IDLE_IN_TRANSACTION_TIMEOUT_MS = 3_000;
 
 /** knex's logger hooks: warnings and errors to the store's logger, deprecations and debug output nowhere. */
 function driverLog(logger: EventStoreLogger | undefined) {
@@ -171,7 +173,9 @@ export class PostgresEventStore {
         driverOptions: {
           connection: {
             // Unqualified names in migrations and projections resolve to the store's schema.
-            options: `-c search_path=${names.schema},public`,
+            // A session whose client went silent mid-transaction is ended by the server: its transaction id would
+            // otherwise hold back every outbox on the server (the xmin rule) until TCP notices.
+            options: `-c search_path=${names.schema},public -c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_TIMEOUT_MS}`,
             application_name: options.applicationName ?? 'event-store',
             connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
             query_timeout: STATEMENT_TIMEOUT_MS,

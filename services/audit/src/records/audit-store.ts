@@ -127,6 +127,8 @@ class KnownEventIds extends Error {}
 const VERIFY_PAGE = 5_000;
 /** A new connection that hears nothing (a partition, a frozen server) is given up after this. */
 const CONNECT_TIMEOUT_MS = 1_000;
+/** Far above any pause inside the applier's or a request's transaction; see the pool's `options`. */
+const IDLE_IN_TRANSACTION_TIMEOUT_MS = 3_000;
 /** A statement the applier sends: far above any batch insert, so only a connection that went silent reaches it. */
 const STATEMENT_TIMEOUT_MS = 10_000;
 /** A request's statement (query, verify page, health check): a caller waits no longer than this on a silent connection. */
@@ -248,6 +250,9 @@ export class AuditStore {
       application_name: 'audit',
       connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
       query_timeout: STATEMENT_TIMEOUT_MS,
+      // A session whose client went silent mid-transaction is ended by the server: its open transaction id would
+      // otherwise hold back every outbox on the server (their xmin rule) until TCP notices, and writes wait for it.
+      options: `-c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_TIMEOUT_MS}`,
     });
     pool.on('error', () => undefined); // an idle client lost its connection; the next checkout reconnects
     return new AuditStore(databaseUrl, pool);
