@@ -1,4 +1,3 @@
-import { SingleBar } from 'cli-progress';
 import { ConfigError, databaseSettings, loadServiceConfig } from '@platform/config';
 import { CryptoError } from '@platform/crypto';
 import { IDENTIFIER_PATTERN, PlatformError, natsCredentials } from '@platform/messaging';
@@ -7,6 +6,7 @@ import { AuditError, AuditErrorCode } from '../../../../services/audit/src/audit
 import { type SecretsOperations } from '../../../../services/secrets/src/ops/secrets-operations';
 import { CliError, EXIT, exitCodeForWireCode, usage } from '../cli-error';
 import { type Command, type CommandContext } from '../command';
+import { progressBar } from '../../../../services/secrets/src/ops/progress-bar';
 
 /** How an ops failure maps to an exit code (README "CLI exit codes"); the message is already one line. */
 function opsFailure(error: unknown): CliError {
@@ -60,21 +60,6 @@ function organizationOf(value: unknown, what: string): string {
     throw usage(`${what} must be an organization id such as acme (letters, digits, _ and -)`);
   }
   return value;
-}
-
-/** A progress bar on stderr (stdout stays the result); started on the first report. */
-function progressBar(format: string): { update(done: number, total: number, extra?: object): void; stop(): void } {
-  const bar = new SingleBar({ stream: process.stderr, format, hideCursor: true });
-  let started = false;
-  return {
-    update(done, total, extra = {}) {
-      if (!started) bar.start(total, done, extra);
-      else bar.update(done, extra);
-      bar.setTotal(total);
-      started = true;
-    },
-    stop: () => started && bar.stop(),
-  };
 }
 
 /** The result: JSON with --json, else the sentence. */

@@ -1,9 +1,9 @@
 // `npm run secrets -- <command>`: projections rebuild | keys rotate-master | keys rotate --org X | org purge X --yes
-import { SingleBar } from 'cli-progress';
 import { ConfigError } from '@platform/config';
 import { assertIdentifier } from '@platform/messaging';
 import { loadSecretsConfig } from '../secrets.definition';
 import { SecretsOperations } from './secrets-operations';
+import { progressBar } from './progress-bar';
 
 const USAGE = `usage: secrets <command>
   projections rebuild          truncate secret_view and replay every event
@@ -17,21 +17,6 @@ function organizationArgument(value: string | undefined): string {
   if (value === undefined) throw new UsageError('missing organization');
   assertIdentifier('organization', value);
   return value;
-}
-
-/** A progress bar on stderr (stdout stays the result), started on the first report; as the `secrets` CLI draws it. */
-function progressBar(format: string): { update(done: number, total: number, extra?: object): void; stop(): void } {
-  const bar = new SingleBar({ stream: process.stderr, format, hideCursor: true });
-  let started = false;
-  return {
-    update(done, total, extra = {}) {
-      if (!started) bar.start(total, done, extra);
-      else bar.update(done, extra);
-      bar.setTotal(total);
-      started = true;
-    },
-    stop: () => started && bar.stop(),
-  };
 }
 
 async function rebuild(ops: SecretsOperations): Promise<void> {
