@@ -35,6 +35,7 @@ export function exitCodeForWireCode(code: string): ExitCode {
     case 'PERMISSION_DENIED':
       return EXIT.DENIED;
     case 'UNAVAILABLE':
+    case 'RESOURCE_EXHAUSTED':
       return EXIT.UNAVAILABLE;
     case 'INTERNAL':
       return EXIT.FAILURE;

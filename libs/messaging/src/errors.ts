@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'TEMPLATE_PARSE_ERROR'
   | 'TEMPLATE_EXECUTION_ERROR'
   | 'TEMPLATE_OUTPUT_ERROR'
+  | 'RESOURCE_EXHAUSTED'
   | 'UNAVAILABLE'
   | 'INTERNAL';
 
@@ -32,6 +33,8 @@ export function statusOf(code: ErrorCode): number {
     case 'TEMPLATE_EXECUTION_ERROR':
     case 'TEMPLATE_OUTPUT_ERROR':
       return 422;
+    case 'RESOURCE_EXHAUSTED':
+      return 429;
     case 'UNAVAILABLE':
       return 503;
     case 'INTERNAL':
