@@ -1,4 +1,5 @@
 import { type NatsConnection, connect, headers as natsHeaders } from 'nats';
+import { urlList } from '@platform/config';
 import { natsCredentials } from '@platform/messaging';
 import { CliError, EXIT, exitCodeForWireCode, explainWireError } from './cli-error';
 
@@ -26,7 +27,7 @@ export class PlatformClient {
     try {
       return new PlatformClient(
         await connect({
-          servers: settings.natsUrl,
+          servers: urlList(settings.natsUrl),
           name: 'secrets-cli',
           maxReconnectAttempts: 0,
           timeout: 3000,

@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig, integerSetting, urlSetting, keyMaterialSetting } from './config';
+import { ConfigError, loadConfig, integerSetting, urlList, urlSetting, keyMaterialSetting } from './config';
 import { REPO_ROOT, loadServiceConfig, databaseSettings } from './platform-config';
 
 const oct = (kid: string) => JSON.stringify({ keys: [{ kty: 'oct', kid, k: 'AAAA' }] });
@@ -28,6 +28,20 @@ describe('configuration', () => {
     const problems = (error as ConfigError).problems;
     expect(problems).toHaveLength(4);
     expect(problems.join('\n')).toMatch(/NATS_URL[\s\S]*NATS_SUBJECT_PREFIX[\s\S]*HTTP_PORT[\s\S]*LOG_LEVEL/);
+  });
+
+  it('takes NATS_URL as a comma-separated list of servers, each checked', () => {
+    const cluster = ' nats://127.0.0.1:4222, nats://127.0.0.1:4223 ,tls://n3:4222';
+    const config = loadServiceConfig('render', {}, { NATS_URL: cluster });
+    expect(config.natsUrl).toBe('nats://127.0.0.1:4222,nats://127.0.0.1:4223,tls://n3:4222');
+    expect(urlList(config.natsUrl)).toEqual(['nats://127.0.0.1:4222', 'nats://127.0.0.1:4223', 'tls://n3:4222']);
+    expect(() => loadServiceConfig('render', {}, { NATS_URL: 'nats://a:4222,http://b' })).toThrow(
+      'NATS_URL entry 2 must be a nats: or tls: or ws: or wss: URL',
+    );
+    expect(() => loadServiceConfig('render', {}, { NATS_URL: 'nats://a:4222,not a url' })).toThrow(
+      'NATS_URL entry 2 is not a valid URL',
+    );
+    expect(() => loadServiceConfig('render', {}, { NATS_URL: ' , ' })).toThrow('NATS_URL names no server');
   });
 
   it('never quotes sensitive content in a problem', () => {

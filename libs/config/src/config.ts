@@ -72,23 +72,57 @@ export function sensitiveStringSetting(variable: string): Setting<string | undef
   };
 }
 
+/** Why `value` is not a URL of one of `protocols`, or undefined when it is one. */
+function urlProblem(variable: string, value: string, protocols: readonly string[]): string | undefined {
+  try {
+    if (!protocols.includes(new URL(value).protocol)) return `${variable} must be a ${protocols.join(' or ')} URL`;
+  } catch {
+    return `${variable} is not a valid URL`;
+  }
+  return undefined;
+}
+
 export function urlSetting(variable: string, defaultValue: string, protocols: readonly string[]): Setting<string> {
   return {
     variable,
     sensitive: false,
     read(env, problems) {
       const value = raw(env, variable) ?? defaultValue;
-      try {
-        const url = new URL(value);
-        if (!protocols.includes(url.protocol)) {
-          problems.push(`${variable} must be a ${protocols.join(' or ')} URL`);
-          return undefined;
-        }
-      } catch {
-        problems.push(`${variable} is not a valid URL`);
+      const problem = urlProblem(variable, value, protocols);
+      if (problem === undefined) return value;
+      problems.push(problem);
+      return undefined;
+    },
+  };
+}
+
+/** The servers of a comma-separated URL list (the NATS convention: `nats://a:4222,nats://b:4222`). */
+export function urlList(value: string): string[] {
+  return value
+    .split(',')
+    .map((url) => url.trim())
+    .filter((url) => url !== '');
+}
+
+/** A comma-separated list of URLs, each of one of `protocols`; the value stays the list as written. */
+export function urlListSetting(variable: string, defaultValue: string, protocols: readonly string[]): Setting<string> {
+  return {
+    variable,
+    sensitive: false,
+    read(env, problems) {
+      const value = raw(env, variable) ?? defaultValue;
+      const urls = urlList(value);
+      if (urls.length === 0) {
+        problems.push(`${variable} names no server`);
         return undefined;
       }
-      return value;
+      const found = urls.map((url, index) =>
+        urlProblem(urls.length === 1 ? variable : `${variable} entry ${index + 1}`, url, protocols),
+      );
+      const problem = found.find((p) => p !== undefined);
+      if (problem === undefined) return urls.join(',');
+      problems.push(problem);
+      return undefined;
     },
   };
 }

@@ -6,6 +6,8 @@ export {
   loadConfig,
   sensitiveStringSetting,
   stringSetting,
+  urlList,
+  urlListSetting,
   urlSetting,
   type Environment,
   type KeyMaterial,

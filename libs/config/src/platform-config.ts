@@ -11,6 +11,7 @@ import {
   loadConfig,
   sensitiveStringSetting,
   stringSetting,
+  urlListSetting,
   urlSetting,
 } from './config';
 
@@ -43,7 +44,7 @@ const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'
 export function commonSettings(service: ServiceName) {
   return {
     nodeEnv: enumSetting('NODE_ENV', ['development', 'test', 'production'], 'development'),
-    natsUrl: urlSetting('NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:', 'ws:', 'wss:']),
+    natsUrl: urlListSetting('NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:', 'ws:', 'wss:']),
     natsUser: stringSetting('NATS_USER', { default: '', pattern: /^[^\s]*$/, description: 'a NATS user name' }),
     natsPassword: sensitiveStringSetting('NATS_PASSWORD'),
     subjectPrefix: stringSetting('NATS_SUBJECT_PREFIX', {

@@ -1,7 +1,7 @@
 import { type DynamicModule, Global, Module, type INestApplication, type Type } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { type MicroserviceOptions } from '@nestjs/microservices';
-import { type CommonConfig, ConfigError, type ServiceName } from '@platform/config';
+import { type CommonConfig, ConfigError, type ServiceName, urlList } from '@platform/config';
 import { TokenSigner, TokenVerifier } from '@platform/crypto';
 import { LoggerModule, Logger as NestPinoLogger } from 'nestjs-pino';
 import { type NatsConnection, connect } from 'nats';
@@ -54,7 +54,7 @@ class PlatformCoreModule {
 
 async function connectNats(definition: ServiceDefinition): Promise<NatsConnection> {
   return connect({
-    servers: definition.config.natsUrl,
+    servers: urlList(definition.config.natsUrl),
     name: definition.name,
     ...natsCredentials(definition.config.natsUser, definition.config.natsPassword),
     maxReconnectAttempts: -1,

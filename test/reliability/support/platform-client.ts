@@ -1,3 +1,4 @@
+import { urlList } from '@platform/config';
 import { type NatsConnection, ErrorCode, connect, headers as natsHeaders } from 'nats';
 import { sleep } from './wait';
 
@@ -36,7 +37,7 @@ export class PlatformClient {
   /** Connects to `url` and keeps reconnecting for as long as it is open (a broker outage must not close it). */
   static async connect(url: string, subjectPrefix: string): Promise<PlatformClient> {
     const connection = await connect({
-      servers: url,
+      servers: urlList(url),
       name: 'reliability-client',
       maxReconnectAttempts: -1,
       reconnectTimeWait: 250,

@@ -1,4 +1,4 @@
-import { ConfigError, databaseSettings, loadServiceConfig } from '@platform/config';
+import { ConfigError, databaseSettings, loadServiceConfig, urlList } from '@platform/config';
 import { CryptoError } from '@platform/crypto';
 import { IDENTIFIER_PATTERN, PlatformError, natsCredentials } from '@platform/messaging';
 import { connect } from 'nats';
@@ -162,7 +162,7 @@ export const OPS_COMMANDS: readonly Command[] = [
         let nats;
         try {
           nats = await connect({
-            servers: config.natsUrl,
+            servers: urlList(config.natsUrl),
             name: 'secrets-cli-audit-rebuild',
             maxReconnectAttempts: 0,
             ...natsCredentials(config.natsUser, config.natsPassword),

@@ -1,6 +1,6 @@
 // Ops entry: `ts-node -T -r tsconfig-paths/register services/audit/src/ops/audit-ops.ts rebuild` (`npm run audit -- rebuild`).
 import { SingleBar } from 'cli-progress';
-import { ConfigError, type Environment, databaseSettings, loadServiceConfig } from '@platform/config';
+import { ConfigError, type Environment, databaseSettings, loadServiceConfig, urlList } from '@platform/config';
 import { natsCredentials } from '@platform/messaging';
 import { connect } from 'nats';
 import { AuditError } from '../audit.error';
@@ -18,7 +18,7 @@ async function rebuild(env: Environment): Promise<void> {
   const config = loadServiceConfig('audit', databaseSettings, env);
   await migrateAuditDatabase(config.databaseUrl);
   const nats = await connect({
-    servers: config.natsUrl,
+    servers: urlList(config.natsUrl),
     name: 'audit-ops',
     // With a NATS user, replies come to that user's own inboxes (deploy/nats/nats-server.conf).
     ...natsCredentials(config.natsUser, config.natsPassword),
