@@ -54,6 +54,7 @@ export function commonSettings(service: ServiceName) {
     }),
     httpPort: integerSetting('HTTP_PORT', { default: DEFAULT_HTTP_PORTS[service], min: 0, max: 65535 }),
     jetStreamReplicas: integerSetting('JETSTREAM_REPLICAS', { default: 1, min: 1, max: 5 }),
+    startTimeoutMs: integerSetting('START_TIMEOUT_MS', { default: 60_000, min: 1_000, max: 600_000 }),
     logLevel: enumSetting('LOG_LEVEL', LOG_LEVELS, 'info'),
     authJwks: keyMaterialSetting('AUTH_JWKS', 'deploy/dev/jwks.json', REPO_ROOT),
     serviceSigningKey: keyMaterialSetting('SERVICE_SIGNING_KEY', 'deploy/dev/service-key.json', REPO_ROOT),

@@ -83,6 +83,7 @@ export async function startService(
   options: { logDestination?: DestinationStream } = {},
 ): Promise<RunningService> {
   const { config } = definition;
+  const startDeadlineAt = Date.now() + config.startTimeoutMs;
   const logger = createLogger(definition.name, config.logLevel, options.logDestination);
   const [verifier, signer] = await Promise.all([
     TokenVerifier.fromJwks(config.authJwks.json),
@@ -94,6 +95,9 @@ export async function startService(
       subjectPrefix: config.subjectPrefix,
       replicas: config.jetStreamReplicas,
       logsMaxAgeDays: definition.logsMaxAgeDays,
+      deadlineAt: startDeadlineAt,
+      onRetry: (error, delayMs) =>
+        logger.warn({ err: error, delayMs }, 'JetStream not ready for stream setup; retrying'),
     });
     const isConnected = watchConnection(nats);
     const readiness = new Readiness();
@@ -101,7 +105,16 @@ export async function startService(
     const tokens = new ServiceTokenIssuer(signer, definition.name, definition.scopes);
     const services = new ServiceClient(nats, config.subjectPrefix, tokens);
     const metrics = createMetricsRegistry(definition.name);
-    const context = new PlatformContext(definition.name, config, nats, logger, readiness, metrics, services);
+    const context = new PlatformContext(
+      definition.name,
+      config,
+      nats,
+      logger,
+      readiness,
+      metrics,
+      services,
+      startDeadlineAt,
+    );
 
     @Module({
       imports: [

@@ -19,7 +19,15 @@ export {
   type ErrorMapper,
   type WireError,
 } from './errors';
-export { ensureStreams, prefixedStreamName, streamConfig, type StreamName } from './jetstream';
+export {
+  JetStreamSetupConflict,
+  ensureStreams,
+  prefixedStreamName,
+  retryJetStreamSetup,
+  streamConfig,
+  type SetupRetryOptions,
+  type StreamName,
+} from './jetstream';
 export { createLogger, scrubLogObject } from './logging';
 export { connectionInbox, inboxPrefixOf, natsCredentials } from './nats-credentials';
 export { ERROR_CODE_HEADER, ERROR_MESSAGE_HEADER, PlatformNatsServer, encodeErrorReply } from './nats-transport';

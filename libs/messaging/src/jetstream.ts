@@ -1,6 +1,7 @@
 import {
   type JetStreamManager,
   type NatsConnection,
+  NatsError,
   RetentionPolicy,
   StorageType,
   type StreamConfig,
@@ -60,28 +61,98 @@ export function streamConfig(name: StreamName, options: StreamOptions): Partial<
   }
 }
 
-/** Creates each stream, or updates it to the wanted configuration; safe when several instances start at once. */
+/**
+ * JetStream API errors that retrying cannot cure: the stream exists with a configuration this release cannot turn
+ * into its own (10058: name in use with a different configuration; 10052: invalid or unchangeable configuration).
+ */
+const CONFIGURATION_CONFLICTS: ReadonlySet<number> = new Set([10052, 10058]);
+
+/** A stream or consumer exists with a configuration the service cannot use; says what the server refused. */
+export class JetStreamSetupConflict extends Error {
+  constructor(what: string, serverSays: string) {
+    super(`${what}: the existing configuration conflicts with this release's (${serverSays})`);
+    this.name = 'JetStreamSetupConflict';
+  }
+}
+
+function conflictOf(error: unknown): string | undefined {
+  const apiError = error instanceof NatsError ? error.jsError() : null;
+  return apiError?.err_code !== undefined && CONFIGURATION_CONFLICTS.has(apiError.err_code)
+    ? apiError.description
+    : undefined;
+}
+
+export interface SetupRetryOptions {
+  /** Epoch ms after which the last error is thrown instead of retried. */
+  readonly deadlineAt: number;
+  /** Told about each failed attempt that will be retried. */
+  readonly onRetry?: (error: unknown, delayMs: number) => void;
+}
+
+const FIRST_RETRY_MS = 100;
+/** START_TIMEOUT_MS's default, for callers outside a service start (tests, benchmarks, ops). */
+const DEFAULT_SETUP_DEADLINE_MS = 60_000;
+const LONGEST_RETRY_MS = 5_000;
+
+/**
+ * Runs a stream or consumer setup step until it succeeds: on a cluster that is still electing leaders, or while
+ * other instances set up the same streams, JetStream answers with timeouts, "not leader" or "temporarily
+ * unavailable" for a while. A configuration conflict fails at once; anything else is retried with backoff until the
+ * deadline, then thrown naming what did not succeed.
+ */
+export async function retryJetStreamSetup<T>(
+  what: string,
+  step: () => Promise<T>,
+  options: SetupRetryOptions,
+): Promise<T> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await step();
+    } catch (error) {
+      const conflict = conflictOf(error);
+      if (conflict !== undefined) throw new JetStreamSetupConflict(what, conflict);
+      const delayMs = Math.min(LONGEST_RETRY_MS, FIRST_RETRY_MS * 2 ** attempt);
+      if (Date.now() + delayMs > options.deadlineAt) {
+        throw new Error(`${what} did not succeed before the start deadline: ${(error as Error).message}`, {
+          cause: error,
+        });
+      }
+      options.onRetry?.(error, delayMs);
+      await new Promise((resolve) => setTimeout(resolve, delayMs));
+    }
+  }
+}
+
+/**
+ * Creates each stream, or updates it to the wanted configuration. Correct when any number of instances of every
+ * service start at once, on one server or a cluster: each step is idempotent and retried (retryJetStreamSetup).
+ */
 export async function ensureStreams(
   connection: NatsConnection,
   names: readonly StreamName[],
-  options: StreamOptions,
+  options: StreamOptions & Partial<SetupRetryOptions>,
 ): Promise<void> {
   // A service without streams (render) may have no JetStream API permission at all.
   if (names.length === 0) return;
+  const retry = { deadlineAt: Date.now() + DEFAULT_SETUP_DEADLINE_MS, ...options };
   const manager: JetStreamManager = await connection.jetstreamManager();
   for (const name of names) {
     const config = streamConfig(name, options);
+    await retryJetStreamSetup(`setting up stream ${config.name}`, () => ensureStream(manager, config), retry);
+  }
+}
+
+async function ensureStream(manager: JetStreamManager, config: Partial<StreamConfig> & { name: string }) {
+  try {
+    await manager.streams.info(config.name);
+    await manager.streams.update(config.name, config);
+  } catch (error) {
+    if (!isStreamNotFound(error)) throw error;
     try {
-      await manager.streams.info(config.name);
+      await manager.streams.add(config);
+    } catch (addError) {
+      if (!/already in use/i.test(String((addError as Error).message))) throw addError;
       await manager.streams.update(config.name, config);
-    } catch (error) {
-      if (!isStreamNotFound(error)) throw error;
-      try {
-        await manager.streams.add(config);
-      } catch (addError) {
-        if (!/already in use/i.test(String((addError as Error).message))) throw addError;
-        await manager.streams.update(config.name, config);
-      }
     }
   }
 }

@@ -2,6 +2,7 @@ import { type NatsConnection } from 'nats';
 import { type Logger } from 'pino';
 import { Registry, collectDefaultMetrics } from 'prom-client';
 import { type CommonConfig, type ServiceName } from '@platform/config';
+import { retryJetStreamSetup } from './jetstream';
 import { type ServiceClient } from './service-client';
 
 /** A named check that `/readyz` runs; the service is ready when every check passes. */
@@ -39,7 +40,17 @@ export class PlatformContext {
     readonly readiness: Readiness,
     readonly metrics: Registry,
     readonly services: ServiceClient,
+    /** Epoch ms by which the service must have set up its streams and consumers (START_TIMEOUT_MS after start). */
+    readonly startDeadlineAt: number = Date.now() + config.startTimeoutMs,
   ) {}
+
+  /** Runs a JetStream setup step at start, retried until the start deadline (see retryJetStreamSetup). */
+  setUpAtStart<T>(what: string, step: () => Promise<T>): Promise<T> {
+    return retryJetStreamSetup(what, step, {
+      deadlineAt: this.startDeadlineAt,
+      onRetry: (error, delayMs) => this.logger.warn({ err: error, delayMs }, `${what}: JetStream not ready; retrying`),
+    });
+  }
 
   /** A subject with this deployment's `NATS_SUBJECT_PREFIX`. */
   subject(subject: string): string {

@@ -26,7 +26,7 @@ class AuditLifecycle implements OnApplicationBootstrap, OnModuleDestroy, OnAppli
   private readonly consumer: AuditEventConsumer;
 
   constructor(
-    platform: PlatformContext,
+    private readonly platform: PlatformContext,
     private readonly store: AuditStore,
     metrics: AuditMetrics,
   ) {
@@ -41,7 +41,7 @@ class AuditLifecycle implements OnApplicationBootstrap, OnModuleDestroy, OnAppli
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.consumer.start();
+    await this.platform.setUpAtStart('consuming SECRETS_EVENTS', () => this.consumer.start());
   }
 
   async onModuleDestroy(): Promise<void> {

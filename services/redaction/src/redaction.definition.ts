@@ -47,7 +47,7 @@ class RedactionLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly consumer: RawLogConsumer;
 
   constructor(
-    platform: PlatformContext,
+    private readonly platform: PlatformContext,
     matchers: ScopeMatchers,
     metrics: RedactionMetrics,
     config: RedactionConfigToken,
@@ -71,8 +71,8 @@ class RedactionLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async onApplicationBootstrap(): Promise<void> {
-    await this.listener.start();
-    await this.consumer.start();
+    await this.platform.setUpAtStart('following SECRETS_EVENTS', () => this.listener.start());
+    await this.platform.setUpAtStart('consuming LOGS_RAW', () => this.consumer.start());
   }
 
   async onModuleDestroy(): Promise<void> {

@@ -121,9 +121,10 @@ export class RawLogConsumer {
   }
 
   async start(): Promise<void> {
+    // Nothing is started before the last step that can fail, so a failed start can simply be tried again.
     await this.ensureConsumer();
-    this.publisher.start();
     await this.subscribe();
+    this.publisher.start();
     this.reading = this.keepSubscribed();
     this.redacting = this.redactLoop();
   }
