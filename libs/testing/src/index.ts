@@ -2,6 +2,7 @@ export {
   type ConfiguredNatsServer,
   type ConfiguredNatsServerOptions,
   freePort,
+  freePorts,
   startConfiguredNatsServer,
 } from './configured-nats-server';
 export { type EventuallyOptions, eventually, eventuallyValue } from './eventually';
@@ -17,6 +18,7 @@ export {
   type TestDatabase,
 } from './infrastructure';
 export { PlaintextValues, testTenants, type TestTenants } from './fixtures';
+export { ClusterNode, NatsCluster } from './nats-cluster';
 export { TestNatsClient, type Reply } from './nats-client';
 export { startTestService, type TestService } from './services';
 export { TestTokens } from './tokens';

@@ -37,11 +37,16 @@ export class ServiceProcess {
     readonly name: PlatformServiceName,
     readonly httpPort: number,
     private readonly env: Record<string, string>,
+    private readonly readyTimeoutMs: number,
   ) {}
 
   /** Starts the service and waits until `/readyz` answers 200. */
-  static async start(name: PlatformServiceName, env: Record<string, string>): Promise<ServiceProcess> {
-    const service = new ServiceProcess(name, await freePort(), env);
+  static async start(
+    name: PlatformServiceName,
+    env: Record<string, string>,
+    options: { readyTimeoutMs?: number } = {},
+  ): Promise<ServiceProcess> {
+    const service = new ServiceProcess(name, await freePort(), env, options.readyTimeoutMs ?? START_TIMEOUT_MS);
     await service.restart();
     return service;
   }
@@ -99,11 +104,12 @@ export class ServiceProcess {
           return (await this.readiness()).status === 200;
         },
         `${this.name} to become ready`,
-        START_TIMEOUT_MS,
+        this.readyTimeoutMs,
       );
     } catch (error) {
       await this.kill();
-      throw error;
+      if (this.output.at(-1)?.includes('exited while starting')) throw error;
+      throw new Error(`${(error as Error).message}; its last words:\n${this.tail()}`, { cause: error });
     }
   }
 
