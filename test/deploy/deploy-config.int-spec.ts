@@ -132,6 +132,18 @@ describe('Helm chart', () => {
     expect(names(withCredentials)).toEqual(expect.arrayContaining(['NATS_USER', 'NATS_PASSWORD']));
   });
 
+  it('gives every pod a start deadline and a startup probe at least as patient', () => {
+    for (const deployment of renderChart().filter((d) => d.kind === 'Deployment')) {
+      const container = deployment.spec.template.spec.containers[0];
+      const env = new Map<string, string>(container.env.map((e: { name: string; value: string }) => [e.name, e.value]));
+      const startTimeoutMs = Number(env.get('START_TIMEOUT_MS'));
+      expect(startTimeoutMs).toBe(60_000);
+      const { periodSeconds, failureThreshold } = container.startupProbe;
+      expect(periodSeconds * failureThreshold * 1000).toBeGreaterThan(startTimeoutMs);
+      expect(container.startupProbe.httpGet).toEqual({ path: '/healthz', port: 'http' });
+    }
+  });
+
   it('exposes /metrics on a named port that a ServiceMonitor can select', () => {
     const docs = renderChart();
     for (const name of SERVICE_NAMES) {
