@@ -399,6 +399,7 @@ describe('error codes', () => {
       ['TEMPLATE_PARSE_ERROR', 422],
       ['TEMPLATE_EXECUTION_ERROR', 422],
       ['TEMPLATE_OUTPUT_ERROR', 422],
+      ['RESOURCE_EXHAUSTED', 429],
       ['UNAVAILABLE', 503],
       ['INTERNAL', 500],
     ]);
