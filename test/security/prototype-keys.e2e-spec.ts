@@ -8,7 +8,7 @@ import { type JetStreamClient } from 'nats';
 import { type ReplyPrivateKey, decryptWithReplyKey, generateReplyKeyPair } from '@platform/crypto';
 import { prefixedStreamName } from '@platform/messaging';
 import { type Reply, eventually, eventuallyValue } from '@platform/testing';
-import { type PlatformUnderTest, outcomeOf, startPlatform } from '../reliability/fixtures/platform';
+import { type PlatformUnderTest, metricsOf, outcomeOf, startPlatform } from '../reliability/fixtures/platform';
 
 const KEY_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,255}$/;
 const PROTOTYPE_NAMES = Object.getOwnPropertyNames(Object.prototype);
@@ -28,9 +28,9 @@ const EMPTY_VENDOR = 'hasOwnProperty';
 const MASK = '********';
 
 const run = randomBytes(6).toString('hex');
-const valueOf = (scope: string, key: string, version: number) => `${scope}-${key}-v${version}-${run}`;
-const vendorValue = (key: string, version = 2) => valueOf('vendor', key, version);
-const customerValue = (key: string, version = 2) => valueOf('customer', key, version);
+const valueFor = (scope: string, key: string, version: number) => `${scope}-${key}-v${version}-${run}`;
+const vendorValue = (key: string, version = 2) => valueFor('vendor', key, version);
+const customerValue = (key: string, version = 2) => valueFor('customer', key, version);
 
 interface ResolvedJson {
   values: Record<string, { value?: string; version: number; scope: string }>;
@@ -58,9 +58,19 @@ describe('prototype property names as keys and identifiers', () => {
     return reply.body;
   }
 
-  function expectRefusal(reply: Reply, message: RegExp): void {
-    expect(outcomeOf(reply)).toBe('INVALID_ARGUMENT');
-    expect((reply.body as { error: { message: string } }).error.message).toMatch(message);
+  /** A counter of the redaction service's /metrics, summed over the series that start with `series`. */
+  async function metricOf(series: string): Promise<number> {
+    return (await metricsOf(platform.services.redaction))
+      .split('\n')
+      .filter((line) => line.startsWith(series))
+      .reduce((sum, line) => sum + Number(line.split(' ').pop()), 0);
+  }
+
+  function expectRefusal(reply: Reply, message: string): void {
+    expect([outcomeOf(reply), (reply.body as { error: { message: string } }).error.message]).toEqual([
+      'INVALID_ARGUMENT',
+      message,
+    ]);
   }
 
   async function resolve(body: Record<string, unknown>): Promise<ResolvedJson> {
@@ -267,8 +277,17 @@ describe('prototype property names as keys and identifiers', () => {
     }
   });
 
-  it('masks log lines of the vendor and of the customer on their way to LOGS', async () => {
+  it('masks log lines of the vendor and of the customer on their way to LOGS, and drops invalid sources', async () => {
     const js: JetStreamClient = platform.client.connection.jetstream();
+    const rejected = () => metricOf('redaction_messages_rejected_total{reason="invalid_subject"');
+    const rejectedBefore = await rejected();
+    // An invalid deployment segment is not a log source: the line is terminated, never published.
+    for (const name of INVALID) {
+      await js.publish(
+        `${platform.prefix}logs.raw.${VENDOR}._.${name}`,
+        Buffer.from(`invalid ${vendorValue(KEYS[0])}`),
+      );
+    }
     const lines = new Map([
       [`logs.raw.${VENDOR}._.${DEPLOYMENT}`, `vendor ${KEYS.map((key) => vendorValue(key)).join(' ')}`],
       [`logs.raw.${VENDOR}.${CUSTOMER}.${DEPLOYMENT}`, `customer ${KEYS.map((key) => customerValue(key)).join(' ')}`],
@@ -287,6 +306,10 @@ describe('prototype property names as keys and identifiers', () => {
       },
       { timeoutMs: 30_000 },
     );
+    await eventually(
+      'the invalid sources rejected',
+      async () => (await rejected()) === rejectedBefore + INVALID.length,
+    );
     expect(stored).toEqual(
       new Map([
         [`logs.redacted.${VENDOR}._.${DEPLOYMENT}`, `vendor ${KEYS.map(() => MASK).join(' ')}`],
@@ -296,16 +319,18 @@ describe('prototype property names as keys and identifiers', () => {
   });
 
   it('refuses the invalid prototype names wherever a user string goes, with INVALID_ARGUMENT', async () => {
+    const badKey = 'key is invalid: it must start with a letter and contain only letters, digits and underscores';
+    const badIdentifier = (field: string) => `${field} must match ^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$`;
     for (const name of INVALID) {
-      expectRefusal(await request('secrets.v1.create', { key: name, value: 'x' }, vendorAdmin), /key/);
-      expectRefusal(await request('secrets.v1.get', { key: name }, vendorAdmin), /key/);
+      expectRefusal(await request('secrets.v1.create', { key: name, value: 'x' }, vendorAdmin), badKey);
+      expectRefusal(await request('secrets.v1.get', { key: name }, vendorAdmin), badKey);
       expectRefusal(
         await request('secrets.v1.list', { customerOrganizationId: name }, vendorAdmin),
-        /customerOrganizationId/,
+        badIdentifier('customerOrganizationId'),
       );
       expectRefusal(
         await request('secrets.v1.resolve', { organizationId: name, keys: [], replyKey: replyKey.publicJwk }, resolver),
-        /organizationId/,
+        badIdentifier('organizationId'),
       );
       expectRefusal(
         await request(
@@ -313,25 +338,28 @@ describe('prototype property names as keys and identifiers', () => {
           { organizationId: VENDOR, keys: [KEYS[0]], pins: { [name]: 1 }, replyKey: replyKey.publicJwk },
           resolver,
         ),
-        /key/,
+        badKey,
       );
       expectRefusal(
         await request('render.v1.render', { template: 'x', format: 'text', pins: { [name]: 1 } }, vendorAdmin),
-        /pins names a key that is not a valid secret key/,
+        'pins names a key that is not a valid secret key',
       );
       expectRefusal(
         await request('render.v1.render', { template: 'x', format: 'text', deploymentId: name }, vendorAdmin),
-        /deploymentId/,
+        badIdentifier('deploymentId'),
       );
       expectRefusal(
         await request('render.v1.validate', { template: 'x', format: 'text', required: [name] }, vendorAdmin),
-        /required\[0\] is not a valid secret key/,
+        'required[0] is not a valid secret key',
       );
       expectRefusal(
         await request('redaction.v1.redact', { customerOrganizationId: name, text: 'x' }, vendorAdmin),
-        /customerOrganizationId/,
+        badIdentifier('customerOrganizationId'),
       );
-      expectRefusal(await request('audit.v1.query', { key: name }, vendorAdmin), /key must match/);
+      expectRefusal(
+        await request('audit.v1.query', { key: name }, vendorAdmin),
+        'key must match ^[A-Za-z][A-Za-z0-9_]{0,255}$',
+      );
     }
   });
 
