@@ -130,6 +130,20 @@ describe('secrets CLI', () => {
     expect(result).toMatchObject({ code: 0, stdout: 'true', stderr: '' });
   });
 
+  it('runs a process with a secret named like an Object.prototype property in its environment', async () => {
+    expect(await cli(['set', 'toString', 'proto-named-value', '--customer', 'protoproof'])).toMatchObject({ code: 0 });
+    const result = await cli([
+      'run',
+      '--customer',
+      'protoproof',
+      '--',
+      process.execPath,
+      '-e',
+      'process.stdout.write(String(Object.hasOwn(process.env, "toString") && process.env.toString === "proto-named-value"))',
+    ]);
+    expect(result).toMatchObject({ code: 0, stdout: 'true', stderr: '' });
+  });
+
   it('refuses to run when a required secret is missing, naming each', async () => {
     const result = await cli([
       'run',

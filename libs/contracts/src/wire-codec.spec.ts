@@ -290,6 +290,18 @@ describe('decodeRequest', () => {
       ),
     );
   });
+
+  // What services get for a proto map: a plain object, so a lookup by key must read own entries only.
+  it('decodes a map into own entries of a plain object, `__proto__` an entry like any other', () => {
+    const body = '{"organizationId":"acme","pins":{"__proto__":3,"toString":2}}';
+    const { pins } = decodeRequest(ResolveSecretsRequestSchema, new TextEncoder().encode(body));
+    expect(Object.entries(pins)).toEqual([
+      ['__proto__', 3],
+      ['toString', 2],
+    ]);
+    expect(Object.getPrototypeOf(pins)).toBe(Object.prototype);
+    expect([Object.hasOwn(pins, 'constructor'), typeof pins.constructor]).toEqual([false, 'function']);
+  });
 });
 
 describe('encodeReply', () => {

@@ -47,6 +47,17 @@ describe('logger scrubbing', () => {
     });
   });
 
+  it('keeps fields named like prototype properties as fields', () => {
+    const logged = JSON.parse('{"__proto__":{"value":"x","key":"A"},"toString":{"token":"y"},"constructor":"c"}');
+    const scrubbed = scrubLogObject(logged) as Record<string, unknown>;
+    expect(Object.getPrototypeOf(scrubbed)).toBeNull();
+    expect(JSON.parse(JSON.stringify(scrubbed))).toEqual(
+      JSON.parse(
+        `{"__proto__":{"value":"${SCRUBBED}","key":"A"},"toString":{"token":"${SCRUBBED}"},"constructor":"c"}`,
+      ),
+    );
+  });
+
   it('summarises binary payloads instead of printing them', () => {
     expect(scrubLogObject({ payload: new TextEncoder().encode(secret) })).toEqual({
       payload: `[${secret.length} bytes]`,

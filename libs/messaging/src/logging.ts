@@ -49,7 +49,8 @@ export function scrubLogObject(input: unknown, depth = 0): unknown {
   if (input instanceof Error) return describeError(input);
   if (Array.isArray(input)) return input.map((item) => scrubLogObject(item, depth + 1));
   if (input instanceof Uint8Array) return `[${input.byteLength} bytes]`;
-  const output: Record<string, unknown> = {};
+  // Null-prototype: a `__proto__` field (JSON.parse makes it an own property) would otherwise set the prototype.
+  const output = Object.create(null) as Record<string, unknown>;
   for (const [key, value] of Object.entries(input)) {
     output[key] = SENSITIVE_FIELD.test(key) ? SCRUBBED : scrubLogObject(value, depth + 1);
   }

@@ -31,7 +31,7 @@ describe('ReplyKeys', () => {
   });
 });
 
-describe('ResolvedSecretValues.existing', () => {
+describe('ResolvedSecretValues', () => {
   /** A secrets service that answers every resolve with `payload`, encrypted to the request's reply key. */
   function answering(payload: unknown) {
     const requests: Record<string, unknown>[] = [];
@@ -44,6 +44,14 @@ describe('ResolvedSecretValues.existing', () => {
     return { requests, source: new ResolvedSecretValues(client, new ReplyKeys(0), 1000) };
   }
   const scope = { organizationId: 'acme', customerOrganizationId: 'globex' };
+
+  it('sends the pins of the named keys only, whatever the keys are called', async () => {
+    const { requests, source } = answering({ values: { toString: { value: 'v', version: 1, scope: 'vendor' } } });
+    const resolved = await source.resolve(scope, ['toString', 'constructor', 'A'], { A: 2, B: 1 });
+    expect(resolved.values).toEqual(new Map([['toString', { value: 'v', version: 1, scope: 'vendor' }]]));
+    expect(requests).toEqual([expect.objectContaining({ keys: ['toString', 'constructor', 'A'], pins: { A: 2 } })]);
+    expect(Object.keys(requests[0].pins as object)).toEqual(['A']);
+  });
 
   it('asks for metadata only and reads version and scope', async () => {
     const { requests, source } = answering({ values: { A: { version: 3, scope: 'vendor' } }, history: [] });

@@ -156,10 +156,11 @@ export class ResolvedSecretValues implements SecretValueSource, SecretMetadataSo
     pins: Readonly<Record<string, number>>,
   ): Promise<ResolvedSecrets> {
     const named = keys === 'all' ? [] : keys;
+    // The pins of the named keys, from the pins' own entries: `pins[key]` would find Object.prototype's `toString`.
+    const wanted = new Set(named);
     const payload = await this.request(scope, {
       keys: named,
-      pins:
-        keys === 'all' ? pins : Object.fromEntries(named.filter((k) => pins[k] !== undefined).map((k) => [k, pins[k]])),
+      pins: keys === 'all' ? pins : Object.fromEntries(Object.entries(pins).filter(([key]) => wanted.has(key))),
     });
     return { values: valuesOf(payload) };
   }

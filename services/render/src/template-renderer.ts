@@ -96,7 +96,7 @@ export class TemplateRenderer {
         ? new Map<string, ResolvedValue>()
         : (await this.values.resolve(scope, keys, request.pins)).values;
 
-    const plain: Record<string, string> = {};
+    const plain = Object.create(null) as Record<string, string>;
     for (const [key, { value }] of resolved) plain[key] = value;
     const used = new Set<string>();
     let output: string;

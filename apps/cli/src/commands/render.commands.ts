@@ -22,9 +22,10 @@ function formatOf(context: CommandContext, fallback: string): string {
   return format;
 }
 
-function pinsOf(context: CommandContext): Record<string, number> {
-  const pins: Record<string, number> = {};
-  for (const pin of (context.values.pin as string[] | undefined) ?? []) {
+/** `--pin KEY=VERSION` options as the request's `pins`; null-prototype, since KEY is the user's (`toString`). */
+export function pinsOf(options: readonly string[]): Record<string, number> {
+  const pins = Object.create(null) as Record<string, number>;
+  for (const pin of options) {
     const match = /^([A-Za-z][A-Za-z0-9_]*)=(\d+)$/.exec(pin);
     if (!match) throw usage(`--pin takes KEY=VERSION (got "${pin}")`);
     pins[match[1]] = Number(match[2]);
@@ -58,7 +59,7 @@ export const renderCommand: Command = {
       template: readTemplate(context.args[0]),
       format: formatOf(context, 'text'),
       ...customerOf(context),
-      pins: pinsOf(context),
+      pins: pinsOf((context.values.pin as string[] | undefined) ?? []),
     });
     if (context.output.json) context.output.out(JSON.stringify(reply));
     else process.stdout.write(reply.output ?? '');
@@ -116,6 +117,28 @@ function keysInScope(secrets: readonly SecretJson[], customer: string | undefine
   return [...new Set(secrets.filter(ofScope).map((s) => s.key ?? ''))].filter(Boolean).sort();
 }
 
+/**
+ * The environment CMD runs with: the parent's, then the rendered `{KEY: value}` JSON over it. Null-prototype,
+ * because spawn copies inherited properties too and a secret may be called `toString` or `constructor`.
+ */
+export function runEnvironment(parent: NodeJS.ProcessEnv, rendered: string): NodeJS.ProcessEnv {
+  const malformed = () => new CliError('render did not return the secrets as a JSON object of text values');
+  let values: unknown;
+  try {
+    values = JSON.parse(rendered);
+  } catch {
+    // JSON.parse's message quotes the output, which holds the values.
+    throw malformed();
+  }
+  if (typeof values !== 'object' || values === null || Array.isArray(values)) throw malformed();
+  const env = Object.assign(Object.create(null) as NodeJS.ProcessEnv, parent);
+  for (const [name, value] of Object.entries(values)) {
+    if (typeof value !== 'string') throw malformed();
+    env[name] = value;
+  }
+  return env;
+}
+
 export const runCommand: Command = {
   path: ['run'],
   usage: 'run [--required A,B] [--customer ID] -- CMD [ARGS…]',
@@ -151,7 +174,7 @@ export const runCommand: Command = {
     const keys = [
       ...new Set([...keysInScope([...listed, ...extraVendorLevel], customer, isCustomerUser), ...required]),
     ];
-    let env: Record<string, string> = {};
+    let rendered = '{}';
     if (keys.length > 0) {
       // JSON output keeps multi-line values intact (an env file would escape their newlines).
       const template = `{${keys.map((k) => `${JSON.stringify(k)}:{{ toJson .Secrets.${k} }}`).join(',')}}`;
@@ -160,11 +183,12 @@ export const runCommand: Command = {
         format: 'text',
         ...customerOf(context),
       });
-      env = JSON.parse(reply.output ?? '{}') as Record<string, string>;
+      rendered = reply.output ?? '{}';
     }
+    const env = runEnvironment(context.env, rendered);
     await client.close();
     return new Promise<number>((resolve) => {
-      const child = spawn(cmd, cmdArgs, { stdio: 'inherit', env: { ...context.env, ...env } });
+      const child = spawn(cmd, cmdArgs, { stdio: 'inherit', env });
       const forward = (signal: NodeJS.Signals) => child.kill(signal);
       process.on('SIGINT', forward).on('SIGTERM', forward);
       child.on('error', () => {

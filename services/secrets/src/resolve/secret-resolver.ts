@@ -233,7 +233,9 @@ export class SecretResolver {
     current: Map<string, Located>,
     pins: Readonly<Record<string, number>>,
   ): Promise<Map<string, Located>> {
-    const pinned = [...current.values()].filter((row) => pins[row.key] !== undefined && pins[row.key] !== row.version);
+    // A Map: the decoded `pins` is a plain object, so `pins.toString` is a function where no pin names that key.
+    const versions = new Map(Object.entries(pins));
+    const pinned = [...current.values()].filter((row) => (versions.get(row.key) ?? row.version) !== row.version);
     if (pinned.length === 0) return current;
     const rows = await this.store.query<
       Pick<ValueRow, 'stream_id' | 'value' | 'transaction_id' | 'position'> & { stream_version: number }
@@ -242,7 +244,7 @@ export class SecretResolver {
        from events e join data_key d on d.id = (e.data->>'dataKeyId')::uuid
        where (e.stream_id, e.stream_version) in (select * from unnest($1::text[], $2::int[]))
          and e.type = any($3::text[])`,
-      [pinned.map((row) => row.stream_id), pinned.map((row) => pins[row.key]), VALUE_EVENT_TYPES],
+      [pinned.map((row) => row.stream_id), pinned.map((row) => versions.get(row.key)), VALUE_EVENT_TYPES],
       { prepared: true },
     );
     const found = new Map(rows.map((row) => [row.stream_id, row]));
