@@ -27,6 +27,7 @@ export class ClusterNode {
     readonly name: string,
     readonly port: number,
     readonly routePort: number,
+    readonly monitorPort: number,
     private readonly routes: readonly string[],
     private readonly clusterName: string,
     readonly storeDir: string,
@@ -44,7 +45,7 @@ export class ClusterNode {
   async start(): Promise<void> {
     if (this.child) throw new Error(`${this.name} is already running`);
     const args = [
-      ...['-js', '-sd', this.storeDir, '-a', '127.0.0.1', '-p', String(this.port)],
+      ...['-js', '-sd', this.storeDir, '-a', '127.0.0.1', '-p', String(this.port), '-m', String(this.monitorPort)],
       ...['--server_name', this.name, '--cluster_name', this.clusterName],
       ...['--cluster', `nats://127.0.0.1:${this.routePort}`, '--routes', this.routes.join(',')],
     ];
@@ -72,6 +73,13 @@ export class ClusterNode {
     });
   }
 
+  /** The names of the client connections this server holds now (its `/connz` monitoring endpoint). */
+  async connectionNames(): Promise<string[]> {
+    const response = await fetch(`http://127.0.0.1:${this.monitorPort}/connz?limit=4096`);
+    const { connections = [] } = (await response.json()) as { connections?: { name?: string }[] };
+    return connections.map((connection) => connection.name ?? '');
+  }
+
   /** SIGKILL: no goodbye to the cluster or the clients. */
   async kill(): Promise<void> {
     this.child?.kill('SIGKILL');
@@ -85,13 +93,22 @@ export class NatsCluster {
 
   static async start(size = 3): Promise<NatsCluster> {
     const clusterName = `test-${process.pid}`;
-    const allPorts = await freePorts(2 * size);
+    const allPorts = await freePorts(3 * size);
     const ports = allPorts.slice(0, size);
-    const routePorts = allPorts.slice(size);
+    const routePorts = allPorts.slice(size, 2 * size);
+    const monitorPorts = allPorts.slice(2 * size);
     const routes = routePorts.map((port) => `nats://127.0.0.1:${port}`);
     const nodes = ports.map(
       (port, i) =>
-        new ClusterNode(`n${i + 1}`, port, routePorts[i], routes, clusterName, mkdtempSync(join(tmpdir(), 'nats-n-'))),
+        new ClusterNode(
+          `n${i + 1}`,
+          port,
+          routePorts[i],
+          monitorPorts[i],
+          routes,
+          clusterName,
+          mkdtempSync(join(tmpdir(), 'nats-n-')),
+        ),
     );
     const cluster = new NatsCluster(nodes);
     try {
@@ -127,6 +144,12 @@ export class NatsCluster {
       },
       { timeoutMs: ELECTION_TIMEOUT_MS },
     );
+  }
+
+  node(name: string): ClusterNode {
+    const node = this.nodes.find((candidate) => candidate.name === name);
+    if (!node) throw new Error(`no cluster node named ${name}`);
+    return node;
   }
 
   /** Kills every node and deletes their stores. */
