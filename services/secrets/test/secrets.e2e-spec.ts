@@ -445,6 +445,26 @@ describe('secrets service over NATS (plain JSON)', () => {
       expect(reply.body.missing).toEqual(['VENDOR_ONLY']);
     });
 
+    it('refuses a pin outside 1 to 2^31 - 1 with INVALID_ARGUMENT naming the field', async () => {
+      const renderToken = await tokens.service('render', ['secrets:resolve']);
+      for (const version of [0, 2 ** 31, 4294967295]) {
+        const { reply } = await resolve(renderToken, { keys: ['SHARED'], pins: { SHARED: version } });
+        expect([version, reply.status, refused(reply)]).toEqual([
+          version,
+          400,
+          {
+            code: 'INVALID_ARGUMENT',
+            message: 'pins.SHARED must be a version from 1 to 2147483647',
+            details: { field: 'pins.SHARED' },
+          },
+        ]);
+      }
+      const tooLarge = await resolve(renderToken, { keys: ['SHARED'], pins: { SHARED: 2 ** 32 } });
+      expect(refused(tooLarge.reply).code).toBe('INVALID_ARGUMENT');
+      const highest = await resolve(renderToken, { keys: ['SHARED'], pins: { SHARED: 2 ** 31 - 1 } });
+      expect(highest.reply.body.missing).toEqual(['SHARED']);
+    });
+
     it('gives every key and every earlier value only to secrets:resolve-all', async () => {
       const narrow = await tokens.service('render', ['secrets:resolve']);
       for (const request of [{}, { keys: ['SHARED'], includeHistory: true }]) {

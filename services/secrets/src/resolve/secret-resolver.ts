@@ -1,4 +1,4 @@
-import { type ResolveSecretsRequest, type SecretScope as ValueScope } from '@platform/contracts';
+import { MAX_SECRET_VERSION, type ResolveSecretsRequest, type SecretScope as ValueScope } from '@platform/contracts';
 import { CryptoError, CryptoErrorCode, type DataKeyRing, encryptForReplyKey } from '@platform/crypto';
 import { type PostgresEventStore } from '@platform/event-store';
 import { type Principal, actorOf, assertIdentifier, assertServiceScope, hasScope } from '@platform/messaging';
@@ -196,7 +196,13 @@ export class SecretResolver {
     keys.forEach(assertValidKey);
     for (const [key, version] of Object.entries(request.pins)) {
       assertValidKey(key);
-      if (version < 1) throw new SecretsError(SecretsErrorCode.INVALID_ARGUMENT, `pins.${key} must be a version ≥ 1`);
+      if (!Number.isInteger(version) || version < 1 || version > MAX_SECRET_VERSION) {
+        throw new SecretsError(
+          SecretsErrorCode.INVALID_ARGUMENT,
+          `pins.${key} must be a version from 1 to ${MAX_SECRET_VERSION}`,
+          { field: `pins.${key}` },
+        );
+      }
     }
     assertReplyKeyShape(request.replyKey);
     return keys;

@@ -750,7 +750,8 @@ export type ResolveSecretsRequest = Message<"secrets.v1.ResolveSecretsRequest"> 
   includeHistory?: boolean | undefined;
 
   /**
-   * KEY -> version to resolve instead of the latest.
+   * KEY -> version to resolve instead of the latest; a version is 1 to 2^31-1, else
+   * INVALID_ARGUMENT naming the field (pins.KEY).
    *
    * @generated from field: map<string, uint32> pins = 5;
    */
@@ -803,7 +804,8 @@ export type ResolveSecretsRequestJson = {
   includeHistory?: boolean;
 
   /**
-   * KEY -> version to resolve instead of the latest.
+   * KEY -> version to resolve instead of the latest; a version is 1 to 2^31-1, else
+   * INVALID_ARGUMENT naming the field (pins.KEY).
    *
    * @generated from field: map<string, uint32> pins = 5;
    */
