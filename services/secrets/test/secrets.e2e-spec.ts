@@ -445,6 +445,34 @@ describe('secrets service over NATS (plain JSON)', () => {
       expect(reply.body.missing).toEqual(['VENDOR_ONLY']);
     });
 
+    it("resolves only the customer's own values with customerOnly, and refuses it without a customer", async () => {
+      const renderToken = await tokens.service('render', ['secrets:resolve']);
+      const request = { customerOrganizationId: resolveCustomer, keys: ['SHARED', 'VENDOR_ONLY'], customerOnly: true };
+      const { reply, opened } = await resolve(renderToken, request);
+      expect(opened?.values).toEqual({ SHARED: { value: values.sharedCustomer2, version: 2, scope: 'customer' } });
+      expect(reply.body.missing).toEqual(['VENDOR_ONLY']);
+      const metadata = await resolve(renderToken, { ...request, metadataOnly: true });
+      expect(metadata.opened?.values).toEqual({ SHARED: { version: 2, scope: 'customer' } });
+      expect(metadata.reply.body.missing).toEqual(['VENDOR_ONLY']);
+      const redaction = await tokens.service('redaction', ['secrets:resolve-all']);
+      const all = await resolve(redaction, {
+        customerOrganizationId: resolveCustomer,
+        customerOnly: true,
+        includeHistory: true,
+      });
+      expect(Object.keys(all.opened?.values ?? {})).toEqual(['SHARED']);
+      expect(all.opened?.history).toEqual([
+        { key: 'SHARED', value: values.sharedCustomer, version: 1, scope: 'customer' },
+      ]);
+      const withoutCustomer = await resolve(renderToken, { keys: ['SHARED'], customerOnly: true });
+      expect(withoutCustomer.reply.status).toBe(400);
+      expect(refused(withoutCustomer.reply)).toEqual({
+        code: 'INVALID_ARGUMENT',
+        message: 'customerOnly needs customerOrganizationId',
+        details: { field: 'customerOnly' },
+      });
+    });
+
     it('refuses a pin outside 1 to 2^31 - 1 with INVALID_ARGUMENT naming the field', async () => {
       const renderToken = await tokens.service('render', ['secrets:resolve']);
       for (const version of [0, 2 ** 31, 4294967295]) {

@@ -54,6 +54,12 @@ interface Located extends ValueRow {
 
 const scopeOf = (row: Pick<ValueRow, 'customer_id'>): ValueScope => (row.customer_id === '' ? 'vendor' : 'customer');
 
+/** The partitions a resolve reads: vendor-level (`''`) and the customer's, or with `customerOnly` the customer's alone. */
+function partitionsOf(request: ResolveSecretsRequest): string[] {
+  if (request.customerOrganizationId === undefined) return [''];
+  return request.customerOnly ? [request.customerOrganizationId] : ['', request.customerOrganizationId];
+}
+
 function assertReplyKeyShape(replyKey: unknown): void {
   const jwk = replyKey as Record<string, unknown> | undefined;
   if (
@@ -110,7 +116,7 @@ export class SecretResolver {
     const keys = this.requestedKeys(request);
     const everyKey = keys.length === 0;
 
-    const customerIds = request.customerOrganizationId === undefined ? [''] : ['', request.customerOrganizationId];
+    const customerIds = partitionsOf(request);
     if (request.metadataOnly) return this.existing(request, customerIds, keys);
     const current = await this.currentValues(request.organizationId, customerIds, everyKey ? undefined : keys);
     const chosen = await this.applyPins(current, request.pins);
@@ -185,6 +191,10 @@ export class SecretResolver {
     assertIdentifier('organizationId', request.organizationId);
     if (request.customerOrganizationId !== undefined) {
       assertIdentifier('customerOrganizationId', request.customerOrganizationId);
+    } else if (request.customerOnly) {
+      throw new SecretsError(SecretsErrorCode.INVALID_ARGUMENT, 'customerOnly needs customerOrganizationId', {
+        field: 'customerOnly',
+      });
     }
     const keys = [...new Set(request.keys)];
     if (keys.length > MAX_RESOLVE_KEYS) {
