@@ -1,4 +1,4 @@
-import { type SecretScope } from '@platform/contracts';
+import { MAX_SECRET_VERSION, type SecretScope } from '@platform/contracts';
 import { type ReplyPrivateKey, type ReplyPublicJwk, decryptWithReplyKey, generateReplyKeyPair } from '@platform/crypto';
 import { DependencyError, PlatformError, type Scope, type ServiceClient } from '@platform/messaging';
 import { type Histogram } from 'prom-client';
@@ -155,6 +155,7 @@ export class ResolvedSecretValues implements SecretValueSource, SecretMetadataSo
     keys: readonly string[] | 'all',
     pins: Readonly<Record<string, number>>,
   ): Promise<ResolvedSecrets> {
+    assertPinVersions(pins);
     const named = keys === 'all' ? [] : keys;
     // The pins of the named keys, from the pins' own entries: `pins[key]` would find Object.prototype's `toString`.
     const wanted = new Set(named);
@@ -197,6 +198,21 @@ export class ResolvedSecretValues implements SecretValueSource, SecretMetadataSo
       throw malformedReply();
     } finally {
       stopTimer?.();
+    }
+  }
+}
+
+/** Pins name versions from 1 to MAX_SECRET_VERSION; the secrets service refuses any other, so render does first. */
+export function assertPinVersions(pins: Readonly<Record<string, number>>): void {
+  for (const [key, version] of Object.entries(pins)) {
+    if (!Number.isInteger(version) || version < 1 || version > MAX_SECRET_VERSION) {
+      throw new RenderError(
+        RenderErrorCode.INVALID_ARGUMENT,
+        `pins.${key} must be a version from 1 to ${MAX_SECRET_VERSION}`,
+        {
+          field: `pins.${key}`,
+        },
+      );
     }
   }
 }
