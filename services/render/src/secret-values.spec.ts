@@ -78,6 +78,13 @@ describe('ResolvedSecretValues.resolve', () => {
   }
   const customerValue = { values: { A: { value: 'a', version: 1, scope: 'customer' } }, history: [] };
 
+  it("asks for the customer's own values only when the scope is customer-only", async () => {
+    const { requests, source } = answering(customerValue);
+    await source.resolve({ organizationId: 'acme', customerOrganizationId: 'globex', customerOnly: true }, ['A'], {});
+    await source.resolve({ organizationId: 'acme', customerOrganizationId: 'globex' }, ['A'], {});
+    expect(requests.map((request) => request.customerOnly)).toEqual([true, undefined]);
+  });
+
   it('refuses a pin the secrets service could not hold, before asking it', async () => {
     const { requests, source } = answering(customerValue);
     const scope = { organizationId: 'acme', customerOrganizationId: null };
