@@ -13,6 +13,7 @@ import {
   type TestDatabase,
   TestTokens,
   createTestDatabase,
+  eventually,
   freePort,
   startConfiguredNatsServer,
 } from '@platform/testing';
@@ -181,7 +182,7 @@ describeWithNats('NATS server configuration', () => {
   let natsUrl: string;
   let database: TestDatabase;
   let adminToken: string;
-  const services: Array<{ name: ServiceName; process: ChildProcess; output: string[] }> = [];
+  const services: Array<{ name: ServiceName; process: ChildProcess; output: string[]; httpPort: number }> = [];
   const connections: NatsConnection[] = [];
 
   /** A connection as one of the config's users, with that user's own inbox prefix (as the services and CLI use). */
@@ -211,7 +212,7 @@ describeWithNats('NATS server configuration', () => {
     const output: string[] = [];
     child.stdout!.on('data', (d: Buffer) => output.push(d.toString()));
     child.stderr!.on('data', (d: Buffer) => output.push(d.toString()));
-    services.push({ name, process: child, output });
+    services.push({ name, process: child, output, httpPort });
     for (let i = 0; i < 300; i++) {
       if (child.exitCode !== null) throw new Error(`${name} exited ${child.exitCode}: ${output.join('')}`);
       const ready = await fetch(`http://127.0.0.1:${httpPort}/readyz`).then(
@@ -451,5 +452,75 @@ describeWithNats('NATS server configuration', () => {
     expect(seen).toEqual(['connecting with ********']);
     expect(await delivered(ops, shipper, 'secrets.v1.create')).toBe(false);
     expect(await delivered(client, shipper, 'render.v1.render')).toBe(false);
+  });
+  /** Whether the server refuses `user` a publish to `subject` (a request surfaces the permissions violation). */
+  async function publishRefused(user: NatsUser, subject: string): Promise<boolean> {
+    const connection = await as(user);
+    return connection.request(subject, encoder.encode('{}'), { timeout: 2000 }).then(
+      () => false,
+      (error: Error) => /permissions violation/i.test(error.message),
+    );
+  }
+
+  it('lets only secrets publish into secrets.events.>, only redaction into logs.redacted.>, only shipper into logs.raw.>', async () => {
+    const users: readonly NatsUser[] = ['secrets', 'render', 'redaction', 'audit', 'shipper', 'client', 'ops'];
+    const publishers: Record<string, NatsUser> = {
+      'secrets.events.acme.X': 'secrets',
+      'logs.redacted.acme._.x': 'redaction',
+      'logs.raw.acme._.x': 'shipper',
+    };
+    for (const [subject, publisher] of Object.entries(publishers)) {
+      for (const user of users.filter((u) => u !== publisher)) {
+        expect([user, subject, await publishRefused(user, subject)]).toEqual([user, subject, true]);
+      }
+    }
+  });
+
+  it('has the services drop requests whose reply subject is a stream or JetStream API subject', async () => {
+    // allow_responses would let a service answer there; the services refuse to (NATS_REPLY_PREFIXES).
+    const [client, ops] = await Promise.all([as('client'), as('ops')]);
+    const manager = await ops.jetstreamManager();
+    const eventsBefore = (await manager.streams.info('SECRETS_EVENTS')).state.messages;
+    const logsBefore = (await manager.streams.info('LOGS')).state.messages;
+    const seen: string[] = [];
+    ops.subscribe('logs.redacted.acme.>', { callback: (error, m) => void (!error && seen.push(m.subject)) });
+    await ops.flush();
+    const headers = natsHeaders();
+    headers.set('Authorization', `Bearer ${adminToken}`);
+    const forged: Array<[ServiceName, string, object, string]> = [
+      ['secrets', 'secrets.v1.list', {}, 'secrets.events.acme.X'],
+      ['secrets', 'secrets.v1.list', {}, '$JS.API.STREAM.PURGE.SECRETS_EVENTS'],
+      [
+        'render',
+        'render.v1.render',
+        { template: 'P={{ .Secrets.DB_PASSWORD }}\n', format: 'env' },
+        'logs.redacted.acme._.x',
+      ],
+      ['redaction', 'redaction.v1.redact', { text: 'deploy-conf-pw-4d1c' }, 'logs.redacted.acme._.y'],
+      ['audit', 'audit.v1.query', {}, '$JS.API.STREAM.PURGE.LOGS'],
+    ];
+    const droppedBy = async (name: ServiceName) => {
+      const { httpPort } = services.find((s) => s.name === name)!;
+      const metrics = await (await fetch(`http://127.0.0.1:${httpPort}/metrics`)).text();
+      const line = metrics.split('\n').find((l) => l.startsWith(`${name}_requests_dropped_total{`));
+      return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0;
+    };
+    // Earlier tests' publishes without a reply subject were dropped too.
+    const before = new Map(
+      await Promise.all(SERVICE_NAMES.map(async (name) => [name, await droppedBy(name)] as const)),
+    );
+    for (const [, subject, body, reply] of forged) {
+      client.publish(subject, encoder.encode(JSON.stringify(body)), { headers, reply });
+    }
+    await client.flush();
+    for (const name of SERVICE_NAMES) {
+      const expected = before.get(name)! + forged.filter(([service]) => service === name).length;
+      await eventually(`${name} drops ${expected} requests`, async () => (await droppedBy(name)) >= expected);
+      expect([name, await droppedBy(name)]).toEqual([name, expected]);
+    }
+    await ops.flush();
+    expect(seen).toEqual([]);
+    expect((await manager.streams.info('SECRETS_EVENTS')).state.messages).toBe(eventsBefore);
+    expect((await manager.streams.info('LOGS')).state.messages).toBe(logsBefore);
   });
 });

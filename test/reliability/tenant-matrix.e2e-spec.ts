@@ -273,13 +273,23 @@ describe('tenant matrix: every subject × every caller', () => {
             customerOrganizationId: CUSTOMER,
             required: ['VENDOR_KEY'],
           },
-          allowed: (reply) =>
-            expect(reply.body).toEqual({
-              valid: true,
-              references: [{ key: 'CUSTOMER_KEY', version: 1, scope: 'customer' }],
-              missing: [],
-              errors: [],
-            }),
+          // A customer user's scope is its own keys only: the vendor-level key is missing for it (issue 15).
+          allowed: (reply, caller) =>
+            expect(reply.body).toEqual(
+              caller.startsWith('customer')
+                ? {
+                    valid: false,
+                    references: [{ key: 'CUSTOMER_KEY', version: 1, scope: 'customer' }],
+                    missing: ['VENDOR_KEY'],
+                    errors: [],
+                  }
+                : {
+                    valid: true,
+                    references: [{ key: 'CUSTOMER_KEY', version: 1, scope: 'customer' }],
+                    missing: [],
+                    errors: [],
+                  },
+            ),
         };
       case 'redaction.v1.redact':
         return {

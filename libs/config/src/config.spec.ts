@@ -12,6 +12,7 @@ describe('configuration', () => {
     expect(config.subjectPrefix).toBe('');
     expect(config.jetStreamReplicas).toBe(1);
     expect(config.logLevel).toBe('info');
+    expect(config.replyPrefixes).toEqual(['_INBOX.', '_INBOX_']);
     expect(config.authJwks.isDevDefault).toBe(true);
     expect(Object.isFrozen(config)).toBe(true);
   });
@@ -42,6 +43,16 @@ describe('configuration', () => {
       'NATS_URL entry 2 is not a valid URL',
     );
     expect(() => loadServiceConfig('render', {}, { NATS_URL: ' , ' })).toThrow('NATS_URL names no server');
+  });
+
+  it('reads NATS_REPLY_PREFIXES as a list and refuses wildcards or an empty item', () => {
+    const strict = loadServiceConfig('render', {}, { NATS_REPLY_PREFIXES: '_INBOX_client., _INBOX_render.' });
+    expect(strict.replyPrefixes).toEqual(['_INBOX_client.', '_INBOX_render.']);
+    for (const value of ['>', '_INBOX.*', '_INBOX.,', 'a b']) {
+      expect(() => loadServiceConfig('render', {}, { NATS_REPLY_PREFIXES: value })).toThrow(
+        `NATS_REPLY_PREFIXES must be a comma-separated list of subject prefixes without spaces or wildcards, such as "_INBOX.,_INBOX_" (got "${value}")`,
+      );
+    }
   });
 
   it('never quotes sensitive content in a problem', () => {

@@ -63,6 +63,28 @@ export function stringSetting(
   };
 }
 
+/** A comma-separated list, each item matching `itemPattern`; empty or unset means the default, never an empty list. */
+export function listSetting(
+  variable: string,
+  options: { default: readonly string[]; itemPattern: RegExp; description: string },
+): Setting<readonly string[]> {
+  return {
+    variable,
+    sensitive: false,
+    read(env, problems) {
+      const value = raw(env, variable);
+      if (value === undefined) return Object.freeze([...options.default]);
+      const items = value.split(',').map((item) => item.trim());
+      const bad = items.filter((item) => !options.itemPattern.test(item));
+      if (bad.length > 0) {
+        problems.push(`${variable} must be a comma-separated list of ${options.description} (got "${value}")`);
+        return undefined;
+      }
+      return Object.freeze(items);
+    },
+  };
+}
+
 /** A credential such as a password: optional, never printed. */
 export function sensitiveStringSetting(variable: string): Setting<string | undefined> {
   return {

@@ -3,6 +3,7 @@ export {
   enumSetting,
   integerSetting,
   keyMaterialSetting,
+  listSetting,
   loadConfig,
   sensitiveStringSetting,
   stringSetting,
@@ -15,6 +16,7 @@ export {
 } from './config';
 export {
   DEFAULT_HTTP_PORTS,
+  DEFAULT_REPLY_PREFIXES,
   REPO_ROOT,
   SERVICE_NAMES,
   commonSettings,

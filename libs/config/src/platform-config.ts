@@ -8,6 +8,7 @@ import {
   enumSetting,
   integerSetting,
   keyMaterialSetting,
+  listSetting,
   loadConfig,
   sensitiveStringSetting,
   stringSetting,
@@ -38,6 +39,9 @@ export const DEFAULT_HTTP_PORTS: Readonly<Record<ServiceName, number>> = {
   audit: 8084,
 };
 
+/** Where callers' replies go: nats.js's default inbox and the per-user `_INBOX_<user>.` ones (libs/messaging). */
+export const DEFAULT_REPLY_PREFIXES: readonly string[] = Object.freeze(['_INBOX.', '_INBOX_']);
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Settings every service reads (ARCHITECTURE.md §9). */
@@ -47,6 +51,11 @@ export function commonSettings(service: ServiceName) {
     natsUrl: urlListSetting('NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:', 'ws:', 'wss:']),
     natsUser: stringSetting('NATS_USER', { default: '', pattern: /^[^\s]*$/, description: 'a NATS user name' }),
     natsPassword: sensitiveStringSetting('NATS_PASSWORD'),
+    replyPrefixes: listSetting('NATS_REPLY_PREFIXES', {
+      default: DEFAULT_REPLY_PREFIXES,
+      itemPattern: /^[^\s*>]+$/,
+      description: 'subject prefixes without spaces or wildcards, such as "_INBOX.,_INBOX_"',
+    }),
     subjectPrefix: stringSetting('NATS_SUBJECT_PREFIX', {
       default: '',
       pattern: /^(?:[A-Za-z0-9_-]+\.)*$/,

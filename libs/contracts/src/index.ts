@@ -5,6 +5,7 @@ export { DEFAULT_MAX_REQUEST_BYTES, decodeRequest, encodeReply, toWireJson, type
 export {
   ERROR_CODES,
   ERROR_STATUS,
+  MAX_SECRET_VERSION,
   RENDER_FORMATS,
   SECRET_EVENT_TYPES,
   SECRET_SCOPES,

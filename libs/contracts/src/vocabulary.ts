@@ -29,6 +29,9 @@ export type RenderFormat = (typeof RENDER_FORMATS)[number];
 export const SECRET_SCOPES = Object.freeze(['vendor', 'customer'] as const);
 export type SecretScope = (typeof SECRET_SCOPES)[number];
 
+/** The highest version a secret can reach, and so the highest a pin may name: versions are Postgres `integer`s. */
+export const MAX_SECRET_VERSION = 2 ** 31 - 1;
+
 /** `type` of a SecretEvent, a history entry and an audit record; also the last token of the event's subject. */
 export const SECRET_EVENT_TYPES = Object.freeze([
   'SecretCreated',

@@ -7,6 +7,7 @@ import { LoggerModule, Logger as NestPinoLogger } from 'nestjs-pino';
 import { type NatsConnection, connect } from 'nats';
 import { type AddressInfo } from 'node:net';
 import { type DestinationStream } from 'pino';
+import { Counter } from 'prom-client';
 import { BearerAuthGuard } from './auth.guard';
 import { type ErrorMapper } from './errors';
 import { HealthController } from './health.controller';
@@ -131,10 +132,21 @@ export async function startService(
     // A hybrid app's microservice takes its global guard and filter from the app (inheritAppConfig).
     app.useGlobalGuards(new BearerAuthGuard(verifier));
     app.useGlobalFilters(new RpcErrorFilter(definition.errorMappers, app.getHttpAdapter()));
+    const dropped = new Counter({
+      name: `${definition.name}_requests_dropped_total`,
+      help: 'Requests dropped unanswered before any handler ran, by reason (reply_subject: not an inbox)',
+      labelNames: ['reason'],
+      registers: [metrics],
+    });
     const strategy = new PlatformNatsServer({
       connection: nats,
       queue: definition.name,
       subjectPrefix: config.subjectPrefix,
+      replyPrefixes: config.replyPrefixes,
+      onDropped: ({ subject, reply, reason }) => {
+        dropped.inc({ reason });
+        logger.warn({ subject, reply, reason }, 'request dropped: its reply subject is not an inbox');
+      },
     });
     app.connectMicroservice<MicroserviceOptions>({ strategy }, { inheritAppConfig: true });
     await app.startAllMicroservices();

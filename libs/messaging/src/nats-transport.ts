@@ -1,5 +1,5 @@
 import { type ConsumerDeserializer, type IncomingRequest, type Serializer, ServerNats } from '@nestjs/microservices';
-import { type MsgHdrs, type NatsConnection, headers as natsHeaders } from 'nats';
+import { type Msg, type MsgHdrs, type NatsConnection, headers as natsHeaders } from 'nats';
 import { INTERNAL_ERROR, type WireError, isWireError, statusOf } from './errors';
 
 export const ERROR_CODE_HEADER = 'Nats-Service-Error-Code';
@@ -60,6 +60,24 @@ export class JsonReplySerializer implements Serializer<OutgoingPacket, { data: U
   }
 }
 
+/**
+ * Whether a request's reply subject is a caller's inbox. Anything else (`secrets.events.<org>.X`, `logs.redacted.…`,
+ * `$JS.API.…`, or none) would make the service publish where a stream or the server acts on it.
+ */
+export function isInboxReply(reply: string | undefined, replyPrefixes: readonly string[]): boolean {
+  return (
+    reply !== undefined && replyPrefixes.some((prefix) => reply.startsWith(prefix) && reply.length > prefix.length)
+  );
+}
+
+/** A request dropped before any handler ran, with why. */
+export interface DroppedRequest {
+  readonly subject: string;
+  /** The reply subject named, cut to 128 characters; absent when there was none. */
+  readonly reply?: string;
+  readonly reason: 'reply_subject';
+}
+
 export interface PlatformNatsServerOptions {
   /** The service's shared connection (also used for JetStream and outgoing requests). */
   readonly connection: NatsConnection;
@@ -67,9 +85,16 @@ export interface PlatformNatsServerOptions {
   readonly queue: string;
   /** Prepended to every subject the service listens on (`NATS_SUBJECT_PREFIX`). */
   readonly subjectPrefix: string;
+  /** Reply subjects a request may name (`NATS_REPLY_PREFIXES`); other requests are dropped unanswered. */
+  readonly replyPrefixes: readonly string[];
+  /** Told of each dropped request (never its body). */
+  readonly onDropped: (dropped: DroppedRequest) => void;
 }
 
-/** Nest's NATS transport over a shared connection, with the subject prefix applied to every subscription. */
+/**
+ * Nest's NATS transport over a shared connection, with the subject prefix applied to every subscription, answering
+ * only requests whose reply subject is an inbox.
+ */
 export class PlatformNatsServer extends ServerNats {
   constructor(private readonly platform: PlatformNatsServerOptions) {
     super({
@@ -88,6 +113,16 @@ export class PlatformNatsServer extends ServerNats {
     const prefixed = Object.create(client) as NatsConnection;
     prefixed.subscribe = (subject, options) => client.subscribe(prefix + subject, options);
     super.bindEvents(prefixed);
+  }
+
+  /** Answers only into inboxes: a request with any other reply subject runs nothing and gets no reply. */
+  override handleMessage(channel: string, message: Msg): Promise<unknown> {
+    if (!isInboxReply(message.reply || undefined, this.platform.replyPrefixes)) {
+      const reply = message.reply ? message.reply.slice(0, 128) : undefined;
+      this.platform.onDropped({ subject: message.subject, reply, reason: 'reply_subject' });
+      return Promise.resolve();
+    }
+    return super.handleMessage(channel, message);
   }
 
   /** The shared connection is closed by its owner, after the HTTP server and the consumers. */

@@ -37,8 +37,12 @@ describe('renderScope', () => {
     });
   });
 
-  it('gives a customer user its own scope in its vendor partition and nothing else', () => {
-    expect(renderScope(customer, {})).toEqual({ organizationId: 'acme', customerOrganizationId: 'globex' });
+  it("gives a customer user its own secrets in its vendor partition and nothing else, not the vendor's", () => {
+    expect(renderScope(customer, {})).toEqual({
+      organizationId: 'acme',
+      customerOrganizationId: 'globex',
+      customerOnly: true,
+    });
     expect(refusal(() => renderScope(customer, { customerOrganizationId: 'initech' }))).toEqual({
       code: 'PERMISSION_DENIED',
       message: 'a customer can only address its own secrets',

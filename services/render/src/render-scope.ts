@@ -8,12 +8,22 @@ export interface ScopeRequest {
 }
 
 /**
- * Whose secrets a render may use (ARCHITECTURE.md §4). Users render their own scope: a vendor user its
- * organization with or without one of its customers, a customer user only `(vendor_org, own org)`. A user may
- * name `organizationId` only as the vendor organization it already belongs to, so a client can send the same
- * body whichever token it holds. Services need `render:any` and must name `organizationId`.
+ * A render's scope. `customerOnly`: only the customer's own secrets, never the vendor's — set for a customer user,
+ * who may not see vendor-level values (seed: "As a customer, you can only create and view secrets for your own
+ * organization"); vendor values reach a customer's deployments through service renders (`render:any`).
  */
-export function renderScope(principal: Principal, request: ScopeRequest): Scope {
+export interface RenderScope extends Scope {
+  readonly customerOnly?: true;
+}
+
+/**
+ * Whose secrets a render may use (ARCHITECTURE.md §4). Users render their own scope: a vendor user its
+ * organization with or without one of its customers (customer values winning), a customer user only its own
+ * secrets in `(vendor_org, own org)`. A user may name `organizationId` only as the vendor organization it already
+ * belongs to, so a client can send the same body whichever token it holds. Services need `render:any` and must name
+ * `organizationId`; they get vendor and customer secrets, the customer's winning.
+ */
+export function renderScope(principal: Principal, request: ScopeRequest): RenderScope {
   if (request.organizationId !== undefined) assertIdentifier('organizationId', request.organizationId);
   if (principal.orgType === 'service') {
     if (!hasScope(principal, 'render:any')) {
@@ -38,7 +48,7 @@ export function renderScope(principal: Principal, request: ScopeRequest): Scope 
       'a user can only render its own organization; organizationId is for service tokens with render:any',
     );
   }
-  return scope;
+  return principal.orgType === 'customer' ? { ...scope, customerOnly: true } : scope;
 }
 
 /**

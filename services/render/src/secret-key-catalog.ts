@@ -1,6 +1,7 @@
 import { type SecretScope } from '@platform/contracts';
-import { DependencyError, type Principal, type Scope, isWireError } from '@platform/messaging';
+import { DependencyError, type Principal, isWireError } from '@platform/messaging';
 import { type MsgHdrs, type NatsConnection, NatsError, headers as natsHeaders } from 'nats';
+import { type RenderScope } from './render-scope';
 import { RenderError, RenderErrorCode } from './render.error';
 import { type SecretMetadataSource, secretsFailure } from './secret-values';
 
@@ -26,7 +27,7 @@ interface ListReply {
 export interface KeyCatalog {
   existing(
     principal: Principal,
-    scope: Scope,
+    scope: RenderScope,
     authorization: string,
     keys: readonly string[] | 'all',
   ): Promise<Map<string, KeyInScope>>;
@@ -38,9 +39,9 @@ const decoder = new TextDecoder();
 
 /**
  * Which keys exist in a render scope, for `render.v1.validate`, from metadata only. `secrets.v1.list` called with
- * the caller's own token sees exactly what the caller may see; a vendor user's list covers the whole scope. A
- * customer user's list shows only its own keys and a service may not list at all, so the keys the list could not
- * confirm are asked of `secrets.v1.resolve` with `metadataOnly` (render's token): version and scope, no value.
+ * the caller's own token sees exactly what the caller may see; a vendor user's list covers the whole scope, and so
+ * does a customer user's, whose scope is its own keys only (`customerOnly`). A service may not list at all, so its
+ * keys are asked of `secrets.v1.resolve` with `metadataOnly` (render's token): version and scope, no value.
  */
 export class SecretKeyCatalog implements KeyCatalog {
   constructor(
@@ -52,7 +53,7 @@ export class SecretKeyCatalog implements KeyCatalog {
 
   async existing(
     principal: Principal,
-    scope: Scope,
+    scope: RenderScope,
     authorization: string,
     keys: readonly string[] | 'all',
   ): Promise<Map<string, KeyInScope>> {
@@ -60,7 +61,7 @@ export class SecretKeyCatalog implements KeyCatalog {
       principal.orgType === 'service' ? new Map<string, KeyInScope>() : await this.listed(scope, authorization);
     const wanted = (key: string) => keys === 'all' || keys.includes(key);
     const existing = new Map([...found].filter(([key]) => wanted(key)));
-    if (principal.orgType === 'vendor') return existing;
+    if (principal.orgType === 'vendor' || scope.customerOnly) return existing;
     const unconfirmed = keys === 'all' ? 'all' : keys.filter((key) => !existing.has(key));
     if (unconfirmed !== 'all' && unconfirmed.length === 0) return existing;
     const confirmed = await this.metadata.existing(scope, unconfirmed);
@@ -71,7 +72,7 @@ export class SecretKeyCatalog implements KeyCatalog {
   }
 
   /** Every key of the scope the caller's list shows; a customer's key wins over the vendor-level one. */
-  private async listed(scope: Scope, authorization: string): Promise<Map<string, KeyInScope>> {
+  private async listed(scope: RenderScope, authorization: string): Promise<Map<string, KeyInScope>> {
     const keys = new Map<string, KeyInScope>();
     let pageToken: string | undefined;
     do {

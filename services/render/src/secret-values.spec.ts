@@ -1,6 +1,6 @@
 import { decryptWithReplyKey, encryptForReplyKey } from '@platform/crypto';
 import { type ServiceClient } from '@platform/messaging';
-import { ReplyKeys, ResolvedSecretValues } from './secret-values';
+import { ReplyKeys, ResolvedSecretValues, assertPinVersions } from './secret-values';
 
 describe('ReplyKeys', () => {
   it('serves one pair for its maximum age, then a new one', async () => {
@@ -62,5 +62,39 @@ describe('ResolvedSecretValues', () => {
   it('refuses a reply that carries a value', async () => {
     const { source } = answering({ values: { A: { value: 'leaked', version: 3, scope: 'vendor' } } });
     await expect(source.existing(scope, 'all')).rejects.toMatchObject({ code: 'SECRETS_FAILED' });
+  });
+});
+
+describe('ResolvedSecretValues.resolve', () => {
+  function answering(payload: unknown) {
+    const requests: Record<string, unknown>[] = [];
+    const client = {
+      request: async (_subject: string, body: Record<string, unknown>) => {
+        requests.push(body);
+        return { ciphertext: await encryptForReplyKey(body.replyKey, payload), missing: [] };
+      },
+    } as unknown as ServiceClient;
+    return { requests, source: new ResolvedSecretValues(client, new ReplyKeys(0), 1000) };
+  }
+  const customerValue = { values: { A: { value: 'a', version: 1, scope: 'customer' } }, history: [] };
+
+  it("asks for the customer's own values only when the scope is customer-only", async () => {
+    const { requests, source } = answering(customerValue);
+    await source.resolve({ organizationId: 'acme', customerOrganizationId: 'globex', customerOnly: true }, ['A'], {});
+    await source.resolve({ organizationId: 'acme', customerOrganizationId: 'globex' }, ['A'], {});
+    expect(requests.map((request) => request.customerOnly)).toEqual([true, undefined]);
+  });
+
+  it('refuses a pin the secrets service could not hold, before asking it', async () => {
+    const { requests, source } = answering(customerValue);
+    const scope = { organizationId: 'acme', customerOrganizationId: null };
+    await expect(source.resolve(scope, ['A'], { A: 4294967295 })).rejects.toMatchObject({
+      code: 'INVALID_ARGUMENT',
+      message: 'pins.A must be a version from 1 to 2147483647',
+      details: { field: 'pins.A' },
+    });
+    expect(requests).toEqual([]);
+    expect(() => assertPinVersions({ A: 1, B: 2147483647 })).not.toThrow();
+    expect(() => assertPinVersions({ A: 0 })).toThrow('pins.A must be a version from 1 to 2147483647');
   });
 });

@@ -1,7 +1,8 @@
-import { type SecretScope } from '@platform/contracts';
+import { MAX_SECRET_VERSION, type SecretScope } from '@platform/contracts';
 import { type ReplyPrivateKey, type ReplyPublicJwk, decryptWithReplyKey, generateReplyKeyPair } from '@platform/crypto';
-import { DependencyError, PlatformError, type Scope, type ServiceClient } from '@platform/messaging';
+import { DependencyError, PlatformError, type ServiceClient } from '@platform/messaging';
 import { type Histogram } from 'prom-client';
+import { type RenderScope } from './render-scope';
 import { RenderError, RenderErrorCode } from './render.error';
 
 /** The secret key rule of ARCHITECTURE.md §3; a template may reference other names, which can never exist. */
@@ -23,7 +24,7 @@ export interface ResolvedSecrets {
 /** Where values come from: `keys` the keys a template needs, or `'all'` when it reads `.Secrets` dynamically. */
 export interface SecretValueSource {
   resolve(
-    scope: Scope,
+    scope: RenderScope,
     keys: readonly string[] | 'all',
     pins: Readonly<Record<string, number>>,
   ): Promise<ResolvedSecrets>;
@@ -37,7 +38,7 @@ export interface ExistingKey {
 
 /** Which keys exist in a scope, from `secrets.v1.resolve` with `metadataOnly`: no value is fetched or released. */
 export interface SecretMetadataSource {
-  existing(scope: Scope, keys: readonly string[] | 'all'): Promise<ReadonlyMap<string, ExistingKey>>;
+  existing(scope: RenderScope, keys: readonly string[] | 'all'): Promise<ReadonlyMap<string, ExistingKey>>;
 }
 
 interface ReplyKeyPair {
@@ -151,10 +152,11 @@ export class ResolvedSecretValues implements SecretValueSource, SecretMetadataSo
   ) {}
 
   async resolve(
-    scope: Scope,
+    scope: RenderScope,
     keys: readonly string[] | 'all',
     pins: Readonly<Record<string, number>>,
   ): Promise<ResolvedSecrets> {
+    assertPinVersions(pins);
     const named = keys === 'all' ? [] : keys;
     // The pins of the named keys, from the pins' own entries: `pins[key]` would find Object.prototype's `toString`.
     const wanted = new Set(named);
@@ -166,20 +168,21 @@ export class ResolvedSecretValues implements SecretValueSource, SecretMetadataSo
   }
 
   /** Which of `keys` exist in scope, at which version and scope; the secrets service decrypts and records nothing. */
-  async existing(scope: Scope, keys: readonly string[] | 'all'): Promise<ReadonlyMap<string, ExistingKey>> {
+  async existing(scope: RenderScope, keys: readonly string[] | 'all'): Promise<ReadonlyMap<string, ExistingKey>> {
     const payload = await this.request(scope, { keys: keys === 'all' ? [] : keys, pins: {}, metadataOnly: true });
     return existingKeysOf(payload);
   }
 
   /** One `secrets.v1.resolve` with a reply key; the decrypted payload, not yet checked. */
   private async request(
-    scope: Scope,
+    scope: RenderScope,
     body: { keys: readonly string[]; pins: Readonly<Record<string, number>>; metadataOnly?: true },
   ): Promise<unknown> {
     const { publicJwk, privateKey } = await this.replyKeys.pair();
     const request = {
       organizationId: scope.organizationId,
       ...(scope.customerOrganizationId === null ? {} : { customerOrganizationId: scope.customerOrganizationId }),
+      ...(scope.customerOnly ? { customerOnly: true } : {}),
       ...body,
       replyKey: publicJwk,
     };
@@ -197,6 +200,21 @@ export class ResolvedSecretValues implements SecretValueSource, SecretMetadataSo
       throw malformedReply();
     } finally {
       stopTimer?.();
+    }
+  }
+}
+
+/** Pins name versions from 1 to MAX_SECRET_VERSION; the secrets service refuses any other, so render does first. */
+export function assertPinVersions(pins: Readonly<Record<string, number>>): void {
+  for (const [key, version] of Object.entries(pins)) {
+    if (!Number.isInteger(version) || version < 1 || version > MAX_SECRET_VERSION) {
+      throw new RenderError(
+        RenderErrorCode.INVALID_ARGUMENT,
+        `pins.${key} must be a version from 1 to ${MAX_SECRET_VERSION}`,
+        {
+          field: `pins.${key}`,
+        },
+      );
     }
   }
 }

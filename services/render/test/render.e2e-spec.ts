@@ -85,6 +85,7 @@ describe('render service over NATS (plain JSON)', () => {
     customerOrganizationId?: string;
     pins?: Record<string, number>;
     metadataOnly?: boolean;
+    customerOnly?: boolean;
   }[] = [];
   /** SecretValuesResolved access events: one per resolve that released values. */
   let valuesResolvedEvents = 0;
@@ -240,10 +241,23 @@ describe('render service over NATS (plain JSON)', () => {
         ],
       };
       expect((await renderAs(vendorDeployer, { template, customerOrganizationId: customer })).body).toEqual(expected);
-      expect((await renderAs(customerDeployer, { template })).body).toEqual(expected);
       expect(
         (await renderAs(deployer, { template, organizationId: vendor, customerOrganizationId: customer })).body,
       ).toEqual(expected);
+    });
+
+    it("gives a customer user its own secrets only, never the vendor's", async () => {
+      expect(refusal(await renderAs(customerDeployer, { template }))).toEqual({
+        status: 422,
+        code: 'TEMPLATE_EXECUTION_ERROR',
+        message: 'template execution error: map has no entry for key "DB_PASSWORD"',
+        details: expect.any(Object),
+      });
+      const own = await renderAs(customerDeployer, { template: 'SHARED={{ .Secrets.SHARED }}' });
+      expect(own.body).toEqual({
+        output: `SHARED=${customerValues.SHARED}`,
+        references: [{ key: 'SHARED', version: 1, scope: 'customer' }],
+      });
     });
 
     it("gives a vendor deployment vendor-level secrets only, not a customer's", async () => {
@@ -401,7 +415,9 @@ describe('render service over NATS (plain JSON)', () => {
       });
       await spy.flush();
       expect(reply.body.output).toBe(`SHARED=${customerValues.SHARED}`);
-      expect(resolveRequests.map((r) => [r.keys, r.customerOrganizationId])).toEqual([[[], customer]]);
+      expect(resolveRequests.map((r) => [r.keys, r.customerOrganizationId, r.customerOnly])).toEqual([
+        [[], customer, true],
+      ]);
     });
   });
 
@@ -426,15 +442,15 @@ describe('render service over NATS (plain JSON)', () => {
       expect(forCustomer.body.references).toContainEqual({ key: 'SHARED', version: 1, scope: 'customer' });
     });
 
-    it("sees vendor-level keys for a customer user and names a customer's keys as missing for the vendor", async () => {
+    it("names vendor-level keys as missing for a customer user and a customer's keys for the vendor", async () => {
       const asCustomer = await validateAs(customerDeployer, {
         template: 'C={{ .Secrets.CUSTOMER_ONLY }}',
         required: ['API_KEY'],
       });
       expect(asCustomer.body).toEqual({
-        valid: true,
+        valid: false,
         references: [{ key: 'CUSTOMER_ONLY', version: 1, scope: 'customer' }],
-        missing: [],
+        missing: ['API_KEY'],
         errors: [],
       });
       const asVendor = await validateAs(vendorDeployer, { template: 'C={{ .Secrets.CUSTOMER_ONLY }}' });
@@ -473,11 +489,10 @@ describe('render service over NATS (plain JSON)', () => {
       expect(asCustomer.body).toEqual({
         valid: false,
         references: [
-          { key: 'API_KEY', version: 2, scope: 'vendor' },
           { key: 'CUSTOMER_ONLY', version: 1, scope: 'customer' },
           { key: 'SHARED', version: 1, scope: 'customer' },
         ],
-        missing: ['NOPE'],
+        missing: ['API_KEY', 'GITHUB_TOKEN', 'NOPE'],
         errors: [],
       });
       expect(asService.body).toEqual({

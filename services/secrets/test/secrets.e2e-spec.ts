@@ -445,6 +445,54 @@ describe('secrets service over NATS (plain JSON)', () => {
       expect(reply.body.missing).toEqual(['VENDOR_ONLY']);
     });
 
+    it("resolves only the customer's own values with customerOnly, and refuses it without a customer", async () => {
+      const renderToken = await tokens.service('render', ['secrets:resolve']);
+      const request = { customerOrganizationId: resolveCustomer, keys: ['SHARED', 'VENDOR_ONLY'], customerOnly: true };
+      const { reply, opened } = await resolve(renderToken, request);
+      expect(opened?.values).toEqual({ SHARED: { value: values.sharedCustomer2, version: 2, scope: 'customer' } });
+      expect(reply.body.missing).toEqual(['VENDOR_ONLY']);
+      const metadata = await resolve(renderToken, { ...request, metadataOnly: true });
+      expect(metadata.opened?.values).toEqual({ SHARED: { version: 2, scope: 'customer' } });
+      expect(metadata.reply.body.missing).toEqual(['VENDOR_ONLY']);
+      const redaction = await tokens.service('redaction', ['secrets:resolve-all']);
+      const all = await resolve(redaction, {
+        customerOrganizationId: resolveCustomer,
+        customerOnly: true,
+        includeHistory: true,
+      });
+      expect(Object.keys(all.opened?.values ?? {})).toEqual(['SHARED']);
+      expect(all.opened?.history).toEqual([
+        { key: 'SHARED', value: values.sharedCustomer, version: 1, scope: 'customer' },
+      ]);
+      const withoutCustomer = await resolve(renderToken, { keys: ['SHARED'], customerOnly: true });
+      expect(withoutCustomer.reply.status).toBe(400);
+      expect(refused(withoutCustomer.reply)).toEqual({
+        code: 'INVALID_ARGUMENT',
+        message: 'customerOnly needs customerOrganizationId',
+        details: { field: 'customerOnly' },
+      });
+    });
+
+    it('refuses a pin outside 1 to 2^31 - 1 with INVALID_ARGUMENT naming the field', async () => {
+      const renderToken = await tokens.service('render', ['secrets:resolve']);
+      for (const version of [0, 2 ** 31, 4294967295]) {
+        const { reply } = await resolve(renderToken, { keys: ['SHARED'], pins: { SHARED: version } });
+        expect([version, reply.status, refused(reply)]).toEqual([
+          version,
+          400,
+          {
+            code: 'INVALID_ARGUMENT',
+            message: 'pins.SHARED must be a version from 1 to 2147483647',
+            details: { field: 'pins.SHARED' },
+          },
+        ]);
+      }
+      const tooLarge = await resolve(renderToken, { keys: ['SHARED'], pins: { SHARED: 2 ** 32 } });
+      expect(refused(tooLarge.reply).code).toBe('INVALID_ARGUMENT');
+      const highest = await resolve(renderToken, { keys: ['SHARED'], pins: { SHARED: 2 ** 31 - 1 } });
+      expect(highest.reply.body.missing).toEqual(['SHARED']);
+    });
+
     it('gives every key and every earlier value only to secrets:resolve-all', async () => {
       const narrow = await tokens.service('render', ['secrets:resolve']);
       for (const request of [{}, { keys: ['SHARED'], includeHistory: true }]) {

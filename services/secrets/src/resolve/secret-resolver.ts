@@ -1,4 +1,4 @@
-import { type ResolveSecretsRequest, type SecretScope as ValueScope } from '@platform/contracts';
+import { MAX_SECRET_VERSION, type ResolveSecretsRequest, type SecretScope as ValueScope } from '@platform/contracts';
 import { CryptoError, CryptoErrorCode, type DataKeyRing, encryptForReplyKey } from '@platform/crypto';
 import { type PostgresEventStore } from '@platform/event-store';
 import { type Principal, actorOf, assertIdentifier, assertServiceScope, hasScope } from '@platform/messaging';
@@ -53,6 +53,12 @@ interface Located extends ValueRow {
 }
 
 const scopeOf = (row: Pick<ValueRow, 'customer_id'>): ValueScope => (row.customer_id === '' ? 'vendor' : 'customer');
+
+/** The partitions a resolve reads: vendor-level (`''`) and the customer's, or with `customerOnly` the customer's alone. */
+function partitionsOf(request: ResolveSecretsRequest): string[] {
+  if (request.customerOrganizationId === undefined) return [''];
+  return request.customerOnly ? [request.customerOrganizationId] : ['', request.customerOrganizationId];
+}
 
 function assertReplyKeyShape(replyKey: unknown): void {
   const jwk = replyKey as Record<string, unknown> | undefined;
@@ -110,7 +116,7 @@ export class SecretResolver {
     const keys = this.requestedKeys(request);
     const everyKey = keys.length === 0;
 
-    const customerIds = request.customerOrganizationId === undefined ? [''] : ['', request.customerOrganizationId];
+    const customerIds = partitionsOf(request);
     if (request.metadataOnly) return this.existing(request, customerIds, keys);
     const current = await this.currentValues(request.organizationId, customerIds, everyKey ? undefined : keys);
     const chosen = await this.applyPins(current, request.pins);
@@ -185,6 +191,10 @@ export class SecretResolver {
     assertIdentifier('organizationId', request.organizationId);
     if (request.customerOrganizationId !== undefined) {
       assertIdentifier('customerOrganizationId', request.customerOrganizationId);
+    } else if (request.customerOnly) {
+      throw new SecretsError(SecretsErrorCode.INVALID_ARGUMENT, 'customerOnly needs customerOrganizationId', {
+        field: 'customerOnly',
+      });
     }
     const keys = [...new Set(request.keys)];
     if (keys.length > MAX_RESOLVE_KEYS) {
@@ -196,7 +206,13 @@ export class SecretResolver {
     keys.forEach(assertValidKey);
     for (const [key, version] of Object.entries(request.pins)) {
       assertValidKey(key);
-      if (version < 1) throw new SecretsError(SecretsErrorCode.INVALID_ARGUMENT, `pins.${key} must be a version ≥ 1`);
+      if (!Number.isInteger(version) || version < 1 || version > MAX_SECRET_VERSION) {
+        throw new SecretsError(
+          SecretsErrorCode.INVALID_ARGUMENT,
+          `pins.${key} must be a version from 1 to ${MAX_SECRET_VERSION}`,
+          { field: `pins.${key}` },
+        );
+      }
     }
     assertReplyKeyShape(request.replyKey);
     return keys;

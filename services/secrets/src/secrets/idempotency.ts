@@ -1,5 +1,6 @@
 import { createHmac, hkdfSync, randomUUID } from 'node:crypto';
 import { type PostgresEventStore } from '@platform/event-store';
+import { type Principal } from '@platform/messaging';
 import { SecretsError, SecretsErrorCode } from './secrets.error';
 
 /** How long a reply is kept for retries (ARCHITECTURE.md §2). */
@@ -15,10 +16,20 @@ export interface IdempotencyReservation {
 }
 
 export interface IdempotencyScope {
-  /** `<org>/<sub>` of the caller: keys are per principal. */
-  readonly principal: string;
+  /** Keys are per principal: two callers never share a record, whatever their `sub`. */
+  readonly principal: Principal;
   readonly subject: string;
   readonly idempotencyKey: string;
+}
+
+/**
+ * The whole principal as the record's key: org type, vendor organization, organization and sub, JSON-encoded so no
+ * two principals collide. It starts with `[`, so it never equals a record of the old `<org>/<sub>` format (an
+ * organization id starts with a letter or digit); those simply expire.
+ */
+export function idempotencyPrincipal(principal: Principal): string {
+  const vendorOrg = principal.orgType === 'customer' ? principal.vendorOrg : principal.org;
+  return JSON.stringify(['principal/v2', principal.orgType, vendorOrg, principal.org, principal.sub]);
 }
 
 export function assertIdempotencyKey(key: string): void {
@@ -31,7 +42,7 @@ export function assertIdempotencyKey(key: string): void {
 }
 
 /**
- * `Idempotency-Key` of write requests: (principal, subject, key) → request fingerprint and event id, kept 24 h.
+ * `Idempotency-Key` of write requests: (whole principal, subject, key) → request fingerprint and event id, kept 24 h.
  * The fingerprint is an HMAC keyed from the active master key, because the request carries a secret value and a
  * plain hash of a short value could be brute-forced by whoever reads the table.
  */
@@ -58,6 +69,7 @@ export class IdempotencyStore {
   async reserve(scope: IdempotencyScope, canonicalRequest: string): Promise<IdempotencyReservation> {
     assertIdempotencyKey(scope.idempotencyKey);
     const requestHash = this.fingerprint(canonicalRequest);
+    const principal = idempotencyPrincipal(scope.principal);
     for (let attempt = 0; attempt < 2; attempt++) {
       const [row] = await this.store.query<{ request_hash: string; event_id: string; first: boolean }>(
         `with fresh as (
@@ -70,7 +82,7 @@ export class IdempotencyStore {
          select request_hash, event_id, false from idempotency_key
          where principal = $1 and subject = $2 and idempotency_key = $3 and expires_at > now()
          limit 1`,
-        [scope.principal, scope.subject, scope.idempotencyKey, requestHash, randomUUID(), IDEMPOTENCY_TTL_HOURS],
+        [principal, scope.subject, scope.idempotencyKey, requestHash, randomUUID(), IDEMPOTENCY_TTL_HOURS],
         { prepared: true },
       );
       if (row) {
@@ -85,7 +97,7 @@ export class IdempotencyStore {
       // The key is taken by an expired record: drop it and reserve again.
       await this.store.query(
         'delete from idempotency_key where principal = $1 and subject = $2 and idempotency_key = $3 and expires_at <= now()',
-        [scope.principal, scope.subject, scope.idempotencyKey],
+        [principal, scope.subject, scope.idempotencyKey],
       );
     }
     throw new SecretsError(SecretsErrorCode.UNAVAILABLE, 'could not record the Idempotency-Key; retry');

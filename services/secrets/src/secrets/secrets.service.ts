@@ -317,7 +317,7 @@ export class SecretsService {
     if (options.idempotencyKey !== undefined) {
       const reservation = await this.idempotency.reserve(
         {
-          principal: `${principal.org}/${principal.sub}`,
+          principal,
           subject: request.subject,
           idempotencyKey: options.idempotencyKey,
         },
