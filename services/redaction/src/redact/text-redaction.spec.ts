@@ -5,7 +5,7 @@ import { RedactionServiceError, redactionErrorMapper } from '../redaction.error'
 import { RedactionMetrics } from '../redaction.metrics';
 import { RequestBarrier, TextRedaction } from './text-redaction';
 
-const vendorUser: Principal = { sub: 'u', org: 'acme', orgType: 'vendor', role: 'read_only' };
+const vendorUser: Principal = { sub: 'u', org: 'acme', orgType: 'vendor', role: 'read_write' };
 
 const request = (text: string) => ({ $typeName: 'redaction.v1.RedactRequest' as const, text });
 
