@@ -5,6 +5,7 @@ import { ScopeMatchers } from '../matchers/scope-matchers';
 import { MAX_LOG_MESSAGE_BYTES } from '../logs/log-message';
 import { RedactionServiceError, RedactionServiceErrorCode } from '../redaction.error';
 import { RedactionMetrics } from '../redaction.metrics';
+import { RedactAdmission } from './redact-admission';
 import { redactScopeOf } from './redact-scope';
 
 /**
@@ -23,7 +24,7 @@ export class RequestBarrier {
  * `redaction.v1.redact`: one text masked with the caller's scope's matcher, the same one the log stream uses. Like
  * a log line, a request waits the settle time and the SECRETS_EVENTS catch-up first, so a secret written just
  * before it is masked; if the catch-up fails, the request is refused as UNAVAILABLE rather than redacted with a
- * matcher that may be stale.
+ * matcher that may be stale. The work runs when the calling organization has a turn (RedactAdmission).
  */
 @Injectable()
 export class TextRedaction {
@@ -31,6 +32,7 @@ export class TextRedaction {
     private readonly matchers: ScopeMatchers,
     private readonly metrics: RedactionMetrics,
     private readonly barrier: RequestBarrier,
+    private readonly admission: RedactAdmission,
   ) {}
 
   async redact(principal: Principal, request: RedactRequest): Promise<{ text: string; redactions: number }> {
@@ -38,16 +40,20 @@ export class TextRedaction {
     if (Buffer.byteLength(request.text, 'utf8') > MAX_LOG_MESSAGE_BYTES) {
       throw new RedactionServiceError(RedactionServiceErrorCode.TOO_LARGE, 'text must be at most 1 MiB');
     }
-    if (this.barrier.settleMs > 0) await new Promise((resolve) => setTimeout(resolve, this.barrier.settleMs));
-    await this.barrier.changesApplied().catch(() => {
-      throw new RedactionServiceError(
-        RedactionServiceErrorCode.MATCHER_UNAVAILABLE,
-        'secret changes not applied in time',
-      );
+    // The settle time passes while the request waits for its turn, not in it.
+    const settled = new Promise((resolve) => setTimeout(resolve, this.barrier.settleMs));
+    return this.admission.run(principal.org, async () => {
+      await settled;
+      await this.barrier.changesApplied().catch(() => {
+        throw new RedactionServiceError(
+          RedactionServiceErrorCode.MATCHER_UNAVAILABLE,
+          'secret changes not applied in time',
+        );
+      });
+      const matcher = await this.matchers.matcherFor(scope);
+      const { output, count } = matcher.redactText(request.text);
+      this.metrics.redactedRequest(count);
+      return { text: output, redactions: count };
     });
-    const matcher = await this.matchers.matcherFor(scope);
-    const { output, count } = matcher.redactText(request.text);
-    this.metrics.redactedRequest(count);
-    return { text: output, redactions: count };
   }
 }
