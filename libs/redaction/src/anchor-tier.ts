@@ -1,5 +1,6 @@
 import { pushRegion } from './match-regions';
 import { PatternPool } from './pattern-pool';
+import { ScanWork } from './scan-work';
 
 /** Longest stride between sampled input positions; anchor offsets 0..stride-1 must fit OFFSET_BITS. */
 export const MAX_STRIDE = 8;
@@ -76,8 +77,12 @@ export class AnchorTier {
     return this.bitmap.byteLength + this.bucketStarts.byteLength + this.entries.byteLength;
   }
 
-  /** Appends `[start, end)` of every pattern occurrence in `input` to `regions`, widened over partial base64 characters. */
-  scan(input: Uint8Array, regions: number[]): void {
+  /**
+   * Appends `[start, end)` of every pattern occurrence in `input` to `regions`, widened over partial base64
+   * characters, unless the index entries visited and bytes compared take `work.anchorSteps` past `limit`: then it
+   * returns false, having gone past by at most one verification (no longer than the input).
+   */
+  scan(input: Uint8Array, regions: number[], work: ScanWork, limit: number): boolean {
     const { gramLength, stride, bitmap, bitmapShift } = this;
     const last = input.length - gramLength;
     if (gramLength === 8) {
@@ -86,23 +91,33 @@ export class AnchorTier {
         const high = input[p + 4] | (input[p + 5] << 8) | (input[p + 6] << 16) | (input[p + 7] << 24);
         const hash = gramHash(low, high);
         const slot = hash >>> bitmapShift;
-        if ((bitmap[slot >>> 5] & (1 << (slot & 31))) !== 0) this.verify(input, p, hash, regions);
+        if ((bitmap[slot >>> 5] & (1 << (slot & 31))) === 0) continue;
+        work.anchorSteps += this.verify(input, p, hash, regions, limit - work.anchorSteps);
+        if (work.anchorSteps > limit) return false;
       }
     } else {
       for (let p = 0; p <= last; p += stride) {
         const hash = hashGramAt(input, p, gramLength);
         const slot = hash >>> bitmapShift;
-        if ((bitmap[slot >>> 5] & (1 << (slot & 31))) !== 0) this.verify(input, p, hash, regions);
+        if ((bitmap[slot >>> 5] & (1 << (slot & 31))) === 0) continue;
+        work.anchorSteps += this.verify(input, p, hash, regions, limit - work.anchorSteps);
+        if (work.anchorSteps > limit) return false;
       }
     }
+    return true;
   }
 
-  /** Checks every pattern anchored in the gram's bucket against the input around position `p`. */
-  private verify(input: Uint8Array, p: number, hash: number, regions: number[]): void {
+  /**
+   * Checks the patterns anchored in the gram's bucket against the input around position `p`, until the steps taken
+   * exceed `allowed`; returns the steps (entries visited plus bytes compared).
+   */
+  private verify(input: Uint8Array, p: number, hash: number, regions: number[], allowed: number): number {
     const { starts, flags } = this.pool;
     const gramLength = this.gramLength;
     const end = this.bucketStarts[(hash >>> this.bucketShift) + 1];
-    for (let e = this.bucketStarts[hash >>> this.bucketShift]; e < end; e++) {
+    let steps = 0;
+    for (let e = this.bucketStarts[hash >>> this.bucketShift]; e < end && steps <= allowed; e++) {
+      steps++;
       const entry = this.entries[e];
       const id = entry >>> OFFSET_BITS;
       const start = p - (entry & OFFSET_MASK);
@@ -111,23 +126,28 @@ export class AnchorTier {
       if (start < 0 || start + length > input.length) continue;
       // Bytes after the gram first: patterns sharing a prefix (sk_live_…, -----BEGIN…) part ways there.
       const gramEnd = p - start + gramLength;
-      if (!this.matches(input, start, patternStart, gramEnd, length)) continue;
-      if (!this.matches(input, start, patternStart, 0, gramEnd)) continue;
+      const after = this.mismatchAt(input, start, patternStart, gramEnd, length);
+      steps += after - gramEnd;
+      if (after < length) continue;
+      const before = this.mismatchAt(input, start, patternStart, 0, gramEnd);
+      steps += before;
+      if (before < gramEnd) continue;
       pushRegion(input, start, start + length, flags[id], regions);
     }
+    return steps;
   }
 
-  /** Whether pattern bytes `from..to` equal the input's at `start`, escape hex letters in either case. */
-  private matches(input: Uint8Array, start: number, patternStart: number, from: number, to: number): boolean {
+  /** The first of pattern bytes `from..to` that differs from the input's at `start` (escape hex letters in either case), or `to`. */
+  private mismatchAt(input: Uint8Array, start: number, patternStart: number, from: number, to: number): number {
     const { bytes, hexLetters } = this.pool;
     for (let i = from; i < to; i++) {
       const expected = bytes[patternStart + i];
       const actual = input[start + i];
       if (expected === actual) continue;
       const at = patternStart + i;
-      if ((expected ^ actual) !== CASE_BIT || (hexLetters[at >>> 3] & (1 << (at & 7))) === 0) return false;
+      if ((expected ^ actual) !== CASE_BIT || (hexLetters[at >>> 3] & (1 << (at & 7))) === 0) return i;
     }
-    return true;
+    return to;
   }
 }
 

@@ -9,6 +9,9 @@ const CASE_BIT = 0x20;
 const BASE64_CHAR = new Uint8Array(256);
 for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_') BASE64_CHAR[c.charCodeAt(0)] = 1;
 
+/** The most bytes a match's start moves left over a partial base64 character (`%2B`). */
+export const MAX_WIDENING_BEFORE = 3;
+
 /**
  * Records a match, widened over the characters that mix the value's bits with its neighbours' and any padding. Those
  * characters may be percent-encoded (`%2B`, `%2F`, `%3D`) or, for a slash, escaped as in PHP's JSON (`\/`).
@@ -36,6 +39,18 @@ export function widenedEnd(input: Uint8Array, end: number): number {
     else break;
   }
   return end;
+}
+
+/**
+ * Adds `[start, end)` to `merged`, a flat list of disjoint, non-touching regions in order, given that every region
+ * already there starts before `end` (true when regions arrive in order of their unwidened ends).
+ */
+export function mergeRegion(merged: number[], start: number, end: number): void {
+  while (merged.length > 0 && merged[merged.length - 1] >= start) {
+    end = Math.max(end, merged.pop() as number);
+    start = Math.min(start, merged.pop() as number);
+  }
+  merged.push(start, end);
 }
 
 /** The length of the base64 character written at `at`: 3 for `%2B` or `%2F`, 2 for `\/`, 1, or 0 if none. */
