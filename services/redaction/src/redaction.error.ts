@@ -3,7 +3,7 @@ import { type ErrorMapper, type WireError } from '@platform/messaging';
 export enum RedactionServiceErrorCode {
   /** A scope's matcher could not be built (the secrets service is down or refused); the caller may retry. */
   MATCHER_UNAVAILABLE = 'MATCHER_UNAVAILABLE',
-  /** A text or log message is larger than 1 MiB. */
+  /** A request's text is longer than REDACTION_MAX_TEXT_BYTES, or a log message larger than 1 MiB. */
   TOO_LARGE = 'TOO_LARGE',
   /** The calling organization already has as many redact requests running and queued as it may. */
   OVERLOADED = 'OVERLOADED',

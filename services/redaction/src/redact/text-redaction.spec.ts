@@ -4,7 +4,7 @@ import { ScopeMatchers } from '../matchers/scope-matchers';
 import { RedactionServiceError, redactionErrorMapper } from '../redaction.error';
 import { RedactionMetrics } from '../redaction.metrics';
 import { RedactAdmission } from './redact-admission';
-import { RequestBarrier, TextRedaction } from './text-redaction';
+import { RequestBarrier, TextLimit, TextRedaction } from './text-redaction';
 
 const vendorUser: Principal = { sub: 'u', org: 'acme', orgType: 'vendor', role: 'read_write' };
 
@@ -26,7 +26,8 @@ function setup(down = false, changesApplied: (matchers: ScopeMatchers) => Promis
   });
   const barrier = new RequestBarrier(0, () => changesApplied(matchers));
   const admission = new RedactAdmission(ADMISSION);
-  return { redaction: new TextRedaction(matchers, new RedactionMetrics(new Registry()), barrier, admission), values };
+  const metrics = new RedactionMetrics(new Registry());
+  return { redaction: new TextRedaction(matchers, metrics, barrier, admission, new TextLimit(64 * 1024)), values };
 }
 
 async function wireRefusal(promise: Promise<unknown>) {
@@ -49,13 +50,15 @@ describe('TextRedaction', () => {
     ).toEqual({ text: 'x ******** y', redactions: 1 });
   });
 
-  it('refuses a text over 1 MiB with PAYLOAD_TOO_LARGE', async () => {
-    const text = 'é'.repeat(512 * 1024 + 1);
-    expect(
-      await wireRefusal(setup().redaction.redact(vendorUser, { $typeName: 'redaction.v1.RedactRequest', text })),
-    ).toEqual({
+  it('refuses a text over REDACTION_MAX_TEXT_BYTES with PAYLOAD_TOO_LARGE, counting UTF-8 bytes', async () => {
+    const { redaction } = setup();
+    expect(await redaction.redact(vendorUser, request('x'.repeat(64 * 1024)))).toEqual({
+      text: 'x'.repeat(64 * 1024),
+      redactions: 0,
+    });
+    expect(await wireRefusal(redaction.redact(vendorUser, request('é'.repeat(32 * 1024 + 1))))).toEqual({
       code: 'PAYLOAD_TOO_LARGE',
-      message: 'text must be at most 1 MiB',
+      message: 'text must be at most 64 KiB (REDACTION_MAX_TEXT_BYTES); ship longer logs on logs.raw',
     });
   });
 
