@@ -1,7 +1,8 @@
 // `npm run bench -- redaction-matcher`: libs/redaction's matcher with 10,000 random 32-character values on 8 MB of
 // ~150-byte log lines (1% carrying a value), over the whole buffer and line by line, beside a naive loop over the
-// values measured in the same run, and the build time. Throughputs are the best of several rounds.
-import { buildMatcher, MASK } from '@platform/redaction';
+// values measured in the same run, and the build time; then the periodic attack (one 16 KiB value of `a` then `b`,
+// a run of `a` as the log). Throughputs are the best of several rounds.
+import { buildMatcher, MASK, ScanWork } from '@platform/redaction';
 import { BenchFigure, renderTable } from './report';
 
 const VALUE_COUNT = 10_000;
@@ -14,6 +15,8 @@ const CARRIER_EVERY = 100;
 const NAIVE_BUFFER_BYTES = 256 * 2 ** 10;
 const NAIVE_LINES = 500;
 const TARGET = { bufferMBps: 100, linesPerSecond: 600_000, buildSeconds: 2 };
+const ATTACK_VALUE = `${'a'.repeat(16 * 1024)}b`;
+const ATTACK_BYTES = 2 ** 20;
 
 const VALUE_ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_!@#%&*+=';
 const WORDS = (
@@ -141,6 +144,22 @@ export async function run(): Promise<string> {
       for (const line of naiveSample) naiveRedact(line, values);
     }, 3) * naiveSample.length;
 
+  // The automaton tier on the same matcher and logs, as if every input had run past the anchor tiers' budget.
+  const forceAutomaton = () => new ScanWork(0, -1);
+  const automatonBuildSeconds = [0, 1, 2]
+    .map(() => secondsOf(() => buildMatcher(values).redactBytes(Buffer.from('x'), forceAutomaton())))
+    .sort((a, b) => a - b)[1];
+  const automatonBufferMBps = bestOpsPerSecond(() => matcher.redactBytes(buffer, forceAutomaton()), 3) * megabytes;
+  const automatonBytes = matcher.automatonBytes;
+
+  // Every sampled position of the run hits the value's anchor; the automaton tier takes over within the work budget.
+  const attackMatcher = buildMatcher([ATTACK_VALUE]);
+  const attack = Buffer.alloc(ATTACK_BYTES, 'a');
+  if (attackMatcher.redactBytes(attack).count !== 0) throw new Error('the periodic attack matched');
+  const attackMBps = bestOpsPerSecond(() => attackMatcher.redactBytes(attack)) * (ATTACK_BYTES / 2 ** 20);
+  const attackText = attack.toString('latin1');
+  const naiveAttackMBps = bestOpsPerSecond(() => naiveRedact(attackText, [ATTACK_VALUE]), 3) * (ATTACK_BYTES / 2 ** 20);
+
   const naiveBuffer = { label: `naive loop over values, ${NAIVE_BUFFER_BYTES / 1024} KiB`, value: naiveBufferMBps };
   const naiveLines = { label: `naive loop over values, ${NAIVE_LINES} lines`, value: naiveLinesPerSecond };
   const figures: BenchFigure[] = [
@@ -172,6 +191,25 @@ export async function run(): Promise<string> {
     },
     { name: 'line by line, bytes vs naive', value: linesPerSecond, unit: 'lines/s', baseline: naiveLines },
     { name: 'line by line, text (UTF-8 round trip)', value: textLinesPerSecond, unit: 'lines/s', baseline: naiveLines },
+    {
+      name: `automaton tier build: ${(automatonBytes / 2 ** 20).toFixed(1)} MiB, matcher build included`,
+      value: automatonBuildSeconds,
+      unit: 's',
+      baseline: { label: 'matcher build', value: buildSeconds[1] },
+      lowerIsBetter: true,
+    },
+    {
+      name: 'whole buffer, automaton tier',
+      value: automatonBufferMBps,
+      unit: 'MB/s',
+      baseline: { label: 'anchor tiers', value: bufferMBps },
+    },
+    {
+      name: `periodic attack: 16 KiB value, ${ATTACK_BYTES / 2 ** 20} MiB run of its period`,
+      value: attackMBps,
+      unit: 'MB/s',
+      baseline: { label: 'naive loop over values', value: naiveAttackMBps },
+    },
   ];
   return renderTable('redaction matcher', figures);
 }

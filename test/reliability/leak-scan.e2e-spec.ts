@@ -319,7 +319,10 @@ describe('leak scan across the four services', () => {
       text: `config: ${API_KEY_V2} ${API_KEY_V1} ${Buffer.from(DB_PASSWORD).toString('base64')} ${JSON.stringify(UNICODE)}`,
     });
     expect(redacted.body.redactions).toBeGreaterThanOrEqual(4);
-    await succeed('redaction.v1.redact', { text: `customer ${CUSTOMER_TOKEN} ${CUSTOMER_SHARED}` }, customerUser);
+    await succeed('redaction.v1.redact', {
+      text: `customer ${CUSTOMER_TOKEN} ${CUSTOMER_SHARED}`,
+      customerOrganizationId: CUSTOMER,
+    });
 
     // Errors provoked with values present: each message is built around a value and must not quote it.
     const errorRenders: Array<[string, string, string, string]> = [

@@ -52,7 +52,8 @@ const ABSENT = 'NOT_FOUND';
  * may name for another organization (PERMISSION_DENIED for O). Decisions where §4 is silent, from the services' code:
  * - users may render their own scope in any role (render-scope.ts); §4 lists render only for `render:any` services;
  * - user subjects refuse every service token, whatever its scopes (userScope: "this subject is for users");
- * - redact needs `secrets:resolve-all` for a service (redact-scope.ts: redacting a guess reveals whether it is one);
+ * - redact is for vendor read_write/admin users and `redaction:redact` services (redact-scope.ts: a guess redacted
+ *   reveals whether it is a value, so read_only and customer users are refused);
  * - audit.query refuses services even with `audit:read` (audit-access.ts: the request cannot name an organization);
  * - audit.verify is for vendor admins only, over their own organization's chain (audit-access.ts).
  */
@@ -68,12 +69,12 @@ const EXPECTATIONS: Readonly<Record<Subject, readonly Expected[]>> = {
   'secrets.v1.resolve':  [DENIED, DENIED, DENIED, DENIED, DENIED, DENIED, OK,     DENIED, UNAUTH, UNAUTH],
   'render.v1.render':    [OK,     OK,     DENIED, OK,     DENIED, DENIED, OK,     DENIED, UNAUTH, UNAUTH],
   'render.v1.validate':  [OK,     OK,     OK,     OK,     OK,     DENIED, OK,     DENIED, UNAUTH, UNAUTH],
-  'redaction.v1.redact': [OK,     OK,     OK,     OK,     OK,     DENIED, OK,     DENIED, UNAUTH, UNAUTH],
+  'redaction.v1.redact': [OK,     OK,     DENIED, DENIED, DENIED, DENIED, OK,     DENIED, UNAUTH, UNAUTH],
   'audit.v1.query':      [OK,     OK,     OK,     OK,     OK,     OK,     DENIED, DENIED, UNAUTH, UNAUTH],
   'audit.v1.verify':     [OK,     DENIED, DENIED, DENIED, DENIED, OK,     DENIED, DENIED, UNAUTH, UNAUTH],
 };
 
-const ALL_SCOPES = ['secrets:resolve', 'secrets:resolve-all', 'render:any', 'audit:read'] as const;
+const ALL_SCOPES = ['secrets:resolve', 'secrets:resolve-all', 'render:any', 'redaction:redact', 'audit:read'] as const;
 type ServiceScope = (typeof ALL_SCOPES)[number];
 
 /**
@@ -91,7 +92,7 @@ const SUBJECT_SCOPES: Readonly<Record<Subject, readonly ServiceScope[]>> = {
   'secrets.v1.resolve': ['secrets:resolve', 'secrets:resolve-all'],
   'render.v1.render': ['render:any'],
   'render.v1.validate': ['render:any'],
-  'redaction.v1.redact': ['secrets:resolve-all'],
+  'redaction.v1.redact': ['redaction:redact'],
   'audit.v1.query': ['audit:read'],
   'audit.v1.verify': ['audit:read'],
 };
@@ -372,7 +373,6 @@ describe('tenant matrix: every subject × every caller', () => {
       ['a customer naming another customer', 'secrets.v1.history', 'customer read_write', { key: 'CUSTOMER_KEY', ...other }, DENIED],
       ['a customer naming another customer', 'render.v1.render', 'customer read_write', { template: TEMPLATE, format: 'env', ...other }, DENIED],
       ['a customer naming another customer', 'render.v1.validate', 'customer read_write', { template: TEMPLATE, format: 'env', ...other }, DENIED],
-      ['a customer naming another customer', 'redaction.v1.redact', 'customer read_write', { text: CUSTOMER_VALUE, ...other }, DENIED],
       ['a customer naming another customer', 'audit.v1.query', 'customer read_write', other, DENIED],
       ['a vendor user naming another organization', 'render.v1.render', 'vendor admin', { template: TEMPLATE, format: 'env', organizationId: OTHER_VENDOR }, DENIED],
       ['a vendor user naming another organization', 'render.v1.validate', 'vendor admin', { template: TEMPLATE, format: 'env', organizationId: OTHER_VENDOR }, DENIED],

@@ -15,11 +15,17 @@ export function isSubject(value: unknown): value is string {
 
 export type OrgType = 'vendor' | 'customer' | 'service';
 export type Role = 'read_only' | 'read_write' | 'admin';
-export type ServiceScope = 'secrets:resolve' | 'secrets:resolve-all' | 'render:any' | 'audit:read';
+export type ServiceScope = 'secrets:resolve' | 'secrets:resolve-all' | 'render:any' | 'redaction:redact' | 'audit:read';
 
 const ORG_TYPES: readonly OrgType[] = ['vendor', 'customer', 'service'];
 const ROLES: readonly Role[] = ['read_only', 'read_write', 'admin'];
-const SCOPES: readonly ServiceScope[] = ['secrets:resolve', 'secrets:resolve-all', 'render:any', 'audit:read'];
+const SCOPES: readonly ServiceScope[] = [
+  'secrets:resolve',
+  'secrets:resolve-all',
+  'render:any',
+  'redaction:redact',
+  'audit:read',
+];
 
 interface PrincipalBase {
   readonly sub: string;

@@ -1,4 +1,6 @@
-import { PARTIAL_AFTER, PARTIAL_BEFORE, PatternPool } from './pattern-pool';
+import { pushRegion } from './match-regions';
+import { PatternPool } from './pattern-pool';
+import { ScanWork } from './scan-work';
 
 /** Longest stride between sampled input positions; anchor offsets 0..stride-1 must fit OFFSET_BITS. */
 export const MAX_STRIDE = 8;
@@ -11,16 +13,10 @@ const OFFSET_MASK = (1 << OFFSET_BITS) - 1;
 const BITMAP_BITS_PER_ENTRY = 16;
 const MAX_TABLE_BITS = 28;
 
-const EQUALS_SIGN = 0x3d;
-const PERCENT_SIGN = 0x25;
-const BACKSLASH = 0x5c;
-const SLASH = 0x2f;
 /** ASCII letters differ from their other case in this bit only. */
 const CASE_BIT = 0x20;
 /** Grams are hashed with every byte's case bit set, so escapes in either hex case land in the same bucket. */
 const FOLD_CASE = 0x20202020;
-const BASE64_CHAR = new Uint8Array(256);
-for (const c of 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/-_') BASE64_CHAR[c.charCodeAt(0)] = 1;
 
 /**
  * A hashed anchor index over patterns whose shortest has length `m`: every pattern is indexed by its `gramLength`-byte
@@ -81,8 +77,12 @@ export class AnchorTier {
     return this.bitmap.byteLength + this.bucketStarts.byteLength + this.entries.byteLength;
   }
 
-  /** Appends `[start, end)` of every pattern occurrence in `input` to `regions`, widened over partial base64 characters. */
-  scan(input: Uint8Array, regions: number[]): void {
+  /**
+   * Appends `[start, end)` of every pattern occurrence in `input` to `regions`, widened over partial base64
+   * characters, unless the index entries visited and bytes compared take `work.anchorSteps` past `limit`: then it
+   * returns false, having gone past by at most one verification (no longer than the input).
+   */
+  scan(input: Uint8Array, regions: number[], work: ScanWork, limit: number): boolean {
     const { gramLength, stride, bitmap, bitmapShift } = this;
     const last = input.length - gramLength;
     if (gramLength === 8) {
@@ -91,23 +91,33 @@ export class AnchorTier {
         const high = input[p + 4] | (input[p + 5] << 8) | (input[p + 6] << 16) | (input[p + 7] << 24);
         const hash = gramHash(low, high);
         const slot = hash >>> bitmapShift;
-        if ((bitmap[slot >>> 5] & (1 << (slot & 31))) !== 0) this.verify(input, p, hash, regions);
+        if ((bitmap[slot >>> 5] & (1 << (slot & 31))) === 0) continue;
+        work.anchorSteps += this.verify(input, p, hash, regions, limit - work.anchorSteps);
+        if (work.anchorSteps > limit) return false;
       }
     } else {
       for (let p = 0; p <= last; p += stride) {
         const hash = hashGramAt(input, p, gramLength);
         const slot = hash >>> bitmapShift;
-        if ((bitmap[slot >>> 5] & (1 << (slot & 31))) !== 0) this.verify(input, p, hash, regions);
+        if ((bitmap[slot >>> 5] & (1 << (slot & 31))) === 0) continue;
+        work.anchorSteps += this.verify(input, p, hash, regions, limit - work.anchorSteps);
+        if (work.anchorSteps > limit) return false;
       }
     }
+    return true;
   }
 
-  /** Checks every pattern anchored in the gram's bucket against the input around position `p`. */
-  private verify(input: Uint8Array, p: number, hash: number, regions: number[]): void {
+  /**
+   * Checks the patterns anchored in the gram's bucket against the input around position `p`, until the steps taken
+   * exceed `allowed`; returns the steps (entries visited plus bytes compared).
+   */
+  private verify(input: Uint8Array, p: number, hash: number, regions: number[], allowed: number): number {
     const { starts, flags } = this.pool;
     const gramLength = this.gramLength;
     const end = this.bucketStarts[(hash >>> this.bucketShift) + 1];
-    for (let e = this.bucketStarts[hash >>> this.bucketShift]; e < end; e++) {
+    let steps = 0;
+    for (let e = this.bucketStarts[hash >>> this.bucketShift]; e < end && steps <= allowed; e++) {
+      steps++;
       const entry = this.entries[e];
       const id = entry >>> OFFSET_BITS;
       const start = p - (entry & OFFSET_MASK);
@@ -116,69 +126,29 @@ export class AnchorTier {
       if (start < 0 || start + length > input.length) continue;
       // Bytes after the gram first: patterns sharing a prefix (sk_live_…, -----BEGIN…) part ways there.
       const gramEnd = p - start + gramLength;
-      if (!this.matches(input, start, patternStart, gramEnd, length)) continue;
-      if (!this.matches(input, start, patternStart, 0, gramEnd)) continue;
+      const after = this.mismatchAt(input, start, patternStart, gramEnd, length);
+      steps += after - gramEnd;
+      if (after < length) continue;
+      const before = this.mismatchAt(input, start, patternStart, 0, gramEnd);
+      steps += before;
+      if (before < gramEnd) continue;
       pushRegion(input, start, start + length, flags[id], regions);
     }
+    return steps;
   }
 
-  /** Whether pattern bytes `from..to` equal the input's at `start`, escape hex letters in either case. */
-  private matches(input: Uint8Array, start: number, patternStart: number, from: number, to: number): boolean {
+  /** The first of pattern bytes `from..to` that differs from the input's at `start` (escape hex letters in either case), or `to`. */
+  private mismatchAt(input: Uint8Array, start: number, patternStart: number, from: number, to: number): number {
     const { bytes, hexLetters } = this.pool;
     for (let i = from; i < to; i++) {
       const expected = bytes[patternStart + i];
       const actual = input[start + i];
       if (expected === actual) continue;
       const at = patternStart + i;
-      if ((expected ^ actual) !== CASE_BIT || (hexLetters[at >>> 3] & (1 << (at & 7))) === 0) return false;
+      if ((expected ^ actual) !== CASE_BIT || (hexLetters[at >>> 3] & (1 << (at & 7))) === 0) return i;
     }
-    return true;
+    return to;
   }
-}
-
-/**
- * Records a match, widened over the characters that mix the value's bits with its neighbours' and any padding. Those
- * characters may be percent-encoded (`%2B`, `%2F`, `%3D`) or, for a slash, escaped as in PHP's JSON (`\/`).
- */
-function pushRegion(input: Uint8Array, start: number, end: number, patternFlags: number, regions: number[]): void {
-  if ((patternFlags & PARTIAL_BEFORE) !== 0) start -= base64CharLengthBefore(input, start);
-  if ((patternFlags & PARTIAL_AFTER) !== 0) {
-    const partial = base64CharLengthAt(input, end);
-    if (partial > 0) {
-      end += partial;
-      for (let pad = 0; pad < 2; pad++) {
-        if (input[end] === EQUALS_SIGN) end++;
-        else if (isPercentEscapeAt(input, end, 0x33, 0x64)) end += 3;
-        else break;
-      }
-    }
-  }
-  regions.push(start, end);
-}
-
-/** The length of the base64 character written at `at`: 3 for `%2B` or `%2F`, 2 for `\/`, 1, or 0 if none. */
-function base64CharLengthAt(input: Uint8Array, at: number): number {
-  if (isEscapedBase64CharAt(input, at)) return 3;
-  if (input[at] === BACKSLASH && input[at + 1] === SLASH) return 2;
-  return at < input.length && BASE64_CHAR[input[at]] === 1 ? 1 : 0;
-}
-
-/** The length of the base64 character that ends just before `at`, as `base64CharLengthAt` counts it. */
-function base64CharLengthBefore(input: Uint8Array, at: number): number {
-  if (at >= 3 && isEscapedBase64CharAt(input, at - 3)) return 3;
-  if (at >= 2 && input[at - 2] === BACKSLASH && input[at - 1] === SLASH) return 2;
-  return at >= 1 && BASE64_CHAR[input[at - 1]] === 1 ? 1 : 0;
-}
-
-function isEscapedBase64CharAt(input: Uint8Array, at: number): boolean {
-  return isPercentEscapeAt(input, at, 0x32, 0x62) || isPercentEscapeAt(input, at, 0x32, 0x66);
-}
-
-/** Whether `%` followed by the digit `high` and the hex letter `low` (lower-case given; either case matches) is at `at`. */
-function isPercentEscapeAt(input: Uint8Array, at: number, high: number, low: number): boolean {
-  return (
-    at + 2 < input.length && input[at] === PERCENT_SIGN && input[at + 1] === high && (input[at + 2] | CASE_BIT) === low
-  );
 }
 
 /** The hash of the `gramLength` (1..4 or 8) bytes at `at`, read little-endian. */

@@ -1,6 +1,8 @@
 import { AnchorTier, WIDE_MIN_LENGTH } from './anchor-tier';
+import { AutomatonTier } from './automaton-tier';
 import { PatternPool } from './pattern-pool';
 import { RedactionError, RedactionErrorCode } from './redaction-error';
+import { ScanWork } from './scan-work';
 import { formsOfValue, isBelowMinLength } from './value-forms';
 
 /** What every masked region becomes. */
@@ -36,21 +38,45 @@ export interface MatcherStats {
   readonly valuesBelowMinLength: number;
   /** Distinct byte patterns searched for: every form of every value. */
   readonly patterns: number;
-  /** Memory held by the patterns and their index. */
+  /** Memory held by the patterns and their anchor index. */
   readonly indexBytes: number;
 }
 
-/** Masks every form of a fixed set of secret values in log bytes; built once per scope, then shared read-only. */
+/**
+ * Masks every form of a fixed set of secret values in log bytes; built once per scope, then shared read-only (the
+ * automaton tier is built on first need and kept).
+ */
 export class RedactionMatcher {
+  private automaton: AutomatonTier | undefined;
+
   /** @internal Built by `buildMatcher`. */
   constructor(
+    private readonly pool: PatternPool,
     private readonly tiers: readonly AnchorTier[],
     readonly stats: MatcherStats,
   ) {}
 
-  redactBytes(input: Uint8Array): RedactedBytes {
-    const regions: number[] = [];
-    for (const tier of this.tiers) tier.scan(input, regions);
+  /** Memory held by the automaton tier: 0 until an input first exceeds the anchor tiers' work budget. */
+  get automatonBytes(): number {
+    return this.automaton?.byteLength ?? 0;
+  }
+
+  /**
+   * Masks every match in `input`. The anchor tiers verify candidates within a work budget linear in the input's
+   * length; past it, the input is scanned again by the automaton tier, linear by construction. `work` counts both.
+   */
+  redactBytes(input: Uint8Array, work = new ScanWork()): RedactedBytes {
+    if (this.tiers.length === 0) return { output: input, count: 0 };
+    let regions: number[] = [];
+    let finished = work.anchorBase >= 0;
+    const limit = work.anchorSteps + work.anchorPerByte * input.length + work.anchorBase;
+    for (let t = 0; finished && t < this.tiers.length; t++) finished = this.tiers[t].scan(input, regions, work, limit);
+    if (!finished) {
+      work.usedAutomaton = true;
+      regions = [];
+      this.automaton ??= AutomatonTier.build(this.pool);
+      this.automaton.scan(input, regions, work);
+    }
     if (regions.length === 0) return { output: input, count: 0 };
     return maskRegions(input, regions);
   }
@@ -95,7 +121,7 @@ export function buildMatcher(values: readonly string[], options: MatcherOptions 
   for (let id = 0; id < pool.size; id++) (pool.lengthOf(id) >= WIDE_MIN_LENGTH ? wide : narrow).push(id);
   const tiers = [wide, narrow].filter((ids) => ids.length > 0).map((ids) => AnchorTier.build(pool, ids));
 
-  return new RedactionMatcher(tiers, {
+  return new RedactionMatcher(pool, tiers, {
     values: distinct.size - valuesBelowMinLength,
     valuesBelowMinLength,
     patterns: pool.size,

@@ -11,8 +11,9 @@ import { RawLogConsumer } from './logs/raw-log-consumer';
 import { ResolvedSecretValues } from './matchers/resolved-secret-values';
 import { ScopeMatchers, scopeKey } from './matchers/scope-matchers';
 import { SecretsEventsListener } from './matchers/secrets-events-listener';
+import { RedactAdmission } from './redact/redact-admission';
 import { RedactHandler } from './redact/redact.handler';
-import { RequestBarrier, TextRedaction } from './redact/text-redaction';
+import { DEFAULT_MAX_TEXT_BYTES, RequestBarrier, TextLimit, TextRedaction } from './redact/text-redaction';
 import { redactionErrorMapper } from './redaction.error';
 import { RedactionMetrics } from './redaction.metrics';
 
@@ -24,6 +25,18 @@ function redactionSettings() {
     matcherMaxAgeSeconds: integerSetting('REDACTION_MATCHER_MAX_AGE_SECONDS', { default: 60, min: 1, max: 86_400 }),
     /** How long a raw line rests before redaction, so a change committed just before it has invalidated the matcher. */
     settleMs: integerSetting('REDACTION_SETTLE_MS', { default: 250, min: 0, max: 10_000 }),
+    /** The longest redaction.v1.redact text; masking it holds the event loop (bench/redaction-request.bench.ts). */
+    maxTextBytes: integerSetting('REDACTION_MAX_TEXT_BYTES', {
+      default: DEFAULT_MAX_TEXT_BYTES,
+      min: 1,
+      max: 1024 * 1024,
+    }),
+    /** redaction.v1.redact requests one calling organization runs at once; more wait for their turn. */
+    maxInFlightPerOrg: integerSetting('REDACTION_MAX_IN_FLIGHT_PER_ORG', { default: 4, min: 1, max: 1_000 }),
+    /** redaction.v1.redact requests run at once, every organization together; organizations take turns beyond. */
+    maxInFlight: integerSetting('REDACTION_MAX_IN_FLIGHT', { default: 16, min: 1, max: 10_000 }),
+    /** redaction.v1.redact requests one organization may have waiting; the next is refused RESOURCE_EXHAUSTED. */
+    maxQueuedPerOrg: integerSetting('REDACTION_MAX_QUEUED_PER_ORG', { default: 32, min: 0, max: 100_000 }),
   };
 }
 
@@ -112,6 +125,15 @@ class RedactionModule {
     );
     // Log lines and redact requests pass the same barrier before their matcher is taken.
     const barrier = new RequestBarrier(config.settleMs, () => listener.caughtUp(CHANGES_CATCH_UP_TIMEOUT_MS));
+    const admission = new RedactAdmission(
+      {
+        maxInFlightPerOrganization: config.maxInFlightPerOrg,
+        maxInFlight: config.maxInFlight,
+        maxQueuedPerOrganization: config.maxQueuedPerOrg,
+      },
+      () => metrics.requestRefused(),
+    );
+    metrics.watchAdmission(admission);
     return {
       module: RedactionModule,
       controllers: [RedactHandler],
@@ -121,6 +143,8 @@ class RedactionModule {
         { provide: ScopeMatchers, useValue: matchers },
         { provide: SecretsEventsListener, useValue: listener },
         { provide: RequestBarrier, useValue: barrier },
+        { provide: RedactAdmission, useValue: admission },
+        { provide: TextLimit, useValue: new TextLimit(config.maxTextBytes) },
         TextRedaction,
         RedactionLifecycle,
       ],

@@ -16,6 +16,7 @@ export class RedactionMetrics {
   private readonly rebuilds: Counter<'outcome'>;
   private readonly invalidations: Counter;
   private readonly buildSeconds: Histogram;
+  private readonly requestsRefused: Counter;
   private waiting = 0;
 
   constructor(private readonly registry: Registry) {
@@ -75,6 +76,11 @@ export class RedactionMetrics {
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
       registers,
     });
+    this.requestsRefused = new Counter({
+      name: 'redaction_requests_refused_total',
+      help: 'redaction.v1.redact requests refused RESOURCE_EXHAUSTED: their organization had as many queued as it may',
+      registers,
+    });
     const waiting = (): number => this.waiting;
     new Gauge({
       name: 'redaction_messages_waiting_on_matcher',
@@ -104,6 +110,30 @@ export class RedactionMetrics {
         this.set(cache.cachedMatchers());
       },
     });
+  }
+
+  /** Gauges read from the redact admission when scraped. */
+  watchAdmission(admission: { inFlight(): number; queued(): number }): void {
+    new Gauge({
+      name: 'redaction_requests_in_flight',
+      help: 'redaction.v1.redact requests running, every organization together',
+      registers: [this.registry],
+      collect() {
+        this.set(admission.inFlight());
+      },
+    });
+    new Gauge({
+      name: 'redaction_requests_queued',
+      help: 'redaction.v1.redact requests waiting for their organization’s turn',
+      registers: [this.registry],
+      collect() {
+        this.set(admission.queued());
+      },
+    });
+  }
+
+  requestRefused(): void {
+    this.requestsRefused.inc();
   }
 
   received(bytes: number): void {

@@ -1,4 +1,5 @@
-import { headers as natsHeaders } from 'nats';
+import { MsgHdrsImpl, headers as natsHeaders } from 'nats';
+import { buildMatcher } from '@platform/redaction';
 import { logSourceOf, redactedHeaders, redactedMessageId } from './log-message';
 
 const mask = (secret: string) => (text: string) => {
@@ -59,6 +60,38 @@ describe('redactedHeaders', () => {
     const { headers } = redactedHeaders(original, 0, mask('x'));
     expect(headers.keys().sort()).toEqual(['Redacted-Count']);
     expect(headers.get('Redacted-Count')).toBe('0');
+  });
+
+  it('masks a header name that carries a value, as its values are, and counts it', () => {
+    const matcher = buildMatcher(['s3cr:t-value', 'hunter22']);
+    const original = natsHeaders();
+    original.set('X-Tenant-s3cr%3At-value', 'ok');
+    original.set('hunter22', 'token=hunter22');
+    original.set('X-Shipper', 'fluent-bit');
+    const { headers, count } = redactedHeaders(original, 0, (text) => matcher.redactText(text));
+    expect(headers.keys().sort()).toEqual(['********', 'Redacted-Count', 'X-Shipper', 'X-Tenant-********']);
+    expect(headers.get('X-Tenant-********')).toBe('ok');
+    expect(headers.get('********')).toBe('token=********');
+    expect(count).toBe(3);
+    // The copy is a well-formed NATS header block that reads back the same.
+    expect(headers).toBeInstanceOf(MsgHdrsImpl);
+    const wire = (headers as MsgHdrsImpl).encode();
+    expect(Buffer.from(wire).toString('latin1')).not.toMatch(/s3cr|hunter22/);
+    const read = MsgHdrsImpl.decode(wire);
+    expect(read.keys().sort()).toEqual(headers.keys().sort());
+    expect(read.get('X-Tenant-********')).toBe('ok');
+  });
+
+  it('keeps every value of names that become equal once masked', () => {
+    const matcher = buildMatcher(['alpha-secret', 'bravo-secret']);
+    const original = natsHeaders();
+    original.append('X-alpha-secret', 'one');
+    original.append('X-alpha-secret', 'two');
+    original.append('X-bravo-secret', 'three');
+    original.append('X-********', 'four');
+    const { headers, count } = redactedHeaders(original, 0, (text) => matcher.redactText(text));
+    expect(headers.values('X-********')).toEqual(['one', 'two', 'three', 'four']);
+    expect(count).toBe(2);
   });
 
   it('adds Redacted-Count to a message without headers', () => {

@@ -43,9 +43,16 @@ function isServerDirective(name: string): boolean {
   return name.toLowerCase().startsWith('nats-');
 }
 
+/** Whether a shipper's header is left out of the redacted copy: a JetStream directive, or a forged count. */
+function isDropped(name: string): boolean {
+  return isServerDirective(name) || name.toLowerCase() === REDACTED_COUNT_HEADER.toLowerCase();
+}
+
 /**
- * The headers of the redacted copy: the shipper's own headers, each value passed through `redact` (a header can
- * carry a secret as easily as the body), and `Redacted-Count` = masks in body and headers together.
+ * The headers of the redacted copy: the shipper's own headers, names and values each passed through `redact` (a
+ * header carries a secret in its name as easily as in its value), and `Redacted-Count` = masks in body and headers
+ * together. A masked name is still a legal NATS header name (`*` is a visible ASCII character other than `:`); names
+ * that become equal once masked are one header holding every value of each, in their order.
  */
 export function redactedHeaders(
   original: MsgHdrs | undefined,
@@ -56,11 +63,13 @@ export function redactedHeaders(
   let count = bodyMasks;
   if (original) {
     for (const [name, values] of original) {
-      if (isServerDirective(name) || name.toLowerCase() === REDACTED_COUNT_HEADER.toLowerCase()) continue;
+      if (isDropped(name)) continue;
+      const redactedName = redact(name);
+      count += redactedName.count;
       for (const value of values) {
         const redacted = redact(value);
         count += redacted.count;
-        headers.append(name, redacted.output);
+        headers.append(redactedName.output, redacted.output);
       }
     }
   }

@@ -1,9 +1,15 @@
-import { type Principal, PlatformError } from '@platform/messaging';
+import { type Principal, PlatformError, type Role, type ServiceScope } from '@platform/messaging';
 import { redactScopeOf } from './redact-scope';
 
-const vendorUser: Principal = { sub: 'u', org: 'acme', orgType: 'vendor', role: 'read_only' };
-const customerUser: Principal = { sub: 'c', org: 'globex', orgType: 'customer', role: 'read_only', vendorOrg: 'acme' };
-const service = (...scopes: Array<'secrets:resolve' | 'secrets:resolve-all' | 'render:any'>): Principal => ({
+const vendorUser = (role: Role): Principal => ({ sub: 'u', org: 'acme', orgType: 'vendor', role });
+const customerUser = (role: Role): Principal => ({
+  sub: 'c',
+  org: 'globex',
+  orgType: 'customer',
+  role,
+  vendorOrg: 'acme',
+});
+const service = (...scopes: ServiceScope[]): Principal => ({
   sub: 'service:deploy',
   org: 'deploy',
   orgType: 'service',
@@ -20,55 +26,79 @@ function refusal(fn: () => unknown): { code: string; message: string } {
   throw new Error('expected a refusal');
 }
 
+const CUSTOMER_REFUSAL = {
+  code: 'PERMISSION_DENIED',
+  message: 'redaction.v1.redact is not open to customer users: it would confirm guessed values',
+};
+
 describe('redactScopeOf', () => {
-  it('gives a vendor user its vendor-level scope, or one of its customers', () => {
-    expect(redactScopeOf(vendorUser, {})).toEqual({ organizationId: 'acme', customerOrganizationId: null });
-    expect(redactScopeOf(vendorUser, { customerOrganizationId: 'globex' })).toEqual({
-      organizationId: 'acme',
-      customerOrganizationId: 'globex',
-    });
+  it('gives a read_write or admin vendor user its vendor-level scope, or one of its customers', () => {
+    for (const role of ['read_write', 'admin'] as const) {
+      expect(redactScopeOf(vendorUser(role), {})).toEqual({ organizationId: 'acme', customerOrganizationId: null });
+      expect(redactScopeOf(vendorUser(role), { customerOrganizationId: 'globex' })).toEqual({
+        organizationId: 'acme',
+        customerOrganizationId: 'globex',
+      });
+    }
   });
 
-  it('gives a customer user its own scope in its vendor’s partition, and nothing else', () => {
-    expect(redactScopeOf(customerUser, {})).toEqual({ organizationId: 'acme', customerOrganizationId: 'globex' });
-    expect(redactScopeOf(customerUser, { organizationId: 'acme', customerOrganizationId: 'globex' })).toEqual({
-      organizationId: 'acme',
-      customerOrganizationId: 'globex',
-    });
-    expect(refusal(() => redactScopeOf(customerUser, { customerOrganizationId: 'initech' }))).toEqual({
-      code: 'PERMISSION_DENIED',
-      message: 'a customer can only address its own secrets',
-    });
+  it('refuses a read_only vendor user, who may never see a value', () => {
+    for (const request of [{}, { customerOrganizationId: 'globex' }]) {
+      expect(refusal(() => redactScopeOf(vendorUser('read_only'), request))).toEqual({
+        code: 'PERMISSION_DENIED',
+        message: 'redaction.v1.redact needs the read_write or admin role: it would confirm guessed values',
+      });
+    }
   });
 
-  it('refuses a user naming another organization', () => {
-    expect(refusal(() => redactScopeOf(vendorUser, { organizationId: 'umbrella' }))).toEqual({
+  it('refuses every customer user, whatever its role and whatever it names', () => {
+    for (const role of ['read_only', 'read_write', 'admin'] as const) {
+      expect(refusal(() => redactScopeOf(customerUser(role), {}))).toEqual(CUSTOMER_REFUSAL);
+      expect(refusal(() => redactScopeOf(customerUser(role), { customerOrganizationId: 'globex' }))).toEqual(
+        CUSTOMER_REFUSAL,
+      );
+      expect(refusal(() => redactScopeOf(customerUser(role), { customerOrganizationId: 'initech' }))).toEqual(
+        CUSTOMER_REFUSAL,
+      );
+    }
+  });
+
+  it('refuses a vendor user naming another organization', () => {
+    expect(refusal(() => redactScopeOf(vendorUser('admin'), { organizationId: 'umbrella' }))).toEqual({
       code: 'PERMISSION_DENIED',
       message: 'organizationId may only be named with a service token',
     });
   });
 
-  it('gives a service with secrets:resolve-all the organization it names', () => {
+  it('gives a service with redaction:redact the organization it names', () => {
     expect(
-      redactScopeOf(service('secrets:resolve-all'), { organizationId: 'acme', customerOrganizationId: 'globex' }),
+      redactScopeOf(service('redaction:redact'), { organizationId: 'acme', customerOrganizationId: 'globex' }),
     ).toEqual({ organizationId: 'acme', customerOrganizationId: 'globex' });
   });
 
-  it('refuses a service without secrets:resolve-all, or without an organization', () => {
-    expect(refusal(() => redactScopeOf(service('secrets:resolve', 'render:any'), { organizationId: 'acme' }))).toEqual({
+  it('refuses a service without redaction:redact, even one that may resolve every value, or without an organization', () => {
+    expect(
+      refusal(() =>
+        redactScopeOf(service('secrets:resolve', 'secrets:resolve-all', 'render:any', 'audit:read'), {
+          organizationId: 'acme',
+        }),
+      ),
+    ).toEqual({
       code: 'PERMISSION_DENIED',
-      message: 'this subject needs a service token with scope secrets:resolve-all',
+      message: 'this subject needs a service token with scope redaction:redact',
     });
-    expect(refusal(() => redactScopeOf(service('secrets:resolve-all'), {}))).toEqual({
+    expect(refusal(() => redactScopeOf(service('redaction:redact'), {}))).toEqual({
       code: 'INVALID_ARGUMENT',
       message: 'organizationId is required with a service token',
     });
   });
 
   it('refuses identifiers that are not subject-safe', () => {
-    expect(refusal(() => redactScopeOf(service('secrets:resolve-all'), { organizationId: 'a.b' })).code).toBe(
+    expect(refusal(() => redactScopeOf(service('redaction:redact'), { organizationId: 'a.b' })).code).toBe(
       'INVALID_ARGUMENT',
     );
-    expect(refusal(() => redactScopeOf(vendorUser, { customerOrganizationId: 'x y' })).code).toBe('INVALID_ARGUMENT');
+    expect(refusal(() => redactScopeOf(vendorUser('admin'), { customerOrganizationId: 'x y' })).code).toBe(
+      'INVALID_ARGUMENT',
+    );
   });
 });

@@ -3,34 +3,66 @@ import {
   type Principal,
   PlatformError,
   type Scope,
+  type ServiceScope,
   assertIdentifier,
   assertServiceScope,
   permissionDenied,
   userScope,
 } from '@platform/messaging';
 
+/** The service scope that opens `redaction.v1.redact` to a service token. */
+const REDACT_SCOPE: ServiceScope = 'redaction:redact';
+
 /**
- * Whose secrets `redaction.v1.redact` masks (ARCHITECTURE.md §4): a user its own scope (a vendor user may name one
- * of its customers, a customer user only itself); a service any organization it names, with `secrets:resolve-all`
- * — the same scope that reads every value, since redacting a guess reveals whether it is a secret.
+ * Whose secrets `redaction.v1.redact` masks (ARCHITECTURE.md §4). Redacting a guess tells whether it is a value, so
+ * only callers who may see values anyway get an answer: vendor users with read_write or admin (their own
+ * organization, or one of its customers) and services with `redaction:redact` (any organization they name). A
+ * read_only user and every customer user are refused, whatever they name.
  */
 export function redactScopeOf(
   principal: Principal,
   request: Pick<RedactRequest, 'organizationId' | 'customerOrganizationId'>,
 ): Scope {
-  if (principal.orgType === 'service') {
-    assertServiceScope(principal, 'secrets:resolve-all');
-    if (request.organizationId === undefined) {
-      throw new PlatformError('INVALID_ARGUMENT', 'organizationId is required with a service token', {
-        field: 'organizationId',
-      });
+  switch (principal.orgType) {
+    case 'service':
+      return serviceScope(principal, request);
+    case 'customer':
+      throw permissionDenied('redaction.v1.redact is not open to customer users: it would confirm guessed values');
+    case 'vendor':
+      if (principal.role === 'read_only') {
+        throw permissionDenied(
+          'redaction.v1.redact needs the read_write or admin role: it would confirm guessed values',
+        );
+      }
+      return vendorScope(principal, request);
+    default: {
+      const _exhaustive: never = principal;
+      return _exhaustive;
     }
-    assertIdentifier('organizationId', request.organizationId);
-    if (request.customerOrganizationId !== undefined) {
-      assertIdentifier('customerOrganizationId', request.customerOrganizationId);
-    }
-    return { organizationId: request.organizationId, customerOrganizationId: request.customerOrganizationId ?? null };
   }
+}
+
+function serviceScope(
+  principal: Principal,
+  request: Pick<RedactRequest, 'organizationId' | 'customerOrganizationId'>,
+): Scope {
+  assertServiceScope(principal, REDACT_SCOPE);
+  if (request.organizationId === undefined) {
+    throw new PlatformError('INVALID_ARGUMENT', 'organizationId is required with a service token', {
+      field: 'organizationId',
+    });
+  }
+  assertIdentifier('organizationId', request.organizationId);
+  if (request.customerOrganizationId !== undefined) {
+    assertIdentifier('customerOrganizationId', request.customerOrganizationId);
+  }
+  return { organizationId: request.organizationId, customerOrganizationId: request.customerOrganizationId ?? null };
+}
+
+function vendorScope(
+  principal: Principal,
+  request: Pick<RedactRequest, 'organizationId' | 'customerOrganizationId'>,
+): Scope {
   const scope = userScope(principal, request.customerOrganizationId);
   // A user's organization comes from its token; naming it again is harmless, naming another is refused.
   if (request.organizationId !== undefined && request.organizationId !== scope.organizationId) {

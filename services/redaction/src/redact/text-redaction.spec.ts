@@ -3,11 +3,14 @@ import { type Principal } from '@platform/messaging';
 import { ScopeMatchers } from '../matchers/scope-matchers';
 import { RedactionServiceError, redactionErrorMapper } from '../redaction.error';
 import { RedactionMetrics } from '../redaction.metrics';
-import { RequestBarrier, TextRedaction } from './text-redaction';
+import { RedactAdmission } from './redact-admission';
+import { RequestBarrier, TextLimit, TextRedaction } from './text-redaction';
 
-const vendorUser: Principal = { sub: 'u', org: 'acme', orgType: 'vendor', role: 'read_only' };
+const vendorUser: Principal = { sub: 'u', org: 'acme', orgType: 'vendor', role: 'read_write' };
 
 const request = (text: string) => ({ $typeName: 'redaction.v1.RedactRequest' as const, text });
+
+const ADMISSION = { maxInFlightPerOrganization: 1, maxInFlight: 8, maxQueuedPerOrganization: 0 };
 
 function setup(down = false, changesApplied: (matchers: ScopeMatchers) => Promise<void> = async () => undefined) {
   const values = ['vendor-secret'];
@@ -22,7 +25,9 @@ function setup(down = false, changesApplied: (matchers: ScopeMatchers) => Promis
     maxAgeMs: 60_000,
   });
   const barrier = new RequestBarrier(0, () => changesApplied(matchers));
-  return { redaction: new TextRedaction(matchers, new RedactionMetrics(new Registry()), barrier), values };
+  const admission = new RedactAdmission(ADMISSION);
+  const metrics = new RedactionMetrics(new Registry());
+  return { redaction: new TextRedaction(matchers, metrics, barrier, admission, new TextLimit(64 * 1024)), values };
 }
 
 async function wireRefusal(promise: Promise<unknown>) {
@@ -45,13 +50,15 @@ describe('TextRedaction', () => {
     ).toEqual({ text: 'x ******** y', redactions: 1 });
   });
 
-  it('refuses a text over 1 MiB with PAYLOAD_TOO_LARGE', async () => {
-    const text = 'é'.repeat(512 * 1024 + 1);
-    expect(
-      await wireRefusal(setup().redaction.redact(vendorUser, { $typeName: 'redaction.v1.RedactRequest', text })),
-    ).toEqual({
+  it('refuses a text over REDACTION_MAX_TEXT_BYTES with PAYLOAD_TOO_LARGE, counting UTF-8 bytes', async () => {
+    const { redaction } = setup();
+    expect(await redaction.redact(vendorUser, request('x'.repeat(64 * 1024)))).toEqual({
+      text: 'x'.repeat(64 * 1024),
+      redactions: 0,
+    });
+    expect(await wireRefusal(redaction.redact(vendorUser, request('é'.repeat(32 * 1024 + 1))))).toEqual({
       code: 'PAYLOAD_TOO_LARGE',
-      message: 'text must be at most 1 MiB',
+      message: 'text must be at most 64 KiB (REDACTION_MAX_TEXT_BYTES); ship longer logs on logs.raw',
     });
   });
 
@@ -88,5 +95,26 @@ describe('TextRedaction', () => {
       code: 'UNAVAILABLE',
       message: 'the secrets of this scope cannot be loaded right now; retry later',
     });
+  });
+
+  it('takes turns by the calling organization, not the one it names', async () => {
+    let release = (): void => undefined;
+    const held = new Promise<void>((resolve) => (release = resolve));
+    const { redaction } = setup(false, () => held);
+    const deployer: Principal = {
+      sub: 'service:deploy',
+      org: 'deploy',
+      orgType: 'service',
+      scopes: new Set(['redaction:redact']),
+    };
+    const first = redaction.redact(deployer, { ...request('x vendor-secret y'), organizationId: 'acme' });
+    expect(await wireRefusal(redaction.redact(deployer, { ...request('x'), organizationId: 'umbrella' }))).toEqual({
+      code: 'RESOURCE_EXHAUSTED',
+      message:
+        'too many redact requests from this organization: at most 1 in flight (REDACTION_MAX_IN_FLIGHT_PER_ORG) ' +
+        'and 0 queued (REDACTION_MAX_QUEUED_PER_ORG); retry later',
+    });
+    release();
+    expect(await first).toEqual({ text: 'x ******** y', redactions: 1 });
   });
 });
