@@ -19,10 +19,11 @@ export const TEMPLATE_LIMITS = Object.freeze({
   /** Nesting levels active at once across `template` calls: each call costs its body's nesting + 1. */
   maxActiveNesting: 3000,
   /**
-   * Work units one execution may spend: a unit per UTF-16 unit printed, produced by a function or read by one
-   * from a string argument, per range iteration, template call, assignment and node of each body run.
+   * Work units one execution may spend (README.md, Limits): one per UTF-16 unit a function reads from a string
+   * argument or builds, per 16 printed, per range iteration, template call, assignment and node of each body
+   * run. The worst shapes measured spend it in about 1 s of CPU.
    */
-  maxWork: 50_000_000,
+  maxWork: 15_000_000,
   /** Parse nodes in one source, all its templates together. */
   maxNodes: 250_000,
 });
@@ -211,7 +212,7 @@ export class Template {
 
 /** Parses and compiles `source` as Go's `template.New(name).Parse(source)`; throws TemplateParseError. */
 /** Bytes of heap per parse node and per source character, from `test/footprint` (README.md, Limits). */
-const HEAP_PER_NODE = 400;
+const HEAP_PER_NODE = 600;
 /** V8 keeps a string of Latin-1 characters in one byte per character, any other in two. */
 const heapPerSourceChar = (source: string): number => (/[\u0100-\uffff]/.test(source) ? 2 : 1);
 
