@@ -170,10 +170,10 @@ export class Template {
     private readonly source: string,
     private readonly trees: ReadonlyMap<string, Tree>,
     compiled: ReadonlyMap<string, CompiledTemplate>,
-    nodes: number,
+    estimatedBytes: number,
   ) {
     this.main = compiled.get(name)!;
-    this.estimatedBytes = estimateBytes(source, nodes);
+    this.estimatedBytes = estimatedBytes;
   }
 
   /** Renders with `data` (normally `{ Secrets: { KEY: value } }`); throws TemplateExecutionError. */
@@ -210,16 +210,15 @@ export class Template {
   }
 }
 
-/** Parses and compiles `source` as Go's `template.New(name).Parse(source)`; throws TemplateParseError. */
-/** Bytes of heap per parse node and per source character, from `test/footprint` (README.md, Limits). */
+/** Bytes of heap per parse node, from `test/footprint` (README.md, Limits). */
 const HEAP_PER_NODE = 600;
-/** V8 keeps a string of Latin-1 characters in one byte per character, any other in two. */
-const heapPerSourceChar = (source: string): number => (/[\u0100-\uffff]/.test(source) ? 2 : 1);
 
-function estimateBytes(source: string, nodes: number): number {
-  return source.length * heapPerSourceChar(source) + nodes * HEAP_PER_NODE;
+/** The heap a template keeps: its source (V8: a byte a character when ASCII; two counted otherwise) and nodes. */
+function estimateBytes(source: string, utf8Bytes: number, nodes: number): number {
+  return source.length * (utf8Bytes === source.length ? 1 : 2) + nodes * HEAP_PER_NODE;
 }
 
+/** Parses and compiles `source` as Go's `template.New(name).Parse(source)`; throws TemplateParseError. */
 export function parseTemplate(source: string, options: ParseTemplateOptions = {}): Template {
   const name = options.name ?? DEFAULT_TEMPLATE_NAME;
   const bytes = Buffer.byteLength(source);
@@ -249,7 +248,7 @@ export function parseTemplate(source: string, options: ParseTemplateOptions = {}
     throw e;
   }
   const { trees, nodes } = parsed;
-  return new Template(name, source, trees, new Compiler(trees).compileAll(), nodes);
+  return new Template(name, source, trees, new Compiler(trees).compileAll(), estimateBytes(source, bytes, nodes));
 }
 
 // ---- references ----
