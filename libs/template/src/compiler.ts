@@ -1,6 +1,6 @@
 // Compiles parse trees into closures once; executing walks no tree and allocates only what Go's executor would.
 // Each closure mirrors a function of Go's exec.go, including where it records the node that errors will name.
-import { goQuote, printOne } from './fmt';
+import { ResultTooLarge, goQuote, printOne } from './fmt';
 import {
   CHECKED_ARGUMENT,
   CHECKS_PRESENCE,
@@ -9,7 +9,6 @@ import {
   FUNCTIONS,
   FunctionError,
   PARAM_TYPE_NAMES,
-  ResultTooLarge,
   SHORT_CIRCUIT,
   errorText,
   type ErrorParts,
@@ -64,8 +63,8 @@ export interface Execution {
   /** Enters a template invocation; fails when too deep. */
   enterTemplate(weight: number): void;
   leaveTemplate(weight: number): void;
-  /** Counts one range iteration; fails when an execution does more work than allowed. */
-  step(): void;
+  /** Spends work units; fails past the work budget or the deadline. */
+  charge(units: number): void;
 }
 
 export type Statement = (s: Execution, dot: unknown) => Flow;
@@ -81,9 +80,26 @@ export interface CompiledTemplate {
   /** Variables of one invocation ($ included), known once the body is compiled. */
   slots: number;
   readonly nesting: number;
+  /** Work units a run of the body costs by itself: its nodes, plus one for the call. */
+  cost: number;
   /** Filled in after every template exists, so calls can refer to templates defined later. */
   body: Statement;
 }
+
+/** A compiled list and the work units one run of it costs by itself (nested blocks charge their own). */
+interface Block {
+  readonly run: Statement;
+  readonly cost: number;
+}
+
+/**
+ * Work units to print `text`: appending is a copy at memory speed, which the output limit bounds anyway, so a
+ * unit covers 16 characters where a function's per-character loop pays one each.
+ */
+const printCost = (text: string): number => 1 + (text.length >>> 4);
+
+/** Functions whose string result is (part of) an argument, not new text: it costs nothing more to return. */
+const RETURNS_ARGUMENT: ReadonlySet<string> = new Set(['index', 'slice', 'default', 'required']);
 
 /** Static facts about one variable slot. */
 interface Slot {
@@ -113,6 +129,8 @@ export interface CompileOptions {
 
 export class Compiler {
   private readonly compiled = new Map<string, CompiledTemplate>();
+  /** Nodes compiled so far into the block being compiled: what running it once costs, nested blocks aside. */
+  private cost = 0;
 
   constructor(
     private readonly trees: ReadonlyMap<string, Tree>,
@@ -121,15 +139,16 @@ export class Compiler {
 
   compileAll(): ReadonlyMap<string, CompiledTemplate> {
     for (const [name, tree] of this.trees) {
-      this.compiled.set(name, { name, slots: 0, nesting: tree.nesting, body: () => Flow.Normal });
+      this.compiled.set(name, { name, slots: 0, nesting: tree.nesting, cost: 1, body: () => Flow.Normal });
     }
     for (const [name, tree] of this.trees) {
       const scope: Scope = { slots: [], visible: new LexicalScope(), dotIsInterface: false };
       this.declare(scope, '$', false);
-      const body = this.list(tree.root, scope);
+      const body = this.block(tree.root, scope);
       const target = this.compiled.get(name)!;
       target.slots = scope.slots.length;
-      target.body = body;
+      target.body = body.run;
+      target.cost = body.cost + 1;
     }
     return this.compiled;
   }
@@ -152,6 +171,15 @@ export class Compiler {
 
   // ---- statements (walk) ----
 
+  private block(list: ListNode, scope: Scope): Block {
+    const outer = this.cost;
+    this.cost = 0;
+    const run = this.list(list, scope);
+    const cost = this.cost;
+    this.cost = outer;
+    return { run, cost };
+  }
+
   private list(list: ListNode, scope: Scope): Statement {
     const parts = list.nodes.map((n) => this.statement(n, scope)).filter((p): p is Statement => p !== null);
     if (parts.length === 0) return () => Flow.Normal;
@@ -170,9 +198,11 @@ export class Compiler {
   }
 
   private statement(node: Node, scope: Scope): Statement | null {
+    this.cost++;
     switch (node.type) {
       case 'text': {
         const text = node.text;
+        this.cost += printCost(text);
         return (s) => {
           s.out += text;
           if (s.out.length > s.checkOutputAt) s.checkOutput();
@@ -219,7 +249,9 @@ export class Compiler {
         else if (v === undefined) text = '<no value>';
         else if (typeof v === 'function') return s.fail(`can't print ${nodeText(node)} of type ${typeName(v)}`);
         else text = printOne(v);
-        s.out += s.escapePrinted(text);
+        text = s.escapePrinted(text);
+        s.charge(printCost(text));
+        s.out += text;
         if (s.out.length > s.checkOutputAt) s.checkOutput();
         return Flow.Normal;
       };
@@ -227,10 +259,13 @@ export class Compiler {
     return (s, dot) => {
       const v = value(s, dot);
       s.node = node;
-      if (typeof v === 'string') s.out += v;
-      else if (v === undefined) s.out += '<no value>';
-      else if (typeof v === 'function') s.fail(`can't print ${nodeText(node)} of type ${typeName(v)}`);
-      else s.out += printOne(v);
+      let text: string;
+      if (typeof v === 'string') text = v;
+      else if (v === undefined) text = '<no value>';
+      else if (typeof v === 'function') return s.fail(`can't print ${nodeText(node)} of type ${typeName(v)}`);
+      else text = printOne(v);
+      s.charge(printCost(text));
+      s.out += text;
       if (s.out.length > s.checkOutputAt) s.checkOutput();
       return Flow.Normal;
     };
@@ -241,6 +276,7 @@ export class Compiler {
     const mark = scope.visible.mark();
     const conditions: Expression[] = [];
     const thens: Statement[] = [];
+    const thenCosts: number[] = [];
     const withs: boolean[] = [];
     let link: BranchNode = node;
     for (;;) {
@@ -248,29 +284,42 @@ export class Compiler {
       const isWith = link.type === 'with';
       const outerDotIsInterface = scope.dotIsInterface;
       if (isWith) scope.dotIsInterface = false;
-      thens.push(this.list(link.list, scope));
+      const then = this.block(link.list, scope);
+      thens.push(then.run);
+      thenCosts.push(then.cost);
       scope.dotIsInterface = outerDotIsInterface;
       withs.push(isWith);
       const next = elseIfOf(link);
       if (next === null) break;
       link = next;
     }
-    const otherwise = link.elseList ? this.list(link.elseList, scope) : null;
+    const otherwise = link.elseList ? this.block(link.elseList, scope) : null;
     scope.visible.pop(mark);
+    const otherwiseCost = otherwise ? otherwise.cost : 0;
     if (conditions.length === 1) {
-      const [condition, then, isWith] = [conditions[0], thens[0], withs[0]];
+      const [condition, then, thenCost, isWith] = [conditions[0], thens[0], thenCosts[0], withs[0]];
       return (s, dot) => {
         const v = condition(s, dot);
-        if (isTrue(v)) return then(s, isWith ? v : dot);
-        return otherwise ? otherwise(s, dot) : Flow.Normal;
+        if (isTrue(v)) {
+          s.charge(thenCost);
+          return then(s, isWith ? v : dot);
+        }
+        if (otherwise === null) return Flow.Normal;
+        s.charge(otherwiseCost);
+        return otherwise.run(s, dot);
       };
     }
     return (s, dot) => {
       for (let i = 0; i < conditions.length; i++) {
         const v = conditions[i](s, dot);
-        if (isTrue(v)) return thens[i](s, withs[i] ? v : dot);
+        if (isTrue(v)) {
+          s.charge(thenCosts[i]);
+          return thens[i](s, withs[i] ? v : dot);
+        }
       }
-      return otherwise ? otherwise(s, dot) : Flow.Normal;
+      if (otherwise === null) return Flow.Normal;
+      s.charge(otherwiseCost);
+      return otherwise.run(s, dot);
     };
   }
 
@@ -284,16 +333,19 @@ export class Compiler {
     if (elemSlot >= 0) scope.slots[elemSlot].isInterface = true;
     const outerDotIsInterface = scope.dotIsInterface;
     scope.dotIsInterface = true;
-    const body = this.list(node.list, scope);
+    const body = this.block(node.list, scope);
     scope.dotIsInterface = outerDotIsInterface;
-    const otherwise = node.elseList ? this.list(node.elseList, scope) : null;
+    const otherwise = node.elseList ? this.block(node.elseList, scope) : null;
     scope.visible.pop(mark);
+    const run = body.run;
+    // An iteration costs its body's nodes, one for itself and its variables.
+    const iterationCost = body.cost + 1 + decl.length;
 
     const iterate = (s: Execution, key: unknown, elem: unknown): Flow => {
-      s.step();
+      s.charge(iterationCost);
       if (elemSlot >= 0) s.vars[elemSlot] = elem;
       if (keySlot >= 0) s.vars[keySlot] = key;
-      return body(s, elem);
+      return run(s, elem);
     };
     return (s, dot) => {
       s.node = node;
@@ -305,6 +357,7 @@ export class Compiler {
         }
       } else if (isMap(v)) {
         const keys = sortedKeys(v);
+        s.charge(keys.length);
         if (keys.length > 0) {
           for (const k of keys) if (iterate(s, k, mapGet(v, k) ?? null) === Flow.Break) break;
           return Flow.Normal;
@@ -312,7 +365,9 @@ export class Compiler {
       } else if (v !== undefined && v !== null) {
         s.fail(`range can't iterate over ${s.describe(v, '%v')}`);
       }
-      return otherwise ? otherwise(s, dot) : Flow.Normal;
+      if (otherwise === null) return Flow.Normal;
+      s.charge(otherwise.cost);
+      return otherwise.run(s, dot);
     };
   }
 
@@ -326,6 +381,7 @@ export class Compiler {
       const callee = compiled.get(name);
       if (callee === undefined) return s.fail(notDefined);
       const weight = callee.nesting + 1;
+      s.charge(callee.cost);
       s.enterTemplate(weight);
       const newDot = value ? value(s, dot) : undefined;
       const savedVars = s.vars;
@@ -348,6 +404,7 @@ export class Compiler {
    * a presence check), so a missing map key there reads as empty (ARCHITECTURE.md §7).
    */
   private pipeline(pipe: PipeNode, scope: Scope, checked: boolean): Expression {
+    this.cost += 1 + pipe.decl.length;
     const commands = pipe.cmds.map((cmd, i) => {
       const next = pipe.cmds[i + 1];
       const commandChecked = next === undefined ? checked : receivesCheckedInput(next, checked);
@@ -359,39 +416,14 @@ export class Compiler {
     }
     const targets = pipe.decl.map((v) => this.lookup(scope, v.ident[0]));
     const undefinedTarget = targets.find((t) => !t.defined);
-    if (undefinedTarget) {
-      const message = `undefined variable: ${undefinedTarget.name}`;
-      const evaluate = commands;
-      return (s, dot) => {
-        s.node = pipe;
-        let value: unknown = MISSING;
-        for (let i = 0; i < evaluate.length; i++) value = evaluate[i](s, dot, value);
-        return s.fail(message);
-      };
-    }
+    if (undefinedTarget) return failingPipeline(pipe, commands, `undefined variable: ${undefinedTarget.name}`);
     const slots = targets.map((t) => t.index);
-
-    if (commands.length === 1 && slots.length === 0) {
-      const only = commands[0];
-      return (s, dot) => {
-        s.node = pipe;
-        const v = only(s, dot, MISSING);
-        return v === null ? undefined : v;
-      };
-    }
-    return (s, dot) => {
-      s.node = pipe;
-      let value: unknown = MISSING;
-      for (let i = 0; i < commands.length; i++) {
-        value = commands[i](s, dot, value);
-        if (value === null) value = undefined; // Go: a nil interface{} result is no value
-      }
-      for (let i = 0; i < slots.length; i++) s.vars[slots[i]] = value;
-      return value;
-    };
+    if (commands.length === 1 && slots.length === 0) return singleCommandPipeline(pipe, commands[0]);
+    return assigningPipeline(pipe, commands, slots);
   }
 
   private command(cmd: CommandNode, scope: Scope, checked: boolean): Command {
+    this.cost++;
     const first = cmd.args[0];
     switch (first.type) {
       case 'field':
@@ -435,10 +467,12 @@ export class Compiler {
         };
       case 'number': {
         const constant = this.idealConstant(first);
+        const value = 'value' in constant ? constant.value : undefined;
+        const error = 'error' in constant ? constant.error : null;
         return (s, _dot, final) => {
           s.node = first;
           notAFunction(s, final);
-          return constant(s);
+          return error === null ? value : s.fail(error);
         };
       }
       case 'string': {
@@ -462,25 +496,14 @@ export class Compiler {
     };
   }
 
-  private idealConstant(n: NumberNode): (s: Execution) => unknown {
+  /** Go's idealConstant: the number's value, or the error evaluating it raises. */
+  private idealConstant(n: NumberNode): { readonly value: unknown } | { readonly error: string } {
     const isHexInt = /^0[xX]/.test(n.text) && !/[pP]/.test(n.text);
-    if (n.isComplex) {
-      const c = new GoComplex(n.float, n.imag);
-      return () => c;
-    }
-    if (n.isFloat && !isHexInt && n.text[0] !== "'" && /[.eEpP]/.test(n.text)) {
-      const f = new GoFloat(n.float);
-      return () => f;
-    }
-    if (n.isInt) {
-      const i = n.int;
-      return () => i;
-    }
-    if (n.isUint) {
-      const message = `${n.text} overflows int`;
-      return (s) => s.fail(message);
-    }
-    return () => undefined;
+    if (n.isComplex) return { value: new GoComplex(n.float, n.imag) };
+    if (n.isFloat && !isHexInt && n.text[0] !== "'" && /[.eEpP]/.test(n.text)) return { value: new GoFloat(n.float) };
+    if (n.isInt) return { value: n.int };
+    if (n.isUint) return { error: `${n.text} overflows int` };
+    return { value: undefined };
   }
 
   // ---- fields, chains, variables ----
@@ -573,6 +596,7 @@ export class Compiler {
   ): (s: Execution, dot: unknown, receiver: unknown, final: unknown) => unknown {
     const lastHasArgs = args !== null && args.length > 1;
     const names = [...ident];
+    this.cost += names.length;
     return (s, _dot, receiver, final) => {
       for (let i = 0; i < names.length; i++) {
         const name = names[i];
@@ -667,15 +691,29 @@ export class Compiler {
     }
 
     const call = fn.call;
+    const resultIsNew = !RETURNS_ARGUMENT.has(name);
     return (s, dot, final) => {
       s.node = ident;
       const hasFinal = final !== MISSING;
       arity(s, hasFinal);
       const argv: unknown[] = new Array(compiledArgs.length + (hasFinal ? 1 : 0));
-      for (let i = 0; i < compiledArgs.length; i++) argv[i] = compiledArgs[i](s, dot);
-      if (hasFinal) argv[compiledArgs.length] = validateType(s, final, finalTypeWithFinal);
+      // A call costs one unit, one per UTF-16 unit of each string it reads and of the string it builds.
+      let units = 1;
+      for (let i = 0; i < compiledArgs.length; i++) {
+        const a = compiledArgs[i](s, dot);
+        if (typeof a === 'string') units += a.length;
+        argv[i] = a;
+      }
+      if (hasFinal) {
+        const a = validateType(s, final, finalTypeWithFinal);
+        if (typeof a === 'string') units += a.length;
+        argv[compiledArgs.length] = a;
+      }
+      s.charge(units);
       try {
-        return call(argv);
+        const result = call(argv);
+        if (resultIsNew && typeof result === 'string') s.charge(result.length);
+        return result;
       } catch (e) {
         if (e instanceof FunctionError) {
           s.node = callerNode;
@@ -707,39 +745,25 @@ export class Compiler {
 
   /** Go's evalArg: evaluates an argument for a parameter of type `typ` (null: no type, as for chains). */
   private arg(n: Node, typ: ParamType | null, scope: Scope, lenient: boolean): Expression {
-    const check = (inner: Expression): Expression => {
-      if (typ === null) return inner;
-      return (s, dot) => validateType(s, inner(s, dot), typ);
-    };
+    this.cost++;
     switch (n.type) {
       case 'dot':
-        return (s, dot) => {
-          s.node = n;
-          return typ === null ? dot : validateType(s, dot, typ);
-        };
+        return dotArgument(n, typ);
       case 'nil':
         // A nil interface{}, or for reflect.Value parameters the zero Value (no value).
         if (typ === 'any') return constantAt(n, null);
         if (typ === 'value' || typ === null) return constantAt(n, undefined);
         return this.failAt(n, `cannot assign nil to ${PARAM_TYPE_NAMES[typ]}`);
-      case 'field': {
-        const field = this.fieldNode(n, [n], scope, lenient);
-        return check((s, dot) => field(s, dot, MISSING));
-      }
-      case 'variable': {
-        const variable = this.variableNode(n, [], scope, lenient);
-        return check((s, dot) => variable(s, dot, MISSING));
-      }
+      case 'field':
+        return typeChecked(withoutInput(this.fieldNode(n, [n], scope, lenient)), typ);
+      case 'variable':
+        return typeChecked(withoutInput(this.variableNode(n, [], scope, lenient)), typ);
       case 'pipe':
-        return check(this.pipeline(n, scope, lenient));
-      case 'identifier': {
-        const fn = this.functionCall(n, n, null, scope, lenient);
-        return check((s, dot) => fn(s, dot, MISSING));
-      }
-      case 'chain': {
-        const chain = this.chainNode(n, [], scope, lenient);
-        return check((s, dot) => chain(s, dot, MISSING));
-      }
+        return typeChecked(this.pipeline(n, scope, lenient), typ);
+      case 'identifier':
+        return typeChecked(withoutInput(this.functionCall(n, n, null, scope, lenient)), typ);
+      case 'chain':
+        return typeChecked(withoutInput(this.chainNode(n, [], scope, lenient)), typ);
     }
     switch (typ) {
       case 'string':
@@ -769,14 +793,64 @@ export class Compiler {
         return constantAt(n, n.text);
       case 'number': {
         const constant = this.idealConstant(n);
-        return (s) => {
-          s.node = n;
-          return constant(s);
-        };
+        return 'value' in constant ? constantAt(n, constant.value) : this.failAt(n, constant.error);
       }
     }
     return this.failAt(n, `can't handle assignment of ${nodeText(n)} to empty interface argument`);
   }
+}
+
+// Pipelines are built outside the compiler's methods so each closure keeps only what it uses (heap per node).
+
+function failingPipeline(pipe: PipeNode, commands: readonly Command[], message: string): Expression {
+  return (s, dot) => {
+    s.node = pipe;
+    let value: unknown = MISSING;
+    for (let i = 0; i < commands.length; i++) value = commands[i](s, dot, value);
+    return s.fail(message);
+  };
+}
+
+function singleCommandPipeline(pipe: PipeNode, only: Command): Expression {
+  return (s, dot) => {
+    s.node = pipe;
+    const v = only(s, dot, MISSING);
+    return v === null ? undefined : v;
+  };
+}
+
+function assigningPipeline(pipe: PipeNode, commands: readonly Command[], slots: readonly number[]): Expression {
+  return (s, dot) => {
+    s.node = pipe;
+    let value: unknown = MISSING;
+    for (let i = 0; i < commands.length; i++) {
+      value = commands[i](s, dot, value);
+      if (value === null) value = undefined; // Go: a nil interface{} result is no value
+    }
+    if (slots.length > 0) {
+      s.charge(slots.length);
+      for (let i = 0; i < slots.length; i++) s.vars[slots[i]] = value;
+    }
+    return value;
+  };
+}
+
+/** A command evaluated as an argument: nothing is piped into it. */
+function withoutInput(command: Command): Expression {
+  return (s, dot) => command(s, dot, MISSING);
+}
+
+/** Go's evalArg check of an argument's value against its parameter type (none for chains). */
+function typeChecked(inner: Expression, typ: ParamType | null): Expression {
+  if (typ === null) return inner;
+  return (s, dot) => validateType(s, inner(s, dot), typ);
+}
+
+function dotArgument(n: Node, typ: ParamType | null): Expression {
+  return (s, dot) => {
+    s.node = n;
+    return typ === null ? dot : validateType(s, dot, typ);
+  };
 }
 
 /** An expression that records `n` as Go's current node and yields a constant. */
