@@ -80,7 +80,7 @@ class RedactionLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
     });
     platform.readiness.register('secrets-events', () => Promise.resolve(this.listener.isListening()));
     platform.readiness.register('logs-raw', () => Promise.resolve(this.consumer.isConsuming()));
-    platform.readiness.register('matchers', () => Promise.resolve(matchers.failingScopes() === 0));
+    platform.readiness.register('matchers', () => Promise.resolve(!matchers.valuesUnavailable()));
   }
 
   async onApplicationBootstrap(): Promise<void> {

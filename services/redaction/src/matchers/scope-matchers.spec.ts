@@ -1,4 +1,4 @@
-import { type Scope } from '@platform/messaging';
+import { DependencyError, PlatformError, type Scope } from '@platform/messaging';
 import { RedactionServiceError, RedactionServiceErrorCode } from '../redaction.error';
 import { ScopeMatchers, type SecretValuesSource } from './scope-matchers';
 
@@ -12,6 +12,8 @@ class FakeSecrets implements SecretValuesSource {
   readonly values = new Map<string, string[]>();
   loads = 0;
   down = false;
+  /** Scopes (by key) whose values cannot be loaded for a reason of their own, e.g. a reply over max_payload. */
+  readonly oversized = new Set<string>();
   /** Runs during the next load, after its values were read: a change that races the build. */
   duringNextLoad: (() => void) | undefined;
 
@@ -23,7 +25,10 @@ class FakeSecrets implements SecretValuesSource {
   async valuesOf(scope: Scope): Promise<string[]> {
     this.loads++;
     await Promise.resolve();
-    if (this.down) throw new Error('secrets service is unavailable');
+    if (this.down) throw new PlatformError('UNAVAILABLE', 'secrets service is unavailable');
+    if (this.oversized.has(`${scope.organizationId}/${scope.customerOrganizationId ?? '_'}`)) {
+      throw new DependencyError('secrets.v1.resolve', 'PAYLOAD_TOO_LARGE', 'the reply is too large');
+    }
     const values = [
       ...(this.values.get(`${scope.organizationId}/_`) ?? []),
       ...(scope.customerOrganizationId
@@ -124,7 +129,7 @@ describe('ScopeMatchers', () => {
     const first = await refusal(matchers.matcherFor(vendor));
     expect(first.code).toBe(RedactionServiceErrorCode.MATCHER_UNAVAILABLE);
     expect(first.retryAfterMs).toBe(500);
-    expect(matchers.failingScopes()).toBe(1);
+    expect(matchers.valuesUnavailable()).toBe(true);
     // Within the backoff the source is not asked again.
     expect((await refusal(matchers.matcherFor(vendor))).retryAfterMs).toBe(500);
     expect(secrets.loads).toBe(1);
@@ -133,7 +138,28 @@ describe('ScopeMatchers', () => {
     secrets.down = false;
     advance(1_000);
     expect(await redact(vendor, 'vendor-secret')).toBe('********');
-    expect(matchers.failingScopes()).toBe(0);
+    expect(matchers.valuesUnavailable()).toBe(false);
+  });
+
+  it("stays ready while one tenant's scope cannot be built, and refuses only that scope", async () => {
+    const { secrets, matchers, redact } = setup();
+    secrets.add(globex, 'globex-secret');
+    secrets.oversized.add('acme/initech');
+    const refused = await refusal(matchers.matcherFor(initech));
+    expect(refused.code).toBe(RedactionServiceErrorCode.MATCHER_UNAVAILABLE);
+    expect(matchers.valuesUnavailable()).toBe(false);
+    expect(await redact(globex, 'globex-secret')).toBe('********');
+    expect(matchers.valuesUnavailable()).toBe(false);
+  });
+
+  it('is ready again as soon as any build succeeds after the secrets service came back', async () => {
+    const { secrets, matchers, redact } = setup();
+    secrets.down = true;
+    await refusal(matchers.matcherFor(vendor));
+    expect(matchers.valuesUnavailable()).toBe(true);
+    secrets.down = false;
+    expect(await redact(other, 'nothing here')).toBe('nothing here');
+    expect(matchers.valuesUnavailable()).toBe(false);
   });
 
   it('never serves an invalidated matcher while the rebuild fails', async () => {

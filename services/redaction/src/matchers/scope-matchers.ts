@@ -1,5 +1,5 @@
 import { type RedactionMatcher, buildMatcher } from '@platform/redaction';
-import { type Scope } from '@platform/messaging';
+import { DependencyError, PlatformError, type Scope } from '@platform/messaging';
 import { RedactionServiceError, RedactionServiceErrorCode } from '../redaction.error';
 
 /** Where a scope's values come from: every value, current and earlier versions, until purged. */
@@ -46,8 +46,20 @@ interface ScopeEntry {
 const REFRESH_AT = 0.75;
 /** Builds in a row while changes keep arriving before the newest matcher is used anyway. */
 const MAX_BUILD_ROUNDS = 3;
-/** A failing scope counts against readiness while it was asked for within this window. */
+/** A failure to load values counts against readiness for this long, unless a build succeeds meanwhile. */
 const FAILING_WINDOW_MS = 60_000;
+
+/**
+ * Whether a build failed because values cannot be loaded at all right now (secrets or NATS unavailable), rather than
+ * because of the scope itself (a reply over max_payload, too many values for one matcher): only the first says
+ * anything about this instance's readiness. A tenant whose own scope cannot be built must not make the service
+ * unready for everyone.
+ */
+function isDependencyFailure(error: unknown): boolean {
+  if (error instanceof PlatformError) return error.code === 'UNAVAILABLE';
+  if (error instanceof DependencyError) return error.code === 'UNAVAILABLE' || error.code === 'INTERNAL';
+  return false;
+}
 
 export function scopeKey(scope: Scope): string {
   return `${scope.organizationId}/${scope.customerOrganizationId ?? '_'}`;
@@ -64,6 +76,8 @@ export class ScopeMatchers {
   private readonly maxScopes: number;
   private readonly retryMinMs: number;
   private readonly retryMaxMs: number;
+  private lastDependencyFailureAt = -Infinity;
+  private lastBuildAt = -Infinity;
 
   constructor(private readonly options: ScopeMatchersOptions) {
     this.clock = options.clock ?? Date.now;
@@ -117,12 +131,13 @@ export class ScopeMatchers {
     this.options.observer?.invalidated();
   }
 
-  /** Scopes asked for recently whose last build failed; readiness is false while there are any. */
-  failingScopes(): number {
-    const since = this.clock() - FAILING_WINDOW_MS;
-    let failing = 0;
-    for (const entry of this.entries.values()) if (entry.failures > 0 && entry.wantedAt >= since) failing++;
-    return failing;
+  /**
+   * Whether values could not be loaded recently and no build has succeeded since: readiness is false meanwhile.
+   * Scope-specific failures are counted in metrics and logged, but never make this true (isDependencyFailure).
+   */
+  valuesUnavailable(): boolean {
+    const failedAt = this.lastDependencyFailureAt;
+    return failedAt > this.lastBuildAt && this.clock() - failedAt < FAILING_WINDOW_MS;
   }
 
   cachedMatchers(): number {
@@ -188,9 +203,11 @@ export class ScopeMatchers {
       entry.builtGeneration = generation;
       entry.failures = 0;
       entry.retryAt = 0;
+      this.lastBuildAt = this.clock();
       this.options.observer?.matcherBuilt((performance.now() - started) / 1000);
     } catch (error) {
       entry.failures++;
+      if (isDependencyFailure(error)) this.lastDependencyFailureAt = this.clock();
       const delay = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** (entry.failures - 1));
       entry.retryAt = this.clock() + delay;
       this.options.observer?.matcherFailed();
