@@ -10,6 +10,8 @@ export const MASK = '********';
 export const DEFAULT_MIN_LENGTH = 4;
 
 const MASK_BYTES = Buffer.from(MASK, 'latin1');
+/** Counts the work of calls that do not ask for it; redaction is synchronous, so one is enough. */
+const UNCOUNTED = new ScanWork();
 
 export interface MatcherOptions {
   /**
@@ -65,8 +67,9 @@ export class RedactionMatcher {
    * Masks every match in `input`. The anchor tiers verify candidates within a work budget linear in the input's
    * length; past it, the input is scanned again by the automaton tier, linear by construction. `work` counts both.
    */
-  redactBytes(input: Uint8Array, work = new ScanWork()): RedactedBytes {
+  redactBytes(input: Uint8Array, work?: ScanWork): RedactedBytes {
     if (this.tiers.length === 0) return { output: input, count: 0 };
+    if (work === undefined) work = UNCOUNTED.reset();
     let regions: number[] = [];
     let finished = work.anchorBase >= 0;
     const limit = work.anchorSteps + work.anchorPerByte * input.length + work.anchorBase;
