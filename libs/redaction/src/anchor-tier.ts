@@ -85,6 +85,7 @@ export class AnchorTier {
   scan(input: Uint8Array, regions: number[], work: ScanWork, limit: number): boolean {
     const { gramLength, stride, bitmap, bitmapShift } = this;
     const last = input.length - gramLength;
+    let steps = work.anchorSteps;
     if (gramLength === 8) {
       for (let p = 0; p <= last; p += stride) {
         const low = input[p] | (input[p + 1] << 8) | (input[p + 2] << 16) | (input[p + 3] << 24);
@@ -92,19 +93,20 @@ export class AnchorTier {
         const hash = gramHash(low, high);
         const slot = hash >>> bitmapShift;
         if ((bitmap[slot >>> 5] & (1 << (slot & 31))) === 0) continue;
-        work.anchorSteps += this.verify(input, p, hash, regions, limit - work.anchorSteps);
-        if (work.anchorSteps > limit) return false;
+        steps += this.verify(input, p, hash, regions, limit - steps);
+        if (steps > limit) break;
       }
     } else {
       for (let p = 0; p <= last; p += stride) {
         const hash = hashGramAt(input, p, gramLength);
         const slot = hash >>> bitmapShift;
         if ((bitmap[slot >>> 5] & (1 << (slot & 31))) === 0) continue;
-        work.anchorSteps += this.verify(input, p, hash, regions, limit - work.anchorSteps);
-        if (work.anchorSteps > limit) return false;
+        steps += this.verify(input, p, hash, regions, limit - steps);
+        if (steps > limit) break;
       }
     }
-    return true;
+    work.anchorSteps = steps;
+    return steps <= limit;
   }
 
   /**

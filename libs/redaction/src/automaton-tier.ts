@@ -23,9 +23,21 @@ for (const c of 'abcdefABCDEF') HEX[c.charCodeAt(0)] = LETTER;
 const ESCAPE_TAIL = new Uint8Array(HEX);
 ESCAPE_TAIL[LOWER_U] = DIGIT;
 
-// Node bits.
-const SEQUENTIAL = 1;
-const BRANCHING = 2;
+// A node is NODE_SIZE int32s, so one lookup touches one cache line: its failure link, its output (a terminal index or
+// NONE), and the symbol on the edge into it with bits saying where its children are.
+const NODE_SIZE = 3;
+const FAIL = 0;
+const OUTPUT = 1;
+const INFO = 2;
+const SYMBOL_MASK = 0xffff;
+/** The node's first child is the next node. */
+const SEQUENTIAL = 1 << 16;
+/** The node has children in the branch table. */
+const BRANCHING = 2 << 16;
+/** The node is a child of the root: its children are in a dense table, as most failure links lead near the root. */
+const DEPTH_ONE = 4 << 16;
+/** A branch-table slot is BRANCH_SIZE int32s: parent (NONE if free), symbol, child. */
+const BRANCH_SIZE = 3;
 // Terminal bits: a verification-free pattern ends here; its flags; such a pattern with PARTIAL_AFTER ends here or
 // further down the output chain; a pattern needing byte checks ends here; such a pattern with PARTIAL_AFTER ends here
 // or further down.
@@ -80,15 +92,12 @@ class Automaton {
   private constructor(
     private readonly pool: PatternPool,
     private readonly foldsEscapes: boolean,
-    private readonly symbols: Uint16Array,
-    private readonly nodeBits: Uint8Array,
-    private readonly fail: Int32Array,
-    /** The nearest terminal (an index below) on the node's failure chain, itself included, or NONE. */
-    private readonly output: Int32Array,
+    /** Per node: failure link; the nearest terminal (an index below) on its failure chain, itself included; info. */
+    private readonly nodes: Int32Array,
     private readonly rootChildren: Int32Array,
-    private readonly branchParents: Int32Array,
-    private readonly branchSymbols: Uint16Array,
-    private readonly branchChildren: Int32Array,
+    /** The children of the root's child on symbol `a`, at `a * ALPHABET_SIZE + symbol`. */
+    private readonly depthOneChildren: Int32Array,
+    private readonly branches: Int32Array,
     private readonly branchShift: number,
     private readonly terminalDepths: Int32Array,
     private readonly terminalBits: Uint8Array,
@@ -107,30 +116,26 @@ class Automaton {
 
   static build(pool: PatternPool, entries: readonly AutomatonEntry[], foldsEscapes: boolean): Automaton {
     const capacity = 1 + entries.reduce((sum, entry) => sum + entry.key.length, 0);
-    const symbols = new Uint16Array(capacity);
-    const nodeBits = new Uint8Array(capacity);
+    const nodes = new Int32Array(NODE_SIZE * capacity);
     const parents = new Int32Array(capacity);
     const depths = new Int32Array(capacity);
     const terminalOf = new Int32Array(capacity).fill(NONE);
     const rootChildren = new Int32Array(ALPHABET_SIZE).fill(NONE);
+    const depthOneChildren = new Int32Array(ALPHABET_SIZE * ALPHABET_SIZE).fill(NONE);
     // Each insertion adds at most one child that is not the node after its parent.
     const branchBits = Math.max(4, Math.ceil(Math.log2(2 * entries.length + 1)));
-    const branchParents = new Int32Array(2 ** branchBits).fill(NONE);
-    const branchSymbols = new Uint16Array(2 ** branchBits);
-    const branchChildren = new Int32Array(2 ** branchBits);
+    const branchSlots = 2 ** branchBits;
+    const branches = new Int32Array(BRANCH_SIZE * branchSlots);
+    for (let slot = 0; slot < branchSlots; slot++) branches[BRANCH_SIZE * slot] = NONE;
     const branchShift = 32 - branchBits;
 
     const trie = new Automaton(
       pool,
       foldsEscapes,
-      symbols,
-      nodeBits,
-      new Int32Array(0),
-      new Int32Array(0),
+      nodes,
       rootChildren,
-      branchParents,
-      branchSymbols,
-      branchChildren,
+      depthOneChildren,
+      branches,
       branchShift,
       new Int32Array(0),
       new Uint8Array(0),
@@ -153,18 +158,22 @@ class Automaton {
         let next = trie.child(node, symbol);
         if (next === NONE) {
           next = nodeCount++;
-          symbols[next] = symbol;
+          nodes[NODE_SIZE * next + INFO] = symbol;
           parents[next] = node;
           depths[next] = depths[node] + 1;
-          if (node === ROOT) rootChildren[symbol] = next;
-          else if (next === node + 1) nodeBits[node] |= SEQUENTIAL;
+          const info = nodes[NODE_SIZE * node + INFO];
+          if (node === ROOT) {
+            rootChildren[symbol] = next;
+            nodes[NODE_SIZE * next + INFO] |= DEPTH_ONE;
+          } else if ((info & DEPTH_ONE) !== 0) depthOneChildren[(info & SYMBOL_MASK) * ALPHABET_SIZE + symbol] = next;
+          else if (next === node + 1) nodes[NODE_SIZE * node + INFO] |= SEQUENTIAL;
           else {
             let slot = branchHash(node, symbol) >>> branchShift;
-            while (branchParents[slot] !== NONE) slot = (slot + 1) & ((1 << branchBits) - 1);
-            branchParents[slot] = node;
-            branchSymbols[slot] = symbol;
-            branchChildren[slot] = next;
-            nodeBits[node] |= BRANCHING;
+            while (branches[BRANCH_SIZE * slot] !== NONE) slot = (slot + 1) & (branchSlots - 1);
+            branches[BRANCH_SIZE * slot] = node;
+            branches[BRANCH_SIZE * slot + 1] = symbol;
+            branches[BRANCH_SIZE * slot + 2] = next;
+            nodes[NODE_SIZE * node + INFO] |= BRANCHING;
           }
         }
         node = next;
@@ -180,8 +189,8 @@ class Automaton {
       else checkedByTerminal[terminal].push(entry);
     }
 
-    const fail = new Int32Array(nodeCount);
-    const output = new Int32Array(nodeCount).fill(NONE);
+    const table = nodes.slice(0, NODE_SIZE * nodeCount);
+    for (let node = 0; node < nodeCount; node++) table[NODE_SIZE * node + OUTPUT] = NONE;
     const terminalCount = terminalNodes.length;
     const terminalBits = new Uint8Array(terminalCount);
     const nextPlain = new Int32Array(terminalCount).fill(NONE);
@@ -189,14 +198,10 @@ class Automaton {
     const built = new Automaton(
       pool,
       foldsEscapes,
-      symbols.slice(0, nodeCount),
-      nodeBits.slice(0, nodeCount),
-      fail,
-      output,
+      table,
       rootChildren,
-      branchParents,
-      branchSymbols,
-      branchChildren,
+      depthOneChildren,
+      branches,
       branchShift,
       new Int32Array(terminalNodes.map((node) => depths[node])),
       terminalBits,
@@ -208,22 +213,24 @@ class Automaton {
     // Failure links in order of depth: a node's link points to a shallower node, whose own link is then known.
     for (const node of nodesByDepth(depths, nodeCount)) {
       const parent = parents[node];
+      const at = NODE_SIZE * node;
       if (parent !== ROOT) {
-        let link = fail[parent];
-        let next = built.child(link, symbols[node]);
+        const symbol = table[at + INFO] & SYMBOL_MASK;
+        let link = table[NODE_SIZE * parent + FAIL];
+        let next = built.child(link, symbol);
         while (next === NONE && link !== ROOT) {
-          link = fail[link];
-          next = built.child(link, symbols[node]);
+          link = table[NODE_SIZE * link + FAIL];
+          next = built.child(link, symbol);
         }
-        fail[node] = next === NONE ? ROOT : next;
+        table[at + FAIL] = next === NONE ? ROOT : next;
       }
-      const below = output[fail[node]];
+      const below = table[NODE_SIZE * table[at + FAIL] + OUTPUT];
       const terminal = terminalOf[node];
       if (terminal === NONE) {
-        output[node] = below;
+        table[at + OUTPUT] = below;
         continue;
       }
-      output[node] = terminal;
+      table[at + OUTPUT] = terminal;
       let bits = terminalPlainFlags[terminal];
       if ((bits & PLAIN_AFTER) !== 0) bits |= PLAIN_AFTER_IN_CHAIN;
       const checked = checkedByTerminal[terminal];
@@ -242,14 +249,10 @@ class Automaton {
 
   get byteLength(): number {
     return (
-      this.symbols.byteLength +
-      this.nodeBits.byteLength +
-      this.fail.byteLength +
-      this.output.byteLength +
+      this.nodes.byteLength +
       this.rootChildren.byteLength +
-      this.branchParents.byteLength +
-      this.branchSymbols.byteLength +
-      this.branchChildren.byteLength +
+      this.depthOneChildren.byteLength +
+      this.branches.byteLength +
       this.terminalDepths.byteLength +
       this.terminalBits.byteLength +
       this.nextPlain.byteLength +
@@ -265,6 +268,7 @@ class Automaton {
   /** Appends the union of the occurrences ending at each input position, in order, merged, to `regions`. */
   scan(input: Uint8Array, regions: number[], work: ScanWork): void {
     const reader = this.foldsEscapes ? new EscapeReader() : undefined;
+    const nodes = this.nodes;
     const merged: number[] = [];
     let steps = 0;
     let node = ROOT;
@@ -272,13 +276,13 @@ class Automaton {
       const symbol = reader === undefined ? input[at] : reader.symbol(input[at]);
       let next = this.child(node, symbol);
       while (next === NONE && node !== ROOT) {
-        node = this.fail[node];
+        node = nodes[NODE_SIZE * node + FAIL];
         next = this.child(node, symbol);
         steps++;
       }
       node = next === NONE ? ROOT : next;
       steps++;
-      const terminal = this.output[node];
+      const terminal = nodes[NODE_SIZE * node + OUTPUT];
       if (terminal !== NONE) steps += this.report(input, at + 1, terminal, merged);
     }
     work.automatonSteps += steps;
@@ -335,14 +339,16 @@ class Automaton {
 
   private child(node: number, symbol: number): number {
     if (node === ROOT) return this.rootChildren[symbol];
-    const bits = this.nodeBits[node];
-    if ((bits & SEQUENTIAL) !== 0 && this.symbols[node + 1] === symbol) return node + 1;
-    if ((bits & BRANCHING) === 0) return NONE;
-    const mask = this.branchParents.length - 1;
+    const { nodes, branches } = this;
+    const info = nodes[NODE_SIZE * node + INFO];
+    if ((info & DEPTH_ONE) !== 0) return this.depthOneChildren[(info & SYMBOL_MASK) * ALPHABET_SIZE + symbol];
+    if ((info & SEQUENTIAL) !== 0 && (nodes[NODE_SIZE * (node + 1) + INFO] & SYMBOL_MASK) === symbol) return node + 1;
+    if ((info & BRANCHING) === 0) return NONE;
+    const mask = branches.length / BRANCH_SIZE - 1;
     for (let slot = branchHash(node, symbol) >>> this.branchShift; ; slot = (slot + 1) & mask) {
-      const parent = this.branchParents[slot];
-      if (parent === NONE) return NONE;
-      if (parent === node && this.branchSymbols[slot] === symbol) return this.branchChildren[slot];
+      const at = BRANCH_SIZE * slot;
+      if (branches[at] === NONE) return NONE;
+      if (branches[at] === node && branches[at + 1] === symbol) return branches[at + 2];
     }
   }
 }

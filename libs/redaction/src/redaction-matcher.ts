@@ -10,6 +10,8 @@ export const MASK = '********';
 export const DEFAULT_MIN_LENGTH = 4;
 
 const MASK_BYTES = Buffer.from(MASK, 'latin1');
+/** Counts the work of calls that do not ask for it; redaction is synchronous, so one is enough. */
+const UNCOUNTED = new ScanWork();
 
 export interface MatcherOptions {
   /**
@@ -65,18 +67,22 @@ export class RedactionMatcher {
    * Masks every match in `input`. The anchor tiers verify candidates within a work budget linear in the input's
    * length; past it, the input is scanned again by the automaton tier, linear by construction. `work` counts both.
    */
-  redactBytes(input: Uint8Array, work = new ScanWork()): RedactedBytes {
-    if (this.tiers.length === 0) return { output: input, count: 0 };
-    let regions: number[] = [];
-    let finished = work.anchorBase >= 0;
+  redactBytes(input: Uint8Array, work: ScanWork = UNCOUNTED.reset()): RedactedBytes {
+    const regions: number[] = [];
     const limit = work.anchorSteps + work.anchorPerByte * input.length + work.anchorBase;
-    for (let t = 0; finished && t < this.tiers.length; t++) finished = this.tiers[t].scan(input, regions, work, limit);
-    if (!finished) {
-      work.usedAutomaton = true;
-      regions = [];
-      this.automaton ??= AutomatonTier.build(this.pool);
-      this.automaton.scan(input, regions, work);
+    for (const tier of this.tiers) {
+      if (work.anchorBase < 0 || !tier.scan(input, regions, work, limit)) return this.redactPastBudget(input, work);
     }
+    if (regions.length === 0) return { output: input, count: 0 };
+    return maskRegions(input, regions);
+  }
+
+  /** Scans `input` again in the automaton tier, building it on first need. */
+  private redactPastBudget(input: Uint8Array, work: ScanWork): RedactedBytes {
+    work.usedAutomaton = true;
+    const regions: number[] = [];
+    this.automaton ??= AutomatonTier.build(this.pool);
+    this.automaton.scan(input, regions, work);
     if (regions.length === 0) return { output: input, count: 0 };
     return maskRegions(input, regions);
   }

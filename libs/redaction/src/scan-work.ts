@@ -19,6 +19,14 @@ export class ScanWork {
     readonly anchorBase = ANCHOR_WORK_BASE,
   ) {}
 
+  /** Zeroes the counts, for another call. */
+  reset(): this {
+    this.anchorSteps = 0;
+    this.automatonSteps = 0;
+    this.usedAutomaton = false;
+    return this;
+  }
+
   get steps(): number {
     return this.anchorSteps + this.automatonSteps;
   }
