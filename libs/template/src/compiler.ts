@@ -1,6 +1,6 @@
 // Compiles parse trees into closures once; executing walks no tree and allocates only what Go's executor would.
 // Each closure mirrors a function of Go's exec.go, including where it records the node that errors will name.
-import { goQuote, printOne } from './fmt';
+import { ResultTooLarge, goQuote, printOne } from './fmt';
 import {
   CHECKED_ARGUMENT,
   CHECKS_PRESENCE,
@@ -9,7 +9,6 @@ import {
   FUNCTIONS,
   FunctionError,
   PARAM_TYPE_NAMES,
-  ResultTooLarge,
   SHORT_CIRCUIT,
   errorText,
   type ErrorParts,
@@ -64,8 +63,8 @@ export interface Execution {
   /** Enters a template invocation; fails when too deep. */
   enterTemplate(weight: number): void;
   leaveTemplate(weight: number): void;
-  /** Counts one range iteration; fails when an execution does more work than allowed. */
-  step(): void;
+  /** Spends work units; fails past the work budget or the deadline. */
+  charge(units: number): void;
 }
 
 export type Statement = (s: Execution, dot: unknown) => Flow;
@@ -81,9 +80,20 @@ export interface CompiledTemplate {
   /** Variables of one invocation ($ included), known once the body is compiled. */
   slots: number;
   readonly nesting: number;
+  /** Work units a run of the body costs by itself: its nodes, plus one for the call. */
+  cost: number;
   /** Filled in after every template exists, so calls can refer to templates defined later. */
   body: Statement;
 }
+
+/** A compiled list and the work units one run of it costs by itself (nested blocks charge their own). */
+interface Block {
+  readonly run: Statement;
+  readonly cost: number;
+}
+
+/** Functions whose string result is (part of) an argument, not new text: it costs nothing more to return. */
+const RETURNS_ARGUMENT: ReadonlySet<string> = new Set(['index', 'slice', 'default', 'required']);
 
 /** Static facts about one variable slot. */
 interface Slot {
@@ -113,6 +123,8 @@ export interface CompileOptions {
 
 export class Compiler {
   private readonly compiled = new Map<string, CompiledTemplate>();
+  /** Nodes compiled so far into the block being compiled: what running it once costs, nested blocks aside. */
+  private cost = 0;
 
   constructor(
     private readonly trees: ReadonlyMap<string, Tree>,
@@ -121,15 +133,16 @@ export class Compiler {
 
   compileAll(): ReadonlyMap<string, CompiledTemplate> {
     for (const [name, tree] of this.trees) {
-      this.compiled.set(name, { name, slots: 0, nesting: tree.nesting, body: () => Flow.Normal });
+      this.compiled.set(name, { name, slots: 0, nesting: tree.nesting, cost: 1, body: () => Flow.Normal });
     }
     for (const [name, tree] of this.trees) {
       const scope: Scope = { slots: [], visible: new LexicalScope(), dotIsInterface: false };
       this.declare(scope, '$', false);
-      const body = this.list(tree.root, scope);
+      const body = this.block(tree.root, scope);
       const target = this.compiled.get(name)!;
       target.slots = scope.slots.length;
-      target.body = body;
+      target.body = body.run;
+      target.cost = body.cost + 1;
     }
     return this.compiled;
   }
@@ -152,6 +165,15 @@ export class Compiler {
 
   // ---- statements (walk) ----
 
+  private block(list: ListNode, scope: Scope): Block {
+    const outer = this.cost;
+    this.cost = 0;
+    const run = this.list(list, scope);
+    const cost = this.cost;
+    this.cost = outer;
+    return { run, cost };
+  }
+
   private list(list: ListNode, scope: Scope): Statement {
     const parts = list.nodes.map((n) => this.statement(n, scope)).filter((p): p is Statement => p !== null);
     if (parts.length === 0) return () => Flow.Normal;
@@ -170,9 +192,11 @@ export class Compiler {
   }
 
   private statement(node: Node, scope: Scope): Statement | null {
+    this.cost++;
     switch (node.type) {
       case 'text': {
         const text = node.text;
+        this.cost += text.length;
         return (s) => {
           s.out += text;
           if (s.out.length > s.checkOutputAt) s.checkOutput();
@@ -219,7 +243,9 @@ export class Compiler {
         else if (v === undefined) text = '<no value>';
         else if (typeof v === 'function') return s.fail(`can't print ${nodeText(node)} of type ${typeName(v)}`);
         else text = printOne(v);
-        s.out += s.escapePrinted(text);
+        text = s.escapePrinted(text);
+        s.charge(text.length);
+        s.out += text;
         if (s.out.length > s.checkOutputAt) s.checkOutput();
         return Flow.Normal;
       };
@@ -227,10 +253,13 @@ export class Compiler {
     return (s, dot) => {
       const v = value(s, dot);
       s.node = node;
-      if (typeof v === 'string') s.out += v;
-      else if (v === undefined) s.out += '<no value>';
-      else if (typeof v === 'function') s.fail(`can't print ${nodeText(node)} of type ${typeName(v)}`);
-      else s.out += printOne(v);
+      let text: string;
+      if (typeof v === 'string') text = v;
+      else if (v === undefined) text = '<no value>';
+      else if (typeof v === 'function') return s.fail(`can't print ${nodeText(node)} of type ${typeName(v)}`);
+      else text = printOne(v);
+      s.charge(text.length);
+      s.out += text;
       if (s.out.length > s.checkOutputAt) s.checkOutput();
       return Flow.Normal;
     };
@@ -241,6 +270,7 @@ export class Compiler {
     const mark = scope.visible.mark();
     const conditions: Expression[] = [];
     const thens: Statement[] = [];
+    const thenCosts: number[] = [];
     const withs: boolean[] = [];
     let link: BranchNode = node;
     for (;;) {
@@ -248,29 +278,42 @@ export class Compiler {
       const isWith = link.type === 'with';
       const outerDotIsInterface = scope.dotIsInterface;
       if (isWith) scope.dotIsInterface = false;
-      thens.push(this.list(link.list, scope));
+      const then = this.block(link.list, scope);
+      thens.push(then.run);
+      thenCosts.push(then.cost);
       scope.dotIsInterface = outerDotIsInterface;
       withs.push(isWith);
       const next = elseIfOf(link);
       if (next === null) break;
       link = next;
     }
-    const otherwise = link.elseList ? this.list(link.elseList, scope) : null;
+    const otherwise = link.elseList ? this.block(link.elseList, scope) : null;
     scope.visible.pop(mark);
+    const otherwiseCost = otherwise ? otherwise.cost : 0;
     if (conditions.length === 1) {
-      const [condition, then, isWith] = [conditions[0], thens[0], withs[0]];
+      const [condition, then, thenCost, isWith] = [conditions[0], thens[0], thenCosts[0], withs[0]];
       return (s, dot) => {
         const v = condition(s, dot);
-        if (isTrue(v)) return then(s, isWith ? v : dot);
-        return otherwise ? otherwise(s, dot) : Flow.Normal;
+        if (isTrue(v)) {
+          s.charge(thenCost);
+          return then(s, isWith ? v : dot);
+        }
+        if (otherwise === null) return Flow.Normal;
+        s.charge(otherwiseCost);
+        return otherwise.run(s, dot);
       };
     }
     return (s, dot) => {
       for (let i = 0; i < conditions.length; i++) {
         const v = conditions[i](s, dot);
-        if (isTrue(v)) return thens[i](s, withs[i] ? v : dot);
+        if (isTrue(v)) {
+          s.charge(thenCosts[i]);
+          return thens[i](s, withs[i] ? v : dot);
+        }
       }
-      return otherwise ? otherwise(s, dot) : Flow.Normal;
+      if (otherwise === null) return Flow.Normal;
+      s.charge(otherwiseCost);
+      return otherwise.run(s, dot);
     };
   }
 
@@ -284,16 +327,19 @@ export class Compiler {
     if (elemSlot >= 0) scope.slots[elemSlot].isInterface = true;
     const outerDotIsInterface = scope.dotIsInterface;
     scope.dotIsInterface = true;
-    const body = this.list(node.list, scope);
+    const body = this.block(node.list, scope);
     scope.dotIsInterface = outerDotIsInterface;
-    const otherwise = node.elseList ? this.list(node.elseList, scope) : null;
+    const otherwise = node.elseList ? this.block(node.elseList, scope) : null;
     scope.visible.pop(mark);
+    const run = body.run;
+    // An iteration costs its body's nodes, one for itself and its variables.
+    const iterationCost = body.cost + 1 + decl.length;
 
     const iterate = (s: Execution, key: unknown, elem: unknown): Flow => {
-      s.step();
+      s.charge(iterationCost);
       if (elemSlot >= 0) s.vars[elemSlot] = elem;
       if (keySlot >= 0) s.vars[keySlot] = key;
-      return body(s, elem);
+      return run(s, elem);
     };
     return (s, dot) => {
       s.node = node;
@@ -305,6 +351,7 @@ export class Compiler {
         }
       } else if (isMap(v)) {
         const keys = sortedKeys(v);
+        s.charge(keys.length);
         if (keys.length > 0) {
           for (const k of keys) if (iterate(s, k, mapGet(v, k) ?? null) === Flow.Break) break;
           return Flow.Normal;
@@ -312,7 +359,9 @@ export class Compiler {
       } else if (v !== undefined && v !== null) {
         s.fail(`range can't iterate over ${s.describe(v, '%v')}`);
       }
-      return otherwise ? otherwise(s, dot) : Flow.Normal;
+      if (otherwise === null) return Flow.Normal;
+      s.charge(otherwise.cost);
+      return otherwise.run(s, dot);
     };
   }
 
@@ -326,6 +375,7 @@ export class Compiler {
       const callee = compiled.get(name);
       if (callee === undefined) return s.fail(notDefined);
       const weight = callee.nesting + 1;
+      s.charge(callee.cost);
       s.enterTemplate(weight);
       const newDot = value ? value(s, dot) : undefined;
       const savedVars = s.vars;
@@ -348,6 +398,7 @@ export class Compiler {
    * a presence check), so a missing map key there reads as empty (ARCHITECTURE.md §7).
    */
   private pipeline(pipe: PipeNode, scope: Scope, checked: boolean): Expression {
+    this.cost += 1 + pipe.decl.length;
     const commands = pipe.cmds.map((cmd, i) => {
       const next = pipe.cmds[i + 1];
       const commandChecked = next === undefined ? checked : receivesCheckedInput(next, checked);
@@ -386,12 +437,16 @@ export class Compiler {
         value = commands[i](s, dot, value);
         if (value === null) value = undefined; // Go: a nil interface{} result is no value
       }
-      for (let i = 0; i < slots.length; i++) s.vars[slots[i]] = value;
+      if (slots.length > 0) {
+        s.charge(slots.length);
+        for (let i = 0; i < slots.length; i++) s.vars[slots[i]] = value;
+      }
       return value;
     };
   }
 
   private command(cmd: CommandNode, scope: Scope, checked: boolean): Command {
+    this.cost++;
     const first = cmd.args[0];
     switch (first.type) {
       case 'field':
@@ -573,6 +628,7 @@ export class Compiler {
   ): (s: Execution, dot: unknown, receiver: unknown, final: unknown) => unknown {
     const lastHasArgs = args !== null && args.length > 1;
     const names = [...ident];
+    this.cost += names.length;
     return (s, _dot, receiver, final) => {
       for (let i = 0; i < names.length; i++) {
         const name = names[i];
@@ -667,15 +723,29 @@ export class Compiler {
     }
 
     const call = fn.call;
+    const resultIsNew = !RETURNS_ARGUMENT.has(name);
     return (s, dot, final) => {
       s.node = ident;
       const hasFinal = final !== MISSING;
       arity(s, hasFinal);
       const argv: unknown[] = new Array(compiledArgs.length + (hasFinal ? 1 : 0));
-      for (let i = 0; i < compiledArgs.length; i++) argv[i] = compiledArgs[i](s, dot);
-      if (hasFinal) argv[compiledArgs.length] = validateType(s, final, finalTypeWithFinal);
+      // A call costs one unit, one per UTF-16 unit of each string it reads and of the string it builds.
+      let units = 1;
+      for (let i = 0; i < compiledArgs.length; i++) {
+        const a = compiledArgs[i](s, dot);
+        if (typeof a === 'string') units += a.length;
+        argv[i] = a;
+      }
+      if (hasFinal) {
+        const a = validateType(s, final, finalTypeWithFinal);
+        if (typeof a === 'string') units += a.length;
+        argv[compiledArgs.length] = a;
+      }
+      s.charge(units);
       try {
-        return call(argv);
+        const result = call(argv);
+        if (resultIsNew && typeof result === 'string') s.charge(result.length);
+        return result;
       } catch (e) {
         if (e instanceof FunctionError) {
           s.node = callerNode;
@@ -707,6 +777,7 @@ export class Compiler {
 
   /** Go's evalArg: evaluates an argument for a parameter of type `typ` (null: no type, as for chains). */
   private arg(n: Node, typ: ParamType | null, scope: Scope, lenient: boolean): Expression {
+    this.cost++;
     const check = (inner: Expression): Expression => {
       if (typ === null) return inner;
       return (s, dot) => validateType(s, inner(s, dot), typ);

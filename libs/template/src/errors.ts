@@ -10,8 +10,10 @@ export enum TemplateErrorCode {
   OutputTooLarge = 'OUTPUT_TOO_LARGE',
   /** Nesting in the source or `template` recursion at run time went deeper than the limit. */
   TooDeep = 'TOO_DEEP',
-  /** An execution iterated or recursed more often in total than the limit allows. */
+  /** An execution produced, printed or iterated more in total than its work budget, or a parse built too many nodes. */
   TooMuchWork = 'TOO_MUCH_WORK',
+  /** Parsing or executing went past the caller's deadline. */
+  TimeLimit = 'TIME_LIMIT',
 }
 
 interface Location {
@@ -57,7 +59,11 @@ export class TemplateParseError extends TemplateError {
     templateName: string,
     location: Location,
     readonly code:
-      TemplateErrorCode.Parse | TemplateErrorCode.SourceTooLarge | TemplateErrorCode.TooDeep = TemplateErrorCode.Parse,
+      | TemplateErrorCode.Parse
+      | TemplateErrorCode.SourceTooLarge
+      | TemplateErrorCode.TooDeep
+      | TemplateErrorCode.TooMuchWork
+      | TemplateErrorCode.TimeLimit = TemplateErrorCode.Parse,
   ) {
     super(message, reason, templateName, location);
   }
@@ -73,7 +79,8 @@ export class TemplateExecutionError extends TemplateError {
       | TemplateErrorCode.Execution
       | TemplateErrorCode.OutputTooLarge
       | TemplateErrorCode.TooDeep
-      | TemplateErrorCode.TooMuchWork = TemplateErrorCode.Execution,
+      | TemplateErrorCode.TooMuchWork
+      | TemplateErrorCode.TimeLimit = TemplateErrorCode.Execution,
   ) {
     super(message, reason, templateName, location);
   }

@@ -13,6 +13,12 @@ import {
   type GoMap,
 } from './values';
 
+/** A function would build a result larger than any output may be. */
+export class ResultTooLarge extends Error {}
+
+/** Largest string a function may build (the output limit; the executor reports it as such). */
+export const MAX_RESULT_LENGTH = 10 * 1024 * 1024;
+
 const printable = /^[\p{L}\p{M}\p{N}\p{P}\p{S} ]$/u;
 
 /** Go's `unicode.IsPrint` / `strconv.IsPrint`. */
@@ -174,7 +180,7 @@ function fmtE(dec: Decimal, prec: number, e: string): string {
       out += dec.d.slice(i, m);
       i = m;
     }
-    for (; i <= prec; i++) out += '0';
+    if (i <= prec) out += '0'.repeat(prec - i + 1);
   }
   out += e;
   let exp = dec.dp - 1;
@@ -193,11 +199,10 @@ function fmtF(dec: Decimal, prec: number): string {
     for (let i = m; i < dec.dp; i++) out += '0';
   } else out = '0';
   if (prec > 0) {
-    out += '.';
-    for (let i = 1; i <= prec; i++) {
-      const j = dec.dp + i - 1;
-      out += j >= 0 && j < dec.d.length ? dec.d[j] : '0';
-    }
+    // Digit j = dp + i - 1 for i in 1..prec: zeros before the digits, the digits, zeros after.
+    const before = Math.min(prec, Math.max(0, -dec.dp));
+    const digits = dec.d.slice(Math.max(dec.dp, 0), Math.max(Math.min(dec.d.length, dec.dp + prec), 0));
+    out += '.' + '0'.repeat(before) + digits + '0'.repeat(prec - before - digits.length);
   }
   return out;
 }
@@ -254,10 +259,12 @@ function fmtX(neg: boolean, x: number, prec: number, upper: boolean): string {
     }
   } else if (prec > 0) {
     out += '.';
-    for (let i = 0; i < prec; i++) {
+    let i = 0;
+    for (; i < prec && mant !== 0n; i++) {
       out += hexDigits[Number((mant >> 60n) & 15n)];
       mant = (mant << 4n) & MASK64;
     }
+    out += '0'.repeat(prec - i);
   }
   out += upper ? 'P' : 'p';
   out += exp < 0 ? '-' : '+';
@@ -334,8 +341,11 @@ class Printer {
     this.wid = this.prec = 0;
   }
 
+  /** Padding of `n` characters, refused before it is built when the result would pass the output limit. */
   private padding(n: number): string {
-    return n > 0 ? (this.zero ? '0' : ' ').repeat(n) : '';
+    if (n <= 0) return '';
+    tooLargeWith(this.buf, n);
+    return (this.zero ? '0' : ' ').repeat(n);
   }
 
   private pad(s: string): void {
@@ -566,7 +576,7 @@ class Printer {
     }
     let digits = u.toString(base);
     if (upper) digits = digits.toUpperCase();
-    if (digits.length < prec) digits = '0'.repeat(prec - digits.length) + digits;
+    if (digits.length < prec) digits = '0'.repeat(tooLargeWith(this.buf, prec - digits.length)) + digits;
     if (this.sharp) {
       if (base === 2) digits = '0b' + digits;
       else if (base === 8 && digits[0] !== '0') digits = '0' + digits;
@@ -668,10 +678,7 @@ class Printer {
       if (num.length === 2 && num[1] === '0') digits--;
       num += '.';
     }
-    while (digits > 0) {
-      num += '0';
-      digits--;
-    }
+    if (digits > 0) num += '0'.repeat(digits);
     return num + tail;
   }
 
@@ -757,6 +764,7 @@ class Printer {
     };
 
     formatLoop: while (pos < end) {
+      tooLargeWith(this.buf, 0); // each verb's output is bounded; together they may not be
       goodArgNum = true;
       const lasti = pos;
       while (pos < end && format[pos] !== '%') pos++;
@@ -860,6 +868,7 @@ class Printer {
         argNum++;
       }
     }
+    tooLargeWith(this.buf, 0);
 
     if (!reordered && argNum < a.length) {
       this.clearFlags();
@@ -876,6 +885,12 @@ class Printer {
       this.buf += ')';
     }
   }
+}
+
+/** Throws ResultTooLarge when `buf` plus `more` characters would pass the output limit; returns `more`. */
+function tooLargeWith(buf: string, more: number): number {
+  if (buf.length + more > MAX_RESULT_LENGTH) throw new ResultTooLarge();
+  return more;
 }
 
 /** Go's fmt.Sprint: spaces between operands when neither side is a string. */

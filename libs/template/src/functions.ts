@@ -1,5 +1,15 @@
 // The functions a template may call: Go's builtins (funcs.go) and the Helm/Sprig subset, each with its Go signature.
-import { goQuote, isPrintRune, printOne, sprint, sprintf, sprintln, formatFloat } from './fmt';
+import {
+  MAX_RESULT_LENGTH,
+  ResultTooLarge,
+  goQuote,
+  isPrintRune,
+  printOne,
+  sprint,
+  sprintf,
+  sprintln,
+  formatFloat,
+} from './fmt';
 import {
   GoComplex,
   GoFloat,
@@ -70,12 +80,6 @@ export class FunctionError extends Error {
     this.parts = parts;
   }
 }
-
-/** A function would build a result larger than any output may be. */
-export class ResultTooLarge extends Error {}
-
-/** Largest string a function may build (the output limit; the executor reports it as such). */
-export const MAX_RESULT_LENGTH = 10 * 1024 * 1024;
 
 const fail = (message: string): never => {
   throw new FunctionError(message);

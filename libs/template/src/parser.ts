@@ -1,4 +1,5 @@
 // Go's text/template/parse parser (parse.go), item for item, so errors name the same token and line.
+import { TemplateErrorCode, type TemplateParseError } from './errors';
 import { goQuote, isPrintRune } from './fmt';
 import { ItemType, lex, type Item } from './lexer';
 import { LexicalScope } from './scope';
@@ -21,7 +22,7 @@ export class ParseFailure extends Error {
     readonly reason: string,
     readonly line: number,
     readonly pos: number,
-    readonly tooDeep = false,
+    readonly code: TemplateParseError['code'] = TemplateErrorCode.Parse,
   ) {
     super(message);
   }
@@ -39,7 +40,14 @@ export interface ParseOptions {
   readonly functions: ReadonlySet<string>;
   /** Nesting of control structures and parenthesised pipelines allowed before parsing fails. */
   readonly maxNesting: number;
+  /** Parse nodes allowed in one source (all its templates together). */
+  readonly maxNodes: number;
+  /** Epoch milliseconds after which parsing fails. */
+  readonly deadline?: number;
 }
+
+/** Parse nodes between two looks at the clock. */
+const NODES_PER_CLOCK_CHECK = 1024;
 
 const EOF_ITEM: Item = { typ: ItemType.EOF, pos: 0, val: '', line: 0 };
 const ZERO_ITEM: Item = { typ: ItemType.Error, pos: 0, val: '', line: 0 };
@@ -67,9 +75,13 @@ class ItemStream {
 /** Shared by every tree parsed from one source. */
 interface ParseState {
   readonly parseName: string;
-  readonly stream: ItemStream;
+  stream: ItemStream;
   readonly treeSet: Map<string, Tree>;
   readonly options: ParseOptions;
+  /** Parse nodes built so far, in every tree. */
+  nodes: number;
+  /** Node count at which the node limit and the deadline are checked again. */
+  checkNodesAt: number;
 }
 
 function isEmptyTree(n: Node): boolean {
@@ -178,11 +190,18 @@ class TreeParser {
     if (this.depth > this.state.options.maxNesting) {
       const t = this.token[0];
       const reason = 'max expression depth exceeded';
-      throw new ParseFailure(`template: ${this.state.parseName}:${t.line}: ${reason}`, reason, t.line, t.pos, true);
+      const message = `template: ${this.state.parseName}:${t.line}: ${reason}`;
+      throw new ParseFailure(message, reason, t.line, t.pos, TemplateErrorCode.TooDeep);
     }
   }
   private leave(): void {
     this.depth--;
+  }
+
+  /** Counts one parse node against the node limit and, now and then, the deadline. */
+  private count(): void {
+    const state = this.state;
+    if (++state.nodes > state.checkNodesAt) checkParseEffort(state, this.token[0]);
   }
 
   // ---- grammar ----
@@ -229,6 +248,7 @@ class TreeParser {
   }
 
   private newList(pos: number): ListNode {
+    this.count();
     return { type: 'list', pos, nodes: [] };
   }
 
@@ -246,6 +266,7 @@ class TreeParser {
     const token = this.nextNonSpace();
     switch (token.typ) {
       case ItemType.Text:
+        this.count();
         return { type: 'text', pos: token.pos, text: token.val };
       case ItemType.LeftDelim: {
         this.actionLine = token.line;
@@ -261,6 +282,7 @@ class TreeParser {
   }
 
   private action(): Node {
+    this.count();
     const token = this.nextNonSpace();
     switch (token.typ) {
       case ItemType.Block:
@@ -295,6 +317,7 @@ class TreeParser {
   }
 
   private pipeline(context: string, end: ItemType): PipeNode {
+    this.count();
     const token = this.peekNonSpace();
     const pipe: PipeNode = { type: 'pipe', pos: token.pos, isAssign: false, decl: [], cmds: [] };
     decls: for (;;) {
@@ -456,6 +479,7 @@ class TreeParser {
   }
 
   private command(): CommandNode {
+    this.count();
     const cmd: CommandNode = { type: 'command', pos: this.peekNonSpace().pos, args: [] };
     for (;;) {
       this.peekNonSpace();
@@ -483,6 +507,7 @@ class TreeParser {
   private operand(): Node | null {
     let node = this.term();
     if (node === null) return null;
+    this.count();
     if (this.peek().typ === ItemType.Field) {
       const pos = this.peek().pos;
       const fields: string[] = [];
@@ -554,7 +579,7 @@ class TreeParser {
 
   private newNumber(token: Item): NumberNode {
     const text = token.val;
-    const base = { type: 'number' as const, pos: token.pos, text };
+    const pos = token.pos;
     if (token.typ === ItemType.CharConstant) {
       let r: ReturnType<typeof unquoteChar>;
       try {
@@ -564,7 +589,7 @@ class TreeParser {
         throw e;
       }
       if (text.slice(r.next) !== "'") this.errorf(`malformed character constant: ${text}`);
-      return { ...base, isInt: true, isUint: true, isFloat: true, isComplex: false, int: r.cp, float: r.cp, imag: 0 };
+      return numberNode(pos, text, true, true, true, false, r.cp, r.cp, 0);
     }
     if (token.typ === ItemType.Complex) {
       let parts: [number, number];
@@ -574,11 +599,11 @@ class TreeParser {
         if (e instanceof LiteralSyntaxError) this.errorf(e.message);
         throw e;
       }
-      return simplifyComplex(base, parts[0], parts[1]);
+      return simplifyComplex(pos, text, parts[0], parts[1]);
     }
     if (text.endsWith('i')) {
       const f = parseGoFloat(text.slice(0, -1));
-      if (f !== null) return simplifyComplex(base, 0, f);
+      if (f !== null) return simplifyComplex(pos, text, 0, f);
     }
     const u = parseGoInteger(text, true);
     const i = parseGoInteger(text, false);
@@ -607,7 +632,7 @@ class TreeParser {
       }
     }
     if (!isInt && !isUint && !isFloat) this.errorf(`illegal number syntax: ${goQuote(text)}`);
-    return { ...base, isInt, isUint, isFloat, isComplex: false, int, float, imag: 0 };
+    return numberNode(pos, text, isInt, isUint, isFloat, false, int, float, 0);
   }
 }
 
@@ -654,11 +679,40 @@ function scanComplex(text: string): [number, number] {
   return [convert(real), convert(imag)];
 }
 
-function simplifyComplex(base: { type: 'number'; pos: number; text: string }, re: number, im: number): NumberNode {
+function simplifyComplex(pos: number, text: string, re: number, im: number): NumberNode {
   const isFloat = im === 0;
   const isInt = isFloat && Number.isInteger(re) && Math.abs(re) < 2 ** 63;
   const isUint = isFloat && Number.isInteger(re) && re >= 0 && re < 2 ** 64;
-  return { ...base, isInt, isUint, isFloat, isComplex: true, int: isInt ? re : 0, float: re, imag: im };
+  return numberNode(pos, text, isInt, isUint, isFloat, true, isInt ? re : 0, re, im);
+}
+
+/** One literal object shape for every number node: object spreads here made parsing many numbers slow. */
+function numberNode(
+  pos: number,
+  text: string,
+  isInt: boolean,
+  isUint: boolean,
+  isFloat: boolean,
+  isComplex: boolean,
+  int: number,
+  float: number,
+  imag: number,
+): NumberNode {
+  return { type: 'number', pos, text, isInt, isUint, isFloat, isComplex, int, float, imag };
+}
+
+/** Fails the parse when it has built too many nodes or passed its deadline; sets when to look again. */
+function checkParseEffort(state: ParseState, at: Item): void {
+  const { maxNodes, deadline } = state.options;
+  const fail = (reason: string, code: TemplateParseError['code']): never => {
+    const where = at.line > 0 ? `${state.parseName}:${at.line}` : state.parseName;
+    throw new ParseFailure(`template: ${where}: ${reason}`, reason, at.line, at.pos, code);
+  };
+  if (state.nodes > maxNodes) fail(`template has more than ${maxNodes} parse nodes`, TemplateErrorCode.TooMuchWork);
+  if (deadline !== undefined && Date.now() > deadline) {
+    fail('template parsing took longer than the time limit', TemplateErrorCode.TimeLimit);
+  }
+  state.checkNodesAt = Math.min(state.nodes + NODES_PER_CLOCK_CHECK, maxNodes);
 }
 
 function termString(n: Node): string {
@@ -690,18 +744,24 @@ function itemStringOfNode(n: Node): string {
 export interface ParsedSource {
   /** Every template body by name; the top-level one under the template's own name. */
   readonly trees: ReadonlyMap<string, Tree>;
+  /** Parse nodes built, in every tree. */
+  readonly nodes: number;
 }
 
 /** Parses `text` as Go's template.New(name).Parse(text) does. Throws ParseFailure. */
 export function parseSource(name: string, text: string, options: ParseOptions): ParsedSource {
   const state: ParseState = {
     parseName: name,
-    stream: new ItemStream(lex(text, isPrintRune)),
+    stream: new ItemStream([]),
     treeSet: new Map(),
     options,
+    nodes: 0,
+    checkNodesAt: 0,
   };
+  checkParseEffort(state, ZERO_ITEM); // a deadline already past fails before any work
+  state.stream = new ItemStream(lex(text, isPrintRune));
   const t = new TreeParser(name, state);
   t.parse();
   t.add();
-  return { trees: state.treeSet };
+  return { trees: state.treeSet, nodes: state.nodes };
 }

@@ -3,7 +3,7 @@ import { TemplateErrorCode, TemplateExecutionError, TemplateParseError } from '.
 import { goQuote } from './fmt';
 import { FUNCTION_NAMES, redactedValueText, type ValueVerb } from './functions';
 import { elseIfOf, nodeString, type BranchNode, type Node, type PipeNode } from './nodes';
-import { ParseFailure, parseSource, type Tree } from './parser';
+import { ParseFailure, parseSource, type ParsedSource, type Tree } from './parser';
 import { compareGoStrings } from './values';
 
 /** Limits that keep one template from exhausting the process; see README.md. */
@@ -18,9 +18,17 @@ export const TEMPLATE_LIMITS = Object.freeze({
   maxTemplateDepth: 1000,
   /** Nesting levels active at once across `template` calls: each call costs its body's nesting + 1. */
   maxActiveNesting: 3000,
-  /** Range iterations and template calls in one execution. */
-  maxSteps: 1_000_000,
+  /**
+   * Work units one execution may spend: a unit per UTF-16 unit printed, produced by a function or read by one
+   * from a string argument, per range iteration, template call, assignment and node of each body run.
+   */
+  maxWork: 50_000_000,
+  /** Parse nodes in one source, all its templates together. */
+  maxNodes: 250_000,
 });
+
+/** Work units between two looks at the clock when a deadline is set. */
+const WORK_PER_CLOCK_CHECK = 1024;
 
 export const DEFAULT_TEMPLATE_NAME = 'template';
 
@@ -36,6 +44,8 @@ export interface ExecuteOptions {
    * escaping of line breaks inside values. The template is compiled once more for it, on first use.
    */
   readonly escapePrinted?: (text: string) => string;
+  /** Epoch milliseconds (Date.now() scale) after which execution fails with TIME_LIMIT. */
+  readonly deadline?: number;
 }
 
 const noEscape = (text: string): string => text;
@@ -43,6 +53,8 @@ const noEscape = (text: string): string => text;
 export interface ParseTemplateOptions {
   /** The name Go prints in errors (`template: NAME:1: …`); defaults to `template`. */
   readonly name?: string;
+  /** Epoch milliseconds (Date.now() scale) after which parsing fails with TIME_LIMIT. */
+  readonly deadline?: number;
 }
 
 /** Where a node sits, as Go's ErrorContext counts: 1-based line, column = UTF-8 bytes before it on its line. */
@@ -62,7 +74,9 @@ class TemplateExecution implements Execution {
   depth = 0;
   checkOutputAt = Math.floor(TEMPLATE_LIMITS.maxOutputBytes / 3);
   private activeNesting = 0;
-  private steps = 0;
+  private work = 0;
+  /** Work at which the budget and the deadline are checked again. */
+  private checkWorkAt: number;
 
   constructor(
     private readonly source: string,
@@ -71,10 +85,12 @@ class TemplateExecution implements Execution {
     data: unknown,
     private readonly describeValue: (value: unknown, verb: ValueVerb) => string,
     readonly escapePrinted: (text: string) => string,
+    private readonly deadline: number | undefined,
   ) {
     this.templateName = main.name;
     this.vars = new Array(main.slots);
     this.vars[0] = data;
+    this.checkWorkAt = deadline === undefined ? TEMPLATE_LIMITS.maxWork : 0;
   }
 
   describe(value: unknown, verb: ValueVerb): string {
@@ -110,7 +126,6 @@ class TemplateExecution implements Execution {
     ) {
       this.fail(`exceeded maximum template depth (${TEMPLATE_LIMITS.maxTemplateDepth})`, TemplateErrorCode.TooDeep);
     }
-    this.step();
     this.depth++;
     this.activeNesting += weight;
   }
@@ -120,10 +135,23 @@ class TemplateExecution implements Execution {
     this.activeNesting -= weight;
   }
 
-  step(): void {
-    if (++this.steps > TEMPLATE_LIMITS.maxSteps) {
-      this.fail(`exceeded maximum number of steps (${TEMPLATE_LIMITS.maxSteps})`, TemplateErrorCode.TooMuchWork);
+  charge(units: number): void {
+    this.work += units;
+    if (this.work > this.checkWorkAt) this.checkWork();
+  }
+
+  /** Fails past the work budget or the deadline; otherwise sets when to look again. */
+  checkWork(): void {
+    const maxWork = TEMPLATE_LIMITS.maxWork;
+    if (this.work > maxWork) {
+      const reason = `template execution exceeded its work budget (${maxWork} units): it produces or iterates too much`;
+      this.fail(reason, TemplateErrorCode.TooMuchWork);
     }
+    if (this.deadline === undefined) return;
+    if (Date.now() > this.deadline) {
+      this.fail('template execution took longer than the time limit', TemplateErrorCode.TimeLimit);
+    }
+    this.checkWorkAt = Math.min(this.work + WORK_PER_CLOCK_CHECK, maxWork);
   }
 }
 
@@ -132,6 +160,8 @@ export class Template {
   private readonly main: CompiledTemplate;
   private escapingMain: CompiledTemplate | undefined;
   private referenced: readonly string[] | undefined;
+  /** Heap this template retains, in bytes, estimated from its source and parse nodes (README.md, Limits). */
+  readonly estimatedBytes: number;
 
   /** @internal use parseTemplate */
   constructor(
@@ -139,8 +169,10 @@ export class Template {
     private readonly source: string,
     private readonly trees: ReadonlyMap<string, Tree>,
     compiled: ReadonlyMap<string, CompiledTemplate>,
+    nodes: number,
   ) {
     this.main = compiled.get(name)!;
+    this.estimatedBytes = estimateBytes(source, nodes);
   }
 
   /** Renders with `data` (normally `{ Secrets: { KEY: value } }`); throws TemplateExecutionError. */
@@ -149,8 +181,11 @@ export class Template {
     const escape = options?.escapePrinted;
     const main = escape ? (this.escapingMain ??= this.compileEscaping()) : this.main;
     const describe = options?.describeValue ?? redactedValueText;
-    const run = new TemplateExecution(this.source, this.name, main, data, describe, escape ?? noEscape);
+    const deadline = options?.deadline;
+    const run = new TemplateExecution(this.source, this.name, main, data, describe, escape ?? noEscape, deadline);
     try {
+      run.checkWork(); // a deadline already past fails before any work
+      run.charge(main.cost);
       main.body(run, data);
     } catch (e) {
       // The limits keep the stack well inside Node's default; this only guards an unusually small one.
@@ -175,6 +210,15 @@ export class Template {
 }
 
 /** Parses and compiles `source` as Go's `template.New(name).Parse(source)`; throws TemplateParseError. */
+/** Bytes of heap per parse node and per source character, from `test/footprint` (README.md, Limits). */
+const HEAP_PER_NODE = 400;
+/** V8 keeps a string of Latin-1 characters in one byte per character, any other in two. */
+const heapPerSourceChar = (source: string): number => (/[\u0100-\uffff]/.test(source) ? 2 : 1);
+
+function estimateBytes(source: string, nodes: number): number {
+  return source.length * heapPerSourceChar(source) + nodes * HEAP_PER_NODE;
+}
+
 export function parseTemplate(source: string, options: ParseTemplateOptions = {}): Template {
   const name = options.name ?? DEFAULT_TEMPLATE_NAME;
   const bytes = Buffer.byteLength(source);
@@ -188,18 +232,23 @@ export function parseTemplate(source: string, options: ParseTemplateOptions = {}
       TemplateErrorCode.SourceTooLarge,
     );
   }
-  let trees: ReadonlyMap<string, Tree>;
+  let parsed: ParsedSource;
   try {
-    trees = parseSource(name, source, { functions: FUNCTION_NAMES, maxNesting: TEMPLATE_LIMITS.maxNesting }).trees;
+    parsed = parseSource(name, source, {
+      functions: FUNCTION_NAMES,
+      maxNesting: TEMPLATE_LIMITS.maxNesting,
+      maxNodes: TEMPLATE_LIMITS.maxNodes,
+      deadline: options.deadline,
+    });
   } catch (e) {
     if (e instanceof ParseFailure) {
       const column = locate(source, e.pos).column;
-      const code = e.tooDeep ? TemplateErrorCode.TooDeep : TemplateErrorCode.Parse;
-      throw new TemplateParseError(e.message, e.reason, name, { line: e.line, column }, code);
+      throw new TemplateParseError(e.message, e.reason, name, { line: e.line, column }, e.code);
     }
     throw e;
   }
-  return new Template(name, source, trees, new Compiler(trees).compileAll());
+  const { trees, nodes } = parsed;
+  return new Template(name, source, trees, new Compiler(trees).compileAll(), nodes);
 }
 
 // ---- references ----
