@@ -3,7 +3,7 @@ import { RenderError } from './render.error';
 import { type KeyCatalog, type KeyInScope } from './secret-key-catalog';
 import { type ResolvedSecrets, type ResolvedValue, type SecretValueSource } from './secret-values';
 import { TemplateCache } from './template-cache';
-import { TemplateRenderer } from './template-renderer';
+import { MAX_PIN_VERSION, TemplateRenderer } from './template-renderer';
 
 /** An in-memory secrets service: one scope's values, and every resolve asked of it. */
 class ScopeValues implements SecretValueSource {
@@ -116,6 +116,17 @@ describe('TemplateRenderer.render', () => {
     expect((await refusal(renderer.render(vendor, render('A=1', 'env', { 'bad-key': 1 })))).code).toBe(
       'INVALID_ARGUMENT',
     );
+  });
+
+  it('refuses a pin beyond the largest version the store can hold, before any resolve', async () => {
+    const { renderer, source } = setup({ A: vendorValue('v') });
+    expect(await refusal(renderer.render(vendor, render('A={{ .Secrets.A }}', 'env', { A: 4294967295 })))).toEqual({
+      code: 'INVALID_ARGUMENT',
+      message: 'pins.A must be a version of at most 2147483647',
+      details: { field: 'pins.A' },
+    });
+    await renderer.render(vendor, render('A={{ .Secrets.A }}', 'env', { A: MAX_PIN_VERSION }));
+    expect(source.calls.map((call) => call.pins)).toEqual([{ A: MAX_PIN_VERSION }]);
   });
 
   it('answers a missing key with the seed message and its position', async () => {

@@ -68,6 +68,9 @@ function trackedSecrets(values: Record<string, string>, used: Set<string>): Reco
   });
 }
 
+/** The most a pinned version can be (the event store's versions are Postgres integers). */
+export const MAX_PIN_VERSION = 2 ** 31 - 1;
+
 const byKey = (a: KeyInScope, b: KeyInScope) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
 /**
@@ -174,10 +177,17 @@ function assertPins(pins: Readonly<Record<string, number>>): void {
         field: 'pins',
       });
     }
-    if (version < 1) {
+    if (!Number.isInteger(version) || version < 1) {
       throw new RenderError(RenderErrorCode.INVALID_ARGUMENT, `pins.${key} must be a version of at least 1`, {
         field: `pins.${key}`,
       });
+    }
+    if (version > MAX_PIN_VERSION) {
+      throw new RenderError(
+        RenderErrorCode.INVALID_ARGUMENT,
+        `pins.${key} must be a version of at most ${MAX_PIN_VERSION}`,
+        { field: `pins.${key}` },
+      );
     }
   }
 }
