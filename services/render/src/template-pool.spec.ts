@@ -44,7 +44,7 @@ describe('TemplateWorkerPool', () => {
   });
   afterAll(() => started.pool.close());
 
-  it('parses on a worker and executes on the worker that has the template cached', async () => {
+  it('parses on a worker, executes on the worker that has the template cached, then knows its references', async () => {
     const { pool } = started;
     const source = 'API_KEY={{ .Secrets.API_KEY }}';
     expect(await pool.parse('acme', { kind: 'parse', source })).toEqual({ references: ['API_KEY'] });
@@ -54,6 +54,9 @@ describe('TemplateWorkerPool', () => {
     });
     const totals = pool.stats().reduce((sum, stats) => [sum[0] + stats.cacheMisses, sum[1] + stats.cacheHits], [0, 0]);
     expect(totals).toEqual([1, 1]);
+    // Its references are known now: a second parse is answered without a job.
+    expect(await pool.parse('acme', { kind: 'parse', source })).toEqual({ references: ['API_KEY'] });
+    expect(pool.stats().reduce((sum, stats) => sum + stats.cacheMisses + stats.cacheHits, 0)).toBe(2);
   });
 
   it("keeps a worker for other tenants and refuses one tenant's jobs past its queue bound", async () => {

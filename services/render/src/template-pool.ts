@@ -44,8 +44,15 @@ export interface TemplatePoolObserver {
 /** The backstop's margin over the engine's own deadline, which should answer first. */
 export const BACKSTOP_GRACE_MS = 1000;
 const STARTUP_RETRY_MS = 1000;
-/** Digests whose worker the pool remembers (a few hundred bytes each). */
-const MAX_AFFINITIES = 10_000;
+/** Templates the pool remembers by digest: which worker parsed each last, and its references. */
+const MAX_KNOWN_TEMPLATES = 10_000;
+/** Reference names remembered across them (each at most 256 characters, so at most ~25 MB). */
+const MAX_KNOWN_REFERENCES = 50_000;
+
+interface KnownTemplate {
+  worker: number;
+  parsed?: Parsed;
+}
 
 interface PendingJob {
   readonly job: Omit<TemplateJob, 'deadline'>;
@@ -84,14 +91,17 @@ function startThread(settings: TemplatePoolSettings): Worker {
 /**
  * Render's template work on worker threads, off the event loop that keeps auth, replies and /healthz. Tenants are
  * served round-robin from bounded lines (FairQueue); a job goes to the worker that parsed its template last when
- * that worker is idle, else to any idle worker (which parses again). One job per worker at a time, so a worker
+ * that worker is idle, else to any idle worker (which parses again). A known template's references are answered
+ * here, so a render of it costs one job, its execution. One job per worker at a time, so a worker
  * that overruns its deadline by BACKSTOP_GRACE_MS, or runs out of heap, is ended and replaced taking only its own
  * job with it.
  */
 export class TemplateWorkerPool implements TemplateWork {
   private readonly slots: Slot[] = [];
   private readonly queue: FairQueue<PendingJob>;
-  private readonly affinity = new Map<string, number>();
+  /** Least recently used first; lets a render of a known template skip the parse job. */
+  private readonly known = new Map<string, KnownTemplate>();
+  private knownReferences = 0;
   private nextSlotId = 1;
   private closed = false;
 
@@ -116,12 +126,23 @@ export class TemplateWorkerPool implements TemplateWork {
     return this.slots.flatMap((slot) => (slot.stats ? [slot.stats] : []));
   }
 
-  parse(tenant: string, job: Omit<ParseJob, 'deadline'>): Promise<Parsed> {
-    return this.run(tenant, job) as Promise<Parsed>;
+  /** A template's references: remembered on the main thread once a worker parsed it, so only its first parse queues. */
+  async parse(tenant: string, job: Omit<ParseJob, 'deadline'>): Promise<Parsed> {
+    const digest = templateDigest(job.source);
+    const remembered = this.known.get(digest)?.parsed;
+    if (remembered) return remembered;
+    const parsed = (await this.run(tenant, job, digest)) as Parsed;
+    const entry = this.known.get(digest);
+    if (entry && !entry.parsed && parsed.references.length <= MAX_KNOWN_REFERENCES) {
+      entry.parsed = parsed;
+      this.knownReferences += parsed.references.length;
+      this.forgetOldest();
+    }
+    return parsed;
   }
 
   execute(tenant: string, job: Omit<ExecuteJob, 'deadline'>): Promise<Executed> {
-    return this.run(tenant, job) as Promise<Executed>;
+    return this.run(tenant, job, templateDigest(job.source)) as Promise<Executed>;
   }
 
   async close(): Promise<void> {
@@ -135,10 +156,10 @@ export class TemplateWorkerPool implements TemplateWork {
     await Promise.all(slots.map((slot) => slot.thread.terminate()));
   }
 
-  private run(tenant: string, job: Omit<TemplateJob, 'deadline'>): Promise<Parsed | Executed> {
+  private run(tenant: string, job: Omit<TemplateJob, 'deadline'>, digest: string): Promise<Parsed | Executed> {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new Error('render is shutting down'));
-      const pending: PendingJob = { job, digest: templateDigest(job.source), resolve, reject };
+      const pending: PendingJob = { job, digest, resolve, reject };
       if (!this.queue.push(tenant, pending)) {
         this.observer.refused();
         return reject(
@@ -164,12 +185,20 @@ export class TemplateWorkerPool implements TemplateWork {
   }
 
   private workerFor(digest: string, idle: Slot[]): Slot {
-    const cachedBy = this.affinity.get(digest);
-    const slot = idle.find((candidate) => candidate.id === cachedBy) ?? idle[0];
-    this.affinity.delete(digest);
-    this.affinity.set(digest, slot.id);
-    if (this.affinity.size > MAX_AFFINITIES) this.affinity.delete(this.affinity.keys().next().value!);
+    const entry = this.known.get(digest);
+    const slot = idle.find((candidate) => candidate.id === entry?.worker) ?? idle[0];
+    this.known.delete(digest);
+    this.known.set(digest, { ...entry, worker: slot.id });
+    this.forgetOldest();
     return slot;
+  }
+
+  private forgetOldest(): void {
+    for (const [digest, entry] of this.known) {
+      if (this.known.size <= MAX_KNOWN_TEMPLATES && this.knownReferences <= MAX_KNOWN_REFERENCES) return;
+      this.known.delete(digest);
+      this.knownReferences -= entry.parsed?.references.length ?? 0;
+    }
   }
 
   private start(slot: Slot, tenant: string, pending: PendingJob): void {
