@@ -60,6 +60,10 @@ function parseFailure(error: TemplateParseError): RenderError {
   if (error.code === TemplateErrorCode.SourceTooLarge || error.code === TemplateErrorCode.TooMuchWork) {
     return new RenderError(RenderErrorCode.TEMPLATE_TOO_LARGE, `template parsing error: ${error.message}`);
   }
+  // Out of time is not a place in the source.
+  if (error.code === TemplateErrorCode.TimeLimit) {
+    return new RenderError(RenderErrorCode.TEMPLATE_PARSE_ERROR, `template parsing error: ${error.message}`);
+  }
   return new RenderError(RenderErrorCode.TEMPLATE_PARSE_ERROR, `template parsing error: ${error.message}`, {
     line: error.line,
     column: error.column,
