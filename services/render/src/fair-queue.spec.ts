@@ -51,4 +51,24 @@ describe('FairQueue', () => {
     queue.done('A');
     expect(() => queue.done('A')).toThrow('FairQueue.done without a running item of that tenant');
   });
+
+  it('passes over a tenant the caller has no room for, keeping its turn', () => {
+    const queue = new FairQueue<string>({ maxRunningPerTenant: 10, maxQueuedPerTenant: 10 });
+    queue.push('A', 'a1');
+    queue.push('B', 'b1');
+    expect(queue.next((tenant) => tenant !== 'A')).toEqual({ tenant: 'B', item: 'b1' });
+    expect(queue.next((tenant) => tenant !== 'A')).toBeUndefined();
+    expect(queue.next()).toEqual({ tenant: 'A', item: 'a1' });
+  });
+
+  it('puts a retried item back at the head of its line, past the bound it was admitted under', () => {
+    const queue = new FairQueue<string>({ maxRunningPerTenant: 2, maxQueuedPerTenant: 1 });
+    queue.push('A', 'a1');
+    queue.push('B', 'b1');
+    expect(drain(queue)).toEqual(['a1', 'b1']);
+    queue.push('A', 'a2');
+    queue.retry('A', 'a1');
+    expect(queue.waiting).toBe(2);
+    expect(drain(queue)).toEqual(['a1', 'a2']);
+  });
 });

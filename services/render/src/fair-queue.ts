@@ -41,12 +41,15 @@ export class FairQueue<T> {
     return true;
   }
 
-  /** The next item to start, from the first tenant in turn below its running cap; counted as running. */
-  next(): { tenant: string; item: T } | undefined {
+  /**
+   * The next item to start, from the first tenant in turn below its running cap for which `canStart` holds (the
+   * caller has room for it); counted as running.
+   */
+  next(canStart: (tenant: string) => boolean = () => true): { tenant: string; item: T } | undefined {
     for (let looked = 0; looked < this.turns.length; looked++) {
       const tenant = this.turns.shift()!;
       const line = this.lines.get(tenant)!;
-      if (line.running >= this.limits.maxRunningPerTenant) {
+      if (line.running >= this.limits.maxRunningPerTenant || !canStart(tenant)) {
         this.turns.push(tenant);
         continue;
       }
@@ -57,6 +60,16 @@ export class FairQueue<T> {
       return { tenant, item };
     }
     return undefined;
+  }
+
+  /** Puts a started item back at the head of its tenant's line (its run was cut short through no fault of its own). */
+  retry(tenant: string, item: T): void {
+    const line = this.lines.get(tenant);
+    if (!line || line.running === 0) throw new Error(`FairQueue.retry without a running item of that tenant`);
+    line.running--;
+    if (line.waiting.length === 0) this.turns.unshift(tenant);
+    line.waiting.unshift(item);
+    this.waitingCount++;
   }
 
   /** A started item of `tenant` finished (or failed). */

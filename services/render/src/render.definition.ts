@@ -34,7 +34,7 @@ const renderSettings = {
   deadlineMs: integerSetting('RENDER_DEADLINE_MS', { default: 2000, min: 10, max: 60_000 }),
   /** Each worker's heap limit (V8 old generation): beyond it that worker ends, not the process. */
   workerHeapMb: integerSetting('RENDER_WORKER_HEAP_MB', { default: 256, min: 16, max: 16_384 }),
-  /** Template jobs one organization runs at once (never more than workers − 1). */
+  /** Template jobs one organization has on workers at once (pipelined on at most workers − 1 workers). */
   maxInFlightPerOrg: integerSetting('RENDER_MAX_IN_FLIGHT_PER_ORG', { default: 4, min: 1, max: 1024 }),
   /** Template jobs one organization may have waiting for a worker; beyond it RESOURCE_EXHAUSTED. */
   maxQueuedPerOrg: integerSetting('RENDER_MAX_QUEUED_PER_ORG', { default: 256, min: 1, max: 100_000 }),

@@ -28,7 +28,7 @@ export interface TemplatePoolSettings {
   readonly workerHeapMb: number;
   /** Each worker's own parse cache. */
   readonly cache: TemplateCacheLimits;
-  /** Jobs one tenant runs at once; at most workers − 1, so a worker is always left for the others. */
+  /** Jobs one tenant has on workers at once (pipelined on the workers it holds, at most workers − 1 of them). */
   readonly maxRunningPerTenant: number;
   readonly maxQueuedPerTenant: number;
 }
@@ -61,13 +61,27 @@ interface PendingJob {
   readonly reject: (error: Error) => void;
 }
 
+interface Sent {
+  readonly tenant: string;
+  readonly pending: PendingJob;
+}
+
 interface Slot {
   readonly id: number;
   readonly thread: Worker;
   ready: boolean;
   gone: boolean;
   stats?: WorkerStats;
-  running?: { readonly tenant: string; readonly pending: PendingJob; readonly backstop: NodeJS.Timeout };
+  /** Jobs sent and not answered, the running one first; all of one tenant, so none waits behind another's. */
+  readonly jobs: Sent[];
+  /** Ends the worker if the running job overstays its deadline. */
+  backstop?: NodeJS.Timeout;
+}
+
+/** What the pool posts to a worker: the worker starts the job's deadline when it starts the job. */
+export interface WorkerRequest {
+  readonly job: Omit<TemplateJob, 'deadline'>;
+  readonly budgetMs: number;
 }
 
 interface WorkerMessage {
@@ -90,11 +104,13 @@ function startThread(settings: TemplatePoolSettings): Worker {
 
 /**
  * Render's template work on worker threads, off the event loop that keeps auth, replies and /healthz. Tenants are
- * served round-robin from bounded lines (FairQueue); a job goes to the worker that parsed its template last when
- * that worker is idle, else to any idle worker (which parses again). A known template's references are answered
- * here, so a render of it costs one job, its execution. One job per worker at a time, so a worker
- * that overruns its deadline by BACKSTOP_GRACE_MS, or runs out of heap, is ended and replaced taking only its own
- * job with it.
+ * served round-robin from bounded lines (FairQueue). A tenant holds at most workers − 1 workers at once, so one is
+ * always free for the others, and pipelines its jobs on the workers it holds (a worker only ever has one tenant's
+ * jobs, so nobody waits behind another tenant's slow template). A job goes to the worker that parsed its template
+ * last when it may, else to an idle one, else to a worker of its tenant. A known template's references are answered
+ * here, so a render of it costs one job, its execution. A worker whose running job overstays its deadline by
+ * BACKSTOP_GRACE_MS, or that runs out of heap, is ended and replaced: that job gets a refusal, the tenant's jobs
+ * queued behind it go back to the head of its line.
  */
 export class TemplateWorkerPool implements TemplateWork {
   private readonly slots: Slot[] = [];
@@ -110,7 +126,7 @@ export class TemplateWorkerPool implements TemplateWork {
     private readonly observer: TemplatePoolObserver,
   ) {
     this.queue = new FairQueue({
-      maxRunningPerTenant: maxRunningPerTenant(settings),
+      maxRunningPerTenant: settings.maxRunningPerTenant,
       maxQueuedPerTenant: settings.maxQueuedPerTenant,
     });
     for (let i = 0; i < settings.workers; i++) this.slots.push(this.startSlot());
@@ -166,7 +182,7 @@ export class TemplateWorkerPool implements TemplateWork {
           new RenderError(
             RenderErrorCode.RESOURCE_EXHAUSTED,
             `too many templates of this organization waiting: at most ${this.settings.maxQueuedPerTenant} may wait ` +
-              `(RENDER_MAX_QUEUED_PER_ORG) while ${maxRunningPerTenant(this.settings)} run; retry later`,
+              `(RENDER_MAX_QUEUED_PER_ORG) beside ${this.settings.maxRunningPerTenant} on workers; retry later`,
           ),
         );
       }
@@ -176,17 +192,23 @@ export class TemplateWorkerPool implements TemplateWork {
 
   private dispatch(): void {
     for (;;) {
-      const idle = this.slots.filter((slot) => slot.ready && !slot.running);
-      if (idle.length === 0) return;
-      const next = this.queue.next();
+      const next = this.queue.next((tenant) => this.workersOpenTo(tenant).length > 0);
       if (!next) return;
-      this.start(this.workerFor(next.item.digest, idle), next.tenant, next.item);
+      this.send(this.workerFor(next.item.digest, this.workersOpenTo(next.tenant)), next.tenant, next.item);
     }
   }
 
-  private workerFor(digest: string, idle: Slot[]): Slot {
+  /** Idle workers while the tenant holds fewer than workers − 1, then its own workers with room for another job. */
+  private workersOpenTo(tenant: string): Slot[] {
+    const usable = this.slots.filter((slot) => slot.ready);
+    const held = usable.filter((slot) => slot.jobs[0]?.tenant === tenant);
+    const idle = held.length < Math.max(1, this.settings.workers - 1) ? usable.filter((slot) => !slot.jobs.length) : [];
+    return [...idle, ...held.filter((slot) => slot.jobs.length < this.settings.maxRunningPerTenant)];
+  }
+
+  private workerFor(digest: string, open: Slot[]): Slot {
     const entry = this.known.get(digest);
-    const slot = idle.find((candidate) => candidate.id === entry?.worker) ?? idle[0];
+    const slot = open.find((candidate) => candidate.id === entry?.worker) ?? open[0];
     this.known.delete(digest);
     this.known.set(digest, { ...entry, worker: slot.id });
     this.forgetOldest();
@@ -201,16 +223,23 @@ export class TemplateWorkerPool implements TemplateWork {
     }
   }
 
-  private start(slot: Slot, tenant: string, pending: PendingJob): void {
-    const backstop = setTimeout(() => this.lose(slot, 'deadline'), this.settings.deadlineMs + BACKSTOP_GRACE_MS);
-    slot.running = { tenant, pending, backstop };
-    slot.thread.postMessage({ ...pending.job, deadline: Date.now() + this.settings.deadlineMs });
+  private send(slot: Slot, tenant: string, pending: PendingJob): void {
+    slot.jobs.push({ tenant, pending });
+    if (slot.jobs.length === 1) this.armBackstop(slot);
+    const request: WorkerRequest = { job: pending.job, budgetMs: this.settings.deadlineMs };
+    slot.thread.postMessage(request);
+  }
+
+  /** From when the main thread knows the running job started (sent to an idle worker, or the one before answered). */
+  private armBackstop(slot: Slot): void {
+    clearTimeout(slot.backstop);
+    slot.backstop = setTimeout(() => this.lose(slot, 'deadline'), this.settings.deadlineMs + BACKSTOP_GRACE_MS);
   }
 
   private startSlot(): Slot {
     const thread = startThread(this.settings);
     thread.unref();
-    const slot: Slot = { id: this.nextSlotId++, thread, ready: false, gone: false };
+    const slot: Slot = { id: this.nextSlotId++, thread, ready: false, gone: false, jobs: [] };
     thread.on('message', (message: WorkerMessage) => this.answered(slot, message));
     thread.on('error', (error: Error & { code?: string }) =>
       this.lose(slot, error.code === 'ERR_WORKER_OUT_OF_MEMORY' ? 'memory' : 'crash'),
@@ -222,14 +251,14 @@ export class TemplateWorkerPool implements TemplateWork {
   private answered(slot: Slot, message: WorkerMessage): void {
     slot.stats = message.stats;
     slot.ready = true;
-    const running = slot.running;
-    if (running && message.outcome) {
-      slot.running = undefined;
-      clearTimeout(running.backstop);
-      this.queue.done(running.tenant);
+    const answered = message.outcome && slot.jobs.shift();
+    if (answered && message.outcome) {
+      clearTimeout(slot.backstop);
+      if (slot.jobs.length > 0) this.armBackstop(slot);
+      this.queue.done(answered.tenant);
       const outcome = message.outcome;
-      if (outcome.ok) running.pending.resolve(outcome.result);
-      else running.pending.reject(failureError(outcome.failure));
+      if (outcome.ok) answered.pending.resolve(outcome.result);
+      else answered.pending.reject(failureError(outcome.failure));
     }
     this.dispatch();
   }
@@ -241,11 +270,14 @@ export class TemplateWorkerPool implements TemplateWork {
     void slot.thread.terminate();
     const index = this.slots.indexOf(slot);
     if (index >= 0) this.slots.splice(index, 1);
-    if (slot.running) {
-      clearTimeout(slot.running.backstop);
-      this.queue.done(slot.running.tenant);
-      slot.running.pending.reject(lostJobError(slot.running.pending.job.kind, reason, this.settings));
+    clearTimeout(slot.backstop);
+    const [running, ...behind] = slot.jobs.splice(0);
+    if (running) {
+      this.queue.done(running.tenant);
+      running.pending.reject(lostJobError(running.pending.job.kind, reason, this.settings));
     }
+    // Their turn had not come: back to the head of their line, in order.
+    for (const sent of behind.reverse()) this.queue.retry(sent.tenant, sent.pending);
     if (this.closed) return;
     this.observer.workerReplaced(reason);
     // A worker that died before it was ready would die again at once: replace it after a pause, not in a hot loop.
@@ -258,10 +290,6 @@ export class TemplateWorkerPool implements TemplateWork {
     this.slots.push(this.startSlot());
     this.dispatch();
   }
-}
-
-export function maxRunningPerTenant(settings: TemplatePoolSettings): number {
-  return Math.min(settings.maxRunningPerTenant, Math.max(1, settings.workers - 1));
 }
 
 /** The refusal for a job whose worker was ended under it; never a value, never INTERNAL for the caller's template. */
