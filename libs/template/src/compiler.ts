@@ -92,6 +92,12 @@ interface Block {
   readonly cost: number;
 }
 
+/**
+ * Work units to print `text`: appending is a copy at memory speed, which the output limit bounds anyway, so a
+ * unit covers 16 characters where a function's per-character loop pays one each.
+ */
+const printCost = (text: string): number => 1 + (text.length >>> 4);
+
 /** Functions whose string result is (part of) an argument, not new text: it costs nothing more to return. */
 const RETURNS_ARGUMENT: ReadonlySet<string> = new Set(['index', 'slice', 'default', 'required']);
 
@@ -196,7 +202,7 @@ export class Compiler {
     switch (node.type) {
       case 'text': {
         const text = node.text;
-        this.cost += text.length;
+        this.cost += printCost(text);
         return (s) => {
           s.out += text;
           if (s.out.length > s.checkOutputAt) s.checkOutput();
@@ -244,7 +250,7 @@ export class Compiler {
         else if (typeof v === 'function') return s.fail(`can't print ${nodeText(node)} of type ${typeName(v)}`);
         else text = printOne(v);
         text = s.escapePrinted(text);
-        s.charge(text.length);
+        s.charge(printCost(text));
         s.out += text;
         if (s.out.length > s.checkOutputAt) s.checkOutput();
         return Flow.Normal;
@@ -258,7 +264,7 @@ export class Compiler {
       else if (v === undefined) text = '<no value>';
       else if (typeof v === 'function') return s.fail(`can't print ${nodeText(node)} of type ${typeName(v)}`);
       else text = printOne(v);
-      s.charge(text.length);
+      s.charge(printCost(text));
       s.out += text;
       if (s.out.length > s.checkOutputAt) s.checkOutput();
       return Flow.Normal;
@@ -410,39 +416,10 @@ export class Compiler {
     }
     const targets = pipe.decl.map((v) => this.lookup(scope, v.ident[0]));
     const undefinedTarget = targets.find((t) => !t.defined);
-    if (undefinedTarget) {
-      const message = `undefined variable: ${undefinedTarget.name}`;
-      const evaluate = commands;
-      return (s, dot) => {
-        s.node = pipe;
-        let value: unknown = MISSING;
-        for (let i = 0; i < evaluate.length; i++) value = evaluate[i](s, dot, value);
-        return s.fail(message);
-      };
-    }
+    if (undefinedTarget) return failingPipeline(pipe, commands, `undefined variable: ${undefinedTarget.name}`);
     const slots = targets.map((t) => t.index);
-
-    if (commands.length === 1 && slots.length === 0) {
-      const only = commands[0];
-      return (s, dot) => {
-        s.node = pipe;
-        const v = only(s, dot, MISSING);
-        return v === null ? undefined : v;
-      };
-    }
-    return (s, dot) => {
-      s.node = pipe;
-      let value: unknown = MISSING;
-      for (let i = 0; i < commands.length; i++) {
-        value = commands[i](s, dot, value);
-        if (value === null) value = undefined; // Go: a nil interface{} result is no value
-      }
-      if (slots.length > 0) {
-        s.charge(slots.length);
-        for (let i = 0; i < slots.length; i++) s.vars[slots[i]] = value;
-      }
-      return value;
-    };
+    if (commands.length === 1 && slots.length === 0) return singleCommandPipeline(pipe, commands[0]);
+    return assigningPipeline(pipe, commands, slots);
   }
 
   private command(cmd: CommandNode, scope: Scope, checked: boolean): Command {
@@ -490,10 +467,12 @@ export class Compiler {
         };
       case 'number': {
         const constant = this.idealConstant(first);
+        const value = 'value' in constant ? constant.value : undefined;
+        const error = 'error' in constant ? constant.error : null;
         return (s, _dot, final) => {
           s.node = first;
           notAFunction(s, final);
-          return constant(s);
+          return error === null ? value : s.fail(error);
         };
       }
       case 'string': {
@@ -517,25 +496,14 @@ export class Compiler {
     };
   }
 
-  private idealConstant(n: NumberNode): (s: Execution) => unknown {
+  /** Go's idealConstant: the number's value, or the error evaluating it raises. */
+  private idealConstant(n: NumberNode): { readonly value: unknown } | { readonly error: string } {
     const isHexInt = /^0[xX]/.test(n.text) && !/[pP]/.test(n.text);
-    if (n.isComplex) {
-      const c = new GoComplex(n.float, n.imag);
-      return () => c;
-    }
-    if (n.isFloat && !isHexInt && n.text[0] !== "'" && /[.eEpP]/.test(n.text)) {
-      const f = new GoFloat(n.float);
-      return () => f;
-    }
-    if (n.isInt) {
-      const i = n.int;
-      return () => i;
-    }
-    if (n.isUint) {
-      const message = `${n.text} overflows int`;
-      return (s) => s.fail(message);
-    }
-    return () => undefined;
+    if (n.isComplex) return { value: new GoComplex(n.float, n.imag) };
+    if (n.isFloat && !isHexInt && n.text[0] !== "'" && /[.eEpP]/.test(n.text)) return { value: new GoFloat(n.float) };
+    if (n.isInt) return { value: n.int };
+    if (n.isUint) return { error: `${n.text} overflows int` };
+    return { value: undefined };
   }
 
   // ---- fields, chains, variables ----
@@ -778,39 +746,24 @@ export class Compiler {
   /** Go's evalArg: evaluates an argument for a parameter of type `typ` (null: no type, as for chains). */
   private arg(n: Node, typ: ParamType | null, scope: Scope, lenient: boolean): Expression {
     this.cost++;
-    const check = (inner: Expression): Expression => {
-      if (typ === null) return inner;
-      return (s, dot) => validateType(s, inner(s, dot), typ);
-    };
     switch (n.type) {
       case 'dot':
-        return (s, dot) => {
-          s.node = n;
-          return typ === null ? dot : validateType(s, dot, typ);
-        };
+        return dotArgument(n, typ);
       case 'nil':
         // A nil interface{}, or for reflect.Value parameters the zero Value (no value).
         if (typ === 'any') return constantAt(n, null);
         if (typ === 'value' || typ === null) return constantAt(n, undefined);
         return this.failAt(n, `cannot assign nil to ${PARAM_TYPE_NAMES[typ]}`);
-      case 'field': {
-        const field = this.fieldNode(n, [n], scope, lenient);
-        return check((s, dot) => field(s, dot, MISSING));
-      }
-      case 'variable': {
-        const variable = this.variableNode(n, [], scope, lenient);
-        return check((s, dot) => variable(s, dot, MISSING));
-      }
+      case 'field':
+        return typeChecked(withoutInput(this.fieldNode(n, [n], scope, lenient)), typ);
+      case 'variable':
+        return typeChecked(withoutInput(this.variableNode(n, [], scope, lenient)), typ);
       case 'pipe':
-        return check(this.pipeline(n, scope, lenient));
-      case 'identifier': {
-        const fn = this.functionCall(n, n, null, scope, lenient);
-        return check((s, dot) => fn(s, dot, MISSING));
-      }
-      case 'chain': {
-        const chain = this.chainNode(n, [], scope, lenient);
-        return check((s, dot) => chain(s, dot, MISSING));
-      }
+        return typeChecked(this.pipeline(n, scope, lenient), typ);
+      case 'identifier':
+        return typeChecked(withoutInput(this.functionCall(n, n, null, scope, lenient)), typ);
+      case 'chain':
+        return typeChecked(withoutInput(this.chainNode(n, [], scope, lenient)), typ);
     }
     switch (typ) {
       case 'string':
@@ -840,14 +793,64 @@ export class Compiler {
         return constantAt(n, n.text);
       case 'number': {
         const constant = this.idealConstant(n);
-        return (s) => {
-          s.node = n;
-          return constant(s);
-        };
+        return 'value' in constant ? constantAt(n, constant.value) : this.failAt(n, constant.error);
       }
     }
     return this.failAt(n, `can't handle assignment of ${nodeText(n)} to empty interface argument`);
   }
+}
+
+// Pipelines are built outside the compiler's methods so each closure keeps only what it uses (heap per node).
+
+function failingPipeline(pipe: PipeNode, commands: readonly Command[], message: string): Expression {
+  return (s, dot) => {
+    s.node = pipe;
+    let value: unknown = MISSING;
+    for (let i = 0; i < commands.length; i++) value = commands[i](s, dot, value);
+    return s.fail(message);
+  };
+}
+
+function singleCommandPipeline(pipe: PipeNode, only: Command): Expression {
+  return (s, dot) => {
+    s.node = pipe;
+    const v = only(s, dot, MISSING);
+    return v === null ? undefined : v;
+  };
+}
+
+function assigningPipeline(pipe: PipeNode, commands: readonly Command[], slots: readonly number[]): Expression {
+  return (s, dot) => {
+    s.node = pipe;
+    let value: unknown = MISSING;
+    for (let i = 0; i < commands.length; i++) {
+      value = commands[i](s, dot, value);
+      if (value === null) value = undefined; // Go: a nil interface{} result is no value
+    }
+    if (slots.length > 0) {
+      s.charge(slots.length);
+      for (let i = 0; i < slots.length; i++) s.vars[slots[i]] = value;
+    }
+    return value;
+  };
+}
+
+/** A command evaluated as an argument: nothing is piped into it. */
+function withoutInput(command: Command): Expression {
+  return (s, dot) => command(s, dot, MISSING);
+}
+
+/** Go's evalArg check of an argument's value against its parameter type (none for chains). */
+function typeChecked(inner: Expression, typ: ParamType | null): Expression {
+  if (typ === null) return inner;
+  return (s, dot) => validateType(s, inner(s, dot), typ);
+}
+
+function dotArgument(n: Node, typ: ParamType | null): Expression {
+  return (s, dot) => {
+    s.node = n;
+    return typ === null ? dot : validateType(s, dot, typ);
+  };
 }
 
 /** An expression that records `n` as Go's current node and yields a constant. */

@@ -506,11 +506,13 @@ class Printer {
     }
     if (this.widPresent && this.wid > width && !this.minus) this.buf += this.padding(this.wid - width);
     const prefix = upper ? '0X' : '0x';
-    let out = this.sharp ? prefix : '';
-    for (let i = 0; i < length; i++) {
-      if (this.space && i > 0) out += this.sharp ? ' ' + prefix : ' ';
-      out += hex(bytes[i], 2, upper);
-    }
+    let digits = Buffer.from(bytes.buffer, bytes.byteOffset, length).toString('hex');
+    if (upper) digits = digits.toUpperCase();
+    let out: string;
+    if (this.space) {
+      const pairs = digits.match(/../g) ?? [];
+      out = (this.sharp ? prefix : '') + pairs.join(this.sharp ? ' ' + prefix : ' ');
+    } else out = (this.sharp ? prefix : '') + digits;
     this.buf += out;
     if (this.widPresent && this.wid > width && this.minus) this.buf += this.padding(this.wid - width);
   }

@@ -340,6 +340,12 @@ export function jsEscape(s: string): string {
 
 /** Go's url.QueryEscape. */
 export function queryEscape(s: string): string {
+  try {
+    // encodeURIComponent escapes the same bytes the same way, apart from these five and the space.
+    return encodeURIComponent(s).replace(/[!'()*]|%20/g, (c) => QUERY_ESCAPES.get(c)!);
+  } catch (e) {
+    if (!(e instanceof URIError)) throw e; // a lone surrogate: escaped below as the UTF-8 Go would see
+  }
   let out = '';
   for (const b of utf8Bytes(s)) {
     const c = String.fromCharCode(b);
@@ -349,6 +355,15 @@ export function queryEscape(s: string): string {
   }
   return out;
 }
+
+const QUERY_ESCAPES: ReadonlyMap<string, string> = new Map([
+  ['!', '%21'],
+  ["'", '%27'],
+  ['(', '%28'],
+  [')', '%29'],
+  ['*', '%2A'],
+  ['%20', '+'],
+]);
 
 // ---- Helm/Sprig ----
 
@@ -410,8 +425,19 @@ function base64Decode(s: string): string {
   return Buffer.from(out).toString('utf8');
 }
 
-const goSpace = '\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
-const trimPattern = new RegExp(`^[${goSpace}]+|[${goSpace}]+$`, 'g');
+const goSpace = /[\t\n\v\f\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]/;
+
+/**
+ * Go's strings.TrimSpace. A scan from each end, not a regular expression: `[space]+$` backtracks from every
+ * space inside a string, quadratic in a long run of them.
+ */
+function trimSpace(s: string): string {
+  let start = 0;
+  let end = s.length;
+  while (start < end && goSpace.test(s[start])) start++;
+  while (end > start && goSpace.test(s[end - 1])) end--;
+  return s.slice(start, end);
+}
 
 /** Go's unicode simple case mapping: a rune maps to one rune, or stays. */
 function mapCase(s: string, upper: boolean): string {
@@ -423,12 +449,18 @@ function mapCase(s: string, upper: boolean): string {
       continue;
     }
     const mapped = upper ? ch.toUpperCase() : ch.toLowerCase();
-    out += [...mapped].length === 1 ? mapped : ch;
+    const oneRune = mapped.length === 1 || (mapped.length === 2 && mapped.codePointAt(0)! > 0xffff);
+    out += oneRune ? mapped : ch;
   }
   return out;
 }
 
+/** What encoding/json escapes: controls, `"`, `\\`, `<>&`, U+2028/9, and surrogates (Go sees them as invalid). */
+// eslint-disable-next-line no-control-regex -- control characters are what JSON escapes
+const JSON_SPECIAL = /[\u0000-\u001f"\\<>&\u2028\u2029\ud800-\udfff]/;
+
 function jsonString(s: string): string {
+  if (!JSON_SPECIAL.test(s)) return '"' + s + '"';
   let out = '"';
   for (const ch of s) {
     const c = ch.codePointAt(0)!;
@@ -574,7 +606,7 @@ export const FUNCTIONS: ReadonlyMap<string, TemplateFunction> = new Map<string, 
       }
     }),
   ],
-  ['trim', fn(['string'], ([v]) => (v as string).replace(trimPattern, ''))],
+  ['trim', fn(['string'], ([v]) => trimSpace(v as string))],
   ['upper', fn(['string'], ([v]) => mapCase(v as string, true))],
   ['lower', fn(['string'], ([v]) => mapCase(v as string, false))],
   [

@@ -1,7 +1,7 @@
 // Go's text/template/parse parser (parse.go), item for item, so errors name the same token and line.
 import { TemplateErrorCode, type TemplateParseError } from './errors';
 import { goQuote, isPrintRune } from './fmt';
-import { ItemType, lex, type Item } from './lexer';
+import { ItemLexer, ItemType, type Item } from './lexer';
 import { LexicalScope } from './scope';
 import { SyntaxError as LiteralSyntaxError, parseGoFloat, parseGoInteger, unquote, unquoteChar } from './literals';
 import type {
@@ -62,13 +62,14 @@ function itemString(i: Item): string {
 }
 
 class ItemStream {
-  private index = 0;
-  constructor(private readonly items: Item[]) {}
+  private last: Item | null = null;
+  constructor(private readonly lexer: ItemLexer | null) {}
   nextItem(): Item {
-    const item = this.items[this.index];
-    if (item === undefined) return EOF_ITEM;
-    if (item.typ !== ItemType.EOF && item.typ !== ItemType.Error) this.index++;
-    return item;
+    if (this.lexer === null) return EOF_ITEM;
+    // EOF and errors end the items: they are returned again, as Go's lexer keeps returning them.
+    if (this.last !== null && (this.last.typ === ItemType.EOF || this.last.typ === ItemType.Error)) return this.last;
+    this.last = this.lexer.next();
+    return this.last;
   }
 }
 
@@ -752,14 +753,14 @@ export interface ParsedSource {
 export function parseSource(name: string, text: string, options: ParseOptions): ParsedSource {
   const state: ParseState = {
     parseName: name,
-    stream: new ItemStream([]),
+    stream: new ItemStream(null),
     treeSet: new Map(),
     options,
     nodes: 0,
     checkNodesAt: 0,
   };
   checkParseEffort(state, ZERO_ITEM); // a deadline already past fails before any work
-  state.stream = new ItemStream(lex(text, isPrintRune));
+  state.stream = new ItemStream(new ItemLexer(text, isPrintRune));
   const t = new TreeParser(name, state);
   t.parse();
   t.add();

@@ -19,10 +19,11 @@ export const TEMPLATE_LIMITS = Object.freeze({
   /** Nesting levels active at once across `template` calls: each call costs its body's nesting + 1. */
   maxActiveNesting: 3000,
   /**
-   * Work units one execution may spend: a unit per UTF-16 unit printed, produced by a function or read by one
-   * from a string argument, per range iteration, template call, assignment and node of each body run.
+   * Work units one execution may spend (README.md, Limits): one per UTF-16 unit a function reads from a string
+   * argument or builds, per 16 printed, per range iteration, template call, assignment and node of each body
+   * run. The worst shapes measured spend it in about 1 s of CPU.
    */
-  maxWork: 50_000_000,
+  maxWork: 15_000_000,
   /** Parse nodes in one source, all its templates together. */
   maxNodes: 250_000,
 });
@@ -169,10 +170,10 @@ export class Template {
     private readonly source: string,
     private readonly trees: ReadonlyMap<string, Tree>,
     compiled: ReadonlyMap<string, CompiledTemplate>,
-    nodes: number,
+    estimatedBytes: number,
   ) {
     this.main = compiled.get(name)!;
-    this.estimatedBytes = estimateBytes(source, nodes);
+    this.estimatedBytes = estimatedBytes;
   }
 
   /** Renders with `data` (normally `{ Secrets: { KEY: value } }`); throws TemplateExecutionError. */
@@ -209,16 +210,15 @@ export class Template {
   }
 }
 
-/** Parses and compiles `source` as Go's `template.New(name).Parse(source)`; throws TemplateParseError. */
-/** Bytes of heap per parse node and per source character, from `test/footprint` (README.md, Limits). */
-const HEAP_PER_NODE = 400;
-/** V8 keeps a string of Latin-1 characters in one byte per character, any other in two. */
-const heapPerSourceChar = (source: string): number => (/[\u0100-\uffff]/.test(source) ? 2 : 1);
+/** Bytes of heap per parse node, from `test/footprint` (README.md, Limits). */
+const HEAP_PER_NODE = 600;
 
-function estimateBytes(source: string, nodes: number): number {
-  return source.length * heapPerSourceChar(source) + nodes * HEAP_PER_NODE;
+/** The heap a template keeps: its source (V8: a byte a character when ASCII; two counted otherwise) and nodes. */
+function estimateBytes(source: string, utf8Bytes: number, nodes: number): number {
+  return source.length * (utf8Bytes === source.length ? 1 : 2) + nodes * HEAP_PER_NODE;
 }
 
+/** Parses and compiles `source` as Go's `template.New(name).Parse(source)`; throws TemplateParseError. */
 export function parseTemplate(source: string, options: ParseTemplateOptions = {}): Template {
   const name = options.name ?? DEFAULT_TEMPLATE_NAME;
   const bytes = Buffer.byteLength(source);
@@ -248,7 +248,7 @@ export function parseTemplate(source: string, options: ParseTemplateOptions = {}
     throw e;
   }
   const { trees, nodes } = parsed;
-  return new Template(name, source, trees, new Compiler(trees).compileAll(), nodes);
+  return new Template(name, source, trees, new Compiler(trees).compileAll(), estimateBytes(source, bytes, nodes));
 }
 
 // ---- references ----
