@@ -33,7 +33,7 @@ const TARGET_P99_MS = 10;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-interface Load {
+export interface Load {
   readonly perSecond: number;
   readonly p50: number;
   readonly p99: number;
@@ -105,7 +105,7 @@ class CpuMeter {
 }
 
 /** `inFlight` workers each sending one request after another for `ms`; latency per request, failures counted. */
-async function load(send: () => Promise<boolean>, inFlight: number, ms: number, cpu?: CpuMeter): Promise<Load> {
+export async function load(send: () => Promise<boolean>, inFlight: number, ms: number, cpu?: CpuMeter): Promise<Load> {
   const latencies: number[] = [];
   let failures = 0;
   const loadAtStart = loadavg()[0];
@@ -143,7 +143,7 @@ async function load(send: () => Promise<boolean>, inFlight: number, ms: number, 
   };
 }
 
-function startService(name: 'secrets' | 'render', env: Record<string, string>): ChildProcess {
+export function startService(name: 'secrets' | 'render', env: Record<string, string>): ChildProcess {
   const child = spawn(
     process.execPath,
     [
@@ -169,14 +169,14 @@ function startService(name: 'secrets' | 'render', env: Record<string, string>): 
   return child;
 }
 
-async function stopService(child: ChildProcess): Promise<void> {
+export async function stopService(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
   await exited;
 }
 
-class Caller {
+export class Caller {
   constructor(
     private readonly nats: NatsConnection,
     private readonly prefix: string,

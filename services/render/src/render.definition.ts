@@ -1,4 +1,5 @@
-import { type DynamicModule, Module } from '@nestjs/common';
+import { availableParallelism } from 'node:os';
+import { type DynamicModule, Inject, Module, type OnModuleDestroy } from '@nestjs/common';
 import { type Environment, integerSetting, loadServiceConfig } from '@platform/config';
 import { type PlatformContext, type ServiceDefinition } from '@platform/messaging';
 import { TEMPLATE_LIMITS } from '@platform/template';
@@ -7,7 +8,7 @@ import { RenderHandler } from './render.handler';
 import { RenderMetrics } from './render.metrics';
 import { SecretKeyCatalog } from './secret-key-catalog';
 import { ReplyKeys, ResolvedSecretValues } from './secret-values';
-import { TemplateCache } from './template-cache';
+import { TemplateWorkerPool } from './template-pool';
 import { TemplateRenderer } from './template-renderer';
 
 const renderSettings = {
@@ -19,12 +20,24 @@ const renderSettings = {
     min: 1,
     max: TEMPLATE_LIMITS.maxSourceBytes,
   }),
+  /** Parsed templates held, across the workers' caches (each holds its share). */
   templateCacheEntries: integerSetting('RENDER_TEMPLATE_CACHE_ENTRIES', { default: 1000, min: 0, max: 1_000_000 }),
+  /** Estimated heap of the parsed templates held (Template.estimatedBytes), across the workers' caches. */
   templateCacheBytes: integerSetting('RENDER_TEMPLATE_CACHE_BYTES', {
     default: 64 * 1024 * 1024,
     min: 0,
     max: 4 * 1024 * 1024 * 1024,
   }),
+  /** Template worker threads: parsing and executing run there, off the event loop. */
+  workers: integerSetting('RENDER_WORKERS', { default: availableParallelism(), min: 1, max: 64 }),
+  /** How long one parse or one execution may take; the engine stops there, a worker is ended 1 s later. */
+  deadlineMs: integerSetting('RENDER_DEADLINE_MS', { default: 2000, min: 10, max: 60_000 }),
+  /** Each worker's heap limit (V8 old generation): beyond it that worker ends, not the process. */
+  workerHeapMb: integerSetting('RENDER_WORKER_HEAP_MB', { default: 256, min: 16, max: 16_384 }),
+  /** Template jobs one organization has on workers at once (pipelined on at most workers − 1 workers). */
+  maxInFlightPerOrg: integerSetting('RENDER_MAX_IN_FLIGHT_PER_ORG', { default: 4, min: 1, max: 1024 }),
+  /** Template jobs one organization may have waiting for a worker; beyond it RESOURCE_EXHAUSTED. */
+  maxQueuedPerOrg: integerSetting('RENDER_MAX_QUEUED_PER_ORG', { default: 256, min: 1, max: 100_000 }),
   /** How long one reply key pair serves resolves (the forward-secrecy window); 0 = a fresh pair for every resolve. */
   replyKeyMaxAgeMs: integerSetting('RENDER_REPLY_KEY_MAX_AGE_MS', { default: 60_000, min: 0, max: 600_000 }),
 };
@@ -35,14 +48,34 @@ function loadRenderConfig(env: Environment) {
   return loadServiceConfig('render', renderSettings, env);
 }
 
+/** Ends the template workers with the service. */
+class TemplateWorkersLifecycle implements OnModuleDestroy {
+  constructor(@Inject(TemplateWorkerPool) private readonly pool: TemplateWorkerPool) {}
+
+  onModuleDestroy(): Promise<void> {
+    return this.pool.close();
+  }
+}
+
 @Module({})
 class RenderModule {
   static forContext(context: PlatformContext, config: RenderConfig): DynamicModule {
-    const cache = new TemplateCache({
-      maxEntries: config.templateCacheEntries,
-      maxSourceBytes: config.templateCacheBytes,
-    });
-    const metrics = new RenderMetrics(context.metrics, cache);
+    const metrics = new RenderMetrics(context.metrics);
+    const pool = new TemplateWorkerPool(
+      {
+        workers: config.workers,
+        deadlineMs: config.deadlineMs,
+        workerHeapMb: config.workerHeapMb,
+        cache: {
+          maxEntries: Math.ceil(config.templateCacheEntries / config.workers),
+          maxBytes: Math.floor(config.templateCacheBytes / config.workers),
+        },
+        maxRunningPerTenant: config.maxInFlightPerOrg,
+        maxQueuedPerTenant: config.maxQueuedPerOrg,
+      },
+      metrics.poolObserver,
+    );
+    metrics.observe(pool);
     const values = new ResolvedSecretValues(
       context.services,
       new ReplyKeys(config.replyKeyMaxAgeMs),
@@ -55,7 +88,9 @@ class RenderModule {
       controllers: [RenderHandler],
       providers: [
         { provide: RenderMetrics, useValue: metrics },
-        { provide: TemplateRenderer, useValue: new TemplateRenderer(cache, values, catalog, config.maxTemplateBytes) },
+        { provide: TemplateWorkerPool, useValue: pool },
+        TemplateWorkersLifecycle,
+        { provide: TemplateRenderer, useValue: new TemplateRenderer(pool, values, catalog, config.maxTemplateBytes) },
       ],
     };
   }

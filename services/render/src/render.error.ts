@@ -13,6 +13,8 @@ export enum RenderErrorCode {
   SECRETS_UNAVAILABLE = 'SECRETS_UNAVAILABLE',
   /** The secrets service answered with something render cannot use (a bug or a misconfiguration, not the caller's). */
   SECRETS_FAILED = 'SECRETS_FAILED',
+  /** The organization has too many templates waiting for a worker; retry later. */
+  RESOURCE_EXHAUSTED = 'RESOURCE_EXHAUSTED',
 }
 
 /**
@@ -48,6 +50,8 @@ export function wireCodeOf(code: RenderErrorCode): WireError['code'] {
       return 'UNAVAILABLE';
     case RenderErrorCode.SECRETS_FAILED:
       return 'INTERNAL';
+    case RenderErrorCode.RESOURCE_EXHAUSTED:
+      return 'RESOURCE_EXHAUSTED';
     default: {
       const _exhaustive: never = code;
       return _exhaustive;

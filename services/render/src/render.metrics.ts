@@ -1,6 +1,6 @@
 import { RENDER_FORMATS } from '@platform/contracts';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
-import { type TemplateCache } from './template-cache';
+import { type TemplatePoolObserver, type TemplateWorkerPool } from './template-pool';
 
 /** A format label from the fixed set, so a caller cannot create label values. */
 export function formatLabel(format: string): string {
@@ -12,8 +12,9 @@ export class RenderMetrics {
   readonly requests: Counter<'subject' | 'format' | 'outcome'>;
   readonly duration: Histogram<'subject' | 'format'>;
   readonly resolveDuration: Histogram;
+  readonly poolObserver: TemplatePoolObserver;
 
-  constructor(registry: Registry, cache: TemplateCache) {
+  constructor(private readonly registry: Registry) {
     this.requests = new Counter({
       name: 'render_requests_total',
       help: 'Requests handled, by subject, format and outcome (OK or the error code)',
@@ -33,21 +34,68 @@ export class RenderMetrics {
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
       registers: [registry],
     });
+    const refusals = new Counter({
+      name: 'render_template_queue_refusals_total',
+      help: 'Template jobs refused with RESOURCE_EXHAUSTED because their organization had too many waiting',
+      registers: [registry],
+    });
+    const restarts = new Counter({
+      name: 'render_template_worker_restarts_total',
+      help: 'Template workers ended and replaced, by reason (deadline, memory, crash)',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.poolObserver = {
+      refused: () => refusals.inc(),
+      workerReplaced: (reason) => restarts.inc({ reason }),
+    };
+  }
+
+  /** Gauges read from the pool when scraped; the workers' figures are those of their last answer. */
+  observe(pool: TemplateWorkerPool): void {
+    const registers = [this.registry];
+    const sum = (pick: (stats: ReturnType<TemplateWorkerPool['stats']>[number]) => number) =>
+      pool.stats().reduce((total, stats) => total + pick(stats), 0);
+    new Gauge({
+      name: 'render_template_queue_depth',
+      help: 'Template jobs waiting for a worker, across organizations',
+      registers,
+      collect() {
+        this.set(pool.waiting);
+      },
+    });
+    new Gauge({
+      name: 'render_template_worker_heap_used_bytes',
+      help: 'V8 heap used by the template workers together',
+      registers,
+      collect() {
+        this.set(sum((stats) => stats.heapUsedBytes));
+      },
+    });
     new Gauge({
       name: 'render_template_cache_entries',
-      help: 'Parsed templates held by the cache',
-      registers: [registry],
+      help: "Parsed templates held by the workers' caches",
+      registers,
       collect() {
-        this.set(cache.size);
+        this.set(sum((stats) => stats.cacheEntries));
+      },
+    });
+    new Gauge({
+      name: 'render_template_cache_estimated_bytes',
+      help: "Estimated heap of the parsed templates held by the workers' caches",
+      registers,
+      collect() {
+        this.set(sum((stats) => stats.cacheBytes));
       },
     });
     new Gauge({
       name: 'render_template_cache_hit_ratio',
-      help: 'Share of template parses served from the cache since start',
-      registers: [registry],
+      help: 'Share of template parses served from the cache since the workers started',
+      registers,
       collect() {
-        const total = cache.hits + cache.misses;
-        this.set(total === 0 ? 0 : cache.hits / total);
+        const hits = sum((stats) => stats.cacheHits);
+        const total = hits + sum((stats) => stats.cacheMisses);
+        this.set(total === 0 ? 0 : hits / total);
       },
     });
   }

@@ -3,7 +3,27 @@ import { RenderError } from './render.error';
 import { type KeyCatalog, type KeyInScope } from './secret-key-catalog';
 import { type ResolvedSecrets, type ResolvedValue, type SecretValueSource } from './secret-values';
 import { TemplateCache } from './template-cache';
+import { type Executed, type Parsed, type TemplateJob, failureError, runTemplateJob } from './template-jobs';
+import { type TemplateWork } from './template-pool';
+import { MAX_SECRET_VERSION as MAX_PIN_VERSION } from '@platform/contracts';
 import { TemplateRenderer } from './template-renderer';
+
+/** The workers' job code on this thread: the renderer's pipeline without the pool (template-pool.spec covers it). */
+class InlineTemplateWork implements TemplateWork {
+  readonly tenants: string[] = [];
+  constructor(private readonly cache: TemplateCache) {}
+  parse(tenant: string, job: Omit<TemplateJob, 'deadline'>): Promise<Parsed> {
+    return this.run(tenant, job) as Promise<Parsed>;
+  }
+  execute(tenant: string, job: Omit<TemplateJob, 'deadline'>): Promise<Executed> {
+    return this.run(tenant, job) as Promise<Executed>;
+  }
+  private run(tenant: string, job: Omit<TemplateJob, 'deadline'>): Promise<Parsed | Executed> {
+    this.tenants.push(tenant);
+    const outcome = runTemplateJob(this.cache, { ...job, deadline: Date.now() + 10_000 } as TemplateJob);
+    return outcome.ok ? Promise.resolve(outcome.result) : Promise.reject(failureError(outcome.failure));
+  }
+}
 
 /** An in-memory secrets service: one scope's values, and every resolve asked of it. */
 class ScopeValues implements SecretValueSource {
@@ -31,8 +51,8 @@ const vendorValue = (value: string, version = 1): ResolvedValue => ({ value, ver
 
 function setup(values: Record<string, ResolvedValue>, maxTemplateBytes = 1024 * 1024) {
   const source = new ScopeValues(values);
-  const cache = new TemplateCache({ maxEntries: 100, maxSourceBytes: 1024 * 1024 });
-  return { source, renderer: new TemplateRenderer(cache, source, unusedCatalog, maxTemplateBytes) };
+  const work = new InlineTemplateWork(new TemplateCache({ maxEntries: 100, maxBytes: 64 * 1024 * 1024 }));
+  return { source, work, renderer: new TemplateRenderer(work, source, unusedCatalog, maxTemplateBytes) };
 }
 
 async function refusal(promise: Promise<unknown>): Promise<{ code: string; message: string; details?: unknown }> {
@@ -110,12 +130,51 @@ describe('TemplateRenderer.render', () => {
     const { renderer } = setup({});
     expect(await refusal(renderer.render(vendor, render('A=1', 'env', { A: 0 })))).toEqual({
       code: 'INVALID_ARGUMENT',
-      message: 'pins.A must be a version of at least 1',
+      message: 'pins.A must be a version from 1 to 2147483647',
       details: { field: 'pins.A' },
     });
     expect((await refusal(renderer.render(vendor, render('A=1', 'env', { 'bad-key': 1 })))).code).toBe(
       'INVALID_ARGUMENT',
     );
+  });
+
+  it('refuses a pin beyond the largest version the store can hold, before any resolve', async () => {
+    const { renderer, source } = setup({ A: vendorValue('v') });
+    expect(await refusal(renderer.render(vendor, render('A={{ .Secrets.A }}', 'env', { A: 4294967295 })))).toEqual({
+      code: 'INVALID_ARGUMENT',
+      message: 'pins.A must be a version from 1 to 2147483647',
+      details: { field: 'pins.A' },
+    });
+    await renderer.render(vendor, render('A={{ .Secrets.A }}', 'env', { A: MAX_PIN_VERSION }));
+    expect(source.calls.map((call) => call.pins)).toEqual([{ A: MAX_PIN_VERSION }]);
+  });
+
+  it("shares the workers by the user's own organization, and by the rendered scope for services", async () => {
+    const { renderer, work } = setup({});
+    const customerUser: Principal = {
+      sub: 'c@beta',
+      org: 'beta',
+      orgType: 'customer',
+      role: 'admin',
+      vendorOrg: 'acme',
+    };
+    const deployer: Principal = {
+      sub: 'deployer',
+      org: 'platform',
+      orgType: 'service',
+      scopes: new Set(['render:any'] as const),
+    };
+    await renderer.render(vendor, render('A=1'));
+    await renderer.render(customerUser, render('A=1'));
+    await renderer.render(deployer, { ...render('A=1'), organizationId: 'acme', customerOrganizationId: 'beta' });
+    expect(work.tenants).toEqual([
+      'user:acme',
+      'user:acme',
+      'user:beta',
+      'user:beta',
+      'scope:acme/beta',
+      'scope:acme/beta',
+    ]);
   });
 
   it('answers a missing key with the seed message and its position', async () => {
@@ -264,9 +323,9 @@ describe('TemplateRenderer.validate', () => {
 
   function validator(keys: Record<string, KeyInScope>) {
     const catalog = new ListedKeys(keys);
-    const cache = new TemplateCache({ maxEntries: 10, maxSourceBytes: 1024 });
+    const work = new InlineTemplateWork(new TemplateCache({ maxEntries: 10, maxBytes: 1024 * 1024 }));
     const values = new ScopeValues({});
-    return { catalog, values, renderer: new TemplateRenderer(cache, values, catalog, 1024) };
+    return { catalog, values, renderer: new TemplateRenderer(work, values, catalog, 1024) };
   }
 
   it('lists references and the referenced or required keys that do not exist, fetching no values', async () => {

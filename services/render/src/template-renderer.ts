@@ -1,12 +1,17 @@
-import { type Principal, assertIdentifier } from '@platform/messaging';
-import { type Template, TemplateErrorCode, TemplateExecutionError, TemplateParseError } from '@platform/template';
-import { checkOutput, printedEscapeFor, renderFormatOf } from './output-format';
+import { type Principal, type Scope, assertIdentifier } from '@platform/messaging';
+import { renderFormatOf } from './output-format';
 import { RenderError, RenderErrorCode } from './render.error';
 import { assertMayRenderValues, renderScope } from './render-scope';
-import { MASK, SecretScrubber } from './secret-scrubber';
 import { type KeyCatalog, type KeyInScope } from './secret-key-catalog';
-import { type ResolvedValue, SECRET_KEY_PATTERN, type SecretValueSource, keysToResolve } from './secret-values';
-import { type TemplateCache } from './template-cache';
+import {
+  type ResolvedValue,
+  SECRET_KEY_PATTERN,
+  type SecretValueSource,
+  assertPinVersions,
+  keysToResolve,
+} from './secret-values';
+import { type Parsed } from './template-jobs';
+import { type TemplateWork } from './template-pool';
 
 export interface RenderInput {
   readonly template: string;
@@ -38,46 +43,25 @@ export interface Validation {
   readonly errors: string[];
 }
 
-/** Parse-error wording of the seed: `template parsing error: unexpected "}" in operand`. */
-function parseFailure(error: TemplateParseError): RenderError {
-  if (error.code === TemplateErrorCode.SourceTooLarge) {
-    return new RenderError(RenderErrorCode.TEMPLATE_TOO_LARGE, `template parsing error: ${error.message}`);
-  }
-  return new RenderError(RenderErrorCode.TEMPLATE_PARSE_ERROR, `template parsing error: ${error.message}`, {
-    line: error.line,
-    column: error.column,
-  });
-}
-
-/** Every value Go would print into an execution error is shown as the mask: it comes from the data. */
-const maskValue = (): string => MASK;
-
-/** The data a template executes with: a map that records which keys the execution read. */
-function trackedSecrets(values: Record<string, string>, used: Set<string>): Record<string, string> {
-  const target = Object.assign(Object.create(null) as Record<string, string>, values);
-  return new Proxy(target, {
-    get(map, key) {
-      if (typeof key === 'string' && Object.hasOwn(map, key)) used.add(key);
-      return map[key as string];
-    },
-    ownKeys(map) {
-      const keys = Reflect.ownKeys(map);
-      for (const key of keys) if (typeof key === 'string') used.add(key);
-      return keys;
-    },
-  });
+/**
+ * Whose share of the template workers a request uses: a user's own organization (a customer user's is its own,
+ * not its vendor's), and for a service the scope it renders, so one vendor's deployments cannot crowd out another's.
+ */
+export function tenantOf(principal: Principal, scope: Scope): string {
+  if (principal.orgType !== 'service') return `user:${principal.org}`;
+  return `scope:${scope.organizationId}/${scope.customerOrganizationId ?? ''}`;
 }
 
 const byKey = (a: KeyInScope, b: KeyInScope) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
 /**
  * `render.v1.render` and `render.v1.validate` (ARCHITECTURE.md §3, §7): authorize, parse (cached), pull exactly
- * the referenced values, execute, check the format. No error said to the caller after values were resolved
- * carries one (see callerFailure).
+ * the referenced values, execute, check the format. Parsing and executing run on template workers (TemplateWork);
+ * no error said to the caller after values were resolved carries one (see callerFailure in template-jobs.ts).
  */
 export class TemplateRenderer {
   constructor(
-    private readonly cache: TemplateCache,
+    private readonly work: TemplateWork,
     private readonly values: SecretValueSource,
     private readonly catalog: KeyCatalog,
     private readonly maxTemplateBytes: number,
@@ -89,27 +73,21 @@ export class TemplateRenderer {
     const format = renderFormatOf(request.format);
     if (request.deploymentId !== undefined) assertIdentifier('deploymentId', request.deploymentId);
     assertPins(request.pins);
-    const template = this.parse(request.template);
-    const keys = keysToResolve(template.references());
+    const tenant = tenantOf(principal, scope);
+    const { references: referenced } = await this.parse(tenant, request.template);
+    const keys = keysToResolve(referenced);
     const resolved =
       keys !== 'all' && keys.length === 0
         ? new Map<string, ResolvedValue>()
         : (await this.values.resolve(scope, keys, request.pins)).values;
 
-    const plain = Object.create(null) as Record<string, string>;
-    for (const [key, { value }] of resolved) plain[key] = value;
-    const used = new Set<string>();
-    let output: string;
-    try {
-      output = template.execute(
-        { Secrets: trackedSecrets(plain, used) },
-        { describeValue: maskValue, escapePrinted: printedEscapeFor(format) },
-      );
-      checkOutput(format, output);
-    } catch (error) {
-      throw callerFailure(error, plain);
-    }
-    const references = [...used].map((key) => {
+    const { output, used } = await this.work.execute(tenant, {
+      kind: 'execute',
+      source: request.template,
+      format,
+      values: [...resolved].map(([key, { value }]) => [key, value] as const),
+    });
+    const references = used.map((key) => {
       const { version, scope: valueScope } = resolved.get(key)!;
       return { key, version, scope: valueScope };
     });
@@ -133,7 +111,7 @@ export class TemplateRenderer {
     let referenced: readonly string[] = [];
     const errors: string[] = [];
     try {
-      referenced = this.parse(request.template).references();
+      referenced = (await this.parse(tenantOf(principal, scope), request.template)).references;
     } catch (error) {
       if (!(error instanceof RenderError) || error.code !== RenderErrorCode.TEMPLATE_PARSE_ERROR) throw error;
       errors.push(error.message);
@@ -150,7 +128,7 @@ export class TemplateRenderer {
     return { valid: errors.length === 0 && missing.length === 0, references, missing, errors };
   }
 
-  private parse(source: string): Template {
+  private parse(tenant: string, source: string): Promise<Parsed> {
     const bytes = Buffer.byteLength(source);
     if (bytes > this.maxTemplateBytes) {
       throw new RenderError(
@@ -159,48 +137,17 @@ export class TemplateRenderer {
         { sizeBytes: bytes, limitBytes: this.maxTemplateBytes },
       );
     }
-    try {
-      return this.cache.parse(source);
-    } catch (error) {
-      throw error instanceof TemplateParseError ? parseFailure(error) : error;
-    }
+    return this.work.parse(tenant, { kind: 'parse', source });
   }
 }
 
 function assertPins(pins: Readonly<Record<string, number>>): void {
-  for (const [key, version] of Object.entries(pins)) {
+  for (const key of Object.keys(pins)) {
     if (!SECRET_KEY_PATTERN.test(key)) {
       throw new RenderError(RenderErrorCode.INVALID_ARGUMENT, 'pins names a key that is not a valid secret key', {
         field: 'pins',
       });
     }
-    if (version < 1) {
-      throw new RenderError(RenderErrorCode.INVALID_ARGUMENT, `pins.${key} must be a version of at least 1`, {
-        field: `pins.${key}`,
-      });
-    }
   }
-}
-
-/**
- * An execution or output failure as the caller sees it. No value can be in either, by construction, so their
- * text is passed on unaltered (a text scrub would also mask a short value inside Go's fixed wording):
- * the engine showed every value it formats into a message as the mask (describeValue), and the output
- * checks say only a line number and fixed text.
- */
-function callerFailure(error: unknown, values: Readonly<Record<string, string>>): unknown {
-  if (error instanceof TemplateExecutionError) {
-    return new RenderError(RenderErrorCode.TEMPLATE_EXECUTION_ERROR, `template execution error: ${error.message}`, {
-      line: error.line,
-      column: error.column,
-    });
-  }
-  if (error instanceof RenderError) return error;
-  // Anything else is a bug: INTERNAL on the wire, and its text reaches the log only scrubbed of the values.
-  const scrubber = new SecretScrubber(Object.values(values));
-  const internal = new Error(
-    `rendering failed: ${scrubber.scrub(error instanceof Error ? error.message : String(error))}`,
-  );
-  internal.stack = error instanceof Error && error.stack ? scrubber.scrub(error.stack) : internal.stack;
-  return internal;
+  assertPinVersions(pins);
 }
