@@ -1,19 +1,8 @@
 // Issue 15: one tenant flooding redaction.v1.redact must queue only its own requests. The flood gets RESOURCE_EXHAUSTED
 // past its organization's caps; another organization's request, sent during the flood, is answered.
 import { randomBytes } from 'node:crypto';
-import {
-  type Reply,
-  type TestDatabase,
-  TestNatsClient,
-  type TestService,
-  TestTokens,
-  createTestDatabase,
-  releaseSubjectPrefix,
-  startTestService,
-  uniqueSubjectPrefix,
-} from '@platform/testing';
-import { redactionService } from '../../services/redaction/src/redaction.definition';
-import { secretsService } from '../../services/secrets/src/secrets.definition';
+import { type Reply, TestNatsClient, TestTokens } from '@platform/testing';
+import { type SecretsAndRedaction, startSecretsAndRedaction } from './support/secrets-and-redaction';
 
 const MASK = '********';
 const run = randomBytes(3).toString('hex');
@@ -27,26 +16,19 @@ const REFUSAL =
   'and 2 queued (REDACTION_MAX_QUEUED_PER_ORG); retry later';
 
 describe('redact fairness between organizations', () => {
-  const prefix = uniqueSubjectPrefix();
-  let database: TestDatabase;
-  let secrets: TestService;
-  let redaction: TestService;
+  let platform: SecretsAndRedaction;
   let client: TestNatsClient;
   let tokens: TestTokens;
   const values = new Map<string, string>();
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    const env = { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url };
-    secrets = await startTestService(secretsService, env);
-    redaction = await startTestService(redactionService, {
-      ...env,
+    platform = await startSecretsAndRedaction({
       REDACTION_SETTLE_MS: SETTLE_MS,
       REDACTION_MAX_IN_FLIGHT_PER_ORG: '1',
       REDACTION_MAX_QUEUED_PER_ORG: '2',
     });
-    client = await TestNatsClient.connect(prefix);
-    tokens = await TestTokens.create();
+    client = platform.client;
+    tokens = platform.tokens;
     for (const org of [FLOODER, NEIGHBOUR]) {
       const value = `${org}-${randomBytes(8).toString('hex')}`;
       values.set(org, value);
@@ -59,13 +41,7 @@ describe('redact fairness between organizations', () => {
     }
   });
 
-  afterAll(async () => {
-    await client?.close();
-    await redaction?.close();
-    await secrets?.close();
-    await database?.drop();
-    await releaseSubjectPrefix(prefix);
-  });
+  afterAll(() => platform?.close());
 
   const redact = async (org: string): Promise<Reply> =>
     client.request(
@@ -99,7 +75,7 @@ describe('redact fairness between organizations', () => {
     expect(answered.length).toBeGreaterThan(0);
     for (const reply of answered) expect(reply.body).toEqual({ text: `key ${MASK} end`, redactions: 1 });
 
-    const metrics = await (await fetch(`http://127.0.0.1:${redaction.httpPort}/metrics`)).text();
+    const metrics = await (await fetch(`http://127.0.0.1:${platform.redaction.httpPort}/metrics`)).text();
     expect(metrics).toMatch(new RegExp(`^redaction_requests_refused_total\\{[^}]*\\} ${refused.length}$`, 'm'));
   });
 

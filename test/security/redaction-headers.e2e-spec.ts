@@ -3,19 +3,8 @@
 import { randomBytes } from 'node:crypto';
 import { type MsgHdrs, type StoredMsg, headers as natsHeaders } from 'nats';
 import { prefixedStreamName } from '@platform/messaging';
-import {
-  type TestDatabase,
-  TestNatsClient,
-  type TestService,
-  TestTokens,
-  createTestDatabase,
-  eventuallyValue,
-  releaseSubjectPrefix,
-  startTestService,
-  uniqueSubjectPrefix,
-} from '@platform/testing';
-import { redactionService } from '../../services/redaction/src/redaction.definition';
-import { secretsService } from '../../services/secrets/src/secrets.definition';
+import { type TestNatsClient, eventuallyValue } from '@platform/testing';
+import { type SecretsAndRedaction, startSecretsAndRedaction } from './support/secrets-and-redaction';
 
 const MASK = '********';
 const run = randomBytes(3).toString('hex');
@@ -32,10 +21,8 @@ function headerList(headers: MsgHdrs | undefined): Array<[string, string[]]> {
 }
 
 describe('header names of log messages are masked like their values', () => {
-  const prefix = uniqueSubjectPrefix();
-  let database: TestDatabase;
-  let secrets: TestService;
-  let redaction: TestService;
+  let platform: SecretsAndRedaction;
+  let prefix: string;
   let client: TestNatsClient;
 
   /** Ships one raw line and returns its redacted copy as LOGS stores it. */
@@ -53,12 +40,10 @@ describe('header names of log messages are masked like their values', () => {
   }
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    const env = { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url };
-    secrets = await startTestService(secretsService, env);
-    redaction = await startTestService(redactionService, { ...env, REDACTION_SETTLE_MS: '0' });
-    client = await TestNatsClient.connect(prefix);
-    const admin = await (await TestTokens.create()).vendor(VENDOR, 'admin');
+    platform = await startSecretsAndRedaction();
+    client = platform.client;
+    prefix = platform.prefix;
+    const admin = await platform.tokens.vendor(VENDOR, 'admin');
     for (const body of [
       { key: 'HEADER_SECRET', value: VENDOR_VALUE },
       { key: 'HEADER_SECRET', value: CUSTOMER_VALUE, customerOrganizationId: CUSTOMER },
@@ -67,13 +52,7 @@ describe('header names of log messages are masked like their values', () => {
     }
   });
 
-  afterAll(async () => {
-    await client?.close();
-    await redaction?.close();
-    await secrets?.close();
-    await database?.drop();
-    await releaseSubjectPrefix(prefix);
-  });
+  afterAll(() => platform?.close());
 
   it('masks a vendor-level value in a header name and keeps the header and its value', async () => {
     const stored = await shipAndRead(`${VENDOR}._.web-1`, 'line-1 started', [

@@ -2,19 +2,8 @@
 // (all 10,000 four-digit PINs, ~50 KB, in one request) and looks for the one that comes back as `********`. Only
 // callers who may read values anyway get an answer: vendor read_write/admin users and redaction:redact services.
 import { randomBytes } from 'node:crypto';
-import {
-  type Reply,
-  type TestDatabase,
-  TestNatsClient,
-  type TestService,
-  TestTokens,
-  createTestDatabase,
-  releaseSubjectPrefix,
-  startTestService,
-  uniqueSubjectPrefix,
-} from '@platform/testing';
-import { redactionService } from '../../services/redaction/src/redaction.definition';
-import { secretsService } from '../../services/secrets/src/secrets.definition';
+import { type Reply, TestNatsClient, TestTokens } from '@platform/testing';
+import { type SecretsAndRedaction, startSecretsAndRedaction } from './support/secrets-and-redaction';
 
 const MASK = '********';
 const run = randomBytes(3).toString('hex');
@@ -38,10 +27,7 @@ function confirmedGuesses(text: string): string[] {
 }
 
 describe('redaction.v1.redact is no oracle for callers who may not read values', () => {
-  const prefix = uniqueSubjectPrefix();
-  let database: TestDatabase;
-  let secrets: TestService;
-  let redaction: TestService;
+  let platform: SecretsAndRedaction;
   let client: TestNatsClient;
   let tokens: TestTokens;
 
@@ -49,12 +35,9 @@ describe('redaction.v1.redact is no oracle for callers who may not read values',
     client.request('redaction.v1.redact', body, { token });
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    const env = { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url };
-    secrets = await startTestService(secretsService, env);
-    redaction = await startTestService(redactionService, { ...env, REDACTION_SETTLE_MS: '0' });
-    client = await TestNatsClient.connect(prefix);
-    tokens = await TestTokens.create();
+    platform = await startSecretsAndRedaction();
+    client = platform.client;
+    tokens = platform.tokens;
     const admin = await tokens.vendor(VENDOR, 'admin');
     for (const body of [
       { key: 'DOOR_PIN', value: VENDOR_PIN },
@@ -64,13 +47,7 @@ describe('redaction.v1.redact is no oracle for callers who may not read values',
     }
   });
 
-  afterAll(async () => {
-    await client?.close();
-    await redaction?.close();
-    await secrets?.close();
-    await database?.drop();
-    await releaseSubjectPrefix(prefix);
-  });
+  afterAll(() => platform?.close());
 
   describe('refuses, without a hint, every caller who may not read the values', () => {
     const refusals: ReadonlyArray<readonly [string, () => Promise<string>, Record<string, unknown>, string]> = [
