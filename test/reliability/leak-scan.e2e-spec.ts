@@ -138,6 +138,14 @@ class OutsideClient {
  * publish without the prefix. Everything is kept; it is sorted only so a test can say which messages legitimately
  * carry a value (what the client itself sent, and the stored raw lines handed back to the redaction consumer).
  */
+/** Marks a reply subject awaited by another test file's request. */
+const FOREIGN = '(another test file)';
+
+/** A subject under another test file's prefix (the harness issues `t<id>.`; see uniqueSubjectPrefix). */
+function isOtherTestsSubject(subject: string, prefix: string): boolean {
+  return /^t[a-z0-9]+\./.test(subject) && !subject.startsWith(prefix);
+}
+
 class TrafficRecorder {
   /** Everything not sent by the client, not a reply, not a raw line delivered for redaction: what the platform said. */
   readonly published: Captured[] = [];
@@ -166,7 +174,10 @@ class TrafficRecorder {
           return;
         }
         const inReplyTo = recorder.awaitingReply.get(message.subject);
-        if (message.reply) recorder.awaitingReply.set(message.reply, subject);
+        // Other test files share the server: their requests, and the replies to them, are not this platform's words.
+        const foreign = inReplyTo === FOREIGN || isOtherTestsSubject(message.subject, prefix);
+        if (message.reply) recorder.awaitingReply.set(message.reply, foreign ? FOREIGN : subject);
+        if (foreign) return;
         if (inReplyTo !== undefined) recorder.replies.push({ ...captured, inReplyTo });
         else if (message.reply?.startsWith(`${clientInbox}.`)) recorder.sentByClient.push(captured);
         else recorder.published.push(captured);
