@@ -18,7 +18,7 @@ import {
   uniqueSubjectPrefix,
 } from '@platform/testing';
 import { auditedEventIds } from '../reliability/support/audit-records';
-import { readStream } from '../reliability/support/jetstream-messages';
+import { type StoredMessage, readStream } from '../reliability/support/jetstream-messages';
 import { PlatformClient, describeOutcome } from '../reliability/support/platform-client';
 import { sized } from '../reliability/support/reliability-size';
 import { ServiceProcess } from '../reliability/support/service-process';
@@ -149,7 +149,7 @@ describe('failover on a three-node NATS cluster', () => {
     const stream = prefixedStreamName(prefix, 'SECRETS_EVENTS');
     let published: string[] = [];
     await eventually('the outbox to publish every stored event', async () => {
-      published = (await readStream(client.connection, stream)).map(
+      published = (await readSettled(client.connection, stream)).map(
         (message) => (JSON.parse(Buffer.from(message.data).toString('utf8')) as { eventId: string }).eventId,
       );
       return missingFrom(published, eventIds).length === 0;
@@ -168,7 +168,7 @@ describe('failover on a three-node NATS cluster', () => {
     const logs = prefixedStreamName(prefix, 'LOGS');
     let redacted: string[] = [];
     await eventually('every shipped line to reach LOGS', async () => {
-      redacted = (await readStream(client.connection, logs)).map((message) => Buffer.from(message.data).toString());
+      redacted = (await readSettled(client.connection, logs)).map((message) => Buffer.from(message.data).toString());
       return redacted.length >= shipped.size;
     });
     for (const line of redacted) expect(line).toMatch(/^\S+ token=\*{8}$/);
@@ -184,6 +184,14 @@ describe('failover on a three-node NATS cluster', () => {
     });
   }, 600_000);
 });
+
+/**
+ * The stream's messages, or none while the cluster still settles after a restart (a JetStream request may time out
+ * then): the callers poll until what they wait for is there.
+ */
+function readSettled(connection: NatsConnection, stream: string): Promise<StoredMessage[]> {
+  return readStream(connection, stream).catch(() => []);
+}
 
 /** The ids of `expected` that `ids` lacks. */
 function missingFrom(ids: readonly string[], expected: readonly string[]): string[] {
