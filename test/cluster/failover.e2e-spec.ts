@@ -32,6 +32,11 @@ const INSTANCES = 2;
 const START_TIMEOUT_MS = 180_000;
 const REQUEST_TIMEOUT_MS = 10_000;
 const SHIP_EVERY_MS = 50;
+/**
+ * A line delivered to a redaction instance whose server was killed is redelivered only after the LOGS_RAW consumer's
+ * ack wait (60 s): late, never lost. Waits for the stores to catch up allow that and more.
+ */
+const REDELIVERY_TIMEOUT_MS = 180_000;
 
 describe('failover on a three-node NATS cluster', () => {
   const prefix = uniqueSubjectPrefix();
@@ -148,12 +153,16 @@ describe('failover on a three-node NATS cluster', () => {
     expect(eventIds.length).toBeGreaterThanOrEqual(total);
     const stream = prefixedStreamName(prefix, 'SECRETS_EVENTS');
     let published: string[] = [];
-    await eventually('the outbox to publish every stored event', async () => {
-      published = (await readSettled(client.connection, stream)).map(
-        (message) => (JSON.parse(Buffer.from(message.data).toString('utf8')) as { eventId: string }).eventId,
-      );
-      return missingFrom(published, eventIds).length === 0;
-    });
+    await eventually(
+      'the outbox to publish every stored event',
+      async () => {
+        published = (await readSettled(client.connection, stream)).map(
+          (message) => (JSON.parse(Buffer.from(message.data).toString('utf8')) as { eventId: string }).eventId,
+        );
+        return missingFrom(published, eventIds).length === 0;
+      },
+      { timeoutMs: REDELIVERY_TIMEOUT_MS },
+    );
     expect(duplicatesIn(published)).toEqual([]);
     let audited: string[] = [];
     await eventually('the audit trail to record every stored event', async () => {
@@ -167,10 +176,14 @@ describe('failover on a three-node NATS cluster', () => {
     // Every shipped line reached LOGS once, its value masked.
     const logs = prefixedStreamName(prefix, 'LOGS');
     let redacted: string[] = [];
-    await eventually('every shipped line to reach LOGS', async () => {
-      redacted = (await readSettled(client.connection, logs)).map((message) => Buffer.from(message.data).toString());
-      return redacted.length >= shipped.size;
-    });
+    await eventually(
+      'every shipped line to reach LOGS',
+      async () => {
+        redacted = (await readSettled(client.connection, logs)).map((message) => Buffer.from(message.data).toString());
+        return redacted.length >= shipped.size;
+      },
+      { timeoutMs: REDELIVERY_TIMEOUT_MS },
+    );
     for (const line of redacted) expect(line).toMatch(/^\S+ token=\*{8}$/);
     expect(new Set(redacted.map((line) => line.split(' ')[0]))).toEqual(new Set(shipped.keys()));
     const everyValue = values();
