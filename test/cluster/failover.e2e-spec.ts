@@ -37,6 +37,7 @@ const SHIP_EVERY_MS = 50;
  * ack wait (60 s): late, never lost. Waits for the stores to catch up allow that and more.
  */
 const REDELIVERY_TIMEOUT_MS = 180_000;
+const READY_AGAIN_TIMEOUT_MS = 120_000;
 
 describe('failover on a three-node NATS cluster', () => {
   const prefix = uniqueSubjectPrefix();
@@ -191,9 +192,17 @@ describe('failover on a three-node NATS cluster', () => {
 
     // No service restarted, and every instance is ready again.
     expect(services.map((service) => service.pid)).toEqual(pids);
-    await eventually('every instance to be ready', async () => {
-      const statuses = await Promise.all(services.map(async (service) => (await service.readiness()).status));
-      return statuses.every((status) => status === 200);
+    let unready: string[] = [];
+    const allReady = async () => {
+      const reports = await Promise.all(services.map(async (service) => [service, await service.readiness()] as const));
+      unready = reports
+        .filter(([, report]) => report.status !== 200)
+        .map(([service, report]) => `${service.name} (pid ${service.pid}): ${JSON.stringify(report.body.checks)}`);
+      return unready.length === 0;
+    };
+    // A failure to load values counts against redaction's readiness for up to a minute unless a build succeeds.
+    await eventually('every instance to be ready', allReady, { timeoutMs: READY_AGAIN_TIMEOUT_MS }).catch(() => {
+      throw new Error(`not ready ${READY_AGAIN_TIMEOUT_MS} ms after the last restart:\n${unready.join('\n')}`);
     });
   }, 600_000);
 });
