@@ -44,6 +44,11 @@ export interface CustomerUser extends PrincipalBase {
 export interface ServicePrincipal extends PrincipalBase {
   readonly orgType: 'service';
   readonly scopes: ReadonlySet<ServiceScope>;
+  /**
+   * The `cnf.jkt` claim (RFC 7800, RFC 7638): the thumbprint of the key this token was minted for. A callee that
+   * answers to a caller-chosen key (resolve's reply key) accepts only this one.
+   */
+  readonly confirmedKey?: string;
 }
 /** Who is calling, from a verified token. */
 export type Principal = VendorUser | CustomerUser | ServicePrincipal;
@@ -59,6 +64,18 @@ function identifierClaim(claims: Readonly<Record<string, unknown>>, name: string
   return value;
 }
 
+const THUMBPRINT = /^[A-Za-z0-9_-]{43}$/;
+
+/** `cnf.jkt`, a base64url SHA-256 thumbprint, when the token carries one. */
+function confirmationClaim(claims: Readonly<Record<string, unknown>>): string | undefined {
+  const cnf = claims.cnf;
+  if (cnf === undefined) return undefined;
+  const jkt = typeof cnf === 'object' && cnf !== null ? (cnf as Record<string, unknown>).jkt : undefined;
+  if (typeof jkt !== 'string' || !THUMBPRINT.test(jkt))
+    throw unauthenticated('claim "cnf" must be {"jkt": <thumbprint>}');
+  return jkt;
+}
+
 /** Builds the typed principal from verified claims; anything that does not fit the contract is UNAUTHENTICATED. */
 export function principalFromClaims(claims: Readonly<Record<string, unknown>>): Principal {
   const sub = claims.sub;
@@ -71,7 +88,8 @@ export function principalFromClaims(claims: Readonly<Record<string, unknown>>): 
   if (orgType === 'service') {
     const scope = typeof claims.scope === 'string' ? claims.scope.split(' ').filter(Boolean) : [];
     const scopes = new Set(scope.filter((s): s is ServiceScope => (SCOPES as readonly string[]).includes(s)));
-    return { sub, org, orgType, scopes };
+    const confirmedKey = confirmationClaim(claims);
+    return confirmedKey === undefined ? { sub, org, orgType, scopes } : { sub, org, orgType, scopes, confirmedKey };
   }
   const role = claims.role;
   if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {

@@ -17,13 +17,20 @@ export class ServiceTokenIssuer {
     private readonly scopes: readonly ServiceScope[],
   ) {}
 
-  async token(): Promise<string> {
+  /** A token for one call; `extra` claims (such as `cnf`) make a token of their own, never cached. */
+  async token(extra?: Readonly<Record<string, unknown>>): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
+    const claims = {
+      sub: `service:${this.service}`,
+      org: this.service,
+      org_type: 'service',
+      scope: this.scopes.join(' '),
+    };
+    if (extra !== undefined) {
+      return this.signer.sign({ ...extra, ...claims }, { expiresInSeconds: SERVICE_TOKEN_SECONDS, now });
+    }
     if (this.cached && now < this.cached.renewAt) return this.cached.token;
-    const token = await this.signer.sign(
-      { sub: `service:${this.service}`, org: this.service, org_type: 'service', scope: this.scopes.join(' ') },
-      { expiresInSeconds: SERVICE_TOKEN_SECONDS, now },
-    );
+    const token = await this.signer.sign(claims, { expiresInSeconds: SERVICE_TOKEN_SECONDS, now });
     this.cached = { token, renewAt: now + SERVICE_TOKEN_SECONDS - RENEW_BEFORE_SECONDS };
     return token;
   }
@@ -40,9 +47,14 @@ export class ServiceClient {
     private readonly tokens: ServiceTokenIssuer,
   ) {}
 
-  async request<Reply>(subject: string, body: unknown, options: { timeoutMs: number }): Promise<Reply> {
+  /** `claims`: extra token claims for this call only, such as `cnf` binding resolve's reply key to the token. */
+  async request<Reply>(
+    subject: string,
+    body: unknown,
+    options: { timeoutMs: number; claims?: Readonly<Record<string, unknown>> },
+  ): Promise<Reply> {
     const headers = natsHeaders();
-    headers.set('Authorization', `Bearer ${await this.tokens.token()}`);
+    headers.set('Authorization', `Bearer ${await this.tokens.token(options.claims)}`);
     let reply;
     try {
       reply = await this.connection.request(this.subjectPrefix + subject, encoder.encode(JSON.stringify(body)), {
