@@ -61,7 +61,7 @@ class RedactionLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
 
   constructor(
     private readonly platform: PlatformContext,
-    matchers: ScopeMatchers,
+    private readonly matchers: ScopeMatchers,
     metrics: RedactionMetrics,
     config: RedactionConfigToken,
     private readonly listener: SecretsEventsListener,
@@ -91,6 +91,7 @@ class RedactionLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     await this.consumer.stop();
     await this.listener.stop();
+    this.matchers.close();
   }
 }
 

@@ -45,6 +45,8 @@ class FakeSecrets implements SecretValuesSource {
 function setup(options: { maxAgeMs?: number; maxScopes?: number } = {}) {
   const secrets = new FakeSecrets();
   let now = 1_000_000;
+  /** Background tasks the matchers scheduled, run by the test when it chooses. */
+  const scheduled: { task: () => void; ms: number; cancelled: boolean }[] = [];
   const matchers = new ScopeMatchers({
     source: secrets,
     minLength: 4,
@@ -53,9 +55,19 @@ function setup(options: { maxAgeMs?: number; maxScopes?: number } = {}) {
     retryMinMs: 500,
     retryMaxMs: 4_000,
     clock: () => now,
+    schedule: (task, ms) => {
+      const timer = { task, ms, cancelled: false };
+      scheduled.push(timer);
+      return () => (timer.cancelled = true);
+    },
   });
   const redact = async (scope: Scope, text: string) => (await matchers.matcherFor(scope)).redactText(text).output;
-  return { secrets, matchers, redact, advance: (ms: number) => (now += ms) };
+  const pending = () => scheduled.filter((timer) => !timer.cancelled);
+  return { secrets, matchers, redact, pending, advance: (ms: number) => (now += ms) };
+}
+
+async function waitFor(condition: () => boolean): Promise<void> {
+  while (!condition()) await new Promise((resolve) => setImmediate(resolve));
 }
 
 async function refusal(promise: Promise<unknown>): Promise<RedactionServiceError> {
@@ -160,6 +172,38 @@ describe('ScopeMatchers', () => {
     secrets.down = false;
     expect(await redact(other, 'nothing here')).toBe('nothing here');
     expect(matchers.valuesUnavailable()).toBe(false);
+  });
+
+  it('probes the failed scope in the background and is ready again without traffic', async () => {
+    const { secrets, matchers, pending, advance } = setup();
+    secrets.down = true;
+    await refusal(matchers.matcherFor(vendor));
+    expect(pending().map((timer) => timer.ms)).toEqual([500]);
+    // A probe that fails schedules the next one with a longer backoff.
+    advance(500);
+    const first = pending()[0];
+    first.cancelled = true;
+    first.task();
+    await waitFor(() => pending().length === 1);
+    expect(pending()[0].ms).toBe(1_000);
+    expect(matchers.valuesUnavailable()).toBe(true);
+    secrets.down = false;
+    advance(1_000);
+    const second = pending()[0];
+    second.cancelled = true;
+    second.task();
+    await waitFor(() => !matchers.valuesUnavailable());
+    expect(pending()).toEqual([]);
+    expect(secrets.loads).toBe(3);
+  });
+
+  it('stops probing once closed', async () => {
+    const { secrets, matchers, pending } = setup();
+    secrets.down = true;
+    await refusal(matchers.matcherFor(vendor));
+    expect(pending()).toHaveLength(1);
+    matchers.close();
+    expect(pending()).toEqual([]);
   });
 
   it('never serves an invalidated matcher while the rebuild fails', async () => {

@@ -27,6 +27,8 @@ export interface ScopeMatchersOptions {
   readonly observer?: MatcherObserver;
   readonly onBuildFailure?: (scope: Scope, error: unknown) => void;
   readonly clock?: () => number;
+  /** Runs `task` after `ms`, returning a cancel function; defaults to an unref'd setTimeout. */
+  readonly schedule?: (task: () => void, ms: number) => () => void;
 }
 
 interface ScopeEntry {
@@ -76,11 +78,15 @@ export class ScopeMatchers {
   private readonly maxScopes: number;
   private readonly retryMinMs: number;
   private readonly retryMaxMs: number;
+  private readonly schedule: (task: () => void, ms: number) => () => void;
   private lastDependencyFailureAt = -Infinity;
   private lastBuildAt = -Infinity;
+  private cancelRecovery: (() => void) | undefined;
+  private closed = false;
 
   constructor(private readonly options: ScopeMatchersOptions) {
     this.clock = options.clock ?? Date.now;
+    this.schedule = options.schedule ?? unrefTimeout;
     this.maxScopes = options.maxScopes ?? 1_000;
     this.retryMinMs = options.retryMinMs ?? 500;
     this.retryMaxMs = options.retryMaxMs ?? 5_000;
@@ -138,6 +144,13 @@ export class ScopeMatchers {
   valuesUnavailable(): boolean {
     const failedAt = this.lastDependencyFailureAt;
     return failedAt > this.lastBuildAt && this.clock() - failedAt < FAILING_WINDOW_MS;
+  }
+
+  /** Stops the background recovery probe (service shutdown). */
+  close(): void {
+    this.closed = true;
+    this.cancelRecovery?.();
+    this.cancelRecovery = undefined;
   }
 
   cachedMatchers(): number {
@@ -207,13 +220,31 @@ export class ScopeMatchers {
       this.options.observer?.matcherBuilt((performance.now() - started) / 1000);
     } catch (error) {
       entry.failures++;
-      if (isDependencyFailure(error)) this.lastDependencyFailureAt = this.clock();
       const delay = Math.min(this.retryMaxMs, this.retryMinMs * 2 ** (entry.failures - 1));
       entry.retryAt = this.clock() + delay;
+      if (isDependencyFailure(error)) {
+        this.lastDependencyFailureAt = this.clock();
+        this.probeAfter(entry, delay);
+      }
       this.options.observer?.matcherFailed();
       this.options.onBuildFailure?.(entry.scope, error);
       throw this.unavailable(delay);
     }
+  }
+
+  /**
+   * While values cannot be loaded, the scope that failed last is built again in the background after its backoff,
+   * with traffic or without, so readiness comes back as soon as the secrets service does rather than at the end of
+   * the failing window. One probe at a time; each failed probe schedules the next with a longer backoff.
+   */
+  private probeAfter(entry: ScopeEntry, delayMs: number): void {
+    if (this.closed) return;
+    this.cancelRecovery?.();
+    this.cancelRecovery = this.schedule(() => {
+      this.cancelRecovery = undefined;
+      if (this.closed || !this.valuesUnavailable() || entry.building) return;
+      this.build(entry).catch(() => undefined);
+    }, delayMs);
   }
 
   private unavailable(retryAfterMs: number): RedactionServiceError {
@@ -223,4 +254,10 @@ export class ScopeMatchers {
       retryAfterMs,
     );
   }
+}
+
+function unrefTimeout(task: () => void, ms: number): () => void {
+  const timer = setTimeout(task, ms);
+  timer.unref();
+  return () => clearTimeout(timer);
 }
