@@ -2,6 +2,40 @@ const js = require('@eslint/js');
 const tseslint = require('typescript-eslint');
 const prettier = require('eslint-config-prettier');
 
+// Layering (ARCHITECTURE.md §1): which folder may import what. Each folder gets one complete
+// `no-restricted-imports` rule, since a later config block replaces the rule rather than adding to it.
+const SERVICES = ['secrets', 'render', 'redaction', 'audit'];
+const NODE_JOSE = { name: 'node-jose', message: 'node-jose stays behind @platform/crypto (ARCHITECTURE.md §1).' };
+const LIBS_STAY_BELOW = {
+  regex: '(^|/)(services|apps)/',
+  message: 'libs never import services or apps; move the shared part into a lib (ARCHITECTURE.md §1).',
+};
+const FRAMEWORK_FREE = {
+  group: ['@nestjs/*', 'nats', '@mikro-orm/*', 'pg', 'pino', 'prom-client', 'rxjs', 'express', '@platform/*'],
+  message: 'libs/template and libs/redaction import no framework and no other lib (ARCHITECTURE.md §1).',
+};
+const NO_EVENT_STORE = {
+  group: ['@platform/event-store', 'pg', '@mikro-orm/*'],
+  message: 'render and redaction never read the event store; they ask secrets over NATS (ARCHITECTURE.md §1).',
+};
+
+function otherServices(service) {
+  const others = SERVICES.filter((name) => name !== service).join('|');
+  return {
+    regex: `(^|/)((${others})/src|services|apps)(/|$)`,
+    message: `services/${service} never imports another service or an app; share through libs/ (ARCHITECTURE.md §1).`,
+  };
+}
+
+/** The rule for a folder's shipped code; its tests may boot other services and import the lib they test. */
+function layer(folders, { patterns = [], jose = false }) {
+  return {
+    files: folders.map((folder) => `${folder}/src/**`),
+    ignores: ['**/*.spec.ts', '**/*-spec.ts'],
+    rules: { 'no-restricted-imports': ['error', { paths: jose ? [] : [NODE_JOSE], patterns }] },
+  };
+}
+
 module.exports = tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'libs/contracts/src/gen/**', 'coverage/**'] },
   js.configs.recommended,
@@ -21,11 +55,15 @@ module.exports = tseslint.config(
     rules: {
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/no-require-imports': 'off',
-      'no-restricted-imports': [
-        'error',
-        { paths: [{ name: 'node-jose', message: 'node-jose stays behind @platform/crypto (ARCHITECTURE.md §1).' }] },
-      ],
+      'no-restricted-imports': ['error', { paths: [NODE_JOSE] }],
     },
   },
-  { files: ['libs/crypto/**'], rules: { 'no-restricted-imports': 'off' } },
+  layer(['libs/*'], { patterns: [LIBS_STAY_BELOW] }),
+  layer(['libs/template', 'libs/redaction'], { patterns: [LIBS_STAY_BELOW, FRAMEWORK_FREE] }),
+  layer(['libs/crypto'], { patterns: [LIBS_STAY_BELOW], jose: true }),
+  { files: ['libs/crypto/**/*.spec.ts'], rules: { 'no-restricted-imports': 'off' } },
+  layer(['services/secrets'], { patterns: [otherServices('secrets')] }),
+  layer(['services/audit'], { patterns: [otherServices('audit')] }),
+  layer(['services/render'], { patterns: [otherServices('render'), NO_EVENT_STORE] }),
+  layer(['services/redaction'], { patterns: [otherServices('redaction'), NO_EVENT_STORE] }),
 );
