@@ -102,6 +102,11 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = p
           token,
           natsUser: env.NATS_USER,
           natsPassword: env.NATS_PASSWORD,
+          natsTlsCaFile: env.NATS_TLS_CA_FILE,
+          natsTlsCertFile: env.NATS_TLS_CERT_FILE,
+          natsTlsKeyFile: env.NATS_TLS_KEY_FILE,
+          natsNkeySeedFile: env.NATS_NKEY_SEED_FILE,
+          natsCredsFile: env.NATS_CREDS_FILE,
           timeoutMs: timeoutOf(env),
         });
         return client;

@@ -1,19 +1,17 @@
 import { type NatsConnection, connect, headers as natsHeaders } from 'nats';
 import { urlList } from '@platform/config';
-import { natsCredentials } from '@platform/messaging';
+import { type NatsSecuritySettings, natsConnectionOptions } from '@platform/messaging';
 import { CliError, EXIT, exitCodeForWireCode, explainWireError } from './cli-error';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-export interface ClientSettings {
+/** NATS user and credential where the server requires them, and TLS (deploy/nats/nats-server.conf). */
+export interface ClientSettings extends NatsSecuritySettings {
   readonly natsUrl: string;
   readonly subjectPrefix: string;
   readonly token?: string;
   readonly timeoutMs: number;
-  /** NATS user and password, where the server requires them (deploy/nats/nats-server.conf). */
-  readonly natsUser?: string;
-  readonly natsPassword?: string;
 }
 
 /** Talks to the platform over plain-JSON NATS, as any outside client would. */
@@ -31,8 +29,8 @@ export class PlatformClient {
           name: 'secrets-cli',
           maxReconnectAttempts: 0,
           timeout: 3000,
-          // With a NATS user, replies come to that user's own inboxes (deploy/nats/nats-server.conf).
-          ...natsCredentials(settings.natsUser, settings.natsPassword),
+          // The services' TLS and credential settings; with a NATS user, replies come to its own inboxes.
+          ...natsConnectionOptions(settings),
         }),
         settings,
       );

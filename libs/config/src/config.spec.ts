@@ -1,7 +1,18 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { ConfigError, loadConfig, integerSetting, urlList, urlSetting, keyMaterialSetting } from './config';
 import { REPO_ROOT, loadServiceConfig, databaseSettings } from './platform-config';
 
 const oct = (kid: string) => JSON.stringify({ keys: [{ kty: 'oct', kid, k: 'AAAA' }] });
+
+/** The NATS TLS and credential settings production requires (nats-security.spec.ts tests them). */
+function natsProductionEnv(): Record<string, string> {
+  const dir = mkdtempSync(join(tmpdir(), 'config-spec-'));
+  writeFileSync(join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\nAA==\n-----END CERTIFICATE-----\n');
+  return { NATS_TLS_CA_FILE: join(dir, 'ca.pem'), NATS_USER: 'secrets', NATS_PASSWORD: 'pw' };
+}
+const natsProd = natsProductionEnv();
 
 describe('configuration', () => {
   it('applies the documented defaults for local development', () => {
@@ -64,14 +75,19 @@ describe('configuration', () => {
 
   it('refuses dev key material in production, by default file or by kid', () => {
     expect(() => loadServiceConfig('secrets', {}, { NODE_ENV: 'production' })).toThrow(/AUTH_JWKS.*dev key material/);
-    const prod = { NODE_ENV: 'production', AUTH_JWKS: oct('idp-1'), SERVICE_SIGNING_KEY: oct('dev-service') };
+    const prod = {
+      ...natsProd,
+      NODE_ENV: 'production',
+      AUTH_JWKS: oct('idp-1'),
+      SERVICE_SIGNING_KEY: oct('dev-service'),
+    };
     expect(() => loadServiceConfig('secrets', {}, prod)).toThrow(/SERVICE_SIGNING_KEY: dev key material/);
     const ok = { ...prod, SERVICE_SIGNING_KEY: JSON.stringify({ kty: 'EC', kid: 'svc-2026' }) };
     expect(loadServiceConfig('secrets', {}, ok).authJwks.isDevDefault).toBe(false);
   });
 
   it('reports dev key material in production together with every other problem', () => {
-    const env = { NODE_ENV: 'production', HTTP_PORT: 'eighty', SERVICE_SIGNING_KEY: oct('svc-1') };
+    const env = { ...natsProd, NODE_ENV: 'production', HTTP_PORT: 'eighty', SERVICE_SIGNING_KEY: oct('svc-1') };
     let error: unknown;
     try {
       loadServiceConfig('render', {}, env);
@@ -89,7 +105,7 @@ describe('configuration', () => {
     const masterKeys = {
       masterKeys: keyMaterialSetting('SECRETS_MASTER_KEYS', 'deploy/dev/master-keys.json', REPO_ROOT),
     };
-    const prod = { NODE_ENV: 'production', AUTH_JWKS: oct('idp-1'), SERVICE_SIGNING_KEY: oct('svc-1') };
+    const prod = { ...natsProd, NODE_ENV: 'production', AUTH_JWKS: oct('idp-1'), SERVICE_SIGNING_KEY: oct('svc-1') };
     const refusal = 'SECRETS_MASTER_KEYS: dev key material is refused when NODE_ENV=production';
     const problemsOf = (env: Record<string, string>): readonly string[] => {
       try {

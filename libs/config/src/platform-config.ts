@@ -15,6 +15,14 @@ import {
   urlListSetting,
   urlSetting,
 } from './config';
+import {
+  certificatePemProblem,
+  credsFileProblem,
+  natsSecurityProblems,
+  nkeySeedProblem,
+  privateKeyPemProblem,
+  readableFileSetting,
+} from './nats-security';
 
 /** The installation root (where package.json and `deploy/dev/` live), from source or from `dist/`. */
 function findRoot(start: string): string {
@@ -51,6 +59,12 @@ export function commonSettings(service: ServiceName) {
     natsUrl: urlListSetting('NATS_URL', 'nats://127.0.0.1:4222', ['nats:', 'tls:', 'ws:', 'wss:']),
     natsUser: stringSetting('NATS_USER', { default: '', pattern: /^[^\s]*$/, description: 'a NATS user name' }),
     natsPassword: sensitiveStringSetting('NATS_PASSWORD'),
+    // TLS to NATS and the other two kinds of credential; with a seed or creds file, NATS_USER only names the inbox.
+    natsTlsCaFile: readableFileSetting('NATS_TLS_CA_FILE', certificatePemProblem),
+    natsTlsCertFile: readableFileSetting('NATS_TLS_CERT_FILE', certificatePemProblem),
+    natsTlsKeyFile: readableFileSetting('NATS_TLS_KEY_FILE', privateKeyPemProblem),
+    natsNkeySeedFile: readableFileSetting('NATS_NKEY_SEED_FILE', nkeySeedProblem),
+    natsCredsFile: readableFileSetting('NATS_CREDS_FILE', credsFileProblem),
     replyPrefixes: listSetting('NATS_REPLY_PREFIXES', {
       default: DEFAULT_REPLY_PREFIXES,
       itemPattern: /^[^\s*>]+$/,
@@ -88,6 +102,7 @@ export function loadServiceConfig<S extends Record<string, Setting<unknown>>>(
 ): Values<ReturnType<typeof commonSettings>> & Values<S> {
   const settings: Record<string, Setting<unknown>> = { ...commonSettings(service), ...extra };
   const config = loadConfig(settings, env, (values, problems) => {
+    natsSecurityProblems(values, env, problems);
     // Reported with every other problem, so one start in production names everything to fix.
     if (values.nodeEnv !== 'production') return;
     for (const [name, setting] of Object.entries(settings)) {

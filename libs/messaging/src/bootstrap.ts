@@ -13,7 +13,7 @@ import { type ErrorMapper } from './errors';
 import { HealthController } from './health.controller';
 import { type StreamName, ensureStreams } from './jetstream';
 import { createLogger } from './logging';
-import { natsCredentials } from './nats-credentials';
+import { natsConnectionOptions } from './nats-credentials';
 import { PlatformNatsServer } from './nats-transport';
 import { PlatformContext, Readiness, createMetricsRegistry } from './platform-context';
 import { type ServiceScope } from './principal';
@@ -57,7 +57,8 @@ async function connectNats(definition: ServiceDefinition): Promise<NatsConnectio
   return connect({
     servers: urlList(definition.config.natsUrl),
     name: definition.name,
-    ...natsCredentials(definition.config.natsUser, definition.config.natsPassword),
+    // TLS and the service's own credential (libs/config refuses production without them).
+    ...natsConnectionOptions(definition.config),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
     waitOnFirstConnect: true,

@@ -29,7 +29,13 @@ export {
   type StreamName,
 } from './jetstream';
 export { createLogger, scrubLogObject } from './logging';
-export { connectionInbox, inboxPrefixOf, natsCredentials } from './nats-credentials';
+export {
+  type NatsSecuritySettings,
+  connectionInbox,
+  inboxPrefixOf,
+  natsConnectionOptions,
+  natsCredentials,
+} from './nats-credentials';
 export { ERROR_CODE_HEADER, ERROR_MESSAGE_HEADER, PlatformNatsServer, encodeErrorReply } from './nats-transport';
 export { PlatformContext, Readiness, type ReadinessCheck } from './platform-context';
 export {

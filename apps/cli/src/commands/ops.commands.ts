@@ -1,6 +1,6 @@
 import { ConfigError, databaseSettings, loadServiceConfig, urlList } from '@platform/config';
 import { CryptoError } from '@platform/crypto';
-import { IDENTIFIER_PATTERN, PlatformError, natsCredentials } from '@platform/messaging';
+import { IDENTIFIER_PATTERN, PlatformError, natsConnectionOptions } from '@platform/messaging';
 import { connect } from 'nats';
 import { AuditError, AuditErrorCode } from '../../../../services/audit/src/audit.error';
 import { type SecretsOperations } from '../../../../services/secrets/src/ops/secrets-operations';
@@ -165,7 +165,7 @@ export const OPS_COMMANDS: readonly Command[] = [
             servers: urlList(config.natsUrl),
             name: 'secrets-cli-audit-rebuild',
             maxReconnectAttempts: 0,
-            ...natsCredentials(config.natsUser, config.natsPassword),
+            ...natsConnectionOptions(config),
           });
         } catch {
           throw new CliError(`cannot reach NATS at ${config.natsUrl}`, EXIT.UNAVAILABLE);

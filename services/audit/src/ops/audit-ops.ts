@@ -1,7 +1,7 @@
 // Ops entry: `ts-node -T -r tsconfig-paths/register services/audit/src/ops/audit-ops.ts rebuild` (`npm run audit -- rebuild`).
 import { SingleBar } from 'cli-progress';
 import { ConfigError, type Environment, databaseSettings, loadServiceConfig, urlList } from '@platform/config';
-import { natsCredentials } from '@platform/messaging';
+import { natsConnectionOptions } from '@platform/messaging';
 import { connect } from 'nats';
 import { AuditError } from '../audit.error';
 import { migrateAuditDatabase } from '../database/audit-migrations';
@@ -20,8 +20,8 @@ async function rebuild(env: Environment): Promise<void> {
   const nats = await connect({
     servers: urlList(config.natsUrl),
     name: 'audit-ops',
-    // With a NATS user, replies come to that user's own inboxes (deploy/nats/nats-server.conf).
-    ...natsCredentials(config.natsUser, config.natsPassword),
+    // TLS and credentials as the services use them; with a NATS user, replies come to its own inboxes.
+    ...natsConnectionOptions(config),
   });
   const store = AuditStore.open(config.databaseUrl, { poolSize: 2 });
   const bar = new SingleBar({
