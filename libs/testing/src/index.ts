@@ -21,4 +21,13 @@ export { PlaintextValues, testTenants, type TestTenants } from './fixtures';
 export { ClusterNode, NatsCluster } from './nats-cluster';
 export { TestNatsClient, type Reply } from './nats-client';
 export { startTestService, type TestService } from './services';
+export {
+  type SecureNatsServer,
+  type SecureNatsServerOptions,
+  type TestPki,
+  TestOperator,
+  createTestPki,
+  plainTextExchange,
+  startSecureNatsServer,
+} from './secure-nats';
 export { TestTokens } from './tokens';
