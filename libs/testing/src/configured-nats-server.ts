@@ -39,6 +39,12 @@ export interface ConfiguredNatsServerOptions {
   readonly probePassword: string;
   /** How long the server may take to accept the probe user. Default 10 s. */
   readonly readyTimeoutMs?: number;
+  /**
+   * A directory with `ca.pem`, `server.pem` and `server-key.pem` for the configuration's `tls { … }` block, in place
+   * of its /etc/nats/tls/; clients (and the probe) then need TLS with that CA. Without it the tls block is dropped and
+   * clients connect in plain text, as tests of permissions alone do.
+   */
+  readonly tlsDir?: string;
 }
 
 export interface ConfiguredNatsServer {
@@ -53,7 +59,7 @@ export interface ConfiguredNatsServer {
  */
 export async function startConfiguredNatsServer(
   confPath: string,
-  { binary, probeUser, probePassword, readyTimeoutMs = 10_000 }: ConfiguredNatsServerOptions,
+  { binary, probeUser, probePassword, readyTimeoutMs = 10_000, tlsDir }: ConfiguredNatsServerOptions,
 ): Promise<ConfiguredNatsServer> {
   const port = await freePort();
   const url = `nats://127.0.0.1:${port}`;
@@ -61,7 +67,10 @@ export async function startConfiguredNatsServer(
   const conf = readFileSync(confPath, 'utf8')
     .replace(/^port: \d+$/m, `port: ${port}`)
     .replace(/^http_port: \d+$/m, '')
-    .replace(/store_dir: \S+/, `store_dir: ${JSON.stringify(storeDir)}`);
+    .replace(/store_dir: \S+/, `store_dir: ${JSON.stringify(storeDir)}`)
+    .replace(/^tls \{\n[\s\S]*?^\}\n/m, (block) =>
+      tlsDir ? block.replace(/\/etc\/nats\/tls\/([\w.-]+)/g, (_path, file: string) => join(tlsDir, file)) : '',
+    );
   writeFileSync(join(storeDir, 'nats-server.conf'), conf);
   const child = spawn(binary, ['-c', join(storeDir, 'nats-server.conf'), '-a', '127.0.0.1'], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => {
@@ -74,7 +83,13 @@ export async function startConfiguredNatsServer(
     rmSync(storeDir, { recursive: true, force: true });
   };
   const accepts = () =>
-    connect({ servers: url, user: probeUser, pass: probePassword, maxReconnectAttempts: 0 }).then(
+    connect({
+      servers: url,
+      user: probeUser,
+      pass: probePassword,
+      maxReconnectAttempts: 0,
+      ...(tlsDir ? { tls: { caFile: join(tlsDir, 'ca.pem') } } : {}),
+    }).then(
       (connection) => connection.close().then(() => true),
       () => false,
     );
