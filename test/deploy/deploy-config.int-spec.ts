@@ -1,20 +1,25 @@
-// The deployment files: compose and the Helm chart parse and cover every service; the NATS config is valid, enforces
-// its permissions, and runs the four services (built in dist/) and the CLI under them.
+// The deployment files: compose and the Helm chart parse and cover every service; the NATS config is valid, takes TLS
+// only, enforces its permissions, and runs the four services (built in dist/) and the CLI under them.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { type NatsConnection, connect, headers as natsHeaders } from 'nats';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { parseTemplate } from '@platform/template';
 import { SERVICE_NAMES, type ServiceName } from '@platform/config';
-import { natsCredentials } from '@platform/messaging';
+import { natsConnectionOptions } from '@platform/messaging';
 import {
   type ConfiguredNatsServer,
   type TestDatabase,
+  type TestPki,
   TestTokens,
   createTestDatabase,
+  createTestPki,
   eventually,
   freePort,
+  plainTextExchange,
   startConfiguredNatsServer,
 } from '@platform/testing';
 
@@ -22,13 +27,14 @@ const ROOT = join(__dirname, '../..');
 const CHART = join(ROOT, 'deploy/helm/secrets-platform');
 const BIN = join(ROOT, 'bin/secrets.js');
 const NATS_CONF = join(ROOT, 'deploy/nats/nats-server.conf');
+const DEV_TLS = join(ROOT, 'deploy/dev/tls');
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- rendered Kubernetes manifests are free-form
 type Manifest = Record<string, any>;
 
 describe('docker compose', () => {
-  const compose = parseYaml(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8')) as {
-    services: Record<string, { environment?: Record<string, string>; healthcheck?: unknown }>;
+  const compose = parseYaml(readFileSync(join(ROOT, 'docker-compose.yml'), 'utf8'), { merge: true }) as {
+    services: Record<string, { environment?: Record<string, string>; healthcheck?: unknown; volumes?: string[] }>;
   };
 
   it('runs NATS, Postgres and every service with health checks', () => {
@@ -45,6 +51,25 @@ describe('docker compose', () => {
     }
     expect(compose.services.nats.healthcheck).toBeDefined();
     expect(compose.services.postgres.healthcheck).toBeDefined();
+  });
+
+  it('connects every service over TLS with the dev CA that signed the NATS server certificate', () => {
+    const mounted = (volumes: string[] | undefined, target: string) =>
+      volumes?.find((v) => v.split(':')[1] === target)?.split(':')[0];
+    expect(mounted(compose.services.nats.volumes, '/etc/nats/tls')).toBe('./deploy/dev/tls');
+    for (const name of SERVICE_NAMES) {
+      const { environment = {}, volumes } = compose.services[name];
+      expect(environment.NATS_URL).toBe('tls://nats:4222');
+      expect(mounted(volumes, environment.NATS_TLS_CA_FILE)).toBe('./deploy/dev/tls/ca.pem');
+    }
+    const ca = new X509Certificate(readFileSync(join(DEV_TLS, 'ca.pem')));
+    const server = new X509Certificate(readFileSync(join(DEV_TLS, 'server.pem')));
+    expect(server.verify(ca.publicKey)).toBe(true);
+    expect(server.checkHost('nats')).toBe('nats');
+    expect(server.checkIP('127.0.0.1')).toBe('127.0.0.1');
+    expect(new Date(server.validTo).getTime()).toBeGreaterThan(Date.now());
+    // Marked so nobody mistakes them for real ones.
+    expect([ca.subject, server.subject].every((subject) => /dev.only/.test(subject))).toBe(true);
   });
 
   it('gives each service the password its user has in the NATS configuration', () => {
@@ -123,14 +148,74 @@ describe('Helm chart', () => {
     expect(renderEnv).not.toContain('DATABASE_URL');
   });
 
-  it('adds NATS credentials only when a credentials Secret is named', () => {
-    const names = (docs: Manifest[]) =>
-      docs
-        .find((d) => d.kind === 'Deployment')!
-        .spec.template.spec.containers[0].env.map((e: { name: string }) => e.name);
-    expect(names(renderChart())).not.toContain('NATS_USER');
-    const withCredentials = renderChart({ nats: { ...(values.nats as object), credentialsSecret: 'nats-creds' } });
-    expect(names(withCredentials)).toEqual(expect.arrayContaining(['NATS_USER', 'NATS_PASSWORD']));
+  describe('NATS TLS and credentials', () => {
+    type Env = Array<{ name: string; value?: string; valueFrom?: { secretKeyRef: { name: string; key: string } } }>;
+    const deployment = (docs: Manifest[], name: ServiceName) =>
+      docs.find((d) => d.kind === 'Deployment' && d.metadata.name === `sp-${name}`)!.spec.template.spec;
+    const envOf = (docs: Manifest[], name: ServiceName) =>
+      new Map((deployment(docs, name).containers[0].env as Env).map((e) => [e.name, e.value ?? e.valueFrom]));
+    /** Where each volume of the pod comes from, by the path it is mounted at. */
+    const mountsOf = (docs: Manifest[], name: ServiceName) => {
+      const spec = deployment(docs, name);
+      const volumes = new Map(
+        (spec.volumes as Array<{ name: string; secret: { secretName: string; items: Array<{ key: string }> } }>).map(
+          (v) => [v.name, `${v.secret.secretName}:${v.secret.items.map((i) => i.key).join(',')}`],
+        ),
+      );
+      return new Map(
+        (spec.containers[0].volumeMounts as Array<{ name: string; mountPath: string }>).map((m) => [
+          m.mountPath,
+          volumes.get(m.name),
+        ]),
+      );
+    };
+    const nats = values.nats as Record<string, unknown>;
+    const withNats = (overrides: Record<string, unknown>) => renderChart({ nats: { ...nats, ...overrides } });
+
+    it('defaults to TLS with the CA Secret and a password per service, the user being the service', () => {
+      const docs = renderChart();
+      for (const name of SERVICE_NAMES) {
+        const env = envOf(docs, name);
+        expect(env.get('NATS_URL')).toMatch(/^tls:\/\//);
+        expect(env.get('NATS_USER')).toBe(name);
+        expect(env.get('NATS_PASSWORD')).toEqual({
+          secretKeyRef: { name: `secrets-platform-nats-${name}`, key: 'password' },
+        });
+        expect(env.get('NATS_TLS_CA_FILE')).toBe('/etc/secrets-platform/nats-tls/ca.crt');
+        expect(mountsOf(docs, name).get('/etc/secrets-platform/nats-tls')).toBe('secrets-platform-nats-ca:ca.crt');
+        for (const absent of ['NATS_TLS_CERT_FILE', 'NATS_NKEY_SEED_FILE', 'NATS_CREDS_FILE']) {
+          expect([name, absent, env.has(absent)]).toEqual([name, absent, false]);
+        }
+      }
+    });
+
+    it('mounts each service its own client certificate when a prefix is set', () => {
+      const docs = withNats({ tls: { ...(nats.tls as object), clientCertSecretPrefix: 'nats-client' } });
+      for (const name of SERVICE_NAMES) {
+        const env = envOf(docs, name);
+        expect(env.get('NATS_TLS_CERT_FILE')).toBe('/etc/secrets-platform/nats-client/tls.crt');
+        expect(env.get('NATS_TLS_KEY_FILE')).toBe('/etc/secrets-platform/nats-client/tls.key');
+        expect(mountsOf(docs, name).get('/etc/secrets-platform/nats-client')).toBe(
+          `nats-client-${name}:tls.crt,tls.key`,
+        );
+      }
+    });
+
+    it('takes an nkey seed or a creds file per service instead of a password', () => {
+      for (const [kind, variable, key] of [
+        ['nkey', 'NATS_NKEY_SEED_FILE', 'seed'],
+        ['creds', 'NATS_CREDS_FILE', 'creds'],
+      ] as const) {
+        const docs = withNats({ credentials: { kind, secretPrefix: 'nats-cred' } });
+        for (const name of SERVICE_NAMES) {
+          const env = envOf(docs, name);
+          expect(env.get(variable)).toBe(`/etc/secrets-platform/nats-credentials/${key}`);
+          expect(env.get('NATS_USER')).toBe(name);
+          expect(env.has('NATS_PASSWORD')).toBe(false);
+          expect(mountsOf(docs, name).get('/etc/secrets-platform/nats-credentials')).toBe(`nats-cred-${name}:${key}`);
+        }
+      }
+    });
   });
 
   it('gives every pod a start deadline and a startup probe at least as patient', () => {
@@ -182,14 +267,20 @@ describeWithNats('NATS server configuration', () => {
   let natsUrl: string;
   let database: TestDatabase;
   let adminToken: string;
+  let pki: TestPki;
   const services: Array<{ name: ServiceName; process: ChildProcess; output: string[]; httpPort: number }> = [];
   const connections: NatsConnection[] = [];
 
   /** A connection as one of the config's users, with that user's own inbox prefix (as the services and CLI use). */
   async function as(user: NatsUser): Promise<NatsConnection> {
-    const connection = await connect({ servers: natsUrl, ...natsCredentials(user, `dev-${user}-password`) });
+    const connection = await connect({ servers: natsUrl, ...natsConnectionOptions(tlsAs(user)) });
     connections.push(connection);
     return connection;
+  }
+
+  /** A user's password and the server's CA: the settings a service or the CLI runs with. */
+  function tlsAs(user: NatsUser) {
+    return { natsUser: user, natsPassword: `dev-${user}-password`, natsTlsCaFile: pki.caFile };
   }
 
   async function startServiceProcess(name: ServiceName): Promise<void> {
@@ -201,6 +292,7 @@ describeWithNats('NATS server configuration', () => {
         PATH: process.env.PATH,
         NODE_ENV: 'test',
         NATS_URL: natsUrl,
+        NATS_TLS_CA_FILE: pki.caFile,
         NATS_USER: name,
         NATS_PASSWORD: `dev-${name}-password`,
         DATABASE_URL: database.url,
@@ -238,6 +330,7 @@ describeWithNats('NATS server configuration', () => {
         env: {
           PATH: process.env.PATH,
           NATS_URL: natsUrl,
+          NATS_TLS_CA_FILE: pki.caFile,
           NATS_USER: user,
           NATS_PASSWORD: `dev-${user}-password`,
           SECRETS_TOKEN: adminToken,
@@ -258,12 +351,24 @@ describeWithNats('NATS server configuration', () => {
   }
 
   beforeAll(async () => {
-    expect(execFileSync(NATS_SERVER!, ['-t', '-c', NATS_CONF], { encoding: 'utf8', stdio: 'pipe' })).toBeDefined();
-    // The same configuration on a private port and store directory.
+    // Valid as compose runs it: deploy/dev/tls mounted at /etc/nats/tls.
+    const checkDir = mkdtempSync(join(tmpdir(), 'nats-conf-check-'));
+    try {
+      const asMounted = readFileSync(NATS_CONF, 'utf8')
+        .replaceAll('/etc/nats/tls/', `${DEV_TLS}/`)
+        .replace(/store_dir: \S+/, `store_dir: ${JSON.stringify(checkDir)}`);
+      writeFileSync(join(checkDir, 'nats-server.conf'), asMounted);
+      execFileSync(NATS_SERVER!, ['-t', '-c', join(checkDir, 'nats-server.conf')], { stdio: 'pipe' });
+    } finally {
+      rmSync(checkDir, { recursive: true, force: true });
+    }
+    // The same configuration on a private port and store directory, with certificates made here.
+    pki = createTestPki();
     server = await startConfiguredNatsServer(NATS_CONF, {
       binary: NATS_SERVER!,
       probeUser: 'ops',
       probePassword: 'dev-ops-password',
+      tlsDir: pki.dir,
     });
     natsUrl = server.url;
     database = await createTestDatabase();
@@ -285,6 +390,7 @@ describeWithNats('NATS server configuration', () => {
       ),
     );
     await server?.stop();
+    pki?.remove();
     await database?.drop();
   }, 60_000);
 
@@ -313,9 +419,60 @@ describeWithNats('NATS server configuration', () => {
     return refused;
   }
 
-  it('boots every service with its own NATS user: each answers /readyz', () => {
+  it('boots every service with its own NATS user over TLS: each answers /readyz', () => {
     expect(services.map((s) => s.name)).toEqual([...SERVICE_NAMES]);
     for (const service of services) expect(service.process.exitCode).toBeNull();
+  });
+
+  it('refuses an anonymous client, a wrong password and a client that does not trust the CA', async () => {
+    const outcome = (options: object) =>
+      connect({ servers: natsUrl, maxReconnectAttempts: 0, timeout: 5_000, ...options }).then(
+        (connection) => connection.close().then(() => 'connected'),
+        (error: Error) => error.message,
+      );
+    expect(await outcome(natsConnectionOptions({ natsTlsCaFile: pki.caFile }))).toMatch(/authorization violation/i);
+    expect(await outcome(natsConnectionOptions({ ...tlsAs('client'), natsPassword: 'guess' }))).toMatch(
+      /authorization violation/i,
+    );
+    expect(await outcome(natsConnectionOptions({ ...tlsAs('client'), natsTlsCaFile: pki.otherCaFile }))).toMatch(
+      /certificate/i,
+    );
+    expect(await outcome(natsConnectionOptions(tlsAs('client')))).toBe('connected');
+  });
+
+  it('refuses a plain-text client: the server wants TLS and never answers its PING', async () => {
+    const port = Number(new URL(natsUrl).port);
+    const exchange = await plainTextExchange(port, { user: 'client', pass: 'dev-client-password' });
+    expect(exchange).toMatch(/^INFO .*"tls_required":true/);
+    expect(exchange).not.toContain('PONG');
+  });
+
+  it('will not start a service in production without TLS and credentials, naming what is missing', async () => {
+    const entry = join(ROOT, 'dist/services/render/src/main.js');
+    const result = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+      const child = spawn(process.execPath, [entry], {
+        env: {
+          PATH: process.env.PATH,
+          NODE_ENV: 'production',
+          NATS_URL: natsUrl,
+          AUTH_JWKS: JSON.stringify({ keys: [{ kty: 'EC', kid: 'idp-prod-1' }] }),
+          SERVICE_SIGNING_KEY: JSON.stringify({ kty: 'EC', kid: 'svc-prod-1' }),
+          HTTP_PORT: '0',
+        },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.on('error', reject);
+      child.on('close', (code) => resolve({ code, stderr }));
+    });
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain(
+      'NODE_ENV=production needs TLS and credentials for NATS; missing: ' +
+        'NATS_TLS_CA_FILE (the CA that signed the NATS server certificate), ' +
+        'a NATS credential (NATS_PASSWORD, NATS_NKEY_SEED_FILE or NATS_CREDS_FILE), ' +
+        "NATS_USER (the service's NATS user, which names its reply inboxes)",
+    );
   });
 
   it('lets only the secrets service listen on secrets.v1.>', async () => {
@@ -368,7 +525,12 @@ describeWithNats('NATS server configuration', () => {
   });
 
   it('refuses a connection without its user inbox prefix any reply (the old shared _INBOX)', async () => {
-    const shared = await connect({ servers: natsUrl, user: 'client', pass: 'dev-client-password' });
+    const shared = await connect({
+      servers: natsUrl,
+      user: 'client',
+      pass: 'dev-client-password',
+      tls: { caFile: pki.caFile },
+    });
     connections.push(shared);
     await expect(request(shared, 'secrets.v1.list', {})).rejects.toThrow(/permissions violation/i);
   });
