@@ -2,7 +2,7 @@ import { chmodSync, mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError } from './config';
-import { loadServiceConfig } from './platform-config';
+import { REPO_ROOT, loadServiceConfig } from './platform-config';
 
 const SEED = `SU${'A'.repeat(56)}`;
 const JWT = 'eyJhbGciOiJlZDI1NTE5LW5rZXkifQ.eyJzdWIiOiJVQSJ9.c2ln';
@@ -158,6 +158,23 @@ describe('NATS TLS and credential settings', () => {
       expect(problemsOf({ ...prodKeys, ...tls, NATS_PASSWORD: 'pw' })).toEqual([]);
       expect(problemsOf({ ...prodKeys, ...mutual, NATS_NKEY_SEED_FILE: files.seed })).toEqual([]);
       expect(problemsOf({ ...prodKeys, ...mutual, NATS_CREDS_FILE: files.creds })).toEqual([]);
+    });
+
+    it('refuses the dev-only certificates of deploy/dev/tls', () => {
+      const devTls = join(REPO_ROOT, 'deploy/dev/tls');
+      const env = {
+        ...prodKeys,
+        NATS_USER: 'render',
+        NATS_PASSWORD: 'pw',
+        NATS_TLS_CA_FILE: join(devTls, 'ca.pem'),
+        NATS_TLS_CERT_FILE: join(devTls, 'client.pem'),
+        NATS_TLS_KEY_FILE: join(devTls, 'client-key.pem'),
+      };
+      expect(problemsOf(env)).toEqual([
+        'NATS_TLS_CA_FILE: the dev-only certificates of deploy/dev/tls are refused when NODE_ENV=production',
+        'NATS_TLS_CERT_FILE: the dev-only certificates of deploy/dev/tls are refused when NODE_ENV=production',
+      ]);
+      expect(problemsOf({ ...env, NODE_ENV: 'development' })).toEqual([]);
     });
 
     it('reports a set but unreadable CA as unreadable, not as missing, alongside the other problems', () => {

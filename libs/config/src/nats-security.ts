@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { type Environment, type Setting } from './config';
@@ -109,5 +110,22 @@ export function natsSecurityProblems(
   if (!isSet('NATS_USER')) missing.push("NATS_USER (the service's NATS user, which names its reply inboxes)");
   if (missing.length > 0) {
     problems.push(`NODE_ENV=production needs TLS and credentials for NATS; missing: ${missing.join(', ')}`);
+  }
+  for (const [variable, file] of [
+    ['NATS_TLS_CA_FILE', values.natsTlsCaFile],
+    ['NATS_TLS_CERT_FILE', values.natsTlsCertFile],
+  ] as const) {
+    if (typeof file === 'string' && isDevOnlyCertificate(file)) {
+      problems.push(`${variable}: the dev-only certificates of deploy/dev/tls are refused when NODE_ENV=production`);
+    }
+  }
+}
+
+/** deploy/dev/tls's certificates (their keys are in git) say `dev-only` or `dev only` in their subject. */
+function isDevOnlyCertificate(file: string): boolean {
+  try {
+    return /dev.only/i.test(new X509Certificate(readFileSync(file)).subject);
+  } catch {
+    return false;
   }
 }
