@@ -3,7 +3,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type ConnectionOptions, type NatsConnection, connect, nkeys } from 'nats';
+import { type ConnectionOptions, type NatsConnection, ErrorCode, type NatsError, connect, nkeys } from 'nats';
 import { natsConnectionOptions } from '@platform/messaging';
 import {
   type SecureNatsServer,
@@ -15,6 +15,7 @@ import {
   plainTextExchange,
   startSecureNatsServer,
   startTestService,
+  testInfrastructure,
 } from '@platform/testing';
 import { renderService } from '../../services/render/src/render.definition';
 
@@ -225,6 +226,23 @@ describe('NATS with TLS and credentials', () => {
       };
       expect(await connectOutcome(server, natsConnectionOptions(trustingOther))).toMatch(/certificate/i);
     });
+  });
+
+  it('never falls back to plain text: TLS settings refuse a server that offers no TLS', async () => {
+    const plain = await connect({ servers: testInfrastructure().natsUrl, maxReconnectAttempts: 0 }).then(
+      (connection) => connection.close().then(() => 'connected'),
+      (error: Error) => error.message,
+    );
+    expect(plain).toBe('connected');
+    const withTls = await connect({
+      ...natsConnectionOptions({ natsTlsCaFile: pki.caFile }),
+      servers: testInfrastructure().natsUrl,
+      maxReconnectAttempts: 0,
+    }).then(
+      (connection) => connection.close().then(() => 'connected'),
+      (error: NatsError) => error.code,
+    );
+    expect(withTls).toBe(ErrorCode.ServerOptionNotAvailable);
   });
 
   describe('decentralized JWT auth with .creds files, client certificates optional', () => {
