@@ -31,7 +31,19 @@ import type {
 import { elseIfOf, nodeString } from './nodes';
 import type { Tree } from './parser';
 import { LexicalScope } from './scope';
-import { GoComplex, GoFloat, InterfaceValue, isMap, isTrue, mapGet, mapHas, sortedKeys, typeName } from './values';
+import {
+  GoComplex,
+  GoFloat,
+  GoStringMap,
+  InterfaceValue,
+  isMap,
+  isTrue,
+  mapGet,
+  mapHas,
+  mapZero,
+  sortedKeys,
+  typeName,
+} from './values';
 
 /** What a statement returns: carry on, or unwind to the enclosing range. */
 export const enum Flow {
@@ -101,12 +113,25 @@ const printCost = (text: string): number => 1 + (text.length >>> 4);
 /** Functions whose string result is (part of) an argument, not new text: it costs nothing more to return. */
 const RETURNS_ARGUMENT: ReadonlySet<string> = new Set(['index', 'slice', 'default', 'required']);
 
+/**
+ * The static Go type of a value, where an error names it: CONCRETE (the value's own type), INTERFACE
+ * (`interface {}`: an element of a []interface{} or map[string]interface{}), or, for what a range sets, the
+ * slot (≥ 0) where that range records whether it iterates a map[string]string: `interface {}` unless it does.
+ */
+type StaticType = number;
+const CONCRETE = -1;
+const INTERFACE = -2;
+
+/** Whether a value of static type `type` is an `interface {}` in this execution. */
+const isInterfaceAt = (s: Execution, type: StaticType): boolean =>
+  type === INTERFACE || (type >= 0 && s.vars[type] !== true);
+
 /** Static facts about one variable slot. */
 interface Slot {
   readonly name: string;
   readonly index: number;
-  /** Holds an element of a []interface{} or map (errors then name its type `interface {}`); set for range variables. */
-  isInterface: boolean;
+  /** Whether it holds an element of a container, typed `interface {}` in errors; set for range variables. */
+  type: StaticType;
   /** False for a name the parser accepted but nothing declared (`{{$x = 1}}` alone): Go fails when it runs. */
   readonly defined: boolean;
 }
@@ -114,11 +139,8 @@ interface Slot {
 interface Scope {
   slots: Slot[];
   visible: LexicalScope<Slot>;
-  dotIsInterface: boolean;
+  dotType: StaticType;
 }
-
-/** Names a receiver's type as Go's evalField does: values read from a container are `interface {}`. */
-const receiverType = (v: unknown, fromContainer: boolean): string => (fromContainer ? 'interface {}' : typeName(v));
 
 const hasOwn = Object.prototype.hasOwnProperty;
 
@@ -142,8 +164,8 @@ export class Compiler {
       this.compiled.set(name, { name, slots: 0, nesting: tree.nesting, cost: 1, body: () => Flow.Normal });
     }
     for (const [name, tree] of this.trees) {
-      const scope: Scope = { slots: [], visible: new LexicalScope(), dotIsInterface: false };
-      this.declare(scope, '$', false);
+      const scope: Scope = { slots: [], visible: new LexicalScope(), dotType: CONCRETE };
+      this.declare(scope, '$', CONCRETE);
       const body = this.block(tree.root, scope);
       const target = this.compiled.get(name)!;
       target.slots = scope.slots.length;
@@ -155,18 +177,25 @@ export class Compiler {
 
   // ---- scopes ----
 
-  private declare(scope: Scope, name: string, isInterface: boolean, defined = true): Slot {
-    const slot: Slot = { name, index: scope.slots.length, isInterface, defined };
+  private declare(scope: Scope, name: string, type: StaticType, defined = true): Slot {
+    const slot: Slot = { name, index: scope.slots.length, type, defined };
     scope.slots.push(slot);
     scope.visible.push(name, slot);
     return slot;
+  }
+
+  /** A slot no variable names, for the executor's own bookkeeping. */
+  private hiddenSlot(scope: Scope): number {
+    const index = scope.slots.length;
+    scope.slots.push({ name: '', index, type: CONCRETE, defined: true });
+    return index;
   }
 
   private lookup(scope: Scope, name: string): Slot {
     const slot = scope.visible.get(name);
     if (slot !== undefined) return slot;
     // Declared by the parser but not yet at run time (`{{$x := $x}}`): Go fails when it reads it.
-    return { name, index: -1, isInterface: false, defined: false };
+    return { name, index: -1, type: CONCRETE, defined: false };
   }
 
   // ---- statements (walk) ----
@@ -282,12 +311,12 @@ export class Compiler {
     for (;;) {
       conditions.push(this.pipeline(link.pipe, scope, true));
       const isWith = link.type === 'with';
-      const outerDotIsInterface = scope.dotIsInterface;
-      if (isWith) scope.dotIsInterface = false;
+      const outerDotType = scope.dotType;
+      if (isWith) scope.dotType = CONCRETE; // a pipeline's value is never an interface{}: Go unwraps it
       const then = this.block(link.list, scope);
       thens.push(then.run);
       thenCosts.push(then.cost);
-      scope.dotIsInterface = outerDotIsInterface;
+      scope.dotType = outerDotType;
       withs.push(isWith);
       const next = elseIfOf(link);
       if (next === null) break;
@@ -330,11 +359,13 @@ export class Compiler {
     // The slots the pipeline declared hold the element (last) and the key (first of two).
     const elemSlot = decl.length > 0 ? decl[decl.length - 1] : -1;
     const keySlot = decl.length > 1 ? decl[0] : -1;
-    if (elemSlot >= 0) scope.slots[elemSlot].isInterface = true;
-    const outerDotIsInterface = scope.dotIsInterface;
-    scope.dotIsInterface = true;
+    // Elements are interface{} unless the range iterates a map[string]string, which it records here.
+    const stringMapSlot = this.hiddenSlot(scope);
+    if (elemSlot >= 0) scope.slots[elemSlot].type = stringMapSlot;
+    const outerDotType = scope.dotType;
+    scope.dotType = stringMapSlot;
     const body = this.block(node.list, scope);
-    scope.dotIsInterface = outerDotIsInterface;
+    scope.dotType = outerDotType;
     const otherwise = node.elseList ? this.block(node.elseList, scope) : null;
     scope.visible.pop(mark);
     const run = body.run;
@@ -352,6 +383,7 @@ export class Compiler {
       const v = value(s, dot);
       if (Array.isArray(v)) {
         if (v.length > 0) {
+          s.vars[stringMapSlot] = false;
           for (let i = 0; i < v.length; i++) if (iterate(s, i, v[i] ?? null) === Flow.Break) break;
           return Flow.Normal;
         }
@@ -359,6 +391,7 @@ export class Compiler {
         const keys = sortedKeys(v);
         s.charge(keys.length);
         if (keys.length > 0) {
+          s.vars[stringMapSlot] = v instanceof GoStringMap;
           for (const k of keys) if (iterate(s, k, mapGet(v, k) ?? null) === Flow.Break) break;
           return Flow.Normal;
         }
@@ -411,8 +444,8 @@ export class Compiler {
       return this.command(cmd, scope, commandChecked);
     });
     for (const v of pipe.decl) {
-      if (!pipe.isAssign) this.declare(scope, v.ident[0], false);
-      else if (!this.lookup(scope, v.ident[0]).defined) this.declare(scope, v.ident[0], false, false);
+      if (!pipe.isAssign) this.declare(scope, v.ident[0], CONCRETE);
+      else if (!this.lookup(scope, v.ident[0]).defined) this.declare(scope, v.ident[0], CONCRETE, false);
     }
     const targets = pipe.decl.map((v) => this.lookup(scope, v.ident[0]));
     const undefinedTarget = targets.find((t) => !t.defined);
@@ -508,11 +541,21 @@ export class Compiler {
 
   // ---- fields, chains, variables ----
 
-  private fieldNode(field: FieldNode, args: readonly Node[], scope: Scope, lenient: boolean): Command {
-    const chain = this.fieldChain(field, field.ident, args, lenient, scope.dotIsInterface);
+  /**
+   * `keepInterface`: the value is passed on as Go passes a container's element to a reflect.Value parameter,
+   * still wrapped in its interface{} when it has one (only `slice` tells the difference).
+   */
+  private fieldNode(
+    field: FieldNode,
+    args: readonly Node[],
+    scope: Scope,
+    lenient: boolean,
+    keepInterface = false,
+  ): Command {
+    const chain = this.fieldChain(field, field.ident, args, lenient, scope.dotType, keepInterface);
     const ident = field.ident;
     // The common case, `.Secrets.KEY` on maps, without generic chain machinery.
-    if (ident.length === 2 && args.length <= 1) {
+    if (ident.length === 2 && args.length <= 1 && !keepInterface) {
       const [outer, inner] = ident;
       return (s, dot, final) => {
         s.node = field;
@@ -520,7 +563,12 @@ export class Compiler {
           const proto = Object.getPrototypeOf(dot) as unknown;
           if (proto === Object.prototype || proto === null) {
             const m = (dot as Record<string, unknown>)[outer];
-            if (
+            if (m instanceof GoStringMap) {
+              if (hasOwn.call(dot, outer)) {
+                const v = m.get(inner);
+                if (v !== undefined) return v;
+              }
+            } else if (
               m !== undefined &&
               typeof m === 'object' &&
               m !== null &&
@@ -544,9 +592,15 @@ export class Compiler {
     };
   }
 
-  private chainNode(chain: ChainNode, args: readonly Node[], scope: Scope, lenient: boolean): Command {
-    const receiverFromContainer = chain.node.type === 'identifier' && chain.node.ident === 'index';
-    const fields = this.fieldChain(chain, chain.field, args, lenient, receiverFromContainer);
+  private chainNode(
+    chain: ChainNode,
+    args: readonly Node[],
+    scope: Scope,
+    lenient: boolean,
+    keepInterface = false,
+  ): Command {
+    const receiverType = chain.node.type === 'identifier' && chain.node.ident === 'index' ? INTERFACE : CONCRETE;
+    const fields = this.fieldChain(chain, chain.field, args, lenient, receiverType, keepInterface);
     if (chain.node.type === 'nil') {
       const message = `indirection through explicit nil in ${nodeText(chain)}`;
       return (s) => {
@@ -561,7 +615,13 @@ export class Compiler {
     };
   }
 
-  private variableNode(variable: VariableNode, args: readonly Node[], scope: Scope, lenient: boolean): Command {
+  private variableNode(
+    variable: VariableNode,
+    args: readonly Node[],
+    scope: Scope,
+    lenient: boolean,
+    keepInterface = false,
+  ): Command {
     const slot = this.lookup(scope, variable.ident[0]);
     const index = slot.index;
     if (!slot.defined) {
@@ -573,31 +633,39 @@ export class Compiler {
     }
     if (variable.ident.length === 1) {
       const notAFunction = this.notAFunction(args);
+      const type = keepInterface ? slot.type : CONCRETE;
       return (s, _dot, final) => {
         s.node = variable;
         notAFunction(s, final);
-        return s.vars[index];
+        const v = s.vars[index];
+        return type !== CONCRETE && isInterfaceAt(s, type) ? new InterfaceValue(v) : v;
       };
     }
-    const chain = this.fieldChain(variable, variable.ident.slice(1), args, lenient, slot.isInterface);
+    const chain = this.fieldChain(variable, variable.ident.slice(1), args, lenient, slot.type, keepInterface);
     return (s, dot, final) => {
       s.node = variable;
       return chain(s, dot, s.vars[index], final);
     };
   }
 
-  /** Go's evalFieldChain + evalField over maps (our data has no structs or methods). */
+  /**
+   * Go's evalFieldChain + evalField over maps (our data has no structs or methods). `receiverType` is the
+   * static type of the first receiver; each later one is an element of the map before it: `interface {}`, or
+   * `string` when that map is a map[string]string.
+   */
   private fieldChain(
     node: Node,
     ident: readonly string[],
     args: readonly Node[] | null,
     lenient: boolean,
-    receiverIsInterface: boolean,
+    receiverType: StaticType,
+    keepInterface: boolean,
   ): (s: Execution, dot: unknown, receiver: unknown, final: unknown) => unknown {
     const lastHasArgs = args !== null && args.length > 1;
     const names = [...ident];
     this.cost += names.length;
     return (s, _dot, receiver, final) => {
+      let fromStringMap = false;
       for (let i = 0; i < names.length; i++) {
         const name = names[i];
         const last = i === names.length - 1;
@@ -605,22 +673,23 @@ export class Compiler {
           if (!lenient) s.fail(`nil data; no entry for key ${goQuote(name)}`);
           return undefined;
         }
-        const fromContainer = i > 0 || receiverIsInterface;
         if (receiver === null) s.fail(`nil pointer evaluating interface {}.${name}`);
         if (isMap(receiver)) {
           if (last && (lastHasArgs || final !== MISSING)) s.fail(`${name} is not a method but has arguments`);
+          fromStringMap = receiver instanceof GoStringMap;
           if (mapHas(receiver, name)) {
             const v = mapGet(receiver, name);
             receiver = v === undefined ? null : v;
           } else {
             if (!lenient) s.fail(`map has no entry for key ${goQuote(name)}`);
-            receiver = null;
+            receiver = mapZero(receiver);
           }
           continue;
         }
-        s.fail(`can't evaluate field ${name} in type ${receiverType(receiver, fromContainer)}`);
+        const isInterface = i > 0 ? !fromStringMap : isInterfaceAt(s, receiverType);
+        s.fail(`can't evaluate field ${name} in type ${isInterface ? 'interface {}' : typeName(receiver)}`);
       }
-      return receiver;
+      return keepInterface && !fromStringMap ? new InterfaceValue(receiver) : receiver;
     };
   }
 
@@ -653,12 +722,11 @@ export class Compiler {
     const numParams = params.length;
     const numFixed = variadic ? numParams - 1 : argNodes.length;
     const paramAt = (i: number): ParamType => (variadic && i >= numParams - 1 ? params[numParams - 1] : params[i]);
-    const compiledArgs = argNodes.map((a, i) => {
-      const value = this.arg(a, paramAt(i), scope, lenientArg(i));
-      // Go's slice reads its indexes without unwrapping interfaces, so a map value there is refused.
-      if (name !== 'slice' || i === 0 || !this.yieldsInterface(a, scope)) return value;
-      return (s: Execution, dot: unknown) => new InterfaceValue(value(s, dot));
-    });
+    // Go's slice reads its indexes without unwrapping interfaces, so an element of a []interface{} or a
+    // map[string]interface{} there is refused as an `interface {}`.
+    const compiledArgs = argNodes.map((a, i) =>
+      this.arg(a, paramAt(i), scope, lenientArg(i), name === 'slice' && i > 0),
+    );
     const finalType = (numIn: number): ParamType => {
       if (!variadic) return params[numParams - 1];
       return numIn - 1 < numFixed ? params[numIn - 1] : params[numParams - 1];
@@ -726,44 +794,35 @@ export class Compiler {
     };
   }
 
-  /** Whether an argument reaches a builtin as Go's interface{} (read from a map or slice, not yet unwrapped). */
-  private yieldsInterface(n: Node, scope: Scope): boolean {
-    switch (n.type) {
-      case 'field':
-      case 'chain':
-        return true;
-      case 'variable':
-        return n.ident.length > 1 || this.lookup(scope, n.ident[0]).isInterface;
-      case 'dot':
-        return scope.dotIsInterface;
-      case 'identifier':
-        return n.ident === 'index';
-      default:
-        return false;
-    }
-  }
-
-  /** Go's evalArg: evaluates an argument for a parameter of type `typ` (null: no type, as for chains). */
-  private arg(n: Node, typ: ParamType | null, scope: Scope, lenient: boolean): Expression {
+  /**
+   * Go's evalArg: evaluates an argument for a parameter of type `typ` (null: no type, as for chains).
+   * `keepInterface`: an element of a container stays wrapped in its interface{} (see fieldNode).
+   */
+  private arg(n: Node, typ: ParamType | null, scope: Scope, lenient: boolean, keepInterface = false): Expression {
     this.cost++;
     switch (n.type) {
       case 'dot':
-        return dotArgument(n, typ);
+        return dotArgument(n, typ, keepInterface ? scope.dotType : CONCRETE);
       case 'nil':
         // A nil interface{}, or for reflect.Value parameters the zero Value (no value).
         if (typ === 'any') return constantAt(n, null);
         if (typ === 'value' || typ === null) return constantAt(n, undefined);
         return this.failAt(n, `cannot assign nil to ${PARAM_TYPE_NAMES[typ]}`);
       case 'field':
-        return typeChecked(withoutInput(this.fieldNode(n, [n], scope, lenient)), typ);
+        return typeChecked(withoutInput(this.fieldNode(n, [n], scope, lenient, keepInterface)), typ);
       case 'variable':
-        return typeChecked(withoutInput(this.variableNode(n, [], scope, lenient)), typ);
+        return typeChecked(withoutInput(this.variableNode(n, [], scope, lenient, keepInterface)), typ);
       case 'pipe':
         return typeChecked(this.pipeline(n, scope, lenient), typ);
-      case 'identifier':
-        return typeChecked(withoutInput(this.functionCall(n, n, null, scope, lenient)), typ);
+      case 'identifier': {
+        const call = withoutInput(this.functionCall(n, n, null, scope, lenient));
+        // `index` alone returns an element as it is (it fails first: it needs an argument).
+        const value: Expression =
+          keepInterface && n.ident === 'index' ? (s, dot) => new InterfaceValue(call(s, dot)) : call;
+        return typeChecked(value, typ);
+      }
       case 'chain':
-        return typeChecked(withoutInput(this.chainNode(n, [], scope, lenient)), typ);
+        return typeChecked(withoutInput(this.chainNode(n, [], scope, lenient, keepInterface)), typ);
     }
     switch (typ) {
       case 'string':
@@ -846,7 +905,14 @@ function typeChecked(inner: Expression, typ: ParamType | null): Expression {
   return (s, dot) => validateType(s, inner(s, dot), typ);
 }
 
-function dotArgument(n: Node, typ: ParamType | null): Expression {
+function dotArgument(n: Node, typ: ParamType | null, dotType: StaticType): Expression {
+  if (dotType !== CONCRETE) {
+    return (s, dot) => {
+      s.node = n;
+      const v = isInterfaceAt(s, dotType) ? new InterfaceValue(dot) : dot;
+      return typ === null ? v : validateType(s, v, typ);
+    };
+  }
   return (s, dot) => {
     s.node = n;
     return typ === null ? dot : validateType(s, dot, typ);

@@ -453,7 +453,7 @@ class Printer {
   }
 
   private printMap(m: GoMap, verb: string, depth: number): void {
-    this.buf += this.sharpV ? 'map[string]interface {}{' : 'map[';
+    this.buf += this.sharpV ? typeName(m) + '{' : 'map[';
     sortedKeys(m).forEach((k, i) => {
       if (i > 0) this.buf += this.sharpV ? ', ' : ' ';
       this.printValue(k, verb, depth + 1);

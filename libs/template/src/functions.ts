@@ -27,6 +27,7 @@ import {
   mapGet,
   mapHas,
   mapSize,
+  mapZero,
   sortedKeys,
   typeName,
   utf8Bytes,
@@ -249,7 +250,8 @@ function index(item: unknown, ...indexes: unknown[]): unknown {
     } else if (isMap(item)) {
       if (ix === undefined) fail('value is nil; should be of type string');
       if (typeof ix !== 'string') fail(`value has type ${typeName(ix)}; should be string`);
-      item = mapHas(item, ix as string) ? mapGet(item, ix as string) : null;
+      // Absent: the zero value of the element type ("" for map[string]string, nil for interface{}).
+      item = mapHas(item, ix as string) ? mapGet(item, ix as string) : mapZero(item);
       if (item === undefined) item = null;
     } else fail(`can't index item of type ${typeName(item)}`);
   }

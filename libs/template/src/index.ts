@@ -6,5 +6,6 @@ export {
   type ExecuteOptions,
   type ParseTemplateOptions,
 } from './template';
+export { GoStringMap } from './values';
 export { goValueText, redactedValueText, type ValueVerb } from './functions';
 export { TemplateError, TemplateErrorCode, TemplateExecutionError, TemplateParseError } from './errors';

@@ -5,7 +5,8 @@
  *   null, or a missing key read where missing keys are allowed).
  * - strings, booleans as themselves; a JS number is an `int` when integral, else a `float64`.
  * - `GoFloat` boxes a float64 that must keep its type although integral (the literal `1.0`).
- * - arrays are `[]interface {}`, plain objects and `Map`s are `map[string]interface {}`.
+ * - arrays are `[]interface {}`, plain objects and `Map`s are `map[string]interface {}`, a `GoStringMap` is
+ *   `map[string]string`.
  */
 export type Value = unknown;
 
@@ -30,11 +31,51 @@ export class InterfaceValue {
   constructor(readonly value: unknown) {}
 }
 
-export type GoMap = Record<string, unknown> | ReadonlyMap<string, unknown>;
+/**
+ * Go's `map[string]string`, as Distr passes `.Secrets`: its elements are `string`, not `interface {}`, so a
+ * missing one reads as "" where Go reads the map's zero value (`index`, a checked missing key), and Go's
+ * messages name `map[string]string` and `string`. `onRead` is told each key whose value the template reads.
+ */
+export class GoStringMap {
+  private readonly entries = new Map<string, string>();
+
+  constructor(
+    entries: Iterable<readonly [string, string]>,
+    private readonly onRead?: (key: string) => void,
+  ) {
+    for (const [key, value] of entries) {
+      if (typeof key !== 'string' || typeof value !== 'string') {
+        throw new TypeError('a GoStringMap holds only string keys and string values');
+      }
+      this.entries.set(key, value);
+    }
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  has(key: string): boolean {
+    return this.entries.has(key);
+  }
+
+  /** The value of `key`, or `undefined` when absent; a present value counts as read. */
+  get(key: string): string | undefined {
+    const value = this.entries.get(key);
+    if (value !== undefined && this.onRead !== undefined) this.onRead(key);
+    return value;
+  }
+
+  keys(): string[] {
+    return [...this.entries.keys()];
+  }
+}
+
+export type GoMap = Record<string, unknown> | ReadonlyMap<string, unknown> | GoStringMap;
 
 export function isMap(v: unknown): v is GoMap {
   if (typeof v !== 'object' || v === null) return false;
-  if (v instanceof Map) return true;
+  if (v instanceof GoStringMap || v instanceof Map) return true;
   if (Array.isArray(v) || v instanceof GoFloat || v instanceof GoComplex || v instanceof GoUint8) return false;
   const proto = Object.getPrototypeOf(v) as unknown;
   return proto === Object.prototype || proto === null;
@@ -44,16 +85,22 @@ const hasOwn = Object.prototype.hasOwnProperty;
 
 /** Own entry of a map, or `undefined` when absent (never the prototype chain). */
 export function mapGet(m: GoMap, key: string): unknown {
+  if (m instanceof GoStringMap) return m.get(key);
   if (m instanceof Map) return m.has(key) ? m.get(key) : undefined;
   return hasOwn.call(m, key) ? (m as Record<string, unknown>)[key] : undefined;
 }
 
 export function mapHas(m: GoMap, key: string): boolean {
-  return m instanceof Map ? m.has(key) : hasOwn.call(m, key);
+  return m instanceof Map || m instanceof GoStringMap ? m.has(key) : hasOwn.call(m, key);
 }
 
 export function mapSize(m: GoMap): number {
-  return m instanceof Map ? m.size : Object.keys(m).length;
+  return m instanceof Map || m instanceof GoStringMap ? m.size : Object.keys(m).length;
+}
+
+/** Go's `reflect.Zero` of the map's element type: "" for map[string]string, a nil interface{} otherwise. */
+export function mapZero(m: GoMap): unknown {
+  return m instanceof GoStringMap ? '' : null;
 }
 
 /** Compares as Go compares strings: by UTF-8 bytes, which is code point order. */
@@ -74,7 +121,7 @@ export function compareGoStrings(a: string, b: string): number {
 
 /** Keys of a map in Go's `fmtsort` order (strings ascending). */
 export function sortedKeys(m: GoMap): string[] {
-  const keys = m instanceof Map ? [...m.keys()].map(String) : Object.keys(m);
+  const keys = m instanceof GoStringMap ? m.keys() : m instanceof Map ? [...m.keys()].map(String) : Object.keys(m);
   return keys.sort(compareGoStrings);
 }
 
@@ -109,6 +156,7 @@ export function typeName(v: unknown): string {
   if (v instanceof GoComplex) return 'complex128';
   if (v instanceof GoUint8) return 'uint8';
   if (Array.isArray(v)) return '[]interface {}';
+  if (v instanceof GoStringMap) return 'map[string]string';
   if (isMap(v)) return 'map[string]interface {}';
   return 'interface {}';
 }
