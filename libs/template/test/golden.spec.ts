@@ -1,12 +1,20 @@
 // Every case in golden/golden.json was rendered by Go's text/template (see golden/main.go); the engine must agree.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { TemplateExecutionError, TemplateParseError, goValueText, parseTemplate } from '@platform/template';
+import {
+  GoStringMap,
+  TemplateExecutionError,
+  TemplateParseError,
+  goValueText,
+  parseTemplate,
+} from '@platform/template';
 
 interface GoldenCase {
   readonly name: string;
   readonly template: string;
   readonly data?: unknown;
+  /** `map[string]string`: Go ran the case with its Secrets as that type, so the engine gets a GoStringMap. */
+  readonly secretsType?: 'map[string]string';
   readonly lenient?: boolean;
   readonly output?: string;
   readonly error?: string;
@@ -23,8 +31,16 @@ const golden = JSON.parse(readFileSync(join(__dirname, 'golden', 'golden.json'),
 
 type Outcome = { output: string } | { error: string; phase: 'parse' | 'execute'; reason: string };
 
-function render(c: GoldenCase): Outcome {
+/** The case's data, its Secrets as a GoStringMap where Go had them as map[string]string. */
+function dataOf(c: GoldenCase): unknown {
   const data = 'data' in c ? c.data : golden.defaultData;
+  if (c.secretsType === undefined) return data;
+  const { Secrets, ...rest } = data as { Secrets: Record<string, string> };
+  return { ...rest, Secrets: new GoStringMap(Object.entries(Secrets)) };
+}
+
+function render(c: GoldenCase): Outcome {
+  const data = dataOf(c);
   let phase: 'parse' | 'execute' = 'parse';
   try {
     const template = parseTemplate(c.template, { name: 't' });
@@ -50,8 +66,9 @@ const strict = golden.cases.filter((c) => !c.lenient);
 const lenient = golden.cases.filter((c) => c.lenient);
 
 describe(`templates render as Go ${golden.go} text/template does (missingkey=error)`, () => {
-  it('covers at least 150 cases', () => {
+  it('covers at least 150 cases, 50 of them with .Secrets as map[string]string', () => {
     expect(strict.length).toBeGreaterThanOrEqual(150);
+    expect(strict.filter((c) => c.secretsType === 'map[string]string').length).toBeGreaterThanOrEqual(50);
   });
 
   it.each(strict.map((c) => [c.name, c] as const))('%s', (_name, c) => {

@@ -4,7 +4,9 @@
 // Cases run with Option("missingkey=error"), data map[string]any{"Secrets": ..., ...}, and the Helm/Sprig
 // functions implemented below as Sprig and Helm implement them. Cases marked "lenient" are the documented
 // deviation (missing keys read as empty where they are checked): they run with missingkey=zero, which is
-// what the deviation means in Go's terms, and their hand-written expectation must match.
+// what the deviation means in Go's terms, and their hand-written expectation must match. Cases with
+// "secretsType": "map[string]string" pass their Secrets as Go's map[string]string, as Distr does (the
+// TypeScript engine's GoStringMap); every value there must be a string.
 package main
 
 import (
@@ -22,11 +24,12 @@ import (
 )
 
 type testCase struct {
-	Name     string          `json:"name"`
-	Template string          `json:"template"`
-	Data     json.RawMessage `json:"data,omitempty"`
-	Lenient  bool            `json:"lenient,omitempty"`
-	Expect   *expectation    `json:"expect,omitempty"`
+	Name        string          `json:"name"`
+	Template    string          `json:"template"`
+	Data        json.RawMessage `json:"data,omitempty"`
+	SecretsType string          `json:"secretsType,omitempty"`
+	Lenient     bool            `json:"lenient,omitempty"`
+	Expect      *expectation    `json:"expect,omitempty"`
 }
 
 type expectation struct {
@@ -47,13 +50,14 @@ type goldenFile struct {
 }
 
 type golden struct {
-	Name     string          `json:"name"`
-	Template string          `json:"template"`
-	Data     json.RawMessage `json:"data,omitempty"`
-	Lenient  bool            `json:"lenient,omitempty"`
-	Output   *string         `json:"output,omitempty"`
-	Error    *string         `json:"error,omitempty"`
-	Phase    string          `json:"phase,omitempty"`
+	Name        string          `json:"name"`
+	Template    string          `json:"template"`
+	Data        json.RawMessage `json:"data,omitempty"`
+	SecretsType string          `json:"secretsType,omitempty"`
+	Lenient     bool            `json:"lenient,omitempty"`
+	Output      *string         `json:"output,omitempty"`
+	Error       *string         `json:"error,omitempty"`
+	Phase       string          `json:"phase,omitempty"`
 }
 
 // ---- Sprig/Helm functions, as sprig v3 and helm v3 define them ----
@@ -207,8 +211,30 @@ func decodeData(raw json.RawMessage) (interface{}, error) {
 	return convert(v), nil
 }
 
+// withStringSecrets turns the data's Secrets into a map[string]string.
+func withStringSecrets(data interface{}) (interface{}, error) {
+	top, ok := data.(map[string]interface{})
+	if !ok {
+		return nil, errors.New("data is not an object")
+	}
+	secrets, ok := top["Secrets"].(map[string]interface{})
+	if !ok {
+		return nil, errors.New("Secrets is not an object")
+	}
+	typed := make(map[string]string, len(secrets))
+	for k, v := range secrets {
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("Secrets.%s is not a string", k)
+		}
+		typed[k] = s
+	}
+	top["Secrets"] = typed
+	return top, nil
+}
+
 func run(c testCase, defaultData json.RawMessage) golden {
-	g := golden{Name: c.Name, Template: c.Template, Data: c.Data, Lenient: c.Lenient}
+	g := golden{Name: c.Name, Template: c.Template, Data: c.Data, SecretsType: c.SecretsType, Lenient: c.Lenient}
 	option := "missingkey=error"
 	if c.Lenient {
 		option = "missingkey=zero"
@@ -226,6 +252,15 @@ func run(c testCase, defaultData json.RawMessage) golden {
 	data, err := decodeData(raw)
 	if err != nil {
 		panic(fmt.Sprintf("%s: bad data: %v", c.Name, err))
+	}
+	switch c.SecretsType {
+	case "":
+	case "map[string]string":
+		if data, err = withStringSecrets(data); err != nil {
+			panic(fmt.Sprintf("%s: bad data for map[string]string: %v", c.Name, err))
+		}
+	default:
+		panic(fmt.Sprintf("%s: unknown secretsType %q", c.Name, c.SecretsType))
 	}
 	var out bytes.Buffer
 	if err := tmpl.Execute(&out, data); err != nil {
