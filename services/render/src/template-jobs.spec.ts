@@ -39,4 +39,58 @@ describe('runTemplateJob', () => {
       message: `template parsing error: template has more than ${TEMPLATE_LIMITS.maxNodes} parse nodes`,
     });
   });
+
+  describe(".Secrets is Go's map[string]string, as Distr passes it", () => {
+    const values = [
+      ['USERNAME', 'admin'],
+      ['PASSWORD', 's3cr3t'],
+      ['TOKEN', 't0k3n'],
+    ] as const;
+    const run = (source: string) =>
+      runTemplateJob(cache(), { kind: 'execute', source, format: 'text', values, deadline: Date.now() + 60_000 });
+
+    it('reads a missing key through index as the empty string, and names map[string]string', () => {
+      expect(run('[{{ index .Secrets "MISSING" }}] {{ printf "%T" .Secrets }}')).toEqual({
+        ok: true,
+        result: { output: '[] map[string]string', used: [] },
+      });
+    });
+
+    it('refuses a field of a value naming its type string, and shows no value in a message', () => {
+      expect(failure(run('{{ .Secrets.USERNAME.Foo }}'))).toEqual({
+        kind: 'refusal',
+        code: 'TEMPLATE_EXECUTION_ERROR',
+        message: "template execution error: can't evaluate field Foo in type string",
+        details: { line: 1, column: 11 },
+      });
+      expect(failure(run('{{ eq .Secrets .Secrets }}'))).toEqual({
+        kind: 'refusal',
+        code: 'TEMPLATE_EXECUTION_ERROR',
+        message: 'template execution error: error calling eq: non-comparable type ********: map[string]string',
+        details: { line: 1, column: 3 },
+      });
+      expect(failure(run('{{ .Secrets.MISSING }}'))).toMatchObject({
+        message: 'template execution error: map has no entry for key "MISSING"',
+      });
+    });
+
+    it('reports as used exactly the keys whose values the execution read', () => {
+      const used = (source: string) => {
+        const outcome = run(source);
+        return outcome.ok && 'used' in outcome.result ? [...outcome.result.used].sort() : outcome;
+      };
+      expect(used('{{ .Secrets.USERNAME }}{{ index .Secrets "TOKEN" }}{{ index .Secrets "MISSING" }}')).toEqual([
+        'TOKEN',
+        'USERNAME',
+      ]);
+      // Keys are ranged in sorted order: PASSWORD, TOKEN, USERNAME; break stops after TOKEN.
+      expect(used('{{ range $k, $v := .Secrets }}{{ if eq $k "TOKEN" }}{{ break }}{{ end }}{{ end }}')).toEqual([
+        'PASSWORD',
+        'TOKEN',
+      ]);
+      expect(used('{{ len .Secrets }}{{ if .Secrets }}some{{ end }}')).toEqual([]);
+      expect(used('{{ printf "%v" .Secrets | len }}')).toEqual(['PASSWORD', 'TOKEN', 'USERNAME']);
+      expect(used('{{ toJson $ | len }}')).toEqual(['PASSWORD', 'TOKEN', 'USERNAME']);
+    });
+  });
 });

@@ -1,5 +1,11 @@
 import { getHeapStatistics } from 'node:v8';
-import { type Template, TemplateErrorCode, TemplateExecutionError, TemplateParseError } from '@platform/template';
+import {
+  GoStringMap,
+  type Template,
+  TemplateErrorCode,
+  TemplateExecutionError,
+  TemplateParseError,
+} from '@platform/template';
 import { type RenderFormat, checkOutput, printedEscapeFor } from './output-format';
 import { RenderError, RenderErrorCode } from './render.error';
 import { MASK, SecretScrubber } from './secret-scrubber';
@@ -73,19 +79,12 @@ function parseFailure(error: TemplateParseError): RenderError {
 /** Every value Go would print into an execution error is shown as the mask: it comes from the data. */
 const maskValue = (): string => MASK;
 
-/** The data a template executes with: a map that records which keys the execution read. */
-function trackedSecrets(values: Record<string, string>, used: Set<string>): Record<string, string> {
-  return new Proxy(values, {
-    get(map, key) {
-      if (typeof key === 'string' && Object.hasOwn(map, key)) used.add(key);
-      return map[key as string];
-    },
-    ownKeys(map) {
-      const keys = Reflect.ownKeys(map);
-      for (const key of keys) if (typeof key === 'string') used.add(key);
-      return keys;
-    },
-  });
+/**
+ * `.Secrets` as Distr passes it, Go's map[string]string (ARCHITECTURE.md §7), recording each key whose value
+ * the execution reads: by name, by `index`, by `range`, or by printing the whole map.
+ */
+function trackedSecrets(values: ExecuteJob['values'], used: Set<string>): GoStringMap {
+  return new GoStringMap(values, (key) => used.add(key));
 }
 
 function parsed(cache: TemplateCache, source: string, deadline: number): Template {
@@ -103,12 +102,10 @@ function parse(cache: TemplateCache, job: ParseJob): Parsed {
 /** Re-parses when this worker's cache no longer holds the template (evicted, or a parse on another worker). */
 function execute(cache: TemplateCache, job: ExecuteJob): Executed {
   const template = parsed(cache, job.source, job.deadline);
-  const plain = Object.create(null) as Record<string, string>;
-  for (const [key, value] of job.values) plain[key] = value;
   const used = new Set<string>();
   try {
     const output = template.execute(
-      { Secrets: trackedSecrets(plain, used) },
+      { Secrets: trackedSecrets(job.values, used) },
       { describeValue: maskValue, escapePrinted: printedEscapeFor(job.format), deadline: job.deadline },
     );
     checkOutput(job.format, output);

@@ -271,7 +271,7 @@ describe('TemplateRenderer.render', () => {
         ],
         'X={{ eq .Secrets .Secrets }}': [
           'TEMPLATE_EXECUTION_ERROR',
-          'template execution error: error calling eq: non-comparable type ********: map[string]interface {}',
+          'template execution error: error calling eq: non-comparable type ********: map[string]string',
         ],
         '{{ .Secrets.FLAG }}': [
           'TEMPLATE_OUTPUT_ERROR',
