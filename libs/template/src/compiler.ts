@@ -563,22 +563,14 @@ export class Compiler {
           const proto = Object.getPrototypeOf(dot) as unknown;
           if (proto === Object.prototype || proto === null) {
             const m = (dot as Record<string, unknown>)[outer];
-            if (m instanceof GoStringMap) {
-              if (hasOwn.call(dot, outer)) {
-                const v = m.get(inner);
-                if (v !== undefined) return v;
-              }
-            } else if (
-              m !== undefined &&
-              typeof m === 'object' &&
-              m !== null &&
-              hasOwn.call(dot, outer) &&
-              !Array.isArray(m)
-            ) {
+            if (typeof m === 'object' && m !== null && hasOwn.call(dot, outer)) {
               const mp = Object.getPrototypeOf(m) as unknown;
               if (mp === Object.prototype || mp === null) {
                 const v = (m as Record<string, unknown>)[inner];
                 if (v !== undefined && hasOwn.call(m, inner)) return v;
+              } else if (mp === GoStringMap.prototype) {
+                const v = (m as GoStringMap).get(inner);
+                if (v !== undefined) return v;
               }
             }
           }
