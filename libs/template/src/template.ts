@@ -176,7 +176,7 @@ export class Template {
     this.estimatedBytes = estimatedBytes;
   }
 
-  /** Renders with `data` (normally `{ Secrets: { KEY: value } }`); throws TemplateExecutionError. */
+  /** Renders with `data` (normally `{ Secrets: GoStringMap }`, as Distr passes it); throws TemplateExecutionError. */
   execute(data: unknown, options?: ExecuteOptions): string {
     if (data === null) data = undefined; // Go: reflect.ValueOf(nil) is no value
     const escape = options?.escapePrinted;
