@@ -1,11 +1,18 @@
 // Differential check against Go: renders random templates with both engines and prints every disagreement.
 // Run (needs go): npx ts-node -T -r tsconfig-paths/register libs/template/test/golden/differential.ts [count] [seed]
 // MODE=soup|printf|structured|body generates one kind only (soup: mostly invalid sources, for parse errors).
+// SECRETS=map[string]string passes .Secrets as Go's map[string]string (a GoStringMap here), as render does.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { TemplateExecutionError, TemplateParseError, goValueText, parseTemplate } from '@platform/template';
+import {
+  GoStringMap,
+  TemplateExecutionError,
+  TemplateParseError,
+  goValueText,
+  parseTemplate,
+} from '@platform/template';
 
 const count = Number(process.argv[2] ?? 2000);
 let seed = Number(process.argv[3] ?? Date.now() % 100000);
@@ -295,12 +302,15 @@ function structured(): string {
   return `{{ block "b" ${pick(operands)} }}${body(1)}{{ end }}`;
 }
 
+const stringSecrets = process.env.SECRETS === 'map[string]string';
+const data = stringSecrets ? { ...DATA, Secrets: new GoStringMap(Object.entries(DATA.Secrets)) } : DATA;
+
 const cases = Array.from({ length: count }, (_, i) => {
   const r = random();
   const generators: Record<string, () => string> = { soup, printf: printfCase, structured, body: () => body(2) };
   const only = generators[process.env.MODE ?? ''];
   const template = only ? only() : r < 0.4 ? body(2) : r < 0.6 ? soup() : r < 0.8 ? printfCase() : structured();
-  return { name: `fuzz/${i}`, template };
+  return { name: `fuzz/${i}`, template, ...(stringSecrets ? { secretsType: 'map[string]string' } : {}) };
 });
 const dir = mkdtempSync(join(tmpdir(), 'template-diff-'));
 writeFileSync(join(dir, 'cases.json'), JSON.stringify({ defaultData: DATA, cases }));
@@ -321,7 +331,7 @@ let rendered = 0;
 for (const r of results) {
   let ours: { output?: string; error?: string };
   try {
-    ours = { output: parseTemplate(r.template, { name: 't' }).execute(DATA, { describeValue: goValueText }) };
+    ours = { output: parseTemplate(r.template, { name: 't' }).execute(data, { describeValue: goValueText }) };
   } catch (e) {
     if (!(e instanceof TemplateParseError || e instanceof TemplateExecutionError)) {
       ours = { error: `CRASH ${(e as Error).stack}` };
