@@ -1,4 +1,5 @@
 import {
+  GoStringMap,
   TEMPLATE_LIMITS,
   TemplateErrorCode,
   TemplateExecutionError,
@@ -167,6 +168,53 @@ describe('values from the data in error messages (describeValue)', () => {
         thrown(() => parseTemplate('{{ .Secrets.FLAG }}{{ .Secrets.SECRET_NAME }}').execute(data, { describeValue })),
       ).toMatchObject({ reason: 'map has no entry for key "SECRET_NAME"' });
     }
+  });
+});
+
+describe("GoStringMap: .Secrets as Go's map[string]string", () => {
+  const value = 'hunter2-very-secret';
+
+  it('refuses a key or value that is not a string, naming neither', () => {
+    const entries = [['A', 42]] as unknown as [string, string][];
+    expect(() => new GoStringMap(entries)).toThrow(
+      new TypeError('a GoStringMap holds only string keys and string values'),
+    );
+    const keys = [[7, value]] as unknown as [string, string][];
+    const e = thrown(() => new GoStringMap(keys));
+    expect(e).toBeInstanceOf(TypeError);
+    expect((e as Error).message).not.toContain('hunter2');
+  });
+
+  it('names the map by type only in a default error message', () => {
+    const e = thrown(() =>
+      parseTemplate('{{ eq .Secrets .Secrets }}').execute({ Secrets: new GoStringMap([['A', value]]) }),
+    );
+    expect(e).toMatchObject({
+      reason: 'error calling eq: non-comparable type <redacted map[string]string>: map[string]string',
+    });
+    expect((e as Error).message).not.toContain('hunter2');
+  });
+
+  it('tells onRead each key whose value a template reads, and only those', () => {
+    const reads = (source: string): string[] => {
+      const seen: string[] = [];
+      const map = new GoStringMap(
+        [
+          ['A', 'a'],
+          ['B', 'b'],
+          ['C', ''],
+        ],
+        (key) => seen.push(key),
+      );
+      parseTemplate(source).execute({ Secrets: map, List: [map] });
+      return seen;
+    };
+    expect(reads('{{ .Secrets.B }}{{ index .Secrets "C" }}{{ index .Secrets "NOPE" }}')).toEqual(['B', 'C']);
+    expect(reads('{{ if .Secrets.NOPE }}{{ end }}{{ default "x" .Secrets.NOPE }}')).toEqual([]);
+    expect(reads('{{ len .Secrets }}{{ if .Secrets }}{{ end }}{{ with .Secrets }}{{ end }}')).toEqual([]);
+    expect(reads('{{ range $k, $v := .Secrets }}{{ if eq $k "B" }}{{ break }}{{ end }}{{ end }}')).toEqual(['A', 'B']);
+    expect(reads('{{ .Secrets }}')).toEqual(['A', 'B', 'C']);
+    expect(reads('{{ range .List }}{{ .A }}{{ end }}{{ $s := .Secrets }}{{ $s.C }}')).toEqual(['A', 'C']);
   });
 });
 
