@@ -130,7 +130,7 @@ const isInterfaceAt = (s: Execution, type: StaticType): boolean =>
 interface Slot {
   readonly name: string;
   readonly index: number;
-  /** Whether it holds an element of a container, typed `interface {}` in errors; set for range variables. */
+  /** A range's element variable has the range's slot: `interface {}` unless it iterates a map[string]string. */
   type: StaticType;
   /** False for a name the parser accepted but nothing declared (`{{$x = 1}}` alone): Go fails when it runs. */
   readonly defined: boolean;
