@@ -123,6 +123,18 @@ describe('Helm chart', () => {
     expect(renderEnv).not.toContain('DATABASE_URL');
   });
 
+  it("mounts each service's own signing key Secret, and no other service's", () => {
+    for (const deployment of renderChart().filter((d) => d.kind === 'Deployment')) {
+      const name = (deployment.metadata.name as string).replace(/^sp-/, '');
+      const secretNames = deployment.spec.template.spec.volumes.map(
+        (v: { secret: { secretName: string } }) => v.secret.secretName,
+      );
+      expect(secretNames.filter((n: string) => n.startsWith('secrets-platform-service-key'))).toEqual([
+        `secrets-platform-service-key-${name}`,
+      ]);
+    }
+  });
+
   it('adds NATS credentials only when a credentials Secret is named', () => {
     const names = (docs: Manifest[]) =>
       docs
