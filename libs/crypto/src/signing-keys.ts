@@ -1,4 +1,4 @@
-import { JWK } from 'node-jose';
+import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { decodeBase64Url, isRecord } from './base64url';
 import { TokenError, TokenErrorCode } from './token-error';
 
@@ -23,7 +23,8 @@ export type KeyPolicy =
 export interface SigningKey {
   readonly kid: string | undefined;
   readonly alg: TokenAlgorithm;
-  readonly key: JWK.Key;
+  /** The HMAC secret (HS256), or the public (verifying) or private (signing) key object. */
+  readonly key: KeyObject | Buffer;
   readonly policy: KeyPolicy;
 }
 
@@ -109,12 +110,19 @@ function checkShape(jwk: Record<string, unknown>, alg: TokenAlgorithm, name: str
   }
 }
 
-async function importKey(jwk: Record<string, unknown>, alg: TokenAlgorithm, name: string): Promise<SigningKey> {
+function importKey(jwk: Record<string, unknown>, alg: TokenAlgorithm, name: string, needPrivate: boolean): SigningKey {
   const policy = policyOf(jwk, name);
+  const kid = typeof jwk.kid === 'string' ? jwk.kid : undefined;
+  if (alg === 'HS256') return { kid, alg, key: decodeBase64Url(jwk.k as string) as Buffer, policy };
+  const { kty, crv, x, y, n, e, d, p, q, dp, dq, qi } = jwk;
+  const members = Object.fromEntries(
+    Object.entries({ kty, crv, x, y, n, e, d, p, q, dp, dq, qi }).filter(([, value]) => value !== undefined),
+  ) as JsonWebKey;
   try {
-    const { signs: _policy, ...material } = jwk;
-    const key = await JWK.asKey(material);
-    return { kid: typeof jwk.kid === 'string' ? jwk.kid : undefined, alg, key, policy };
+    const key = needPrivate
+      ? createPrivateKey({ key: members, format: 'jwk' })
+      : createPublicKey({ key: members, format: 'jwk' });
+    return { kid, alg, key, policy };
   } catch {
     throw badKey(`${name}: not a valid ${alg} key`);
   }
@@ -139,7 +147,7 @@ export async function importVerificationKeys(
       throw badKey(`${name}: oct (HS256) keys are refused when NODE_ENV=production`);
     }
     checkShape(jwk, alg, name, false);
-    keys.push(await importKey(jwk, alg, name));
+    keys.push(importKey(jwk, alg, name, false));
   }
   if (keys.length === 0) throw badKey('JWKS has no HS256, ES256 or RS256 signing key');
   return keys;
@@ -159,6 +167,6 @@ export async function importSigningKey(
   const name = describe(jwk, 0);
   checkShape(jwk, alg, name, true);
   if (typeof jwk.kid !== 'string' || jwk.kid === '') throw badKey('signing key must have a "kid"');
-  const imported = await importKey(jwk, alg, name);
+  const imported = importKey(jwk, alg, name, true);
   return { ...imported, kid: jwk.kid };
 }

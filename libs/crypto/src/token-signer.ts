@@ -1,5 +1,5 @@
-import { JWS } from 'node-jose';
 import { importSigningKey, SigningKey } from './signing-keys';
+import { signJws } from './token-jws';
 
 export interface SignOptions {
   readonly expiresInSeconds: number;
@@ -35,10 +35,12 @@ export class TokenSigner {
       iat,
       exp: iat + Math.ceil(options.expiresInSeconds),
     };
-    const fields = { alg: this.signingKey.alg, kid: this.signingKey.kid, typ: 'JWT' };
-    const token = await JWS.createSign({ format: 'compact', fields }, this.signingKey.key)
-      .update(JSON.stringify(payload), 'utf8')
-      .final();
-    return token as unknown as string;
+    const header = { alg: this.signingKey.alg, kid: this.signingKey.kid, typ: 'JWT' };
+    const input = `${encodeJson(header)}.${encodeJson(payload)}`;
+    return `${input}.${signJws(this.signingKey, input)}`;
   }
+}
+
+function encodeJson(value: unknown): string {
+  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
 }

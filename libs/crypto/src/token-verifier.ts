@@ -1,8 +1,8 @@
-import { JWS } from 'node-jose';
 import { decodeJsonObject } from './base64url';
 import { BoundedCache } from './bounded-cache';
 import { importVerificationKeys, isTokenAlgorithm, SigningKey } from './signing-keys';
 import { TokenError, TokenErrorCode } from './token-error';
+import { verifyJws } from './token-jws';
 import { CLOCK_LEEWAY_SECONDS, checkClaims, checkTime, jtiOf, type TokenPolicy } from './token-policy';
 import { TokenReplayRegistry } from './token-replay';
 
@@ -103,13 +103,16 @@ export class TokenVerifier {
     if (!isTokenAlgorithm(alg)) {
       throw new TokenError(TokenErrorCode.ALGORITHM_NOT_ALLOWED, 'token algorithm is not one of HS256, ES256, RS256');
     }
+    if (header.crit !== undefined) {
+      throw new TokenError(
+        TokenErrorCode.MALFORMED,
+        'token header "crit" names extensions this verifier does not know',
+      );
+    }
+    const input = `${parts[0]}.${parts[1]}`;
     for (const key of candidateKeys(keys, header.kid, alg)) {
-      try {
-        await JWS.createVerify(key.key, { algorithms: [alg], allowEmbeddedKey: false }).verify(token);
-      } catch {
-        // Without a kid several keys may fit; the token is refused only when none verifies it.
-        continue;
-      }
+      // Without a kid several keys may fit; the token is refused only when none verifies it.
+      if (!verifyJws(key, input, parts[2])) continue;
       checkClaims(claims, key.policy, this.options.policy, now);
       return { claims: deepFreeze(claims), singleUse: key.policy.kind === 'service' };
     }

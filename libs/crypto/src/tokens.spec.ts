@@ -94,6 +94,43 @@ describe('platform tokens', () => {
     expect((await verifier.verify(token, { now: NOW })).sub).toBe('svc');
   });
 
+  it.each([
+    ['HS256', hs],
+    ['ES256', es],
+    ['RS256', rs],
+  ])('signs %s tokens that node-jose verifies', async (alg, jwk) => {
+    const token = await (await TokenSigner.fromJwk(jwk)).sign(base, { expiresInSeconds: 60, now: NOW });
+    const key = await JWK.asKey(alg === 'HS256' ? jwk : publicHalf(jwk));
+    const verified = await JWS.createVerify(key, { algorithms: [alg] }).verify(token);
+    expect(JSON.parse(verified.payload.toString())).toEqual({ ...base, iat: NOW, exp: NOW + 60 });
+  });
+
+  it('refuses a header with critical extensions it does not know', async () => {
+    const token = hs256Token(
+      { alg: 'HS256', kid: 'dev-hs256', crit: ['b64'], b64: false },
+      { ...base, iat: NOW, exp: NOW + 60 },
+      hsSecret,
+    );
+    const error = await refusal(verifier.verify(token, { now: NOW }));
+    expect([error.code, error.message]).toEqual([
+      TokenErrorCode.MALFORMED,
+      'token header "crit" names extensions this verifier does not know',
+    ]);
+  });
+
+  it('refuses an ES256 signature of the wrong length or encoding', async () => {
+    const token = await (await TokenSigner.fromJwk(es)).sign(base, { expiresInSeconds: 60, now: NOW });
+    const [header, payload, signature] = token.split('.');
+    const der = `${signature}AA`;
+    for (const forged of [
+      `${header}.${payload}.${der}`,
+      `${header}.${payload}.`,
+      `${header}.${payload}.${signature}=`,
+    ]) {
+      expect((await refusal(verifier.verify(forged, { now: NOW }))).code).toBe(TokenErrorCode.BAD_SIGNATURE);
+    }
+  });
+
   it('refuses alg none', async () => {
     const token = `${b64({ alg: 'none', kid: 'dev-hs256' })}.${b64({ ...base, iat: NOW, exp: NOW + 60 })}.`;
     const error = await refusal(verifier.verify(token, { now: NOW }));
