@@ -2,13 +2,10 @@ import { type DynamicModule, Global, Module, type INestApplication, type Type } 
 import { NestFactory } from '@nestjs/core';
 import { type MicroserviceOptions } from '@nestjs/microservices';
 import { type CommonConfig, ConfigError, type ServiceName, urlList } from '@platform/config';
-import { TokenError, TokenSigner, TokenVerifier } from '@platform/crypto';
 import { LoggerModule, Logger as NestPinoLogger } from 'nestjs-pino';
 import { type NatsConnection, connect } from 'nats';
-import { readFile } from 'node:fs/promises';
 import { type AddressInfo } from 'node:net';
-import { isAbsolute } from 'node:path';
-import { type DestinationStream, type Logger } from 'pino';
+import { type DestinationStream } from 'pino';
 import { Counter } from 'prom-client';
 import { BearerAuthGuard } from './auth.guard';
 import { type ErrorMapper } from './errors';
@@ -18,9 +15,10 @@ import { createLogger } from './logging';
 import { natsCredentials } from './nats-credentials';
 import { PlatformNatsServer } from './nats-transport';
 import { PlatformContext, Readiness, createMetricsRegistry } from './platform-context';
-import { PLATFORM_SERVICE_SCOPES, type ServiceScope } from './principal';
+import { type ServiceScope } from './principal';
 import { RpcErrorFilter } from './rpc-error.filter';
 import { ServiceClient, ServiceTokenIssuer } from './service-client';
+import { reloadJwks, serviceTokenKeys } from './service-token-keys';
 
 export interface ServiceDefinition {
   readonly name: ServiceName;
@@ -80,93 +78,6 @@ function watchConnection(connection: NatsConnection): () => boolean {
   return () => connected && !connection.isClosed();
 }
 
-function serviceScopesMap(): ReadonlyMap<string, readonly string[]> {
-  return new Map(Object.entries(PLATFORM_SERVICE_SCOPES));
-}
-
-/**
- * The service's token verifier and its own signer (ARCHITECTURE.md §4). Refuses to start, naming the setting, when
- * production meets an `oct` key, when the definition asks for scopes its key may not sign, or when AUTH_JWKS does not
- * trust the service's own key for this service (every call it made would be refused).
- */
-async function tokenKeys(definition: ServiceDefinition): Promise<{ verifier: TokenVerifier; signer: TokenSigner }> {
-  const { config, name } = definition;
-  const production = config.nodeEnv === 'production';
-  const allowed: readonly string[] = PLATFORM_SERVICE_SCOPES[name];
-  const extra = definition.scopes.filter((scope) => !allowed.includes(scope));
-  if (extra.length > 0) {
-    throw new ConfigError([
-      `${name} asks for scopes its key may not sign: ${extra.join(', ')} (PLATFORM_SERVICE_SCOPES)`,
-    ]);
-  }
-  const named = async <T>(variable: string, build: () => Promise<T>): Promise<T> => {
-    try {
-      return await build();
-    } catch (error) {
-      if (error instanceof TokenError) throw new ConfigError([`${variable}: ${error.message}`]);
-      throw error;
-    }
-  };
-  const verifier = await named('AUTH_JWKS', () =>
-    TokenVerifier.fromJwks(config.authJwks.json, {
-      policy: {
-        audience: name,
-        issuers: config.authIssuers,
-        serviceScopes: serviceScopesMap(),
-        maxUserLifetimeSeconds: config.authMaxUserTokenSeconds,
-        maxServiceLifetimeSeconds: config.authMaxServiceTokenSeconds,
-      },
-      replayCacheSize: config.authReplayCacheSize,
-      refuseSymmetricKeys: production,
-    }),
-  );
-  const signer = await named('SERVICE_SIGNING_KEY', () =>
-    TokenSigner.fromJwk(config.serviceSigningKey.json, { refuseSymmetricKeys: production }),
-  );
-  const own = verifier.trustedKeys.find((key) => key.kid === signer.kid);
-  if (own?.signs !== `service:${name}`) {
-    throw new ConfigError([
-      `SERVICE_SIGNING_KEY: AUTH_JWKS has no key "${signer.kid}" with "signs": "service:${name}"`,
-    ]);
-  }
-  if (!config.authIssuers.includes(config.serviceTokenIssuer)) {
-    throw new ConfigError(['SERVICE_TOKEN_ISSUER must be one of AUTH_ISSUERS']);
-  }
-  return { verifier, signer };
-}
-
-/**
- * Re-reads AUTH_JWKS_FILE every AUTH_JWKS_RELOAD_SECONDS and swaps the keys when its content changed, so a removed
- * key stops verifying without a restart. A file that cannot be read or imported keeps the current keys, loudly.
- */
-function reloadJwks(definition: ServiceDefinition, verifier: TokenVerifier, logger: Logger): () => void {
-  const { authJwks, authJwksReloadSeconds } = definition.config;
-  if (!isAbsolute(authJwks.source)) return () => undefined;
-  const path = authJwks.source;
-  let last = JSON.stringify(authJwks.json);
-  let running = false;
-  const timer = setInterval(() => {
-    if (running) return;
-    running = true;
-    void (async () => {
-      try {
-        const text = JSON.stringify(JSON.parse(await readFile(path, 'utf8')));
-        if (text === last) return;
-        await verifier.replaceKeys(JSON.parse(text));
-        last = text;
-        logger.info({ path, keys: verifier.trustedKeys }, 'AUTH_JWKS reloaded');
-      } catch (error) {
-        const reason = error instanceof TokenError ? error.message : 'cannot read it as JSON';
-        logger.error({ path, reason }, 'AUTH_JWKS reload failed; keeping the keys loaded before');
-      } finally {
-        running = false;
-      }
-    })();
-  }, authJwksReloadSeconds * 1000);
-  timer.unref();
-  return () => clearInterval(timer);
-}
-
 /** Boots one service: NATS, streams, auth, the Nest app with its plain-JSON NATS transport, and HTTP health/metrics. */
 export async function startService(
   definition: ServiceDefinition,
@@ -175,13 +86,11 @@ export async function startService(
   const { config } = definition;
   const startDeadlineAt = Date.now() + config.startTimeoutMs;
   const logger = createLogger(definition.name, config.logLevel, options.logDestination);
-  const { verifier, signer } = await tokenKeys(definition);
-  const stopJwksReload = reloadJwks(definition, verifier, logger);
-  const nats = await connectNats(definition).catch((error: unknown) => {
-    stopJwksReload();
-    throw error;
-  });
+  const { verifier, signer } = await serviceTokenKeys(definition);
+  const nats = await connectNats(definition);
+  let stopJwksReload: () => void = () => undefined;
   try {
+    stopJwksReload = reloadJwks(definition, verifier, logger);
     await ensureStreams(nats, definition.streams, {
       subjectPrefix: config.subjectPrefix,
       replicas: config.jetStreamReplicas,
