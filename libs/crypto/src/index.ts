@@ -5,7 +5,7 @@ export { CLOCK_LEEWAY_SECONDS } from './token-policy';
 export type { TokenPolicy } from './token-policy';
 export { TokenSigner } from './token-signer';
 export type { SignOptions } from './token-signer';
-export { TOKEN_ALGORITHMS, hasSymmetricKey } from './signing-keys';
+export { TOKEN_ALGORITHMS } from './signing-keys';
 export type { TokenAlgorithm } from './signing-keys';
 export { isDevKeyMaterial, DEV_KEY_ID_PREFIX } from './dev-keys';
 export { CryptoError, CryptoErrorCode } from './crypto-error';

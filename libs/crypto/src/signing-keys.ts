@@ -39,13 +39,6 @@ function policyOf(jwk: Record<string, unknown>, name: string): KeyPolicy {
   throw badKey(`${name}: member "signs" must be "users", "clients" or "service:<name>"`);
 }
 
-/** True when a JWK, or any key of a JWKS, is a symmetric (`oct`) key; production refuses them for tokens. */
-export function hasSymmetricKey(jwkOrJwks: unknown): boolean {
-  if (!isRecord(jwkOrJwks)) return false;
-  const keys = Array.isArray(jwkOrJwks.keys) ? (jwkOrJwks.keys as unknown[]) : [jwkOrJwks];
-  return keys.some((key) => isRecord(key) && key.kty === 'oct');
-}
-
 const MIN_HMAC_KEY_BYTES = 32; // RFC 7518 §3.2: a key at least as long as the hash output
 const MIN_RSA_MODULUS_BYTES = 256; // 2048 bits
 
