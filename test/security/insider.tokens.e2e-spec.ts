@@ -208,6 +208,12 @@ describe('insider: tokens are bound to their use', () => {
       { expiresInSeconds: 600 },
     );
     expect((await list(token)).status).toBeUndefined();
+    // A file caught mid-edit (or emptied) is not a revocation of every key: the keys loaded before stay, loudly.
+    writeFileSync(jwksFile, '{"keys": [');
+    await eventually('secrets reports the unreadable JWKS', () =>
+      platform.services.secrets.logs.some((line) => line.includes('AUTH_JWKS reload failed')),
+    );
+    expect((await list(token)).status).toBeUndefined();
     writeJwks(DEV_JWKS.keys);
     await eventually(
       'secrets reloads its JWKS and refuses the removed key',
