@@ -124,6 +124,18 @@ describe('Helm chart', () => {
     ).toEqual(['sp-redaction', 'sp-render', 'sp-secrets']);
   });
 
+  it("mounts each service's own signing key Secret, and no other service's", () => {
+    for (const deployment of renderChart().filter((d) => d.kind === 'Deployment')) {
+      const name = (deployment.metadata.name as string).replace(/^sp-/, '');
+      const secretNames = deployment.spec.template.spec.volumes.map(
+        (v: { secret: { secretName: string } }) => v.secret.secretName,
+      );
+      expect(secretNames.filter((n: string) => n.startsWith('secrets-platform-service-key'))).toEqual([
+        `secrets-platform-service-key-${name}`,
+      ]);
+    }
+  });
+
   it('probes /healthz and /readyz, runs in production mode and takes keys from Kubernetes Secrets', () => {
     const secrets = renderChart().find((d) => d.kind === 'Deployment' && d.metadata.name === 'sp-secrets')!;
     const container = secrets.spec.template.spec.containers[0];

@@ -17,6 +17,7 @@ export {
 export {
   DEFAULT_HTTP_PORTS,
   DEFAULT_REPLY_PREFIXES,
+  DEFAULT_TOKEN_ISSUER,
   REPO_ROOT,
   SERVICE_NAMES,
   commonSettings,

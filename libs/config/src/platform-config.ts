@@ -47,6 +47,9 @@ export const DEFAULT_HTTP_PORTS: Readonly<Record<ServiceName, number>> = {
   audit: 8084,
 };
 
+/** The `iss` of the platform's own service tokens and of dev tokens, trusted by default. */
+export const DEFAULT_TOKEN_ISSUER = 'secrets-platform';
+
 /** Where callers' replies go: nats.js's default inbox and the per-user `_INBOX_<user>.` ones (libs/messaging). */
 export const DEFAULT_REPLY_PREFIXES: readonly string[] = Object.freeze(['_INBOX.', '_INBOX_']);
 
@@ -80,7 +83,22 @@ export function commonSettings(service: ServiceName) {
     startTimeoutMs: integerSetting('START_TIMEOUT_MS', { default: 60_000, min: 1_000, max: 600_000 }),
     logLevel: enumSetting('LOG_LEVEL', LOG_LEVELS, 'info'),
     authJwks: keyMaterialSetting('AUTH_JWKS', 'deploy/dev/jwks.json', REPO_ROOT),
-    serviceSigningKey: keyMaterialSetting('SERVICE_SIGNING_KEY', 'deploy/dev/service-key.json', REPO_ROOT),
+    serviceSigningKey: keyMaterialSetting('SERVICE_SIGNING_KEY', `deploy/dev/service-key-${service}.json`, REPO_ROOT),
+    // Token policy (ARCHITECTURE.md §4): trusted issuers, lifetime caps, JWKS reloads, single-use token memory.
+    authIssuers: listSetting('AUTH_ISSUERS', {
+      default: [DEFAULT_TOKEN_ISSUER],
+      itemPattern: /^[\x21-\x2b\x2d-\x7e]{1,256}$/,
+      description: 'issuer names without spaces or commas, such as "secrets-platform,https://idp.example.com"',
+    }),
+    serviceTokenIssuer: stringSetting('SERVICE_TOKEN_ISSUER', {
+      default: DEFAULT_TOKEN_ISSUER,
+      pattern: /^[\x21-\x2b\x2d-\x7e]{1,256}$/,
+      description: 'an issuer name without spaces or commas',
+    }),
+    authMaxUserTokenSeconds: integerSetting('AUTH_MAX_USER_TOKEN_SECONDS', { default: 43_200, min: 60, max: 604_800 }),
+    authMaxServiceTokenSeconds: integerSetting('AUTH_MAX_SERVICE_TOKEN_SECONDS', { default: 300, min: 60, max: 3_600 }),
+    authJwksReloadSeconds: integerSetting('AUTH_JWKS_RELOAD_SECONDS', { default: 30, min: 1, max: 3_600 }),
+    authReplayCacheSize: integerSetting('AUTH_REPLAY_CACHE_SIZE', { default: 100_000, min: 100, max: 10_000_000 }),
   };
 }
 

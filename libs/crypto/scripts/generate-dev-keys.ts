@@ -5,38 +5,49 @@ import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 const DEV_DIR = join(__dirname, '../../../deploy/dev');
+const SERVICES = ['secrets', 'render', 'redaction', 'audit'] as const;
 
-function serviceKey(): Record<string, unknown> {
+function serviceKey(service: string): Record<string, unknown> {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const { kty, crv, x, y, d } = privateKey.export({ format: 'jwk' });
-  return { kty, crv, x, y, d, kid: 'dev-service', alg: 'ES256', use: 'sig' };
+  return { kty, crv, x, y, d, kid: `dev-service-${service}`, alg: 'ES256', use: 'sig', signs: `service:${service}` };
+}
+
+function octKey(kid: string, signs: string): Record<string, unknown> {
+  return { kty: 'oct', kid, alg: 'HS256', use: 'sig', signs, k: randomBytes(32).toString('base64url') };
 }
 
 function main(): void {
   const force = process.argv.includes('--force');
-  const service = serviceKey();
-  const { d: _private, ...servicePublic } = service;
+  const services = SERVICES.map((service) => [service, serviceKey(service)] as const);
   const files: Record<string, unknown> = {
-    // The HS256 key is symmetric: this file also signs dev tokens (`secrets dev token`, tests). Dev only.
+    // The HS256 keys are symmetric: this file also signs dev tokens (`secrets dev token`, tests). Dev only.
     'jwks.json': {
       keys: [
-        { kty: 'oct', kid: 'dev-hs256', alg: 'HS256', use: 'sig', k: randomBytes(32).toString('base64url') },
-        servicePublic,
+        octKey('dev-hs256', 'users'),
+        octKey('dev-clients', 'clients'),
+        ...services.map(([, key]) => {
+          const { d: _private, ...publicHalf } = key;
+          return publicHalf;
+        }),
       ],
     },
-    'service-key.json': service,
+    ...Object.fromEntries(services.map(([service, key]) => [`service-key-${service}.json`, key])),
     'master-keys.json': {
       keys: [{ kty: 'oct', kid: 'dev-master-1', alg: 'A256KW', use: 'enc', k: randomBytes(32).toString('base64url') }],
     },
   };
   mkdirSync(DEV_DIR, { recursive: true });
-  const existing = Object.keys(files).filter((name) => existsSync(join(DEV_DIR, name)));
+  const only = process.argv.includes('--signing-keys-only')
+    ? Object.keys(files).filter((name) => name !== 'master-keys.json')
+    : Object.keys(files);
+  const existing = only.filter((name) => existsSync(join(DEV_DIR, name)));
   if (existing.length > 0 && !force) {
     console.error(`refusing to overwrite ${existing.join(', ')} in ${DEV_DIR}; pass --force to replace them`);
     process.exit(1);
   }
-  for (const [name, content] of Object.entries(files)) {
-    writeFileSync(join(DEV_DIR, name), `${JSON.stringify(content, null, 2)}\n`);
+  for (const name of only) {
+    writeFileSync(join(DEV_DIR, name), `${JSON.stringify(files[name], null, 2)}\n`);
     console.log(`wrote ${join(DEV_DIR, name)}`);
   }
 }

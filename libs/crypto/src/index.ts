@@ -1,6 +1,8 @@
 export { TokenError, TokenErrorCode } from './token-error';
-export { TokenVerifier, TOKEN_AUDIENCE, CLOCK_LEEWAY_SECONDS } from './token-verifier';
+export { TokenVerifier } from './token-verifier';
 export type { TokenClaims, TokenVerifierOptions } from './token-verifier';
+export { CLOCK_LEEWAY_SECONDS } from './token-policy';
+export type { TokenPolicy } from './token-policy';
 export { TokenSigner } from './token-signer';
 export type { SignOptions } from './token-signer';
 export { TOKEN_ALGORITHMS } from './signing-keys';

@@ -1,6 +1,5 @@
-import { JWS } from 'node-jose';
 import { importSigningKey, SigningKey } from './signing-keys';
-import { TOKEN_AUDIENCE } from './token-verifier';
+import { signJws } from './token-jws';
 
 export interface SignOptions {
   readonly expiresInSeconds: number;
@@ -12,8 +11,9 @@ export interface SignOptions {
 export class TokenSigner {
   private constructor(private readonly signingKey: SigningKey & { kid: string }) {}
 
-  static async fromJwk(privateJwk: unknown): Promise<TokenSigner> {
-    return new TokenSigner(await importSigningKey(privateJwk));
+  /** `refuseSymmetricKeys`: refuse an `oct` key (production). */
+  static async fromJwk(privateJwk: unknown, options: { refuseSymmetricKeys?: boolean } = {}): Promise<TokenSigner> {
+    return new TokenSigner(await importSigningKey(privateJwk, { refuseSymmetric: options.refuseSymmetricKeys }));
   }
 
   get kid(): string {
@@ -24,7 +24,7 @@ export class TokenSigner {
     return this.signingKey.alg;
   }
 
-  /** Signs `claims` with `iat`, `exp` and (unless given) `aud: secrets-platform`. */
+  /** Signs `claims` with `iat` and `exp`; the caller names `iss`, `aud` and (for single-use tokens) `jti`. */
   async sign(claims: Record<string, unknown>, options: SignOptions): Promise<string> {
     if (!Number.isFinite(options.expiresInSeconds) || options.expiresInSeconds <= 0) {
       throw new RangeError('expiresInSeconds must be a positive number');
@@ -32,14 +32,15 @@ export class TokenSigner {
     const iat = Math.floor(options.now ?? Date.now() / 1000);
     const payload = {
       ...claims,
-      aud: claims.aud ?? TOKEN_AUDIENCE,
       iat,
       exp: iat + Math.ceil(options.expiresInSeconds),
     };
-    const fields = { alg: this.signingKey.alg, kid: this.signingKey.kid, typ: 'JWT' };
-    const token = await JWS.createSign({ format: 'compact', fields }, this.signingKey.key)
-      .update(JSON.stringify(payload), 'utf8')
-      .final();
-    return token as unknown as string;
+    const header = { alg: this.signingKey.alg, kid: this.signingKey.kid, typ: 'JWT' };
+    const input = `${encodeJson(header)}.${encodeJson(payload)}`;
+    return `${input}.${signJws(this.signingKey, input)}`;
   }
+}
+
+function encodeJson(value: unknown): string {
+  return Buffer.from(JSON.stringify(value), 'utf8').toString('base64url');
 }

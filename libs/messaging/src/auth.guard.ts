@@ -1,6 +1,6 @@
 import { type CanActivate, type ExecutionContext, Injectable, createParamDecorator } from '@nestjs/common';
 import { type NatsContext } from '@nestjs/microservices';
-import { TokenError, type TokenVerifier } from '@platform/crypto';
+import { TokenError, TokenErrorCode, type TokenVerifier } from '@platform/crypto';
 import { PlatformError } from './errors';
 import { type Principal, principalFromClaims } from './principal';
 
@@ -33,6 +33,9 @@ export class BearerAuthGuard implements CanActivate {
     try {
       principals.set(nats, principalFromClaims(await this.verifier.verify(match[1])));
     } catch (error) {
+      if (error instanceof TokenError && error.code === TokenErrorCode.REPLAY_CACHE_FULL) {
+        throw new PlatformError('UNAVAILABLE', error.message);
+      }
       if (error instanceof TokenError) throw new PlatformError('UNAUTHENTICATED', `invalid token: ${error.message}`);
       throw error;
     }

@@ -2,7 +2,6 @@ import { type DynamicModule, Global, Module, type INestApplication, type Type } 
 import { NestFactory } from '@nestjs/core';
 import { type MicroserviceOptions } from '@nestjs/microservices';
 import { type CommonConfig, ConfigError, type ServiceName, urlList } from '@platform/config';
-import { TokenSigner, TokenVerifier } from '@platform/crypto';
 import { LoggerModule, Logger as NestPinoLogger } from 'nestjs-pino';
 import { type NatsConnection, connect } from 'nats';
 import { type AddressInfo } from 'node:net';
@@ -19,6 +18,7 @@ import { PlatformContext, Readiness, createMetricsRegistry } from './platform-co
 import { type ServiceScope } from './principal';
 import { RpcErrorFilter } from './rpc-error.filter';
 import { ServiceClient, ServiceTokenIssuer } from './service-client';
+import { reloadJwks, serviceTokenKeys } from './service-token-keys';
 
 export interface ServiceDefinition {
   readonly name: ServiceName;
@@ -87,12 +87,11 @@ export async function startService(
   const { config } = definition;
   const startDeadlineAt = Date.now() + config.startTimeoutMs;
   const logger = createLogger(definition.name, config.logLevel, options.logDestination);
-  const [verifier, signer] = await Promise.all([
-    TokenVerifier.fromJwks(config.authJwks.json),
-    TokenSigner.fromJwk(config.serviceSigningKey.json),
-  ]);
+  const { verifier, signer } = await serviceTokenKeys(definition);
   const nats = await connectNats(definition);
+  let stopJwksReload: () => void = () => undefined;
   try {
+    stopJwksReload = reloadJwks(definition, verifier, logger);
     await ensureStreams(nats, definition.streams, {
       subjectPrefix: config.subjectPrefix,
       replicas: config.jetStreamReplicas,
@@ -104,7 +103,7 @@ export async function startService(
     const isConnected = watchConnection(nats);
     const readiness = new Readiness();
     readiness.register('nats', () => Promise.resolve(isConnected()));
-    const tokens = new ServiceTokenIssuer(signer, definition.name, definition.scopes);
+    const tokens = new ServiceTokenIssuer(signer, definition.name, definition.scopes, config.serviceTokenIssuer);
     const services = new ServiceClient(nats, config.subjectPrefix, tokens);
     const metrics = createMetricsRegistry(definition.name);
     const context = new PlatformContext(
@@ -159,11 +158,13 @@ export async function startService(
       context,
       httpPort,
       async close() {
+        stopJwksReload();
         await app.close();
         await nats.drain().catch(() => undefined);
       },
     };
   } catch (error) {
+    stopJwksReload();
     await nats.close();
     throw error;
   }

@@ -39,7 +39,7 @@ export {
 export { ERROR_CODE_HEADER, ERROR_MESSAGE_HEADER, PlatformNatsServer, encodeErrorReply } from './nats-transport';
 export { PlatformContext, Readiness, type ReadinessCheck } from './platform-context';
 export {
-  AUDIENCE,
+  PLATFORM_SERVICE_SCOPES,
   IDENTIFIER_PATTERN,
   actorOf,
   isSubject,

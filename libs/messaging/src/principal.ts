@@ -1,7 +1,7 @@
+import { type ServiceName } from '@platform/config';
 import { PlatformError } from './errors';
 
 export const IDENTIFIER_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
-export const AUDIENCE = 'secrets-platform';
 // eslint-disable-next-line no-control-regex -- matching control characters is the point
 const CONTROL_CHARACTER = /[\u0000-\u001f\u007f]/;
 
@@ -26,6 +26,17 @@ const SCOPES: readonly ServiceScope[] = [
   'redaction:redact',
   'audit:read',
 ];
+
+/**
+ * The most each platform service's own key may sign (ARCHITECTURE.md §4): the scopes of its definition. A service
+ * refuses to start when its definition asks for more, so the two cannot drift apart unnoticed.
+ */
+export const PLATFORM_SERVICE_SCOPES: Readonly<Record<ServiceName, readonly ServiceScope[]>> = Object.freeze({
+  secrets: [],
+  render: ['secrets:resolve', 'secrets:resolve-all'],
+  redaction: ['secrets:resolve', 'secrets:resolve-all'],
+  audit: [],
+});
 
 interface PrincipalBase {
   readonly sub: string;

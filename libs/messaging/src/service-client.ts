@@ -1,38 +1,34 @@
+import { randomUUID } from 'node:crypto';
 import { ErrorCode as NatsErrorCode, type NatsConnection, NatsError, headers as natsHeaders } from 'nats';
 import { type TokenSigner } from '@platform/crypto';
 import { PlatformError, isWireError } from './errors';
 import { type ServiceScope } from './principal';
 
-const SERVICE_TOKEN_SECONDS = 300;
-/** Renew a little before expiry so a token never expires in flight. */
-const RENEW_BEFORE_SECONDS = 60;
+/** A service token lives long enough to cross the bus once; each call mints its own (ARCHITECTURE.md §4). */
+export const SERVICE_TOKEN_SECONDS = 60;
 
-/** Mints the service's own short-lived tokens (ARCHITECTURE.md §4) and reuses each until shortly before it expires. */
+/** Mints the service's own single-use tokens: one per call, naming the callee, with a fresh `jti`. */
 export class ServiceTokenIssuer {
-  private cached?: { token: string; renewAt: number };
-
   constructor(
     private readonly signer: TokenSigner,
     private readonly service: string,
     private readonly scopes: readonly ServiceScope[],
+    private readonly issuer: string,
   ) {}
 
-  /** A token for one call; `extra` claims (such as `cnf`) make a token of their own, never cached. */
-  async token(extra?: Readonly<Record<string, unknown>>): Promise<string> {
-    const now = Math.floor(Date.now() / 1000);
+  /** A token for one call to `audience` (a service name); `extra` claims (such as `cnf`) are added to it. */
+  async token(audience: string, extra?: Readonly<Record<string, unknown>>): Promise<string> {
     const claims = {
+      ...extra,
+      iss: this.issuer,
       sub: `service:${this.service}`,
       org: this.service,
       org_type: 'service',
       scope: this.scopes.join(' '),
+      aud: audience,
+      jti: randomUUID(),
     };
-    if (extra !== undefined) {
-      return this.signer.sign({ ...extra, ...claims }, { expiresInSeconds: SERVICE_TOKEN_SECONDS, now });
-    }
-    if (this.cached && now < this.cached.renewAt) return this.cached.token;
-    const token = await this.signer.sign(claims, { expiresInSeconds: SERVICE_TOKEN_SECONDS, now });
-    this.cached = { token, renewAt: now + SERVICE_TOKEN_SECONDS - RENEW_BEFORE_SECONDS };
-    return token;
+    return this.signer.sign(claims, { expiresInSeconds: SERVICE_TOKEN_SECONDS });
   }
 }
 
@@ -54,7 +50,8 @@ export class ServiceClient {
     options: { timeoutMs: number; claims?: Readonly<Record<string, unknown>> },
   ): Promise<Reply> {
     const headers = natsHeaders();
-    headers.set('Authorization', `Bearer ${await this.tokens.token(options.claims)}`);
+    const callee = subject.split('.')[0];
+    headers.set('Authorization', `Bearer ${await this.tokens.token(callee, options.claims)}`);
     let reply;
     try {
       reply = await this.connection.request(this.subjectPrefix + subject, encoder.encode(JSON.stringify(body)), {
@@ -66,7 +63,7 @@ export class ServiceClient {
         error instanceof NatsError &&
         (error.code === NatsErrorCode.NoResponders || error.code === NatsErrorCode.Timeout)
       ) {
-        throw new PlatformError('UNAVAILABLE', `${subject.split('.')[0]} service is unavailable`);
+        throw new PlatformError('UNAVAILABLE', `${callee} service is unavailable`);
       }
       if (error instanceof NatsError) throw new PlatformError('UNAVAILABLE', 'messaging is unavailable');
       throw error;
