@@ -18,7 +18,8 @@ import {
 } from '@platform/testing';
 import { Client } from 'pg';
 import { secretsService } from '../../services/secrets/src/secrets.definition';
-import { devMasterKeys } from '../../services/secrets/test/support/dev-master-keys';
+import { SecretsOperations } from '../../services/secrets/src/ops/secrets-operations';
+import { devMasterKeyMaterial, devMasterKeys } from '../../services/secrets/test/support/dev-master-keys';
 
 interface ErrorJson {
   error: { code: string; message: string; details?: Record<string, unknown> };
@@ -101,6 +102,37 @@ describe('insider: ciphertexts moved between rows', () => {
       key,
       value,
     ]);
+  }
+
+  /** Rewrites a value event and its row as the previous release stored them: header `{alg, enc, kid, sid}`, no digest. */
+  async function downgrade(key: string, version: number, plaintext: string, withDigest = false) {
+    const streamId = `secret:${vendor}:_:${key}`;
+    const { rows } = await db.query<{ id: string; master_kid: string; wrapped: string }>(
+      `select d.id, d.master_kid, d.wrapped
+       from events e join data_key d on d.id = (e.data->>'dataKeyId')::uuid
+       where e.stream_id = $1 and e.stream_version = $2`,
+      [streamId, version],
+    );
+    const [{ id, master_kid: masterKid, wrapped }] = rows;
+    const master = await MasterKeyRing.fromJwks(devMasterKeys);
+    const dataKey = await master.unwrap(masterKid, wrapped);
+    // JWE compact, dir + A256GCM (RFC 7516 §5.1): the base64url protected header is the AAD.
+    const header = Buffer.from(JSON.stringify({ alg: 'dir', enc: 'A256GCM', kid: id, sid: streamId })).toString(
+      'base64url',
+    );
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', dataKey, iv).setAAD(Buffer.from(header, 'ascii'));
+    const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    const legacy = [header, '', iv, ciphertext, cipher.getAuthTag()]
+      .map((part) => (typeof part === 'string' ? part : part.toString('base64url')))
+      .join('.');
+    const digest = withDigest ? createHash('sha256').update(legacy, 'ascii').digest('base64url') : null;
+    await overwriteEvent(vendor, key, version, { value: legacy, digest });
+    await db.query(
+      `update secret_view set value = $3 where organization_id = $1 and customer_id = '' and key = $2 and version = $4`,
+      [vendor, key, legacy, version],
+    );
+    return legacy;
   }
 
   function expectWithheld(
@@ -241,33 +273,6 @@ describe('insider: ciphertexts moved between rows', () => {
   });
 
   describe('a database written by the previous release', () => {
-    /** Rewrites a value event and its row as the previous release stored them: header `{alg, enc, kid, sid}`, no digest. */
-    async function downgrade(key: string, version: number, plaintext: string, withDigest = false) {
-      const streamId = `secret:${vendor}:_:${key}`;
-      const { rows } = await db.query<{ id: string; master_kid: string; wrapped: string }>(
-        `select d.id, d.master_kid, d.wrapped
-         from events e join data_key d on d.id = (e.data->>'dataKeyId')::uuid
-         where e.stream_id = $1 and e.stream_version = $2`,
-        [streamId, version],
-      );
-      const [{ id, master_kid: masterKid, wrapped }] = rows;
-      const master = await MasterKeyRing.fromJwks(devMasterKeys);
-      const dataKey = await master.unwrap(masterKid, wrapped);
-      // JWE compact, dir + A256GCM (RFC 7516 §5.1): the base64url protected header is the AAD.
-      const header = Buffer.from(JSON.stringify({ alg: 'dir', enc: 'A256GCM', kid: id, sid: streamId })).toString(
-        'base64url',
-      );
-      const iv = randomBytes(12);
-      const cipher = createCipheriv('aes-256-gcm', dataKey, iv).setAAD(Buffer.from(header, 'ascii'));
-      const ciphertext = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
-      const legacy = [header, '', iv, ciphertext, cipher.getAuthTag()]
-        .map((part) => (typeof part === 'string' ? part : part.toString('base64url')))
-        .join('.');
-      const digest = withDigest ? createHash('sha256').update(legacy, 'ascii').digest('base64url') : null;
-      await overwriteEvent(vendor, key, version, { value: legacy, digest });
-      await overwriteViewValue(vendor, key, legacy);
-    }
-
     it('resolves values whose ciphertext binds only the stream and whose event has no digest', async () => {
       const [, current] = await writeVersions('LEGACY', 2);
       await downgrade('LEGACY', 2, current);
@@ -294,5 +299,46 @@ describe('insider: ciphertexts moved between rows', () => {
       `select data->>'value' as value from events where data ? 'value'`,
     );
     for (const { value } of rows) expect(everything).not.toContain(value.split('.')[3]);
+  });
+
+  describe('values rebind, then SECRETS_UNBOUND_VALUES=refuse', () => {
+    it('re-seals previous-release values bound to their place, after which a saved old copy is refused', async () => {
+      const [first, current] = await writeVersions('REBIND', 2);
+      const savedFirst = await downgrade('REBIND', 1, first);
+      await downgrade('REBIND', 2, current);
+      const ops = await SecretsOperations.open({ databaseUrl: database.url, masterKeys: devMasterKeyMaterial });
+      const progress: [number, number][] = [];
+      let report;
+      try {
+        report = await ops.rebindValues((done, total) => progress.push([done, total]));
+        expect(await ops.rebindValues()).toEqual({ rebound: 0, unrecoverable: 0 });
+      } finally {
+        await ops.close();
+      }
+      expect(report.rebound).toBeGreaterThanOrEqual(2);
+      expect(progress[0]).toEqual([0, report.rebound]);
+      for (const version of [1, 2]) {
+        const stored = await eventOf(vendor, '', 'REBIND', version);
+        expect(stored.digest).toBe(createHash('sha256').update(stored.value, 'ascii').digest('base64url'));
+        const header = JSON.parse(Buffer.from(stored.value.split('.')[0], 'base64url').toString()) as object;
+        expect(header).toMatchObject({ sid: `secret:${vendor}:_:REBIND`, ver: version });
+      }
+
+      await service.close();
+      service = await startTestService(secretsService, {
+        NATS_SUBJECT_PREFIX: prefix,
+        DATABASE_URL: database.url,
+        SECRETS_UNBOUND_VALUES: 'refuse',
+      });
+      // Version 2 is not resolved here: a cached value would be served (rightly) without reading the row again.
+      expect((await resolve({ keys: ['REBIND'], pins: { REBIND: 1 } })).resolved?.values.REBIND.value).toBe(first);
+
+      // An administrator puts back the unbound version-1 ciphertext saved before the rebind, digest removed.
+      await overwriteEvent(vendor, 'REBIND', 2, { value: savedFirst, digest: null });
+      await overwriteViewValue(vendor, 'REBIND', savedFirst);
+      const outcome = await resolve({ keys: ['REBIND'] });
+      expectWithheld(outcome, 'REBIND', 2, 'WRONG_PLACE');
+      expect(JSON.stringify(outcome)).not.toContain(first);
+    });
   });
 });

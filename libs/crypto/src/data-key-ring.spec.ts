@@ -208,6 +208,10 @@ describe('DataKeyRing', () => {
       expect((await refusal(ring.decryptValue(legacy, at(OTHER_STREAM), { acceptUnbound: true }))).code).toBe(
         CryptoErrorCode.WRONG_STREAM,
       );
+      const strict = new DataKeyRing(master, store, { refuseUnbound: true });
+      expect((await refusal(strict.decryptValue(legacy, at(STREAM, 3), { acceptUnbound: true }))).code).toBe(
+        CryptoErrorCode.WRONG_PLACE,
+      );
       const half = { ...fields, ver: 3 };
       const halfBound = (await JWE.createEncrypt({ format: 'compact', fields: half }, key)
         .update(Buffer.from(VALUE))

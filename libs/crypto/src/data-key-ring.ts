@@ -13,6 +13,11 @@ export interface DataKeyRingOptions {
    * bounds how long another instance keeps decrypting after a purge, or encrypting with a key rotated elsewhere.
    */
   readonly cacheTtlMs?: number;
+  /**
+   * Refuse values without `ver`/`eid` even where a caller would accept them (`DecryptOptions.acceptUnbound`): for a
+   * database whose values were all rebound, so a saved copy of an old unbound value cannot be put back.
+   */
+  readonly refuseUnbound?: boolean;
 }
 
 /**
@@ -80,6 +85,7 @@ const REWRAP_BATCH = 500;
 export class DataKeyRing {
   private readonly keysById: BoundedCache<string, CachedKey>;
   private readonly activeKeys: BoundedCache<string, CachedKey>;
+  private readonly refuseUnbound: boolean;
 
   constructor(
     private readonly master: MasterKeyRing,
@@ -90,6 +96,7 @@ export class DataKeyRing {
     const ttlMs = options.cacheTtlMs ?? 60_000;
     this.keysById = new BoundedCache(maxCachedKeys, ttlMs);
     this.activeKeys = new BoundedCache(maxCachedKeys, ttlMs);
+    this.refuseUnbound = options.refuseUnbound ?? false;
   }
 
   async encryptValue(place: ValuePlace, plaintext: string): Promise<EncryptedValue> {
@@ -139,7 +146,7 @@ export class DataKeyRing {
       throw new CryptoError(CryptoErrorCode.WRONG_STREAM, 'value was encrypted for another secret');
     }
     if (ver === undefined && eid === undefined) {
-      if (options.acceptUnbound !== true) {
+      if (options.acceptUnbound !== true || this.refuseUnbound) {
         throw new CryptoError(CryptoErrorCode.WRONG_PLACE, 'value is not bound to a version and event');
       }
     } else if (typeof ver !== 'number' || typeof eid !== 'string') {
