@@ -1,4 +1,4 @@
-import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { createHash, hash as oneShotHash, randomBytes, randomUUID } from 'node:crypto';
 import { BoundedCache } from './bounded-cache';
 import { CryptoError, CryptoErrorCode } from './crypto-error';
 import { DataKeyStore, StoredDataKey } from './data-key-store';
@@ -59,7 +59,10 @@ export interface ValueSealer {
 
 /** SHA-256 of a value's ciphertext (the JWE compact string), base64url: lets readers notice a swapped copy. */
 export function valueDigest(jwe: string): string {
-  return createHash('sha256').update(jwe, 'ascii').digest('base64url');
+  // crypto.hash (Node ≥ 20.12) skips the Hash object; digests are taken on every resolve cache miss.
+  return oneShotHash === undefined
+    ? createHash('sha256').update(jwe, 'ascii').digest('base64url')
+    : oneShotHash('sha256', jwe, 'base64url');
 }
 
 interface DataKey {
