@@ -1,6 +1,6 @@
 // `npm run bench -- crypto`: the value hot path of libs/crypto beside node-jose and raw node:crypto AES-256-GCM,
 // ECDH-ES resolve replies beside node-jose, and token verification cold and cached.
-import { createCipheriv, createDecipheriv, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 // eslint-disable-next-line no-restricted-imports -- node-jose is the baseline measured here, not a dependency of code.
 import { JWE, JWK } from 'node-jose';
 import {
@@ -58,12 +58,13 @@ async function valueFigures(): Promise<BenchFigure[]> {
   const master = await MasterKeyRing.fromJwks({ keys: [masterJwk] });
   const store = new InMemoryDataKeyStore();
   const ring = new DataKeyRing(master, store);
-  const { jwe, dataKeyId } = await ring.encryptValue('acme', STREAM, VALUE);
+  const place = { organizationId: 'acme', streamId: STREAM, version: 1, eventId: randomUUID() };
+  const { jwe, dataKeyId } = await ring.encryptValue(place, VALUE);
   const stored = (await store.keyById(dataKeyId))!;
   const dataKey = await master.unwrap(stored.masterKid, stored.wrapped);
 
   const joseKey = await JWK.asKey({ kty: 'oct', kid: dataKeyId, k: dataKey.toString('base64url') });
-  const fields = { alg: 'dir', enc: 'A256GCM', kid: dataKeyId, sid: STREAM };
+  const fields = { alg: 'dir', enc: 'A256GCM', kid: dataKeyId, sid: STREAM, ver: 1, eid: place.eventId };
   const joseDecrypter = JWE.createDecrypt(joseKey);
 
   const rawIv = randomBytes(12);
@@ -72,13 +73,13 @@ async function valueFigures(): Promise<BenchFigure[]> {
   const rawTag = rawCipher.getAuthTag();
 
   const r = await bestOf({
-    ourEncrypt: () => ring.encryptValue('acme', STREAM, VALUE),
+    ourEncrypt: () => ring.encryptValue(place, VALUE),
     joseEncrypt: () => JWE.createEncrypt({ format: 'compact', fields }, joseKey).update(Buffer.from(VALUE)).final(),
     rawEncrypt: async () => {
       const cipher = createCipheriv('aes-256-gcm', dataKey, randomBytes(12));
       return [cipher.update(VALUE, 'utf8'), cipher.final(), cipher.getAuthTag()];
     },
-    ourDecrypt: () => ring.decryptValue(jwe, STREAM),
+    ourDecrypt: () => ring.decryptValue(jwe, place),
     joseDecrypt: () => joseDecrypter.decrypt(jwe),
     rawDecrypt: async () => {
       const decipher = createDecipheriv('aes-256-gcm', dataKey, rawIv);

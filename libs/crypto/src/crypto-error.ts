@@ -9,6 +9,10 @@ export enum CryptoErrorCode {
   MALFORMED_CIPHERTEXT = 'MALFORMED_CIPHERTEXT',
   /** The value was encrypted for another stream (its authenticated `sid` differs). */
   WRONG_STREAM = 'WRONG_STREAM',
+  /** The value was encrypted for another version or event of its stream, or is unbound where binding is required. */
+  WRONG_PLACE = 'WRONG_PLACE',
+  /** The value's data key belongs to another organization than the place it was read from. */
+  WRONG_ORGANIZATION = 'WRONG_ORGANIZATION',
   /** Authentication failed: tampered ciphertext or header, or the wrong key. */
   DECRYPT_FAILED = 'DECRYPT_FAILED',
 }

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { createHash, hash as oneShotHash, randomBytes, randomUUID } from 'node:crypto';
 import { BoundedCache } from './bounded-cache';
 import { CryptoError, CryptoErrorCode } from './crypto-error';
 import { DataKeyStore, StoredDataKey } from './data-key-store';
@@ -13,12 +13,56 @@ export interface DataKeyRingOptions {
    * bounds how long another instance keeps decrypting after a purge, or encrypting with a key rotated elsewhere.
    */
   readonly cacheTtlMs?: number;
+  /**
+   * Refuse values without `ver`/`eid` even where a caller would accept them (`DecryptOptions.acceptUnbound`): for a
+   * database whose values were all rebound, so a saved copy of an old unbound value cannot be put back.
+   */
+  readonly refuseUnbound?: boolean;
+}
+
+/**
+ * Where a value is stored, bound into its ciphertext's authenticated protected header and checked on decrypt
+ * (ARCHITECTURE.md §6): a ciphertext copied to another secret, version, event or organization does not decrypt.
+ */
+export interface ValuePlace {
+  /** The vendor organization: the owner of the data key. */
+  readonly organizationId: string;
+  /** `sid`: the secret's stream, `secret:<org>:<customer|_>:<key>`, naming organization, customer and key. */
+  readonly streamId: string;
+  /** `ver`: the stream version of the event that carries the value. */
+  readonly version: number;
+  /** `eid`: the id of that event. */
+  readonly eventId: string;
+}
+
+export interface DecryptOptions {
+  /**
+   * Accept a ciphertext of the previous release, whose header binds only `sid` (no `ver`/`eid`). Such a value is
+   * still checked for its stream and organization, but could be moved between versions of one secret unnoticed.
+   */
+  readonly acceptUnbound?: boolean;
 }
 
 export interface EncryptedValue {
-  /** JWE compact, `dir` + `A256GCM`, protected header `{alg, enc, kid: dataKeyId, sid: streamId}`. */
+  /** JWE compact, `dir` + `A256GCM`, protected header `{alg, enc, kid: dataKeyId, sid, ver, eid}` (ValuePlace). */
   readonly jwe: string;
   readonly dataKeyId: string;
+  /** SHA-256 of the JWE's ASCII, base64url (`valueDigest`): carried in the value's event. */
+  readonly digest: string;
+}
+
+/** Seals values under one organization's data key, fetched before the caller decides where the value will go. */
+export interface ValueSealer {
+  readonly dataKeyId: string;
+  seal(place: ValuePlace, plaintext: string): EncryptedValue;
+}
+
+/** SHA-256 of a value's ciphertext (the JWE compact string), base64url: lets readers notice a swapped copy. */
+export function valueDigest(jwe: string): string {
+  // crypto.hash (Node ≥ 20.12) skips the Hash object; digests are taken on every resolve cache miss.
+  return oneShotHash === undefined
+    ? createHash('sha256').update(jwe, 'ascii').digest('base64url')
+    : oneShotHash('sha256', jwe, 'base64url');
 }
 
 interface DataKey {
@@ -44,6 +88,7 @@ const REWRAP_BATCH = 500;
 export class DataKeyRing {
   private readonly keysById: BoundedCache<string, CachedKey>;
   private readonly activeKeys: BoundedCache<string, CachedKey>;
+  private readonly refuseUnbound: boolean;
 
   constructor(
     private readonly master: MasterKeyRing,
@@ -54,28 +99,73 @@ export class DataKeyRing {
     const ttlMs = options.cacheTtlMs ?? 60_000;
     this.keysById = new BoundedCache(maxCachedKeys, ttlMs);
     this.activeKeys = new BoundedCache(maxCachedKeys, ttlMs);
+    this.refuseUnbound = options.refuseUnbound ?? false;
   }
 
-  async encryptValue(organizationId: string, streamId: string, plaintext: string): Promise<EncryptedValue> {
+  async encryptValue(place: ValuePlace, plaintext: string): Promise<EncryptedValue> {
+    return (await this.sealerFor(place.organizationId)).seal(place, plaintext);
+  }
+
+  /**
+   * The organization's active data key as a sealer. Writers take it before reading the stream they decide on, so a
+   * key created after a purge is only ever used by a write that reads after the purge.
+   */
+  async sealerFor(organizationId: string): Promise<ValueSealer> {
     const dataKey =
       this.activeKeys.get(organizationId)?.loaded ??
       (await this.cached(this.activeKeys, organizationId, () => this.loadActiveKey(organizationId)));
-    const header = { alg: 'dir', enc: 'A256GCM', kid: dataKey.id, sid: streamId };
-    return { jwe: sealA256Gcm(dataKey.key, header, Buffer.from(plaintext, 'utf8')), dataKeyId: dataKey.id };
+    return {
+      dataKeyId: dataKey.id,
+      seal: (place, plaintext) => {
+        if (place.organizationId !== dataKey.organizationId) {
+          throw new CryptoError(CryptoErrorCode.WRONG_ORGANIZATION, 'value sealed for another organization');
+        }
+        const header = {
+          alg: 'dir',
+          enc: 'A256GCM',
+          kid: dataKey.id,
+          sid: place.streamId,
+          ver: place.version,
+          eid: place.eventId,
+        };
+        const jwe = sealA256Gcm(dataKey.key, header, Buffer.from(plaintext, 'utf8'));
+        return { jwe, dataKeyId: dataKey.id, digest: valueDigest(jwe) };
+      },
+    };
   }
 
-  /** Decrypts a value, refusing it unless it was encrypted for `expectedStreamId`. */
-  async decryptValue(jwe: string, expectedStreamId: string): Promise<string> {
+  /**
+   * Decrypts a value read from `place`, refusing it unless its authenticated header names that place (stream,
+   * version, event) and its data key belongs to the place's organization.
+   */
+  async decryptValue(jwe: string, place: ValuePlace, options: DecryptOptions = {}): Promise<string> {
     const parsed = parseCompactJwe(jwe);
-    const { alg, kid, sid } = parsed.header;
+    const { alg, kid, sid, ver, eid } = parsed.header;
     if (alg !== 'dir' || parsed.encryptedKey !== '' || typeof kid !== 'string' || typeof sid !== 'string') {
       throw new CryptoError(CryptoErrorCode.MALFORMED_CIPHERTEXT, 'value is not a dir JWE with "kid" and "sid"');
     }
-    // `sid` is in the authenticated header, so a value moved to another stream fails here or at the tag check.
-    if (sid !== expectedStreamId) {
+    // The header is authenticated, so a value moved elsewhere fails one of these checks or the tag check.
+    if (sid !== place.streamId) {
       throw new CryptoError(CryptoErrorCode.WRONG_STREAM, 'value was encrypted for another secret');
     }
+    if (ver === undefined && eid === undefined) {
+      if (options.acceptUnbound !== true || this.refuseUnbound) {
+        throw new CryptoError(CryptoErrorCode.WRONG_PLACE, 'value is not bound to a version and event');
+      }
+    } else if (typeof ver !== 'number' || typeof eid !== 'string') {
+      throw new CryptoError(CryptoErrorCode.MALFORMED_CIPHERTEXT, 'value header has a malformed "ver" or "eid"');
+    } else if (ver !== place.version) {
+      throw new CryptoError(
+        CryptoErrorCode.WRONG_PLACE,
+        `value was encrypted for version ${ver} of its secret, not version ${place.version}`,
+      );
+    } else if (eid !== place.eventId) {
+      throw new CryptoError(CryptoErrorCode.WRONG_PLACE, 'value was encrypted for another event');
+    }
     const dataKey = this.keysById.get(kid)?.loaded ?? (await this.cached(this.keysById, kid, () => this.loadKey(kid)));
+    if (dataKey.organizationId !== place.organizationId) {
+      throw new CryptoError(CryptoErrorCode.WRONG_ORGANIZATION, "value's data key belongs to another organization");
+    }
     return openA256Gcm(dataKey.key, parsed).toString('utf8');
   }
 

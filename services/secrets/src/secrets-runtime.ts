@@ -1,5 +1,5 @@
 import { type KeyMaterial } from '@platform/config';
-import { DataKeyRing, MasterKeyRing } from '@platform/crypto';
+import { DataKeyRing, type DataKeyRingOptions, MasterKeyRing } from '@platform/crypto';
 import { OutboxPublisher, type PostgresEventStore } from '@platform/event-store';
 import { type PlatformContext } from '@platform/messaging';
 import { PostgresDataKeyStore } from './keys/postgres-data-key-store';
@@ -28,6 +28,8 @@ export interface SecretsSettings {
 export interface SecretsServiceSettings extends SecretsSettings {
   /** SECRETS_PUBLISH_WAIT_MS: how long a write or resolve waits for its event to reach SECRETS_EVENTS. */
   readonly publishWaitMs: number;
+  /** SECRETS_UNBOUND_VALUES: `refuse` once `secrets values rebind` ran, so no value of before #16 is accepted. */
+  readonly unboundValues: 'accept' | 'refuse';
 }
 
 /** The active (first) master key's bytes, from which the idempotency fingerprint key is derived. */
@@ -38,8 +40,12 @@ export function activeMasterKeyBytes(masterKeys: KeyMaterial): Buffer {
 }
 
 /** Opens the key ring over the store's `data_key` table with the configured master keys. */
-export async function openKeyRing(store: PostgresEventStore, masterKeys: KeyMaterial): Promise<DataKeyRing> {
-  return new DataKeyRing(await MasterKeyRing.fromJwks(masterKeys.json), new PostgresDataKeyStore(store));
+export async function openKeyRing(
+  store: PostgresEventStore,
+  masterKeys: KeyMaterial,
+  options: DataKeyRingOptions = {},
+): Promise<DataKeyRing> {
+  return new DataKeyRing(await MasterKeyRing.fromJwks(masterKeys.json), new PostgresDataKeyStore(store), options);
 }
 
 /** Everything the secrets service runs on, opened once at boot and closed at shutdown. */
@@ -67,7 +73,9 @@ export class SecretsRuntime {
       logger: platform.logger.child({ component: 'event-store' }),
     });
     try {
-      const keyRing = await openKeyRing(store, settings.masterKeys);
+      const keyRing = await openKeyRing(store, settings.masterKeys, {
+        refuseUnbound: settings.unboundValues === 'refuse',
+      });
       const idempotency = new IdempotencyStore(store, activeMasterKeyBytes(settings.masterKeys));
       const cache = new ValueCache();
       const publisher = new SecretEventPublisher(platform.nats.jetstream(), platform.config.subjectPrefix);

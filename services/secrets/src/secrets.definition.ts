@@ -3,6 +3,7 @@ import {
   type Environment,
   REPO_ROOT,
   databaseSettings,
+  enumSetting,
   integerSetting,
   keyMaterialSetting,
   loadServiceConfig,
@@ -54,6 +55,7 @@ export function loadSecretsConfig(env: Environment = process.env) {
       ...databaseSettings,
       masterKeys: keyMaterialSetting('SECRETS_MASTER_KEYS', 'deploy/dev/master-keys.json', REPO_ROOT),
       publishWaitMs: integerSetting('SECRETS_PUBLISH_WAIT_MS', { default: 5_000, min: 100, max: 60_000 }),
+      unboundValues: enumSetting('SECRETS_UNBOUND_VALUES', ['accept', 'refuse'] as const, 'accept'),
     },
     env,
   );

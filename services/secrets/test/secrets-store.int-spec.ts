@@ -12,6 +12,7 @@ import {
   CryptoErrorCode,
   DataKeyRing,
   MasterKeyRing,
+  type ValuePlace,
   decryptWithReplyKey,
   generateReplyKeyPair,
 } from '@platform/crypto';
@@ -78,6 +79,22 @@ describe('secrets storage (Postgres)', () => {
   const secretHistory = (org: string, key: string) =>
     secrets.history(vendorAdmin(org), create(GetSecretHistoryRequestSchema, { key }));
   const viewRows = () => store.query('select * from secret_view order by stream_id');
+  /** Version 1 of a stream, for values sealed directly with the key ring rather than through a write. */
+  const placeAt = (streamId: string): ValuePlace => ({
+    organizationId: streamId.split(':')[1],
+    streamId,
+    version: 1,
+    eventId: '00000000-0000-4000-8000-000000000001',
+  });
+  /** Decrypts a stored value bound to the event that carries it (found by its ciphertext). */
+  const openValue = async (ring: DataKeyRing, value: string, streamId: string) => {
+    const [event] = await store.query<{ stream_version: number; event_id: string }>(
+      `select stream_version, event_id from events where stream_id = $1 and data->>'value' = $2`,
+      [streamId, value],
+    );
+    const place = { organizationId: streamId.split(':')[1], streamId, version: event.stream_version };
+    return ring.decryptValue(value, { ...place, eventId: event.event_id });
+  };
   /** A key ring with nothing cached, as a process started now would have. */
   const freshKeyRing = () => new DataKeyRing(master, new PostgresDataKeyStore(store));
   const notFound = { code: SecretsErrorCode.NOT_FOUND };
@@ -112,7 +129,7 @@ describe('secrets storage (Postgres)', () => {
       `select stream_id, value, data_key_id from secret_view where organization_id = 'rebuildpurged'`,
     );
     expect(afterPurge.stream_id).toBe('secret:rebuildpurged:_:AFTER_PURGE');
-    expect(await freshKeyRing().decryptValue(afterPurge.value, afterPurge.stream_id)).toBe('after-purge');
+    expect(await openValue(freshKeyRing(), afterPurge.value, afterPurge.stream_id)).toBe('after-purge');
     const before = await viewRows();
     expect(before.length).toBe(31);
 
@@ -154,7 +171,7 @@ describe('secrets storage (Postgres)', () => {
       `select stream_id, data->>'value' as value from events where stream_id = $1 and stream_version = 1`,
       [`secret:${org}:_:API_KEY`],
     );
-    expect(await keyRing.decryptValue(stored.value, stored.stream_id)).toBe('purge-me-1');
+    expect(await openValue(keyRing, stored.value, stored.stream_id)).toBe('purge-me-1');
 
     const report = await ops.purgeOrganization(org);
     expect(report).toEqual({ dataKeysDeleted: 1, secretsRemoved: 2 });
@@ -167,7 +184,7 @@ describe('secrets storage (Postgres)', () => {
     expect(await store.query('select * from secret_view where organization_id = $1', [org])).toEqual([]);
     expect(await store.query('select * from data_key where organization_id = $1', [org])).toEqual([]);
     const freshRing = new DataKeyRing(await MasterKeyRing.fromJwks(devMasterKeys), new PostgresDataKeyStore(store));
-    await expect(freshRing.decryptValue(stored.value, stored.stream_id)).rejects.toMatchObject({
+    await expect(openValue(freshRing, stored.value, stored.stream_id)).rejects.toMatchObject({
       code: CryptoErrorCode.DATA_KEY_NOT_FOUND,
     });
     const [purged] = await store.query<{ type: string; data: unknown }>(
@@ -221,7 +238,7 @@ describe('secrets storage (Postgres)', () => {
       [org],
     );
     expect(row.data_key_id).not.toBe(oldKey.id);
-    expect(await freshKeyRing().decryptValue(row.value, row.stream_id)).toBe('again-2');
+    expect(await openValue(freshKeyRing(), row.value, row.stream_id)).toBe('again-2');
   });
 
   it('purges in one transaction: when the event cannot be appended, keys and rows stay', async () => {
@@ -250,7 +267,7 @@ describe('secrets storage (Postgres)', () => {
   it('refuses to append a value under a data key that no longer exists', async () => {
     const org = `guard${randomBytes(3).toString('hex')}`;
     const streamId = `secret:${org}:_:API_KEY`;
-    const sealed = await keyRing.encryptValue(org, streamId, 'guarded');
+    const sealed = await keyRing.encryptValue(placeAt(streamId), 'guarded');
     await ops.purgeOrganization(org);
     const metadata = { actor: vendorAdmin(org), occurredAt: new Date().toISOString() };
     const created = {
@@ -301,7 +318,7 @@ describe('secrets storage (Postgres)', () => {
     const ring = freshKeyRing();
     const readable = await Promise.all(
       values.map((event) =>
-        ring.decryptValue(event.value, event.stream_id).then(
+        openValue(ring, event.value, event.stream_id).then(
           () => true,
           () => false,
         ),
@@ -331,21 +348,21 @@ describe('secrets storage (Postgres)', () => {
     const master = await MasterKeyRing.fromJwks(devMasterKeys);
     const rings = Array.from({ length: 12 }, () => new DataKeyRing(master, new PostgresDataKeyStore(store)));
     const values = await Promise.all(
-      rings.map((ring, i) => ring.encryptValue(org, `secret:${org}:_:K${i}`, `race-${i}`)),
+      rings.map((ring, i) => ring.encryptValue(placeAt(`secret:${org}:_:K${i}`), `race-${i}`)),
     );
     expect(new Set(values.map((value) => value.dataKeyId)).size).toBe(1);
     expect(await store.query('select id from data_key where organization_id = $1', [org])).toEqual([
       { id: values[0].dataKeyId },
     ]);
     const decrypted = await Promise.all(
-      values.map((value, i) => rings[(i + 1) % 12].decryptValue(value.jwe, `secret:${org}:_:K${i}`)),
+      values.map((value, i) => rings[(i + 1) % 12].decryptValue(value.jwe, placeAt(`secret:${org}:_:K${i}`))),
     );
     expect(decrypted).toEqual(values.map((_, i) => `race-${i}`));
   });
 
   it('rotates an organization key for new writes and keeps old values readable', async () => {
     const org = `rotate${randomBytes(3).toString('hex')}`;
-    const old = await keyRing.encryptValue(org, `secret:${org}:_:K`, 'before-rotation');
+    const old = await keyRing.encryptValue(placeAt(`secret:${org}:_:K`), 'before-rotation');
     const results = await Promise.all([ops.rotateOrganizationKey(org), ops.rotateOrganizationKey(org)]);
     const active = await store.query<{ id: string }>('select id from data_key where organization_id = $1 and active', [
       org,
@@ -353,9 +370,9 @@ describe('secrets storage (Postgres)', () => {
     expect(active).toHaveLength(1);
     expect(results).toContain(active[0].id);
     const freshRing = new DataKeyRing(await MasterKeyRing.fromJwks(devMasterKeys), new PostgresDataKeyStore(store));
-    const fresh = await freshRing.encryptValue(org, `secret:${org}:_:K`, 'after-rotation');
+    const fresh = await freshRing.encryptValue(placeAt(`secret:${org}:_:K`), 'after-rotation');
     expect(fresh.dataKeyId).toBe(active[0].id);
-    expect(await freshRing.decryptValue(old.jwe, `secret:${org}:_:K`)).toBe('before-rotation');
+    expect(await freshRing.decryptValue(old.jwe, placeAt(`secret:${org}:_:K`))).toBe('before-rotation');
   });
 
   it('rewraps every data key under a new master key without touching any event', async () => {
@@ -396,7 +413,7 @@ describe('secrets storage (Postgres)', () => {
       `select stream_id, value from secret_view where organization_id = $1`,
       [org],
     );
-    expect(await onlyNewMaster.decryptValue(stored.value, stored.stream_id)).toBe('master-rotation');
+    expect(await openValue(onlyNewMaster, stored.value, stored.stream_id)).toBe('master-rotation');
   });
 
   it('group-commits concurrent access events: one event per call, several calls per transaction', async () => {

@@ -565,6 +565,7 @@ describe('secrets service over NATS (plain JSON)', () => {
       occurredAt: expect.any(String),
       position: expect.any(Number),
       resolved: [],
+      valueDigest: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
     });
     expect(created?.headers).toContain(`Nats-Msg-Id: ${created?.event.eventId}`);
     const access = published.find((message) => message.subject.endsWith('.SecretValuesResolved'));

@@ -45,6 +45,23 @@ export function isPurgedDataKeyError(error: unknown): boolean {
 }
 
 /**
+ * For a statement that rewrites values of an organization in place (value rebinding): holds the lock a value append
+ * holds, until the caller's transaction ends, and tells whether the data key still exists (else a purge won).
+ */
+export async function holdLiveDataKey(
+  context: ProjectionContext,
+  organizationId: string,
+  dataKeyId: string,
+): Promise<boolean> {
+  await context.execute(`select pg_advisory_xact_lock_shared(${organizationLock('$1')})`, [organizationId]);
+  const found = await context.execute('select 1 from data_key where id = $1 and organization_id = $2', [
+    dataKeyId,
+    organizationId,
+  ]);
+  return found.length > 0;
+}
+
+/**
  * Crypto-shredding inside the caller's transaction: waits for the organization's in-flight value appends, keeps new
  * ones out until the commit, and deletes every data key of the organization. Returns how many were deleted.
  */

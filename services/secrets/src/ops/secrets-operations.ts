@@ -5,6 +5,7 @@ import { deleteOrganizationKeys } from '../keys/data-key-guard';
 import { type EventMetadata, type OrganizationPurged } from '../secrets/secret';
 import { organizationStreamId } from '../secrets/secret-stream';
 import { ORGANIZATION_PURGED, SecretViewProjection } from '../secrets/secret-view.projection';
+import { type RebindReport, rebindUnboundValues } from '../secrets/value-rebinding';
 import { type SecretsSettings, openKeyRing } from '../secrets-runtime';
 import { openSecretsStore } from '../secrets.migrations';
 
@@ -66,6 +67,14 @@ export class SecretsOperations {
    */
   rotateMasterKey(onProgress?: (done: number, total: number) => void): Promise<number> {
     return this.keyRing.rewrapAll(onProgress);
+  }
+
+  /**
+   * Re-seals every value written before ciphertexts were bound to their version and event (ARCHITECTURE.md §6), so
+   * `SECRETS_UNBOUND_VALUES=refuse` can be set. `onProgress` gets `(0, total)` first, then `(done, total)` per batch.
+   */
+  rebindValues(onProgress?: (done: number, total: number) => void): Promise<RebindReport> {
+    return rebindUnboundValues(this.store, this.keyRing, onProgress);
   }
 
   /** A new data key for the organization's new writes; returns its id. */

@@ -1,4 +1,5 @@
 // `npm run secrets -- <command>`: projections rebuild | keys rotate-master | keys rotate --org X | org purge X --yes
+// | values rebind
 import { ConfigError } from '@platform/config';
 import { assertIdentifier } from '@platform/messaging';
 import { loadSecretsConfig } from '../secrets.definition';
@@ -9,7 +10,8 @@ const USAGE = `usage: secrets <command>
   projections rebuild          truncate secret_view and replay every event
   keys rotate-master           rewrap every data key under the active (first) master key (progress bar)
   keys rotate --org <org>      give an organization a new data key for new writes
-  org purge <org> --yes        delete an organization's data keys and read-model rows (irreversible)`;
+  org purge <org> --yes        delete an organization's data keys and read-model rows (irreversible)
+  values rebind                re-seal values of before #16 bound to their version and event (progress bar)`;
 
 class UsageError extends Error {}
 
@@ -41,10 +43,18 @@ async function rotateMaster(ops: SecretsOperations): Promise<void> {
   process.stdout.write(`rewrapped ${rewrapped} data keys under the active master key\n`);
 }
 
+async function rebindValues(ops: SecretsOperations): Promise<void> {
+  const bar = progressBar('rebinding values [{bar}] {percentage}% | {value}/{total} values');
+  const report = await ops.rebindValues((done, total) => bar.update(done, total)).finally(() => bar.stop());
+  process.stdout.write(
+    `rebound ${report.rebound} values to their version and event; ${report.unrecoverable} left (organization purged)\n`,
+  );
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const [group, command, ...rest] = argv;
   const route = `${group ?? ''} ${command ?? ''}`.trim();
-  const known = ['projections rebuild', 'keys rotate-master', 'keys rotate', 'org purge'];
+  const known = ['projections rebuild', 'keys rotate-master', 'keys rotate', 'org purge', 'values rebind'];
   if (!known.includes(route)) {
     process.stderr.write(`${USAGE}\n`);
     return 2;
@@ -57,6 +67,9 @@ export async function main(argv: readonly string[]): Promise<number> {
         break;
       case 'keys rotate-master':
         await rotateMaster(ops);
+        break;
+      case 'values rebind':
+        await rebindValues(ops);
         break;
       case 'keys rotate': {
         const at = rest.indexOf('--org');

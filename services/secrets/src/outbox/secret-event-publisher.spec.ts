@@ -20,7 +20,7 @@ function recorded(streamId: string, streamVersion: number, type: string, data: u
 const decode = (payload: Uint8Array) => JSON.parse(new TextDecoder().decode(payload)) as Record<string, unknown>;
 
 describe('secretEventMessage', () => {
-  it('publishes a secret event as metadata only, addressed by organization and type', () => {
+  it('publishes a secret event as metadata only, addressed by organization and type (no digest before #16)', () => {
     const event = recorded('secret:acme:globex:API_KEY', 1, 'SecretCreated', {
       key: 'API_KEY',
       scope: { organizationId: 'acme', customerOrganizationId: 'globex' },
@@ -45,11 +45,19 @@ describe('secretEventMessage', () => {
   });
 
   it('reads the scope of updates and deletes from the stream id; vendor-level is null', () => {
+    const digest = 'ungWv48Bz-pBQUDeXa4iI7ADYaOWF3qctBD_YfIAFa0';
     const updated = decode(
-      secretEventMessage(recorded('secret:acme:_:DB_URL', 3, 'SecretValueUpdated', { value: 'jwe', dataKeyId: 'k' }))
-        .payload,
+      secretEventMessage(
+        recorded('secret:acme:_:DB_URL', 3, 'SecretValueUpdated', { value: 'jwe', dataKeyId: 'k', digest }),
+      ).payload,
     );
-    expect(updated).toMatchObject({ organizationId: 'acme', customerOrganizationId: null, key: 'DB_URL', version: 3 });
+    expect(updated).toMatchObject({
+      organizationId: 'acme',
+      customerOrganizationId: null,
+      key: 'DB_URL',
+      version: 3,
+      valueDigest: digest,
+    });
     expect(JSON.stringify(updated)).not.toContain('jwe');
   });
 

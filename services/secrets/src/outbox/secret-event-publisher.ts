@@ -41,9 +41,15 @@ function addressOf(event: RecordedEvent): Addressed {
   };
 }
 
+/** A value event's ciphertext digest (ARCHITECTURE.md §6), for consumers that record it; never the value. */
+function digestOf(event: RecordedEvent): string | undefined {
+  const { digest } = (event.data ?? {}) as { digest?: unknown };
+  return typeof digest === 'string' ? digest : undefined;
+}
+
 /**
  * The JSON published on `secrets.events.<org>.<Type>` (ARCHITECTURE.md §3): metadata only — event data carries JWE
- * values, so nothing of `data` is copied except names, versions and scopes.
+ * values, so nothing of `data` is copied except names, versions, scopes and the value's digest.
  */
 export function secretEventMessage(event: RecordedEvent): { subject: string; payload: Uint8Array } {
   const address = addressOf(event);
@@ -59,6 +65,7 @@ export function secretEventMessage(event: RecordedEvent): { subject: string; pay
     occurredAt: timestampFromDate(new Date(metadata.occurredAt)),
     position: Number(event.position),
     resolved: address.resolved.map(({ key, version, scope }) => ({ key, version, scope })),
+    valueDigest: digestOf(event),
   });
   return {
     subject: `secrets.events.${address.organizationId}.${event.type}`,

@@ -6,6 +6,7 @@ import { type SecretPublication } from '../outbox/secret-publication';
 import { type EventMetadata } from '../secrets/secret';
 import { assertValidKey } from '../secrets/secret.decider';
 import { SecretsError, SecretsErrorCode } from '../secrets/secrets.error';
+import { openStoredValue, placeOf } from '../secrets/stored-value';
 import { type AccessLog } from './access-log';
 import { SharedReads } from './shared-reads';
 import { ValueCache } from './value-cache';
@@ -43,6 +44,9 @@ interface ValueRow {
   readonly key: string;
   readonly version: number;
   readonly value: string;
+  /** Of the event that wrote the value: the ciphertext is bound to it and must match its digest (null before). */
+  readonly event_id: string;
+  readonly digest: string | null;
   /** Of the event that wrote the value, to wait for its publication. */
   readonly transaction_id: string;
   readonly position: string;
@@ -123,7 +127,10 @@ export class SecretResolver {
     const history = request.includeHistory
       ? await this.historicalValues(request.organizationId, customerIds, chosen)
       : [];
-    const [values, earlier] = await Promise.all([this.decryptAll(chosen.values()), this.decryptAll(history)]);
+    const [values, earlier] = await Promise.all([
+      this.decryptAll(request.organizationId, chosen.values()),
+      this.decryptAll(request.organizationId, history),
+    ]);
     const released = new Set(values.map((v) => v.key));
     const missing = everyKey ? [] : keys.filter((key) => !released.has(key));
     // The proto3 JSON of ResolvedSecrets; only ever leaves this process encrypted to the caller's reply key.
@@ -227,7 +234,8 @@ export class SecretResolver {
     const sortedKeys = keys && [...keys].sort();
     const rows = await this.currentReads.read(JSON.stringify([organizationId, customerIds, sortedKeys]), () =>
       this.store.query<ValueRow>(
-        `select v.stream_id, v.customer_id, v.key, v.version, v.value, e.transaction_id, e.position
+        `select v.stream_id, v.customer_id, v.key, v.version, v.value, e.event_id, e.data->>'digest' as digest,
+                e.transaction_id, e.position
          from secret_view v join events e on e.stream_id = v.stream_id and e.stream_version = v.version
          where v.organization_id = $1 and v.customer_id = any($2::text[]) and not v.deleted
            ${sortedKeys ? 'and v.key = any($3::text[])' : ''}`,
@@ -254,9 +262,12 @@ export class SecretResolver {
     const pinned = [...current.values()].filter((row) => (versions.get(row.key) ?? row.version) !== row.version);
     if (pinned.length === 0) return current;
     const rows = await this.store.query<
-      Pick<ValueRow, 'stream_id' | 'value' | 'transaction_id' | 'position'> & { stream_version: number }
+      Pick<ValueRow, 'stream_id' | 'value' | 'event_id' | 'digest' | 'transaction_id' | 'position'> & {
+        stream_version: number;
+      }
     >(
-      `select e.stream_id, e.stream_version, e.data->>'value' as value, e.transaction_id, e.position
+      `select e.stream_id, e.stream_version, e.data->>'value' as value, e.event_id, e.data->>'digest' as digest,
+              e.transaction_id, e.position
        from events e join data_key d on d.id = (e.data->>'dataKeyId')::uuid
        where (e.stream_id, e.stream_version) in (select * from unnest($1::text[], $2::int[]))
          and e.type = any($3::text[])`,
@@ -268,8 +279,8 @@ export class SecretResolver {
     for (const row of pinned) {
       const version = found.get(row.stream_id);
       if (version) {
-        const { stream_version: pinnedVersion, value, transaction_id: transactionId, position } = version;
-        chosen.set(row.key, { ...row, version: pinnedVersion, value, transaction_id: transactionId, position });
+        const { stream_version: pinnedVersion, stream_id: _streamId, ...event } = version;
+        chosen.set(row.key, { ...row, ...event, version: pinnedVersion });
       } else chosen.delete(row.key);
     }
     return chosen;
@@ -283,7 +294,7 @@ export class SecretResolver {
   ): Promise<Located[]> {
     const rows = await this.store.query<ValueRow>(
       `select e.stream_id, v.customer_id, v.key, e.stream_version as version, e.data->>'value' as value,
-              e.transaction_id, e.position
+              e.event_id, e.data->>'digest' as digest, e.transaction_id, e.position
        from secret_view v
          join events e on e.stream_id = v.stream_id
          join data_key d on d.id = (e.data->>'dataKeyId')::uuid
@@ -298,19 +309,33 @@ export class SecretResolver {
       .map((row) => ({ ...row, scope: scopeOf(row) }));
   }
 
-  /** Decrypts each value (cache first); a value whose data key was purged meanwhile is left out. */
-  private async decryptAll(rows: Iterable<Located>): Promise<Located[]> {
+  /**
+   * Decrypts each value (cache first), bound to the place its row names; a value whose data key was purged meanwhile
+   * is left out, one that fails its digest or binding check fails the resolve (INTEGRITY_VIOLATION).
+   */
+  private async decryptAll(organizationId: string, rows: Iterable<Located>): Promise<Located[]> {
     const decrypted: Located[] = [];
     for (const row of rows) {
-      let value = this.cache.get(row.stream_id, row.version);
+      const stored = {
+        organizationId,
+        customerId: row.customer_id,
+        key: row.key,
+        version: row.version,
+        eventId: row.event_id,
+        value: row.value,
+        digest: row.digest,
+      };
+      // Cached under the stream the row's columns name, so a row moved to another customer or key misses the cache.
+      const { streamId } = placeOf(stored);
+      let value = this.cache.get(streamId, row.version);
       if (value === undefined) {
         try {
-          value = await this.keyRing.decryptValue(row.value, row.stream_id);
+          value = await openStoredValue(this.keyRing, stored);
         } catch (error) {
           if (error instanceof CryptoError && error.code === CryptoErrorCode.DATA_KEY_NOT_FOUND) continue;
           throw error;
         }
-        this.cache.set(row.stream_id, row.version, value);
+        this.cache.set(streamId, row.version, value);
       }
       decrypted.push({ ...row, value });
     }

@@ -27,16 +27,16 @@ const scope: SecretScope = { organizationId: 'acme', customerOrganizationId: 'gl
 const alice = { sub: 'alice@acme', org: 'acme', role: 'admin' };
 const bob = { sub: 'bob@globex', org: 'globex', role: 'read_write' };
 const at = (occurredAt: string, actor = alice): EventMetadata => ({ actor, occurredAt });
-const sealed = (n: number): SealedValue => ({ jwe: `jwe-${n}`, dataKeyId: 'dek-1' });
+const sealed = (n: number): SealedValue => ({ jwe: `jwe-${n}`, dataKeyId: 'dek-1', digest: `digest-${n}` });
 
 const created = (n = 1, metadata = at('2026-01-01T00:00:00.000Z')): SecretEvent => ({
   type: 'SecretCreated',
-  data: { key: 'API_KEY', scope, value: `jwe-${n}`, dataKeyId: 'dek-1' },
+  data: { key: 'API_KEY', scope, value: `jwe-${n}`, dataKeyId: 'dek-1', digest: `digest-${n}` },
   metadata,
 });
 const updated = (n: number, metadata = at('2026-01-02T00:00:00.000Z')): SecretEvent => ({
   type: 'SecretValueUpdated',
-  data: { value: `jwe-${n}`, dataKeyId: 'dek-1' },
+  data: { value: `jwe-${n}`, dataKeyId: 'dek-1', digest: `digest-${n}` },
   metadata,
 });
 const deleted = (metadata = at('2026-01-03T00:00:00.000Z')): SecretEvent => ({

@@ -5,10 +5,11 @@ export const KEY_PATTERN = /^[A-Za-z][A-Za-z0-9_]*$/;
 export const MAX_KEY_LENGTH = 256;
 export const MAX_VALUE_BYTES = 64 * 1024;
 
-/** A value already encrypted for its stream; the decider never sees plaintext. */
+/** A value already encrypted for its place (stream, version, event); the decider never sees plaintext. */
 export interface SealedValue {
   readonly jwe: string;
   readonly dataKeyId: string;
+  readonly digest: string;
 }
 
 type Command<Type extends string, Data> = Readonly<{ type: Type; data: Readonly<Data>; metadata: EventMetadata }>;
@@ -70,7 +71,7 @@ export function createSecret(command: CreateSecret, state: SecretState): SecretE
   return [
     {
       type: 'SecretCreated',
-      data: { key, scope, value: value.jwe, dataKeyId: value.dataKeyId },
+      data: { key, scope, value: value.jwe, dataKeyId: value.dataKeyId, digest: value.digest },
       metadata: command.metadata,
     },
   ];
@@ -80,7 +81,11 @@ export function updateSecretValue(command: UpdateSecretValue, state: SecretState
   if (state.status !== 'Live') throw notFound(command.data.key);
   const { value } = command.data;
   return [
-    { type: 'SecretValueUpdated', data: { value: value.jwe, dataKeyId: value.dataKeyId }, metadata: command.metadata },
+    {
+      type: 'SecretValueUpdated',
+      data: { value: value.jwe, dataKeyId: value.dataKeyId, digest: value.digest },
+      metadata: command.metadata,
+    },
   ];
 }
 

@@ -21,12 +21,18 @@ export interface SecretScope {
 
 type DomainEvent<Type extends string, Data> = Readonly<{ type: Type; data: Readonly<Data>; metadata: EventMetadata }>;
 
-/** `value` is a JWE compact (`dir` + `A256GCM`) whose `sid` header is this stream; never the plaintext. */
+/**
+ * `value` is a JWE compact (`dir` + `A256GCM`) bound to this stream, version and event id (`sid`, `ver`, `eid`); never
+ * the plaintext. `digest` is `valueDigest(value)`; events of the previous release have neither binding nor digest.
+ */
 export type SecretCreated = DomainEvent<
   'SecretCreated',
-  { key: string; scope: SecretScope; value: string; dataKeyId: string }
+  { key: string; scope: SecretScope; value: string; dataKeyId: string; digest?: string }
 >;
-export type SecretValueUpdated = DomainEvent<'SecretValueUpdated', { value: string; dataKeyId: string }>;
+export type SecretValueUpdated = DomainEvent<
+  'SecretValueUpdated',
+  { value: string; dataKeyId: string; digest?: string }
+>;
 export type SecretDeleted = DomainEvent<'SecretDeleted', Record<string, never>>;
 
 export type SecretEvent = SecretCreated | SecretValueUpdated | SecretDeleted;

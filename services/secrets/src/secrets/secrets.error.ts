@@ -13,6 +13,8 @@ export enum SecretsErrorCode {
   PERMISSION_DENIED = 'PERMISSION_DENIED',
   /** Postgres cannot be reached right now; safe to retry. */
   UNAVAILABLE = 'UNAVAILABLE',
+  /** A stored ciphertext is not the one its event recorded, or is bound to another place: withheld, logged, counted. */
+  INTEGRITY_VIOLATION = 'INTEGRITY_VIOLATION',
 }
 
 /** Every refusal of the secrets module. Messages name keys and scopes, never a value. */
@@ -46,6 +48,9 @@ function wireCodeOf(code: SecretsErrorCode): WireError['code'] {
       return 'PERMISSION_DENIED';
     case SecretsErrorCode.UNAVAILABLE:
       return 'UNAVAILABLE';
+    // Not the caller's fault and not retryable: the stored data was changed outside the service.
+    case SecretsErrorCode.INTEGRITY_VIOLATION:
+      return 'INTERNAL';
     default: {
       const _exhaustive: never = code;
       return _exhaustive;

@@ -6,11 +6,15 @@ import { type Observable, tap } from 'rxjs';
 import { secretsErrorMappers } from './secrets.errors';
 import { SecretsMetrics } from './secrets.metrics';
 import { StoreAvailability } from './store-availability';
+import { integrityReasonOf } from './stored-value';
 
 const contractErrors: ErrorMapper = (error) =>
   error instanceof ContractError ? { code: error.code, message: error.message } : undefined;
 
-/** Around every secrets handler: fail fast while Postgres is down, and count requests by subject and reply code. */
+/**
+ * Around every secrets handler: fail fast while Postgres is down, count requests by subject and reply code, and
+ * report every stored value withheld by an integrity check (an error line and a metric: someone changed the database).
+ */
 @Injectable()
 export class SecretsInterceptor implements NestInterceptor {
   constructor(
@@ -41,6 +45,15 @@ export class SecretsInterceptor implements NestInterceptor {
         next: () => count('OK'),
         error: (error: unknown) => {
           this.availability.observe(error);
+          const reason = integrityReasonOf(error);
+          if (reason !== undefined) {
+            this.metrics.integrityFailures.inc({ reason });
+            // Names the place only (stream, version, reason): never the value or its ciphertext.
+            this.platform.logger.error(
+              { subject, ...(error as { details?: object }).details },
+              'stored value failed its integrity check; withheld',
+            );
+          }
           count(toWireError(error, [contractErrors, ...secretsErrorMappers]).code);
         },
       }),

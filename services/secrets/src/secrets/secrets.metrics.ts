@@ -6,6 +6,7 @@ export class SecretsMetrics {
   readonly requests: Counter<'subject' | 'code'>;
   readonly duration: Histogram<'subject'>;
   readonly resolvedValues: Counter;
+  readonly integrityFailures: Counter<'reason'>;
 
   constructor(registry: Registry, cache: ValueCache) {
     this.requests = new Counter({
@@ -24,6 +25,12 @@ export class SecretsMetrics {
     this.resolvedValues = new Counter({
       name: 'secrets_resolved_values_total',
       help: 'Values released by secrets.v1.resolve (current values, not history)',
+      registers: [registry],
+    });
+    this.integrityFailures = new Counter({
+      name: 'secrets_integrity_failures_total',
+      help: 'Stored values withheld because their ciphertext failed its digest or binding check, by reason',
+      labelNames: ['reason'],
       registers: [registry],
     });
     new Gauge({

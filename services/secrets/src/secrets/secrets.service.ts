@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type DescMessage, type MessageShape, toJsonString } from '@bufbuild/protobuf';
 import {
   CreateSecretRequestSchema,
@@ -10,7 +11,7 @@ import {
   UpdateSecretRequestSchema,
   type UpdateSecretRequest,
 } from '@platform/contracts';
-import { type DataKeyRing, type EncryptedValue } from '@platform/crypto';
+import { type DataKeyRing, type ValuePlace } from '@platform/crypto';
 import { ConcurrencyError, type PostgresEventStore, type RecordedEvent } from '@platform/event-store';
 import { type Principal, type Scope, actorOf, assertCanWrite, userScope } from '@platform/messaging';
 import { isPurgedDataKeyError } from '../keys/data-key-guard';
@@ -157,12 +158,16 @@ export class SecretsService {
     assertValidValue(request.value);
     const streamId = secretStreamId(scope, request.key);
     const events = await this.withLiveDataKey(scope, async () => {
-      const value = await this.seal(scope, streamId, request.value);
+      const sealer = await this.keyRing.sealerFor(scope.organizationId);
       return this.write(principal, streamId, request.key, undefined, options, {
         subject: 'secrets.v1.create',
         mostLikelyNew: true,
         canonical: () => canonicalRequest(CreateSecretRequestSchema, request),
-        command: (metadata) => ({ type: 'CreateSecret', data: { key: request.key, scope, value }, metadata }),
+        command: (metadata, place) => ({
+          type: 'CreateSecret',
+          data: { key: request.key, scope, value: sealer.seal(place, request.value) },
+          metadata,
+        }),
       });
     });
     return this.snapshotAfterWrite(events);
@@ -178,11 +183,15 @@ export class SecretsService {
     assertValidValue(request.value);
     const streamId = secretStreamId(scope, request.key);
     const events = await this.withLiveDataKey(scope, async () => {
-      const value = await this.seal(scope, streamId, request.value);
+      const sealer = await this.keyRing.sealerFor(scope.organizationId);
       return this.write(principal, streamId, request.key, request.expectedVersion, options, {
         subject: 'secrets.v1.update',
         canonical: () => canonicalRequest(UpdateSecretRequestSchema, request),
-        command: (metadata) => ({ type: 'UpdateSecretValue', data: { key: request.key, value }, metadata }),
+        command: (metadata, place) => ({
+          type: 'UpdateSecretValue',
+          data: { key: request.key, value: sealer.seal(place, request.value) },
+          metadata,
+        }),
       });
     });
     return this.snapshotAfterWrite(events);
@@ -270,10 +279,6 @@ export class SecretsService {
     return scope;
   }
 
-  private seal(scope: Scope, streamId: string, plaintext: string): Promise<EncryptedValue> {
-    return this.keyRing.encryptValue(scope.organizationId, streamId, plaintext);
-  }
-
   /**
    * Runs a write that seals its value, and once more if the append was refused because the data key it used was
    * purged meanwhile (a purge by another process, or a key this instance still cached): with the organization's keys
@@ -308,12 +313,13 @@ export class SecretsService {
     request: {
       readonly subject: string;
       readonly canonical: () => string;
-      readonly command: (metadata: EventMetadata) => SecretCommand;
+      /** Seals its value, if any, for `place`: the stream, version and id of the event the command will append. */
+      readonly command: (metadata: EventMetadata, place: ValuePlace) => SecretCommand;
       /** Creates: try the append on an empty stream before reading it. */
       readonly mostLikelyNew?: boolean;
     },
   ): Promise<StoredEvent[]> {
-    let eventId: string | undefined;
+    let idempotentEventId: string | undefined;
     if (options.idempotencyKey !== undefined) {
       const reservation = await this.idempotency.reserve(
         {
@@ -323,10 +329,13 @@ export class SecretsService {
         },
         request.canonical(),
       );
-      eventId = reservation.eventId;
-      const earlier = reservation.first ? undefined : await this.streamUpToEvent(eventId);
+      idempotentEventId = reservation.eventId;
+      const earlier = reservation.first ? undefined : await this.streamUpToEvent(idempotentEventId);
       if (earlier) return earlier;
     }
+    // Chosen before the append, since the value's ciphertext is bound to it.
+    const eventId = idempotentEventId ?? randomUUID();
+    const organizationId = organizationOfStream(streamId) ?? '';
     const metadata: EventMetadata = { actor: actorOf(principal), occurredAt: this.clock().toISOString() };
     for (let attempt = 1; ; attempt++) {
       // Most creates are of new keys: decide on the empty stream first and let the append's version check say
@@ -340,12 +349,17 @@ export class SecretsService {
       }
       let appended: RecordedEvent[];
       try {
-        const decided = decide(request.command(metadata), state).map((event: SecretEvent) => ({ ...event, eventId }));
+        // Every secret command decides at most one event, which lands at the next version.
+        const place = { organizationId, streamId, version: currentStreamVersion + 1, eventId };
+        const decided = decide(request.command(metadata, place), state).map((event: SecretEvent) => ({
+          ...event,
+          eventId,
+        }));
         appended = (await this.store.appendToStream(streamId, decided, { expectedVersion: currentStreamVersion }))
           .events;
       } catch (error) {
         // A retry that raced its own first attempt: answer with what the first attempt appended.
-        const earlier = eventId === undefined ? undefined : await this.streamUpToEvent(eventId);
+        const earlier = idempotentEventId === undefined ? undefined : await this.streamUpToEvent(idempotentEventId);
         if (earlier) return earlier;
         if (!(error instanceof ConcurrencyError)) throw error;
         if (expectedVersion !== undefined) throw versionConflict(key, expectedVersion, error.actual);

@@ -1,0 +1,95 @@
+import { CryptoError, CryptoErrorCode, type DataKeyRing, type ValueSealer } from '@platform/crypto';
+import { type PostgresEventStore } from '@platform/event-store';
+import { holdLiveDataKey } from '../keys/data-key-guard';
+import { organizationOfStream } from './secret-stream';
+
+/** Value events re-sealed per transaction. */
+const REBIND_BATCH = 200;
+
+export interface RebindReport {
+  /** Values re-sealed bound to their event, with a digest added. */
+  readonly rebound: number;
+  /** Values left as they were because their organization was purged (their data key is gone). */
+  readonly unrecoverable: number;
+}
+
+interface UnboundRow {
+  readonly position: string;
+  readonly stream_id: string;
+  readonly stream_version: number;
+  readonly event_id: string;
+  readonly value: string;
+}
+
+const UNBOUND = `type in ('SecretCreated', 'SecretValueUpdated') and not (data ? 'digest')`;
+
+/**
+ * Migrates values written before ciphertexts were bound (ARCHITECTURE.md §6): each value event without a digest is
+ * decrypted at its own place (stream and data key organization checked), sealed again under the organization's active
+ * data key bound to its version and event id, and its event data (value, dataKeyId, digest) and projection row are
+ * updated in place, in one transaction per batch. Events are otherwise immutable; this is the one rewrite, and it
+ * changes no plaintext. Safe beside running services and to run twice (a value with a digest is never touched).
+ */
+export async function rebindUnboundValues(
+  store: PostgresEventStore,
+  keyRing: DataKeyRing,
+  onProgress?: (done: number, total: number) => void,
+): Promise<RebindReport> {
+  const [{ count: total }] = await store.query<{ count: number }>(
+    `select count(*)::int as count from events where ${UNBOUND}`,
+  );
+  onProgress?.(0, total);
+  let rebound = 0;
+  let unrecoverable = 0;
+  let after = '0';
+  for (;;) {
+    const rows = await store.query<UnboundRow>(
+      `select position::text, stream_id, stream_version, event_id, data->>'value' as value from events
+       where ${UNBOUND} and position > $1 order by position limit $2`,
+      [after, REBIND_BATCH],
+    );
+    if (rows.length === 0) return { rebound, unrecoverable };
+    after = rows[rows.length - 1].position;
+    const sealers = new Map<string, ValueSealer>();
+    const resealed: { row: UnboundRow; organizationId: string; sealed: ReturnType<ValueSealer['seal']> }[] = [];
+    for (const row of rows) {
+      const organizationId = organizationOfStream(row.stream_id) ?? '';
+      const place = { organizationId, streamId: row.stream_id, version: row.stream_version, eventId: row.event_id };
+      let plaintext: string;
+      try {
+        plaintext = await keyRing.decryptValue(row.value, place, { acceptUnbound: true });
+      } catch (error) {
+        if (error instanceof CryptoError && error.code === CryptoErrorCode.DATA_KEY_NOT_FOUND) {
+          unrecoverable++;
+          continue;
+        }
+        throw error;
+      }
+      const sealer = sealers.get(organizationId) ?? (await keyRing.sealerFor(organizationId));
+      sealers.set(organizationId, sealer);
+      resealed.push({ row, organizationId, sealed: sealer.seal(place, plaintext) });
+    }
+    rebound += await store.withTransaction(async (tx) => {
+      let done = 0;
+      for (const { row, organizationId, sealed } of resealed) {
+        if (!(await holdLiveDataKey(tx, organizationId, sealed.dataKeyId))) {
+          unrecoverable++;
+          continue;
+        }
+        const updated = await tx.execute(
+          `update events set data = data || jsonb_build_object('value', $2::text, 'dataKeyId', $3::text, 'digest', $4::text)
+           where position = $1 and data->>'value' = $5 and not (data ? 'digest') returning 1`,
+          [row.position, sealed.jwe, sealed.dataKeyId, sealed.digest, row.value],
+        );
+        if (updated.length === 0) continue;
+        await tx.execute(
+          `update secret_view set value = $3, data_key_id = $4 where stream_id = $1 and version = $2 and value = $5`,
+          [row.stream_id, row.stream_version, sealed.jwe, sealed.dataKeyId, row.value],
+        );
+        done++;
+      }
+      return done;
+    });
+    onProgress?.(Math.min(rebound + unrecoverable, total), total);
+  }
+}
