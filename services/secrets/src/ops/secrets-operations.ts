@@ -1,11 +1,11 @@
 import { userInfo } from 'node:os';
 import { type DataKeyRing } from '@platform/crypto';
-import { type PostgresEventStore } from '@platform/event-store';
+import { type CheckpointRebase, type PostgresEventStore, rebaseOutboxCheckpoint } from '@platform/event-store';
 import { deleteOrganizationKeys } from '../keys/data-key-guard';
 import { type EventMetadata, type OrganizationPurged } from '../secrets/secret';
 import { organizationStreamId } from '../secrets/secret-stream';
 import { ORGANIZATION_PURGED, SecretViewProjection } from '../secrets/secret-view.projection';
-import { type SecretsSettings, openKeyRing } from '../secrets-runtime';
+import { SECRETS_OUTBOX, type SecretsSettings, openKeyRing } from '../secrets-runtime';
 import { openSecretsStore } from '../secrets.migrations';
 
 /** Events per replay batch; each is applied inside Postgres by `SecretViewProjection.rebuildBatch`. */
@@ -30,6 +30,15 @@ export function operatorActor(): EventMetadata['actor'] {
     // No passwd entry (some containers): keep "unknown".
   }
   return { sub: `ops:${user}`, org: 'platform', role: 'admin' };
+}
+
+/** One line for an operator: what the checkpoint was, what it is, and what will be published. */
+export function describeRebase({ before, after, published, queued }: CheckpointRebase): string {
+  return (
+    `outbox re-based: checkpoint (transaction ${before.transactionId}, position ${before.position}) → ` +
+    `(transaction ${after.transactionId}, position ${after.position}); ${published} events marked published, ` +
+    `${queued} restored events queued before newer ones`
+  );
 }
 
 /**
@@ -97,6 +106,15 @@ export class SecretsOperations {
     });
     this.keyRing.forgetOrganization(organizationId);
     return report;
+  }
+
+  /**
+   * After a logical restore into another cluster, the outbox checkpoint is ahead of the database's transaction ids and
+   * every instance refuses to publish (not ready). Marks what the checkpoint covered as published and queues the rest
+   * before newer events (`rebaseOutboxCheckpoint`); refused when the checkpoint is not ahead.
+   */
+  rebaseOutbox(): Promise<CheckpointRebase> {
+    return rebaseOutboxCheckpoint(this.store, { name: SECRETS_OUTBOX });
   }
 
   async close(): Promise<void> {
