@@ -2,6 +2,7 @@ import { userInfo } from 'node:os';
 import { type DataKeyRing } from '@platform/crypto';
 import { type CheckpointRebase, type PostgresEventStore, rebaseOutboxCheckpoint } from '@platform/event-store';
 import { deleteOrganizationKeys } from '../keys/data-key-guard';
+import { deleteOrganizationIdempotencyRecords } from '../secrets/idempotency';
 import { type EventMetadata, type OrganizationPurged } from '../secrets/secret';
 import { organizationStreamId } from '../secrets/secret-stream';
 import { ORGANIZATION_PURGED, SecretViewProjection } from '../secrets/secret-view.projection';
@@ -84,13 +85,15 @@ export class SecretsOperations {
 
   /**
    * Crypto-shredding in ONE transaction: the organization's data keys, its `secret_view` rows (by the projection of
-   * `OrganizationPurged`) and the event commit together or not at all; the events stay. Value appends of the
+   * `OrganizationPurged`), its idempotency records (fingerprints of its requests) and the event commit together or not
+   * at all; the events stay. Value appends of the
    * organization wait for it (see data-key-guard), and running instances forget their cached keys and values on the
    * published event.
    */
   async purgeOrganization(organizationId: string, actor = operatorActor()): Promise<PurgeReport> {
     const report = await this.store.withTransaction(async (tx) => {
       const dataKeysDeleted = await deleteOrganizationKeys(tx, organizationId);
+      await deleteOrganizationIdempotencyRecords(tx, organizationId);
       const [{ count }] = await tx.execute<{ count: number }>(
         'select count(*)::int as count from secret_view where organization_id = $1 and not deleted',
         [organizationId],
