@@ -1,13 +1,15 @@
 import { userInfo } from 'node:os';
-import { type DataKeyRing } from '@platform/crypto';
+import { DataKeyRing, MasterKeyRing } from '@platform/crypto';
 import { type CheckpointRebase, type PostgresEventStore, rebaseOutboxCheckpoint } from '@platform/event-store';
 import { deleteOrganizationKeys } from '../keys/data-key-guard';
+import { DATA_KEYS_REWRAPPED, DATA_KEY_ROTATED, type KeyEvent } from '../keys/key-events';
 import { deleteOrganizationIdempotencyRecords } from '../secrets/idempotency';
 import { type EventMetadata, type OrganizationPurged } from '../secrets/secret';
 import { organizationStreamId } from '../secrets/secret-stream';
 import { ORGANIZATION_PURGED, SecretViewProjection } from '../secrets/secret-view.projection';
-import { SECRETS_OUTBOX, type SecretsSettings, openKeyRing } from '../secrets-runtime';
+import { SECRETS_OUTBOX, type SecretsSettings } from '../secrets-runtime';
 import { openSecretsStore } from '../secrets.migrations';
+import { RewrapRecordingKeyStore } from './rewrap-recording-key-store';
 
 /** Events per replay batch; each is applied inside Postgres by `SecretViewProjection.rebuildBatch`. */
 const REBUILD_BATCH = 20_000;
@@ -50,12 +52,16 @@ export class SecretsOperations {
   private constructor(
     private readonly store: PostgresEventStore,
     private readonly keyRing: DataKeyRing,
+    private readonly masterKid: string,
+    private readonly keyStore: RewrapRecordingKeyStore,
   ) {}
 
   static async open(settings: SecretsSettings): Promise<SecretsOperations> {
     const store = await openSecretsStore(settings.databaseUrl, { poolSize: 2, applicationName: 'secrets-ops' });
     try {
-      return new SecretsOperations(store, await openKeyRing(store, settings.masterKeys));
+      const master = await MasterKeyRing.fromJwks(settings.masterKeys.json);
+      const keyStore = new RewrapRecordingKeyStore(store);
+      return new SecretsOperations(store, new DataKeyRing(master, keyStore), master.activeKid, keyStore);
     } catch (error) {
       await store.close();
       throw error;
@@ -74,13 +80,55 @@ export class SecretsOperations {
    * Rewraps every data key under the active (first) master key; returns how many were rewrapped. `onProgress` gets
    * `(0, total)` from a count first, then `(done, total)` after each key.
    */
-  rotateMasterKey(onProgress?: (done: number, total: number) => void): Promise<number> {
-    return this.keyRing.rewrapAll(onProgress);
+  async rotateMasterKey(onProgress?: (done: number, total: number) => void, actor = operatorActor()): Promise<number> {
+    this.keyStore.takeRewrapped();
+    let rewrapped: number;
+    try {
+      rewrapped = await this.keyRing.rewrapAll(onProgress);
+    } finally {
+      // Also after a failure part-way: the keys rewrapped so far are recorded.
+      await this.recordRewraps(this.keyStore.takeRewrapped(), actor);
+    }
+    return rewrapped;
   }
 
-  /** A new data key for the organization's new writes; returns its id. */
-  rotateOrganizationKey(organizationId: string): Promise<string> {
-    return this.keyRing.rotate(organizationId);
+  /** One `DataKeysRewrapped` per organization whose keys were rewrapped, in one transaction. */
+  private async recordRewraps(organizations: ReadonlyMap<string, number>, actor: EventMetadata['actor']) {
+    if (organizations.size === 0) return;
+    const metadata: EventMetadata = { actor, occurredAt: new Date().toISOString() };
+    await this.store.withTransaction(async (tx) => {
+      for (const [organizationId, dataKeys] of organizations) {
+        const event: KeyEvent = {
+          type: DATA_KEYS_REWRAPPED,
+          data: { organizationId, masterKid: this.masterKid, dataKeys },
+          metadata,
+        };
+        await tx.appendToStream(organizationStreamId(organizationId), [event], { expectedVersion: 'any' });
+      }
+    });
+  }
+
+  /**
+   * A new data key for the organization's new writes, recorded as `DataKeyRotated`; returns its id. The rotation
+   * commits first: if the event cannot be appended, the command fails saying so (run it again to rotate and record).
+   */
+  async rotateOrganizationKey(organizationId: string, actor = operatorActor()): Promise<string> {
+    const dataKeyId = await this.keyRing.rotate(organizationId);
+    const event: KeyEvent = {
+      type: DATA_KEY_ROTATED,
+      data: { organizationId, dataKeyId },
+      metadata: { actor, occurredAt: new Date().toISOString() },
+    };
+    try {
+      await this.store.appendToStream(organizationStreamId(organizationId), [event], { expectedVersion: 'any' });
+    } catch (error) {
+      throw new Error(
+        `organization ${organizationId} was given data key ${dataKeyId}, but its DataKeyRotated event could not be ` +
+          `recorded (${(error as Error).message}); run the rotation again`,
+        { cause: error },
+      );
+    }
+    return dataKeyId;
   }
 
   /**
