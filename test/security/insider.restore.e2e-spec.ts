@@ -41,7 +41,7 @@ describe('insider: a restored database with an older transaction horizon', () =>
     service = await startTestService(secretsService, {
       NATS_SUBJECT_PREFIX: prefix,
       DATABASE_URL: database.url,
-      SECRETS_PUBLISH_WAIT_MS: '500',
+      SECRETS_PUBLISH_WAIT_MS: '1000',
     });
     return service;
   };
@@ -80,6 +80,7 @@ describe('insider: a restored database with an older transaction horizon', () =>
 
   it('refuses to publish, is not ready and says why, until `outbox rebase`; then publishes what was held', async () => {
     await start();
+    await eventually('the outbox publishes', () => service!.app.get(SecretsRuntime).outbox.isPublishing);
     expect((await create('BEFORE_RESTORE', plaintexts.next('before'), 'k-before')).status).toBeUndefined();
     expect(await streamMessages()).toBe(1);
     await service!.close();
@@ -126,6 +127,7 @@ describe('insider: a restored database with an older transaction horizon', () =>
     }
 
     await eventually('the instance is ready again', async () => (await readyz()).status === 200);
+    await eventually('the outbox publishes again', () => service!.app.get(SecretsRuntime).outbox.isPublishing);
     await eventually('the held write is published', async () => (await streamMessages()) === 2);
     expect(await aheadGauge()).toBe(0);
     // The stored write, as its Idempotency-Key retry returns it; later writes are acknowledged as usual.

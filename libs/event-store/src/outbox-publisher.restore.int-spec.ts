@@ -138,7 +138,7 @@ describe('OutboxPublisher after a logical restore (checkpoint ahead of the trans
     await publisher.start();
     await store.appendToStream('thing:a', someEvents(1), { expectedVersion: 'no_stream' });
     await publisher.drain();
-    await expect(rebaseOutboxCheckpoint(store, { name: 'secrets-events' })).rejects.toThrow(
+    await expect(rebaseOutboxCheckpoint(store, { name: 'secrets-events', lockWaitMs: 100 })).rejects.toThrow(
       'Outbox secrets-events is publishing (an instance holds its lock), so its checkpoint is not ahead',
     );
     await publisher.stop();

@@ -1,4 +1,4 @@
-import type { Client } from 'pg';
+import type { Client, QueryConfig } from 'pg';
 import { advisoryLockKey } from './advisory-lock-key';
 import { EVENT_COLUMNS, type EventRow, toRecordedEvent } from './event-rows';
 import { EventStoreError, EventStoreErrorCode } from './event-store.error';
@@ -479,6 +479,16 @@ export interface CheckpointRebase {
 /** Transaction ids below every id Postgres assigns (the first normal one is 3): the re-based order's first places. */
 const REBASED_PUBLISHED = '1';
 const REBASED_QUEUED = '2';
+/** How long the re-base waits for the outbox lock: longer than an instance holds it to find the checkpoint ahead. */
+const REBASE_LOCK_WAIT_MS = 5_000;
+/** Postgres: lock_timeout expired. */
+const LOCK_NOT_AVAILABLE = '55P03';
+/** The re-base rewrites every restored event: no 8 s statement cap (pg reads `query_timeout` per query too). */
+const REWRITE_TIMEOUT_MS = 60 * 60 * 1000;
+
+function rewrite(text: string, values: unknown[]): QueryConfig {
+  return { text, values, query_timeout: REWRITE_TIMEOUT_MS } as QueryConfig;
+}
 
 /**
  * Re-bases an outbox whose checkpoint is ahead of the database's transaction ids (a logical restore into another
@@ -491,16 +501,18 @@ const REBASED_QUEUED = '2';
  */
 export async function rebaseOutboxCheckpoint(
   store: PostgresEventStore,
-  options: { readonly name: string; readonly lockKey?: number },
+  options: { readonly name: string; readonly lockKey?: number; readonly lockWaitMs?: number },
 ): Promise<CheckpointRebase> {
   const { events, outboxCheckpoints, schema } = store.names;
   const lockKey = options.lockKey ?? advisoryLockKey(`${schema}:outbox:${options.name}`);
   const connection = await store.connectDedicated(`outbox-rebase:${options.name}`);
   try {
-    const { rows: lock } = await connection.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [
-      lockKey,
-    ]);
-    if (!lock[0].locked) {
+    // Refusing instances take the lock only for a moment at a time; a publishing one keeps it.
+    await connection.query(`set lock_timeout = ${Math.trunc(options.lockWaitMs ?? REBASE_LOCK_WAIT_MS)}`);
+    try {
+      await connection.query('select pg_advisory_lock($1)', [lockKey]);
+    } catch (error) {
+      if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
       throw new EventStoreError(
         EventStoreErrorCode.INVALID_ARGUMENT,
         `Outbox ${options.name} is publishing (an instance holds its lock), so its checkpoint is not ahead`,
@@ -530,16 +542,20 @@ export async function rebaseOutboxCheckpoint(
       );
       const restored = bound[0].restored;
       const { rows: published } = await connection.query<{ count: string; last: string | null }>(
-        `with moved as (
-           update ${events} set transaction_id = '${REBASED_PUBLISHED}'
-           where position <= $3::bigint and (transaction_id, position) <= ($1::xid8, $2::bigint) returning position)
-         select count(*)::text as count, max(position)::text as last from moved`,
-        [before.transactionId, before.position, restored],
+        rewrite(
+          `with moved as (
+             update ${events} set transaction_id = '${REBASED_PUBLISHED}'
+             where position <= $3::bigint and (transaction_id, position) <= ($1::xid8, $2::bigint) returning position)
+           select count(*)::text as count, max(position)::text as last from moved`,
+          [before.transactionId, before.position, restored],
+        ),
       );
       const { rowCount: queued } = await connection.query(
-        `update ${events} set transaction_id = '${REBASED_QUEUED}'
-         where position <= $3::bigint and (transaction_id, position) > ($1::xid8, $2::bigint)`,
-        [before.transactionId, before.position, restored],
+        rewrite(
+          `update ${events} set transaction_id = '${REBASED_QUEUED}'
+           where position <= $3::bigint and (transaction_id, position) > ($1::xid8, $2::bigint)`,
+          [before.transactionId, before.position, restored],
+        ),
       );
       const after = { transactionId: REBASED_PUBLISHED, position: published[0].last ?? '0' };
       await connection.query(
