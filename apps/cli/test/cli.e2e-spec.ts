@@ -384,5 +384,9 @@ describe('secrets CLI', () => {
     const rebuild = await cli(['audit', 'rebuild'], { token: '', env });
     expect(rebuild).toMatchObject({ code: 5, stdout: '' });
     expect(rebuild.stderr.trim().split('\n')).toHaveLength(1);
+    // This suite's secrets service publishes, so its outbox checkpoint is not ahead: nothing to re-base, refused.
+    const rebase = await cli(['outbox', 'rebase'], { token: '', env });
+    expect(rebase).toMatchObject({ code: 5, stdout: '' });
+    expect(rebase.stderr).toMatch(/Outbox secrets-events is publishing/);
   });
 });

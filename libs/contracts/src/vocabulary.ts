@@ -39,6 +39,8 @@ export const SECRET_EVENT_TYPES = Object.freeze([
   'SecretDeleted',
   'SecretValuesResolved',
   'OrganizationPurged',
+  'DataKeyRotated',
+  'DataKeysRewrapped',
 ] as const);
 export type SecretEventType = (typeof SECRET_EVENT_TYPES)[number];
 

@@ -11,6 +11,8 @@ export enum EventStoreErrorCode {
   INVALID_ARGUMENT = 'INVALID_ARGUMENT',
   /** The outbox publisher was asked to do something it cannot do in its current state. */
   PUBLISHER_NOT_RUNNING = 'PUBLISHER_NOT_RUNNING',
+  /** The outbox checkpoint is ahead of the database's transaction ids (a restore): it refuses to publish. */
+  CHECKPOINT_AHEAD = 'CHECKPOINT_AHEAD',
 }
 
 /** Every failure the event store reports on purpose. Messages name streams and ids, never event data. */

@@ -10,7 +10,14 @@ export type {
 } from './events';
 export type { MigrationDefinition } from './migrations';
 export type { QueryOptions } from './prepared-statement';
-export { OutboxPublisher, type OutboxLogger, type OutboxPublisherOptions } from './outbox-publisher';
+export {
+  OutboxPublisher,
+  rebaseOutboxCheckpoint,
+  type CheckpointAhead,
+  type CheckpointRebase,
+  type OutboxLogger,
+  type OutboxPublisherOptions,
+} from './outbox-publisher';
 export {
   PostgresEventStore,
   type EventStoreLogger,

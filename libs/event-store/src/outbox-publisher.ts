@@ -1,4 +1,4 @@
-import type { Client } from 'pg';
+import type { Client, QueryConfig } from 'pg';
 import { advisoryLockKey } from './advisory-lock-key';
 import { EVENT_COLUMNS, type EventRow, toRecordedEvent } from './event-rows';
 import { EventStoreError, EventStoreErrorCode } from './event-store.error';
@@ -45,6 +45,17 @@ export interface OutboxPublisherOptions {
 interface Checkpoint {
   readonly transactionId: string;
   readonly position: string;
+}
+
+/**
+ * The saved checkpoint names a transaction the database has not reached yet: the database was restored (logically)
+ * into a cluster whose transaction ids are lower, so every new event would sort below the checkpoint and never be
+ * published. The outbox refuses to publish until an operator re-bases it (`rebaseOutboxCheckpoint`).
+ */
+export interface CheckpointAhead {
+  readonly checkpoint: Checkpoint;
+  /** The next transaction id the database will assign (`pg_snapshot_xmax` of a current snapshot). */
+  readonly nextTransactionId: string;
 }
 
 const silentLogger: OutboxLogger = { info: () => undefined, warn: () => undefined, error: () => undefined };
@@ -94,6 +105,7 @@ export class OutboxPublisher {
   private readonly pipelined: boolean;
   private readonly publishedChannel: string;
   private publishedPoll?: NodeJS.Timeout;
+  private ahead?: CheckpointAhead;
 
   constructor(
     private readonly store: PostgresEventStore,
@@ -113,6 +125,11 @@ export class OutboxPublisher {
   /** Whether this instance holds the lock and is the one publishing. */
   get isPublishing(): boolean {
     return this.holdsLock;
+  }
+
+  /** Set while the saved checkpoint is ahead of the database's transaction ids: nothing is published (not ready). */
+  get checkpointAhead(): CheckpointAhead | undefined {
+    return this.ahead;
   }
 
   /** Starts contending for the lock in the background; resolves at once (failures are logged and retried). */
@@ -168,6 +185,7 @@ export class OutboxPublisher {
           `Outbox ${this.options.name} is not running`,
         );
       }
+      if (this.ahead) throw checkpointAheadError(this.options.name, this.ahead);
       const [reached] = await this.store.query<{ reached: boolean }>(
         `select (last_transaction_id, last_position) >= ($2::xid8, $3::bigint) as reached
          from ${this.store.names.outboxCheckpoints} where name = $1`,
@@ -225,25 +243,55 @@ export class OutboxPublisher {
     return connection;
   }
 
+  /**
+   * Takes the lock unless another instance holds it, and reads the checkpoint. A checkpoint ahead of the database's
+   * transaction ids is refused by every instance, holder or standby (not ready, and the lock is let go of so that the
+   * ops command can re-base it).
+   */
   private async tryLock(connection: Client): Promise<boolean> {
     const { rows: lock } = await connection.query<{ locked: boolean }>('select pg_try_advisory_lock($1) as locked', [
       this.lockKey,
     ]);
-    if (!lock[0].locked) return false;
+    const locked = lock[0].locked;
     const { outboxCheckpoints } = this.store.names;
-    await connection.query(`insert into ${outboxCheckpoints} (name) values ($1) on conflict do nothing`, [
-      this.options.name,
-    ]);
+    if (locked) {
+      await connection.query(`insert into ${outboxCheckpoints} (name) values ($1) on conflict do nothing`, [
+        this.options.name,
+      ]);
+    }
     // Another instance may have published since this one last held the lock.
-    const { rows } = await connection.query<{ transaction_id: string; position: string }>(
-      `select last_transaction_id as transaction_id, last_position as position
+    const { rows } = await connection.query<{ transaction_id: string; position: string; next_transaction_id: string }>(
+      `select last_transaction_id as transaction_id, last_position as position,
+              pg_snapshot_xmax(pg_current_snapshot()) as next_transaction_id
        from ${outboxCheckpoints} where name = $1`,
       [this.options.name],
     );
-    this.checkpoint = { transactionId: rows[0].transaction_id, position: rows[0].position };
-    this.waiters.advance(this.checkpoint);
-    this.logger.info({ outbox: this.options.name, checkpoint: this.checkpoint }, 'outbox publisher took the lock');
+    const saved = rows[0];
+    const checkpoint = saved && { transactionId: saved.transaction_id, position: saved.position };
+    if (checkpoint && BigInt(checkpoint.transactionId) >= BigInt(saved.next_transaction_id)) {
+      if (locked) await connection.query('select pg_advisory_unlock($1)', [this.lockKey]);
+      this.refuse({ checkpoint, nextTransactionId: saved.next_transaction_id });
+      return false;
+    }
+    if (this.ahead) {
+      this.ahead = undefined;
+      this.logger.info({ outbox: this.options.name, checkpoint }, 'outbox checkpoint re-based; publishing again');
+    }
+    if (!locked) return false;
+    this.checkpoint = checkpoint;
+    this.waiters.advance(checkpoint);
+    this.logger.info({ outbox: this.options.name, checkpoint }, 'outbox publisher took the lock');
     return true;
+  }
+
+  private refuse(ahead: CheckpointAhead): void {
+    if (this.ahead === undefined) {
+      this.logger.error(
+        { outbox: this.options.name, ...ahead },
+        `${checkpointAheadError(this.options.name, ahead).message}; refusing to publish`,
+      );
+    }
+    this.ahead = ahead;
   }
 
   private async publishBatch(connection: Client): Promise<number> {
@@ -357,8 +405,10 @@ export class OutboxPublisher {
       // The publishing instance advances its waiters itself, after each acknowledged publish.
       if (!this.holdsLock && this.waiters.size > 0) {
         const [checkpoint] = await this.store.query<{ transaction_id: string; position: string }>(
+          // A checkpoint ahead of the database's transaction ids (a restore) vouches for nothing.
           `select last_transaction_id::text as transaction_id, last_position::text as position
-           from ${this.store.names.outboxCheckpoints} where name = $1`,
+           from ${this.store.names.outboxCheckpoints}
+           where name = $1 and last_transaction_id < pg_snapshot_xmax(pg_current_snapshot())`,
           [this.options.name],
           { prepared: true },
         );
@@ -403,5 +453,123 @@ export class OutboxPublisher {
   private wake(): void {
     if (this.wakeUp) this.wakeUp();
     else this.wokenEarly = true;
+  }
+}
+
+function checkpointAheadError(name: string, ahead: CheckpointAhead): EventStoreError {
+  return new EventStoreError(
+    EventStoreErrorCode.CHECKPOINT_AHEAD,
+    `Outbox ${name}: its checkpoint (transaction ${ahead.checkpoint.transactionId}, position ` +
+      `${ahead.checkpoint.position}) is ahead of the database's next transaction id ${ahead.nextTransactionId}, ` +
+      'as after a logical restore: new events would never be published. Run `secrets outbox rebase` ' +
+      '(ARCHITECTURE.md §5)',
+  );
+}
+
+export interface CheckpointRebase {
+  /** The checkpoint that was ahead. */
+  readonly before: Checkpoint;
+  readonly after: Checkpoint;
+  /** Events at or before the old checkpoint: published already, now ordered first. */
+  readonly published: number;
+  /** Events after the old checkpoint whose transaction ids were ahead too: queued before every newer event. */
+  readonly queued: number;
+}
+
+/** Transaction ids below every id Postgres assigns (the first normal one is 3): the re-based order's first places. */
+const REBASED_PUBLISHED = '1';
+const REBASED_QUEUED = '2';
+/** How long the re-base waits for the outbox lock: longer than an instance holds it to find the checkpoint ahead. */
+const REBASE_LOCK_WAIT_MS = 5_000;
+/** Postgres: lock_timeout expired. */
+const LOCK_NOT_AVAILABLE = '55P03';
+/** The re-base rewrites every restored event: no 8 s statement cap (pg reads `query_timeout` per query too). */
+const REWRITE_TIMEOUT_MS = 60 * 60 * 1000;
+
+function rewrite(text: string, values: unknown[]): QueryConfig {
+  return { text, values, query_timeout: REWRITE_TIMEOUT_MS } as QueryConfig;
+}
+
+/**
+ * Re-bases an outbox whose checkpoint is ahead of the database's transaction ids (a logical restore into another
+ * cluster). Restored events are those at or below the checkpoint's position or the last restored event whose id is
+ * ahead (positions come from a sequence restored with them, so events written since are above all of them). In one
+ * transaction, the restored events the old checkpoint covered take transaction id 1 (published; their order among
+ * themselves is their position), the other restored events take 2 (never published: next, by position), and the
+ * checkpoint becomes the last of the first group. Events written since the restore keep their ids (3 and above) and
+ * follow, in their order. Refused while a publisher holds the outbox's lock and when the checkpoint is not ahead.
+ */
+export async function rebaseOutboxCheckpoint(
+  store: PostgresEventStore,
+  options: { readonly name: string; readonly lockKey?: number; readonly lockWaitMs?: number },
+): Promise<CheckpointRebase> {
+  const { events, outboxCheckpoints, schema } = store.names;
+  const lockKey = options.lockKey ?? advisoryLockKey(`${schema}:outbox:${options.name}`);
+  const connection = await store.connectDedicated(`outbox-rebase:${options.name}`);
+  try {
+    // Refusing instances take the lock only for a moment at a time; a publishing one keeps it.
+    await connection.query(`set lock_timeout = ${Math.trunc(options.lockWaitMs ?? REBASE_LOCK_WAIT_MS)}`);
+    try {
+      await connection.query('select pg_advisory_lock($1)', [lockKey]);
+    } catch (error) {
+      if ((error as { code?: string }).code !== LOCK_NOT_AVAILABLE) throw error;
+      throw new EventStoreError(
+        EventStoreErrorCode.INVALID_ARGUMENT,
+        `Outbox ${options.name} is publishing (an instance holds its lock), so its checkpoint is not ahead`,
+      );
+    }
+    await connection.query('begin');
+    try {
+      const { rows } = await connection.query<{ transaction_id: string; position: string; next: string }>(
+        `select last_transaction_id as transaction_id, last_position as position,
+                pg_snapshot_xmax(pg_current_snapshot()) as next
+         from ${outboxCheckpoints} where name = $1 for update`,
+        [options.name],
+      );
+      const before = rows[0] && { transactionId: rows[0].transaction_id, position: rows[0].position };
+      if (!before || BigInt(before.transactionId) < BigInt(rows[0].next)) {
+        throw new EventStoreError(
+          EventStoreErrorCode.INVALID_ARGUMENT,
+          `Outbox ${options.name}: the checkpoint is not ahead of the database's transaction ids; nothing to re-base`,
+        );
+      }
+      // Restored events: every one at or below the checkpoint's position or a restored id ahead; events written since
+      // the restore come after all of them (the position sequence was restored with them).
+      const { rows: bound } = await connection.query<{ restored: string }>(
+        `select greatest($1::bigint, coalesce(max(position), 0))::text as restored
+         from ${events} where transaction_id >= $2::xid8`,
+        [before.position, rows[0].next],
+      );
+      const restored = bound[0].restored;
+      const { rows: published } = await connection.query<{ count: string; last: string | null }>(
+        rewrite(
+          `with moved as (
+             update ${events} set transaction_id = '${REBASED_PUBLISHED}'
+             where position <= $3::bigint and (transaction_id, position) <= ($1::xid8, $2::bigint) returning position)
+           select count(*)::text as count, max(position)::text as last from moved`,
+          [before.transactionId, before.position, restored],
+        ),
+      );
+      const { rowCount: queued } = await connection.query(
+        rewrite(
+          `update ${events} set transaction_id = '${REBASED_QUEUED}'
+           where position <= $3::bigint and (transaction_id, position) > ($1::xid8, $2::bigint)`,
+          [before.transactionId, before.position, restored],
+        ),
+      );
+      const after = { transactionId: REBASED_PUBLISHED, position: published[0].last ?? '0' };
+      await connection.query(
+        `update ${outboxCheckpoints} set last_transaction_id = $2::xid8, last_position = $3::bigint, updated_at = now()
+         where name = $1`,
+        [options.name, after.transactionId, after.position],
+      );
+      await connection.query('commit');
+      return { before, after, published: Number(published[0].count), queued: queued ?? 0 };
+    } catch (error) {
+      await connection.query('rollback').catch(() => undefined);
+      throw error;
+    }
+  } finally {
+    await connection.end().catch(() => undefined);
   }
 }

@@ -150,6 +150,11 @@ export async function startService(
     });
     app.connectMicroservice<MicroserviceOptions>({ strategy }, { inheritAppConfig: true });
     await app.startAllMicroservices();
+    // A service its NATS user may not subscribe for would run deaf: stop, naming the subjects refused.
+    await strategy.confirmSubscribed().catch(async (error: unknown) => {
+      await app.close();
+      throw error;
+    });
     await app.listen(config.httpPort);
     const httpPort = (app.getHttpServer().address() as AddressInfo).port;
     logger.info({ httpPort, subjectPrefix: config.subjectPrefix }, `${definition.name} service ready`);

@@ -53,4 +53,5 @@ export {
   type ServicePrincipal,
 } from './principal';
 export { RequestBody } from './request-body';
+export { SubscriptionRefused, confirmSubscriptions } from './required-subscription';
 export { DependencyError, ServiceClient, ServiceTokenIssuer } from './service-client';

@@ -1,5 +1,5 @@
-import { NatsError } from 'nats';
-import { JetStreamSetupConflict, retryJetStreamSetup } from './jetstream';
+import { NatsError, type StreamConfig } from 'nats';
+import { JetStreamSetupConflict, differsFrom, retryJetStreamSetup, streamConfig } from './jetstream';
 
 function apiError(errCode: number, description: string): NatsError {
   const error = new NatsError(description, '400');
@@ -48,5 +48,21 @@ describe('retryJetStreamSetup', () => {
         deadlineAt: Date.now() - 1,
       }),
     ).rejects.toThrow('setting up stream S did not succeed before the start deadline: TIMEOUT');
+  });
+});
+
+describe('differsFrom', () => {
+  const wanted = streamConfig('SECRETS_EVENTS', { subjectPrefix: '', replicas: 1 });
+  // What the server reports: every setting, the wanted ones included.
+  const existing = { ...wanted, max_msgs: -1, discard: 'old', sealed: false } as unknown as StreamConfig;
+
+  it('leaves a stream with the wanted settings alone, whatever else the server reports', () => {
+    expect(differsFrom(existing, wanted)).toBe(false);
+  });
+
+  it('updates a stream of an earlier release that lacks deny_delete and deny_purge', () => {
+    const { deny_delete: _d, deny_purge: _p, ...earlier } = existing;
+    expect(differsFrom(earlier as StreamConfig, wanted)).toBe(true);
+    expect(differsFrom({ ...existing, subjects: ['other.>'] }, wanted)).toBe(true);
   });
 });

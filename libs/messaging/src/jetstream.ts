@@ -30,13 +30,16 @@ export function streamConfig(name: StreamName, options: StreamOptions): Partial<
   const common = { name: prefixedStreamName(p, name), num_replicas: options.replicas, storage: StorageType.File };
   switch (name) {
     case 'SECRETS_EVENTS':
-      // Kept forever: ops replay it. Publishers dedupe on Nats-Msg-Id = event id within the window.
+      // Kept forever: ops replay it. Publishers dedupe on Nats-Msg-Id = event id within the window. No message can be
+      // deleted or the stream purged through the JetStream API; an update can turn these on but never off again.
       return {
         ...common,
         subjects: [`${p}secrets.events.>`],
         retention: RetentionPolicy.Limits,
         max_age: 0,
         duplicate_window: nanos(HOUR_NS),
+        deny_delete: true,
+        deny_purge: true,
       };
     case 'LOGS_RAW':
       return {
@@ -142,9 +145,15 @@ export async function ensureStreams(
   }
 }
 
+/**
+ * A stream that already has the wanted configuration is left alone, so a service that only reads a stream needs no
+ * permission to update it (deploy/nats/nats-server.conf gives that to the stream's owner only): until the owner has
+ * created or updated it, the step fails and is retried.
+ */
 async function ensureStream(manager: JetStreamManager, config: Partial<StreamConfig> & { name: string }) {
   try {
-    await manager.streams.info(config.name);
+    const { config: existing } = await manager.streams.info(config.name);
+    if (!differsFrom(existing, config)) return;
     await manager.streams.update(config.name, config);
   } catch (error) {
     if (!isStreamNotFound(error)) throw error;
@@ -159,4 +168,11 @@ async function ensureStream(manager: JetStreamManager, config: Partial<StreamCon
 
 function isStreamNotFound(error: unknown): boolean {
   return /stream not found/i.test(String((error as Error | undefined)?.message));
+}
+
+/** Whether any setting of `wanted` differs from the stream's: an update is needed. */
+export function differsFrom(existing: StreamConfig, wanted: Partial<StreamConfig>): boolean {
+  return (Object.keys(wanted) as (keyof StreamConfig)[]).some(
+    (setting) => JSON.stringify(existing[setting]) !== JSON.stringify(wanted[setting]),
+  );
 }

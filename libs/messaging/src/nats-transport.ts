@@ -1,6 +1,7 @@
 import { type ConsumerDeserializer, type IncomingRequest, type Serializer, ServerNats } from '@nestjs/microservices';
-import { type Msg, type MsgHdrs, type NatsConnection, headers as natsHeaders } from 'nats';
+import { type Msg, type MsgHdrs, type NatsConnection, type Subscription, headers as natsHeaders } from 'nats';
 import { INTERNAL_ERROR, type WireError, isWireError, statusOf } from './errors';
+import { confirmSubscriptions } from './required-subscription';
 
 export const ERROR_CODE_HEADER = 'Nats-Service-Error-Code';
 export const ERROR_MESSAGE_HEADER = 'Nats-Service-Error';
@@ -96,6 +97,8 @@ export interface PlatformNatsServerOptions {
  * only requests whose reply subject is an inbox.
  */
 export class PlatformNatsServer extends ServerNats {
+  private readonly handlerSubscriptions: Subscription[] = [];
+
   constructor(private readonly platform: PlatformNatsServerOptions) {
     super({
       queue: platform.queue,
@@ -111,8 +114,17 @@ export class PlatformNatsServer extends ServerNats {
   override bindEvents(client: NatsConnection): void {
     const prefix = this.platform.subjectPrefix;
     const prefixed = Object.create(client) as NatsConnection;
-    prefixed.subscribe = (subject, options) => client.subscribe(prefix + subject, options);
+    prefixed.subscribe = (subject, options) => {
+      const subscription = client.subscribe(prefix + subject, options);
+      this.handlerSubscriptions.push(subscription);
+      return subscription;
+    };
     super.bindEvents(prefixed);
+  }
+
+  /** Throws SubscriptionRefused when the server refused any handler's subject: the service must not start deaf. */
+  confirmSubscribed(): Promise<void> {
+    return confirmSubscriptions(this.platform.connection, this.handlerSubscriptions);
   }
 
   /** Answers only into inboxes: a request with any other reply subject runs nothing and gets no reply. */

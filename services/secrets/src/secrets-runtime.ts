@@ -4,6 +4,7 @@ import { OutboxPublisher, type PostgresEventStore } from '@platform/event-store'
 import { type PlatformContext } from '@platform/messaging';
 import { PostgresDataKeyStore } from './keys/postgres-data-key-store';
 import { PurgeListener } from './keys/purge-listener';
+import { watchOutboxCheckpoint } from './outbox/outbox-checkpoint-health';
 import { SecretEventPublisher } from './outbox/secret-event-publisher';
 import { SecretPublication } from './outbox/secret-publication';
 import { AccessLog } from './resolve/access-log';
@@ -48,6 +49,9 @@ export async function openKeyRing(
   return new DataKeyRing(await MasterKeyRing.fromJwks(masterKeys.json), new PostgresDataKeyStore(store), options);
 }
 
+/** The outbox's checkpoint name (and so its lock): SECRETS_EVENTS's publisher. */
+export const SECRETS_OUTBOX = 'secrets-events';
+
 /** Everything the secrets service runs on, opened once at boot and closed at shutdown. */
 export class SecretsRuntime {
   private pruneTimer?: NodeJS.Timeout;
@@ -80,7 +84,7 @@ export class SecretsRuntime {
       const cache = new ValueCache();
       const publisher = new SecretEventPublisher(platform.nats.jetstream(), platform.config.subjectPrefix);
       const outbox = new OutboxPublisher(store, {
-        name: 'secrets-events',
+        name: SECRETS_OUTBOX,
         publish: (event, previous) => publisher.publish(event, previous),
         // Writes wait for their event's PubAck: one JetStream round trip per batch, not per event.
         pipelined: true,
@@ -101,6 +105,7 @@ export class SecretsRuntime {
         platform,
       );
       platform.readiness.register('postgres', () => store.isHealthy());
+      watchOutboxCheckpoint(outbox, platform.readiness, platform.metrics);
       availability.start();
       runtime.purgeListener = new PurgeListener(
         platform.nats,

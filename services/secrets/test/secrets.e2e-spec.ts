@@ -540,10 +540,10 @@ describe('secrets service over NATS (plain JSON)', () => {
     });
   });
 
-  it('reports ready when NATS and Postgres answer', async () => {
+  it('reports ready when NATS and Postgres answer and the outbox may publish', async () => {
     const response = await fetch(`http://127.0.0.1:${service.httpPort}/readyz`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toEqual({ ready: true, checks: { nats: true, postgres: true } });
+    expect(await response.json()).toEqual({ ready: true, checks: { nats: true, postgres: true, outbox: true } });
   });
 
   it('publishes every event to SECRETS_EVENTS, metadata only, with Nats-Msg-Id = event id', async () => {

@@ -1,5 +1,6 @@
 import { ConfigError, databaseSettings, loadServiceConfig, urlList } from '@platform/config';
 import { CryptoError } from '@platform/crypto';
+import { EventStoreError, EventStoreErrorCode } from '@platform/event-store';
 import { IDENTIFIER_PATTERN, PlatformError, natsConnectionOptions } from '@platform/messaging';
 import { connect } from 'nats';
 import { AuditError, AuditErrorCode } from '../../../../services/audit/src/audit.error';
@@ -23,6 +24,10 @@ function opsFailure(error: unknown): CliError {
           ? EXIT.REFUSED
           : EXIT.FAILURE,
     );
+  }
+  // `outbox rebase` when there is nothing to re-base, or while an instance publishes: refused, nothing changed.
+  if (error instanceof EventStoreError && error.code === EventStoreErrorCode.INVALID_ARGUMENT) {
+    return new CliError(message, EXIT.REFUSED);
   }
   // A data key under a master kid that is no longer configured, or bad key material: refused, nothing changed.
   if (error instanceof CryptoError) return new CliError(`${error.code}: ${message}`, EXIT.REFUSED);
@@ -138,6 +143,18 @@ export const OPS_COMMANDS: readonly Command[] = [
         { organizationId, ...purged },
         `purged ${organizationId}: ${purged.dataKeysDeleted} data keys deleted, ${purged.secretsRemoved} secrets removed from the read model; its events remain, their values unrecoverable`,
       );
+    },
+  },
+  {
+    path: ['outbox', 'rebase'],
+    usage: 'outbox rebase',
+    summary:
+      'Ops: after a logical restore, re-bases the outbox checkpoint that is ahead of the database (refused otherwise).',
+    async run(context) {
+      onlyArgs(context, 0, 'outbox rebase');
+      const { describeRebase } = await import('../../../../services/secrets/src/ops/secrets-operations');
+      const rebased = await withSecretsOperations(context, (ops) => ops.rebaseOutbox());
+      return report(context, rebased, describeRebase(rebased));
     },
   },
   {

@@ -34,6 +34,10 @@ describe('matcherChangeOf', () => {
     ).toEqual({ kind: 'none' });
   });
 
+  it.each(['DataKeyRotated', 'DataKeysRewrapped'])('ignores key management (%s): no value changes', (type) => {
+    expect(matcherChangeOf(event({ type, organizationId: 'acme' }))).toEqual({ kind: 'none' });
+  });
+
   it('treats a deletion like any change, and an unknown type too', () => {
     expect(
       matcherChangeOf(event({ type: 'SecretDeleted', organizationId: 'acme', customerOrganizationId: 'g' })),

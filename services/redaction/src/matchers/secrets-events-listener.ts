@@ -11,7 +11,7 @@ export type MatcherChange =
   | { readonly kind: 'everything' };
 
 /** Events that change no value: access records (one per resolve, this service's own included) and key rotations. */
-const VALUE_NEUTRAL_TYPES = new Set(['SecretValuesResolved', 'DataKeyRotated']);
+const VALUE_NEUTRAL_TYPES = new Set(['SecretValuesResolved', 'DataKeyRotated', 'DataKeysRewrapped']);
 
 /**
  * What an event on `secrets.events.>` invalidates: a customer's change its scope, a vendor-level change or purge

@@ -1,6 +1,6 @@
 import { type NatsConnection, type Subscription } from 'nats';
 import { type Logger } from 'pino';
-import { IDENTIFIER_PATTERN } from '@platform/messaging';
+import { IDENTIFIER_PATTERN, confirmSubscriptions } from '@platform/messaging';
 import { ORGANIZATION_PURGED } from '../secrets/secret';
 
 /** What this instance holds of an organization in memory: its unwrapped data keys and decrypted values. */
@@ -36,9 +36,12 @@ export class PurgeListener {
     private readonly logger: Logger,
   ) {}
 
-  /** Resolves once the server has the subscription, so no purge published after this point is missed. */
+  /**
+   * Resolves once the server has the subscription, so no purge published after this point is missed; throws
+   * SubscriptionRefused when the server refuses it, so that an instance that would never hear a purge does not start.
+   */
   async start(): Promise<void> {
-    this.subscription = this.nats.subscribe(`${this.subjectPrefix}secrets.events.*.${ORGANIZATION_PURGED}`, {
+    const subscription = this.nats.subscribe(`${this.subjectPrefix}secrets.events.*.${ORGANIZATION_PURGED}`, {
       callback: (error, message) => {
         if (error) return this.logger.warn({ err: error }, 'OrganizationPurged subscription failed');
         const organizationId = purgedOrganizationOf(message.data);
@@ -47,8 +50,9 @@ export class PurgeListener {
         this.logger.info({ organizationId }, 'organization purged: dropped its cached data keys and values');
       },
     });
+    await confirmSubscriptions(this.nats, [subscription]);
+    this.subscription = subscription;
     void this.watchReconnects();
-    await this.nats.flush();
   }
 
   stop(): void {

@@ -1,13 +1,16 @@
 import { userInfo } from 'node:os';
-import { type DataKeyRing } from '@platform/crypto';
-import { type PostgresEventStore } from '@platform/event-store';
+import { DataKeyRing, MasterKeyRing } from '@platform/crypto';
+import { type CheckpointRebase, type PostgresEventStore, rebaseOutboxCheckpoint } from '@platform/event-store';
 import { deleteOrganizationKeys } from '../keys/data-key-guard';
+import { DATA_KEYS_REWRAPPED, DATA_KEY_ROTATED, type KeyEvent } from '../keys/key-events';
+import { deleteOrganizationIdempotencyRecords } from '../secrets/idempotency';
 import { type EventMetadata, type OrganizationPurged } from '../secrets/secret';
 import { organizationStreamId } from '../secrets/secret-stream';
 import { ORGANIZATION_PURGED, SecretViewProjection } from '../secrets/secret-view.projection';
 import { type RebindReport, rebindUnboundValues } from '../secrets/value-rebinding';
-import { type SecretsSettings, openKeyRing } from '../secrets-runtime';
+import { SECRETS_OUTBOX, type SecretsSettings } from '../secrets-runtime';
 import { openSecretsStore } from '../secrets.migrations';
+import { RewrapRecordingKeyStore } from './rewrap-recording-key-store';
 
 /** Events per replay batch; each is applied inside Postgres by `SecretViewProjection.rebuildBatch`. */
 const REBUILD_BATCH = 20_000;
@@ -33,6 +36,15 @@ export function operatorActor(): EventMetadata['actor'] {
   return { sub: `ops:${user}`, org: 'platform', role: 'admin' };
 }
 
+/** One line for an operator: what the checkpoint was, what it is, and what will be published. */
+export function describeRebase({ before, after, published, queued }: CheckpointRebase): string {
+  return (
+    `outbox re-based: checkpoint (transaction ${before.transactionId}, position ${before.position}) → ` +
+    `(transaction ${after.transactionId}, position ${after.position}); ${published} events marked published, ` +
+    `${queued} restored events queued before newer ones`
+  );
+}
+
 /**
  * The secrets ops commands (ARCHITECTURE.md §5, §6), against the database directly, beside running services: key
  * commands and purges are safe while they serve; a rebuild blocks their secret_view reads and writes until it commits.
@@ -41,12 +53,16 @@ export class SecretsOperations {
   private constructor(
     private readonly store: PostgresEventStore,
     private readonly keyRing: DataKeyRing,
+    private readonly masterKid: string,
+    private readonly keyStore: RewrapRecordingKeyStore,
   ) {}
 
   static async open(settings: SecretsSettings): Promise<SecretsOperations> {
     const store = await openSecretsStore(settings.databaseUrl, { poolSize: 2, applicationName: 'secrets-ops' });
     try {
-      return new SecretsOperations(store, await openKeyRing(store, settings.masterKeys));
+      const master = await MasterKeyRing.fromJwks(settings.masterKeys.json);
+      const keyStore = new RewrapRecordingKeyStore(store);
+      return new SecretsOperations(store, new DataKeyRing(master, keyStore), master.activeKid, keyStore);
     } catch (error) {
       await store.close();
       throw error;
@@ -65,8 +81,16 @@ export class SecretsOperations {
    * Rewraps every data key under the active (first) master key; returns how many were rewrapped. `onProgress` gets
    * `(0, total)` from a count first, then `(done, total)` after each key.
    */
-  rotateMasterKey(onProgress?: (done: number, total: number) => void): Promise<number> {
-    return this.keyRing.rewrapAll(onProgress);
+  async rotateMasterKey(onProgress?: (done: number, total: number) => void, actor = operatorActor()): Promise<number> {
+    this.keyStore.takeRewrapped();
+    let rewrapped: number;
+    try {
+      rewrapped = await this.keyRing.rewrapAll(onProgress);
+    } finally {
+      // Also after a failure part-way: the keys rewrapped so far are recorded.
+      await this.recordRewraps(this.keyStore.takeRewrapped(), actor);
+    }
+    return rewrapped;
   }
 
   /**
@@ -77,20 +101,56 @@ export class SecretsOperations {
     return rebindUnboundValues(this.store, this.keyRing, onProgress);
   }
 
-  /** A new data key for the organization's new writes; returns its id. */
-  rotateOrganizationKey(organizationId: string): Promise<string> {
-    return this.keyRing.rotate(organizationId);
+  /** One `DataKeysRewrapped` per organization whose keys were rewrapped, in one transaction. */
+  private async recordRewraps(organizations: ReadonlyMap<string, number>, actor: EventMetadata['actor']) {
+    if (organizations.size === 0) return;
+    const metadata: EventMetadata = { actor, occurredAt: new Date().toISOString() };
+    await this.store.withTransaction(async (tx) => {
+      for (const [organizationId, dataKeys] of organizations) {
+        const event: KeyEvent = {
+          type: DATA_KEYS_REWRAPPED,
+          data: { organizationId, masterKid: this.masterKid, dataKeys },
+          metadata,
+        };
+        await tx.appendToStream(organizationStreamId(organizationId), [event], { expectedVersion: 'any' });
+      }
+    });
+  }
+
+  /**
+   * A new data key for the organization's new writes, recorded as `DataKeyRotated`; returns its id. The rotation
+   * commits first: if the event cannot be appended, the command fails saying so (run it again to rotate and record).
+   */
+  async rotateOrganizationKey(organizationId: string, actor = operatorActor()): Promise<string> {
+    const dataKeyId = await this.keyRing.rotate(organizationId);
+    const event: KeyEvent = {
+      type: DATA_KEY_ROTATED,
+      data: { organizationId, dataKeyId },
+      metadata: { actor, occurredAt: new Date().toISOString() },
+    };
+    try {
+      await this.store.appendToStream(organizationStreamId(organizationId), [event], { expectedVersion: 'any' });
+    } catch (error) {
+      throw new Error(
+        `organization ${organizationId} was given data key ${dataKeyId}, but its DataKeyRotated event could not be ` +
+          `recorded (${(error as Error).message}); run the rotation again`,
+        { cause: error },
+      );
+    }
+    return dataKeyId;
   }
 
   /**
    * Crypto-shredding in ONE transaction: the organization's data keys, its `secret_view` rows (by the projection of
-   * `OrganizationPurged`) and the event commit together or not at all; the events stay. Value appends of the
+   * `OrganizationPurged`), its idempotency records (fingerprints of its requests) and the event commit together or not
+   * at all; the events stay. Value appends of the
    * organization wait for it (see data-key-guard), and running instances forget their cached keys and values on the
    * published event.
    */
   async purgeOrganization(organizationId: string, actor = operatorActor()): Promise<PurgeReport> {
     const report = await this.store.withTransaction(async (tx) => {
       const dataKeysDeleted = await deleteOrganizationKeys(tx, organizationId);
+      await deleteOrganizationIdempotencyRecords(tx, organizationId);
       const [{ count }] = await tx.execute<{ count: number }>(
         'select count(*)::int as count from secret_view where organization_id = $1 and not deleted',
         [organizationId],
@@ -106,6 +166,15 @@ export class SecretsOperations {
     });
     this.keyRing.forgetOrganization(organizationId);
     return report;
+  }
+
+  /**
+   * After a logical restore into another cluster, the outbox checkpoint is ahead of the database's transaction ids and
+   * every instance refuses to publish (not ready). Marks what the checkpoint covered as published and queues the rest
+   * before newer events (`rebaseOutboxCheckpoint`); refused when the checkpoint is not ahead.
+   */
+  rebaseOutbox(): Promise<CheckpointRebase> {
+    return rebaseOutboxCheckpoint(this.store, { name: SECRETS_OUTBOX });
   }
 
   async close(): Promise<void> {

@@ -1,9 +1,9 @@
-// `npm run secrets -- <command>`: projections rebuild | keys rotate-master | keys rotate --org X | org purge X --yes
-// | values rebind
+// `npm run secrets -- <command>`: projections rebuild | keys rotate-master | keys rotate --org X | org purge X --yes |
+// values rebind | outbox rebase
 import { ConfigError } from '@platform/config';
 import { assertIdentifier } from '@platform/messaging';
 import { loadSecretsConfig } from '../secrets.definition';
-import { SecretsOperations } from './secrets-operations';
+import { SecretsOperations, describeRebase } from './secrets-operations';
 import { progressBar } from './progress-bar';
 
 const USAGE = `usage: secrets <command>
@@ -11,7 +11,8 @@ const USAGE = `usage: secrets <command>
   keys rotate-master           rewrap every data key under the active (first) master key (progress bar)
   keys rotate --org <org>      give an organization a new data key for new writes
   org purge <org> --yes        delete an organization's data keys and read-model rows (irreversible)
-  values rebind                re-seal values of before #16 bound to their version and event (progress bar)`;
+  values rebind                re-seal values of before #16 bound to their version and event (progress bar)
+  outbox rebase                after a logical restore: re-base the outbox checkpoint that is ahead of the database`;
 
 class UsageError extends Error {}
 
@@ -54,7 +55,14 @@ async function rebindValues(ops: SecretsOperations): Promise<void> {
 export async function main(argv: readonly string[]): Promise<number> {
   const [group, command, ...rest] = argv;
   const route = `${group ?? ''} ${command ?? ''}`.trim();
-  const known = ['projections rebuild', 'keys rotate-master', 'keys rotate', 'org purge', 'values rebind'];
+  const known = [
+    'projections rebuild',
+    'keys rotate-master',
+    'keys rotate',
+    'org purge',
+    'values rebind',
+    'outbox rebase',
+  ];
   if (!known.includes(route)) {
     process.stderr.write(`${USAGE}\n`);
     return 2;
@@ -87,6 +95,11 @@ export async function main(argv: readonly string[]): Promise<number> {
         process.stdout.write(
           `purged ${organization}: ${report.dataKeysDeleted} data keys deleted, ${report.secretsRemoved} secrets removed from the read model; its events remain, their values unrecoverable\n`,
         );
+        break;
+      }
+      case 'outbox rebase': {
+        const rebased = await ops.rebaseOutbox();
+        process.stdout.write(`${describeRebase(rebased)}\n`);
         break;
       }
     }

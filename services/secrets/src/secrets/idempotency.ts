@@ -1,5 +1,5 @@
 import { createHmac, hkdfSync, randomUUID } from 'node:crypto';
-import { type PostgresEventStore } from '@platform/event-store';
+import { type PostgresEventStore, type ProjectionContext } from '@platform/event-store';
 import { type Principal } from '@platform/messaging';
 import { SecretsError, SecretsErrorCode } from './secrets.error';
 
@@ -28,8 +28,35 @@ export interface IdempotencyScope {
  * organization id starts with a letter or digit); those simply expire.
  */
 export function idempotencyPrincipal(principal: Principal): string {
-  const vendorOrg = principal.orgType === 'customer' ? principal.vendorOrg : principal.org;
-  return JSON.stringify(['principal/v2', principal.orgType, vendorOrg, principal.org, principal.sub]);
+  return JSON.stringify(['principal/v2', principal.orgType, tenantOf(principal), principal.org, principal.sub]);
+}
+
+/** The vendor organization a principal's records belong to: its fingerprint key, and what a purge removes. */
+function tenantOf(principal: Principal): string {
+  return principal.orgType === 'customer' ? principal.vendorOrg : principal.org;
+}
+
+/** Fingerprints under a per-organization key carry this prefix; one without it is the previous release's. */
+const TENANT_FINGERPRINT = 'v2.';
+
+/**
+ * Deletes an organization's idempotency records inside a purge's transaction (they hold fingerprints of its requests,
+ * values included): every principal of the organization, its customers' users included (`idempotencyPrincipal`'s
+ * third element); a record of the previous release's `<org>/<sub>` form when `<org>` is the organization. Returns how
+ * many were deleted.
+ */
+export async function deleteOrganizationIdempotencyRecords(
+  context: ProjectionContext,
+  organizationId: string,
+): Promise<number> {
+  const deleted = await context.execute(
+    `delete from idempotency_key
+     where case when left(principal, 1) = '[' then (principal::jsonb) ->> 2 = $1
+                else split_part(principal, '/', 1) = $1 end
+     returning 1`,
+    [organizationId],
+  );
+  return deleted.length;
 }
 
 export function assertIdempotencyKey(key: string): void {
@@ -43,23 +70,33 @@ export function assertIdempotencyKey(key: string): void {
 
 /**
  * `Idempotency-Key` of write requests: (whole principal, subject, key) → request fingerprint and event id, kept 24 h.
- * The fingerprint is an HMAC keyed from the active master key, because the request carries a secret value and a
- * plain hash of a short value could be brute-forced by whoever reads the table.
+ * The fingerprint is an HMAC, because the request carries a secret value and a plain hash of a short value could be
+ * brute-forced by whoever reads the table; its key is derived from the active master key per organization, so equal
+ * requests of two tenants never share a fingerprint. A purge deletes the organization's records.
  */
 export class IdempotencyStore {
-  private readonly fingerprintKey: Buffer;
+  private readonly masterKeyBytes: Buffer;
+  /** The previous release's single key: its records (no `v2.` prefix) are still compared for their 24 h. */
+  private readonly legacyKey: Buffer;
 
   constructor(
     private readonly store: PostgresEventStore,
     masterKeyBytes: Buffer,
   ) {
-    this.fingerprintKey = Buffer.from(
-      hkdfSync('sha256', masterKeyBytes, Buffer.alloc(0), 'secrets/idempotency-request-fingerprint', 32),
-    );
+    this.masterKeyBytes = Buffer.from(masterKeyBytes);
+    this.legacyKey = derive(this.masterKeyBytes, 'secrets/idempotency-request-fingerprint');
   }
 
-  fingerprint(canonicalRequest: string): string {
-    return createHmac('sha256', this.fingerprintKey).update(canonicalRequest, 'utf8').digest('base64url');
+  /** The request's fingerprint under the organization's own key. */
+  fingerprint(organizationId: string, canonicalRequest: string): string {
+    const key = derive(this.masterKeyBytes, `secrets/idempotency-request-fingerprint/organization/${organizationId}`);
+    return TENANT_FINGERPRINT + createHmac('sha256', key).update(canonicalRequest, 'utf8').digest('base64url');
+  }
+
+  /** Whether a stored fingerprint, of either form, is this request's. */
+  private matches(stored: string, canonicalRequest: string, fresh: string): boolean {
+    if (stored.startsWith(TENANT_FINGERPRINT)) return stored === fresh;
+    return stored === createHmac('sha256', this.legacyKey).update(canonicalRequest, 'utf8').digest('base64url');
   }
 
   /**
@@ -68,7 +105,8 @@ export class IdempotencyStore {
    */
   async reserve(scope: IdempotencyScope, canonicalRequest: string): Promise<IdempotencyReservation> {
     assertIdempotencyKey(scope.idempotencyKey);
-    const requestHash = this.fingerprint(canonicalRequest);
+    const organizationId = tenantOf(scope.principal);
+    const requestHash = this.fingerprint(organizationId, canonicalRequest);
     const principal = idempotencyPrincipal(scope.principal);
     for (let attempt = 0; attempt < 2; attempt++) {
       const [row] = await this.store.query<{ request_hash: string; event_id: string; first: boolean }>(
@@ -86,7 +124,7 @@ export class IdempotencyStore {
         { prepared: true },
       );
       if (row) {
-        if (row.request_hash !== requestHash) {
+        if (!this.matches(row.request_hash, canonicalRequest, requestHash)) {
           throw new SecretsError(
             SecretsErrorCode.IDEMPOTENCY_KEY_REUSED,
             'this Idempotency-Key was already used with a different request',
@@ -108,4 +146,8 @@ export class IdempotencyStore {
     const rows = await this.store.query('delete from idempotency_key where expires_at <= now() returning 1');
     return rows.length;
   }
+}
+
+function derive(masterKeyBytes: Buffer, info: string): Buffer {
+  return Buffer.from(hkdfSync('sha256', masterKeyBytes, Buffer.alloc(0), info, 32));
 }
