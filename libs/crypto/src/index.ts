@@ -15,3 +15,12 @@ export { DataKeyRing } from './data-key-ring';
 export type { DataKeyRingOptions, EncryptedValue } from './data-key-ring';
 export { generateReplyKeyPair, encryptForReplyKey, decryptWithReplyKey } from './reply-cipher';
 export type { ReplyPrivateKey, ReplyPublicJwk } from './reply-cipher';
+export {
+  REPLY_NONCE_PATTERN,
+  ReplyRefusedError,
+  ReplySigner,
+  ReplyVerifier,
+  newReplyNonce,
+  replyKeyThumbprint,
+} from './reply-signature';
+export type { ReplyBinding, ReplyRefusal } from './reply-signature';
