@@ -13,7 +13,7 @@ export type { DataKeyStore, StoredDataKey } from './data-key-store';
 export { InMemoryDataKeyStore } from './in-memory-data-key-store';
 export { DataKeyRing } from './data-key-ring';
 export type { DataKeyRingOptions, EncryptedValue } from './data-key-ring';
-export { generateReplyKeyPair, encryptForReplyKey, decryptWithReplyKey } from './reply-cipher';
+export { ReplyEncrypter, generateReplyKeyPair, encryptForReplyKey, decryptWithReplyKey } from './reply-cipher';
 export type { ReplyPrivateKey, ReplyPublicJwk } from './reply-cipher';
 export {
   REPLY_NONCE_PATTERN,

@@ -22,3 +22,4 @@ export { ClusterNode, NatsCluster } from './nats-cluster';
 export { TestNatsClient, type Reply } from './nats-client';
 export { startTestService, type TestService } from './services';
 export { TestTokens } from './tokens';
+export { ResolveCaller, devReplyJwks, devReplySigningKey } from './resolve-caller';

@@ -54,6 +54,7 @@ export function loadSecretsConfig(env: Environment = process.env) {
       ...databaseSettings,
       masterKeys: keyMaterialSetting('SECRETS_MASTER_KEYS', 'deploy/dev/master-keys.json', REPO_ROOT),
       publishWaitMs: integerSetting('SECRETS_PUBLISH_WAIT_MS', { default: 5_000, min: 100, max: 60_000 }),
+      replySigningKey: keyMaterialSetting('SECRETS_REPLY_SIGNING_KEY', 'deploy/dev/reply-signing-key.json', REPO_ROOT),
     },
     env,
   );
