@@ -71,7 +71,9 @@ function keyIdOf(jwk: Record<string, unknown>): string {
   return jwk.kid;
 }
 
-function assertEs256Key(jwk: unknown, needPrivate: boolean): asserts jwk is Record<string, unknown> {
+type Es256Jwk = Record<string, unknown> & { readonly x: string; readonly y: string };
+
+function assertEs256Key(jwk: unknown, needPrivate: boolean): asserts jwk is Es256Jwk {
   const ok =
     isRecord(jwk) &&
     jwk.kty === 'EC' &&
@@ -100,7 +102,10 @@ export class ReplySigner {
     const kid = keyIdOf(jwk);
     let key: KeyObject;
     try {
-      key = createPrivateKey({ key: { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, d: jwk.d }, format: 'jwk' });
+      key = createPrivateKey({
+        key: { kty: 'EC', crv: 'P-256', x: jwk.x, y: jwk.y, d: jwk.d as string },
+        format: 'jwk',
+      });
     } catch {
       throw new CryptoError(CryptoErrorCode.BAD_KEY_MATERIAL, `reply-signing key "${kid}" is not a valid P-256 key`);
     }
