@@ -49,6 +49,26 @@ export class ResolveCaller {
     return new ResolveCaller(publicJwk, privateKey, token);
   }
 
+  /**
+   * A caller for an existing test token: a live service token is minted again with the same claims plus `cnf` for a
+   * fresh reply key, as a service mints one per resolve; any other token (a user's, an expired or a garbled one) is
+   * kept as it is, so the call is refused for its own reason.
+   */
+  static async bindToken(tokens: TestTokens, token: string): Promise<ResolveCaller> {
+    const { publicJwk, privateKey } = await generateReplyKeyPair({ ttlMs: 0 });
+    const claims = claimsOf(token);
+    const now = Math.floor(Date.now() / 1000);
+    if (claims?.org_type !== 'service' || typeof claims.exp !== 'number' || claims.exp <= now) {
+      return new ResolveCaller(publicJwk, privateKey, token);
+    }
+    const { iat: _iat, exp, ...rest } = claims;
+    const bound = await tokens.mint(
+      { ...rest, cnf: { jkt: replyKeyThumbprint(publicJwk) } },
+      { expiresInSeconds: Math.max(1, exp - now) },
+    );
+    return new ResolveCaller(publicJwk, privateKey, bound);
+  }
+
   /** A resolve request body: `request` plus this caller's reply key and a fresh nonce. */
   request<T extends { organizationId: string }>(request: T): T & { replyKey: ReplyPublicJwk; nonce: string } {
     return { replyKey: this.publicJwk, nonce: newReplyNonce(), ...request };
@@ -66,5 +86,15 @@ export class ResolveCaller {
       replyKeyThumbprint: replyKeyThumbprint(this.publicJwk),
     });
     return decryptWithReplyKey(this.privateKey, reply.ciphertext as string);
+  }
+}
+
+/** The unverified claims of a test's own JWS, or undefined when it is not one. */
+function claimsOf(token: string): Record<string, unknown> | undefined {
+  try {
+    const claims: unknown = JSON.parse(Buffer.from(token.split('.')[1] ?? '', 'base64url').toString('utf8'));
+    return typeof claims === 'object' && claims !== null ? (claims as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
   }
 }
