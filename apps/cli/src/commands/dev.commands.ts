@@ -14,7 +14,7 @@ export const devTokenCommand: Command = {
   summary: 'Mints a token with the dev key in deploy/dev/jwks.json (refused when NODE_ENV=production).',
   details:
     'A vendor user by default; --customer-of V makes a customer user of vendor V; --scope makes a service token.\n' +
-    'Service scopes: secrets:resolve secrets:resolve-all render:any redaction:redact audit:read.\n' +
+    'Service scopes: secrets:resolve secrets:resolve-current secrets:resolve-all render:any redaction:redact audit:read.\n' +
     'Example: export SECRETS_TOKEN=$(secrets dev token --org acme --role admin)',
   options: {
     org: { type: 'string' },
