@@ -37,8 +37,14 @@ export class ResolveCaller {
     readonly token: string,
   ) {}
 
-  static async create(tokens: TestTokens, service: string, scopes: readonly string[]): Promise<ResolveCaller> {
-    const { publicJwk, privateKey } = await generateReplyKeyPair({ ttlMs: 0 });
+  /** `ttlMs`: how long the private key remembers derived content keys (render's reuse; default none). */
+  static async create(
+    tokens: TestTokens,
+    service: string,
+    scopes: readonly string[],
+    ttlMs = 0,
+  ): Promise<ResolveCaller> {
+    const { publicJwk, privateKey } = await generateReplyKeyPair({ ttlMs });
     const token = await tokens.mint({
       sub: `service:${service}`,
       org: service,
