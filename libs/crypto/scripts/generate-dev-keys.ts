@@ -6,16 +6,19 @@ import { join } from 'node:path';
 
 const DEV_DIR = join(__dirname, '../../../deploy/dev');
 
-function serviceKey(): Record<string, unknown> {
+function es256Key(kid: string): Record<string, unknown> {
   const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   const { kty, crv, x, y, d } = privateKey.export({ format: 'jwk' });
-  return { kty, crv, x, y, d, kid: 'dev-service', alg: 'ES256', use: 'sig' };
+  return { kty, crv, x, y, d, kid, alg: 'ES256', use: 'sig' };
 }
 
 function main(): void {
   const force = process.argv.includes('--force');
-  const service = serviceKey();
+  const service = es256Key('dev-service');
   const { d: _private, ...servicePublic } = service;
+  // Resolve replies (ARCHITECTURE.md §6): secrets signs with the private key, render and redaction pin the JWKS.
+  const replySigning = es256Key('dev-reply-1');
+  const { d: _replyPrivate, ...replyPublic } = replySigning;
   const files: Record<string, unknown> = {
     // The HS256 key is symmetric: this file also signs dev tokens (`secrets dev token`, tests). Dev only.
     'jwks.json': {
@@ -25,6 +28,8 @@ function main(): void {
       ],
     },
     'service-key.json': service,
+    'reply-signing-key.json': replySigning,
+    'reply-signing-jwks.json': { keys: [replyPublic] },
     'master-keys.json': {
       keys: [{ kty: 'oct', kid: 'dev-master-1', alg: 'A256KW', use: 'enc', k: randomBytes(32).toString('base64url') }],
     },

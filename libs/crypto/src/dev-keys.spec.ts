@@ -1,11 +1,15 @@
 import devJwks from '../../../deploy/dev/jwks.json';
 import devMasterKeys from '../../../deploy/dev/master-keys.json';
+import devReplyJwks from '../../../deploy/dev/reply-signing-jwks.json';
+import devReplySigningKey from '../../../deploy/dev/reply-signing-key.json';
 import devServiceKey from '../../../deploy/dev/service-key.json';
 import { isDevKeyMaterial, MasterKeyRing, TokenSigner, TokenVerifier } from './index';
 
 describe('dev key material in deploy/dev', () => {
   it('is marked as dev material throughout', () => {
-    for (const material of [devJwks, devMasterKeys, devServiceKey]) expect(isDevKeyMaterial(material)).toBe(true);
+    for (const material of [devJwks, devMasterKeys, devServiceKey, devReplySigningKey, devReplyJwks]) {
+      expect(isDevKeyMaterial(material)).toBe(true);
+    }
   });
 
   it('lets services verify tokens signed with the dev service key and with the dev HS256 key', async () => {
@@ -22,6 +26,13 @@ describe('dev key material in deploy/dev', () => {
     const published = devJwks.keys.find((key) => key.kid === 'dev-service');
     expect(published).toBeDefined();
     expect(published).not.toHaveProperty('d');
+  });
+
+  it('publishes only the public half of the reply-signing key', () => {
+    expect(devReplyJwks.keys).toEqual([
+      expect.objectContaining({ kid: devReplySigningKey.kid, x: devReplySigningKey.x }),
+    ]);
+    expect(devReplyJwks.keys[0]).not.toHaveProperty('d');
   });
 
   it('holds one 256-bit master key', async () => {
