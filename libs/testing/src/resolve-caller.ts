@@ -67,7 +67,8 @@ export class ResolveCaller {
     if (claims?.org_type !== 'service' || typeof claims.exp !== 'number' || claims.exp <= now) {
       return new ResolveCaller(publicJwk, privateKey, token);
     }
-    const { iat: _iat, exp, ...rest } = claims;
+    // A fresh `jti` (where tokens carry one) comes with the new token: the old one may be presented elsewhere too.
+    const { iat: _iat, exp, jti: _jti, ...rest } = claims;
     const bound = await tokens.mint(
       { ...rest, cnf: { jkt: replyKeyThumbprint(publicJwk) } },
       { expiresInSeconds: Math.max(1, exp - now) },
