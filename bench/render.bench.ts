@@ -8,13 +8,23 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
-import { decryptWithReplyKey, generateReplyKeyPair, type ReplyPrivateKey, type ReplyPublicJwk } from '@platform/crypto';
+import {
+  ReplySigner,
+  ReplyVerifier,
+  decryptWithReplyKey,
+  generateReplyKeyPair,
+  newReplyNonce,
+  replyKeyThumbprint,
+} from '@platform/crypto';
 // The encrypter class is not part of the crypto library's public surface; the bench compares its two modes.
 import { ReplyEncrypter } from '../libs/crypto/src/reply-cipher';
 import { parseTemplate } from '@platform/template';
 import {
+  ResolveCaller,
   type TestDatabase,
   TestTokens,
+  devReplyJwks,
+  devReplySigningKey,
   createTestDatabase,
   testInfrastructure,
   uniqueSubjectPrefix,
@@ -239,6 +249,19 @@ async function cpuFigures(): Promise<BenchFigure[]> {
   const held = await generateReplyKeyPair();
   const heldReply = reused.encrypt(held.publicJwk, payload);
   const reusedDecryptUs = await microseconds(() => decryptWithReplyKey(held.privateKey, heldReply));
+  // Issue 16: the reply's signature (secrets) and its check (render), and the per-resolve binding render adds.
+  const signer = ReplySigner.fromJwk(devReplySigningKey());
+  const verifier = ReplyVerifier.fromJwks(devReplyJwks());
+  const binding = {
+    organizationId: ORG,
+    customerOrganizationId: null,
+    nonce: newReplyNonce(),
+    replyKeyThumbprint: replyKeyThumbprint(held.publicJwk),
+  };
+  const signUs = await microseconds(async () => signer.sign(binding, heldReply));
+  const signature = signer.sign(binding, heldReply);
+  const verifyUs = await microseconds(async () => verifier.verify(signature, heldReply, binding));
+  const bindUs = await microseconds(async () => ({ nonce: newReplyNonce(), jkt: replyKeyThumbprint(held.publicJwk) }));
   const us = (name: string, value: number, baseline?: [string, number]): BenchFigure => ({
     name,
     value,
@@ -258,6 +281,9 @@ async function cpuFigures(): Promise<BenchFigure[]> {
       'fresh ephemeral key per reply',
       freshEncryptUs,
     ]),
+    us('secrets CPU: sign the resolve reply (ES256 over its binding)', signUs, ['encrypting it', reusedEncryptUs]),
+    us('render CPU: check the reply signature and binding', verifyUs, ['decrypting it', reusedDecryptUs]),
+    us('render CPU: a nonce and the reply key thumbprint per resolve', bindUs),
   ];
 }
 
@@ -266,11 +292,6 @@ async function microseconds(fn: () => Promise<unknown>, runs = 3000): Promise<nu
   const start = performance.now();
   for (let i = 0; i < runs; i++) await fn();
   return ((performance.now() - start) * 1000) / runs;
-}
-
-interface Keys {
-  readonly publicJwk: ReplyPublicJwk;
-  readonly privateKey: ReplyPrivateKey;
 }
 
 interface Measured {
@@ -294,7 +315,9 @@ async function measureOverNats(
   const nats = await connect({ servers: testInfrastructure().natsUrl, name: 'render-bench', noAsyncTraces: true });
   const admin = new Caller(nats, prefix, await tokens.vendor(ORG, 'admin'));
   const deployer = new Caller(nats, prefix, await tokens.service('deployer', ['render:any']));
-  const resolver = new Caller(nats, prefix, await tokens.service('bench', ['secrets:resolve']));
+  // The floor resolves as render does: its reply key confirmed by the token, a nonce, the reply checked.
+  const bench = await ResolveCaller.create(tokens, 'bench', ['secrets:resolve'], replyKeyMaxAgeMs);
+  const resolver = new Caller(nats, prefix, bench.token);
   const secrets = startService('secrets', env);
   const render = startService('render', { ...env, RENDER_REPLY_KEY_MAX_AGE_MS: String(replyKeyMaxAgeMs) });
   const cpu = await CpuMeter.open(database, { secrets, render });
@@ -317,15 +340,11 @@ async function measureOverNats(
     const render1 = await load(renderOnce, 1, MEASURE_MS);
 
     // The same 20 values straight from secrets.v1.resolve, decrypted here: the floor render builds on.
-    const keys: Keys = await generateReplyKeyPair();
     const resolveOnce = async () => {
-      const reply = await resolver.request('secrets.v1.resolve', {
-        organizationId: ORG,
-        keys: KEYS,
-        replyKey: keys.publicJwk,
-      });
+      const body = bench.request({ organizationId: ORG, keys: KEYS });
+      const reply = await resolver.request('secrets.v1.resolve', body);
       if (!reply.ok) return false;
-      await decryptWithReplyKey(keys.privateKey, (reply.body as { ciphertext: string }).ciphertext);
+      await bench.open(body, reply.body as object);
       return true;
     };
     await load(resolveOnce, 50, WARM_UP_MS);

@@ -7,11 +7,12 @@ import { readFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { type KeyMaterial } from '@platform/config';
-import { DataKeyRing, InMemoryDataKeyStore, MasterKeyRing, generateReplyKeyPair } from '@platform/crypto';
+import { DataKeyRing, InMemoryDataKeyStore, MasterKeyRing } from '@platform/crypto';
 import { type NewEvent } from '@platform/event-store';
 import { Client } from 'pg';
 import { prefixedStreamName } from '@platform/messaging';
 import {
+  ResolveCaller,
   TestNatsClient,
   type TestDatabase,
   TestTokens,
@@ -150,14 +151,12 @@ async function overNats(): Promise<BenchFigure[]> {
     const keys = Array.from({ length: RESOLVE_KEYS }, (_, i) => `RENDER_KEY_${i}`);
     for (const key of keys)
       await client.request('secrets.v1.create', { key, value: SAMPLE_VALUE }, { token: renderAdmin });
-    const renderToken = await tokens.service('render', ['secrets:resolve']);
-    const { publicJwk } = await generateReplyKeyPair();
+    // As render resolves: the reply key confirmed by the token (cnf.jkt), a fresh nonce; the reply is signed.
+    const render = await ResolveCaller.create(tokens, 'render', ['secrets:resolve']);
     const resolve = async () => {
-      const reply = await client.request(
-        'secrets.v1.resolve',
-        { organizationId: renderOrg, keys, replyKey: publicJwk },
-        { token: renderToken },
-      );
+      const reply = await client.request('secrets.v1.resolve', render.request({ organizationId: renderOrg, keys }), {
+        token: render.token,
+      });
       if (reply.status !== undefined) throw new Error(`resolve failed: ${reply.raw}`);
     };
     await forSeconds(0.5, RESOLVE_IN_FLIGHT, resolve);

@@ -230,6 +230,36 @@ describe('Helm chart', () => {
     });
   });
 
+  it('gives the reply-signing key to secrets only and the pinned reply JWKS to its callers', () => {
+    const deployments = renderChart().filter((d) => d.kind === 'Deployment');
+    const replyKeys = Object.fromEntries(
+      deployments.map((d) => {
+        const spec = d.spec.template.spec;
+        const env = spec.containers[0].env as Array<{ name: string; value?: string }>;
+        const volume = (spec.volumes as Array<{ name: string; secret: { secretName: string } }>).find(
+          (v) => v.name === 'reply-keys',
+        );
+        const settings = env.filter((e) => /REPLY/.test(e.name)).map((e) => `${e.name}=${e.value}`);
+        return [d.metadata.name, { settings, secret: volume?.secret.secretName }];
+      }),
+    );
+    expect(replyKeys).toEqual({
+      'sp-secrets': {
+        settings: ['SECRETS_REPLY_SIGNING_KEY_FILE=/etc/secrets-platform/reply/reply-signing-key.json'],
+        secret: 'secrets-platform-reply-signing-key',
+      },
+      'sp-render': {
+        settings: ['RESOLVE_REPLY_JWKS_FILE=/etc/secrets-platform/reply/reply-jwks.json'],
+        secret: 'secrets-platform-reply-jwks',
+      },
+      'sp-redaction': {
+        settings: ['RESOLVE_REPLY_JWKS_FILE=/etc/secrets-platform/reply/reply-jwks.json'],
+        secret: 'secrets-platform-reply-jwks',
+      },
+      'sp-audit': { settings: [], secret: undefined },
+    });
+  });
+
   it('gives every pod a start deadline and a startup probe at least as patient', () => {
     for (const deployment of renderChart().filter((d) => d.kind === 'Deployment')) {
       const container = deployment.spec.template.spec.containers[0];

@@ -8,9 +8,9 @@
 import { randomBytes } from 'node:crypto';
 import fc from 'fast-check';
 import { type ErrorCode } from '@platform/contracts';
-import { generateReplyKeyPair } from '@platform/crypto';
+import { newReplyNonce } from '@platform/crypto';
 import { prefixedStreamName } from '@platform/messaging';
-import { type Reply } from '@platform/testing';
+import { type Reply, ResolveCaller } from '@platform/testing';
 import { headers as natsHeaders } from 'nats';
 import { logSourceOf } from '../../services/redaction/src/logs/log-message';
 import { type PlatformUnderTest, SERVICE_NAMES, outcomeOf, readinessOf, startPlatform } from './fixtures/platform';
@@ -343,13 +343,16 @@ describe('bad input to every subject', () => {
     });
     maxPayload = platform.client.connection.info?.max_payload ?? 1024 * 1024;
     adminToken = await platform.tokens.vendor(VENDOR, 'admin');
-    resolverToken = await platform.tokens.service(`fuzzer${run}`, ['secrets:resolve', 'secrets:resolve-all']);
+    const resolver = await ResolveCaller.create(platform.tokens, `fuzzer${run}`, [
+      'secrets:resolve',
+      'secrets:resolve-all',
+    ]);
+    resolverToken = resolver.token;
     for (const [key, value] of Object.entries(VALUES)) {
       expect(outcomeOf(await platform.client.request('secrets.v1.create', { key, value }, { token: adminToken }))).toBe(
         'OK',
       );
     }
-    const { publicJwk } = await generateReplyKeyPair();
     baseBodies = {
       'secrets.v1.create': { key: 'FUZZED', value: 'fuzzed-value', customerOrganizationId: CUSTOMER },
       'secrets.v1.update': { key: 'API_KEY', value: VALUES.API_KEY, expectedVersion: 1 },
@@ -363,7 +366,8 @@ describe('bad input to every subject', () => {
         keys: ['API_KEY'],
         includeHistory: false,
         pins: { API_KEY: 1 },
-        replyKey: publicJwk,
+        replyKey: resolver.publicJwk,
+        nonce: newReplyNonce(),
       },
       'render.v1.render': {
         template: 'A={{ .Secrets.API_KEY }}',

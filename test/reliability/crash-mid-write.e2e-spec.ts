@@ -5,9 +5,9 @@
 // read model equals a rebuild.
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { decryptWithReplyKey, generateReplyKeyPair } from '@platform/crypto';
 import { prefixedStreamName } from '@platform/messaging';
 import {
+  ResolveCaller,
   type TestDatabase,
   TestTokens,
   createTestDatabase,
@@ -193,15 +193,11 @@ describe('crash mid-write', () => {
     expect(await viewRows()).toEqual(before);
 
     // Every version holds the value of the one write that created it: no write's effect appears twice or goes missing.
-    const { publicJwk, privateKey } = await generateReplyKeyPair();
-    const resolver = await tokens.service('redaction', ['secrets:resolve-all']);
-    const resolved = await client.call(
-      'secrets.v1.resolve',
-      { organizationId: ORG, includeHistory: true, replyKey: publicJwk },
-      { token: resolver },
-    );
+    const resolver = await ResolveCaller.create(tokens, 'redaction', ['secrets:resolve-all']);
+    const request = resolver.request({ organizationId: ORG, includeHistory: true });
+    const resolved = await client.call('secrets.v1.resolve', request, { token: resolver.token });
     if (resolved.kind !== 'reply') throw new Error(`resolve failed: ${describeOutcome(resolved)}`);
-    const opened = (await decryptWithReplyKey(privateKey, resolved.body.ciphertext as string)) as {
+    const opened = (await resolver.open(request, resolved.body)) as {
       values: Record<string, { value: string; version: number }>;
       history: Array<{ key: string; value: string; version: number }>;
     };

@@ -6,9 +6,9 @@
 // audit consumer carry on, and no refused write was applied.
 import { randomBytes } from 'node:crypto';
 import { Client } from 'pg';
-import { generateReplyKeyPair } from '@platform/crypto';
 import { prefixedStreamName } from '@platform/messaging';
 import {
+  ResolveCaller,
   type TestDatabase,
   TestTokens,
   createTestDatabase,
@@ -110,8 +110,7 @@ describe('database outage', () => {
   /** One of each kind of request the two services answer from Postgres, each timed. */
   async function requestsDuringOutage(key: string, round: number): Promise<TimedOutcome[]> {
     const options = { token: vendorAdmin, timeoutMs: REQUEST_TIMEOUT_MS };
-    const resolver = await tokens.service('render', ['secrets:resolve']);
-    const { publicJwk } = await generateReplyKeyPair();
+    const resolver = await ResolveCaller.create(tokens, 'render', ['secrets:resolve']);
     const requests: Array<[string, () => Promise<CallOutcome>]> = [
       ['create', () => client.call('secrets.v1.create', { key: `${key}_DURING_${round}`, value: value('x') }, options)],
       ['update', () => client.call('secrets.v1.update', { key, value: value('refused') }, options)],
@@ -121,11 +120,10 @@ describe('database outage', () => {
       [
         'resolve',
         () =>
-          client.call(
-            'secrets.v1.resolve',
-            { organizationId: ORG, keys: [key], replyKey: publicJwk },
-            { token: resolver, timeoutMs: REQUEST_TIMEOUT_MS },
-          ),
+          client.call('secrets.v1.resolve', resolver.request({ organizationId: ORG, keys: [key] }), {
+            token: resolver.token,
+            timeoutMs: REQUEST_TIMEOUT_MS,
+          }),
       ],
       ['audit query', () => client.call('audit.v1.query', {}, options)],
     ];

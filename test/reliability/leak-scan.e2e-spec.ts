@@ -8,9 +8,8 @@
 // which is the product. Resolve replies must be JWE.
 import { type MsgHdrs, type NatsConnection, connect, headers as natsHeaders } from 'nats';
 import { Client } from 'pg';
-import { generateReplyKeyPair } from '@platform/crypto';
 import { prefixedStreamName } from '@platform/messaging';
-import { type Reply, testInfrastructure } from '@platform/testing';
+import { type Reply, ResolveCaller, testInfrastructure } from '@platform/testing';
 import { type Needle, findLeaks, needlesOf, randomPart } from './fixtures/plaintext-scan';
 import { until } from './support/wait';
 import {
@@ -222,7 +221,7 @@ describe('leak scan across the four services', () => {
   let admin: string;
   let customerUser: string;
   let deployer: string;
-  let resolver: string;
+  let resolver: ResolveCaller;
   const refusals: Array<{ what: string; reply: Reply }> = [];
 
   const call = (subject: string, body: unknown, token: string, headers?: Record<string, string>) =>
@@ -255,7 +254,7 @@ describe('leak scan across the four services', () => {
     admin = await platform.tokens.vendor(VENDOR, 'admin');
     customerUser = await platform.tokens.customer(VENDOR, CUSTOMER, 'read_write');
     deployer = await platform.tokens.service(`deployer${run}`, ['render:any']);
-    resolver = await platform.tokens.service(`resolver${run}`, ['secrets:resolve']);
+    resolver = await ResolveCaller.create(platform.tokens, `resolver${run}`, ['secrets:resolve']);
 
     // Writes: vendor-level and customer secrets, an update (so two versions exist), a delete.
     await succeed('secrets.v1.create', { key: 'API_KEY', value: API_KEY_V1 });
@@ -320,11 +319,10 @@ describe('leak scan across the four services', () => {
       { template: '{{ range $k, $v := .Secrets }}{{ $k }}{{ end }}', format: 'text' },
       customerUser,
     );
-    const { publicJwk } = await generateReplyKeyPair();
     await succeed(
       'secrets.v1.resolve',
-      { organizationId: VENDOR, customerOrganizationId: CUSTOMER, keys: ['API_KEY', 'SHARED'], replyKey: publicJwk },
-      resolver,
+      resolver.request({ organizationId: VENDOR, customerOrganizationId: CUSTOMER, keys: ['API_KEY', 'SHARED'] }),
+      resolver.token,
     );
     const redacted = await succeed('redaction.v1.redact', {
       text: `config: ${API_KEY_V2} ${API_KEY_V1} ${Buffer.from(DB_PASSWORD).toString('base64')} ${JSON.stringify(UNICODE)}`,

@@ -4,8 +4,8 @@
 // partition; every refused write checks nothing changed.
 import { randomBytes } from 'node:crypto';
 import { type ErrorCode } from '@platform/contracts';
-import { TokenSigner, decryptWithReplyKey, generateReplyKeyPair, type ReplyPrivateKey } from '@platform/crypto';
-import { type Reply } from '@platform/testing';
+import { TokenSigner, newReplyNonce, replyKeyThumbprint } from '@platform/crypto';
+import { type Reply, ResolveCaller } from '@platform/testing';
 import { type PlatformUnderTest, outcomeOf, readinessOf, startPlatform } from './fixtures/platform';
 
 const SUBJECTS = [
@@ -74,7 +74,14 @@ const EXPECTATIONS: Readonly<Record<Subject, readonly Expected[]>> = {
   'audit.v1.verify':     [OK,     DENIED, DENIED, DENIED, DENIED, OK,     DENIED, DENIED, UNAUTH, UNAUTH],
 };
 
-const ALL_SCOPES = ['secrets:resolve', 'secrets:resolve-all', 'render:any', 'redaction:redact', 'audit:read'] as const;
+const ALL_SCOPES = [
+  'secrets:resolve',
+  'secrets:resolve-current',
+  'secrets:resolve-all',
+  'render:any',
+  'redaction:redact',
+  'audit:read',
+] as const;
 type ServiceScope = (typeof ALL_SCOPES)[number];
 
 /**
@@ -88,8 +95,8 @@ const SUBJECT_SCOPES: Readonly<Record<Subject, readonly ServiceScope[]>> = {
   'secrets.v1.get': [],
   'secrets.v1.list': [],
   'secrets.v1.history': [],
-  // resolve-all includes resolve.
-  'secrets.v1.resolve': ['secrets:resolve', 'secrets:resolve-all'],
+  // resolve-current and resolve-all include resolve.
+  'secrets.v1.resolve': ['secrets:resolve', 'secrets:resolve-current', 'secrets:resolve-all'],
   'render.v1.render': ['render:any'],
   'render.v1.validate': ['render:any'],
   'redaction.v1.redact': ['redaction:redact'],
@@ -106,6 +113,8 @@ const VENDOR = `acme${run}`;
 const CUSTOMER = `globex${run}`;
 const OTHER_CUSTOMER = `hooli${run}`;
 const OTHER_VENDOR = `initech${run}`;
+/** One nonce for every resolve body, as one client sends one body with different tokens. */
+const NONCE = newReplyNonce();
 const secretValue = (label: string) => `${label}-${randomBytes(12).toString('hex')}`;
 
 const VENDOR_VALUE = secretValue('vendor');
@@ -121,7 +130,8 @@ interface SecretJson {
 
 describe('tenant matrix: every subject × every caller', () => {
   let platform: PlatformUnderTest;
-  let replyKey: { publicJwk: unknown; privateKey: ReplyPrivateKey };
+  /** The reply key every resolve names; resolve tokens confirm it. */
+  let replyKey: ResolveCaller;
   const tokens = new Map<string, string>();
   let serial = 0;
 
@@ -143,14 +153,22 @@ describe('tenant matrix: every subject × every caller', () => {
 
   async function tokenFor(subject: Subject, caller: Caller): Promise<string | undefined> {
     const granting = SUBJECT_SCOPES[subject];
+    // A resolve token confirms the reply key every resolve body names (cnf.jkt), as a service mints it.
+    const service = (scopes: readonly string[]) =>
+      subject === 'secrets.v1.resolve'
+        ? platform.tokens.mint({
+            sub: `service:deployer${run}`,
+            org: `deployer${run}`,
+            org_type: 'service',
+            scope: scopes.join(' '),
+            cnf: { jkt: replyKeyThumbprint(replyKey.publicJwk) },
+          })
+        : platform.tokens.service(`deployer${run}`, scopes);
     switch (caller) {
       case 'service with scope':
-        return platform.tokens.service(`deployer${run}`, granting.length > 0 ? granting.slice(0, 1) : ALL_SCOPES);
+        return service(granting.length > 0 ? granting.slice(0, 1) : ALL_SCOPES);
       case 'service without scope':
-        return platform.tokens.service(
-          `deployer${run}`,
-          granting.length > 0 ? ALL_SCOPES.filter((scope) => !granting.includes(scope)) : [],
-        );
+        return service(granting.length > 0 ? ALL_SCOPES.filter((scope) => !granting.includes(scope)) : []);
       case 'no token':
         return undefined;
       default:
@@ -247,11 +265,16 @@ describe('tenant matrix: every subject × every caller', () => {
             customerOrganizationId: CUSTOMER,
             keys: ['CUSTOMER_KEY'],
             replyKey: replyKey.publicJwk,
+            nonce: NONCE,
           },
           allowed: async (reply) => {
             const ciphertext = reply.body.ciphertext as string;
             expect(ciphertext.split('.')).toHaveLength(5);
-            expect(await decryptWithReplyKey(replyKey.privateKey, ciphertext)).toMatchObject({
+            const opened = await replyKey.open(
+              { organizationId: VENDOR, customerOrganizationId: CUSTOMER, nonce: NONCE },
+              reply.body,
+            );
+            expect(opened).toMatchObject({
               values: { CUSTOMER_KEY: { value: CUSTOMER_VALUE, version: 1, scope: 'customer' } },
             });
           },
@@ -331,7 +354,7 @@ describe('tenant matrix: every subject × every caller', () => {
     tokens.set('customer read_only', await t.customer(VENDOR, CUSTOMER, 'read_only'));
     tokens.set('other vendor', await t.vendor(OTHER_VENDOR, 'admin'));
     tokens.set('expired token', await t.expired(VENDOR));
-    replyKey = await generateReplyKeyPair();
+    replyKey = await ResolveCaller.create(t, `deployer${run}`, []);
     await succeed('secrets.v1.create', { key: 'VENDOR_KEY', value: VENDOR_VALUE });
     await succeed('secrets.v1.create', {
       key: 'CUSTOMER_KEY',
@@ -386,7 +409,7 @@ describe('tenant matrix: every subject × every caller', () => {
     ];
 
     it.each(CROSSINGS)('%s: %s as %s', async (_description, subject, caller, body, expected) => {
-      const withKey = subject === 'secrets.v1.resolve' ? { ...body, replyKey: replyKey.publicJwk } : body;
+      const withKey = subject === 'secrets.v1.resolve' ? { ...body, replyKey: replyKey.publicJwk, nonce: NONCE } : body;
       const reply = await request(subject, withKey, await tokenFor(subject, caller));
       expect(outcomeOf(reply)).toBe(expected);
       expect(reply.raw).not.toContain(CUSTOMER_VALUE);
@@ -409,11 +432,16 @@ describe('tenant matrix: every subject × every caller', () => {
           customerOrganizationId: CUSTOMER,
           keys: ['CUSTOMER_KEY'],
           replyKey: replyKey.publicJwk,
+          nonce: NONCE,
         },
         await tokenFor('secrets.v1.resolve', 'service with scope'),
       );
       expect(reply.body.missing).toEqual(['CUSTOMER_KEY']);
-      expect(await decryptWithReplyKey(replyKey.privateKey, reply.body.ciphertext as string)).toEqual({
+      const opened = await replyKey.open(
+        { organizationId: OTHER_VENDOR, customerOrganizationId: CUSTOMER, nonce: NONCE },
+        reply.body,
+      );
+      expect(opened).toEqual({
         values: {},
         history: [],
       });

@@ -5,9 +5,8 @@
 // a user string goes.
 import { randomBytes } from 'node:crypto';
 import { type JetStreamClient } from 'nats';
-import { type ReplyPrivateKey, decryptWithReplyKey, generateReplyKeyPair } from '@platform/crypto';
 import { prefixedStreamName } from '@platform/messaging';
-import { type Reply, eventually, eventuallyValue } from '@platform/testing';
+import { type Reply, ResolveCaller, eventually, eventuallyValue } from '@platform/testing';
 import { type PlatformUnderTest, metricsOf, outcomeOf, startPlatform } from '../reliability/fixtures/platform';
 
 const KEY_PATTERN = /^[A-Za-z][A-Za-z0-9_]{0,255}$/;
@@ -43,7 +42,8 @@ describe('prototype property names as keys and identifiers', () => {
   let customerUser: string;
   let resolver: string;
   let renderer: string;
-  let replyKey: { publicJwk: unknown; privateKey: ReplyPrivateKey };
+  /** The resolving service: its reply key, and its token confirming it. */
+  let replyKey: ResolveCaller;
 
   const request = (subject: string, body: unknown, token: string, headers?: Record<string, string>) =>
     platform.client.request(subject, body, { token, ...(headers ? { headers } : {}) });
@@ -74,12 +74,9 @@ describe('prototype property names as keys and identifiers', () => {
   }
 
   async function resolve(body: Record<string, unknown>): Promise<ResolvedJson> {
-    const reply = await succeed(
-      'secrets.v1.resolve',
-      { organizationId: VENDOR, replyKey: replyKey.publicJwk, ...body },
-      resolver,
-    );
-    return (await decryptWithReplyKey(replyKey.privateKey, reply.ciphertext as string)) as ResolvedJson;
+    const sent = replyKey.request({ organizationId: VENDOR, ...body });
+    const reply = await succeed('secrets.v1.resolve', sent, resolver);
+    return (await replyKey.open(sent, reply)) as ResolvedJson;
   }
 
   beforeAll(async () => {
@@ -87,9 +84,9 @@ describe('prototype property names as keys and identifiers', () => {
     const tokens = platform.tokens;
     vendorAdmin = await tokens.vendor(VENDOR, 'admin');
     customerUser = await tokens.customer(VENDOR, CUSTOMER, 'read_write');
-    resolver = await tokens.service(`deployer${run}`, ['secrets:resolve-all']);
+    replyKey = await ResolveCaller.create(tokens, `deployer${run}`, ['secrets:resolve-all']);
+    resolver = replyKey.token;
     renderer = await tokens.service(`deployer${run}`, ['render:any']);
-    replyKey = await generateReplyKeyPair();
     // Two versions of each key, vendor-level and customer-specific, so pins and history have something to choose.
     for (const key of KEYS) {
       for (const customer of [undefined, CUSTOMER]) {
@@ -329,13 +326,13 @@ describe('prototype property names as keys and identifiers', () => {
         badIdentifier('customerOrganizationId'),
       );
       expectRefusal(
-        await request('secrets.v1.resolve', { organizationId: name, keys: [], replyKey: replyKey.publicJwk }, resolver),
+        await request('secrets.v1.resolve', replyKey.request({ organizationId: name, keys: [] }), resolver),
         badIdentifier('organizationId'),
       );
       expectRefusal(
         await request(
           'secrets.v1.resolve',
-          { organizationId: VENDOR, keys: [KEYS[0]], pins: { [name]: 1 }, replyKey: replyKey.publicJwk },
+          replyKey.request({ organizationId: VENDOR, keys: [KEYS[0]], pins: { [name]: 1 } }),
           resolver,
         ),
         badKey,

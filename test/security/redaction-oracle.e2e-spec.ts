@@ -69,7 +69,14 @@ describe('redaction.v1.redact is no oracle for callers who may not read values',
       ],
       [
         'a service without redaction:redact, even with every other scope',
-        () => tokens.service('deployer', ['secrets:resolve', 'secrets:resolve-all', 'render:any', 'audit:read']),
+        () =>
+          tokens.service('deployer', [
+            'secrets:resolve',
+            'secrets:resolve-current',
+            'secrets:resolve-all',
+            'render:any',
+            'audit:read',
+          ]),
         { organizationId: VENDOR },
         SCOPE_REFUSAL,
       ],

@@ -1,8 +1,7 @@
 // Issue 15 §7: services answer only into inboxes. A request whose reply subject is a platform stream's subject
 // (`secrets.events.<org>.X`, `logs.redacted.…`, `logs.raw.…`), any other non-inbox subject, or none at all is
 // dropped before its handler runs: no reply, no side effect, nothing stored in SECRETS_EVENTS or LOGS; it is counted.
-import { generateReplyKeyPair } from '@platform/crypto';
-import { PlaintextValues, eventually, testTenants } from '@platform/testing';
+import { PlaintextValues, ResolveCaller, eventually, testTenants } from '@platform/testing';
 import { type JetStreamManager, type NatsConnection, headers as natsHeaders } from 'nats';
 import { Client } from 'pg';
 import { type PlatformUnderTest, SERVICE_NAMES, metricsOf, startPlatform } from '../reliability/fixtures/platform';
@@ -72,10 +71,9 @@ describe('replies only to inboxes', () => {
     jsm = await nats.jetstreamManager();
     db = new Client({ connectionString: platform.database.url });
     await db.connect();
-    [admin, renderService] = await Promise.all([
-      platform.tokens.vendor(vendor, 'admin'),
-      platform.tokens.service('render', ['secrets:resolve']),
-    ]);
+    const resolver = await ResolveCaller.create(platform.tokens, 'render', ['secrets:resolve']);
+    admin = await platform.tokens.vendor(vendor, 'admin');
+    renderService = resolver.token;
     const created = await platform.client.request(
       'secrets.v1.create',
       { key: 'DB_PASSWORD', value: DB_PASSWORD },
@@ -84,7 +82,6 @@ describe('replies only to inboxes', () => {
       },
     );
     expect(created.status).toBeUndefined();
-    const { publicJwk } = await generateReplyKeyPair({ ttlMs: 0 });
     requests = [
       {
         service: 'secrets',
@@ -96,7 +93,7 @@ describe('replies only to inboxes', () => {
         service: 'secrets',
         subject: 'secrets.v1.resolve',
         token: renderService,
-        body: { organizationId: vendor, keys: ['DB_PASSWORD'], replyKey: publicJwk },
+        body: resolver.request({ organizationId: vendor, keys: ['DB_PASSWORD'] }),
       },
       {
         service: 'render',

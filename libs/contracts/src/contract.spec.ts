@@ -51,6 +51,7 @@ const REQUEST_EXAMPLES: Record<string, object> = {
     includeHistory: false,
     pins: { API_KEY: 4 },
     replyKey: REPLY_JWK,
+    nonce: 'q1w2e3r4t5y6u7i8o9p0aA',
   },
   'render.v1.render': {
     template: 'DB_PASSWORD={{ .Secrets.DB_PASSWORD }}\n',
@@ -108,6 +109,7 @@ describe('request subjects', () => {
     expect(query.from && new Date(Number(query.from.seconds) * 1000).toISOString()).toBe('2025-03-01T10:00:00.000Z');
     expect(query.to?.nanos).toBe(250_000_000);
     expect(resolve.replyKey).toEqual(REPLY_JWK);
+    expect(resolve.nonce).toBe('q1w2e3r4t5y6u7i8o9p0aA');
   });
 });
 
@@ -201,16 +203,23 @@ describe('replies', () => {
     });
   });
 
-  it('secrets.v1.resolve replies {ciphertext, missing[]}, with missing present when empty', () => {
+  it('secrets.v1.resolve replies {ciphertext, missing[], signature}, with missing present when empty', () => {
     const resolve = SecretsService.method.resolve.output;
 
-    expect(replyJson(resolve, { ciphertext: 'eyJhbGciOiJFQ0RILUVTIn0..iv.ct.tag' })).toStrictEqual({
+    expect(
+      replyJson(resolve, {
+        ciphertext: 'eyJhbGciOiJFQ0RILUVTIn0..iv.ct.tag',
+        signature: 'eyJhbGciOiJFUzI1NiJ9.e30.sig',
+      }),
+    ).toStrictEqual({
       ciphertext: 'eyJhbGciOiJFQ0RILUVTIn0..iv.ct.tag',
       missing: [],
+      signature: 'eyJhbGciOiJFUzI1NiJ9.e30.sig',
     });
-    expect(replyJson(resolve, { ciphertext: 'jwe', missing: ['NOT_THERE'] })).toStrictEqual({
+    expect(replyJson(resolve, { ciphertext: 'jwe', missing: ['NOT_THERE'], signature: 'jws' })).toStrictEqual({
       ciphertext: 'jwe',
       missing: ['NOT_THERE'],
+      signature: 'jws',
     });
   });
 

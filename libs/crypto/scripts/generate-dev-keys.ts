@@ -17,9 +17,18 @@ function octKey(kid: string, signs: string): Record<string, unknown> {
   return { kty: 'oct', kid, alg: 'HS256', use: 'sig', signs, k: randomBytes(32).toString('base64url') };
 }
 
+function es256Key(kid: string): Record<string, unknown> {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const { kty, crv, x, y, d } = privateKey.export({ format: 'jwk' });
+  return { kty, crv, x, y, d, kid, alg: 'ES256', use: 'sig' };
+}
+
 function main(): void {
   const force = process.argv.includes('--force');
   const services = SERVICES.map((service) => [service, serviceKey(service)] as const);
+  // Resolve replies (ARCHITECTURE.md §6): secrets signs with the private key, render and redaction pin the JWKS.
+  const replySigning = es256Key('dev-reply-1');
+  const { d: _replyPrivate, ...replyPublic } = replySigning;
   const files: Record<string, unknown> = {
     // The HS256 keys are symmetric: this file also signs dev tokens (`secrets dev token`, tests). Dev only.
     'jwks.json': {
@@ -33,6 +42,8 @@ function main(): void {
       ],
     },
     ...Object.fromEntries(services.map(([service, key]) => [`service-key-${service}.json`, key])),
+    'reply-signing-key.json': replySigning,
+    'reply-signing-jwks.json': { keys: [replyPublic] },
     'master-keys.json': {
       keys: [{ kty: 'oct', kid: 'dev-master-1', alg: 'A256KW', use: 'enc', k: randomBytes(32).toString('base64url') }],
     },

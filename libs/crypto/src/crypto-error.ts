@@ -15,6 +15,8 @@ export enum CryptoErrorCode {
   WRONG_ORGANIZATION = 'WRONG_ORGANIZATION',
   /** Authentication failed: tampered ciphertext or header, or the wrong key. */
   DECRYPT_FAILED = 'DECRYPT_FAILED',
+  /** A resolve reply whose signature, organization, customer, nonce, reply key or ciphertext does not check out. */
+  REPLY_REFUSED = 'REPLY_REFUSED',
 }
 
 /** Why encryption or decryption failed; the message never carries plaintext, ciphertext or key bytes. */

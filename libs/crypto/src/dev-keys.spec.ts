@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import devJwks from '../../../deploy/dev/jwks.json';
 import devMasterKeys from '../../../deploy/dev/master-keys.json';
+import devReplyJwks from '../../../deploy/dev/reply-signing-jwks.json';
+import devReplySigningKey from '../../../deploy/dev/reply-signing-key.json';
 import auditKey from '../../../deploy/dev/service-key-audit.json';
 import redactionKey from '../../../deploy/dev/service-key-redaction.json';
 import renderKey from '../../../deploy/dev/service-key-render.json';
@@ -19,7 +21,7 @@ describe('dev key material in deploy/dev', () => {
   };
 
   it('is marked as dev material throughout', () => {
-    for (const material of [devJwks, devMasterKeys, ...Object.values(serviceKeys)]) {
+    for (const material of [devJwks, devMasterKeys, devReplySigningKey, devReplyJwks, ...Object.values(serviceKeys)]) {
       expect(isDevKeyMaterial(material)).toBe(true);
     }
   });
@@ -59,6 +61,13 @@ describe('dev key material in deploy/dev', () => {
     const policies = new Map(devJwks.keys.map((key) => [key.kid, key.signs]));
     expect(policies.get('dev-hs256')).toBe('users');
     expect(policies.get('dev-clients')).toBe('clients');
+  });
+
+  it('publishes only the public half of the reply-signing key', () => {
+    expect(devReplyJwks.keys).toEqual([
+      expect.objectContaining({ kid: devReplySigningKey.kid, x: devReplySigningKey.x }),
+    ]);
+    expect(devReplyJwks.keys[0]).not.toHaveProperty('d');
   });
 
   it('holds one 256-bit master key', async () => {

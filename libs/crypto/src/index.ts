@@ -15,5 +15,14 @@ export type { DataKeyStore, StoredDataKey } from './data-key-store';
 export { InMemoryDataKeyStore } from './in-memory-data-key-store';
 export { DataKeyRing, valueDigest } from './data-key-ring';
 export type { DataKeyRingOptions, DecryptOptions, EncryptedValue, ValuePlace, ValueSealer } from './data-key-ring';
-export { generateReplyKeyPair, encryptForReplyKey, decryptWithReplyKey } from './reply-cipher';
+export { ReplyEncrypter, generateReplyKeyPair, encryptForReplyKey, decryptWithReplyKey } from './reply-cipher';
 export type { ReplyPrivateKey, ReplyPublicJwk } from './reply-cipher';
+export {
+  REPLY_NONCE_PATTERN,
+  ReplyRefusedError,
+  ReplySigner,
+  ReplyVerifier,
+  newReplyNonce,
+  replyKeyThumbprint,
+} from './reply-signature';
+export type { ReplyBinding, ReplyRefusal } from './reply-signature';

@@ -15,7 +15,7 @@ const POLICY: TokenPolicy = {
   issuers: ['secrets-platform', 'https://idp.example.com'],
   serviceScopes: new Map<string, readonly string[]>([
     ['secrets', []],
-    ['render', ['secrets:resolve', 'secrets:resolve-all']],
+    ['render', ['secrets:resolve', 'secrets:resolve-current']],
     ['audit', []],
   ]),
   maxUserLifetimeSeconds: 43_200,
@@ -81,7 +81,7 @@ describe('token policy: what each key may sign, issuers, lifetimes, single use',
       TokenErrorCode.REPLAYED,
       'token was already used',
     ]);
-    const fresh = await sign(render, renderClaims({ scope: 'secrets:resolve secrets:resolve-all' }));
+    const fresh = await sign(render, renderClaims({ scope: 'secrets:resolve secrets:resolve-current' }));
     await expect(verifier.verify(fresh, { now: NOW + 1 })).resolves.toBeDefined();
   });
 

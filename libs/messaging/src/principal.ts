@@ -15,12 +15,21 @@ export function isSubject(value: unknown): value is string {
 
 export type OrgType = 'vendor' | 'customer' | 'service';
 export type Role = 'read_only' | 'read_write' | 'admin';
-export type ServiceScope = 'secrets:resolve' | 'secrets:resolve-all' | 'render:any' | 'redaction:redact' | 'audit:read';
+export type ServiceScope =
+  | 'secrets:resolve'
+  | 'secrets:resolve-current'
+  | 'secrets:resolve-all'
+  | 'render:any'
+  | 'redaction:redact'
+  | 'audit:read';
 
 const ORG_TYPES: readonly OrgType[] = ['vendor', 'customer', 'service'];
 const ROLES: readonly Role[] = ['read_only', 'read_write', 'admin'];
 const SCOPES: readonly ServiceScope[] = [
   'secrets:resolve',
+  // Every key's current (or pinned) value, never the history of values: render's scope.
+  'secrets:resolve-current',
+  // Every key with the history of values: redaction's scope.
   'secrets:resolve-all',
   'render:any',
   'redaction:redact',
@@ -33,7 +42,7 @@ const SCOPES: readonly ServiceScope[] = [
  */
 export const PLATFORM_SERVICE_SCOPES: Readonly<Record<ServiceName, readonly ServiceScope[]>> = Object.freeze({
   secrets: [],
-  render: ['secrets:resolve', 'secrets:resolve-all'],
+  render: ['secrets:resolve', 'secrets:resolve-current'],
   redaction: ['secrets:resolve', 'secrets:resolve-all'],
   audit: [],
 });

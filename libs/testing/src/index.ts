@@ -31,3 +31,4 @@ export {
   startSecureNatsServer,
 } from './secure-nats';
 export { TestTokens } from './tokens';
+export { ResolveCaller, devReplyJwks, devReplySigningKey } from './resolve-caller';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
-import { generateReplyKeyPair } from '@platform/crypto';
 import {
+  ResolveCaller,
   type TestDatabase,
   TestNatsClient,
   type TestService,
@@ -57,11 +57,11 @@ describe('audit trail of the real secrets service (plain JSON over NATS)', () =>
     await call('secrets.v1.update', { key: 'DB_PASSWORD', value: values[1], expectedVersion: 1 }, writer);
     await call('secrets.v1.create', { key: 'API_TOKEN', value: values[0], customerOrganizationId: customer }, admin);
     await call('secrets.v1.delete', { key: 'DB_PASSWORD', expectedVersion: 2 }, admin);
-    const { publicJwk } = await generateReplyKeyPair();
+    const resolver = await ResolveCaller.create(tokens, 'render', ['secrets:resolve']);
     await call(
       'secrets.v1.resolve',
-      { organizationId: vendor, customerOrganizationId: customer, keys: ['API_TOKEN'], replyKey: publicJwk },
-      await tokens.service('render', ['secrets:resolve']),
+      resolver.request({ organizationId: vendor, customerOrganizationId: customer, keys: ['API_TOKEN'] }),
+      resolver.token,
     );
     await eventually('the audit trail has all five events', async () => (await query({})).records.length === 5);
   });

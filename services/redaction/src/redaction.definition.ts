@@ -5,7 +5,15 @@ import {
   type OnApplicationBootstrap,
   type OnModuleDestroy,
 } from '@nestjs/common';
-import { type Environment, integerSetting, loadServiceConfig } from '@platform/config';
+import {
+  type Environment,
+  type KeyMaterial,
+  REPO_ROOT,
+  integerSetting,
+  keyMaterialSetting,
+  loadServiceConfig,
+} from '@platform/config';
+import { ReplyVerifier } from '@platform/crypto';
 import { PlatformContext, type ServiceDefinition } from '@platform/messaging';
 import { RawLogConsumer } from './logs/raw-log-consumer';
 import { ResolvedSecretValues } from './matchers/resolved-secret-values';
@@ -37,6 +45,8 @@ function redactionSettings() {
     maxInFlight: integerSetting('REDACTION_MAX_IN_FLIGHT', { default: 16, min: 1, max: 10_000 }),
     /** redaction.v1.redact requests one organization may have waiting; the next is refused RESOURCE_EXHAUSTED. */
     maxQueuedPerOrg: integerSetting('REDACTION_MAX_QUEUED_PER_ORG', { default: 32, min: 0, max: 100_000 }),
+    /** The secrets service's reply-signing public keys (a JWKS): a resolve reply signed by any other is refused. */
+    replyJwks: keyMaterialSetting('RESOLVE_REPLY_JWKS', 'deploy/dev/reply-signing-jwks.json', REPO_ROOT),
   };
 }
 
@@ -95,6 +105,15 @@ class RedactionLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
   }
 }
 
+/** The pinned reply-signing keys; a JWKS that cannot verify ES256 stops the start, naming the variable. */
+function replyVerifier(material: KeyMaterial): ReplyVerifier {
+  try {
+    return ReplyVerifier.fromJwks(material.json);
+  } catch (error) {
+    throw new Error(`RESOLVE_REPLY_JWKS: ${(error as Error).message}`);
+  }
+}
+
 /** Our libraries' errors never carry a value; a name, code and message say why a build failed. */
 function describeFailure(error: unknown): Record<string, unknown> {
   if (!(error instanceof Error)) return { name: typeof error };
@@ -107,7 +126,9 @@ class RedactionModule {
     const logger = context.logger.child({ component: 'matchers' });
     const metrics = new RedactionMetrics(context.metrics);
     const matchers = new ScopeMatchers({
-      source: new ResolvedSecretValues(context.services),
+      source: new ResolvedSecretValues(context.services, replyVerifier(config.replyJwks), (reason) =>
+        metrics.resolveReplyRefused(reason),
+      ),
       minLength: config.minLength,
       maxAgeMs: config.matcherMaxAgeSeconds * 1000,
       observer: metrics,

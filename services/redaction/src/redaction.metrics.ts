@@ -17,6 +17,7 @@ export class RedactionMetrics {
   private readonly invalidations: Counter;
   private readonly buildSeconds: Histogram;
   private readonly requestsRefused: Counter;
+  private readonly resolveRepliesRefused: Counter<'reason'>;
   private waiting = 0;
 
   constructor(private readonly registry: Registry) {
@@ -81,6 +82,12 @@ export class RedactionMetrics {
       help: 'redaction.v1.redact requests refused RESOURCE_EXHAUSTED: their organization had as many queued as it may',
       registers,
     });
+    this.resolveRepliesRefused = new Counter({
+      name: 'redaction_resolve_replies_refused_total',
+      help: 'secrets.v1.resolve replies refused by their signature or binding checks, by reason; none was used',
+      labelNames: ['reason'],
+      registers,
+    });
     const waiting = (): number => this.waiting;
     new Gauge({
       name: 'redaction_messages_waiting_on_matcher',
@@ -134,6 +141,10 @@ export class RedactionMetrics {
 
   requestRefused(): void {
     this.requestsRefused.inc();
+  }
+
+  resolveReplyRefused(reason: string): void {
+    this.resolveRepliesRefused.inc({ reason });
   }
 
   received(bytes: number): void {

@@ -1,6 +1,14 @@
 import { availableParallelism } from 'node:os';
 import { type DynamicModule, Inject, Module, type OnModuleDestroy } from '@nestjs/common';
-import { type Environment, integerSetting, loadServiceConfig } from '@platform/config';
+import {
+  type Environment,
+  type KeyMaterial,
+  REPO_ROOT,
+  integerSetting,
+  keyMaterialSetting,
+  loadServiceConfig,
+} from '@platform/config';
+import { ReplyVerifier } from '@platform/crypto';
 import { type PlatformContext, type ServiceDefinition } from '@platform/messaging';
 import { TEMPLATE_LIMITS } from '@platform/template';
 import { renderErrorMapper } from './render.error';
@@ -40,12 +48,23 @@ const renderSettings = {
   maxQueuedPerOrg: integerSetting('RENDER_MAX_QUEUED_PER_ORG', { default: 256, min: 1, max: 100_000 }),
   /** How long one reply key pair serves resolves (the forward-secrecy window); 0 = a fresh pair for every resolve. */
   replyKeyMaxAgeMs: integerSetting('RENDER_REPLY_KEY_MAX_AGE_MS', { default: 60_000, min: 0, max: 600_000 }),
+  /** The secrets service's reply-signing public keys (a JWKS): a resolve reply signed by any other is refused. */
+  replyJwks: keyMaterialSetting('RESOLVE_REPLY_JWKS', 'deploy/dev/reply-signing-jwks.json', REPO_ROOT),
 };
 
 type RenderConfig = ReturnType<typeof loadRenderConfig>;
 
 function loadRenderConfig(env: Environment) {
   return loadServiceConfig('render', renderSettings, env);
+}
+
+/** The pinned reply-signing keys; a JWKS that cannot verify ES256 stops the start, naming the variable. */
+function replyVerifier(material: KeyMaterial): ReplyVerifier {
+  try {
+    return ReplyVerifier.fromJwks(material.json);
+  } catch (error) {
+    throw new Error(`RESOLVE_REPLY_JWKS: ${(error as Error).message}`);
+  }
 }
 
 /** Ends the template workers with the service. */
@@ -76,12 +95,13 @@ class RenderModule {
       metrics.poolObserver,
     );
     metrics.observe(pool);
-    const values = new ResolvedSecretValues(
-      context.services,
-      new ReplyKeys(config.replyKeyMaxAgeMs),
-      config.resolveTimeoutMs,
-      metrics.resolveDuration,
-    );
+    const values = new ResolvedSecretValues(context.services, {
+      replyKeys: new ReplyKeys(config.replyKeyMaxAgeMs),
+      verifier: replyVerifier(config.replyJwks),
+      timeoutMs: config.resolveTimeoutMs,
+      timer: metrics.resolveDuration,
+      refused: (reason) => metrics.resolveRepliesRefused.inc({ reason }),
+    });
     const catalog = new SecretKeyCatalog(context.nats, config.subjectPrefix, values, config.resolveTimeoutMs);
     return {
       module: RenderModule,
@@ -101,8 +121,9 @@ export function renderService(env: Environment = process.env): ServiceDefinition
   return {
     name: 'render',
     config,
-    // resolve-all: a template that reads `.Secrets` dynamically (index, range, toJson) needs every key of its scope.
-    scopes: ['secrets:resolve', 'secrets:resolve-all'],
+    // resolve-current: a template that reads `.Secrets` dynamically (index, range, toJson) needs every key of its
+    // scope; never the history of values (secrets:resolve-all).
+    scopes: ['secrets:resolve', 'secrets:resolve-current'],
     streams: [],
     errorMappers: [renderErrorMapper],
     module: (context) => RenderModule.forContext(context, config),

@@ -12,6 +12,7 @@ export class RenderMetrics {
   readonly requests: Counter<'subject' | 'format' | 'outcome'>;
   readonly duration: Histogram<'subject' | 'format'>;
   readonly resolveDuration: Histogram;
+  readonly resolveRepliesRefused: Counter<'reason'>;
   readonly poolObserver: TemplatePoolObserver;
 
   constructor(private readonly registry: Registry) {
@@ -32,6 +33,12 @@ export class RenderMetrics {
       name: 'render_resolve_duration_seconds',
       help: 'Time for one secrets.v1.resolve round trip, decryption included',
       buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+      registers: [registry],
+    });
+    this.resolveRepliesRefused = new Counter({
+      name: 'render_resolve_replies_refused_total',
+      help: 'secrets.v1.resolve replies refused by their signature or binding checks, by reason; none was used',
+      labelNames: ['reason'],
       registers: [registry],
     });
     const refusals = new Counter({

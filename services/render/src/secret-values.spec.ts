@@ -1,16 +1,74 @@
-import { decryptWithReplyKey, encryptForReplyKey } from '@platform/crypto';
+import { generateKeyPairSync } from 'node:crypto';
+import {
+  type ReplyRefusal,
+  ReplySigner,
+  ReplyVerifier,
+  decryptWithReplyKey,
+  encryptForReplyKey,
+  replyKeyThumbprint,
+} from '@platform/crypto';
 import { type ServiceClient } from '@platform/messaging';
 import { ReplyKeys, ResolvedSecretValues, assertPinVersions } from './secret-values';
+
+function signingKeyPair(kid: string) {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return {
+    signer: ReplySigner.fromJwk({ ...privateKey.export({ format: 'jwk' }), kid }),
+    publicJwk: { ...publicKey.export({ format: 'jwk' }), kid },
+  };
+}
+const pinned = signingKeyPair('reply-1');
+const verifier = ReplyVerifier.fromJwks({ keys: [pinned.publicJwk] });
+
+type Body = Record<string, unknown>;
+/** How the fake secrets service signs: the request's own binding unless a test changes it. */
+type Forge = (body: Body) => { signer?: ReplySigner; org?: string; cust?: string | null; nonce?: string };
+
+/**
+ * A secrets service that answers every resolve with `payload`, encrypted to the request's reply key and signed like
+ * the real one (or as `forge` says); it records each request and the extra token claims of each call.
+ */
+function secretsAnswering(payload: unknown, forge: Forge = () => ({}), replyKeys = new ReplyKeys(0)) {
+  const requests: Body[] = [];
+  const claims: unknown[] = [];
+  const refused: ReplyRefusal[] = [];
+  const client = {
+    request: async (_subject: string, body: Body, options: { claims?: unknown }) => {
+      requests.push(body);
+      claims.push(options.claims);
+      const ciphertext = await encryptForReplyKey(body.replyKey, payload);
+      const change = forge(body);
+      const signature = (change.signer ?? pinned.signer).sign(
+        {
+          organizationId: change.org ?? (body.organizationId as string),
+          customerOrganizationId:
+            change.cust !== undefined ? change.cust : ((body.customerOrganizationId as string | undefined) ?? null),
+          nonce: change.nonce ?? (body.nonce as string),
+          replyKeyThumbprint: replyKeyThumbprint(body.replyKey),
+        },
+        ciphertext,
+      );
+      return { ciphertext, signature, missing: [] };
+    },
+  } as unknown as ServiceClient;
+  const source = new ResolvedSecretValues(client, {
+    replyKeys,
+    verifier,
+    timeoutMs: 1000,
+    refused: (reason) => refused.push(reason),
+  });
+  return { requests, claims, refused, source };
+}
 
 describe('ReplyKeys', () => {
   it('serves one pair for its maximum age, then a new one', async () => {
     let now = 10_000;
     const keys = new ReplyKeys(60_000, () => now);
-    const first = await keys.pair();
+    const first = await keys.pair('acme/');
     now += 59_999;
-    expect(await keys.pair()).toBe(first);
+    expect(await keys.pair('acme/')).toBe(first);
     now += 1;
-    const second = await keys.pair();
+    const second = await keys.pair('acme/');
     expect(second.publicJwk).not.toEqual(first.publicJwk);
     const reply = await encryptForReplyKey(second.publicJwk, { values: {} });
     expect(await decryptWithReplyKey(second.privateKey, reply)).toEqual({ values: {} });
@@ -18,12 +76,24 @@ describe('ReplyKeys', () => {
 
   it('gives every resolve a fresh pair when the maximum age is 0', async () => {
     const keys = new ReplyKeys(0);
-    const [a, b] = [await keys.pair(), await keys.pair()];
+    const [a, b] = [await keys.pair('acme/'), await keys.pair('acme/')];
     expect(a.publicJwk).not.toEqual(b.publicJwk);
   });
 
+  it('keeps one pair per tenant, and drops the least recently used beyond its bound', async () => {
+    const keys = new ReplyKeys(60_000, Date.now, 2);
+    const acme = await keys.pair('acme/');
+    const globex = await keys.pair('acme/globex');
+    expect(globex.publicJwk).not.toEqual(acme.publicJwk);
+    expect(acme.thumbprint).toBe(replyKeyThumbprint(acme.publicJwk));
+    expect(await keys.pair('acme/')).toBe(acme);
+    await keys.pair('initech/');
+    expect(await keys.pair('acme/')).toBe(acme);
+    expect(await keys.pair('acme/globex')).not.toBe(globex);
+  });
+
   it('a reused pair opens every reply of the sender, one after another', async () => {
-    const { publicJwk, privateKey } = await new ReplyKeys(60_000).pair();
+    const { publicJwk, privateKey } = await new ReplyKeys(60_000).pair('acme/');
     for (const version of [1, 2, 3]) {
       const payload = { values: { API_KEY: { value: `value-${version}`, version, scope: 'vendor' } } };
       expect(await decryptWithReplyKey(privateKey, await encryptForReplyKey(publicJwk, payload))).toEqual(payload);
@@ -32,17 +102,7 @@ describe('ReplyKeys', () => {
 });
 
 describe('ResolvedSecretValues', () => {
-  /** A secrets service that answers every resolve with `payload`, encrypted to the request's reply key. */
-  function answering(payload: unknown) {
-    const requests: Record<string, unknown>[] = [];
-    const client = {
-      request: async (_subject: string, body: Record<string, unknown>) => {
-        requests.push(body);
-        return { ciphertext: await encryptForReplyKey(body.replyKey, payload), missing: [] };
-      },
-    } as unknown as ServiceClient;
-    return { requests, source: new ResolvedSecretValues(client, new ReplyKeys(0), 1000) };
-  }
+  const answering = (payload: unknown) => secretsAnswering(payload);
   const scope = { organizationId: 'acme', customerOrganizationId: 'globex' };
 
   it('sends the pins of the named keys only, whatever the keys are called', async () => {
@@ -66,16 +126,7 @@ describe('ResolvedSecretValues', () => {
 });
 
 describe('ResolvedSecretValues.resolve', () => {
-  function answering(payload: unknown) {
-    const requests: Record<string, unknown>[] = [];
-    const client = {
-      request: async (_subject: string, body: Record<string, unknown>) => {
-        requests.push(body);
-        return { ciphertext: await encryptForReplyKey(body.replyKey, payload), missing: [] };
-      },
-    } as unknown as ServiceClient;
-    return { requests, source: new ResolvedSecretValues(client, new ReplyKeys(0), 1000) };
-  }
+  const answering = (payload: unknown) => secretsAnswering(payload);
   const customerValue = { values: { A: { value: 'a', version: 1, scope: 'customer' } }, history: [] };
 
   it("asks for the customer's own values only when the scope is customer-only", async () => {
@@ -96,5 +147,54 @@ describe('ResolvedSecretValues.resolve', () => {
     expect(requests).toEqual([]);
     expect(() => assertPinVersions({ A: 1, B: 2147483647 })).not.toThrow();
     expect(() => assertPinVersions({ A: 0 })).toThrow('pins.A must be a version from 1 to 2147483647');
+  });
+});
+
+describe('ResolvedSecretValues reply checks', () => {
+  const payload = { values: { A: { value: 'a', version: 1, scope: 'customer' } }, history: [] };
+  const scope = { organizationId: 'acme', customerOrganizationId: 'globex' };
+
+  it("binds each request to the tenant's reply key with cnf.jkt and a fresh nonce", async () => {
+    const { requests, claims, source } = secretsAnswering(payload, () => ({}), new ReplyKeys(60_000));
+    await source.resolve(scope, ['A'], {});
+    await source.resolve(scope, ['A'], {});
+    await source.resolve({ organizationId: 'acme', customerOrganizationId: null }, ['A'], {});
+    expect(claims).toEqual(requests.map((request) => ({ cnf: { jkt: replyKeyThumbprint(request.replyKey) } })));
+    expect(requests[1].replyKey).toEqual(requests[0].replyKey);
+    expect(requests[2].replyKey).not.toEqual(requests[0].replyKey);
+    expect(new Set(requests.map((request) => request.nonce)).size).toBe(3);
+  });
+
+  it.each<[ReplyRefusal, Forge]>([
+    ['signature', () => ({ signer: signingKeyPair('reply-1').signer })],
+    ['organization', () => ({ org: 'initech' })],
+    ['customer', () => ({ cust: null })],
+    ['nonce', () => ({ nonce: 'A'.repeat(22) })],
+  ])('refuses and counts a reply failing the %s check: UNAVAILABLE, no value', async (reason, forge) => {
+    const { refused, source } = secretsAnswering(payload, forge);
+    await expect(source.resolve(scope, ['A'], {})).rejects.toMatchObject({
+      code: 'SECRETS_UNAVAILABLE',
+      message: 'a secrets service reply failed its authenticity checks; retry later',
+    });
+    await expect(source.existing(scope, ['A'])).rejects.toMatchObject({ code: 'SECRETS_UNAVAILABLE' });
+    expect(refused).toEqual([reason, reason]);
+  });
+
+  it('refuses an unsigned reply', async () => {
+    const refused: ReplyRefusal[] = [];
+    const client = {
+      request: async (_subject: string, body: Body) => ({
+        ciphertext: await encryptForReplyKey(body.replyKey, payload),
+        missing: [],
+      }),
+    } as unknown as ServiceClient;
+    const source = new ResolvedSecretValues(client, {
+      replyKeys: new ReplyKeys(0),
+      verifier,
+      timeoutMs: 1000,
+      refused: (reason) => refused.push(reason),
+    });
+    await expect(source.resolve(scope, ['A'], {})).rejects.toMatchObject({ code: 'SECRETS_UNAVAILABLE' });
+    expect(refused).toEqual(['malformed']);
   });
 });

@@ -1,5 +1,16 @@
 import { MAX_SECRET_VERSION, type SecretScope } from '@platform/contracts';
-import { type ReplyPrivateKey, type ReplyPublicJwk, decryptWithReplyKey, generateReplyKeyPair } from '@platform/crypto';
+import {
+  type ReplyBinding,
+  type ReplyPrivateKey,
+  type ReplyPublicJwk,
+  type ReplyRefusal,
+  ReplyRefusedError,
+  type ReplyVerifier,
+  decryptWithReplyKey,
+  generateReplyKeyPair,
+  newReplyNonce,
+  replyKeyThumbprint,
+} from '@platform/crypto';
 import { DependencyError, PlatformError, type ServiceClient } from '@platform/messaging';
 import { type Histogram } from 'prom-client';
 import { type RenderScope } from './render-scope';
@@ -44,36 +55,54 @@ export interface SecretMetadataSource {
 interface ReplyKeyPair {
   readonly publicJwk: ReplyPublicJwk;
   readonly privateKey: ReplyPrivateKey;
+  /** RFC 7638 thumbprint of `publicJwk`, the `cnf.jkt` of the resolve token. */
+  readonly thumbprint: string;
+}
+
+/** Tenants whose reply key pair is kept at once; beyond it the least recently used pair is dropped. */
+const MAX_TENANT_REPLY_KEYS = 10_000;
+
+async function newReplyKeyPair(ttlMs: number): Promise<ReplyKeyPair> {
+  const { publicJwk, privateKey } = await generateReplyKeyPair({ ttlMs });
+  return { publicJwk, privateKey, thumbprint: replyKeyThumbprint(publicJwk) };
 }
 
 /**
- * The reply key pairs resolve replies are encrypted to. With `maxAgeMs` 0 every resolve gets a fresh pair; otherwise
- * one pair serves every resolve for that long. Reuse is what takes the ECDH key agreement off the per-render path:
- * the secrets service reuses its ephemeral key per reply key, and the private key remembers the content key it
+ * The reply key pairs resolve replies are encrypted to: one per tenant (organization and customer), so a reply for
+ * one tenant cannot even be opened with another's key. With `maxAgeMs` 0 every resolve gets a fresh pair; otherwise
+ * a tenant's pair serves its resolves for that long. Reuse is what takes the ECDH key agreement off the per-render
+ * path: the secrets service reuses its ephemeral key per reply key, and the private key remembers the content key it
  * derived, so a render costs one AES-GCM decryption instead of a key agreement on each side. The price is forward
  * secrecy per window: a recorded reply can be read with a private key that lives in this process's memory for up to
  * `maxAgeMs` (plus the in-flight renders that still hold it), never after.
  */
 export class ReplyKeys {
-  private current?: { pair: Promise<ReplyKeyPair>; expiresAt: number };
+  /** Keyed by tenant; a Map, so any organization identifier is just a key. Oldest use first. */
+  private readonly pairs = new Map<string, { pair: Promise<ReplyKeyPair>; expiresAt: number }>();
 
   constructor(
     private readonly maxAgeMs: number,
     private readonly now: () => number = Date.now,
+    private readonly maxTenants = MAX_TENANT_REPLY_KEYS,
   ) {}
 
-  pair(): Promise<ReplyKeyPair> {
-    if (this.maxAgeMs === 0) return generateReplyKeyPair({ ttlMs: 0 });
+  pair(tenant: string): Promise<ReplyKeyPair> {
+    if (this.maxAgeMs === 0) return newReplyKeyPair(0);
     const now = this.now();
-    if (!this.current || now >= this.current.expiresAt) {
-      this.current = { pair: generateReplyKeyPair({ ttlMs: this.maxAgeMs }), expiresAt: now + this.maxAgeMs };
+    let held = this.pairs.get(tenant);
+    this.pairs.delete(tenant);
+    if (!held || now >= held.expiresAt) {
+      held = { pair: newReplyKeyPair(this.maxAgeMs), expiresAt: now + this.maxAgeMs };
     }
-    return this.current.pair;
+    this.pairs.set(tenant, held);
+    if (this.pairs.size > this.maxTenants) this.pairs.delete(this.pairs.keys().next().value as string);
+    return held.pair;
   }
 }
 
 interface ResolveReply {
   readonly ciphertext: string;
+  readonly signature: string;
   readonly missing: readonly string[];
 }
 
@@ -138,17 +167,28 @@ export function secretsFailure(error: unknown): unknown {
   return error;
 }
 
+export interface ResolvedSecretValuesOptions {
+  readonly replyKeys: ReplyKeys;
+  /** The pinned reply-signing public keys every reply must be signed with. */
+  readonly verifier: ReplyVerifier;
+  /** How long a resolve may take before the render fails UNAVAILABLE. */
+  readonly timeoutMs: number;
+  readonly timer?: Histogram;
+  /** Called for every reply refused by its checks, with the reason (a metric). */
+  readonly refused?: (reason: ReplyRefusal) => void;
+}
+
 /**
  * Values from `secrets.v1.resolve` (ARCHITECTURE.md §6), one request per render with render's own service token,
- * the reply encrypted to an ephemeral P-256 key and decrypted here. A slow or absent secrets service fails the
- * request after `timeoutMs` with UNAVAILABLE.
+ * which confirms (`cnf.jkt`) the tenant's reply key. Each reply must be signed by a pinned key for this request's
+ * organization, customer, nonce and reply key before it is decrypted; one that is not is counted and the render fails
+ * UNAVAILABLE with no value used. A slow or absent secrets service fails the request after `timeoutMs` with
+ * UNAVAILABLE.
  */
 export class ResolvedSecretValues implements SecretValueSource, SecretMetadataSource {
   constructor(
     private readonly services: ServiceClient,
-    private readonly replyKeys: ReplyKeys,
-    private readonly timeoutMs: number,
-    private readonly timer?: Histogram,
+    private readonly options: ResolvedSecretValuesOptions,
   ) {}
 
   async resolve(
@@ -173,27 +213,46 @@ export class ResolvedSecretValues implements SecretValueSource, SecretMetadataSo
     return existingKeysOf(payload);
   }
 
-  /** One `secrets.v1.resolve` with a reply key; the decrypted payload, not yet checked. */
+  /** One `secrets.v1.resolve` with the tenant's reply key and a fresh nonce; the checked, decrypted payload. */
   private async request(
     scope: RenderScope,
     body: { keys: readonly string[]; pins: Readonly<Record<string, number>>; metadataOnly?: true },
   ): Promise<unknown> {
-    const { publicJwk, privateKey } = await this.replyKeys.pair();
+    const { publicJwk, privateKey, thumbprint } = await this.options.replyKeys.pair(tenantOf(scope));
+    const binding: ReplyBinding = {
+      organizationId: scope.organizationId,
+      customerOrganizationId: scope.customerOrganizationId,
+      nonce: newReplyNonce(),
+      replyKeyThumbprint: thumbprint,
+    };
     const request = {
       organizationId: scope.organizationId,
       ...(scope.customerOrganizationId === null ? {} : { customerOrganizationId: scope.customerOrganizationId }),
       ...(scope.customerOnly ? { customerOnly: true } : {}),
       ...body,
       replyKey: publicJwk,
+      nonce: binding.nonce,
     };
-    const stopTimer = this.timer?.startTimer();
+    const stopTimer = this.options.timer?.startTimer();
     let reply: ResolveReply;
     try {
-      reply = await this.services.request<ResolveReply>('secrets.v1.resolve', request, { timeoutMs: this.timeoutMs });
+      reply = await this.services.request<ResolveReply>('secrets.v1.resolve', request, {
+        timeoutMs: this.options.timeoutMs,
+        claims: { cnf: { jkt: thumbprint } },
+      });
     } catch (error) {
       throw secretsFailure(error);
     }
-    if (typeof reply.ciphertext !== 'string') throw malformedReply();
+    try {
+      this.options.verifier.verify(reply.signature, reply.ciphertext, binding);
+    } catch (error) {
+      if (!(error instanceof ReplyRefusedError)) throw error;
+      this.options.refused?.(error.reason);
+      throw new RenderError(
+        RenderErrorCode.SECRETS_UNAVAILABLE,
+        'a secrets service reply failed its authenticity checks; retry later',
+      );
+    }
     try {
       return await decryptWithReplyKey(privateKey, reply.ciphertext);
     } catch {
@@ -202,6 +261,11 @@ export class ResolvedSecretValues implements SecretValueSource, SecretMetadataSo
       stopTimer?.();
     }
   }
+}
+
+/** One reply key pair per tenant: the organization and, when there is one, the customer (identifiers hold no '/'). */
+function tenantOf(scope: RenderScope): string {
+  return `${scope.organizationId}/${scope.customerOrganizationId ?? ''}`;
 }
 
 /** Pins name versions from 1 to MAX_SECRET_VERSION; the secrets service refuses any other, so render does first. */

@@ -2,6 +2,7 @@
 import { randomBytes } from 'node:crypto';
 import {
   type Reply,
+  ResolveCaller,
   type TestDatabase,
   TestNatsClient,
   type TestService,
@@ -12,7 +13,6 @@ import {
   testTenants,
   uniqueSubjectPrefix,
 } from '@platform/testing';
-import { decryptWithReplyKey, generateReplyKeyPair } from '@platform/crypto';
 import { type Msg, type NatsConnection, connect } from 'nats';
 import { parse as parseYaml } from 'yaml';
 import { secretsService } from '../../secrets/src/secrets.definition';
@@ -510,26 +510,37 @@ describe('render service over NATS (plain JSON)', () => {
     });
 
     it('secrets.v1.resolve with metadataOnly answers versions and scopes without a value', async () => {
-      const resolver = await tokens.service('metadata-reader', ['secrets:resolve', 'secrets:resolve-all']);
-      const { publicJwk, privateKey } = await generateReplyKeyPair();
-      const request = {
+      const caller = await ResolveCaller.create(tokens, 'metadata-reader', ['secrets:resolve', 'secrets:resolve-all']);
+      const resolver = caller.token;
+      const request = caller.request({
         organizationId: vendor,
         customerOrganizationId: customer,
         keys: ['API_KEY', 'SHARED', 'NOPE'],
         metadataOnly: true,
-        replyKey: publicJwk,
-      };
-      const reply = await call<{ ciphertext: string; missing: string[] }>('secrets.v1.resolve', request, resolver);
+      });
+      const reply = await call<{ ciphertext: string; signature: string; missing: string[] }>(
+        'secrets.v1.resolve',
+        request,
+        resolver,
+      );
       expect(reply.body.missing).toEqual(['NOPE']);
-      expect(await decryptWithReplyKey(privateKey, reply.body.ciphertext)).toEqual({
+      expect(await caller.open(request, reply.body)).toEqual({
         values: { API_KEY: { version: 2, scope: 'vendor' }, SHARED: { version: 1, scope: 'customer' } },
         history: [],
       });
       const withHistory = await call('secrets.v1.resolve', { ...request, includeHistory: true }, resolver);
       expect(refusal(withHistory)).toMatchObject({ code: 'INVALID_ARGUMENT' });
-      const narrow = await tokens.service('narrow-reader', ['secrets:resolve']);
-      const everyKey = await call('secrets.v1.resolve', { ...request, keys: [] }, narrow);
-      expect(refusal(everyKey)).toMatchObject({ code: 'PERMISSION_DENIED' });
+      const narrow = await ResolveCaller.create(tokens, 'narrow-reader', ['secrets:resolve']);
+      const everyKey = await call(
+        'secrets.v1.resolve',
+        narrow.request({ organizationId: vendor, customerOrganizationId: customer, keys: [], metadataOnly: true }),
+        narrow.token,
+      );
+      expect(refusal(everyKey)).toEqual({
+        status: 403,
+        code: 'PERMISSION_DENIED',
+        message: 'resolving every key needs a service token with scope secrets:resolve-current or secrets:resolve-all',
+      });
     });
 
     it('reports a parse error in the render wording', async () => {

@@ -1,5 +1,5 @@
 import { type KeyMaterial } from '@platform/config';
-import { DataKeyRing, type DataKeyRingOptions, MasterKeyRing } from '@platform/crypto';
+import { DataKeyRing, type DataKeyRingOptions, MasterKeyRing, ReplySigner } from '@platform/crypto';
 import { OutboxPublisher, type PostgresEventStore } from '@platform/event-store';
 import { type PlatformContext } from '@platform/messaging';
 import { PostgresDataKeyStore } from './keys/postgres-data-key-store';
@@ -8,6 +8,7 @@ import { watchOutboxCheckpoint } from './outbox/outbox-checkpoint-health';
 import { SecretEventPublisher } from './outbox/secret-event-publisher';
 import { SecretPublication } from './outbox/secret-publication';
 import { AccessLog } from './resolve/access-log';
+import { ResolveReplySealer } from './resolve/reply-sealer';
 import { SecretResolver } from './resolve/secret-resolver';
 import { ValueCache } from './resolve/value-cache';
 import { IdempotencyStore } from './secrets/idempotency';
@@ -31,6 +32,17 @@ export interface SecretsServiceSettings extends SecretsSettings {
   readonly publishWaitMs: number;
   /** SECRETS_UNBOUND_VALUES: `refuse` once `secrets values rebind` ran, so no value of before #16 is accepted. */
   readonly unboundValues: 'accept' | 'refuse';
+  /** SECRETS_REPLY_SIGNING_KEY: the private EC P-256 JWK resolve replies are signed with (callers pin its public half). */
+  readonly replySigningKey: KeyMaterial;
+}
+
+/** The reply-signing key; a key that cannot sign ES256 stops the start, naming the variable (never the key). */
+function replySigner(material: KeyMaterial): ReplySigner {
+  try {
+    return ReplySigner.fromJwk(material.json);
+  } catch (error) {
+    throw new Error(`SECRETS_REPLY_SIGNING_KEY: ${(error as Error).message}`);
+  }
 }
 
 /** The active (first) master key's bytes, from which the idempotency fingerprint key is derived. */
@@ -96,7 +108,14 @@ export class SecretsRuntime {
         store,
         keyRing,
         new SecretsService(store, keyRing, idempotency, publication),
-        new SecretResolver(store, keyRing, cache, new AccessLog(store), publication),
+        new SecretResolver(
+          store,
+          keyRing,
+          cache,
+          new AccessLog(store),
+          new ResolveReplySealer(replySigner(settings.replySigningKey)),
+          publication,
+        ),
         cache,
         outbox,
         new SecretsMetrics(platform.metrics, cache),

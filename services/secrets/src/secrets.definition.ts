@@ -56,6 +56,7 @@ export function loadSecretsConfig(env: Environment = process.env) {
       masterKeys: keyMaterialSetting('SECRETS_MASTER_KEYS', 'deploy/dev/master-keys.json', REPO_ROOT),
       publishWaitMs: integerSetting('SECRETS_PUBLISH_WAIT_MS', { default: 5_000, min: 100, max: 60_000 }),
       unboundValues: enumSetting('SECRETS_UNBOUND_VALUES', ['accept', 'refuse'] as const, 'accept'),
+      replySigningKey: keyMaterialSetting('SECRETS_REPLY_SIGNING_KEY', 'deploy/dev/reply-signing-key.json', REPO_ROOT),
     },
     env,
   );

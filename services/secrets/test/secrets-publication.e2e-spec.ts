@@ -2,7 +2,7 @@
 // carrying it is shipped), whichever instance publishes; resolve releases no value whose event is not out yet.
 import { create } from '@bufbuild/protobuf';
 import { CreateSecretRequestSchema, ResolveSecretsRequestSchema } from '@platform/contracts';
-import { generateReplyKeyPair } from '@platform/crypto';
+import { generateReplyKeyPair, newReplyNonce, replyKeyThumbprint } from '@platform/crypto';
 import { type ServicePrincipal, type VendorUser, prefixedStreamName } from '@platform/messaging';
 import {
   type TestDatabase,
@@ -131,6 +131,7 @@ describe('secrets writes reply after their event is published', () => {
       org: 'render',
       orgType: 'service',
       scopes: new Set(['secrets:resolve']),
+      confirmedKey: replyKeyThumbprint(publicJwk),
     };
     for (let n = 0; n < WRITES; n++) {
       const key = `RESOLVED_${n}`;
@@ -142,7 +143,12 @@ describe('secrets writes reply after their event is published', () => {
       await new Promise((resolve) => setImmediate(resolve));
       const resolved = await standby.resolver.resolve(
         render,
-        create(ResolveSecretsRequestSchema, { organizationId: vendor, keys: [key], replyKey: { ...publicJwk } }),
+        create(ResolveSecretsRequestSchema, {
+          organizationId: vendor,
+          keys: [key],
+          replyKey: { ...publicJwk },
+          nonce: newReplyNonce(),
+        }),
       );
       if (resolved.missing.length === 0) expect(await storedEvent('SecretCreated')).toMatchObject({ key });
       await written;

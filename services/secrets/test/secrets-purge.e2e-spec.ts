@@ -1,5 +1,5 @@
-import { decryptWithReplyKey, generateReplyKeyPair } from '@platform/crypto';
 import {
+  ResolveCaller,
   type TestDatabase,
   TestNatsClient,
   type TestService,
@@ -40,14 +40,15 @@ describe('secrets: an organization purged while the service runs', () => {
   const codeOf = (reply: { body: unknown }) => (reply.body as ErrorJson).error?.code;
 
   async function resolve(keys: string[], customerOrganizationId?: string) {
-    const { publicJwk, privateKey } = await generateReplyKeyPair();
-    const reply = await call<{ ciphertext: string; missing: string[] }>(
+    const caller = await ResolveCaller.bindToken(tokens, render);
+    const body = caller.request({ organizationId: vendor, customerOrganizationId, keys });
+    const reply = await call<{ ciphertext: string; signature: string; missing: string[] }>(
       'secrets.v1.resolve',
-      { organizationId: vendor, customerOrganizationId, keys, replyKey: publicJwk },
-      render,
+      body,
+      caller.token,
     );
     expect(reply.status).toBeUndefined();
-    const opened = (await decryptWithReplyKey(privateKey, reply.body.ciphertext)) as {
+    const opened = (await caller.open(body, reply.body)) as {
       values: Record<string, { value: string; version: number }>;
     };
     return { values: opened.values, missing: reply.body.missing };

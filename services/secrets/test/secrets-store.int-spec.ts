@@ -12,18 +12,22 @@ import {
   CryptoErrorCode,
   DataKeyRing,
   MasterKeyRing,
+  ReplySigner,
   type ValuePlace,
   decryptWithReplyKey,
   generateReplyKeyPair,
+  newReplyNonce,
+  replyKeyThumbprint,
 } from '@platform/crypto';
 import { type InlineProjection, type PostgresEventStore } from '@platform/event-store';
 import { type KeyMaterial } from '@platform/config';
 import { type ServicePrincipal, type VendorUser } from '@platform/messaging';
-import { type TestDatabase, createTestDatabase } from '@platform/testing';
+import { type TestDatabase, createTestDatabase, devReplySigningKey } from '@platform/testing';
 import { PostgresDataKeyStore } from '../src/keys/postgres-data-key-store';
 import { SecretsOperations } from '../src/ops/secrets-operations';
 import { SecretResolver } from '../src/resolve/secret-resolver';
 import { AccessLog } from '../src/resolve/access-log';
+import { ResolveReplySealer } from '../src/resolve/reply-sealer';
 import { ValueCache } from '../src/resolve/value-cache';
 import { IdempotencyStore } from '../src/secrets/idempotency';
 import { SecretViewProjection } from '../src/secrets/secret-view.projection';
@@ -40,6 +44,12 @@ const redaction: ServicePrincipal = {
   orgType: 'service',
   scopes: new Set(['secrets:resolve-all']),
 };
+/** Redaction's principal as its token confirms `replyKey` (cnf.jkt). */
+const redactionConfirming = (replyKey: unknown): ServicePrincipal => ({
+  ...redaction,
+  confirmedKey: replyKeyThumbprint(replyKey),
+});
+const devSealer = () => new ResolveReplySealer(ReplySigner.fromJwk(devReplySigningKey()));
 
 describe('secrets storage (Postgres)', () => {
   let database: TestDatabase;
@@ -196,14 +206,15 @@ describe('secrets storage (Postgres)', () => {
     // Resolve finds nothing to release, even with a key ring that still caches the purged data key (for its TTL)
     // and with history, which reads the events themselves.
     const { publicJwk } = await generateReplyKeyPair();
-    const resolver = new SecretResolver(store, keyRing, new ValueCache(), new AccessLog(store));
+    const resolver = new SecretResolver(store, keyRing, new ValueCache(), new AccessLog(store), devSealer());
     const reply = await resolver.resolve(
-      redaction,
+      redactionConfirming(publicJwk),
       create(ResolveSecretsRequestSchema, {
         organizationId: org,
         keys: ['API_KEY'],
         includeHistory: true,
         replyKey: { ...publicJwk },
+        nonce: newReplyNonce(),
       }),
     );
     expect(reply.missing).toEqual(['API_KEY']);
@@ -328,10 +339,15 @@ describe('secrets storage (Postgres)', () => {
     expect(readable).toEqual(values.map((event) => event.after));
     // Every write acknowledged after the purge returned can be resolved, with its value.
     const { publicJwk, privateKey } = await generateReplyKeyPair();
-    const resolver = new SecretResolver(store, freshKeyRing(), new ValueCache(), new AccessLog(store));
+    const resolver = new SecretResolver(store, freshKeyRing(), new ValueCache(), new AccessLog(store), devSealer());
     const reply = await resolver.resolve(
-      redaction,
-      create(ResolveSecretsRequestSchema, { organizationId: org, keys: [], replyKey: { ...publicJwk } }),
+      redactionConfirming(publicJwk),
+      create(ResolveSecretsRequestSchema, {
+        organizationId: org,
+        keys: [],
+        replyKey: { ...publicJwk },
+        nonce: newReplyNonce(),
+      }),
     );
     const opened = (await decryptWithReplyKey(privateKey, reply.ciphertext)) as {
       values: Record<string, { value: string }>;

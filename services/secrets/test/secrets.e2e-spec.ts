@@ -1,5 +1,5 @@
-import { decryptWithReplyKey, generateReplyKeyPair } from '@platform/crypto';
 import {
+  ResolveCaller,
   type TestDatabase,
   TestNatsClient,
   type TestService,
@@ -403,14 +403,15 @@ describe('secrets service over NATS (plain JSON)', () => {
     });
 
     async function resolve(token: string, request: Record<string, unknown>) {
-      const { publicJwk, privateKey } = await generateReplyKeyPair();
-      const reply = await call<{ ciphertext: string; missing: string[] }>(
+      // As a service calls: a fresh reply key confirmed by the token (cnf.jkt), a fresh nonce, the reply checked.
+      const caller = await ResolveCaller.bindToken(tokens, token);
+      const body = caller.request({ organizationId: resolveVendor, ...request });
+      const reply = await call<{ ciphertext: string; signature: string; missing: string[] }>(
         'secrets.v1.resolve',
-        { organizationId: resolveVendor, replyKey: publicJwk, ...request },
-        token,
+        body,
+        caller.token,
       );
-      const opened =
-        reply.status === undefined ? await decryptWithReplyKey(privateKey, reply.body.ciphertext) : undefined;
+      const opened = reply.status === undefined ? await caller.open(body, reply.body) : undefined;
       return { reply, opened: opened as { values: Record<string, unknown>; history: unknown[] } | undefined };
     }
 
@@ -493,16 +494,31 @@ describe('secrets service over NATS (plain JSON)', () => {
       expect(highest.reply.body.missing).toEqual(['SHARED']);
     });
 
-    it('gives every key and every earlier value only to secrets:resolve-all', async () => {
+    it('gives every key only to resolve-current or resolve-all, and earlier values only to resolve-all', async () => {
       const narrow = await tokens.service('render', ['secrets:resolve']);
-      for (const request of [{}, { keys: ['SHARED'], includeHistory: true }]) {
-        const { reply } = await resolve(narrow, request);
+      const everyKey = await resolve(narrow, {});
+      expect(everyKey.reply.status).toBe(403);
+      expect(refused(everyKey.reply)).toEqual({
+        code: 'PERMISSION_DENIED',
+        message: 'resolving every key needs a service token with scope secrets:resolve-current or secrets:resolve-all',
+      });
+      const current = await tokens.service('render', ['secrets:resolve', 'secrets:resolve-current']);
+      for (const token of [narrow, current]) {
+        const { reply } = await resolve(token, { keys: ['SHARED'], includeHistory: true });
         expect(reply.status).toBe(403);
         expect(refused(reply)).toEqual({
           code: 'PERMISSION_DENIED',
-          message: 'resolving every key or the history of values needs a service token with scope secrets:resolve-all',
+          message: 'the history of values needs a service token with scope secrets:resolve-all',
         });
       }
+      const currentValues = await resolve(current, {});
+      expect(currentValues.opened).toEqual({
+        values: {
+          SHARED: { value: values.shared, version: 1, scope: 'vendor' },
+          VENDOR_ONLY: { value: values.vendorOnly, version: 1, scope: 'vendor' },
+        },
+        history: [],
+      });
       const redaction = await tokens.service('redaction', ['secrets:resolve-all']);
       const { opened } = await resolve(redaction, { customerOrganizationId: resolveCustomer, includeHistory: true });
       expect(opened?.values).toEqual({
@@ -524,19 +540,16 @@ describe('secrets service over NATS (plain JSON)', () => {
         expect(reply.status).toBe(403);
         expect(refused(reply)).toEqual({
           code: 'PERMISSION_DENIED',
-          message: 'this subject needs a service token with scope secrets:resolve or secrets:resolve-all',
+          message:
+            'this subject needs a service token with scope secrets:resolve or secrets:resolve-current or secrets:resolve-all',
         });
       }
     });
 
     it('refuses a reply key that is not a public EC P-256 JWK', async () => {
       const renderToken = await tokens.service('render', ['secrets:resolve']);
-      const reply = await call(
-        'secrets.v1.resolve',
-        { organizationId: resolveVendor, keys: ['SHARED'], replyKey: { kty: 'oct', k: 'AAAA' } },
-        renderToken,
-      );
-      expect(refused(reply)).toMatchObject({ code: 'INVALID_ARGUMENT' });
+      const { reply } = await resolve(renderToken, { keys: ['SHARED'], replyKey: { kty: 'oct', k: 'AAAA' } });
+      expect(refused(reply)).toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'replyKey' } });
     });
   });
 

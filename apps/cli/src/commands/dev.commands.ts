@@ -17,7 +17,7 @@ export const devTokenCommand: Command = {
     'A vendor user by default; --customer-of V makes a customer user of vendor V; --scope makes a service token.\n' +
     'Users are signed with the dev user key (dev-hs256), service tokens with the dev clients key (dev-clients);\n' +
     'every token names the dev issuer and every service as audience, so one token serves all of them.\n' +
-    'Service scopes: secrets:resolve secrets:resolve-all render:any redaction:redact audit:read.\n' +
+    'Service scopes: secrets:resolve secrets:resolve-current secrets:resolve-all render:any redaction:redact audit:read.\n' +
     'Example: export SECRETS_TOKEN=$(secrets dev token --org acme --role admin)',
   options: {
     org: { type: 'string' },

@@ -1,5 +1,11 @@
 import { MAX_SECRET_VERSION, type ResolveSecretsRequest, type SecretScope as ValueScope } from '@platform/contracts';
-import { CryptoError, CryptoErrorCode, type DataKeyRing, encryptForReplyKey } from '@platform/crypto';
+import {
+  CryptoError,
+  CryptoErrorCode,
+  type DataKeyRing,
+  REPLY_NONCE_PATTERN,
+  type ReplyBinding,
+} from '@platform/crypto';
 import { type PostgresEventStore } from '@platform/event-store';
 import { type Principal, actorOf, assertIdentifier, assertServiceScope, hasScope } from '@platform/messaging';
 import { type SecretPublication } from '../outbox/secret-publication';
@@ -8,6 +14,7 @@ import { assertValidKey } from '../secrets/secret.decider';
 import { SecretsError, SecretsErrorCode } from '../secrets/secrets.error';
 import { openStoredValue, placeOf } from '../secrets/stored-value';
 import { type AccessLog } from './access-log';
+import { type ResolveReplySealer } from './reply-sealer';
 import { SharedReads } from './shared-reads';
 import { ValueCache } from './value-cache';
 
@@ -35,6 +42,8 @@ export interface SecretValuesResolvedData {
 
 export interface ResolveResult {
   readonly ciphertext: string;
+  /** The reply-signing key's JWS over the ciphertext and the request it answers (ARCHITECTURE.md §6). */
+  readonly signature: string;
   readonly missing: string[];
 }
 
@@ -82,18 +91,6 @@ function assertReplyKeyShape(replyKey: unknown): void {
   }
 }
 
-/** The reply payload encrypted to the caller's key; a key the crypto library cannot use is the caller's error. */
-function encryptReply(replyKey: ResolveSecretsRequest['replyKey'], payload: unknown): Promise<string> {
-  return encryptForReplyKey(replyKey, payload).catch((error: unknown) => {
-    if (error instanceof CryptoError && error.code === CryptoErrorCode.BAD_KEY_MATERIAL) {
-      throw new SecretsError(SecretsErrorCode.INVALID_ARGUMENT, 'replyKey is not a public EC P-256 key', {
-        field: 'replyKey',
-      });
-    }
-    throw error;
-  });
-}
-
 /**
  * `secrets.v1.resolve` for services (ARCHITECTURE.md §6): the values of a scope, customer-specific overriding
  * vendor-level, optionally pinned to earlier versions or with every earlier value (for redaction), encrypted to the
@@ -110,6 +107,7 @@ export class SecretResolver {
     private readonly keyRing: DataKeyRing,
     private readonly cache: ValueCache,
     private readonly accessLog: AccessLog,
+    private readonly replies: ResolveReplySealer,
     /** Absent only where nothing consumes SECRETS_EVENTS (store-level tests). */
     private readonly publication?: SecretPublication,
     private readonly clock: () => Date = () => new Date(),
@@ -118,10 +116,11 @@ export class SecretResolver {
   async resolve(principal: Principal, request: ResolveSecretsRequest): Promise<ResolveResult> {
     this.authorize(principal, request);
     const keys = this.requestedKeys(request);
+    const binding = this.replies.bind(principal, request);
     const everyKey = keys.length === 0;
 
     const customerIds = partitionsOf(request);
-    if (request.metadataOnly) return this.existing(request, customerIds, keys);
+    if (request.metadataOnly) return this.existing(request, binding, customerIds, keys);
     const current = await this.currentValues(request.organizationId, customerIds, everyKey ? undefined : keys);
     const chosen = await this.applyPins(current, request.pins);
     const history = request.includeHistory
@@ -139,8 +138,8 @@ export class SecretResolver {
       history: earlier.map((v) => ({ key: v.key, value: v.value, version: v.version, scope: v.scope })),
     };
     const resolved = values.map(({ key, version, scope }) => ({ key, version, scope }));
-    const [ciphertext] = await Promise.all([
-      encryptReply(request.replyKey, payload),
+    const [sealed] = await Promise.all([
+      this.replies.seal(binding, request.replyKey, payload),
       this.recordAccess(principal, {
         organizationId: request.organizationId,
         customerOrganizationId: request.customerOrganizationId ?? null,
@@ -152,7 +151,7 @@ export class SecretResolver {
         [...chosen.values(), ...history].map((row) => ({ transactionId: row.transaction_id, position: row.position })),
       ),
     ]);
-    return { ciphertext, missing };
+    return { ...sealed, missing };
   }
 
   /**
@@ -162,6 +161,7 @@ export class SecretResolver {
    */
   private async existing(
     request: ResolveSecretsRequest,
+    binding: ReplyBinding,
     customerIds: string[],
     keys: string[],
   ): Promise<ResolveResult> {
@@ -179,16 +179,29 @@ export class SecretResolver {
       history: [],
     };
     const missing = everyKey ? [] : keys.filter((key) => !chosen.has(key));
-    return { ciphertext: await encryptReply(request.replyKey, payload), missing };
+    return { ...this.replies.seal(binding, request.replyKey, payload), missing };
   }
 
-  /** Services only; every key or the history of values needs `secrets:resolve-all` (ARCHITECTURE.md §4). */
+  /**
+   * Services only (ARCHITECTURE.md §4): named keys need `secrets:resolve`, every key `secrets:resolve-current` (or
+   * `-all`), and the history of values `secrets:resolve-all`, which render's token does not carry.
+   */
   private authorize(principal: Principal, request: ResolveSecretsRequest): void {
-    assertServiceScope(principal, 'secrets:resolve', 'secrets:resolve-all');
-    if ((request.keys.length === 0 || request.includeHistory) && !hasScope(principal, 'secrets:resolve-all')) {
+    assertServiceScope(principal, 'secrets:resolve', 'secrets:resolve-current', 'secrets:resolve-all');
+    if (request.includeHistory && !hasScope(principal, 'secrets:resolve-all')) {
       throw new SecretsError(
         SecretsErrorCode.PERMISSION_DENIED,
-        'resolving every key or the history of values needs a service token with scope secrets:resolve-all',
+        'the history of values needs a service token with scope secrets:resolve-all',
+      );
+    }
+    if (
+      request.keys.length === 0 &&
+      !hasScope(principal, 'secrets:resolve-current') &&
+      !hasScope(principal, 'secrets:resolve-all')
+    ) {
+      throw new SecretsError(
+        SecretsErrorCode.PERMISSION_DENIED,
+        'resolving every key needs a service token with scope secrets:resolve-current or secrets:resolve-all',
       );
     }
   }
@@ -222,6 +235,13 @@ export class SecretResolver {
       }
     }
     assertReplyKeyShape(request.replyKey);
+    if (!REPLY_NONCE_PATTERN.test(request.nonce)) {
+      throw new SecretsError(
+        SecretsErrorCode.INVALID_ARGUMENT,
+        'nonce must be 22 to 128 base64url characters, fresh for each request',
+        { field: 'nonce' },
+      );
+    }
     return keys;
   }
 

@@ -60,7 +60,7 @@ export function historyReply(versions: readonly SecretHistoryEntry[]): JsonObjec
   });
 }
 
-/** `ResolveSecretsResponse` as its wire JSON, built directly: both fields are always present, so no message is needed. */
+/** `ResolveSecretsResponse` as its wire JSON, built directly: every field is always present, so no message is needed. */
 export function resolveReply(result: ResolveResult): JsonObject {
-  return { ciphertext: result.ciphertext, missing: [...result.missing] };
+  return { ciphertext: result.ciphertext, missing: [...result.missing], signature: result.signature };
 }
