@@ -3,7 +3,7 @@
 // real resolve path, with INTEGRITY_VIOLATION (as INTERNAL on the wire), an error log line and a metric — and a
 // database written by the previous release (unbound ciphertexts, no digest) still resolves.
 import { createCipheriv, createHash, randomBytes } from 'node:crypto';
-import { MasterKeyRing, decryptWithReplyKey, generateReplyKeyPair } from '@platform/crypto';
+import { MasterKeyRing } from '@platform/crypto';
 import {
   type TestDatabase,
   TestNatsClient,
@@ -11,6 +11,7 @@ import {
   TestTokens,
   createTestDatabase,
   PlaintextValues,
+  ResolveCaller,
   releaseSubjectPrefix,
   startTestService,
   testTenants,
@@ -27,6 +28,12 @@ interface ErrorJson {
 interface ResolvedJson {
   values: Record<string, { value: string; version: number; scope: string }>;
 }
+interface ResolveRequest {
+  keys: string[];
+  pins?: Record<string, number>;
+  customerOrganizationId?: string;
+  customerOnly?: boolean;
+}
 
 const { vendor, otherVendor, customer } = testTenants();
 const plaintexts = new PlaintextValues();
@@ -39,7 +46,7 @@ describe('insider: ciphertexts moved between rows', () => {
   let client: TestNatsClient;
   let admin: string;
   let otherAdmin: string;
-  let resolver: string;
+  let resolver: ResolveCaller;
   /** Each key's value per version, as written through the service. */
   const written = new Map<string, string[]>();
 
@@ -60,15 +67,12 @@ describe('insider: ciphertexts moved between rows', () => {
     return values;
   }
 
-  async function resolve(request: Record<string, unknown>, organizationId = vendor) {
-    const { publicJwk, privateKey } = await generateReplyKeyPair();
-    const reply = await call<{ ciphertext: string }>(
-      'secrets.v1.resolve',
-      { organizationId, replyKey: publicJwk, ...request },
-      resolver,
-    );
+  /** Resolves as redaction does (§6): a reply key its token confirms, a fresh nonce, the signed reply checked. */
+  async function resolve(request: ResolveRequest, organizationId = vendor) {
+    const body = resolver.request({ organizationId, ...request });
+    const reply = await call<{ ciphertext: string; signature: string }>('secrets.v1.resolve', body, resolver.token);
     if (reply.status !== undefined) return { error: (reply.body as unknown as ErrorJson).error, status: reply.status };
-    return { resolved: (await decryptWithReplyKey(privateKey, reply.body.ciphertext)) as ResolvedJson };
+    return { resolved: (await resolver.open(body, reply.body)) as ResolvedJson };
   }
 
   /** The stored value event of a key at a version: its JWE and digest. */
@@ -165,7 +169,7 @@ describe('insider: ciphertexts moved between rows', () => {
     [admin, otherAdmin, resolver] = await Promise.all([
       tokens.vendor(vendor, 'admin'),
       tokens.vendor(otherVendor, 'admin'),
-      tokens.service('redaction', ['secrets:resolve-all']),
+      ResolveCaller.create(tokens, 'redaction', ['secrets:resolve-all']),
     ]);
     db = new Client({ connectionString: database.url });
     await db.connect();

@@ -5,11 +5,11 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type NatsConnection, connect, headers as natsHeaders } from 'nats';
-import { decryptWithReplyKey, generateReplyKeyPair } from '@platform/crypto';
 import { natsCredentials } from '@platform/messaging';
 import {
   type ConfiguredNatsServer,
   PlaintextValues,
+  ResolveCaller,
   type TestDatabase,
   type TestService,
   TestTokens,
@@ -70,7 +70,8 @@ describeWithNats('insider: purge under the shipped NATS configuration', () => {
   let client: NatsConnection;
   let render: NatsConnection;
   let admin: string;
-  let renderToken: string;
+  /** Render's side of resolve: a reply key its token confirms (`cnf.jkt`). */
+  let renderCaller: ResolveCaller;
 
   async function request<T>(connection: NatsConnection, subject: string, body: object, token: string): Promise<T> {
     const headers = natsHeaders();
@@ -81,15 +82,14 @@ describeWithNats('insider: purge under the shipped NATS configuration', () => {
   }
 
   async function resolve(keys: string[]): Promise<Record<string, { value: string }>> {
-    const { publicJwk, privateKey } = await generateReplyKeyPair();
-    const reply = await request<{ ciphertext: string }>(
+    const body = renderCaller.request({ organizationId: vendor, keys });
+    const reply = await request<{ ciphertext: string; signature: string }>(
       render,
       'secrets.v1.resolve',
-      { organizationId: vendor, keys, replyKey: publicJwk },
-      renderToken,
+      body,
+      renderCaller.token,
     );
-    return ((await decryptWithReplyKey(privateKey, reply.ciphertext)) as { values: Record<string, { value: string }> })
-      .values;
+    return ((await renderCaller.open(body, reply)) as { values: Record<string, { value: string }> }).values;
   }
 
   beforeAll(async () => {
@@ -102,9 +102,9 @@ describeWithNats('insider: purge under the shipped NATS configuration', () => {
     }
     [client, render] = connections;
     const tokens = await TestTokens.create();
-    [admin, renderToken] = await Promise.all([
+    [admin, renderCaller] = await Promise.all([
       tokens.vendor(vendor, 'admin'),
-      tokens.service('render', ['secrets:resolve']),
+      ResolveCaller.create(tokens, 'render', ['secrets:resolve']),
     ]);
   }, 60_000);
 

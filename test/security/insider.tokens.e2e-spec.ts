@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, renameSync, rmSync, writeFileSync } from 'no
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { REPO_ROOT } from '@platform/config';
-import { TokenSigner, generateReplyKeyPair } from '@platform/crypto';
+import { TokenSigner, generateReplyKeyPair, newReplyNonce, replyKeyThumbprint } from '@platform/crypto';
 import { PlaintextValues, type Reply, eventually, testTenants } from '@platform/testing';
 import { type Msg } from 'nats';
 import { type PlatformUnderTest, startPlatform } from '../reliability/fixtures/platform';
@@ -94,11 +94,24 @@ describe('insider: tokens are bound to their use', () => {
   });
 
   it('accepts a platform service token once and refuses the same jti twice', async () => {
-    const token = await platform.tokens.platformService('render', 'secrets', ['secrets:resolve']);
-    const body = { organizationId: vendor, keys: ['DB_PASSWORD'], metadataOnly: true, replyKey: await replyKey() };
-    const first = await call('secrets.v1.resolve', body, token);
+    // A well-formed resolve as render sends it (§6): the token confirms the reply key, each request has its own nonce.
+    // The second request differs only by a fresh nonce, so the jti is the one thing refused.
+    const publicJwk = (await generateReplyKeyPair({ ttlMs: 0 })).publicJwk;
+    const token = await platform.tokens.platformService('render', 'secrets', ['secrets:resolve'], {
+      cnf: { jkt: replyKeyThumbprint(publicJwk) },
+    });
+    const body = () => ({
+      organizationId: vendor,
+      keys: ['DB_PASSWORD'],
+      metadataOnly: true,
+      replyKey: publicJwk,
+      nonce: newReplyNonce(),
+    });
+    const first = await call('secrets.v1.resolve', body(), token);
     expect(first.status).toBeUndefined();
-    expect(refusal(await call('secrets.v1.resolve', body, token))).toEqual(unauthenticated('token was already used'));
+    expect(first.body).toMatchObject({ ciphertext: expect.any(String), signature: expect.any(String) });
+    const again = await call('secrets.v1.resolve', body(), token);
+    expect(refusal(again)).toEqual(unauthenticated('token was already used'));
   });
 
   it('refuses tokens for another service', async () => {
