@@ -9,6 +9,8 @@ export enum AuditErrorCode {
   STORE_UNAVAILABLE = 'STORE_UNAVAILABLE',
   /** An ops rebuild that cannot run safely (a running applier, no stream to read); an ops error, never on the wire. */
   REBUILD_REFUSED = 'REBUILD_REFUSED',
+  /** An ops acknowledgement naming a gap the applier never recorded; an ops error, never on the wire. */
+  GAP_NOT_FOUND = 'GAP_NOT_FOUND',
 }
 
 /** Every failure of the audit service; messages name fields and sequences, never event contents. */
@@ -39,6 +41,7 @@ export const auditErrorMapper: ErrorMapper = (error) => {
       return { code: 'UNAVAILABLE', message: 'the audit store is unavailable; retry later' };
     case AuditErrorCode.MALFORMED_EVENT:
     case AuditErrorCode.REBUILD_REFUSED:
+    case AuditErrorCode.GAP_NOT_FOUND:
       return { code: 'INTERNAL', message: 'internal error' };
     default: {
       const _exhaustive: never = error.code;

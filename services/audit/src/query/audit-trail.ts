@@ -4,7 +4,8 @@ import { type QueryAuditRequest } from '@platform/contracts';
 import { type Principal, isSubject } from '@platform/messaging';
 import { AuditError, AuditErrorCode } from '../audit.error';
 import { type AuditRecordJson, auditRecordJson } from '../records/audit-record';
-import { AuditStore, type ChainVerification } from '../records/audit-store';
+import { type ChainVerification } from '../checkpoints/chain-audit';
+import { AuditStore } from '../records/audit-store';
 import { auditViewOf, chainOwnerOf } from './audit-access';
 import { decodePageToken, encodePageToken } from './page-token';
 
