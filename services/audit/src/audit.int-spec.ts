@@ -7,6 +7,7 @@ import {
   TestTokens,
   createTestDatabase,
   eventually,
+  eventuallyValue,
   startTestService,
   uniqueSubjectPrefix,
 } from '@platform/testing';
@@ -65,7 +66,11 @@ describe('audit service over NATS', () => {
   let sequenceOf: Map<string, number>;
 
   async function start(): Promise<TestService> {
-    service = await startTestService(auditService, { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url });
+    service = await startTestService(auditService, {
+      NATS_SUBJECT_PREFIX: prefix,
+      DATABASE_URL: database.url,
+      AUDIT_CHECKPOINT_INTERVAL_SECONDS: '1',
+    });
     return service;
   }
 
@@ -287,9 +292,23 @@ describe('audit service over NATS', () => {
     const total = Number(
       (await sql.query(`select count(*) from audit.records where organization_id = 'acme'`)).rows[0].count,
     );
-    expect((await client.request('audit.v1.verify', {}, { token: await adminToken() })).body).toEqual({
+    const verify = async () =>
+      (await client.request<Record<string, unknown>>('audit.v1.verify', {}, { token: await adminToken() })).body;
+    const verified = await eventuallyValue(
+      'acme has a checkpoint of its whole chain',
+      verify,
+      (reply) => (reply.checkpoint as { count?: number } | undefined)?.count === total,
+    );
+    expect(verified).toEqual({
       ok: true,
       checked: total,
+      checkpoint: {
+        sequence: expect.any(Number),
+        count: expect.any(Number),
+        hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+        signedAt: expect.any(String),
+        keyId: 'dev-audit-checkpoint',
+      },
     });
 
     const tampered = sequenceOf.get(updated.eventId);
@@ -298,8 +317,11 @@ describe('audit service over NATS', () => {
       ok: false,
       checked: total,
       firstBrokenSequence: tampered,
+      reason: 'record_altered',
+      detail: `record ${tampered} does not link to the record before it`,
+      checkpoint: verified.checkpoint,
     });
     const umbrella = await client.request('audit.v1.verify', {}, { token: await tokens.vendor('umbrella', 'admin') });
-    expect(umbrella.body).toEqual({ ok: true, checked: 1 });
+    expect(umbrella.body).toMatchObject({ ok: true, checked: 1 });
   });
 });
