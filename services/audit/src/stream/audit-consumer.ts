@@ -311,7 +311,7 @@ export class AuditEventConsumer {
       this.options.logger.error(
         { from: gap.fromSequence, to: gap.toSequence, stream: this.stream },
         'SECRETS_EVENTS sequences were deleted from the stream: the audit trail stops here until ops acknowledge ' +
-          `the gap (secrets audit acknowledge-gap ${gap.fromSequence} ${gap.toSequence})`,
+          `the gap (secrets audit acknowledge-gap ${gap.fromSequence} ${gap.toSequence} --by WHO)`,
       );
       this.options.metrics?.streamGap(gap.toSequence - gap.fromSequence + 1);
     }
