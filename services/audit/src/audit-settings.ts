@@ -4,6 +4,7 @@ import {
   ConfigError,
   type Environment,
   REPO_ROOT,
+  type KeyMaterial,
   type Setting,
   databaseSettings,
   integerSetting,
@@ -45,52 +46,73 @@ function optionalJsonSetting(variable: string): Setting<unknown> {
   };
 }
 
+/** The private checkpoint key, checked as it is read so its problems are listed with every other setting's. */
+function checkpointKeySetting(): Setting<KeyMaterial & { readonly signer: CheckpointSigner }> {
+  const material = keyMaterialSetting('AUDIT_CHECKPOINT_KEY', 'deploy/dev/audit-checkpoint-key.json', REPO_ROOT);
+  return {
+    variable: material.variable,
+    sensitive: true,
+    read(env, problems) {
+      const read = material.read(env, problems);
+      if (read === undefined) return undefined;
+      try {
+        return { ...read, signer: CheckpointSigner.fromJwk(read.json) };
+      } catch (error) {
+        if (!(error instanceof CheckpointError)) throw error;
+        problems.push(error.message);
+        return undefined;
+      }
+    },
+  };
+}
+
+/** The pinned public keys, checked as they are read. */
+function checkpointPublicKeysSetting(): Setting<unknown> {
+  const json = optionalJsonSetting('AUDIT_CHECKPOINT_PUBLIC_KEYS');
+  return {
+    variable: json.variable,
+    sensitive: false,
+    read(env, problems) {
+      const value = json.read(env, problems);
+      if (value === undefined) return undefined;
+      try {
+        CheckpointVerifier.fromJwks(value);
+        return value;
+      } catch (error) {
+        if (!(error instanceof CheckpointError)) throw error;
+        problems.push(error.message);
+        return undefined;
+      }
+    },
+  };
+}
+
 /** The audit service's settings beyond the common ones (ARCHITECTURE.md §9, §10). */
 export const auditSettings = {
   ...databaseSettings,
   /** Private JWK (EC P-256 or Ed25519) that signs chain checkpoints; never in the audit database. */
-  checkpointKey: keyMaterialSetting('AUDIT_CHECKPOINT_KEY', 'deploy/dev/audit-checkpoint-key.json', REPO_ROOT),
-  /** JWKS of the public keys checkpoints are verified with; default: the public half of AUDIT_CHECKPOINT_KEY. */
-  checkpointPublicKeys: optionalJsonSetting('AUDIT_CHECKPOINT_PUBLIC_KEYS'),
+  checkpointKey: checkpointKeySetting(),
+  /** JWKS of the public keys checkpoints are verified with, besides the signing key's own public half. */
+  checkpointPublicKeys: checkpointPublicKeysSetting(),
   checkpointIntervalSeconds: integerSetting('AUDIT_CHECKPOINT_INTERVAL_SECONDS', { default: 60, min: 1, max: 3_600 }),
 };
 
-export type AuditConfig = ReturnType<typeof loadAuditConfig>['config'];
-
 /**
- * Loads and checks the audit configuration, the checkpoint keys included; every problem is reported in one
- * ConfigError. The signer's own public key is always among the verifying keys.
+ * Loads and checks the audit configuration, the checkpoint keys included. The verifying keys are the signer's own
+ * public half plus AUDIT_CHECKPOINT_PUBLIC_KEYS (earlier keys during a rotation), which must agree with it.
  */
 export function loadAuditConfig(env: Environment) {
   const config = loadServiceConfig('audit', auditSettings, env);
-  const problems: string[] = [];
-  let signer: CheckpointSigner | undefined;
-  let verifier: CheckpointVerifier | undefined;
-  const keyProblem = (error: unknown): void => {
-    if (!(error instanceof CheckpointError)) throw error;
-    problems.push(error.message);
-  };
-  try {
-    signer = CheckpointSigner.fromJwk(config.checkpointKey.json);
-  } catch (error) {
-    keyProblem(error);
+  const { signer } = config.checkpointKey;
+  const own = signer.publicKey;
+  const pinned = config.checkpointPublicKeys as { keys: Array<Record<string, unknown>> } | undefined;
+  const same = pinned?.keys.find((key) => key.kid === own.kid);
+  if (same !== undefined && (same.x !== own.x || same.y !== own.y)) {
+    throw new ConfigError([
+      `AUDIT_CHECKPOINT_PUBLIC_KEYS: key "${String(own.kid)}" is not the public half of AUDIT_CHECKPOINT_KEY`,
+    ]);
   }
-  try {
-    const pinned = config.checkpointPublicKeys as { keys?: unknown } | undefined;
-    if (pinned !== undefined) CheckpointVerifier.fromJwks(pinned);
-    if (signer !== undefined) {
-      const own = signer.publicKey;
-      const keys = Array.isArray(pinned?.keys) ? (pinned.keys as Array<Record<string, unknown>>) : [];
-      const same = keys.find((key) => key?.kid === own.kid);
-      if (same !== undefined && (same.x !== own.x || same.y !== own.y)) {
-        problems.push(`AUDIT_CHECKPOINT_PUBLIC_KEYS: key "${own.kid}" is not the public half of AUDIT_CHECKPOINT_KEY`);
-      }
-      const others = keys.filter((key) => key?.kid !== own.kid);
-      verifier = CheckpointVerifier.fromJwks({ keys: [signer.publicKey, ...others] });
-    }
-  } catch (error) {
-    keyProblem(error);
-  }
-  if (problems.length > 0 || signer === undefined || verifier === undefined) throw new ConfigError(problems);
+  const others = pinned?.keys.filter((key) => key.kid !== own.kid) ?? [];
+  const verifier = CheckpointVerifier.fromJwks({ keys: [own, ...others] });
   return { config, signer, verifier };
 }
