@@ -65,11 +65,11 @@ describe('audit service over NATS', () => {
   const acmeEvents = [created, updated, customerCreated, deleted, resolved, otherCustomer];
   let sequenceOf: Map<string, number>;
 
-  async function start(): Promise<TestService> {
+  async function start(intervalSeconds = 1): Promise<TestService> {
     service = await startTestService(auditService, {
       NATS_SUBJECT_PREFIX: prefix,
       DATABASE_URL: database.url,
-      AUDIT_CHECKPOINT_INTERVAL_SECONDS: '1',
+      AUDIT_CHECKPOINT_INTERVAL_SECONDS: String(intervalSeconds),
     });
     return service;
   }
@@ -323,5 +323,26 @@ describe('audit service over NATS', () => {
     });
     const umbrella = await client.request('audit.v1.verify', {}, { token: await tokens.vendor('umbrella', 'admin') });
     expect(umbrella.body).toMatchObject({ ok: true, checked: 1 });
+  });
+
+  it('signs what it applied when it shuts down, without waiting for the interval', async () => {
+    await service?.close();
+    await start(3_600);
+    const [sequence] = await publishSecretEvents(client.connection, prefix, [secretEvent({ organizationId: 'late' })]);
+    await eventually(
+      'the event is recorded',
+      async () =>
+        Number((await sql.query(`select count(*) from audit.records where organization_id = 'late'`)).rows[0].count) ===
+        1,
+    );
+    const checkpoints = `${prefix.replace(/\./g, '_')}AUDIT_CHECKPOINTS`;
+    const manager = await client.connection.jetstreamManager();
+    const before = (await manager.streams.info(checkpoints)).state.messages;
+    await service?.close();
+    service = undefined;
+    const message = await manager.streams.getMessage(checkpoints, { last_by_subj: `${prefix}audit.checkpoints.late` });
+    const payload = JSON.parse(Buffer.from(message.string().split('.')[1], 'base64url').toString('utf8'));
+    expect(payload).toMatchObject({ organizationId: 'late', sequence, count: 1 });
+    expect((await manager.streams.info(checkpoints)).state.messages).toBeGreaterThan(before);
   });
 });
