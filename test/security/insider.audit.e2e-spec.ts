@@ -20,18 +20,42 @@ import { Client } from 'pg';
 import { auditService } from '../../services/audit/src/audit.definition';
 import { CheckpointSigner } from '../../services/audit/src/checkpoints/checkpoint';
 import { checkpointStreamName, checkpointSubject } from '../../services/audit/src/checkpoints/checkpoint-stream';
-import { acknowledgeStreamGap } from '../../services/audit/src/ops/stream-gap-ops';
 import { GENESIS_HASH, chainHash } from '../../services/audit/src/records/hash-chain';
 import {
   createSecretsEventsStream,
   publishSecretEvents,
   secretEvent,
 } from '../../services/audit/src/testing/secret-events';
-import { auditVerifyCommand } from '../../apps/cli/src/commands/audit.commands';
-import { type CommandContext } from '../../apps/cli/src/command';
+import {
+  auditAcknowledgeGapCommand,
+  auditGapsCommand,
+  auditVerifyCommand,
+} from '../../apps/cli/src/commands/audit.commands';
+import { type Command, type CommandContext } from '../../apps/cli/src/command';
 import { PlatformClient } from '../../apps/cli/src/platform-client';
 
 jest.setTimeout(90_000);
+
+/** Runs a `secrets` command in this process, as the bin would, with its lines of output and exit code. */
+async function runCli(
+  command: Command,
+  args: string[],
+  values: Record<string, string>,
+  env: Record<string, string>,
+  client?: PlatformClient,
+): Promise<{ code: number; out: string[] }> {
+  const out: string[] = [];
+  const context = {
+    args,
+    values,
+    output: { json: false, out: (line: string) => out.push(line), err: () => undefined },
+    client: () => (client ? Promise.resolve(client) : Promise.reject(new Error('no client'))),
+    env,
+    stdin: process.stdin,
+  } as unknown as CommandContext;
+  const code = (await command.run(context)) ?? 0;
+  return { code, out };
+}
 
 type Verdict = VerifyAuditChainResponseJson & { checked: number; firstBrokenSequence?: number };
 
@@ -273,31 +297,24 @@ describe('an administrator cannot rewrite the audit trail unnoticed', () => {
   });
 
   it('prints the reason and where with `secrets audit verify`, exit 5', async () => {
-    const out: string[] = [];
     const platform = await PlatformClient.connect({
       natsUrl: testInfrastructure().natsUrl,
       subjectPrefix: prefix,
       token: await admin('truncated'),
       timeoutMs: 10_000,
     });
-    const context = {
-      args: [],
-      values: {},
-      output: { json: false, out: (line: string) => out.push(line), err: () => undefined },
-      client: () => Promise.resolve(platform),
-      env: {},
-      stdin: process.stdin,
-    } as unknown as CommandContext;
     try {
-      expect(await auditVerifyCommand.run(context)).toBe(5);
+      expect(await runCli(auditVerifyCommand, [], {}, {}, platform)).toEqual({
+        code: 5,
+        out: [
+          expect.stringMatching(
+            /^BROKEN \(truncated\) at sequence \d+: the chain ends at sequence \d+; the checkpoint signed at .* \(3 records checked; checkpoint signed .* by dev-audit-checkpoint at sequence \d+\)$/,
+          ),
+        ],
+      });
     } finally {
       await platform.close();
     }
-    expect(out).toEqual([
-      expect.stringMatching(
-        /^BROKEN \(truncated\) at sequence \d+: the chain ends at sequence \d+; the checkpoint signed at /,
-      ),
-    ]);
   });
 });
 
@@ -358,9 +375,29 @@ describe('a sequence deleted from SECRETS_EVENTS stops the audit applier', () =>
         (await sql.query('select key from audit.records order by sequence')).rows.map((r) => r.key);
       expect(await keys()).toEqual(['BEFORE']);
 
-      await expect(acknowledgeStreamGap(env, '2', '3', 'ops')).rejects.toThrow('no gap 2-3 was recorded');
-      await expect(acknowledgeStreamGap(env, '2', '2', '')).rejects.toThrow('say who acknowledges');
-      await acknowledgeStreamGap(env, '2', '2', 'ops ticket 1234');
+      // What ops run: `secrets audit gaps`, then `secrets audit acknowledge-gap 2 2 --by …`; every refusal first.
+      const gaps = await runCli(auditGapsCommand, [], {}, env);
+      expect(gaps).toEqual({
+        code: 5,
+        out: [expect.stringMatching(/^SECRETS_EVENTS 2: deleted from the stream, found /)],
+      });
+      const refusals: Array<[string[], Record<string, string>, number, RegExp]> = [
+        [['2', '3'], { by: 'ops' }, 3, /^no gap 2-3 was recorded in SECRETS_EVENTS/],
+        [['2', '2'], {}, 2, /^say who acknowledges/],
+        [['2', 'x'], { by: 'ops' }, 2, /^to must be a stream sequence/],
+        [['2'], { by: 'ops' }, 2, /^usage: secrets audit acknowledge-gap FROM TO --by WHO$/],
+      ];
+      for (const [args, values, code, message] of refusals) {
+        await expect(runCli(auditAcknowledgeGapCommand, args, values, env)).rejects.toMatchObject({
+          exitCode: code,
+          message: expect.stringMatching(message),
+        });
+      }
+      expect(await keys()).toEqual(['BEFORE']);
+      expect(await runCli(auditAcknowledgeGapCommand, ['2', '2'], { by: 'ops ticket 1234' }, env)).toEqual({
+        code: 0,
+        out: [expect.stringMatching(/^SECRETS_EVENTS 2: acknowledged by ops ticket 1234 at /)],
+      });
       await eventually('the applier moved past the acknowledged gap', async () => (await keys()).length === 2);
       expect(await keys()).toEqual(['BEFORE', 'AFTER']);
       expect(await readiness()).toMatchObject({ status: 200, checks: { secrets_events_complete: true } });
