@@ -43,6 +43,7 @@ class AuditLifecycle implements OnApplicationBootstrap, OnModuleDestroy, OnAppli
   private readonly publisher: CheckpointPublisher;
   private timer: NodeJS.Timeout | undefined;
   private round: Promise<unknown> = Promise.resolve();
+  private signing = false;
 
   constructor(
     private readonly platform: PlatformContext,
@@ -79,7 +80,8 @@ class AuditLifecycle implements OnApplicationBootstrap, OnModuleDestroy, OnAppli
     );
     await this.platform.setUpAtStart('consuming SECRETS_EVENTS', () => this.consumer.start());
     this.timer = setInterval(() => {
-      if (this.consumer.isApplier) void this.signRound();
+      // A round slower than the interval (NATS answering slowly) is not queued behind: the next tick retries.
+      if (this.consumer.isApplier && !this.signing) void this.signRound();
     }, this.options.checkpointIntervalSeconds * 1000);
   }
 
@@ -98,11 +100,16 @@ class AuditLifecycle implements OnApplicationBootstrap, OnModuleDestroy, OnAppli
 
   /** One round at a time; a round that fails is logged and the next one tries again. */
   private signRound(): Promise<unknown> {
-    this.round = this.round.then(() =>
-      this.publisher.publishChanged().catch((error: unknown) => {
+    this.round = this.round.then(async () => {
+      this.signing = true;
+      try {
+        await this.publisher.publishChanged();
+      } catch (error) {
         this.platform.logger.warn({ err: error }, 'signing audit checkpoints failed; retrying at the next interval');
-      }),
-    );
+      } finally {
+        this.signing = false;
+      }
+    });
     return this.round;
   }
 }
