@@ -345,4 +345,19 @@ describe('audit service over NATS', () => {
     expect(payload).toMatchObject({ organizationId: 'late', sequence, count: 1 });
     expect((await manager.streams.info(checkpoints)).state.messages).toBeGreaterThan(before);
   });
+
+  it('answers verify UNAVAILABLE, never ok, while the checkpoints cannot be read', async () => {
+    await start(3_600);
+    const manager = await client.connection.jetstreamManager();
+    await manager.streams.delete(`${prefix.replace(/\./g, '_')}AUDIT_CHECKPOINTS`);
+    const reply = await client.request<{ error: { code: string; message: string } }>(
+      'audit.v1.verify',
+      {},
+      { token: await adminToken() },
+    );
+    expect({ status: reply.status, error: reply.body.error }).toEqual({
+      status: 503,
+      error: { code: 'UNAVAILABLE', message: 'the audit checkpoints cannot be read; retry later' },
+    });
+  });
 });
