@@ -48,7 +48,8 @@ async function rebuild(env: Environment): Promise<void> {
     bar.stop();
     process.stdout.write(
       `rebuilt the audit trail: ${summary.events} events, ${summary.records} records, ` +
-        `${summary.rejected} malformed skipped, through stream sequence ${summary.lastSequence}, ` +
+        `${summary.rejected} malformed skipped, ${summary.missing} sequences missing from the stream (recorded in ` +
+        `audit.stream_gaps), through stream sequence ${summary.lastSequence}, ` +
         `in ${summary.seconds.toFixed(1)} s; the durable consumer continues at ${summary.lastSequence + 1}\n`,
     );
   } finally {

@@ -387,8 +387,13 @@ export class AuditStore {
           missingTo: fresh[0].sequence - 1,
         };
       }
+      // A run continues over sequences known to be gone (up to skipMissingThrough), never over others.
       let contiguousEnd = 1;
-      while (contiguousEnd < fresh.length && fresh[contiguousEnd].sequence === fresh[contiguousEnd - 1].sequence + 1) {
+      while (
+        contiguousEnd < fresh.length &&
+        (fresh[contiguousEnd].sequence === fresh[contiguousEnd - 1].sequence + 1 ||
+          fresh[contiguousEnd].sequence - 1 <= skipMissingThrough)
+      ) {
         contiguousEnd += 1;
       }
       const contiguous = fresh.slice(0, contiguousEnd);
@@ -617,6 +622,21 @@ export class AuditStore {
       ),
     );
     return streamGapOf(rows[0]);
+  }
+
+  /** Records a gap that was passed over deliberately (a rebuild reads what the stream holds), as acknowledged. */
+  async recordPassedStreamGap(fromSequence: number, toSequence: number, by: string): Promise<void> {
+    await this.run(() =>
+      this.pool.query(
+        `insert into audit.stream_gaps (from_sequence, to_sequence, acknowledged_at, acknowledged_by)
+         values ($1, $2, now(), $3)
+         on conflict (from_sequence) do update
+           set to_sequence = greatest(audit.stream_gaps.to_sequence, excluded.to_sequence),
+               acknowledged_at = coalesce(audit.stream_gaps.acknowledged_at, excluded.acknowledged_at),
+               acknowledged_by = coalesce(audit.stream_gaps.acknowledged_by, excluded.acknowledged_by)`,
+        [fromSequence, toSequence, by],
+      ),
+    );
   }
 
   /** Gaps the applier waits on: not acknowledged and not yet passed (a rebuild passes over them). */
