@@ -47,7 +47,17 @@ function isStreamNotFound(error: unknown): boolean {
   return /stream not found/i.test(String((error as Error | undefined)?.message));
 }
 
-/** Creates AUDIT_CHECKPOINTS, or brings an existing one to this configuration. */
+/** Whether a setting of `wanted` differs from the stream's, so an update is needed. */
+function differs(existing: StreamConfig, wanted: Partial<StreamConfig>): boolean {
+  return (Object.keys(wanted) as (keyof StreamConfig)[]).some(
+    (setting) => JSON.stringify(existing[setting]) !== JSON.stringify(wanted[setting]),
+  );
+}
+
+/**
+ * Creates AUDIT_CHECKPOINTS, or brings an existing one to this configuration; one that already has it is left
+ * alone, so a running deployment needs only the stream's INFO permission.
+ */
 export async function ensureCheckpointStream(
   manager: JetStreamManager,
   subjectPrefix: string,
@@ -55,7 +65,8 @@ export async function ensureCheckpointStream(
 ): Promise<void> {
   const config = checkpointStreamConfig(subjectPrefix, replicas);
   try {
-    await manager.streams.info(config.name);
+    const { config: existing } = await manager.streams.info(config.name);
+    if (!differs(existing, config)) return;
   } catch (error) {
     if (!isStreamNotFound(error)) throw error;
     try {
