@@ -2,7 +2,13 @@
 import 'reflect-metadata';
 import { CliError, EXIT } from './cli-error';
 import { type Command, type CommandContext, helpText, parseCommandArgs } from './command';
-import { auditQueryCommand, auditReplayCommand, auditVerifyCommand } from './commands/audit.commands';
+import {
+  auditAcknowledgeGapCommand,
+  auditGapsCommand,
+  auditQueryCommand,
+  auditReplayCommand,
+  auditVerifyCommand,
+} from './commands/audit.commands';
 import { devTokenCommand } from './commands/dev.commands';
 import { OPS_COMMANDS } from './commands/ops.commands';
 import { renderCommand, runCommand, validateCommand } from './commands/render.commands';
@@ -22,6 +28,8 @@ export const COMMANDS: readonly Command[] = [
   auditQueryCommand,
   auditReplayCommand,
   auditVerifyCommand,
+  auditGapsCommand,
+  auditAcknowledgeGapCommand,
   devTokenCommand,
   ...OPS_COMMANDS,
 ];

@@ -5,7 +5,11 @@ import { type AuditLag } from './audit-lag';
 export class AuditMetrics {
   private readonly recordsApplied: Counter;
   private readonly eventsRejected: Counter;
+  private readonly checkpointsSigned: Counter;
+  private readonly checkpointRefusals: Counter<'reason'>;
+  private readonly streamGaps: Counter;
   private lastOccurredAtMs: number | undefined;
+  private missingSequences = 0;
 
   /** @param lag measured on each scrape; without it (tests of other parts) the lag gauge reads 0 */
   constructor(
@@ -21,6 +25,28 @@ export class AuditMetrics {
       name: 'audit_events_rejected_total',
       help: 'SECRETS_EVENTS messages that broke the event contract and were skipped',
       registers: [registry],
+    });
+    this.checkpointsSigned = new Counter({
+      name: 'audit_checkpoints_signed_total',
+      help: 'Chain-head checkpoints this instance signed and published to AUDIT_CHECKPOINTS',
+      registers: [registry],
+    });
+    this.checkpointRefusals = new Counter({
+      name: 'audit_checkpoint_refusals_total',
+      help: 'Chain heads this instance refused to sign because the records no longer match the latest checkpoint',
+      labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.streamGaps = new Counter({
+      name: 'audit_stream_gaps_total',
+      help: 'Runs of SECRETS_EVENTS sequences found deleted from the stream; each stops the applier until acknowledged',
+      registers: [registry],
+    });
+    const gapGauge: Gauge = new Gauge({
+      name: 'audit_stream_gap_missing_sequences',
+      help: 'SECRETS_EVENTS sequences missing from the stream that the applier waits on (0 while it applies)',
+      registers: [registry],
+      collect: () => gapGauge.set(this.missingSequences),
     });
     const lagGauge: Gauge = new Gauge({
       name: 'audit_lag_seconds',
@@ -47,5 +73,19 @@ export class AuditMetrics {
 
   rejected(count = 1): void {
     this.eventsRejected.inc(count);
+  }
+
+  checkpointSigned(): void {
+    this.checkpointsSigned.inc();
+  }
+
+  checkpointRefused(reason: string): void {
+    this.checkpointRefusals.inc({ reason });
+  }
+
+  /** The applier stopped before `missing` deleted sequences (0: it applies again). */
+  streamGap(missing: number): void {
+    if (missing > 0 && this.missingSequences === 0) this.streamGaps.inc();
+    this.missingSequences = missing;
   }
 }

@@ -7,8 +7,12 @@ export enum AuditErrorCode {
   INVALID_QUERY = 'INVALID_QUERY',
   /** Postgres did not answer; the caller may retry. */
   STORE_UNAVAILABLE = 'STORE_UNAVAILABLE',
+  /** AUDIT_CHECKPOINTS did not answer; the caller may retry. */
+  CHECKPOINTS_UNAVAILABLE = 'CHECKPOINTS_UNAVAILABLE',
   /** An ops rebuild that cannot run safely (a running applier, no stream to read); an ops error, never on the wire. */
   REBUILD_REFUSED = 'REBUILD_REFUSED',
+  /** An ops acknowledgement naming a gap the applier never recorded; an ops error, never on the wire. */
+  GAP_NOT_FOUND = 'GAP_NOT_FOUND',
 }
 
 /** Every failure of the audit service; messages name fields and sequences, never event contents. */
@@ -37,8 +41,11 @@ export const auditErrorMapper: ErrorMapper = (error) => {
       return withDetails('INVALID_ARGUMENT', error);
     case AuditErrorCode.STORE_UNAVAILABLE:
       return { code: 'UNAVAILABLE', message: 'the audit store is unavailable; retry later' };
+    case AuditErrorCode.CHECKPOINTS_UNAVAILABLE:
+      return { code: 'UNAVAILABLE', message: error.message };
     case AuditErrorCode.MALFORMED_EVENT:
     case AuditErrorCode.REBUILD_REFUSED:
+    case AuditErrorCode.GAP_NOT_FOUND:
       return { code: 'INTERNAL', message: 'internal error' };
     default: {
       const _exhaustive: never = error.code;

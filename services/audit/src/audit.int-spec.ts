@@ -7,6 +7,7 @@ import {
   TestTokens,
   createTestDatabase,
   eventually,
+  eventuallyValue,
   startTestService,
   uniqueSubjectPrefix,
 } from '@platform/testing';
@@ -64,8 +65,12 @@ describe('audit service over NATS', () => {
   const acmeEvents = [created, updated, customerCreated, deleted, resolved, otherCustomer];
   let sequenceOf: Map<string, number>;
 
-  async function start(): Promise<TestService> {
-    service = await startTestService(auditService, { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url });
+  async function start(intervalSeconds = 1): Promise<TestService> {
+    service = await startTestService(auditService, {
+      NATS_SUBJECT_PREFIX: prefix,
+      DATABASE_URL: database.url,
+      AUDIT_CHECKPOINT_INTERVAL_SECONDS: String(intervalSeconds),
+    });
     return service;
   }
 
@@ -287,9 +292,23 @@ describe('audit service over NATS', () => {
     const total = Number(
       (await sql.query(`select count(*) from audit.records where organization_id = 'acme'`)).rows[0].count,
     );
-    expect((await client.request('audit.v1.verify', {}, { token: await adminToken() })).body).toEqual({
+    const verify = async () =>
+      (await client.request<Record<string, unknown>>('audit.v1.verify', {}, { token: await adminToken() })).body;
+    const verified = await eventuallyValue(
+      'acme has a checkpoint of its whole chain',
+      verify,
+      (reply) => (reply.checkpoint as { count?: number } | undefined)?.count === total,
+    );
+    expect(verified).toEqual({
       ok: true,
       checked: total,
+      checkpoint: {
+        sequence: expect.any(Number),
+        count: expect.any(Number),
+        hash: expect.stringMatching(/^[0-9a-f]{64}$/),
+        signedAt: expect.any(String),
+        keyId: 'dev-audit-checkpoint',
+      },
     });
 
     const tampered = sequenceOf.get(updated.eventId);
@@ -298,8 +317,47 @@ describe('audit service over NATS', () => {
       ok: false,
       checked: total,
       firstBrokenSequence: tampered,
+      reason: 'record_altered',
+      detail: `record ${tampered} does not link to the record before it`,
+      checkpoint: verified.checkpoint,
     });
     const umbrella = await client.request('audit.v1.verify', {}, { token: await tokens.vendor('umbrella', 'admin') });
-    expect(umbrella.body).toEqual({ ok: true, checked: 1 });
+    expect(umbrella.body).toMatchObject({ ok: true, checked: 1 });
+  });
+
+  it('signs what it applied when it shuts down, without waiting for the interval', async () => {
+    await service?.close();
+    await start(3_600);
+    const [sequence] = await publishSecretEvents(client.connection, prefix, [secretEvent({ organizationId: 'late' })]);
+    await eventually(
+      'the event is recorded',
+      async () =>
+        Number((await sql.query(`select count(*) from audit.records where organization_id = 'late'`)).rows[0].count) ===
+        1,
+    );
+    const checkpoints = `${prefix.replace(/\./g, '_')}AUDIT_CHECKPOINTS`;
+    const manager = await client.connection.jetstreamManager();
+    const before = (await manager.streams.info(checkpoints)).state.messages;
+    await service?.close();
+    service = undefined;
+    const message = await manager.streams.getMessage(checkpoints, { last_by_subj: `${prefix}audit.checkpoints.late` });
+    const payload = JSON.parse(Buffer.from(message.string().split('.')[1], 'base64url').toString('utf8'));
+    expect(payload).toMatchObject({ organizationId: 'late', sequence, count: 1 });
+    expect((await manager.streams.info(checkpoints)).state.messages).toBeGreaterThan(before);
+  });
+
+  it('answers verify UNAVAILABLE, never ok, while the checkpoints cannot be read', async () => {
+    await start(3_600);
+    const manager = await client.connection.jetstreamManager();
+    await manager.streams.delete(`${prefix.replace(/\./g, '_')}AUDIT_CHECKPOINTS`);
+    const reply = await client.request<{ error: { code: string; message: string } }>(
+      'audit.v1.verify',
+      {},
+      { token: await adminToken() },
+    );
+    expect({ status: reply.status, error: reply.body.error }).toEqual({
+      status: 503,
+      error: { code: 'UNAVAILABLE', message: 'the audit checkpoints cannot be read; retry later' },
+    });
   });
 });

@@ -146,6 +146,8 @@ describe('audit trail of the real secrets service (plain JSON over NATS)', () =>
       ok: false,
       checked: 5,
       firstBrokenSequence: updated.sequence,
+      reason: 'record_altered',
+      detail: `record ${updated.sequence} does not link to the record before it`,
     });
   });
 });

@@ -61,20 +61,102 @@ export const auditQueryCommand: Command = {
   },
 };
 
+/** One line for people: ok with its checkpoint, or the reason, where, and what was found. */
+function verdictLine(reply: VerifyAuditChainResponseJson): string {
+  const checkpoint = reply.checkpoint
+    ? `checkpoint signed ${reply.checkpoint.signedAt} by ${reply.checkpoint.keyId} at sequence ${reply.checkpoint.sequence}`
+    : 'no signed checkpoint yet';
+  if (reply.ok) return `ok: ${reply.checked} records checked; ${checkpoint}`;
+  const where = reply.firstBrokenSequence === undefined ? '' : ` at sequence ${reply.firstBrokenSequence}`;
+  return `BROKEN (${reply.reason ?? 'record_altered'})${where}: ${reply.detail ?? 'the chain does not verify'} (${reply.checked} records checked; ${checkpoint})`;
+}
+
 export const auditVerifyCommand: Command = {
   path: ['audit', 'verify'],
   usage: 'audit verify',
-  summary: 'Recomputes the audit hash chain of your organization; exit 5 if it is broken.',
+  summary:
+    'Recomputes the audit hash chain of your organization against its latest signed checkpoint; exit 5 if it is broken.',
+  details:
+    'A broken chain names its reason: record_altered (a record was edited, even with the chain recomputed), ' +
+    'records_missing (fewer records than the checkpoint counts), truncated (the chain ends before the checkpoint), ' +
+    'checkpoint_invalid (the latest checkpoint does not verify with the pinned keys).',
   async run(context) {
     const reply = await (await context.client()).request<VerifyAuditChainResponseJson>('audit.v1.verify', {});
+    context.output.out(context.output.json ? JSON.stringify(reply) : verdictLine(reply));
+    return reply.ok ? EXIT.OK : EXIT.REFUSED;
+  },
+};
+
+/** Ops on the audit database directly (DATABASE_URL), loaded only when used. */
+async function streamGapOps() {
+  return import('../../../../services/audit/src/ops/stream-gap-ops');
+}
+
+/** An ops failure as one line and its exit code (README "CLI exit codes"). */
+async function gapOpsFailure(error: unknown): Promise<CliError> {
+  const [{ AuditError, AuditErrorCode }, { ConfigError }] = await Promise.all([
+    import('../../../../services/audit/src/audit.error'),
+    import('@platform/config'),
+  ]);
+  const message = error instanceof Error ? error.message : String(error);
+  if (error instanceof ConfigError) return new CliError(message, EXIT.USAGE);
+  if (error instanceof AuditError) {
+    switch (error.code) {
+      case AuditErrorCode.INVALID_QUERY:
+        return new CliError(message, EXIT.USAGE);
+      case AuditErrorCode.GAP_NOT_FOUND:
+        return new CliError(message, EXIT.NOT_FOUND);
+      case AuditErrorCode.STORE_UNAVAILABLE:
+        return new CliError(message, EXIT.UNAVAILABLE);
+      default:
+        return new CliError(message, EXIT.FAILURE);
+    }
+  }
+  return new CliError(message, EXIT.FAILURE);
+}
+
+export const auditGapsCommand: Command = {
+  path: ['audit', 'gaps'],
+  usage: 'audit gaps',
+  summary: 'Ops: lists runs of SECRETS_EVENTS sequences deleted from the stream that stop the audit applier.',
+  details: 'Needs DATABASE_URL (the audit database). Exit 5 while a gap is open.',
+  async run(context) {
+    if (context.args.length !== 0) throw usage('usage: secrets audit gaps');
+    const { openStreamGaps, describeGap } = await streamGapOps();
+    const gaps = await openStreamGaps(context.env).catch(async (error: unknown) => {
+      throw await gapOpsFailure(error);
+    });
     context.output.out(
       context.output.json
-        ? JSON.stringify(reply)
-        : reply.ok
-          ? `ok: ${reply.checked} records checked`
-          : `BROKEN at sequence ${reply.firstBrokenSequence} (${reply.checked} records checked)`,
+        ? JSON.stringify({ gaps })
+        : gaps.length === 0
+          ? 'no open gap in SECRETS_EVENTS'
+          : gaps.map(describeGap).join('\n'),
     );
-    return reply.ok ? EXIT.OK : EXIT.REFUSED;
+    return gaps.length === 0 ? EXIT.OK : EXIT.REFUSED;
+  },
+};
+
+export const auditAcknowledgeGapCommand: Command = {
+  path: ['audit', 'acknowledge-gap'],
+  usage: 'audit acknowledge-gap FROM TO --by WHO',
+  summary:
+    'Ops: accepts that SECRETS_EVENTS sequences FROM..TO (as `audit gaps` lists them) are gone; the audit applier moves past them.',
+  details:
+    'Find out first who deleted them and why: the events are lost to the audit trail. Needs DATABASE_URL. The ' +
+    'acknowledgement is kept with WHO (a name or a ticket) and the time.',
+  options: { by: { type: 'string' } },
+  async run(context) {
+    if (context.args.length !== 2) throw usage('usage: secrets audit acknowledge-gap FROM TO --by WHO');
+    const { acknowledgeStreamGap, describeGap } = await streamGapOps();
+    const by = context.values.by as string | undefined;
+    const gap = await acknowledgeStreamGap(context.env, context.args[0], context.args[1], by).catch(
+      async (error: unknown) => {
+        throw await gapOpsFailure(error);
+      },
+    );
+    context.output.out(context.output.json ? JSON.stringify({ gap }) : describeGap(gap));
+    return EXIT.OK;
   },
 };
 

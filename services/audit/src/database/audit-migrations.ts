@@ -79,9 +79,26 @@ class AuditLeanerIndexes0002 extends Migration {
   }
 }
 
+/**
+ * Runs of SECRETS_EVENTS sequences found deleted from the stream. The applier stops at one until ops acknowledge it
+ * (`secrets audit acknowledge-gap`); the row keeps who acknowledged it and when.
+ */
+class AuditStreamGaps0003 extends Migration {
+  override up(): void {
+    this.addSql(`create table audit.stream_gaps (
+      from_sequence bigint primary key,
+      to_sequence bigint not null check (to_sequence >= from_sequence),
+      detected_at timestamptz not null default now(),
+      acknowledged_at timestamptz,
+      acknowledged_by text
+    )`);
+  }
+}
+
 export const AUDIT_MIGRATIONS: readonly MigrationObject[] = [
   { name: 'audit_0001_records', class: AuditRecords0001 },
   { name: 'audit_0002_leaner_indexes', class: AuditLeanerIndexes0002 },
+  { name: 'audit_0003_stream_gaps', class: AuditStreamGaps0003 },
 ];
 
 function databaseNameOf(databaseUrl: string): string {

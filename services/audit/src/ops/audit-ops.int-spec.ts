@@ -91,7 +91,7 @@ describe('npm run audit -- rebuild against the compose NATS permissions', () => 
       jest.restoreAllMocks();
     }
     expect(String(written.mock.calls.at(-1)?.[0])).toMatch(
-      /^rebuilt the audit trail: 120 events, 120 records, 0 malformed skipped, through stream sequence 120, in [\d.]+ s; the durable consumer continues at 121\n$/,
+      /^rebuilt the audit trail: 120 events, 120 records, 0 malformed skipped, 0 sequences missing from the stream \(recorded in audit.stream_gaps\), through stream sequence 120, in [\d.]+ s; the durable consumer continues at 121\n$/,
     );
     expect(await recordCount()).toBe(120);
     const durable = await (await secrets.jetstreamManager()).consumers.info('SECRETS_EVENTS', AUDIT_CONSUMER);

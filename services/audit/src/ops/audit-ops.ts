@@ -7,12 +7,16 @@ import { AuditError } from '../audit.error';
 import { migrateAuditDatabase } from '../database/audit-migrations';
 import { AuditStore } from '../records/audit-store';
 import { rebuildAuditTrail } from '../stream/audit-rebuild';
+import { acknowledgeStreamGap, describeGap, openStreamGaps } from './stream-gap-ops';
 
 const USAGE = `usage: audit-ops <command>
 
 commands:
   rebuild   empty the audit trail and re-apply SECRETS_EVENTS from sequence 1 (refused while the audit service runs)
-  migrate   apply pending audit schema migrations`;
+  migrate   apply pending audit schema migrations
+  gaps      list runs of SECRETS_EVENTS sequences deleted from the stream that stop the audit applier
+  acknowledge-gap FROM TO BY
+            accept that sequences FROM..TO are gone for good (BY: who, or a ticket); the applier moves past them`;
 
 async function rebuild(env: Environment): Promise<void> {
   const config = loadServiceConfig('audit', databaseSettings, env);
@@ -44,7 +48,8 @@ async function rebuild(env: Environment): Promise<void> {
     bar.stop();
     process.stdout.write(
       `rebuilt the audit trail: ${summary.events} events, ${summary.records} records, ` +
-        `${summary.rejected} malformed skipped, through stream sequence ${summary.lastSequence}, ` +
+        `${summary.rejected} malformed skipped, ${summary.missing} sequences missing from the stream (recorded in ` +
+        `audit.stream_gaps), through stream sequence ${summary.lastSequence}, ` +
         `in ${summary.seconds.toFixed(1)} s; the durable consumer continues at ${summary.lastSequence + 1}\n`,
     );
   } finally {
@@ -54,8 +59,22 @@ async function rebuild(env: Environment): Promise<void> {
   }
 }
 
-export async function main(command: string | undefined, env: Environment = process.env): Promise<void> {
+export async function main(
+  command: string | undefined,
+  env: Environment = process.env,
+  args: readonly string[] = process.argv.slice(3),
+): Promise<void> {
   switch (command) {
+    case 'gaps': {
+      const gaps = await openStreamGaps(env);
+      process.stdout.write(
+        gaps.length === 0 ? 'no open gap in SECRETS_EVENTS\n' : `${gaps.map(describeGap).join('\n')}\n`,
+      );
+      return;
+    }
+    case 'acknowledge-gap':
+      process.stdout.write(`${describeGap(await acknowledgeStreamGap(env, args[0], args[1], args[2]))}\n`);
+      return;
     case 'rebuild':
       return rebuild(env);
     case 'migrate': {

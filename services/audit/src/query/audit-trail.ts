@@ -4,7 +4,9 @@ import { type QueryAuditRequest } from '@platform/contracts';
 import { type Principal, isSubject } from '@platform/messaging';
 import { AuditError, AuditErrorCode } from '../audit.error';
 import { type AuditRecordJson, auditRecordJson } from '../records/audit-record';
-import { AuditStore, type ChainVerification } from '../records/audit-store';
+import { AuditCheckpoints } from '../checkpoints/audit-checkpoints';
+import { type ChainVerification, type CheckpointState } from '../checkpoints/chain-audit';
+import { AuditStore } from '../records/audit-store';
 import { auditViewOf, chainOwnerOf } from './audit-access';
 import { decodePageToken, encodePageToken } from './page-token';
 
@@ -26,7 +28,10 @@ function invalid(field: string, message: string): AuditError {
 /** The audit trail as callers see it: tenancy, filters and pagination over the store. */
 @Injectable()
 export class AuditTrail {
-  constructor(private readonly store: AuditStore) {}
+  constructor(
+    private readonly store: AuditStore,
+    private readonly checkpoints: AuditCheckpoints,
+  ) {}
 
   /** Newest first; `nextPageToken` continues with older records and is absent on the last page. */
   async query(principal: Principal, request: QueryAuditRequest): Promise<AuditPage> {
@@ -57,7 +62,15 @@ export class AuditTrail {
       : { records: page };
   }
 
+  /** The organization's chain, judged against its latest signed checkpoint (read first: records only grow after it). */
   async verify(principal: Principal): Promise<ChainVerification> {
-    return this.store.verifyChain(chainOwnerOf(principal));
+    const organizationId = chainOwnerOf(principal);
+    let checkpoint: CheckpointState;
+    try {
+      checkpoint = await this.checkpoints.latest(organizationId);
+    } catch {
+      throw new AuditError(AuditErrorCode.CHECKPOINTS_UNAVAILABLE, 'the audit checkpoints cannot be read; retry later');
+    }
+    return this.store.verifyChain(organizationId, checkpoint);
   }
 }

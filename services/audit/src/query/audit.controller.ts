@@ -2,7 +2,7 @@ import { Controller } from '@nestjs/common';
 import { MessagePattern } from '@nestjs/microservices';
 import { type QueryAuditRequest, QueryAuditRequestSchema, VerifyAuditChainRequestSchema } from '@platform/contracts';
 import { CurrentPrincipal, type Principal, RequestBody } from '@platform/messaging';
-import { type ChainVerification } from '../records/audit-store';
+import { type ChainVerification } from '../checkpoints/chain-audit';
 import { type AuditPage, AuditTrail } from './audit-trail';
 
 @Controller()

@@ -58,6 +58,12 @@ describe('parseAuditEvent', () => {
     });
   });
 
+  it('keeps an event type it does not know yet (key rotations, later types), so nothing new goes unaudited', () => {
+    const rotation = { ...event, type: 'DataKeyRotated', customerOrganizationId: null, key: null, version: undefined };
+    expect(parseAuditEvent(encode(rotation))).toMatchObject({ type: 'DataKeyRotated', key: null, version: 0 });
+    expect(parseAuditEvent(encode({ ...event, type: 'SomeFutureEvent' })).type).toBe('SomeFutureEvent');
+  });
+
   it.each([
     ['not json', 'event is not UTF-8 JSON'],
     [[], 'event field (body) is missing or malformed'],

@@ -1,7 +1,8 @@
 import { Client, Pool, type PoolClient, type QueryConfig } from 'pg';
 import { AuditError, AuditErrorCode } from '../audit.error';
+import { ChainAudit, type ChainVerification, type CheckpointState } from '../checkpoints/chain-audit';
 import { type AuditEvent, type AuditRecord, type AuditRecordContent } from './audit-record';
-import { ChainVerifier, GENESIS_HASH, linkRecord } from './hash-chain';
+import { GENESIS_HASH, linkRecord } from './hash-chain';
 import { isoInstant } from './iso-instant';
 
 /** One message read from SECRETS_EVENTS. */
@@ -52,10 +53,57 @@ export interface AuditRecordFilter {
   readonly limit: number;
 }
 
-export interface ChainVerification {
-  readonly ok: boolean;
-  readonly checked: number;
-  readonly firstBrokenSequence?: number;
+/** A run of SECRETS_EVENTS sequences deleted from the stream, as the applier found it. */
+export interface StreamGap {
+  readonly fromSequence: number;
+  readonly toSequence: number;
+  readonly detectedAt: Date;
+  readonly acknowledgedAt?: Date;
+  readonly acknowledgedBy?: string;
+}
+
+interface StreamGapRow {
+  from_sequence: string;
+  to_sequence: string;
+  detected_at: Date;
+  acknowledged_at: Date | null;
+  acknowledged_by: string | null;
+}
+
+const STREAM_GAP_COLUMNS = 'from_sequence, to_sequence, detected_at, acknowledged_at, acknowledged_by';
+
+function streamGapOf(row: StreamGapRow): StreamGap {
+  return {
+    fromSequence: Number(row.from_sequence),
+    toSequence: Number(row.to_sequence),
+    detectedAt: row.detected_at,
+    ...(row.acknowledged_at ? { acknowledgedAt: row.acknowledged_at } : {}),
+    ...(row.acknowledged_by !== null ? { acknowledgedBy: row.acknowledged_by } : {}),
+  };
+}
+
+/** The end of one organization's chain, as kept beside its records. */
+export interface ChainHeadState {
+  readonly organizationId: string;
+  readonly lastSequence: number;
+  readonly lastHash: string;
+  readonly recordCount: number;
+}
+
+interface ChainHeadRow {
+  organization_id: string;
+  last_sequence: string;
+  last_hash: string;
+  record_count: string;
+}
+
+function chainHeadOf(row: ChainHeadRow): ChainHeadState {
+  return {
+    organizationId: row.organization_id,
+    lastSequence: Number(row.last_sequence),
+    lastHash: row.last_hash,
+    recordCount: Number(row.record_count),
+  };
 }
 
 interface RecordRow {
@@ -339,8 +387,13 @@ export class AuditStore {
           missingTo: fresh[0].sequence - 1,
         };
       }
+      // A run continues over sequences known to be gone (up to skipMissingThrough), never over others.
       let contiguousEnd = 1;
-      while (contiguousEnd < fresh.length && fresh[contiguousEnd].sequence === fresh[contiguousEnd - 1].sequence + 1) {
+      while (
+        contiguousEnd < fresh.length &&
+        (fresh[contiguousEnd].sequence === fresh[contiguousEnd - 1].sequence + 1 ||
+          fresh[contiguousEnd].sequence - 1 <= skipMissingThrough)
+      ) {
         contiguousEnd += 1;
       }
       const contiguous = fresh.slice(0, contiguousEnd);
@@ -477,10 +530,27 @@ export class AuditStore {
     return rows.map(recordOf);
   }
 
-  /** Recomputes one vendor organization's chain from its first record and against its chain head. */
-  async verifyChain(organizationId: string): Promise<ChainVerification> {
-    const verifier = new ChainVerifier();
-    let after = 0;
+  /**
+   * Recomputes one vendor organization's chain from its first record, against its chain head and the latest signed
+   * checkpoint (ARCHITECTURE.md §10): edits, recomputation, deletions and truncation each get their reason.
+   */
+  async verifyChain(
+    organizationId: string,
+    checkpoint: CheckpointState = { kind: 'none' },
+  ): Promise<ChainVerification> {
+    const audit = new ChainAudit(checkpoint);
+    for await (const page of this.recordPages(organizationId, 0)) {
+      for (const record of page) audit.check(record);
+      // Past the first broken link only the counts still matter, and they need the whole walk.
+      if (audit.linksBroken && checkpoint.kind !== 'valid') break;
+    }
+    audit.checkHead(await this.chainHead(organizationId));
+    return audit.result();
+  }
+
+  /** An organization's records after `afterSequence`, in sequence order, a page per round trip. */
+  async *recordPages(organizationId: string, afterSequence: number): AsyncGenerator<AuditRecord[]> {
+    let after = afterSequence;
     for (;;) {
       const { rows } = await this.run(() =>
         this.pool.query<RecordRow>(
@@ -491,26 +561,121 @@ export class AuditStore {
           ),
         ),
       );
-      for (const row of rows) verifier.check(recordOf(row));
-      if (rows.length < VERIFY_PAGE || verifier.firstBrokenSequence !== undefined) break;
+      if (rows.length > 0) yield rows.map(recordOf);
+      if (rows.length < VERIFY_PAGE) return;
       after = Number(rows[rows.length - 1].sequence);
     }
-    if (verifier.firstBrokenSequence === undefined) {
-      const { rows } = await this.run(() =>
-        this.pool.query<{ last_sequence: string; last_hash: string }>(
-          requestStatement('select last_sequence, last_hash from audit.chain_heads where organization_id = $1', [
-            organizationId,
-          ]),
+  }
+
+  /** The record at one stream sequence of an organization's chain. */
+  async recordAt(organizationId: string, sequence: number): Promise<AuditRecord | undefined> {
+    const { rows } = await this.run(() =>
+      this.pool.query<RecordRow>(
+        requestStatement(`select ${RECORD_COLUMNS} from audit.records where organization_id = $1 and sequence = $2`, [
+          organizationId,
+          sequence,
+        ]),
+      ),
+    );
+    return rows[0] && recordOf(rows[0]);
+  }
+
+  /** The end of an organization's chain as the applier keeps it; undefined when it has no record. */
+  async chainHead(organizationId: string): Promise<ChainHeadState | undefined> {
+    const { rows } = await this.run(() =>
+      this.pool.query<ChainHeadRow>(
+        requestStatement(
+          'select organization_id, last_sequence, last_hash, record_count from audit.chain_heads where organization_id = $1',
+          [organizationId],
         ),
-      );
-      verifier.checkHead(
-        rows[0] ? { lastSequence: Number(rows[0].last_sequence), lastHash: rows[0].last_hash } : undefined,
+      ),
+    );
+    return rows[0] && chainHeadOf(rows[0]);
+  }
+
+  /** Every organization's chain head, for the checkpoint signer. */
+  async chainHeads(): Promise<ChainHeadState[]> {
+    const { rows } = await this.run(() =>
+      this.pool.query<ChainHeadRow>(
+        'select organization_id, last_sequence, last_hash, record_count from audit.chain_heads order by organization_id',
+      ),
+    );
+    return rows.map(chainHeadOf);
+  }
+
+  /**
+   * Records a run of sequences deleted from SECRETS_EVENTS right after the applied position (once; detecting it again
+   * changes nothing) and says whether ops have acknowledged it.
+   */
+  async recordStreamGap(fromSequence: number, toSequence: number): Promise<StreamGap> {
+    const { rows } = await this.run(() =>
+      this.pool.query<StreamGapRow>(
+        `with added as (
+           insert into audit.stream_gaps (from_sequence, to_sequence) values ($1, $2)
+           on conflict (from_sequence) do nothing
+           returning ${STREAM_GAP_COLUMNS}
+         )
+         select ${STREAM_GAP_COLUMNS} from added
+         union all
+         select ${STREAM_GAP_COLUMNS} from audit.stream_gaps where from_sequence = $1`,
+        [fromSequence, toSequence],
+      ),
+    );
+    return streamGapOf(rows[0]);
+  }
+
+  /** Records a gap that was passed over deliberately (a rebuild reads what the stream holds), as acknowledged. */
+  async recordPassedStreamGap(fromSequence: number, toSequence: number, by: string): Promise<void> {
+    await this.run(() =>
+      this.pool.query(
+        `insert into audit.stream_gaps (from_sequence, to_sequence, acknowledged_at, acknowledged_by)
+         values ($1, $2, now(), $3)
+         on conflict (from_sequence) do update
+           set to_sequence = greatest(audit.stream_gaps.to_sequence, excluded.to_sequence),
+               acknowledged_at = coalesce(audit.stream_gaps.acknowledged_at, excluded.acknowledged_at),
+               acknowledged_by = coalesce(audit.stream_gaps.acknowledged_by, excluded.acknowledged_by)`,
+        [fromSequence, toSequence, by],
+      ),
+    );
+  }
+
+  /** Gaps the applier waits on: not acknowledged and not yet passed (a rebuild passes over them). */
+  async openStreamGaps(): Promise<StreamGap[]> {
+    const { rows } = await this.run(() =>
+      this.pool.query<StreamGapRow>(
+        requestStatement(
+          `select ${STREAM_GAP_COLUMNS} from audit.stream_gaps
+            where acknowledged_at is null
+              and to_sequence > (select stream_sequence from audit.applied_position where id = 1)
+            order by from_sequence`,
+        ),
+      ),
+    );
+    return rows.map(streamGapOf);
+  }
+
+  /**
+   * Ops accept that the sequences `from..to` are gone for good: the applier moves past them. Only a gap the applier
+   * recorded, named exactly, can be acknowledged.
+   */
+  async acknowledgeStreamGap(fromSequence: number, toSequence: number, by: string): Promise<StreamGap> {
+    const { rows } = await this.run(() =>
+      this.pool.query<StreamGapRow>(
+        `update audit.stream_gaps set acknowledged_at = coalesce(acknowledged_at, now()),
+           acknowledged_by = coalesce(acknowledged_by, $3)
+          where from_sequence = $1 and to_sequence = $2
+          returning ${STREAM_GAP_COLUMNS}`,
+        [fromSequence, toSequence, by],
+      ),
+    );
+    if (rows.length === 0) {
+      throw new AuditError(
+        AuditErrorCode.GAP_NOT_FOUND,
+        `no gap ${fromSequence}-${toSequence} was recorded in SECRETS_EVENTS; list them with \`secrets audit gaps\``,
+        { fromSequence, toSequence },
       );
     }
-    const broken = verifier.firstBrokenSequence;
-    return broken === undefined
-      ? { ok: true, checked: verifier.checked }
-      : { ok: false, checked: verifier.checked, firstBrokenSequence: broken };
+    return streamGapOf(rows[0]);
   }
 
   /** The last stream sequence in the trail. */

@@ -86,9 +86,14 @@ export function linkRecord(prevHash: string, content: AuditRecordContent): Audit
 
 /** Walks one organization's records in sequence order and remembers the first that does not link. */
 export class ChainVerifier {
-  private expectedPrevHash = GENESIS_HASH;
+  private expectedPrevHash: string;
   private checkedCount = 0;
   private broken: number | undefined;
+
+  /** @param startHash the hash the first record checked must link to: genesis, or a signed checkpoint's */
+  constructor(startHash: string = GENESIS_HASH) {
+    this.expectedPrevHash = startHash;
+  }
 
   check(record: AuditRecord): void {
     this.checkedCount += 1;
@@ -104,6 +109,11 @@ export class ChainVerifier {
     if (this.broken !== undefined) return;
     const lastHash = head?.lastHash ?? GENESIS_HASH;
     if (lastHash !== this.expectedPrevHash) this.broken = head?.lastSequence ?? 0;
+  }
+
+  /** The hash the next record must name as its prevHash. */
+  get lastHash(): string {
+    return this.expectedPrevHash;
   }
 
   get checked(): number {

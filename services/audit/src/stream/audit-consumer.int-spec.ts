@@ -243,23 +243,47 @@ describe('AuditEventConsumer', () => {
     expect(Number(backwardLinks.rows[0].count)).toBe(0);
   });
 
-  it('skips a message that breaks the contract and sequences deleted from the stream', async () => {
+  it('skips a message that breaks the contract, and stops at sequences deleted from the stream until ops acknowledge them', async () => {
+    await stopAll();
+    const manager = await nats.jetstreamManager();
+    await manager.streams.delete(secretsEventsStream(prefix));
+    await createSecretsEventsStream(nats, prefix, { allowDeletes: true });
     await publishSecretEvents(nats, prefix, [
       secretEvent({ key: 'FIRST' }),
       { subjectOrg: 'acme', type: 'SecretCreated', raw: '{"eventId": "no-other-fields", "value": "hunter2"}' },
       secretEvent({ key: 'DELETED' }),
       secretEvent({ key: 'LAST' }),
     ]);
-    const manager = await nats.jetstreamManager();
     await manager.streams.deleteMessage(secretsEventsStream(prefix), 3);
-    await startConsumer();
-    await eventually('the position reaches the last message', async () => (await store.appliedPosition()) === 4);
+    const { logger: recording, lines } = recordingLogger();
+    const registry = new Registry();
+    const metrics = new AuditMetrics(registry);
+    const metricValue = async (name: string) => (await registry.getSingleMetric(name)?.get())?.values[0]?.value;
+    await startConsumer({ logger: recording, metrics });
+
+    await eventually('the applier stopped at the deleted sequence, loudly', async () =>
+      lines.some((line) => line.level === 50 && /^SECRETS_EVENTS sequences were deleted/.test(line.msg)),
+    );
+    expect(await store.appliedPosition()).toBe(2);
+    expect(await store.openStreamGaps()).toEqual([{ fromSequence: 3, toSequence: 3, detectedAt: expect.any(Date) }]);
+    expect(await metricValue('audit_stream_gap_missing_sequences')).toBe(1);
+    expect(await metricValue('audit_stream_gaps_total')).toBe(1);
+
+    await expect(store.acknowledgeStreamGap(3, 4, 'ops@acme')).rejects.toThrow(
+      'no gap 3-4 was recorded in SECRETS_EVENTS',
+    );
+    await store.acknowledgeStreamGap(3, 3, 'ops@acme');
+    await eventually('the applier moved past the acknowledged gap', async () => (await store.appliedPosition()) === 4);
     const { rows } = await sql.query('select sequence, key from audit.records order by sequence');
     expect(rows).toEqual([
       { sequence: '1', key: 'FIRST' },
       { sequence: '4', key: 'LAST' },
     ]);
     expect(await store.verifyChain('acme')).toEqual({ ok: true, checked: 2 });
+    expect(await store.openStreamGaps()).toEqual([]);
+    expect(await metricValue('audit_stream_gap_missing_sequences')).toBe(0);
+    expect(lines.some((line) => /moving past SECRETS_EVENTS sequences deleted/.test(line.msg))).toBe(true);
+    expect(JSON.stringify(lines)).not.toContain('hunter2');
   });
 
   /** A logger that keeps its lines, to see what the consumer told ops. */

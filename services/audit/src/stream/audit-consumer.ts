@@ -1,7 +1,7 @@
 import { AckPolicy, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { type Logger } from 'pino';
 import { type AuditMetrics } from '../audit-metrics';
-import { type ApplierLease, type AuditStore, type StreamedEvent } from '../records/audit-store';
+import { type ApplierLease, type AuditStore, type StreamGap, type StreamedEvent } from '../records/audit-store';
 import {
   AUDIT_CONSUMER,
   ensureAuditConsumer,
@@ -40,6 +40,8 @@ const RETRY_MIN_MS = 10;
 const RETRY_MAX_MS = 1_000;
 /** How often a lasting gap or an idle applier asks whether the durable consumer still delivers what the trail lacks. */
 const CONSUMER_CHECK_MS = 5_000;
+/** While stopped at a gap of deleted sequences: how often the applier looks for the acknowledgement. */
+const GAP_POLL_MS = 1_000;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -65,6 +67,8 @@ export class AuditEventConsumer {
   /** The subscribed consumer acknowledges one message at a time (made by an earlier release, being replaced). */
   private ackEachMessage = false;
   private lastConsumerCheckAt = 0;
+  /** The gap of deleted sequences the applier stopped at, until ops acknowledge it. */
+  private stoppedAt: StreamGap | undefined;
   private wake: (() => void) | undefined;
   private running: Promise<void> | undefined;
 
@@ -258,12 +262,14 @@ export class AuditEventConsumer {
           this.acknowledgeThrough(outcome.appliedThrough, outcome.records.length, outcome.lastOccurredAt);
           continue;
         }
-        if (await goneFromStream(this.requireManager(), this.stream, outcome.missingFrom, outcome.missingTo)) {
-          this.options.logger.warn(
-            { from: outcome.missingFrom, to: outcome.missingTo },
-            'SECRETS_EVENTS sequences were deleted from the stream; the audit trail moves past them',
-          );
-          skipMissingThrough = outcome.missingTo;
+        const gapEnd = await this.deletedRunEnd(outcome.missingFrom, outcome.missingTo);
+        if (gapEnd !== undefined) {
+          skipMissingThrough = gapEnd;
+          continue;
+        }
+        if (this.stoppedAt !== undefined) {
+          this.handBackStale();
+          await this.waitForWork(GAP_POLL_MS);
           continue;
         }
         if (await this.renewConsumerIfStuck()) continue;
@@ -276,6 +282,41 @@ export class AuditEventConsumer {
         retryMs = Math.min(retryMs * 2, RETRY_MAX_MS);
       }
     }
+  }
+
+  /**
+   * Decides what to do about sequences missing after the applied position. Still in the stream (a redelivery on its
+   * way): undefined, wait. Deleted from the stream: the trail would silently lose an event, so the applier stops —
+   * an error in the log, `audit_stream_gap_missing_sequences`, `/readyz` not ready (the gap is recorded in
+   * `audit.stream_gaps`, which every instance's readiness reads) — until ops acknowledge that exact gap; then the
+   * end of the gap, to move past it.
+   */
+  private async deletedRunEnd(missingFrom: number, missingTo: number): Promise<number | undefined> {
+    const known = this.stoppedAt;
+    // Already stopped here: only an acknowledgement can move the applier on; no need to ask the stream again.
+    if (known === undefined || known.fromSequence !== missingFrom) {
+      if (!(await goneFromStream(this.requireManager(), this.stream, missingFrom, missingTo))) return undefined;
+    }
+    const gap = await this.options.store.recordStreamGap(missingFrom, known?.toSequence ?? missingTo);
+    if (gap.acknowledgedAt !== undefined) {
+      this.options.logger.warn(
+        { from: gap.fromSequence, to: gap.toSequence, acknowledgedBy: gap.acknowledgedBy },
+        'moving past SECRETS_EVENTS sequences deleted from the stream, as ops acknowledged',
+      );
+      this.stoppedAt = undefined;
+      this.options.metrics?.streamGap(0);
+      return gap.toSequence;
+    }
+    if (known?.fromSequence !== gap.fromSequence) {
+      this.options.logger.error(
+        { from: gap.fromSequence, to: gap.toSequence, stream: this.stream },
+        'SECRETS_EVENTS sequences were deleted from the stream: the audit trail stops here until ops acknowledge ' +
+          `the gap (secrets audit acknowledge-gap ${gap.fromSequence} ${gap.toSequence} --by WHO)`,
+      );
+      this.options.metrics?.streamGap(gap.toSequence - gap.fromSequence + 1);
+    }
+    this.stoppedAt = gap;
+    return undefined;
   }
 
   /** One ack for the highest applied message acknowledges all before it (AckPolicy.All). */

@@ -173,3 +173,45 @@ describe('rebuildAuditTrail', () => {
     expect(await trail()).toEqual(recordsBefore);
   });
 });
+
+describe('rebuildAuditTrail over sequences deleted from the stream', () => {
+  it('passes them, counts them, and records them as gaps acknowledged by the rebuild', async () => {
+    const database = await createTestDatabase();
+    await migrateAuditDatabase(database.url);
+    const store = AuditStore.open(database.url);
+    const nats = await connect({ servers: testInfrastructure().natsUrl });
+    const prefix = uniqueSubjectPrefix();
+    try {
+      await createSecretsEventsStream(nats, prefix, { allowDeletes: true });
+      await publishSecretEvents(
+        nats,
+        prefix,
+        Array.from({ length: 5 }, (_, i) => secretEvent({ key: `K${i}` })),
+      );
+      const manager = await nats.jetstreamManager();
+      for (const sequence of [2, 3]) await manager.streams.deleteMessage(secretsEventsStream(prefix), sequence);
+
+      const summary = await rebuildAuditTrail({ nats, subjectPrefix: prefix, store });
+
+      expect(summary).toMatchObject({ events: 3, missing: 2, records: 3, lastSequence: 5 });
+      expect(await store.openStreamGaps()).toEqual([]);
+      const sql = new Client({ connectionString: database.url });
+      await sql.connect();
+      try {
+        const { rows } = await sql.query(
+          'select from_sequence, to_sequence, acknowledged_by, acknowledged_at is not null as acknowledged from audit.stream_gaps',
+        );
+        expect(rows).toEqual([
+          { from_sequence: '2', to_sequence: '3', acknowledged_by: 'audit rebuild', acknowledged: true },
+        ]);
+      } finally {
+        await sql.end();
+      }
+    } finally {
+      await (await nats.jetstreamManager()).streams.delete(secretsEventsStream(prefix));
+      await nats.close();
+      await store.close();
+      await database.drop();
+    }
+  });
+});

@@ -17,6 +17,8 @@ export interface RebuildProgress {
 
 export interface RebuildSummary {
   readonly events: number;
+  /** Stream sequences up to the last one that the stream no longer holds (deleted), recorded as passed gaps. */
+  readonly missing: number;
   readonly records: number;
   readonly rejected: number;
   readonly lastSequence: number;
@@ -99,10 +101,17 @@ async function replay(
   let records = 0;
   let rejected = 0;
   let appliedThrough = 0;
+  /** Runs of sequences the stream no longer holds: the rebuild passes them, and says so in `audit.stream_gaps`. */
+  const gaps: Array<readonly [number, number]> = [];
+  let previous = 0;
   options.onProgress?.({ total, applied: 0 });
 
   const flush = async (batch: StreamedEvent[]): Promise<void> => {
     if (batch.length === 0) return;
+    for (const { sequence } of batch) {
+      if (sequence > previous + 1) gaps.push([previous + 1, sequence - 1]);
+      previous = sequence;
+    }
     // An ordered consumer delivers every message still in the stream, in order: what it skips was deleted.
     const outcome = await options.store.apply(batch, {
       skipMissingThrough: batch[batch.length - 1].sequence,
@@ -146,9 +155,19 @@ async function replay(
       messages.stop();
     }
   }
+  if (total > previous) gaps.push([previous + 1, total]);
+  for (const [from, to] of gaps) await options.store.recordPassedStreamGap(from, to, 'audit rebuild');
   await options.store.flushDurably();
   // Without the lease an instance may have applied meanwhile: the durable consumer must not be moved under it.
   if (leaseLost()) throw new Error('the rebuild lost the applier lease (its database session ended); run it again');
   await resetAuditConsumer(manager, options.subjectPrefix, Math.max(appliedThrough, total) + 1);
-  return { events, records, rejected, lastSequence: appliedThrough, seconds: (performance.now() - started) / 1000 };
+  const missing = gaps.reduce((sum, [from, to]) => sum + to - from + 1, 0);
+  return {
+    events,
+    missing,
+    records,
+    rejected,
+    lastSequence: appliedThrough,
+    seconds: (performance.now() - started) / 1000,
+  };
 }

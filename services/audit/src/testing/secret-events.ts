@@ -1,4 +1,4 @@
-import { ensureStreams } from '@platform/messaging';
+import { ensureStreams, streamConfig } from '@platform/messaging';
 import { type NatsConnection, headers as natsHeaders } from 'nats';
 import { randomUUID } from 'node:crypto';
 
@@ -54,9 +54,26 @@ export function valuesResolvedEvent(
 
 const encoder = new TextEncoder();
 
-/** Creates the test-prefixed SECRETS_EVENTS stream, as the services do at start. */
-export async function createSecretsEventsStream(nats: NatsConnection, subjectPrefix: string): Promise<void> {
-  await ensureStreams(nats, ['SECRETS_EVENTS'], { subjectPrefix, replicas: 1 });
+/**
+ * Creates the test-prefixed SECRETS_EVENTS stream, as the services do at start. `allowDeletes` leaves out
+ * `deny_delete`/`deny_purge`, so a test can play an insider who removed messages (through a stream recreated without
+ * them, or at the storage level) and check what the audit trail makes of the hole.
+ */
+export async function createSecretsEventsStream(
+  nats: NatsConnection,
+  subjectPrefix: string,
+  options: { allowDeletes?: boolean } = {},
+): Promise<void> {
+  if (!options.allowDeletes) {
+    await ensureStreams(nats, ['SECRETS_EVENTS'], { subjectPrefix, replicas: 1 });
+    return;
+  }
+  const config = {
+    ...streamConfig('SECRETS_EVENTS', { subjectPrefix, replicas: 1 }),
+    deny_delete: false,
+    deny_purge: false,
+  };
+  await (await nats.jetstreamManager()).streams.add(config);
 }
 
 /**

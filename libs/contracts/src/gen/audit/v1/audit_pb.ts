@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file audit/v1/audit.proto.
  */
 export const file_audit_v1_audit: GenFile = /*@__PURE__*/
-  fileDesc("ChRhdWRpdC92MS9hdWRpdC5wcm90bxIIYXVkaXQudjEipwMKC0F1ZGl0UmVjb3JkEhAKCHNlcXVlbmNlGAEgASgBEhAKCGV2ZW50X2lkGAIgASgJEgwKBHR5cGUYAyABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAQgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgFIAEoCUIEiLUYAUgAiAEBEhYKA2tleRgGIAEoCUIEiLUYAUgBiAEBEg8KB3ZlcnNpb24YByABKA0SIAoFYWN0b3IYCCABKAsyES5zZWNyZXRzLnYxLkFjdG9yEi8KC29jY3VycmVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZWNvcmRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoIcmVzb2x2ZWQYCyADKAsyGy5zZWNyZXRzLnYxLlNlY3JldFJlZmVyZW5jZRIMCgRoYXNoGAwgASgJEhEKCXByZXZfaGFzaBgNIAEoCUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQgYKBF9rZXkivgIKEVF1ZXJ5QXVkaXRSZXF1ZXN0EhAKA2tleRgBIAEoCUgAiAEBEhIKBWFjdG9yGAIgASgJSAGIAQESDQoFdHlwZXMYAyADKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAQgASgJSAKIAQESKAoEZnJvbRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoCdG8YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKCXBhZ2Vfc2l6ZRgHIAEoDUgDiAEBEhcKCnBhZ2VfdG9rZW4YCCABKAlIBIgBAUIGCgRfa2V5QggKBl9hY3RvckIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQgwKCl9wYWdlX3NpemVCDQoLX3BhZ2VfdG9rZW4ibgoSUXVlcnlBdWRpdFJlc3BvbnNlEiYKB3JlY29yZHMYASADKAsyFS5hdWRpdC52MS5BdWRpdFJlY29yZBIcCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlIAIgBAUISChBfbmV4dF9wYWdlX3Rva2VuIhkKF1ZlcmlmeUF1ZGl0Q2hhaW5SZXF1ZXN0InUKGFZlcmlmeUF1ZGl0Q2hhaW5SZXNwb25zZRIKCgJvaxgBIAEoCBIPCgdjaGVja2VkGAIgASgBEiIKFWZpcnN0X2Jyb2tlbl9zZXF1ZW5jZRgDIAEoAUgAiAEBQhgKFl9maXJzdF9icm9rZW5fc2VxdWVuY2UyowEKDEF1ZGl0U2VydmljZRJCCgVRdWVyeRIbLmF1ZGl0LnYxLlF1ZXJ5QXVkaXRSZXF1ZXN0GhwuYXVkaXQudjEuUXVlcnlBdWRpdFJlc3BvbnNlEk8KBlZlcmlmeRIhLmF1ZGl0LnYxLlZlcmlmeUF1ZGl0Q2hhaW5SZXF1ZXN0GiIuYXVkaXQudjEuVmVyaWZ5QXVkaXRDaGFpblJlc3BvbnNlYgZwcm90bzM", [file_common_v1_options, file_google_protobuf_timestamp, file_secrets_v1_secrets]);
+  fileDesc("ChRhdWRpdC92MS9hdWRpdC5wcm90bxIIYXVkaXQudjEipwMKC0F1ZGl0UmVjb3JkEhAKCHNlcXVlbmNlGAEgASgBEhAKCGV2ZW50X2lkGAIgASgJEgwKBHR5cGUYAyABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAQgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgFIAEoCUIEiLUYAUgAiAEBEhYKA2tleRgGIAEoCUIEiLUYAUgBiAEBEg8KB3ZlcnNpb24YByABKA0SIAoFYWN0b3IYCCABKAsyES5zZWNyZXRzLnYxLkFjdG9yEi8KC29jY3VycmVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZWNvcmRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoIcmVzb2x2ZWQYCyADKAsyGy5zZWNyZXRzLnYxLlNlY3JldFJlZmVyZW5jZRIMCgRoYXNoGAwgASgJEhEKCXByZXZfaGFzaBgNIAEoCUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQgYKBF9rZXkivgIKEVF1ZXJ5QXVkaXRSZXF1ZXN0EhAKA2tleRgBIAEoCUgAiAEBEhIKBWFjdG9yGAIgASgJSAGIAQESDQoFdHlwZXMYAyADKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAQgASgJSAKIAQESKAoEZnJvbRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoCdG8YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKCXBhZ2Vfc2l6ZRgHIAEoDUgDiAEBEhcKCnBhZ2VfdG9rZW4YCCABKAlIBIgBAUIGCgRfa2V5QggKBl9hY3RvckIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQgwKCl9wYWdlX3NpemVCDQoLX3BhZ2VfdG9rZW4ibgoSUXVlcnlBdWRpdFJlc3BvbnNlEiYKB3JlY29yZHMYASADKAsyFS5hdWRpdC52MS5BdWRpdFJlY29yZBIcCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlIAIgBAUISChBfbmV4dF9wYWdlX3Rva2VuIhkKF1ZlcmlmeUF1ZGl0Q2hhaW5SZXF1ZXN0IuQBChhWZXJpZnlBdWRpdENoYWluUmVzcG9uc2USCgoCb2sYASABKAgSDwoHY2hlY2tlZBgCIAEoARIiChVmaXJzdF9icm9rZW5fc2VxdWVuY2UYAyABKAFIAIgBARITCgZyZWFzb24YBCABKAlIAYgBARITCgZkZXRhaWwYBSABKAlIAogBARItCgpjaGVja3BvaW50GAYgASgLMhkuYXVkaXQudjEuQXVkaXRDaGVja3BvaW50QhgKFl9maXJzdF9icm9rZW5fc2VxdWVuY2VCCQoHX3JlYXNvbkIJCgdfZGV0YWlsIn8KD0F1ZGl0Q2hlY2twb2ludBIQCghzZXF1ZW5jZRgBIAEoARINCgVjb3VudBgCIAEoARIMCgRoYXNoGAMgASgJEi0KCXNpZ25lZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGa2V5X2lkGAUgASgJMqMBCgxBdWRpdFNlcnZpY2USQgoFUXVlcnkSGy5hdWRpdC52MS5RdWVyeUF1ZGl0UmVxdWVzdBocLmF1ZGl0LnYxLlF1ZXJ5QXVkaXRSZXNwb25zZRJPCgZWZXJpZnkSIS5hdWRpdC52MS5WZXJpZnlBdWRpdENoYWluUmVxdWVzdBoiLmF1ZGl0LnYxLlZlcmlmeUF1ZGl0Q2hhaW5SZXNwb25zZWIGcHJvdG8z", [file_common_v1_options, file_google_protobuf_timestamp, file_secrets_v1_secrets]);
 
 /**
  * One secrets event as the audit service recorded it, linked into a hash chain.
@@ -394,11 +394,33 @@ export type VerifyAuditChainResponse = Message<"audit.v1.VerifyAuditChainRespons
   checked: number;
 
   /**
-   * The first record whose hash or prevHash does not match; absent when ok.
+   * Where the chain breaks: the first record whose hash or prevHash does not match, or the stream sequence the
+   * latest checkpoint names when the records no longer reach it; absent when ok.
    *
    * @generated from field: optional double first_broken_sequence = 3;
    */
   firstBrokenSequence?: number | undefined;
+
+  /**
+   * Why it is not ok: record_altered, records_missing, truncated or checkpoint_invalid; absent when ok.
+   *
+   * @generated from field: optional string reason = 4;
+   */
+  reason?: string | undefined;
+
+  /**
+   * What was expected and what was found, in numbers; absent when ok.
+   *
+   * @generated from field: optional string detail = 5;
+   */
+  detail?: string | undefined;
+
+  /**
+   * The latest signed checkpoint the chain was checked against; absent when the organization has none yet.
+   *
+   * @generated from field: audit.v1.AuditCheckpoint checkpoint = 6;
+   */
+  checkpoint?: AuditCheckpoint | undefined;
 };
 
 /**
@@ -418,11 +440,33 @@ export type VerifyAuditChainResponseJson = {
   checked?: number | "NaN" | "Infinity" | "-Infinity";
 
   /**
-   * The first record whose hash or prevHash does not match; absent when ok.
+   * Where the chain breaks: the first record whose hash or prevHash does not match, or the stream sequence the
+   * latest checkpoint names when the records no longer reach it; absent when ok.
    *
    * @generated from field: optional double first_broken_sequence = 3;
    */
   firstBrokenSequence?: number | "NaN" | "Infinity" | "-Infinity";
+
+  /**
+   * Why it is not ok: record_altered, records_missing, truncated or checkpoint_invalid; absent when ok.
+   *
+   * @generated from field: optional string reason = 4;
+   */
+  reason?: string;
+
+  /**
+   * What was expected and what was found, in numbers; absent when ok.
+   *
+   * @generated from field: optional string detail = 5;
+   */
+  detail?: string;
+
+  /**
+   * The latest signed checkpoint the chain was checked against; absent when the organization has none yet.
+   *
+   * @generated from field: audit.v1.AuditCheckpoint checkpoint = 6;
+   */
+  checkpoint?: AuditCheckpointJson;
 };
 
 /**
@@ -431,6 +475,93 @@ export type VerifyAuditChainResponseJson = {
  */
 export const VerifyAuditChainResponseSchema: GenMessage<VerifyAuditChainResponse, {jsonType: VerifyAuditChainResponseJson}> = /*@__PURE__*/
   messageDesc(file_audit_v1_audit, 4);
+
+/**
+ * An organization's chain head as the audit service signed it (stream AUDIT_CHECKPOINTS).
+ *
+ * @generated from message audit.v1.AuditCheckpoint
+ */
+export type AuditCheckpoint = Message<"audit.v1.AuditCheckpoint"> & {
+  /**
+   * Stream sequence of the last record it covers; a JSON number.
+   *
+   * @generated from field: double sequence = 1;
+   */
+  sequence: number;
+
+  /**
+   * How many records the chain holds through that sequence; a JSON number.
+   *
+   * @generated from field: double count = 2;
+   */
+  count: number;
+
+  /**
+   * That record's hash.
+   *
+   * @generated from field: string hash = 3;
+   */
+  hash: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp signed_at = 4;
+   */
+  signedAt?: Timestamp | undefined;
+
+  /**
+   * The kid of the key that signed it.
+   *
+   * @generated from field: string key_id = 5;
+   */
+  keyId: string;
+};
+
+/**
+ * An organization's chain head as the audit service signed it (stream AUDIT_CHECKPOINTS).
+ *
+ * @generated from message audit.v1.AuditCheckpoint
+ */
+export type AuditCheckpointJson = {
+  /**
+   * Stream sequence of the last record it covers; a JSON number.
+   *
+   * @generated from field: double sequence = 1;
+   */
+  sequence?: number | "NaN" | "Infinity" | "-Infinity";
+
+  /**
+   * How many records the chain holds through that sequence; a JSON number.
+   *
+   * @generated from field: double count = 2;
+   */
+  count?: number | "NaN" | "Infinity" | "-Infinity";
+
+  /**
+   * That record's hash.
+   *
+   * @generated from field: string hash = 3;
+   */
+  hash?: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp signed_at = 4;
+   */
+  signedAt?: TimestampJson;
+
+  /**
+   * The kid of the key that signed it.
+   *
+   * @generated from field: string key_id = 5;
+   */
+  keyId?: string;
+};
+
+/**
+ * Describes the message audit.v1.AuditCheckpoint.
+ * Use `create(AuditCheckpointSchema)` to create a new message.
+ */
+export const AuditCheckpointSchema: GenMessage<AuditCheckpoint, {jsonType: AuditCheckpointJson}> = /*@__PURE__*/
+  messageDesc(file_audit_v1_audit, 5);
 
 /**
  * Request-reply subjects on queue `audit`: audit.v1.query, audit.v1.verify.
