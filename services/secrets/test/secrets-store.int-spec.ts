@@ -391,7 +391,7 @@ describe('secrets storage (Postgres)', () => {
     expect(await freshRing.decryptValue(old.jwe, placeAt(`secret:${org}:_:K`))).toBe('before-rotation');
   });
 
-  it('rewraps every data key under a new master key without touching any event', async () => {
+  it('rewraps every data key under a new master key, leaving every event as it was and recording the rewrap', async () => {
     const org = `master${randomBytes(3).toString('hex')}`;
     await createSecret(org, 'ROTATED', 'master-rotation');
     const newMaster = {
@@ -420,7 +420,16 @@ describe('secrets storage (Postgres)', () => {
       await rotatedOps.close();
     }
     expect(await store.query('select distinct master_kid from data_key')).toEqual([{ master_kid: newMaster.kid }]);
-    expect(await store.query('select event_id, data from events order by position')).toEqual(eventsBefore);
+    const eventsAfter = await store.query<{ event_id: string; data: unknown; type: string }>(
+      'select event_id, data, type from events order by position',
+    );
+    expect(eventsAfter.slice(0, eventsBefore.length).map(({ event_id, data }) => ({ event_id, data }))).toEqual(
+      eventsBefore,
+    );
+    // All the rotation appends: one DataKeysRewrapped per organization whose keys it rewrapped (ARCHITECTURE.md §6).
+    const appended = eventsAfter.slice(eventsBefore.length);
+    expect(new Set(appended.map((event) => event.type))).toEqual(new Set(['DataKeysRewrapped']));
+    expect(appended.reduce((sum, event) => sum + (event.data as { dataKeys: number }).dataKeys, 0)).toBe(toRewrap);
     const onlyNewMaster = new DataKeyRing(
       await MasterKeyRing.fromJwks({ keys: [newMaster] }),
       new PostgresDataKeyStore(store),

@@ -94,8 +94,14 @@ describe('npm run audit -- rebuild against the compose NATS permissions', () => 
       /^rebuilt the audit trail: 120 events, 120 records, 0 malformed skipped, 0 sequences missing from the stream \(recorded in audit.stream_gaps\), through stream sequence 120, in [\d.]+ s; the durable consumer continues at 121\n$/,
     );
     expect(await recordCount()).toBe(120);
-    const durable = await (await secrets.jetstreamManager()).consumers.info('SECRETS_EVENTS', AUDIT_CONSUMER);
-    expect(durable.config.opt_start_seq).toBe(121);
+    // Read as the audit user, whose durable it is (the secrets user may no longer look at consumers).
+    const audit = await as('audit');
+    try {
+      const durable = await (await audit.jetstreamManager()).consumers.info('SECRETS_EVENTS', AUDIT_CONSUMER);
+      expect(durable.config.opt_start_seq).toBe(121);
+    } finally {
+      await audit.close();
+    }
   });
 
   it('exits 1 with one line on stderr while an audit instance holds the applier lease', async () => {
