@@ -260,6 +260,36 @@ describe('Helm chart', () => {
     });
   });
 
+  it('gives the audit checkpoint key to audit only', () => {
+    const checkpointKeys = Object.fromEntries(
+      renderChart()
+        .filter((d) => d.kind === 'Deployment')
+        .map((d) => {
+          const spec = d.spec.template.spec;
+          const env = spec.containers[0].env as Array<{ name: string; value?: string }>;
+          const volume = (spec.volumes as Array<{ name: string; secret: { secretName: string } }>).find(
+            (v) => v.name === 'audit-checkpoint-key',
+          );
+          const mount = (spec.containers[0].volumeMounts as Array<{ name: string; mountPath: string }>).find(
+            (m) => m.name === 'audit-checkpoint-key',
+          );
+          const settings = env.filter((e) => e.name.startsWith('AUDIT_CHECKPOINT')).map((e) => `${e.name}=${e.value}`);
+          return [d.metadata.name, { settings, secret: volume?.secret.secretName, mountedAt: mount?.mountPath }];
+        }),
+    );
+    const none = { settings: [], secret: undefined, mountedAt: undefined };
+    expect(checkpointKeys).toEqual({
+      'sp-secrets': none,
+      'sp-render': none,
+      'sp-redaction': none,
+      'sp-audit': {
+        settings: ['AUDIT_CHECKPOINT_KEY_FILE=/etc/secrets-platform/audit-checkpoint/audit-checkpoint-key.json'],
+        secret: 'secrets-platform-audit-checkpoint-key',
+        mountedAt: '/etc/secrets-platform/audit-checkpoint',
+      },
+    });
+  });
+
   it('gives every pod a start deadline and a startup probe at least as patient', () => {
     for (const deployment of renderChart().filter((d) => d.kind === 'Deployment')) {
       const container = deployment.spec.template.spec.containers[0];
