@@ -1,4 +1,4 @@
-/** Exit codes scripts can rely on (README: "CLI exit codes"). */
+/** Exit codes scripts can rely on (apps/cli/README.md: the exit codes table). */
 export const EXIT = {
   OK: 0,
   FAILURE: 1,

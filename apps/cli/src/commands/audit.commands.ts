@@ -92,7 +92,7 @@ async function streamGapOps() {
   return import('../../../../services/audit/src/ops/stream-gap-ops');
 }
 
-/** An ops failure as one line and its exit code (README "CLI exit codes"). */
+/** An ops failure as one line and its exit code (apps/cli/README.md: the exit codes table). */
 async function gapOpsFailure(error: unknown): Promise<CliError> {
   const [{ AuditError, AuditErrorCode }, { ConfigError }] = await Promise.all([
     import('../../../../services/audit/src/audit.error'),

@@ -9,7 +9,7 @@ import { CliError, EXIT, exitCodeForWireCode, usage } from '../cli-error';
 import { type Command, type CommandContext } from '../command';
 import { progressBar } from '../../../../services/secrets/src/ops/progress-bar';
 
-/** How an ops failure maps to an exit code (README "CLI exit codes"); the message is already one line. */
+/** How an ops failure maps to an exit code (apps/cli/README.md: the exit codes table); the message is already one line. */
 function opsFailure(error: unknown): CliError {
   if (error instanceof CliError) return error;
   const message = error instanceof Error ? error.message : String(error);
