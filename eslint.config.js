@@ -19,6 +19,11 @@ const NO_EVENT_STORE = {
   message: 'render and redaction never read the event store; they ask secrets over NATS (ARCHITECTURE.md §1).',
 };
 
+const APPS_USE_OPS_ENTRY = {
+  regex: '(^|/)services/[^/]+/src(/(?!ops$)|$)',
+  message: 'apps reach a service only through its public entry, services/<name>/src/ops (ARCHITECTURE.md §1).',
+};
+
 function otherServices(service) {
   const others = SERVICES.filter((name) => name !== service).join('|');
   return {
@@ -27,12 +32,24 @@ function otherServices(service) {
   };
 }
 
-/** The rule for a folder's shipped code; its tests may boot other services and import the lib they test. */
+/**
+ * The rule for a folder's shipped code; its tests may boot other services and import the lib they test. The path
+ * rules (`regex`) also hold for `import()`, which no-restricted-imports does not see.
+ */
 function layer(folders, { patterns = [], jose = false }) {
+  const dynamic = patterns
+    .filter((pattern) => pattern.regex)
+    .map((pattern) => ({
+      selector: `ImportExpression[source.value=/${pattern.regex.replace(/\//g, '\\/')}/]`,
+      message: pattern.message,
+    }));
   return {
     files: folders.map((folder) => `${folder}/src/**`),
     ignores: ['**/*.spec.ts', '**/*-spec.ts'],
-    rules: { 'no-restricted-imports': ['error', { paths: jose ? [] : [NODE_JOSE], patterns }] },
+    rules: {
+      'no-restricted-imports': ['error', { paths: jose ? [] : [NODE_JOSE], patterns }],
+      'no-restricted-syntax': ['error', ...dynamic],
+    },
   };
 }
 
@@ -66,4 +83,5 @@ module.exports = tseslint.config(
   layer(['services/audit'], { patterns: [otherServices('audit')] }),
   layer(['services/render'], { patterns: [otherServices('render'), NO_EVENT_STORE] }),
   layer(['services/redaction'], { patterns: [otherServices('redaction'), NO_EVENT_STORE] }),
+  layer(['apps/*'], { patterns: [APPS_USE_OPS_ENTRY] }),
 );

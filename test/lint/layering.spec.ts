@@ -8,9 +8,13 @@ const root = join(__dirname, '..', '..');
 // module sandbox does not provide.
 const eslint = new ESLint({ cwd: root, overrideConfigFile: true, overrideConfig: require('../../eslint.config.js') });
 
-async function restrictedImports(file: string, specifier: string): Promise<string[]> {
-  const [result] = await eslint.lintText(`import '${specifier}';\n`, { filePath: join(root, file) });
-  return result.messages.filter((m) => m.ruleId === 'no-restricted-imports').map((m) => m.message);
+const LAYERING_RULES = new Set(['no-restricted-imports', 'no-restricted-syntax']);
+
+/** `import 'x'`, or with `dynamic` an `import('x')` (which no-restricted-imports alone would not see). */
+async function restrictedImports(file: string, specifier: string, dynamic = false): Promise<string[]> {
+  const code = dynamic ? `export const load = () => import('${specifier}');\n` : `import '${specifier}';\n`;
+  const [result] = await eslint.lintText(code, { filePath: join(root, file) });
+  return result.messages.filter((m) => LAYERING_RULES.has(m.ruleId ?? '')).map((m) => m.message);
 }
 
 describe('layering, as npm run lint enforces it', () => {
@@ -34,8 +38,32 @@ describe('layering, as npm run lint enforces it', () => {
     ['libs/messaging/src/layering-fixture.ts', '../../../services/secrets/src/main', 'libs never import services'],
     ['libs/testing/src/layering-fixture.ts', '../../../apps/cli/src/main', 'libs never import services or apps'],
     ['services/render/src/layering-fixture.ts', 'node-jose', 'node-jose stays behind @platform/crypto'],
+    [
+      'apps/cli/src/commands/layering-fixture.ts',
+      '../../../../services/secrets/src/secrets.definition',
+      'public entry',
+    ],
+    ['apps/cli/src/layering-fixture.ts', '../../../services/audit/src/ops/stream-gap-ops', 'public entry'],
   ])('refuses, in %s, an import of %s', async (file, specifier, reason) => {
     const messages = await restrictedImports(file, specifier);
+    expect(messages).toHaveLength(1);
+    expect(messages[0]).toContain(reason);
+  });
+
+  it.each([
+    [
+      'apps/cli/src/commands/layering-fixture.ts',
+      '../../../../services/secrets/src/secrets.definition',
+      'public entry',
+    ],
+    [
+      'services/render/src/layering-fixture.ts',
+      '../../secrets/src/secrets.definition',
+      'never imports another service',
+    ],
+    ['libs/messaging/src/layering-fixture.ts', '../../../services/secrets/src/main', 'libs never import services'],
+  ])('refuses, in %s, a dynamic import() of %s', async (file, specifier, reason) => {
+    const messages = await restrictedImports(file, specifier, true);
     expect(messages).toHaveLength(1);
     expect(messages[0]).toContain(reason);
   });
@@ -48,7 +76,9 @@ describe('layering, as npm run lint enforces it', () => {
     ['libs/crypto/src/layering-fixture.ts', 'node-jose'],
     ['libs/template/src/layering-fixture.ts', 'node:crypto'],
     ['services/render/test/layering-fixture.e2e-spec.ts', '../../secrets/src/secrets.definition'],
+    ['apps/cli/src/commands/layering-fixture.ts', '../../../../services/secrets/src/ops'],
   ])('accepts, in %s, an import of %s', async (file, specifier) => {
     expect(await restrictedImports(file, specifier)).toEqual([]);
+    expect(await restrictedImports(file, specifier, true)).toEqual([]);
   });
 });

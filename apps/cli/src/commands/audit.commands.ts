@@ -89,13 +89,13 @@ export const auditVerifyCommand: Command = {
 
 /** Ops on the audit database directly (DATABASE_URL), loaded only when used. */
 async function streamGapOps() {
-  return import('../../../../services/audit/src/ops/stream-gap-ops');
+  return import('../../../../services/audit/src/ops');
 }
 
 /** An ops failure as one line and its exit code (apps/cli/README.md: the exit codes table). */
 async function gapOpsFailure(error: unknown): Promise<CliError> {
   const [{ AuditError, AuditErrorCode }, { ConfigError }] = await Promise.all([
-    import('../../../../services/audit/src/audit.error'),
+    import('../../../../services/audit/src/ops'),
     import('@platform/config'),
   ]);
   const message = error instanceof Error ? error.message : String(error);

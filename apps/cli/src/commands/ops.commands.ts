@@ -3,15 +3,18 @@ import { CryptoError } from '@platform/crypto';
 import { EventStoreError, EventStoreErrorCode } from '@platform/event-store';
 import { IDENTIFIER_PATTERN, PlatformError, natsConnectionOptions } from '@platform/messaging';
 import { connect } from 'nats';
-import { AuditError, AuditErrorCode } from '../../../../services/audit/src/audit.error';
-import { type SecretsOperations } from '../../../../services/secrets/src/ops/secrets-operations';
+import type { SecretsOperations } from '../../../../services/secrets/src/ops';
 import { CliError, EXIT, exitCodeForWireCode, usage } from '../cli-error';
 import { type Command, type CommandContext } from '../command';
-import { progressBar } from '../../../../services/secrets/src/ops/progress-bar';
+
+// Loaded only when an ops command runs: the database layers add half a second to every other command's start.
+const secretsOps = () => import('../../../../services/secrets/src/ops');
+const auditOps = () => import('../../../../services/audit/src/ops');
 
 /** How an ops failure maps to an exit code (apps/cli/README.md: the exit codes table); the message is already one line. */
-function opsFailure(error: unknown): CliError {
+async function opsFailure(error: unknown): Promise<CliError> {
   if (error instanceof CliError) return error;
+  const { AuditError, AuditErrorCode } = await auditOps();
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof ConfigError) return new CliError(message, EXIT.USAGE);
   if (error instanceof PlatformError) return new CliError(`${error.code}: ${message}`, exitCodeForWireCode(error.code));
@@ -40,11 +43,7 @@ async function withSecretsOperations<T>(
   run: (ops: SecretsOperations) => Promise<T>,
 ): Promise<T> {
   try {
-    // Loaded only here: the database layers add half a second to every other command's start.
-    const [{ SecretsOperations }, { loadSecretsConfig }] = await Promise.all([
-      import('../../../../services/secrets/src/ops/secrets-operations'),
-      import('../../../../services/secrets/src/secrets.definition'),
-    ]);
+    const { SecretsOperations, loadSecretsConfig } = await secretsOps();
     const ops = await SecretsOperations.open(loadSecretsConfig(context.env));
     try {
       return await run(ops);
@@ -52,7 +51,7 @@ async function withSecretsOperations<T>(
       await ops.close();
     }
   } catch (error) {
-    throw opsFailure(error);
+    throw await opsFailure(error);
   }
 }
 
@@ -80,6 +79,7 @@ export const OPS_COMMANDS: readonly Command[] = [
     summary: 'Ops: truncates secret_view and replays every event into it (progress on stderr, events/s at the end).',
     async run(context) {
       onlyArgs(context, 0, 'projections rebuild');
+      const { progressBar } = await secretsOps();
       const bar = progressBar('secret_view [{bar}] {percentage}% | {value}/{total} events | {speed} events/s');
       const started = performance.now();
       const rebuilt = await withSecretsOperations(context, (ops) =>
@@ -104,6 +104,7 @@ export const OPS_COMMANDS: readonly Command[] = [
       'Ops: rewraps every data key under the active (first) master key in SECRETS_MASTER_KEYS (progress on stderr).',
     async run(context) {
       onlyArgs(context, 0, 'keys rotate-master');
+      const { progressBar } = await secretsOps();
       const bar = progressBar('rewrapping data keys [{bar}] {percentage}% | {value}/{total} data keys');
       const rewrapped = await withSecretsOperations(context, (ops) =>
         ops.rotateMasterKey((done, total) => bar.update(done, total)),
@@ -152,7 +153,7 @@ export const OPS_COMMANDS: readonly Command[] = [
       'Ops: after a logical restore, re-bases the outbox checkpoint that is ahead of the database (refused otherwise).',
     async run(context) {
       onlyArgs(context, 0, 'outbox rebase');
-      const { describeRebase } = await import('../../../../services/secrets/src/ops/secrets-operations');
+      const { describeRebase } = await secretsOps();
       const rebased = await withSecretsOperations(context, (ops) => ops.rebaseOutbox());
       return report(context, rebased, describeRebase(rebased));
     },
@@ -166,14 +167,11 @@ export const OPS_COMMANDS: readonly Command[] = [
       'Needs DATABASE_URL and NATS read access to SECRETS_EVENTS (the `ops` user of deploy/nats/nats-server.conf).',
     async run(context) {
       onlyArgs(context, 0, 'audit rebuild');
+      const { progressBar } = await secretsOps();
       const bar = progressBar('rebuilding audit trail [{bar}] {percentage}% | {value}/{total} stream sequences');
       let summary;
       try {
-        const [{ migrateAuditDatabase }, { AuditStore }, { rebuildAuditTrail }] = await Promise.all([
-          import('../../../../services/audit/src/database/audit-migrations'),
-          import('../../../../services/audit/src/records/audit-store'),
-          import('../../../../services/audit/src/stream/audit-rebuild'),
-        ]);
+        const { migrateAuditDatabase, AuditStore, rebuildAuditTrail } = await auditOps();
         const config = loadServiceConfig('audit', databaseSettings, context.env);
         await migrateAuditDatabase(config.databaseUrl);
         let nats;
@@ -201,7 +199,7 @@ export const OPS_COMMANDS: readonly Command[] = [
           await nats.drain().catch(() => undefined);
         }
       } catch (error) {
-        throw opsFailure(error);
+        throw await opsFailure(error);
       }
       return report(
         context,
