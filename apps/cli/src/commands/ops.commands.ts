@@ -129,6 +129,26 @@ export const OPS_COMMANDS: readonly Command[] = [
     },
   },
   {
+    path: ['values', 'rebind'],
+    usage: 'values rebind',
+    summary:
+      'Ops: re-seals values written before ciphertexts were bound to their version and event (progress on stderr); ' +
+      'afterwards SECRETS_UNBOUND_VALUES=refuse can be set.',
+    async run(context) {
+      onlyArgs(context, 0, 'values rebind');
+      const { progressBar } = await secretsOps();
+      const bar = progressBar('rebinding values [{bar}] {percentage}% | {value}/{total} values');
+      const rebound = await withSecretsOperations(context, (ops) =>
+        ops.rebindValues((done, total) => bar.update(done, total)),
+      ).finally(() => bar.stop());
+      return report(
+        context,
+        rebound,
+        `rebound ${rebound.rebound} values to their version and event; ${rebound.unrecoverable} left (organization purged)`,
+      );
+    },
+  },
+  {
     path: ['org', 'purge'],
     usage: 'org purge ORG --yes',
     summary:
