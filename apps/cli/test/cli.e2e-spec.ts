@@ -374,6 +374,10 @@ describe('secrets CLI', () => {
     expect(JSON.parse(rotated.stdout)).toEqual({ organizationId: 'clivendor', dataKeyId: expect.any(String) });
     const rewrapped = await cli(['keys', 'rotate-master', '--json'], { token: '', env });
     expect(JSON.parse(rewrapped.stdout)).toEqual({ rewrapped: expect.any(Number) });
+    // Every value of this suite was written bound to its version and event: nothing to re-seal.
+    const rebound = await cli(['values', 'rebind', '--json'], { token: '', env });
+    expect(rebound.code).toBe(0);
+    expect(JSON.parse(rebound.stdout)).toEqual({ rebound: 0, unrecoverable: 0 });
     const bad = await cli(['keys', 'rotate', '--org', 'bad org'], { token: '', env });
     expect(bad).toMatchObject({ code: 2, stdout: '' });
     expect(bad.stderr).toMatch(/--org must be an organization id/);
