@@ -1,5 +1,6 @@
 // The wire contract (ARCHITECTURE.md §2, §3): messages generated from proto/, and the strict JSON codec used at the NATS edge.
 
+export { CodedError } from './coded-error';
 export { ContractError, type ContractErrorCode } from './contract-error';
 export { DEFAULT_MAX_REQUEST_BYTES, decodeRequest, encodeReply, toWireJson, type RequestLimits } from './wire-codec';
 export {

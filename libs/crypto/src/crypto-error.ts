@@ -1,3 +1,5 @@
+import { CodedError } from '@platform/contracts';
+
 export enum CryptoErrorCode {
   /** A master key, data key or reply key is malformed or of the wrong type. */
   BAD_KEY_MATERIAL = 'BAD_KEY_MATERIAL',
@@ -20,12 +22,4 @@ export enum CryptoErrorCode {
 }
 
 /** Why encryption or decryption failed; the message never carries plaintext, ciphertext or key bytes. */
-export class CryptoError extends Error {
-  constructor(
-    readonly code: CryptoErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'CryptoError';
-  }
-}
+export class CryptoError extends CodedError<CryptoErrorCode> {}

@@ -1,3 +1,5 @@
+import { CodedError } from '@platform/contracts';
+
 export enum TokenErrorCode {
   MALFORMED = 'MALFORMED',
   ALGORITHM_NOT_ALLOWED = 'ALGORITHM_NOT_ALLOWED',
@@ -21,12 +23,4 @@ export enum TokenErrorCode {
 }
 
 /** Why a token was refused; the message names the rule, never the token or a key. */
-export class TokenError extends Error {
-  constructor(
-    readonly code: TokenErrorCode,
-    message: string,
-  ) {
-    super(message);
-    this.name = 'TokenError';
-  }
-}
+export class TokenError extends CodedError<TokenErrorCode> {}

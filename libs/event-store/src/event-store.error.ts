@@ -1,3 +1,4 @@
+import { CodedError } from '@platform/contracts';
 import type { ExpectedVersion } from './events';
 
 export enum EventStoreErrorCode {
@@ -16,14 +17,9 @@ export enum EventStoreErrorCode {
 }
 
 /** Every failure the event store reports on purpose. Messages name streams and ids, never event data. */
-export class EventStoreError extends Error {
-  constructor(
-    readonly code: EventStoreErrorCode,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(message, options);
-    this.name = 'EventStoreError';
+export class EventStoreError extends CodedError<EventStoreErrorCode> {
+  constructor(code: EventStoreErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, undefined, options);
   }
 }
 
@@ -51,6 +47,5 @@ export class ConcurrencyError extends EventStoreError {
       EventStoreErrorCode.CONCURRENCY,
       `Stream ${streamId} was expected at ${describe(expected)} but is at version ${actual}`,
     );
-    this.name = 'ConcurrencyError';
   }
 }

@@ -1,3 +1,4 @@
+import { CodedError } from '@platform/contracts';
 import { type ErrorMapper, type WireError } from '@platform/messaging';
 
 export enum AuditErrorCode {
@@ -16,17 +17,7 @@ export enum AuditErrorCode {
 }
 
 /** Every failure of the audit service; messages name fields and sequences, never event contents. */
-export class AuditError extends Error {
-  override readonly name = 'AuditError';
-
-  constructor(
-    readonly code: AuditErrorCode,
-    message: string,
-    readonly details?: Readonly<Record<string, unknown>>,
-  ) {
-    super(message);
-  }
-}
+export class AuditError extends CodedError<AuditErrorCode> {}
 
 function withDetails(code: WireError['code'], error: AuditError): WireError {
   return error.details ? { code, message: error.message, details: error.details } : { code, message: error.message };

@@ -1,3 +1,4 @@
+import { CodedError } from '@platform/contracts';
 import { type ErrorMapper, type WireError } from '@platform/messaging';
 
 export enum RedactionServiceErrorCode {
@@ -10,16 +11,14 @@ export enum RedactionServiceErrorCode {
 }
 
 /** Every failure of the redaction service; messages name scopes and limits, never log contents or values. */
-export class RedactionServiceError extends Error {
-  override readonly name = 'RedactionServiceError';
-
+export class RedactionServiceError extends CodedError<RedactionServiceErrorCode> {
   constructor(
-    readonly code: RedactionServiceErrorCode,
+    code: RedactionServiceErrorCode,
     message: string,
     /** MATCHER_UNAVAILABLE: how long until the scope's matcher is tried again. */
     readonly retryAfterMs = 0,
   ) {
-    super(message);
+    super(code, message);
   }
 }
 

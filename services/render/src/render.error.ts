@@ -1,3 +1,4 @@
+import { CodedError } from '@platform/contracts';
 import { type ErrorMapper, type WireError } from '@platform/messaging';
 
 export enum RenderErrorCode {
@@ -21,16 +22,7 @@ export enum RenderErrorCode {
  * Every refusal of the render module. Messages and details are scrubbed of secret values before they are
  * built into this error (see SecretScrubber); they travel on the wire as they are.
  */
-export class RenderError extends Error {
-  constructor(
-    readonly code: RenderErrorCode,
-    message: string,
-    readonly details?: Readonly<Record<string, unknown>>,
-  ) {
-    super(message);
-    this.name = 'RenderError';
-  }
-}
+export class RenderError extends CodedError<RenderErrorCode> {}
 
 export function wireCodeOf(code: RenderErrorCode): WireError['code'] {
   switch (code) {

@@ -1,3 +1,4 @@
+import { CodedError } from '@platform/contracts';
 import { type ErrorMapper, type WireError } from '@platform/messaging';
 
 export enum SecretsErrorCode {
@@ -18,16 +19,7 @@ export enum SecretsErrorCode {
 }
 
 /** Every refusal of the secrets module. Messages name keys and scopes, never a value. */
-export class SecretsError extends Error {
-  constructor(
-    readonly code: SecretsErrorCode,
-    message: string,
-    readonly details?: Readonly<Record<string, unknown>>,
-  ) {
-    super(message);
-    this.name = 'SecretsError';
-  }
-}
+export class SecretsError extends CodedError<SecretsErrorCode> {}
 
 function wireCodeOf(code: SecretsErrorCode): WireError['code'] {
   switch (code) {
