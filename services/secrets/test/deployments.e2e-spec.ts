@@ -7,12 +7,15 @@ import {
   type TestService,
   TestTokens,
   createTestDatabase,
+  eventually,
+  releaseSubjectPrefix,
   startTestService,
   testTenants,
   uniqueSubjectPrefix,
 } from '@platform/testing';
 import { type PostgresEventStore } from '@platform/event-store';
 import { type NatsConnection, connect } from 'nats';
+import { auditService } from '../../audit/src/audit.definition';
 import { SecretsOperations } from '../src/ops/secrets-operations';
 import { DeploymentIndexProjection } from '../src/secrets/deployment-index.projection';
 import { secretsService } from '../src/secrets.definition';
@@ -48,6 +51,7 @@ const plaintexts = new PlaintextValues();
 describe('secrets.v1.deployments and secrets.v1.forgetdeployment over NATS (plain JSON)', () => {
   let database: TestDatabase;
   let service: TestService;
+  let audit: TestService;
   let client: TestNatsClient;
   let tokens: TestTokens;
   let store: PostgresEventStore;
@@ -96,6 +100,7 @@ describe('secrets.v1.deployments and secrets.v1.forgetdeployment over NATS (plai
     prefix = uniqueSubjectPrefix();
     tokens = await TestTokens.create();
     service = await startTestService(secretsService, { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url });
+    audit = await startTestService(auditService, { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url });
     client = await TestNatsClient.connect(prefix);
     store = await openSecretsStore(database.url, { poolSize: 2, applicationName: 'deployments-spec' });
     spy = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: 'deployments-spy' });
@@ -120,7 +125,9 @@ describe('secrets.v1.deployments and secrets.v1.forgetdeployment over NATS (plai
     await spy?.drain();
     await store?.close();
     await client?.close();
+    await audit?.close();
     await service?.close();
+    await releaseSubjectPrefix(prefix);
     await database?.drop();
   });
 
@@ -248,6 +255,7 @@ describe('secrets.v1.deployments and secrets.v1.forgetdeployment over NATS (plai
   it('forgets a deployment: the event is published, and the deployment is no longer listed', async () => {
     await resolveFor('gone', { customerOrganizationId: customer, keys: ['API_KEY'] });
     const events = spy.subscribe(`${prefix}secrets.events.${vendor}.DeploymentForgotten`, { max: 1 });
+    await spy.flush();
     const published = (async () => {
       for await (const message of events) return JSON.parse(new TextDecoder().decode(message.data)) as object;
       return undefined;
@@ -287,6 +295,20 @@ describe('secrets.v1.deployments and secrets.v1.forgetdeployment over NATS (plai
       key: null,
       actor: { sub: expect.stringContaining(customer), org: customer, role: 'read_write' },
     });
+    // Audit records it in the customer's scope, as it records every event type.
+    const audited = async () =>
+      (
+        await call<{ records: Array<{ type: string; customerOrganizationId: string | null; actor: { sub: string } }> }>(
+          'audit.v1.query',
+          { types: ['DeploymentForgotten'] },
+          customerAdmin,
+        )
+      ).body.records ?? [];
+    await eventually('the forget is in the audit trail', async () => (await audited()).length === 1);
+    expect(await audited()).toEqual([
+      expect.objectContaining({ type: 'DeploymentForgotten', customerOrganizationId: customer }),
+    ]);
+
     const again = await call('secrets.v1.forgetdeployment', { deploymentId: 'gone' }, customerAdmin);
     expect(refusal(again).code).toBe('NOT_FOUND');
 
