@@ -13,7 +13,7 @@ import {
   testTenants,
   uniqueSubjectPrefix,
 } from '@platform/testing';
-import { type PostgresEventStore } from '@platform/event-store';
+import { type InlineProjection, type PostgresEventStore } from '@platform/event-store';
 import { type NatsConnection, connect } from 'nats';
 import { auditService } from '../../audit/src/audit.definition';
 import { SecretsOperations } from '../src/ops/secrets-operations';
@@ -315,6 +315,12 @@ describe('secrets.v1.deployments and secrets.v1.forgetdeployment over NATS (plai
     // A new render brings it back.
     await resolveFor('gone', { customerOrganizationId: customer, keys: ['API_KEY'] });
     expect((await deployments({ deploymentId: 'gone', customerOrganizationId: customer })).deployments).toHaveLength(1);
+
+    // One that stays forgotten, for the rebuild below: its render and its forget may land in one replay batch.
+    await resolveFor('retired', { keys: ['DB_PASSWORD'] });
+    const retired = await call('secrets.v1.forgetdeployment', { deploymentId: 'retired' }, admin);
+    expect(retired.status).toBeUndefined();
+    expect((await deployments({ deploymentId: 'retired' })).deployments).toEqual([]);
   });
 
   it.each([
@@ -391,7 +397,7 @@ describe('secrets.v1.deployments and secrets.v1.forgetdeployment over NATS (plai
     });
   });
 
-  it('is rebuilt from the events row for row, purges included, by handle in any batch size', async () => {
+  it('is rebuilt from the events row for row, purges and forgets included, in any batch size', async () => {
     const purged = `purged${randomUUID().slice(0, 8)}`;
     await store.appendToStream(
       `access:${purged}:${randomUUID()}`,
@@ -425,9 +431,23 @@ describe('secrets.v1.deployments and secrets.v1.forgetdeployment over NATS (plai
       expect(report.deploymentIndex.events).toBeGreaterThan(0);
       expect(await indexRows()).toEqual(before);
 
-      for (const batchSize of [1, 3]) {
+      // In Postgres by batch (rebuildBatch), and through `handle` as appends that need it run: the same rows.
+      const projection = new DeploymentIndexProjection();
+      const handleOnly: InlineProjection = {
+        name: projection.name,
+        eventTypes: projection.eventTypes,
+        handle: (batch, context) => projection.handle(batch, context),
+        truncate: (context) => projection.truncate(context),
+      };
+      for (const [rebuilt, batchSize] of [
+        [projection, 1],
+        [projection, 3],
+        [handleOnly, 1],
+        [handleOnly, 3],
+        [handleOnly, 10_000],
+      ] as const) {
         await store.query(`delete from deployment_index`);
-        await store.rebuildProjection(new DeploymentIndexProjection(), { batchSize });
+        await store.rebuildProjection(rebuilt, { batchSize });
         expect(await indexRows()).toEqual(before);
       }
     } finally {

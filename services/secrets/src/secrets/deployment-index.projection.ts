@@ -3,6 +3,7 @@ import {
   type InlineStatement,
   type NewEvent,
   type ProjectionContext,
+  type RebuildRange,
   type RecordedEvent,
 } from '@platform/event-store';
 import { SECRET_VALUES_RESOLVED } from '../resolve/secret-resolver';
@@ -57,6 +58,28 @@ const forgetFrom = (source: string) => `
   using (select distinct ${SCOPE_OF('s')} from ${source} s where s.type = '${DEPLOYMENT_FORGOTTEN}') f
   where d.organization_id = f.organization_id and d.customer_id = f.customer_id and d.deployment_id = f.deployment_id`;
 
+/**
+ * A rebuild's slice `($1, $2]` (no purge inside), in Postgres: per deployment only its last event counts, so a
+ * deployment whose last event is a forget is deleted and every other gets its last render upserted.
+ */
+const REBUILD_RANGE_LAST = `(
+  select distinct on (organization_id, customer_id, deployment_id) s.*
+  from (select ${SCOPE_OF('e')}, e.position, e.type from events e
+        where e.position > $1 and e.position <= $2
+          and (e.type = '${DEPLOYMENT_FORGOTTEN}'
+               or (e.type = '${SECRET_VALUES_RESOLVED}' and e.data->>'deploymentId' is not null))) s
+  order by organization_id, customer_id, deployment_id, position desc)`;
+
+const REBUILD_FORGOTTEN = forgetFrom(
+  `(select e.* from events e join ${REBUILD_RANGE_LAST} l on l.position = e.position
+    where l.type = '${DEPLOYMENT_FORGOTTEN}')`,
+);
+
+const REBUILD_RESOLVED = upsertFrom(
+  `(select e.* from events e join ${REBUILD_RANGE_LAST} l on l.position = e.position
+    where l.type = '${SECRET_VALUES_RESOLVED}')`,
+);
+
 /** The events of one run, read back from the events table by position (they are in it: appended or replayed). */
 const RUN = `(select * from events where position = any($1::bigint[]))`;
 
@@ -64,8 +87,9 @@ const PREPARED = { prepared: true } as const;
 
 /**
  * Keeps `deployment_index` in the append transaction, and rebuilds it by replaying the same events: every change runs
- * the same SQL, over the CTE `appended` inline, or over the events table by position in `handle`, so an append and a
- * rebuild cannot disagree. Secret writes do not touch it; a purge removes the organization's rows.
+ * the same SQL, over the CTE `appended` inline, over the events table by position in `handle`, or over each
+ * deployment's last event of a rebuild batch, so an append and a rebuild cannot disagree. Secret writes do not touch
+ * it; a purge removes the organization's rows.
  */
 export class DeploymentIndexProjection implements InlineProjection {
   readonly name = 'deployment_index';
@@ -104,5 +128,23 @@ export class DeploymentIndexProjection implements InlineProjection {
 
   async truncate(context: ProjectionContext): Promise<void> {
     await context.execute('truncate deployment_index');
+  }
+
+  /** The rebuild's batch, in Postgres (access events are the most numerous): split at purges, as `handle` does. */
+  async rebuildBatch(context: ProjectionContext, range: RebuildRange): Promise<void> {
+    const purges = await context.execute<{ position: string; organization_id: string }>(
+      `select position::text, data->>'organizationId' as organization_id from events
+       where position > $1 and position <= $2 and type = $3 order by position`,
+      [range.after.toString(), range.upTo.toString(), ORGANIZATION_PURGED],
+    );
+    let after = range.after.toString();
+    for (const purge of [...purges, { position: range.upTo.toString(), organization_id: undefined }]) {
+      await context.execute(REBUILD_FORGOTTEN, [after, purge.position]);
+      await context.execute(REBUILD_RESOLVED, [after, purge.position]);
+      if (purge.organization_id !== undefined) {
+        await context.execute('delete from deployment_index where organization_id = $1', [purge.organization_id]);
+      }
+      after = purge.position;
+    }
   }
 }
