@@ -9,6 +9,7 @@ import {
   auditReplayCommand,
   auditVerifyCommand,
 } from './commands/audit.commands';
+import { deploymentsCommand, forgetDeploymentCommand } from './commands/deployments.commands';
 import { devTokenCommand } from './commands/dev.commands';
 import { OPS_COMMANDS } from './commands/ops.commands';
 import { renderCommand, runCommand, validateCommand } from './commands/render.commands';
@@ -22,6 +23,8 @@ export const COMMANDS: readonly Command[] = [
   listCommand,
   deleteCommand,
   historyCommand,
+  deploymentsCommand,
+  forgetDeploymentCommand,
   renderCommand,
   validateCommand,
   runCommand,

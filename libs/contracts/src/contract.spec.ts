@@ -52,7 +52,17 @@ const REQUEST_EXAMPLES: Record<string, object> = {
     pins: { API_KEY: 4 },
     replyKey: REPLY_JWK,
     nonce: 'q1w2e3r4t5y6u7i8o9p0aA',
+    deploymentId: 'dep-42',
   },
+  'secrets.v1.deployments': {
+    key: 'DB_PASSWORD',
+    customerOrganizationId: 'cust-1',
+    deploymentId: 'dep-42',
+    staleOnly: true,
+    pageSize: 50,
+    pageToken: 'WyIiLCJkZXAtNDIiXQ',
+  },
+  'secrets.v1.forgetdeployment': { deploymentId: 'dep-42', customerOrganizationId: 'cust-1' },
   'render.v1.render': {
     template: 'DB_PASSWORD={{ .Secrets.DB_PASSWORD }}\n',
     format: 'env',

@@ -85,6 +85,16 @@ export {
   type SecretReferenceJson,
   type UpdateSecretRequest,
   type UpdateSecretRequestJson,
+  ForgetDeploymentRequestSchema,
+  ForgetDeploymentResponseSchema,
+  ListDeploymentsRequestSchema,
+  ListDeploymentsResponseSchema,
+  type ForgetDeploymentRequest,
+  type ForgetDeploymentRequestJson,
+  type ForgetDeploymentResponseJson,
+  type ListDeploymentsRequest,
+  type ListDeploymentsRequestJson,
+  type ListDeploymentsResponseJson,
 } from './gen/secrets/v1/secrets_pb';
 
 export {

@@ -41,6 +41,7 @@ export const SECRET_EVENT_TYPES = Object.freeze([
   'OrganizationPurged',
   'DataKeyRotated',
   'DataKeysRewrapped',
+  'DeploymentForgotten',
 ] as const);
 export type SecretEventType = (typeof SECRET_EVENT_TYPES)[number];
 

@@ -11,6 +11,7 @@ import { AccessLog } from './resolve/access-log';
 import { ResolveReplySealer } from './resolve/reply-sealer';
 import { SecretResolver } from './resolve/secret-resolver';
 import { ValueCache } from './resolve/value-cache';
+import { DeploymentIndex } from './secrets/deployment-index';
 import { IdempotencyStore } from './secrets/idempotency';
 import { SecretsMetrics } from './secrets/secrets.metrics';
 import { SecretsService } from './secrets/secrets.service';
@@ -74,6 +75,7 @@ export class SecretsRuntime {
     readonly keyRing: DataKeyRing,
     readonly secrets: SecretsService,
     readonly resolver: SecretResolver,
+    readonly deployments: DeploymentIndex,
     /** Decrypted values of resolve, dropped per organization on a purge. */
     readonly values: ValueCache,
     readonly outbox: OutboxPublisher,
@@ -116,6 +118,7 @@ export class SecretsRuntime {
           new ResolveReplySealer(replySigner(settings.replySigningKey)),
           publication,
         ),
+        new DeploymentIndex(store, publication),
         cache,
         outbox,
         new SecretsMetrics(platform.metrics, cache),

@@ -10,6 +10,7 @@ import {
 } from '@platform/config';
 import { type PlatformContext, type ServiceDefinition } from '@platform/messaging';
 import { SecretResolver } from './resolve/secret-resolver';
+import { DeploymentIndex } from './secrets/deployment-index';
 import { SecretsHandler } from './secrets/secrets.handler';
 import { SecretsInterceptor } from './secrets/secrets.interceptor';
 import { SecretsMetrics } from './secrets/secrets.metrics';
@@ -39,6 +40,7 @@ class SecretsModule {
         { provide: RuntimeLifecycle, ...from((runtime) => new RuntimeLifecycle(runtime)) },
         { provide: SecretsService, ...from((runtime) => runtime.secrets) },
         { provide: SecretResolver, ...from((runtime) => runtime.resolver) },
+        { provide: DeploymentIndex, ...from((runtime) => runtime.deployments) },
         { provide: SecretsMetrics, ...from((runtime) => runtime.metrics) },
         { provide: StoreAvailability, ...from((runtime) => runtime.availability) },
         SecretsInterceptor,

@@ -1,5 +1,6 @@
 import { type EventStoreLogger, type MigrationDefinition, PostgresEventStore } from '@platform/event-store';
 import { dataKeyGuardMigration } from './keys/data-key-guard';
+import { DeploymentIndexProjection } from './secrets/deployment-index.projection';
 import { SecretViewProjection } from './secrets/secret-view.projection';
 
 /** The Postgres schema that holds the secrets service's events and tables (ARCHITECTURE.md §9). */
@@ -62,6 +63,22 @@ export const secretsMigrations: readonly MigrationDefinition[] = [
     ],
   },
   dataKeyGuardMigration,
+  {
+    name: 'secrets_0005_deployment_index',
+    up: [
+      `create table deployment_index (
+        organization_id text not null,
+        customer_id text collate "C" not null,
+        deployment_id text collate "C" not null,
+        last_rendered_at timestamptz not null,
+        requested_by jsonb not null,
+        refs jsonb not null,
+        primary key (organization_id, customer_id, deployment_id)
+      )`,
+      // "Which deployments received key K": refs @> '[{"key": K}]'.
+      `create index deployment_index_refs on deployment_index using gin (refs jsonb_path_ops)`,
+    ],
+  },
 ];
 
 export interface SecretsStoreOptions {
@@ -70,12 +87,12 @@ export interface SecretsStoreOptions {
   readonly logger?: EventStoreLogger;
 }
 
-/** Opens the secrets event store: runs pending migrations and registers the inline `secret_view` projection. */
+/** Opens the secrets event store: runs pending migrations and registers the inline `secret_view` and `deployment_index` projections. */
 export function openSecretsStore(databaseUrl: string, options: SecretsStoreOptions = {}): Promise<PostgresEventStore> {
   return PostgresEventStore.open({
     databaseUrl,
     schema: SECRETS_SCHEMA,
-    projections: [new SecretViewProjection()],
+    projections: [new SecretViewProjection(), new DeploymentIndexProjection()],
     extraMigrations: [...secretsMigrations],
     poolSize: options.poolSize,
     applicationName: options.applicationName ?? 'secrets',

@@ -76,7 +76,8 @@ export const OPS_COMMANDS: readonly Command[] = [
   {
     path: ['projections', 'rebuild'],
     usage: 'projections rebuild',
-    summary: 'Ops: truncates secret_view and replays every event into it (progress on stderr, events/s at the end).',
+    summary:
+      'Ops: truncates secret_view and deployment_index and replays every event into them (progress on stderr, events/s at the end).',
     async run(context) {
       onlyArgs(context, 0, 'projections rebuild');
       const { progressBar } = await secretsOps();
@@ -92,8 +93,10 @@ export const OPS_COMMANDS: readonly Command[] = [
       const eventsPerSecond = Math.round(rebuilt.events / Math.max(rebuilt.seconds, 0.001));
       return report(
         context,
-        { events: rebuilt.events, seconds: rebuilt.seconds, eventsPerSecond },
-        `rebuilt secret_view from ${rebuilt.events} events in ${rebuilt.seconds.toFixed(2)} s (${eventsPerSecond} events/s)`,
+        { events: rebuilt.events, seconds: rebuilt.seconds, eventsPerSecond, deploymentIndex: rebuilt.deploymentIndex },
+        `rebuilt secret_view from ${rebuilt.events} events in ${rebuilt.seconds.toFixed(2)} s (${eventsPerSecond} events/s)\n` +
+          `rebuilt deployment_index from ${rebuilt.deploymentIndex.events} events in ` +
+          `${rebuilt.deploymentIndex.seconds.toFixed(2)} s`,
       );
     },
   },

@@ -3,6 +3,7 @@ import { DataKeyRing, MasterKeyRing } from '@platform/crypto';
 import { type CheckpointRebase, type PostgresEventStore, rebaseOutboxCheckpoint } from '@platform/event-store';
 import { deleteOrganizationKeys } from '../keys/data-key-guard';
 import { DATA_KEYS_REWRAPPED, DATA_KEY_ROTATED, type KeyEvent } from '../keys/key-events';
+import { DeploymentIndexProjection } from '../secrets/deployment-index.projection';
 import { deleteOrganizationIdempotencyRecords } from '../secrets/idempotency';
 import { type EventMetadata, type OrganizationPurged } from '../secrets/secret';
 import { organizationStreamId } from '../secrets/secret-stream';
@@ -16,8 +17,11 @@ import { RewrapRecordingKeyStore } from './rewrap-recording-key-store';
 const REBUILD_BATCH = 20_000;
 
 export interface RebuildReport {
+  /** secret_view's replay (what `onProgress` reports). */
   readonly events: number;
   readonly seconds: number;
+  /** deployment_index's replay, run after secret_view's. */
+  readonly deploymentIndex: { readonly events: number; readonly seconds: number };
 }
 
 export interface PurgeReport {
@@ -69,12 +73,17 @@ export class SecretsOperations {
     }
   }
 
-  /** Truncates `secret_view` and replays every event into it, in batches, in one transaction. */
-  rebuildProjections(
+  /**
+   * Truncates `secret_view` and replays every event into it, in batches, in one transaction; then the same for
+   * `deployment_index` (its own transaction: it reads no secret_view row, only joins it when queried).
+   */
+  async rebuildProjections(
     onProgress?: (done: number, total: number) => void,
     batchSize = REBUILD_BATCH,
   ): Promise<RebuildReport> {
-    return this.store.rebuildProjection(new SecretViewProjection(), { batchSize, onProgress });
+    const view = await this.store.rebuildProjection(new SecretViewProjection(), { batchSize, onProgress });
+    const deploymentIndex = await this.store.rebuildProjection(new DeploymentIndexProjection(), { batchSize });
+    return { ...view, deploymentIndex };
   }
 
   /**

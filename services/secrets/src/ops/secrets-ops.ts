@@ -7,7 +7,7 @@ import { SecretsOperations, describeRebase } from './secrets-operations';
 import { progressBar } from './progress-bar';
 
 const USAGE = `usage: secrets <command>
-  projections rebuild          truncate secret_view and replay every event
+  projections rebuild          truncate secret_view and deployment_index and replay every event
   keys rotate-master           rewrap every data key under the active (first) master key (progress bar)
   keys rotate --org <org>      give an organization a new data key for new writes
   org purge <org> --yes        delete an organization's data keys and read-model rows (irreversible)
@@ -34,7 +34,9 @@ async function rebuild(ops: SecretsOperations): Promise<void> {
     .finally(() => bar.stop());
   const rate = Math.round(report.events / Math.max(report.seconds, 0.001));
   process.stdout.write(
-    `rebuilt secret_view from ${report.events} events in ${report.seconds.toFixed(2)} s (${rate} events/s)\n`,
+    `rebuilt secret_view from ${report.events} events in ${report.seconds.toFixed(2)} s (${rate} events/s)\n` +
+      `rebuilt deployment_index from ${report.deploymentIndex.events} events in ` +
+      `${report.deploymentIndex.seconds.toFixed(2)} s\n`,
   );
 }
 

@@ -38,6 +38,10 @@ export interface SecretValuesResolvedData {
   readonly resolved: readonly ResolvedReference[];
   /** How many earlier or overridden values were released alongside (includeHistory). */
   readonly historyValues: number;
+  /** The deployment the values were resolved for, when the request named one (indexed by deployment_index). */
+  readonly deploymentId?: string;
+  /** Who asked, when the caller resolved on someone's behalf; absent when it asked for itself. */
+  readonly requestedBy?: { readonly sub: string; readonly org: string; readonly role: string };
 }
 
 export interface ResolveResult {
@@ -145,6 +149,7 @@ export class SecretResolver {
         customerOrganizationId: request.customerOrganizationId ?? null,
         resolved,
         historyValues: earlier.length,
+        ...(request.deploymentId === undefined ? {} : { deploymentId: request.deploymentId }),
       }),
       // Not before its event is on SECRETS_EVENTS: a caller could otherwise log a value redaction does not know yet.
       this.publication?.beforeRelease(
@@ -209,6 +214,7 @@ export class SecretResolver {
   /** Validates the request and returns its distinct keys (none = every key). */
   private requestedKeys(request: ResolveSecretsRequest): string[] {
     assertIdentifier('organizationId', request.organizationId);
+    if (request.deploymentId !== undefined) assertIdentifier('deploymentId', request.deploymentId);
     if (request.customerOrganizationId !== undefined) {
       assertIdentifier('customerOrganizationId', request.customerOrganizationId);
     } else if (request.customerOnly) {

@@ -31,6 +31,11 @@ export function accessStreamId(organizationId: string, accessId: string): string
   return `access:${organizationId}:${accessId}`;
 }
 
+/** `deployment:<org>:<customer|_>:<deployment>`: where a deployment's own events (`DeploymentForgotten`) go. */
+export function deploymentStreamId(scope: SecretScope, deploymentId: string): string {
+  return `deployment:${scope.organizationId}:${scope.customerOrganizationId ?? NO_CUSTOMER}:${deploymentId}`;
+}
+
 /** Where organization-wide events (`OrganizationPurged`) are appended. */
 export function organizationStreamId(organizationId: string): string {
   return `organization:${organizationId}`;
@@ -39,7 +44,9 @@ export function organizationStreamId(organizationId: string): string {
 /** The vendor organization a stream belongs to, for any stream the secrets service writes. */
 export function organizationOfStream(streamId: string): string | undefined {
   const [kind, organizationId] = streamId.split(':');
-  return kind === 'secret' || kind === 'access' || kind === 'organization' ? organizationId : undefined;
+  return kind === 'secret' || kind === 'access' || kind === 'organization' || kind === 'deployment'
+    ? organizationId
+    : undefined;
 }
 
 function uuidBytes(uuid: string): Buffer {

@@ -6,6 +6,10 @@ import {
   type CreateSecretRequest,
   DeleteSecretRequestSchema,
   type DeleteSecretRequest,
+  ForgetDeploymentRequestSchema,
+  type ForgetDeploymentRequest,
+  ListDeploymentsRequestSchema,
+  type ListDeploymentsRequest,
   GetSecretHistoryRequestSchema,
   type GetSecretHistoryRequest,
   GetSecretRequestSchema,
@@ -20,7 +24,16 @@ import {
 import { CurrentPrincipal, type Principal, RequestBody, RequestContext, headerOf } from '@platform/messaging';
 import { SecretResolver } from '../resolve/secret-resolver';
 import { MAX_VALUE_BYTES } from './secret.decider';
-import { deletionReply, historyReply, listReply, resolveReply, secretReply } from './secrets.replies';
+import { DeploymentIndex } from './deployment-index';
+import {
+  deletionReply,
+  deploymentsReply,
+  forgetDeploymentReply,
+  historyReply,
+  listReply,
+  resolveReply,
+  secretReply,
+} from './secrets.replies';
 import { SecretsInterceptor } from './secrets.interceptor';
 import { SecretsService } from './secrets.service';
 
@@ -36,6 +49,7 @@ export class SecretsHandler {
   constructor(
     private readonly secrets: SecretsService,
     private readonly resolver: SecretResolver,
+    private readonly deployments: DeploymentIndex,
   ) {}
 
   @MessagePattern('secrets.v1.create')
@@ -95,5 +109,21 @@ export class SecretsHandler {
     @RequestBody(ResolveSecretsRequestSchema) request: ResolveSecretsRequest,
   ): Promise<JsonObject> {
     return resolveReply(await this.resolver.resolve(principal, request));
+  }
+
+  @MessagePattern('secrets.v1.deployments')
+  async listDeployments(
+    @CurrentPrincipal() principal: Principal,
+    @RequestBody(ListDeploymentsRequestSchema) request: ListDeploymentsRequest,
+  ): Promise<JsonObject> {
+    return deploymentsReply(await this.deployments.list(principal, request));
+  }
+
+  @MessagePattern('secrets.v1.forgetdeployment')
+  async forgetDeployment(
+    @CurrentPrincipal() principal: Principal,
+    @RequestBody(ForgetDeploymentRequestSchema) request: ForgetDeploymentRequest,
+  ): Promise<JsonObject> {
+    return forgetDeploymentReply(await this.deployments.forget(principal, request));
   }
 }

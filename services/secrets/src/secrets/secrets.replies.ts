@@ -1,6 +1,8 @@
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
 import {
   DeleteSecretResponseSchema,
+  ForgetDeploymentResponseSchema,
+  ListDeploymentsResponseSchema,
   GetSecretHistoryResponseSchema,
   ListSecretsResponseSchema,
   SecretSchema,
@@ -12,6 +14,7 @@ import { type SecretHistoryEntry, type SecretSnapshot } from './secret-snapshot'
 import { secretId } from './secret-stream';
 import { type ResolveResult } from '../resolve/secret-resolver';
 import { type SecretDeletion, type SecretPage } from './secrets.service';
+import { type DeploymentForgetting, type DeploymentPage } from './deployment-index';
 
 const timestamp = (iso: string) => timestampFromDate(new Date(iso));
 
@@ -63,4 +66,26 @@ export function historyReply(versions: readonly SecretHistoryEntry[]): JsonObjec
 /** `ResolveSecretsResponse` as its wire JSON, built directly: every field is always present, so no message is needed. */
 export function resolveReply(result: ResolveResult): JsonObject {
   return { ciphertext: result.ciphertext, missing: [...result.missing], signature: result.signature };
+}
+
+export function deploymentsReply(page: DeploymentPage): JsonObject {
+  return toWireJson(ListDeploymentsResponseSchema, {
+    deployments: page.deployments.map((deployment) => ({
+      deploymentId: deployment.deploymentId,
+      customerOrganizationId: deployment.customerOrganizationId ?? undefined,
+      lastRenderedAt: timestamp(deployment.lastRenderedAt),
+      requestedBy: wireActor(deployment.requestedBy),
+      references: deployment.references.map((reference) => ({ ...reference })),
+      stale: deployment.stale,
+    })),
+    nextPageToken: page.nextPageToken,
+  });
+}
+
+export function forgetDeploymentReply(forgetting: DeploymentForgetting): JsonObject {
+  return toWireJson(ForgetDeploymentResponseSchema, {
+    deploymentId: forgetting.deploymentId,
+    customerOrganizationId: forgetting.customerOrganizationId ?? undefined,
+    forgottenAt: timestamp(forgetting.forgottenAt),
+  });
 }

@@ -13,7 +13,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file secrets/v1/secrets.proto.
  */
 export const file_secrets_v1_secrets: GenFile = /*@__PURE__*/
-  fileDesc("ChhzZWNyZXRzL3YxL3NlY3JldHMucHJvdG8SCnNlY3JldHMudjEinQIKBlNlY3JldBIKCgJpZBgBIAEoCRILCgNrZXkYAiABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAMgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgEIAEoCUIEiLUYAUgAiAEBEg8KB3ZlcnNpb24YBSABKA0SLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp1cGRhdGVkX2J5GAkgASgJQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiLwoFQWN0b3ISCwoDc3ViGAEgASgJEgsKA29yZxgCIAEoCRIMCgRyb2xlGAMgASgJIj4KD1NlY3JldFJlZmVyZW5jZRILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDRINCgVzY29wZRgDIAEoCSJ1ChNDcmVhdGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAyABKAlIAIgBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIqkBChNVcGRhdGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAyABKAlIAIgBARIdChBleHBlY3RlZF92ZXJzaW9uGAQgASgNSAGIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbiKaAQoTRGVsZXRlU2VjcmV0UmVxdWVzdBILCgNrZXkYASABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJSACIAQESHQoQZXhwZWN0ZWRfdmVyc2lvbhgDIAEoDUgBiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCEwoRX2V4cGVjdGVkX3ZlcnNpb24iZAoURGVsZXRlU2VjcmV0UmVzcG9uc2USCwoDa2V5GAEgASgJEg8KB3ZlcnNpb24YAiABKA0SLgoKZGVsZXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYwoQR2V0U2VjcmV0UmVxdWVzdBILCgNrZXkYASABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJSACIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCKmAQoSTGlzdFNlY3JldHNSZXF1ZXN0EiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgBIAEoCUgAiAEBEhYKCXBhZ2Vfc2l6ZRgCIAEoDUgBiAEBEhcKCnBhZ2VfdG9rZW4YAyABKAlIAogBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQgwKCl9wYWdlX3NpemVCDQoLX3BhZ2VfdG9rZW4ibAoTTGlzdFNlY3JldHNSZXNwb25zZRIjCgdzZWNyZXRzGAEgAygLMhIuc2VjcmV0cy52MS5TZWNyZXQSHAoPbmV4dF9wYWdlX3Rva2VuGAIgASgJSACIAQFCEgoQX25leHRfcGFnZV90b2tlbiJqChdHZXRTZWNyZXRIaXN0b3J5UmVxdWVzdBILCgNrZXkYASABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJSACIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCJMChhHZXRTZWNyZXRIaXN0b3J5UmVzcG9uc2USMAoIdmVyc2lvbnMYASADKAsyHi5zZWNyZXRzLnYxLlNlY3JldEhpc3RvcnlFbnRyeSKGAQoSU2VjcmV0SGlzdG9yeUVudHJ5Eg8KB3ZlcnNpb24YASABKA0SDAoEdHlwZRgCIAEoCRIvCgtvY2N1cnJlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIAoFYWN0b3IYBCABKAsyES5zZWNyZXRzLnYxLkFjdG9yIrMDChVSZXNvbHZlU2VjcmV0c1JlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBEgwKBGtleXMYAyADKAkSHAoPaW5jbHVkZV9oaXN0b3J5GAQgASgISAGIAQESOQoEcGlucxgFIAMoCzIrLnNlY3JldHMudjEuUmVzb2x2ZVNlY3JldHNSZXF1ZXN0LlBpbnNFbnRyeRIqCglyZXBseV9rZXkYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhoKDW1ldGFkYXRhX29ubHkYByABKAhIAogBARIaCg1jdXN0b21lcl9vbmx5GAggASgISAOIAQESDQoFbm9uY2UYCSABKAkaKwoJUGluc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDToCOAFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEISChBfaW5jbHVkZV9oaXN0b3J5QhAKDl9tZXRhZGF0YV9vbmx5QhAKDl9jdXN0b21lcl9vbmx5IlAKFlJlc29sdmVTZWNyZXRzUmVzcG9uc2USEgoKY2lwaGVydGV4dBgBIAEoCRIPCgdtaXNzaW5nGAIgAygJEhEKCXNpZ25hdHVyZRgDIAEoCSLCAQoPUmVzb2x2ZWRTZWNyZXRzEjcKBnZhbHVlcxgBIAMoCzInLnNlY3JldHMudjEuUmVzb2x2ZWRTZWNyZXRzLlZhbHVlc0VudHJ5EiwKB2hpc3RvcnkYAiADKAsyGy5zZWNyZXRzLnYxLkhpc3RvcmljYWxWYWx1ZRpICgtWYWx1ZXNFbnRyeRILCgNrZXkYASABKAkSKAoFdmFsdWUYAiABKAsyGS5zZWNyZXRzLnYxLlJlc29sdmVkVmFsdWU6AjgBIj4KDVJlc29sdmVkVmFsdWUSDQoFdmFsdWUYASABKAkSDwoHdmVyc2lvbhgCIAEoDRINCgVzY29wZRgDIAEoCSJNCg9IaXN0b3JpY2FsVmFsdWUSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEg8KB3ZlcnNpb24YAyABKA0SDQoFc2NvcGUYBCABKAkigQMKC1NlY3JldEV2ZW50EhAKCGV2ZW50X2lkGAEgASgJEgwKBHR5cGUYAiABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAMgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgEIAEoCUIEiLUYAUgAiAEBEhYKA2tleRgFIAEoCUIEiLUYAUgBiAEBEg8KB3ZlcnNpb24YBiABKA0SIAoFYWN0b3IYByABKAsyES5zZWNyZXRzLnYxLkFjdG9yEi8KC29jY3VycmVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghwb3NpdGlvbhgJIAEoARItCghyZXNvbHZlZBgKIAMoCzIbLnNlY3JldHMudjEuU2VjcmV0UmVmZXJlbmNlEhkKDHZhbHVlX2RpZ2VzdBgLIAEoCUgCiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCBgoEX2tleUIPCg1fdmFsdWVfZGlnZXN0MoUECg5TZWNyZXRzU2VydmljZRI9CgZDcmVhdGUSHy5zZWNyZXRzLnYxLkNyZWF0ZVNlY3JldFJlcXVlc3QaEi5zZWNyZXRzLnYxLlNlY3JldBI9CgZVcGRhdGUSHy5zZWNyZXRzLnYxLlVwZGF0ZVNlY3JldFJlcXVlc3QaEi5zZWNyZXRzLnYxLlNlY3JldBJLCgZEZWxldGUSHy5zZWNyZXRzLnYxLkRlbGV0ZVNlY3JldFJlcXVlc3QaIC5zZWNyZXRzLnYxLkRlbGV0ZVNlY3JldFJlc3BvbnNlEjcKA0dldBIcLnNlY3JldHMudjEuR2V0U2VjcmV0UmVxdWVzdBoSLnNlY3JldHMudjEuU2VjcmV0EkcKBExpc3QSHi5zZWNyZXRzLnYxLkxpc3RTZWNyZXRzUmVxdWVzdBofLnNlY3JldHMudjEuTGlzdFNlY3JldHNSZXNwb25zZRJUCgdIaXN0b3J5EiMuc2VjcmV0cy52MS5HZXRTZWNyZXRIaXN0b3J5UmVxdWVzdBokLnNlY3JldHMudjEuR2V0U2VjcmV0SGlzdG9yeVJlc3BvbnNlElAKB1Jlc29sdmUSIS5zZWNyZXRzLnYxLlJlc29sdmVTZWNyZXRzUmVxdWVzdBoiLnNlY3JldHMudjEuUmVzb2x2ZVNlY3JldHNSZXNwb25zZWIGcHJvdG8z", [file_common_v1_options, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChhzZWNyZXRzL3YxL3NlY3JldHMucHJvdG8SCnNlY3JldHMudjEinQIKBlNlY3JldBIKCgJpZBgBIAEoCRILCgNrZXkYAiABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAMgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgEIAEoCUIEiLUYAUgAiAEBEg8KB3ZlcnNpb24YBSABKA0SLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp1cGRhdGVkX2J5GAkgASgJQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiLwoFQWN0b3ISCwoDc3ViGAEgASgJEgsKA29yZxgCIAEoCRIMCgRyb2xlGAMgASgJIj4KD1NlY3JldFJlZmVyZW5jZRILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDRINCgVzY29wZRgDIAEoCSJ1ChNDcmVhdGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAyABKAlIAIgBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIqkBChNVcGRhdGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAyABKAlIAIgBARIdChBleHBlY3RlZF92ZXJzaW9uGAQgASgNSAGIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbiKaAQoTRGVsZXRlU2VjcmV0UmVxdWVzdBILCgNrZXkYASABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJSACIAQESHQoQZXhwZWN0ZWRfdmVyc2lvbhgDIAEoDUgBiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCEwoRX2V4cGVjdGVkX3ZlcnNpb24iZAoURGVsZXRlU2VjcmV0UmVzcG9uc2USCwoDa2V5GAEgASgJEg8KB3ZlcnNpb24YAiABKA0SLgoKZGVsZXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYwoQR2V0U2VjcmV0UmVxdWVzdBILCgNrZXkYASABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJSACIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCKmAQoSTGlzdFNlY3JldHNSZXF1ZXN0EiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgBIAEoCUgAiAEBEhYKCXBhZ2Vfc2l6ZRgCIAEoDUgBiAEBEhcKCnBhZ2VfdG9rZW4YAyABKAlIAogBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQgwKCl9wYWdlX3NpemVCDQoLX3BhZ2VfdG9rZW4ibAoTTGlzdFNlY3JldHNSZXNwb25zZRIjCgdzZWNyZXRzGAEgAygLMhIuc2VjcmV0cy52MS5TZWNyZXQSHAoPbmV4dF9wYWdlX3Rva2VuGAIgASgJSACIAQFCEgoQX25leHRfcGFnZV90b2tlbiJqChdHZXRTZWNyZXRIaXN0b3J5UmVxdWVzdBILCgNrZXkYASABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJSACIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCJMChhHZXRTZWNyZXRIaXN0b3J5UmVzcG9uc2USMAoIdmVyc2lvbnMYASADKAsyHi5zZWNyZXRzLnYxLlNlY3JldEhpc3RvcnlFbnRyeSKGAQoSU2VjcmV0SGlzdG9yeUVudHJ5Eg8KB3ZlcnNpb24YASABKA0SDAoEdHlwZRgCIAEoCRIvCgtvY2N1cnJlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIAoFYWN0b3IYBCABKAsyES5zZWNyZXRzLnYxLkFjdG9yIuEDChVSZXNvbHZlU2VjcmV0c1JlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBEgwKBGtleXMYAyADKAkSHAoPaW5jbHVkZV9oaXN0b3J5GAQgASgISAGIAQESOQoEcGlucxgFIAMoCzIrLnNlY3JldHMudjEuUmVzb2x2ZVNlY3JldHNSZXF1ZXN0LlBpbnNFbnRyeRIqCglyZXBseV9rZXkYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhoKDW1ldGFkYXRhX29ubHkYByABKAhIAogBARIaCg1jdXN0b21lcl9vbmx5GAggASgISAOIAQESDQoFbm9uY2UYCSABKAkSGgoNZGVwbG95bWVudF9pZBgKIAEoCUgEiAEBGisKCVBpbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKA06AjgBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCEgoQX2luY2x1ZGVfaGlzdG9yeUIQCg5fbWV0YWRhdGFfb25seUIQCg5fY3VzdG9tZXJfb25seUIQCg5fZGVwbG95bWVudF9pZCJQChZSZXNvbHZlU2VjcmV0c1Jlc3BvbnNlEhIKCmNpcGhlcnRleHQYASABKAkSDwoHbWlzc2luZxgCIAMoCRIRCglzaWduYXR1cmUYAyABKAkiwgEKD1Jlc29sdmVkU2VjcmV0cxI3CgZ2YWx1ZXMYASADKAsyJy5zZWNyZXRzLnYxLlJlc29sdmVkU2VjcmV0cy5WYWx1ZXNFbnRyeRIsCgdoaXN0b3J5GAIgAygLMhsuc2VjcmV0cy52MS5IaXN0b3JpY2FsVmFsdWUaSAoLVmFsdWVzRW50cnkSCwoDa2V5GAEgASgJEigKBXZhbHVlGAIgASgLMhkuc2VjcmV0cy52MS5SZXNvbHZlZFZhbHVlOgI4ASI+Cg1SZXNvbHZlZFZhbHVlEg0KBXZhbHVlGAEgASgJEg8KB3ZlcnNpb24YAiABKA0SDQoFc2NvcGUYAyABKAkiTQoPSGlzdG9yaWNhbFZhbHVlEgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgNEg0KBXNjb3BlGAQgASgJIpoCChZMaXN0RGVwbG95bWVudHNSZXF1ZXN0EhAKA2tleRgBIAEoCUgAiAEBEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgBiAEBEhoKDWRlcGxveW1lbnRfaWQYAyABKAlIAogBARIXCgpzdGFsZV9vbmx5GAQgASgISAOIAQESFgoJcGFnZV9zaXplGAUgASgNSASIAQESFwoKcGFnZV90b2tlbhgGIAEoCUgFiAEBQgYKBF9rZXlCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEIQCg5fZGVwbG95bWVudF9pZEINCgtfc3RhbGVfb25seUIMCgpfcGFnZV9zaXplQg0KC19wYWdlX3Rva2VuIngKF0xpc3REZXBsb3ltZW50c1Jlc3BvbnNlEisKC2RlcGxveW1lbnRzGAEgAygLMhYuc2VjcmV0cy52MS5EZXBsb3ltZW50EhwKD25leHRfcGFnZV90b2tlbhgCIAEoCUgAiAEBQhIKEF9uZXh0X3BhZ2VfdG9rZW4ikAIKCkRlcGxveW1lbnQSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlCBIi1GAFIAIgBARI0ChBsYXN0X3JlbmRlcmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBInCgxyZXF1ZXN0ZWRfYnkYBCABKAsyES5zZWNyZXRzLnYxLkFjdG9yEjMKCnJlZmVyZW5jZXMYBSADKAsyHy5zZWNyZXRzLnYxLkRlcGxveW1lbnRSZWZlcmVuY2USDQoFc3RhbGUYBiABKAhCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCJrChNEZXBsb3ltZW50UmVmZXJlbmNlEgsKA2tleRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEg0KBXNjb3BlGAMgASgJEhYKDmxhdGVzdF92ZXJzaW9uGAQgASgNEg8KB2RlbGV0ZWQYBSABKAgidAoXRm9yZ2V0RGVwbG95bWVudFJlcXVlc3QSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAIgBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIq0BChhGb3JnZXREZXBsb3ltZW50UmVzcG9uc2USFQoNZGVwbG95bWVudF9pZBgBIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlCBIi1GAFIAIgBARIwCgxmb3Jnb3R0ZW5fYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQigQMKC1NlY3JldEV2ZW50EhAKCGV2ZW50X2lkGAEgASgJEgwKBHR5cGUYAiABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAMgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgEIAEoCUIEiLUYAUgAiAEBEhYKA2tleRgFIAEoCUIEiLUYAUgBiAEBEg8KB3ZlcnNpb24YBiABKA0SIAoFYWN0b3IYByABKAsyES5zZWNyZXRzLnYxLkFjdG9yEi8KC29jY3VycmVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghwb3NpdGlvbhgJIAEoARItCghyZXNvbHZlZBgKIAMoCzIbLnNlY3JldHMudjEuU2VjcmV0UmVmZXJlbmNlEhkKDHZhbHVlX2RpZ2VzdBgLIAEoCUgCiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCBgoEX2tleUIPCg1fdmFsdWVfZGlnZXN0MrwFCg5TZWNyZXRzU2VydmljZRI9CgZDcmVhdGUSHy5zZWNyZXRzLnYxLkNyZWF0ZVNlY3JldFJlcXVlc3QaEi5zZWNyZXRzLnYxLlNlY3JldBI9CgZVcGRhdGUSHy5zZWNyZXRzLnYxLlVwZGF0ZVNlY3JldFJlcXVlc3QaEi5zZWNyZXRzLnYxLlNlY3JldBJLCgZEZWxldGUSHy5zZWNyZXRzLnYxLkRlbGV0ZVNlY3JldFJlcXVlc3QaIC5zZWNyZXRzLnYxLkRlbGV0ZVNlY3JldFJlc3BvbnNlEjcKA0dldBIcLnNlY3JldHMudjEuR2V0U2VjcmV0UmVxdWVzdBoSLnNlY3JldHMudjEuU2VjcmV0EkcKBExpc3QSHi5zZWNyZXRzLnYxLkxpc3RTZWNyZXRzUmVxdWVzdBofLnNlY3JldHMudjEuTGlzdFNlY3JldHNSZXNwb25zZRJUCgdIaXN0b3J5EiMuc2VjcmV0cy52MS5HZXRTZWNyZXRIaXN0b3J5UmVxdWVzdBokLnNlY3JldHMudjEuR2V0U2VjcmV0SGlzdG9yeVJlc3BvbnNlElAKB1Jlc29sdmUSIS5zZWNyZXRzLnYxLlJlc29sdmVTZWNyZXRzUmVxdWVzdBoiLnNlY3JldHMudjEuUmVzb2x2ZVNlY3JldHNSZXNwb25zZRJWCgtEZXBsb3ltZW50cxIiLnNlY3JldHMudjEuTGlzdERlcGxveW1lbnRzUmVxdWVzdBojLnNlY3JldHMudjEuTGlzdERlcGxveW1lbnRzUmVzcG9uc2USXQoQRm9yZ2V0RGVwbG95bWVudBIjLnNlY3JldHMudjEuRm9yZ2V0RGVwbG95bWVudFJlcXVlc3QaJC5zZWNyZXRzLnYxLkZvcmdldERlcGxveW1lbnRSZXNwb25zZWIGcHJvdG8z", [file_common_v1_options, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A secret's metadata; never its value.
@@ -790,6 +790,13 @@ export type ResolveSecretsRequest = Message<"secrets.v1.ResolveSecretsRequest"> 
    * @generated from field: string nonce = 9;
    */
   nonce: string;
+
+  /**
+   * The deployment the values are for (an identifier); recorded in SecretValuesResolved and indexed.
+   *
+   * @generated from field: optional string deployment_id = 10;
+   */
+  deploymentId?: string | undefined;
 };
 
 /**
@@ -862,6 +869,13 @@ export type ResolveSecretsRequestJson = {
    * @generated from field: string nonce = 9;
    */
   nonce?: string;
+
+  /**
+   * The deployment the values are for (an identifier); recorded in SecretValuesResolved and indexed.
+   *
+   * @generated from field: optional string deployment_id = 10;
+   */
+  deploymentId?: string;
 };
 
 /**
@@ -1104,6 +1118,400 @@ export const HistoricalValueSchema: GenMessage<HistoricalValue, {jsonType: Histo
   messageDesc(file_secrets_v1_secrets, 17);
 
 /**
+ * @generated from message secrets.v1.ListDeploymentsRequest
+ */
+export type ListDeploymentsRequest = Message<"secrets.v1.ListDeploymentsRequest"> & {
+  /**
+   * Only deployments that received this key.
+   *
+   * @generated from field: optional string key = 1;
+   */
+  key?: string | undefined;
+
+  /**
+   * A vendor user: one customer's deployments (else every deployment of the organization).
+   *
+   * @generated from field: optional string customer_organization_id = 2;
+   */
+  customerOrganizationId?: string | undefined;
+
+  /**
+   * @generated from field: optional string deployment_id = 3;
+   */
+  deploymentId?: string | undefined;
+
+  /**
+   * Only deployments running an older version of a key, or a deleted key.
+   *
+   * @generated from field: optional bool stale_only = 4;
+   */
+  staleOnly?: boolean | undefined;
+
+  /**
+   * @generated from field: optional uint32 page_size = 5;
+   */
+  pageSize?: number | undefined;
+
+  /**
+   * Opaque; from the previous reply's nextPageToken.
+   *
+   * @generated from field: optional string page_token = 6;
+   */
+  pageToken?: string | undefined;
+};
+
+/**
+ * @generated from message secrets.v1.ListDeploymentsRequest
+ */
+export type ListDeploymentsRequestJson = {
+  /**
+   * Only deployments that received this key.
+   *
+   * @generated from field: optional string key = 1;
+   */
+  key?: string;
+
+  /**
+   * A vendor user: one customer's deployments (else every deployment of the organization).
+   *
+   * @generated from field: optional string customer_organization_id = 2;
+   */
+  customerOrganizationId?: string;
+
+  /**
+   * @generated from field: optional string deployment_id = 3;
+   */
+  deploymentId?: string;
+
+  /**
+   * Only deployments running an older version of a key, or a deleted key.
+   *
+   * @generated from field: optional bool stale_only = 4;
+   */
+  staleOnly?: boolean;
+
+  /**
+   * @generated from field: optional uint32 page_size = 5;
+   */
+  pageSize?: number;
+
+  /**
+   * Opaque; from the previous reply's nextPageToken.
+   *
+   * @generated from field: optional string page_token = 6;
+   */
+  pageToken?: string;
+};
+
+/**
+ * Describes the message secrets.v1.ListDeploymentsRequest.
+ * Use `create(ListDeploymentsRequestSchema)` to create a new message.
+ */
+export const ListDeploymentsRequestSchema: GenMessage<ListDeploymentsRequest, {jsonType: ListDeploymentsRequestJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 18);
+
+/**
+ * @generated from message secrets.v1.ListDeploymentsResponse
+ */
+export type ListDeploymentsResponse = Message<"secrets.v1.ListDeploymentsResponse"> & {
+  /**
+   * Ordered by customer (vendor-level first), then deployment id.
+   *
+   * @generated from field: repeated secrets.v1.Deployment deployments = 1;
+   */
+  deployments: Deployment[];
+
+  /**
+   * Absent on the last page.
+   *
+   * @generated from field: optional string next_page_token = 2;
+   */
+  nextPageToken?: string | undefined;
+};
+
+/**
+ * @generated from message secrets.v1.ListDeploymentsResponse
+ */
+export type ListDeploymentsResponseJson = {
+  /**
+   * Ordered by customer (vendor-level first), then deployment id.
+   *
+   * @generated from field: repeated secrets.v1.Deployment deployments = 1;
+   */
+  deployments?: DeploymentJson[];
+
+  /**
+   * Absent on the last page.
+   *
+   * @generated from field: optional string next_page_token = 2;
+   */
+  nextPageToken?: string;
+};
+
+/**
+ * Describes the message secrets.v1.ListDeploymentsResponse.
+ * Use `create(ListDeploymentsResponseSchema)` to create a new message.
+ */
+export const ListDeploymentsResponseSchema: GenMessage<ListDeploymentsResponse, {jsonType: ListDeploymentsResponseJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 19);
+
+/**
+ * What one deployment received at its last render.
+ *
+ * @generated from message secrets.v1.Deployment
+ */
+export type Deployment = Message<"secrets.v1.Deployment"> & {
+  /**
+   * @generated from field: string deployment_id = 1;
+   */
+  deploymentId: string;
+
+  /**
+   * null for a vendor-level deployment.
+   *
+   * @generated from field: optional string customer_organization_id = 2;
+   */
+  customerOrganizationId?: string | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_rendered_at = 3;
+   */
+  lastRenderedAt?: Timestamp | undefined;
+
+  /**
+   * Who asked for the last render: the person or outside service render acted for, else the caller.
+   *
+   * @generated from field: secrets.v1.Actor requested_by = 4;
+   */
+  requestedBy?: Actor | undefined;
+
+  /**
+   * @generated from field: repeated secrets.v1.DeploymentReference references = 5;
+   */
+  references: DeploymentReference[];
+
+  /**
+   * A referenced key has a newer version or was deleted: redeploy.
+   *
+   * @generated from field: bool stale = 6;
+   */
+  stale: boolean;
+};
+
+/**
+ * What one deployment received at its last render.
+ *
+ * @generated from message secrets.v1.Deployment
+ */
+export type DeploymentJson = {
+  /**
+   * @generated from field: string deployment_id = 1;
+   */
+  deploymentId?: string;
+
+  /**
+   * null for a vendor-level deployment.
+   *
+   * @generated from field: optional string customer_organization_id = 2;
+   */
+  customerOrganizationId?: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_rendered_at = 3;
+   */
+  lastRenderedAt?: TimestampJson;
+
+  /**
+   * Who asked for the last render: the person or outside service render acted for, else the caller.
+   *
+   * @generated from field: secrets.v1.Actor requested_by = 4;
+   */
+  requestedBy?: ActorJson;
+
+  /**
+   * @generated from field: repeated secrets.v1.DeploymentReference references = 5;
+   */
+  references?: DeploymentReferenceJson[];
+
+  /**
+   * A referenced key has a newer version or was deleted: redeploy.
+   *
+   * @generated from field: bool stale = 6;
+   */
+  stale?: boolean;
+};
+
+/**
+ * Describes the message secrets.v1.Deployment.
+ * Use `create(DeploymentSchema)` to create a new message.
+ */
+export const DeploymentSchema: GenMessage<Deployment, {jsonType: DeploymentJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 20);
+
+/**
+ * @generated from message secrets.v1.DeploymentReference
+ */
+export type DeploymentReference = Message<"secrets.v1.DeploymentReference"> & {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * The version the deployment received.
+   *
+   * @generated from field: uint32 version = 2;
+   */
+  version: number;
+
+  /**
+   * vendor | customer.
+   *
+   * @generated from field: string scope = 3;
+   */
+  scope: string;
+
+  /**
+   * The key's current version in that scope (its stream version, a deletion included).
+   *
+   * @generated from field: uint32 latest_version = 4;
+   */
+  latestVersion: number;
+
+  /**
+   * @generated from field: bool deleted = 5;
+   */
+  deleted: boolean;
+};
+
+/**
+ * @generated from message secrets.v1.DeploymentReference
+ */
+export type DeploymentReferenceJson = {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key?: string;
+
+  /**
+   * The version the deployment received.
+   *
+   * @generated from field: uint32 version = 2;
+   */
+  version?: number;
+
+  /**
+   * vendor | customer.
+   *
+   * @generated from field: string scope = 3;
+   */
+  scope?: string;
+
+  /**
+   * The key's current version in that scope (its stream version, a deletion included).
+   *
+   * @generated from field: uint32 latest_version = 4;
+   */
+  latestVersion?: number;
+
+  /**
+   * @generated from field: bool deleted = 5;
+   */
+  deleted?: boolean;
+};
+
+/**
+ * Describes the message secrets.v1.DeploymentReference.
+ * Use `create(DeploymentReferenceSchema)` to create a new message.
+ */
+export const DeploymentReferenceSchema: GenMessage<DeploymentReference, {jsonType: DeploymentReferenceJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 21);
+
+/**
+ * @generated from message secrets.v1.ForgetDeploymentRequest
+ */
+export type ForgetDeploymentRequest = Message<"secrets.v1.ForgetDeploymentRequest"> & {
+  /**
+   * @generated from field: string deployment_id = 1;
+   */
+  deploymentId: string;
+
+  /**
+   * @generated from field: optional string customer_organization_id = 2;
+   */
+  customerOrganizationId?: string | undefined;
+};
+
+/**
+ * @generated from message secrets.v1.ForgetDeploymentRequest
+ */
+export type ForgetDeploymentRequestJson = {
+  /**
+   * @generated from field: string deployment_id = 1;
+   */
+  deploymentId?: string;
+
+  /**
+   * @generated from field: optional string customer_organization_id = 2;
+   */
+  customerOrganizationId?: string;
+};
+
+/**
+ * Describes the message secrets.v1.ForgetDeploymentRequest.
+ * Use `create(ForgetDeploymentRequestSchema)` to create a new message.
+ */
+export const ForgetDeploymentRequestSchema: GenMessage<ForgetDeploymentRequest, {jsonType: ForgetDeploymentRequestJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 22);
+
+/**
+ * @generated from message secrets.v1.ForgetDeploymentResponse
+ */
+export type ForgetDeploymentResponse = Message<"secrets.v1.ForgetDeploymentResponse"> & {
+  /**
+   * @generated from field: string deployment_id = 1;
+   */
+  deploymentId: string;
+
+  /**
+   * @generated from field: optional string customer_organization_id = 2;
+   */
+  customerOrganizationId?: string | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp forgotten_at = 3;
+   */
+  forgottenAt?: Timestamp | undefined;
+};
+
+/**
+ * @generated from message secrets.v1.ForgetDeploymentResponse
+ */
+export type ForgetDeploymentResponseJson = {
+  /**
+   * @generated from field: string deployment_id = 1;
+   */
+  deploymentId?: string;
+
+  /**
+   * @generated from field: optional string customer_organization_id = 2;
+   */
+  customerOrganizationId?: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp forgotten_at = 3;
+   */
+  forgottenAt?: TimestampJson;
+};
+
+/**
+ * Describes the message secrets.v1.ForgetDeploymentResponse.
+ * Use `create(ForgetDeploymentResponseSchema)` to create a new message.
+ */
+export const ForgetDeploymentResponseSchema: GenMessage<ForgetDeploymentResponse, {jsonType: ForgetDeploymentResponseJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 23);
+
+/**
  * Published on `secrets.events.<organizationId>.<type>` (stream SECRETS_EVENTS, Nats-Msg-Id =
  * eventId); metadata only, never a value.
  *
@@ -1116,7 +1524,8 @@ export type SecretEvent = Message<"secrets.v1.SecretEvent"> & {
   eventId: string;
 
   /**
-   * SecretCreated | SecretValueUpdated | SecretDeleted | SecretValuesResolved | OrganizationPurged.
+   * SecretCreated | SecretValueUpdated | SecretDeleted | SecretValuesResolved | OrganizationPurged |
+   * DeploymentForgotten.
    *
    * @generated from field: string type = 2;
    */
@@ -1195,7 +1604,8 @@ export type SecretEventJson = {
   eventId?: string;
 
   /**
-   * SecretCreated | SecretValueUpdated | SecretDeleted | SecretValuesResolved | OrganizationPurged.
+   * SecretCreated | SecretValueUpdated | SecretDeleted | SecretValuesResolved | OrganizationPurged |
+   * DeploymentForgotten.
    *
    * @generated from field: string type = 2;
    */
@@ -1266,7 +1676,7 @@ export type SecretEventJson = {
  * Use `create(SecretEventSchema)` to create a new message.
  */
 export const SecretEventSchema: GenMessage<SecretEvent, {jsonType: SecretEventJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 18);
+  messageDesc(file_secrets_v1_secrets, 24);
 
 /**
  * Request-reply subjects on queue `secrets`. A method's subject is `<package>.<method in lower
@@ -1332,6 +1742,26 @@ export const SecretsService: GenService<{
     methodKind: "unary";
     input: typeof ResolveSecretsRequestSchema;
     output: typeof ResolveSecretsResponseSchema;
+  },
+  /**
+   * Any user of the scope: where values went (the deployment index) and what to redeploy.
+   *
+   * @generated from rpc secrets.v1.SecretsService.Deployments
+   */
+  deployments: {
+    methodKind: "unary";
+    input: typeof ListDeploymentsRequestSchema;
+    output: typeof ListDeploymentsResponseSchema;
+  },
+  /**
+   * Users with read_write or admin: a deployment is gone; it is no longer listed.
+   *
+   * @generated from rpc secrets.v1.SecretsService.ForgetDeployment
+   */
+  forgetDeployment: {
+    methodKind: "unary";
+    input: typeof ForgetDeploymentRequestSchema;
+    output: typeof ForgetDeploymentResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_secrets_v1_secrets, 0);
