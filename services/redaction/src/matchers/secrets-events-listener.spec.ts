@@ -38,6 +38,12 @@ describe('matcherChangeOf', () => {
     expect(matcherChangeOf(event({ type, organizationId: 'acme' }))).toEqual({ kind: 'none' });
   });
 
+  it('ignores a deployment forgotten from the index: no value changes', () => {
+    expect(
+      matcherChangeOf(event({ type: 'DeploymentForgotten', organizationId: 'acme', customerOrganizationId: 'g' })),
+    ).toEqual({ kind: 'none' });
+  });
+
   it('treats a deletion like any change, and an unknown type too', () => {
     expect(
       matcherChangeOf(event({ type: 'SecretDeleted', organizationId: 'acme', customerOrganizationId: 'g' })),

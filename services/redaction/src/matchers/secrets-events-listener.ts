@@ -10,8 +10,16 @@ export type MatcherChange =
   | { readonly kind: 'organization'; readonly organizationId: string }
   | { readonly kind: 'everything' };
 
-/** Events that change no value: access records (one per resolve, this service's own included) and key rotations. */
-const VALUE_NEUTRAL_TYPES = new Set(['SecretValuesResolved', 'DataKeyRotated', 'DataKeysRewrapped']);
+/**
+ * Events that change no value: access records (one per resolve, this service's own included), key rotations and a
+ * deployment forgotten from the index.
+ */
+const VALUE_NEUTRAL_TYPES = new Set([
+  'SecretValuesResolved',
+  'DataKeyRotated',
+  'DataKeysRewrapped',
+  'DeploymentForgotten',
+]);
 
 /**
  * What an event on `secrets.events.>` invalidates: a customer's change its scope, a vendor-level change or purge
