@@ -19,6 +19,7 @@ export {
   type ErrorMapper,
   type WireError,
 } from './errors';
+export { FORWARDING_SERVICES, ForwardedTokenVerifier, ON_BEHALF_OF_HEADER, isPlatformService } from './forwarded-token';
 export {
   JetStreamSetupConflict,
   ensureStreams,
