@@ -3,6 +3,7 @@
 // no value records nothing. Secrets verifies the forwarded token itself: a forged one is refused, and a forwarded
 // identity never widens what render may resolve (a customer user gets its own customer's values only).
 import { replyKeyThumbprint } from '@platform/crypto';
+import { bearerTokenOf, forwardedTokenDigest } from '@platform/messaging';
 import { PlaintextValues, type Reply, ResolveCaller, eventuallyValue, testTenants } from '@platform/testing';
 import { Client } from 'pg';
 import { type PlatformUnderTest, startPlatform } from '../reliability/fixtures/platform';
@@ -57,11 +58,16 @@ describe('attribution of reads through render', () => {
       (records) => records.length >= count,
     );
 
-  /** `secrets.v1.resolve` as render calls it (its own single-use token), with `onBehalfOf` as the forwarded header. */
-  async function resolveAsRender(request: Record<string, unknown>, onBehalfOf?: string) {
+  /**
+   * `secrets.v1.resolve` as render calls it: its own single-use token binding (`obo`) the token in `onBehalfOf`, the
+   * forwarded header; `bind` overrides which token render's own names (null: none).
+   */
+  async function resolveAsRender(request: Record<string, unknown>, onBehalfOf?: string, bind?: string | null) {
     const caller = await ResolveCaller.create(platform.tokens, 'render', RENDER_SCOPES);
+    const forwarded = bind === undefined ? onBehalfOf && bearerTokenOf(onBehalfOf) : bind;
     const token = await platform.tokens.platformService('render', 'secrets', RENDER_SCOPES, {
       cnf: { jkt: replyKeyThumbprint(caller.publicJwk) },
+      ...(forwarded ? { obo: forwardedTokenDigest(forwarded) } : {}),
     });
     const body = caller.request({ organizationId: vendor, keys: ['DB_PASSWORD'], ...request });
     return platform.client.request<ErrorJson>('secrets.v1.resolve', body, {
@@ -206,6 +212,23 @@ describe('attribution of reads through render', () => {
       status: 401,
       code: 'UNAUTHENTICATED',
       message: "invalid forwarded token (On-Behalf-Of): a platform service's own single-use token is never forwarded",
+    });
+    // Render's own token binds the forwarded one: stripped, swapped or unbound on the way, it is refused.
+    const bob = await platform.tokens.vendor(vendor, 'read_write', `bob-${run}@acme`);
+    expect(refusal(await resolveAsRender({}, undefined, alice))).toEqual({
+      status: 401,
+      code: 'UNAUTHENTICATED',
+      message: 'invalid token: it binds a forwarded token (obo) but the request has no On-Behalf-Of header',
+    });
+    expect(refusal(await resolveAsRender({}, `Bearer ${bob}`, alice))).toEqual({
+      status: 401,
+      code: 'UNAUTHENTICATED',
+      message: "invalid forwarded token (On-Behalf-Of): it is not the token the caller's own token binds (obo)",
+    });
+    expect(refusal(await resolveAsRender({}, `Bearer ${bob}`, null))).toEqual({
+      status: 401,
+      code: 'UNAUTHENTICATED',
+      message: "invalid forwarded token (On-Behalf-Of): the caller's own token does not bind it (obo)",
     });
     // The genuine token is accepted, so the refusals above are the forwarded token's alone.
     expect((await resolveAsRender({}, `Bearer ${alice}`)).status).toBeUndefined();

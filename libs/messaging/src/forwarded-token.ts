@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { type CommonConfig, type ServiceName } from '@platform/config';
 import { TokenError, TokenErrorCode, TokenVerifier } from '@platform/crypto';
 import { type Logger } from 'pino';
@@ -24,6 +25,16 @@ export function isPlatformService(principal: Principal): boolean {
     Object.hasOwn(PLATFORM_SERVICE_SCOPES, principal.org) &&
     principal.sub === `service:${principal.org}`
   );
+}
+
+/** The `obo` claim of a forwarding service's own token: the base64url SHA-256 of the token it forwards. */
+export function forwardedTokenDigest(token: string): string {
+  return createHash('sha256').update(token, 'utf8').digest('base64url');
+}
+
+/** The token of a `Bearer <token>` header value, or undefined when it is not one. */
+export function bearerTokenOf(header: string): string | undefined {
+  return /^Bearer ([A-Za-z0-9_.-]+)$/.exec(header.trim())?.[1];
 }
 
 function forwardedRefusal(reason: string): PlatformError {
@@ -70,10 +81,18 @@ export class ForwardedTokenVerifier {
 
   /**
    * Who `caller` asked on behalf of: undefined without the header. The header is accepted only from a forwarding
-   * platform service (else PERMISSION_DENIED); a token that fails any check is UNAUTHENTICATED, naming the header.
+   * platform service (else PERMISSION_DENIED) whose own token binds it (`obo`); a token that fails any check is
+   * UNAUTHENTICATED, naming the header.
    */
   async requesterOf(caller: Principal, header: string | undefined): Promise<Principal | undefined> {
-    if (header === undefined) return undefined;
+    const bound = caller.orgType === 'service' ? caller.forwardedTokenDigest : undefined;
+    if (header === undefined) {
+      if (bound === undefined) return undefined;
+      throw new PlatformError(
+        'UNAUTHENTICATED',
+        `invalid token: it binds a forwarded token (obo) but the request has no ${ON_BEHALF_OF_HEADER} header`,
+      );
+    }
     const verifier = isPlatformService(caller) ? this.verifiers.get(caller.org) : undefined;
     if (verifier === undefined) {
       throw new PlatformError(
@@ -81,11 +100,15 @@ export class ForwardedTokenVerifier {
         `${ON_BEHALF_OF_HEADER} is accepted only from ${FORWARDING_SERVICES.map((name) => `service:${name}`).join(', ')}`,
       );
     }
-    const match = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(header.trim());
-    if (!match) throw forwardedRefusal(`the header must be "Bearer <token>"`);
+    const token = bearerTokenOf(header);
+    if (token === undefined) throw forwardedRefusal(`the header must be "Bearer <token>"`);
+    if (bound === undefined) throw forwardedRefusal("the caller's own token does not bind it (obo)");
+    if (bound !== forwardedTokenDigest(token)) {
+      throw forwardedRefusal("it is not the token the caller's own token binds (obo)");
+    }
     let requester: Principal;
     try {
-      requester = principalFromClaims(await verifier.verify(match[1]));
+      requester = principalFromClaims(await verifier.verify(token));
     } catch (error) {
       if (error instanceof TokenError && error.code === TokenErrorCode.REPLAY_CACHE_FULL) {
         throw new PlatformError('UNAVAILABLE', error.message);

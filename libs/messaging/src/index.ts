@@ -19,7 +19,14 @@ export {
   type ErrorMapper,
   type WireError,
 } from './errors';
-export { FORWARDING_SERVICES, ForwardedTokenVerifier, ON_BEHALF_OF_HEADER, isPlatformService } from './forwarded-token';
+export {
+  FORWARDING_SERVICES,
+  ForwardedTokenVerifier,
+  ON_BEHALF_OF_HEADER,
+  bearerTokenOf,
+  forwardedTokenDigest,
+  isPlatformService,
+} from './forwarded-token';
 export {
   JetStreamSetupConflict,
   ensureStreams,

@@ -11,7 +11,13 @@ import {
   newReplyNonce,
   replyKeyThumbprint,
 } from '@platform/crypto';
-import { DependencyError, ON_BEHALF_OF_HEADER, PlatformError, type ServiceClient } from '@platform/messaging';
+import {
+  DependencyError,
+  ON_BEHALF_OF_HEADER,
+  PlatformError,
+  type ServiceClient,
+  forwardedTokenDigest,
+} from '@platform/messaging';
 import { type Histogram } from 'prom-client';
 import { type RenderScope } from './render-scope';
 import { RenderError, RenderErrorCode } from './render.error';
@@ -36,7 +42,7 @@ export interface ResolvedSecrets {
 export interface ResolveAttribution {
   /** The deployment the render is for. */
   readonly deploymentId?: string;
-  /** The render caller's own `Authorization` header, forwarded as `On-Behalf-Of` for secrets to verify and record. */
+  /** The render caller's own token, forwarded as `On-Behalf-Of` (and bound by `obo`) for secrets to verify and record. */
   readonly onBehalfOf?: string;
 }
 
@@ -259,8 +265,12 @@ export class ResolvedSecretValues implements SecretValueSource, SecretMetadataSo
     try {
       reply = await this.services.request<ResolveReply>('secrets.v1.resolve', request, {
         timeoutMs: this.options.timeoutMs,
-        claims: { cnf: { jkt: thumbprint } },
-        ...(onBehalfOf === undefined ? {} : { headers: new Map([[ON_BEHALF_OF_HEADER, onBehalfOf]]) }),
+        // `obo` binds the forwarded token to render's own, so it can be neither stripped nor swapped on the way.
+        claims: {
+          cnf: { jkt: thumbprint },
+          ...(onBehalfOf === undefined ? {} : { obo: forwardedTokenDigest(onBehalfOf) }),
+        },
+        ...(onBehalfOf === undefined ? {} : { headers: new Map([[ON_BEHALF_OF_HEADER, `Bearer ${onBehalfOf}`]]) }),
       });
     } catch (error) {
       throw secretsFailure(error);

@@ -90,8 +90,8 @@ describe('TemplateRenderer.render', () => {
     const platformService: Principal = { ...deployer, sub: 'service:redaction', org: 'redaction' };
     await renderer.render(platformService, { ...render(template), organizationId: 'acme' }, 'Bearer spent.jwt');
     expect(source.attributions).toEqual([
-      { deploymentId: 'web-1', onBehalfOf: 'Bearer user.jwt' },
-      { deploymentId: undefined, onBehalfOf: 'Bearer deployer.jwt' },
+      { deploymentId: 'web-1', onBehalfOf: 'user.jwt' },
+      { deploymentId: undefined, onBehalfOf: 'deployer.jwt' },
       { deploymentId: undefined, onBehalfOf: undefined },
     ]);
   });

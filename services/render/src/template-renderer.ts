@@ -1,4 +1,4 @@
-import { type Principal, type Scope, assertIdentifier, isPlatformService } from '@platform/messaging';
+import { type Principal, type Scope, assertIdentifier, bearerTokenOf, isPlatformService } from '@platform/messaging';
 import { renderFormatOf } from './output-format';
 import { RenderError, RenderErrorCode } from './render.error';
 import { assertMayRenderValues, renderScope } from './render-scope';
@@ -87,7 +87,8 @@ export class TemplateRenderer {
         : (
             await this.values.resolve(scope, keys, request.pins, {
               deploymentId: request.deploymentId,
-              onBehalfOf: authorization === undefined || isPlatformService(principal) ? undefined : authorization,
+              onBehalfOf:
+                authorization === undefined || isPlatformService(principal) ? undefined : bearerTokenOf(authorization),
             })
           ).values;
 
