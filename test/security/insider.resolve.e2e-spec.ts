@@ -192,7 +192,10 @@ describe('insider: resolve replies and reply keys', () => {
           rewrite(msg, (body) => Object.assign(body, { organizationId: otherVendor })),
         ),
       );
-    await expectRefused('organization', () => renderAs(vendorUser));
+    // A user's forwarded identity already stops this at secrets (attribution.e2e-spec.ts); a deployer's (render:any)
+    // spans organizations, so the reply check is what must catch it.
+    const deployer = await tokens.service('deployer', ['render:any']);
+    await expectRefused('organization', () => renderAs(deployer, { organizationId: vendor }));
     attack = async (msg) =>
       answer(
         msg,

@@ -8,13 +8,14 @@ import { renderService } from '../../../services/render/src/render.definition';
 import { secretsService } from '../../../services/secrets/src/secrets.definition';
 import {
   type TestDatabase,
+  TestNatsClient,
   TestTokens,
   type TestService,
   createTestDatabase,
   startTestService,
   uniqueSubjectPrefix,
 } from '@platform/testing';
-import { testInfrastructure } from '@platform/testing';
+import { eventually, testInfrastructure } from '@platform/testing';
 import { COMMANDS } from '../src/main';
 
 const BIN = join(__dirname, '../../../bin/secrets.js');
@@ -200,6 +201,56 @@ describe('secrets CLI', () => {
       code: 0,
       stdout: expect.stringMatching(/^ok: \d+ records checked/),
     });
+  });
+
+  it('finds a read through render by the user who rendered and by its deployment', async () => {
+    const client = await TestNatsClient.connect(prefix);
+    try {
+      const rendered = await client.request(
+        'render.v1.render',
+        { template: 'DB={{ .Secrets.DB_PASSWORD }}', format: 'env', deploymentId: 'cli-web' },
+        { token: adminToken },
+      );
+      expect(rendered.status).toBeUndefined();
+      await eventually('the read reaches audit', async () => {
+        const reply = await client.request<{ records?: unknown[] }>(
+          'audit.v1.query',
+          { deploymentId: 'cli-web' },
+          { token: adminToken },
+        );
+        return (reply.body.records ?? []).length === 1;
+      });
+    } finally {
+      await client.close();
+    }
+    const table = await cli(['audit', 'query', '--deployment', 'cli-web']);
+    expect(table).toMatchObject({ code: 0, stderr: '' });
+    expect(table.stdout).toMatch(/^AT\s+TYPE\s+KEY\s+VERSION\s+SCOPE\s+BY\s+FOR\s+DEPLOYMENT/);
+    expect(table.stdout).toMatch(
+      /SecretValuesResolved\s+DB_PASSWORD@1\s+\d+\s+vendor\s+service:render\s+admin@clivendor\s+cli-web/,
+    );
+    const json = await cli([
+      'audit',
+      'query',
+      '--actor',
+      'admin@clivendor',
+      '--type',
+      'SecretValuesResolved',
+      '--json',
+    ]);
+    const { records } = JSON.parse(json.stdout) as { records: Array<Record<string, unknown>> };
+    // Earlier renders and runs of this user are found too, each recorded for the user through render.
+    expect(records.length).toBeGreaterThan(1);
+    for (const record of records) expect(record.requestedBy).toMatchObject({ sub: 'admin@clivendor' });
+    expect(records).toContainEqual(
+      expect.objectContaining({
+        actor: { sub: 'service:render', org: 'render', role: '' },
+        requestedBy: { sub: 'admin@clivendor', org: 'clivendor', role: 'admin' },
+        deploymentId: 'cli-web',
+        resolved: [{ key: 'DB_PASSWORD', version: 1, scope: 'vendor' }],
+      }),
+    );
+    expect(JSON.stringify(records) + table.stdout).not.toContain('pw-from-stdin');
   });
 
   it('has --help on every command and a usage error for unknown ones', async () => {

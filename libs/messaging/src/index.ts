@@ -20,6 +20,14 @@ export {
   type WireError,
 } from './errors';
 export {
+  FORWARDING_SERVICES,
+  ForwardedTokenVerifier,
+  ON_BEHALF_OF_HEADER,
+  bearerTokenOf,
+  forwardedTokenDigest,
+  isPlatformService,
+} from './forwarded-token';
+export {
   JetStreamSetupConflict,
   ensureStreams,
   prefixedStreamName,

@@ -69,6 +69,11 @@ export interface ServicePrincipal extends PrincipalBase {
    * answers to a caller-chosen key (resolve's reply key) accepts only this one.
    */
   readonly confirmedKey?: string;
+  /**
+   * The `obo` claim: the base64url SHA-256 of the caller's token a platform service forwards beside this one
+   * (`On-Behalf-Of`, ARCHITECTURE.md §4), so the header can be neither stripped nor swapped on the way.
+   */
+  readonly forwardedTokenDigest?: string;
 }
 /** Who is calling, from a verified token. */
 export type Principal = VendorUser | CustomerUser | ServicePrincipal;
@@ -109,7 +114,18 @@ export function principalFromClaims(claims: Readonly<Record<string, unknown>>): 
     const scope = typeof claims.scope === 'string' ? claims.scope.split(' ').filter(Boolean) : [];
     const scopes = new Set(scope.filter((s): s is ServiceScope => (SCOPES as readonly string[]).includes(s)));
     const confirmedKey = confirmationClaim(claims);
-    return confirmedKey === undefined ? { sub, org, orgType, scopes } : { sub, org, orgType, scopes, confirmedKey };
+    const obo = claims.obo;
+    if (obo !== undefined && (typeof obo !== 'string' || !THUMBPRINT.test(obo))) {
+      throw unauthenticated('claim "obo" must be a base64url SHA-256 digest');
+    }
+    return {
+      sub,
+      org,
+      orgType,
+      scopes,
+      ...(confirmedKey === undefined ? {} : { confirmedKey }),
+      ...(obo === undefined ? {} : { forwardedTokenDigest: obo }),
+    };
   }
   const role = claims.role;
   if (typeof role !== 'string' || !(ROLES as readonly string[]).includes(role)) {

@@ -43,14 +43,22 @@ export class ServiceClient {
     private readonly tokens: ServiceTokenIssuer,
   ) {}
 
-  /** `claims`: extra token claims for this call only, such as `cnf` binding resolve's reply key to the token. */
+  /**
+   * `claims`: extra token claims for this call only, such as `cnf` binding resolve's reply key to the token.
+   * `headers`: further request headers, such as `On-Behalf-Of` (never `Authorization`, which is this service's own).
+   */
   async request<Reply>(
     subject: string,
     body: unknown,
-    options: { timeoutMs: number; claims?: Readonly<Record<string, unknown>> },
+    options: {
+      timeoutMs: number;
+      claims?: Readonly<Record<string, unknown>>;
+      headers?: ReadonlyMap<string, string>;
+    },
   ): Promise<Reply> {
     const headers = natsHeaders();
     const callee = subject.split('.')[0];
+    for (const [name, value] of options.headers ?? []) headers.set(name, value);
     headers.set('Authorization', `Bearer ${await this.tokens.token(callee, options.claims)}`);
     let reply;
     try {

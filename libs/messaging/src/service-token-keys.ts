@@ -67,7 +67,11 @@ export async function serviceTokenKeys(
  * Re-reads AUTH_JWKS_FILE every AUTH_JWKS_RELOAD_SECONDS and swaps the keys when its content changed, so a removed
  * key stops verifying without a restart. A file that cannot be read or imported keeps the current keys, loudly.
  */
-export function reloadJwks(definition: ServiceDefinition, verifier: TokenVerifier, logger: Logger): () => void {
+export function reloadJwks(
+  definition: Pick<ServiceDefinition, 'config'>,
+  verifier: TokenVerifier,
+  logger: Logger,
+): () => void {
   const { authJwks, authJwksReloadSeconds } = definition.config;
   if (!isAbsolute(authJwks.source)) return () => undefined;
   const path = authJwks.source;

@@ -34,9 +34,12 @@ export class RenderHandler {
   render(
     @CurrentPrincipal() principal: Principal,
     @RequestBody(RenderRequestSchema) request: RenderRequest,
+    @RequestContext() context: NatsContext,
   ): Promise<JsonObject> {
+    // The guard has verified this header; render forwards it (On-Behalf-Of) so secrets records who asked.
+    const authorization = headerOf(context, 'Authorization');
     return this.measured('render.v1.render', request.format, async () =>
-      toWireJson(RenderResponseSchema, await this.renderer.render(principal, request)),
+      toWireJson(RenderResponseSchema, await this.renderer.render(principal, request, authorization)),
     );
   }
 

@@ -11,7 +11,13 @@ import {
   newReplyNonce,
   replyKeyThumbprint,
 } from '@platform/crypto';
-import { DependencyError, PlatformError, type ServiceClient } from '@platform/messaging';
+import {
+  DependencyError,
+  ON_BEHALF_OF_HEADER,
+  PlatformError,
+  type ServiceClient,
+  forwardedTokenDigest,
+} from '@platform/messaging';
 import { type Histogram } from 'prom-client';
 import { type RenderScope } from './render-scope';
 import { RenderError, RenderErrorCode } from './render.error';
@@ -32,12 +38,21 @@ export interface ResolvedSecrets {
   readonly values: ReadonlyMap<string, ResolvedValue>;
 }
 
+/** For whom and what a render resolves, recorded by the secrets service on SecretValuesResolved. */
+export interface ResolveAttribution {
+  /** The deployment the render is for. */
+  readonly deploymentId?: string;
+  /** The render caller's own token, forwarded as `On-Behalf-Of` (and bound by `obo`) for secrets to verify and record. */
+  readonly onBehalfOf?: string;
+}
+
 /** Where values come from: `keys` the keys a template needs, or `'all'` when it reads `.Secrets` dynamically. */
 export interface SecretValueSource {
   resolve(
     scope: RenderScope,
     keys: readonly string[] | 'all',
     pins: Readonly<Record<string, number>>,
+    attribution?: ResolveAttribution,
   ): Promise<ResolvedSecrets>;
 }
 
@@ -195,15 +210,21 @@ export class ResolvedSecretValues implements SecretValueSource, SecretMetadataSo
     scope: RenderScope,
     keys: readonly string[] | 'all',
     pins: Readonly<Record<string, number>>,
+    attribution: ResolveAttribution = {},
   ): Promise<ResolvedSecrets> {
     assertPinVersions(pins);
     const named = keys === 'all' ? [] : keys;
     // The pins of the named keys, from the pins' own entries: `pins[key]` would find Object.prototype's `toString`.
     const wanted = new Set(named);
-    const payload = await this.request(scope, {
-      keys: named,
-      pins: keys === 'all' ? pins : Object.fromEntries(Object.entries(pins).filter(([key]) => wanted.has(key))),
-    });
+    const payload = await this.request(
+      scope,
+      {
+        keys: named,
+        pins: keys === 'all' ? pins : Object.fromEntries(Object.entries(pins).filter(([key]) => wanted.has(key))),
+        ...(attribution.deploymentId === undefined ? {} : { deploymentId: attribution.deploymentId }),
+      },
+      attribution.onBehalfOf,
+    );
     return { values: valuesOf(payload) };
   }
 
@@ -216,7 +237,13 @@ export class ResolvedSecretValues implements SecretValueSource, SecretMetadataSo
   /** One `secrets.v1.resolve` with the tenant's reply key and a fresh nonce; the checked, decrypted payload. */
   private async request(
     scope: RenderScope,
-    body: { keys: readonly string[]; pins: Readonly<Record<string, number>>; metadataOnly?: true },
+    body: {
+      keys: readonly string[];
+      pins: Readonly<Record<string, number>>;
+      metadataOnly?: true;
+      deploymentId?: string;
+    },
+    onBehalfOf?: string,
   ): Promise<unknown> {
     const { publicJwk, privateKey, thumbprint } = await this.options.replyKeys.pair(tenantOf(scope));
     const binding: ReplyBinding = {
@@ -238,7 +265,12 @@ export class ResolvedSecretValues implements SecretValueSource, SecretMetadataSo
     try {
       reply = await this.services.request<ResolveReply>('secrets.v1.resolve', request, {
         timeoutMs: this.options.timeoutMs,
-        claims: { cnf: { jkt: thumbprint } },
+        // `obo` binds the forwarded token to render's own, so it can be neither stripped nor swapped on the way.
+        claims: {
+          cnf: { jkt: thumbprint },
+          ...(onBehalfOf === undefined ? {} : { obo: forwardedTokenDigest(onBehalfOf) }),
+        },
+        ...(onBehalfOf === undefined ? {} : { headers: new Map([[ON_BEHALF_OF_HEADER, `Bearer ${onBehalfOf}`]]) }),
       });
     } catch (error) {
       throw secretsFailure(error);

@@ -1,7 +1,12 @@
 import { type Principal, type Scope } from '@platform/messaging';
 import { RenderError } from './render.error';
 import { type KeyCatalog, type KeyInScope } from './secret-key-catalog';
-import { type ResolvedSecrets, type ResolvedValue, type SecretValueSource } from './secret-values';
+import {
+  type ResolveAttribution,
+  type ResolvedSecrets,
+  type ResolvedValue,
+  type SecretValueSource,
+} from './secret-values';
 import { TemplateCache } from './template-cache';
 import { type Executed, type Parsed, type TemplateJob, failureError, runTemplateJob } from './template-jobs';
 import { type TemplateWork } from './template-pool';
@@ -28,6 +33,7 @@ class InlineTemplateWork implements TemplateWork {
 /** An in-memory secrets service: one scope's values, and every resolve asked of it. */
 class ScopeValues implements SecretValueSource {
   readonly calls: { scope: Scope; keys: readonly string[] | 'all'; pins: Readonly<Record<string, number>> }[] = [];
+  readonly attributions: (ResolveAttribution | undefined)[] = [];
 
   constructor(private readonly values: Record<string, ResolvedValue>) {}
 
@@ -35,8 +41,10 @@ class ScopeValues implements SecretValueSource {
     scope: Scope,
     keys: readonly string[] | 'all',
     pins: Readonly<Record<string, number>>,
+    attribution?: ResolveAttribution,
   ): Promise<ResolvedSecrets> {
     this.calls.push({ scope, keys, pins });
+    this.attributions.push(attribution);
     const wanted = keys === 'all' ? Object.keys(this.values) : keys.filter((key) => key in this.values);
     return Promise.resolve({ values: new Map(wanted.map((key) => [key, this.values[key]])) });
   }
@@ -68,6 +76,26 @@ async function refusal(promise: Promise<unknown>): Promise<{ code: string; messa
 const render = (template: string, format = 'env', pins: Record<string, number> = {}) => ({ template, format, pins });
 
 describe('TemplateRenderer.render', () => {
+  it("passes on the deployment and the caller's own token, except a platform service's single-use one", async () => {
+    const { renderer, source } = setup({ API_KEY: vendorValue('sk-1') });
+    const template = 'K={{ .Secrets.API_KEY }}';
+    await renderer.render(vendor, { ...render(template), deploymentId: 'web-1' }, 'Bearer user.jwt');
+    const deployer: Principal = {
+      sub: 'service:deployer',
+      org: 'deployer',
+      orgType: 'service',
+      scopes: new Set(['render:any']),
+    };
+    await renderer.render(deployer, { ...render(template), organizationId: 'acme' }, 'Bearer deployer.jwt');
+    const platformService: Principal = { ...deployer, sub: 'service:redaction', org: 'redaction' };
+    await renderer.render(platformService, { ...render(template), organizationId: 'acme' }, 'Bearer spent.jwt');
+    expect(source.attributions).toEqual([
+      { deploymentId: 'web-1', onBehalfOf: 'user.jwt' },
+      { deploymentId: undefined, onBehalfOf: 'deployer.jwt' },
+      { deploymentId: undefined, onBehalfOf: undefined },
+    ]);
+  });
+
   it('refuses read_only users: rendering hands out values', async () => {
     const { renderer, source } = setup({ API_KEY: vendorValue('sk-1') });
     const reader: Principal = { ...vendor, role: 'read_only' };

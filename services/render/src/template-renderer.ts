@@ -1,4 +1,4 @@
-import { type Principal, type Scope, assertIdentifier } from '@platform/messaging';
+import { type Principal, type Scope, assertIdentifier, bearerTokenOf, isPlatformService } from '@platform/messaging';
 import { renderFormatOf } from './output-format';
 import { RenderError, RenderErrorCode } from './render.error';
 import { assertMayRenderValues, renderScope } from './render-scope';
@@ -67,7 +67,12 @@ export class TemplateRenderer {
     private readonly maxTemplateBytes: number,
   ) {}
 
-  async render(principal: Principal, request: RenderInput): Promise<Rendered> {
+  /**
+   * `authorization`: the caller's own `Authorization` header, which the guard verified. It is forwarded to secrets
+   * (`On-Behalf-Of`) so the read is recorded as the caller's, unless the caller is a platform service, whose
+   * single-use token was spent on this call (its render is recorded as render's alone).
+   */
+  async render(principal: Principal, request: RenderInput, authorization?: string): Promise<Rendered> {
     const scope = renderScope(principal, request);
     assertMayRenderValues(principal);
     const format = renderFormatOf(request.format);
@@ -79,7 +84,13 @@ export class TemplateRenderer {
     const resolved =
       keys !== 'all' && keys.length === 0
         ? new Map<string, ResolvedValue>()
-        : (await this.values.resolve(scope, keys, request.pins)).values;
+        : (
+            await this.values.resolve(scope, keys, request.pins, {
+              deploymentId: request.deploymentId,
+              onBehalfOf:
+                authorization === undefined || isPlatformService(principal) ? undefined : bearerTokenOf(authorization),
+            })
+          ).values;
 
     const { output, used } = await this.work.execute(tenant, {
       kind: 'execute',

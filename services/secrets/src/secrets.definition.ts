@@ -8,7 +8,7 @@ import {
   keyMaterialSetting,
   loadServiceConfig,
 } from '@platform/config';
-import { type PlatformContext, type ServiceDefinition } from '@platform/messaging';
+import { ForwardedTokenVerifier, type PlatformContext, type ServiceDefinition } from '@platform/messaging';
 import { SecretResolver } from './resolve/secret-resolver';
 import { DeploymentIndex } from './secrets/deployment-index';
 import { SecretsHandler } from './secrets/secrets.handler';
@@ -21,9 +21,13 @@ import { type SecretsServiceSettings, SecretsRuntime } from './secrets-runtime';
 
 /** Closes the runtime when Nest shuts down (after the transport stopped taking requests). */
 class RuntimeLifecycle implements OnApplicationShutdown {
-  constructor(private readonly runtime: SecretsRuntime) {}
+  constructor(
+    private readonly runtime: SecretsRuntime,
+    private readonly forwarded: ForwardedTokenVerifier,
+  ) {}
 
   async onApplicationShutdown(): Promise<void> {
+    this.forwarded.close();
     await this.runtime.close();
   }
 }
@@ -37,7 +41,16 @@ class SecretsModule {
       controllers: [SecretsHandler],
       providers: [
         { provide: SecretsRuntime, useFactory: () => SecretsRuntime.start(context, settings) },
-        { provide: RuntimeLifecycle, ...from((runtime) => new RuntimeLifecycle(runtime)) },
+        {
+          provide: ForwardedTokenVerifier,
+          useFactory: () => ForwardedTokenVerifier.create(context.config, context.logger),
+        },
+        {
+          provide: RuntimeLifecycle,
+          useFactory: (runtime: SecretsRuntime, forwarded: ForwardedTokenVerifier) =>
+            new RuntimeLifecycle(runtime, forwarded),
+          inject: [SecretsRuntime, ForwardedTokenVerifier],
+        },
         { provide: SecretsService, ...from((runtime) => runtime.secrets) },
         { provide: SecretResolver, ...from((runtime) => runtime.resolver) },
         { provide: DeploymentIndex, ...from((runtime) => runtime.deployments) },

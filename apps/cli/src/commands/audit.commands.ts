@@ -10,11 +10,14 @@ import { table } from '../output';
 
 export const auditQueryCommand: Command = {
   path: ['audit', 'query'],
-  usage: 'audit query [--key K] [--actor SUB] [--type T …] [--customer ID] [--from TIME] [--to TIME] [--limit N]',
-  summary: 'Lists audit records, newest first (who did what to which key, never values).',
+  usage:
+    'audit query [--key K] [--actor SUB] [--deployment D] [--type T …] [--customer ID] [--from TIME] [--to TIME] [--limit N]',
+  summary:
+    'Lists audit records, newest first (who did what to which key, never values); --actor also finds reads made for SUB through render.',
   options: {
     key: { type: 'string' },
     actor: { type: 'string' },
+    deployment: { type: 'string' },
     type: { type: 'string', multiple: true },
     customer: { type: 'string' },
     from: { type: 'string' },
@@ -28,6 +31,7 @@ export const auditQueryCommand: Command = {
     const filters = {
       ...(v.key ? { key: v.key } : {}),
       ...(v.actor ? { actor: v.actor } : {}),
+      ...(v.deployment ? { deploymentId: v.deployment } : {}),
       ...(v.type ? { types: v.type } : {}),
       ...(v.customer ? { customerOrganizationId: v.customer } : {}),
       ...(v.from ? { from: v.from } : {}),
@@ -52,12 +56,14 @@ export const auditQueryCommand: Command = {
     const rows = records.map((r) => [
       r.occurredAt ?? '',
       r.type ?? '',
-      (r as { key?: string | null }).key ?? (r.resolved ?? []).map((x) => x.key).join(',') ?? '',
+      (r as { key?: string | null }).key ?? (r.resolved ?? []).map((x) => `${x.key}@${x.version}`).join(',') ?? '',
       String(r.version ?? ''),
       (r as { customerOrganizationId?: string | null }).customerOrganizationId ?? 'vendor',
       r.actor?.sub ?? '',
+      r.requestedBy?.sub ?? '',
+      r.deploymentId ?? '',
     ]);
-    context.output.out(table(['AT', 'TYPE', 'KEY', 'VERSION', 'SCOPE', 'BY'], rows));
+    context.output.out(table(['AT', 'TYPE', 'KEY', 'VERSION', 'SCOPE', 'BY', 'FOR', 'DEPLOYMENT'], rows));
   },
 };
 

@@ -35,6 +35,10 @@ describe('audit migrations', () => {
 
   it('0002 keeps a trail written under 0001 and its query paths, on leaner indexes', async () => {
     expect(await migrateAuditDatabase(database.url, { through: 'audit_0001_records' })).toEqual(['audit_0001_records']);
+    await sql.connect();
+    // Today's writer names 0004's columns: lend them for the writing, so the rows are 0001's columns alone.
+    await sql.query(`alter table audit.records add column requested_by_sub text, add column requested_by_org text,
+      add column requested_by_role text, add column deployment_id text`);
     store = AuditStore.open(database.url);
     const orgs = ['acme', 'initech'];
     const events = Array.from({ length: 300 }, (_, i) =>
@@ -57,11 +61,26 @@ describe('audit migrations', () => {
       { organizationId: 'acme', actorSub: 'admin@acme', beforeSequence: 200, limit: 50 },
     ];
     const answersBefore = await Promise.all(filters.map((filter) => store.query(filter)));
-    const trail = async () => (await sql.query('select * from audit.records order by sequence')).rows;
-    await sql.connect();
+    await sql.query(`alter table audit.records drop column requested_by_sub, drop column requested_by_org,
+      drop column requested_by_role, drop column deployment_id`);
+    const trail = async () =>
+      (
+        await sql.query(`select sequence, event_id, type, organization_id, customer_organization_id, key, version,
+          actor_sub, actor_org, actor_role, occurred_at, recorded_at, resolved, prev_hash, hash
+          from audit.records order by sequence`)
+      ).rows;
     const trailBefore = await trail();
 
-    expect(await migrateAuditDatabase(database.url)).toEqual(['audit_0002_leaner_indexes', 'audit_0003_stream_gaps']);
+    expect(await migrateAuditDatabase(database.url)).toEqual([
+      'audit_0002_leaner_indexes',
+      'audit_0003_stream_gaps',
+      'audit_0004_attribution',
+    ]);
+    // 0004 adds attribution, absent from every record written before.
+    const { rows: attributed } = await sql.query(
+      'select count(*)::int as n from audit.records where requested_by_sub is not null or deployment_id is not null',
+    );
+    expect(attributed).toEqual([{ n: 0 }]);
     // 0003 only adds the table of stream gaps: a trail written before it has none open.
     expect(await store.openStreamGaps()).toEqual([]);
 
@@ -76,7 +95,9 @@ describe('audit migrations', () => {
       'records_event_id_unique: btree (event_id)',
       'records_org_actor_sequence: btree (organization_id, actor_sub, sequence)',
       'records_org_customer_sequence: btree (organization_id, customer_organization_id, sequence) WHERE (customer_organization_id IS NOT NULL)',
+      'records_org_deployment_sequence: btree (organization_id, deployment_id, sequence) WHERE (deployment_id IS NOT NULL)',
       'records_org_key_sequence: btree (organization_id, key, sequence) WHERE (key IS NOT NULL)',
+      'records_org_requester_sequence: btree (organization_id, requested_by_sub, sequence) WHERE (requested_by_sub IS NOT NULL)',
       'records_pkey: btree (organization_id, sequence)',
       "records_resolved_keys: gin (resolved jsonb_path_ops) WHERE (resolved <> '[]'::jsonb)",
     ]);
@@ -111,5 +132,6 @@ describe('audit migrations', () => {
     );
     expect(keyPlan).toContain('records_org_key_sequence');
     expect(keyPlan).toContain('records_resolved_keys');
+    expect(await plan('deployment_id = $2')).toContain('records_org_deployment_sequence');
   });
 });

@@ -95,10 +95,32 @@ class AuditStreamGaps0003 extends Migration {
   }
 }
 
+/**
+ * Attribution of resolves (issue 18): who asked the service that resolved, and for which deployment. Null in every
+ * record written before, and in every record but SecretValuesResolved. Queries by actor read either sub; both new
+ * indexes hold only the rows that have a value.
+ */
+class AuditAttribution0004 extends Migration {
+  override up(): void {
+    this.addSql(`alter table audit.records
+      add column requested_by_sub text, add column requested_by_org text, add column requested_by_role text,
+      add column deployment_id text`);
+    this.addSql(
+      `create index records_org_requester_sequence on audit.records (organization_id, requested_by_sub, sequence)
+        where requested_by_sub is not null`,
+    );
+    this.addSql(
+      `create index records_org_deployment_sequence on audit.records (organization_id, deployment_id, sequence)
+        where deployment_id is not null`,
+    );
+  }
+}
+
 export const AUDIT_MIGRATIONS: readonly MigrationObject[] = [
   { name: 'audit_0001_records', class: AuditRecords0001 },
   { name: 'audit_0002_leaner_indexes', class: AuditLeanerIndexes0002 },
   { name: 'audit_0003_stream_gaps', class: AuditStreamGaps0003 },
+  { name: 'audit_0004_attribution', class: AuditAttribution0004 },
 ];
 
 function databaseNameOf(databaseUrl: string): string {

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { timestampDate } from '@bufbuild/protobuf/wkt';
 import { type QueryAuditRequest } from '@platform/contracts';
-import { type Principal, isSubject } from '@platform/messaging';
+import { IDENTIFIER_PATTERN, type Principal, isSubject } from '@platform/messaging';
 import { AuditError, AuditErrorCode } from '../audit.error';
 import { type AuditRecordJson, auditRecordJson } from '../records/audit-record';
 import { AuditCheckpoints } from '../checkpoints/audit-checkpoints';
@@ -40,6 +40,9 @@ export class AuditTrail {
     if (request.actor !== undefined && !isSubject(request.actor)) {
       throw invalid('actor', 'actor must be a subject of 1 to 256 characters without control characters');
     }
+    if (request.deploymentId !== undefined && !IDENTIFIER_PATTERN.test(request.deploymentId)) {
+      throw invalid('deploymentId', `deploymentId must match ${IDENTIFIER_PATTERN.source}`);
+    }
     const badType = request.types.find((type) => !EVENT_TYPE.test(type));
     if (badType !== undefined) throw invalid('types', `every type must match ${EVENT_TYPE.source}`);
     const from = request.from && timestampDate(request.from);
@@ -50,6 +53,7 @@ export class AuditTrail {
       ...view,
       key: request.key,
       actorSub: request.actor,
+      deploymentId: request.deploymentId,
       types: request.types,
       from,
       to,

@@ -30,6 +30,33 @@ describe('parseAuditEvent', () => {
     });
   });
 
+  it('keeps who asked and the deployment of an access event, and leaves them out when absent', () => {
+    const access = {
+      ...event,
+      type: 'SecretValuesResolved',
+      key: null,
+      actor: { sub: 'service:render', org: 'render', role: '' },
+      resolved: [{ key: 'API_TOKEN', version: 3, scope: 'vendor' }],
+    };
+    expect(
+      parseAuditEvent(
+        encode({
+          ...access,
+          requestedBy: { sub: 'alice@acme', org: 'acme', role: 'read_write' },
+          deploymentId: 'web-1',
+        }),
+      ),
+    ).toMatchObject({ requestedBy: { sub: 'alice@acme', org: 'acme', role: 'read_write' }, deploymentId: 'web-1' });
+    const plain = parseAuditEvent(encode(access));
+    expect('requestedBy' in plain || 'deploymentId' in plain).toBe(false);
+    expect(() => parseAuditEvent(encode({ ...access, deploymentId: 'a.b' }))).toThrow(
+      'event field deploymentId is missing or malformed',
+    );
+    expect(() => parseAuditEvent(encode({ ...access, requestedBy: 'alice' }))).toThrow(
+      'event field requestedBy is missing or malformed',
+    );
+  });
+
   it('drops fields outside the contract, such as a value or ciphertext', () => {
     const parsed = parseAuditEvent(
       encode({ ...event, value: 'hunter2', ciphertext: 'eyJ...', actor: { ...event.actor, token: 'jwt' } }),

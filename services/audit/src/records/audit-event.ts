@@ -42,9 +42,9 @@ function count(source: Json, field: string): number {
   return value;
 }
 
-function actorOf(source: Json): AuditActor {
-  const actor = source.actor;
-  if (!isObject(actor)) throw malformed('actor');
+function actorOf(source: Json, field = 'actor'): AuditActor {
+  const actor = source[field];
+  if (!isObject(actor)) throw malformed(field);
   return { sub: text(actor, 'sub'), org: text(actor, 'org'), role: text(actor, 'role', undefined, true) };
 }
 
@@ -90,5 +90,11 @@ export function parseAuditEvent(data: Uint8Array): AuditEvent {
     actor: actorOf(body),
     occurredAt: instant(body, 'occurredAt'),
     resolved: resolvedOf(body),
+    ...(body.requestedBy === undefined || body.requestedBy === null
+      ? {}
+      : { requestedBy: actorOf(body, 'requestedBy') }),
+    ...(body.deploymentId === undefined || body.deploymentId === null
+      ? {}
+      : { deploymentId: text(body, 'deploymentId', IDENTIFIER) }),
   };
 }

@@ -24,6 +24,10 @@ export interface AuditEvent {
   /** Millisecond precision, so the chained form and the stored form are the same instant. */
   readonly occurredAt: Date;
   readonly resolved: readonly ResolvedReference[];
+  /** SecretValuesResolved only: who asked the service that resolved (`actor`); absent when it asked for itself. */
+  readonly requestedBy?: AuditActor;
+  /** SecretValuesResolved only: the deployment the values were resolved for. */
+  readonly deploymentId?: string;
 }
 
 /** What the hash covers: the event plus where and when SECRETS_EVENTS stored it. */
@@ -52,6 +56,8 @@ export interface AuditRecordJson {
   readonly occurredAt: string;
   readonly recordedAt: string;
   readonly resolved: readonly ResolvedReference[];
+  readonly requestedBy?: AuditActor;
+  readonly deploymentId?: string;
   readonly hash: string;
   readonly prevHash: string;
 }
@@ -69,6 +75,10 @@ export function auditRecordJson(record: AuditRecord): AuditRecordJson {
     occurredAt: record.occurredAt.toISOString(),
     recordedAt: record.recordedAt.toISOString(),
     resolved: record.resolved.map(({ key, version, scope }) => ({ key, version, scope })),
+    ...(record.requestedBy
+      ? { requestedBy: { sub: record.requestedBy.sub, org: record.requestedBy.org, role: record.requestedBy.role } }
+      : {}),
+    ...(record.deploymentId === undefined ? {} : { deploymentId: record.deploymentId }),
     hash: record.hash,
     prevHash: record.prevHash,
   };

@@ -1,7 +1,7 @@
 import { type TestDatabase, createTestDatabase } from '@platform/testing';
 import { Client } from 'pg';
 import { migrateAuditDatabase } from '../database/audit-migrations';
-import { type SecretEventJson, secretEvent } from '../testing/secret-events';
+import { type SecretEventJson, secretEvent, valuesResolvedEvent } from '../testing/secret-events';
 import { parseAuditEvent } from './audit-event';
 import { AuditStore, type StreamedEvent } from './audit-store';
 
@@ -108,5 +108,58 @@ describe('AuditStore.apply over batches larger than one insert statement', () =>
       awkward.map((text) => ({ actor_sub: text === '' ? 'x' : text, actor_org: `o ${text}`, actor_role: text })),
     );
     expect(await store.verifyChain('acme')).toEqual({ ok: true, checked: awkward.length });
+  });
+});
+
+describe('AuditStore attribution of resolves', () => {
+  let database: TestDatabase;
+  let store: AuditStore;
+
+  beforeAll(async () => {
+    database = await createTestDatabase();
+    await migrateAuditDatabase(database.url);
+    store = AuditStore.open(database.url);
+  });
+
+  afterAll(async () => {
+    await store.close();
+    await database.drop();
+  });
+
+  it('records who asked and for which deployment, finds them by either sub and by deployment, and chains them', async () => {
+    const alice = { sub: 'alice@acme', org: 'acme', role: 'read_write' };
+    const resolved = [{ key: 'DB_PASSWORD', version: 2, scope: 'vendor' }];
+    const events = [
+      secretEvent({ key: 'DB_PASSWORD', actor: alice }),
+      valuesResolvedEvent(resolved, { requestedBy: alice, deploymentId: 'web-1' }),
+      valuesResolvedEvent(resolved, { deploymentId: 'web-2' }),
+      valuesResolvedEvent(resolved),
+    ];
+    await store.apply(streamed(events));
+
+    const byAlice = await store.query({ organizationId: 'acme', actorSub: 'alice@acme', limit: 10 });
+    expect(byAlice.map((record) => [record.type, record.requestedBy?.sub, record.deploymentId])).toEqual([
+      ['SecretValuesResolved', 'alice@acme', 'web-1'],
+      ['SecretCreated', undefined, undefined],
+    ]);
+    expect(byAlice[0]).toMatchObject({ actor: { sub: 'service:render' }, requestedBy: alice, resolved });
+    const byRender = await store.query({ organizationId: 'acme', actorSub: 'service:render', limit: 10 });
+    expect(byRender).toHaveLength(3);
+    const web2 = await store.query({ organizationId: 'acme', deploymentId: 'web-2', limit: 10 });
+    expect(web2.map((record) => record.eventId)).toEqual([events[2].eventId]);
+    expect(web2[0].requestedBy).toBeUndefined();
+    expect(await store.query({ organizationId: 'acme', deploymentId: 'web-3', limit: 10 })).toEqual([]);
+    expect(await store.verifyChain('acme')).toEqual({ ok: true, checked: 4 });
+  });
+
+  it('notices a requester or deployment changed in the database', async () => {
+    const sql = new Client({ connectionString: database.url });
+    await sql.connect();
+    try {
+      await sql.query(`update audit.records set requested_by_sub = 'mallory@acme' where deployment_id = 'web-1'`);
+      expect((await store.verifyChain('acme')).ok).toBe(false);
+    } finally {
+      await sql.end();
+    }
   });
 });

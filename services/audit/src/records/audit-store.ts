@@ -44,7 +44,10 @@ export interface AuditRecordFilter {
   readonly customerOrganizationId?: string;
   /** Records about this key, and access events that resolved it. */
   readonly key?: string;
+  /** Records whose actor or requester (requestedBy) has this sub. */
   readonly actorSub?: string;
+  /** Records of resolves for this deployment. */
+  readonly deploymentId?: string;
   readonly types?: readonly string[];
   readonly from?: Date;
   readonly to?: Date;
@@ -122,13 +125,18 @@ interface RecordRow {
   resolved: AuditRecord['resolved'];
   prev_hash: string;
   hash: string;
+  requested_by_sub: string | null;
+  requested_by_org: string | null;
+  requested_by_role: string | null;
+  deployment_id: string | null;
 }
 
 const RECORD_COLUMNS = `sequence, event_id, type, organization_id, customer_organization_id, key, version,
-  actor_sub, actor_org, actor_role, occurred_at, recorded_at, resolved, prev_hash, hash`;
+  actor_sub, actor_org, actor_role, occurred_at, recorded_at, resolved, prev_hash, hash,
+  requested_by_sub, requested_by_org, requested_by_role, deployment_id`;
 
 function recordOf(row: RecordRow): AuditRecord {
-  return {
+  const record: AuditRecord = {
     sequence: Number(row.sequence),
     eventId: row.event_id,
     type: row.type,
@@ -142,6 +150,20 @@ function recordOf(row: RecordRow): AuditRecord {
     resolved: row.resolved,
     prevHash: row.prev_hash,
     hash: row.hash,
+  };
+  if (row.requested_by_sub === null && row.deployment_id === null) return record;
+  return {
+    ...record,
+    ...(row.requested_by_sub === null
+      ? {}
+      : {
+          requestedBy: {
+            sub: row.requested_by_sub,
+            org: row.requested_by_org ?? '',
+            role: row.requested_by_role ?? '',
+          },
+        }),
+    ...(row.deployment_id === null ? {} : { deploymentId: row.deployment_id }),
   };
 }
 
@@ -163,6 +185,8 @@ function recordContent(event: AuditEvent, sequence: number, recordedAt: Date): A
     actor: event.actor,
     occurredAt: event.occurredAt,
     resolved: event.resolved,
+    ...(event.requestedBy === undefined ? {} : { requestedBy: event.requestedBy }),
+    ...(event.deploymentId === undefined ? {} : { deploymentId: event.deploymentId }),
     sequence,
     recordedAt,
   };
@@ -231,7 +255,7 @@ function integerArray(values: readonly number[]): string {
 /** One multi-row insert, every column an array literal; resolves with the rows added (a known event id adds none). */
 async function insertRecords(client: PoolClient, records: readonly AuditRecord[]): Promise<number> {
   const n = records.length;
-  const texts: (string | null)[][] = Array.from({ length: 13 }, () => new Array<string | null>(n));
+  const texts: (string | null)[][] = Array.from({ length: 17 }, () => new Array<string | null>(n));
   const sequences = new Array<number>(n);
   const versions = new Array<number>(n);
   for (let i = 0; i < n; i++) {
@@ -251,14 +275,35 @@ async function insertRecords(client: PoolClient, records: readonly AuditRecord[]
     texts[10][i] = r.resolved.length === 0 ? '[]' : JSON.stringify(r.resolved);
     texts[11][i] = r.prevHash;
     texts[12][i] = r.hash;
+    texts[13][i] = r.requestedBy?.sub ?? null;
+    texts[14][i] = r.requestedBy?.org ?? null;
+    texts[15][i] = r.requestedBy?.role ?? null;
+    texts[16][i] = r.deploymentId ?? null;
   }
-  const [eventIds, types, organizations, customers, keys, subs, orgs, roles, occurred, recorded, resolved, prev, hash] =
-    texts.map(textArray);
+  const [
+    eventIds,
+    types,
+    organizations,
+    customers,
+    keys,
+    subs,
+    orgs,
+    roles,
+    occurred,
+    recorded,
+    resolved,
+    prev,
+    hash,
+    requesterSubs,
+    requesterOrgs,
+    requesterRoles,
+    deployments,
+  ] = texts.map(textArray);
   const { rowCount } = await client.query(
     `insert into audit.records (${RECORD_COLUMNS})
      select * from unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],
        $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::jsonb[], $14::text[],
-       $15::text[])
+       $15::text[], $16::text[], $17::text[], $18::text[], $19::text[])
      on conflict (event_id) do nothing`,
     [
       integerArray(sequences),
@@ -276,6 +321,10 @@ async function insertRecords(client: PoolClient, records: readonly AuditRecord[]
       resolved,
       prev,
       hash,
+      requesterSubs,
+      requesterOrgs,
+      requesterRoles,
+      deployments,
     ],
   );
   return rowCount ?? 0;
@@ -512,7 +561,11 @@ export class AuditStore {
         `(key = ${key} or (resolved <> '[]' and resolved @> jsonb_build_array(jsonb_build_object('key', ${key}::text))))`,
       );
     }
-    if (filter.actorSub !== undefined) conditions.push(`actor_sub = ${bind(filter.actorSub)}`);
+    if (filter.actorSub !== undefined) {
+      const sub = bind(filter.actorSub);
+      conditions.push(`(actor_sub = ${sub} or requested_by_sub = ${sub})`);
+    }
+    if (filter.deploymentId !== undefined) conditions.push(`deployment_id = ${bind(filter.deploymentId)}`);
     if (filter.types !== undefined && filter.types.length > 0)
       conditions.push(`type = any(${bind(filter.types)}::text[])`);
     if (filter.from !== undefined) conditions.push(`occurred_at >= ${bind(filter.from.toISOString())}`);

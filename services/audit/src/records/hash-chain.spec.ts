@@ -86,6 +86,29 @@ describe('canonical record', () => {
     );
   });
 
+  it('names who asked and the deployment only when the record has them, in JCS order', () => {
+    const attributed = content(8, {
+      type: 'SecretValuesResolved',
+      key: null,
+      requestedBy: { sub: 'alice@acme', org: 'acme', role: 'read_write' },
+      deploymentId: 'web-1',
+    });
+    const generic = canonicalJson({
+      ...attributed,
+      actor: { ...attributed.actor },
+      requestedBy: { sub: 'alice@acme', org: 'acme', role: 'read_write' },
+      deploymentId: 'web-1',
+      occurredAt: attributed.occurredAt.toISOString(),
+      recordedAt: attributed.recordedAt.toISOString(),
+      resolved: [],
+    });
+    expect(canonicalRecord(attributed)).toBe(generic);
+    expect(canonicalRecord(content(8))).not.toContain('requestedBy');
+    const linked = linkRecord(GENESIS_HASH, attributed);
+    expect(linked).toMatchObject({ requestedBy: attributed.requestedBy, deploymentId: 'web-1' });
+    expect(chainHash(GENESIS_HASH, { ...attributed, deploymentId: 'web-2' })).not.toBe(linked.hash);
+  });
+
   it('hashes sha256 over the previous hash followed by the canonical record', () => {
     const record = content(1, { resolved: [{ key: 'API_TOKEN', version: 2, scope: 'customer' }] });
     const expected = createHash('sha256')

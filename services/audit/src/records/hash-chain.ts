@@ -31,7 +31,8 @@ function json(value: string | number | null): string {
 
 /**
  * The canonical record: the JCS form of the record's `audit.v1.AuditRecord` JSON without `hash` and `prevHash`
- * (timestamps as RFC 3339 UTC with milliseconds, absent customer or key as null, `resolved` as a list).
+ * (timestamps as RFC 3339 UTC with milliseconds, absent customer or key as null, `resolved` as a list;
+ * `requestedBy` and `deploymentId` only when the record has them, so records written before them keep their hash).
  * An outside auditor recomputes a chain from `audit.v1.query` replies alone.
  *
  * Written out with its keys already in JCS order rather than through `canonicalJson`: it runs once per record on
@@ -42,12 +43,17 @@ export function canonicalRecord(record: AuditRecordContent): string {
   for (const { key, version, scope } of record.resolved) {
     resolved += `${resolved === '' ? '' : ','}{"key":${json(key)},"scope":${json(scope)},"version":${json(version)}}`;
   }
-  const { actor } = record;
+  const { actor, requestedBy, deploymentId } = record;
+  const deployment = deploymentId === undefined ? '' : `"deploymentId":${json(deploymentId)},`;
+  const requester =
+    requestedBy === undefined
+      ? ''
+      : `"requestedBy":{"org":${json(requestedBy.org)},"role":${json(requestedBy.role)},"sub":${json(requestedBy.sub)}},`;
   return (
     `{"actor":{"org":${json(actor.org)},"role":${json(actor.role)},"sub":${json(actor.sub)}},` +
-    `"customerOrganizationId":${json(record.customerOrganizationId)},"eventId":${json(record.eventId)},` +
+    `"customerOrganizationId":${json(record.customerOrganizationId)},${deployment}"eventId":${json(record.eventId)},` +
     `"key":${json(record.key)},"occurredAt":"${isoInstant(record.occurredAt)}",` +
-    `"organizationId":${json(record.organizationId)},"recordedAt":"${isoInstant(record.recordedAt)}",` +
+    `"organizationId":${json(record.organizationId)},"recordedAt":"${isoInstant(record.recordedAt)}",${requester}` +
     `"resolved":[${resolved}],"sequence":${json(record.sequence)},"type":${json(record.type)},` +
     `"version":${json(record.version)}}`
   );
@@ -67,7 +73,7 @@ export function chainHash(prevHash: string, record: AuditRecordContent): string 
  * costs several times as much per record on the apply path.
  */
 export function linkRecord(prevHash: string, content: AuditRecordContent): AuditRecord {
-  return {
+  const record: AuditRecord = {
     sequence: content.sequence,
     eventId: content.eventId,
     type: content.type,
@@ -81,6 +87,13 @@ export function linkRecord(prevHash: string, content: AuditRecordContent): Audit
     resolved: content.resolved,
     prevHash,
     hash: chainHash(prevHash, content),
+  };
+  // Only when present (attributed resolves): an absent field is not a member of the canonical record.
+  if (content.requestedBy === undefined && content.deploymentId === undefined) return record;
+  return {
+    ...record,
+    ...(content.requestedBy === undefined ? {} : { requestedBy: content.requestedBy }),
+    ...(content.deploymentId === undefined ? {} : { deploymentId: content.deploymentId }),
   };
 }
 

@@ -81,6 +81,31 @@ describe('secretEventMessage', () => {
     });
   });
 
+  it('publishes who asked and the deployment of an access event, and neither when the event has none', () => {
+    const access = (data: Record<string, unknown>) => ({
+      ...recorded('access:acme:8e0f', 1, 'SecretValuesResolved', {
+        organizationId: 'acme',
+        customerOrganizationId: null,
+        resolved: [{ key: 'API_KEY', version: 2, scope: 'vendor' }],
+        historyValues: 0,
+        ...data,
+      }),
+      metadata: { actor: { sub: 'service:render', org: 'render', role: 'service' }, occurredAt: metadata.occurredAt },
+    });
+    const attributed = decode(
+      secretEventMessage(
+        access({ deploymentId: 'web-1', requestedBy: { sub: 'service:deployer', org: 'deployer', role: 'service' } }),
+      ).payload,
+    );
+    expect(attributed).toMatchObject({
+      actor: { sub: 'service:render', org: 'render', role: '' },
+      requestedBy: { sub: 'service:deployer', org: 'deployer', role: '' },
+      deploymentId: 'web-1',
+    });
+    const plain = decode(secretEventMessage(access({})).payload);
+    expect('requestedBy' in plain || 'deploymentId' in plain).toBe(false);
+  });
+
   it('publishes an organization purge', () => {
     const { subject, payload } = secretEventMessage(
       recorded('organization:acme', 1, 'OrganizationPurged', { organizationId: 'acme', dataKeysDeleted: 2 }),

@@ -18,6 +18,9 @@ interface Addressed {
   readonly customerOrganizationId: string | null;
   readonly key: string | null;
   readonly resolved: readonly ResolvedReference[];
+  /** SecretValuesResolved only, when the resolve named them (ARCHITECTURE.md §4). */
+  readonly deploymentId?: string;
+  readonly requestedBy?: Actor;
 }
 
 /** Where an event belongs, from its data when it says so, else from its stream id. */
@@ -28,6 +31,8 @@ function addressOf(event: RecordedEvent): Addressed {
     organizationId?: string;
     customerOrganizationId?: string | null;
     resolved?: ResolvedReference[];
+    deploymentId?: string;
+    requestedBy?: Actor;
   };
   const secret = parseSecretStreamId(event.streamId);
   if (secret) {
@@ -38,6 +43,8 @@ function addressOf(event: RecordedEvent): Addressed {
     customerOrganizationId: data.customerOrganizationId ?? null,
     key: null,
     resolved: data.resolved ?? [],
+    deploymentId: data.deploymentId,
+    requestedBy: data.requestedBy,
   };
 }
 
@@ -66,6 +73,8 @@ export function secretEventMessage(event: RecordedEvent): { subject: string; pay
     position: Number(event.position),
     resolved: address.resolved.map(({ key, version, scope }) => ({ key, version, scope })),
     valueDigest: digestOf(event),
+    requestedBy: address.requestedBy && wireActor(address.requestedBy),
+    deploymentId: address.deploymentId,
   });
   return {
     subject: `secrets.events.${address.organizationId}.${event.type}`,

@@ -8,6 +8,7 @@ import {
 } from '@platform/crypto';
 import { type PostgresEventStore } from '@platform/event-store';
 import { type Principal, actorOf, assertIdentifier, assertServiceScope, hasScope } from '@platform/messaging';
+import { type Actor } from '../secrets/secret';
 import { type SecretPublication } from '../outbox/secret-publication';
 import { type EventMetadata } from '../secrets/secret';
 import { assertValidKey } from '../secrets/secret.decider';
@@ -31,17 +32,20 @@ export interface ResolvedReference {
   readonly scope: ValueScope;
 }
 
-/** The access event appended for every resolve (ARCHITECTURE.md §5). */
+/** The access event appended for every resolve that released a value (ARCHITECTURE.md §5). */
 export interface SecretValuesResolvedData {
   readonly organizationId: string;
   readonly customerOrganizationId: string | null;
   readonly resolved: readonly ResolvedReference[];
   /** How many earlier or overridden values were released alongside (includeHistory). */
   readonly historyValues: number;
-  /** The deployment the values were resolved for, when the request named one (indexed by deployment_index). */
+  /** The deployment the request named; absent when it named none (and in events of earlier releases). */
   readonly deploymentId?: string;
-  /** Who asked, when the caller resolved on someone's behalf; absent when it asked for itself. */
-  readonly requestedBy?: { readonly sub: string; readonly org: string; readonly role: string };
+  /**
+   * Who asked the service that resolved (`metadata.actor`, e.g. service:render), from the caller's token it forwarded
+   * and this service verified; absent when the caller asked for itself.
+   */
+  readonly requestedBy?: Actor;
 }
 
 export interface ResolveResult {
@@ -95,6 +99,42 @@ function assertReplyKeyShape(replyKey: unknown): void {
   }
 }
 
+function requesterDenied(reason: string): SecretsError {
+  return new SecretsError(SecretsErrorCode.PERMISSION_DENIED, `the forwarded requester ${reason}`);
+}
+
+/**
+ * A forwarded requester narrows a resolve, never widens it: the caller's scopes were checked already, and the request
+ * must also be one the requester could have had rendered (ARCHITECTURE.md §4): a user needs a role that renders
+ * values and only its own scope, a customer user its own customer's values only (`customerOnly`); an outside service
+ * needs `render:any`.
+ */
+function assertRequesterMayResolve(requester: Principal, request: ResolveSecretsRequest): void {
+  switch (requester.orgType) {
+    case 'service':
+      if (!hasScope(requester, 'render:any')) throw requesterDenied('is a service without scope render:any');
+      return;
+    case 'vendor':
+      if (requester.role === 'read_only') throw requesterDenied('has the read_only role, which renders no value');
+      if (request.organizationId !== requester.org) throw requesterDenied('belongs to another organization');
+      return;
+    case 'customer':
+      if (requester.role === 'read_only') throw requesterDenied('has the read_only role, which renders no value');
+      if (
+        request.organizationId !== requester.vendorOrg ||
+        request.customerOrganizationId !== requester.org ||
+        !request.customerOnly
+      ) {
+        throw requesterDenied("is a customer user: only its own customer's values (customerOnly) may be resolved");
+      }
+      return;
+    default: {
+      const _exhaustive: never = requester;
+      return _exhaustive;
+    }
+  }
+}
+
 /**
  * `secrets.v1.resolve` for services (ARCHITECTURE.md §6): the values of a scope, customer-specific overriding
  * vendor-level, optionally pinned to earlier versions or with every earlier value (for redaction), encrypted to the
@@ -117,9 +157,11 @@ export class SecretResolver {
     private readonly clock: () => Date = () => new Date(),
   ) {}
 
-  async resolve(principal: Principal, request: ResolveSecretsRequest): Promise<ResolveResult> {
+  /** `requester`: whom a forwarding service (render) resolves for, verified from its forwarded token. */
+  async resolve(principal: Principal, request: ResolveSecretsRequest, requester?: Principal): Promise<ResolveResult> {
     this.authorize(principal, request);
     const keys = this.requestedKeys(request);
+    if (requester) assertRequesterMayResolve(requester, request);
     const binding = this.replies.bind(principal, request);
     const everyKey = keys.length === 0;
 
@@ -144,13 +186,17 @@ export class SecretResolver {
     const resolved = values.map(({ key, version, scope }) => ({ key, version, scope }));
     const [sealed] = await Promise.all([
       this.replies.seal(binding, request.replyKey, payload),
-      this.recordAccess(principal, {
-        organizationId: request.organizationId,
-        customerOrganizationId: request.customerOrganizationId ?? null,
-        resolved,
-        historyValues: earlier.length,
-        ...(request.deploymentId === undefined ? {} : { deploymentId: request.deploymentId }),
-      }),
+      // A resolve that releases no value records nothing: there is no access to tell about.
+      values.length + earlier.length === 0
+        ? undefined
+        : this.recordAccess(principal, {
+            organizationId: request.organizationId,
+            customerOrganizationId: request.customerOrganizationId ?? null,
+            resolved,
+            historyValues: earlier.length,
+            ...(request.deploymentId === undefined ? {} : { deploymentId: request.deploymentId }),
+            ...(requester ? { requestedBy: actorOf(requester) } : {}),
+          }),
       // Not before its event is on SECRETS_EVENTS: a caller could otherwise log a value redaction does not know yet.
       this.publication?.beforeRelease(
         [...chosen.values(), ...history].map((row) => ({ transactionId: row.transaction_id, position: row.position })),

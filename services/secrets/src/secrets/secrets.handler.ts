@@ -21,7 +21,15 @@ import {
   UpdateSecretRequestSchema,
   type UpdateSecretRequest,
 } from '@platform/contracts';
-import { CurrentPrincipal, type Principal, RequestBody, RequestContext, headerOf } from '@platform/messaging';
+import {
+  CurrentPrincipal,
+  ForwardedTokenVerifier,
+  ON_BEHALF_OF_HEADER,
+  type Principal,
+  RequestBody,
+  RequestContext,
+  headerOf,
+} from '@platform/messaging';
 import { SecretResolver } from '../resolve/secret-resolver';
 import { MAX_VALUE_BYTES } from './secret.decider';
 import { DeploymentIndex } from './deployment-index';
@@ -50,6 +58,7 @@ export class SecretsHandler {
     private readonly secrets: SecretsService,
     private readonly resolver: SecretResolver,
     private readonly deployments: DeploymentIndex,
+    private readonly forwarded: ForwardedTokenVerifier,
   ) {}
 
   @MessagePattern('secrets.v1.create')
@@ -107,8 +116,10 @@ export class SecretsHandler {
   async resolve(
     @CurrentPrincipal() principal: Principal,
     @RequestBody(ResolveSecretsRequestSchema) request: ResolveSecretsRequest,
+    @RequestContext() context: NatsContext,
   ): Promise<JsonObject> {
-    return resolveReply(await this.resolver.resolve(principal, request));
+    const requester = await this.forwarded.requesterOf(principal, headerOf(context, ON_BEHALF_OF_HEADER));
+    return resolveReply(await this.resolver.resolve(principal, request, requester));
   }
 
   @MessagePattern('secrets.v1.deployments')

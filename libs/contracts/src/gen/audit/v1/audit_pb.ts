@@ -15,7 +15,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file audit/v1/audit.proto.
  */
 export const file_audit_v1_audit: GenFile = /*@__PURE__*/
-  fileDesc("ChRhdWRpdC92MS9hdWRpdC5wcm90bxIIYXVkaXQudjEipwMKC0F1ZGl0UmVjb3JkEhAKCHNlcXVlbmNlGAEgASgBEhAKCGV2ZW50X2lkGAIgASgJEgwKBHR5cGUYAyABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAQgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgFIAEoCUIEiLUYAUgAiAEBEhYKA2tleRgGIAEoCUIEiLUYAUgBiAEBEg8KB3ZlcnNpb24YByABKA0SIAoFYWN0b3IYCCABKAsyES5zZWNyZXRzLnYxLkFjdG9yEi8KC29jY3VycmVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZWNvcmRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoIcmVzb2x2ZWQYCyADKAsyGy5zZWNyZXRzLnYxLlNlY3JldFJlZmVyZW5jZRIMCgRoYXNoGAwgASgJEhEKCXByZXZfaGFzaBgNIAEoCUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQgYKBF9rZXkivgIKEVF1ZXJ5QXVkaXRSZXF1ZXN0EhAKA2tleRgBIAEoCUgAiAEBEhIKBWFjdG9yGAIgASgJSAGIAQESDQoFdHlwZXMYAyADKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAQgASgJSAKIAQESKAoEZnJvbRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoCdG8YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKCXBhZ2Vfc2l6ZRgHIAEoDUgDiAEBEhcKCnBhZ2VfdG9rZW4YCCABKAlIBIgBAUIGCgRfa2V5QggKBl9hY3RvckIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQgwKCl9wYWdlX3NpemVCDQoLX3BhZ2VfdG9rZW4ibgoSUXVlcnlBdWRpdFJlc3BvbnNlEiYKB3JlY29yZHMYASADKAsyFS5hdWRpdC52MS5BdWRpdFJlY29yZBIcCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlIAIgBAUISChBfbmV4dF9wYWdlX3Rva2VuIhkKF1ZlcmlmeUF1ZGl0Q2hhaW5SZXF1ZXN0IuQBChhWZXJpZnlBdWRpdENoYWluUmVzcG9uc2USCgoCb2sYASABKAgSDwoHY2hlY2tlZBgCIAEoARIiChVmaXJzdF9icm9rZW5fc2VxdWVuY2UYAyABKAFIAIgBARITCgZyZWFzb24YBCABKAlIAYgBARITCgZkZXRhaWwYBSABKAlIAogBARItCgpjaGVja3BvaW50GAYgASgLMhkuYXVkaXQudjEuQXVkaXRDaGVja3BvaW50QhgKFl9maXJzdF9icm9rZW5fc2VxdWVuY2VCCQoHX3JlYXNvbkIJCgdfZGV0YWlsIn8KD0F1ZGl0Q2hlY2twb2ludBIQCghzZXF1ZW5jZRgBIAEoARINCgVjb3VudBgCIAEoARIMCgRoYXNoGAMgASgJEi0KCXNpZ25lZF9hdBgEIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDgoGa2V5X2lkGAUgASgJMqMBCgxBdWRpdFNlcnZpY2USQgoFUXVlcnkSGy5hdWRpdC52MS5RdWVyeUF1ZGl0UmVxdWVzdBocLmF1ZGl0LnYxLlF1ZXJ5QXVkaXRSZXNwb25zZRJPCgZWZXJpZnkSIS5hdWRpdC52MS5WZXJpZnlBdWRpdENoYWluUmVxdWVzdBoiLmF1ZGl0LnYxLlZlcmlmeUF1ZGl0Q2hhaW5SZXNwb25zZWIGcHJvdG8z", [file_common_v1_options, file_google_protobuf_timestamp, file_secrets_v1_secrets]);
+  fileDesc("ChRhdWRpdC92MS9hdWRpdC5wcm90bxIIYXVkaXQudjEi/gMKC0F1ZGl0UmVjb3JkEhAKCHNlcXVlbmNlGAEgASgBEhAKCGV2ZW50X2lkGAIgASgJEgwKBHR5cGUYAyABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAQgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgFIAEoCUIEiLUYAUgAiAEBEhYKA2tleRgGIAEoCUIEiLUYAUgBiAEBEg8KB3ZlcnNpb24YByABKA0SIAoFYWN0b3IYCCABKAsyES5zZWNyZXRzLnYxLkFjdG9yEi8KC29jY3VycmVkX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIvCgtyZWNvcmRlZF9hdBgKIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASLQoIcmVzb2x2ZWQYCyADKAsyGy5zZWNyZXRzLnYxLlNlY3JldFJlZmVyZW5jZRIMCgRoYXNoGAwgASgJEhEKCXByZXZfaGFzaBgNIAEoCRInCgxyZXF1ZXN0ZWRfYnkYDiABKAsyES5zZWNyZXRzLnYxLkFjdG9yEhoKDWRlcGxveW1lbnRfaWQYDyABKAlIAogBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQgYKBF9rZXlCEAoOX2RlcGxveW1lbnRfaWQi7AIKEVF1ZXJ5QXVkaXRSZXF1ZXN0EhAKA2tleRgBIAEoCUgAiAEBEhIKBWFjdG9yGAIgASgJSAGIAQESDQoFdHlwZXMYAyADKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAQgASgJSAKIAQESKAoEZnJvbRgFIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJgoCdG8YBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhYKCXBhZ2Vfc2l6ZRgHIAEoDUgDiAEBEhcKCnBhZ2VfdG9rZW4YCCABKAlIBIgBARIaCg1kZXBsb3ltZW50X2lkGAkgASgJSAWIAQFCBgoEX2tleUIICgZfYWN0b3JCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEIMCgpfcGFnZV9zaXplQg0KC19wYWdlX3Rva2VuQhAKDl9kZXBsb3ltZW50X2lkIm4KElF1ZXJ5QXVkaXRSZXNwb25zZRImCgdyZWNvcmRzGAEgAygLMhUuYXVkaXQudjEuQXVkaXRSZWNvcmQSHAoPbmV4dF9wYWdlX3Rva2VuGAIgASgJSACIAQFCEgoQX25leHRfcGFnZV90b2tlbiIZChdWZXJpZnlBdWRpdENoYWluUmVxdWVzdCLkAQoYVmVyaWZ5QXVkaXRDaGFpblJlc3BvbnNlEgoKAm9rGAEgASgIEg8KB2NoZWNrZWQYAiABKAESIgoVZmlyc3RfYnJva2VuX3NlcXVlbmNlGAMgASgBSACIAQESEwoGcmVhc29uGAQgASgJSAGIAQESEwoGZGV0YWlsGAUgASgJSAKIAQESLQoKY2hlY2twb2ludBgGIAEoCzIZLmF1ZGl0LnYxLkF1ZGl0Q2hlY2twb2ludEIYChZfZmlyc3RfYnJva2VuX3NlcXVlbmNlQgkKB19yZWFzb25CCQoHX2RldGFpbCJ/Cg9BdWRpdENoZWNrcG9pbnQSEAoIc2VxdWVuY2UYASABKAESDQoFY291bnQYAiABKAESDAoEaGFzaBgDIAEoCRItCglzaWduZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEg4KBmtleV9pZBgFIAEoCTKjAQoMQXVkaXRTZXJ2aWNlEkIKBVF1ZXJ5EhsuYXVkaXQudjEuUXVlcnlBdWRpdFJlcXVlc3QaHC5hdWRpdC52MS5RdWVyeUF1ZGl0UmVzcG9uc2USTwoGVmVyaWZ5EiEuYXVkaXQudjEuVmVyaWZ5QXVkaXRDaGFpblJlcXVlc3QaIi5hdWRpdC52MS5WZXJpZnlBdWRpdENoYWluUmVzcG9uc2ViBnByb3RvMw", [file_common_v1_options, file_google_protobuf_timestamp, file_secrets_v1_secrets]);
 
 /**
  * One secrets event as the audit service recorded it, linked into a hash chain.
@@ -103,6 +103,20 @@ export type AuditRecord = Message<"audit.v1.AuditRecord"> & {
    * @generated from field: string prev_hash = 13;
    */
   prevHash: string;
+
+  /**
+   * SecretValuesResolved only: who asked the service that resolved (actor); absent when it asked for itself.
+   *
+   * @generated from field: secrets.v1.Actor requested_by = 14;
+   */
+  requestedBy?: Actor | undefined;
+
+  /**
+   * SecretValuesResolved only: the deployment the values were resolved for; absent when none was named.
+   *
+   * @generated from field: optional string deployment_id = 15;
+   */
+  deploymentId?: string | undefined;
 };
 
 /**
@@ -191,6 +205,20 @@ export type AuditRecordJson = {
    * @generated from field: string prev_hash = 13;
    */
   prevHash?: string;
+
+  /**
+   * SecretValuesResolved only: who asked the service that resolved (actor); absent when it asked for itself.
+   *
+   * @generated from field: secrets.v1.Actor requested_by = 14;
+   */
+  requestedBy?: ActorJson;
+
+  /**
+   * SecretValuesResolved only: the deployment the values were resolved for; absent when none was named.
+   *
+   * @generated from field: optional string deployment_id = 15;
+   */
+  deploymentId?: string;
 };
 
 /**
@@ -210,7 +238,8 @@ export type QueryAuditRequest = Message<"audit.v1.QueryAuditRequest"> & {
   key?: string | undefined;
 
   /**
-   * An actor's sub.
+   * A sub: records whose actor or requestedBy is this sub (a user who rendered through render is found by
+   * their own sub, the direct actor being service:render).
    *
    * @generated from field: optional string actor = 2;
    */
@@ -251,6 +280,13 @@ export type QueryAuditRequest = Message<"audit.v1.QueryAuditRequest"> & {
    * @generated from field: optional string page_token = 8;
    */
   pageToken?: string | undefined;
+
+  /**
+   * Only records of resolves for this deployment (identifier pattern).
+   *
+   * @generated from field: optional string deployment_id = 9;
+   */
+  deploymentId?: string | undefined;
 };
 
 /**
@@ -263,7 +299,8 @@ export type QueryAuditRequestJson = {
   key?: string;
 
   /**
-   * An actor's sub.
+   * A sub: records whose actor or requestedBy is this sub (a user who rendered through render is found by
+   * their own sub, the direct actor being service:render).
    *
    * @generated from field: optional string actor = 2;
    */
@@ -304,6 +341,13 @@ export type QueryAuditRequestJson = {
    * @generated from field: optional string page_token = 8;
    */
   pageToken?: string;
+
+  /**
+   * Only records of resolves for this deployment (identifier pattern).
+   *
+   * @generated from field: optional string deployment_id = 9;
+   */
+  deploymentId?: string;
 };
 
 /**
