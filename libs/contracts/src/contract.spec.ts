@@ -414,6 +414,7 @@ describe('error codes', () => {
       ['NOT_FOUND', 404],
       ['ALREADY_EXISTS', 409],
       ['VERSION_CONFLICT', 409],
+      ['FAILED_PRECONDITION', 409],
       ['PAYLOAD_TOO_LARGE', 413],
       ['TEMPLATE_PARSE_ERROR', 422],
       ['TEMPLATE_EXECUTION_ERROR', 422],
