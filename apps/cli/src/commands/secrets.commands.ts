@@ -212,7 +212,8 @@ export const deleteCommand: Command = {
         context.output.json ? JSON.stringify({ affectedDeployments: inUse }) : affectedTable(inUse, key),
       );
       throw new CliError(
-        `not deleted: ${deploymentCount(inUse.count)} still use ${key}; redeploy or forget them ` +
+        `not deleted: ${deploymentCount(inUse.count)} still ${inUse.count === 1 ? 'uses' : 'use'} ${key}; ` +
+          'redeploy or forget them ' +
           `(secrets deployments forget D), or delete with --force`,
         EXIT.REFUSED,
         error.wire,
