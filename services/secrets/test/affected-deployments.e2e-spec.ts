@@ -159,9 +159,19 @@ describe('update and delete answer with the deployments they affect (plain JSON 
       deployments: [deployed('shop', customer)],
     });
 
-    const forced = await succeed('secrets.v1.delete', { key: 'DB_PASSWORD', force: true });
+    const retried = { token: admin, headers: { 'Idempotency-Key': `forced-delete-${vendor}` } };
+    const forcedReply = await client.request<WriteJson>(
+      'secrets.v1.delete',
+      { key: 'DB_PASSWORD', force: true },
+      retried,
+    );
+    expect(forcedReply.status).toBeUndefined();
+    const forced = forcedReply.body;
     expect(forced).toMatchObject({ key: 'DB_PASSWORD', version: 3 });
     expect(forced.affectedDeployments).toEqual({ count: 1, deployments: [deployed('shop', customer)] });
+    // A retry with the same Idempotency-Key appends nothing and answers as the first reply did.
+    const replayed = await client.request('secrets.v1.delete', { key: 'DB_PASSWORD', force: true }, retried);
+    expect(replayed.body).toEqual(forced);
     expect((await call<ErrorJson>('secrets.v1.get', { key: 'DB_PASSWORD' })).status).toBe(404);
 
     // Deleting it again is refused for what it is (gone), not for the deployments still naming it.

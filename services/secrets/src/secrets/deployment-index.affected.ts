@@ -16,8 +16,6 @@ export interface AffectedDeployments {
   readonly deployments: readonly AffectedDeployment[];
 }
 
-export const NO_AFFECTED_DEPLOYMENTS: AffectedDeployments = Object.freeze({ count: 0, deployments: [] });
-
 /**
  * The deployments of `deployment_index` (so not forgotten ones) whose last render received `key` from the stream of
  * `scope`: for a vendor-level key, a reference with scope `vendor` in any deployment of the organization (vendor-level

@@ -37,7 +37,7 @@ import { organizationOfStream, organizationStreamId, secretStreamId } from './se
 import { type SecretPublication } from '../outbox/secret-publication';
 import { type IdempotencyStore } from './idempotency';
 import { SecretsError, SecretsErrorCode } from './secrets.error';
-import { type AffectedDeployments, NO_AFFECTED_DEPLOYMENTS, affectedDeployments } from './deployment-index.affected';
+import { type AffectedDeployments, affectedDeployments } from './deployment-index.affected';
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
@@ -222,7 +222,7 @@ export class SecretsService {
     const scope = this.writableScope(principal, request.customerOrganizationId);
     assertValidKey(request.key);
     const streamId = secretStreamId(scope, request.key);
-    let affected = NO_AFFECTED_DEPLOYMENTS;
+    let affected: AffectedDeployments | undefined;
     const events = await this.write(principal, streamId, request.key, request.expectedVersion, options, {
       subject: 'secrets.v1.delete',
       canonical: () => canonicalRequest(DeleteSecretRequestSchema, request),
@@ -239,7 +239,9 @@ export class SecretsService {
       key: request.key,
       version: deletion.streamVersion,
       deletedAt: (deletion.metadata as EventMetadata).occurredAt,
-      affectedDeployments: affected,
+      // An idempotent replay decided nothing: it answers as the first reply did, from the index (a forced delete
+      // leaves the deployments there; an unforced one succeeded only without any).
+      affectedDeployments: affected ?? (await affectedDeployments(this.store, scope, request.key)),
     };
   }
 
