@@ -11,11 +11,19 @@ export const EXIT = {
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
+/** A service's refusal as the wire carried it: its code, and the details for programs (never a secret value). */
+export interface WireRefusal {
+  readonly code: string;
+  readonly details?: Readonly<Record<string, unknown>>;
+}
+
 /** A failure the CLI explains in one line and turns into an exit code; never a stack trace. */
 export class CliError extends Error {
   constructor(
     message: string,
     readonly exitCode: ExitCode = EXIT.FAILURE,
+    /** Set when a service refused the request. */
+    readonly wire?: WireRefusal,
   ) {
     super(message);
     this.name = 'CliError';
@@ -39,6 +47,9 @@ export function exitCodeForWireCode(code: string): ExitCode {
       return EXIT.UNAVAILABLE;
     case 'INTERNAL':
       return EXIT.FAILURE;
+    // E.g. a delete of a key live deployments use, without --force.
+    case 'FAILED_PRECONDITION':
+      return EXIT.REFUSED;
     default:
       return EXIT.REFUSED;
   }

@@ -56,10 +56,12 @@ export class PlatformClient {
     } catch {
       throw new CliError(`the ${subject.split('.')[0]} service did not answer ${subject}`, EXIT.UNAVAILABLE);
     }
-    const parsed = JSON.parse(decoder.decode(reply.data)) as T & { error?: { code: string; message: string } };
+    const parsed = JSON.parse(decoder.decode(reply.data)) as T & {
+      error?: { code: string; message: string; details?: Record<string, unknown> };
+    };
     if (reply.headers?.get('Nats-Service-Error-Code') && parsed.error) {
-      const { code, message } = parsed.error;
-      throw new CliError(`${code}: ${explainWireError(code, message)}`, exitCodeForWireCode(code));
+      const { code, message, details } = parsed.error;
+      throw new CliError(`${code}: ${explainWireError(code, message)}`, exitCodeForWireCode(code), { code, details });
     }
     return parsed;
   }

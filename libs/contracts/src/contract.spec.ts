@@ -40,7 +40,7 @@ const REPLY_JWK = {
 const REQUEST_EXAMPLES: Record<string, object> = {
   'secrets.v1.create': { key: 'DB_PASSWORD', value: 's3cr3t', customerOrganizationId: 'cust-1' },
   'secrets.v1.update': { key: 'DB_PASSWORD', value: 'n3w', customerOrganizationId: 'cust-1', expectedVersion: 2 },
-  'secrets.v1.delete': { key: 'DB_PASSWORD', customerOrganizationId: 'cust-1', expectedVersion: 3 },
+  'secrets.v1.delete': { key: 'DB_PASSWORD', customerOrganizationId: 'cust-1', expectedVersion: 3, force: true },
   'secrets.v1.get': { key: 'DB_PASSWORD', customerOrganizationId: 'cust-1' },
   'secrets.v1.list': { customerOrganizationId: 'cust-1', pageSize: 50, pageToken: 'eyJrIjoiREIifQ' },
   'secrets.v1.history': { key: 'DB_PASSWORD', customerOrganizationId: 'cust-1' },
@@ -181,6 +181,40 @@ describe('replies', () => {
       key: 'DB_PASSWORD',
       version: 4,
       deletedAt: MARCH_2,
+    });
+  });
+
+  it('secrets.v1.update and delete carry affectedDeployments {count, deployments}, null customer for vendor-level', () => {
+    const affected = {
+      count: 3,
+      deployments: [
+        { deploymentId: 'web', lastRenderedAt: at(MARCH_1) },
+        { deploymentId: 'shop', customerOrganizationId: 'cust-1', lastRenderedAt: at(MARCH_2) },
+      ],
+    };
+    const affectedJson = {
+      count: 3,
+      deployments: [
+        { deploymentId: 'web', customerOrganizationId: null, lastRenderedAt: MARCH_1 },
+        { deploymentId: 'shop', customerOrganizationId: 'cust-1', lastRenderedAt: MARCH_2 },
+      ],
+    };
+
+    expect(
+      replyJson(SecretsService.method.update.output, { ...vendorSecret, affectedDeployments: affected }),
+    ).toStrictEqual({ ...vendorSecretJson, affectedDeployments: affectedJson });
+    expect(
+      replyJson(SecretsService.method.delete.output, {
+        key: 'DB_PASSWORD',
+        version: 4,
+        deletedAt: at(MARCH_2),
+        affectedDeployments: { count: 0, deployments: [] },
+      }),
+    ).toStrictEqual({
+      key: 'DB_PASSWORD',
+      version: 4,
+      deletedAt: MARCH_2,
+      affectedDeployments: { count: 0, deployments: [] },
     });
   });
 
@@ -414,6 +448,7 @@ describe('error codes', () => {
       ['NOT_FOUND', 404],
       ['ALREADY_EXISTS', 409],
       ['VERSION_CONFLICT', 409],
+      ['FAILED_PRECONDITION', 409],
       ['PAYLOAD_TOO_LARGE', 413],
       ['TEMPLATE_PARSE_ERROR', 422],
       ['TEMPLATE_EXECUTION_ERROR', 422],

@@ -8,6 +8,8 @@ export const ERROR_STATUS = Object.freeze({
   NOT_FOUND: 404,
   ALREADY_EXISTS: 409,
   VERSION_CONFLICT: 409,
+  /** The request is valid but the state refuses it, e.g. deleting a key live deployments use (`force` overrides). */
+  FAILED_PRECONDITION: 409,
   PAYLOAD_TOO_LARGE: 413,
   TEMPLATE_PARSE_ERROR: 422,
   TEMPLATE_EXECUTION_ERROR: 422,

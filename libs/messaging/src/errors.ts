@@ -6,6 +6,7 @@ export type ErrorCode =
   | 'NOT_FOUND'
   | 'ALREADY_EXISTS'
   | 'VERSION_CONFLICT'
+  | 'FAILED_PRECONDITION'
   | 'PAYLOAD_TOO_LARGE'
   | 'TEMPLATE_PARSE_ERROR'
   | 'TEMPLATE_EXECUTION_ERROR'
@@ -26,6 +27,7 @@ export function statusOf(code: ErrorCode): number {
       return 404;
     case 'ALREADY_EXISTS':
     case 'VERSION_CONFLICT':
+    case 'FAILED_PRECONDITION':
       return 409;
     case 'PAYLOAD_TOO_LARGE':
       return 413;

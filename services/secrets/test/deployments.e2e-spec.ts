@@ -196,7 +196,8 @@ describe('secrets.v1.deployments and secrets.v1.forgetdeployment over NATS (plai
     expect((await deployments({ deploymentId: 'batch' })).deployments[0].customerOrganizationId).toBeNull();
     expect((await deployments({ customerOrganizationId: customer, key: 'TEMP_TOKEN' })).deployments).toEqual([]);
 
-    await write('secrets.v1.delete', { key: 'TEMP_TOKEN' });
+    // batch still uses it: only a forced delete goes through (affected-deployments.e2e-spec.ts tests the refusal).
+    await write('secrets.v1.delete', { key: 'TEMP_TOKEN', force: true });
     const [deleted] = (await deployments({ staleOnly: true, key: 'TEMP_TOKEN' })).deployments;
     expect(deleted).toMatchObject({ deploymentId: 'batch', stale: true });
     expect(deleted.references).toEqual([

@@ -112,16 +112,24 @@ describe('secrets service over NATS (plain JSON)', () => {
       admin,
     );
     expect(updated.body).toMatchObject({ id: created.body.id, version: 2, createdAt: created.body.createdAt });
+    // The Secret, plus the deployments the update leaves on an older value: none here.
+    const { affectedDeployments, ...updatedSecret } = updated.body as SecretJson & { affectedDeployments: unknown };
+    expect(affectedDeployments).toEqual({ count: 0, deployments: [] });
 
     const listed = await call<{ secrets: SecretJson[] }>('secrets.v1.list', {}, admin);
-    expect(listed.body.secrets.find((s) => s.key === 'DB_PASSWORD')).toEqual(updated.body);
+    expect(listed.body.secrets.find((s) => s.key === 'DB_PASSWORD')).toEqual(updatedSecret);
 
     const deleted = await call<{ key: string; version: number; deletedAt: string }>(
       'secrets.v1.delete',
       { key: 'DB_PASSWORD' },
       admin,
     );
-    expect(deleted.body).toEqual({ key: 'DB_PASSWORD', version: 3, deletedAt: expect.any(String) });
+    expect(deleted.body).toEqual({
+      key: 'DB_PASSWORD',
+      version: 3,
+      deletedAt: expect.any(String),
+      affectedDeployments: { count: 0, deployments: [] },
+    });
 
     const gone = await call('secrets.v1.get', { key: 'DB_PASSWORD' }, admin);
     expect(gone.status).toBe(404);

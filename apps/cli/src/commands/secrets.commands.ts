@@ -1,8 +1,10 @@
 import {
+  type AffectedDeploymentsJson,
   type DeleteSecretResponseJson,
   type GetSecretHistoryResponseJson,
   type ListSecretsResponseJson,
   type SecretJson,
+  type UpdateSecretResponseJson,
 } from '@platform/contracts';
 import { CliError, EXIT, usage } from '../cli-error';
 import { type Command, type CommandContext } from '../command';
@@ -46,6 +48,52 @@ function secretRows(secrets: readonly SecretJson[]): string[][] {
 
 const SECRET_HEADERS = ['KEY', 'SCOPE', 'VERSION', 'UPDATED', 'UPDATED BY'];
 
+/** The `affectedDeployments` of an update or delete reply, or of a refused delete's details; absent reads as none. */
+export interface Affected {
+  readonly count: number;
+  readonly deployments: ReadonlyArray<{
+    deploymentId: string;
+    customerOrganizationId: string | null;
+    lastRenderedAt: string;
+  }>;
+}
+
+/** Reads affected deployments from a reply or refusal, keeping only well-formed entries (they come off the wire). */
+export function affectedOf(value: AffectedDeploymentsJson | Record<string, unknown> | undefined): Affected {
+  const deployments = (Array.isArray(value?.deployments) ? (value.deployments as unknown[]) : [])
+    .filter((d): d is Record<string, unknown> => typeof d === 'object' && d !== null)
+    .filter((d) => typeof d.deploymentId === 'string')
+    .map((d) => ({
+      deploymentId: d.deploymentId as string,
+      customerOrganizationId: typeof d.customerOrganizationId === 'string' ? d.customerOrganizationId : null,
+      lastRenderedAt: typeof d.lastRenderedAt === 'string' ? d.lastRenderedAt : '',
+    }));
+  const count = typeof value?.count === 'number' ? value.count : deployments.length;
+  return { count, deployments };
+}
+
+/** `3 deployments` / `1 deployment`. */
+export function deploymentCount(count: number): string {
+  return `${count} deployment${count === 1 ? '' : 's'}`;
+}
+
+/** `runs` for one, `run` for several. */
+const runs = (count: number) => (count === 1 ? 'runs' : 'run');
+
+/** The deployments as a table, with a line for those past the first page. */
+export function affectedTable(affected: Affected, key: string): string {
+  const rows = affected.deployments.map((d) => [
+    d.deploymentId,
+    d.customerOrganizationId ?? 'vendor',
+    d.lastRenderedAt,
+  ]);
+  const more = affected.count - affected.deployments.length;
+  return [
+    table(['DEPLOYMENT', 'SCOPE', 'LAST RENDERED'], rows),
+    ...(more > 0 ? [`… and ${more} more (secrets deployments --key ${key})`] : []),
+  ].join('\n');
+}
+
 /** Every page of `secrets.v1.list`. */
 export async function listAllSecrets(client: PlatformClient, customerOrganizationId?: string): Promise<SecretJson[]> {
   const secrets: SecretJson[] = [];
@@ -74,19 +122,27 @@ export const setCommand: Command = {
     const value = given === '-' ? await readStdin(context.stdin) : given;
     const client = await context.client();
     const body = { key, value, ...customerOf(context) };
-    let secret: SecretJson;
-    let action = 'created';
+    let secret: SecretJson | UpdateSecretResponseJson;
+    let affected: Affected | undefined;
     try {
       secret = await client.request<SecretJson>('secrets.v1.create', body);
     } catch (error) {
       if (!(error instanceof CliError) || !error.message.startsWith('ALREADY_EXISTS')) throw error;
-      secret = await client.request<SecretJson>('secrets.v1.update', body);
-      action = 'updated';
+      const updated = await client.request<UpdateSecretResponseJson>('secrets.v1.update', body);
+      secret = updated;
+      affected = affectedOf(updated.affectedDeployments);
     }
+    if (context.output.json) {
+      context.output.out(JSON.stringify(secret));
+      return;
+    }
+    const done = `${affected ? 'updated' : 'created'} ${secret.key} (${scopeLabel(secret)}), version ${secret.version}`;
+    if (!affected) return void context.output.out(done);
     context.output.out(
-      context.output.json
-        ? JSON.stringify(secret)
-        : `${action} ${secret.key} (${scopeLabel(secret)}), version ${secret.version}`,
+      affected.count === 0
+        ? `${done}; no deployment affected`
+        : `${done}; ${deploymentCount(affected.count)} ${runs(affected.count)} an older value until redeployed ` +
+            `(secrets deployments --stale --key ${key})`,
     );
   },
 };
@@ -128,18 +184,54 @@ async function confirm(context: CommandContext, question: string): Promise<boole
 
 export const deleteCommand: Command = {
   path: ['delete'],
-  usage: 'delete KEY [--customer ID] [--yes]',
-  summary: 'Deletes a secret (asks first unless --yes). Deployments that use it will fail to render.',
-  options: { ...customerOption, yes: { type: 'boolean', short: 'y' } },
+  usage: 'delete KEY [--customer ID] [--yes] [--force]',
+  summary:
+    'Deletes a secret (asks first unless --yes). Refused while live deployments use it, which it lists, ' +
+    'unless --force; those deployments will fail to render.',
+  details: 'A deployment that is gone stops counting once forgotten: `secrets deployments forget D [--customer ID]`.',
+  options: { ...customerOption, yes: { type: 'boolean', short: 'y' }, force: { type: 'boolean' } },
   async run(context) {
     const key = oneKey(context, 'delete');
     if (!context.values.yes && !(await confirm(context, `Delete ${key}?`))) {
       throw new CliError(`not deleted: confirm with --yes`, EXIT.USAGE);
     }
-    const reply = await (
-      await context.client()
-    ).request<DeleteSecretResponseJson>('secrets.v1.delete', { key, ...customerOf(context) });
-    context.output.out(context.output.json ? JSON.stringify(reply) : `deleted ${reply.key}, version ${reply.version}`);
+    const force = context.values.force === true;
+    let reply: DeleteSecretResponseJson;
+    try {
+      reply = await (
+        await context.client()
+      ).request<DeleteSecretResponseJson>('secrets.v1.delete', {
+        key,
+        ...customerOf(context),
+        ...(force ? { force } : {}),
+      });
+    } catch (error) {
+      if (!(error instanceof CliError) || error.wire?.code !== 'FAILED_PRECONDITION') throw error;
+      const inUse = affectedOf(error.wire.details);
+      context.output.out(
+        context.output.json ? JSON.stringify({ affectedDeployments: inUse }) : affectedTable(inUse, key),
+      );
+      throw new CliError(
+        `not deleted: ${deploymentCount(inUse.count)} still ${inUse.count === 1 ? 'uses' : 'use'} ${key}; ` +
+          'redeploy or forget them ' +
+          `(secrets deployments forget D), or delete with --force`,
+        EXIT.REFUSED,
+        error.wire,
+      );
+    }
+    if (context.output.json) return void context.output.out(JSON.stringify(reply));
+    const affected = affectedOf(reply.affectedDeployments);
+    context.output.out(
+      [
+        `deleted ${reply.key}, version ${reply.version}`,
+        ...(affected.count > 0
+          ? [
+              `${deploymentCount(affected.count)} still ${runs(affected.count)} the deleted value:`,
+              affectedTable(affected, key),
+            ]
+          : []),
+      ].join('\n'),
+    );
   },
 };
 

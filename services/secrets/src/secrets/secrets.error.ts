@@ -9,6 +9,8 @@ export enum SecretsErrorCode {
   ALREADY_EXISTS = 'ALREADY_EXISTS',
   NOT_FOUND = 'NOT_FOUND',
   VERSION_CONFLICT = 'VERSION_CONFLICT',
+  /** A delete without `force` of a key live deployments use; `details` lists them. */
+  FAILED_PRECONDITION = 'FAILED_PRECONDITION',
   /** The same Idempotency-Key was sent earlier with a different request. */
   IDEMPOTENCY_KEY_REUSED = 'IDEMPOTENCY_KEY_REUSED',
   PERMISSION_DENIED = 'PERMISSION_DENIED',
@@ -36,6 +38,8 @@ function wireCodeOf(code: SecretsErrorCode): WireError['code'] {
       return 'NOT_FOUND';
     case SecretsErrorCode.VERSION_CONFLICT:
       return 'VERSION_CONFLICT';
+    case SecretsErrorCode.FAILED_PRECONDITION:
+      return 'FAILED_PRECONDITION';
     case SecretsErrorCode.PERMISSION_DENIED:
       return 'PERMISSION_DENIED';
     case SecretsErrorCode.UNAVAILABLE:

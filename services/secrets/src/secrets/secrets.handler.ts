@@ -41,6 +41,7 @@ import {
   listReply,
   resolveReply,
   secretReply,
+  updateReply,
 } from './secrets.replies';
 import { SecretsInterceptor } from './secrets.interceptor';
 import { SecretsService } from './secrets.service';
@@ -76,7 +77,7 @@ export class SecretsHandler {
     @RequestBody(UpdateSecretRequestSchema, { maxBytes: WRITE_REQUEST_MAX_BYTES }) request: UpdateSecretRequest,
     @RequestContext() context: NatsContext,
   ): Promise<JsonObject> {
-    return secretReply(await this.secrets.update(principal, request, idempotencyKeyOf(context)));
+    return updateReply(await this.secrets.update(principal, request, idempotencyKeyOf(context)));
   }
 
   @MessagePattern('secrets.v1.delete')

@@ -6,6 +6,7 @@ import {
   GetSecretHistoryResponseSchema,
   ListSecretsResponseSchema,
   SecretSchema,
+  UpdateSecretResponseSchema,
   toWireJson,
 } from '@platform/contracts';
 import { type JsonObject } from '@bufbuild/protobuf';
@@ -13,7 +14,8 @@ import { wireActor } from '../outbox/secret-event-publisher';
 import { type SecretHistoryEntry, type SecretSnapshot } from './secret-snapshot';
 import { secretId } from './secret-stream';
 import { type ResolveResult } from '../resolve/secret-resolver';
-import { type SecretDeletion, type SecretPage } from './secrets.service';
+import { type SecretDeletion, type SecretPage, type SecretUpdate } from './secrets.service';
+import { type AffectedDeployments } from './deployment-index.affected';
 import { type DeploymentForgetting, type DeploymentPage } from './deployment-index';
 
 const timestamp = (iso: string) => timestampFromDate(new Date(iso));
@@ -37,11 +39,31 @@ export function secretReply(snapshot: SecretSnapshot): JsonObject {
   return toWireJson(SecretSchema, secretMessage(snapshot));
 }
 
+function affectedMessage(affected: AffectedDeployments) {
+  return {
+    count: affected.count,
+    deployments: affected.deployments.map((deployment) => ({
+      deploymentId: deployment.deploymentId,
+      customerOrganizationId: deployment.customerOrganizationId ?? undefined,
+      lastRenderedAt: timestamp(deployment.lastRenderedAt),
+    })),
+  };
+}
+
+/** `Secret` plus `affectedDeployments`: the deployments that run an older value until redeployed. */
+export function updateReply(update: SecretUpdate): JsonObject {
+  return toWireJson(UpdateSecretResponseSchema, {
+    ...secretMessage(update),
+    affectedDeployments: affectedMessage(update.affectedDeployments),
+  });
+}
+
 export function deletionReply(deletion: SecretDeletion): JsonObject {
   return toWireJson(DeleteSecretResponseSchema, {
     key: deletion.key,
     version: deletion.version,
     deletedAt: timestamp(deletion.deletedAt),
+    affectedDeployments: affectedMessage(deletion.affectedDeployments),
   });
 }
 

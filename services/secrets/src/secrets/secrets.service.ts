@@ -37,6 +37,7 @@ import { organizationOfStream, organizationStreamId, secretStreamId } from './se
 import { type SecretPublication } from '../outbox/secret-publication';
 import { type IdempotencyStore } from './idempotency';
 import { SecretsError, SecretsErrorCode } from './secrets.error';
+import { type AffectedDeployments, affectedDeployments } from './deployment-index.affected';
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
@@ -51,7 +52,12 @@ export interface SecretDeletion {
   readonly key: string;
   readonly version: number;
   readonly deletedAt: string;
+  /** What still runs the deleted value: empty unless the delete was forced past them. */
+  readonly affectedDeployments: AffectedDeployments;
 }
+
+/** An update's secret, and the deployments that run an older value of it until they are redeployed. */
+export type SecretUpdate = SecretSnapshot & { readonly affectedDeployments: AffectedDeployments };
 
 /** A secret stream as a command or history sees it: with its organization's last purge. */
 interface SecretStreamRead {
@@ -130,6 +136,20 @@ function notFound(key: string): SecretsError {
   return new SecretsError(SecretsErrorCode.NOT_FOUND, `secret ${JSON.stringify(key)} not found in this scope`, { key });
 }
 
+/** A delete without `force` of a key that deployments of the index still run: they are listed (first page). */
+function usedByDeployments(key: string, affected: AffectedDeployments): SecretsError {
+  return new SecretsError(
+    SecretsErrorCode.FAILED_PRECONDITION,
+    `secret ${JSON.stringify(key)} is used by ${affected.count} live deployment(s); ` +
+      'redeploy or forget them first, or delete with force',
+    {
+      key,
+      count: affected.count,
+      deployments: affected.deployments.map((deployment) => ({ ...deployment })),
+    },
+  );
+}
+
 function canonicalRequest<Desc extends DescMessage>(schema: Desc, request: MessageShape<Desc>): string {
   return toJsonString(schema, request);
 }
@@ -173,11 +193,7 @@ export class SecretsService {
     return this.snapshotAfterWrite(events);
   }
 
-  async update(
-    principal: Principal,
-    request: UpdateSecretRequest,
-    options: WriteOptions = {},
-  ): Promise<SecretSnapshot> {
+  async update(principal: Principal, request: UpdateSecretRequest, options: WriteOptions = {}): Promise<SecretUpdate> {
     const scope = this.writableScope(principal, request.customerOrganizationId);
     assertValidKey(request.key);
     assertValidValue(request.value);
@@ -194,7 +210,8 @@ export class SecretsService {
         }),
       });
     });
-    return this.snapshotAfterWrite(events);
+    const snapshot = this.snapshotAfterWrite(events);
+    return { ...snapshot, affectedDeployments: await affectedDeployments(this.store, scope, request.key) };
   }
 
   async delete(
@@ -205,16 +222,26 @@ export class SecretsService {
     const scope = this.writableScope(principal, request.customerOrganizationId);
     assertValidKey(request.key);
     const streamId = secretStreamId(scope, request.key);
+    let affected: AffectedDeployments | undefined;
     const events = await this.write(principal, streamId, request.key, request.expectedVersion, options, {
       subject: 'secrets.v1.delete',
       canonical: () => canonicalRequest(DeleteSecretRequestSchema, request),
       command: (metadata) => ({ type: 'DeleteSecret', data: { key: request.key }, metadata }),
+      // Only a live key: a delete the decider refuses (absent, already deleted) is refused as before.
+      beforeDecide: async (state) => {
+        if (state.status !== 'Live') return;
+        affected = await affectedDeployments(this.store, scope, request.key);
+        if (affected.count > 0 && request.force !== true) throw usedByDeployments(request.key, affected);
+      },
     });
     const deletion = events[events.length - 1];
     return {
       key: request.key,
       version: deletion.streamVersion,
       deletedAt: (deletion.metadata as EventMetadata).occurredAt,
+      // An idempotent replay decided nothing: it answers as the first reply did, from the index (a forced delete
+      // leaves the deployments there; an unforced one succeeded only without any).
+      affectedDeployments: affected ?? (await affectedDeployments(this.store, scope, request.key)),
     };
   }
 
@@ -317,6 +344,8 @@ export class SecretsService {
       readonly command: (metadata: EventMetadata, place: ValuePlace) => SecretCommand;
       /** Creates: try the append on an empty stream before reading it. */
       readonly mostLikelyNew?: boolean;
+      /** Checks the state read, before each decision; may refuse by throwing. Not run for an idempotent replay. */
+      readonly beforeDecide?: (state: SecretState) => Promise<void>;
     },
   ): Promise<StoredEvent[]> {
     let idempotentEventId: string | undefined;
@@ -347,6 +376,7 @@ export class SecretsService {
       if (expectedVersion !== undefined && expectedVersion !== currentStreamVersion) {
         throw versionConflict(key, expectedVersion, currentStreamVersion);
       }
+      await request.beforeDecide?.(state);
       let appended: RecordedEvent[];
       try {
         // Every secret command decides at most one event, which lands at the next version.

@@ -56,7 +56,7 @@ export type ServiceError = Message<"common.v1.ServiceError"> & {
   /**
    * One of INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, ALREADY_EXISTS,
    * VERSION_CONFLICT, PAYLOAD_TOO_LARGE, TEMPLATE_PARSE_ERROR, TEMPLATE_EXECUTION_ERROR,
-   * TEMPLATE_OUTPUT_ERROR, RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL. A string rather than an enum so that an older
+   * TEMPLATE_OUTPUT_ERROR, FAILED_PRECONDITION, RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL. A string rather than an enum so that an older
    * client can still parse a reply carrying a code added later.
    *
    * @generated from field: string code = 1;
@@ -87,7 +87,7 @@ export type ServiceErrorJson = {
   /**
    * One of INVALID_ARGUMENT, UNAUTHENTICATED, PERMISSION_DENIED, NOT_FOUND, ALREADY_EXISTS,
    * VERSION_CONFLICT, PAYLOAD_TOO_LARGE, TEMPLATE_PARSE_ERROR, TEMPLATE_EXECUTION_ERROR,
-   * TEMPLATE_OUTPUT_ERROR, RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL. A string rather than an enum so that an older
+   * TEMPLATE_OUTPUT_ERROR, FAILED_PRECONDITION, RESOURCE_EXHAUSTED, UNAVAILABLE, INTERNAL. A string rather than an enum so that an older
    * client can still parse a reply carrying a code added later.
    *
    * @generated from field: string code = 1;

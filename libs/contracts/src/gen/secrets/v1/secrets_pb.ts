@@ -13,7 +13,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file secrets/v1/secrets.proto.
  */
 export const file_secrets_v1_secrets: GenFile = /*@__PURE__*/
-  fileDesc("ChhzZWNyZXRzL3YxL3NlY3JldHMucHJvdG8SCnNlY3JldHMudjEinQIKBlNlY3JldBIKCgJpZBgBIAEoCRILCgNrZXkYAiABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAMgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgEIAEoCUIEiLUYAUgAiAEBEg8KB3ZlcnNpb24YBSABKA0SLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp1cGRhdGVkX2J5GAkgASgJQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiLwoFQWN0b3ISCwoDc3ViGAEgASgJEgsKA29yZxgCIAEoCRIMCgRyb2xlGAMgASgJIj4KD1NlY3JldFJlZmVyZW5jZRILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDRINCgVzY29wZRgDIAEoCSJ1ChNDcmVhdGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAyABKAlIAIgBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIqkBChNVcGRhdGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAyABKAlIAIgBARIdChBleHBlY3RlZF92ZXJzaW9uGAQgASgNSAGIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbiKaAQoTRGVsZXRlU2VjcmV0UmVxdWVzdBILCgNrZXkYASABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJSACIAQESHQoQZXhwZWN0ZWRfdmVyc2lvbhgDIAEoDUgBiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCEwoRX2V4cGVjdGVkX3ZlcnNpb24iZAoURGVsZXRlU2VjcmV0UmVzcG9uc2USCwoDa2V5GAEgASgJEg8KB3ZlcnNpb24YAiABKA0SLgoKZGVsZXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAiYwoQR2V0U2VjcmV0UmVxdWVzdBILCgNrZXkYASABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJSACIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCKmAQoSTGlzdFNlY3JldHNSZXF1ZXN0EiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgBIAEoCUgAiAEBEhYKCXBhZ2Vfc2l6ZRgCIAEoDUgBiAEBEhcKCnBhZ2VfdG9rZW4YAyABKAlIAogBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQgwKCl9wYWdlX3NpemVCDQoLX3BhZ2VfdG9rZW4ibAoTTGlzdFNlY3JldHNSZXNwb25zZRIjCgdzZWNyZXRzGAEgAygLMhIuc2VjcmV0cy52MS5TZWNyZXQSHAoPbmV4dF9wYWdlX3Rva2VuGAIgASgJSACIAQFCEgoQX25leHRfcGFnZV90b2tlbiJqChdHZXRTZWNyZXRIaXN0b3J5UmVxdWVzdBILCgNrZXkYASABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJSACIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCJMChhHZXRTZWNyZXRIaXN0b3J5UmVzcG9uc2USMAoIdmVyc2lvbnMYASADKAsyHi5zZWNyZXRzLnYxLlNlY3JldEhpc3RvcnlFbnRyeSKGAQoSU2VjcmV0SGlzdG9yeUVudHJ5Eg8KB3ZlcnNpb24YASABKA0SDAoEdHlwZRgCIAEoCRIvCgtvY2N1cnJlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASIAoFYWN0b3IYBCABKAsyES5zZWNyZXRzLnYxLkFjdG9yIuEDChVSZXNvbHZlU2VjcmV0c1JlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBEgwKBGtleXMYAyADKAkSHAoPaW5jbHVkZV9oaXN0b3J5GAQgASgISAGIAQESOQoEcGlucxgFIAMoCzIrLnNlY3JldHMudjEuUmVzb2x2ZVNlY3JldHNSZXF1ZXN0LlBpbnNFbnRyeRIqCglyZXBseV9rZXkYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhoKDW1ldGFkYXRhX29ubHkYByABKAhIAogBARIaCg1jdXN0b21lcl9vbmx5GAggASgISAOIAQESDQoFbm9uY2UYCSABKAkSGgoNZGVwbG95bWVudF9pZBgKIAEoCUgEiAEBGisKCVBpbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKA06AjgBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCEgoQX2luY2x1ZGVfaGlzdG9yeUIQCg5fbWV0YWRhdGFfb25seUIQCg5fY3VzdG9tZXJfb25seUIQCg5fZGVwbG95bWVudF9pZCJQChZSZXNvbHZlU2VjcmV0c1Jlc3BvbnNlEhIKCmNpcGhlcnRleHQYASABKAkSDwoHbWlzc2luZxgCIAMoCRIRCglzaWduYXR1cmUYAyABKAkiwgEKD1Jlc29sdmVkU2VjcmV0cxI3CgZ2YWx1ZXMYASADKAsyJy5zZWNyZXRzLnYxLlJlc29sdmVkU2VjcmV0cy5WYWx1ZXNFbnRyeRIsCgdoaXN0b3J5GAIgAygLMhsuc2VjcmV0cy52MS5IaXN0b3JpY2FsVmFsdWUaSAoLVmFsdWVzRW50cnkSCwoDa2V5GAEgASgJEigKBXZhbHVlGAIgASgLMhkuc2VjcmV0cy52MS5SZXNvbHZlZFZhbHVlOgI4ASI+Cg1SZXNvbHZlZFZhbHVlEg0KBXZhbHVlGAEgASgJEg8KB3ZlcnNpb24YAiABKA0SDQoFc2NvcGUYAyABKAkiTQoPSGlzdG9yaWNhbFZhbHVlEgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgNEg0KBXNjb3BlGAQgASgJIpoCChZMaXN0RGVwbG95bWVudHNSZXF1ZXN0EhAKA2tleRgBIAEoCUgAiAEBEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgBiAEBEhoKDWRlcGxveW1lbnRfaWQYAyABKAlIAogBARIXCgpzdGFsZV9vbmx5GAQgASgISAOIAQESFgoJcGFnZV9zaXplGAUgASgNSASIAQESFwoKcGFnZV90b2tlbhgGIAEoCUgFiAEBQgYKBF9rZXlCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEIQCg5fZGVwbG95bWVudF9pZEINCgtfc3RhbGVfb25seUIMCgpfcGFnZV9zaXplQg0KC19wYWdlX3Rva2VuIngKF0xpc3REZXBsb3ltZW50c1Jlc3BvbnNlEisKC2RlcGxveW1lbnRzGAEgAygLMhYuc2VjcmV0cy52MS5EZXBsb3ltZW50EhwKD25leHRfcGFnZV90b2tlbhgCIAEoCUgAiAEBQhIKEF9uZXh0X3BhZ2VfdG9rZW4ikAIKCkRlcGxveW1lbnQSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlCBIi1GAFIAIgBARI0ChBsYXN0X3JlbmRlcmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBInCgxyZXF1ZXN0ZWRfYnkYBCABKAsyES5zZWNyZXRzLnYxLkFjdG9yEjMKCnJlZmVyZW5jZXMYBSADKAsyHy5zZWNyZXRzLnYxLkRlcGxveW1lbnRSZWZlcmVuY2USDQoFc3RhbGUYBiABKAhCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCJrChNEZXBsb3ltZW50UmVmZXJlbmNlEgsKA2tleRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEg0KBXNjb3BlGAMgASgJEhYKDmxhdGVzdF92ZXJzaW9uGAQgASgNEg8KB2RlbGV0ZWQYBSABKAgidAoXRm9yZ2V0RGVwbG95bWVudFJlcXVlc3QSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAIgBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIq0BChhGb3JnZXREZXBsb3ltZW50UmVzcG9uc2USFQoNZGVwbG95bWVudF9pZBgBIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlCBIi1GAFIAIgBARIwCgxmb3Jnb3R0ZW5fYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQi2AMKC1NlY3JldEV2ZW50EhAKCGV2ZW50X2lkGAEgASgJEgwKBHR5cGUYAiABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAMgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgEIAEoCUIEiLUYAUgAiAEBEhYKA2tleRgFIAEoCUIEiLUYAUgBiAEBEg8KB3ZlcnNpb24YBiABKA0SIAoFYWN0b3IYByABKAsyES5zZWNyZXRzLnYxLkFjdG9yEi8KC29jY3VycmVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghwb3NpdGlvbhgJIAEoARItCghyZXNvbHZlZBgKIAMoCzIbLnNlY3JldHMudjEuU2VjcmV0UmVmZXJlbmNlEhkKDHZhbHVlX2RpZ2VzdBgLIAEoCUgCiAEBEicKDHJlcXVlc3RlZF9ieRgMIAEoCzIRLnNlY3JldHMudjEuQWN0b3ISGgoNZGVwbG95bWVudF9pZBgNIAEoCUgDiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCBgoEX2tleUIPCg1fdmFsdWVfZGlnZXN0QhAKDl9kZXBsb3ltZW50X2lkMrwFCg5TZWNyZXRzU2VydmljZRI9CgZDcmVhdGUSHy5zZWNyZXRzLnYxLkNyZWF0ZVNlY3JldFJlcXVlc3QaEi5zZWNyZXRzLnYxLlNlY3JldBI9CgZVcGRhdGUSHy5zZWNyZXRzLnYxLlVwZGF0ZVNlY3JldFJlcXVlc3QaEi5zZWNyZXRzLnYxLlNlY3JldBJLCgZEZWxldGUSHy5zZWNyZXRzLnYxLkRlbGV0ZVNlY3JldFJlcXVlc3QaIC5zZWNyZXRzLnYxLkRlbGV0ZVNlY3JldFJlc3BvbnNlEjcKA0dldBIcLnNlY3JldHMudjEuR2V0U2VjcmV0UmVxdWVzdBoSLnNlY3JldHMudjEuU2VjcmV0EkcKBExpc3QSHi5zZWNyZXRzLnYxLkxpc3RTZWNyZXRzUmVxdWVzdBofLnNlY3JldHMudjEuTGlzdFNlY3JldHNSZXNwb25zZRJUCgdIaXN0b3J5EiMuc2VjcmV0cy52MS5HZXRTZWNyZXRIaXN0b3J5UmVxdWVzdBokLnNlY3JldHMudjEuR2V0U2VjcmV0SGlzdG9yeVJlc3BvbnNlElAKB1Jlc29sdmUSIS5zZWNyZXRzLnYxLlJlc29sdmVTZWNyZXRzUmVxdWVzdBoiLnNlY3JldHMudjEuUmVzb2x2ZVNlY3JldHNSZXNwb25zZRJWCgtEZXBsb3ltZW50cxIiLnNlY3JldHMudjEuTGlzdERlcGxveW1lbnRzUmVxdWVzdBojLnNlY3JldHMudjEuTGlzdERlcGxveW1lbnRzUmVzcG9uc2USXQoQRm9yZ2V0RGVwbG95bWVudBIjLnNlY3JldHMudjEuRm9yZ2V0RGVwbG95bWVudFJlcXVlc3QaJC5zZWNyZXRzLnYxLkZvcmdldERlcGxveW1lbnRSZXNwb25zZWIGcHJvdG8z", [file_common_v1_options, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChhzZWNyZXRzL3YxL3NlY3JldHMucHJvdG8SCnNlY3JldHMudjEinQIKBlNlY3JldBIKCgJpZBgBIAEoCRILCgNrZXkYAiABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAMgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgEIAEoCUIEiLUYAUgAiAEBEg8KB3ZlcnNpb24YBSABKA0SLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp1cGRhdGVkX2J5GAkgASgJQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiLwoFQWN0b3ISCwoDc3ViGAEgASgJEgsKA29yZxgCIAEoCRIMCgRyb2xlGAMgASgJIj4KD1NlY3JldFJlZmVyZW5jZRILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDRINCgVzY29wZRgDIAEoCSJ1ChNDcmVhdGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAyABKAlIAIgBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIqkBChNVcGRhdGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAyABKAlIAIgBARIdChBleHBlY3RlZF92ZXJzaW9uGAQgASgNSAGIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbiLqAgoUVXBkYXRlU2VjcmV0UmVzcG9uc2USCgoCaWQYASABKAkSCwoDa2V5GAIgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgDIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYBCABKAlCBIi1GAFIAIgBARIPCgd2ZXJzaW9uGAUgASgNEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWF0ZWRfYnkYByABKAkSLgoKdXBkYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKdXBkYXRlZF9ieRgJIAEoCRI9ChRhZmZlY3RlZF9kZXBsb3ltZW50cxgKIAEoCzIfLnNlY3JldHMudjEuQWZmZWN0ZWREZXBsb3ltZW50c0IbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIrgBChNEZWxldGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAIgBARIdChBleHBlY3RlZF92ZXJzaW9uGAMgASgNSAGIAQESEgoFZm9yY2UYBCABKAhIAogBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQhMKEV9leHBlY3RlZF92ZXJzaW9uQggKBl9mb3JjZSKjAQoURGVsZXRlU2VjcmV0UmVzcG9uc2USCwoDa2V5GAEgASgJEg8KB3ZlcnNpb24YAiABKA0SLgoKZGVsZXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPQoUYWZmZWN0ZWRfZGVwbG95bWVudHMYBCABKAsyHy5zZWNyZXRzLnYxLkFmZmVjdGVkRGVwbG95bWVudHMiWQoTQWZmZWN0ZWREZXBsb3ltZW50cxINCgVjb3VudBgBIAEoDRIzCgtkZXBsb3ltZW50cxgCIAMoCzIeLnNlY3JldHMudjEuQWZmZWN0ZWREZXBsb3ltZW50IqsBChJBZmZlY3RlZERlcGxveW1lbnQSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlCBIi1GAFIAIgBARI0ChBsYXN0X3JlbmRlcmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkImMKEEdldFNlY3JldFJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQipgEKEkxpc3RTZWNyZXRzUmVxdWVzdBIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYASABKAlIAIgBARIWCglwYWdlX3NpemUYAiABKA1IAYgBARIXCgpwYWdlX3Rva2VuGAMgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEIMCgpfcGFnZV9zaXplQg0KC19wYWdlX3Rva2VuImwKE0xpc3RTZWNyZXRzUmVzcG9uc2USIwoHc2VjcmV0cxgBIAMoCzISLnNlY3JldHMudjEuU2VjcmV0EhwKD25leHRfcGFnZV90b2tlbhgCIAEoCUgAiAEBQhIKEF9uZXh0X3BhZ2VfdG9rZW4iagoXR2V0U2VjcmV0SGlzdG9yeVJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiTAoYR2V0U2VjcmV0SGlzdG9yeVJlc3BvbnNlEjAKCHZlcnNpb25zGAEgAygLMh4uc2VjcmV0cy52MS5TZWNyZXRIaXN0b3J5RW50cnkihgEKElNlY3JldEhpc3RvcnlFbnRyeRIPCgd2ZXJzaW9uGAEgASgNEgwKBHR5cGUYAiABKAkSLwoLb2NjdXJyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiAKBWFjdG9yGAQgASgLMhEuc2VjcmV0cy52MS5BY3RvciLhAwoVUmVzb2x2ZVNlY3JldHNSZXF1ZXN0EhcKD29yZ2FuaXphdGlvbl9pZBgBIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAIgBARIMCgRrZXlzGAMgAygJEhwKD2luY2x1ZGVfaGlzdG9yeRgEIAEoCEgBiAEBEjkKBHBpbnMYBSADKAsyKy5zZWNyZXRzLnYxLlJlc29sdmVTZWNyZXRzUmVxdWVzdC5QaW5zRW50cnkSKgoJcmVwbHlfa2V5GAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIaCg1tZXRhZGF0YV9vbmx5GAcgASgISAKIAQESGgoNY3VzdG9tZXJfb25seRgIIAEoCEgDiAEBEg0KBW5vbmNlGAkgASgJEhoKDWRlcGxveW1lbnRfaWQYCiABKAlIBIgBARorCglQaW5zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4AUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQhIKEF9pbmNsdWRlX2hpc3RvcnlCEAoOX21ldGFkYXRhX29ubHlCEAoOX2N1c3RvbWVyX29ubHlCEAoOX2RlcGxveW1lbnRfaWQiUAoWUmVzb2x2ZVNlY3JldHNSZXNwb25zZRISCgpjaXBoZXJ0ZXh0GAEgASgJEg8KB21pc3NpbmcYAiADKAkSEQoJc2lnbmF0dXJlGAMgASgJIsIBCg9SZXNvbHZlZFNlY3JldHMSNwoGdmFsdWVzGAEgAygLMicuc2VjcmV0cy52MS5SZXNvbHZlZFNlY3JldHMuVmFsdWVzRW50cnkSLAoHaGlzdG9yeRgCIAMoCzIbLnNlY3JldHMudjEuSGlzdG9yaWNhbFZhbHVlGkgKC1ZhbHVlc0VudHJ5EgsKA2tleRgBIAEoCRIoCgV2YWx1ZRgCIAEoCzIZLnNlY3JldHMudjEuUmVzb2x2ZWRWYWx1ZToCOAEiPgoNUmVzb2x2ZWRWYWx1ZRINCgV2YWx1ZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEg0KBXNjb3BlGAMgASgJIk0KD0hpc3RvcmljYWxWYWx1ZRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAkSDwoHdmVyc2lvbhgDIAEoDRINCgVzY29wZRgEIAEoCSKaAgoWTGlzdERlcGxveW1lbnRzUmVxdWVzdBIQCgNrZXkYASABKAlIAIgBARIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAYgBARIaCg1kZXBsb3ltZW50X2lkGAMgASgJSAKIAQESFwoKc3RhbGVfb25seRgEIAEoCEgDiAEBEhYKCXBhZ2Vfc2l6ZRgFIAEoDUgEiAEBEhcKCnBhZ2VfdG9rZW4YBiABKAlIBYgBAUIGCgRfa2V5QhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCEAoOX2RlcGxveW1lbnRfaWRCDQoLX3N0YWxlX29ubHlCDAoKX3BhZ2Vfc2l6ZUINCgtfcGFnZV90b2tlbiJ4ChdMaXN0RGVwbG95bWVudHNSZXNwb25zZRIrCgtkZXBsb3ltZW50cxgBIAMoCzIWLnNlY3JldHMudjEuRGVwbG95bWVudBIcCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlIAIgBAUISChBfbmV4dF9wYWdlX3Rva2VuIpACCgpEZXBsb3ltZW50EhUKDWRlcGxveW1lbnRfaWQYASABKAkSKwoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJQgSItRgBSACIAQESNAoQbGFzdF9yZW5kZXJlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoMcmVxdWVzdGVkX2J5GAQgASgLMhEuc2VjcmV0cy52MS5BY3RvchIzCgpyZWZlcmVuY2VzGAUgAygLMh8uc2VjcmV0cy52MS5EZXBsb3ltZW50UmVmZXJlbmNlEg0KBXN0YWxlGAYgASgIQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiawoTRGVwbG95bWVudFJlZmVyZW5jZRILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDRINCgVzY29wZRgDIAEoCRIWCg5sYXRlc3RfdmVyc2lvbhgEIAEoDRIPCgdkZWxldGVkGAUgASgIInQKF0ZvcmdldERlcGxveW1lbnRSZXF1ZXN0EhUKDWRlcGxveW1lbnRfaWQYASABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJSACIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCKtAQoYRm9yZ2V0RGVwbG95bWVudFJlc3BvbnNlEhUKDWRlcGxveW1lbnRfaWQYASABKAkSKwoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJQgSItRgBSACIAQESMAoMZm9yZ290dGVuX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkItgDCgtTZWNyZXRFdmVudBIQCghldmVudF9pZBgBIAEoCRIMCgR0eXBlGAIgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgDIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYBCABKAlCBIi1GAFIAIgBARIWCgNrZXkYBSABKAlCBIi1GAFIAYgBARIPCgd2ZXJzaW9uGAYgASgNEiAKBWFjdG9yGAcgASgLMhEuc2VjcmV0cy52MS5BY3RvchIvCgtvY2N1cnJlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIcG9zaXRpb24YCSABKAESLQoIcmVzb2x2ZWQYCiADKAsyGy5zZWNyZXRzLnYxLlNlY3JldFJlZmVyZW5jZRIZCgx2YWx1ZV9kaWdlc3QYCyABKAlIAogBARInCgxyZXF1ZXN0ZWRfYnkYDCABKAsyES5zZWNyZXRzLnYxLkFjdG9yEhoKDWRlcGxveW1lbnRfaWQYDSABKAlIA4gBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQgYKBF9rZXlCDwoNX3ZhbHVlX2RpZ2VzdEIQCg5fZGVwbG95bWVudF9pZDLKBQoOU2VjcmV0c1NlcnZpY2USPQoGQ3JlYXRlEh8uc2VjcmV0cy52MS5DcmVhdGVTZWNyZXRSZXF1ZXN0GhIuc2VjcmV0cy52MS5TZWNyZXQSSwoGVXBkYXRlEh8uc2VjcmV0cy52MS5VcGRhdGVTZWNyZXRSZXF1ZXN0GiAuc2VjcmV0cy52MS5VcGRhdGVTZWNyZXRSZXNwb25zZRJLCgZEZWxldGUSHy5zZWNyZXRzLnYxLkRlbGV0ZVNlY3JldFJlcXVlc3QaIC5zZWNyZXRzLnYxLkRlbGV0ZVNlY3JldFJlc3BvbnNlEjcKA0dldBIcLnNlY3JldHMudjEuR2V0U2VjcmV0UmVxdWVzdBoSLnNlY3JldHMudjEuU2VjcmV0EkcKBExpc3QSHi5zZWNyZXRzLnYxLkxpc3RTZWNyZXRzUmVxdWVzdBofLnNlY3JldHMudjEuTGlzdFNlY3JldHNSZXNwb25zZRJUCgdIaXN0b3J5EiMuc2VjcmV0cy52MS5HZXRTZWNyZXRIaXN0b3J5UmVxdWVzdBokLnNlY3JldHMudjEuR2V0U2VjcmV0SGlzdG9yeVJlc3BvbnNlElAKB1Jlc29sdmUSIS5zZWNyZXRzLnYxLlJlc29sdmVTZWNyZXRzUmVxdWVzdBoiLnNlY3JldHMudjEuUmVzb2x2ZVNlY3JldHNSZXNwb25zZRJWCgtEZXBsb3ltZW50cxIiLnNlY3JldHMudjEuTGlzdERlcGxveW1lbnRzUmVxdWVzdBojLnNlY3JldHMudjEuTGlzdERlcGxveW1lbnRzUmVzcG9uc2USXQoQRm9yZ2V0RGVwbG95bWVudBIjLnNlY3JldHMudjEuRm9yZ2V0RGVwbG95bWVudFJlcXVlc3QaJC5zZWNyZXRzLnYxLkZvcmdldERlcGxveW1lbnRSZXNwb25zZWIGcHJvdG8z", [file_common_v1_options, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A secret's metadata; never its value.
@@ -365,6 +365,127 @@ export const UpdateSecretRequestSchema: GenMessage<UpdateSecretRequest, {jsonTyp
   messageDesc(file_secrets_v1_secrets, 4);
 
 /**
+ * The Secret, as Create and Get reply, plus the deployments the new value does not reach until they are redeployed.
+ *
+ * @generated from message secrets.v1.UpdateSecretResponse
+ */
+export type UpdateSecretResponse = Message<"secrets.v1.UpdateSecretResponse"> & {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id: string;
+
+  /**
+   * @generated from field: string key = 2;
+   */
+  key: string;
+
+  /**
+   * @generated from field: string organization_id = 3;
+   */
+  organizationId: string;
+
+  /**
+   * @generated from field: optional string customer_organization_id = 4;
+   */
+  customerOrganizationId?: string | undefined;
+
+  /**
+   * @generated from field: uint32 version = 5;
+   */
+  version: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 6;
+   */
+  createdAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string created_by = 7;
+   */
+  createdBy: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 8;
+   */
+  updatedAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: string updated_by = 9;
+   */
+  updatedBy: string;
+
+  /**
+   * @generated from field: secrets.v1.AffectedDeployments affected_deployments = 10;
+   */
+  affectedDeployments?: AffectedDeployments | undefined;
+};
+
+/**
+ * The Secret, as Create and Get reply, plus the deployments the new value does not reach until they are redeployed.
+ *
+ * @generated from message secrets.v1.UpdateSecretResponse
+ */
+export type UpdateSecretResponseJson = {
+  /**
+   * @generated from field: string id = 1;
+   */
+  id?: string;
+
+  /**
+   * @generated from field: string key = 2;
+   */
+  key?: string;
+
+  /**
+   * @generated from field: string organization_id = 3;
+   */
+  organizationId?: string;
+
+  /**
+   * @generated from field: optional string customer_organization_id = 4;
+   */
+  customerOrganizationId?: string;
+
+  /**
+   * @generated from field: uint32 version = 5;
+   */
+  version?: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp created_at = 6;
+   */
+  createdAt?: TimestampJson;
+
+  /**
+   * @generated from field: string created_by = 7;
+   */
+  createdBy?: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp updated_at = 8;
+   */
+  updatedAt?: TimestampJson;
+
+  /**
+   * @generated from field: string updated_by = 9;
+   */
+  updatedBy?: string;
+
+  /**
+   * @generated from field: secrets.v1.AffectedDeployments affected_deployments = 10;
+   */
+  affectedDeployments?: AffectedDeploymentsJson;
+};
+
+/**
+ * Describes the message secrets.v1.UpdateSecretResponse.
+ * Use `create(UpdateSecretResponseSchema)` to create a new message.
+ */
+export const UpdateSecretResponseSchema: GenMessage<UpdateSecretResponse, {jsonType: UpdateSecretResponseJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 5);
+
+/**
  * @generated from message secrets.v1.DeleteSecretRequest
  */
 export type DeleteSecretRequest = Message<"secrets.v1.DeleteSecretRequest"> & {
@@ -382,6 +503,13 @@ export type DeleteSecretRequest = Message<"secrets.v1.DeleteSecretRequest"> & {
    * @generated from field: optional uint32 expected_version = 3;
    */
   expectedVersion?: number | undefined;
+
+  /**
+   * Delete even while live deployments use the key (else FAILED_PRECONDITION listing them).
+   *
+   * @generated from field: optional bool force = 4;
+   */
+  force?: boolean | undefined;
 };
 
 /**
@@ -402,6 +530,13 @@ export type DeleteSecretRequestJson = {
    * @generated from field: optional uint32 expected_version = 3;
    */
   expectedVersion?: number;
+
+  /**
+   * Delete even while live deployments use the key (else FAILED_PRECONDITION listing them).
+   *
+   * @generated from field: optional bool force = 4;
+   */
+  force?: boolean;
 };
 
 /**
@@ -409,7 +544,7 @@ export type DeleteSecretRequestJson = {
  * Use `create(DeleteSecretRequestSchema)` to create a new message.
  */
 export const DeleteSecretRequestSchema: GenMessage<DeleteSecretRequest, {jsonType: DeleteSecretRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 5);
+  messageDesc(file_secrets_v1_secrets, 6);
 
 /**
  * @generated from message secrets.v1.DeleteSecretResponse
@@ -431,6 +566,13 @@ export type DeleteSecretResponse = Message<"secrets.v1.DeleteSecretResponse"> & 
    * @generated from field: google.protobuf.Timestamp deleted_at = 3;
    */
   deletedAt?: Timestamp | undefined;
+
+  /**
+   * The deployments that received the deleted key (non-empty only with force).
+   *
+   * @generated from field: secrets.v1.AffectedDeployments affected_deployments = 4;
+   */
+  affectedDeployments?: AffectedDeployments | undefined;
 };
 
 /**
@@ -453,6 +595,13 @@ export type DeleteSecretResponseJson = {
    * @generated from field: google.protobuf.Timestamp deleted_at = 3;
    */
   deletedAt?: TimestampJson;
+
+  /**
+   * The deployments that received the deleted key (non-empty only with force).
+   *
+   * @generated from field: secrets.v1.AffectedDeployments affected_deployments = 4;
+   */
+  affectedDeployments?: AffectedDeploymentsJson;
 };
 
 /**
@@ -460,7 +609,109 @@ export type DeleteSecretResponseJson = {
  * Use `create(DeleteSecretResponseSchema)` to create a new message.
  */
 export const DeleteSecretResponseSchema: GenMessage<DeleteSecretResponse, {jsonType: DeleteSecretResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 6);
+  messageDesc(file_secrets_v1_secrets, 7);
+
+/**
+ * The deployments of the index that received a key in the scope written (ARCHITECTURE.md §3): a vendor-level key's
+ * vendor value in any deployment of the organization, a customer key's value in that customer's deployments.
+ *
+ * @generated from message secrets.v1.AffectedDeployments
+ */
+export type AffectedDeployments = Message<"secrets.v1.AffectedDeployments"> & {
+  /**
+   * All of them; `deployments` is the first page (secrets.v1.deployments with `key` pages on).
+   *
+   * @generated from field: uint32 count = 1;
+   */
+  count: number;
+
+  /**
+   * Ordered by customer (vendor-level first), then deployment id.
+   *
+   * @generated from field: repeated secrets.v1.AffectedDeployment deployments = 2;
+   */
+  deployments: AffectedDeployment[];
+};
+
+/**
+ * The deployments of the index that received a key in the scope written (ARCHITECTURE.md §3): a vendor-level key's
+ * vendor value in any deployment of the organization, a customer key's value in that customer's deployments.
+ *
+ * @generated from message secrets.v1.AffectedDeployments
+ */
+export type AffectedDeploymentsJson = {
+  /**
+   * All of them; `deployments` is the first page (secrets.v1.deployments with `key` pages on).
+   *
+   * @generated from field: uint32 count = 1;
+   */
+  count?: number;
+
+  /**
+   * Ordered by customer (vendor-level first), then deployment id.
+   *
+   * @generated from field: repeated secrets.v1.AffectedDeployment deployments = 2;
+   */
+  deployments?: AffectedDeploymentJson[];
+};
+
+/**
+ * Describes the message secrets.v1.AffectedDeployments.
+ * Use `create(AffectedDeploymentsSchema)` to create a new message.
+ */
+export const AffectedDeploymentsSchema: GenMessage<AffectedDeployments, {jsonType: AffectedDeploymentsJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 8);
+
+/**
+ * @generated from message secrets.v1.AffectedDeployment
+ */
+export type AffectedDeployment = Message<"secrets.v1.AffectedDeployment"> & {
+  /**
+   * @generated from field: string deployment_id = 1;
+   */
+  deploymentId: string;
+
+  /**
+   * null for a vendor-level deployment.
+   *
+   * @generated from field: optional string customer_organization_id = 2;
+   */
+  customerOrganizationId?: string | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_rendered_at = 3;
+   */
+  lastRenderedAt?: Timestamp | undefined;
+};
+
+/**
+ * @generated from message secrets.v1.AffectedDeployment
+ */
+export type AffectedDeploymentJson = {
+  /**
+   * @generated from field: string deployment_id = 1;
+   */
+  deploymentId?: string;
+
+  /**
+   * null for a vendor-level deployment.
+   *
+   * @generated from field: optional string customer_organization_id = 2;
+   */
+  customerOrganizationId?: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_rendered_at = 3;
+   */
+  lastRenderedAt?: TimestampJson;
+};
+
+/**
+ * Describes the message secrets.v1.AffectedDeployment.
+ * Use `create(AffectedDeploymentSchema)` to create a new message.
+ */
+export const AffectedDeploymentSchema: GenMessage<AffectedDeployment, {jsonType: AffectedDeploymentJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 9);
 
 /**
  * @generated from message secrets.v1.GetSecretRequest
@@ -497,7 +748,7 @@ export type GetSecretRequestJson = {
  * Use `create(GetSecretRequestSchema)` to create a new message.
  */
 export const GetSecretRequestSchema: GenMessage<GetSecretRequest, {jsonType: GetSecretRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 7);
+  messageDesc(file_secrets_v1_secrets, 10);
 
 /**
  * @generated from message secrets.v1.ListSecretsRequest
@@ -548,7 +799,7 @@ export type ListSecretsRequestJson = {
  * Use `create(ListSecretsRequestSchema)` to create a new message.
  */
 export const ListSecretsRequestSchema: GenMessage<ListSecretsRequest, {jsonType: ListSecretsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 8);
+  messageDesc(file_secrets_v1_secrets, 11);
 
 /**
  * @generated from message secrets.v1.ListSecretsResponse
@@ -589,7 +840,7 @@ export type ListSecretsResponseJson = {
  * Use `create(ListSecretsResponseSchema)` to create a new message.
  */
 export const ListSecretsResponseSchema: GenMessage<ListSecretsResponse, {jsonType: ListSecretsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 9);
+  messageDesc(file_secrets_v1_secrets, 12);
 
 /**
  * @generated from message secrets.v1.GetSecretHistoryRequest
@@ -626,7 +877,7 @@ export type GetSecretHistoryRequestJson = {
  * Use `create(GetSecretHistoryRequestSchema)` to create a new message.
  */
 export const GetSecretHistoryRequestSchema: GenMessage<GetSecretHistoryRequest, {jsonType: GetSecretHistoryRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 10);
+  messageDesc(file_secrets_v1_secrets, 13);
 
 /**
  * @generated from message secrets.v1.GetSecretHistoryResponse
@@ -657,7 +908,7 @@ export type GetSecretHistoryResponseJson = {
  * Use `create(GetSecretHistoryResponseSchema)` to create a new message.
  */
 export const GetSecretHistoryResponseSchema: GenMessage<GetSecretHistoryResponse, {jsonType: GetSecretHistoryResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 11);
+  messageDesc(file_secrets_v1_secrets, 14);
 
 /**
  * @generated from message secrets.v1.SecretHistoryEntry
@@ -718,7 +969,7 @@ export type SecretHistoryEntryJson = {
  * Use `create(SecretHistoryEntrySchema)` to create a new message.
  */
 export const SecretHistoryEntrySchema: GenMessage<SecretHistoryEntry, {jsonType: SecretHistoryEntryJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 12);
+  messageDesc(file_secrets_v1_secrets, 15);
 
 /**
  * @generated from message secrets.v1.ResolveSecretsRequest
@@ -883,7 +1134,7 @@ export type ResolveSecretsRequestJson = {
  * Use `create(ResolveSecretsRequestSchema)` to create a new message.
  */
 export const ResolveSecretsRequestSchema: GenMessage<ResolveSecretsRequest, {jsonType: ResolveSecretsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 13);
+  messageDesc(file_secrets_v1_secrets, 16);
 
 /**
  * @generated from message secrets.v1.ResolveSecretsResponse
@@ -948,7 +1199,7 @@ export type ResolveSecretsResponseJson = {
  * Use `create(ResolveSecretsResponseSchema)` to create a new message.
  */
 export const ResolveSecretsResponseSchema: GenMessage<ResolveSecretsResponse, {jsonType: ResolveSecretsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 14);
+  messageDesc(file_secrets_v1_secrets, 17);
 
 /**
  * The plaintext inside ResolveSecretsResponse.ciphertext; never sent unencrypted.
@@ -999,7 +1250,7 @@ export type ResolvedSecretsJson = {
  * Use `create(ResolvedSecretsSchema)` to create a new message.
  */
 export const ResolvedSecretsSchema: GenMessage<ResolvedSecrets, {jsonType: ResolvedSecretsJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 15);
+  messageDesc(file_secrets_v1_secrets, 18);
 
 /**
  * @generated from message secrets.v1.ResolvedValue
@@ -1054,7 +1305,7 @@ export type ResolvedValueJson = {
  * Use `create(ResolvedValueSchema)` to create a new message.
  */
 export const ResolvedValueSchema: GenMessage<ResolvedValue, {jsonType: ResolvedValueJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 16);
+  messageDesc(file_secrets_v1_secrets, 19);
 
 /**
  * @generated from message secrets.v1.HistoricalValue
@@ -1115,7 +1366,7 @@ export type HistoricalValueJson = {
  * Use `create(HistoricalValueSchema)` to create a new message.
  */
 export const HistoricalValueSchema: GenMessage<HistoricalValue, {jsonType: HistoricalValueJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 17);
+  messageDesc(file_secrets_v1_secrets, 20);
 
 /**
  * @generated from message secrets.v1.ListDeploymentsRequest
@@ -1208,7 +1459,7 @@ export type ListDeploymentsRequestJson = {
  * Use `create(ListDeploymentsRequestSchema)` to create a new message.
  */
 export const ListDeploymentsRequestSchema: GenMessage<ListDeploymentsRequest, {jsonType: ListDeploymentsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 18);
+  messageDesc(file_secrets_v1_secrets, 21);
 
 /**
  * @generated from message secrets.v1.ListDeploymentsResponse
@@ -1253,7 +1504,7 @@ export type ListDeploymentsResponseJson = {
  * Use `create(ListDeploymentsResponseSchema)` to create a new message.
  */
 export const ListDeploymentsResponseSchema: GenMessage<ListDeploymentsResponse, {jsonType: ListDeploymentsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 19);
+  messageDesc(file_secrets_v1_secrets, 22);
 
 /**
  * What one deployment received at its last render.
@@ -1346,7 +1597,7 @@ export type DeploymentJson = {
  * Use `create(DeploymentSchema)` to create a new message.
  */
 export const DeploymentSchema: GenMessage<Deployment, {jsonType: DeploymentJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 20);
+  messageDesc(file_secrets_v1_secrets, 23);
 
 /**
  * @generated from message secrets.v1.DeploymentReference
@@ -1425,7 +1676,7 @@ export type DeploymentReferenceJson = {
  * Use `create(DeploymentReferenceSchema)` to create a new message.
  */
 export const DeploymentReferenceSchema: GenMessage<DeploymentReference, {jsonType: DeploymentReferenceJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 21);
+  messageDesc(file_secrets_v1_secrets, 24);
 
 /**
  * @generated from message secrets.v1.ForgetDeploymentRequest
@@ -1462,7 +1713,7 @@ export type ForgetDeploymentRequestJson = {
  * Use `create(ForgetDeploymentRequestSchema)` to create a new message.
  */
 export const ForgetDeploymentRequestSchema: GenMessage<ForgetDeploymentRequest, {jsonType: ForgetDeploymentRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 22);
+  messageDesc(file_secrets_v1_secrets, 25);
 
 /**
  * @generated from message secrets.v1.ForgetDeploymentResponse
@@ -1509,7 +1760,7 @@ export type ForgetDeploymentResponseJson = {
  * Use `create(ForgetDeploymentResponseSchema)` to create a new message.
  */
 export const ForgetDeploymentResponseSchema: GenMessage<ForgetDeploymentResponse, {jsonType: ForgetDeploymentResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 23);
+  messageDesc(file_secrets_v1_secrets, 26);
 
 /**
  * Published on `secrets.events.<organizationId>.<type>` (stream SECRETS_EVENTS, Nats-Msg-Id =
@@ -1706,7 +1957,7 @@ export type SecretEventJson = {
  * Use `create(SecretEventSchema)` to create a new message.
  */
 export const SecretEventSchema: GenMessage<SecretEvent, {jsonType: SecretEventJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 24);
+  messageDesc(file_secrets_v1_secrets, 27);
 
 /**
  * Request-reply subjects on queue `secrets`. A method's subject is `<package>.<method in lower
@@ -1729,7 +1980,7 @@ export const SecretsService: GenService<{
   update: {
     methodKind: "unary";
     input: typeof UpdateSecretRequestSchema;
-    output: typeof SecretSchema;
+    output: typeof UpdateSecretResponseSchema;
   },
   /**
    * @generated from rpc secrets.v1.SecretsService.Delete
