@@ -163,7 +163,7 @@ describeWithNats('insider: a secrets instance that could not hear purges', () =>
       ', "secrets.events.*.OrganizationPurged"',
       /secrets\.events\.\*\.OrganizationPurged/,
     ],
-    ['its own request subjects', '"secrets.v1.>", ', /secrets\.v1\.create, .*secrets\.v1\.resolve /],
+    ['its own request subjects', '"secrets.v1.>", ', /secrets\.v1\.create, .*secrets\.v1\.resolve\b/],
   ])('refuses to start when NATS refuses it %s', async (_label, grant, refused) => {
     const server = await startNats((conf) => {
       const withoutGrant = conf.replace(grant, '');
