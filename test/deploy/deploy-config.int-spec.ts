@@ -4,7 +4,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { type NatsConnection, connect, headers as natsHeaders } from 'nats';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { parseTemplate } from '@platform/template';
@@ -21,6 +21,7 @@ import {
   freePort,
   plainTextExchange,
   startConfiguredNatsServer,
+  natsServerBinary,
 } from '@platform/testing';
 
 const ROOT = join(__dirname, '../..');
@@ -321,20 +322,13 @@ describe('Helm chart', () => {
 });
 
 /** nats-server from the PATH, or Debian's /usr/sbin/nats-server. */
-function findNatsServer(): string | undefined {
-  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/sbin'];
-  return dirs.map((dir) => join(dir, 'nats-server')).find((file) => existsSync(file));
-}
-
 const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-const NATS_SERVER = findNatsServer();
-const describeWithNats = NATS_SERVER ? describe : describe.skip;
 type NatsUser = 'secrets' | 'render' | 'redaction' | 'audit' | 'shipper' | 'client' | 'ops';
 
-describeWithNats('NATS server configuration', () => {
+describe('NATS server configuration', () => {
   let server: ConfiguredNatsServer | undefined;
   let natsUrl: string;
   let database: TestDatabase;
@@ -430,14 +424,14 @@ describeWithNats('NATS server configuration', () => {
         .replaceAll('/etc/nats/tls/', `${DEV_TLS}/`)
         .replace(/store_dir: \S+/, `store_dir: ${JSON.stringify(checkDir)}`);
       writeFileSync(join(checkDir, 'nats-server.conf'), asMounted);
-      execFileSync(NATS_SERVER!, ['-t', '-c', join(checkDir, 'nats-server.conf')], { stdio: 'pipe' });
+      execFileSync(natsServerBinary(), ['-t', '-c', join(checkDir, 'nats-server.conf')], { stdio: 'pipe' });
     } finally {
       rmSync(checkDir, { recursive: true, force: true });
     }
     // The same configuration on a private port and store directory, with certificates made here.
     pki = createTestPki();
     server = await startConfiguredNatsServer(NATS_CONF, {
-      binary: NATS_SERVER!,
+      binary: natsServerBinary(),
       probeUser: 'ops',
       probePassword: 'dev-ops-password',
       tlsDir: pki.dir,

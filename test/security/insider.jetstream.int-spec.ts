@@ -1,7 +1,6 @@
 // An insider with a service's NATS credentials (or none needed) tries to erase SECRETS_EVENTS history through the
 // JetStream API: deleting a message, purging the stream. The stream's own flags refuse it, and so do the shipped
 // configuration's user permissions.
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { type NatsConnection, RetentionPolicy, StorageType, connect } from 'nats';
 import { ensureStreams, natsCredentials, prefixedStreamName, streamConfig } from '@platform/messaging';
@@ -11,10 +10,10 @@ import {
   startConfiguredNatsServer,
   testInfrastructure,
   uniqueSubjectPrefix,
+  natsServerBinary,
 } from '@platform/testing';
 
 const NATS_CONF = join(__dirname, '../../deploy/nats/nats-server.conf');
-const NATS_SERVER = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find(existsSync);
 const encoder = new TextEncoder();
 
 describe('SECRETS_EVENTS stream flags', () => {
@@ -69,9 +68,7 @@ describe('SECRETS_EVENTS stream flags', () => {
   });
 });
 
-const describeWithNats = NATS_SERVER ? describe : describe.skip;
-
-describeWithNats('the shipped NATS permissions', () => {
+describe('the shipped NATS permissions', () => {
   type User = 'secrets' | 'render' | 'redaction' | 'audit' | 'ops' | 'client' | 'shipper';
   const USERS: readonly User[] = ['secrets', 'render', 'redaction', 'audit', 'ops', 'client', 'shipper'];
   let server: ConfiguredNatsServer;
@@ -79,7 +76,7 @@ describeWithNats('the shipped NATS permissions', () => {
 
   beforeAll(async () => {
     server = await startConfiguredNatsServer(NATS_CONF, {
-      binary: NATS_SERVER!,
+      binary: natsServerBinary(),
       probeUser: 'ops',
       probePassword: 'dev-ops-password',
     });

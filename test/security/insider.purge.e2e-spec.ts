@@ -1,7 +1,7 @@
 // `secrets org purge` must make every secrets instance forget the organization at once, under the NATS permissions
 // that ship (deploy/nats/nats-server.conf), not just under the open test server; and an instance whose NATS user may
 // not hear purges (or its own subjects) must refuse to start rather than run deaf.
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type NatsConnection, connect, headers as natsHeaders } from 'nats';
@@ -18,6 +18,7 @@ import {
   startConfiguredNatsServer,
   startTestService,
   testTenants,
+  natsServerBinary,
 } from '@platform/testing';
 import { SecretsOperations } from '../../services/secrets/src/ops/secrets-operations';
 import { secretsService } from '../../services/secrets/src/secrets.definition';
@@ -25,8 +26,6 @@ import { SecretsRuntime } from '../../services/secrets/src/secrets-runtime';
 import { devMasterKeyMaterial } from '../../services/secrets/test/support/dev-master-keys';
 
 const NATS_CONF = join(__dirname, '../../deploy/nats/nats-server.conf');
-const NATS_SERVER = ['/usr/sbin/nats-server', '/usr/bin/nats-server', '/usr/local/bin/nats-server'].find(existsSync);
-const describeWithNats = NATS_SERVER ? describe : describe.skip;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 const { vendor } = testTenants();
@@ -38,7 +37,7 @@ async function startNats(edit: (conf: string) => string = (conf) => conf): Promi
   const path = join(dir, 'nats-server.conf');
   writeFileSync(path, edit(readFileSync(NATS_CONF, 'utf8')));
   const server = await startConfiguredNatsServer(path, {
-    binary: NATS_SERVER!,
+    binary: natsServerBinary(),
     probeUser: 'ops',
     probePassword: 'dev-ops-password',
   });
@@ -62,7 +61,7 @@ function startSecrets(natsUrl: string, databaseUrl: string): Promise<TestService
   });
 }
 
-describeWithNats('insider: purge under the shipped NATS configuration', () => {
+describe('insider: purge under the shipped NATS configuration', () => {
   let server: ConfiguredNatsServer;
   let database: TestDatabase;
   const instances: TestService[] = [];
@@ -146,7 +145,7 @@ describeWithNats('insider: purge under the shipped NATS configuration', () => {
   });
 });
 
-describeWithNats('insider: a secrets instance that could not hear purges', () => {
+describe('insider: a secrets instance that could not hear purges', () => {
   let database: TestDatabase;
 
   beforeAll(async () => {

@@ -19,6 +19,7 @@ export {
 } from './infrastructure';
 export { PlaintextValues, testTenants, type TestTenants } from './fixtures';
 export { ClusterNode, NatsCluster } from './nats-cluster';
+export { natsServerBinary } from './nats-server-binary';
 export { TestNatsClient, type Reply } from './nats-client';
 export { startTestService, type TestService } from './services';
 export {

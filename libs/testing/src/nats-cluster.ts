@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'nats';
 import { freePorts } from './configured-nats-server';
+import { natsServerBinary } from './nats-server-binary';
 import { eventually } from './eventually';
 
-const NATS_SERVER = process.env.NATS_SERVER_BIN ?? 'nats-server';
 /** Generous: three servers electing on a loaded two-core machine. */
 const ELECTION_TIMEOUT_MS = 60_000;
 
@@ -49,7 +49,7 @@ export class ClusterNode {
       ...['--server_name', this.name, '--cluster_name', this.clusterName],
       ...['--cluster', `nats://127.0.0.1:${this.routePort}`, '--routes', this.routes.join(',')],
     ];
-    const child = spawn(NATS_SERVER, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(natsServerBinary(), args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     running.add(child);
     for (const stream of [child.stdout!, child.stderr!]) {

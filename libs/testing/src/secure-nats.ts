@@ -1,12 +1,13 @@
 // A nats-server that takes TLS only and known users only, with the certificates, nkeys and JWTs made in the test.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect as connectTcp } from 'node:net';
 import { tmpdir } from 'node:os';
-import { delimiter, join } from 'node:path';
+import { join } from 'node:path';
 import { type ConnectionOptions, connect, nkeys as untypedNkeys } from 'nats';
 import { freePort } from './configured-nats-server';
+import { natsServerBinary } from './nats-server-binary';
 import { eventually } from './eventually';
 
 /** Files of a throw-away PKI: a CA, a server certificate for 127.0.0.1/localhost/nats, and client certificates. */
@@ -151,13 +152,6 @@ export class TestOperator {
       `-----BEGIN USER NKEY SEED-----\n${seed}\n------END USER NKEY SEED------\n`
     );
   }
-}
-
-/** NATS_SERVER_BIN, else nats-server from the PATH, else Debian's /usr/sbin/nats-server. */
-export function natsServerBinary(): string {
-  if (process.env.NATS_SERVER_BIN) return process.env.NATS_SERVER_BIN;
-  const dirs = [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), '/usr/sbin'];
-  return dirs.map((dir) => join(dir, 'nats-server')).find((file) => existsSync(file)) ?? 'nats-server';
 }
 
 export interface SecureNatsServerOptions {

@@ -2,9 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { natsServerBinary } from '@platform/testing';
 import { freePort } from './wait';
 
-const NATS_SERVER = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
 const READY_TIMEOUT_MS = 30_000;
 
 /** Servers still running, stopped should the test process exit without cleaning up. */
@@ -50,7 +50,7 @@ export class PrivateNatsServer {
   /** Starts the server (same port, same store) and resolves once it accepts clients. */
   async restart(): Promise<void> {
     if (this.child) throw new Error('the private nats-server is already running');
-    const child = spawn(NATS_SERVER, ['-js', '-sd', this.storeDir, '-a', '127.0.0.1', '-p', String(this.port)], {
+    const child = spawn(natsServerBinary(), ['-js', '-sd', this.storeDir, '-a', '127.0.0.1', '-p', String(this.port)], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.child = child;
