@@ -20,6 +20,7 @@ import { Client } from 'pg';
 import { auditService } from '../../services/audit/src/audit.definition';
 import { CheckpointSigner } from '../../services/audit/src/checkpoints/checkpoint';
 import { checkpointStreamName, checkpointSubject } from '../../services/audit/src/checkpoints/checkpoint-stream';
+import { type RecordRow, recordOf } from '../../services/audit/src/records/audit-store';
 import { GENESIS_HASH, chainHash } from '../../services/audit/src/records/hash-chain';
 import {
   createSecretsEventsStream,
@@ -59,24 +60,6 @@ async function runCli(
 
 type Verdict = VerifyAuditChainResponseJson & { checked: number; firstBrokenSequence?: number };
 
-interface RecordRow {
-  sequence: string;
-  event_id: string;
-  type: string;
-  organization_id: string;
-  customer_organization_id: string | null;
-  key: string | null;
-  version: number;
-  actor_sub: string;
-  actor_org: string;
-  actor_role: string;
-  occurred_at: Date;
-  recorded_at: Date;
-  resolved: Array<{ key: string; version: number; scope: string }>;
-  prev_hash: string;
-  hash: string;
-}
-
 const ORGS = ['altered', 'deleted', 'thinned', 'truncated', 'forged'] as const;
 const EVENTS_PER_ORG = 5;
 
@@ -111,19 +94,7 @@ describe('an administrator cannot rewrite the audit trail unnoticed', () => {
     const rows = await rowsOf(org);
     await sql.query('begin');
     for (const row of rows) {
-      const hash = chainHash(prevHash, {
-        sequence: Number(row.sequence),
-        eventId: row.event_id,
-        type: row.type,
-        organizationId: row.organization_id,
-        customerOrganizationId: row.customer_organization_id,
-        key: row.key,
-        version: row.version,
-        actor: { sub: row.actor_sub, org: row.actor_org, role: row.actor_role },
-        occurredAt: row.occurred_at,
-        recordedAt: row.recorded_at,
-        resolved: row.resolved,
-      });
+      const hash = chainHash(prevHash, recordOf(row));
       await sql.query(
         'update audit.records set prev_hash = $3, hash = $4 where organization_id = $1 and sequence = $2',
         [org, row.sequence, prevHash, hash],

@@ -109,7 +109,8 @@ function chainHeadOf(row: ChainHeadRow): ChainHeadState {
   };
 }
 
-interface RecordRow {
+/** A row of audit.records as Postgres returns it. */
+export interface RecordRow {
   sequence: string;
   event_id: string;
   type: string;
@@ -135,7 +136,8 @@ const RECORD_COLUMNS = `sequence, event_id, type, organization_id, customer_orga
   actor_sub, actor_org, actor_role, occurred_at, recorded_at, resolved, prev_hash, hash,
   requested_by_sub, requested_by_org, requested_by_role, deployment_id`;
 
-function recordOf(row: RecordRow): AuditRecord {
+/** The record a row holds (also what an insider test recomputes a chain from). */
+export function recordOf(row: RecordRow): AuditRecord {
   const record: AuditRecord = {
     sequence: Number(row.sequence),
     eventId: row.event_id,
