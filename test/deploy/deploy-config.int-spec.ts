@@ -568,8 +568,10 @@ describe('NATS server configuration', () => {
   it('renders through secrets.v1.resolve under the config, and no other user can see the reply', async () => {
     const client = await as('client');
     const overheard: string[] = [];
+    const listeners: NatsConnection[] = [];
     for (const user of ['secrets', 'render', 'redaction', 'audit', 'ops', 'shipper'] as const) {
       const connection = await as(user);
+      listeners.push(connection);
       for (const subject of ['_INBOX.>', '_INBOX_client.>']) {
         expect([user, subject, await subscriptionRefused(connection, subject)]).toEqual([user, subject, true]);
       }
@@ -586,7 +588,8 @@ describe('NATS server configuration', () => {
       format: 'env',
     });
     expect(rendered.output).toBe('DB_PASSWORD=deploy-conf-pw-4d1c\n');
-    await delay(200);
+    // A round trip on each listener after the replies were sent: any copy the server routed to it has arrived.
+    await Promise.all(listeners.map((listener) => listener.flush()));
     expect(overheard.filter((subject) => subject.startsWith('_INBOX'))).toEqual([]);
   });
 
@@ -676,7 +679,9 @@ describe('NATS server configuration', () => {
     shipper.publish('logs.raw.acme._.web', 'connecting with deploy-conf-pw-4d1c');
     await shipper.flush().catch(() => undefined);
     for (let i = 0; i < 100 && seen.length === 0; i++) await delay(100);
-    await delay(200);
+    // The forged line was published before the shipper's flush returned; a round trip on ops after that has
+    // delivered it, had the server let it through.
+    await ops.flush();
     expect(seen).toEqual(['connecting with ********']);
     expect(await delivered(ops, shipper, 'secrets.v1.create')).toBe(false);
     expect(await delivered(client, shipper, 'render.v1.render')).toBe(false);
