@@ -1,52 +1,8 @@
 import fc from 'fast-check';
 import { buildMatcher, MASK } from './index';
 import { ScanWork } from './scan-work';
-import { formsOfValue, isBelowMinLength } from './value-forms';
-
-const BASE64_CHAR = '(%2[bBfF]|\\\\/|[A-Za-z0-9+/_-])';
-const PARTIAL_BEFORE = new RegExp(`${BASE64_CHAR}$`);
-const PARTIAL_AND_PADDING_AFTER = new RegExp(`^${BASE64_CHAR}(=|%3[dD]){0,2}`);
-
-/**
- * The semantics in README.md, by brute force: every form of every value at every offset, escape hex letters in either
- * case, widened over partial base64 characters and padding; overlapping or touching regions become one mask.
- */
-function naiveRedact(input: Buffer, values: readonly string[], minLength: number): { output: Buffer; count: number } {
-  const text = input.toString('latin1');
-  const regions: [number, number][] = [];
-  for (const value of new Set(values)) {
-    if (isBelowMinLength(value, minLength)) continue;
-    for (const form of formsOfValue(value, minLength)) {
-      const eitherCase = new Set(form.hexLetters);
-      for (let at = 0; at + form.bytes.length <= input.length; at++) {
-        const found = form.bytes.every(
-          (byte, i) => input[at + i] === byte || (eitherCase.has(i) && input[at + i] === byte - 0x20),
-        );
-        if (!found) continue;
-        let start = at;
-        let end = at + form.bytes.length;
-        if (form.partialBefore)
-          start -= PARTIAL_BEFORE.exec(text.slice(Math.max(0, start - 3), start))?.[0].length ?? 0;
-        if (form.partialAfter) end += PARTIAL_AND_PADDING_AFTER.exec(text.slice(end))?.[0].length ?? 0;
-        regions.push([start, end]);
-      }
-    }
-  }
-  regions.sort((a, b) => a[0] - b[0]);
-  const parts: Buffer[] = [];
-  let read = 0;
-  let count = 0;
-  for (let i = 0; i < regions.length;) {
-    const start = regions[i][0];
-    let end = regions[i][1];
-    for (i++; i < regions.length && regions[i][0] <= end; i++) end = Math.max(end, regions[i][1]);
-    parts.push(input.subarray(read, start), Buffer.from(MASK));
-    read = end;
-    count++;
-  }
-  parts.push(input.subarray(read));
-  return { output: Buffer.concat(parts), count };
-}
+import { referenceRedact } from './testing/reference-redact';
+import { formsOfValue } from './value-forms';
 
 /** Characters that make escapes, their hex letters in both cases, base64 and repeats likely. */
 const unit = fc.constantFrom(
@@ -109,7 +65,7 @@ describe('redaction in linear time', () => {
         ),
         ([values, minLength, input]) => {
           const matcher = buildMatcher(values, { minLength });
-          const expected = naiveRedact(input, values, minLength);
+          const expected = referenceRedact(input, values, minLength);
           const forced = new ScanWork(0, -1);
           for (const work of [new ScanWork(), forced]) {
             const actual = matcher.redactBytes(input, work);
