@@ -7,6 +7,7 @@ import {
   type RecordedEvent,
 } from '@platform/event-store';
 import { SECRET_VALUES_RESOLVED } from '../resolve/secret-resolver';
+import { purgesInRange } from './purges-in-range';
 import { ORGANIZATION_PURGED } from './secret';
 
 export const DEPLOYMENT_FORGOTTEN = 'DeploymentForgotten';
@@ -132,11 +133,7 @@ export class DeploymentIndexProjection implements InlineProjection {
 
   /** The rebuild's batch, in Postgres (access events are the most numerous): split at purges, as `handle` does. */
   async rebuildBatch(context: ProjectionContext, range: RebuildRange): Promise<void> {
-    const purges = await context.execute<{ position: string; organization_id: string }>(
-      `select position::text, data->>'organizationId' as organization_id from events
-       where position > $1 and position <= $2 and type = $3 order by position`,
-      [range.after.toString(), range.upTo.toString(), ORGANIZATION_PURGED],
-    );
+    const purges = await purgesInRange(context, range);
     let after = range.after.toString();
     for (const purge of [...purges, { position: range.upTo.toString(), organization_id: undefined }]) {
       await context.execute(REBUILD_FORGOTTEN, [after, purge.position]);

@@ -6,6 +6,7 @@ import {
   type RebuildRange,
   type RecordedEvent,
 } from '@platform/event-store';
+import { purgesInRange } from './purges-in-range';
 import { ORGANIZATION_PURGED, type EventMetadata, type SecretEvent } from './secret';
 import { secretId } from './secret-stream';
 
@@ -177,11 +178,7 @@ export class SecretViewProjection implements InlineProjection {
 
   /** The rebuild's batch, in Postgres: split at purges, which remove what came before them. */
   async rebuildBatch(context: ProjectionContext, range: RebuildRange): Promise<void> {
-    const purges = await context.execute<{ position: string; organization_id: string }>(
-      `select position::text, data->>'organizationId' as organization_id from events
-       where position > $1 and position <= $2 and type = $3 order by position`,
-      [range.after.toString(), range.upTo.toString(), ORGANIZATION_PURGED],
-    );
+    const purges = await purgesInRange(context, range);
     let after = range.after.toString();
     for (const purge of purges) {
       await this.rebuildRange(context, after, purge.position);
