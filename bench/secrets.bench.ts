@@ -152,7 +152,7 @@ async function overNats(): Promise<BenchFigure[]> {
     for (const key of keys)
       await client.request('secrets.v1.create', { key, value: SAMPLE_VALUE }, { token: renderAdmin });
     // As render resolves: the reply key confirmed by the token (cnf.jkt), a fresh nonce; the reply is signed.
-    const render = await ResolveCaller.create(tokens, 'render', ['secrets:resolve']);
+    const render = await ResolveCaller.create(tokens, 'deployer', ['secrets:resolve']);
     const resolve = async () => {
       const reply = await client.request('secrets.v1.resolve', render.request({ organizationId: renderOrg, keys }), {
         token: render.token,

@@ -193,7 +193,7 @@ describe('crash mid-write', () => {
     expect(await viewRows()).toEqual(before);
 
     // Every version holds the value of the one write that created it: no write's effect appears twice or goes missing.
-    const resolver = await ResolveCaller.create(tokens, 'redaction', ['secrets:resolve-all']);
+    const resolver = await ResolveCaller.create(tokens, 'log-masker', ['secrets:resolve-all']);
     const request = resolver.request({ organizationId: ORG, includeHistory: true });
     const resolved = await client.call('secrets.v1.resolve', request, { token: resolver.token });
     if (resolved.kind !== 'reply') throw new Error(`resolve failed: ${describeOutcome(resolved)}`);

@@ -110,7 +110,7 @@ describe('database outage', () => {
   /** One of each kind of request the two services answer from Postgres, each timed. */
   async function requestsDuringOutage(key: string, round: number): Promise<TimedOutcome[]> {
     const options = { token: vendorAdmin, timeoutMs: REQUEST_TIMEOUT_MS };
-    const resolver = await ResolveCaller.create(tokens, 'render', ['secrets:resolve']);
+    const resolver = await ResolveCaller.create(tokens, 'deployer', ['secrets:resolve']);
     const requests: Array<[string, () => Promise<CallOutcome>]> = [
       ['create', () => client.call('secrets.v1.create', { key: `${key}_DURING_${round}`, value: value('x') }, options)],
       ['update', () => client.call('secrets.v1.update', { key, value: value('refused') }, options)],

@@ -63,7 +63,7 @@ describe('attribution of reads through render', () => {
    * forwarded header; `bind` overrides which token render's own names (null: none).
    */
   async function resolveAsRender(request: Record<string, unknown>, onBehalfOf?: string, bind?: string | null) {
-    const caller = await ResolveCaller.create(platform.tokens, 'render', RENDER_SCOPES);
+    const caller = await ResolveCaller.create(platform.tokens, 'deployer', RENDER_SCOPES);
     const forwarded = bind === undefined ? onBehalfOf && bearerTokenOf(onBehalfOf) : bind;
     const token = await platform.tokens.platformService('render', 'secrets', RENDER_SCOPES, {
       cnf: { jkt: replyKeyThumbprint(caller.publicJwk) },

@@ -169,7 +169,7 @@ describe('insider: ciphertexts moved between rows', () => {
     [admin, otherAdmin, resolver] = await Promise.all([
       tokens.vendor(vendor, 'admin'),
       tokens.vendor(otherVendor, 'admin'),
-      ResolveCaller.create(tokens, 'redaction', ['secrets:resolve-all']),
+      ResolveCaller.create(tokens, 'log-masker', ['secrets:resolve-all']),
     ]);
     db = new Client({ connectionString: database.url });
     await db.connect();

@@ -103,7 +103,7 @@ describe('insider: purge under the shipped NATS configuration', () => {
     const tokens = await TestTokens.create();
     [admin, renderCaller] = await Promise.all([
       tokens.vendor(vendor, 'admin'),
-      ResolveCaller.create(tokens, 'render', ['secrets:resolve']),
+      ResolveCaller.create(tokens, 'deployer', ['secrets:resolve']),
     ]);
   }, 60_000);
 

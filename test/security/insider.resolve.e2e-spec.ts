@@ -262,7 +262,7 @@ describe('insider: resolve replies and reply keys', () => {
       secretsClient.request<unknown>('secrets.v1.resolve', body, { token });
 
     it("refuses a replyKey that is not the token's cnf key, and a token without one", async () => {
-      const caller = await ResolveCaller.create(tokens, 'render', renderScopes());
+      const caller = await ResolveCaller.create(tokens, 'deployer', renderScopes());
       const captor = await generateReplyKeyPair({ ttlMs: 0 });
       const captured = await resolve(caller.token, {
         organizationId: vendor,
@@ -276,7 +276,7 @@ describe('insider: resolve replies and reply keys', () => {
         message: 'replyKey is not the key the service token confirms (claim cnf.jkt)',
       });
       const unbound = await resolve(
-        await tokens.service('render', renderScopes()),
+        await tokens.service('deployer', renderScopes()),
         caller.request({ organizationId: vendor, keys: ['API_KEY'] }),
       );
       expect({ status: unbound.status, ...(unbound.body as ErrorJson).error }).toEqual({
@@ -293,7 +293,7 @@ describe('insider: resolve replies and reply keys', () => {
     });
 
     it('refuses a missing or short nonce', async () => {
-      const caller = await ResolveCaller.create(tokens, 'render', renderScopes());
+      const caller = await ResolveCaller.create(tokens, 'deployer', renderScopes());
       for (const nonce of [undefined, '', 'short', 'not base64url!'.repeat(3)]) {
         const reply = await resolve(caller.token, {
           organizationId: vendor,
@@ -311,7 +311,7 @@ describe('insider: resolve replies and reply keys', () => {
 
     it("gives render's token every current key but never the history of values", async () => {
       expect(renderScopes()).not.toContain('secrets:resolve-all');
-      const caller = await ResolveCaller.create(tokens, 'render', renderScopes());
+      const caller = await ResolveCaller.create(tokens, 'deployer', renderScopes());
       const request = caller.request({ organizationId: vendor, keys: [] as string[] });
       const everyKey = await resolve(caller.token, request);
       expect(await caller.open(request, everyKey.body as object)).toEqual({
@@ -327,7 +327,7 @@ describe('insider: resolve replies and reply keys', () => {
         code: 'PERMISSION_DENIED',
         message: 'the history of values needs a service token with scope secrets:resolve-all',
       });
-      const redaction = await ResolveCaller.create(tokens, 'redaction', ['secrets:resolve', 'secrets:resolve-all']);
+      const redaction = await ResolveCaller.create(tokens, 'log-masker', ['secrets:resolve', 'secrets:resolve-all']);
       const withHistory = redaction.request({ organizationId: vendor, keys: ['API_KEY'], includeHistory: true });
       expect((await resolve(redaction.token, withHistory)).status).toBeUndefined();
     });

@@ -132,7 +132,7 @@ describe('insider: tokens are bound to their use', () => {
     expect(refusal(reply)).toEqual(unauthenticated('token audience does not include secrets'));
   });
 
-  it('refuses a service key minting a user, another service or more scopes than its own', async () => {
+  it('refuses a key minting a user, another service, a platform service or more scopes than its own', async () => {
     const vendorAdmin = { sub: `admin@${vendor}`, org: vendor, org_type: 'vendor', role: 'admin' };
     const forged: Array<[string, Promise<string>, string]> = [
       [
@@ -162,6 +162,12 @@ describe('insider: tokens are bound to their use', () => {
         'the user key minting service:render',
         platform.tokens.mint({ sub: 'service:render', org: 'render', org_type: 'vendor', role: 'admin' }),
         'token key signs users only, not service principals',
+      ],
+      [
+        // The outside clients' key: service:render could forward a forged On-Behalf-Of.
+        'the clients key minting service:render',
+        platform.tokens.mint({ sub: 'service:render', org: 'render', org_type: 'service', scope: 'secrets:resolve' }),
+        'token key may not sign a platform service ("service:<name>" is its own key\'s)',
       ],
     ];
     for (const [what, token, reason] of forged) {

@@ -71,7 +71,7 @@ describe('replies only to inboxes', () => {
     jsm = await nats.jetstreamManager();
     db = new Client({ connectionString: platform.database.url });
     await db.connect();
-    const resolver = await ResolveCaller.create(platform.tokens, 'render', ['secrets:resolve']);
+    const resolver = await ResolveCaller.create(platform.tokens, 'deployer', ['secrets:resolve']);
     admin = await platform.tokens.vendor(vendor, 'admin');
     renderService = resolver.token;
     const created = await platform.client.request(

@@ -71,7 +71,7 @@ describe('secrets set and delete of a deployed key (CLI over NATS)', () => {
     });
 
     expect((await run(setCommand, ['DB_PASSWORD', plaintexts.next('db')], {})).code).toBe(EXIT.OK);
-    const caller = await ResolveCaller.bindToken(tokens, await tokens.service('render', ['secrets:resolve']));
+    const caller = await ResolveCaller.bindToken(tokens, await tokens.service('deployer', ['secrets:resolve']));
     const body = caller.request({
       organizationId: vendor,
       customerOrganizationId: customer,

@@ -171,6 +171,12 @@ describe('token policy: what each key may sign, issuers, lifetimes, single use',
       TokenErrorCode.KEY_POLICY,
       'token key signs service principals "service:<name>" only',
     ]);
+    for (const claims of [renderClaims(), { ...deployer, org: 'render' }, { ...deployer, sub: 'service:audit' }]) {
+      expect(await refusal(verifier.verify(await sign(clients, claims), { now: NOW }))).toEqual([
+        TokenErrorCode.KEY_POLICY,
+        'token key may not sign a platform service ("service:<name>" is its own key\'s)',
+      ]);
+    }
   });
 
   it('requires an iss among the configured issuers', async () => {

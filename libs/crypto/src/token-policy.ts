@@ -91,6 +91,17 @@ function checkKeyPolicy(claims: Readonly<Record<string, unknown>>, key: KeyPolic
       if (!isService || !sub.startsWith(SERVICE_SUB_PREFIX)) {
         throw refuse(TokenErrorCode.KEY_POLICY, 'token key signs service principals "service:<name>" only');
       }
+      // A platform service's name is its own key's alone: an outside client's token naming it could forge
+      // attribution (render forwards who asked) or pass as that service wherever its name is trusted.
+      if (
+        policy.serviceScopes.has(sub.slice(SERVICE_SUB_PREFIX.length)) ||
+        policy.serviceScopes.has(String(claims.org))
+      ) {
+        throw refuse(
+          TokenErrorCode.KEY_POLICY,
+          'token key may not sign a platform service ("service:<name>" is its own key\'s)',
+        );
+      }
       return;
     case 'service': {
       const allowed = policy.serviceScopes.get(key.service);

@@ -9,7 +9,7 @@ import {
   newReplyNonce,
   replyKeyThumbprint,
 } from '@platform/crypto';
-import { type TestTokens } from './tokens';
+import { type TestTokens, assertOutsideClient } from './tokens';
 
 const DEV_DIR = join(__dirname, '../../../deploy/dev');
 
@@ -44,6 +44,7 @@ export class ResolveCaller {
     scopes: readonly string[],
     ttlMs = 0,
   ): Promise<ResolveCaller> {
+    assertOutsideClient(service);
     const { publicJwk, privateKey } = await generateReplyKeyPair({ ttlMs });
     const token = await tokens.mint({
       sub: `service:${service}`,

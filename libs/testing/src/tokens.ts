@@ -19,6 +19,13 @@ function devKey(signs: string): unknown {
   return key;
 }
 
+/** Throws for a platform service's name: only its own key signs `service:<name>` for it. */
+export function assertOutsideClient(name: string): void {
+  if (ALL_SERVICES.includes(name)) {
+    throw new Error(`"${name}" is a platform service: an outside client's token cannot name it; use platformService`);
+  }
+}
+
 /**
  * Mints tokens the services trust by default (deploy/dev/jwks.json): users with the dev user key, service principals
  * with the dev clients key (reusable, like an outside caller's), and platform services' own single-use tokens with
@@ -49,8 +56,12 @@ export class TestTokens {
     return this.mint({ sub, org, org_type: 'customer', vendor_org: vendorOrg, role });
   }
 
-  /** A reusable service-principal token, as an outside caller (a deployer, CI) holds one. */
+  /**
+   * A reusable service-principal token, as an outside caller (a deployer, CI) holds one. A platform service's name is
+   * refused here as the services refuse it (ARCHITECTURE.md §4): use `platformService` to act as one.
+   */
   service(name: string, scopes: readonly string[]): Promise<string> {
+    assertOutsideClient(name);
     return this.mint({ sub: `service:${name}`, org: name, org_type: 'service', scope: scopes.join(' ') });
   }
 

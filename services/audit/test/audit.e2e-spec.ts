@@ -57,7 +57,7 @@ describe('audit trail of the real secrets service (plain JSON over NATS)', () =>
     await call('secrets.v1.update', { key: 'DB_PASSWORD', value: values[1], expectedVersion: 1 }, writer);
     await call('secrets.v1.create', { key: 'API_TOKEN', value: values[0], customerOrganizationId: customer }, admin);
     await call('secrets.v1.delete', { key: 'DB_PASSWORD', expectedVersion: 2 }, admin);
-    const resolver = await ResolveCaller.create(tokens, 'render', ['secrets:resolve']);
+    const resolver = await ResolveCaller.create(tokens, 'deployer', ['secrets:resolve']);
     await call(
       'secrets.v1.resolve',
       resolver.request({ organizationId: vendor, customerOrganizationId: customer, keys: ['API_TOKEN'] }),
@@ -100,7 +100,7 @@ describe('audit trail of the real secrets service (plain JSON over NATS)', () =>
     expect(access.records[0]).toMatchObject({
       customerOrganizationId: customer,
       key: null,
-      actor: { sub: 'service:render' },
+      actor: { sub: 'service:deployer' },
       resolved: [{ key: 'API_TOKEN', version: 1, scope: 'customer' }],
     });
 

@@ -381,7 +381,7 @@ describe('redaction service', () => {
       const narrow = await client.request(
         'redaction.v1.redact',
         { organizationId: 'acme', text: text() },
-        { token: await tokens.service('render', ['secrets:resolve', 'secrets:resolve-all', 'render:any']) },
+        { token: await tokens.service('deployer', ['secrets:resolve', 'secrets:resolve-all', 'render:any']) },
       );
       expect(narrow.status).toBe(403);
       expect(narrow.body).toEqual({

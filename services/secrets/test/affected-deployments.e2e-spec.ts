@@ -89,7 +89,7 @@ describe('update and delete answer with the deployments they affect (plain JSON 
       tokens.vendor(vendor, 'admin'),
       tokens.customer(vendor, customer, 'read_write'),
       tokens.customer(vendor, otherCustomer, 'admin'),
-      tokens.service('render', ['secrets:resolve']),
+      tokens.service('deployer', ['secrets:resolve']),
     ]);
     await succeed('secrets.v1.create', { key: 'DB_PASSWORD', value: plaintexts.next('db') });
     await succeed('secrets.v1.create', { key: 'API_KEY', value: plaintexts.next('api-vendor') });

@@ -110,7 +110,7 @@ describe('secrets.v1.deployments and secrets.v1.forgetdeployment over NATS (plai
       tokens.customer(vendor, customer, 'read_write'),
       tokens.customer(vendor, otherCustomer, 'admin'),
       tokens.vendor(otherVendor, 'admin'),
-      tokens.service('render', ['secrets:resolve']),
+      tokens.service('deployer', ['secrets:resolve']),
     ]);
     await write('secrets.v1.create', { key: 'DB_PASSWORD', value: plaintexts.next('db') });
     await write('secrets.v1.create', { key: 'API_KEY', value: plaintexts.next('api-vendor') });
@@ -141,7 +141,7 @@ describe('secrets.v1.deployments and secrets.v1.forgetdeployment over NATS (plai
           deploymentId: 'web',
           customerOrganizationId: customer,
           lastRenderedAt: expect.stringMatching(/^\d{4}-\d\d-\d\dT/),
-          requestedBy: { sub: 'service:render', org: 'render', role: '' },
+          requestedBy: { sub: 'service:deployer', org: 'deployer', role: '' },
           references: expect.arrayContaining([
             { key: 'DB_PASSWORD', version: 1, scope: 'vendor', latestVersion: 1, deleted: false },
             { key: 'API_KEY', version: 1, scope: 'customer', latestVersion: 1, deleted: false },

@@ -64,7 +64,7 @@ describe('secrets: an organization purged while the service runs', () => {
     [admin, customerAdmin, render] = await Promise.all([
       tokens.vendor(vendor, 'admin'),
       tokens.customer(vendor, customer, 'read_write'),
-      tokens.service('render', ['secrets:resolve']),
+      tokens.service('deployer', ['secrets:resolve']),
     ]);
   });
 

@@ -373,7 +373,7 @@ describe('secrets service over NATS (plain JSON)', () => {
   });
 
   it('refuses service tokens on user subjects and expired tokens everywhere', async () => {
-    const renderService = await tokens.service('render', ['secrets:resolve', 'render:any']);
+    const renderService = await tokens.service('deployer', ['secrets:resolve', 'render:any']);
     const reply = await call('secrets.v1.list', {}, renderService);
     expect(reply.status).toBe(403);
     expect(refused(reply)).toEqual({ code: 'PERMISSION_DENIED', message: 'this subject is for users' });
@@ -424,7 +424,7 @@ describe('secrets service over NATS (plain JSON)', () => {
     }
 
     it('returns the named values encrypted to the reply key, customer values overriding vendor ones', async () => {
-      const renderToken = await tokens.service('render', ['secrets:resolve']);
+      const renderToken = await tokens.service('deployer', ['secrets:resolve']);
       const { reply, opened } = await resolve(renderToken, {
         customerOrganizationId: resolveCustomer,
         keys: ['SHARED', 'VENDOR_ONLY', 'ABSENT'],
@@ -444,7 +444,7 @@ describe('secrets service over NATS (plain JSON)', () => {
     });
 
     it('resolves pinned versions', async () => {
-      const renderToken = await tokens.service('render', ['secrets:resolve']);
+      const renderToken = await tokens.service('deployer', ['secrets:resolve']);
       const { reply, opened } = await resolve(renderToken, {
         customerOrganizationId: resolveCustomer,
         keys: ['SHARED', 'VENDOR_ONLY'],
@@ -455,7 +455,7 @@ describe('secrets service over NATS (plain JSON)', () => {
     });
 
     it("resolves only the customer's own values with customerOnly, and refuses it without a customer", async () => {
-      const renderToken = await tokens.service('render', ['secrets:resolve']);
+      const renderToken = await tokens.service('deployer', ['secrets:resolve']);
       const request = { customerOrganizationId: resolveCustomer, keys: ['SHARED', 'VENDOR_ONLY'], customerOnly: true };
       const { reply, opened } = await resolve(renderToken, request);
       expect(opened?.values).toEqual({ SHARED: { value: values.sharedCustomer2, version: 2, scope: 'customer' } });
@@ -463,7 +463,7 @@ describe('secrets service over NATS (plain JSON)', () => {
       const metadata = await resolve(renderToken, { ...request, metadataOnly: true });
       expect(metadata.opened?.values).toEqual({ SHARED: { version: 2, scope: 'customer' } });
       expect(metadata.reply.body.missing).toEqual(['VENDOR_ONLY']);
-      const redaction = await tokens.service('redaction', ['secrets:resolve-all']);
+      const redaction = await tokens.service('log-masker', ['secrets:resolve-all']);
       const all = await resolve(redaction, {
         customerOrganizationId: resolveCustomer,
         customerOnly: true,
@@ -483,7 +483,7 @@ describe('secrets service over NATS (plain JSON)', () => {
     });
 
     it('refuses a pin outside 1 to 2^31 - 1 with INVALID_ARGUMENT naming the field', async () => {
-      const renderToken = await tokens.service('render', ['secrets:resolve']);
+      const renderToken = await tokens.service('deployer', ['secrets:resolve']);
       for (const version of [0, 2 ** 31, 4294967295]) {
         const { reply } = await resolve(renderToken, { keys: ['SHARED'], pins: { SHARED: version } });
         expect([version, reply.status, refused(reply)]).toEqual([
@@ -503,14 +503,14 @@ describe('secrets service over NATS (plain JSON)', () => {
     });
 
     it('gives every key only to resolve-current or resolve-all, and earlier values only to resolve-all', async () => {
-      const narrow = await tokens.service('render', ['secrets:resolve']);
+      const narrow = await tokens.service('deployer', ['secrets:resolve']);
       const everyKey = await resolve(narrow, {});
       expect(everyKey.reply.status).toBe(403);
       expect(refused(everyKey.reply)).toEqual({
         code: 'PERMISSION_DENIED',
         message: 'resolving every key needs a service token with scope secrets:resolve-current or secrets:resolve-all',
       });
-      const current = await tokens.service('render', ['secrets:resolve', 'secrets:resolve-current']);
+      const current = await tokens.service('deployer', ['secrets:resolve', 'secrets:resolve-current']);
       for (const token of [narrow, current]) {
         const { reply } = await resolve(token, { keys: ['SHARED'], includeHistory: true });
         expect(reply.status).toBe(403);
@@ -527,7 +527,7 @@ describe('secrets service over NATS (plain JSON)', () => {
         },
         history: [],
       });
-      const redaction = await tokens.service('redaction', ['secrets:resolve-all']);
+      const redaction = await tokens.service('log-masker', ['secrets:resolve-all']);
       const { opened } = await resolve(redaction, { customerOrganizationId: resolveCustomer, includeHistory: true });
       expect(opened?.values).toEqual({
         SHARED: { value: values.sharedCustomer2, version: 2, scope: 'customer' },
@@ -543,7 +543,7 @@ describe('secrets service over NATS (plain JSON)', () => {
     });
 
     it('refuses user tokens and services without a resolve scope', async () => {
-      for (const token of [vendorAdmin, await tokens.service('audit', ['audit:read'])]) {
+      for (const token of [vendorAdmin, await tokens.service('auditor', ['audit:read'])]) {
         const { reply } = await resolve(token, { keys: ['SHARED'] });
         expect(reply.status).toBe(403);
         expect(refused(reply)).toEqual({
@@ -555,7 +555,7 @@ describe('secrets service over NATS (plain JSON)', () => {
     });
 
     it('refuses a reply key that is not a public EC P-256 JWK', async () => {
-      const renderToken = await tokens.service('render', ['secrets:resolve']);
+      const renderToken = await tokens.service('deployer', ['secrets:resolve']);
       const { reply } = await resolve(renderToken, { keys: ['SHARED'], replyKey: { kty: 'oct', k: 'AAAA' } });
       expect(refused(reply)).toMatchObject({ code: 'INVALID_ARGUMENT', details: { field: 'replyKey' } });
     });
@@ -593,7 +593,7 @@ describe('secrets service over NATS (plain JSON)', () => {
     expect(JSON.parse(access?.data ?? '{}')).toMatchObject({
       type: 'SecretValuesResolved',
       key: null,
-      actor: { sub: 'service:render', org: 'render', role: '' },
+      actor: { sub: 'service:deployer', org: 'deployer', role: '' },
       resolved: expect.arrayContaining([{ key: 'SHARED', version: 2, scope: 'customer' }]),
     });
   });
