@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { createTestDatabase, type TestDatabase } from '@platform/testing';
 import { Client } from 'pg';
 import { EventStoreErrorCode } from './event-store.error';
-import { anEvent, metadataOf, someEvents } from './event-store.fixtures';
+import { anEvent, metadataOf, someEvents } from './testing/event-store.fixtures';
 import type { RecordedEvent } from './events';
 import { OutboxPublisher, type OutboxPublisherOptions } from './outbox-publisher';
 import { PostgresEventStore } from './postgres-event-store';

@@ -1,6 +1,6 @@
 import { createTestDatabase, eventually, type TestDatabase } from '@platform/testing';
 import { EventStoreErrorCode } from './event-store.error';
-import { someEvents } from './event-store.fixtures';
+import { someEvents } from './testing/event-store.fixtures';
 import type { RecordedEvent } from './events';
 import { type OutboxLogger, OutboxPublisher, rebaseOutboxCheckpoint } from './outbox-publisher';
 import { PostgresEventStore } from './postgres-event-store';

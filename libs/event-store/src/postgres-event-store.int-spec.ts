@@ -9,7 +9,7 @@ import {
   streamSummaryProjection,
   streamSummaryProjectionInDatabase,
   streamSummaryProjectionInline,
-} from './event-store.fixtures';
+} from './testing/event-store.fixtures';
 import type { ExpectedVersion, RecordedEvent } from './events';
 import { PostgresEventStore } from './postgres-event-store';
 

@@ -1,7 +1,7 @@
 // Test data and a small read model shared by the event store's int tests and its benchmark.
-import type { EventMetadata, NewEvent, RecordedEvent } from './events';
-import type { MigrationDefinition } from './migrations';
-import type { InlineProjection, InlineStatement, ProjectionContext, RebuildRange } from './projection';
+import type { EventMetadata, NewEvent, RecordedEvent } from '../events';
+import type { MigrationDefinition } from '../migrations';
+import type { InlineProjection, InlineStatement, ProjectionContext, RebuildRange } from '../projection';
 
 export function metadataOf(sub = 'user-1'): EventMetadata {
   return { actor: { sub, org: 'acme', role: 'admin' }, occurredAt: '2025-01-01T00:00:00.000Z', correlationId: 'c-1' };
