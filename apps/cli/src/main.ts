@@ -9,8 +9,10 @@ import {
   auditReplayCommand,
   auditVerifyCommand,
 } from './commands/audit.commands';
+import { completionCommand } from './commands/completion.commands';
 import { deploymentsCommand, forgetDeploymentCommand } from './commands/deployments.commands';
 import { devTokenCommand } from './commands/dev.commands';
+import { exportCommand, importCommand } from './commands/import.commands';
 import { OPS_COMMANDS } from './commands/ops.commands';
 import { renderCommand, runCommand, validateCommand } from './commands/render.commands';
 import { deleteCommand, getCommand, historyCommand, listCommand, setCommand } from './commands/secrets.commands';
@@ -23,6 +25,8 @@ export const COMMANDS: readonly Command[] = [
   listCommand,
   deleteCommand,
   historyCommand,
+  importCommand,
+  exportCommand,
   deploymentsCommand,
   forgetDeploymentCommand,
   renderCommand,
@@ -34,6 +38,7 @@ export const COMMANDS: readonly Command[] = [
   auditGapsCommand,
   auditAcknowledgeGapCommand,
   devTokenCommand,
+  completionCommand(() => COMMANDS),
   ...OPS_COMMANDS,
 ];
 
