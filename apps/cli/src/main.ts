@@ -1,5 +1,4 @@
 // The `secrets` command line: manage secrets, render, run with injected env, audit, and ops.
-import 'reflect-metadata';
 import { CliError, EXIT } from './cli-error';
 import { type Command, type CommandContext, helpText, parseCommandArgs } from './command';
 import {
@@ -17,7 +16,7 @@ import { OPS_COMMANDS } from './commands/ops.commands';
 import { renderCommand, runCommand, validateCommand } from './commands/render.commands';
 import { deleteCommand, getCommand, historyCommand, listCommand, setCommand } from './commands/secrets.commands';
 import { processOutput } from './output';
-import { PlatformClient } from './platform-client';
+import { type PlatformClient } from './platform-client';
 
 export const COMMANDS: readonly Command[] = [
   setCommand,
@@ -112,6 +111,8 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = p
       env,
       stdin: process.stdin,
       async client() {
+        // Loaded on first use: NATS and the messaging library cost every offline command (--help, dev token) ~0.3 s.
+        const { PlatformClient } = await import('./platform-client');
         client ??= await PlatformClient.connect({
           natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
           subjectPrefix: env.NATS_SUBJECT_PREFIX ?? '',
