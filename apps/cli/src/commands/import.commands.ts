@@ -186,7 +186,7 @@ export const importCommand: Command = {
 export const exportCommand: Command = {
   path: ['export'],
   usage: 'export --template [--customer ID]',
-  summary: 'Prints an env template naming every key of the scope (KEY={{ .Secrets.KEY }}), sorted; never values.',
+  summary: 'Prints an env template: KEY={{ .Secrets.KEY }} for every key of the scope, sorted (never values).',
   details:
     "With --customer, the keys a render for that customer sees: vendor-level and the customer's own.\n" +
     'Example: secrets export --template > deploy/app.env && secrets render deploy/app.env --format env',
