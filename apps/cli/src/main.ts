@@ -1,5 +1,4 @@
 // The `secrets` command line: manage secrets, render, run with injected env, audit, and ops.
-import 'reflect-metadata';
 import { CliError, EXIT } from './cli-error';
 import { type Command, type CommandContext, helpText, parseCommandArgs } from './command';
 import {
@@ -9,13 +8,15 @@ import {
   auditReplayCommand,
   auditVerifyCommand,
 } from './commands/audit.commands';
+import { completionCommand } from './commands/completion.commands';
 import { deploymentsCommand, forgetDeploymentCommand } from './commands/deployments.commands';
 import { devTokenCommand } from './commands/dev.commands';
+import { exportCommand, importCommand } from './commands/import.commands';
 import { OPS_COMMANDS } from './commands/ops.commands';
 import { renderCommand, runCommand, validateCommand } from './commands/render.commands';
 import { deleteCommand, getCommand, historyCommand, listCommand, setCommand } from './commands/secrets.commands';
 import { processOutput } from './output';
-import { PlatformClient } from './platform-client';
+import { type PlatformClient } from './platform-client';
 
 export const COMMANDS: readonly Command[] = [
   setCommand,
@@ -23,6 +24,8 @@ export const COMMANDS: readonly Command[] = [
   listCommand,
   deleteCommand,
   historyCommand,
+  importCommand,
+  exportCommand,
   deploymentsCommand,
   forgetDeploymentCommand,
   renderCommand,
@@ -34,6 +37,7 @@ export const COMMANDS: readonly Command[] = [
   auditGapsCommand,
   auditAcknowledgeGapCommand,
   devTokenCommand,
+  completionCommand(() => COMMANDS),
   ...OPS_COMMANDS,
 ];
 
@@ -107,6 +111,8 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = p
       env,
       stdin: process.stdin,
       async client() {
+        // Loaded on first use: NATS and the messaging library cost every offline command (--help, dev token) ~0.3 s.
+        const { PlatformClient } = await import('./platform-client');
         client ??= await PlatformClient.connect({
           natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
           subjectPrefix: env.NATS_SUBJECT_PREFIX ?? '',

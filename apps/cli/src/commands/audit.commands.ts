@@ -1,4 +1,4 @@
-import { AckPolicy, DeliverPolicy, type ConsumerConfig } from 'nats';
+import { type ConsumerConfig } from 'nats';
 import {
   type AuditRecordJson,
   type QueryAuditResponseJson,
@@ -176,6 +176,7 @@ export const auditReplayCommand: Command = {
     const fromSeq = context.values['from-seq'] as string | undefined;
     if ((since === undefined) === (fromSeq === undefined))
       throw usage('give exactly one of --since TIME and --from-seq N');
+    const { AckPolicy, DeliverPolicy } = await import('nats');
     const config: Partial<ConsumerConfig> = { ack_policy: AckPolicy.None };
     let sinceMs = 0;
     if (since !== undefined) {

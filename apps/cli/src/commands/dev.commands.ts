@@ -1,8 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { DEFAULT_TOKEN_ISSUER, REPO_ROOT, SERVICE_NAMES } from '@platform/config';
-import { TokenSigner } from '@platform/crypto';
 import { CliError, EXIT, usage } from '../cli-error';
 import { type Command } from '../command';
 
@@ -52,6 +50,10 @@ export const devTokenCommand: Command = {
       : vendor !== undefined
         ? { sub: sub ?? `${role}@${org}`, org, org_type: 'customer', vendor_org: vendor, role }
         : { sub: sub ?? `${role}@${org}`, org, org_type: 'vendor', role };
+    const [{ DEFAULT_TOKEN_ISSUER, REPO_ROOT, SERVICE_NAMES }, { TokenSigner }] = await Promise.all([
+      import('@platform/config'),
+      import('@platform/crypto'),
+    ]);
     const claims = { iss: DEFAULT_TOKEN_ISSUER, aud: [...SERVICE_NAMES], jti: randomUUID(), ...identity };
     const jwks = JSON.parse(readFileSync(join(REPO_ROOT, 'deploy/dev/jwks.json'), 'utf8')) as {
       keys: Array<{ kty: string; signs?: string }>;

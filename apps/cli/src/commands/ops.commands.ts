@@ -1,8 +1,3 @@
-import { ConfigError, databaseSettings, loadServiceConfig, urlList } from '@platform/config';
-import { CryptoError } from '@platform/crypto';
-import { EventStoreError, EventStoreErrorCode } from '@platform/event-store';
-import { IDENTIFIER_PATTERN, PlatformError, natsConnectionOptions } from '@platform/messaging';
-import { connect } from 'nats';
 import type { SecretsOperations } from '../../../../services/secrets/src/ops';
 import { CliError, EXIT, exitCodeForWireCode, usage } from '../cli-error';
 import { type Command, type CommandContext } from '../command';
@@ -14,7 +9,14 @@ const auditOps = () => import('../../../../services/audit/src/ops');
 /** How an ops failure maps to an exit code (apps/cli/README.md: the exit codes table); the message is already one line. */
 async function opsFailure(error: unknown): Promise<CliError> {
   if (error instanceof CliError) return error;
-  const { AuditError, AuditErrorCode } = await auditOps();
+  const [{ AuditError, AuditErrorCode }, { ConfigError }, { PlatformError }, { EventStoreError, EventStoreErrorCode }] =
+    await Promise.all([
+      auditOps(),
+      import('@platform/config'),
+      import('@platform/messaging'),
+      import('@platform/event-store'),
+    ]);
+  const { CryptoError } = await import('@platform/crypto');
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof ConfigError) return new CliError(message, EXIT.USAGE);
   if (error instanceof PlatformError) return new CliError(`${error.code}: ${message}`, exitCodeForWireCode(error.code));
@@ -59,7 +61,8 @@ function onlyArgs(context: CommandContext, count: number, usageText: string): vo
   if (context.args.length !== count) throw usage(`usage: secrets ${usageText}`);
 }
 
-function organizationOf(value: unknown, what: string): string {
+async function organizationOf(value: unknown, what: string): Promise<string> {
+  const { IDENTIFIER_PATTERN } = await import('@platform/messaging');
   if (typeof value !== 'string' || !IDENTIFIER_PATTERN.test(value)) {
     throw usage(`${what} must be an organization id such as acme (letters, digits, _ and -)`);
   }
@@ -122,7 +125,7 @@ export const OPS_COMMANDS: readonly Command[] = [
     options: { org: { type: 'string' } },
     async run(context) {
       onlyArgs(context, 0, 'keys rotate --org ORG');
-      const organizationId = organizationOf(context.values.org, '--org');
+      const organizationId = await organizationOf(context.values.org, '--org');
       const dataKeyId = await withSecretsOperations(context, (ops) => ops.rotateOrganizationKey(organizationId));
       return report(
         context,
@@ -159,7 +162,7 @@ export const OPS_COMMANDS: readonly Command[] = [
     options: { yes: { type: 'boolean' } },
     async run(context) {
       onlyArgs(context, 1, 'org purge ORG --yes');
-      const organizationId = organizationOf(context.args[0], 'ORG');
+      const organizationId = await organizationOf(context.args[0], 'ORG');
       if (!context.values.yes) throw usage(`purging ${organizationId} destroys its values for good; repeat with --yes`);
       const purged = await withSecretsOperations(context, (ops) => ops.purgeOrganization(organizationId));
       return report(
@@ -195,6 +198,8 @@ export const OPS_COMMANDS: readonly Command[] = [
       let summary;
       try {
         const { migrateAuditDatabase, AuditStore, rebuildAuditTrail } = await auditOps();
+        const [{ databaseSettings, loadServiceConfig, urlList }, { natsConnectionOptions }, { connect }] =
+          await Promise.all([import('@platform/config'), import('@platform/messaging'), import('nats')]);
         const config = loadServiceConfig('audit', databaseSettings, context.env);
         await migrateAuditDatabase(config.databaseUrl);
         let nats;

@@ -98,7 +98,7 @@ export const validateCommand: Command = {
 };
 
 /** The unverified `org_type` claim: only to choose which listed keys belong to the caller's scope (the server enforces). */
-function orgTypeOf(token: string | undefined): string | undefined {
+export function orgTypeOf(token: string | undefined): string | undefined {
   try {
     const payload = JSON.parse(Buffer.from((token ?? '').split('.')[1] ?? '', 'base64url').toString()) as {
       org_type?: string;
@@ -109,7 +109,11 @@ function orgTypeOf(token: string | undefined): string | undefined {
   }
 }
 
-function keysInScope(secrets: readonly SecretJson[], customer: string | undefined, isCustomerUser: boolean): string[] {
+export function keysInScope(
+  secrets: readonly SecretJson[],
+  customer: string | undefined,
+  isCustomerUser: boolean,
+): string[] {
   const ofScope = (s: SecretJson) => {
     const owner = (s as { customerOrganizationId?: string | null }).customerOrganizationId ?? null;
     return isCustomerUser || owner === null || owner === customer;
