@@ -83,11 +83,13 @@ interface ViewRow {
   readonly created_by: string;
   readonly updated_ms: number;
   readonly updated_by: string;
+  readonly expires_ms: number | null;
 }
 
 const VIEW_COLUMNS = `stream_id, organization_id, customer_id, key, version,
   extract(epoch from created_at) * 1000 as created_ms, created_by,
-  extract(epoch from updated_at) * 1000 as updated_ms, updated_by`;
+  extract(epoch from updated_at) * 1000 as updated_ms, updated_by,
+  extract(epoch from expires_at) * 1000 as expires_ms`;
 
 function isoOf(epochMs: number | string): string {
   return new Date(Math.round(Number(epochMs))).toISOString();
@@ -104,6 +106,7 @@ function snapshotOfRow(row: ViewRow): SecretSnapshot {
     createdBy: row.created_by,
     updatedAt: isoOf(row.updated_ms),
     updatedBy: row.updated_by,
+    ...(row.expires_ms === null ? {} : { expiresAt: isoOf(row.expires_ms) }),
   };
 }
 
