@@ -10,6 +10,7 @@ import {
   auditVerifyCommand,
 } from './commands/audit.commands';
 import { deploymentsCommand, forgetDeploymentCommand } from './commands/deployments.commands';
+import { restoreCommand, rollbackCommand } from './commands/lifecycle.commands';
 import { devTokenCommand } from './commands/dev.commands';
 import { OPS_COMMANDS } from './commands/ops.commands';
 import { renderCommand, runCommand, validateCommand } from './commands/render.commands';
@@ -23,6 +24,8 @@ export const COMMANDS: readonly Command[] = [
   listCommand,
   deleteCommand,
   historyCommand,
+  rollbackCommand,
+  restoreCommand,
   deploymentsCommand,
   forgetDeploymentCommand,
   renderCommand,
