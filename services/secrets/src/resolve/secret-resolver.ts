@@ -189,7 +189,8 @@ export class SecretResolver {
     const payload = {
       values: Object.fromEntries(values.map((v) => [v.key, { value: v.value, version: v.version, scope: v.scope }])),
       history: earlier.map((v) => ({ key: v.key, value: v.value, version: v.version, scope: v.scope })),
-      expired: Object.fromEntries(expired),
+      // Only when some value was withheld, as proto3 JSON leaves out an empty map.
+      ...(expired.size === 0 ? {} : { expired: Object.fromEntries(expired) }),
     };
     const resolved = values.map(({ key, version, scope }) => ({ key, version, scope }));
     const [sealed] = await Promise.all([
