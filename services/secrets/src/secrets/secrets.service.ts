@@ -260,7 +260,13 @@ export class SecretsService {
     return this.bringBack(principal, scope, request.key, request.expectedVersion, options, {
       subject: 'secrets.v1.restore',
       canonical: () => canonicalRequest(RestoreSecretRequestSchema, request),
-      fromVersion: (state, history) => (state.status === 'Deleted' ? lastValueVersion(history) : undefined),
+      fromVersion: (state, history) => {
+        if (state.status !== 'Deleted') return undefined;
+        const last = lastValueVersion(history);
+        // A deleted secret was created since its last purge, so it has a value: never restore a placeholder.
+        if (last === undefined) throw new Error(`deleted secret ${JSON.stringify(request.key)} has no value event`);
+        return last;
+      },
       command: (metadata, fromVersion, value) => ({
         type: 'RestoreSecret',
         data: { key: request.key, fromVersion, value, expiresAt: request.expiresAt },
