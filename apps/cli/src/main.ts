@@ -10,6 +10,7 @@ import {
 } from './commands/audit.commands';
 import { completionCommand } from './commands/completion.commands';
 import { deploymentsCommand, forgetDeploymentCommand } from './commands/deployments.commands';
+import { restoreCommand, rollbackCommand } from './commands/lifecycle.commands';
 import { devTokenCommand } from './commands/dev.commands';
 import { exportCommand, importCommand } from './commands/import.commands';
 import { OPS_COMMANDS } from './commands/ops.commands';
@@ -24,6 +25,8 @@ export const COMMANDS: readonly Command[] = [
   listCommand,
   deleteCommand,
   historyCommand,
+  rollbackCommand,
+  restoreCommand,
   importCommand,
   exportCommand,
   deploymentsCommand,

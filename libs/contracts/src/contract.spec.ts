@@ -63,6 +63,19 @@ const REQUEST_EXAMPLES: Record<string, object> = {
     pageToken: 'WyIiLCJkZXAtNDIiXQ',
   },
   'secrets.v1.forgetdeployment': { deploymentId: 'dep-42', customerOrganizationId: 'cust-1' },
+  'secrets.v1.rollback': {
+    key: 'DB_PASSWORD',
+    toVersion: 2,
+    customerOrganizationId: 'cust-1',
+    expectedVersion: 4,
+    expiresAt: '2027-01-31T00:00:00Z',
+  },
+  'secrets.v1.restore': {
+    key: 'DB_PASSWORD',
+    customerOrganizationId: 'cust-1',
+    expectedVersion: 5,
+    expiresAt: '2027-01-31T00:00:00Z',
+  },
   'render.v1.render': {
     template: 'DB_PASSWORD={{ .Secrets.DB_PASSWORD }}\n',
     format: 'env',
@@ -276,10 +289,18 @@ describe('replies', () => {
     };
     const earlier = { key: 'DB_PASSWORD', value: 'old', version: 2, scope: 'customer' };
 
-    expect(replyJson(ResolvedSecretsSchema, payload)).toStrictEqual({ ...payload, history: [] });
+    expect(replyJson(ResolvedSecretsSchema, payload)).toStrictEqual({ ...payload, history: [], expired: {} });
     expect(replyJson(ResolvedSecretsSchema, { ...payload, history: [earlier] })).toStrictEqual({
       ...payload,
       history: [earlier],
+      expired: {},
+    });
+    // Values withheld because they expired: KEY → the instant, in RFC 3339.
+    const expiredAt = timestampFromDate(new Date('2026-01-31T00:00:00Z'));
+    expect(replyJson(ResolvedSecretsSchema, { ...payload, expired: { CERT: expiredAt } })).toStrictEqual({
+      ...payload,
+      history: [],
+      expired: { CERT: '2026-01-31T00:00:00Z' },
     });
   });
 

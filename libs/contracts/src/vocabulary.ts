@@ -44,6 +44,10 @@ export const SECRET_EVENT_TYPES = Object.freeze([
   'DataKeyRotated',
   'DataKeysRewrapped',
   'DeploymentForgotten',
+  'SecretRolledBack',
+  'SecretRestored',
+  'SecretExpiring',
+  'SecretExpired',
 ] as const);
 export type SecretEventType = (typeof SECRET_EVENT_TYPES)[number];
 

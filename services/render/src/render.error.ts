@@ -16,6 +16,8 @@ export enum RenderErrorCode {
   SECRETS_FAILED = 'SECRETS_FAILED',
   /** The organization has too many templates waiting for a worker; retry later. */
   RESOURCE_EXHAUSTED = 'RESOURCE_EXHAUSTED',
+  /** A value the template needs is past its expiresAt and the request did not allow expired values. */
+  SECRET_EXPIRED = 'SECRET_EXPIRED',
 }
 
 /**
@@ -44,6 +46,8 @@ export function wireCodeOf(code: RenderErrorCode): WireError['code'] {
       return 'INTERNAL';
     case RenderErrorCode.RESOURCE_EXHAUSTED:
       return 'RESOURCE_EXHAUSTED';
+    case RenderErrorCode.SECRET_EXPIRED:
+      return 'FAILED_PRECONDITION';
     default: {
       const _exhaustive: never = code;
       return _exhaustive;

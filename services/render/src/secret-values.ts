@@ -36,6 +36,8 @@ export interface ResolvedValue {
 export interface ResolvedSecrets {
   /** KEY → its value in scope, a customer's value overriding the vendor-level one. */
   readonly values: ReadonlyMap<string, ResolvedValue>;
+  /** KEY → when its value expired: withheld by the secrets service (absent: none, or expired values were allowed). */
+  readonly expired?: ReadonlyMap<string, string>;
 }
 
 /** For whom and what a render resolves, recorded by the secrets service on SecretValuesResolved. */
@@ -44,6 +46,8 @@ export interface ResolveAttribution {
   readonly deploymentId?: string;
   /** The render caller's own token, forwarded as `On-Behalf-Of` (and bound by `obo`) for secrets to verify and record. */
   readonly onBehalfOf?: string;
+  /** Ask for values past their expiry too (the caller was checked: an admin user or a service with render:any). */
+  readonly allowExpired?: boolean;
 }
 
 /** Where values come from: `keys` the keys a template needs, or `'all'` when it reads `.Secrets` dynamically. */
@@ -146,6 +150,18 @@ function valuesOf(payload: unknown): Map<string, ResolvedValue> {
   return values;
 }
 
+/** The decrypted `ResolvedSecrets`' `expired` map (absent from replies of earlier releases): KEY → ISO instant. */
+function expiredOf(payload: unknown): Map<string, string> {
+  const expired = new Map<string, string>();
+  if (!isRecord(payload) || payload.expired === undefined) return expired;
+  if (!isRecord(payload.expired)) throw malformedReply();
+  for (const [key, at] of Object.entries(payload.expired)) {
+    if (typeof at !== 'string' || Number.isNaN(Date.parse(at))) throw malformedReply();
+    expired.set(key, new Date(at).toISOString());
+  }
+  return expired;
+}
+
 /** The decrypted metadata-only `ResolvedSecrets`: version and scope per key, and never a value. */
 function existingKeysOf(payload: unknown): Map<string, ExistingKey> {
   if (!isRecord(payload) || !isRecord(payload.values)) throw malformedReply();
@@ -222,10 +238,11 @@ export class ResolvedSecretValues implements SecretValueSource, SecretMetadataSo
         keys: named,
         pins: keys === 'all' ? pins : Object.fromEntries(Object.entries(pins).filter(([key]) => wanted.has(key))),
         ...(attribution.deploymentId === undefined ? {} : { deploymentId: attribution.deploymentId }),
+        ...(attribution.allowExpired ? { allowExpired: true as const } : {}),
       },
       attribution.onBehalfOf,
     );
-    return { values: valuesOf(payload) };
+    return { values: valuesOf(payload), expired: expiredOf(payload) };
   }
 
   /** Which of `keys` exist in scope, at which version and scope; the secrets service decrypts and records nothing. */
@@ -242,6 +259,7 @@ export class ResolvedSecretValues implements SecretValueSource, SecretMetadataSo
       pins: Readonly<Record<string, number>>;
       metadataOnly?: true;
       deploymentId?: string;
+      allowExpired?: true;
     },
     onBehalfOf?: string,
   ): Promise<unknown> {

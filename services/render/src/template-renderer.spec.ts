@@ -35,7 +35,11 @@ class ScopeValues implements SecretValueSource {
   readonly calls: { scope: Scope; keys: readonly string[] | 'all'; pins: Readonly<Record<string, number>> }[] = [];
   readonly attributions: (ResolveAttribution | undefined)[] = [];
 
-  constructor(private readonly values: Record<string, ResolvedValue>) {}
+  constructor(
+    private readonly values: Record<string, ResolvedValue>,
+    /** KEY → when it expired: withheld unless the resolve allows expired values, as the secrets service does. */
+    private readonly expiredAt: Record<string, string> = {},
+  ) {}
 
   resolve(
     scope: Scope,
@@ -46,7 +50,13 @@ class ScopeValues implements SecretValueSource {
     this.calls.push({ scope, keys, pins });
     this.attributions.push(attribution);
     const wanted = keys === 'all' ? Object.keys(this.values) : keys.filter((key) => key in this.values);
-    return Promise.resolve({ values: new Map(wanted.map((key) => [key, this.values[key]])) });
+    const expired = new Map(
+      wanted
+        .filter((key) => key in this.expiredAt && !attribution?.allowExpired)
+        .map((key) => [key, this.expiredAt[key]]),
+    );
+    const released = wanted.filter((key) => !expired.has(key));
+    return Promise.resolve({ values: new Map(released.map((key) => [key, this.values[key]])), expired });
   }
 }
 
@@ -57,8 +67,8 @@ const unusedCatalog: KeyCatalog = {
 const vendor: Principal = { sub: 'u@acme', org: 'acme', orgType: 'vendor', role: 'read_write' };
 const vendorValue = (value: string, version = 1): ResolvedValue => ({ value, version, scope: 'vendor' });
 
-function setup(values: Record<string, ResolvedValue>, maxTemplateBytes = 1024 * 1024) {
-  const source = new ScopeValues(values);
+function setup(values: Record<string, ResolvedValue>, maxTemplateBytes = 1024 * 1024, expiredAt = {}) {
+  const source = new ScopeValues(values, expiredAt);
   const work = new InlineTemplateWork(new TemplateCache({ maxEntries: 100, maxBytes: 64 * 1024 * 1024 }));
   return { source, work, renderer: new TemplateRenderer(work, source, unusedCatalog, maxTemplateBytes) };
 }
@@ -94,6 +104,49 @@ describe('TemplateRenderer.render', () => {
       { deploymentId: undefined, onBehalfOf: 'deployer.jwt' },
       { deploymentId: undefined, onBehalfOf: undefined },
     ]);
+  });
+
+  describe('expired values', () => {
+    const expiredAt = { API_KEY: '2026-01-31T00:00:00.000Z' };
+    const admin: Principal = { ...vendor, role: 'admin' };
+    const values = { API_KEY: vendorValue('sk-1'), DB: vendorValue('db-1') };
+
+    it('refuses a template that needs an expired value, naming the key and when', async () => {
+      const { renderer } = setup(values, undefined, expiredAt);
+      expect(await refusal(renderer.render(vendor, render('A={{ .Secrets.API_KEY }}')))).toEqual({
+        code: 'SECRET_EXPIRED',
+        message: 'secret API_KEY expired at 2026-01-31T00:00:00.000Z',
+        details: { key: 'API_KEY', expiresAt: '2026-01-31T00:00:00.000Z' },
+      });
+      // A template that does not need it renders.
+      expect((await renderer.render(vendor, render('D={{ .Secrets.DB }}'))).output).toBe('D=db-1');
+    });
+
+    it('renders it for an admin or a service that allows expired values', async () => {
+      const { renderer, source } = setup(values, undefined, expiredAt);
+      const request = { ...render('A={{ .Secrets.API_KEY }}'), allowExpired: true };
+      expect((await renderer.render(admin, request)).output).toBe('A=sk-1');
+      expect(source.attributions[0]?.allowExpired).toBe(true);
+      const service: Principal = {
+        sub: 'service:deployer',
+        org: 'platform',
+        orgType: 'service',
+        scopes: new Set(['render:any']),
+      };
+      expect((await renderer.render(service, { ...request, organizationId: 'acme' })).output).toBe('A=sk-1');
+    });
+
+    it('refuses allowExpired from a read_write user before resolving anything', async () => {
+      const { renderer, source } = setup(values, undefined, expiredAt);
+      expect(
+        await refusal(renderer.render(vendor, { ...render('A={{ .Secrets.API_KEY }}'), allowExpired: true })),
+      ).toEqual({
+        code: 'PERMISSION_DENIED',
+        message: 'allowExpired needs the admin role',
+        details: undefined,
+      });
+      expect(source.calls).toHaveLength(0);
+    });
   });
 
   it('refuses read_only users: rendering hands out values', async () => {

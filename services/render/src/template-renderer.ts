@@ -20,6 +20,8 @@ export interface RenderInput {
   readonly organizationId?: string;
   readonly pins: Readonly<Record<string, number>>;
   readonly deploymentId?: string;
+  /** Render values past their expiry too: admin users and services only. */
+  readonly allowExpired?: boolean;
 }
 
 export interface Rendered {
@@ -52,6 +54,23 @@ export function tenantOf(principal: Principal, scope: Scope): string {
   return `scope:${scope.organizationId}/${scope.customerOrganizationId ?? ''}`;
 }
 
+/** Expired values are withheld unless asked for, and only an admin user or a service (render:any) may ask. */
+function assertMayRenderExpired(principal: Principal): void {
+  if (principal.orgType !== 'service' && principal.role !== 'admin') {
+    throw new RenderError(RenderErrorCode.PERMISSION_DENIED, 'allowExpired needs the admin role');
+  }
+}
+
+/**
+ * A template that needs a key whose value expired fails naming it (the first by key), never rendering without it; a
+ * template that reads `.Secrets` dynamically needs every key, so any expired key in scope fails it.
+ */
+function assertNoneExpired(expired: ReadonlyMap<string, string> | undefined): void {
+  if (!expired || expired.size === 0) return;
+  const [key, at] = [...expired].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))[0];
+  throw new RenderError(RenderErrorCode.SECRET_EXPIRED, `secret ${key} expired at ${at}`, { key, expiresAt: at });
+}
+
 const byKey = (a: KeyInScope, b: KeyInScope) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
 
 /**
@@ -78,19 +97,20 @@ export class TemplateRenderer {
     const format = renderFormatOf(request.format);
     if (request.deploymentId !== undefined) assertIdentifier('deploymentId', request.deploymentId);
     assertPins(request.pins);
+    if (request.allowExpired) assertMayRenderExpired(principal);
     const tenant = tenantOf(principal, scope);
     const { references: referenced } = await this.parse(tenant, request.template);
     const keys = keysToResolve(referenced);
-    const resolved =
+    const { values: resolved, expired } =
       keys !== 'all' && keys.length === 0
-        ? new Map<string, ResolvedValue>()
-        : (
-            await this.values.resolve(scope, keys, request.pins, {
-              deploymentId: request.deploymentId,
-              onBehalfOf:
-                authorization === undefined || isPlatformService(principal) ? undefined : bearerTokenOf(authorization),
-            })
-          ).values;
+        ? { values: new Map<string, ResolvedValue>(), expired: undefined }
+        : await this.values.resolve(scope, keys, request.pins, {
+            deploymentId: request.deploymentId,
+            onBehalfOf:
+              authorization === undefined || isPlatformService(principal) ? undefined : bearerTokenOf(authorization),
+            ...(request.allowExpired ? { allowExpired: true } : {}),
+          });
+    assertNoneExpired(expired);
 
     const { output, used } = await this.work.execute(tenant, {
       kind: 'execute',

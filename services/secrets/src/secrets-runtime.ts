@@ -17,6 +17,7 @@ import { SecretsMetrics } from './secrets/secrets.metrics';
 import { SecretsService } from './secrets/secrets.service';
 import { StoreAvailability } from './secrets/store-availability';
 import { openSecretsStore } from './secrets.migrations';
+import { ExpiryScheduler } from './expiry/expiry-scheduler';
 
 const PRUNE_INTERVAL_MS = 10 * 60_000;
 /** Connections per instance: writes take one per transaction, and resolve appends one access event per call. */
@@ -35,6 +36,10 @@ export interface SecretsServiceSettings extends SecretsSettings {
   readonly unboundValues: 'accept' | 'refuse';
   /** SECRETS_REPLY_SIGNING_KEY: the private EC P-256 JWK resolve replies are signed with (callers pin its public half). */
   readonly replySigningKey: KeyMaterial;
+  /** SECRETS_EXPIRY_LEAD_SECONDS: SecretExpiring is appended this long before a value expires. */
+  readonly expiryLeadSeconds: number;
+  /** SECRETS_EXPIRY_SCAN_SECONDS: how often each instance looks for expiry notices due. */
+  readonly expiryScanSeconds: number;
 }
 
 /** The reply-signing key; a key that cannot sign ES256 stops the start, naming the variable (never the key). */
@@ -69,6 +74,7 @@ export const SECRETS_OUTBOX = 'secrets-events';
 export class SecretsRuntime {
   private pruneTimer?: NodeJS.Timeout;
   private purgeListener?: PurgeListener;
+  private expiry?: ExpiryScheduler;
 
   private constructor(
     readonly store: PostgresEventStore,
@@ -137,6 +143,12 @@ export class SecretsRuntime {
       );
       await runtime.purgeListener.start();
       await outbox.start();
+      runtime.expiry = new ExpiryScheduler(
+        store,
+        { leadMs: settings.expiryLeadSeconds * 1000, scanIntervalMs: settings.expiryScanSeconds * 1000 },
+        platform.logger.child({ component: 'expiry' }),
+      );
+      runtime.expiry.start();
       runtime.pruneTimer = setInterval(() => void runtime.pruneIdempotencyKeys(), PRUNE_INTERVAL_MS).unref();
       return runtime;
     } catch (error) {
@@ -157,6 +169,7 @@ export class SecretsRuntime {
   /** Publishes what is committed, stops the outbox, and closes the database pool. */
   async close(): Promise<void> {
     clearInterval(this.pruneTimer);
+    await this.expiry?.stop();
     this.purgeListener?.stop();
     this.availability.stop();
     await this.outbox.stop();

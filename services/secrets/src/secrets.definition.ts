@@ -72,6 +72,9 @@ export function loadSecretsConfig(env: Environment = process.env) {
       publishWaitMs: integerSetting('SECRETS_PUBLISH_WAIT_MS', { default: 5_000, min: 100, max: 60_000 }),
       unboundValues: enumSetting('SECRETS_UNBOUND_VALUES', ['accept', 'refuse'] as const, 'accept'),
       replySigningKey: keyMaterialSetting('SECRETS_REPLY_SIGNING_KEY', 'deploy/dev/reply-signing-key.json', REPO_ROOT),
+      // SecretExpiring this long before a value expires (7 days), at most a year.
+      expiryLeadSeconds: integerSetting('SECRETS_EXPIRY_LEAD_SECONDS', { default: 604_800, min: 0, max: 31_536_000 }),
+      expiryScanSeconds: integerSetting('SECRETS_EXPIRY_SCAN_SECONDS', { default: 30, min: 1, max: 3_600 }),
     },
     env,
   );

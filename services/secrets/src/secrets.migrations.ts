@@ -79,6 +79,15 @@ export const secretsMigrations: readonly MigrationDefinition[] = [
       `create index deployment_index_refs on deployment_index using gin (refs jsonb_path_ops)`,
     ],
   },
+  {
+    name: 'secrets_0006_secret_view_expiry',
+    up: [
+      // When the current value expires; rows of earlier releases have none, as their events have none.
+      `alter table secret_view add column expires_at timestamptz`,
+      // The expiry scheduler's scan: only rows whose value expires, by when.
+      `create index secret_view_expiring on secret_view (expires_at) where expires_at is not null and not deleted`,
+    ],
+  },
 ];
 
 export interface SecretsStoreOptions {

@@ -48,9 +48,15 @@ function customerOf(context: CommandContext): { customerOrganizationId?: string 
 
 export const renderCommand: Command = {
   path: ['render'],
-  usage: 'render FILE --format env|yaml|text [--customer ID] [--pin KEY=VERSION …]',
+  usage: 'render FILE --format env|yaml|text [--customer ID] [--pin KEY=VERSION …] [--allow-expired]',
   summary: "Renders a template with the scope's secrets and prints the result.",
-  options: { format: { type: 'string' }, customer: { type: 'string' }, pin: { type: 'string', multiple: true } },
+  details: '--allow-expired (admin only) renders values past their expiry instead of failing.',
+  options: {
+    format: { type: 'string' },
+    customer: { type: 'string' },
+    pin: { type: 'string', multiple: true },
+    'allow-expired': { type: 'boolean' },
+  },
   async run(context) {
     if (context.args.length !== 1) throw usage('render takes one FILE');
     const reply = await (
@@ -60,6 +66,7 @@ export const renderCommand: Command = {
       format: formatOf(context, 'text'),
       ...customerOf(context),
       pins: pinsOf((context.values.pin as string[] | undefined) ?? []),
+      ...(context.values['allow-expired'] === true ? { allowExpired: true } : {}),
     });
     if (context.output.json) context.output.out(JSON.stringify(reply));
     else process.stdout.write(reply.output ?? '');

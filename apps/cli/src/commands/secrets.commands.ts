@@ -43,10 +43,11 @@ function secretRows(secrets: readonly SecretJson[]): string[][] {
     String(s.version ?? ''),
     s.updatedAt ?? '',
     s.updatedBy ?? '',
+    s.expiresAt ?? '',
   ]);
 }
 
-const SECRET_HEADERS = ['KEY', 'SCOPE', 'VERSION', 'UPDATED', 'UPDATED BY'];
+const SECRET_HEADERS = ['KEY', 'SCOPE', 'VERSION', 'UPDATED', 'UPDATED BY', 'EXPIRES'];
 
 /** The `affectedDeployments` of an update or delete reply, or of a refused delete's details; absent reads as none. */
 export interface Affected {
@@ -112,16 +113,19 @@ export async function listAllSecrets(client: PlatformClient, customerOrganizatio
 
 export const setCommand: Command = {
   path: ['set'],
-  usage: 'set KEY VALUE|- [--customer ID]',
+  usage: 'set KEY VALUE|- [--customer ID] [--expires RFC3339]',
   summary: 'Creates a secret, or updates its value if it exists. A VALUE of - reads the value from stdin.',
-  details: 'Prefer `-` so values stay out of shell history: `printf %s "$VALUE" | secrets set API_KEY -`.',
-  options: customerOption,
+  details:
+    'Prefer `-` so values stay out of shell history: `printf %s "$VALUE" | secrets set API_KEY -`. ' +
+    '--expires 2027-01-31T00:00:00Z: the value expires then (renders refuse it after); without it, it never does.',
+  options: { ...customerOption, expires: { type: 'string' } },
   async run(context) {
     if (context.args.length !== 2) throw usage('set takes KEY and VALUE (or - to read the value from stdin)');
     const [key, given] = context.args;
     const value = given === '-' ? await readStdin(context.stdin) : given;
     const client = await context.client();
-    const body = { key, value, ...customerOf(context) };
+    const expires = context.values.expires;
+    const body = { key, value, ...customerOf(context), ...(typeof expires === 'string' ? { expiresAt: expires } : {}) };
     let secret: SecretJson | UpdateSecretResponseJson;
     let affected: Affected | undefined;
     try {
@@ -250,7 +254,11 @@ export const historyCommand: Command = {
       v.type ?? '',
       v.occurredAt ?? '',
       v.actor?.sub ?? '',
+      v.fromVersion === undefined ? '' : String(v.fromVersion),
+      v.expiresAt ?? '',
     ]);
-    context.output.out(context.output.json ? JSON.stringify(reply) : table(['VERSION', 'CHANGE', 'AT', 'BY'], rows));
+    context.output.out(
+      context.output.json ? JSON.stringify(reply) : table(['VERSION', 'CHANGE', 'AT', 'BY', 'FROM', 'EXPIRES'], rows),
+    );
   },
 };

@@ -11,14 +11,16 @@ export type MatcherChange =
   | { readonly kind: 'everything' };
 
 /**
- * Events that change no value: access records (one per resolve, this service's own included), key rotations and a
- * deployment forgotten from the index.
+ * Events that change no value: access records (one per resolve, this service's own included), key rotations, a
+ * deployment forgotten from the index and expiry notices (an expired value is still masked).
  */
 const VALUE_NEUTRAL_TYPES = new Set([
   'SecretValuesResolved',
   'DataKeyRotated',
   'DataKeysRewrapped',
   'DeploymentForgotten',
+  'SecretExpiring',
+  'SecretExpired',
 ]);
 
 /**

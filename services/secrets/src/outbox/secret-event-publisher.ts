@@ -41,7 +41,8 @@ function addressOf(event: RecordedEvent): Addressed {
   return {
     organizationId: data.organizationId ?? organizationOfStream(event.streamId) ?? '',
     customerOrganizationId: data.customerOrganizationId ?? null,
-    key: null,
+    // Expiry notices name their secret in their data (they live in a stream of their own).
+    key: typeof data.key === 'string' ? data.key : null,
     resolved: data.resolved ?? [],
     deploymentId: data.deploymentId,
     requestedBy: data.requestedBy,
@@ -52,6 +53,21 @@ function addressOf(event: RecordedEvent): Addressed {
 function digestOf(event: RecordedEvent): string | undefined {
   const { digest } = (event.data ?? {}) as { digest?: unknown };
   return typeof digest === 'string' ? digest : undefined;
+}
+
+/** What a value event or an expiry notice says about expiry and origin: instants and versions, never a value. */
+function lifecycleOf(event: RecordedEvent) {
+  const { expiresAt, fromVersion, version } = (event.data ?? {}) as {
+    expiresAt?: unknown;
+    fromVersion?: unknown;
+    version?: unknown;
+  };
+  const notice = event.type === 'SecretExpiring' || event.type === 'SecretExpired';
+  return {
+    expiresAt: typeof expiresAt === 'string' ? timestampFromDate(new Date(expiresAt)) : undefined,
+    fromVersion: typeof fromVersion === 'number' ? fromVersion : undefined,
+    valueVersion: notice && typeof version === 'number' ? version : undefined,
+  };
 }
 
 /**
@@ -75,6 +91,7 @@ export function secretEventMessage(event: RecordedEvent): { subject: string; pay
     valueDigest: digestOf(event),
     requestedBy: address.requestedBy && wireActor(address.requestedBy),
     deploymentId: address.deploymentId,
+    ...lifecycleOf(event),
   });
   return {
     subject: `secrets.events.${address.organizationId}.${event.type}`,

@@ -8,7 +8,8 @@ import {
 } from '@platform/crypto';
 import { type PostgresEventStore } from '@platform/event-store';
 import { type Principal, actorOf, assertIdentifier, assertServiceScope, hasScope } from '@platform/messaging';
-import { type Actor } from '../secrets/secret';
+import { type Actor, VALUE_EVENT_TYPES } from '../secrets/secret';
+import { isExpired } from '../secrets/secret-expiry';
 import { type SecretPublication } from '../outbox/secret-publication';
 import { type EventMetadata } from '../secrets/secret';
 import { assertValidKey } from '../secrets/secret.decider';
@@ -22,8 +23,6 @@ import { ValueCache } from './value-cache';
 export const SECRET_VALUES_RESOLVED = 'SecretValuesResolved';
 /** Most keys one resolve may name; a template referencing more asks for all keys instead. */
 export const MAX_RESOLVE_KEYS = 1000;
-
-const VALUE_EVENT_TYPES = ['SecretCreated', 'SecretValueUpdated'];
 
 /** Which value was released: key, version and scope (never the value). */
 export interface ResolvedReference {
@@ -67,6 +66,8 @@ interface ValueRow {
   /** Of the event that wrote the value, to wait for its publication. */
   readonly transaction_id: string;
   readonly position: string;
+  /** When the value expires (ISO, from its event); null when it never does. */
+  readonly expires_at: string | null;
 }
 
 interface Located extends ValueRow {
@@ -107,9 +108,15 @@ function requesterDenied(reason: string): SecretsError {
  * A forwarded requester narrows a resolve, never widens it: the caller's scopes were checked already, and the request
  * must also be one the requester could have had rendered (ARCHITECTURE.md §4): a user needs a role that renders
  * values and only its own scope, a customer user its own customer's values only (`customerOnly`); an outside service
- * needs `render:any`.
+ * needs `render:any`. Expired values (`allowExpired`) need an admin user or an outside service with `render:any`.
  */
 function assertRequesterMayResolve(requester: Principal, request: ResolveSecretsRequest): void {
+  if (
+    request.allowExpired &&
+    (requester.orgType === 'service' ? !hasScope(requester, 'render:any') : requester.role !== 'admin')
+  ) {
+    throw requesterDenied('may not have expired values released: that needs the admin role (or render:any)');
+  }
   switch (requester.orgType) {
     case 'service':
       if (!hasScope(requester, 'render:any')) throw requesterDenied('is a service without scope render:any');
@@ -168,7 +175,7 @@ export class SecretResolver {
     const customerIds = partitionsOf(request);
     if (request.metadataOnly) return this.existing(request, binding, customerIds, keys);
     const current = await this.currentValues(request.organizationId, customerIds, everyKey ? undefined : keys);
-    const chosen = await this.applyPins(current, request.pins);
+    const { chosen, expired } = this.withoutExpired(await this.applyPins(current, request.pins), request.allowExpired);
     const history = request.includeHistory
       ? await this.historicalValues(request.organizationId, customerIds, chosen)
       : [];
@@ -177,11 +184,13 @@ export class SecretResolver {
       this.decryptAll(request.organizationId, history),
     ]);
     const released = new Set(values.map((v) => v.key));
-    const missing = everyKey ? [] : keys.filter((key) => !released.has(key));
+    const missing = everyKey ? [] : keys.filter((key) => !released.has(key) && !expired.has(key));
     // The proto3 JSON of ResolvedSecrets; only ever leaves this process encrypted to the caller's reply key.
     const payload = {
       values: Object.fromEntries(values.map((v) => [v.key, { value: v.value, version: v.version, scope: v.scope }])),
       history: earlier.map((v) => ({ key: v.key, value: v.value, version: v.version, scope: v.scope })),
+      // Only when some value was withheld, as proto3 JSON leaves out an empty map.
+      ...(expired.size === 0 ? {} : { expired: Object.fromEntries(expired) }),
     };
     const resolved = values.map(({ key, version, scope }) => ({ key, version, scope }));
     const [sealed] = await Promise.all([
@@ -203,6 +212,26 @@ export class SecretResolver {
       ),
     ]);
     return { ...sealed, missing };
+  }
+
+  /**
+   * Takes the values past their `expiresAt` out of what is released (ARCHITECTURE.md §3, Expiry) unless the request
+   * allows them; `expired` maps each such key to its instant. With includeHistory they are still released among the
+   * history, so redaction keeps masking them.
+   */
+  private withoutExpired(
+    chosen: Map<string, Located>,
+    allowExpired: boolean | undefined,
+  ): { chosen: Map<string, Located>; expired: Map<string, string> } {
+    const expired = new Map<string, string>();
+    if (allowExpired) return { chosen, expired };
+    const now = this.clock();
+    for (const [key, row] of chosen) {
+      if (!isExpired(row.expires_at, now)) continue;
+      expired.set(key, new Date(row.expires_at!).toISOString());
+      chosen.delete(key);
+    }
+    return { chosen, expired };
   }
 
   /**
@@ -307,7 +336,7 @@ export class SecretResolver {
     const rows = await this.currentReads.read(JSON.stringify([organizationId, customerIds, sortedKeys]), () =>
       this.store.query<ValueRow>(
         `select v.stream_id, v.customer_id, v.key, v.version, v.value, e.event_id, e.data->>'digest' as digest,
-                e.transaction_id, e.position
+                e.transaction_id, e.position, e.data->>'expiresAt' as expires_at
          from secret_view v join events e on e.stream_id = v.stream_id and e.stream_version = v.version
          where v.organization_id = $1 and v.customer_id = any($2::text[]) and not v.deleted
            ${sortedKeys ? 'and v.key = any($3::text[])' : ''}`,
@@ -334,12 +363,12 @@ export class SecretResolver {
     const pinned = [...current.values()].filter((row) => (versions.get(row.key) ?? row.version) !== row.version);
     if (pinned.length === 0) return current;
     const rows = await this.store.query<
-      Pick<ValueRow, 'stream_id' | 'value' | 'event_id' | 'digest' | 'transaction_id' | 'position'> & {
+      Pick<ValueRow, 'stream_id' | 'value' | 'event_id' | 'digest' | 'transaction_id' | 'position' | 'expires_at'> & {
         stream_version: number;
       }
     >(
       `select e.stream_id, e.stream_version, e.data->>'value' as value, e.event_id, e.data->>'digest' as digest,
-              e.transaction_id, e.position
+              e.transaction_id, e.position, e.data->>'expiresAt' as expires_at
        from events e join data_key d on d.id = (e.data->>'dataKeyId')::uuid
        where (e.stream_id, e.stream_version) in (select * from unnest($1::text[], $2::int[]))
          and e.type = any($3::text[])`,
@@ -366,7 +395,7 @@ export class SecretResolver {
   ): Promise<Located[]> {
     const rows = await this.store.query<ValueRow>(
       `select e.stream_id, v.customer_id, v.key, e.stream_version as version, e.data->>'value' as value,
-              e.event_id, e.data->>'digest' as digest, e.transaction_id, e.position
+              e.event_id, e.data->>'digest' as digest, e.transaction_id, e.position, e.data->>'expiresAt' as expires_at
        from secret_view v
          join events e on e.stream_id = v.stream_id
          join data_key d on d.id = (e.data->>'dataKeyId')::uuid

@@ -12,6 +12,8 @@ export interface SecretSnapshot {
   readonly createdBy: string;
   readonly updatedAt: string;
   readonly updatedBy: string;
+  /** When the current value expires; absent, never (and while deleted). */
+  readonly expiresAt?: string;
 }
 
 /** One entry of `secrets.v1.history`. */
@@ -20,6 +22,19 @@ export interface SecretHistoryEntry {
   readonly type: SecretEvent['type'];
   readonly occurredAt: string;
   readonly actor: Actor;
+  /** SecretRolledBack and SecretRestored: the version whose value was brought back. */
+  readonly fromVersion?: number;
+  /** Value events: when that version's value expires. */
+  readonly expiresAt?: string;
+}
+
+/** The expiry and origin a value event records, if any. */
+function valueFacts(data: unknown): { expiresAt?: string; fromVersion?: number } {
+  const { expiresAt, fromVersion } = (data ?? {}) as { expiresAt?: unknown; fromVersion?: unknown };
+  return {
+    ...(typeof expiresAt === 'string' ? { expiresAt } : {}),
+    ...(typeof fromVersion === 'number' ? { fromVersion } : {}),
+  };
 }
 
 /** The parts of a recorded event that secret metadata is folded from. */
@@ -35,6 +50,7 @@ export function snapshotOf(events: readonly StoredEvent[]): SecretSnapshot | und
     switch (type) {
       case 'SecretCreated': {
         const { key, scope } = event.data as Extract<SecretEvent, { type: 'SecretCreated' }>['data'];
+        const { expiresAt } = valueFacts(event.data);
         snapshot = {
           streamId: event.streamId,
           key,
@@ -45,18 +61,24 @@ export function snapshotOf(events: readonly StoredEvent[]): SecretSnapshot | und
           createdBy: actor.sub,
           updatedAt: occurredAt,
           updatedBy: actor.sub,
+          ...(expiresAt === undefined ? {} : { expiresAt }),
         };
         break;
       }
       case 'SecretValueUpdated':
+      case 'SecretRolledBack':
+      case 'SecretRestored':
       case 'SecretDeleted':
         if (snapshot) {
+          const { expiresAt: _previous, ...rest } = snapshot;
+          const { expiresAt } = valueFacts(event.data);
           snapshot = {
-            ...snapshot,
+            ...rest,
             version: event.streamVersion,
-            live: type === 'SecretValueUpdated',
+            live: type !== 'SecretDeleted',
             updatedAt: occurredAt,
             updatedBy: actor.sub,
+            ...(expiresAt === undefined ? {} : { expiresAt }),
           };
         }
         break;
@@ -77,6 +99,7 @@ export function historyOf(events: readonly StoredEvent[]): SecretHistoryEntry[] 
       type: event.type as SecretEvent['type'],
       occurredAt,
       actor: { sub: actor.sub, org: actor.org, role: actor.role },
+      ...valueFacts(event.data),
     };
   });
 }

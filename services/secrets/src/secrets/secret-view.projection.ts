@@ -31,11 +31,13 @@ export interface SecretViewRow {
   /** The current value's JWE compact, null once deleted; never plaintext. */
   readonly value: string | null;
   readonly data_key_id: string | null;
+  /** When the current value expires (ISO); null when it never does, and once deleted. */
+  readonly expires_at: string | null;
 }
 
 type RowPatch = Pick<
   SecretViewRow,
-  'stream_id' | 'version' | 'deleted' | 'updated_at' | 'updated_by' | 'value' | 'data_key_id'
+  'stream_id' | 'version' | 'deleted' | 'updated_at' | 'updated_by' | 'value' | 'data_key_id' | 'expires_at'
 >;
 
 /** The net effect of a batch on one stream: a whole row (it was created in the batch), or a change to its row. */
@@ -44,20 +46,23 @@ type Change =
 
 const UPSERT = `
   insert into secret_view (stream_id, id, organization_id, customer_id, key, version, deleted,
-                           created_at, created_by, updated_at, updated_by, value, data_key_id)
+                           created_at, created_by, updated_at, updated_by, value, data_key_id, expires_at)
   select * from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bool[],
-                       $8::timestamptz[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::uuid[])
+                       $8::timestamptz[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::uuid[],
+                       $14::timestamptz[])
   on conflict (stream_id) do update set
     version = excluded.version, deleted = excluded.deleted,
     created_at = excluded.created_at, created_by = excluded.created_by,
     updated_at = excluded.updated_at, updated_by = excluded.updated_by,
-    value = excluded.value, data_key_id = excluded.data_key_id`;
+    value = excluded.value, data_key_id = excluded.data_key_id, expires_at = excluded.expires_at`;
 
 const PATCH = `
   update secret_view v set version = p.version, deleted = p.deleted, updated_at = p.updated_at,
-                           updated_by = p.updated_by, value = p.value, data_key_id = p.data_key_id
-  from unnest($1::text[], $2::int[], $3::bool[], $4::timestamptz[], $5::text[], $6::text[], $7::uuid[])
-    as p(stream_id, version, deleted, updated_at, updated_by, value, data_key_id)
+                           updated_by = p.updated_by, value = p.value, data_key_id = p.data_key_id,
+                           expires_at = p.expires_at
+  from unnest($1::text[], $2::int[], $3::bool[], $4::timestamptz[], $5::text[], $6::text[], $7::uuid[],
+              $8::timestamptz[])
+    as p(stream_id, version, deleted, updated_at, updated_by, value, data_key_id, expires_at)
   where v.stream_id = p.stream_id`;
 
 /**
@@ -69,7 +74,8 @@ const PATCH = `
 const REBUILD_RANGE = `
   with batch as materialized (
     select position, stream_id, type from events
-    where position > $1 and position <= $2 and type in ('SecretCreated', 'SecretValueUpdated', 'SecretDeleted')
+    where position > $1 and position <= $2
+      and type in ('SecretCreated', 'SecretValueUpdated', 'SecretDeleted', 'SecretRolledBack', 'SecretRestored')
   ), last_event as (
     select e.stream_id, e.stream_version, e.type = 'SecretDeleted' as deleted, e.data, e.metadata
     from (select distinct on (stream_id) position from batch order by stream_id, position desc) chosen
@@ -81,12 +87,12 @@ const REBUILD_RANGE = `
       join events e on e.position = chosen.position
   ), upserted as (
     insert into secret_view (stream_id, id, organization_id, customer_id, key, version, deleted,
-                             created_at, created_by, updated_at, updated_by, value, data_key_id)
+                             created_at, created_by, updated_at, updated_by, value, data_key_id, expires_at)
     select c.stream_id, ids.id, c.data->'scope'->>'organizationId',
            coalesce(c.data->'scope'->>'customerOrganizationId', ''), c.data->>'key', l.stream_version, l.deleted,
            (c.metadata->>'occurredAt')::timestamptz, c.metadata->'actor'->>'sub',
            (l.metadata->>'occurredAt')::timestamptz, l.metadata->'actor'->>'sub',
-           l.data->>'value', (l.data->>'dataKeyId')::uuid
+           l.data->>'value', (l.data->>'dataKeyId')::uuid, (l.data->>'expiresAt')::timestamptz
     from last_created c
       join last_event l on l.stream_id = c.stream_id
       join unnest($3::text[], $4::uuid[]) as ids(stream_id, id) on ids.stream_id = c.stream_id
@@ -94,16 +100,23 @@ const REBUILD_RANGE = `
       version = excluded.version, deleted = excluded.deleted,
       created_at = excluded.created_at, created_by = excluded.created_by,
       updated_at = excluded.updated_at, updated_by = excluded.updated_by,
-      value = excluded.value, data_key_id = excluded.data_key_id
+      value = excluded.value, data_key_id = excluded.data_key_id, expires_at = excluded.expires_at
   )
   update secret_view v set version = l.stream_version, deleted = l.deleted,
                            updated_at = (l.metadata->>'occurredAt')::timestamptz,
                            updated_by = l.metadata->'actor'->>'sub',
-                           value = l.data->>'value', data_key_id = (l.data->>'dataKeyId')::uuid
+                           value = l.data->>'value', data_key_id = (l.data->>'dataKeyId')::uuid,
+                           expires_at = (l.data->>'expiresAt')::timestamptz
   from last_event l
   where v.stream_id = l.stream_id and not exists (select 1 from last_created c where c.stream_id = l.stream_id)`;
 
-const SECRET_EVENT_TYPES = ['SecretCreated', 'SecretValueUpdated', 'SecretDeleted'];
+const SECRET_EVENT_TYPES = [
+  'SecretCreated',
+  'SecretValueUpdated',
+  'SecretDeleted',
+  'SecretRolledBack',
+  'SecretRestored',
+];
 
 /**
  * One append's net effect on its stream's row, as a CTE of the append statement (reads `appended`; `$id` = the
@@ -112,7 +125,7 @@ const SECRET_EVENT_TYPES = ['SecretCreated', 'SecretValueUpdated', 'SecretDelete
  */
 const inlineUpsert = (id: string) => `
   insert into secret_view (stream_id, id, organization_id, customer_id, key, version, deleted,
-                           created_at, created_by, updated_at, updated_by, value, data_key_id)
+                           created_at, created_by, updated_at, updated_by, value, data_key_id, expires_at)
   select l.stream_id, ${id}::uuid,
          case when c.stream_id is null then v.organization_id else c.data->'scope'->>'organizationId' end,
          case when c.stream_id is null then v.customer_id
@@ -122,8 +135,9 @@ const inlineUpsert = (id: string) => `
          case when c.stream_id is null then v.created_at else (c.metadata->>'occurredAt')::timestamptz end,
          case when c.stream_id is null then v.created_by else c.metadata->'actor'->>'sub' end,
          (l.metadata->>'occurredAt')::timestamptz, l.metadata->'actor'->>'sub',
-         l.data->>'value', (l.data->>'dataKeyId')::uuid
-  from (select * from appended where type in ('SecretCreated', 'SecretValueUpdated', 'SecretDeleted')
+         l.data->>'value', (l.data->>'dataKeyId')::uuid, (l.data->>'expiresAt')::timestamptz
+  from (select * from appended where type in ('SecretCreated', 'SecretValueUpdated', 'SecretDeleted',
+                                              'SecretRolledBack', 'SecretRestored')
         order by stream_version desc limit 1) l
     left join (select * from appended where type = 'SecretCreated' order by stream_version desc limit 1) c on true
     left join secret_view v on v.stream_id = l.stream_id
@@ -132,7 +146,7 @@ const inlineUpsert = (id: string) => `
     version = excluded.version, deleted = excluded.deleted,
     created_at = excluded.created_at, created_by = excluded.created_by,
     updated_at = excluded.updated_at, updated_by = excluded.updated_by,
-    value = excluded.value, data_key_id = excluded.data_key_id`;
+    value = excluded.value, data_key_id = excluded.data_key_id, expires_at = excluded.expires_at`;
 
 /** The inline statements run on every write: parsed and planned once per connection. */
 const PREPARED = { prepared: true } as const;
@@ -148,7 +162,7 @@ function column<T, K extends keyof T>(items: readonly T[], key: K): T[K][] {
  */
 export class SecretViewProjection implements InlineProjection {
   readonly name = 'secret_view';
-  readonly eventTypes = ['SecretCreated', 'SecretValueUpdated', 'SecretDeleted', ORGANIZATION_PURGED];
+  readonly eventTypes = [...SECRET_EVENT_TYPES, ORGANIZATION_PURGED];
 
   async handle(events: readonly RecordedEvent[], context: ProjectionContext): Promise<void> {
     let changes = new Map<string, Change>();
@@ -202,7 +216,7 @@ export class SecretViewProjection implements InlineProjection {
     const secretEvent = event as unknown as SecretEvent;
     switch (secretEvent.type) {
       case 'SecretCreated': {
-        const { key, scope, value, dataKeyId } = secretEvent.data;
+        const { key, scope, value, dataKeyId, expiresAt } = secretEvent.data;
         return {
           kind: 'upsert',
           row: {
@@ -219,12 +233,15 @@ export class SecretViewProjection implements InlineProjection {
             updated_by: actor.sub,
             value,
             data_key_id: dataKeyId,
+            expires_at: expiresAt ?? null,
           },
         };
       }
       case 'SecretValueUpdated':
+      case 'SecretRolledBack':
+      case 'SecretRestored':
       case 'SecretDeleted': {
-        const valueUpdate = secretEvent.type === 'SecretValueUpdated' ? secretEvent.data : undefined;
+        const valueUpdate = secretEvent.type === 'SecretDeleted' ? undefined : secretEvent.data;
         const patch: RowPatch = {
           stream_id: event.streamId,
           version: event.streamVersion,
@@ -233,6 +250,7 @@ export class SecretViewProjection implements InlineProjection {
           updated_by: actor.sub,
           value: valueUpdate?.value ?? null,
           data_key_id: valueUpdate?.dataKeyId ?? null,
+          expires_at: valueUpdate?.expiresAt ?? null,
         };
         return pending?.kind === 'upsert'
           ? { kind: 'upsert', row: { ...pending.row, ...patch } }
@@ -269,6 +287,7 @@ export class SecretViewProjection implements InlineProjection {
           column(upserts, 'updated_by'),
           column(upserts, 'value'),
           column(upserts, 'data_key_id'),
+          column(upserts, 'expires_at'),
         ],
         PREPARED,
       );
@@ -284,6 +303,7 @@ export class SecretViewProjection implements InlineProjection {
           column(patches, 'updated_by'),
           column(patches, 'value'),
           column(patches, 'data_key_id'),
+          column(patches, 'expires_at'),
         ],
         PREPARED,
       );

@@ -69,6 +69,29 @@ const remove = (metadata = at('2026-01-03T00:00:00.000Z')): SecretCommand => ({
   metadata,
 });
 
+const rolledBack = (n: number, fromVersion: number, metadata = at('2026-01-05T00:00:00.000Z')): SecretEvent => ({
+  type: 'SecretRolledBack',
+  data: { value: `jwe-${n}`, dataKeyId: 'dek-1', digest: `digest-${n}`, fromVersion },
+  metadata,
+});
+const restored = (n: number, fromVersion: number, metadata = at('2026-01-06T00:00:00.000Z')): SecretEvent => ({
+  type: 'SecretRestored',
+  data: { value: `jwe-${n}`, dataKeyId: 'dek-1', digest: `digest-${n}`, fromVersion },
+  metadata,
+});
+const rollBack = (n: number, fromVersion: number, metadata = at('2026-01-05T00:00:00.000Z')): SecretCommand => ({
+  type: 'RollBackSecret',
+  data: { key: 'API_KEY', fromVersion, value: sealed(n) },
+  metadata,
+});
+const restore = (n: number, fromVersion: number, metadata = at('2026-01-06T00:00:00.000Z')): SecretCommand => ({
+  type: 'RestoreSecret',
+  data: { key: 'API_KEY', fromVersion, value: sealed(n) },
+  metadata,
+});
+const withExpiry = <C extends SecretCommand>(command: C, expiresAt: string): C =>
+  ({ ...command, data: { ...command.data, expiresAt } }) as C;
+
 function refusedWith(code: SecretsErrorCode, message: string | RegExp) {
   return (error: Error) => {
     expect(error).toBeInstanceOf(SecretsError);
@@ -219,6 +242,117 @@ describe('secret decider', () => {
   });
 });
 
+describe('RollBackSecret', () => {
+  it('appends the earlier value, sealed again, with the version it came from', () => {
+    given([created(), updated(2)])
+      .when(rollBack(3, 1))
+      .then([rolledBack(3, 1)]);
+  });
+
+  it('rolls back again after a rollback', () => {
+    given([created(), updated(2), rolledBack(3, 1)])
+      .when(rollBack(4, 2))
+      .then([rolledBack(4, 2)]);
+  });
+
+  it.each([
+    ['never existed', []],
+    ['is deleted', [created(), deleted()]],
+    ['was purged', [created(), updated(2), purged()]],
+  ] as const)('refuses a secret that %s as not found', (_label, history) => {
+    given(history)
+      .when(rollBack(3, 1))
+      .thenThrows(refusedWith(SecretsErrorCode.NOT_FOUND, 'secret "API_KEY" not found in this scope'));
+  });
+});
+
+describe('RestoreSecret', () => {
+  it('brings a deleted secret back with its last value as a new version', () => {
+    given([created(), updated(2), deleted()])
+      .when(restore(4, 2))
+      .then([restored(4, 2)]);
+  });
+
+  it('leaves the secret live: it can be updated and deleted again', () => {
+    given([created(), deleted(), restored(3, 1)])
+      .when(update(4))
+      .then([updated(4)]);
+    given([created(), deleted(), restored(3, 1)])
+      .when(remove())
+      .then([deleted()]);
+  });
+
+  it.each([
+    ['was never deleted', [created(), updated(2)]],
+    ['was created again since its delete', [created(), deleted(), created(3)]],
+    ['was restored already', [created(), deleted(), restored(3, 1)]],
+  ] as const)('refuses a live secret that %s', (_label, history) => {
+    given(history)
+      .when(restore(5, 1))
+      .thenThrows(
+        refusedWith(
+          SecretsErrorCode.FAILED_PRECONDITION,
+          'secret "API_KEY" is live, not deleted (never deleted, or created again since): nothing to restore',
+        ),
+      );
+  });
+
+  it.each([
+    ['never existed', []],
+    ['was purged', [created(), deleted(), purged()]],
+  ] as const)('refuses a secret that %s as not found', (_label, history) => {
+    given(history)
+      .when(restore(3, 1))
+      .thenThrows(refusedWith(SecretsErrorCode.NOT_FOUND, 'secret "API_KEY" not found in this scope'));
+  });
+});
+
+describe('expiresAt', () => {
+  const now = '2026-01-02T00:00:00.000Z';
+
+  it('records a future expiry, normalized to UTC, on every value event', () => {
+    const expiry = { expiresAt: '2027-01-31T00:00:00.000Z' };
+    given([])
+      .when(withExpiry(create(), '2027-01-31T01:00:00+01:00'))
+      .then([{ ...created(), data: { ...(created().data as object), ...expiry } } as SecretEvent]);
+    given([created()])
+      .when(withExpiry(update(2, at(now)), '2027-01-31T00:00:00Z'))
+      .then([{ ...updated(2, at(now)), data: { ...(updated(2).data as object), ...expiry } } as SecretEvent]);
+    given([created(), updated(2)])
+      .when(withExpiry(rollBack(3, 1), '2027-01-31T00:00:00Z'))
+      .then([{ ...rolledBack(3, 1), data: { ...(rolledBack(3, 1).data as object), ...expiry } } as SecretEvent]);
+    given([created(), deleted()])
+      .when(withExpiry(restore(3, 1), '2027-01-31T00:00:00Z'))
+      .then([{ ...restored(3, 1), data: { ...(restored(3, 1).data as object), ...expiry } } as SecretEvent]);
+  });
+
+  it.each([
+    ['now', now],
+    ['a second ago', '2026-01-01T23:59:59Z'],
+  ])('refuses an expiry that is not in the future (%s)', (_label, expiresAt) => {
+    given([created()])
+      .when(withExpiry(update(2, at(now)), expiresAt))
+      .thenThrows(refusedWith(SecretsErrorCode.INVALID_ARGUMENT, /^expiresAt must be in the future/));
+  });
+
+  it.each([
+    ['a date without a time', '2027-01-31'],
+    ['a time without a zone', '2027-01-31T00:00:00'],
+    ['a day that does not exist', '2027-02-31T00:00:00Z'],
+    ['words', 'next tuesday'],
+    ['an empty string', ''],
+  ])('refuses %s', (_label, expiresAt) => {
+    given([])
+      .when(withExpiry(create(), expiresAt))
+      .thenThrows(
+        refusedWith(
+          SecretsErrorCode.INVALID_ARGUMENT,
+          'expiresAt must be an RFC 3339 date-time with a time zone, e.g. 2027-01-31T00:00:00Z',
+        ),
+      );
+  });
+});
+
 describe('evolve', () => {
   it('follows a secret through created, updated, deleted and created again', () => {
     const states = [created(), updated(2), deleted(), created(4)].reduce(
@@ -234,6 +368,14 @@ describe('evolve', () => {
       [initialState()],
     );
     expect(states.map((state) => state.status)).toEqual(['Absent', 'Live', 'Purged', 'Live', 'Deleted', 'Purged']);
+  });
+
+  it('keeps a rolled-back secret live and makes a restored one live again', () => {
+    const states = [created(), rolledBack(2, 1), deleted(), restored(4, 2)].reduce(
+      (trail, event) => [...trail, evolve(trail[trail.length - 1], event)],
+      [initialState()],
+    );
+    expect(states.map((state) => state.status)).toEqual(['Absent', 'Live', 'Live', 'Deleted', 'Live']);
   });
 });
 

@@ -1,5 +1,6 @@
 import { type EventMetadata, type SecretEvent, type SecretScope, type SecretState } from './secret';
 import { SecretsError, SecretsErrorCode } from './secrets.error';
+import { expiryOf } from './secret-expiry';
 
 export const KEY_PATTERN = /^[A-Za-z][A-Za-z0-9_]*$/;
 export const MAX_KEY_LENGTH = 256;
@@ -14,11 +15,25 @@ export interface SealedValue {
 
 type Command<Type extends string, Data> = Readonly<{ type: Type; data: Readonly<Data>; metadata: EventMetadata }>;
 
-export type CreateSecret = Command<'CreateSecret', { key: string; scope: SecretScope; value: SealedValue }>;
-export type UpdateSecretValue = Command<'UpdateSecretValue', { key: string; value: SealedValue }>;
+/** `expiresAt`: as requested (RFC 3339); the decider checks it is later than the command's time. */
+export type CreateSecret = Command<
+  'CreateSecret',
+  { key: string; scope: SecretScope; value: SealedValue; expiresAt?: string }
+>;
+export type UpdateSecretValue = Command<'UpdateSecretValue', { key: string; value: SealedValue; expiresAt?: string }>;
 export type DeleteSecret = Command<'DeleteSecret', { key: string }>;
+/** `value`: version `fromVersion`'s value, which the caller found and sealed again for the new version's place. */
+export type RollBackSecret = Command<
+  'RollBackSecret',
+  { key: string; fromVersion: number; value: SealedValue; expiresAt?: string }
+>;
+/** `value`: the deleted secret's last value (of `fromVersion`), sealed again for the new version's place. */
+export type RestoreSecret = Command<
+  'RestoreSecret',
+  { key: string; fromVersion: number; value: SealedValue; expiresAt?: string }
+>;
 
-export type SecretCommand = CreateSecret | UpdateSecretValue | DeleteSecret;
+export type SecretCommand = CreateSecret | UpdateSecretValue | DeleteSecret | RollBackSecret | RestoreSecret;
 
 /** Refuses keys outside `^[A-Za-z][A-Za-z0-9_]*$` (≤ 256 chars); the message never quotes a refused key (it may be a pasted value). */
 export function assertValidKey(key: string): void {
@@ -56,8 +71,19 @@ function notFound(key: string): SecretsError {
   return new SecretsError(SecretsErrorCode.NOT_FOUND, `secret ${JSON.stringify(key)} not found in this scope`, { key });
 }
 
+/** A sealed value as event data, with its expiry when it has one. */
+function valueData(value: SealedValue, expiresAt: string | undefined, occurredAt: string) {
+  const expiry = expiryOf(expiresAt, occurredAt);
+  return {
+    value: value.jwe,
+    dataKeyId: value.dataKeyId,
+    digest: value.digest,
+    ...(expiry === undefined ? {} : { expiresAt: expiry }),
+  };
+}
+
 export function createSecret(command: CreateSecret, state: SecretState): SecretEvent[] {
-  const { key, scope, value } = command.data;
+  const { key, scope, value, expiresAt } = command.data;
   assertValidKey(key);
   if (state.status === 'Live') {
     throw new SecretsError(
@@ -71,7 +97,7 @@ export function createSecret(command: CreateSecret, state: SecretState): SecretE
   return [
     {
       type: 'SecretCreated',
-      data: { key, scope, value: value.jwe, dataKeyId: value.dataKeyId, digest: value.digest },
+      data: { key, scope, ...valueData(value, expiresAt, command.metadata.occurredAt) },
       metadata: command.metadata,
     },
   ];
@@ -79,11 +105,44 @@ export function createSecret(command: CreateSecret, state: SecretState): SecretE
 
 export function updateSecretValue(command: UpdateSecretValue, state: SecretState): SecretEvent[] {
   if (state.status !== 'Live') throw notFound(command.data.key);
-  const { value } = command.data;
+  const { value, expiresAt } = command.data;
   return [
     {
       type: 'SecretValueUpdated',
-      data: { value: value.jwe, dataKeyId: value.dataKeyId, digest: value.digest },
+      data: valueData(value, expiresAt, command.metadata.occurredAt),
+      metadata: command.metadata,
+    },
+  ];
+}
+
+/** Only a live secret is rolled back; which versions hold a recoverable value the caller checked when it read one. */
+export function rollBackSecret(command: RollBackSecret, state: SecretState): SecretEvent[] {
+  if (state.status !== 'Live') throw notFound(command.data.key);
+  const { value, expiresAt, fromVersion } = command.data;
+  return [
+    {
+      type: 'SecretRolledBack',
+      data: { ...valueData(value, expiresAt, command.metadata.occurredAt), fromVersion },
+      metadata: command.metadata,
+    },
+  ];
+}
+
+/** Only a deleted secret is restored: a live one (never deleted, or created again since) is refused. */
+export function restoreSecret(command: RestoreSecret, state: SecretState): SecretEvent[] {
+  const { key, value, expiresAt, fromVersion } = command.data;
+  if (state.status === 'Live') {
+    throw new SecretsError(
+      SecretsErrorCode.FAILED_PRECONDITION,
+      `secret ${JSON.stringify(key)} is live, not deleted (never deleted, or created again since): nothing to restore`,
+      { key },
+    );
+  }
+  if (state.status !== 'Deleted') throw notFound(key);
+  return [
+    {
+      type: 'SecretRestored',
+      data: { ...valueData(value, expiresAt, command.metadata.occurredAt), fromVersion },
       metadata: command.metadata,
     },
   ];
@@ -102,6 +161,10 @@ export function decide(command: SecretCommand, state: SecretState): SecretEvent[
       return updateSecretValue(command, state);
     case 'DeleteSecret':
       return deleteSecret(command, state);
+    case 'RollBackSecret':
+      return rollBackSecret(command, state);
+    case 'RestoreSecret':
+      return restoreSecret(command, state);
     default: {
       const _exhaustive: never = command;
       return _exhaustive;

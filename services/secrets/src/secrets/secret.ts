@@ -24,18 +24,32 @@ type DomainEvent<Type extends string, Data> = Readonly<{ type: Type; data: Reado
 /**
  * `value` is a JWE compact (`dir` + `A256GCM`) bound to this stream, version and event id (`sid`, `ver`, `eid`); never
  * the plaintext. `digest` is `valueDigest(value)`; events of the previous release have neither binding nor digest.
+ * `expiresAt` (ISO 8601): when this value expires; absent, never.
  */
-export type SecretCreated = DomainEvent<
-  'SecretCreated',
-  { key: string; scope: SecretScope; value: string; dataKeyId: string; digest?: string }
->;
-export type SecretValueUpdated = DomainEvent<
-  'SecretValueUpdated',
-  { value: string; dataKeyId: string; digest?: string }
->;
-export type SecretDeleted = DomainEvent<'SecretDeleted', Record<string, never>>;
+interface SealedValueData {
+  value: string;
+  dataKeyId: string;
+  digest?: string;
+  expiresAt?: string;
+}
 
-export type SecretEvent = SecretCreated | SecretValueUpdated | SecretDeleted;
+export type SecretCreated = DomainEvent<'SecretCreated', { key: string; scope: SecretScope } & SealedValueData>;
+export type SecretValueUpdated = DomainEvent<'SecretValueUpdated', SealedValueData>;
+export type SecretDeleted = DomainEvent<'SecretDeleted', Record<string, never>>;
+/** A new version holding the value of `fromVersion`, sealed again for its own place. */
+export type SecretRolledBack = DomainEvent<'SecretRolledBack', SealedValueData & { fromVersion: number }>;
+/** A deleted secret live again with the value of `fromVersion` (its last value), sealed again for its own place. */
+export type SecretRestored = DomainEvent<'SecretRestored', SealedValueData & { fromVersion: number }>;
+
+export type SecretEvent = SecretCreated | SecretValueUpdated | SecretDeleted | SecretRolledBack | SecretRestored;
+
+/** The events that write a value (they carry `value`, `dataKeyId`, `digest` and maybe `expiresAt`). */
+export const VALUE_EVENT_TYPES: readonly SecretEvent['type'][] = [
+  'SecretCreated',
+  'SecretValueUpdated',
+  'SecretRolledBack',
+  'SecretRestored',
+];
 
 export const ORGANIZATION_PURGED = 'OrganizationPurged';
 
@@ -55,6 +69,8 @@ export const SECRET_EVENT_TYPES: readonly SecretEvent['type'][] = [
   'SecretCreated',
   'SecretValueUpdated',
   'SecretDeleted',
+  'SecretRolledBack',
+  'SecretRestored',
 ];
 
 /**
@@ -76,7 +92,10 @@ export function evolve(state: SecretState, event: SecretHistoryEvent): SecretSta
     case 'SecretCreated':
       return { status: 'Live', key: event.data.key, scope: event.data.scope };
     case 'SecretValueUpdated':
+    case 'SecretRolledBack':
       return state;
+    case 'SecretRestored':
+      return state.status === 'Deleted' ? { status: 'Live', key: state.key, scope: state.scope } : state;
     case 'SecretDeleted':
       return state.status === 'Live' ? { status: 'Deleted', key: state.key, scope: state.scope } : state;
     default: {

@@ -18,6 +18,10 @@ import {
   type ListSecretsRequest,
   ResolveSecretsRequestSchema,
   type ResolveSecretsRequest,
+  RestoreSecretRequestSchema,
+  type RestoreSecretRequest,
+  RollbackSecretRequestSchema,
+  type RollbackSecretRequest,
   UpdateSecretRequestSchema,
   type UpdateSecretRequest,
 } from '@platform/contracts';
@@ -87,6 +91,24 @@ export class SecretsHandler {
     @RequestContext() context: NatsContext,
   ): Promise<JsonObject> {
     return deletionReply(await this.secrets.delete(principal, request, idempotencyKeyOf(context)));
+  }
+
+  @MessagePattern('secrets.v1.rollback')
+  async rollback(
+    @CurrentPrincipal() principal: Principal,
+    @RequestBody(RollbackSecretRequestSchema) request: RollbackSecretRequest,
+    @RequestContext() context: NatsContext,
+  ): Promise<JsonObject> {
+    return updateReply(await this.secrets.rollback(principal, request, idempotencyKeyOf(context)));
+  }
+
+  @MessagePattern('secrets.v1.restore')
+  async restore(
+    @CurrentPrincipal() principal: Principal,
+    @RequestBody(RestoreSecretRequestSchema) request: RestoreSecretRequest,
+    @RequestContext() context: NatsContext,
+  ): Promise<JsonObject> {
+    return updateReply(await this.secrets.restore(principal, request, idempotencyKeyOf(context)));
   }
 
   @MessagePattern('secrets.v1.get')

@@ -31,6 +31,7 @@ function secretMessage(snapshot: SecretSnapshot) {
     createdBy: snapshot.createdBy,
     updatedAt: timestamp(snapshot.updatedAt),
     updatedBy: snapshot.updatedBy,
+    expiresAt: snapshot.expiresAt === undefined ? undefined : timestamp(snapshot.expiresAt),
   };
 }
 
@@ -81,6 +82,8 @@ export function historyReply(versions: readonly SecretHistoryEntry[]): JsonObjec
       type: entry.type,
       occurredAt: timestamp(entry.occurredAt),
       actor: wireActor(entry.actor),
+      fromVersion: entry.fromVersion,
+      expiresAt: entry.expiresAt === undefined ? undefined : timestamp(entry.expiresAt),
     })),
   });
 }

@@ -8,6 +8,10 @@ import {
   type GetSecretHistoryRequest,
   type GetSecretRequest,
   type ListSecretsRequest,
+  RestoreSecretRequestSchema,
+  type RestoreSecretRequest,
+  RollbackSecretRequestSchema,
+  type RollbackSecretRequest,
   UpdateSecretRequestSchema,
   type UpdateSecretRequest,
 } from '@platform/contracts';
@@ -25,7 +29,7 @@ import {
   initialState,
   isSecretEvent,
 } from './secret';
-import { type SecretCommand, assertValidKey, assertValidValue, decide } from './secret.decider';
+import { type SealedValue, type SecretCommand, assertValidKey, assertValidValue, decide } from './secret.decider';
 import {
   type SecretHistoryEntry,
   type SecretSnapshot,
@@ -38,6 +42,8 @@ import { type SecretPublication } from '../outbox/secret-publication';
 import { type IdempotencyStore } from './idempotency';
 import { SecretsError, SecretsErrorCode } from './secrets.error';
 import { type AffectedDeployments, affectedDeployments } from './deployment-index.affected';
+import { SecretVersionsRepository } from './secret-versions.repository';
+import { assertTargetVersion, lastValueVersion, recoverValue } from './value-recovery';
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
@@ -83,11 +89,13 @@ interface ViewRow {
   readonly created_by: string;
   readonly updated_ms: number;
   readonly updated_by: string;
+  readonly expires_ms: number | null;
 }
 
 const VIEW_COLUMNS = `stream_id, organization_id, customer_id, key, version,
   extract(epoch from created_at) * 1000 as created_ms, created_by,
-  extract(epoch from updated_at) * 1000 as updated_ms, updated_by`;
+  extract(epoch from updated_at) * 1000 as updated_ms, updated_by,
+  extract(epoch from expires_at) * 1000 as expires_ms`;
 
 function isoOf(epochMs: number | string): string {
   return new Date(Math.round(Number(epochMs))).toISOString();
@@ -104,6 +112,7 @@ function snapshotOfRow(row: ViewRow): SecretSnapshot {
     createdBy: row.created_by,
     updatedAt: isoOf(row.updated_ms),
     updatedBy: row.updated_by,
+    ...(row.expires_ms === null ? {} : { expiresAt: isoOf(row.expires_ms) }),
   };
 }
 
@@ -159,6 +168,8 @@ function canonicalRequest<Desc extends DescMessage>(schema: Desc, request: Messa
  * event store with expected versions, idempotent retries, and reads from `secret_view`.
  */
 export class SecretsService {
+  private readonly versions: SecretVersionsRepository;
+
   constructor(
     private readonly store: PostgresEventStore,
     private readonly keyRing: DataKeyRing,
@@ -166,7 +177,9 @@ export class SecretsService {
     /** Holds each write's reply until its event is on SECRETS_EVENTS; absent only where nothing consumes them. */
     private readonly publication?: SecretPublication,
     private readonly clock: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.versions = new SecretVersionsRepository(store);
+  }
 
   async create(
     principal: Principal,
@@ -185,7 +198,7 @@ export class SecretsService {
         canonical: () => canonicalRequest(CreateSecretRequestSchema, request),
         command: (metadata, place) => ({
           type: 'CreateSecret',
-          data: { key: request.key, scope, value: sealer.seal(place, request.value) },
+          data: { key: request.key, scope, value: sealer.seal(place, request.value), expiresAt: request.expiresAt },
           metadata,
         }),
       });
@@ -205,13 +218,116 @@ export class SecretsService {
         canonical: () => canonicalRequest(UpdateSecretRequestSchema, request),
         command: (metadata, place) => ({
           type: 'UpdateSecretValue',
-          data: { key: request.key, value: sealer.seal(place, request.value) },
+          data: { key: request.key, value: sealer.seal(place, request.value), expiresAt: request.expiresAt },
           metadata,
         }),
       });
     });
     const snapshot = this.snapshotAfterWrite(events);
     return { ...snapshot, affectedDeployments: await affectedDeployments(this.store, scope, request.key) };
+  }
+
+  /** A new version holding `toVersion`'s value, opened and sealed again for its new place (ARCHITECTURE.md §3). */
+  async rollback(
+    principal: Principal,
+    request: RollbackSecretRequest,
+    options: WriteOptions = {},
+  ): Promise<SecretUpdate> {
+    const scope = this.writableScope(principal, request.customerOrganizationId);
+    assertValidKey(request.key);
+    assertTargetVersion('toVersion', request.toVersion);
+    return this.bringBack(principal, scope, request.key, request.expectedVersion, options, {
+      subject: 'secrets.v1.rollback',
+      canonical: () => canonicalRequest(RollbackSecretRequestSchema, request),
+      // Only a live secret: the decider refuses any other as before, without reading a value.
+      fromVersion: (state) => (state.status === 'Live' ? request.toVersion : undefined),
+      command: (metadata, fromVersion, value) => ({
+        type: 'RollBackSecret',
+        data: { key: request.key, fromVersion, value, expiresAt: request.expiresAt },
+        metadata,
+      }),
+    });
+  }
+
+  /** A deleted secret live again with its last value, as a new version; a live one is FAILED_PRECONDITION. */
+  async restore(
+    principal: Principal,
+    request: RestoreSecretRequest,
+    options: WriteOptions = {},
+  ): Promise<SecretUpdate> {
+    const scope = this.writableScope(principal, request.customerOrganizationId);
+    assertValidKey(request.key);
+    return this.bringBack(principal, scope, request.key, request.expectedVersion, options, {
+      subject: 'secrets.v1.restore',
+      canonical: () => canonicalRequest(RestoreSecretRequestSchema, request),
+      fromVersion: (state, history) => {
+        if (state.status !== 'Deleted') return undefined;
+        const last = lastValueVersion(history);
+        // A deleted secret was created since its last purge, so it has a value: never restore a placeholder.
+        if (last === undefined) throw new Error(`deleted secret ${JSON.stringify(request.key)} has no value event`);
+        return last;
+      },
+      command: (metadata, fromVersion, value) => ({
+        type: 'RestoreSecret',
+        data: { key: request.key, fromVersion, value, expiresAt: request.expiresAt },
+        metadata,
+      }),
+    });
+  }
+
+  /**
+   * Rollback and restore: on each read of the stream, the version to bring back is chosen from its state and history,
+   * its value recovered, and sealed for the new version's place; with no version to bring back (a state the decider
+   * refuses), the decider decides on a placeholder that it never appends.
+   */
+  private async bringBack(
+    principal: Principal,
+    scope: Scope,
+    key: string,
+    expectedVersion: number | undefined,
+    options: WriteOptions,
+    request: {
+      readonly subject: string;
+      readonly canonical: () => string;
+      readonly fromVersion: (state: SecretState, history: readonly StoredEvent[]) => number | undefined;
+      readonly command: (metadata: EventMetadata, fromVersion: number, value: SealedValue) => SecretCommand;
+    },
+  ): Promise<SecretUpdate> {
+    const streamId = secretStreamId(scope, key);
+    const events = await this.withLiveDataKey(scope, async () => {
+      const sealer = await this.keyRing.sealerFor(scope.organizationId);
+      let recovered: { fromVersion: number; plaintext: string } | undefined;
+      return this.write(principal, streamId, key, expectedVersion, options, {
+        subject: request.subject,
+        canonical: request.canonical,
+        beforeDecide: async (state, history) => {
+          const fromVersion = request.fromVersion(state, history);
+          recovered =
+            fromVersion === undefined
+              ? undefined
+              : {
+                  fromVersion,
+                  plaintext: await recoverValue(
+                    this.keyRing,
+                    this.versions,
+                    scope,
+                    key,
+                    streamId,
+                    history,
+                    fromVersion,
+                  ),
+                };
+        },
+        command: (metadata, place) =>
+          request.command(
+            metadata,
+            recovered?.fromVersion ?? 0,
+            recovered ? sealer.seal(place, recovered.plaintext) : { jwe: '', dataKeyId: '', digest: '' },
+          ),
+      });
+    });
+    const snapshot = this.snapshotAfterWrite(events);
+    return { ...snapshot, affectedDeployments: await affectedDeployments(this.store, scope, key) };
   }
 
   async delete(
@@ -345,7 +461,7 @@ export class SecretsService {
       /** Creates: try the append on an empty stream before reading it. */
       readonly mostLikelyNew?: boolean;
       /** Checks the state read, before each decision; may refuse by throwing. Not run for an idempotent replay. */
-      readonly beforeDecide?: (state: SecretState) => Promise<void>;
+      readonly beforeDecide?: (state: SecretState, history: readonly StoredEvent[]) => Promise<void>;
     },
   ): Promise<StoredEvent[]> {
     let idempotentEventId: string | undefined;
@@ -371,12 +487,14 @@ export class SecretsService {
       // otherwise, which saves a read; a stream that exists is read and decided again.
       const optimistic = attempt === 1 && request.mostLikelyNew === true;
       // Callers seal before this read, so a purge committed after it has deleted the key and the append is refused.
-      const { events, state } = optimistic ? { events: [], state: initialState() } : await this.readSecret(streamId);
+      const { events, state, sincePurge } = optimistic
+        ? { events: [], state: initialState(), sincePurge: [] }
+        : await this.readSecret(streamId);
       const currentStreamVersion = events.length === 0 ? 0 : events[events.length - 1].streamVersion;
       if (expectedVersion !== undefined && expectedVersion !== currentStreamVersion) {
         throw versionConflict(key, expectedVersion, currentStreamVersion);
       }
-      await request.beforeDecide?.(state);
+      await request.beforeDecide?.(state, sincePurge);
       let appended: RecordedEvent[];
       try {
         // Every secret command decides at most one event, which lands at the next version.

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file render/v1/render.proto.
  */
 export const file_render_v1_render: GenFile = /*@__PURE__*/
-  fileDesc("ChZyZW5kZXIvdjEvcmVuZGVyLnByb3RvEglyZW5kZXIudjEitAIKDVJlbmRlclJlcXVlc3QSEAoIdGVtcGxhdGUYASABKAkSDgoGZm9ybWF0GAIgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgDIAEoCUgAiAEBEhwKD29yZ2FuaXphdGlvbl9pZBgEIAEoCUgBiAEBEjAKBHBpbnMYBSADKAsyIi5yZW5kZXIudjEuUmVuZGVyUmVxdWVzdC5QaW5zRW50cnkSGgoNZGVwbG95bWVudF9pZBgGIAEoCUgCiAEBGisKCVBpbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKA06AjgBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCEgoQX29yZ2FuaXphdGlvbl9pZEIQCg5fZGVwbG95bWVudF9pZCJRCg5SZW5kZXJSZXNwb25zZRIOCgZvdXRwdXQYASABKAkSLwoKcmVmZXJlbmNlcxgCIAMoCzIbLnNlY3JldHMudjEuU2VjcmV0UmVmZXJlbmNlIsMBChdWYWxpZGF0ZVRlbXBsYXRlUmVxdWVzdBIQCgh0ZW1wbGF0ZRgBIAEoCRIOCgZmb3JtYXQYAiABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAMgASgJSACIAQESEAoIcmVxdWlyZWQYBCADKAkSHAoPb3JnYW5pemF0aW9uX2lkGAUgASgJSAGIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEISChBfb3JnYW5pemF0aW9uX2lkInsKGFZhbGlkYXRlVGVtcGxhdGVSZXNwb25zZRINCgV2YWxpZBgBIAEoCBIvCgpyZWZlcmVuY2VzGAIgAygLMhsuc2VjcmV0cy52MS5TZWNyZXRSZWZlcmVuY2USDwoHbWlzc2luZxgDIAMoCRIOCgZlcnJvcnMYBCADKAkyowEKDVJlbmRlclNlcnZpY2USPQoGUmVuZGVyEhgucmVuZGVyLnYxLlJlbmRlclJlcXVlc3QaGS5yZW5kZXIudjEuUmVuZGVyUmVzcG9uc2USUwoIVmFsaWRhdGUSIi5yZW5kZXIudjEuVmFsaWRhdGVUZW1wbGF0ZVJlcXVlc3QaIy5yZW5kZXIudjEuVmFsaWRhdGVUZW1wbGF0ZVJlc3BvbnNlYgZwcm90bzM", [file_secrets_v1_secrets]);
+  fileDesc("ChZyZW5kZXIvdjEvcmVuZGVyLnByb3RvEglyZW5kZXIudjEi4gIKDVJlbmRlclJlcXVlc3QSEAoIdGVtcGxhdGUYASABKAkSDgoGZm9ybWF0GAIgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgDIAEoCUgAiAEBEhwKD29yZ2FuaXphdGlvbl9pZBgEIAEoCUgBiAEBEjAKBHBpbnMYBSADKAsyIi5yZW5kZXIudjEuUmVuZGVyUmVxdWVzdC5QaW5zRW50cnkSGgoNZGVwbG95bWVudF9pZBgGIAEoCUgCiAEBEhoKDWFsbG93X2V4cGlyZWQYByABKAhIA4gBARorCglQaW5zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4AUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQhIKEF9vcmdhbml6YXRpb25faWRCEAoOX2RlcGxveW1lbnRfaWRCEAoOX2FsbG93X2V4cGlyZWQiUQoOUmVuZGVyUmVzcG9uc2USDgoGb3V0cHV0GAEgASgJEi8KCnJlZmVyZW5jZXMYAiADKAsyGy5zZWNyZXRzLnYxLlNlY3JldFJlZmVyZW5jZSLDAQoXVmFsaWRhdGVUZW1wbGF0ZVJlcXVlc3QSEAoIdGVtcGxhdGUYASABKAkSDgoGZm9ybWF0GAIgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgDIAEoCUgAiAEBEhAKCHJlcXVpcmVkGAQgAygJEhwKD29yZ2FuaXphdGlvbl9pZBgFIAEoCUgBiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCEgoQX29yZ2FuaXphdGlvbl9pZCJ7ChhWYWxpZGF0ZVRlbXBsYXRlUmVzcG9uc2USDQoFdmFsaWQYASABKAgSLwoKcmVmZXJlbmNlcxgCIAMoCzIbLnNlY3JldHMudjEuU2VjcmV0UmVmZXJlbmNlEg8KB21pc3NpbmcYAyADKAkSDgoGZXJyb3JzGAQgAygJMqMBCg1SZW5kZXJTZXJ2aWNlEj0KBlJlbmRlchIYLnJlbmRlci52MS5SZW5kZXJSZXF1ZXN0GhkucmVuZGVyLnYxLlJlbmRlclJlc3BvbnNlElMKCFZhbGlkYXRlEiIucmVuZGVyLnYxLlZhbGlkYXRlVGVtcGxhdGVSZXF1ZXN0GiMucmVuZGVyLnYxLlZhbGlkYXRlVGVtcGxhdGVSZXNwb25zZWIGcHJvdG8z", [file_secrets_v1_secrets]);
 
 /**
  * @generated from message render.v1.RenderRequest
@@ -55,6 +55,14 @@ export type RenderRequest = Message<"render.v1.RenderRequest"> & {
    * @generated from field: optional string deployment_id = 6;
    */
   deploymentId?: string | undefined;
+
+  /**
+   * Render values past their expiresAt too (else `secret KEY expired at T`): admin users and
+   * services with render:any only.
+   *
+   * @generated from field: optional bool allow_expired = 7;
+   */
+  allowExpired?: boolean | undefined;
 };
 
 /**
@@ -98,6 +106,14 @@ export type RenderRequestJson = {
    * @generated from field: optional string deployment_id = 6;
    */
   deploymentId?: string;
+
+  /**
+   * Render values past their expiresAt too (else `secret KEY expired at T`): admin users and
+   * services with render:any only.
+   *
+   * @generated from field: optional bool allow_expired = 7;
+   */
+  allowExpired?: boolean;
 };
 
 /**

@@ -13,7 +13,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file secrets/v1/secrets.proto.
  */
 export const file_secrets_v1_secrets: GenFile = /*@__PURE__*/
-  fileDesc("ChhzZWNyZXRzL3YxL3NlY3JldHMucHJvdG8SCnNlY3JldHMudjEinQIKBlNlY3JldBIKCgJpZBgBIAEoCRILCgNrZXkYAiABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAMgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgEIAEoCUIEiLUYAUgAiAEBEg8KB3ZlcnNpb24YBSABKA0SLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp1cGRhdGVkX2J5GAkgASgJQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiLwoFQWN0b3ISCwoDc3ViGAEgASgJEgsKA29yZxgCIAEoCRIMCgRyb2xlGAMgASgJIj4KD1NlY3JldFJlZmVyZW5jZRILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDRINCgVzY29wZRgDIAEoCSJ1ChNDcmVhdGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAyABKAlIAIgBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIqkBChNVcGRhdGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAyABKAlIAIgBARIdChBleHBlY3RlZF92ZXJzaW9uGAQgASgNSAGIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbiLqAgoUVXBkYXRlU2VjcmV0UmVzcG9uc2USCgoCaWQYASABKAkSCwoDa2V5GAIgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgDIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYBCABKAlCBIi1GAFIAIgBARIPCgd2ZXJzaW9uGAUgASgNEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWF0ZWRfYnkYByABKAkSLgoKdXBkYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKdXBkYXRlZF9ieRgJIAEoCRI9ChRhZmZlY3RlZF9kZXBsb3ltZW50cxgKIAEoCzIfLnNlY3JldHMudjEuQWZmZWN0ZWREZXBsb3ltZW50c0IbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIrgBChNEZWxldGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAIgBARIdChBleHBlY3RlZF92ZXJzaW9uGAMgASgNSAGIAQESEgoFZm9yY2UYBCABKAhIAogBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQhMKEV9leHBlY3RlZF92ZXJzaW9uQggKBl9mb3JjZSKjAQoURGVsZXRlU2VjcmV0UmVzcG9uc2USCwoDa2V5GAEgASgJEg8KB3ZlcnNpb24YAiABKA0SLgoKZGVsZXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPQoUYWZmZWN0ZWRfZGVwbG95bWVudHMYBCABKAsyHy5zZWNyZXRzLnYxLkFmZmVjdGVkRGVwbG95bWVudHMiWQoTQWZmZWN0ZWREZXBsb3ltZW50cxINCgVjb3VudBgBIAEoDRIzCgtkZXBsb3ltZW50cxgCIAMoCzIeLnNlY3JldHMudjEuQWZmZWN0ZWREZXBsb3ltZW50IqsBChJBZmZlY3RlZERlcGxveW1lbnQSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlCBIi1GAFIAIgBARI0ChBsYXN0X3JlbmRlcmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkImMKEEdldFNlY3JldFJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQipgEKEkxpc3RTZWNyZXRzUmVxdWVzdBIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYASABKAlIAIgBARIWCglwYWdlX3NpemUYAiABKA1IAYgBARIXCgpwYWdlX3Rva2VuGAMgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEIMCgpfcGFnZV9zaXplQg0KC19wYWdlX3Rva2VuImwKE0xpc3RTZWNyZXRzUmVzcG9uc2USIwoHc2VjcmV0cxgBIAMoCzISLnNlY3JldHMudjEuU2VjcmV0EhwKD25leHRfcGFnZV90b2tlbhgCIAEoCUgAiAEBQhIKEF9uZXh0X3BhZ2VfdG9rZW4iagoXR2V0U2VjcmV0SGlzdG9yeVJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiTAoYR2V0U2VjcmV0SGlzdG9yeVJlc3BvbnNlEjAKCHZlcnNpb25zGAEgAygLMh4uc2VjcmV0cy52MS5TZWNyZXRIaXN0b3J5RW50cnkihgEKElNlY3JldEhpc3RvcnlFbnRyeRIPCgd2ZXJzaW9uGAEgASgNEgwKBHR5cGUYAiABKAkSLwoLb2NjdXJyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiAKBWFjdG9yGAQgASgLMhEuc2VjcmV0cy52MS5BY3RvciLhAwoVUmVzb2x2ZVNlY3JldHNSZXF1ZXN0EhcKD29yZ2FuaXphdGlvbl9pZBgBIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAIgBARIMCgRrZXlzGAMgAygJEhwKD2luY2x1ZGVfaGlzdG9yeRgEIAEoCEgBiAEBEjkKBHBpbnMYBSADKAsyKy5zZWNyZXRzLnYxLlJlc29sdmVTZWNyZXRzUmVxdWVzdC5QaW5zRW50cnkSKgoJcmVwbHlfa2V5GAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIaCg1tZXRhZGF0YV9vbmx5GAcgASgISAKIAQESGgoNY3VzdG9tZXJfb25seRgIIAEoCEgDiAEBEg0KBW5vbmNlGAkgASgJEhoKDWRlcGxveW1lbnRfaWQYCiABKAlIBIgBARorCglQaW5zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4AUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQhIKEF9pbmNsdWRlX2hpc3RvcnlCEAoOX21ldGFkYXRhX29ubHlCEAoOX2N1c3RvbWVyX29ubHlCEAoOX2RlcGxveW1lbnRfaWQiUAoWUmVzb2x2ZVNlY3JldHNSZXNwb25zZRISCgpjaXBoZXJ0ZXh0GAEgASgJEg8KB21pc3NpbmcYAiADKAkSEQoJc2lnbmF0dXJlGAMgASgJIsIBCg9SZXNvbHZlZFNlY3JldHMSNwoGdmFsdWVzGAEgAygLMicuc2VjcmV0cy52MS5SZXNvbHZlZFNlY3JldHMuVmFsdWVzRW50cnkSLAoHaGlzdG9yeRgCIAMoCzIbLnNlY3JldHMudjEuSGlzdG9yaWNhbFZhbHVlGkgKC1ZhbHVlc0VudHJ5EgsKA2tleRgBIAEoCRIoCgV2YWx1ZRgCIAEoCzIZLnNlY3JldHMudjEuUmVzb2x2ZWRWYWx1ZToCOAEiPgoNUmVzb2x2ZWRWYWx1ZRINCgV2YWx1ZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEg0KBXNjb3BlGAMgASgJIk0KD0hpc3RvcmljYWxWYWx1ZRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAkSDwoHdmVyc2lvbhgDIAEoDRINCgVzY29wZRgEIAEoCSKaAgoWTGlzdERlcGxveW1lbnRzUmVxdWVzdBIQCgNrZXkYASABKAlIAIgBARIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAYgBARIaCg1kZXBsb3ltZW50X2lkGAMgASgJSAKIAQESFwoKc3RhbGVfb25seRgEIAEoCEgDiAEBEhYKCXBhZ2Vfc2l6ZRgFIAEoDUgEiAEBEhcKCnBhZ2VfdG9rZW4YBiABKAlIBYgBAUIGCgRfa2V5QhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCEAoOX2RlcGxveW1lbnRfaWRCDQoLX3N0YWxlX29ubHlCDAoKX3BhZ2Vfc2l6ZUINCgtfcGFnZV90b2tlbiJ4ChdMaXN0RGVwbG95bWVudHNSZXNwb25zZRIrCgtkZXBsb3ltZW50cxgBIAMoCzIWLnNlY3JldHMudjEuRGVwbG95bWVudBIcCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlIAIgBAUISChBfbmV4dF9wYWdlX3Rva2VuIpACCgpEZXBsb3ltZW50EhUKDWRlcGxveW1lbnRfaWQYASABKAkSKwoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJQgSItRgBSACIAQESNAoQbGFzdF9yZW5kZXJlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoMcmVxdWVzdGVkX2J5GAQgASgLMhEuc2VjcmV0cy52MS5BY3RvchIzCgpyZWZlcmVuY2VzGAUgAygLMh8uc2VjcmV0cy52MS5EZXBsb3ltZW50UmVmZXJlbmNlEg0KBXN0YWxlGAYgASgIQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiawoTRGVwbG95bWVudFJlZmVyZW5jZRILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDRINCgVzY29wZRgDIAEoCRIWCg5sYXRlc3RfdmVyc2lvbhgEIAEoDRIPCgdkZWxldGVkGAUgASgIInQKF0ZvcmdldERlcGxveW1lbnRSZXF1ZXN0EhUKDWRlcGxveW1lbnRfaWQYASABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJSACIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCKtAQoYRm9yZ2V0RGVwbG95bWVudFJlc3BvbnNlEhUKDWRlcGxveW1lbnRfaWQYASABKAkSKwoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJQgSItRgBSACIAQESMAoMZm9yZ290dGVuX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkItgDCgtTZWNyZXRFdmVudBIQCghldmVudF9pZBgBIAEoCRIMCgR0eXBlGAIgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgDIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYBCABKAlCBIi1GAFIAIgBARIWCgNrZXkYBSABKAlCBIi1GAFIAYgBARIPCgd2ZXJzaW9uGAYgASgNEiAKBWFjdG9yGAcgASgLMhEuc2VjcmV0cy52MS5BY3RvchIvCgtvY2N1cnJlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIcG9zaXRpb24YCSABKAESLQoIcmVzb2x2ZWQYCiADKAsyGy5zZWNyZXRzLnYxLlNlY3JldFJlZmVyZW5jZRIZCgx2YWx1ZV9kaWdlc3QYCyABKAlIAogBARInCgxyZXF1ZXN0ZWRfYnkYDCABKAsyES5zZWNyZXRzLnYxLkFjdG9yEhoKDWRlcGxveW1lbnRfaWQYDSABKAlIA4gBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQgYKBF9rZXlCDwoNX3ZhbHVlX2RpZ2VzdEIQCg5fZGVwbG95bWVudF9pZDLKBQoOU2VjcmV0c1NlcnZpY2USPQoGQ3JlYXRlEh8uc2VjcmV0cy52MS5DcmVhdGVTZWNyZXRSZXF1ZXN0GhIuc2VjcmV0cy52MS5TZWNyZXQSSwoGVXBkYXRlEh8uc2VjcmV0cy52MS5VcGRhdGVTZWNyZXRSZXF1ZXN0GiAuc2VjcmV0cy52MS5VcGRhdGVTZWNyZXRSZXNwb25zZRJLCgZEZWxldGUSHy5zZWNyZXRzLnYxLkRlbGV0ZVNlY3JldFJlcXVlc3QaIC5zZWNyZXRzLnYxLkRlbGV0ZVNlY3JldFJlc3BvbnNlEjcKA0dldBIcLnNlY3JldHMudjEuR2V0U2VjcmV0UmVxdWVzdBoSLnNlY3JldHMudjEuU2VjcmV0EkcKBExpc3QSHi5zZWNyZXRzLnYxLkxpc3RTZWNyZXRzUmVxdWVzdBofLnNlY3JldHMudjEuTGlzdFNlY3JldHNSZXNwb25zZRJUCgdIaXN0b3J5EiMuc2VjcmV0cy52MS5HZXRTZWNyZXRIaXN0b3J5UmVxdWVzdBokLnNlY3JldHMudjEuR2V0U2VjcmV0SGlzdG9yeVJlc3BvbnNlElAKB1Jlc29sdmUSIS5zZWNyZXRzLnYxLlJlc29sdmVTZWNyZXRzUmVxdWVzdBoiLnNlY3JldHMudjEuUmVzb2x2ZVNlY3JldHNSZXNwb25zZRJWCgtEZXBsb3ltZW50cxIiLnNlY3JldHMudjEuTGlzdERlcGxveW1lbnRzUmVxdWVzdBojLnNlY3JldHMudjEuTGlzdERlcGxveW1lbnRzUmVzcG9uc2USXQoQRm9yZ2V0RGVwbG95bWVudBIjLnNlY3JldHMudjEuRm9yZ2V0RGVwbG95bWVudFJlcXVlc3QaJC5zZWNyZXRzLnYxLkZvcmdldERlcGxveW1lbnRSZXNwb25zZWIGcHJvdG8z", [file_common_v1_options, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChhzZWNyZXRzL3YxL3NlY3JldHMucHJvdG8SCnNlY3JldHMudjEizQIKBlNlY3JldBIKCgJpZBgBIAEoCRILCgNrZXkYAiABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAMgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgEIAEoCUIEiLUYAUgAiAEBEg8KB3ZlcnNpb24YBSABKA0SLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp1cGRhdGVkX2J5GAkgASgJEi4KCmV4cGlyZXNfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiLwoFQWN0b3ISCwoDc3ViGAEgASgJEgsKA29yZxgCIAEoCRIMCgRyb2xlGAMgASgJIj4KD1NlY3JldFJlZmVyZW5jZRILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDRINCgVzY29wZRgDIAEoCSKdAQoTQ3JlYXRlU2VjcmV0UmVxdWVzdBILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAMgASgJSACIAQESFwoKZXhwaXJlc19hdBgEIAEoCUgBiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCDQoLX2V4cGlyZXNfYXQi0QEKE1VwZGF0ZVNlY3JldFJlcXVlc3QSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgDIAEoCUgAiAEBEh0KEGV4cGVjdGVkX3ZlcnNpb24YBCABKA1IAYgBARIXCgpleHBpcmVzX2F0GAUgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbkINCgtfZXhwaXJlc19hdCLYAQoVUm9sbGJhY2tTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRISCgp0b192ZXJzaW9uGAIgASgNEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgDIAEoCUgAiAEBEh0KEGV4cGVjdGVkX3ZlcnNpb24YBCABKA1IAYgBARIXCgpleHBpcmVzX2F0GAUgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbkINCgtfZXhwaXJlc19hdCLDAQoUUmVzdG9yZVNlY3JldFJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBEh0KEGV4cGVjdGVkX3ZlcnNpb24YAyABKA1IAYgBARIXCgpleHBpcmVzX2F0GAQgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbkINCgtfZXhwaXJlc19hdCKaAwoUVXBkYXRlU2VjcmV0UmVzcG9uc2USCgoCaWQYASABKAkSCwoDa2V5GAIgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgDIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYBCABKAlCBIi1GAFIAIgBARIPCgd2ZXJzaW9uGAUgASgNEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWF0ZWRfYnkYByABKAkSLgoKdXBkYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKdXBkYXRlZF9ieRgJIAEoCRI9ChRhZmZlY3RlZF9kZXBsb3ltZW50cxgKIAEoCzIfLnNlY3JldHMudjEuQWZmZWN0ZWREZXBsb3ltZW50cxIuCgpleHBpcmVzX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIrgBChNEZWxldGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAIgBARIdChBleHBlY3RlZF92ZXJzaW9uGAMgASgNSAGIAQESEgoFZm9yY2UYBCABKAhIAogBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQhMKEV9leHBlY3RlZF92ZXJzaW9uQggKBl9mb3JjZSKjAQoURGVsZXRlU2VjcmV0UmVzcG9uc2USCwoDa2V5GAEgASgJEg8KB3ZlcnNpb24YAiABKA0SLgoKZGVsZXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPQoUYWZmZWN0ZWRfZGVwbG95bWVudHMYBCABKAsyHy5zZWNyZXRzLnYxLkFmZmVjdGVkRGVwbG95bWVudHMiWQoTQWZmZWN0ZWREZXBsb3ltZW50cxINCgVjb3VudBgBIAEoDRIzCgtkZXBsb3ltZW50cxgCIAMoCzIeLnNlY3JldHMudjEuQWZmZWN0ZWREZXBsb3ltZW50IqsBChJBZmZlY3RlZERlcGxveW1lbnQSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlCBIi1GAFIAIgBARI0ChBsYXN0X3JlbmRlcmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkImMKEEdldFNlY3JldFJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQipgEKEkxpc3RTZWNyZXRzUmVxdWVzdBIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYASABKAlIAIgBARIWCglwYWdlX3NpemUYAiABKA1IAYgBARIXCgpwYWdlX3Rva2VuGAMgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEIMCgpfcGFnZV9zaXplQg0KC19wYWdlX3Rva2VuImwKE0xpc3RTZWNyZXRzUmVzcG9uc2USIwoHc2VjcmV0cxgBIAMoCzISLnNlY3JldHMudjEuU2VjcmV0EhwKD25leHRfcGFnZV90b2tlbhgCIAEoCUgAiAEBQhIKEF9uZXh0X3BhZ2VfdG9rZW4iagoXR2V0U2VjcmV0SGlzdG9yeVJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiTAoYR2V0U2VjcmV0SGlzdG9yeVJlc3BvbnNlEjAKCHZlcnNpb25zGAEgAygLMh4uc2VjcmV0cy52MS5TZWNyZXRIaXN0b3J5RW50cnki4gEKElNlY3JldEhpc3RvcnlFbnRyeRIPCgd2ZXJzaW9uGAEgASgNEgwKBHR5cGUYAiABKAkSLwoLb2NjdXJyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiAKBWFjdG9yGAQgASgLMhEuc2VjcmV0cy52MS5BY3RvchIZCgxmcm9tX3ZlcnNpb24YBSABKA1IAIgBARIuCgpleHBpcmVzX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIPCg1fZnJvbV92ZXJzaW9uIo8EChVSZXNvbHZlU2VjcmV0c1JlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBEgwKBGtleXMYAyADKAkSHAoPaW5jbHVkZV9oaXN0b3J5GAQgASgISAGIAQESOQoEcGlucxgFIAMoCzIrLnNlY3JldHMudjEuUmVzb2x2ZVNlY3JldHNSZXF1ZXN0LlBpbnNFbnRyeRIqCglyZXBseV9rZXkYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhoKDW1ldGFkYXRhX29ubHkYByABKAhIAogBARIaCg1jdXN0b21lcl9vbmx5GAggASgISAOIAQESDQoFbm9uY2UYCSABKAkSGgoNZGVwbG95bWVudF9pZBgKIAEoCUgEiAEBEhoKDWFsbG93X2V4cGlyZWQYCyABKAhIBYgBARorCglQaW5zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4AUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQhIKEF9pbmNsdWRlX2hpc3RvcnlCEAoOX21ldGFkYXRhX29ubHlCEAoOX2N1c3RvbWVyX29ubHlCEAoOX2RlcGxveW1lbnRfaWRCEAoOX2FsbG93X2V4cGlyZWQiUAoWUmVzb2x2ZVNlY3JldHNSZXNwb25zZRISCgpjaXBoZXJ0ZXh0GAEgASgJEg8KB21pc3NpbmcYAiADKAkSEQoJc2lnbmF0dXJlGAMgASgJIskCCg9SZXNvbHZlZFNlY3JldHMSNwoGdmFsdWVzGAEgAygLMicuc2VjcmV0cy52MS5SZXNvbHZlZFNlY3JldHMuVmFsdWVzRW50cnkSLAoHaGlzdG9yeRgCIAMoCzIbLnNlY3JldHMudjEuSGlzdG9yaWNhbFZhbHVlEjkKB2V4cGlyZWQYAyADKAsyKC5zZWNyZXRzLnYxLlJlc29sdmVkU2VjcmV0cy5FeHBpcmVkRW50cnkaSAoLVmFsdWVzRW50cnkSCwoDa2V5GAEgASgJEigKBXZhbHVlGAIgASgLMhkuc2VjcmV0cy52MS5SZXNvbHZlZFZhbHVlOgI4ARpKCgxFeHBpcmVkRW50cnkSCwoDa2V5GAEgASgJEikKBXZhbHVlGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDoCOAEiPgoNUmVzb2x2ZWRWYWx1ZRINCgV2YWx1ZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEg0KBXNjb3BlGAMgASgJIk0KD0hpc3RvcmljYWxWYWx1ZRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAkSDwoHdmVyc2lvbhgDIAEoDRINCgVzY29wZRgEIAEoCSKaAgoWTGlzdERlcGxveW1lbnRzUmVxdWVzdBIQCgNrZXkYASABKAlIAIgBARIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAYgBARIaCg1kZXBsb3ltZW50X2lkGAMgASgJSAKIAQESFwoKc3RhbGVfb25seRgEIAEoCEgDiAEBEhYKCXBhZ2Vfc2l6ZRgFIAEoDUgEiAEBEhcKCnBhZ2VfdG9rZW4YBiABKAlIBYgBAUIGCgRfa2V5QhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCEAoOX2RlcGxveW1lbnRfaWRCDQoLX3N0YWxlX29ubHlCDAoKX3BhZ2Vfc2l6ZUINCgtfcGFnZV90b2tlbiJ4ChdMaXN0RGVwbG95bWVudHNSZXNwb25zZRIrCgtkZXBsb3ltZW50cxgBIAMoCzIWLnNlY3JldHMudjEuRGVwbG95bWVudBIcCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlIAIgBAUISChBfbmV4dF9wYWdlX3Rva2VuIpACCgpEZXBsb3ltZW50EhUKDWRlcGxveW1lbnRfaWQYASABKAkSKwoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJQgSItRgBSACIAQESNAoQbGFzdF9yZW5kZXJlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoMcmVxdWVzdGVkX2J5GAQgASgLMhEuc2VjcmV0cy52MS5BY3RvchIzCgpyZWZlcmVuY2VzGAUgAygLMh8uc2VjcmV0cy52MS5EZXBsb3ltZW50UmVmZXJlbmNlEg0KBXN0YWxlGAYgASgIQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiawoTRGVwbG95bWVudFJlZmVyZW5jZRILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDRINCgVzY29wZRgDIAEoCRIWCg5sYXRlc3RfdmVyc2lvbhgEIAEoDRIPCgdkZWxldGVkGAUgASgIInQKF0ZvcmdldERlcGxveW1lbnRSZXF1ZXN0EhUKDWRlcGxveW1lbnRfaWQYASABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJSACIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCKtAQoYRm9yZ2V0RGVwbG95bWVudFJlc3BvbnNlEhUKDWRlcGxveW1lbnRfaWQYASABKAkSKwoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJQgSItRgBSACIAQESMAoMZm9yZ290dGVuX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIuIECgtTZWNyZXRFdmVudBIQCghldmVudF9pZBgBIAEoCRIMCgR0eXBlGAIgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgDIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYBCABKAlCBIi1GAFIAIgBARIWCgNrZXkYBSABKAlCBIi1GAFIAYgBARIPCgd2ZXJzaW9uGAYgASgNEiAKBWFjdG9yGAcgASgLMhEuc2VjcmV0cy52MS5BY3RvchIvCgtvY2N1cnJlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIcG9zaXRpb24YCSABKAESLQoIcmVzb2x2ZWQYCiADKAsyGy5zZWNyZXRzLnYxLlNlY3JldFJlZmVyZW5jZRIZCgx2YWx1ZV9kaWdlc3QYCyABKAlIAogBARInCgxyZXF1ZXN0ZWRfYnkYDCABKAsyES5zZWNyZXRzLnYxLkFjdG9yEhoKDWRlcGxveW1lbnRfaWQYDSABKAlIA4gBARIuCgpleHBpcmVzX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaCg12YWx1ZV92ZXJzaW9uGA8gASgNSASIAQESGQoMZnJvbV92ZXJzaW9uGBAgASgNSAWIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEIGCgRfa2V5Qg8KDV92YWx1ZV9kaWdlc3RCEAoOX2RlcGxveW1lbnRfaWRCEAoOX3ZhbHVlX3ZlcnNpb25CDwoNX2Zyb21fdmVyc2lvbjLqBgoOU2VjcmV0c1NlcnZpY2USPQoGQ3JlYXRlEh8uc2VjcmV0cy52MS5DcmVhdGVTZWNyZXRSZXF1ZXN0GhIuc2VjcmV0cy52MS5TZWNyZXQSSwoGVXBkYXRlEh8uc2VjcmV0cy52MS5VcGRhdGVTZWNyZXRSZXF1ZXN0GiAuc2VjcmV0cy52MS5VcGRhdGVTZWNyZXRSZXNwb25zZRJLCgZEZWxldGUSHy5zZWNyZXRzLnYxLkRlbGV0ZVNlY3JldFJlcXVlc3QaIC5zZWNyZXRzLnYxLkRlbGV0ZVNlY3JldFJlc3BvbnNlEjcKA0dldBIcLnNlY3JldHMudjEuR2V0U2VjcmV0UmVxdWVzdBoSLnNlY3JldHMudjEuU2VjcmV0EkcKBExpc3QSHi5zZWNyZXRzLnYxLkxpc3RTZWNyZXRzUmVxdWVzdBofLnNlY3JldHMudjEuTGlzdFNlY3JldHNSZXNwb25zZRJUCgdIaXN0b3J5EiMuc2VjcmV0cy52MS5HZXRTZWNyZXRIaXN0b3J5UmVxdWVzdBokLnNlY3JldHMudjEuR2V0U2VjcmV0SGlzdG9yeVJlc3BvbnNlElAKB1Jlc29sdmUSIS5zZWNyZXRzLnYxLlJlc29sdmVTZWNyZXRzUmVxdWVzdBoiLnNlY3JldHMudjEuUmVzb2x2ZVNlY3JldHNSZXNwb25zZRJWCgtEZXBsb3ltZW50cxIiLnNlY3JldHMudjEuTGlzdERlcGxveW1lbnRzUmVxdWVzdBojLnNlY3JldHMudjEuTGlzdERlcGxveW1lbnRzUmVzcG9uc2USXQoQRm9yZ2V0RGVwbG95bWVudBIjLnNlY3JldHMudjEuRm9yZ2V0RGVwbG95bWVudFJlcXVlc3QaJC5zZWNyZXRzLnYxLkZvcmdldERlcGxveW1lbnRSZXNwb25zZRJPCghSb2xsYmFjaxIhLnNlY3JldHMudjEuUm9sbGJhY2tTZWNyZXRSZXF1ZXN0GiAuc2VjcmV0cy52MS5VcGRhdGVTZWNyZXRSZXNwb25zZRJNCgdSZXN0b3JlEiAuc2VjcmV0cy52MS5SZXN0b3JlU2VjcmV0UmVxdWVzdBogLnNlY3JldHMudjEuVXBkYXRlU2VjcmV0UmVzcG9uc2ViBnByb3RvMw", [file_common_v1_options, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A secret's metadata; never its value.
@@ -75,6 +75,13 @@ export type Secret = Message<"secrets.v1.Secret"> & {
    * @generated from field: string updated_by = 9;
    */
   updatedBy: string;
+
+  /**
+   * When the current value expires (absent: never); resolve withholds it from then on.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 10;
+   */
+  expiresAt?: Timestamp | undefined;
 };
 
 /**
@@ -137,6 +144,13 @@ export type SecretJson = {
    * @generated from field: string updated_by = 9;
    */
   updatedBy?: string;
+
+  /**
+   * When the current value expires (absent: never); resolve withholds it from then on.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 10;
+   */
+  expiresAt?: TimestampJson;
 };
 
 /**
@@ -274,6 +288,13 @@ export type CreateSecretRequest = Message<"secrets.v1.CreateSecretRequest"> & {
    * @generated from field: optional string customer_organization_id = 3;
    */
   customerOrganizationId?: string | undefined;
+
+  /**
+   * RFC 3339 instant in the future at which this value expires (ARCHITECTURE.md §3, Expiry).
+   *
+   * @generated from field: optional string expires_at = 4;
+   */
+  expiresAt?: string | undefined;
 };
 
 /**
@@ -294,6 +315,13 @@ export type CreateSecretRequestJson = {
    * @generated from field: optional string customer_organization_id = 3;
    */
   customerOrganizationId?: string;
+
+  /**
+   * RFC 3339 instant in the future at which this value expires (ARCHITECTURE.md §3, Expiry).
+   *
+   * @generated from field: optional string expires_at = 4;
+   */
+  expiresAt?: string;
 };
 
 /**
@@ -328,6 +356,13 @@ export type UpdateSecretRequest = Message<"secrets.v1.UpdateSecretRequest"> & {
    * @generated from field: optional uint32 expected_version = 4;
    */
   expectedVersion?: number | undefined;
+
+  /**
+   * RFC 3339 instant in the future at which the new value expires; absent: the new value never expires.
+   *
+   * @generated from field: optional string expires_at = 5;
+   */
+  expiresAt?: string | undefined;
 };
 
 /**
@@ -355,6 +390,13 @@ export type UpdateSecretRequestJson = {
    * @generated from field: optional uint32 expected_version = 4;
    */
   expectedVersion?: number;
+
+  /**
+   * RFC 3339 instant in the future at which the new value expires; absent: the new value never expires.
+   *
+   * @generated from field: optional string expires_at = 5;
+   */
+  expiresAt?: string;
 };
 
 /**
@@ -363,6 +405,142 @@ export type UpdateSecretRequestJson = {
  */
 export const UpdateSecretRequestSchema: GenMessage<UpdateSecretRequest, {jsonType: UpdateSecretRequestJson}> = /*@__PURE__*/
   messageDesc(file_secrets_v1_secrets, 4);
+
+/**
+ * @generated from message secrets.v1.RollbackSecretRequest
+ */
+export type RollbackSecretRequest = Message<"secrets.v1.RollbackSecretRequest"> & {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * The version whose value becomes the new version's: 1 to 2^31-1, a version that wrote a value.
+   *
+   * @generated from field: uint32 to_version = 2;
+   */
+  toVersion: number;
+
+  /**
+   * @generated from field: optional string customer_organization_id = 3;
+   */
+  customerOrganizationId?: string | undefined;
+
+  /**
+   * @generated from field: optional uint32 expected_version = 4;
+   */
+  expectedVersion?: number | undefined;
+
+  /**
+   * As on update: when the new version's value expires; absent: never.
+   *
+   * @generated from field: optional string expires_at = 5;
+   */
+  expiresAt?: string | undefined;
+};
+
+/**
+ * @generated from message secrets.v1.RollbackSecretRequest
+ */
+export type RollbackSecretRequestJson = {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key?: string;
+
+  /**
+   * The version whose value becomes the new version's: 1 to 2^31-1, a version that wrote a value.
+   *
+   * @generated from field: uint32 to_version = 2;
+   */
+  toVersion?: number;
+
+  /**
+   * @generated from field: optional string customer_organization_id = 3;
+   */
+  customerOrganizationId?: string;
+
+  /**
+   * @generated from field: optional uint32 expected_version = 4;
+   */
+  expectedVersion?: number;
+
+  /**
+   * As on update: when the new version's value expires; absent: never.
+   *
+   * @generated from field: optional string expires_at = 5;
+   */
+  expiresAt?: string;
+};
+
+/**
+ * Describes the message secrets.v1.RollbackSecretRequest.
+ * Use `create(RollbackSecretRequestSchema)` to create a new message.
+ */
+export const RollbackSecretRequestSchema: GenMessage<RollbackSecretRequest, {jsonType: RollbackSecretRequestJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 5);
+
+/**
+ * @generated from message secrets.v1.RestoreSecretRequest
+ */
+export type RestoreSecretRequest = Message<"secrets.v1.RestoreSecretRequest"> & {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * @generated from field: optional string customer_organization_id = 2;
+   */
+  customerOrganizationId?: string | undefined;
+
+  /**
+   * @generated from field: optional uint32 expected_version = 3;
+   */
+  expectedVersion?: number | undefined;
+
+  /**
+   * As on update: when the restored value expires; absent: never.
+   *
+   * @generated from field: optional string expires_at = 4;
+   */
+  expiresAt?: string | undefined;
+};
+
+/**
+ * @generated from message secrets.v1.RestoreSecretRequest
+ */
+export type RestoreSecretRequestJson = {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key?: string;
+
+  /**
+   * @generated from field: optional string customer_organization_id = 2;
+   */
+  customerOrganizationId?: string;
+
+  /**
+   * @generated from field: optional uint32 expected_version = 3;
+   */
+  expectedVersion?: number;
+
+  /**
+   * As on update: when the restored value expires; absent: never.
+   *
+   * @generated from field: optional string expires_at = 4;
+   */
+  expiresAt?: string;
+};
+
+/**
+ * Describes the message secrets.v1.RestoreSecretRequest.
+ * Use `create(RestoreSecretRequestSchema)` to create a new message.
+ */
+export const RestoreSecretRequestSchema: GenMessage<RestoreSecretRequest, {jsonType: RestoreSecretRequestJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 6);
 
 /**
  * The Secret, as Create and Get reply, plus the deployments the new value does not reach until they are redeployed.
@@ -419,6 +597,11 @@ export type UpdateSecretResponse = Message<"secrets.v1.UpdateSecretResponse"> & 
    * @generated from field: secrets.v1.AffectedDeployments affected_deployments = 10;
    */
   affectedDeployments?: AffectedDeployments | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp expires_at = 11;
+   */
+  expiresAt?: Timestamp | undefined;
 };
 
 /**
@@ -476,6 +659,11 @@ export type UpdateSecretResponseJson = {
    * @generated from field: secrets.v1.AffectedDeployments affected_deployments = 10;
    */
   affectedDeployments?: AffectedDeploymentsJson;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp expires_at = 11;
+   */
+  expiresAt?: TimestampJson;
 };
 
 /**
@@ -483,7 +671,7 @@ export type UpdateSecretResponseJson = {
  * Use `create(UpdateSecretResponseSchema)` to create a new message.
  */
 export const UpdateSecretResponseSchema: GenMessage<UpdateSecretResponse, {jsonType: UpdateSecretResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 5);
+  messageDesc(file_secrets_v1_secrets, 7);
 
 /**
  * @generated from message secrets.v1.DeleteSecretRequest
@@ -544,7 +732,7 @@ export type DeleteSecretRequestJson = {
  * Use `create(DeleteSecretRequestSchema)` to create a new message.
  */
 export const DeleteSecretRequestSchema: GenMessage<DeleteSecretRequest, {jsonType: DeleteSecretRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 6);
+  messageDesc(file_secrets_v1_secrets, 8);
 
 /**
  * @generated from message secrets.v1.DeleteSecretResponse
@@ -609,7 +797,7 @@ export type DeleteSecretResponseJson = {
  * Use `create(DeleteSecretResponseSchema)` to create a new message.
  */
 export const DeleteSecretResponseSchema: GenMessage<DeleteSecretResponse, {jsonType: DeleteSecretResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 7);
+  messageDesc(file_secrets_v1_secrets, 9);
 
 /**
  * The deployments of the index that received a key in the scope written (ARCHITECTURE.md §3): a vendor-level key's
@@ -660,7 +848,7 @@ export type AffectedDeploymentsJson = {
  * Use `create(AffectedDeploymentsSchema)` to create a new message.
  */
 export const AffectedDeploymentsSchema: GenMessage<AffectedDeployments, {jsonType: AffectedDeploymentsJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 8);
+  messageDesc(file_secrets_v1_secrets, 10);
 
 /**
  * @generated from message secrets.v1.AffectedDeployment
@@ -711,7 +899,7 @@ export type AffectedDeploymentJson = {
  * Use `create(AffectedDeploymentSchema)` to create a new message.
  */
 export const AffectedDeploymentSchema: GenMessage<AffectedDeployment, {jsonType: AffectedDeploymentJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 9);
+  messageDesc(file_secrets_v1_secrets, 11);
 
 /**
  * @generated from message secrets.v1.GetSecretRequest
@@ -748,7 +936,7 @@ export type GetSecretRequestJson = {
  * Use `create(GetSecretRequestSchema)` to create a new message.
  */
 export const GetSecretRequestSchema: GenMessage<GetSecretRequest, {jsonType: GetSecretRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 10);
+  messageDesc(file_secrets_v1_secrets, 12);
 
 /**
  * @generated from message secrets.v1.ListSecretsRequest
@@ -799,7 +987,7 @@ export type ListSecretsRequestJson = {
  * Use `create(ListSecretsRequestSchema)` to create a new message.
  */
 export const ListSecretsRequestSchema: GenMessage<ListSecretsRequest, {jsonType: ListSecretsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 11);
+  messageDesc(file_secrets_v1_secrets, 13);
 
 /**
  * @generated from message secrets.v1.ListSecretsResponse
@@ -840,7 +1028,7 @@ export type ListSecretsResponseJson = {
  * Use `create(ListSecretsResponseSchema)` to create a new message.
  */
 export const ListSecretsResponseSchema: GenMessage<ListSecretsResponse, {jsonType: ListSecretsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 12);
+  messageDesc(file_secrets_v1_secrets, 14);
 
 /**
  * @generated from message secrets.v1.GetSecretHistoryRequest
@@ -877,7 +1065,7 @@ export type GetSecretHistoryRequestJson = {
  * Use `create(GetSecretHistoryRequestSchema)` to create a new message.
  */
 export const GetSecretHistoryRequestSchema: GenMessage<GetSecretHistoryRequest, {jsonType: GetSecretHistoryRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 13);
+  messageDesc(file_secrets_v1_secrets, 15);
 
 /**
  * @generated from message secrets.v1.GetSecretHistoryResponse
@@ -908,7 +1096,7 @@ export type GetSecretHistoryResponseJson = {
  * Use `create(GetSecretHistoryResponseSchema)` to create a new message.
  */
 export const GetSecretHistoryResponseSchema: GenMessage<GetSecretHistoryResponse, {jsonType: GetSecretHistoryResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 14);
+  messageDesc(file_secrets_v1_secrets, 16);
 
 /**
  * @generated from message secrets.v1.SecretHistoryEntry
@@ -920,7 +1108,7 @@ export type SecretHistoryEntry = Message<"secrets.v1.SecretHistoryEntry"> & {
   version: number;
 
   /**
-   * The event type: SecretCreated | SecretValueUpdated | SecretDeleted.
+   * The event type: SecretCreated | SecretValueUpdated | SecretDeleted | SecretRolledBack | SecretRestored.
    *
    * @generated from field: string type = 2;
    */
@@ -935,6 +1123,20 @@ export type SecretHistoryEntry = Message<"secrets.v1.SecretHistoryEntry"> & {
    * @generated from field: secrets.v1.Actor actor = 4;
    */
   actor?: Actor | undefined;
+
+  /**
+   * SecretRolledBack and SecretRestored: the version whose value this version brought back.
+   *
+   * @generated from field: optional uint32 from_version = 5;
+   */
+  fromVersion?: number | undefined;
+
+  /**
+   * When this version's value expires or expired (absent: never).
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 6;
+   */
+  expiresAt?: Timestamp | undefined;
 };
 
 /**
@@ -947,7 +1149,7 @@ export type SecretHistoryEntryJson = {
   version?: number;
 
   /**
-   * The event type: SecretCreated | SecretValueUpdated | SecretDeleted.
+   * The event type: SecretCreated | SecretValueUpdated | SecretDeleted | SecretRolledBack | SecretRestored.
    *
    * @generated from field: string type = 2;
    */
@@ -962,6 +1164,20 @@ export type SecretHistoryEntryJson = {
    * @generated from field: secrets.v1.Actor actor = 4;
    */
   actor?: ActorJson;
+
+  /**
+   * SecretRolledBack and SecretRestored: the version whose value this version brought back.
+   *
+   * @generated from field: optional uint32 from_version = 5;
+   */
+  fromVersion?: number;
+
+  /**
+   * When this version's value expires or expired (absent: never).
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 6;
+   */
+  expiresAt?: TimestampJson;
 };
 
 /**
@@ -969,7 +1185,7 @@ export type SecretHistoryEntryJson = {
  * Use `create(SecretHistoryEntrySchema)` to create a new message.
  */
 export const SecretHistoryEntrySchema: GenMessage<SecretHistoryEntry, {jsonType: SecretHistoryEntryJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 15);
+  messageDesc(file_secrets_v1_secrets, 17);
 
 /**
  * @generated from message secrets.v1.ResolveSecretsRequest
@@ -1048,6 +1264,14 @@ export type ResolveSecretsRequest = Message<"secrets.v1.ResolveSecretsRequest"> 
    * @generated from field: optional string deployment_id = 10;
    */
   deploymentId?: string | undefined;
+
+  /**
+   * Release values past their expiresAt too (else they are withheld and listed in ResolvedSecrets.expired).
+   * A forwarded requester must be an admin user or a service with render:any.
+   *
+   * @generated from field: optional bool allow_expired = 11;
+   */
+  allowExpired?: boolean | undefined;
 };
 
 /**
@@ -1127,6 +1351,14 @@ export type ResolveSecretsRequestJson = {
    * @generated from field: optional string deployment_id = 10;
    */
   deploymentId?: string;
+
+  /**
+   * Release values past their expiresAt too (else they are withheld and listed in ResolvedSecrets.expired).
+   * A forwarded requester must be an admin user or a service with render:any.
+   *
+   * @generated from field: optional bool allow_expired = 11;
+   */
+  allowExpired?: boolean;
 };
 
 /**
@@ -1134,7 +1366,7 @@ export type ResolveSecretsRequestJson = {
  * Use `create(ResolveSecretsRequestSchema)` to create a new message.
  */
 export const ResolveSecretsRequestSchema: GenMessage<ResolveSecretsRequest, {jsonType: ResolveSecretsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 16);
+  messageDesc(file_secrets_v1_secrets, 18);
 
 /**
  * @generated from message secrets.v1.ResolveSecretsResponse
@@ -1199,7 +1431,7 @@ export type ResolveSecretsResponseJson = {
  * Use `create(ResolveSecretsResponseSchema)` to create a new message.
  */
 export const ResolveSecretsResponseSchema: GenMessage<ResolveSecretsResponse, {jsonType: ResolveSecretsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 17);
+  messageDesc(file_secrets_v1_secrets, 19);
 
 /**
  * The plaintext inside ResolveSecretsResponse.ciphertext; never sent unencrypted.
@@ -1221,6 +1453,14 @@ export type ResolvedSecrets = Message<"secrets.v1.ResolvedSecrets"> & {
    * @generated from field: repeated secrets.v1.HistoricalValue history = 2;
    */
   history: HistoricalValue[];
+
+  /**
+   * KEY -> when its value expired: chosen values withheld because they are past their expiresAt
+   * (never with allow_expired). Such a key is in neither `values` nor the reply's `missing`.
+   *
+   * @generated from field: map<string, google.protobuf.Timestamp> expired = 3;
+   */
+  expired: { [key: string]: Timestamp };
 };
 
 /**
@@ -1243,6 +1483,14 @@ export type ResolvedSecretsJson = {
    * @generated from field: repeated secrets.v1.HistoricalValue history = 2;
    */
   history?: HistoricalValueJson[];
+
+  /**
+   * KEY -> when its value expired: chosen values withheld because they are past their expiresAt
+   * (never with allow_expired). Such a key is in neither `values` nor the reply's `missing`.
+   *
+   * @generated from field: map<string, google.protobuf.Timestamp> expired = 3;
+   */
+  expired?: { [key: string]: TimestampJson };
 };
 
 /**
@@ -1250,7 +1498,7 @@ export type ResolvedSecretsJson = {
  * Use `create(ResolvedSecretsSchema)` to create a new message.
  */
 export const ResolvedSecretsSchema: GenMessage<ResolvedSecrets, {jsonType: ResolvedSecretsJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 18);
+  messageDesc(file_secrets_v1_secrets, 20);
 
 /**
  * @generated from message secrets.v1.ResolvedValue
@@ -1305,7 +1553,7 @@ export type ResolvedValueJson = {
  * Use `create(ResolvedValueSchema)` to create a new message.
  */
 export const ResolvedValueSchema: GenMessage<ResolvedValue, {jsonType: ResolvedValueJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 19);
+  messageDesc(file_secrets_v1_secrets, 21);
 
 /**
  * @generated from message secrets.v1.HistoricalValue
@@ -1366,7 +1614,7 @@ export type HistoricalValueJson = {
  * Use `create(HistoricalValueSchema)` to create a new message.
  */
 export const HistoricalValueSchema: GenMessage<HistoricalValue, {jsonType: HistoricalValueJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 20);
+  messageDesc(file_secrets_v1_secrets, 22);
 
 /**
  * @generated from message secrets.v1.ListDeploymentsRequest
@@ -1459,7 +1707,7 @@ export type ListDeploymentsRequestJson = {
  * Use `create(ListDeploymentsRequestSchema)` to create a new message.
  */
 export const ListDeploymentsRequestSchema: GenMessage<ListDeploymentsRequest, {jsonType: ListDeploymentsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 21);
+  messageDesc(file_secrets_v1_secrets, 23);
 
 /**
  * @generated from message secrets.v1.ListDeploymentsResponse
@@ -1504,7 +1752,7 @@ export type ListDeploymentsResponseJson = {
  * Use `create(ListDeploymentsResponseSchema)` to create a new message.
  */
 export const ListDeploymentsResponseSchema: GenMessage<ListDeploymentsResponse, {jsonType: ListDeploymentsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 22);
+  messageDesc(file_secrets_v1_secrets, 24);
 
 /**
  * What one deployment received at its last render.
@@ -1597,7 +1845,7 @@ export type DeploymentJson = {
  * Use `create(DeploymentSchema)` to create a new message.
  */
 export const DeploymentSchema: GenMessage<Deployment, {jsonType: DeploymentJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 23);
+  messageDesc(file_secrets_v1_secrets, 25);
 
 /**
  * @generated from message secrets.v1.DeploymentReference
@@ -1676,7 +1924,7 @@ export type DeploymentReferenceJson = {
  * Use `create(DeploymentReferenceSchema)` to create a new message.
  */
 export const DeploymentReferenceSchema: GenMessage<DeploymentReference, {jsonType: DeploymentReferenceJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 24);
+  messageDesc(file_secrets_v1_secrets, 26);
 
 /**
  * @generated from message secrets.v1.ForgetDeploymentRequest
@@ -1713,7 +1961,7 @@ export type ForgetDeploymentRequestJson = {
  * Use `create(ForgetDeploymentRequestSchema)` to create a new message.
  */
 export const ForgetDeploymentRequestSchema: GenMessage<ForgetDeploymentRequest, {jsonType: ForgetDeploymentRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 25);
+  messageDesc(file_secrets_v1_secrets, 27);
 
 /**
  * @generated from message secrets.v1.ForgetDeploymentResponse
@@ -1760,7 +2008,7 @@ export type ForgetDeploymentResponseJson = {
  * Use `create(ForgetDeploymentResponseSchema)` to create a new message.
  */
 export const ForgetDeploymentResponseSchema: GenMessage<ForgetDeploymentResponse, {jsonType: ForgetDeploymentResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 26);
+  messageDesc(file_secrets_v1_secrets, 28);
 
 /**
  * Published on `secrets.events.<organizationId>.<type>` (stream SECRETS_EVENTS, Nats-Msg-Id =
@@ -1775,8 +2023,8 @@ export type SecretEvent = Message<"secrets.v1.SecretEvent"> & {
   eventId: string;
 
   /**
-   * SecretCreated | SecretValueUpdated | SecretDeleted | SecretValuesResolved | OrganizationPurged |
-   * DeploymentForgotten.
+   * SecretCreated | SecretValueUpdated | SecretDeleted | SecretRolledBack | SecretRestored |
+   * SecretExpiring | SecretExpired | SecretValuesResolved | OrganizationPurged | DeploymentForgotten.
    *
    * @generated from field: string type = 2;
    */
@@ -1855,6 +2103,27 @@ export type SecretEvent = Message<"secrets.v1.SecretEvent"> & {
    * @generated from field: optional string deployment_id = 13;
    */
   deploymentId?: string | undefined;
+
+  /**
+   * Value events with an expiry, SecretExpiring and SecretExpired: when the value expires.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 14;
+   */
+  expiresAt?: Timestamp | undefined;
+
+  /**
+   * SecretExpiring and SecretExpired: the secret's version whose value expires (`version` is the notice's own).
+   *
+   * @generated from field: optional uint32 value_version = 15;
+   */
+  valueVersion?: number | undefined;
+
+  /**
+   * SecretRolledBack and SecretRestored: the version whose value was brought back.
+   *
+   * @generated from field: optional uint32 from_version = 16;
+   */
+  fromVersion?: number | undefined;
 };
 
 /**
@@ -1870,8 +2139,8 @@ export type SecretEventJson = {
   eventId?: string;
 
   /**
-   * SecretCreated | SecretValueUpdated | SecretDeleted | SecretValuesResolved | OrganizationPurged |
-   * DeploymentForgotten.
+   * SecretCreated | SecretValueUpdated | SecretDeleted | SecretRolledBack | SecretRestored |
+   * SecretExpiring | SecretExpired | SecretValuesResolved | OrganizationPurged | DeploymentForgotten.
    *
    * @generated from field: string type = 2;
    */
@@ -1950,6 +2219,27 @@ export type SecretEventJson = {
    * @generated from field: optional string deployment_id = 13;
    */
   deploymentId?: string;
+
+  /**
+   * Value events with an expiry, SecretExpiring and SecretExpired: when the value expires.
+   *
+   * @generated from field: google.protobuf.Timestamp expires_at = 14;
+   */
+  expiresAt?: TimestampJson;
+
+  /**
+   * SecretExpiring and SecretExpired: the secret's version whose value expires (`version` is the notice's own).
+   *
+   * @generated from field: optional uint32 value_version = 15;
+   */
+  valueVersion?: number;
+
+  /**
+   * SecretRolledBack and SecretRestored: the version whose value was brought back.
+   *
+   * @generated from field: optional uint32 from_version = 16;
+   */
+  fromVersion?: number;
 };
 
 /**
@@ -1957,7 +2247,7 @@ export type SecretEventJson = {
  * Use `create(SecretEventSchema)` to create a new message.
  */
 export const SecretEventSchema: GenMessage<SecretEvent, {jsonType: SecretEventJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 27);
+  messageDesc(file_secrets_v1_secrets, 29);
 
 /**
  * Request-reply subjects on queue `secrets`. A method's subject is `<package>.<method in lower
@@ -2043,6 +2333,26 @@ export const SecretsService: GenService<{
     methodKind: "unary";
     input: typeof ForgetDeploymentRequestSchema;
     output: typeof ForgetDeploymentResponseSchema;
+  },
+  /**
+   * Users with read_write or admin: a new version holding an earlier version's value.
+   *
+   * @generated from rpc secrets.v1.SecretsService.Rollback
+   */
+  rollback: {
+    methodKind: "unary";
+    input: typeof RollbackSecretRequestSchema;
+    output: typeof UpdateSecretResponseSchema;
+  },
+  /**
+   * Users with read_write or admin: a deleted key back with its last value, as a new version.
+   *
+   * @generated from rpc secrets.v1.SecretsService.Restore
+   */
+  restore: {
+    methodKind: "unary";
+    input: typeof RestoreSecretRequestSchema;
+    output: typeof UpdateSecretResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_secrets_v1_secrets, 0);
