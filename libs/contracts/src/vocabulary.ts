@@ -44,6 +44,7 @@ export const SECRET_EVENT_TYPES = Object.freeze([
   'DataKeyRotated',
   'DataKeysRewrapped',
   'DeploymentForgotten',
+  'SecretExposed',
 ] as const);
 export type SecretEventType = (typeof SECRET_EVENT_TYPES)[number];
 

@@ -2,6 +2,7 @@ import { type KeyMaterial } from '@platform/config';
 import { DataKeyRing, type DataKeyRingOptions, MasterKeyRing, ReplySigner } from '@platform/crypto';
 import { OutboxPublisher, type PostgresEventStore } from '@platform/event-store';
 import { type PlatformContext } from '@platform/messaging';
+import { ExposureLog } from './exposure/exposure-log';
 import { PostgresDataKeyStore } from './keys/postgres-data-key-store';
 import { PurgeListener } from './keys/purge-listener';
 import { watchOutboxCheckpoint } from './outbox/outbox-checkpoint-health';
@@ -76,6 +77,7 @@ export class SecretsRuntime {
     readonly secrets: SecretsService,
     readonly resolver: SecretResolver,
     readonly deployments: DeploymentIndex,
+    readonly exposures: ExposureLog,
     /** Decrypted values of resolve, dropped per organization on a purge. */
     readonly values: ValueCache,
     readonly outbox: OutboxPublisher,
@@ -106,6 +108,7 @@ export class SecretsRuntime {
       });
       const publication = new SecretPublication(outbox, settings.publishWaitMs);
       const availability = new StoreAvailability(() => store.isHealthy());
+      const metrics = new SecretsMetrics(platform.metrics, cache);
       const runtime = new SecretsRuntime(
         store,
         keyRing,
@@ -119,9 +122,10 @@ export class SecretsRuntime {
           publication,
         ),
         new DeploymentIndex(store, publication),
+        new ExposureLog(store, publication, (scope) => metrics.exposures.inc({ scope })),
         cache,
         outbox,
-        new SecretsMetrics(platform.metrics, cache),
+        metrics,
         availability,
         idempotency,
         platform,

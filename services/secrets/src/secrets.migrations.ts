@@ -1,5 +1,7 @@
 import { type EventStoreLogger, type MigrationDefinition, PostgresEventStore } from '@platform/event-store';
 import { dataKeyGuardMigration } from './keys/data-key-guard';
+import { SecretExposureProjection } from './exposure/secret-exposure.projection';
+import { SECRET_EXPOSURE_TABLE } from './exposure/secret-exposure.repository';
 import { DeploymentIndexProjection } from './secrets/deployment-index.projection';
 import { SecretViewProjection } from './secrets/secret-view.projection';
 
@@ -79,6 +81,7 @@ export const secretsMigrations: readonly MigrationDefinition[] = [
       `create index deployment_index_refs on deployment_index using gin (refs jsonb_path_ops)`,
     ],
   },
+  { name: 'secrets_0006_secret_exposure', up: [SECRET_EXPOSURE_TABLE] },
 ];
 
 export interface SecretsStoreOptions {
@@ -87,12 +90,12 @@ export interface SecretsStoreOptions {
   readonly logger?: EventStoreLogger;
 }
 
-/** Opens the secrets event store: runs pending migrations and registers the inline `secret_view` and `deployment_index` projections. */
+/** Opens the secrets event store: runs pending migrations and registers the inline `secret_view`, `deployment_index` and `secret_exposure` projections. */
 export function openSecretsStore(databaseUrl: string, options: SecretsStoreOptions = {}): Promise<PostgresEventStore> {
   return PostgresEventStore.open({
     databaseUrl,
     schema: SECRETS_SCHEMA,
-    projections: [new SecretViewProjection(), new DeploymentIndexProjection()],
+    projections: [new SecretViewProjection(), new DeploymentIndexProjection(), new SecretExposureProjection()],
     extraMigrations: [...secretsMigrations],
     poolSize: options.poolSize,
     applicationName: options.applicationName ?? 'secrets',

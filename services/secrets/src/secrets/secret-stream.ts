@@ -44,7 +44,11 @@ export function organizationStreamId(organizationId: string): string {
 /** The vendor organization a stream belongs to, for any stream the secrets service writes. */
 export function organizationOfStream(streamId: string): string | undefined {
   const [kind, organizationId] = streamId.split(':');
-  return kind === 'secret' || kind === 'access' || kind === 'organization' || kind === 'deployment'
+  return kind === 'secret' ||
+    kind === 'access' ||
+    kind === 'organization' ||
+    kind === 'deployment' ||
+    kind === 'exposure'
     ? organizationId
     : undefined;
 }

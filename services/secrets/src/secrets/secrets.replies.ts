@@ -5,6 +5,7 @@ import {
   ListDeploymentsResponseSchema,
   GetSecretHistoryResponseSchema,
   ListSecretsResponseSchema,
+  ReportExposureResponseSchema,
   SecretSchema,
   UpdateSecretResponseSchema,
   toWireJson,
@@ -31,6 +32,14 @@ function secretMessage(snapshot: SecretSnapshot) {
     createdBy: snapshot.createdBy,
     updatedAt: timestamp(snapshot.updatedAt),
     updatedBy: snapshot.updatedBy,
+    // The current version's value was seen in a deployment's log.
+    exposed: snapshot.exposure?.version === snapshot.version,
+    exposure: snapshot.exposure && {
+      version: snapshot.exposure.version,
+      firstSeenAt: timestamp(snapshot.exposure.firstSeenAt),
+      lastSeenAt: timestamp(snapshot.exposure.lastSeenAt),
+      lineCount: snapshot.exposure.lineCount,
+    },
   };
 }
 
@@ -88,6 +97,10 @@ export function historyReply(versions: readonly SecretHistoryEntry[]): JsonObjec
 /** `ResolveSecretsResponse` as its wire JSON, built directly: every field is always present, so no message is needed. */
 export function resolveReply(result: ResolveResult): JsonObject {
   return { ciphertext: result.ciphertext, missing: [...result.missing], signature: result.signature };
+}
+
+export function reportExposureReply(report: { eventId: string }): JsonObject {
+  return toWireJson(ReportExposureResponseSchema, { eventId: report.eventId });
 }
 
 export function deploymentsReply(page: DeploymentPage): JsonObject {

@@ -13,7 +13,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file secrets/v1/secrets.proto.
  */
 export const file_secrets_v1_secrets: GenFile = /*@__PURE__*/
-  fileDesc("ChhzZWNyZXRzL3YxL3NlY3JldHMucHJvdG8SCnNlY3JldHMudjEinQIKBlNlY3JldBIKCgJpZBgBIAEoCRILCgNrZXkYAiABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAMgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgEIAEoCUIEiLUYAUgAiAEBEg8KB3ZlcnNpb24YBSABKA0SLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp1cGRhdGVkX2J5GAkgASgJQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiLwoFQWN0b3ISCwoDc3ViGAEgASgJEgsKA29yZxgCIAEoCRIMCgRyb2xlGAMgASgJIj4KD1NlY3JldFJlZmVyZW5jZRILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDRINCgVzY29wZRgDIAEoCSJ1ChNDcmVhdGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAyABKAlIAIgBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIqkBChNVcGRhdGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAyABKAlIAIgBARIdChBleHBlY3RlZF92ZXJzaW9uGAQgASgNSAGIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbiLqAgoUVXBkYXRlU2VjcmV0UmVzcG9uc2USCgoCaWQYASABKAkSCwoDa2V5GAIgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgDIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYBCABKAlCBIi1GAFIAIgBARIPCgd2ZXJzaW9uGAUgASgNEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWF0ZWRfYnkYByABKAkSLgoKdXBkYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKdXBkYXRlZF9ieRgJIAEoCRI9ChRhZmZlY3RlZF9kZXBsb3ltZW50cxgKIAEoCzIfLnNlY3JldHMudjEuQWZmZWN0ZWREZXBsb3ltZW50c0IbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIrgBChNEZWxldGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAIgBARIdChBleHBlY3RlZF92ZXJzaW9uGAMgASgNSAGIAQESEgoFZm9yY2UYBCABKAhIAogBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQhMKEV9leHBlY3RlZF92ZXJzaW9uQggKBl9mb3JjZSKjAQoURGVsZXRlU2VjcmV0UmVzcG9uc2USCwoDa2V5GAEgASgJEg8KB3ZlcnNpb24YAiABKA0SLgoKZGVsZXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPQoUYWZmZWN0ZWRfZGVwbG95bWVudHMYBCABKAsyHy5zZWNyZXRzLnYxLkFmZmVjdGVkRGVwbG95bWVudHMiWQoTQWZmZWN0ZWREZXBsb3ltZW50cxINCgVjb3VudBgBIAEoDRIzCgtkZXBsb3ltZW50cxgCIAMoCzIeLnNlY3JldHMudjEuQWZmZWN0ZWREZXBsb3ltZW50IqsBChJBZmZlY3RlZERlcGxveW1lbnQSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlCBIi1GAFIAIgBARI0ChBsYXN0X3JlbmRlcmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkImMKEEdldFNlY3JldFJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQipgEKEkxpc3RTZWNyZXRzUmVxdWVzdBIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYASABKAlIAIgBARIWCglwYWdlX3NpemUYAiABKA1IAYgBARIXCgpwYWdlX3Rva2VuGAMgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEIMCgpfcGFnZV9zaXplQg0KC19wYWdlX3Rva2VuImwKE0xpc3RTZWNyZXRzUmVzcG9uc2USIwoHc2VjcmV0cxgBIAMoCzISLnNlY3JldHMudjEuU2VjcmV0EhwKD25leHRfcGFnZV90b2tlbhgCIAEoCUgAiAEBQhIKEF9uZXh0X3BhZ2VfdG9rZW4iagoXR2V0U2VjcmV0SGlzdG9yeVJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiTAoYR2V0U2VjcmV0SGlzdG9yeVJlc3BvbnNlEjAKCHZlcnNpb25zGAEgAygLMh4uc2VjcmV0cy52MS5TZWNyZXRIaXN0b3J5RW50cnkihgEKElNlY3JldEhpc3RvcnlFbnRyeRIPCgd2ZXJzaW9uGAEgASgNEgwKBHR5cGUYAiABKAkSLwoLb2NjdXJyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiAKBWFjdG9yGAQgASgLMhEuc2VjcmV0cy52MS5BY3RvciLhAwoVUmVzb2x2ZVNlY3JldHNSZXF1ZXN0EhcKD29yZ2FuaXphdGlvbl9pZBgBIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAIgBARIMCgRrZXlzGAMgAygJEhwKD2luY2x1ZGVfaGlzdG9yeRgEIAEoCEgBiAEBEjkKBHBpbnMYBSADKAsyKy5zZWNyZXRzLnYxLlJlc29sdmVTZWNyZXRzUmVxdWVzdC5QaW5zRW50cnkSKgoJcmVwbHlfa2V5GAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIaCg1tZXRhZGF0YV9vbmx5GAcgASgISAKIAQESGgoNY3VzdG9tZXJfb25seRgIIAEoCEgDiAEBEg0KBW5vbmNlGAkgASgJEhoKDWRlcGxveW1lbnRfaWQYCiABKAlIBIgBARorCglQaW5zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4AUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQhIKEF9pbmNsdWRlX2hpc3RvcnlCEAoOX21ldGFkYXRhX29ubHlCEAoOX2N1c3RvbWVyX29ubHlCEAoOX2RlcGxveW1lbnRfaWQiUAoWUmVzb2x2ZVNlY3JldHNSZXNwb25zZRISCgpjaXBoZXJ0ZXh0GAEgASgJEg8KB21pc3NpbmcYAiADKAkSEQoJc2lnbmF0dXJlGAMgASgJIsIBCg9SZXNvbHZlZFNlY3JldHMSNwoGdmFsdWVzGAEgAygLMicuc2VjcmV0cy52MS5SZXNvbHZlZFNlY3JldHMuVmFsdWVzRW50cnkSLAoHaGlzdG9yeRgCIAMoCzIbLnNlY3JldHMudjEuSGlzdG9yaWNhbFZhbHVlGkgKC1ZhbHVlc0VudHJ5EgsKA2tleRgBIAEoCRIoCgV2YWx1ZRgCIAEoCzIZLnNlY3JldHMudjEuUmVzb2x2ZWRWYWx1ZToCOAEiPgoNUmVzb2x2ZWRWYWx1ZRINCgV2YWx1ZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEg0KBXNjb3BlGAMgASgJIk0KD0hpc3RvcmljYWxWYWx1ZRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAkSDwoHdmVyc2lvbhgDIAEoDRINCgVzY29wZRgEIAEoCSKaAgoWTGlzdERlcGxveW1lbnRzUmVxdWVzdBIQCgNrZXkYASABKAlIAIgBARIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAYgBARIaCg1kZXBsb3ltZW50X2lkGAMgASgJSAKIAQESFwoKc3RhbGVfb25seRgEIAEoCEgDiAEBEhYKCXBhZ2Vfc2l6ZRgFIAEoDUgEiAEBEhcKCnBhZ2VfdG9rZW4YBiABKAlIBYgBAUIGCgRfa2V5QhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCEAoOX2RlcGxveW1lbnRfaWRCDQoLX3N0YWxlX29ubHlCDAoKX3BhZ2Vfc2l6ZUINCgtfcGFnZV90b2tlbiJ4ChdMaXN0RGVwbG95bWVudHNSZXNwb25zZRIrCgtkZXBsb3ltZW50cxgBIAMoCzIWLnNlY3JldHMudjEuRGVwbG95bWVudBIcCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlIAIgBAUISChBfbmV4dF9wYWdlX3Rva2VuIpACCgpEZXBsb3ltZW50EhUKDWRlcGxveW1lbnRfaWQYASABKAkSKwoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJQgSItRgBSACIAQESNAoQbGFzdF9yZW5kZXJlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoMcmVxdWVzdGVkX2J5GAQgASgLMhEuc2VjcmV0cy52MS5BY3RvchIzCgpyZWZlcmVuY2VzGAUgAygLMh8uc2VjcmV0cy52MS5EZXBsb3ltZW50UmVmZXJlbmNlEg0KBXN0YWxlGAYgASgIQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiawoTRGVwbG95bWVudFJlZmVyZW5jZRILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDRINCgVzY29wZRgDIAEoCRIWCg5sYXRlc3RfdmVyc2lvbhgEIAEoDRIPCgdkZWxldGVkGAUgASgIInQKF0ZvcmdldERlcGxveW1lbnRSZXF1ZXN0EhUKDWRlcGxveW1lbnRfaWQYASABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJSACIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCKtAQoYRm9yZ2V0RGVwbG95bWVudFJlc3BvbnNlEhUKDWRlcGxveW1lbnRfaWQYASABKAkSKwoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJQgSItRgBSACIAQESMAoMZm9yZ290dGVuX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkItgDCgtTZWNyZXRFdmVudBIQCghldmVudF9pZBgBIAEoCRIMCgR0eXBlGAIgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgDIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYBCABKAlCBIi1GAFIAIgBARIWCgNrZXkYBSABKAlCBIi1GAFIAYgBARIPCgd2ZXJzaW9uGAYgASgNEiAKBWFjdG9yGAcgASgLMhEuc2VjcmV0cy52MS5BY3RvchIvCgtvY2N1cnJlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIcG9zaXRpb24YCSABKAESLQoIcmVzb2x2ZWQYCiADKAsyGy5zZWNyZXRzLnYxLlNlY3JldFJlZmVyZW5jZRIZCgx2YWx1ZV9kaWdlc3QYCyABKAlIAogBARInCgxyZXF1ZXN0ZWRfYnkYDCABKAsyES5zZWNyZXRzLnYxLkFjdG9yEhoKDWRlcGxveW1lbnRfaWQYDSABKAlIA4gBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQgYKBF9rZXlCDwoNX3ZhbHVlX2RpZ2VzdEIQCg5fZGVwbG95bWVudF9pZDLKBQoOU2VjcmV0c1NlcnZpY2USPQoGQ3JlYXRlEh8uc2VjcmV0cy52MS5DcmVhdGVTZWNyZXRSZXF1ZXN0GhIuc2VjcmV0cy52MS5TZWNyZXQSSwoGVXBkYXRlEh8uc2VjcmV0cy52MS5VcGRhdGVTZWNyZXRSZXF1ZXN0GiAuc2VjcmV0cy52MS5VcGRhdGVTZWNyZXRSZXNwb25zZRJLCgZEZWxldGUSHy5zZWNyZXRzLnYxLkRlbGV0ZVNlY3JldFJlcXVlc3QaIC5zZWNyZXRzLnYxLkRlbGV0ZVNlY3JldFJlc3BvbnNlEjcKA0dldBIcLnNlY3JldHMudjEuR2V0U2VjcmV0UmVxdWVzdBoSLnNlY3JldHMudjEuU2VjcmV0EkcKBExpc3QSHi5zZWNyZXRzLnYxLkxpc3RTZWNyZXRzUmVxdWVzdBofLnNlY3JldHMudjEuTGlzdFNlY3JldHNSZXNwb25zZRJUCgdIaXN0b3J5EiMuc2VjcmV0cy52MS5HZXRTZWNyZXRIaXN0b3J5UmVxdWVzdBokLnNlY3JldHMudjEuR2V0U2VjcmV0SGlzdG9yeVJlc3BvbnNlElAKB1Jlc29sdmUSIS5zZWNyZXRzLnYxLlJlc29sdmVTZWNyZXRzUmVxdWVzdBoiLnNlY3JldHMudjEuUmVzb2x2ZVNlY3JldHNSZXNwb25zZRJWCgtEZXBsb3ltZW50cxIiLnNlY3JldHMudjEuTGlzdERlcGxveW1lbnRzUmVxdWVzdBojLnNlY3JldHMudjEuTGlzdERlcGxveW1lbnRzUmVzcG9uc2USXQoQRm9yZ2V0RGVwbG95bWVudBIjLnNlY3JldHMudjEuRm9yZ2V0RGVwbG95bWVudFJlcXVlc3QaJC5zZWNyZXRzLnYxLkZvcmdldERlcGxveW1lbnRSZXNwb25zZWIGcHJvdG8z", [file_common_v1_options, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChhzZWNyZXRzL3YxL3NlY3JldHMucHJvdG8SCnNlY3JldHMudjEi3AIKBlNlY3JldBIKCgJpZBgBIAEoCRILCgNrZXkYAiABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAMgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgEIAEoCUIEiLUYAUgAiAEBEg8KB3ZlcnNpb24YBSABKA0SLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp1cGRhdGVkX2J5GAkgASgJEg8KB2V4cG9zZWQYCiABKAgSLAoIZXhwb3N1cmUYCyABKAsyGi5zZWNyZXRzLnYxLlNlY3JldEV4cG9zdXJlQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQimgEKDlNlY3JldEV4cG9zdXJlEg8KB3ZlcnNpb24YASABKA0SMQoNZmlyc3Rfc2Vlbl9hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF9zZWVuX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpsaW5lX2NvdW50GAQgASgNIi8KBUFjdG9yEgsKA3N1YhgBIAEoCRILCgNvcmcYAiABKAkSDAoEcm9sZRgDIAEoCSI+Cg9TZWNyZXRSZWZlcmVuY2USCwoDa2V5GAEgASgJEg8KB3ZlcnNpb24YAiABKA0SDQoFc2NvcGUYAyABKAkidQoTQ3JlYXRlU2VjcmV0UmVxdWVzdBILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAMgASgJSACIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCKpAQoTVXBkYXRlU2VjcmV0UmVxdWVzdBILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAMgASgJSACIAQESHQoQZXhwZWN0ZWRfdmVyc2lvbhgEIAEoDUgBiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCEwoRX2V4cGVjdGVkX3ZlcnNpb24i6gIKFFVwZGF0ZVNlY3JldFJlc3BvbnNlEgoKAmlkGAEgASgJEgsKA2tleRgCIAEoCRIXCg9vcmdhbml6YXRpb25faWQYAyABKAkSKwoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAQgASgJQgSItRgBSACIAQESDwoHdmVyc2lvbhgFIAEoDRIuCgpjcmVhdGVkX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgpjcmVhdGVkX2J5GAcgASgJEi4KCnVwZGF0ZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCnVwZGF0ZWRfYnkYCSABKAkSPQoUYWZmZWN0ZWRfZGVwbG95bWVudHMYCiABKAsyHy5zZWNyZXRzLnYxLkFmZmVjdGVkRGVwbG95bWVudHNCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCK4AQoTRGVsZXRlU2VjcmV0UmVxdWVzdBILCgNrZXkYASABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJSACIAQESHQoQZXhwZWN0ZWRfdmVyc2lvbhgDIAEoDUgBiAEBEhIKBWZvcmNlGAQgASgISAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbkIICgZfZm9yY2UiowEKFERlbGV0ZVNlY3JldFJlc3BvbnNlEgsKA2tleRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEi4KCmRlbGV0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEj0KFGFmZmVjdGVkX2RlcGxveW1lbnRzGAQgASgLMh8uc2VjcmV0cy52MS5BZmZlY3RlZERlcGxveW1lbnRzIlkKE0FmZmVjdGVkRGVwbG95bWVudHMSDQoFY291bnQYASABKA0SMwoLZGVwbG95bWVudHMYAiADKAsyHi5zZWNyZXRzLnYxLkFmZmVjdGVkRGVwbG95bWVudCKrAQoSQWZmZWN0ZWREZXBsb3ltZW50EhUKDWRlcGxveW1lbnRfaWQYASABKAkSKwoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJQgSItRgBSACIAQESNAoQbGFzdF9yZW5kZXJlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCJjChBHZXRTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAIgBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIqYBChJMaXN0U2VjcmV0c1JlcXVlc3QSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAEgASgJSACIAQESFgoJcGFnZV9zaXplGAIgASgNSAGIAQESFwoKcGFnZV90b2tlbhgDIAEoCUgCiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCDAoKX3BhZ2Vfc2l6ZUINCgtfcGFnZV90b2tlbiJsChNMaXN0U2VjcmV0c1Jlc3BvbnNlEiMKB3NlY3JldHMYASADKAsyEi5zZWNyZXRzLnYxLlNlY3JldBIcCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlIAIgBAUISChBfbmV4dF9wYWdlX3Rva2VuImoKF0dldFNlY3JldEhpc3RvcnlSZXF1ZXN0EgsKA2tleRgBIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAIgBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIkwKGEdldFNlY3JldEhpc3RvcnlSZXNwb25zZRIwCgh2ZXJzaW9ucxgBIAMoCzIeLnNlY3JldHMudjEuU2VjcmV0SGlzdG9yeUVudHJ5IoYBChJTZWNyZXRIaXN0b3J5RW50cnkSDwoHdmVyc2lvbhgBIAEoDRIMCgR0eXBlGAIgASgJEi8KC29jY3VycmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIgCgVhY3RvchgEIAEoCzIRLnNlY3JldHMudjEuQWN0b3Ii4QMKFVJlc29sdmVTZWNyZXRzUmVxdWVzdBIXCg9vcmdhbml6YXRpb25faWQYASABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJSACIAQESDAoEa2V5cxgDIAMoCRIcCg9pbmNsdWRlX2hpc3RvcnkYBCABKAhIAYgBARI5CgRwaW5zGAUgAygLMisuc2VjcmV0cy52MS5SZXNvbHZlU2VjcmV0c1JlcXVlc3QuUGluc0VudHJ5EioKCXJlcGx5X2tleRgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSGgoNbWV0YWRhdGFfb25seRgHIAEoCEgCiAEBEhoKDWN1c3RvbWVyX29ubHkYCCABKAhIA4gBARINCgVub25jZRgJIAEoCRIaCg1kZXBsb3ltZW50X2lkGAogASgJSASIAQEaKwoJUGluc0VudHJ5EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoDToCOAFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEISChBfaW5jbHVkZV9oaXN0b3J5QhAKDl9tZXRhZGF0YV9vbmx5QhAKDl9jdXN0b21lcl9vbmx5QhAKDl9kZXBsb3ltZW50X2lkIlAKFlJlc29sdmVTZWNyZXRzUmVzcG9uc2USEgoKY2lwaGVydGV4dBgBIAEoCRIPCgdtaXNzaW5nGAIgAygJEhEKCXNpZ25hdHVyZRgDIAEoCSLCAQoPUmVzb2x2ZWRTZWNyZXRzEjcKBnZhbHVlcxgBIAMoCzInLnNlY3JldHMudjEuUmVzb2x2ZWRTZWNyZXRzLlZhbHVlc0VudHJ5EiwKB2hpc3RvcnkYAiADKAsyGy5zZWNyZXRzLnYxLkhpc3RvcmljYWxWYWx1ZRpICgtWYWx1ZXNFbnRyeRILCgNrZXkYASABKAkSKAoFdmFsdWUYAiABKAsyGS5zZWNyZXRzLnYxLlJlc29sdmVkVmFsdWU6AjgBIj4KDVJlc29sdmVkVmFsdWUSDQoFdmFsdWUYASABKAkSDwoHdmVyc2lvbhgCIAEoDRINCgVzY29wZRgDIAEoCSJNCg9IaXN0b3JpY2FsVmFsdWUSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEg8KB3ZlcnNpb24YAyABKA0SDQoFc2NvcGUYBCABKAkimgIKFkxpc3REZXBsb3ltZW50c1JlcXVlc3QSEAoDa2V5GAEgASgJSACIAQESJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJSAGIAQESGgoNZGVwbG95bWVudF9pZBgDIAEoCUgCiAEBEhcKCnN0YWxlX29ubHkYBCABKAhIA4gBARIWCglwYWdlX3NpemUYBSABKA1IBIgBARIXCgpwYWdlX3Rva2VuGAYgASgJSAWIAQFCBgoEX2tleUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQhAKDl9kZXBsb3ltZW50X2lkQg0KC19zdGFsZV9vbmx5QgwKCl9wYWdlX3NpemVCDQoLX3BhZ2VfdG9rZW4ieAoXTGlzdERlcGxveW1lbnRzUmVzcG9uc2USKwoLZGVwbG95bWVudHMYASADKAsyFi5zZWNyZXRzLnYxLkRlcGxveW1lbnQSHAoPbmV4dF9wYWdlX3Rva2VuGAIgASgJSACIAQFCEgoQX25leHRfcGFnZV90b2tlbiKQAgoKRGVwbG95bWVudBIVCg1kZXBsb3ltZW50X2lkGAEgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUIEiLUYAUgAiAEBEjQKEGxhc3RfcmVuZGVyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEicKDHJlcXVlc3RlZF9ieRgEIAEoCzIRLnNlY3JldHMudjEuQWN0b3ISMwoKcmVmZXJlbmNlcxgFIAMoCzIfLnNlY3JldHMudjEuRGVwbG95bWVudFJlZmVyZW5jZRINCgVzdGFsZRgGIAEoCEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkImsKE0RlcGxveW1lbnRSZWZlcmVuY2USCwoDa2V5GAEgASgJEg8KB3ZlcnNpb24YAiABKA0SDQoFc2NvcGUYAyABKAkSFgoObGF0ZXN0X3ZlcnNpb24YBCABKA0SDwoHZGVsZXRlZBgFIAEoCCJ0ChdGb3JnZXREZXBsb3ltZW50UmVxdWVzdBIVCg1kZXBsb3ltZW50X2lkGAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQirQEKGEZvcmdldERlcGxveW1lbnRSZXNwb25zZRIVCg1kZXBsb3ltZW50X2lkGAEgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUIEiLUYAUgAiAEBEjAKDGZvcmdvdHRlbl9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCKxAgoVUmVwb3J0RXhwb3N1cmVSZXF1ZXN0EhcKD29yZ2FuaXphdGlvbl9pZBgBIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAIgBARIVCg1kZXBsb3ltZW50X2lkGAMgASgJEgsKA2tleRgEIAEoCRINCgVzY29wZRgFIAEoCRIPCgd2ZXJzaW9uGAYgASgNEhIKCmxpbmVfY291bnQYByABKA0SMQoNZmlyc3Rfc2Vlbl9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoMbGFzdF9zZWVuX2F0GAkgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIioKFlJlcG9ydEV4cG9zdXJlUmVzcG9uc2USEAoIZXZlbnRfaWQYASABKAkixQIKEERlcGxveW1lbnRzU3RhbGUSEAoIZXZlbnRfaWQYASABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAIgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgDIAEoCUIEiLUYAUgAiAEBEgsKA2tleRgEIAEoCRINCgVzY29wZRgFIAEoCRIPCgd2ZXJzaW9uGAYgASgNEg8KB2RlbGV0ZWQYByABKAgSLwoLb2NjdXJyZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKC2RlcGxveW1lbnRzGAkgAygLMhsuc2VjcmV0cy52MS5TdGFsZURlcGxveW1lbnQSDAoEcGFydBgKIAEoDRINCgVwYXJ0cxgLIAEoDUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIngKD1N0YWxlRGVwbG95bWVudBIVCg1kZXBsb3ltZW50X2lkGAEgASgJEhgKEHJlY2VpdmVkX3ZlcnNpb24YAiABKA0SNAoQbGFzdF9yZW5kZXJlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXAihgQKC1NlY3JldEV2ZW50EhAKCGV2ZW50X2lkGAEgASgJEgwKBHR5cGUYAiABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAMgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgEIAEoCUIEiLUYAUgAiAEBEhYKA2tleRgFIAEoCUIEiLUYAUgBiAEBEg8KB3ZlcnNpb24YBiABKA0SIAoFYWN0b3IYByABKAsyES5zZWNyZXRzLnYxLkFjdG9yEi8KC29jY3VycmVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghwb3NpdGlvbhgJIAEoARItCghyZXNvbHZlZBgKIAMoCzIbLnNlY3JldHMudjEuU2VjcmV0UmVmZXJlbmNlEhkKDHZhbHVlX2RpZ2VzdBgLIAEoCUgCiAEBEicKDHJlcXVlc3RlZF9ieRgMIAEoCzIRLnNlY3JldHMudjEuQWN0b3ISGgoNZGVwbG95bWVudF9pZBgNIAEoCUgDiAEBEiwKCGV4cG9zdXJlGA4gASgLMhouc2VjcmV0cy52MS5TZWNyZXRFeHBvc3VyZUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQgYKBF9rZXlCDwoNX3ZhbHVlX2RpZ2VzdEIQCg5fZGVwbG95bWVudF9pZDKjBgoOU2VjcmV0c1NlcnZpY2USPQoGQ3JlYXRlEh8uc2VjcmV0cy52MS5DcmVhdGVTZWNyZXRSZXF1ZXN0GhIuc2VjcmV0cy52MS5TZWNyZXQSSwoGVXBkYXRlEh8uc2VjcmV0cy52MS5VcGRhdGVTZWNyZXRSZXF1ZXN0GiAuc2VjcmV0cy52MS5VcGRhdGVTZWNyZXRSZXNwb25zZRJLCgZEZWxldGUSHy5zZWNyZXRzLnYxLkRlbGV0ZVNlY3JldFJlcXVlc3QaIC5zZWNyZXRzLnYxLkRlbGV0ZVNlY3JldFJlc3BvbnNlEjcKA0dldBIcLnNlY3JldHMudjEuR2V0U2VjcmV0UmVxdWVzdBoSLnNlY3JldHMudjEuU2VjcmV0EkcKBExpc3QSHi5zZWNyZXRzLnYxLkxpc3RTZWNyZXRzUmVxdWVzdBofLnNlY3JldHMudjEuTGlzdFNlY3JldHNSZXNwb25zZRJUCgdIaXN0b3J5EiMuc2VjcmV0cy52MS5HZXRTZWNyZXRIaXN0b3J5UmVxdWVzdBokLnNlY3JldHMudjEuR2V0U2VjcmV0SGlzdG9yeVJlc3BvbnNlElAKB1Jlc29sdmUSIS5zZWNyZXRzLnYxLlJlc29sdmVTZWNyZXRzUmVxdWVzdBoiLnNlY3JldHMudjEuUmVzb2x2ZVNlY3JldHNSZXNwb25zZRJWCgtEZXBsb3ltZW50cxIiLnNlY3JldHMudjEuTGlzdERlcGxveW1lbnRzUmVxdWVzdBojLnNlY3JldHMudjEuTGlzdERlcGxveW1lbnRzUmVzcG9uc2USXQoQRm9yZ2V0RGVwbG95bWVudBIjLnNlY3JldHMudjEuRm9yZ2V0RGVwbG95bWVudFJlcXVlc3QaJC5zZWNyZXRzLnYxLkZvcmdldERlcGxveW1lbnRSZXNwb25zZRJXCg5SZXBvcnRFeHBvc3VyZRIhLnNlY3JldHMudjEuUmVwb3J0RXhwb3N1cmVSZXF1ZXN0GiIuc2VjcmV0cy52MS5SZXBvcnRFeHBvc3VyZVJlc3BvbnNlYgZwcm90bzM", [file_common_v1_options, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A secret's metadata; never its value.
@@ -75,6 +75,20 @@ export type Secret = Message<"secrets.v1.Secret"> & {
    * @generated from field: string updated_by = 9;
    */
   updatedBy: string;
+
+  /**
+   * get and list only: the current version's value was seen (masked) in a deployment's log; rotate it.
+   *
+   * @generated from field: bool exposed = 10;
+   */
+  exposed: boolean;
+
+  /**
+   * get and list only: the latest exposed version's sightings; absent when no version was ever exposed.
+   *
+   * @generated from field: secrets.v1.SecretExposure exposure = 11;
+   */
+  exposure?: SecretExposure | undefined;
 };
 
 /**
@@ -137,6 +151,20 @@ export type SecretJson = {
    * @generated from field: string updated_by = 9;
    */
   updatedBy?: string;
+
+  /**
+   * get and list only: the current version's value was seen (masked) in a deployment's log; rotate it.
+   *
+   * @generated from field: bool exposed = 10;
+   */
+  exposed?: boolean;
+
+  /**
+   * get and list only: the latest exposed version's sightings; absent when no version was ever exposed.
+   *
+   * @generated from field: secrets.v1.SecretExposure exposure = 11;
+   */
+  exposure?: SecretExposureJson;
 };
 
 /**
@@ -145,6 +173,71 @@ export type SecretJson = {
  */
 export const SecretSchema: GenMessage<Secret, {jsonType: SecretJson}> = /*@__PURE__*/
   messageDesc(file_secrets_v1_secrets, 0);
+
+/**
+ * Where and when redaction masked a version's value in deployment logs (SecretExposed, ARCHITECTURE.md §3).
+ *
+ * @generated from message secrets.v1.SecretExposure
+ */
+export type SecretExposure = Message<"secrets.v1.SecretExposure"> & {
+  /**
+   * @generated from field: uint32 version = 1;
+   */
+  version: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp first_seen_at = 2;
+   */
+  firstSeenAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_seen_at = 3;
+   */
+  lastSeenAt?: Timestamp | undefined;
+
+  /**
+   * Log messages that carried it, over every report of that version.
+   *
+   * @generated from field: uint32 line_count = 4;
+   */
+  lineCount: number;
+};
+
+/**
+ * Where and when redaction masked a version's value in deployment logs (SecretExposed, ARCHITECTURE.md §3).
+ *
+ * @generated from message secrets.v1.SecretExposure
+ */
+export type SecretExposureJson = {
+  /**
+   * @generated from field: uint32 version = 1;
+   */
+  version?: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp first_seen_at = 2;
+   */
+  firstSeenAt?: TimestampJson;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_seen_at = 3;
+   */
+  lastSeenAt?: TimestampJson;
+
+  /**
+   * Log messages that carried it, over every report of that version.
+   *
+   * @generated from field: uint32 line_count = 4;
+   */
+  lineCount?: number;
+};
+
+/**
+ * Describes the message secrets.v1.SecretExposure.
+ * Use `create(SecretExposureSchema)` to create a new message.
+ */
+export const SecretExposureSchema: GenMessage<SecretExposure, {jsonType: SecretExposureJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 1);
 
 /**
  * Who did something, as the caller's token named them.
@@ -199,7 +292,7 @@ export type ActorJson = {
  * Use `create(ActorSchema)` to create a new message.
  */
 export const ActorSchema: GenMessage<Actor, {jsonType: ActorJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 1);
+  messageDesc(file_secrets_v1_secrets, 2);
 
 /**
  * Which version of a key, and from which scope, a value came.
@@ -254,7 +347,7 @@ export type SecretReferenceJson = {
  * Use `create(SecretReferenceSchema)` to create a new message.
  */
 export const SecretReferenceSchema: GenMessage<SecretReference, {jsonType: SecretReferenceJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 2);
+  messageDesc(file_secrets_v1_secrets, 3);
 
 /**
  * @generated from message secrets.v1.CreateSecretRequest
@@ -301,7 +394,7 @@ export type CreateSecretRequestJson = {
  * Use `create(CreateSecretRequestSchema)` to create a new message.
  */
 export const CreateSecretRequestSchema: GenMessage<CreateSecretRequest, {jsonType: CreateSecretRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 3);
+  messageDesc(file_secrets_v1_secrets, 4);
 
 /**
  * @generated from message secrets.v1.UpdateSecretRequest
@@ -362,7 +455,7 @@ export type UpdateSecretRequestJson = {
  * Use `create(UpdateSecretRequestSchema)` to create a new message.
  */
 export const UpdateSecretRequestSchema: GenMessage<UpdateSecretRequest, {jsonType: UpdateSecretRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 4);
+  messageDesc(file_secrets_v1_secrets, 5);
 
 /**
  * The Secret, as Create and Get reply, plus the deployments the new value does not reach until they are redeployed.
@@ -483,7 +576,7 @@ export type UpdateSecretResponseJson = {
  * Use `create(UpdateSecretResponseSchema)` to create a new message.
  */
 export const UpdateSecretResponseSchema: GenMessage<UpdateSecretResponse, {jsonType: UpdateSecretResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 5);
+  messageDesc(file_secrets_v1_secrets, 6);
 
 /**
  * @generated from message secrets.v1.DeleteSecretRequest
@@ -544,7 +637,7 @@ export type DeleteSecretRequestJson = {
  * Use `create(DeleteSecretRequestSchema)` to create a new message.
  */
 export const DeleteSecretRequestSchema: GenMessage<DeleteSecretRequest, {jsonType: DeleteSecretRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 6);
+  messageDesc(file_secrets_v1_secrets, 7);
 
 /**
  * @generated from message secrets.v1.DeleteSecretResponse
@@ -609,7 +702,7 @@ export type DeleteSecretResponseJson = {
  * Use `create(DeleteSecretResponseSchema)` to create a new message.
  */
 export const DeleteSecretResponseSchema: GenMessage<DeleteSecretResponse, {jsonType: DeleteSecretResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 7);
+  messageDesc(file_secrets_v1_secrets, 8);
 
 /**
  * The deployments of the index that received a key in the scope written (ARCHITECTURE.md §3): a vendor-level key's
@@ -660,7 +753,7 @@ export type AffectedDeploymentsJson = {
  * Use `create(AffectedDeploymentsSchema)` to create a new message.
  */
 export const AffectedDeploymentsSchema: GenMessage<AffectedDeployments, {jsonType: AffectedDeploymentsJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 8);
+  messageDesc(file_secrets_v1_secrets, 9);
 
 /**
  * @generated from message secrets.v1.AffectedDeployment
@@ -711,7 +804,7 @@ export type AffectedDeploymentJson = {
  * Use `create(AffectedDeploymentSchema)` to create a new message.
  */
 export const AffectedDeploymentSchema: GenMessage<AffectedDeployment, {jsonType: AffectedDeploymentJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 9);
+  messageDesc(file_secrets_v1_secrets, 10);
 
 /**
  * @generated from message secrets.v1.GetSecretRequest
@@ -748,7 +841,7 @@ export type GetSecretRequestJson = {
  * Use `create(GetSecretRequestSchema)` to create a new message.
  */
 export const GetSecretRequestSchema: GenMessage<GetSecretRequest, {jsonType: GetSecretRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 10);
+  messageDesc(file_secrets_v1_secrets, 11);
 
 /**
  * @generated from message secrets.v1.ListSecretsRequest
@@ -799,7 +892,7 @@ export type ListSecretsRequestJson = {
  * Use `create(ListSecretsRequestSchema)` to create a new message.
  */
 export const ListSecretsRequestSchema: GenMessage<ListSecretsRequest, {jsonType: ListSecretsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 11);
+  messageDesc(file_secrets_v1_secrets, 12);
 
 /**
  * @generated from message secrets.v1.ListSecretsResponse
@@ -840,7 +933,7 @@ export type ListSecretsResponseJson = {
  * Use `create(ListSecretsResponseSchema)` to create a new message.
  */
 export const ListSecretsResponseSchema: GenMessage<ListSecretsResponse, {jsonType: ListSecretsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 12);
+  messageDesc(file_secrets_v1_secrets, 13);
 
 /**
  * @generated from message secrets.v1.GetSecretHistoryRequest
@@ -877,7 +970,7 @@ export type GetSecretHistoryRequestJson = {
  * Use `create(GetSecretHistoryRequestSchema)` to create a new message.
  */
 export const GetSecretHistoryRequestSchema: GenMessage<GetSecretHistoryRequest, {jsonType: GetSecretHistoryRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 13);
+  messageDesc(file_secrets_v1_secrets, 14);
 
 /**
  * @generated from message secrets.v1.GetSecretHistoryResponse
@@ -908,7 +1001,7 @@ export type GetSecretHistoryResponseJson = {
  * Use `create(GetSecretHistoryResponseSchema)` to create a new message.
  */
 export const GetSecretHistoryResponseSchema: GenMessage<GetSecretHistoryResponse, {jsonType: GetSecretHistoryResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 14);
+  messageDesc(file_secrets_v1_secrets, 15);
 
 /**
  * @generated from message secrets.v1.SecretHistoryEntry
@@ -969,7 +1062,7 @@ export type SecretHistoryEntryJson = {
  * Use `create(SecretHistoryEntrySchema)` to create a new message.
  */
 export const SecretHistoryEntrySchema: GenMessage<SecretHistoryEntry, {jsonType: SecretHistoryEntryJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 15);
+  messageDesc(file_secrets_v1_secrets, 16);
 
 /**
  * @generated from message secrets.v1.ResolveSecretsRequest
@@ -1134,7 +1227,7 @@ export type ResolveSecretsRequestJson = {
  * Use `create(ResolveSecretsRequestSchema)` to create a new message.
  */
 export const ResolveSecretsRequestSchema: GenMessage<ResolveSecretsRequest, {jsonType: ResolveSecretsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 16);
+  messageDesc(file_secrets_v1_secrets, 17);
 
 /**
  * @generated from message secrets.v1.ResolveSecretsResponse
@@ -1199,7 +1292,7 @@ export type ResolveSecretsResponseJson = {
  * Use `create(ResolveSecretsResponseSchema)` to create a new message.
  */
 export const ResolveSecretsResponseSchema: GenMessage<ResolveSecretsResponse, {jsonType: ResolveSecretsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 17);
+  messageDesc(file_secrets_v1_secrets, 18);
 
 /**
  * The plaintext inside ResolveSecretsResponse.ciphertext; never sent unencrypted.
@@ -1250,7 +1343,7 @@ export type ResolvedSecretsJson = {
  * Use `create(ResolvedSecretsSchema)` to create a new message.
  */
 export const ResolvedSecretsSchema: GenMessage<ResolvedSecrets, {jsonType: ResolvedSecretsJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 18);
+  messageDesc(file_secrets_v1_secrets, 19);
 
 /**
  * @generated from message secrets.v1.ResolvedValue
@@ -1305,7 +1398,7 @@ export type ResolvedValueJson = {
  * Use `create(ResolvedValueSchema)` to create a new message.
  */
 export const ResolvedValueSchema: GenMessage<ResolvedValue, {jsonType: ResolvedValueJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 19);
+  messageDesc(file_secrets_v1_secrets, 20);
 
 /**
  * @generated from message secrets.v1.HistoricalValue
@@ -1366,7 +1459,7 @@ export type HistoricalValueJson = {
  * Use `create(HistoricalValueSchema)` to create a new message.
  */
 export const HistoricalValueSchema: GenMessage<HistoricalValue, {jsonType: HistoricalValueJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 20);
+  messageDesc(file_secrets_v1_secrets, 21);
 
 /**
  * @generated from message secrets.v1.ListDeploymentsRequest
@@ -1459,7 +1552,7 @@ export type ListDeploymentsRequestJson = {
  * Use `create(ListDeploymentsRequestSchema)` to create a new message.
  */
 export const ListDeploymentsRequestSchema: GenMessage<ListDeploymentsRequest, {jsonType: ListDeploymentsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 21);
+  messageDesc(file_secrets_v1_secrets, 22);
 
 /**
  * @generated from message secrets.v1.ListDeploymentsResponse
@@ -1504,7 +1597,7 @@ export type ListDeploymentsResponseJson = {
  * Use `create(ListDeploymentsResponseSchema)` to create a new message.
  */
 export const ListDeploymentsResponseSchema: GenMessage<ListDeploymentsResponse, {jsonType: ListDeploymentsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 22);
+  messageDesc(file_secrets_v1_secrets, 23);
 
 /**
  * What one deployment received at its last render.
@@ -1597,7 +1690,7 @@ export type DeploymentJson = {
  * Use `create(DeploymentSchema)` to create a new message.
  */
 export const DeploymentSchema: GenMessage<Deployment, {jsonType: DeploymentJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 23);
+  messageDesc(file_secrets_v1_secrets, 24);
 
 /**
  * @generated from message secrets.v1.DeploymentReference
@@ -1676,7 +1769,7 @@ export type DeploymentReferenceJson = {
  * Use `create(DeploymentReferenceSchema)` to create a new message.
  */
 export const DeploymentReferenceSchema: GenMessage<DeploymentReference, {jsonType: DeploymentReferenceJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 24);
+  messageDesc(file_secrets_v1_secrets, 25);
 
 /**
  * @generated from message secrets.v1.ForgetDeploymentRequest
@@ -1713,7 +1806,7 @@ export type ForgetDeploymentRequestJson = {
  * Use `create(ForgetDeploymentRequestSchema)` to create a new message.
  */
 export const ForgetDeploymentRequestSchema: GenMessage<ForgetDeploymentRequest, {jsonType: ForgetDeploymentRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 25);
+  messageDesc(file_secrets_v1_secrets, 26);
 
 /**
  * @generated from message secrets.v1.ForgetDeploymentResponse
@@ -1760,7 +1853,363 @@ export type ForgetDeploymentResponseJson = {
  * Use `create(ForgetDeploymentResponseSchema)` to create a new message.
  */
 export const ForgetDeploymentResponseSchema: GenMessage<ForgetDeploymentResponse, {jsonType: ForgetDeploymentResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 26);
+  messageDesc(file_secrets_v1_secrets, 27);
+
+/**
+ * A deployment's log showed a secret's value (masked by redaction) during one reporting window.
+ *
+ * @generated from message secrets.v1.ReportExposureRequest
+ */
+export type ReportExposureRequest = Message<"secrets.v1.ReportExposureRequest"> & {
+  /**
+   * @generated from field: string organization_id = 1;
+   */
+  organizationId: string;
+
+  /**
+   * The deployment's customer (its log subject's), absent for a vendor-level deployment.
+   *
+   * @generated from field: optional string customer_organization_id = 2;
+   */
+  customerOrganizationId?: string | undefined;
+
+  /**
+   * @generated from field: string deployment_id = 3;
+   */
+  deploymentId: string;
+
+  /**
+   * @generated from field: string key = 4;
+   */
+  key: string;
+
+  /**
+   * vendor | customer: whose key the value is (a customer deployment runs vendor values too).
+   *
+   * @generated from field: string scope = 5;
+   */
+  scope: string;
+
+  /**
+   * @generated from field: uint32 version = 6;
+   */
+  version: number;
+
+  /**
+   * Log messages in the window that carried the value (at least 1).
+   *
+   * @generated from field: uint32 line_count = 7;
+   */
+  lineCount: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp first_seen_at = 8;
+   */
+  firstSeenAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_seen_at = 9;
+   */
+  lastSeenAt?: Timestamp | undefined;
+};
+
+/**
+ * A deployment's log showed a secret's value (masked by redaction) during one reporting window.
+ *
+ * @generated from message secrets.v1.ReportExposureRequest
+ */
+export type ReportExposureRequestJson = {
+  /**
+   * @generated from field: string organization_id = 1;
+   */
+  organizationId?: string;
+
+  /**
+   * The deployment's customer (its log subject's), absent for a vendor-level deployment.
+   *
+   * @generated from field: optional string customer_organization_id = 2;
+   */
+  customerOrganizationId?: string;
+
+  /**
+   * @generated from field: string deployment_id = 3;
+   */
+  deploymentId?: string;
+
+  /**
+   * @generated from field: string key = 4;
+   */
+  key?: string;
+
+  /**
+   * vendor | customer: whose key the value is (a customer deployment runs vendor values too).
+   *
+   * @generated from field: string scope = 5;
+   */
+  scope?: string;
+
+  /**
+   * @generated from field: uint32 version = 6;
+   */
+  version?: number;
+
+  /**
+   * Log messages in the window that carried the value (at least 1).
+   *
+   * @generated from field: uint32 line_count = 7;
+   */
+  lineCount?: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp first_seen_at = 8;
+   */
+  firstSeenAt?: TimestampJson;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_seen_at = 9;
+   */
+  lastSeenAt?: TimestampJson;
+};
+
+/**
+ * Describes the message secrets.v1.ReportExposureRequest.
+ * Use `create(ReportExposureRequestSchema)` to create a new message.
+ */
+export const ReportExposureRequestSchema: GenMessage<ReportExposureRequest, {jsonType: ReportExposureRequestJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 28);
+
+/**
+ * @generated from message secrets.v1.ReportExposureResponse
+ */
+export type ReportExposureResponse = Message<"secrets.v1.ReportExposureResponse"> & {
+  /**
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+};
+
+/**
+ * @generated from message secrets.v1.ReportExposureResponse
+ */
+export type ReportExposureResponseJson = {
+  /**
+   * @generated from field: string event_id = 1;
+   */
+  eventId?: string;
+};
+
+/**
+ * Describes the message secrets.v1.ReportExposureResponse.
+ * Use `create(ReportExposureResponseSchema)` to create a new message.
+ */
+export const ReportExposureResponseSchema: GenMessage<ReportExposureResponse, {jsonType: ReportExposureResponseJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 29);
+
+/**
+ * Published on `deployments.events.<organizationId>.<customerOrganizationId|_>.stale` (stream DEPLOYMENTS_EVENTS,
+ * Nats-Msg-Id = `<eventId>:<customer|_>:<part>`) after each update or delete of a key: the deployments of that scope
+ * that now run an older version of it, or a deleted key. Metadata only, never a value.
+ *
+ * @generated from message secrets.v1.DeploymentsStale
+ */
+export type DeploymentsStale = Message<"secrets.v1.DeploymentsStale"> & {
+  /**
+   * The SecretValueUpdated or SecretDeleted event this follows.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+
+  /**
+   * @generated from field: string organization_id = 2;
+   */
+  organizationId: string;
+
+  /**
+   * The deployments' customer; null for vendor-level deployments.
+   *
+   * @generated from field: optional string customer_organization_id = 3;
+   */
+  customerOrganizationId?: string | undefined;
+
+  /**
+   * @generated from field: string key = 4;
+   */
+  key: string;
+
+  /**
+   * vendor | customer: whose key changed.
+   *
+   * @generated from field: string scope = 5;
+   */
+  scope: string;
+
+  /**
+   * The key's stream version after the change (the deletion's version for a delete).
+   *
+   * @generated from field: uint32 version = 6;
+   */
+  version: number;
+
+  /**
+   * @generated from field: bool deleted = 7;
+   */
+  deleted: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occurred_at = 8;
+   */
+  occurredAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: repeated secrets.v1.StaleDeployment deployments = 9;
+   */
+  deployments: StaleDeployment[];
+
+  /**
+   * A scope with more than 1000 stale deployments is published in parts, 1-based.
+   *
+   * @generated from field: uint32 part = 10;
+   */
+  part: number;
+
+  /**
+   * @generated from field: uint32 parts = 11;
+   */
+  parts: number;
+};
+
+/**
+ * Published on `deployments.events.<organizationId>.<customerOrganizationId|_>.stale` (stream DEPLOYMENTS_EVENTS,
+ * Nats-Msg-Id = `<eventId>:<customer|_>:<part>`) after each update or delete of a key: the deployments of that scope
+ * that now run an older version of it, or a deleted key. Metadata only, never a value.
+ *
+ * @generated from message secrets.v1.DeploymentsStale
+ */
+export type DeploymentsStaleJson = {
+  /**
+   * The SecretValueUpdated or SecretDeleted event this follows.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId?: string;
+
+  /**
+   * @generated from field: string organization_id = 2;
+   */
+  organizationId?: string;
+
+  /**
+   * The deployments' customer; null for vendor-level deployments.
+   *
+   * @generated from field: optional string customer_organization_id = 3;
+   */
+  customerOrganizationId?: string;
+
+  /**
+   * @generated from field: string key = 4;
+   */
+  key?: string;
+
+  /**
+   * vendor | customer: whose key changed.
+   *
+   * @generated from field: string scope = 5;
+   */
+  scope?: string;
+
+  /**
+   * The key's stream version after the change (the deletion's version for a delete).
+   *
+   * @generated from field: uint32 version = 6;
+   */
+  version?: number;
+
+  /**
+   * @generated from field: bool deleted = 7;
+   */
+  deleted?: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occurred_at = 8;
+   */
+  occurredAt?: TimestampJson;
+
+  /**
+   * @generated from field: repeated secrets.v1.StaleDeployment deployments = 9;
+   */
+  deployments?: StaleDeploymentJson[];
+
+  /**
+   * A scope with more than 1000 stale deployments is published in parts, 1-based.
+   *
+   * @generated from field: uint32 part = 10;
+   */
+  part?: number;
+
+  /**
+   * @generated from field: uint32 parts = 11;
+   */
+  parts?: number;
+};
+
+/**
+ * Describes the message secrets.v1.DeploymentsStale.
+ * Use `create(DeploymentsStaleSchema)` to create a new message.
+ */
+export const DeploymentsStaleSchema: GenMessage<DeploymentsStale, {jsonType: DeploymentsStaleJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 30);
+
+/**
+ * @generated from message secrets.v1.StaleDeployment
+ */
+export type StaleDeployment = Message<"secrets.v1.StaleDeployment"> & {
+  /**
+   * @generated from field: string deployment_id = 1;
+   */
+  deploymentId: string;
+
+  /**
+   * The version of the key it received at its last render.
+   *
+   * @generated from field: uint32 received_version = 2;
+   */
+  receivedVersion: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_rendered_at = 3;
+   */
+  lastRenderedAt?: Timestamp | undefined;
+};
+
+/**
+ * @generated from message secrets.v1.StaleDeployment
+ */
+export type StaleDeploymentJson = {
+  /**
+   * @generated from field: string deployment_id = 1;
+   */
+  deploymentId?: string;
+
+  /**
+   * The version of the key it received at its last render.
+   *
+   * @generated from field: uint32 received_version = 2;
+   */
+  receivedVersion?: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_rendered_at = 3;
+   */
+  lastRenderedAt?: TimestampJson;
+};
+
+/**
+ * Describes the message secrets.v1.StaleDeployment.
+ * Use `create(StaleDeploymentSchema)` to create a new message.
+ */
+export const StaleDeploymentSchema: GenMessage<StaleDeployment, {jsonType: StaleDeploymentJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 31);
 
 /**
  * Published on `secrets.events.<organizationId>.<type>` (stream SECRETS_EVENTS, Nats-Msg-Id =
@@ -1776,7 +2225,7 @@ export type SecretEvent = Message<"secrets.v1.SecretEvent"> & {
 
   /**
    * SecretCreated | SecretValueUpdated | SecretDeleted | SecretValuesResolved | OrganizationPurged |
-   * DeploymentForgotten.
+   * DeploymentForgotten | SecretExposed.
    *
    * @generated from field: string type = 2;
    */
@@ -1827,7 +2276,7 @@ export type SecretEvent = Message<"secrets.v1.SecretEvent"> & {
   position: number;
 
   /**
-   * SecretValuesResolved only: the keys, versions and scopes released; empty otherwise.
+   * SecretValuesResolved: the keys, versions and scopes released; SecretExposed: the one seen in a log; empty otherwise.
    *
    * @generated from field: repeated secrets.v1.SecretReference resolved = 10;
    */
@@ -1850,11 +2299,19 @@ export type SecretEvent = Message<"secrets.v1.SecretEvent"> & {
   requestedBy?: Actor | undefined;
 
   /**
-   * SecretValuesResolved only: the deployment the values were resolved for, when the request named one.
+   * SecretValuesResolved: the deployment the values were resolved for, when the request named one; SecretExposed: the
+   * deployment whose log showed the value.
    *
    * @generated from field: optional string deployment_id = 13;
    */
   deploymentId?: string | undefined;
+
+  /**
+   * SecretExposed only: how many log messages, first and last seen, in the reporting window.
+   *
+   * @generated from field: secrets.v1.SecretExposure exposure = 14;
+   */
+  exposure?: SecretExposure | undefined;
 };
 
 /**
@@ -1871,7 +2328,7 @@ export type SecretEventJson = {
 
   /**
    * SecretCreated | SecretValueUpdated | SecretDeleted | SecretValuesResolved | OrganizationPurged |
-   * DeploymentForgotten.
+   * DeploymentForgotten | SecretExposed.
    *
    * @generated from field: string type = 2;
    */
@@ -1922,7 +2379,7 @@ export type SecretEventJson = {
   position?: number | "NaN" | "Infinity" | "-Infinity";
 
   /**
-   * SecretValuesResolved only: the keys, versions and scopes released; empty otherwise.
+   * SecretValuesResolved: the keys, versions and scopes released; SecretExposed: the one seen in a log; empty otherwise.
    *
    * @generated from field: repeated secrets.v1.SecretReference resolved = 10;
    */
@@ -1945,11 +2402,19 @@ export type SecretEventJson = {
   requestedBy?: ActorJson;
 
   /**
-   * SecretValuesResolved only: the deployment the values were resolved for, when the request named one.
+   * SecretValuesResolved: the deployment the values were resolved for, when the request named one; SecretExposed: the
+   * deployment whose log showed the value.
    *
    * @generated from field: optional string deployment_id = 13;
    */
   deploymentId?: string;
+
+  /**
+   * SecretExposed only: how many log messages, first and last seen, in the reporting window.
+   *
+   * @generated from field: secrets.v1.SecretExposure exposure = 14;
+   */
+  exposure?: SecretExposureJson;
 };
 
 /**
@@ -1957,7 +2422,7 @@ export type SecretEventJson = {
  * Use `create(SecretEventSchema)` to create a new message.
  */
 export const SecretEventSchema: GenMessage<SecretEvent, {jsonType: SecretEventJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 27);
+  messageDesc(file_secrets_v1_secrets, 32);
 
 /**
  * Request-reply subjects on queue `secrets`. A method's subject is `<package>.<method in lower
@@ -2043,6 +2508,17 @@ export const SecretsService: GenService<{
     methodKind: "unary";
     input: typeof ForgetDeploymentRequestSchema;
     output: typeof ForgetDeploymentResponseSchema;
+  },
+  /**
+   * The redaction service only (its own token, scope secrets:report-exposure): a value was masked in a deployment's
+   * log; appends SecretExposed.
+   *
+   * @generated from rpc secrets.v1.SecretsService.ReportExposure
+   */
+  reportExposure: {
+    methodKind: "unary";
+    input: typeof ReportExposureRequestSchema;
+    output: typeof ReportExposureResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_secrets_v1_secrets, 0);
