@@ -8,6 +8,7 @@ import { PurgeListener } from './keys/purge-listener';
 import { watchOutboxCheckpoint } from './outbox/outbox-checkpoint-health';
 import { SecretEventPublisher } from './outbox/secret-event-publisher';
 import { SecretPublication } from './outbox/secret-publication';
+import { DEPLOYMENTS_STALE_OUTBOX, StaleDeploymentsPublisher } from './outbox/stale-deployments-publisher';
 import { AccessLog } from './resolve/access-log';
 import { ResolveReplySealer } from './resolve/reply-sealer';
 import { SecretResolver } from './resolve/secret-resolver';
@@ -81,6 +82,8 @@ export class SecretsRuntime {
     /** Decrypted values of resolve, dropped per organization on a purge. */
     readonly values: ValueCache,
     readonly outbox: OutboxPublisher,
+    /** Publishes stale notifications to DEPLOYMENTS_EVENTS from the same events, with its own checkpoint. */
+    readonly staleOutbox: OutboxPublisher,
     readonly metrics: SecretsMetrics,
     readonly availability: StoreAvailability,
     private readonly idempotency: IdempotencyStore,
@@ -106,6 +109,12 @@ export class SecretsRuntime {
         pipelined: true,
         logger: platform.logger.child({ component: 'outbox' }),
       });
+      const stale = new StaleDeploymentsPublisher(store, platform.nats.jetstream(), platform.config.subjectPrefix);
+      const staleOutbox = new OutboxPublisher(store, {
+        name: DEPLOYMENTS_STALE_OUTBOX,
+        publish: (event) => stale.publish(event),
+        logger: platform.logger.child({ component: 'stale-outbox' }),
+      });
       const publication = new SecretPublication(outbox, settings.publishWaitMs);
       const availability = new StoreAvailability(() => store.isHealthy());
       const metrics = new SecretsMetrics(platform.metrics, cache);
@@ -125,6 +134,7 @@ export class SecretsRuntime {
         new ExposureLog(store, publication, (scope) => metrics.exposures.inc({ scope })),
         cache,
         outbox,
+        staleOutbox,
         metrics,
         availability,
         idempotency,
@@ -141,6 +151,7 @@ export class SecretsRuntime {
       );
       await runtime.purgeListener.start();
       await outbox.start();
+      await staleOutbox.start();
       runtime.pruneTimer = setInterval(() => void runtime.pruneIdempotencyKeys(), PRUNE_INTERVAL_MS).unref();
       return runtime;
     } catch (error) {
@@ -163,6 +174,7 @@ export class SecretsRuntime {
     clearInterval(this.pruneTimer);
     this.purgeListener?.stop();
     this.availability.stop();
+    await this.staleOutbox.stop();
     await this.outbox.stop();
     await this.store.close();
   }

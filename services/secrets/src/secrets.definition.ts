@@ -85,7 +85,7 @@ export function secretsService(env: Environment = process.env): ServiceDefinitio
     name: 'secrets',
     config,
     scopes: [],
-    streams: ['SECRETS_EVENTS'],
+    streams: ['SECRETS_EVENTS', 'DEPLOYMENTS_EVENTS'],
     errorMappers: secretsErrorMappers,
     module: (context) => SecretsModule.forContext(context, config),
   };

@@ -1,5 +1,6 @@
 import { type EventStoreLogger, type MigrationDefinition, PostgresEventStore } from '@platform/event-store';
 import { dataKeyGuardMigration } from './keys/data-key-guard';
+import { START_STALE_OUTBOX_AT_SECRETS_OUTBOX } from './outbox/stale-deployments.repository';
 import { SecretExposureProjection } from './exposure/secret-exposure.projection';
 import { SECRET_EXPOSURE_TABLE } from './exposure/secret-exposure.repository';
 import { DeploymentIndexProjection } from './secrets/deployment-index.projection';
@@ -82,6 +83,10 @@ export const secretsMigrations: readonly MigrationDefinition[] = [
     ],
   },
   { name: 'secrets_0006_secret_exposure', up: [SECRET_EXPOSURE_TABLE] },
+  {
+    name: 'secrets_0007_deployments_stale_outbox',
+    up: [START_STALE_OUTBOX_AT_SECRETS_OUTBOX('deployments-stale', 'secrets-events')],
+  },
 ];
 
 export interface SecretsStoreOptions {
