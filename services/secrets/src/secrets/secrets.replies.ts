@@ -33,7 +33,7 @@ function secretMessage(snapshot: SecretSnapshot) {
     updatedAt: timestamp(snapshot.updatedAt),
     updatedBy: snapshot.updatedBy,
     // The current version's value was seen in a deployment's log.
-    exposed: snapshot.exposure?.version === snapshot.version,
+    exposed: snapshot.exposure?.version === snapshot.version ? true : undefined,
     exposure: snapshot.exposure && {
       version: snapshot.exposure.version,
       firstSeenAt: timestamp(snapshot.exposure.firstSeenAt),
