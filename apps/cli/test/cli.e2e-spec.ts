@@ -282,7 +282,9 @@ describe('secrets CLI', () => {
     });
     const vendor = await cli(['get', 'DB_PASSWORD']);
     expect(vendor.code).toBe(0);
-    expect(vendor.stdout).toMatch(/^KEY\s+SCOPE\s+VERSION\s+UPDATED\s+UPDATED BY\nDB_PASSWORD\s+vendor\s+1\s/);
+    expect(vendor.stdout).toMatch(
+      /^KEY\s+SCOPE\s+VERSION\s+UPDATED\s+UPDATED BY\s+EXPOSED\nDB_PASSWORD\s+vendor\s+1\s/,
+    );
     const customer = await cli(['get', 'DB_PASSWORD', '--customer', 'globex', '--json']);
     expect(JSON.parse(customer.stdout)).toMatchObject({
       key: 'DB_PASSWORD',
