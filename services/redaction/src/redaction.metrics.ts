@@ -25,7 +25,7 @@ export class RedactionMetrics {
     const registers = [registry];
     this.exposureReports = new Counter({
       name: 'redaction_exposure_reports_total',
-      help: 'Exposure reports (a secret version seen in a deployment log during a window), by outcome: reported, retried',
+      help: 'Exposure reports (a secret version seen in a deployment log during a window), by outcome: reported, retried, dropped',
       labelNames: ['outcome'],
       registers,
     });
@@ -194,7 +194,7 @@ export class RedactionMetrics {
     this.invalidations.inc();
   }
 
-  exposureReport(outcome: 'reported' | 'retried'): void {
+  exposureReport(outcome: 'reported' | 'retried' | 'dropped'): void {
     this.exposureReports.inc({ outcome });
   }
 }

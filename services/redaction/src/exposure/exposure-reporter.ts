@@ -3,8 +3,14 @@ import { type Logger } from 'pino';
 import { type LogSource } from '../logs/log-message';
 import { type SeenReference } from './exposure-attribution';
 
-/** What became of a window's report: sent, or kept for the next window after secrets did not take it. */
-export type ExposureOutcome = 'reported' | 'retried';
+/**
+ * What became of a sighting's report: sent, kept for the next window after secrets did not take it, or dropped because
+ * MAX_OPEN_WINDOWS were already open (a flood of distinct deployments cannot grow this process without bound).
+ */
+export type ExposureOutcome = 'reported' | 'retried' | 'dropped';
+
+/** Windows open at once; beyond, a new (deployment, key, version) is not reported until one closes. */
+export const MAX_OPEN_WINDOWS = 100_000;
 
 interface Window {
   readonly report: Omit<ReportExposureRequestJson, 'lineCount' | 'firstSeenAt' | 'lastSeenAt'>;
@@ -59,6 +65,10 @@ export class ExposureReporter {
       ].join('/');
       let window = this.windows.get(id);
       if (!window) {
+        if (this.windows.size >= MAX_OPEN_WINDOWS) {
+          this.options.outcome?.('dropped');
+          continue;
+        }
         window = {
           report: {
             organizationId: source.scope.organizationId,
