@@ -31,7 +31,7 @@ import {
 } from '@platform/testing';
 import { type NatsConnection, connect, headers as natsHeaders } from 'nats';
 import { Client } from 'pg';
-import { type BenchFigure, opsPerSecond, percentile, renderTable } from './report';
+import { type BenchFigure, opsPerSecond, percentile, recordedFigure, renderTable } from './report';
 import { KEYS, ORG, TEMPLATE } from './render-workload';
 
 const ROOT = join(__dirname, '..');
@@ -39,6 +39,10 @@ const WARM_UP_MS = 1500;
 const MEASURE_MS = 5000;
 const TARGET_RENDERS_PER_SECOND = 2000;
 const TARGET_P99_MS = 10;
+/** Renders name one of this many deployments in turn, so each updates a row of secrets' deployment index. */
+const DEPLOYMENTS = 50;
+/** bench/results.md's figure for renders at 200 in flight, recorded before renders carried a deploymentId. */
+const RECORDED_RENDER_200 = 'render, 200 in flight: renders/s';
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -332,7 +336,15 @@ async function measureOverNats(
     }
     const renderBody = { template: TEMPLATE, format: 'env', organizationId: ORG };
     await deployer.waitFor('render.v1.render', renderBody);
-    const renderOnce = async () => (await deployer.request('render.v1.render', renderBody)).ok;
+    // Each render for a deployment, as a deployer renders: its resolve upserts that deployment's index row.
+    let rendered = 0;
+    const renderOnce = async () =>
+      (
+        await deployer.request('render.v1.render', {
+          ...renderBody,
+          deploymentId: `deployment-${rendered++ % DEPLOYMENTS}`,
+        })
+      ).ok;
     await load(renderOnce, 50, WARM_UP_MS);
     const render200 = await load(renderOnce, 200, MEASURE_MS, cpu);
     if (only200) return { render200 };
@@ -412,7 +424,17 @@ export async function run(): Promise<string> {
     const reused = (await measureOverNats(database, 60_000, false)) as Measured;
     const fresh = await measureOverNats(database, 0, true);
     const { render1, render8, render200, resolve1, resolve200 } = reused;
+    const recorded = recordedFigure(RECORDED_RENDER_200);
     const figures: BenchFigure[] = [
+      figure(
+        at(
+          render200,
+          `render with deploymentId (index row upserted), 200 in flight: renders/s${failuresOf(render200)}`,
+        ),
+        render200.perSecond,
+        'ops/s',
+        recorded === undefined ? undefined : ['bench/results.md, before the deployment index', recorded],
+      ),
       figure(at(render200, `render, 200 in flight: renders/s${failuresOf(render200)}`), render200.perSecond, 'ops/s', [
         'target',
         TARGET_RENDERS_PER_SECOND,

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { cpus, totalmem } from 'node:os';
 
 /** One measured figure beside what it is compared with (a baseline measured in the same run, or a target). */
@@ -54,4 +56,24 @@ export function percentile(sortedMs: readonly number[], p: number): number {
   if (sortedMs.length === 0) return NaN;
   const index = Math.min(sortedMs.length - 1, Math.ceil((p / 100) * sortedMs.length) - 1);
   return sortedMs[Math.max(0, index)];
+}
+
+/**
+ * A figure as bench/results.md last recorded it: the measured value of the first table row whose name starts with
+ * `namePrefix` (a number with thousands separators), or undefined when the file has no such row.
+ */
+export function recordedFigure(namePrefix: string, file = join(__dirname, 'results.md')): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return undefined;
+  }
+  for (const line of text.split('\n')) {
+    const cells = line.split('|').map((cell) => cell.trim());
+    if (cells.length < 4 || !cells[1].startsWith(namePrefix)) continue;
+    const value = Number(/^([\d,.]+)/.exec(cells[2])?.[1].replace(/,/g, ''));
+    if (Number.isFinite(value)) return value;
+  }
+  return undefined;
 }

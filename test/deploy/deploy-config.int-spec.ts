@@ -565,6 +565,14 @@ describe('NATS server configuration', () => {
     expect(await delivered(secrets, shipper, 'secrets.v1.resolve')).toBe(false);
   });
 
+  it('lets only redaction request secrets.v1.reportexposure', async () => {
+    const [secrets, redaction] = await Promise.all([as('secrets'), as('redaction')]);
+    expect(await delivered(secrets, redaction, 'secrets.v1.reportexposure')).toBe(true);
+    for (const user of ['render', 'audit', 'client', 'ops', 'shipper'] as const) {
+      expect([user, await delivered(secrets, await as(user), 'secrets.v1.reportexposure')]).toEqual([user, false]);
+    }
+  });
+
   it('renders through secrets.v1.resolve under the config, and no other user can see the reply', async () => {
     const client = await as('client');
     const overheard: string[] = [];
@@ -695,10 +703,11 @@ describe('NATS server configuration', () => {
     );
   }
 
-  it('lets only secrets publish into secrets.events.>, only redaction into logs.redacted.>, only shipper into logs.raw.>', async () => {
+  it('lets only secrets publish into secrets.events.> and deployments.events.>, only redaction into logs.redacted.>, only shipper into logs.raw.>', async () => {
     const users: readonly NatsUser[] = ['secrets', 'render', 'redaction', 'audit', 'shipper', 'client', 'ops'];
     const publishers: Record<string, NatsUser> = {
       'secrets.events.acme.X': 'secrets',
+      'deployments.events.acme._.stale': 'secrets',
       'logs.redacted.acme._.x': 'redaction',
       'logs.raw.acme._.x': 'shipper',
     };

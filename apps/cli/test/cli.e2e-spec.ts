@@ -283,7 +283,7 @@ describe('secrets CLI', () => {
     const vendor = await cli(['get', 'DB_PASSWORD']);
     expect(vendor.code).toBe(0);
     expect(vendor.stdout).toMatch(
-      /^KEY\s+SCOPE\s+VERSION\s+UPDATED\s+UPDATED BY\s+EXPIRES\nDB_PASSWORD\s+vendor\s+1\s/,
+      /^KEY\s+SCOPE\s+VERSION\s+UPDATED\s+UPDATED BY\s+EXPIRES\s+EXPOSED\nDB_PASSWORD\s+vendor\s+1\s/,
     );
     const customer = await cli(['get', 'DB_PASSWORD', '--customer', 'globex', '--json']);
     expect(JSON.parse(customer.stdout)).toMatchObject({

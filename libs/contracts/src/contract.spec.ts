@@ -76,6 +76,17 @@ const REQUEST_EXAMPLES: Record<string, object> = {
     expectedVersion: 5,
     expiresAt: '2027-01-31T00:00:00Z',
   },
+  'secrets.v1.reportexposure': {
+    organizationId: 'acme',
+    customerOrganizationId: 'cust-1',
+    deploymentId: 'dep-42',
+    key: 'DB_PASSWORD',
+    scope: 'vendor',
+    version: 3,
+    lineCount: 2,
+    firstSeenAt: '2026-01-02T03:04:05Z',
+    lastSeenAt: '2026-01-02T03:05:00Z',
+  },
   'render.v1.render': {
     template: 'DB_PASSWORD={{ .Secrets.DB_PASSWORD }}\n',
     format: 'env',

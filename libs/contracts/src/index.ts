@@ -105,6 +105,14 @@ export {
   type ListDeploymentsRequest,
   type ListDeploymentsRequestJson,
   type ListDeploymentsResponseJson,
+  DeploymentsStaleSchema,
+  ReportExposureRequestSchema,
+  ReportExposureResponseSchema,
+  type DeploymentsStaleJson,
+  type ReportExposureRequest,
+  type ReportExposureRequestJson,
+  type ReportExposureResponseJson,
+  type SecretExposureJson,
 } from './gen/secrets/v1/secrets_pb';
 
 export {

@@ -48,6 +48,7 @@ export const SECRET_EVENT_TYPES = Object.freeze([
   'SecretRestored',
   'SecretExpiring',
   'SecretExpired',
+  'SecretExposed',
 ] as const);
 export type SecretEventType = (typeof SECRET_EVENT_TYPES)[number];
 

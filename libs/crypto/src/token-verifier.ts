@@ -27,6 +27,8 @@ interface VerifiedToken {
   readonly claims: TokenClaims;
   /** Signed by a platform service key: its `jti` may be presented once. */
   readonly singleUse: boolean;
+  /** The platform service whose own key signed it (`signs: service:<name>`); absent for any other key. */
+  readonly service?: string;
 }
 
 /**
@@ -72,14 +74,23 @@ export class TokenVerifier {
   }
 
   async verify(token: string, options: { now?: number } = {}): Promise<TokenClaims> {
+    return (await this.verifyWithSigner(token, options)).claims;
+  }
+
+  /** As `verify`, and which platform service's own key signed the token, if one did (callers gate on it). */
+  async verifyWithSigner(
+    token: string,
+    options: { now?: number } = {},
+  ): Promise<{ readonly claims: TokenClaims; readonly service?: string }> {
     const now = options.now ?? Date.now() / 1000;
     const remembered = this.verified?.get(token);
     if (remembered !== undefined) {
+      // Only reusable tokens are remembered: none of them was signed by a platform service key.
       checkTime(remembered, now);
-      return remembered;
+      return { claims: remembered };
     }
     const keys = this.keys;
-    const { claims, singleUse } = await this.verifySignature(token, keys, now);
+    const { claims, singleUse, service } = await this.verifySignature(token, keys, now);
     checkTime(claims, now);
     const expiresAtMs = ((claims.exp as number) + CLOCK_LEEWAY_SECONDS) * 1000;
     if (singleUse) {
@@ -88,7 +99,7 @@ export class TokenVerifier {
       // Not cached when a reload raced this verification: the token may be signed by a key just removed.
       this.verified?.set(token, claims, expiresAtMs);
     }
-    return claims;
+    return { claims, service };
   }
 
   private async verifySignature(token: string, keys: readonly SigningKey[], now: number): Promise<VerifiedToken> {
@@ -114,7 +125,11 @@ export class TokenVerifier {
       // Without a kid several keys may fit; the token is refused only when none verifies it.
       if (!verifyJws(key, input, parts[2])) continue;
       checkClaims(claims, key.policy, this.options.policy, now);
-      return { claims: deepFreeze(claims), singleUse: key.policy.kind === 'service' };
+      return {
+        claims: deepFreeze(claims),
+        singleUse: key.policy.kind === 'service',
+        ...(key.policy.kind === 'service' ? { service: key.policy.service } : {}),
+      };
     }
     throw new TokenError(TokenErrorCode.BAD_SIGNATURE, 'token signature does not verify');
   }

@@ -31,7 +31,14 @@ export class BearerAuthGuard implements CanActivate {
     const match = /^Bearer ([A-Za-z0-9_.-]+)$/.exec(header.trim());
     if (!match) throw new PlatformError('UNAUTHENTICATED', 'the Authorization header must be "Bearer <token>"');
     try {
-      principals.set(nats, principalFromClaims(await this.verifier.verify(match[1])));
+      const { claims, service } = await this.verifier.verifyWithSigner(match[1]);
+      const principal = principalFromClaims(claims);
+      principals.set(
+        nats,
+        service !== undefined && principal.orgType === 'service'
+          ? { ...principal, signedByService: service }
+          : principal,
+      );
     } catch (error) {
       if (error instanceof TokenError && error.code === TokenErrorCode.REPLAY_CACHE_FULL) {
         throw new PlatformError('UNAVAILABLE', error.message);

@@ -8,7 +8,7 @@ import {
   nanos,
 } from 'nats';
 
-export type StreamName = 'SECRETS_EVENTS' | 'LOGS_RAW' | 'LOGS';
+export type StreamName = 'SECRETS_EVENTS' | 'DEPLOYMENTS_EVENTS' | 'LOGS_RAW' | 'LOGS';
 
 /** Stream names cannot contain dots, so a subject prefix `t42.` becomes the stream name prefix `t42_`. */
 export function prefixedStreamName(prefix: string, name: StreamName): string {
@@ -23,6 +23,8 @@ export interface StreamOptions {
 }
 
 const HOUR_NS = 60 * 60 * 1000;
+/** How long DEPLOYMENTS_EVENTS keeps stale notifications for a deployer to replay (ARCHITECTURE.md §3). */
+export const DEPLOYMENTS_EVENTS_MAX_AGE_DAYS = 30;
 
 /** The JetStream streams of ARCHITECTURE.md §3. */
 export function streamConfig(name: StreamName, options: StreamOptions): Partial<StreamConfig> & { name: string } {
@@ -37,6 +39,18 @@ export function streamConfig(name: StreamName, options: StreamOptions): Partial<
         subjects: [`${p}secrets.events.>`],
         retention: RetentionPolicy.Limits,
         max_age: 0,
+        duplicate_window: nanos(HOUR_NS),
+        deny_delete: true,
+        deny_purge: true,
+      };
+    case 'DEPLOYMENTS_EVENTS':
+      // Stale notifications for deployers, replayable for DEPLOYMENTS_EVENTS_MAX_AGE_DAYS; the secrets outbox publishes them with
+      // Nats-Msg-Id `<event id>:<customer|_>:<part>`, so a republish after a crash lands within the window.
+      return {
+        ...common,
+        subjects: [`${p}deployments.events.>`],
+        retention: RetentionPolicy.Limits,
+        max_age: nanos(DEPLOYMENTS_EVENTS_MAX_AGE_DAYS * 24 * HOUR_NS),
         duplicate_window: nanos(HOUR_NS),
         deny_delete: true,
         deny_purge: true,

@@ -21,6 +21,7 @@ export type ServiceScope =
   | 'secrets:resolve-all'
   | 'render:any'
   | 'redaction:redact'
+  | 'secrets:report-exposure'
   | 'audit:read';
 
 const ORG_TYPES: readonly OrgType[] = ['vendor', 'customer', 'service'];
@@ -33,6 +34,8 @@ const SCOPES: readonly ServiceScope[] = [
   'secrets:resolve-all',
   'render:any',
   'redaction:redact',
+  // Report that a value was masked in a deployment's log (SecretExposed): redaction's own key only.
+  'secrets:report-exposure',
   'audit:read',
 ];
 
@@ -43,7 +46,7 @@ const SCOPES: readonly ServiceScope[] = [
 export const PLATFORM_SERVICE_SCOPES: Readonly<Record<ServiceName, readonly ServiceScope[]>> = Object.freeze({
   secrets: [],
   render: ['secrets:resolve', 'secrets:resolve-current'],
-  redaction: ['secrets:resolve', 'secrets:resolve-all'],
+  redaction: ['secrets:resolve', 'secrets:resolve-all', 'secrets:report-exposure'],
   audit: [],
 });
 
@@ -74,6 +77,11 @@ export interface ServicePrincipal extends PrincipalBase {
    * (`On-Behalf-Of`, ARCHITECTURE.md §4), so the header can be neither stripped nor swapped on the way.
    */
   readonly forwardedTokenDigest?: string;
+  /**
+   * The platform service whose own key (`signs: service:<name>`) signed this token; absent for a `clients` key's token,
+   * whatever its `sub`. Set by the guard, which alone knows the key.
+   */
+  readonly signedByService?: string;
 }
 /** Who is calling, from a verified token. */
 export type Principal = VendorUser | CustomerUser | ServicePrincipal;

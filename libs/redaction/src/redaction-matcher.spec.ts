@@ -417,3 +417,17 @@ function catchError(fn: () => unknown): RedactionError {
   }
   throw new Error('expected a RedactionError');
 }
+
+describe('masked spans', () => {
+  it('names each masked region of the input by byte offsets, merged as masked', () => {
+    const matcher = buildMatcher(['hunter2-correct-horse', 'swordfish-1234']);
+    const input = Buffer.from('a=hunter2-correct-horse b=swordfish-1234swordfish-1234 c', 'utf8');
+    const { count, spans } = matcher.redactBytes(input);
+    expect(count).toBe(2);
+    expect(spans).toHaveLength(4);
+    const texts = [0, 2].map((i) => input.subarray(spans[i], spans[i + 1]).toString('utf8'));
+    expect(texts[0]).toContain('hunter2-correct-horse');
+    expect(texts[1]).toContain('swordfish-1234swordfish-1234');
+    expect(matcher.redactBytes(Buffer.from('nothing here')).spans).toEqual([]);
+  });
+});

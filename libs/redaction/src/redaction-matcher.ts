@@ -26,6 +26,8 @@ export interface RedactedBytes {
   readonly output: Uint8Array;
   /** Masked regions, after overlapping and adjacent matches were merged. */
   readonly count: number;
+  /** Those regions in the input, `[start, end)` byte offsets flattened in order (`count` pairs): what was masked. */
+  readonly spans: readonly number[];
 }
 
 export interface RedactedText {
@@ -73,7 +75,7 @@ export class RedactionMatcher {
     for (const tier of this.tiers) {
       if (work.anchorBase < 0 || !tier.scan(input, regions, work, limit)) return this.redactPastBudget(input, work);
     }
-    if (regions.length === 0) return { output: input, count: 0 };
+    if (regions.length === 0) return { output: input, count: 0, spans: [] };
     return maskRegions(input, regions);
   }
 
@@ -83,7 +85,7 @@ export class RedactionMatcher {
     const regions: number[] = [];
     this.automaton ??= AutomatonTier.build(this.pool);
     this.automaton.scan(input, regions, work);
-    if (regions.length === 0) return { output: input, count: 0 };
+    if (regions.length === 0) return { output: input, count: 0, spans: [] };
     return maskRegions(input, regions);
   }
 
@@ -159,5 +161,5 @@ function maskRegions(input: Uint8Array, regions: readonly number[]): RedactedByt
     read = end;
   }
   output.set(input.subarray(read), write);
-  return { output, count: merged.length };
+  return { output, count: merged.length, spans: merged.flat() };
 }

@@ -15,6 +15,7 @@ import {
 } from '@platform/config';
 import { ReplyVerifier } from '@platform/crypto';
 import { PlatformContext, type ServiceDefinition } from '@platform/messaging';
+import { ExposureReporter } from './exposure/exposure-reporter';
 import { RawLogConsumer } from './logs/raw-log-consumer';
 import { ResolvedSecretValues } from './matchers/resolved-secret-values';
 import { ScopeMatchers, scopeKey } from './matchers/scope-matchers';
@@ -45,6 +46,8 @@ function redactionSettings() {
     maxInFlight: integerSetting('REDACTION_MAX_IN_FLIGHT', { default: 16, min: 1, max: 10_000 }),
     /** redaction.v1.redact requests one organization may have waiting; the next is refused RESOURCE_EXHAUSTED. */
     maxQueuedPerOrg: integerSetting('REDACTION_MAX_QUEUED_PER_ORG', { default: 32, min: 0, max: 100_000 }),
+    /** At most one exposure report per secret version and deployment per this many seconds (ARCHITECTURE.md §8). */
+    exposureWindowSeconds: integerSetting('REDACTION_EXPOSURE_WINDOW_SECONDS', { default: 60, min: 1, max: 86_400 }),
     /** The secrets service's reply-signing public keys (a JWKS): a resolve reply signed by any other is refused. */
     replyJwks: keyMaterialSetting('RESOLVE_REPLY_JWKS', 'deploy/dev/reply-signing-jwks.json', REPO_ROOT),
   };
@@ -63,11 +66,13 @@ class RedactionConfigToken {
 
 /** How long a batch or request waits for the SECRETS_EVENTS listener to catch up before it is handed back or refused. */
 const CHANGES_CATCH_UP_TIMEOUT_MS = 5_000;
+const EXPOSURE_REPORT_TIMEOUT_MS = 5_000;
 
 /** Follows SECRETS_EVENTS before consuming LOGS_RAW (so no change is missed), and stops both before NATS drains. */
 @Injectable()
 class RedactionLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly consumer: RawLogConsumer;
+  private readonly exposures: ExposureReporter;
 
   constructor(
     private readonly platform: PlatformContext,
@@ -79,6 +84,14 @@ class RedactionLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
   ) {
     const { nats, logger } = platform;
     const subjectPrefix = platform.config.subjectPrefix;
+    this.exposures = new ExposureReporter({
+      send: async (report) => {
+        await platform.services.request('secrets.v1.reportexposure', report, { timeoutMs: EXPOSURE_REPORT_TIMEOUT_MS });
+      },
+      windowMs: config.value.exposureWindowSeconds * 1000,
+      logger: logger.child({ component: 'exposure-reporter' }),
+      outcome: (outcome) => metrics.exposureReport(outcome),
+    });
     this.consumer = new RawLogConsumer({
       nats,
       subjectPrefix,
@@ -87,6 +100,7 @@ class RedactionLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
       logger: logger.child({ component: 'raw-log-consumer' }),
       settleMs: config.value.settleMs,
       changesApplied: barrier.changesApplied,
+      exposures: this.exposures,
     });
     platform.readiness.register('secrets-events', () => Promise.resolve(this.listener.isListening()));
     platform.readiness.register('logs-raw', () => Promise.resolve(this.consumer.isConsuming()));
@@ -100,6 +114,7 @@ class RedactionLifecycle implements OnApplicationBootstrap, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     await this.consumer.stop();
+    await this.exposures.stop();
     await this.listener.stop();
     this.matchers.close();
   }
@@ -180,7 +195,7 @@ export function redactionService(env: Environment = process.env): ServiceDefinit
   return {
     name: 'redaction',
     config,
-    scopes: ['secrets:resolve', 'secrets:resolve-all'],
+    scopes: ['secrets:resolve', 'secrets:resolve-all', 'secrets:report-exposure'],
     streams: ['LOGS_RAW', 'LOGS', 'SECRETS_EVENTS'],
     logsMaxAgeDays: config.logsMaxAgeDays,
     module: (context) => RedactionModule.forContext(context, config),

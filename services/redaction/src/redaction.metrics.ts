@@ -18,10 +18,17 @@ export class RedactionMetrics {
   private readonly buildSeconds: Histogram;
   private readonly requestsRefused: Counter;
   private readonly resolveRepliesRefused: Counter<'reason'>;
+  private readonly exposureReports: Counter<'outcome'>;
   private waiting = 0;
 
   constructor(private readonly registry: Registry) {
     const registers = [registry];
+    this.exposureReports = new Counter({
+      name: 'redaction_exposure_reports_total',
+      help: 'Exposure reports (a secret version seen in a deployment log during a window), by outcome: reported, retried, dropped',
+      labelNames: ['outcome'],
+      registers,
+    });
     this.messagesIn = new Counter({
       name: 'redaction_messages_in_total',
       help: 'Raw log messages received from LOGS_RAW, each redelivery counted again',
@@ -185,5 +192,9 @@ export class RedactionMetrics {
 
   invalidated(): void {
     this.invalidations.inc();
+  }
+
+  exposureReport(outcome: 'reported' | 'retried' | 'dropped'): void {
+    this.exposureReports.inc({ outcome });
   }
 }

@@ -2,11 +2,13 @@ import { type KeyMaterial } from '@platform/config';
 import { DataKeyRing, type DataKeyRingOptions, MasterKeyRing, ReplySigner } from '@platform/crypto';
 import { OutboxPublisher, type PostgresEventStore } from '@platform/event-store';
 import { type PlatformContext } from '@platform/messaging';
+import { ExposureLog } from './exposure/exposure-log';
 import { PostgresDataKeyStore } from './keys/postgres-data-key-store';
 import { PurgeListener } from './keys/purge-listener';
 import { watchOutboxCheckpoint } from './outbox/outbox-checkpoint-health';
 import { SecretEventPublisher } from './outbox/secret-event-publisher';
 import { SecretPublication } from './outbox/secret-publication';
+import { DEPLOYMENTS_STALE_OUTBOX, StaleDeploymentsPublisher } from './outbox/stale-deployments-publisher';
 import { AccessLog } from './resolve/access-log';
 import { ResolveReplySealer } from './resolve/reply-sealer';
 import { SecretResolver } from './resolve/secret-resolver';
@@ -82,9 +84,12 @@ export class SecretsRuntime {
     readonly secrets: SecretsService,
     readonly resolver: SecretResolver,
     readonly deployments: DeploymentIndex,
+    readonly exposures: ExposureLog,
     /** Decrypted values of resolve, dropped per organization on a purge. */
     readonly values: ValueCache,
     readonly outbox: OutboxPublisher,
+    /** Publishes stale notifications to DEPLOYMENTS_EVENTS from the same events, with its own checkpoint. */
+    readonly staleOutbox: OutboxPublisher,
     readonly metrics: SecretsMetrics,
     readonly availability: StoreAvailability,
     private readonly idempotency: IdempotencyStore,
@@ -110,8 +115,15 @@ export class SecretsRuntime {
         pipelined: true,
         logger: platform.logger.child({ component: 'outbox' }),
       });
+      const stale = new StaleDeploymentsPublisher(store, platform.nats.jetstream(), platform.config.subjectPrefix);
+      const staleOutbox = new OutboxPublisher(store, {
+        name: DEPLOYMENTS_STALE_OUTBOX,
+        publish: (event) => stale.publish(event),
+        logger: platform.logger.child({ component: 'stale-outbox' }),
+      });
       const publication = new SecretPublication(outbox, settings.publishWaitMs);
       const availability = new StoreAvailability(() => store.isHealthy());
+      const metrics = new SecretsMetrics(platform.metrics, cache);
       const runtime = new SecretsRuntime(
         store,
         keyRing,
@@ -125,9 +137,11 @@ export class SecretsRuntime {
           publication,
         ),
         new DeploymentIndex(store, publication),
+        new ExposureLog(store, publication, (scope) => metrics.exposures.inc({ scope })),
         cache,
         outbox,
-        new SecretsMetrics(platform.metrics, cache),
+        staleOutbox,
+        metrics,
         availability,
         idempotency,
         platform,
@@ -149,6 +163,7 @@ export class SecretsRuntime {
         platform.logger.child({ component: 'expiry' }),
       );
       runtime.expiry.start();
+      await staleOutbox.start();
       runtime.pruneTimer = setInterval(() => void runtime.pruneIdempotencyKeys(), PRUNE_INTERVAL_MS).unref();
       return runtime;
     } catch (error) {
@@ -172,6 +187,7 @@ export class SecretsRuntime {
     await this.expiry?.stop();
     this.purgeListener?.stop();
     this.availability.stop();
+    await this.staleOutbox.stop();
     await this.outbox.stop();
     await this.store.close();
   }

@@ -9,6 +9,7 @@ import {
   loadServiceConfig,
 } from '@platform/config';
 import { ForwardedTokenVerifier, type PlatformContext, type ServiceDefinition } from '@platform/messaging';
+import { ExposureLog } from './exposure/exposure-log';
 import { SecretResolver } from './resolve/secret-resolver';
 import { DeploymentIndex } from './secrets/deployment-index';
 import { SecretsHandler } from './secrets/secrets.handler';
@@ -54,6 +55,7 @@ class SecretsModule {
         { provide: SecretsService, ...from((runtime) => runtime.secrets) },
         { provide: SecretResolver, ...from((runtime) => runtime.resolver) },
         { provide: DeploymentIndex, ...from((runtime) => runtime.deployments) },
+        { provide: ExposureLog, ...from((runtime) => runtime.exposures) },
         { provide: SecretsMetrics, ...from((runtime) => runtime.metrics) },
         { provide: StoreAvailability, ...from((runtime) => runtime.availability) },
         SecretsInterceptor,
@@ -86,7 +88,7 @@ export function secretsService(env: Environment = process.env): ServiceDefinitio
     name: 'secrets',
     config,
     scopes: [],
-    streams: ['SECRETS_EVENTS'],
+    streams: ['SECRETS_EVENTS', 'DEPLOYMENTS_EVENTS'],
     errorMappers: secretsErrorMappers,
     module: (context) => SecretsModule.forContext(context, config),
   };

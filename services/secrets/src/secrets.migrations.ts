@@ -1,5 +1,8 @@
 import { type EventStoreLogger, type MigrationDefinition, PostgresEventStore } from '@platform/event-store';
 import { dataKeyGuardMigration } from './keys/data-key-guard';
+import { START_STALE_OUTBOX_AT_SECRETS_OUTBOX } from './outbox/stale-deployments.repository';
+import { SecretExposureProjection } from './exposure/secret-exposure.projection';
+import { SECRET_EXPOSURE_TABLE } from './exposure/secret-exposure.repository';
 import { DeploymentIndexProjection } from './secrets/deployment-index.projection';
 import { SecretViewProjection } from './secrets/secret-view.projection';
 
@@ -88,6 +91,11 @@ export const secretsMigrations: readonly MigrationDefinition[] = [
       `create index secret_view_expiring on secret_view (expires_at) where expires_at is not null and not deleted`,
     ],
   },
+  { name: 'secrets_0007_secret_exposure', up: [SECRET_EXPOSURE_TABLE] },
+  {
+    name: 'secrets_0008_deployments_stale_outbox',
+    up: [START_STALE_OUTBOX_AT_SECRETS_OUTBOX('deployments-stale', 'secrets-events')],
+  },
 ];
 
 export interface SecretsStoreOptions {
@@ -96,12 +104,12 @@ export interface SecretsStoreOptions {
   readonly logger?: EventStoreLogger;
 }
 
-/** Opens the secrets event store: runs pending migrations and registers the inline `secret_view` and `deployment_index` projections. */
+/** Opens the secrets event store: runs pending migrations and registers the inline `secret_view`, `deployment_index` and `secret_exposure` projections. */
 export function openSecretsStore(databaseUrl: string, options: SecretsStoreOptions = {}): Promise<PostgresEventStore> {
   return PostgresEventStore.open({
     databaseUrl,
     schema: SECRETS_SCHEMA,
-    projections: [new SecretViewProjection(), new DeploymentIndexProjection()],
+    projections: [new SecretViewProjection(), new DeploymentIndexProjection(), new SecretExposureProjection()],
     extraMigrations: [...secretsMigrations],
     poolSize: options.poolSize,
     applicationName: options.applicationName ?? 'secrets',

@@ -96,10 +96,18 @@ export const OPS_COMMANDS: readonly Command[] = [
       const eventsPerSecond = Math.round(rebuilt.events / Math.max(rebuilt.seconds, 0.001));
       return report(
         context,
-        { events: rebuilt.events, seconds: rebuilt.seconds, eventsPerSecond, deploymentIndex: rebuilt.deploymentIndex },
+        {
+          events: rebuilt.events,
+          seconds: rebuilt.seconds,
+          eventsPerSecond,
+          deploymentIndex: rebuilt.deploymentIndex,
+          secretExposure: rebuilt.secretExposure,
+        },
         `rebuilt secret_view from ${rebuilt.events} events in ${rebuilt.seconds.toFixed(2)} s (${eventsPerSecond} events/s)\n` +
           `rebuilt deployment_index from ${rebuilt.deploymentIndex.events} events in ` +
-          `${rebuilt.deploymentIndex.seconds.toFixed(2)} s`,
+          `${rebuilt.deploymentIndex.seconds.toFixed(2)} s\n` +
+          `rebuilt secret_exposure from ${rebuilt.secretExposure.events} events in ` +
+          `${rebuilt.secretExposure.seconds.toFixed(2)} s`,
       );
     },
   },

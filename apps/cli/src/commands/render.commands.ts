@@ -46,14 +46,20 @@ function customerOf(context: CommandContext): { customerOrganizationId?: string 
   return typeof context.values.customer === 'string' ? { customerOrganizationId: context.values.customer } : {};
 }
 
+/** `--deployment D`: the deployment the values are for, recorded by secrets (audit, `secrets deployments`). */
+export function deploymentOf(context: CommandContext): { deploymentId?: string } {
+  return typeof context.values.deployment === 'string' ? { deploymentId: context.values.deployment } : {};
+}
+
 export const renderCommand: Command = {
   path: ['render'],
-  usage: 'render FILE --format env|yaml|text [--customer ID] [--pin KEY=VERSION …] [--allow-expired]',
+  usage: 'render FILE --format env|yaml|text [--customer ID] [--deployment D] [--pin KEY=VERSION …] [--allow-expired]',
   summary: "Renders a template with the scope's secrets and prints the result.",
   details: '--allow-expired (admin only) renders values past their expiry instead of failing.',
   options: {
     format: { type: 'string' },
     customer: { type: 'string' },
+    deployment: { type: 'string' },
     pin: { type: 'string', multiple: true },
     'allow-expired': { type: 'boolean' },
   },
@@ -65,6 +71,7 @@ export const renderCommand: Command = {
       template: readTemplate(context.args[0]),
       format: formatOf(context, 'text'),
       ...customerOf(context),
+      ...deploymentOf(context),
       pins: pinsOf((context.values.pin as string[] | undefined) ?? []),
       ...(context.values['allow-expired'] === true ? { allowExpired: true } : {}),
     });
@@ -152,11 +159,11 @@ export function runEnvironment(parent: NodeJS.ProcessEnv, rendered: string): Nod
 
 export const runCommand: Command = {
   path: ['run'],
-  usage: 'run [--required A,B] [--customer ID] -- CMD [ARGS…]',
+  usage: 'run [--required A,B] [--customer ID] [--deployment D] -- CMD [ARGS…]',
   summary:
     "Runs CMD with the scope's secrets as environment variables; refuses to start if a required secret is missing.",
   details: 'Values are rendered through render.v1.render and handed to CMD only; they are never printed.',
-  options: { customer: { type: 'string' }, required: { type: 'string' } },
+  options: { customer: { type: 'string' }, deployment: { type: 'string' }, required: { type: 'string' } },
   async run(context) {
     if (context.args.length === 0) throw usage('run needs a command after --');
     const [cmd, ...cmdArgs] = context.args;
@@ -193,6 +200,7 @@ export const runCommand: Command = {
         template,
         format: 'text',
         ...customerOf(context),
+        ...deploymentOf(context),
       });
       rendered = reply.output ?? '{}';
     }

@@ -36,6 +36,14 @@ function scopeLabel(secret: SecretJson): string {
   return (secret as { customerOrganizationId?: string | null }).customerOrganizationId ?? 'vendor';
 }
 
+/** Whether a deployment's log showed the value: the current version (rotate it), or an earlier one; when. */
+export function exposedLabel(secret: SecretJson): string {
+  const exposure = secret.exposure;
+  if (!exposure) return '';
+  const when = `${exposure.firstSeenAt ?? ''}..${exposure.lastSeenAt ?? ''}`;
+  return secret.exposed ? `yes ${when}` : `version ${exposure.version ?? ''} ${when}`;
+}
+
 function secretRows(secrets: readonly SecretJson[]): string[][] {
   return secrets.map((s) => [
     s.key ?? '',
@@ -44,10 +52,11 @@ function secretRows(secrets: readonly SecretJson[]): string[][] {
     s.updatedAt ?? '',
     s.updatedBy ?? '',
     s.expiresAt ?? '',
+    exposedLabel(s),
   ]);
 }
 
-const SECRET_HEADERS = ['KEY', 'SCOPE', 'VERSION', 'UPDATED', 'UPDATED BY', 'EXPIRES'];
+const SECRET_HEADERS = ['KEY', 'SCOPE', 'VERSION', 'UPDATED', 'UPDATED BY', 'EXPIRES', 'EXPOSED'];
 
 /** The `affectedDeployments` of an update or delete reply, or of a refused delete's details; absent reads as none. */
 export interface Affected {

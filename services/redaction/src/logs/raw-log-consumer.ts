@@ -12,6 +12,7 @@ import { type Logger } from 'pino';
 import { type RedactionMatcher } from '@platform/redaction';
 import { prefixedStreamName } from '@platform/messaging';
 import { type ScopeMatchers, scopeKey } from '../matchers/scope-matchers';
+import { type SeenReference } from '../exposure/exposure-attribution';
 import { RedactionServiceError, RedactionServiceErrorCode } from '../redaction.error';
 import { type RedactionMetrics } from '../redaction.metrics';
 import { LogsPublisher } from './logs-publisher';
@@ -37,6 +38,8 @@ export interface RawLogConsumerOptions {
   readonly batchSize?: number;
   /** Publishes to LOGS awaiting their PubAck at once. */
   readonly maxInFlight?: number;
+  /** Told which secret versions each masked message showed, for exposure reports; none when absent. */
+  readonly exposures?: { seen(source: LogSource, references: readonly SeenReference[]): void };
 }
 
 /** Unacknowledged messages the server hands this consumer (all instances together): the prefetch and settle buffer. */
@@ -334,9 +337,20 @@ export class RawLogConsumer {
   }
 
   private publish(message: JsMsg, source: LogSource, matcher: RedactionMatcher): void {
-    const { metrics } = this.options;
+    const { metrics, exposures } = this.options;
+    const attribution = exposures && this.options.matchers.attributionOf(matcher);
+    const seen: SeenReference[] = [];
     const body = matcher.redactBytes(message.data);
-    const { headers, count } = redactedHeaders(message.headers, body.count, (text) => matcher.redactText(text));
+    if (attribution && body.count > 0) seen.push(...attribution.attribute(message.data, body.spans));
+    const { headers, count } = redactedHeaders(message.headers, body.count, (text) => {
+      if (!attribution) return matcher.redactText(text);
+      const bytes = Buffer.from(text, 'utf8');
+      const redacted = matcher.redactBytes(bytes);
+      if (redacted.count === 0) return { output: text, count: 0 };
+      seen.push(...attribution.attribute(bytes, redacted.spans));
+      return { output: Buffer.from(redacted.output).toString('utf8'), count: redacted.count };
+    });
+    if (seen.length > 0) exposures?.seen(source, distinct(seen));
     const sequence = message.info.streamSequence;
     this.publisher
       .publish(source.redactedSubject, body.output, headers, redactedMessageId(sequence))
@@ -356,4 +370,11 @@ export class RawLogConsumer {
       )
       .finally(() => this.inFlight.release());
   }
+}
+
+/** Each secret version once per message: a line counts once however often it shows the value. */
+function distinct(references: readonly SeenReference[]): SeenReference[] {
+  const byId = new Map<string, SeenReference>();
+  for (const reference of references) byId.set(`${reference.scope}/${reference.key}/${reference.version}`, reference);
+  return [...byId.values()];
 }

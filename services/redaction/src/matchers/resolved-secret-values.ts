@@ -10,6 +10,7 @@ import {
   replyKeyThumbprint,
 } from '@platform/crypto';
 import { type Scope, type ServiceClient } from '@platform/messaging';
+import { type AttributedValue } from '../exposure/exposure-attribution';
 import { type SecretValuesSource } from './scope-matchers';
 
 /** How long one resolve may take before the scope counts as unavailable. */
@@ -38,6 +39,11 @@ export class ResolvedSecretValues implements SecretValuesSource {
   ) {}
 
   async valuesOf(scope: Scope): Promise<string[]> {
+    return (await this.attributedValuesOf(scope)).map((entry) => entry.value);
+  }
+
+  /** Every value with its key, version and scope (exposure reports name them; the values never leave this process). */
+  async attributedValuesOf(scope: Scope): Promise<AttributedValue[]> {
     const { publicJwk, privateKey } = await generateReplyKeyPair({ ttlMs: 0 });
     const binding: ReplyBinding = {
       organizationId: scope.organizationId,
@@ -67,9 +73,21 @@ export class ResolvedSecretValues implements SecretValuesSource {
     }
     const resolved = (await decryptWithReplyKey(privateKey, reply.ciphertext as string)) as ResolvedSecretsJson | null;
     if (typeof resolved !== 'object' || resolved === null) throw new TypeError('resolve reply is not ResolvedSecrets');
+    const scopeOf = (value: string | undefined): AttributedValue['scope'] =>
+      value === 'customer' ? 'customer' : 'vendor';
     return [
-      ...Object.values(resolved.values ?? {}).map((entry) => entry.value ?? ''),
-      ...(resolved.history ?? []).map((entry) => entry.value ?? ''),
-    ].filter((value) => value.length > 0);
+      ...Object.entries(resolved.values ?? {}).map(([key, entry]) => ({
+        value: entry.value ?? '',
+        key,
+        version: entry.version ?? 0,
+        scope: scopeOf(entry.scope),
+      })),
+      ...(resolved.history ?? []).map((entry) => ({
+        value: entry.value ?? '',
+        key: entry.key ?? '',
+        version: entry.version ?? 0,
+        scope: scopeOf(entry.scope),
+      })),
+    ].filter((entry) => entry.value.length > 0);
   }
 }

@@ -1,10 +1,13 @@
 import { type RedactionMatcher, buildMatcher } from '@platform/redaction';
 import { DependencyError, PlatformError, type Scope } from '@platform/messaging';
+import { type AttributedValue, ExposureAttribution } from '../exposure/exposure-attribution';
 import { RedactionServiceError, RedactionServiceErrorCode } from '../redaction.error';
 
 /** Where a scope's values come from: every value, current and earlier versions, until purged. */
 export interface SecretValuesSource {
   valuesOf(scope: Scope): Promise<string[]>;
+  /** The same values with key, version and scope, when the source knows them: masked spans can then be attributed. */
+  attributedValuesOf?(scope: Scope): Promise<AttributedValue[]>;
 }
 
 /** Told about every build, for metrics and logs. */
@@ -74,6 +77,8 @@ export function scopeKey(scope: Scope): string {
  */
 export class ScopeMatchers {
   private readonly entries = new Map<string, ScopeEntry & { wantedAt: number }>();
+  /** Each matcher's attribution, when its source named the values; dropped with the matcher. */
+  private readonly attributions = new WeakMap<RedactionMatcher, ExposureAttribution>();
   private readonly clock: () => number;
   private readonly maxScopes: number;
   private readonly retryMinMs: number;
@@ -114,6 +119,11 @@ export class ScopeMatchers {
     if (!entry) return undefined;
     entry.wantedAt = this.clock();
     return this.currentMatcher(entry);
+  }
+
+  /** Which secret versions a span masked by `matcher` showed; undefined when its source did not name its values. */
+  attributionOf(matcher: RedactionMatcher): ExposureAttribution | undefined {
+    return this.attributions.get(matcher);
   }
 
   /** A change to a customer's secrets: that customer's scope only. */
@@ -210,8 +220,12 @@ export class ScopeMatchers {
     const startedAt = this.clock();
     const started = performance.now();
     try {
-      const values = await this.options.source.valuesOf(entry.scope);
-      entry.matcher = buildMatcher(values, { minLength: this.options.minLength });
+      const { source, minLength } = this.options;
+      const attributed = source.attributedValuesOf ? await source.attributedValuesOf(entry.scope) : undefined;
+      const values = attributed ? attributed.map((value) => value.value) : await source.valuesOf(entry.scope);
+      const matcher = buildMatcher(values, { minLength });
+      if (attributed) this.attributions.set(matcher, new ExposureAttribution(attributed, minLength));
+      entry.matcher = matcher;
       entry.builtAt = startedAt;
       entry.builtGeneration = generation;
       entry.failures = 0;

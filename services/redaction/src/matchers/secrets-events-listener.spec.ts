@@ -38,10 +38,21 @@ describe('matcherChangeOf', () => {
     expect(matcherChangeOf(event({ type, organizationId: 'acme' }))).toEqual({ kind: 'none' });
   });
 
-  it('ignores a deployment forgotten from the index: no value changes', () => {
-    expect(
-      matcherChangeOf(event({ type: 'DeploymentForgotten', organizationId: 'acme', customerOrganizationId: 'g' })),
-    ).toEqual({ kind: 'none' });
+  it.each(['DeploymentForgotten', 'SecretExpiring', 'SecretExpired', 'SecretExposed'])(
+    'ignores %s: no value changes (an exposure is this service reporting a masked value)',
+    (type) => {
+      expect(matcherChangeOf(event({ type, organizationId: 'acme', customerOrganizationId: 'g' }))).toEqual({
+        kind: 'none',
+      });
+    },
+  );
+
+  it.each(['SecretRolledBack', 'SecretRestored'])('rebuilds the scope on %s: a value came back', (type) => {
+    expect(matcherChangeOf(event({ type, organizationId: 'acme', customerOrganizationId: 'g' }))).toEqual({
+      kind: 'customer',
+      organizationId: 'acme',
+      customerOrganizationId: 'g',
+    });
   });
 
   it('treats a deletion like any change, and an unknown type too', () => {

@@ -12,7 +12,8 @@ export type MatcherChange =
 
 /**
  * Events that change no value: access records (one per resolve, this service's own included), key rotations, a
- * deployment forgotten from the index and expiry notices (an expired value is still masked).
+ * deployment forgotten from the index, expiry notices (an expired value is still masked) and exposures (this
+ * service's own reports: rebuilding on them would answer each masked line with a rebuild).
  */
 const VALUE_NEUTRAL_TYPES = new Set([
   'SecretValuesResolved',
@@ -21,6 +22,7 @@ const VALUE_NEUTRAL_TYPES = new Set([
   'DeploymentForgotten',
   'SecretExpiring',
   'SecretExpired',
+  'SecretExposed',
 ]);
 
 /**

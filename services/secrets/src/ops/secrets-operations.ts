@@ -3,6 +3,7 @@ import { DataKeyRing, MasterKeyRing } from '@platform/crypto';
 import { type CheckpointRebase, type PostgresEventStore, rebaseOutboxCheckpoint } from '@platform/event-store';
 import { deleteOrganizationKeys } from '../keys/data-key-guard';
 import { DATA_KEYS_REWRAPPED, DATA_KEY_ROTATED, type KeyEvent } from '../keys/key-events';
+import { SecretExposureProjection } from '../exposure/secret-exposure.projection';
 import { DeploymentIndexProjection } from '../secrets/deployment-index.projection';
 import { deleteOrganizationIdempotencyRecords } from '../secrets/idempotency';
 import { type EventMetadata, type OrganizationPurged } from '../secrets/secret';
@@ -22,6 +23,8 @@ export interface RebuildReport {
   readonly seconds: number;
   /** deployment_index's replay, run after secret_view's. */
   readonly deploymentIndex: { readonly events: number; readonly seconds: number };
+  /** secret_exposure's replay, run last. */
+  readonly secretExposure: { readonly events: number; readonly seconds: number };
 }
 
 export interface PurgeReport {
@@ -83,7 +86,8 @@ export class SecretsOperations {
   ): Promise<RebuildReport> {
     const view = await this.store.rebuildProjection(new SecretViewProjection(), { batchSize, onProgress });
     const deploymentIndex = await this.store.rebuildProjection(new DeploymentIndexProjection(), { batchSize });
-    return { ...view, deploymentIndex };
+    const secretExposure = await this.store.rebuildProjection(new SecretExposureProjection(), { batchSize });
+    return { ...view, deploymentIndex, secretExposure };
   }
 
   /**

@@ -36,7 +36,9 @@ async function rebuild(ops: SecretsOperations): Promise<void> {
   process.stdout.write(
     `rebuilt secret_view from ${report.events} events in ${report.seconds.toFixed(2)} s (${rate} events/s)\n` +
       `rebuilt deployment_index from ${report.deploymentIndex.events} events in ` +
-      `${report.deploymentIndex.seconds.toFixed(2)} s\n`,
+      `${report.deploymentIndex.seconds.toFixed(2)} s\n` +
+      `rebuilt secret_exposure from ${report.secretExposure.events} events in ` +
+      `${report.secretExposure.seconds.toFixed(2)} s\n`,
   );
 }
 

@@ -5,6 +5,7 @@ import { type JetStreamClient } from 'nats';
 import { type Actor, type EventMetadata, type SecretScope } from '../secrets/secret';
 import { organizationOfStream, parseSecretStreamId } from '../secrets/secret-stream';
 import { type ResolvedReference } from '../resolve/secret-resolver';
+import { SECRET_EXPOSED, type SecretExposedData } from '../exposure/secret-exposure';
 
 const encoder = new TextEncoder();
 
@@ -21,6 +22,20 @@ interface Addressed {
   /** SecretValuesResolved only, when the resolve named them (ARCHITECTURE.md §4). */
   readonly deploymentId?: string;
   readonly requestedBy?: Actor;
+  /** SecretExposed only: the sightings reported. */
+  readonly exposure?: Pick<SecretExposedData, 'version' | 'lineCount' | 'firstSeenAt' | 'lastSeenAt'>;
+}
+
+/** A SecretExposed event: the deployment's scope, the key seen as its one reference, and the sightings. */
+function exposureAddress(data: SecretExposedData): Addressed {
+  return {
+    organizationId: data.organizationId,
+    customerOrganizationId: data.customerOrganizationId,
+    key: data.key,
+    resolved: [{ key: data.key, version: data.version, scope: data.scope }],
+    deploymentId: data.deploymentId,
+    exposure: data,
+  };
 }
 
 /** Where an event belongs, from its data when it says so, else from its stream id. */
@@ -34,6 +49,7 @@ function addressOf(event: RecordedEvent): Addressed {
     deploymentId?: string;
     requestedBy?: Actor;
   };
+  if (event.type === SECRET_EXPOSED) return exposureAddress(event.data as SecretExposedData);
   const secret = parseSecretStreamId(event.streamId);
   if (secret) {
     return { ...secret.scope, key: secret.key, resolved: [] };
@@ -92,6 +108,12 @@ export function secretEventMessage(event: RecordedEvent): { subject: string; pay
     requestedBy: address.requestedBy && wireActor(address.requestedBy),
     deploymentId: address.deploymentId,
     ...lifecycleOf(event),
+    exposure: address.exposure && {
+      version: address.exposure.version,
+      firstSeenAt: timestampFromDate(new Date(address.exposure.firstSeenAt)),
+      lastSeenAt: timestampFromDate(new Date(address.exposure.lastSeenAt)),
+      lineCount: address.exposure.lineCount,
+    },
   });
   return {
     subject: `secrets.events.${address.organizationId}.${event.type}`,

@@ -1,4 +1,5 @@
 import { type RecordedEvent } from '@platform/event-store';
+import { type SecretExposure } from '../exposure/secret-exposure';
 import { type Actor, type EventMetadata, type SecretEvent, type SecretScope, isSecretEvent } from './secret';
 
 /** What a caller may see of a secret at one version: metadata only, never a value. */
@@ -14,6 +15,8 @@ export interface SecretSnapshot {
   readonly updatedBy: string;
   /** When the current value expires; absent, never (and while deleted). */
   readonly expiresAt?: string;
+  /** get and list only: the latest exposed version's sightings (`secret_exposure`), when one was ever exposed. */
+  readonly exposure?: SecretExposure;
 }
 
 /** One entry of `secrets.v1.history`. */

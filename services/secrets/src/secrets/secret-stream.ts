@@ -44,7 +44,12 @@ export function organizationStreamId(organizationId: string): string {
 /** The vendor organization a stream belongs to, for any stream the secrets service writes. */
 export function organizationOfStream(streamId: string): string | undefined {
   const [kind, organizationId] = streamId.split(':');
-  return kind === 'secret' || kind === 'access' || kind === 'organization' || kind === 'deployment' || kind === 'expiry'
+  return kind === 'secret' ||
+    kind === 'access' ||
+    kind === 'organization' ||
+    kind === 'deployment' ||
+    kind === 'expiry' ||
+    kind === 'exposure'
     ? organizationId
     : undefined;
 }

@@ -16,6 +16,8 @@ import {
   type GetSecretRequest,
   ListSecretsRequestSchema,
   type ListSecretsRequest,
+  ReportExposureRequestSchema,
+  type ReportExposureRequest,
   ResolveSecretsRequestSchema,
   type ResolveSecretsRequest,
   RestoreSecretRequestSchema,
@@ -34,6 +36,7 @@ import {
   RequestContext,
   headerOf,
 } from '@platform/messaging';
+import { ExposureLog } from '../exposure/exposure-log';
 import { SecretResolver } from '../resolve/secret-resolver';
 import { MAX_VALUE_BYTES } from './secret.decider';
 import { DeploymentIndex } from './deployment-index';
@@ -43,6 +46,7 @@ import {
   forgetDeploymentReply,
   historyReply,
   listReply,
+  reportExposureReply,
   resolveReply,
   secretReply,
   updateReply,
@@ -64,6 +68,7 @@ export class SecretsHandler {
     private readonly resolver: SecretResolver,
     private readonly deployments: DeploymentIndex,
     private readonly forwarded: ForwardedTokenVerifier,
+    private readonly exposures: ExposureLog,
   ) {}
 
   @MessagePattern('secrets.v1.create')
@@ -159,5 +164,13 @@ export class SecretsHandler {
     @RequestBody(ForgetDeploymentRequestSchema) request: ForgetDeploymentRequest,
   ): Promise<JsonObject> {
     return forgetDeploymentReply(await this.deployments.forget(principal, request));
+  }
+
+  @MessagePattern('secrets.v1.reportexposure')
+  async reportExposure(
+    @CurrentPrincipal() principal: Principal,
+    @RequestBody(ReportExposureRequestSchema) request: ReportExposureRequest,
+  ): Promise<JsonObject> {
+    return reportExposureReply(await this.exposures.report(principal, request));
   }
 }

@@ -7,6 +7,7 @@ export class SecretsMetrics {
   readonly duration: Histogram<'subject'>;
   readonly resolvedValues: Counter;
   readonly integrityFailures: Counter<'reason'>;
+  readonly exposures: Counter<'scope'>;
 
   constructor(registry: Registry, cache: ValueCache) {
     this.requests = new Counter({
@@ -31,6 +32,12 @@ export class SecretsMetrics {
       name: 'secrets_integrity_failures_total',
       help: 'Stored values withheld because their ciphertext failed its digest or binding check, by reason',
       labelNames: ['reason'],
+      registers: [registry],
+    });
+    this.exposures = new Counter({
+      name: 'secrets_exposures_total',
+      help: 'SecretExposed events recorded (a value seen in a deployment log), by whose key it was: vendor or customer',
+      labelNames: ['scope'],
       registers: [registry],
     });
     new Gauge({

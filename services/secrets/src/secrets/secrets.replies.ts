@@ -5,6 +5,7 @@ import {
   ListDeploymentsResponseSchema,
   GetSecretHistoryResponseSchema,
   ListSecretsResponseSchema,
+  ReportExposureResponseSchema,
   SecretSchema,
   UpdateSecretResponseSchema,
   toWireJson,
@@ -32,6 +33,14 @@ function secretMessage(snapshot: SecretSnapshot) {
     updatedAt: timestamp(snapshot.updatedAt),
     updatedBy: snapshot.updatedBy,
     expiresAt: snapshot.expiresAt === undefined ? undefined : timestamp(snapshot.expiresAt),
+    // The current version's value was seen in a deployment's log.
+    exposed: snapshot.exposure?.version === snapshot.version ? true : undefined,
+    exposure: snapshot.exposure && {
+      version: snapshot.exposure.version,
+      firstSeenAt: timestamp(snapshot.exposure.firstSeenAt),
+      lastSeenAt: timestamp(snapshot.exposure.lastSeenAt),
+      lineCount: snapshot.exposure.lineCount,
+    },
   };
 }
 
@@ -91,6 +100,10 @@ export function historyReply(versions: readonly SecretHistoryEntry[]): JsonObjec
 /** `ResolveSecretsResponse` as its wire JSON, built directly: every field is always present, so no message is needed. */
 export function resolveReply(result: ResolveResult): JsonObject {
   return { ciphertext: result.ciphertext, missing: [...result.missing], signature: result.signature };
+}
+
+export function reportExposureReply(report: { eventId: string }): JsonObject {
+  return toWireJson(ReportExposureResponseSchema, { eventId: report.eventId });
 }
 
 export function deploymentsReply(page: DeploymentPage): JsonObject {

@@ -44,6 +44,11 @@ import { SecretsError, SecretsErrorCode } from './secrets.error';
 import { type AffectedDeployments, affectedDeployments } from './deployment-index.affected';
 import { SecretVersionsRepository } from './secret-versions.repository';
 import { assertTargetVersion, lastValueVersion, recoverValue } from './value-recovery';
+import {
+  EXPOSURE_COLUMNS,
+  type ExposureColumns,
+  SECRET_VIEW_WITH_EXPOSURE,
+} from '../exposure/secret-exposure.repository';
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
@@ -79,7 +84,7 @@ export interface SecretPage {
   readonly nextPageToken?: string;
 }
 
-interface ViewRow {
+interface ViewRow extends ExposureColumns {
   readonly stream_id: string;
   readonly organization_id: string;
   readonly customer_id: string;
@@ -92,10 +97,10 @@ interface ViewRow {
   readonly expires_ms: number | null;
 }
 
-const VIEW_COLUMNS = `stream_id, organization_id, customer_id, key, version,
+const VIEW_COLUMNS = `stream_id, organization_id, customer_id, key, secret_view.version,
   extract(epoch from created_at) * 1000 as created_ms, created_by,
   extract(epoch from updated_at) * 1000 as updated_ms, updated_by,
-  extract(epoch from expires_at) * 1000 as expires_ms`;
+  extract(epoch from expires_at) * 1000 as expires_ms, ${EXPOSURE_COLUMNS}`;
 
 function isoOf(epochMs: number | string): string {
   return new Date(Math.round(Number(epochMs))).toISOString();
@@ -113,6 +118,15 @@ function snapshotOfRow(row: ViewRow): SecretSnapshot {
     updatedAt: isoOf(row.updated_ms),
     updatedBy: row.updated_by,
     ...(row.expires_ms === null ? {} : { expiresAt: isoOf(row.expires_ms) }),
+    exposure:
+      row.exposed_version === null
+        ? undefined
+        : {
+            version: row.exposed_version,
+            firstSeenAt: isoOf(row.exposed_first_ms ?? 0),
+            lastSeenAt: isoOf(row.exposed_last_ms ?? 0),
+            lineCount: Number(row.exposed_lines),
+          },
   };
 }
 
@@ -365,7 +379,7 @@ export class SecretsService {
     const scope = userScope(principal, request.customerOrganizationId);
     assertValidKey(request.key);
     const [row] = await this.store.query<ViewRow>(
-      `select ${VIEW_COLUMNS} from secret_view
+      `select ${VIEW_COLUMNS} from ${SECRET_VIEW_WITH_EXPOSURE}
        where organization_id = $1 and customer_id = $2 and key = $3 and not deleted`,
       [scope.organizationId, scope.customerOrganizationId ?? '', request.key],
       { prepared: true },
@@ -394,7 +408,7 @@ export class SecretsService {
       conditions.push(`(customer_id, key) > ($${params.length - 1}, $${params.length})`);
     }
     const rows = await this.store.query<ViewRow>(
-      `select ${VIEW_COLUMNS} from secret_view where ${conditions.join(' and ')}
+      `select ${VIEW_COLUMNS} from ${SECRET_VIEW_WITH_EXPOSURE} where ${conditions.join(' and ')}
        order by customer_id, key limit $2`,
       params,
       // Four texts at most: with or without the customer filter and the page token.

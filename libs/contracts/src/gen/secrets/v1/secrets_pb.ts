@@ -13,7 +13,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file secrets/v1/secrets.proto.
  */
 export const file_secrets_v1_secrets: GenFile = /*@__PURE__*/
-  fileDesc("ChhzZWNyZXRzL3YxL3NlY3JldHMucHJvdG8SCnNlY3JldHMudjEizQIKBlNlY3JldBIKCgJpZBgBIAEoCRILCgNrZXkYAiABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAMgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgEIAEoCUIEiLUYAUgAiAEBEg8KB3ZlcnNpb24YBSABKA0SLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp1cGRhdGVkX2J5GAkgASgJEi4KCmV4cGlyZXNfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiLwoFQWN0b3ISCwoDc3ViGAEgASgJEgsKA29yZxgCIAEoCRIMCgRyb2xlGAMgASgJIj4KD1NlY3JldFJlZmVyZW5jZRILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDRINCgVzY29wZRgDIAEoCSKdAQoTQ3JlYXRlU2VjcmV0UmVxdWVzdBILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAMgASgJSACIAQESFwoKZXhwaXJlc19hdBgEIAEoCUgBiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCDQoLX2V4cGlyZXNfYXQi0QEKE1VwZGF0ZVNlY3JldFJlcXVlc3QSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgDIAEoCUgAiAEBEh0KEGV4cGVjdGVkX3ZlcnNpb24YBCABKA1IAYgBARIXCgpleHBpcmVzX2F0GAUgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbkINCgtfZXhwaXJlc19hdCLYAQoVUm9sbGJhY2tTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRISCgp0b192ZXJzaW9uGAIgASgNEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgDIAEoCUgAiAEBEh0KEGV4cGVjdGVkX3ZlcnNpb24YBCABKA1IAYgBARIXCgpleHBpcmVzX2F0GAUgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbkINCgtfZXhwaXJlc19hdCLDAQoUUmVzdG9yZVNlY3JldFJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBEh0KEGV4cGVjdGVkX3ZlcnNpb24YAyABKA1IAYgBARIXCgpleHBpcmVzX2F0GAQgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbkINCgtfZXhwaXJlc19hdCKaAwoUVXBkYXRlU2VjcmV0UmVzcG9uc2USCgoCaWQYASABKAkSCwoDa2V5GAIgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgDIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYBCABKAlCBIi1GAFIAIgBARIPCgd2ZXJzaW9uGAUgASgNEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWF0ZWRfYnkYByABKAkSLgoKdXBkYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKdXBkYXRlZF9ieRgJIAEoCRI9ChRhZmZlY3RlZF9kZXBsb3ltZW50cxgKIAEoCzIfLnNlY3JldHMudjEuQWZmZWN0ZWREZXBsb3ltZW50cxIuCgpleHBpcmVzX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIrgBChNEZWxldGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAIgBARIdChBleHBlY3RlZF92ZXJzaW9uGAMgASgNSAGIAQESEgoFZm9yY2UYBCABKAhIAogBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQhMKEV9leHBlY3RlZF92ZXJzaW9uQggKBl9mb3JjZSKjAQoURGVsZXRlU2VjcmV0UmVzcG9uc2USCwoDa2V5GAEgASgJEg8KB3ZlcnNpb24YAiABKA0SLgoKZGVsZXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPQoUYWZmZWN0ZWRfZGVwbG95bWVudHMYBCABKAsyHy5zZWNyZXRzLnYxLkFmZmVjdGVkRGVwbG95bWVudHMiWQoTQWZmZWN0ZWREZXBsb3ltZW50cxINCgVjb3VudBgBIAEoDRIzCgtkZXBsb3ltZW50cxgCIAMoCzIeLnNlY3JldHMudjEuQWZmZWN0ZWREZXBsb3ltZW50IqsBChJBZmZlY3RlZERlcGxveW1lbnQSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlCBIi1GAFIAIgBARI0ChBsYXN0X3JlbmRlcmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkImMKEEdldFNlY3JldFJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQipgEKEkxpc3RTZWNyZXRzUmVxdWVzdBIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYASABKAlIAIgBARIWCglwYWdlX3NpemUYAiABKA1IAYgBARIXCgpwYWdlX3Rva2VuGAMgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEIMCgpfcGFnZV9zaXplQg0KC19wYWdlX3Rva2VuImwKE0xpc3RTZWNyZXRzUmVzcG9uc2USIwoHc2VjcmV0cxgBIAMoCzISLnNlY3JldHMudjEuU2VjcmV0EhwKD25leHRfcGFnZV90b2tlbhgCIAEoCUgAiAEBQhIKEF9uZXh0X3BhZ2VfdG9rZW4iagoXR2V0U2VjcmV0SGlzdG9yeVJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiTAoYR2V0U2VjcmV0SGlzdG9yeVJlc3BvbnNlEjAKCHZlcnNpb25zGAEgAygLMh4uc2VjcmV0cy52MS5TZWNyZXRIaXN0b3J5RW50cnki4gEKElNlY3JldEhpc3RvcnlFbnRyeRIPCgd2ZXJzaW9uGAEgASgNEgwKBHR5cGUYAiABKAkSLwoLb2NjdXJyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiAKBWFjdG9yGAQgASgLMhEuc2VjcmV0cy52MS5BY3RvchIZCgxmcm9tX3ZlcnNpb24YBSABKA1IAIgBARIuCgpleHBpcmVzX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIPCg1fZnJvbV92ZXJzaW9uIo8EChVSZXNvbHZlU2VjcmV0c1JlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBEgwKBGtleXMYAyADKAkSHAoPaW5jbHVkZV9oaXN0b3J5GAQgASgISAGIAQESOQoEcGlucxgFIAMoCzIrLnNlY3JldHMudjEuUmVzb2x2ZVNlY3JldHNSZXF1ZXN0LlBpbnNFbnRyeRIqCglyZXBseV9rZXkYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhoKDW1ldGFkYXRhX29ubHkYByABKAhIAogBARIaCg1jdXN0b21lcl9vbmx5GAggASgISAOIAQESDQoFbm9uY2UYCSABKAkSGgoNZGVwbG95bWVudF9pZBgKIAEoCUgEiAEBEhoKDWFsbG93X2V4cGlyZWQYCyABKAhIBYgBARorCglQaW5zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4AUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQhIKEF9pbmNsdWRlX2hpc3RvcnlCEAoOX21ldGFkYXRhX29ubHlCEAoOX2N1c3RvbWVyX29ubHlCEAoOX2RlcGxveW1lbnRfaWRCEAoOX2FsbG93X2V4cGlyZWQiUAoWUmVzb2x2ZVNlY3JldHNSZXNwb25zZRISCgpjaXBoZXJ0ZXh0GAEgASgJEg8KB21pc3NpbmcYAiADKAkSEQoJc2lnbmF0dXJlGAMgASgJIskCCg9SZXNvbHZlZFNlY3JldHMSNwoGdmFsdWVzGAEgAygLMicuc2VjcmV0cy52MS5SZXNvbHZlZFNlY3JldHMuVmFsdWVzRW50cnkSLAoHaGlzdG9yeRgCIAMoCzIbLnNlY3JldHMudjEuSGlzdG9yaWNhbFZhbHVlEjkKB2V4cGlyZWQYAyADKAsyKC5zZWNyZXRzLnYxLlJlc29sdmVkU2VjcmV0cy5FeHBpcmVkRW50cnkaSAoLVmFsdWVzRW50cnkSCwoDa2V5GAEgASgJEigKBXZhbHVlGAIgASgLMhkuc2VjcmV0cy52MS5SZXNvbHZlZFZhbHVlOgI4ARpKCgxFeHBpcmVkRW50cnkSCwoDa2V5GAEgASgJEikKBXZhbHVlGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDoCOAEiPgoNUmVzb2x2ZWRWYWx1ZRINCgV2YWx1ZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEg0KBXNjb3BlGAMgASgJIk0KD0hpc3RvcmljYWxWYWx1ZRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAkSDwoHdmVyc2lvbhgDIAEoDRINCgVzY29wZRgEIAEoCSKaAgoWTGlzdERlcGxveW1lbnRzUmVxdWVzdBIQCgNrZXkYASABKAlIAIgBARIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAYgBARIaCg1kZXBsb3ltZW50X2lkGAMgASgJSAKIAQESFwoKc3RhbGVfb25seRgEIAEoCEgDiAEBEhYKCXBhZ2Vfc2l6ZRgFIAEoDUgEiAEBEhcKCnBhZ2VfdG9rZW4YBiABKAlIBYgBAUIGCgRfa2V5QhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCEAoOX2RlcGxveW1lbnRfaWRCDQoLX3N0YWxlX29ubHlCDAoKX3BhZ2Vfc2l6ZUINCgtfcGFnZV90b2tlbiJ4ChdMaXN0RGVwbG95bWVudHNSZXNwb25zZRIrCgtkZXBsb3ltZW50cxgBIAMoCzIWLnNlY3JldHMudjEuRGVwbG95bWVudBIcCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlIAIgBAUISChBfbmV4dF9wYWdlX3Rva2VuIpACCgpEZXBsb3ltZW50EhUKDWRlcGxveW1lbnRfaWQYASABKAkSKwoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJQgSItRgBSACIAQESNAoQbGFzdF9yZW5kZXJlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoMcmVxdWVzdGVkX2J5GAQgASgLMhEuc2VjcmV0cy52MS5BY3RvchIzCgpyZWZlcmVuY2VzGAUgAygLMh8uc2VjcmV0cy52MS5EZXBsb3ltZW50UmVmZXJlbmNlEg0KBXN0YWxlGAYgASgIQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiawoTRGVwbG95bWVudFJlZmVyZW5jZRILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDRINCgVzY29wZRgDIAEoCRIWCg5sYXRlc3RfdmVyc2lvbhgEIAEoDRIPCgdkZWxldGVkGAUgASgIInQKF0ZvcmdldERlcGxveW1lbnRSZXF1ZXN0EhUKDWRlcGxveW1lbnRfaWQYASABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJSACIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCKtAQoYRm9yZ2V0RGVwbG95bWVudFJlc3BvbnNlEhUKDWRlcGxveW1lbnRfaWQYASABKAkSKwoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJQgSItRgBSACIAQESMAoMZm9yZ290dGVuX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIuIECgtTZWNyZXRFdmVudBIQCghldmVudF9pZBgBIAEoCRIMCgR0eXBlGAIgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgDIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYBCABKAlCBIi1GAFIAIgBARIWCgNrZXkYBSABKAlCBIi1GAFIAYgBARIPCgd2ZXJzaW9uGAYgASgNEiAKBWFjdG9yGAcgASgLMhEuc2VjcmV0cy52MS5BY3RvchIvCgtvY2N1cnJlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIcG9zaXRpb24YCSABKAESLQoIcmVzb2x2ZWQYCiADKAsyGy5zZWNyZXRzLnYxLlNlY3JldFJlZmVyZW5jZRIZCgx2YWx1ZV9kaWdlc3QYCyABKAlIAogBARInCgxyZXF1ZXN0ZWRfYnkYDCABKAsyES5zZWNyZXRzLnYxLkFjdG9yEhoKDWRlcGxveW1lbnRfaWQYDSABKAlIA4gBARIuCgpleHBpcmVzX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaCg12YWx1ZV92ZXJzaW9uGA8gASgNSASIAQESGQoMZnJvbV92ZXJzaW9uGBAgASgNSAWIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEIGCgRfa2V5Qg8KDV92YWx1ZV9kaWdlc3RCEAoOX2RlcGxveW1lbnRfaWRCEAoOX3ZhbHVlX3ZlcnNpb25CDwoNX2Zyb21fdmVyc2lvbjLqBgoOU2VjcmV0c1NlcnZpY2USPQoGQ3JlYXRlEh8uc2VjcmV0cy52MS5DcmVhdGVTZWNyZXRSZXF1ZXN0GhIuc2VjcmV0cy52MS5TZWNyZXQSSwoGVXBkYXRlEh8uc2VjcmV0cy52MS5VcGRhdGVTZWNyZXRSZXF1ZXN0GiAuc2VjcmV0cy52MS5VcGRhdGVTZWNyZXRSZXNwb25zZRJLCgZEZWxldGUSHy5zZWNyZXRzLnYxLkRlbGV0ZVNlY3JldFJlcXVlc3QaIC5zZWNyZXRzLnYxLkRlbGV0ZVNlY3JldFJlc3BvbnNlEjcKA0dldBIcLnNlY3JldHMudjEuR2V0U2VjcmV0UmVxdWVzdBoSLnNlY3JldHMudjEuU2VjcmV0EkcKBExpc3QSHi5zZWNyZXRzLnYxLkxpc3RTZWNyZXRzUmVxdWVzdBofLnNlY3JldHMudjEuTGlzdFNlY3JldHNSZXNwb25zZRJUCgdIaXN0b3J5EiMuc2VjcmV0cy52MS5HZXRTZWNyZXRIaXN0b3J5UmVxdWVzdBokLnNlY3JldHMudjEuR2V0U2VjcmV0SGlzdG9yeVJlc3BvbnNlElAKB1Jlc29sdmUSIS5zZWNyZXRzLnYxLlJlc29sdmVTZWNyZXRzUmVxdWVzdBoiLnNlY3JldHMudjEuUmVzb2x2ZVNlY3JldHNSZXNwb25zZRJWCgtEZXBsb3ltZW50cxIiLnNlY3JldHMudjEuTGlzdERlcGxveW1lbnRzUmVxdWVzdBojLnNlY3JldHMudjEuTGlzdERlcGxveW1lbnRzUmVzcG9uc2USXQoQRm9yZ2V0RGVwbG95bWVudBIjLnNlY3JldHMudjEuRm9yZ2V0RGVwbG95bWVudFJlcXVlc3QaJC5zZWNyZXRzLnYxLkZvcmdldERlcGxveW1lbnRSZXNwb25zZRJPCghSb2xsYmFjaxIhLnNlY3JldHMudjEuUm9sbGJhY2tTZWNyZXRSZXF1ZXN0GiAuc2VjcmV0cy52MS5VcGRhdGVTZWNyZXRSZXNwb25zZRJNCgdSZXN0b3JlEiAuc2VjcmV0cy52MS5SZXN0b3JlU2VjcmV0UmVxdWVzdBogLnNlY3JldHMudjEuVXBkYXRlU2VjcmV0UmVzcG9uc2ViBnByb3RvMw", [file_common_v1_options, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChhzZWNyZXRzL3YxL3NlY3JldHMucHJvdG8SCnNlY3JldHMudjEinQMKBlNlY3JldBIKCgJpZBgBIAEoCRILCgNrZXkYAiABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAMgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgEIAEoCUIEiLUYAUgAiAEBEg8KB3ZlcnNpb24YBSABKA0SLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp1cGRhdGVkX2J5GAkgASgJEi4KCmV4cGlyZXNfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKB2V4cG9zZWQYCyABKAhIAYgBARIsCghleHBvc3VyZRgMIAEoCzIaLnNlY3JldHMudjEuU2VjcmV0RXhwb3N1cmVCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEIKCghfZXhwb3NlZCKaAQoOU2VjcmV0RXhwb3N1cmUSDwoHdmVyc2lvbhgBIAEoDRIxCg1maXJzdF9zZWVuX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3NlZW5fYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmxpbmVfY291bnQYBCABKA0iLwoFQWN0b3ISCwoDc3ViGAEgASgJEgsKA29yZxgCIAEoCRIMCgRyb2xlGAMgASgJIj4KD1NlY3JldFJlZmVyZW5jZRILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDRINCgVzY29wZRgDIAEoCSKdAQoTQ3JlYXRlU2VjcmV0UmVxdWVzdBILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAMgASgJSACIAQESFwoKZXhwaXJlc19hdBgEIAEoCUgBiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCDQoLX2V4cGlyZXNfYXQi0QEKE1VwZGF0ZVNlY3JldFJlcXVlc3QSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgDIAEoCUgAiAEBEh0KEGV4cGVjdGVkX3ZlcnNpb24YBCABKA1IAYgBARIXCgpleHBpcmVzX2F0GAUgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbkINCgtfZXhwaXJlc19hdCLYAQoVUm9sbGJhY2tTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRISCgp0b192ZXJzaW9uGAIgASgNEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgDIAEoCUgAiAEBEh0KEGV4cGVjdGVkX3ZlcnNpb24YBCABKA1IAYgBARIXCgpleHBpcmVzX2F0GAUgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbkINCgtfZXhwaXJlc19hdCLDAQoUUmVzdG9yZVNlY3JldFJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBEh0KEGV4cGVjdGVkX3ZlcnNpb24YAyABKA1IAYgBARIXCgpleHBpcmVzX2F0GAQgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbkINCgtfZXhwaXJlc19hdCKaAwoUVXBkYXRlU2VjcmV0UmVzcG9uc2USCgoCaWQYASABKAkSCwoDa2V5GAIgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgDIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYBCABKAlCBIi1GAFIAIgBARIPCgd2ZXJzaW9uGAUgASgNEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWF0ZWRfYnkYByABKAkSLgoKdXBkYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKdXBkYXRlZF9ieRgJIAEoCRI9ChRhZmZlY3RlZF9kZXBsb3ltZW50cxgKIAEoCzIfLnNlY3JldHMudjEuQWZmZWN0ZWREZXBsb3ltZW50cxIuCgpleHBpcmVzX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIrgBChNEZWxldGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAIgBARIdChBleHBlY3RlZF92ZXJzaW9uGAMgASgNSAGIAQESEgoFZm9yY2UYBCABKAhIAogBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQhMKEV9leHBlY3RlZF92ZXJzaW9uQggKBl9mb3JjZSKjAQoURGVsZXRlU2VjcmV0UmVzcG9uc2USCwoDa2V5GAEgASgJEg8KB3ZlcnNpb24YAiABKA0SLgoKZGVsZXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPQoUYWZmZWN0ZWRfZGVwbG95bWVudHMYBCABKAsyHy5zZWNyZXRzLnYxLkFmZmVjdGVkRGVwbG95bWVudHMiWQoTQWZmZWN0ZWREZXBsb3ltZW50cxINCgVjb3VudBgBIAEoDRIzCgtkZXBsb3ltZW50cxgCIAMoCzIeLnNlY3JldHMudjEuQWZmZWN0ZWREZXBsb3ltZW50IqsBChJBZmZlY3RlZERlcGxveW1lbnQSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlCBIi1GAFIAIgBARI0ChBsYXN0X3JlbmRlcmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkImMKEEdldFNlY3JldFJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQipgEKEkxpc3RTZWNyZXRzUmVxdWVzdBIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYASABKAlIAIgBARIWCglwYWdlX3NpemUYAiABKA1IAYgBARIXCgpwYWdlX3Rva2VuGAMgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEIMCgpfcGFnZV9zaXplQg0KC19wYWdlX3Rva2VuImwKE0xpc3RTZWNyZXRzUmVzcG9uc2USIwoHc2VjcmV0cxgBIAMoCzISLnNlY3JldHMudjEuU2VjcmV0EhwKD25leHRfcGFnZV90b2tlbhgCIAEoCUgAiAEBQhIKEF9uZXh0X3BhZ2VfdG9rZW4iagoXR2V0U2VjcmV0SGlzdG9yeVJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiTAoYR2V0U2VjcmV0SGlzdG9yeVJlc3BvbnNlEjAKCHZlcnNpb25zGAEgAygLMh4uc2VjcmV0cy52MS5TZWNyZXRIaXN0b3J5RW50cnki4gEKElNlY3JldEhpc3RvcnlFbnRyeRIPCgd2ZXJzaW9uGAEgASgNEgwKBHR5cGUYAiABKAkSLwoLb2NjdXJyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiAKBWFjdG9yGAQgASgLMhEuc2VjcmV0cy52MS5BY3RvchIZCgxmcm9tX3ZlcnNpb24YBSABKA1IAIgBARIuCgpleHBpcmVzX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIPCg1fZnJvbV92ZXJzaW9uIo8EChVSZXNvbHZlU2VjcmV0c1JlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBEgwKBGtleXMYAyADKAkSHAoPaW5jbHVkZV9oaXN0b3J5GAQgASgISAGIAQESOQoEcGlucxgFIAMoCzIrLnNlY3JldHMudjEuUmVzb2x2ZVNlY3JldHNSZXF1ZXN0LlBpbnNFbnRyeRIqCglyZXBseV9rZXkYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhoKDW1ldGFkYXRhX29ubHkYByABKAhIAogBARIaCg1jdXN0b21lcl9vbmx5GAggASgISAOIAQESDQoFbm9uY2UYCSABKAkSGgoNZGVwbG95bWVudF9pZBgKIAEoCUgEiAEBEhoKDWFsbG93X2V4cGlyZWQYCyABKAhIBYgBARorCglQaW5zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4AUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQhIKEF9pbmNsdWRlX2hpc3RvcnlCEAoOX21ldGFkYXRhX29ubHlCEAoOX2N1c3RvbWVyX29ubHlCEAoOX2RlcGxveW1lbnRfaWRCEAoOX2FsbG93X2V4cGlyZWQiUAoWUmVzb2x2ZVNlY3JldHNSZXNwb25zZRISCgpjaXBoZXJ0ZXh0GAEgASgJEg8KB21pc3NpbmcYAiADKAkSEQoJc2lnbmF0dXJlGAMgASgJIskCCg9SZXNvbHZlZFNlY3JldHMSNwoGdmFsdWVzGAEgAygLMicuc2VjcmV0cy52MS5SZXNvbHZlZFNlY3JldHMuVmFsdWVzRW50cnkSLAoHaGlzdG9yeRgCIAMoCzIbLnNlY3JldHMudjEuSGlzdG9yaWNhbFZhbHVlEjkKB2V4cGlyZWQYAyADKAsyKC5zZWNyZXRzLnYxLlJlc29sdmVkU2VjcmV0cy5FeHBpcmVkRW50cnkaSAoLVmFsdWVzRW50cnkSCwoDa2V5GAEgASgJEigKBXZhbHVlGAIgASgLMhkuc2VjcmV0cy52MS5SZXNvbHZlZFZhbHVlOgI4ARpKCgxFeHBpcmVkRW50cnkSCwoDa2V5GAEgASgJEikKBXZhbHVlGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDoCOAEiPgoNUmVzb2x2ZWRWYWx1ZRINCgV2YWx1ZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEg0KBXNjb3BlGAMgASgJIk0KD0hpc3RvcmljYWxWYWx1ZRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAkSDwoHdmVyc2lvbhgDIAEoDRINCgVzY29wZRgEIAEoCSKaAgoWTGlzdERlcGxveW1lbnRzUmVxdWVzdBIQCgNrZXkYASABKAlIAIgBARIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAYgBARIaCg1kZXBsb3ltZW50X2lkGAMgASgJSAKIAQESFwoKc3RhbGVfb25seRgEIAEoCEgDiAEBEhYKCXBhZ2Vfc2l6ZRgFIAEoDUgEiAEBEhcKCnBhZ2VfdG9rZW4YBiABKAlIBYgBAUIGCgRfa2V5QhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCEAoOX2RlcGxveW1lbnRfaWRCDQoLX3N0YWxlX29ubHlCDAoKX3BhZ2Vfc2l6ZUINCgtfcGFnZV90b2tlbiJ4ChdMaXN0RGVwbG95bWVudHNSZXNwb25zZRIrCgtkZXBsb3ltZW50cxgBIAMoCzIWLnNlY3JldHMudjEuRGVwbG95bWVudBIcCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlIAIgBAUISChBfbmV4dF9wYWdlX3Rva2VuIpACCgpEZXBsb3ltZW50EhUKDWRlcGxveW1lbnRfaWQYASABKAkSKwoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJQgSItRgBSACIAQESNAoQbGFzdF9yZW5kZXJlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoMcmVxdWVzdGVkX2J5GAQgASgLMhEuc2VjcmV0cy52MS5BY3RvchIzCgpyZWZlcmVuY2VzGAUgAygLMh8uc2VjcmV0cy52MS5EZXBsb3ltZW50UmVmZXJlbmNlEg0KBXN0YWxlGAYgASgIQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiawoTRGVwbG95bWVudFJlZmVyZW5jZRILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDRINCgVzY29wZRgDIAEoCRIWCg5sYXRlc3RfdmVyc2lvbhgEIAEoDRIPCgdkZWxldGVkGAUgASgIInQKF0ZvcmdldERlcGxveW1lbnRSZXF1ZXN0EhUKDWRlcGxveW1lbnRfaWQYASABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJSACIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCKtAQoYRm9yZ2V0RGVwbG95bWVudFJlc3BvbnNlEhUKDWRlcGxveW1lbnRfaWQYASABKAkSKwoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJQgSItRgBSACIAQESMAoMZm9yZ290dGVuX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIrECChVSZXBvcnRFeHBvc3VyZVJlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBEhUKDWRlcGxveW1lbnRfaWQYAyABKAkSCwoDa2V5GAQgASgJEg0KBXNjb3BlGAUgASgJEg8KB3ZlcnNpb24YBiABKA0SEgoKbGluZV9jb3VudBgHIAEoDRIxCg1maXJzdF9zZWVuX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3NlZW5fYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiKgoWUmVwb3J0RXhwb3N1cmVSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCSLFAgoQRGVwbG95bWVudHNTdGFsZRIQCghldmVudF9pZBgBIAEoCRIXCg9vcmdhbml6YXRpb25faWQYAiABKAkSKwoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAMgASgJQgSItRgBSACIAQESCwoDa2V5GAQgASgJEg0KBXNjb3BlGAUgASgJEg8KB3ZlcnNpb24YBiABKA0SDwoHZGVsZXRlZBgHIAEoCBIvCgtvY2N1cnJlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoLZGVwbG95bWVudHMYCSADKAsyGy5zZWNyZXRzLnYxLlN0YWxlRGVwbG95bWVudBIMCgRwYXJ0GAogASgNEg0KBXBhcnRzGAsgASgNQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQieAoPU3RhbGVEZXBsb3ltZW50EhUKDWRlcGxveW1lbnRfaWQYASABKAkSGAoQcmVjZWl2ZWRfdmVyc2lvbhgCIAEoDRI0ChBsYXN0X3JlbmRlcmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKQBQoLU2VjcmV0RXZlbnQSEAoIZXZlbnRfaWQYASABKAkSDAoEdHlwZRgCIAEoCRIXCg9vcmdhbml6YXRpb25faWQYAyABKAkSKwoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAQgASgJQgSItRgBSACIAQESFgoDa2V5GAUgASgJQgSItRgBSAGIAQESDwoHdmVyc2lvbhgGIAEoDRIgCgVhY3RvchgHIAEoCzIRLnNlY3JldHMudjEuQWN0b3ISLwoLb2NjdXJyZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHBvc2l0aW9uGAkgASgBEi0KCHJlc29sdmVkGAogAygLMhsuc2VjcmV0cy52MS5TZWNyZXRSZWZlcmVuY2USGQoMdmFsdWVfZGlnZXN0GAsgASgJSAKIAQESJwoMcmVxdWVzdGVkX2J5GAwgASgLMhEuc2VjcmV0cy52MS5BY3RvchIaCg1kZXBsb3ltZW50X2lkGA0gASgJSAOIAQESLgoKZXhwaXJlc19hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGgoNdmFsdWVfdmVyc2lvbhgPIAEoDUgEiAEBEhkKDGZyb21fdmVyc2lvbhgQIAEoDUgFiAEBEiwKCGV4cG9zdXJlGBEgASgLMhouc2VjcmV0cy52MS5TZWNyZXRFeHBvc3VyZUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQgYKBF9rZXlCDwoNX3ZhbHVlX2RpZ2VzdEIQCg5fZGVwbG95bWVudF9pZEIQCg5fdmFsdWVfdmVyc2lvbkIPCg1fZnJvbV92ZXJzaW9uMsMHCg5TZWNyZXRzU2VydmljZRI9CgZDcmVhdGUSHy5zZWNyZXRzLnYxLkNyZWF0ZVNlY3JldFJlcXVlc3QaEi5zZWNyZXRzLnYxLlNlY3JldBJLCgZVcGRhdGUSHy5zZWNyZXRzLnYxLlVwZGF0ZVNlY3JldFJlcXVlc3QaIC5zZWNyZXRzLnYxLlVwZGF0ZVNlY3JldFJlc3BvbnNlEksKBkRlbGV0ZRIfLnNlY3JldHMudjEuRGVsZXRlU2VjcmV0UmVxdWVzdBogLnNlY3JldHMudjEuRGVsZXRlU2VjcmV0UmVzcG9uc2USNwoDR2V0Ehwuc2VjcmV0cy52MS5HZXRTZWNyZXRSZXF1ZXN0GhIuc2VjcmV0cy52MS5TZWNyZXQSRwoETGlzdBIeLnNlY3JldHMudjEuTGlzdFNlY3JldHNSZXF1ZXN0Gh8uc2VjcmV0cy52MS5MaXN0U2VjcmV0c1Jlc3BvbnNlElQKB0hpc3RvcnkSIy5zZWNyZXRzLnYxLkdldFNlY3JldEhpc3RvcnlSZXF1ZXN0GiQuc2VjcmV0cy52MS5HZXRTZWNyZXRIaXN0b3J5UmVzcG9uc2USUAoHUmVzb2x2ZRIhLnNlY3JldHMudjEuUmVzb2x2ZVNlY3JldHNSZXF1ZXN0GiIuc2VjcmV0cy52MS5SZXNvbHZlU2VjcmV0c1Jlc3BvbnNlElYKC0RlcGxveW1lbnRzEiIuc2VjcmV0cy52MS5MaXN0RGVwbG95bWVudHNSZXF1ZXN0GiMuc2VjcmV0cy52MS5MaXN0RGVwbG95bWVudHNSZXNwb25zZRJdChBGb3JnZXREZXBsb3ltZW50EiMuc2VjcmV0cy52MS5Gb3JnZXREZXBsb3ltZW50UmVxdWVzdBokLnNlY3JldHMudjEuRm9yZ2V0RGVwbG95bWVudFJlc3BvbnNlEk8KCFJvbGxiYWNrEiEuc2VjcmV0cy52MS5Sb2xsYmFja1NlY3JldFJlcXVlc3QaIC5zZWNyZXRzLnYxLlVwZGF0ZVNlY3JldFJlc3BvbnNlEk0KB1Jlc3RvcmUSIC5zZWNyZXRzLnYxLlJlc3RvcmVTZWNyZXRSZXF1ZXN0GiAuc2VjcmV0cy52MS5VcGRhdGVTZWNyZXRSZXNwb25zZRJXCg5SZXBvcnRFeHBvc3VyZRIhLnNlY3JldHMudjEuUmVwb3J0RXhwb3N1cmVSZXF1ZXN0GiIuc2VjcmV0cy52MS5SZXBvcnRFeHBvc3VyZVJlc3BvbnNlYgZwcm90bzM", [file_common_v1_options, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A secret's metadata; never its value.
@@ -82,6 +82,21 @@ export type Secret = Message<"secrets.v1.Secret"> & {
    * @generated from field: google.protobuf.Timestamp expires_at = 10;
    */
   expiresAt?: Timestamp | undefined;
+
+  /**
+   * get and list only: true when the current version's value was seen (masked) in a deployment's log (rotate it);
+   * absent otherwise.
+   *
+   * @generated from field: optional bool exposed = 11;
+   */
+  exposed?: boolean | undefined;
+
+  /**
+   * get and list only: the latest exposed version's sightings; absent when no version was ever exposed.
+   *
+   * @generated from field: secrets.v1.SecretExposure exposure = 12;
+   */
+  exposure?: SecretExposure | undefined;
 };
 
 /**
@@ -151,6 +166,21 @@ export type SecretJson = {
    * @generated from field: google.protobuf.Timestamp expires_at = 10;
    */
   expiresAt?: TimestampJson;
+
+  /**
+   * get and list only: true when the current version's value was seen (masked) in a deployment's log (rotate it);
+   * absent otherwise.
+   *
+   * @generated from field: optional bool exposed = 11;
+   */
+  exposed?: boolean;
+
+  /**
+   * get and list only: the latest exposed version's sightings; absent when no version was ever exposed.
+   *
+   * @generated from field: secrets.v1.SecretExposure exposure = 12;
+   */
+  exposure?: SecretExposureJson;
 };
 
 /**
@@ -159,6 +189,71 @@ export type SecretJson = {
  */
 export const SecretSchema: GenMessage<Secret, {jsonType: SecretJson}> = /*@__PURE__*/
   messageDesc(file_secrets_v1_secrets, 0);
+
+/**
+ * Where and when redaction masked a version's value in deployment logs (SecretExposed, ARCHITECTURE.md §3).
+ *
+ * @generated from message secrets.v1.SecretExposure
+ */
+export type SecretExposure = Message<"secrets.v1.SecretExposure"> & {
+  /**
+   * @generated from field: uint32 version = 1;
+   */
+  version: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp first_seen_at = 2;
+   */
+  firstSeenAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_seen_at = 3;
+   */
+  lastSeenAt?: Timestamp | undefined;
+
+  /**
+   * Log messages that carried it, over every report of that version.
+   *
+   * @generated from field: uint32 line_count = 4;
+   */
+  lineCount: number;
+};
+
+/**
+ * Where and when redaction masked a version's value in deployment logs (SecretExposed, ARCHITECTURE.md §3).
+ *
+ * @generated from message secrets.v1.SecretExposure
+ */
+export type SecretExposureJson = {
+  /**
+   * @generated from field: uint32 version = 1;
+   */
+  version?: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp first_seen_at = 2;
+   */
+  firstSeenAt?: TimestampJson;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_seen_at = 3;
+   */
+  lastSeenAt?: TimestampJson;
+
+  /**
+   * Log messages that carried it, over every report of that version.
+   *
+   * @generated from field: uint32 line_count = 4;
+   */
+  lineCount?: number;
+};
+
+/**
+ * Describes the message secrets.v1.SecretExposure.
+ * Use `create(SecretExposureSchema)` to create a new message.
+ */
+export const SecretExposureSchema: GenMessage<SecretExposure, {jsonType: SecretExposureJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 1);
 
 /**
  * Who did something, as the caller's token named them.
@@ -213,7 +308,7 @@ export type ActorJson = {
  * Use `create(ActorSchema)` to create a new message.
  */
 export const ActorSchema: GenMessage<Actor, {jsonType: ActorJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 1);
+  messageDesc(file_secrets_v1_secrets, 2);
 
 /**
  * Which version of a key, and from which scope, a value came.
@@ -268,7 +363,7 @@ export type SecretReferenceJson = {
  * Use `create(SecretReferenceSchema)` to create a new message.
  */
 export const SecretReferenceSchema: GenMessage<SecretReference, {jsonType: SecretReferenceJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 2);
+  messageDesc(file_secrets_v1_secrets, 3);
 
 /**
  * @generated from message secrets.v1.CreateSecretRequest
@@ -329,7 +424,7 @@ export type CreateSecretRequestJson = {
  * Use `create(CreateSecretRequestSchema)` to create a new message.
  */
 export const CreateSecretRequestSchema: GenMessage<CreateSecretRequest, {jsonType: CreateSecretRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 3);
+  messageDesc(file_secrets_v1_secrets, 4);
 
 /**
  * @generated from message secrets.v1.UpdateSecretRequest
@@ -404,7 +499,7 @@ export type UpdateSecretRequestJson = {
  * Use `create(UpdateSecretRequestSchema)` to create a new message.
  */
 export const UpdateSecretRequestSchema: GenMessage<UpdateSecretRequest, {jsonType: UpdateSecretRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 4);
+  messageDesc(file_secrets_v1_secrets, 5);
 
 /**
  * @generated from message secrets.v1.RollbackSecretRequest
@@ -479,7 +574,7 @@ export type RollbackSecretRequestJson = {
  * Use `create(RollbackSecretRequestSchema)` to create a new message.
  */
 export const RollbackSecretRequestSchema: GenMessage<RollbackSecretRequest, {jsonType: RollbackSecretRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 5);
+  messageDesc(file_secrets_v1_secrets, 6);
 
 /**
  * @generated from message secrets.v1.RestoreSecretRequest
@@ -540,7 +635,7 @@ export type RestoreSecretRequestJson = {
  * Use `create(RestoreSecretRequestSchema)` to create a new message.
  */
 export const RestoreSecretRequestSchema: GenMessage<RestoreSecretRequest, {jsonType: RestoreSecretRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 6);
+  messageDesc(file_secrets_v1_secrets, 7);
 
 /**
  * The Secret, as Create and Get reply, plus the deployments the new value does not reach until they are redeployed.
@@ -671,7 +766,7 @@ export type UpdateSecretResponseJson = {
  * Use `create(UpdateSecretResponseSchema)` to create a new message.
  */
 export const UpdateSecretResponseSchema: GenMessage<UpdateSecretResponse, {jsonType: UpdateSecretResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 7);
+  messageDesc(file_secrets_v1_secrets, 8);
 
 /**
  * @generated from message secrets.v1.DeleteSecretRequest
@@ -732,7 +827,7 @@ export type DeleteSecretRequestJson = {
  * Use `create(DeleteSecretRequestSchema)` to create a new message.
  */
 export const DeleteSecretRequestSchema: GenMessage<DeleteSecretRequest, {jsonType: DeleteSecretRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 8);
+  messageDesc(file_secrets_v1_secrets, 9);
 
 /**
  * @generated from message secrets.v1.DeleteSecretResponse
@@ -797,7 +892,7 @@ export type DeleteSecretResponseJson = {
  * Use `create(DeleteSecretResponseSchema)` to create a new message.
  */
 export const DeleteSecretResponseSchema: GenMessage<DeleteSecretResponse, {jsonType: DeleteSecretResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 9);
+  messageDesc(file_secrets_v1_secrets, 10);
 
 /**
  * The deployments of the index that received a key in the scope written (ARCHITECTURE.md §3): a vendor-level key's
@@ -848,7 +943,7 @@ export type AffectedDeploymentsJson = {
  * Use `create(AffectedDeploymentsSchema)` to create a new message.
  */
 export const AffectedDeploymentsSchema: GenMessage<AffectedDeployments, {jsonType: AffectedDeploymentsJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 10);
+  messageDesc(file_secrets_v1_secrets, 11);
 
 /**
  * @generated from message secrets.v1.AffectedDeployment
@@ -899,7 +994,7 @@ export type AffectedDeploymentJson = {
  * Use `create(AffectedDeploymentSchema)` to create a new message.
  */
 export const AffectedDeploymentSchema: GenMessage<AffectedDeployment, {jsonType: AffectedDeploymentJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 11);
+  messageDesc(file_secrets_v1_secrets, 12);
 
 /**
  * @generated from message secrets.v1.GetSecretRequest
@@ -936,7 +1031,7 @@ export type GetSecretRequestJson = {
  * Use `create(GetSecretRequestSchema)` to create a new message.
  */
 export const GetSecretRequestSchema: GenMessage<GetSecretRequest, {jsonType: GetSecretRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 12);
+  messageDesc(file_secrets_v1_secrets, 13);
 
 /**
  * @generated from message secrets.v1.ListSecretsRequest
@@ -987,7 +1082,7 @@ export type ListSecretsRequestJson = {
  * Use `create(ListSecretsRequestSchema)` to create a new message.
  */
 export const ListSecretsRequestSchema: GenMessage<ListSecretsRequest, {jsonType: ListSecretsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 13);
+  messageDesc(file_secrets_v1_secrets, 14);
 
 /**
  * @generated from message secrets.v1.ListSecretsResponse
@@ -1028,7 +1123,7 @@ export type ListSecretsResponseJson = {
  * Use `create(ListSecretsResponseSchema)` to create a new message.
  */
 export const ListSecretsResponseSchema: GenMessage<ListSecretsResponse, {jsonType: ListSecretsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 14);
+  messageDesc(file_secrets_v1_secrets, 15);
 
 /**
  * @generated from message secrets.v1.GetSecretHistoryRequest
@@ -1065,7 +1160,7 @@ export type GetSecretHistoryRequestJson = {
  * Use `create(GetSecretHistoryRequestSchema)` to create a new message.
  */
 export const GetSecretHistoryRequestSchema: GenMessage<GetSecretHistoryRequest, {jsonType: GetSecretHistoryRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 15);
+  messageDesc(file_secrets_v1_secrets, 16);
 
 /**
  * @generated from message secrets.v1.GetSecretHistoryResponse
@@ -1096,7 +1191,7 @@ export type GetSecretHistoryResponseJson = {
  * Use `create(GetSecretHistoryResponseSchema)` to create a new message.
  */
 export const GetSecretHistoryResponseSchema: GenMessage<GetSecretHistoryResponse, {jsonType: GetSecretHistoryResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 16);
+  messageDesc(file_secrets_v1_secrets, 17);
 
 /**
  * @generated from message secrets.v1.SecretHistoryEntry
@@ -1185,7 +1280,7 @@ export type SecretHistoryEntryJson = {
  * Use `create(SecretHistoryEntrySchema)` to create a new message.
  */
 export const SecretHistoryEntrySchema: GenMessage<SecretHistoryEntry, {jsonType: SecretHistoryEntryJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 17);
+  messageDesc(file_secrets_v1_secrets, 18);
 
 /**
  * @generated from message secrets.v1.ResolveSecretsRequest
@@ -1366,7 +1461,7 @@ export type ResolveSecretsRequestJson = {
  * Use `create(ResolveSecretsRequestSchema)` to create a new message.
  */
 export const ResolveSecretsRequestSchema: GenMessage<ResolveSecretsRequest, {jsonType: ResolveSecretsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 18);
+  messageDesc(file_secrets_v1_secrets, 19);
 
 /**
  * @generated from message secrets.v1.ResolveSecretsResponse
@@ -1431,7 +1526,7 @@ export type ResolveSecretsResponseJson = {
  * Use `create(ResolveSecretsResponseSchema)` to create a new message.
  */
 export const ResolveSecretsResponseSchema: GenMessage<ResolveSecretsResponse, {jsonType: ResolveSecretsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 19);
+  messageDesc(file_secrets_v1_secrets, 20);
 
 /**
  * The plaintext inside ResolveSecretsResponse.ciphertext; never sent unencrypted.
@@ -1498,7 +1593,7 @@ export type ResolvedSecretsJson = {
  * Use `create(ResolvedSecretsSchema)` to create a new message.
  */
 export const ResolvedSecretsSchema: GenMessage<ResolvedSecrets, {jsonType: ResolvedSecretsJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 20);
+  messageDesc(file_secrets_v1_secrets, 21);
 
 /**
  * @generated from message secrets.v1.ResolvedValue
@@ -1553,7 +1648,7 @@ export type ResolvedValueJson = {
  * Use `create(ResolvedValueSchema)` to create a new message.
  */
 export const ResolvedValueSchema: GenMessage<ResolvedValue, {jsonType: ResolvedValueJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 21);
+  messageDesc(file_secrets_v1_secrets, 22);
 
 /**
  * @generated from message secrets.v1.HistoricalValue
@@ -1614,7 +1709,7 @@ export type HistoricalValueJson = {
  * Use `create(HistoricalValueSchema)` to create a new message.
  */
 export const HistoricalValueSchema: GenMessage<HistoricalValue, {jsonType: HistoricalValueJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 22);
+  messageDesc(file_secrets_v1_secrets, 23);
 
 /**
  * @generated from message secrets.v1.ListDeploymentsRequest
@@ -1707,7 +1802,7 @@ export type ListDeploymentsRequestJson = {
  * Use `create(ListDeploymentsRequestSchema)` to create a new message.
  */
 export const ListDeploymentsRequestSchema: GenMessage<ListDeploymentsRequest, {jsonType: ListDeploymentsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 23);
+  messageDesc(file_secrets_v1_secrets, 24);
 
 /**
  * @generated from message secrets.v1.ListDeploymentsResponse
@@ -1752,7 +1847,7 @@ export type ListDeploymentsResponseJson = {
  * Use `create(ListDeploymentsResponseSchema)` to create a new message.
  */
 export const ListDeploymentsResponseSchema: GenMessage<ListDeploymentsResponse, {jsonType: ListDeploymentsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 24);
+  messageDesc(file_secrets_v1_secrets, 25);
 
 /**
  * What one deployment received at its last render.
@@ -1845,7 +1940,7 @@ export type DeploymentJson = {
  * Use `create(DeploymentSchema)` to create a new message.
  */
 export const DeploymentSchema: GenMessage<Deployment, {jsonType: DeploymentJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 25);
+  messageDesc(file_secrets_v1_secrets, 26);
 
 /**
  * @generated from message secrets.v1.DeploymentReference
@@ -1924,7 +2019,7 @@ export type DeploymentReferenceJson = {
  * Use `create(DeploymentReferenceSchema)` to create a new message.
  */
 export const DeploymentReferenceSchema: GenMessage<DeploymentReference, {jsonType: DeploymentReferenceJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 26);
+  messageDesc(file_secrets_v1_secrets, 27);
 
 /**
  * @generated from message secrets.v1.ForgetDeploymentRequest
@@ -1961,7 +2056,7 @@ export type ForgetDeploymentRequestJson = {
  * Use `create(ForgetDeploymentRequestSchema)` to create a new message.
  */
 export const ForgetDeploymentRequestSchema: GenMessage<ForgetDeploymentRequest, {jsonType: ForgetDeploymentRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 27);
+  messageDesc(file_secrets_v1_secrets, 28);
 
 /**
  * @generated from message secrets.v1.ForgetDeploymentResponse
@@ -2008,7 +2103,363 @@ export type ForgetDeploymentResponseJson = {
  * Use `create(ForgetDeploymentResponseSchema)` to create a new message.
  */
 export const ForgetDeploymentResponseSchema: GenMessage<ForgetDeploymentResponse, {jsonType: ForgetDeploymentResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 28);
+  messageDesc(file_secrets_v1_secrets, 29);
+
+/**
+ * A deployment's log showed a secret's value (masked by redaction) during one reporting window.
+ *
+ * @generated from message secrets.v1.ReportExposureRequest
+ */
+export type ReportExposureRequest = Message<"secrets.v1.ReportExposureRequest"> & {
+  /**
+   * @generated from field: string organization_id = 1;
+   */
+  organizationId: string;
+
+  /**
+   * The deployment's customer (its log subject's), absent for a vendor-level deployment.
+   *
+   * @generated from field: optional string customer_organization_id = 2;
+   */
+  customerOrganizationId?: string | undefined;
+
+  /**
+   * @generated from field: string deployment_id = 3;
+   */
+  deploymentId: string;
+
+  /**
+   * @generated from field: string key = 4;
+   */
+  key: string;
+
+  /**
+   * vendor | customer: whose key the value is (a customer deployment runs vendor values too).
+   *
+   * @generated from field: string scope = 5;
+   */
+  scope: string;
+
+  /**
+   * @generated from field: uint32 version = 6;
+   */
+  version: number;
+
+  /**
+   * Log messages in the window that carried the value (at least 1).
+   *
+   * @generated from field: uint32 line_count = 7;
+   */
+  lineCount: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp first_seen_at = 8;
+   */
+  firstSeenAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_seen_at = 9;
+   */
+  lastSeenAt?: Timestamp | undefined;
+};
+
+/**
+ * A deployment's log showed a secret's value (masked by redaction) during one reporting window.
+ *
+ * @generated from message secrets.v1.ReportExposureRequest
+ */
+export type ReportExposureRequestJson = {
+  /**
+   * @generated from field: string organization_id = 1;
+   */
+  organizationId?: string;
+
+  /**
+   * The deployment's customer (its log subject's), absent for a vendor-level deployment.
+   *
+   * @generated from field: optional string customer_organization_id = 2;
+   */
+  customerOrganizationId?: string;
+
+  /**
+   * @generated from field: string deployment_id = 3;
+   */
+  deploymentId?: string;
+
+  /**
+   * @generated from field: string key = 4;
+   */
+  key?: string;
+
+  /**
+   * vendor | customer: whose key the value is (a customer deployment runs vendor values too).
+   *
+   * @generated from field: string scope = 5;
+   */
+  scope?: string;
+
+  /**
+   * @generated from field: uint32 version = 6;
+   */
+  version?: number;
+
+  /**
+   * Log messages in the window that carried the value (at least 1).
+   *
+   * @generated from field: uint32 line_count = 7;
+   */
+  lineCount?: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp first_seen_at = 8;
+   */
+  firstSeenAt?: TimestampJson;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_seen_at = 9;
+   */
+  lastSeenAt?: TimestampJson;
+};
+
+/**
+ * Describes the message secrets.v1.ReportExposureRequest.
+ * Use `create(ReportExposureRequestSchema)` to create a new message.
+ */
+export const ReportExposureRequestSchema: GenMessage<ReportExposureRequest, {jsonType: ReportExposureRequestJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 30);
+
+/**
+ * @generated from message secrets.v1.ReportExposureResponse
+ */
+export type ReportExposureResponse = Message<"secrets.v1.ReportExposureResponse"> & {
+  /**
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+};
+
+/**
+ * @generated from message secrets.v1.ReportExposureResponse
+ */
+export type ReportExposureResponseJson = {
+  /**
+   * @generated from field: string event_id = 1;
+   */
+  eventId?: string;
+};
+
+/**
+ * Describes the message secrets.v1.ReportExposureResponse.
+ * Use `create(ReportExposureResponseSchema)` to create a new message.
+ */
+export const ReportExposureResponseSchema: GenMessage<ReportExposureResponse, {jsonType: ReportExposureResponseJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 31);
+
+/**
+ * Published on `deployments.events.<organizationId>.<customerOrganizationId|_>.stale` (stream DEPLOYMENTS_EVENTS,
+ * Nats-Msg-Id = `<eventId>:<customer|_>:<part>`) after each update or delete of a key: the deployments of that scope
+ * that now run an older version of it, or a deleted key. Metadata only, never a value.
+ *
+ * @generated from message secrets.v1.DeploymentsStale
+ */
+export type DeploymentsStale = Message<"secrets.v1.DeploymentsStale"> & {
+  /**
+   * The SecretValueUpdated or SecretDeleted event this follows.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId: string;
+
+  /**
+   * @generated from field: string organization_id = 2;
+   */
+  organizationId: string;
+
+  /**
+   * The deployments' customer; null for vendor-level deployments.
+   *
+   * @generated from field: optional string customer_organization_id = 3;
+   */
+  customerOrganizationId?: string | undefined;
+
+  /**
+   * @generated from field: string key = 4;
+   */
+  key: string;
+
+  /**
+   * vendor | customer: whose key changed.
+   *
+   * @generated from field: string scope = 5;
+   */
+  scope: string;
+
+  /**
+   * The key's stream version after the change (the deletion's version for a delete).
+   *
+   * @generated from field: uint32 version = 6;
+   */
+  version: number;
+
+  /**
+   * @generated from field: bool deleted = 7;
+   */
+  deleted: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occurred_at = 8;
+   */
+  occurredAt?: Timestamp | undefined;
+
+  /**
+   * @generated from field: repeated secrets.v1.StaleDeployment deployments = 9;
+   */
+  deployments: StaleDeployment[];
+
+  /**
+   * A scope with more than 1000 stale deployments is published in parts, 1-based.
+   *
+   * @generated from field: uint32 part = 10;
+   */
+  part: number;
+
+  /**
+   * @generated from field: uint32 parts = 11;
+   */
+  parts: number;
+};
+
+/**
+ * Published on `deployments.events.<organizationId>.<customerOrganizationId|_>.stale` (stream DEPLOYMENTS_EVENTS,
+ * Nats-Msg-Id = `<eventId>:<customer|_>:<part>`) after each update or delete of a key: the deployments of that scope
+ * that now run an older version of it, or a deleted key. Metadata only, never a value.
+ *
+ * @generated from message secrets.v1.DeploymentsStale
+ */
+export type DeploymentsStaleJson = {
+  /**
+   * The SecretValueUpdated or SecretDeleted event this follows.
+   *
+   * @generated from field: string event_id = 1;
+   */
+  eventId?: string;
+
+  /**
+   * @generated from field: string organization_id = 2;
+   */
+  organizationId?: string;
+
+  /**
+   * The deployments' customer; null for vendor-level deployments.
+   *
+   * @generated from field: optional string customer_organization_id = 3;
+   */
+  customerOrganizationId?: string;
+
+  /**
+   * @generated from field: string key = 4;
+   */
+  key?: string;
+
+  /**
+   * vendor | customer: whose key changed.
+   *
+   * @generated from field: string scope = 5;
+   */
+  scope?: string;
+
+  /**
+   * The key's stream version after the change (the deletion's version for a delete).
+   *
+   * @generated from field: uint32 version = 6;
+   */
+  version?: number;
+
+  /**
+   * @generated from field: bool deleted = 7;
+   */
+  deleted?: boolean;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp occurred_at = 8;
+   */
+  occurredAt?: TimestampJson;
+
+  /**
+   * @generated from field: repeated secrets.v1.StaleDeployment deployments = 9;
+   */
+  deployments?: StaleDeploymentJson[];
+
+  /**
+   * A scope with more than 1000 stale deployments is published in parts, 1-based.
+   *
+   * @generated from field: uint32 part = 10;
+   */
+  part?: number;
+
+  /**
+   * @generated from field: uint32 parts = 11;
+   */
+  parts?: number;
+};
+
+/**
+ * Describes the message secrets.v1.DeploymentsStale.
+ * Use `create(DeploymentsStaleSchema)` to create a new message.
+ */
+export const DeploymentsStaleSchema: GenMessage<DeploymentsStale, {jsonType: DeploymentsStaleJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 32);
+
+/**
+ * @generated from message secrets.v1.StaleDeployment
+ */
+export type StaleDeployment = Message<"secrets.v1.StaleDeployment"> & {
+  /**
+   * @generated from field: string deployment_id = 1;
+   */
+  deploymentId: string;
+
+  /**
+   * The version of the key it received at its last render.
+   *
+   * @generated from field: uint32 received_version = 2;
+   */
+  receivedVersion: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_rendered_at = 3;
+   */
+  lastRenderedAt?: Timestamp | undefined;
+};
+
+/**
+ * @generated from message secrets.v1.StaleDeployment
+ */
+export type StaleDeploymentJson = {
+  /**
+   * @generated from field: string deployment_id = 1;
+   */
+  deploymentId?: string;
+
+  /**
+   * The version of the key it received at its last render.
+   *
+   * @generated from field: uint32 received_version = 2;
+   */
+  receivedVersion?: number;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp last_rendered_at = 3;
+   */
+  lastRenderedAt?: TimestampJson;
+};
+
+/**
+ * Describes the message secrets.v1.StaleDeployment.
+ * Use `create(StaleDeploymentSchema)` to create a new message.
+ */
+export const StaleDeploymentSchema: GenMessage<StaleDeployment, {jsonType: StaleDeploymentJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 33);
 
 /**
  * Published on `secrets.events.<organizationId>.<type>` (stream SECRETS_EVENTS, Nats-Msg-Id =
@@ -2024,7 +2475,8 @@ export type SecretEvent = Message<"secrets.v1.SecretEvent"> & {
 
   /**
    * SecretCreated | SecretValueUpdated | SecretDeleted | SecretRolledBack | SecretRestored |
-   * SecretExpiring | SecretExpired | SecretValuesResolved | OrganizationPurged | DeploymentForgotten.
+   * SecretExpiring | SecretExpired | SecretValuesResolved | OrganizationPurged | DeploymentForgotten |
+   * SecretExposed.
    *
    * @generated from field: string type = 2;
    */
@@ -2075,7 +2527,7 @@ export type SecretEvent = Message<"secrets.v1.SecretEvent"> & {
   position: number;
 
   /**
-   * SecretValuesResolved only: the keys, versions and scopes released; empty otherwise.
+   * SecretValuesResolved: the keys, versions and scopes released; SecretExposed: the one seen in a log; empty otherwise.
    *
    * @generated from field: repeated secrets.v1.SecretReference resolved = 10;
    */
@@ -2098,7 +2550,8 @@ export type SecretEvent = Message<"secrets.v1.SecretEvent"> & {
   requestedBy?: Actor | undefined;
 
   /**
-   * SecretValuesResolved only: the deployment the values were resolved for, when the request named one.
+   * SecretValuesResolved: the deployment the values were resolved for, when the request named one; SecretExposed: the
+   * deployment whose log showed the value.
    *
    * @generated from field: optional string deployment_id = 13;
    */
@@ -2124,6 +2577,13 @@ export type SecretEvent = Message<"secrets.v1.SecretEvent"> & {
    * @generated from field: optional uint32 from_version = 16;
    */
   fromVersion?: number | undefined;
+
+  /**
+   * SecretExposed only: how many log messages, first and last seen, in the reporting window.
+   *
+   * @generated from field: secrets.v1.SecretExposure exposure = 17;
+   */
+  exposure?: SecretExposure | undefined;
 };
 
 /**
@@ -2140,7 +2600,8 @@ export type SecretEventJson = {
 
   /**
    * SecretCreated | SecretValueUpdated | SecretDeleted | SecretRolledBack | SecretRestored |
-   * SecretExpiring | SecretExpired | SecretValuesResolved | OrganizationPurged | DeploymentForgotten.
+   * SecretExpiring | SecretExpired | SecretValuesResolved | OrganizationPurged | DeploymentForgotten |
+   * SecretExposed.
    *
    * @generated from field: string type = 2;
    */
@@ -2191,7 +2652,7 @@ export type SecretEventJson = {
   position?: number | "NaN" | "Infinity" | "-Infinity";
 
   /**
-   * SecretValuesResolved only: the keys, versions and scopes released; empty otherwise.
+   * SecretValuesResolved: the keys, versions and scopes released; SecretExposed: the one seen in a log; empty otherwise.
    *
    * @generated from field: repeated secrets.v1.SecretReference resolved = 10;
    */
@@ -2214,7 +2675,8 @@ export type SecretEventJson = {
   requestedBy?: ActorJson;
 
   /**
-   * SecretValuesResolved only: the deployment the values were resolved for, when the request named one.
+   * SecretValuesResolved: the deployment the values were resolved for, when the request named one; SecretExposed: the
+   * deployment whose log showed the value.
    *
    * @generated from field: optional string deployment_id = 13;
    */
@@ -2240,6 +2702,13 @@ export type SecretEventJson = {
    * @generated from field: optional uint32 from_version = 16;
    */
   fromVersion?: number;
+
+  /**
+   * SecretExposed only: how many log messages, first and last seen, in the reporting window.
+   *
+   * @generated from field: secrets.v1.SecretExposure exposure = 17;
+   */
+  exposure?: SecretExposureJson;
 };
 
 /**
@@ -2247,7 +2716,7 @@ export type SecretEventJson = {
  * Use `create(SecretEventSchema)` to create a new message.
  */
 export const SecretEventSchema: GenMessage<SecretEvent, {jsonType: SecretEventJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 29);
+  messageDesc(file_secrets_v1_secrets, 34);
 
 /**
  * Request-reply subjects on queue `secrets`. A method's subject is `<package>.<method in lower
@@ -2353,6 +2822,17 @@ export const SecretsService: GenService<{
     methodKind: "unary";
     input: typeof RestoreSecretRequestSchema;
     output: typeof UpdateSecretResponseSchema;
+  },
+  /**
+   * The redaction service only (its own token, scope secrets:report-exposure): a value was masked in a deployment's
+   * log; appends SecretExposed.
+   *
+   * @generated from rpc secrets.v1.SecretsService.ReportExposure
+   */
+  reportExposure: {
+    methodKind: "unary";
+    input: typeof ReportExposureRequestSchema;
+    output: typeof ReportExposureResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_secrets_v1_secrets, 0);

@@ -1,0 +1,45 @@
+import {
+  type InlineProjection,
+  type InlineStatement,
+  type NewEvent,
+  type ProjectionContext,
+  type RecordedEvent,
+} from '@platform/event-store';
+import { ORGANIZATION_PURGED } from '../secrets/secret';
+import { SECRET_EXPOSED } from './secret-exposure';
+import {
+  DELETE_ORGANIZATION_EXPOSURES,
+  EXPOSURE_AT_POSITION,
+  TRUNCATE_EXPOSURES,
+  exposureUpsertFrom,
+} from './secret-exposure.repository';
+
+/**
+ * Keeps `secret_exposure` in the append transaction and rebuilds it from the same events with the same SQL (inline over
+ * `appended`, in `handle` one event at a time by position); a purge removes the organization's rows.
+ */
+export class SecretExposureProjection implements InlineProjection {
+  readonly name = 'secret_exposure';
+  readonly eventTypes = [SECRET_EXPOSED, ORGANIZATION_PURGED];
+
+  inlineStatement(_streamId: string, events: readonly NewEvent[], _firstParam: number): InlineStatement | undefined {
+    if (events.length !== 1 || events[0].type !== SECRET_EXPOSED) return undefined;
+    return { sql: exposureUpsertFrom('appended'), params: [] };
+  }
+
+  /** One event at a time: two reports of one secret cannot meet in one upsert. Exposures are few. */
+  async handle(events: readonly RecordedEvent[], context: ProjectionContext): Promise<void> {
+    for (const event of events) {
+      if (event.type === ORGANIZATION_PURGED) {
+        const { organizationId } = event.data as { organizationId: string };
+        await context.execute(DELETE_ORGANIZATION_EXPOSURES, [organizationId]);
+        continue;
+      }
+      await context.execute(EXPOSURE_AT_POSITION, [event.position.toString()]);
+    }
+  }
+
+  async truncate(context: ProjectionContext): Promise<void> {
+    await context.execute(TRUNCATE_EXPOSURES);
+  }
+}
