@@ -333,7 +333,7 @@ describe('secret lifecycle: rollback, restore, expiry', () => {
     });
 
     it('refuses allowExpired at secrets too when render forwards a requester without the admin role', async () => {
-      const caller = await ResolveCaller.create(platform.tokens, 'render', RENDER_SCOPES);
+      const caller = await ResolveCaller.create(platform.tokens, 'deployer', RENDER_SCOPES);
       const forwarded = bearerTokenOf(`Bearer ${writer}`)!;
       const token = await platform.tokens.platformService('render', 'secrets', RENDER_SCOPES, {
         cnf: { jkt: replyKeyThumbprint(caller.publicJwk) },

@@ -72,7 +72,7 @@ describe('secrets CLI: rollback, restore, expiry', () => {
     });
     const got = await cli(['get', 'CERT']);
     expect(got.stdout).toMatch(
-      /^KEY\s+SCOPE\s+VERSION\s+UPDATED\s+UPDATED BY\s+EXPIRES\nCERT\s+vendor\s+1\s.*2099-01-31T00:00:00Z/,
+      /^KEY\s+SCOPE\s+VERSION\s+UPDATED\s+UPDATED BY\s+EXPIRES\s+EXPOSED\nCERT\s+vendor\s+1\s.*2099-01-31T00:00:00Z/,
     );
     expect(JSON.parse((await cli(['list', '--json'])).stdout).secrets[0]).toMatchObject({
       key: 'CERT',

@@ -149,7 +149,7 @@ describe('stale notifications and exposures (plain JSON over NATS)', () => {
       tokens.vendor(vendor, 'admin'),
       tokens.customer(vendor, customer, 'read_write'),
       tokens.customer(vendor, otherCustomer, 'admin'),
-      tokens.service('render', ['secrets:resolve']),
+      tokens.service('deployer', ['secrets:resolve']),
     ]);
     await create('DB_PASSWORD', 'db');
     await create('API_KEY', 'api-globex', customer);
@@ -289,15 +289,20 @@ describe('stale notifications and exposures (plain JSON over NATS)', () => {
       lastSeenAt: new Date().toISOString(),
     };
     const redactionToken = () => tokens.platformService('redaction', 'secrets', ['secrets:report-exposure']);
-    // A clients key signs any sub and scope: neither makes its token redaction's.
+    // The clients key cannot sign redaction's name, and its scope alone does not make a token redaction's.
     const forged = await refused(
       'secrets.v1.reportexposure',
       report,
-      await tokens.service('redaction', ['secrets:report-exposure']),
-      403,
-      'PERMISSION_DENIED',
+      await tokens.mint({
+        sub: 'service:redaction',
+        org: 'redaction',
+        org_type: 'service',
+        scope: 'secrets:report-exposure',
+      }),
+      401,
+      'UNAUTHENTICATED',
     );
-    expect(forged.message).toContain("redaction service's own token");
+    expect(forged.message).toContain('token key may not sign a platform service');
     await refused(
       'secrets.v1.reportexposure',
       report,
