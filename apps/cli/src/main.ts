@@ -1,7 +1,7 @@
 // The `secrets` command line: manage secrets, render, run with injected env, audit, and ops.
 import 'reflect-metadata';
 import { CliError, EXIT } from './cli-error';
-import { type Command, type CommandContext, helpText, parseCommandArgs } from './command';
+import { type Command, type CommandContext, argumentProblem, helpText, parseCommandArgs } from './command';
 import {
   auditAcknowledgeGapCommand,
   auditGapsCommand,
@@ -50,6 +50,16 @@ function overview(): string {
   ].join('\n');
 }
 
+/** `secrets audit` alone: the commands under that word, each with its summary. */
+function groupOverview(word: string, group: readonly Command[]): string {
+  const width = Math.max(...group.map((c) => c.path.slice(1).join(' ').length));
+  return [
+    `usage: secrets ${word} <command> [options]   (secrets ${word} <command> --help for details)`,
+    '',
+    ...group.map((c) => `  ${c.path.slice(1).join(' ').padEnd(width)}  ${c.summary.split('. ')[0].replace(/\.$/, '')}`),
+  ].join('\n');
+}
+
 function findCommand(argv: readonly string[]): { command: Command; rest: string[] } | undefined {
   const matches = COMMANDS.filter((c) => c.path.every((word, i) => argv[i] === word));
   const best = matches.sort((a, b) => b.path.length - a.path.length)[0];
@@ -77,12 +87,17 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = p
     return argv.length === 0 ? EXIT.USAGE : EXIT.OK;
   }
   const found = findCommand(argv);
+  const group = found ? [] : COMMANDS.filter((c) => c.path.length > 1 && c.path[0] === argv[0]);
+  if (group.length > 0 && (argv.length === 1 || argv[1].startsWith('-'))) {
+    output.out(groupOverview(argv[0], group));
+    return argv.includes('--help') || argv.includes('-h') ? EXIT.OK : EXIT.USAGE;
+  }
   if (!found) {
     output.err(
       `secrets: unknown command "${argv
         .filter((a) => !a.startsWith('-'))
         .slice(0, 2)
-        .join(' ')}"; see secrets --help`,
+        .join(' ')}"; see secrets ${group.length > 0 ? `${argv[0]} ` : ''}--help`,
     );
     return EXIT.USAGE;
   }
@@ -93,7 +108,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = p
     try {
       parsed = parseCommandArgs(command, rest);
     } catch (error) {
-      throw new CliError(`${(error as Error).message}; see secrets ${command.path.join(' ')} --help`, EXIT.USAGE);
+      throw new CliError(`${argumentProblem(error)}; see secrets ${command.path.join(' ')} --help`, EXIT.USAGE);
     }
     if (parsed.values.help) {
       output.out(helpText(command));

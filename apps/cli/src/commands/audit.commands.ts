@@ -2,6 +2,7 @@ import { AckPolicy, DeliverPolicy, type ConsumerConfig } from 'nats';
 import {
   type AuditRecordJson,
   type QueryAuditResponseJson,
+  SECRET_EVENT_TYPES,
   type VerifyAuditChainResponseJson,
 } from '@platform/contracts';
 import { CliError, EXIT, usage } from '../cli-error';
@@ -15,14 +16,14 @@ export const auditQueryCommand: Command = {
   summary:
     'Lists audit records, newest first (who did what to which key, never values); --actor also finds reads made for SUB through render.',
   options: {
-    key: { type: 'string' },
-    actor: { type: 'string' },
-    deployment: { type: 'string' },
-    type: { type: 'string', multiple: true },
-    customer: { type: 'string' },
-    from: { type: 'string' },
-    to: { type: 'string' },
-    limit: { type: 'string' },
+    key: { type: 'string', description: 'only records about this key' },
+    actor: { type: 'string', description: 'only records by this sub, or reads made for it through render' },
+    deployment: { type: 'string', description: 'only reads for this deployment' },
+    type: { type: 'string', multiple: true, description: `only this event type: ${SECRET_EVENT_TYPES.join(', ')}` },
+    customer: { type: 'string', description: "only this customer's records" },
+    from: { type: 'string', description: 'records at or after this time (e.g. 2026-11-01T00:00:00Z)' },
+    to: { type: 'string', description: 'records before this time' },
+    limit: { type: 'string', description: 'at most this many records (default 100)' },
   },
   async run(context) {
     const v = context.values;
@@ -151,7 +152,7 @@ export const auditAcknowledgeGapCommand: Command = {
   details:
     'Find out first who deleted them and why: the events are lost to the audit trail. Needs DATABASE_URL. The ' +
     'acknowledgement is kept with WHO (a name or a ticket) and the time.',
-  options: { by: { type: 'string' } },
+  options: { by: { type: 'string', description: 'who accepts the gap: a name or a ticket, kept with it' } },
   async run(context) {
     if (context.args.length !== 2) throw usage('usage: secrets audit acknowledge-gap FROM TO --by WHO');
     const { acknowledgeStreamGap, describeGap } = await streamGapOps();
@@ -170,7 +171,11 @@ export const auditReplayCommand: Command = {
   path: ['audit', 'replay'],
   usage: 'audit replay --since TIME | --from-seq N [--follow]',
   summary: 'Prints SECRETS_EVENTS as JSON lines from a time or stream sequence (ops; needs NATS access, no token).',
-  options: { since: { type: 'string' }, 'from-seq': { type: 'string' }, follow: { type: 'boolean' } },
+  options: {
+    since: { type: 'string', description: 'start at the first event at or after this time' },
+    'from-seq': { type: 'string', description: 'start at this stream sequence (1 is the first event)' },
+    follow: { type: 'boolean', description: 'keep waiting for new events instead of exiting at the last one' },
+  },
   async run(context) {
     const since = context.values.since as string | undefined;
     const fromSeq = context.values['from-seq'] as string | undefined;

@@ -50,7 +50,18 @@ export const renderCommand: Command = {
   path: ['render'],
   usage: 'render FILE --format env|yaml|text [--customer ID] [--pin KEY=VERSION …]',
   summary: "Renders a template with the scope's secrets and prints the result.",
-  options: { format: { type: 'string' }, customer: { type: 'string' }, pin: { type: 'string', multiple: true } },
+  options: {
+    format: {
+      type: 'string',
+      description: 'env, yaml or text (default text); env and yaml are checked after rendering',
+    },
+    customer: { type: 'string', description: "render with this customer's secrets over the vendor's" },
+    pin: {
+      type: 'string',
+      multiple: true,
+      description: 'KEY=VERSION: render that version of KEY instead of the latest',
+    },
+  },
   async run(context) {
     if (context.args.length !== 1) throw usage('render takes one FILE');
     const reply = await (
@@ -70,7 +81,14 @@ export const validateCommand: Command = {
   path: ['validate'],
   usage: 'validate FILE [--format env|yaml|text] [--required A,B] [--customer ID]',
   summary: 'Checks a template and lists the secrets it needs that do not exist (exit 7 when any is missing).',
-  options: { format: { type: 'string' }, customer: { type: 'string' }, required: { type: 'string' } },
+  options: {
+    format: { type: 'string', description: 'env, yaml or text (default text)' },
+    customer: { type: 'string', description: "check against this customer's secrets and the vendor's" },
+    required: {
+      type: 'string',
+      description: 'comma-separated keys that must exist even if the template does not read them',
+    },
+  },
   async run(context) {
     if (context.args.length !== 1) throw usage('validate takes one FILE');
     const reply = await (
@@ -145,7 +163,10 @@ export const runCommand: Command = {
   summary:
     "Runs CMD with the scope's secrets as environment variables; refuses to start if a required secret is missing.",
   details: 'Values are rendered through render.v1.render and handed to CMD only; they are never printed.',
-  options: { customer: { type: 'string' }, required: { type: 'string' } },
+  options: {
+    customer: { type: 'string', description: "the customer whose secrets (over the vendor's) CMD gets" },
+    required: { type: 'string', description: 'comma-separated keys that must exist, else exit 7 before CMD starts' },
+  },
   async run(context) {
     if (context.args.length === 0) throw usage('run needs a command after --');
     const [cmd, ...cmdArgs] = context.args;

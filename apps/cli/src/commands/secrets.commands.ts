@@ -11,7 +11,9 @@ import { type Command, type CommandContext } from '../command';
 import { table } from '../output';
 import { type PlatformClient } from '../platform-client';
 
-const customerOption = { customer: { type: 'string' } } as const;
+const customerOption = {
+  customer: { type: 'string', description: "the customer organization's own secret instead of the vendor's" },
+} as const;
 
 function customerOf(context: CommandContext): { customerOrganizationId?: string } {
   const customer = context.values.customer;
@@ -189,7 +191,11 @@ export const deleteCommand: Command = {
     'Deletes a secret (asks first unless --yes). Refused while live deployments use it, which it lists, ' +
     'unless --force; those deployments will fail to render.',
   details: 'A deployment that is gone stops counting once forgotten: `secrets deployments forget D [--customer ID]`.',
-  options: { ...customerOption, yes: { type: 'boolean', short: 'y' }, force: { type: 'boolean' } },
+  options: {
+    ...customerOption,
+    yes: { type: 'boolean', short: 'y', description: 'delete without asking' },
+    force: { type: 'boolean', description: 'delete even while live deployments use the key' },
+  },
   async run(context) {
     const key = oneKey(context, 'delete');
     if (!context.values.yes && !(await confirm(context, `Delete ${key}?`))) {
