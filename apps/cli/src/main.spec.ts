@@ -75,6 +75,15 @@ describe('secrets CLI, offline', () => {
     const negative = await run('dev', 'token', '--org', 'acme', '--ttl=-5');
     expect(negative).toMatchObject({ code: 2, stderr: 'secrets: --ttl must be 1 to 43200 seconds\n' });
   });
+
+  it('refuses an unknown audit event type, listing the valid ones, before connecting (exit 2)', async () => {
+    const result = await run('audit', 'query', '--type', 'SecretCreated', '--type', 'Bogus');
+    expect(result).toMatchObject({ code: 2, stdout: '' });
+    expect(result.stderr).toBe(
+      'secrets: --type Bogus is not an event type; use one of SecretCreated, SecretValueUpdated, SecretDeleted, ' +
+        'SecretValuesResolved, OrganizationPurged, DataKeyRotated, DataKeysRewrapped, DeploymentForgotten\n',
+    );
+  });
 });
 
 describe('explainWireError', () => {

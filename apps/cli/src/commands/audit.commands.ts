@@ -9,6 +9,23 @@ import { CliError, EXIT, usage } from '../cli-error';
 import { type Command } from '../command';
 import { table } from '../output';
 
+/** Keys a resolve row names before it says `+N more` (the full list is in --json). */
+const RESOLVED_KEYS_SHOWN = 3;
+
+/**
+ * KEY and VERSION cells: a record about one key shows it and its version; a resolve shows each key at the version
+ * it released (`DB_PASSWORD@3`), the first few and a count, with `-` for VERSION (the stream's version means
+ * nothing to a reader there).
+ */
+export function keyAndVersionOf(record: AuditRecordJson): [string, string] {
+  const key = (record as { key?: string | null }).key;
+  const resolved = record.resolved ?? [];
+  if (key || resolved.length === 0) return [key ?? '-', record.version ? String(record.version) : '-'];
+  const shown = resolved.slice(0, RESOLVED_KEYS_SHOWN).map((x) => `${x.key}@${x.version}`);
+  const more = resolved.length - shown.length;
+  return [`${shown.join(',')}${more > 0 ? ` +${more} more (${resolved.length} keys)` : ''}`, '-'];
+}
+
 export const auditQueryCommand: Command = {
   path: ['audit', 'query'],
   usage:
@@ -29,6 +46,10 @@ export const auditQueryCommand: Command = {
     const v = context.values;
     const limit = v.limit === undefined ? 100 : Number(v.limit);
     if (!Number.isInteger(limit) || limit < 1) throw usage('--limit must be a positive integer');
+    const known: readonly string[] = SECRET_EVENT_TYPES;
+    for (const type of (v.type as string[] | undefined) ?? []) {
+      if (!known.includes(type)) throw usage(`--type ${type} is not an event type; use one of ${known.join(', ')}`);
+    }
     const filters = {
       ...(v.key ? { key: v.key } : {}),
       ...(v.actor ? { actor: v.actor } : {}),
@@ -57,8 +78,7 @@ export const auditQueryCommand: Command = {
     const rows = records.map((r) => [
       r.occurredAt ?? '',
       r.type ?? '',
-      (r as { key?: string | null }).key ?? (r.resolved ?? []).map((x) => `${x.key}@${x.version}`).join(',') ?? '',
-      String(r.version ?? ''),
+      ...keyAndVersionOf(r),
       (r as { customerOrganizationId?: string | null }).customerOrganizationId ?? 'vendor',
       r.actor?.sub ?? '',
       r.requestedBy?.sub ?? '',
