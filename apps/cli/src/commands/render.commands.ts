@@ -135,11 +135,27 @@ function keysInScope(secrets: readonly SecretJson[], customer: string | undefine
   return [...new Set(secrets.filter(ofScope).map((s) => s.key ?? ''))].filter(Boolean).sort();
 }
 
+/** The CLI's own credentials: CMD gets none of them unless `--pass-token`. */
+export const CREDENTIAL_VARIABLES: readonly string[] = [
+  'SECRETS_TOKEN',
+  'NATS_USER',
+  'NATS_PASSWORD',
+  'NATS_CREDS_FILE',
+  'NATS_NKEY_SEED_FILE',
+  'NATS_TLS_CERT_FILE',
+  'NATS_TLS_KEY_FILE',
+];
+
 /**
- * The environment CMD runs with: the parent's, then the rendered `{KEY: value}` JSON over it. Null-prototype,
- * because spawn copies inherited properties too and a secret may be called `toString` or `constructor`.
+ * The environment CMD runs with: the parent's without the CLI's credentials (unless `passToken`), then the
+ * rendered `{KEY: value}` JSON over it. Null-prototype, because spawn copies inherited properties too and a
+ * secret may be called `toString` or `constructor`.
  */
-export function runEnvironment(parent: NodeJS.ProcessEnv, rendered: string): NodeJS.ProcessEnv {
+export function runEnvironment(
+  parent: NodeJS.ProcessEnv,
+  rendered: string,
+  options: { passToken?: boolean } = {},
+): NodeJS.ProcessEnv {
   const malformed = () => new CliError('render did not return the secrets as a JSON object of text values');
   let values: unknown;
   try {
@@ -150,6 +166,7 @@ export function runEnvironment(parent: NodeJS.ProcessEnv, rendered: string): Nod
   }
   if (typeof values !== 'object' || values === null || Array.isArray(values)) throw malformed();
   const env = Object.assign(Object.create(null) as NodeJS.ProcessEnv, parent);
+  if (!options.passToken) for (const name of CREDENTIAL_VARIABLES) delete env[name];
   for (const [name, value] of Object.entries(values)) {
     if (typeof value !== 'string') throw malformed();
     env[name] = value;
@@ -159,13 +176,19 @@ export function runEnvironment(parent: NodeJS.ProcessEnv, rendered: string): Nod
 
 export const runCommand: Command = {
   path: ['run'],
-  usage: 'run [--required A,B] [--customer ID] -- CMD [ARGS…]',
+  usage: 'run [--required A,B] [--customer ID] [--pass-token] -- CMD [ARGS…]',
   summary:
     "Runs CMD with the scope's secrets as environment variables; refuses to start if a required secret is missing.",
-  details: 'Values are rendered through render.v1.render and handed to CMD only; they are never printed.',
+  details:
+    'Values are rendered through render.v1.render and handed to CMD only; they are never printed.\n' +
+    `CMD does not get the CLI's credentials (${CREDENTIAL_VARIABLES.join(', ')}) unless --pass-token.`,
   options: {
     customer: { type: 'string', description: "the customer whose secrets (over the vendor's) CMD gets" },
     required: { type: 'string', description: 'comma-separated keys that must exist, else exit 7 before CMD starts' },
+    'pass-token': {
+      type: 'boolean',
+      description: "also hand CMD the CLI's token (SECRETS_TOKEN) and NATS credentials",
+    },
   },
   async run(context) {
     if (context.args.length === 0) throw usage('run needs a command after --');
@@ -206,7 +229,10 @@ export const runCommand: Command = {
       });
       rendered = reply.output ?? '{}';
     }
-    const env = runEnvironment(context.env, rendered);
+    const passToken = context.values['pass-token'] === true;
+    const env = runEnvironment(context.env, rendered, { passToken });
+    // A token given with --token reaches CMD only when asked for, as SECRETS_TOKEN.
+    if (passToken && typeof context.values.token === 'string') env.SECRETS_TOKEN = context.values.token;
     await client.close();
     return new Promise<number>((resolve) => {
       const child = spawn(cmd, cmdArgs, { stdio: 'inherit', env });
