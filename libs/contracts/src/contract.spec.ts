@@ -292,7 +292,7 @@ describe('replies', () => {
     expect(replyJson(RenderService.method.render.output, reply)).toStrictEqual(reply);
   });
 
-  it('render.v1.validate replies {valid, references[], missing[], errors[]} with every list present', () => {
+  it('render.v1.validate replies {valid, references[], missing[], optional[], errors[]} with every list present', () => {
     const validate = RenderService.method.validate.output;
     const parseError = 'template parsing error: template: t:1: unclosed action';
 
@@ -300,6 +300,7 @@ describe('replies', () => {
       valid: false,
       references: [],
       missing: [],
+      optional: [],
       errors: [parseError],
     });
     expect(
@@ -308,6 +309,7 @@ describe('replies', () => {
       valid: true,
       references: [{ key: 'API_KEY', version: 1, scope: 'vendor' }],
       missing: [],
+      optional: [],
       errors: [],
     });
   });

@@ -367,10 +367,29 @@ describe('TemplateRenderer.validate', () => {
       valid: false,
       references: [{ key: 'A', version: 2, scope: 'customer' }],
       missing: ['B', 'C'],
+      optional: [],
       errors: [],
     });
     expect(catalog.asked).toEqual([['A', 'B', 'C']]);
     expect(values.calls).toHaveLength(0);
+  });
+
+  it('lists a key read only where it is checked as optional, not missing, unless it is required', async () => {
+    const { renderer } = validator({ B: { key: 'B', version: 1, scope: 'vendor' } });
+    const template =
+      'API_URL={{ if .Secrets.API_URL }}{{ .Secrets.API_URL }}{{ else }}https://api.example.com{{ end }}\n' +
+      'B={{ .Secrets.B | default "b" }}\nC={{ .Secrets.C }}';
+    expect(await renderer.validate(vendor, { template, format: 'env', required: [] }, '')).toEqual({
+      valid: false,
+      references: [{ key: 'B', version: 1, scope: 'vendor' }],
+      missing: ['C'],
+      optional: ['API_URL', 'B'],
+      errors: [],
+    });
+    expect(await renderer.validate(vendor, { template, format: 'env', required: ['API_URL'] }, '')).toMatchObject({
+      missing: ['API_URL', 'C'],
+      optional: ['B'],
+    });
   });
 
   it('is valid when everything exists', async () => {
@@ -388,6 +407,7 @@ describe('TemplateRenderer.validate', () => {
       valid: false,
       references: [],
       missing: ['R'],
+      optional: [],
       errors: ['template parsing error: unexpected "}" in operand'],
     });
   });

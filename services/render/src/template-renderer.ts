@@ -40,6 +40,8 @@ export interface Validation {
   readonly valid: boolean;
   readonly references: KeyInScope[];
   readonly missing: string[];
+  /** Referenced keys a render never needs, so never missing (unless required). */
+  readonly optional: string[];
   readonly errors: string[];
 }
 
@@ -120,9 +122,13 @@ export class TemplateRenderer {
       }
     });
     let referenced: readonly string[] = [];
+    let checkedOnly: readonly string[] = [];
     const errors: string[] = [];
     try {
-      referenced = (await this.parse(tenantOf(principal, scope), request.template)).references;
+      ({ references: referenced, optional: checkedOnly } = await this.parse(
+        tenantOf(principal, scope),
+        request.template,
+      ));
     } catch (error) {
       if (!(error instanceof RenderError) || error.code !== RenderErrorCode.TEMPLATE_PARSE_ERROR) throw error;
       errors.push(error.message);
@@ -135,8 +141,9 @@ export class TemplateRenderer {
         ? new Map<string, KeyInScope>()
         : await this.catalog.existing(principal, scope, authorization, lookup);
     const references = [...existing.values()].filter((found) => dynamic || referenced.includes(found.key)).sort(byKey);
-    const missing = named.filter((key) => !existing.has(key));
-    return { valid: errors.length === 0 && missing.length === 0, references, missing, errors };
+    const optional = checkedOnly.filter((key) => !request.required.includes(key));
+    const missing = named.filter((key) => !existing.has(key) && !optional.includes(key));
+    return { valid: errors.length === 0 && missing.length === 0, references, missing, optional, errors };
   }
 
   private parse(tenant: string, source: string): Promise<Parsed> {

@@ -81,6 +81,9 @@ export const validateCommand: Command = {
   path: ['validate'],
   usage: 'validate FILE [--format env|yaml|text] [--required A,B] [--customer ID]',
   summary: 'Checks a template and lists the secrets it needs that do not exist (exit 7 when any is missing).',
+  details:
+    'A key the template reads only where it checks it ({{ if .Secrets.K }}…{{ end }}, default) is optional: ' +
+    'listed as such when not set, never missing.',
   options: {
     format: { type: 'string', description: 'env, yaml or text (default text)' },
     customer: { type: 'string', description: "check against this customer's secrets and the vendor's" },
@@ -106,6 +109,9 @@ export const validateCommand: Command = {
       );
       const lines = [`references: ${references.join(', ') || '(none)'}`];
       if ((reply.missing ?? []).length > 0) lines.push(`missing: ${(reply.missing ?? []).join(', ')}`);
+      const referenced = new Set((reply.references ?? []).map((r) => r.key));
+      const unset = (reply.optional ?? []).filter((key) => !referenced.has(key));
+      if (unset.length > 0) lines.push(`optional, not set (the template does without): ${unset.join(', ')}`);
       for (const error of reply.errors ?? []) lines.push(`error: ${error}`);
       lines.push(reply.valid ? 'valid' : 'invalid');
       context.output.out(lines.join('\n'));

@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file render/v1/render.proto.
  */
 export const file_render_v1_render: GenFile = /*@__PURE__*/
-  fileDesc("ChZyZW5kZXIvdjEvcmVuZGVyLnByb3RvEglyZW5kZXIudjEitAIKDVJlbmRlclJlcXVlc3QSEAoIdGVtcGxhdGUYASABKAkSDgoGZm9ybWF0GAIgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgDIAEoCUgAiAEBEhwKD29yZ2FuaXphdGlvbl9pZBgEIAEoCUgBiAEBEjAKBHBpbnMYBSADKAsyIi5yZW5kZXIudjEuUmVuZGVyUmVxdWVzdC5QaW5zRW50cnkSGgoNZGVwbG95bWVudF9pZBgGIAEoCUgCiAEBGisKCVBpbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKA06AjgBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCEgoQX29yZ2FuaXphdGlvbl9pZEIQCg5fZGVwbG95bWVudF9pZCJRCg5SZW5kZXJSZXNwb25zZRIOCgZvdXRwdXQYASABKAkSLwoKcmVmZXJlbmNlcxgCIAMoCzIbLnNlY3JldHMudjEuU2VjcmV0UmVmZXJlbmNlIsMBChdWYWxpZGF0ZVRlbXBsYXRlUmVxdWVzdBIQCgh0ZW1wbGF0ZRgBIAEoCRIOCgZmb3JtYXQYAiABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAMgASgJSACIAQESEAoIcmVxdWlyZWQYBCADKAkSHAoPb3JnYW5pemF0aW9uX2lkGAUgASgJSAGIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEISChBfb3JnYW5pemF0aW9uX2lkInsKGFZhbGlkYXRlVGVtcGxhdGVSZXNwb25zZRINCgV2YWxpZBgBIAEoCBIvCgpyZWZlcmVuY2VzGAIgAygLMhsuc2VjcmV0cy52MS5TZWNyZXRSZWZlcmVuY2USDwoHbWlzc2luZxgDIAMoCRIOCgZlcnJvcnMYBCADKAkyowEKDVJlbmRlclNlcnZpY2USPQoGUmVuZGVyEhgucmVuZGVyLnYxLlJlbmRlclJlcXVlc3QaGS5yZW5kZXIudjEuUmVuZGVyUmVzcG9uc2USUwoIVmFsaWRhdGUSIi5yZW5kZXIudjEuVmFsaWRhdGVUZW1wbGF0ZVJlcXVlc3QaIy5yZW5kZXIudjEuVmFsaWRhdGVUZW1wbGF0ZVJlc3BvbnNlYgZwcm90bzM", [file_secrets_v1_secrets]);
+  fileDesc("ChZyZW5kZXIvdjEvcmVuZGVyLnByb3RvEglyZW5kZXIudjEitAIKDVJlbmRlclJlcXVlc3QSEAoIdGVtcGxhdGUYASABKAkSDgoGZm9ybWF0GAIgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgDIAEoCUgAiAEBEhwKD29yZ2FuaXphdGlvbl9pZBgEIAEoCUgBiAEBEjAKBHBpbnMYBSADKAsyIi5yZW5kZXIudjEuUmVuZGVyUmVxdWVzdC5QaW5zRW50cnkSGgoNZGVwbG95bWVudF9pZBgGIAEoCUgCiAEBGisKCVBpbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKA06AjgBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCEgoQX29yZ2FuaXphdGlvbl9pZEIQCg5fZGVwbG95bWVudF9pZCJRCg5SZW5kZXJSZXNwb25zZRIOCgZvdXRwdXQYASABKAkSLwoKcmVmZXJlbmNlcxgCIAMoCzIbLnNlY3JldHMudjEuU2VjcmV0UmVmZXJlbmNlIsMBChdWYWxpZGF0ZVRlbXBsYXRlUmVxdWVzdBIQCgh0ZW1wbGF0ZRgBIAEoCRIOCgZmb3JtYXQYAiABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAMgASgJSACIAQESEAoIcmVxdWlyZWQYBCADKAkSHAoPb3JnYW5pemF0aW9uX2lkGAUgASgJSAGIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEISChBfb3JnYW5pemF0aW9uX2lkIo0BChhWYWxpZGF0ZVRlbXBsYXRlUmVzcG9uc2USDQoFdmFsaWQYASABKAgSLwoKcmVmZXJlbmNlcxgCIAMoCzIbLnNlY3JldHMudjEuU2VjcmV0UmVmZXJlbmNlEg8KB21pc3NpbmcYAyADKAkSDgoGZXJyb3JzGAQgAygJEhAKCG9wdGlvbmFsGAUgAygJMqMBCg1SZW5kZXJTZXJ2aWNlEj0KBlJlbmRlchIYLnJlbmRlci52MS5SZW5kZXJSZXF1ZXN0GhkucmVuZGVyLnYxLlJlbmRlclJlc3BvbnNlElMKCFZhbGlkYXRlEiIucmVuZGVyLnYxLlZhbGlkYXRlVGVtcGxhdGVSZXF1ZXN0GiMucmVuZGVyLnYxLlZhbGlkYXRlVGVtcGxhdGVSZXNwb25zZWIGcHJvdG8z", [file_secrets_v1_secrets]);
 
 /**
  * @generated from message render.v1.RenderRequest
@@ -256,6 +256,14 @@ export type ValidateTemplateResponse = Message<"render.v1.ValidateTemplateRespon
    * @generated from field: repeated string errors = 4;
    */
   errors: string[];
+
+  /**
+   * Referenced keys the template reads only where it checks them (if/with conditions, default's tested value) or
+   * in a branch that runs only when they are set: a render needs none of them, so they are never missing.
+   *
+   * @generated from field: repeated string optional = 5;
+   */
+  optional: string[];
 };
 
 /**
@@ -287,6 +295,14 @@ export type ValidateTemplateResponseJson = {
    * @generated from field: repeated string errors = 4;
    */
   errors?: string[];
+
+  /**
+   * Referenced keys the template reads only where it checks them (if/with conditions, default's tested value) or
+   * in a branch that runs only when they are set: a render needs none of them, so they are never missing.
+   *
+   * @generated from field: repeated string optional = 5;
+   */
+  optional?: string[];
 };
 
 /**
