@@ -46,7 +46,14 @@ class ScopeValues implements SecretValueSource {
     this.calls.push({ scope, keys, pins });
     this.attributions.push(attribution);
     const wanted = keys === 'all' ? Object.keys(this.values) : keys.filter((key) => key in this.values);
-    return Promise.resolve({ values: new Map(wanted.map((key) => [key, this.values[key]])) });
+    // As secrets does: a pinned key at that version, if the key ever reached it (values hold the latest version).
+    const pinned = new Map(Object.entries(pins));
+    const chosen = wanted.flatMap((key): [string, ResolvedValue][] => {
+      const value = this.values[key];
+      const version = pinned.get(key) ?? value.version;
+      return version <= value.version ? [[key, { ...value, version }]] : [];
+    });
+    return Promise.resolve({ values: new Map(chosen) });
   }
 }
 
@@ -173,8 +180,36 @@ describe('TemplateRenderer.render', () => {
       message: 'pins.A must be a version from 1 to 2147483647',
       details: { field: 'pins.A' },
     });
-    await renderer.render(vendor, render('A={{ .Secrets.A }}', 'env', { A: MAX_PIN_VERSION }));
+    expect(await refusal(renderer.render(vendor, render('A={{ .Secrets.A }}', 'env', { A: MAX_PIN_VERSION })))).toEqual(
+      {
+        code: 'INVALID_ARGUMENT',
+        message: `secret A has no version ${MAX_PIN_VERSION}`,
+        details: { field: 'pins.A' },
+      },
+    );
     expect(source.calls.map((call) => call.pins)).toEqual([{ A: MAX_PIN_VERSION }]);
+  });
+
+  it('says a pinned version does not exist, rather than that the map has no entry for the key', async () => {
+    const { renderer } = setup({ DB_PASSWORD: vendorValue('v3', 3), OTHER: vendorValue('o') });
+    expect(
+      await refusal(renderer.render(vendor, render('P={{ .Secrets.DB_PASSWORD }}', 'env', { DB_PASSWORD: 9 }))),
+    ).toEqual({
+      code: 'INVALID_ARGUMENT',
+      message: 'secret DB_PASSWORD has no version 9',
+      details: { field: 'pins.DB_PASSWORD' },
+    });
+    expect(
+      (await refusal(renderer.render(vendor, render('P={{ .Secrets.NO_SUCH_KEY }}', 'env', { NO_SUCH_KEY: 1 }))))
+        .message,
+    ).toBe('secret NO_SUCH_KEY has no version 1');
+    // A pin of a key the template does not read changes nothing; an existing version renders.
+    expect((await renderer.render(vendor, render('O={{ .Secrets.OTHER }}', 'env', { DB_PASSWORD: 9 }))).output).toBe(
+      'O=o',
+    );
+    expect(
+      (await renderer.render(vendor, render('P={{ .Secrets.DB_PASSWORD }}', 'env', { DB_PASSWORD: 2 }))).references,
+    ).toEqual([{ key: 'DB_PASSWORD', version: 2, scope: 'vendor' }]);
   });
 
   it("shares the workers by the user's own organization, and by the rendered scope for services", async () => {

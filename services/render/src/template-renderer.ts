@@ -93,6 +93,7 @@ export class TemplateRenderer {
                 authorization === undefined || isPlatformService(principal) ? undefined : bearerTokenOf(authorization),
             })
           ).values;
+    assertPinnedVersionsFound(request.pins, keys, resolved);
 
     const { output, used } = await this.work.execute(tenant, {
       kind: 'execute',
@@ -168,4 +169,22 @@ function assertPins(pins: Readonly<Record<string, number>>): void {
     }
   }
   assertPinVersions(pins);
+}
+
+/**
+ * A pin the template reads whose version secrets did not return (the key never reached it, or does not exist):
+ * said plainly, rather than as the template's `map has no entry for key`.
+ */
+function assertPinnedVersionsFound(
+  pins: Readonly<Record<string, number>>,
+  keys: readonly string[] | 'all',
+  resolved: ReadonlyMap<string, ResolvedValue>,
+): void {
+  for (const [key, version] of Object.entries(pins)) {
+    if ((keys === 'all' || keys.includes(key)) && resolved.get(key)?.version !== version) {
+      throw new RenderError(RenderErrorCode.INVALID_ARGUMENT, `secret ${key} has no version ${version}`, {
+        field: `pins.${key}`,
+      });
+    }
+  }
 }
