@@ -1,5 +1,6 @@
 // The `secrets` command line: manage secrets, render, run with injected env, audit, and ops.
 import 'reflect-metadata';
+import { ConfigError, commonSettings, loadConfig } from '@platform/config';
 import { CliError, EXIT } from './cli-error';
 import { type Command, type CommandContext, argumentProblem, helpText, parseCommandArgs } from './command';
 import {
@@ -66,6 +67,17 @@ function findCommand(argv: readonly string[]): { command: Command; rest: string[
   return best ? { command: best, rest: argv.slice(best.path.length) } : undefined;
 }
 
+/** NATS_URL and NATS_SUBJECT_PREFIX checked as the services check them: a bad one is a usage error (exit 2). */
+function natsSettingsOf(env: NodeJS.ProcessEnv): { natsUrl: string; subjectPrefix: string } {
+  const { natsUrl, subjectPrefix } = commonSettings('secrets');
+  try {
+    return loadConfig({ natsUrl, subjectPrefix }, env);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new CliError(error.problems.join('; '), EXIT.USAGE);
+    throw error;
+  }
+}
+
 /** How long a request waits for its reply: SECRETS_TIMEOUT_MS, 10 s by default. */
 function timeoutOf(env: NodeJS.ProcessEnv): number {
   const text = env.SECRETS_TIMEOUT_MS ?? '10000';
@@ -123,8 +135,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = p
       stdin: process.stdin,
       async client() {
         client ??= await PlatformClient.connect({
-          natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
-          subjectPrefix: env.NATS_SUBJECT_PREFIX ?? '',
+          ...natsSettingsOf(env),
           token,
           natsUser: env.NATS_USER,
           natsPassword: env.NATS_PASSWORD,

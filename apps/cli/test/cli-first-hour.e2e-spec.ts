@@ -1,6 +1,7 @@
 // Issue 20: what a newcomer meets in the first hour, through the real `secrets` bin against running services.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect } from 'nats';
@@ -19,6 +20,7 @@ import {
 } from '@platform/testing';
 
 const BIN = join(__dirname, '../../../bin/secrets.js');
+const RENDER_MAIN = join(__dirname, '../../../dist/services/render/src/main.js');
 
 interface Run {
   readonly code: number;
@@ -208,6 +210,55 @@ describe('secrets CLI: the first hour (issue 20)', () => {
     expect(help.stdout).toMatch(/^ {2}--limit <value>\s+at most this many records \(default 100\)$/m);
     const devToken = await cli(['dev', 'token', '--help'], { token: '' });
     expect(devToken.stdout.split('\n')[0]).toMatch(/\[--sub SUB\]/);
+  });
+
+  it('11. NATS_URL that is not a URL is a bad setting for the CLI (exit 2), not an unreachable NATS', async () => {
+    expect(await cli(['list'], { env: { NATS_URL: 'not a url' } })).toEqual({
+      code: 2,
+      stdout: '',
+      stderr: 'secrets: NATS_URL is not a valid URL\n',
+    });
+  });
+
+  /** Starts the built render service with `env` and waits for it to exit (it must, on a bad setting). */
+  function renderExit(env: Record<string, string>): Promise<Run> {
+    return new Promise((resolve, reject) => {
+      const child = spawn(process.execPath, [RENDER_MAIN], {
+        env: { PATH: process.env.PATH, NATS_SUBJECT_PREFIX: prefix, LOG_LEVEL: 'error', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stdout = '';
+      let stderr = '';
+      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 60_000);
+      child.on('error', reject);
+      child.on('close', (code) => {
+        clearTimeout(timer);
+        resolve({ code: code ?? -1, stdout, stderr });
+      });
+    });
+  }
+
+  it('11. a service whose HTTP_PORT is taken says so, naming HTTP_PORT, and exits as on a bad setting (2)', async () => {
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, resolve));
+    const port = (holder.address() as { port: number }).port;
+    try {
+      const result = await renderExit({ NATS_URL: testInfrastructure().natsUrl, HTTP_PORT: String(port) });
+      expect(result.code).toBe(2);
+      expect(result.stderr).toContain(
+        `render failed to start: invalid configuration:\n  - HTTP_PORT ${port} is already in use (another service, ` +
+          'or an earlier run still listening?); set HTTP_PORT to a free port\n',
+      );
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
+  });
+
+  it('11. a service with NATS_URL that is not a URL exits 2, naming it', async () => {
+    const result = await renderExit({ NATS_URL: 'not a url', HTTP_PORT: '0' });
+    expect(result).toMatchObject({ code: 2, stderr: expect.stringMatching(/NATS_URL is not a valid URL/) });
   });
 
   it('10. audit query shows a resolve of many keys as a few keys and a count, and - for its version', async () => {
