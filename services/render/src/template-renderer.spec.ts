@@ -2,6 +2,7 @@ import { type Principal, type Scope } from '@platform/messaging';
 import { RenderError } from './render.error';
 import { type KeyCatalog, type KeyInScope } from './secret-key-catalog';
 import {
+  MAX_NAMED_KEYS,
   type ResolveAttribution,
   type ResolvedSecrets,
   type ResolvedValue,
@@ -203,6 +204,12 @@ describe('TemplateRenderer.render', () => {
       (await refusal(renderer.render(vendor, render('P={{ .Secrets.NO_SUCH_KEY }}', 'env', { NO_SUCH_KEY: 1 }))))
         .message,
     ).toBe('secret NO_SUCH_KEY has no version 1');
+    // Past MAX_NAMED_KEYS render resolves every key, yet a pin of a key the template does not read still changes nothing.
+    const many = Array.from({ length: MAX_NAMED_KEYS + 1 }, (_, i) => `K${i}`);
+    const wide = setup(Object.fromEntries([...many, 'UNREAD'].map((key) => [key, vendorValue(key)])));
+    const template = many.map((key) => `{{ .Secrets.${key} }}`).join(',');
+    expect((await wide.renderer.render(vendor, render(template, 'text', { UNREAD: 9 }))).output).toBe(many.join(','));
+    expect(wide.source.calls[0].keys).toBe('all');
     // A pin of a key the template does not read changes nothing; an existing version renders.
     expect((await renderer.render(vendor, render('O={{ .Secrets.OTHER }}', 'env', { DB_PASSWORD: 9 }))).output).toBe(
       'O=o',

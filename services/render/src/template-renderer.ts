@@ -93,7 +93,7 @@ export class TemplateRenderer {
                 authorization === undefined || isPlatformService(principal) ? undefined : bearerTokenOf(authorization),
             })
           ).values;
-    assertPinnedVersionsFound(request.pins, keys, resolved);
+    assertPinnedVersionsFound(request.pins, referenced, resolved);
 
     const { output, used } = await this.work.execute(tenant, {
       kind: 'execute',
@@ -177,11 +177,12 @@ function assertPins(pins: Readonly<Record<string, number>>): void {
  */
 function assertPinnedVersionsFound(
   pins: Readonly<Record<string, number>>,
-  keys: readonly string[] | 'all',
+  referenced: readonly string[],
   resolved: ReadonlyMap<string, ResolvedValue>,
 ): void {
+  const reads = (key: string) => referenced.includes('*') || referenced.includes(key);
   for (const [key, version] of Object.entries(pins)) {
-    if ((keys === 'all' || keys.includes(key)) && resolved.get(key)?.version !== version) {
+    if (reads(key) && resolved.get(key)?.version !== version) {
       throw new RenderError(RenderErrorCode.INVALID_ARGUMENT, `secret ${key} has no version ${version}`, {
         field: `pins.${key}`,
       });
