@@ -251,6 +251,8 @@ describe('secrets CLI: the first hour (issue 20)', () => {
         `render failed to start: invalid configuration:\n  - HTTP_PORT ${port} is already in use (another service, ` +
           'or an earlier run still listening?); set HTTP_PORT to a free port\n',
       );
+      // Its log says the same, for whoever reads the logs rather than the terminal.
+      expect(result.stdout).toMatch(/"level":"error".*"httpPort":\d+.*"msg":"HTTP_PORT \d+ is already in use/);
     } finally {
       await new Promise((resolve) => holder.close(resolve));
     }

@@ -160,10 +160,11 @@ export async function startService(
       await app.close().catch(() => undefined);
       // A port another process holds is a setting to change, said as one.
       if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
-      throw new ConfigError([
+      const hint =
         `HTTP_PORT ${config.httpPort} is already in use (another service, or an earlier run still listening?); ` +
-          `set HTTP_PORT to a free port`,
-      ]);
+        'set HTTP_PORT to a free port';
+      logger.error({ httpPort: config.httpPort }, hint);
+      throw new ConfigError([hint]);
     });
     const httpPort = (app.getHttpServer().address() as AddressInfo).port;
     logger.info({ httpPort, subjectPrefix: config.subjectPrefix }, `${definition.name} service ready`);
