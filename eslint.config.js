@@ -54,7 +54,7 @@ function layer(folders, { patterns = [], jose = false }) {
 }
 
 module.exports = tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'libs/contracts/src/gen/**', 'coverage/**'] },
+  { ignores: ['dist/**', 'dist.*/**', 'node_modules/**', 'libs/contracts/src/gen/**', 'coverage/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   prettier,

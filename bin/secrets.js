@@ -1,9 +1,15 @@
 #!/usr/bin/env node
 // The `secrets` CLI (built by `npm run build` into dist/apps/cli).
 const { join } = require('node:path');
-const { existsSync } = require('node:fs');
+const { existsSync, readdirSync } = require('node:fs');
 
-const entry = join(__dirname, '..', 'dist', 'apps', 'cli', 'src', 'main.js');
+const root = join(__dirname, '..');
+const entry = join(root, 'dist', 'apps', 'cli', 'src', 'main.js');
+// `npm run build` swaps a finished build in for dist/ with two renames (scripts/build.js): between them, wait.
+const swapping = () => readdirSync(root).some((name) => name.startsWith('dist.replaced-'));
+for (let waits = 0; !existsSync(entry) && swapping() && waits < 100; waits++) {
+  Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);
+}
 if (!existsSync(entry)) {
   process.stderr.write('secrets: not built yet; run `npm run build` first\n');
   process.exit(1);

@@ -532,7 +532,7 @@ describe('NATS server configuration', () => {
       child.on('error', reject);
       child.on('close', (code) => resolve({ code, stderr }));
     });
-    expect(result.code).toBe(1);
+    expect(result.code).toBe(2);
     expect(result.stderr).toContain(
       'NODE_ENV=production needs TLS and credentials for NATS; missing: ' +
         'NATS_TLS_CA_FILE (the CA that signed the NATS server certificate), ' +

@@ -305,12 +305,14 @@ describe('tenant matrix: every subject × every caller', () => {
                     valid: false,
                     references: [{ key: 'CUSTOMER_KEY', version: 1, scope: 'customer' }],
                     missing: ['VENDOR_KEY'],
+                    optional: [],
                     errors: [],
                   }
                 : {
                     valid: true,
                     references: [{ key: 'CUSTOMER_KEY', version: 1, scope: 'customer' }],
                     missing: [],
+                    optional: [],
                     errors: [],
                   },
             ),
@@ -421,7 +423,7 @@ describe('tenant matrix: every subject × every caller', () => {
         { template: TEMPLATE, format: 'env', customerOrganizationId: CUSTOMER },
         tokens.get('other vendor'),
       );
-      expect(reply.body).toEqual({ valid: false, references: [], missing: ['CUSTOMER_KEY'], errors: [] });
+      expect(reply.body).toEqual({ valid: false, references: [], missing: ['CUSTOMER_KEY'], optional: [], errors: [] });
     });
 
     it('a service resolving another organization gets the key as missing, never V’s value', async () => {

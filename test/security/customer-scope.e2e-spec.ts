@@ -96,6 +96,7 @@ describe("a customer user's renders see only the customer's own secrets", () => 
       valid: false,
       references: [{ key: 'CUSTOMER_ONLY', version: 1, scope: 'customer' }],
       missing: ['DB_PASSWORD'],
+      optional: [],
       errors: [],
     });
   });

@@ -229,6 +229,7 @@ describe('prototype property names as keys and identifiers', () => {
         valid: true,
         references: KEYS.map((key) => ({ key, version: 2, scope: 'customer' })),
         missing: [],
+        optional: [],
         errors: [],
       });
     }

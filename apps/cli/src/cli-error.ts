@@ -55,13 +55,14 @@ export function exitCodeForWireCode(code: string): ExitCode {
   }
 }
 
-/** A hint that turns a terse wire error into something a person can act on. */
+/** A hint that turns a terse wire error into something a person can act on, never repeating what it says. */
 export function explainWireError(code: string, message: string): string {
   if (code === 'UNAUTHENTICATED' && /expired/i.test(message)) {
-    return `${message} — your token has expired; get a new one (SECRETS_TOKEN or --token)`;
+    return `${message}; get a new one (SECRETS_TOKEN or --token)`;
   }
   if (code === 'UNAUTHENTICATED') return `${message} — check SECRETS_TOKEN or --token`;
-  if (code === 'INVALID_ARGUMENT' && /key/i.test(message)) {
+  // Only where the service did not already say what a key looks like.
+  if (code === 'INVALID_ARGUMENT' && /\bkey\b/i.test(message) && !/letter/i.test(message)) {
     return `${message} — keys start with a letter and contain only letters, digits and underscores (e.g. API_KEY)`;
   }
   return message;

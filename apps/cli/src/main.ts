@@ -1,6 +1,7 @@
 // The `secrets` command line: manage secrets, render, run with injected env, audit, and ops.
+import { ConfigError, commonSettings, loadConfig } from '@platform/config';
 import { CliError, EXIT } from './cli-error';
-import { type Command, type CommandContext, helpText, parseCommandArgs } from './command';
+import { type Command, type CommandContext, argumentProblem, helpText, parseCommandArgs } from './command';
 import {
   auditAcknowledgeGapCommand,
   auditGapsCommand,
@@ -57,10 +58,31 @@ function overview(): string {
   ].join('\n');
 }
 
+/** `secrets audit` alone: the commands under that word, each with its summary. */
+function groupOverview(word: string, group: readonly Command[]): string {
+  const width = Math.max(...group.map((c) => c.path.slice(1).join(' ').length));
+  return [
+    `usage: secrets ${word} <command> [options]   (secrets ${word} <command> --help for details)`,
+    '',
+    ...group.map((c) => `  ${c.path.slice(1).join(' ').padEnd(width)}  ${c.summary.split('. ')[0].replace(/\.$/, '')}`),
+  ].join('\n');
+}
+
 function findCommand(argv: readonly string[]): { command: Command; rest: string[] } | undefined {
   const matches = COMMANDS.filter((c) => c.path.every((word, i) => argv[i] === word));
   const best = matches.sort((a, b) => b.path.length - a.path.length)[0];
   return best ? { command: best, rest: argv.slice(best.path.length) } : undefined;
+}
+
+/** NATS_URL and NATS_SUBJECT_PREFIX checked as the services check them: a bad one is a usage error (exit 2). */
+function natsSettingsOf(env: NodeJS.ProcessEnv): { natsUrl: string; subjectPrefix: string } {
+  const { natsUrl, subjectPrefix } = commonSettings('secrets');
+  try {
+    return loadConfig({ natsUrl, subjectPrefix }, env);
+  } catch (error) {
+    if (error instanceof ConfigError) throw new CliError(error.problems.join('; '), EXIT.USAGE);
+    throw error;
+  }
 }
 
 /** How long a request waits for its reply: SECRETS_TIMEOUT_MS, 10 s by default. */
@@ -84,12 +106,17 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = p
     return argv.length === 0 ? EXIT.USAGE : EXIT.OK;
   }
   const found = findCommand(argv);
+  const group = found ? [] : COMMANDS.filter((c) => c.path.length > 1 && c.path[0] === argv[0]);
+  if (group.length > 0 && (argv.length === 1 || argv[1].startsWith('-'))) {
+    output.out(groupOverview(argv[0], group));
+    return argv.includes('--help') || argv.includes('-h') ? EXIT.OK : EXIT.USAGE;
+  }
   if (!found) {
     output.err(
       `secrets: unknown command "${argv
         .filter((a) => !a.startsWith('-'))
         .slice(0, 2)
-        .join(' ')}"; see secrets --help`,
+        .join(' ')}"; see secrets ${group.length > 0 ? `${argv[0]} ` : ''}--help`,
     );
     return EXIT.USAGE;
   }
@@ -100,7 +127,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = p
     try {
       parsed = parseCommandArgs(command, rest);
     } catch (error) {
-      throw new CliError(`${(error as Error).message}; see secrets ${command.path.join(' ')} --help`, EXIT.USAGE);
+      throw new CliError(`${argumentProblem(error)}; see secrets ${command.path.join(' ')} --help`, EXIT.USAGE);
     }
     if (parsed.values.help) {
       output.out(helpText(command));
@@ -117,8 +144,7 @@ export async function runCli(argv: readonly string[], env: NodeJS.ProcessEnv = p
         // Loaded on first use: NATS and the messaging library cost every offline command (--help, dev token) ~0.3 s.
         const { PlatformClient } = await import('./platform-client');
         client ??= await PlatformClient.connect({
-          natsUrl: env.NATS_URL ?? 'nats://127.0.0.1:4222',
-          subjectPrefix: env.NATS_SUBJECT_PREFIX ?? '',
+          ...natsSettingsOf(env),
           token,
           natsUser: env.NATS_USER,
           natsPassword: env.NATS_PASSWORD,

@@ -1,4 +1,4 @@
-import { type NatsConnection, connect, headers as natsHeaders } from 'nats';
+import { ErrorCode, type NatsConnection, connect, headers as natsHeaders } from 'nats';
 import { urlList } from '@platform/config';
 import { type NatsSecuritySettings, natsConnectionOptions } from '@platform/messaging';
 import { CliError, EXIT, exitCodeForWireCode, explainWireError } from './cli-error';
@@ -12,6 +12,15 @@ export interface ClientSettings extends NatsSecuritySettings {
   readonly subjectPrefix: string;
   readonly token?: string;
   readonly timeoutMs: number;
+}
+
+/** A request NATS cannot carry, refused before it is sent, naming the server's limit. */
+function tooLarge(subject: string, bytes: number, maxPayload: number): CliError {
+  return new CliError(
+    `the ${subject} request (${bytes} bytes and its headers) does not fit the NATS server's max_payload of ` +
+      `${maxPayload} bytes (${(maxPayload / 1024 / 1024).toFixed(1)} MiB); send less, e.g. a smaller template`,
+    EXIT.REFUSED,
+  );
 }
 
 /** Talks to the platform over plain-JSON NATS, as any outside client would. */
@@ -47,13 +56,18 @@ export class PlatformClient {
     if (!this.settings.token) throw new CliError('no token: set SECRETS_TOKEN or pass --token', EXIT.DENIED);
     const headers = natsHeaders();
     headers.set('Authorization', `Bearer ${this.settings.token}`);
+    const data = encoder.encode(JSON.stringify(body));
+    // The server's own limit, learnt at connect: a larger message is never sent (nats.js refuses it too).
+    const maxPayload = this.connection.info?.max_payload;
+    if (maxPayload !== undefined && data.byteLength > maxPayload) throw tooLarge(subject, data.byteLength, maxPayload);
     let reply;
     try {
-      reply = await this.connection.request(this.subject(subject), encoder.encode(JSON.stringify(body)), {
-        timeout: this.settings.timeoutMs,
-        headers,
-      });
-    } catch {
+      reply = await this.connection.request(this.subject(subject), data, { timeout: this.settings.timeoutMs, headers });
+    } catch (error) {
+      // Body and headers together over the limit.
+      if ((error as { code?: string }).code === ErrorCode.MaxPayloadExceeded && maxPayload !== undefined) {
+        throw tooLarge(subject, data.byteLength, maxPayload);
+      }
       throw new CliError(`the ${subject.split('.')[0]} service did not answer ${subject}`, EXIT.UNAVAILABLE);
     }
     const parsed = JSON.parse(decoder.decode(reply.data)) as T & {

@@ -227,7 +227,7 @@ describe('secrets CLI', () => {
     expect(table).toMatchObject({ code: 0, stderr: '' });
     expect(table.stdout).toMatch(/^AT\s+TYPE\s+KEY\s+VERSION\s+SCOPE\s+BY\s+FOR\s+DEPLOYMENT/);
     expect(table.stdout).toMatch(
-      /SecretValuesResolved\s+DB_PASSWORD@1\s+\d+\s+vendor\s+service:render\s+admin@clivendor\s+cli-web/,
+      /SecretValuesResolved\s+DB_PASSWORD@1\s+-\s+vendor\s+service:render\s+admin@clivendor\s+cli-web/,
     );
     const json = await cli([
       'audit',

@@ -324,7 +324,7 @@ describe('replies', () => {
     expect(replyJson(RenderService.method.render.output, reply)).toStrictEqual(reply);
   });
 
-  it('render.v1.validate replies {valid, references[], missing[], errors[]} with every list present', () => {
+  it('render.v1.validate replies {valid, references[], missing[], optional[], errors[]} with every list present', () => {
     const validate = RenderService.method.validate.output;
     const parseError = 'template parsing error: template: t:1: unclosed action';
 
@@ -332,6 +332,7 @@ describe('replies', () => {
       valid: false,
       references: [],
       missing: [],
+      optional: [],
       errors: [parseError],
     });
     expect(
@@ -340,6 +341,7 @@ describe('replies', () => {
       valid: true,
       references: [{ key: 'API_KEY', version: 1, scope: 'vendor' }],
       missing: [],
+      optional: [],
       errors: [],
     });
   });

@@ -155,7 +155,17 @@ export async function startService(
       await app.close();
       throw error;
     });
-    await app.listen(config.httpPort);
+    await app.listen(config.httpPort).catch(async (error: unknown) => {
+      // The HTTP server never listened, so closing it fails too; the microservice and modules still stop.
+      await app.close().catch(() => undefined);
+      // A port another process holds is a setting to change, said as one.
+      if ((error as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw error;
+      const hint =
+        `HTTP_PORT ${config.httpPort} is already in use (another service, or an earlier run still listening?); ` +
+        'set HTTP_PORT to a free port';
+      logger.error({ httpPort: config.httpPort }, hint);
+      throw new ConfigError([hint]);
+    });
     const httpPort = (app.getHttpServer().address() as AddressInfo).port;
     logger.info({ httpPort, subjectPrefix: config.subjectPrefix }, `${definition.name} service ready`);
     return {
@@ -175,6 +185,9 @@ export async function startService(
   }
 }
 
+/** A service's exit codes, as the CLI's table has them: a bad setting is 2, any other failure to start 1. */
+export const SERVICE_EXIT = { FAILED: 1, BAD_SETTING: 2 } as const;
+
 /** The `main.ts` of every service: start, stop cleanly on SIGTERM/SIGINT, and exit non-zero on a bad configuration. */
 export function runService(load: () => ServiceDefinition): void {
   let definition: ServiceDefinition;
@@ -183,7 +196,7 @@ export function runService(load: () => ServiceDefinition): void {
   } catch (error) {
     if (error instanceof ConfigError) {
       process.stderr.write(`${error.message}\n`);
-      process.exit(1);
+      process.exit(SERVICE_EXIT.BAD_SETTING);
     }
     throw error;
   }
@@ -201,7 +214,7 @@ export function runService(load: () => ServiceDefinition): void {
     },
     (error: unknown) => {
       process.stderr.write(`${definition.name} failed to start: ${(error as Error).message}\n`);
-      process.exit(1);
+      process.exit(error instanceof ConfigError ? SERVICE_EXIT.BAD_SETTING : SERVICE_EXIT.FAILED);
     },
   );
 }

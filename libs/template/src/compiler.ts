@@ -151,6 +151,12 @@ export interface CompileOptions {
 
 export class Compiler {
   private readonly compiled = new Map<string, CompiledTemplate>();
+  /**
+   * Field, variable and chain nodes compiled where a missing map key reads as empty (checked), and where it
+   * fails (printed); a template's optional references are told apart by them.
+   */
+  readonly checkedReads = new Set<Node>();
+  readonly strictReads = new Set<Node>();
   /** Nodes compiled so far into the block being compiled: what running it once costs, nested blocks aside. */
   private cost = 0;
 
@@ -653,6 +659,7 @@ export class Compiler {
     receiverType: StaticType,
     keepInterface: boolean,
   ): (s: Execution, dot: unknown, receiver: unknown, final: unknown) => unknown {
+    (lenient ? this.checkedReads : this.strictReads).add(node);
     const lastHasArgs = args !== null && args.length > 1;
     const names = [...ident];
     this.cost += names.length;

@@ -2,7 +2,7 @@ import { Compiler, type CompiledTemplate, type Execution } from './compiler';
 import { TemplateErrorCode, TemplateExecutionError, TemplateParseError } from './errors';
 import { goQuote } from './fmt';
 import { FUNCTION_NAMES, redactedValueText, type ValueVerb } from './functions';
-import { elseIfOf, nodeString, type BranchNode, type Node, type PipeNode } from './nodes';
+import { elseIfOf, nodeString, type BranchNode, type CommandNode, type Node, type PipeNode } from './nodes';
 import { ParseFailure, parseSource, type ParsedSource, type Tree } from './parser';
 import { compareGoStrings } from './values';
 
@@ -160,7 +160,7 @@ class TemplateExecution implements Execution {
 export class Template {
   private readonly main: CompiledTemplate;
   private escapingMain: CompiledTemplate | undefined;
-  private referenced: readonly string[] | undefined;
+  private referenced: References | undefined;
   /** Heap this template retains, in bytes, estimated from its source and parse nodes (README.md, Limits). */
   readonly estimatedBytes: number;
 
@@ -171,6 +171,7 @@ export class Template {
     private readonly trees: ReadonlyMap<string, Tree>,
     compiled: ReadonlyMap<string, CompiledTemplate>,
     estimatedBytes: number,
+    private readonly isChecked: (read: Node) => boolean = () => false,
   ) {
     this.main = compiled.get(name)!;
     this.estimatedBytes = estimatedBytes;
@@ -205,8 +206,19 @@ export class Template {
 
   /** The `.Secrets` keys the template reads, sorted; `['*']` when it reads them dynamically. */
   references(): string[] {
-    this.referenced ??= collectReferences(this.trees);
-    return [...this.referenced];
+    this.referenced ??= collectReferences(this.trees, this.isChecked);
+    return [...this.referenced.keys];
+  }
+
+  /**
+   * The referenced keys a render never needs: every read of each is checked (an `if`/`else if`/`with` condition,
+   * `default`'s or `required`'s tested value) or sits in a branch that runs only when the key is set
+   * (`{{ if .Secrets.K }}…{{ .Secrets.K }}…{{ end }}`), so a missing one fails no render. Sorted; empty when the
+   * template reads secrets dynamically.
+   */
+  optionalReferences(): string[] {
+    this.referenced ??= collectReferences(this.trees, this.isChecked);
+    return [...this.referenced.optional];
   }
 }
 
@@ -248,68 +260,129 @@ export function parseTemplate(source: string, options: ParseTemplateOptions = {}
     throw e;
   }
   const { trees, nodes } = parsed;
-  return new Template(name, source, trees, new Compiler(trees).compileAll(), estimateBytes(source, bytes, nodes));
+  const compiler = new Compiler(trees);
+  const compiled = compiler.compileAll();
+  const { checkedReads, strictReads } = compiler;
+  const isChecked = (read: Node) => checkedReads.has(read) && !strictReads.has(read);
+  return new Template(name, source, trees, compiled, estimateBytes(source, bytes, nodes), isChecked);
 }
 
 // ---- references ----
 
-function collectReferences(trees: ReadonlyMap<string, Tree>): readonly string[] {
+interface References {
+  readonly keys: readonly string[];
+  readonly optional: readonly string[];
+}
+
+/** No key is known to be set. */
+const NONE_SET: ReadonlySet<string> = new Set();
+
+/**
+ * `set`: keys whose values the enclosing branches ran only when truthy (so present); `dotIsData`: dot may be the
+ * template's data here (outside with/range bodies), so a bare `.` exposes every secret.
+ */
+function collectReferences(trees: ReadonlyMap<string, Tree>, isChecked: (read: Node) => boolean): References {
   const keys = new Set<string>();
+  const needed = new Set<string>();
   let dynamic = false;
-  const secretsPath = (path: readonly string[]): void => {
+  const secretsPath = (path: readonly string[], read: Node, set: ReadonlySet<string>, ofData: boolean): void => {
     if (path[0] !== 'Secrets') return;
-    if (path.length === 1) dynamic = true;
-    else keys.add(path[1]);
+    if (path.length === 1) return void (dynamic = true);
+    keys.add(path[1]);
+    if (!isChecked(read) && !(ofData && set.has(path[1]))) needed.add(path[1]);
   };
-  // `dotIsData`: dot may be the template's data here (outside with/range bodies), so a bare `.` exposes every secret.
-  const visit = (n: Node | null, dotIsData: boolean): void => {
+  const visit = (n: Node | null, dotIsData: boolean, set: ReadonlySet<string>): void => {
     if (n === null || dynamic) return;
     switch (n.type) {
       case 'field':
-        return secretsPath(n.ident);
+        return secretsPath(n.ident, n, set, dotIsData);
       case 'variable':
         if (n.ident.length === 1) {
           if (n.ident[0] === '$') dynamic = true;
-        } else secretsPath(n.ident.slice(1));
+        } else secretsPath(n.ident.slice(1), n, set, n.ident[0] === '$');
         return;
       case 'chain':
-        visit(n.node, dotIsData);
-        if (n.node.type === 'dot' || n.node.type === 'variable' || n.node.type === 'pipe') secretsPath(n.field);
-        else if (n.node.type === 'identifier' && n.field[0] === 'Secrets') dynamic = true;
+        visit(n.node, dotIsData, set);
+        if (n.node.type === 'dot' || n.node.type === 'variable' || n.node.type === 'pipe') {
+          secretsPath(n.field, n, set, false);
+        } else if (n.node.type === 'identifier' && n.field[0] === 'Secrets') dynamic = true;
         return;
       case 'dot':
         if (dotIsData) dynamic = true;
         return;
       case 'list':
-        return n.nodes.forEach((c) => visit(c, dotIsData));
+        return n.nodes.forEach((c) => visit(c, dotIsData, set));
       case 'action':
-        return visit(n.pipe, dotIsData);
+        return visit(n.pipe, dotIsData, set);
       case 'pipe':
-        return visitPipe(n, dotIsData);
+        return visitPipe(n, dotIsData, set);
       case 'command':
-        return n.args.forEach((a) => visit(a, dotIsData));
+        return n.args.forEach((a) => visit(a, dotIsData, set));
       case 'if':
       case 'with':
       case 'range': {
         // An `else if` chain is walked in a loop: chains may be far longer than the stack is deep.
         let branch: BranchNode | null = n;
+        let known = set;
         while (branch !== null && !dynamic) {
-          visitPipe(branch.pipe, dotIsData);
-          visit(branch.list, branch.type === 'if' ? dotIsData : false);
+          visitPipe(branch.pipe, dotIsData, known);
+          const then = branch.type === 'range' ? known : withKeysSet(known, setWhenTrue(branch.pipe, dotIsData));
+          visit(branch.list, branch.type === 'if' ? dotIsData : false, then);
+          // Past a false condition (`if not .Secrets.K`), K is set in the `else if` links and the `else`.
+          if (branch.type !== 'range') known = withKeysSet(known, setWhenFalse(branch.pipe, dotIsData));
           const next = elseIfOf(branch);
-          if (next === null) visit(branch.elseList, dotIsData);
+          if (next === null) visit(branch.elseList, dotIsData, known);
           branch = next;
         }
         return;
       }
       case 'template':
-        return visit(n.pipe, dotIsData);
+        return visit(n.pipe, dotIsData, set);
       default:
         return;
     }
   };
-  const visitPipe = (p: PipeNode, dotIsData: boolean): void => p.cmds.forEach((c) => visit(c, dotIsData));
-  for (const tree of trees.values()) visit(tree.root, true);
-  if (dynamic) return ['*'];
-  return [...keys].sort(compareGoStrings);
+  const visitPipe = (p: PipeNode, dotIsData: boolean, set: ReadonlySet<string>): void =>
+    p.cmds.forEach((c) => visit(c, dotIsData, set));
+  for (const tree of trees.values()) visit(tree.root, true, NONE_SET);
+  if (dynamic) return { keys: ['*'], optional: [] };
+  return {
+    keys: [...keys].sort(compareGoStrings),
+    optional: [...keys].filter((key) => !needed.has(key)).sort(compareGoStrings),
+  };
+}
+
+function withKeysSet(set: ReadonlySet<string>, more: readonly string[]): ReadonlySet<string> {
+  return more.length === 0 ? set : new Set([...set, ...more]);
+}
+
+/**
+ * The data's `.Secrets` keys a true condition proves set: the condition is `.Secrets.K` or `$.Secrets.K` itself,
+ * or `and` of such (a missing key reads as the empty string, which is false).
+ */
+function setWhenTrue(pipe: PipeNode, dotIsData: boolean): string[] {
+  return pipe.cmds.length === 1 ? truthyKeysOf(pipe.cmds[0], dotIsData) : [];
+}
+
+/** The keys a false condition proves set: the condition is `not` of `.Secrets.K` or `$.Secrets.K`. */
+function setWhenFalse(pipe: PipeNode, dotIsData: boolean): string[] {
+  if (pipe.cmds.length !== 1) return [];
+  const [head, ...args] = pipe.cmds[0].args;
+  return head.type === 'identifier' && head.ident === 'not' && args.length === 1 ? keyReadBy(args[0], dotIsData) : [];
+}
+
+function truthyKeysOf(command: CommandNode, dotIsData: boolean): string[] {
+  const [head, ...args] = command.args;
+  if (args.length === 0) return keyReadBy(head, dotIsData);
+  if (head.type === 'identifier' && head.ident === 'and') return args.flatMap((a) => keyReadBy(a, dotIsData));
+  return [];
+}
+
+function keyReadBy(n: Node, dotIsData: boolean): string[] {
+  if (n.type === 'field' && dotIsData && n.ident.length === 2 && n.ident[0] === 'Secrets') return [n.ident[1]];
+  if (n.type === 'variable' && n.ident.length === 3 && n.ident[0] === '$' && n.ident[1] === 'Secrets') {
+    return [n.ident[2]];
+  }
+  if (n.type === 'pipe' && n.decl.length === 0) return setWhenTrue(n, dotIsData);
+  return [];
 }

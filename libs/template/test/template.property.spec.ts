@@ -150,3 +150,43 @@ describe('parser and executor properties', () => {
     );
   });
 });
+
+describe('optionalReferences()', () => {
+  const KEYS = ['A', 'B', 'C'];
+  const key = fc.constantFrom(...KEYS);
+  const read = key.chain((k) => fc.constantFrom(`.Secrets.${k}`, `$.Secrets.${k}`));
+  const { condition } = fc.letrec<{ condition: string }>((tie) => ({
+    condition: fc.oneof(
+      { depthSize: 'small' },
+      read,
+      fc.tuple(tie('condition'), tie('condition')).map(([a, b]) => `and (${a}) (${b})`),
+      fc.tuple(tie('condition'), tie('condition')).map(([a, b]) => `or (${a}) (${b})`),
+      tie('condition').map((c) => `not (${c})`),
+      read.map((r) => `eq ${r} "x"`),
+    ),
+  }));
+  const { body } = fc.letrec<{ body: string }>((tie) => ({
+    body: fc.oneof(
+      { depthSize: 'small' },
+      read.map((r) => `{{ ${r} }}`),
+      read.map((r) => `{{ ${r} | default "d" }}`),
+      read.map((r) => `{{ with ${r} }}[{{ . }}]{{ end }}`),
+      fc.tuple(condition, tie('body'), tie('body')).map(([c, t, e]) => `{{ if ${c} }}${t}{{ else }}${e}{{ end }}`),
+      fc.tuple(tie('body'), tie('body')).map(([a, b]) => a + b),
+    ),
+  }));
+
+  it('names only keys a render can do without: with every absent key optional, the render succeeds', () => {
+    fc.assert(
+      fc.property(body, fc.subarray(KEYS), (source, present) => {
+        const template = parseTemplate(source);
+        const optional = template.optionalReferences();
+        const absent = template.references().filter((k) => !present.includes(k));
+        fc.pre(absent.every((k) => optional.includes(k)));
+        const secrets = Object.fromEntries(present.map((k) => [k, `v-${k}`]));
+        expect(() => template.execute({ Secrets: secrets })).not.toThrow();
+      }),
+      { numRuns: 3000 },
+    );
+  });
+});

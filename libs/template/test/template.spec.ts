@@ -360,3 +360,51 @@ describe('references', () => {
     expect(refs('{{ with .Secrets.A }}{{ . }}{{ end }}{{ range .List }}{{ . }}{{ end }}')).toEqual(['A']);
   });
 });
+
+describe('optional references', () => {
+  const optional = (source: string) => parseTemplate(source).optionalReferences();
+  /** Renders with every referenced key set except `absent`. */
+  const renderWithout = (source: string, absent: readonly string[]) => {
+    const template = parseTemplate(source);
+    const present = template.references().filter((key) => !absent.includes(key));
+    return template.execute({ Secrets: new GoStringMap(present.map((key) => [key, `value-of-${key}`])) });
+  };
+
+  it.each([
+    ['{{ if .Secrets.API_URL }}{{ .Secrets.API_URL }}{{ else }}https://api.example.com{{ end }}', ['API_URL']],
+    ['{{ with .Secrets.A }}{{ . }}{{ else }}none{{ end }}', ['A']],
+    ['{{ with $.Secrets.A }}{{ $.Secrets.A }}{{ end }}', ['A']],
+    ['{{ .Secrets.A | default "x" }} {{ default "y" .Secrets.B }}', ['A', 'B']],
+    ['{{ if and .Secrets.A .Secrets.B }}{{ .Secrets.A }}{{ .Secrets.B }}{{ end }}', ['A', 'B']],
+    ['{{ if (and .Secrets.A (.Secrets.B)) }}{{ $.Secrets.B }}{{ end }}', ['A', 'B']],
+    ['{{ if not .Secrets.A }}unset{{ else }}{{ .Secrets.A }}{{ end }}', ['A']],
+    ['{{ if not .Secrets.A }}unset{{ else if .Secrets.B }}{{ .Secrets.A }}{{ .Secrets.B }}{{ end }}', ['A', 'B']],
+    ['{{ if eq .Secrets.A "" }}unset{{ end }}{{ if or .Secrets.B .Secrets.C }}some{{ end }}', ['A', 'B', 'C']],
+    ['{{ if .Secrets.A }}{{ if .Secrets.B }}{{ .Secrets.A }}{{ .Secrets.B }}{{ end }}{{ end }}', ['A', 'B']],
+    ['N={{ .Secrets.N }} {{ if .Secrets.O }}{{ .Secrets.O }}{{ end }}', ['O']],
+  ])('are the keys a render never needs: %s', (source, expected) => {
+    expect(optional(source)).toEqual(expected);
+    expect(() => renderWithout(source, expected)).not.toThrow();
+  });
+
+  it.each([
+    ['{{ .Secrets.A }}{{ if .Secrets.A }}x{{ end }}', 'A'],
+    ['{{ if .Secrets.A }}x{{ end }}{{ .Secrets.A }}', 'A'],
+    ['{{ if .Secrets.B }}{{ .Secrets.A }}{{ end }}', 'A'],
+    ['{{ if .Secrets.A }}x{{ else }}{{ .Secrets.A }}{{ end }}', 'A'],
+    ['{{ if or .Secrets.A .Secrets.B }}{{ .Secrets.A }}{{ end }}', 'A'],
+    ['{{ if eq .Secrets.A "x" }}{{ .Secrets.A }}{{ end }}', 'A'],
+    ['{{ if not .Secrets.A }}{{ .Secrets.A }}{{ end }}', 'A'],
+    ['{{ if .Secrets.A }}x{{ else if .Secrets.B }}{{ .Secrets.A }}{{ end }}', 'A'],
+    ['{{ with .Secrets.A }}{{ .Secrets.A }}{{ end }}', 'A'],
+    ['{{ default .Secrets.A .Secrets.B }}', 'A'],
+    ['{{ range .List }}{{ if .Secrets.A }}{{ $.Secrets.A }}{{ end }}{{ end }}', 'A'],
+    ['{{ define "t" }}{{ $.Secrets.A }}{{ end }}{{ if .Secrets.A }}{{ template "t" }}{{ end }}', 'A'],
+  ])('leave out a key read unchecked where it may be missing: %s', (source, needed) => {
+    expect(optional(source)).not.toContain(needed);
+  });
+
+  it('is empty when the template reads secrets dynamically', () => {
+    expect(optional('{{ if .Secrets.A }}{{ range .Secrets }}{{ . }}{{ end }}{{ end }}')).toEqual([]);
+  });
+});

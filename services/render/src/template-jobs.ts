@@ -33,6 +33,8 @@ export type TemplateJob = ParseJob | ExecuteJob;
 
 export interface Parsed {
   readonly references: readonly string[];
+  /** The references a render never needs (Template.optionalReferences). */
+  readonly optional: readonly string[];
 }
 
 export interface Executed {
@@ -96,7 +98,8 @@ function parsed(cache: TemplateCache, source: string, deadline: number): Templat
 }
 
 function parse(cache: TemplateCache, job: ParseJob): Parsed {
-  return { references: parsed(cache, job.source, job.deadline).references() };
+  const template = parsed(cache, job.source, job.deadline);
+  return { references: template.references(), optional: template.optionalReferences() };
 }
 
 /** Re-parses when this worker's cache no longer holds the template (evicted, or a parse on another worker). */

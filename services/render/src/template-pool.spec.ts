@@ -47,7 +47,7 @@ describe('TemplateWorkerPool', () => {
   it('parses on a worker, executes on the worker that has the template cached, then knows its references', async () => {
     const { pool } = started;
     const source = 'API_KEY={{ .Secrets.API_KEY }}';
-    expect(await pool.parse('acme', { kind: 'parse', source })).toEqual({ references: ['API_KEY'] });
+    expect(await pool.parse('acme', { kind: 'parse', source })).toEqual({ references: ['API_KEY'], optional: [] });
     expect(await pool.execute('acme', execute(source, [['API_KEY', 'sk-1']]))).toEqual({
       output: 'API_KEY=sk-1',
       used: ['API_KEY'],
@@ -55,7 +55,7 @@ describe('TemplateWorkerPool', () => {
     const totals = pool.stats().reduce((sum, stats) => [sum[0] + stats.cacheMisses, sum[1] + stats.cacheHits], [0, 0]);
     expect(totals).toEqual([1, 1]);
     // Its references are known now: a second parse is answered without a job.
-    expect(await pool.parse('acme', { kind: 'parse', source })).toEqual({ references: ['API_KEY'] });
+    expect(await pool.parse('acme', { kind: 'parse', source })).toEqual({ references: ['API_KEY'], optional: [] });
     expect(pool.stats().reduce((sum, stats) => sum + stats.cacheMisses + stats.cacheHits, 0)).toBe(2);
   });
 
@@ -99,8 +99,11 @@ describe('TemplateWorkerPool out of heap', () => {
         message: 'template parsing error: the parsed template needs more than the memory limit of 64 MiB',
       });
       expect(reported.replaced).toEqual(['memory']);
-      expect(await behind).toEqual({ references: ['B'] });
-      expect(await pool.parse('acme', { kind: 'parse', source: 'A={{ .Secrets.A }}' })).toEqual({ references: ['A'] });
+      expect(await behind).toEqual({ references: ['B'], optional: [] });
+      expect(await pool.parse('acme', { kind: 'parse', source: 'A={{ .Secrets.A }}' })).toEqual({
+        references: ['A'],
+        optional: [],
+      });
       await eventually('the replacement worker to start', () => pool.stats().length === SETTINGS.workers);
     } finally {
       await pool.close();

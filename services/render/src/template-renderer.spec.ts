@@ -2,6 +2,7 @@ import { type Principal, type Scope } from '@platform/messaging';
 import { RenderError } from './render.error';
 import { type KeyCatalog, type KeyInScope } from './secret-key-catalog';
 import {
+  MAX_NAMED_KEYS,
   type ResolveAttribution,
   type ResolvedSecrets,
   type ResolvedValue,
@@ -55,8 +56,16 @@ class ScopeValues implements SecretValueSource {
         .filter((key) => key in this.expiredAt && !attribution?.allowExpired)
         .map((key) => [key, this.expiredAt[key]]),
     );
-    const released = wanted.filter((key) => !expired.has(key));
-    return Promise.resolve({ values: new Map(released.map((key) => [key, this.values[key]])), expired });
+    // As secrets does: a pinned key at that version, if the key ever reached it (values hold the latest version).
+    const pinned = new Map(Object.entries(pins));
+    const chosen = wanted
+      .filter((key) => !expired.has(key))
+      .flatMap((key): [string, ResolvedValue][] => {
+        const value = this.values[key];
+        const version = pinned.get(key) ?? value.version;
+        return version <= value.version ? [[key, { ...value, version }]] : [];
+      });
+    return Promise.resolve({ values: new Map(chosen), expired });
   }
 }
 
@@ -226,8 +235,42 @@ describe('TemplateRenderer.render', () => {
       message: 'pins.A must be a version from 1 to 2147483647',
       details: { field: 'pins.A' },
     });
-    await renderer.render(vendor, render('A={{ .Secrets.A }}', 'env', { A: MAX_PIN_VERSION }));
+    expect(await refusal(renderer.render(vendor, render('A={{ .Secrets.A }}', 'env', { A: MAX_PIN_VERSION })))).toEqual(
+      {
+        code: 'INVALID_ARGUMENT',
+        message: `secret A has no version ${MAX_PIN_VERSION}`,
+        details: { field: 'pins.A' },
+      },
+    );
     expect(source.calls.map((call) => call.pins)).toEqual([{ A: MAX_PIN_VERSION }]);
+  });
+
+  it('says a pinned version does not exist, rather than that the map has no entry for the key', async () => {
+    const { renderer } = setup({ DB_PASSWORD: vendorValue('v3', 3), OTHER: vendorValue('o') });
+    expect(
+      await refusal(renderer.render(vendor, render('P={{ .Secrets.DB_PASSWORD }}', 'env', { DB_PASSWORD: 9 }))),
+    ).toEqual({
+      code: 'INVALID_ARGUMENT',
+      message: 'secret DB_PASSWORD has no version 9',
+      details: { field: 'pins.DB_PASSWORD' },
+    });
+    expect(
+      (await refusal(renderer.render(vendor, render('P={{ .Secrets.NO_SUCH_KEY }}', 'env', { NO_SUCH_KEY: 1 }))))
+        .message,
+    ).toBe('secret NO_SUCH_KEY has no version 1');
+    // Past MAX_NAMED_KEYS render resolves every key, yet a pin of a key the template does not read still changes nothing.
+    const many = Array.from({ length: MAX_NAMED_KEYS + 1 }, (_, i) => `K${i}`);
+    const wide = setup(Object.fromEntries([...many, 'UNREAD'].map((key) => [key, vendorValue(key)])));
+    const template = many.map((key) => `{{ .Secrets.${key} }}`).join(',');
+    expect((await wide.renderer.render(vendor, render(template, 'text', { UNREAD: 9 }))).output).toBe(many.join(','));
+    expect(wide.source.calls[0].keys).toBe('all');
+    // A pin of a key the template does not read changes nothing; an existing version renders.
+    expect((await renderer.render(vendor, render('O={{ .Secrets.OTHER }}', 'env', { DB_PASSWORD: 9 }))).output).toBe(
+      'O=o',
+    );
+    expect(
+      (await renderer.render(vendor, render('P={{ .Secrets.DB_PASSWORD }}', 'env', { DB_PASSWORD: 2 }))).references,
+    ).toEqual([{ key: 'DB_PASSWORD', version: 2, scope: 'vendor' }]);
   });
 
   it("shares the workers by the user's own organization, and by the rendered scope for services", async () => {
@@ -420,10 +463,29 @@ describe('TemplateRenderer.validate', () => {
       valid: false,
       references: [{ key: 'A', version: 2, scope: 'customer' }],
       missing: ['B', 'C'],
+      optional: [],
       errors: [],
     });
     expect(catalog.asked).toEqual([['A', 'B', 'C']]);
     expect(values.calls).toHaveLength(0);
+  });
+
+  it('lists a key read only where it is checked as optional, not missing, unless it is required', async () => {
+    const { renderer } = validator({ B: { key: 'B', version: 1, scope: 'vendor' } });
+    const template =
+      'API_URL={{ if .Secrets.API_URL }}{{ .Secrets.API_URL }}{{ else }}https://api.example.com{{ end }}\n' +
+      'B={{ .Secrets.B | default "b" }}\nC={{ .Secrets.C }}';
+    expect(await renderer.validate(vendor, { template, format: 'env', required: [] }, '')).toEqual({
+      valid: false,
+      references: [{ key: 'B', version: 1, scope: 'vendor' }],
+      missing: ['C'],
+      optional: ['API_URL', 'B'],
+      errors: [],
+    });
+    expect(await renderer.validate(vendor, { template, format: 'env', required: ['API_URL'] }, '')).toMatchObject({
+      missing: ['API_URL', 'C'],
+      optional: ['B'],
+    });
   });
 
   it('is valid when everything exists', async () => {
@@ -441,6 +503,7 @@ describe('TemplateRenderer.validate', () => {
       valid: false,
       references: [],
       missing: ['R'],
+      optional: [],
       errors: ['template parsing error: unexpected "}" in operand'],
     });
   });

@@ -42,6 +42,8 @@ export interface Validation {
   readonly valid: boolean;
   readonly references: KeyInScope[];
   readonly missing: string[];
+  /** Referenced keys a render never needs, so never missing (unless required). */
+  readonly optional: string[];
   readonly errors: string[];
 }
 
@@ -111,6 +113,7 @@ export class TemplateRenderer {
             ...(request.allowExpired ? { allowExpired: true } : {}),
           });
     assertNoneExpired(expired);
+    assertPinnedVersionsFound(request.pins, referenced, resolved);
 
     const { output, used } = await this.work.execute(tenant, {
       kind: 'execute',
@@ -140,9 +143,13 @@ export class TemplateRenderer {
       }
     });
     let referenced: readonly string[] = [];
+    let checkedOnly: readonly string[] = [];
     const errors: string[] = [];
     try {
-      referenced = (await this.parse(tenantOf(principal, scope), request.template)).references;
+      ({ references: referenced, optional: checkedOnly } = await this.parse(
+        tenantOf(principal, scope),
+        request.template,
+      ));
     } catch (error) {
       if (!(error instanceof RenderError) || error.code !== RenderErrorCode.TEMPLATE_PARSE_ERROR) throw error;
       errors.push(error.message);
@@ -155,8 +162,9 @@ export class TemplateRenderer {
         ? new Map<string, KeyInScope>()
         : await this.catalog.existing(principal, scope, authorization, lookup);
     const references = [...existing.values()].filter((found) => dynamic || referenced.includes(found.key)).sort(byKey);
-    const missing = named.filter((key) => !existing.has(key));
-    return { valid: errors.length === 0 && missing.length === 0, references, missing, errors };
+    const optional = checkedOnly.filter((key) => !request.required.includes(key));
+    const missing = named.filter((key) => !existing.has(key) && !optional.includes(key));
+    return { valid: errors.length === 0 && missing.length === 0, references, missing, optional, errors };
   }
 
   private parse(tenant: string, source: string): Promise<Parsed> {
@@ -181,4 +189,23 @@ function assertPins(pins: Readonly<Record<string, number>>): void {
     }
   }
   assertPinVersions(pins);
+}
+
+/**
+ * A pin the template reads whose version secrets did not return (the key never reached it, or does not exist):
+ * said plainly, rather than as the template's `map has no entry for key`.
+ */
+function assertPinnedVersionsFound(
+  pins: Readonly<Record<string, number>>,
+  referenced: readonly string[],
+  resolved: ReadonlyMap<string, ResolvedValue>,
+): void {
+  const reads = (key: string) => referenced.includes('*') || referenced.includes(key);
+  for (const [key, version] of Object.entries(pins)) {
+    if (reads(key) && resolved.get(key)?.version !== version) {
+      throw new RenderError(RenderErrorCode.INVALID_ARGUMENT, `secret ${key} has no version ${version}`, {
+        field: `pins.${key}`,
+      });
+    }
+  }
 }

@@ -435,11 +435,26 @@ describe('render service over NATS (plain JSON)', () => {
           { key: 'SHARED', version: 1, scope: 'vendor' },
         ],
         missing: ['ALSO_MISSING', 'NOT_DEFINED'],
+        optional: [],
         errors: [],
       });
       expect(resolveRequests).toHaveLength(0);
       const forCustomer = await validateAs(vendorDeployer, { template, customerOrganizationId: customer });
       expect(forCustomer.body.references).toContainEqual({ key: 'SHARED', version: 1, scope: 'customer' });
+    });
+
+    it('lists a key read only where it is checked as optional, not missing: the seed pattern validates', async () => {
+      const optionalPattern =
+        'URL={{ if .Secrets.NEVER_SET_URL }}{{ .Secrets.NEVER_SET_URL }}{{ else }}https://api.example.com{{ end }}\n' +
+        'A={{ .Secrets.API_KEY }}';
+      const reply = await validateAs(vendorDeployer, { template: optionalPattern });
+      expect(reply.body).toEqual({
+        valid: true,
+        references: [{ key: 'API_KEY', version: 2, scope: 'vendor' }],
+        missing: [],
+        optional: ['NEVER_SET_URL'],
+        errors: [],
+      });
     });
 
     it("names vendor-level keys as missing for a customer user and a customer's keys for the vendor", async () => {
@@ -451,6 +466,7 @@ describe('render service over NATS (plain JSON)', () => {
         valid: false,
         references: [{ key: 'CUSTOMER_ONLY', version: 1, scope: 'customer' }],
         missing: ['API_KEY'],
+        optional: [],
         errors: [],
       });
       const asVendor = await validateAs(vendorDeployer, { template: 'C={{ .Secrets.CUSTOMER_ONLY }}' });
@@ -493,6 +509,7 @@ describe('render service over NATS (plain JSON)', () => {
           { key: 'SHARED', version: 1, scope: 'customer' },
         ],
         missing: ['API_KEY', 'GITHUB_TOKEN', 'NOPE'],
+        optional: [],
         errors: [],
       });
       expect(asService.body).toEqual({
@@ -502,6 +519,7 @@ describe('render service over NATS (plain JSON)', () => {
           { key: 'SHARED', version: 1, scope: 'customer' },
         ],
         missing: ['NOT_DEFINED'],
+        optional: [],
         errors: [],
       });
       expect(resolveRequests.length).toBeGreaterThan(0);
@@ -549,6 +567,7 @@ describe('render service over NATS (plain JSON)', () => {
         valid: false,
         references: [],
         missing: [],
+        optional: [],
         errors: ['template parsing error: unexpected "}" in operand'],
       });
     });

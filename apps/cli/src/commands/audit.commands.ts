@@ -2,11 +2,29 @@ import { type ConsumerConfig } from 'nats';
 import {
   type AuditRecordJson,
   type QueryAuditResponseJson,
+  SECRET_EVENT_TYPES,
   type VerifyAuditChainResponseJson,
 } from '@platform/contracts';
 import { CliError, EXIT, usage } from '../cli-error';
 import { type Command } from '../command';
 import { table } from '../output';
+
+/** Keys a resolve row names before it says `+N more` (the full list is in --json). */
+const RESOLVED_KEYS_SHOWN = 3;
+
+/**
+ * KEY and VERSION cells: a record about one key shows it and its version; a resolve shows each key at the version
+ * it released (`DB_PASSWORD@3`), the first few and a count, with `-` for VERSION (the stream's version means
+ * nothing to a reader there).
+ */
+export function keyAndVersionOf(record: AuditRecordJson): [string, string] {
+  const key = (record as { key?: string | null }).key;
+  const resolved = record.resolved ?? [];
+  if (key || resolved.length === 0) return [key ?? '-', record.version ? String(record.version) : '-'];
+  const shown = resolved.slice(0, RESOLVED_KEYS_SHOWN).map((x) => `${x.key}@${x.version}`);
+  const more = resolved.length - shown.length;
+  return [`${shown.join(',')}${more > 0 ? ` +${more} more (${resolved.length} keys)` : ''}`, '-'];
+}
 
 export const auditQueryCommand: Command = {
   path: ['audit', 'query'],
@@ -15,19 +33,23 @@ export const auditQueryCommand: Command = {
   summary:
     'Lists audit records, newest first (who did what to which key, never values); --actor also finds reads made for SUB through render.',
   options: {
-    key: { type: 'string' },
-    actor: { type: 'string' },
-    deployment: { type: 'string' },
-    type: { type: 'string', multiple: true },
-    customer: { type: 'string' },
-    from: { type: 'string' },
-    to: { type: 'string' },
-    limit: { type: 'string' },
+    key: { type: 'string', description: 'only records about this key' },
+    actor: { type: 'string', description: 'only records by this sub, or reads made for it through render' },
+    deployment: { type: 'string', description: 'only reads for this deployment' },
+    type: { type: 'string', multiple: true, description: `only this event type: ${SECRET_EVENT_TYPES.join(', ')}` },
+    customer: { type: 'string', description: "only this customer's records" },
+    from: { type: 'string', description: 'records at or after this time (e.g. 2026-11-01T00:00:00Z)' },
+    to: { type: 'string', description: 'records before this time' },
+    limit: { type: 'string', description: 'at most this many records (default 100)' },
   },
   async run(context) {
     const v = context.values;
     const limit = v.limit === undefined ? 100 : Number(v.limit);
     if (!Number.isInteger(limit) || limit < 1) throw usage('--limit must be a positive integer');
+    const known: readonly string[] = SECRET_EVENT_TYPES;
+    for (const type of (v.type as string[] | undefined) ?? []) {
+      if (!known.includes(type)) throw usage(`--type ${type} is not an event type; use one of ${known.join(', ')}`);
+    }
     const filters = {
       ...(v.key ? { key: v.key } : {}),
       ...(v.actor ? { actor: v.actor } : {}),
@@ -56,8 +78,7 @@ export const auditQueryCommand: Command = {
     const rows = records.map((r) => [
       r.occurredAt ?? '',
       r.type ?? '',
-      (r as { key?: string | null }).key ?? (r.resolved ?? []).map((x) => `${x.key}@${x.version}`).join(',') ?? '',
-      String(r.version ?? ''),
+      ...keyAndVersionOf(r),
       (r as { customerOrganizationId?: string | null }).customerOrganizationId ?? 'vendor',
       r.actor?.sub ?? '',
       r.requestedBy?.sub ?? '',
@@ -151,7 +172,7 @@ export const auditAcknowledgeGapCommand: Command = {
   details:
     'Find out first who deleted them and why: the events are lost to the audit trail. Needs DATABASE_URL. The ' +
     'acknowledgement is kept with WHO (a name or a ticket) and the time.',
-  options: { by: { type: 'string' } },
+  options: { by: { type: 'string', description: 'who accepts the gap: a name or a ticket, kept with it' } },
   async run(context) {
     if (context.args.length !== 2) throw usage('usage: secrets audit acknowledge-gap FROM TO --by WHO');
     const { acknowledgeStreamGap, describeGap } = await streamGapOps();
@@ -170,7 +191,11 @@ export const auditReplayCommand: Command = {
   path: ['audit', 'replay'],
   usage: 'audit replay --since TIME | --from-seq N [--follow]',
   summary: 'Prints SECRETS_EVENTS as JSON lines from a time or stream sequence (ops; needs NATS access, no token).',
-  options: { since: { type: 'string' }, 'from-seq': { type: 'string' }, follow: { type: 'boolean' } },
+  options: {
+    since: { type: 'string', description: 'start at the first event at or after this time' },
+    'from-seq': { type: 'string', description: 'start at this stream sequence (1 is the first event)' },
+    follow: { type: 'boolean', description: 'keep waiting for new events instead of exiting at the last one' },
+  },
   async run(context) {
     const since = context.values.since as string | undefined;
     const fromSeq = context.values['from-seq'] as string | undefined;

@@ -65,10 +65,10 @@ export const deploymentsCommand: Command = {
   details:
     'A deployment is stale when a key it received has a newer version or was deleted (KEY v1→v2, KEY v1 (deleted)).',
   options: {
-    stale: { type: 'boolean' },
-    key: { type: 'string' },
-    customer: { type: 'string' },
-    deployment: { type: 'string' },
+    stale: { type: 'boolean', description: 'only deployments that run an older version or a deleted key' },
+    key: { type: 'string', description: 'only deployments that received this key' },
+    customer: { type: 'string', description: "only this customer's deployments" },
+    deployment: { type: 'string', description: 'only this deployment' },
   },
   async run(context) {
     if (context.args.length > 0) throw usage('deployments takes no arguments (did you mean `deployments forget D`?)');
@@ -83,7 +83,7 @@ export const forgetDeploymentCommand: Command = {
   path: ['deployments', 'forget'],
   usage: 'deployments forget D [--customer ID]',
   summary: 'Records that a deployment is gone: it is no longer listed, live or stale (read_write or admin).',
-  options: { customer: { type: 'string' } },
+  options: { customer: { type: 'string', description: 'the customer the deployment belongs to' } },
   async run(context) {
     if (context.args.length !== 1) throw usage('deployments forget takes exactly one deployment id');
     const customer = context.values.customer;

@@ -9,7 +9,8 @@ const IDENTIFIER = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/;
 
 export const devTokenCommand: Command = {
   path: ['dev', 'token'],
-  usage: 'dev token --org X [--role admin|read_write|read_only] [--customer-of VENDOR] [--scope "a b"] [--ttl SECONDS]',
+  usage:
+    'dev token --org X [--role admin|read_write|read_only] [--customer-of VENDOR] [--scope "a b"] [--sub SUB] [--ttl SECONDS]',
   summary: 'Mints a token with a dev key in deploy/dev/jwks.json (refused when NODE_ENV=production).',
   details:
     'A vendor user by default; --customer-of V makes a customer user of vendor V; --scope makes a service token.\n' +
@@ -18,12 +19,15 @@ export const devTokenCommand: Command = {
     'Service scopes: secrets:resolve secrets:resolve-current secrets:resolve-all render:any redaction:redact audit:read.\n' +
     'Example: export SECRETS_TOKEN=$(secrets dev token --org acme --role admin)',
   options: {
-    org: { type: 'string' },
-    role: { type: 'string' },
-    'customer-of': { type: 'string' },
-    scope: { type: 'string' },
-    sub: { type: 'string' },
-    ttl: { type: 'string' },
+    org: { type: 'string', description: 'the organization the token is for (required)' },
+    role: { type: 'string', description: 'admin (default), read_write or read_only' },
+    'customer-of': { type: 'string', description: 'make a customer user of this vendor organization' },
+    scope: { type: 'string', description: 'make a service token with these space-separated scopes' },
+    sub: { type: 'string', description: 'the subject (default ROLE@ORG; a service: service:NAME)' },
+    ttl: {
+      type: 'string',
+      description: 'lifetime in seconds (default 3600, at most 43200 for users, 300 for services)',
+    },
   },
   async run(context) {
     if (context.env.NODE_ENV === 'production') {

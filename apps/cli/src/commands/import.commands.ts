@@ -118,7 +118,10 @@ export const importCommand: Command = {
     'the line (exit 5). Keys already in the scope are compared by value (read through render, as `secrets run`\n' +
     'reads them, so the audit trail records the read); unchanged ones are not written. --dry-run writes nothing\n' +
     'and says what would be created and updated.',
-  options: { customer: { type: 'string' }, 'dry-run': { type: 'boolean' } },
+  options: {
+    customer: { type: 'string', description: "import into this customer organization's scope" },
+    'dry-run': { type: 'boolean', description: 'write nothing; say what would be created, updated or left unchanged' },
+  },
   async run(context) {
     if (context.args.length !== 1) throw usage('import takes one FILE');
     const file = context.args[0];
@@ -190,7 +193,10 @@ export const exportCommand: Command = {
   details:
     "With --customer, the keys a render for that customer sees: vendor-level and the customer's own.\n" +
     'Example: secrets export --template > deploy/app.env && secrets render deploy/app.env --format env',
-  options: { customer: { type: 'string' }, template: { type: 'boolean' } },
+  options: {
+    customer: { type: 'string', description: 'the keys a render for this customer sees (vendor-level and its own)' },
+    template: { type: 'boolean', description: 'print KEY={{ .Secrets.KEY }} lines (the only export there is)' },
+  },
   async run(context) {
     if (context.args.length > 0) throw usage('export takes no arguments');
     if (context.values.template !== true) {

@@ -3,7 +3,10 @@ import { usage } from '../cli-error';
 import { type Command, type CommandContext } from '../command';
 import { affectedOf, deploymentCount } from './secrets.commands';
 
-const options = { customer: { type: 'string' }, expires: { type: 'string' } } as const;
+const options = {
+  customer: { type: 'string', description: "the customer organization's own secret instead of the vendor's" },
+  expires: { type: 'string', description: 'RFC 3339 time (in the future) when this value expires; without it, never' },
+} as const;
 
 /** `--customer` and `--expires` as request fields. */
 function scopeAndExpiry(context: CommandContext): { customerOrganizationId?: string; expiresAt?: string } {

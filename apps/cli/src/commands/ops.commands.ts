@@ -130,7 +130,7 @@ export const OPS_COMMANDS: readonly Command[] = [
     path: ['keys', 'rotate'],
     usage: 'keys rotate --org ORG',
     summary: 'Ops: gives an organization a new data key for new writes; old versions keep their keys.',
-    options: { org: { type: 'string' } },
+    options: { org: { type: 'string', description: 'the organization that gets a new data key' } },
     async run(context) {
       onlyArgs(context, 0, 'keys rotate --org ORG');
       const organizationId = await organizationOf(context.values.org, '--org');
@@ -167,7 +167,7 @@ export const OPS_COMMANDS: readonly Command[] = [
     usage: 'org purge ORG --yes',
     summary:
       'Ops: crypto-shreds an organization: deletes its data keys and read-model rows; events stay, values become unrecoverable.',
-    options: { yes: { type: 'boolean' } },
+    options: { yes: { type: 'boolean', description: 'confirm: the values are destroyed for good' } },
     async run(context) {
       onlyArgs(context, 1, 'org purge ORG --yes');
       const organizationId = await organizationOf(context.args[0], 'ORG');

@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { pinsOf, runEnvironment } from './render.commands';
+import { CREDENTIAL_VARIABLES, pinsOf, runEnvironment } from './render.commands';
 
 /** Every Object.prototype property name, `__proto__` included: each is a plain name here. */
 const PROTOTYPE_NAMES = Object.getOwnPropertyNames(Object.prototype);
@@ -40,6 +40,17 @@ describe('runEnvironment', () => {
     } finally {
       delete (Object.prototype as Record<string, unknown>).INHERITED_VARIABLE;
     }
+  });
+
+  it("withholds the CLI's token and NATS credentials unless passToken", () => {
+    const parent = Object.fromEntries(CREDENTIAL_VARIABLES.map((name) => [name, `parent ${name}`]));
+    const withheld = childSees(runEnvironment({ ...parent, PATH: process.env.PATH, KEEP: 'kept' }, '{}'));
+    expect(withheld.KEEP).toBe('kept');
+    for (const name of ['SECRETS_TOKEN', 'NATS_USER', 'NATS_PASSWORD', 'NATS_CREDS_FILE', 'NATS_NKEY_SEED_FILE']) {
+      expect(withheld).not.toHaveProperty(name);
+    }
+    const passed = childSees(runEnvironment({ ...parent, PATH: process.env.PATH }, '{}', { passToken: true }));
+    for (const name of CREDENTIAL_VARIABLES) expect(passed[name]).toBe(`parent ${name}`);
   });
 
   it('refuses output that is not an object of text values, without quoting it', () => {

@@ -57,11 +57,18 @@ export const renderCommand: Command = {
   summary: "Renders a template with the scope's secrets and prints the result.",
   details: '--allow-expired (admin only) renders values past their expiry instead of failing.',
   options: {
-    format: { type: 'string' },
-    customer: { type: 'string' },
-    deployment: { type: 'string' },
-    pin: { type: 'string', multiple: true },
-    'allow-expired': { type: 'boolean' },
+    format: {
+      type: 'string',
+      description: 'env, yaml or text (default text); env and yaml are checked after rendering',
+    },
+    customer: { type: 'string', description: "render with this customer's secrets over the vendor's" },
+    deployment: { type: 'string', description: 'the deployment this render is for (recorded in audit and the index)' },
+    pin: {
+      type: 'string',
+      multiple: true,
+      description: 'KEY=VERSION: render that version of KEY instead of the latest',
+    },
+    'allow-expired': { type: 'boolean', description: 'admin only: render values past their expiry' },
   },
   async run(context) {
     if (context.args.length !== 1) throw usage('render takes one FILE');
@@ -84,7 +91,17 @@ export const validateCommand: Command = {
   path: ['validate'],
   usage: 'validate FILE [--format env|yaml|text] [--required A,B] [--customer ID]',
   summary: 'Checks a template and lists the secrets it needs that do not exist (exit 7 when any is missing).',
-  options: { format: { type: 'string' }, customer: { type: 'string' }, required: { type: 'string' } },
+  details:
+    'A key the template reads only where it checks it ({{ if .Secrets.K }}…{{ end }}, default) is optional: ' +
+    'listed as such when not set, never missing.',
+  options: {
+    format: { type: 'string', description: 'env, yaml or text (default text)' },
+    customer: { type: 'string', description: "check against this customer's secrets and the vendor's" },
+    required: {
+      type: 'string',
+      description: 'comma-separated keys that must exist even if the template does not read them',
+    },
+  },
   async run(context) {
     if (context.args.length !== 1) throw usage('validate takes one FILE');
     const reply = await (
@@ -102,6 +119,9 @@ export const validateCommand: Command = {
       );
       const lines = [`references: ${references.join(', ') || '(none)'}`];
       if ((reply.missing ?? []).length > 0) lines.push(`missing: ${(reply.missing ?? []).join(', ')}`);
+      const referenced = new Set((reply.references ?? []).map((r) => r.key));
+      const unset = (reply.optional ?? []).filter((key) => !referenced.has(key));
+      if (unset.length > 0) lines.push(`optional, not set (the template does without): ${unset.join(', ')}`);
       for (const error of reply.errors ?? []) lines.push(`error: ${error}`);
       lines.push(reply.valid ? 'valid' : 'invalid');
       context.output.out(lines.join('\n'));
@@ -135,11 +155,27 @@ export function keysInScope(
   return [...new Set(secrets.filter(ofScope).map((s) => s.key ?? ''))].filter(Boolean).sort();
 }
 
+/** The CLI's own credentials: CMD gets none of them unless `--pass-token`. */
+export const CREDENTIAL_VARIABLES: readonly string[] = [
+  'SECRETS_TOKEN',
+  'NATS_USER',
+  'NATS_PASSWORD',
+  'NATS_CREDS_FILE',
+  'NATS_NKEY_SEED_FILE',
+  'NATS_TLS_CERT_FILE',
+  'NATS_TLS_KEY_FILE',
+];
+
 /**
- * The environment CMD runs with: the parent's, then the rendered `{KEY: value}` JSON over it. Null-prototype,
- * because spawn copies inherited properties too and a secret may be called `toString` or `constructor`.
+ * The environment CMD runs with: the parent's without the CLI's credentials (unless `passToken`), then the
+ * rendered `{KEY: value}` JSON over it. Null-prototype, because spawn copies inherited properties too and a
+ * secret may be called `toString` or `constructor`.
  */
-export function runEnvironment(parent: NodeJS.ProcessEnv, rendered: string): NodeJS.ProcessEnv {
+export function runEnvironment(
+  parent: NodeJS.ProcessEnv,
+  rendered: string,
+  options: { passToken?: boolean } = {},
+): NodeJS.ProcessEnv {
   const malformed = () => new CliError('render did not return the secrets as a JSON object of text values');
   let values: unknown;
   try {
@@ -150,6 +186,7 @@ export function runEnvironment(parent: NodeJS.ProcessEnv, rendered: string): Nod
   }
   if (typeof values !== 'object' || values === null || Array.isArray(values)) throw malformed();
   const env = Object.assign(Object.create(null) as NodeJS.ProcessEnv, parent);
+  if (!options.passToken) for (const name of CREDENTIAL_VARIABLES) delete env[name];
   for (const [name, value] of Object.entries(values)) {
     if (typeof value !== 'string') throw malformed();
     env[name] = value;
@@ -159,11 +196,21 @@ export function runEnvironment(parent: NodeJS.ProcessEnv, rendered: string): Nod
 
 export const runCommand: Command = {
   path: ['run'],
-  usage: 'run [--required A,B] [--customer ID] [--deployment D] -- CMD [ARGS…]',
+  usage: 'run [--required A,B] [--customer ID] [--deployment D] [--pass-token] -- CMD [ARGS…]',
   summary:
     "Runs CMD with the scope's secrets as environment variables; refuses to start if a required secret is missing.",
-  details: 'Values are rendered through render.v1.render and handed to CMD only; they are never printed.',
-  options: { customer: { type: 'string' }, deployment: { type: 'string' }, required: { type: 'string' } },
+  details:
+    'Values are rendered through render.v1.render and handed to CMD only; they are never printed.\n' +
+    `CMD does not get the CLI's credentials (${CREDENTIAL_VARIABLES.join(', ')}) unless --pass-token.`,
+  options: {
+    customer: { type: 'string', description: "the customer whose secrets (over the vendor's) CMD gets" },
+    deployment: { type: 'string', description: 'the deployment CMD is (recorded in audit and the index)' },
+    required: { type: 'string', description: 'comma-separated keys that must exist, else exit 7 before CMD starts' },
+    'pass-token': {
+      type: 'boolean',
+      description: "also hand CMD the CLI's token (SECRETS_TOKEN) and NATS credentials",
+    },
+  },
   async run(context) {
     if (context.args.length === 0) throw usage('run needs a command after --');
     const [cmd, ...cmdArgs] = context.args;
@@ -204,7 +251,10 @@ export const runCommand: Command = {
       });
       rendered = reply.output ?? '{}';
     }
-    const env = runEnvironment(context.env, rendered);
+    const passToken = context.values['pass-token'] === true;
+    const env = runEnvironment(context.env, rendered, { passToken });
+    // A token given with --token reaches CMD only when asked for, as SECRETS_TOKEN.
+    if (passToken && typeof context.values.token === 'string') env.SECRETS_TOKEN = context.values.token;
     await client.close();
     return new Promise<number>((resolve) => {
       const child = spawn(cmd, cmdArgs, { stdio: 'inherit', env });

@@ -11,7 +11,9 @@ import { type Command, type CommandContext } from '../command';
 import { table } from '../output';
 import { type PlatformClient } from '../platform-client';
 
-const customerOption = { customer: { type: 'string' } } as const;
+const customerOption = {
+  customer: { type: 'string', description: "the customer organization's own secret instead of the vendor's" },
+} as const;
 
 function customerOf(context: CommandContext): { customerOrganizationId?: string } {
   const customer = context.values.customer;
@@ -127,7 +129,13 @@ export const setCommand: Command = {
   details:
     'Prefer `-` so values stay out of shell history: `printf %s "$VALUE" | secrets set API_KEY -`. ' +
     '--expires 2027-01-31T00:00:00Z: the value expires then (renders refuse it after); without it, it never does.',
-  options: { ...customerOption, expires: { type: 'string' } },
+  options: {
+    ...customerOption,
+    expires: {
+      type: 'string',
+      description: 'RFC 3339 time (in the future) when this value expires; without it, never',
+    },
+  },
   async run(context) {
     if (context.args.length !== 2) throw usage('set takes KEY and VALUE (or - to read the value from stdin)');
     const [key, given] = context.args;
@@ -202,7 +210,11 @@ export const deleteCommand: Command = {
     'Deletes a secret (asks first unless --yes). Refused while live deployments use it, which it lists, ' +
     'unless --force; those deployments will fail to render.',
   details: 'A deployment that is gone stops counting once forgotten: `secrets deployments forget D [--customer ID]`.',
-  options: { ...customerOption, yes: { type: 'boolean', short: 'y' }, force: { type: 'boolean' } },
+  options: {
+    ...customerOption,
+    yes: { type: 'boolean', short: 'y', description: 'delete without asking' },
+    force: { type: 'boolean', description: 'delete even while live deployments use the key' },
+  },
   async run(context) {
     const key = oneKey(context, 'delete');
     if (!context.values.yes && !(await confirm(context, `Delete ${key}?`))) {

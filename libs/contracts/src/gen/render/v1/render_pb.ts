@@ -12,7 +12,7 @@ import type { Message } from "@bufbuild/protobuf";
  * Describes the file render/v1/render.proto.
  */
 export const file_render_v1_render: GenFile = /*@__PURE__*/
-  fileDesc("ChZyZW5kZXIvdjEvcmVuZGVyLnByb3RvEglyZW5kZXIudjEi4gIKDVJlbmRlclJlcXVlc3QSEAoIdGVtcGxhdGUYASABKAkSDgoGZm9ybWF0GAIgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgDIAEoCUgAiAEBEhwKD29yZ2FuaXphdGlvbl9pZBgEIAEoCUgBiAEBEjAKBHBpbnMYBSADKAsyIi5yZW5kZXIudjEuUmVuZGVyUmVxdWVzdC5QaW5zRW50cnkSGgoNZGVwbG95bWVudF9pZBgGIAEoCUgCiAEBEhoKDWFsbG93X2V4cGlyZWQYByABKAhIA4gBARorCglQaW5zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4AUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQhIKEF9vcmdhbml6YXRpb25faWRCEAoOX2RlcGxveW1lbnRfaWRCEAoOX2FsbG93X2V4cGlyZWQiUQoOUmVuZGVyUmVzcG9uc2USDgoGb3V0cHV0GAEgASgJEi8KCnJlZmVyZW5jZXMYAiADKAsyGy5zZWNyZXRzLnYxLlNlY3JldFJlZmVyZW5jZSLDAQoXVmFsaWRhdGVUZW1wbGF0ZVJlcXVlc3QSEAoIdGVtcGxhdGUYASABKAkSDgoGZm9ybWF0GAIgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgDIAEoCUgAiAEBEhAKCHJlcXVpcmVkGAQgAygJEhwKD29yZ2FuaXphdGlvbl9pZBgFIAEoCUgBiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCEgoQX29yZ2FuaXphdGlvbl9pZCJ7ChhWYWxpZGF0ZVRlbXBsYXRlUmVzcG9uc2USDQoFdmFsaWQYASABKAgSLwoKcmVmZXJlbmNlcxgCIAMoCzIbLnNlY3JldHMudjEuU2VjcmV0UmVmZXJlbmNlEg8KB21pc3NpbmcYAyADKAkSDgoGZXJyb3JzGAQgAygJMqMBCg1SZW5kZXJTZXJ2aWNlEj0KBlJlbmRlchIYLnJlbmRlci52MS5SZW5kZXJSZXF1ZXN0GhkucmVuZGVyLnYxLlJlbmRlclJlc3BvbnNlElMKCFZhbGlkYXRlEiIucmVuZGVyLnYxLlZhbGlkYXRlVGVtcGxhdGVSZXF1ZXN0GiMucmVuZGVyLnYxLlZhbGlkYXRlVGVtcGxhdGVSZXNwb25zZWIGcHJvdG8z", [file_secrets_v1_secrets]);
+  fileDesc("ChZyZW5kZXIvdjEvcmVuZGVyLnByb3RvEglyZW5kZXIudjEi4gIKDVJlbmRlclJlcXVlc3QSEAoIdGVtcGxhdGUYASABKAkSDgoGZm9ybWF0GAIgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgDIAEoCUgAiAEBEhwKD29yZ2FuaXphdGlvbl9pZBgEIAEoCUgBiAEBEjAKBHBpbnMYBSADKAsyIi5yZW5kZXIudjEuUmVuZGVyUmVxdWVzdC5QaW5zRW50cnkSGgoNZGVwbG95bWVudF9pZBgGIAEoCUgCiAEBEhoKDWFsbG93X2V4cGlyZWQYByABKAhIA4gBARorCglQaW5zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4AUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQhIKEF9vcmdhbml6YXRpb25faWRCEAoOX2RlcGxveW1lbnRfaWRCEAoOX2FsbG93X2V4cGlyZWQiUQoOUmVuZGVyUmVzcG9uc2USDgoGb3V0cHV0GAEgASgJEi8KCnJlZmVyZW5jZXMYAiADKAsyGy5zZWNyZXRzLnYxLlNlY3JldFJlZmVyZW5jZSLDAQoXVmFsaWRhdGVUZW1wbGF0ZVJlcXVlc3QSEAoIdGVtcGxhdGUYASABKAkSDgoGZm9ybWF0GAIgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgDIAEoCUgAiAEBEhAKCHJlcXVpcmVkGAQgAygJEhwKD29yZ2FuaXphdGlvbl9pZBgFIAEoCUgBiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCEgoQX29yZ2FuaXphdGlvbl9pZCKNAQoYVmFsaWRhdGVUZW1wbGF0ZVJlc3BvbnNlEg0KBXZhbGlkGAEgASgIEi8KCnJlZmVyZW5jZXMYAiADKAsyGy5zZWNyZXRzLnYxLlNlY3JldFJlZmVyZW5jZRIPCgdtaXNzaW5nGAMgAygJEg4KBmVycm9ycxgEIAMoCRIQCghvcHRpb25hbBgFIAMoCTKjAQoNUmVuZGVyU2VydmljZRI9CgZSZW5kZXISGC5yZW5kZXIudjEuUmVuZGVyUmVxdWVzdBoZLnJlbmRlci52MS5SZW5kZXJSZXNwb25zZRJTCghWYWxpZGF0ZRIiLnJlbmRlci52MS5WYWxpZGF0ZVRlbXBsYXRlUmVxdWVzdBojLnJlbmRlci52MS5WYWxpZGF0ZVRlbXBsYXRlUmVzcG9uc2ViBnByb3RvMw", [file_secrets_v1_secrets]);
 
 /**
  * @generated from message render.v1.RenderRequest
@@ -272,6 +272,14 @@ export type ValidateTemplateResponse = Message<"render.v1.ValidateTemplateRespon
    * @generated from field: repeated string errors = 4;
    */
   errors: string[];
+
+  /**
+   * Referenced keys the template reads only where it checks them (if/with conditions, default's tested value) or
+   * in a branch that runs only when they are set: a render needs none of them, so they are never missing.
+   *
+   * @generated from field: repeated string optional = 5;
+   */
+  optional: string[];
 };
 
 /**
@@ -303,6 +311,14 @@ export type ValidateTemplateResponseJson = {
    * @generated from field: repeated string errors = 4;
    */
   errors?: string[];
+
+  /**
+   * Referenced keys the template reads only where it checks them (if/with conditions, default's tested value) or
+   * in a branch that runs only when they are set: a render needs none of them, so they are never missing.
+   *
+   * @generated from field: repeated string optional = 5;
+   */
+  optional?: string[];
 };
 
 /**
