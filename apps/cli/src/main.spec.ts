@@ -1,3 +1,4 @@
+import { SECRET_EVENT_TYPES } from '@platform/contracts';
 import { explainWireError } from './cli-error';
 import { COMMANDS, runCli } from './main';
 
@@ -80,8 +81,7 @@ describe('secrets CLI, offline', () => {
     const result = await run('audit', 'query', '--type', 'SecretCreated', '--type', 'Bogus');
     expect(result).toMatchObject({ code: 2, stdout: '' });
     expect(result.stderr).toBe(
-      'secrets: --type Bogus is not an event type; use one of SecretCreated, SecretValueUpdated, SecretDeleted, ' +
-        'SecretValuesResolved, OrganizationPurged, DataKeyRotated, DataKeysRewrapped, DeploymentForgotten\n',
+      `secrets: --type Bogus is not an event type; use one of ${SECRET_EVENT_TYPES.join(', ')}\n`,
     );
   });
 });

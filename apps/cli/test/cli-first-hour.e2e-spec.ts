@@ -169,7 +169,7 @@ describe('secrets CLI: the first hour (issue 20)', () => {
     const result = await cli(['audit', 'query', '--type', 'Bogus']);
     expect(result).toMatchObject({ code: 2, stdout: '' });
     expect(result.stderr).toMatch(
-      /^secrets: --type Bogus is not an event type; use one of SecretCreated, .*DeploymentForgotten\n$/,
+      /^secrets: --type Bogus is not an event type; use one of SecretCreated, SecretValueUpdated, .*\n$/,
     );
   });
 
