@@ -99,6 +99,11 @@ export {
   type ListDeploymentsRequest,
   type ListDeploymentsRequestJson,
   type ListDeploymentsResponseJson,
+  DestroySecretVersionsRequestSchema,
+  DestroySecretVersionsResponseSchema,
+  type DestroySecretVersionsRequest,
+  type DestroySecretVersionsRequestJson,
+  type DestroySecretVersionsResponseJson,
 } from './gen/secrets/v1/secrets_pb';
 
 export {

@@ -44,6 +44,8 @@ export const SECRET_EVENT_TYPES = Object.freeze([
   'DataKeyRotated',
   'DataKeysRewrapped',
   'DeploymentForgotten',
+  'SecretVersionsDestroyed',
+  'CustomerPurged',
 ] as const);
 export type SecretEventType = (typeof SECRET_EVENT_TYPES)[number];
 

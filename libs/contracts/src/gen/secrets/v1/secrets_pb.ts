@@ -13,7 +13,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file secrets/v1/secrets.proto.
  */
 export const file_secrets_v1_secrets: GenFile = /*@__PURE__*/
-  fileDesc("ChhzZWNyZXRzL3YxL3NlY3JldHMucHJvdG8SCnNlY3JldHMudjEinQIKBlNlY3JldBIKCgJpZBgBIAEoCRILCgNrZXkYAiABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAMgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgEIAEoCUIEiLUYAUgAiAEBEg8KB3ZlcnNpb24YBSABKA0SLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp1cGRhdGVkX2J5GAkgASgJQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiLwoFQWN0b3ISCwoDc3ViGAEgASgJEgsKA29yZxgCIAEoCRIMCgRyb2xlGAMgASgJIj4KD1NlY3JldFJlZmVyZW5jZRILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDRINCgVzY29wZRgDIAEoCSJ1ChNDcmVhdGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAyABKAlIAIgBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIqkBChNVcGRhdGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAyABKAlIAIgBARIdChBleHBlY3RlZF92ZXJzaW9uGAQgASgNSAGIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbiLqAgoUVXBkYXRlU2VjcmV0UmVzcG9uc2USCgoCaWQYASABKAkSCwoDa2V5GAIgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgDIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYBCABKAlCBIi1GAFIAIgBARIPCgd2ZXJzaW9uGAUgASgNEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWF0ZWRfYnkYByABKAkSLgoKdXBkYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKdXBkYXRlZF9ieRgJIAEoCRI9ChRhZmZlY3RlZF9kZXBsb3ltZW50cxgKIAEoCzIfLnNlY3JldHMudjEuQWZmZWN0ZWREZXBsb3ltZW50c0IbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIrgBChNEZWxldGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAIgBARIdChBleHBlY3RlZF92ZXJzaW9uGAMgASgNSAGIAQESEgoFZm9yY2UYBCABKAhIAogBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQhMKEV9leHBlY3RlZF92ZXJzaW9uQggKBl9mb3JjZSKjAQoURGVsZXRlU2VjcmV0UmVzcG9uc2USCwoDa2V5GAEgASgJEg8KB3ZlcnNpb24YAiABKA0SLgoKZGVsZXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPQoUYWZmZWN0ZWRfZGVwbG95bWVudHMYBCABKAsyHy5zZWNyZXRzLnYxLkFmZmVjdGVkRGVwbG95bWVudHMiWQoTQWZmZWN0ZWREZXBsb3ltZW50cxINCgVjb3VudBgBIAEoDRIzCgtkZXBsb3ltZW50cxgCIAMoCzIeLnNlY3JldHMudjEuQWZmZWN0ZWREZXBsb3ltZW50IqsBChJBZmZlY3RlZERlcGxveW1lbnQSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlCBIi1GAFIAIgBARI0ChBsYXN0X3JlbmRlcmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkImMKEEdldFNlY3JldFJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQipgEKEkxpc3RTZWNyZXRzUmVxdWVzdBIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYASABKAlIAIgBARIWCglwYWdlX3NpemUYAiABKA1IAYgBARIXCgpwYWdlX3Rva2VuGAMgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEIMCgpfcGFnZV9zaXplQg0KC19wYWdlX3Rva2VuImwKE0xpc3RTZWNyZXRzUmVzcG9uc2USIwoHc2VjcmV0cxgBIAMoCzISLnNlY3JldHMudjEuU2VjcmV0EhwKD25leHRfcGFnZV90b2tlbhgCIAEoCUgAiAEBQhIKEF9uZXh0X3BhZ2VfdG9rZW4iagoXR2V0U2VjcmV0SGlzdG9yeVJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiTAoYR2V0U2VjcmV0SGlzdG9yeVJlc3BvbnNlEjAKCHZlcnNpb25zGAEgAygLMh4uc2VjcmV0cy52MS5TZWNyZXRIaXN0b3J5RW50cnkihgEKElNlY3JldEhpc3RvcnlFbnRyeRIPCgd2ZXJzaW9uGAEgASgNEgwKBHR5cGUYAiABKAkSLwoLb2NjdXJyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiAKBWFjdG9yGAQgASgLMhEuc2VjcmV0cy52MS5BY3RvciLhAwoVUmVzb2x2ZVNlY3JldHNSZXF1ZXN0EhcKD29yZ2FuaXphdGlvbl9pZBgBIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAIgBARIMCgRrZXlzGAMgAygJEhwKD2luY2x1ZGVfaGlzdG9yeRgEIAEoCEgBiAEBEjkKBHBpbnMYBSADKAsyKy5zZWNyZXRzLnYxLlJlc29sdmVTZWNyZXRzUmVxdWVzdC5QaW5zRW50cnkSKgoJcmVwbHlfa2V5GAYgASgLMhcuZ29vZ2xlLnByb3RvYnVmLlN0cnVjdBIaCg1tZXRhZGF0YV9vbmx5GAcgASgISAKIAQESGgoNY3VzdG9tZXJfb25seRgIIAEoCEgDiAEBEg0KBW5vbmNlGAkgASgJEhoKDWRlcGxveW1lbnRfaWQYCiABKAlIBIgBARorCglQaW5zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4AUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQhIKEF9pbmNsdWRlX2hpc3RvcnlCEAoOX21ldGFkYXRhX29ubHlCEAoOX2N1c3RvbWVyX29ubHlCEAoOX2RlcGxveW1lbnRfaWQiUAoWUmVzb2x2ZVNlY3JldHNSZXNwb25zZRISCgpjaXBoZXJ0ZXh0GAEgASgJEg8KB21pc3NpbmcYAiADKAkSEQoJc2lnbmF0dXJlGAMgASgJIsIBCg9SZXNvbHZlZFNlY3JldHMSNwoGdmFsdWVzGAEgAygLMicuc2VjcmV0cy52MS5SZXNvbHZlZFNlY3JldHMuVmFsdWVzRW50cnkSLAoHaGlzdG9yeRgCIAMoCzIbLnNlY3JldHMudjEuSGlzdG9yaWNhbFZhbHVlGkgKC1ZhbHVlc0VudHJ5EgsKA2tleRgBIAEoCRIoCgV2YWx1ZRgCIAEoCzIZLnNlY3JldHMudjEuUmVzb2x2ZWRWYWx1ZToCOAEiPgoNUmVzb2x2ZWRWYWx1ZRINCgV2YWx1ZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEg0KBXNjb3BlGAMgASgJIk0KD0hpc3RvcmljYWxWYWx1ZRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAkSDwoHdmVyc2lvbhgDIAEoDRINCgVzY29wZRgEIAEoCSKaAgoWTGlzdERlcGxveW1lbnRzUmVxdWVzdBIQCgNrZXkYASABKAlIAIgBARIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAYgBARIaCg1kZXBsb3ltZW50X2lkGAMgASgJSAKIAQESFwoKc3RhbGVfb25seRgEIAEoCEgDiAEBEhYKCXBhZ2Vfc2l6ZRgFIAEoDUgEiAEBEhcKCnBhZ2VfdG9rZW4YBiABKAlIBYgBAUIGCgRfa2V5QhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCEAoOX2RlcGxveW1lbnRfaWRCDQoLX3N0YWxlX29ubHlCDAoKX3BhZ2Vfc2l6ZUINCgtfcGFnZV90b2tlbiJ4ChdMaXN0RGVwbG95bWVudHNSZXNwb25zZRIrCgtkZXBsb3ltZW50cxgBIAMoCzIWLnNlY3JldHMudjEuRGVwbG95bWVudBIcCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlIAIgBAUISChBfbmV4dF9wYWdlX3Rva2VuIpACCgpEZXBsb3ltZW50EhUKDWRlcGxveW1lbnRfaWQYASABKAkSKwoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJQgSItRgBSACIAQESNAoQbGFzdF9yZW5kZXJlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoMcmVxdWVzdGVkX2J5GAQgASgLMhEuc2VjcmV0cy52MS5BY3RvchIzCgpyZWZlcmVuY2VzGAUgAygLMh8uc2VjcmV0cy52MS5EZXBsb3ltZW50UmVmZXJlbmNlEg0KBXN0YWxlGAYgASgIQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiawoTRGVwbG95bWVudFJlZmVyZW5jZRILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDRINCgVzY29wZRgDIAEoCRIWCg5sYXRlc3RfdmVyc2lvbhgEIAEoDRIPCgdkZWxldGVkGAUgASgIInQKF0ZvcmdldERlcGxveW1lbnRSZXF1ZXN0EhUKDWRlcGxveW1lbnRfaWQYASABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJSACIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCKtAQoYRm9yZ2V0RGVwbG95bWVudFJlc3BvbnNlEhUKDWRlcGxveW1lbnRfaWQYASABKAkSKwoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJQgSItRgBSACIAQESMAoMZm9yZ290dGVuX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkItgDCgtTZWNyZXRFdmVudBIQCghldmVudF9pZBgBIAEoCRIMCgR0eXBlGAIgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgDIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYBCABKAlCBIi1GAFIAIgBARIWCgNrZXkYBSABKAlCBIi1GAFIAYgBARIPCgd2ZXJzaW9uGAYgASgNEiAKBWFjdG9yGAcgASgLMhEuc2VjcmV0cy52MS5BY3RvchIvCgtvY2N1cnJlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIcG9zaXRpb24YCSABKAESLQoIcmVzb2x2ZWQYCiADKAsyGy5zZWNyZXRzLnYxLlNlY3JldFJlZmVyZW5jZRIZCgx2YWx1ZV9kaWdlc3QYCyABKAlIAogBARInCgxyZXF1ZXN0ZWRfYnkYDCABKAsyES5zZWNyZXRzLnYxLkFjdG9yEhoKDWRlcGxveW1lbnRfaWQYDSABKAlIA4gBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQgYKBF9rZXlCDwoNX3ZhbHVlX2RpZ2VzdEIQCg5fZGVwbG95bWVudF9pZDLKBQoOU2VjcmV0c1NlcnZpY2USPQoGQ3JlYXRlEh8uc2VjcmV0cy52MS5DcmVhdGVTZWNyZXRSZXF1ZXN0GhIuc2VjcmV0cy52MS5TZWNyZXQSSwoGVXBkYXRlEh8uc2VjcmV0cy52MS5VcGRhdGVTZWNyZXRSZXF1ZXN0GiAuc2VjcmV0cy52MS5VcGRhdGVTZWNyZXRSZXNwb25zZRJLCgZEZWxldGUSHy5zZWNyZXRzLnYxLkRlbGV0ZVNlY3JldFJlcXVlc3QaIC5zZWNyZXRzLnYxLkRlbGV0ZVNlY3JldFJlc3BvbnNlEjcKA0dldBIcLnNlY3JldHMudjEuR2V0U2VjcmV0UmVxdWVzdBoSLnNlY3JldHMudjEuU2VjcmV0EkcKBExpc3QSHi5zZWNyZXRzLnYxLkxpc3RTZWNyZXRzUmVxdWVzdBofLnNlY3JldHMudjEuTGlzdFNlY3JldHNSZXNwb25zZRJUCgdIaXN0b3J5EiMuc2VjcmV0cy52MS5HZXRTZWNyZXRIaXN0b3J5UmVxdWVzdBokLnNlY3JldHMudjEuR2V0U2VjcmV0SGlzdG9yeVJlc3BvbnNlElAKB1Jlc29sdmUSIS5zZWNyZXRzLnYxLlJlc29sdmVTZWNyZXRzUmVxdWVzdBoiLnNlY3JldHMudjEuUmVzb2x2ZVNlY3JldHNSZXNwb25zZRJWCgtEZXBsb3ltZW50cxIiLnNlY3JldHMudjEuTGlzdERlcGxveW1lbnRzUmVxdWVzdBojLnNlY3JldHMudjEuTGlzdERlcGxveW1lbnRzUmVzcG9uc2USXQoQRm9yZ2V0RGVwbG95bWVudBIjLnNlY3JldHMudjEuRm9yZ2V0RGVwbG95bWVudFJlcXVlc3QaJC5zZWNyZXRzLnYxLkZvcmdldERlcGxveW1lbnRSZXNwb25zZWIGcHJvdG8z", [file_common_v1_options, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChhzZWNyZXRzL3YxL3NlY3JldHMucHJvdG8SCnNlY3JldHMudjEinQIKBlNlY3JldBIKCgJpZBgBIAEoCRILCgNrZXkYAiABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAMgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgEIAEoCUIEiLUYAUgAiAEBEg8KB3ZlcnNpb24YBSABKA0SLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp1cGRhdGVkX2J5GAkgASgJQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiLwoFQWN0b3ISCwoDc3ViGAEgASgJEgsKA29yZxgCIAEoCRIMCgRyb2xlGAMgASgJIj4KD1NlY3JldFJlZmVyZW5jZRILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDRINCgVzY29wZRgDIAEoCSJ1ChNDcmVhdGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAyABKAlIAIgBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIqkBChNVcGRhdGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAyABKAlIAIgBARIdChBleHBlY3RlZF92ZXJzaW9uGAQgASgNSAGIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbiLqAgoUVXBkYXRlU2VjcmV0UmVzcG9uc2USCgoCaWQYASABKAkSCwoDa2V5GAIgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgDIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYBCABKAlCBIi1GAFIAIgBARIPCgd2ZXJzaW9uGAUgASgNEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWF0ZWRfYnkYByABKAkSLgoKdXBkYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKdXBkYXRlZF9ieRgJIAEoCRI9ChRhZmZlY3RlZF9kZXBsb3ltZW50cxgKIAEoCzIfLnNlY3JldHMudjEuQWZmZWN0ZWREZXBsb3ltZW50c0IbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIrgBChNEZWxldGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAIgBARIdChBleHBlY3RlZF92ZXJzaW9uGAMgASgNSAGIAQESEgoFZm9yY2UYBCABKAhIAogBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQhMKEV9leHBlY3RlZF92ZXJzaW9uQggKBl9mb3JjZSKjAQoURGVsZXRlU2VjcmV0UmVzcG9uc2USCwoDa2V5GAEgASgJEg8KB3ZlcnNpb24YAiABKA0SLgoKZGVsZXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPQoUYWZmZWN0ZWRfZGVwbG95bWVudHMYBCABKAsyHy5zZWNyZXRzLnYxLkFmZmVjdGVkRGVwbG95bWVudHMiWQoTQWZmZWN0ZWREZXBsb3ltZW50cxINCgVjb3VudBgBIAEoDRIzCgtkZXBsb3ltZW50cxgCIAMoCzIeLnNlY3JldHMudjEuQWZmZWN0ZWREZXBsb3ltZW50IqsBChJBZmZlY3RlZERlcGxveW1lbnQSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlCBIi1GAFIAIgBARI0ChBsYXN0X3JlbmRlcmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkImMKEEdldFNlY3JldFJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQipgEKEkxpc3RTZWNyZXRzUmVxdWVzdBIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYASABKAlIAIgBARIWCglwYWdlX3NpemUYAiABKA1IAYgBARIXCgpwYWdlX3Rva2VuGAMgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEIMCgpfcGFnZV9zaXplQg0KC19wYWdlX3Rva2VuImwKE0xpc3RTZWNyZXRzUmVzcG9uc2USIwoHc2VjcmV0cxgBIAMoCzISLnNlY3JldHMudjEuU2VjcmV0EhwKD25leHRfcGFnZV90b2tlbhgCIAEoCUgAiAEBQhIKEF9uZXh0X3BhZ2VfdG9rZW4iagoXR2V0U2VjcmV0SGlzdG9yeVJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiTAoYR2V0U2VjcmV0SGlzdG9yeVJlc3BvbnNlEjAKCHZlcnNpb25zGAEgAygLMh4uc2VjcmV0cy52MS5TZWNyZXRIaXN0b3J5RW50cnkitQEKElNlY3JldEhpc3RvcnlFbnRyeRIPCgd2ZXJzaW9uGAEgASgNEgwKBHR5cGUYAiABKAkSLwoLb2NjdXJyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiAKBWFjdG9yGAQgASgLMhEuc2VjcmV0cy52MS5BY3RvchIRCglkZXN0cm95ZWQYBSABKAgSGgoSZGVzdHJveWVkX3ZlcnNpb25zGAYgAygNIoEBChxEZXN0cm95U2VjcmV0VmVyc2lvbnNSZXF1ZXN0EgsKA2tleRgBIAEoCRIQCgh2ZXJzaW9ucxgCIAMoDRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAyABKAlIAIgBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIroBCh1EZXN0cm95U2VjcmV0VmVyc2lvbnNSZXNwb25zZRILCgNrZXkYASABKAkSKwoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJQgSItRgBSACIAQESEAoIdmVyc2lvbnMYAyADKA0SMAoMZGVzdHJveWVkX2F0GAQgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIuEDChVSZXNvbHZlU2VjcmV0c1JlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBEgwKBGtleXMYAyADKAkSHAoPaW5jbHVkZV9oaXN0b3J5GAQgASgISAGIAQESOQoEcGlucxgFIAMoCzIrLnNlY3JldHMudjEuUmVzb2x2ZVNlY3JldHNSZXF1ZXN0LlBpbnNFbnRyeRIqCglyZXBseV9rZXkYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhoKDW1ldGFkYXRhX29ubHkYByABKAhIAogBARIaCg1jdXN0b21lcl9vbmx5GAggASgISAOIAQESDQoFbm9uY2UYCSABKAkSGgoNZGVwbG95bWVudF9pZBgKIAEoCUgEiAEBGisKCVBpbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKA06AjgBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCEgoQX2luY2x1ZGVfaGlzdG9yeUIQCg5fbWV0YWRhdGFfb25seUIQCg5fY3VzdG9tZXJfb25seUIQCg5fZGVwbG95bWVudF9pZCJQChZSZXNvbHZlU2VjcmV0c1Jlc3BvbnNlEhIKCmNpcGhlcnRleHQYASABKAkSDwoHbWlzc2luZxgCIAMoCRIRCglzaWduYXR1cmUYAyABKAkiwgEKD1Jlc29sdmVkU2VjcmV0cxI3CgZ2YWx1ZXMYASADKAsyJy5zZWNyZXRzLnYxLlJlc29sdmVkU2VjcmV0cy5WYWx1ZXNFbnRyeRIsCgdoaXN0b3J5GAIgAygLMhsuc2VjcmV0cy52MS5IaXN0b3JpY2FsVmFsdWUaSAoLVmFsdWVzRW50cnkSCwoDa2V5GAEgASgJEigKBXZhbHVlGAIgASgLMhkuc2VjcmV0cy52MS5SZXNvbHZlZFZhbHVlOgI4ASI+Cg1SZXNvbHZlZFZhbHVlEg0KBXZhbHVlGAEgASgJEg8KB3ZlcnNpb24YAiABKA0SDQoFc2NvcGUYAyABKAkiTQoPSGlzdG9yaWNhbFZhbHVlEgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgNEg0KBXNjb3BlGAQgASgJIpoCChZMaXN0RGVwbG95bWVudHNSZXF1ZXN0EhAKA2tleRgBIAEoCUgAiAEBEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgBiAEBEhoKDWRlcGxveW1lbnRfaWQYAyABKAlIAogBARIXCgpzdGFsZV9vbmx5GAQgASgISAOIAQESFgoJcGFnZV9zaXplGAUgASgNSASIAQESFwoKcGFnZV90b2tlbhgGIAEoCUgFiAEBQgYKBF9rZXlCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEIQCg5fZGVwbG95bWVudF9pZEINCgtfc3RhbGVfb25seUIMCgpfcGFnZV9zaXplQg0KC19wYWdlX3Rva2VuIngKF0xpc3REZXBsb3ltZW50c1Jlc3BvbnNlEisKC2RlcGxveW1lbnRzGAEgAygLMhYuc2VjcmV0cy52MS5EZXBsb3ltZW50EhwKD25leHRfcGFnZV90b2tlbhgCIAEoCUgAiAEBQhIKEF9uZXh0X3BhZ2VfdG9rZW4ikAIKCkRlcGxveW1lbnQSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlCBIi1GAFIAIgBARI0ChBsYXN0X3JlbmRlcmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBInCgxyZXF1ZXN0ZWRfYnkYBCABKAsyES5zZWNyZXRzLnYxLkFjdG9yEjMKCnJlZmVyZW5jZXMYBSADKAsyHy5zZWNyZXRzLnYxLkRlcGxveW1lbnRSZWZlcmVuY2USDQoFc3RhbGUYBiABKAhCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCJrChNEZXBsb3ltZW50UmVmZXJlbmNlEgsKA2tleRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEg0KBXNjb3BlGAMgASgJEhYKDmxhdGVzdF92ZXJzaW9uGAQgASgNEg8KB2RlbGV0ZWQYBSABKAgidAoXRm9yZ2V0RGVwbG95bWVudFJlcXVlc3QSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAIgBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIq0BChhGb3JnZXREZXBsb3ltZW50UmVzcG9uc2USFQoNZGVwbG95bWVudF9pZBgBIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlCBIi1GAFIAIgBARIwCgxmb3Jnb3R0ZW5fYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQi9AMKC1NlY3JldEV2ZW50EhAKCGV2ZW50X2lkGAEgASgJEgwKBHR5cGUYAiABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAMgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgEIAEoCUIEiLUYAUgAiAEBEhYKA2tleRgFIAEoCUIEiLUYAUgBiAEBEg8KB3ZlcnNpb24YBiABKA0SIAoFYWN0b3IYByABKAsyES5zZWNyZXRzLnYxLkFjdG9yEi8KC29jY3VycmVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghwb3NpdGlvbhgJIAEoARItCghyZXNvbHZlZBgKIAMoCzIbLnNlY3JldHMudjEuU2VjcmV0UmVmZXJlbmNlEhkKDHZhbHVlX2RpZ2VzdBgLIAEoCUgCiAEBEicKDHJlcXVlc3RlZF9ieRgMIAEoCzIRLnNlY3JldHMudjEuQWN0b3ISGgoNZGVwbG95bWVudF9pZBgNIAEoCUgDiAEBEhoKEmRlc3Ryb3llZF92ZXJzaW9ucxgOIAMoDUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQgYKBF9rZXlCDwoNX3ZhbHVlX2RpZ2VzdEIQCg5fZGVwbG95bWVudF9pZDKqBgoOU2VjcmV0c1NlcnZpY2USPQoGQ3JlYXRlEh8uc2VjcmV0cy52MS5DcmVhdGVTZWNyZXRSZXF1ZXN0GhIuc2VjcmV0cy52MS5TZWNyZXQSSwoGVXBkYXRlEh8uc2VjcmV0cy52MS5VcGRhdGVTZWNyZXRSZXF1ZXN0GiAuc2VjcmV0cy52MS5VcGRhdGVTZWNyZXRSZXNwb25zZRJLCgZEZWxldGUSHy5zZWNyZXRzLnYxLkRlbGV0ZVNlY3JldFJlcXVlc3QaIC5zZWNyZXRzLnYxLkRlbGV0ZVNlY3JldFJlc3BvbnNlEjcKA0dldBIcLnNlY3JldHMudjEuR2V0U2VjcmV0UmVxdWVzdBoSLnNlY3JldHMudjEuU2VjcmV0EkcKBExpc3QSHi5zZWNyZXRzLnYxLkxpc3RTZWNyZXRzUmVxdWVzdBofLnNlY3JldHMudjEuTGlzdFNlY3JldHNSZXNwb25zZRJUCgdIaXN0b3J5EiMuc2VjcmV0cy52MS5HZXRTZWNyZXRIaXN0b3J5UmVxdWVzdBokLnNlY3JldHMudjEuR2V0U2VjcmV0SGlzdG9yeVJlc3BvbnNlElAKB1Jlc29sdmUSIS5zZWNyZXRzLnYxLlJlc29sdmVTZWNyZXRzUmVxdWVzdBoiLnNlY3JldHMudjEuUmVzb2x2ZVNlY3JldHNSZXNwb25zZRJWCgtEZXBsb3ltZW50cxIiLnNlY3JldHMudjEuTGlzdERlcGxveW1lbnRzUmVxdWVzdBojLnNlY3JldHMudjEuTGlzdERlcGxveW1lbnRzUmVzcG9uc2USXQoQRm9yZ2V0RGVwbG95bWVudBIjLnNlY3JldHMudjEuRm9yZ2V0RGVwbG95bWVudFJlcXVlc3QaJC5zZWNyZXRzLnYxLkZvcmdldERlcGxveW1lbnRSZXNwb25zZRJeCgdEZXN0cm95Eiguc2VjcmV0cy52MS5EZXN0cm95U2VjcmV0VmVyc2lvbnNSZXF1ZXN0Gikuc2VjcmV0cy52MS5EZXN0cm95U2VjcmV0VmVyc2lvbnNSZXNwb25zZWIGcHJvdG8z", [file_common_v1_options, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A secret's metadata; never its value.
@@ -920,7 +920,7 @@ export type SecretHistoryEntry = Message<"secrets.v1.SecretHistoryEntry"> & {
   version: number;
 
   /**
-   * The event type: SecretCreated | SecretValueUpdated | SecretDeleted.
+   * The event type: SecretCreated | SecretValueUpdated | SecretDeleted | SecretVersionsDestroyed.
    *
    * @generated from field: string type = 2;
    */
@@ -935,6 +935,20 @@ export type SecretHistoryEntry = Message<"secrets.v1.SecretHistoryEntry"> & {
    * @generated from field: secrets.v1.Actor actor = 4;
    */
   actor?: Actor | undefined;
+
+  /**
+   * A version whose value was destroyed (secrets.v1.destroy): its value is gone for good.
+   *
+   * @generated from field: bool destroyed = 5;
+   */
+  destroyed: boolean;
+
+  /**
+   * SecretVersionsDestroyed only: the versions it destroyed (its own `version` is 0: it is no version of the secret).
+   *
+   * @generated from field: repeated uint32 destroyed_versions = 6;
+   */
+  destroyedVersions: number[];
 };
 
 /**
@@ -947,7 +961,7 @@ export type SecretHistoryEntryJson = {
   version?: number;
 
   /**
-   * The event type: SecretCreated | SecretValueUpdated | SecretDeleted.
+   * The event type: SecretCreated | SecretValueUpdated | SecretDeleted | SecretVersionsDestroyed.
    *
    * @generated from field: string type = 2;
    */
@@ -962,6 +976,20 @@ export type SecretHistoryEntryJson = {
    * @generated from field: secrets.v1.Actor actor = 4;
    */
   actor?: ActorJson;
+
+  /**
+   * A version whose value was destroyed (secrets.v1.destroy): its value is gone for good.
+   *
+   * @generated from field: bool destroyed = 5;
+   */
+  destroyed?: boolean;
+
+  /**
+   * SecretVersionsDestroyed only: the versions it destroyed (its own `version` is 0: it is no version of the secret).
+   *
+   * @generated from field: repeated uint32 destroyed_versions = 6;
+   */
+  destroyedVersions?: number[];
 };
 
 /**
@@ -970,6 +998,114 @@ export type SecretHistoryEntryJson = {
  */
 export const SecretHistoryEntrySchema: GenMessage<SecretHistoryEntry, {jsonType: SecretHistoryEntryJson}> = /*@__PURE__*/
   messageDesc(file_secrets_v1_secrets, 15);
+
+/**
+ * @generated from message secrets.v1.DestroySecretVersionsRequest
+ */
+export type DestroySecretVersionsRequest = Message<"secrets.v1.DestroySecretVersionsRequest"> & {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * Earlier versions that hold a value; never the current value of a live secret.
+   *
+   * @generated from field: repeated uint32 versions = 2;
+   */
+  versions: number[];
+
+  /**
+   * @generated from field: optional string customer_organization_id = 3;
+   */
+  customerOrganizationId?: string | undefined;
+};
+
+/**
+ * @generated from message secrets.v1.DestroySecretVersionsRequest
+ */
+export type DestroySecretVersionsRequestJson = {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key?: string;
+
+  /**
+   * Earlier versions that hold a value; never the current value of a live secret.
+   *
+   * @generated from field: repeated uint32 versions = 2;
+   */
+  versions?: number[];
+
+  /**
+   * @generated from field: optional string customer_organization_id = 3;
+   */
+  customerOrganizationId?: string;
+};
+
+/**
+ * Describes the message secrets.v1.DestroySecretVersionsRequest.
+ * Use `create(DestroySecretVersionsRequestSchema)` to create a new message.
+ */
+export const DestroySecretVersionsRequestSchema: GenMessage<DestroySecretVersionsRequest, {jsonType: DestroySecretVersionsRequestJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 16);
+
+/**
+ * @generated from message secrets.v1.DestroySecretVersionsResponse
+ */
+export type DestroySecretVersionsResponse = Message<"secrets.v1.DestroySecretVersionsResponse"> & {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * @generated from field: optional string customer_organization_id = 2;
+   */
+  customerOrganizationId?: string | undefined;
+
+  /**
+   * @generated from field: repeated uint32 versions = 3;
+   */
+  versions: number[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp destroyed_at = 4;
+   */
+  destroyedAt?: Timestamp | undefined;
+};
+
+/**
+ * @generated from message secrets.v1.DestroySecretVersionsResponse
+ */
+export type DestroySecretVersionsResponseJson = {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key?: string;
+
+  /**
+   * @generated from field: optional string customer_organization_id = 2;
+   */
+  customerOrganizationId?: string;
+
+  /**
+   * @generated from field: repeated uint32 versions = 3;
+   */
+  versions?: number[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp destroyed_at = 4;
+   */
+  destroyedAt?: TimestampJson;
+};
+
+/**
+ * Describes the message secrets.v1.DestroySecretVersionsResponse.
+ * Use `create(DestroySecretVersionsResponseSchema)` to create a new message.
+ */
+export const DestroySecretVersionsResponseSchema: GenMessage<DestroySecretVersionsResponse, {jsonType: DestroySecretVersionsResponseJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 17);
 
 /**
  * @generated from message secrets.v1.ResolveSecretsRequest
@@ -1134,7 +1270,7 @@ export type ResolveSecretsRequestJson = {
  * Use `create(ResolveSecretsRequestSchema)` to create a new message.
  */
 export const ResolveSecretsRequestSchema: GenMessage<ResolveSecretsRequest, {jsonType: ResolveSecretsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 16);
+  messageDesc(file_secrets_v1_secrets, 18);
 
 /**
  * @generated from message secrets.v1.ResolveSecretsResponse
@@ -1199,7 +1335,7 @@ export type ResolveSecretsResponseJson = {
  * Use `create(ResolveSecretsResponseSchema)` to create a new message.
  */
 export const ResolveSecretsResponseSchema: GenMessage<ResolveSecretsResponse, {jsonType: ResolveSecretsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 17);
+  messageDesc(file_secrets_v1_secrets, 19);
 
 /**
  * The plaintext inside ResolveSecretsResponse.ciphertext; never sent unencrypted.
@@ -1250,7 +1386,7 @@ export type ResolvedSecretsJson = {
  * Use `create(ResolvedSecretsSchema)` to create a new message.
  */
 export const ResolvedSecretsSchema: GenMessage<ResolvedSecrets, {jsonType: ResolvedSecretsJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 18);
+  messageDesc(file_secrets_v1_secrets, 20);
 
 /**
  * @generated from message secrets.v1.ResolvedValue
@@ -1305,7 +1441,7 @@ export type ResolvedValueJson = {
  * Use `create(ResolvedValueSchema)` to create a new message.
  */
 export const ResolvedValueSchema: GenMessage<ResolvedValue, {jsonType: ResolvedValueJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 19);
+  messageDesc(file_secrets_v1_secrets, 21);
 
 /**
  * @generated from message secrets.v1.HistoricalValue
@@ -1366,7 +1502,7 @@ export type HistoricalValueJson = {
  * Use `create(HistoricalValueSchema)` to create a new message.
  */
 export const HistoricalValueSchema: GenMessage<HistoricalValue, {jsonType: HistoricalValueJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 20);
+  messageDesc(file_secrets_v1_secrets, 22);
 
 /**
  * @generated from message secrets.v1.ListDeploymentsRequest
@@ -1459,7 +1595,7 @@ export type ListDeploymentsRequestJson = {
  * Use `create(ListDeploymentsRequestSchema)` to create a new message.
  */
 export const ListDeploymentsRequestSchema: GenMessage<ListDeploymentsRequest, {jsonType: ListDeploymentsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 21);
+  messageDesc(file_secrets_v1_secrets, 23);
 
 /**
  * @generated from message secrets.v1.ListDeploymentsResponse
@@ -1504,7 +1640,7 @@ export type ListDeploymentsResponseJson = {
  * Use `create(ListDeploymentsResponseSchema)` to create a new message.
  */
 export const ListDeploymentsResponseSchema: GenMessage<ListDeploymentsResponse, {jsonType: ListDeploymentsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 22);
+  messageDesc(file_secrets_v1_secrets, 24);
 
 /**
  * What one deployment received at its last render.
@@ -1597,7 +1733,7 @@ export type DeploymentJson = {
  * Use `create(DeploymentSchema)` to create a new message.
  */
 export const DeploymentSchema: GenMessage<Deployment, {jsonType: DeploymentJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 23);
+  messageDesc(file_secrets_v1_secrets, 25);
 
 /**
  * @generated from message secrets.v1.DeploymentReference
@@ -1676,7 +1812,7 @@ export type DeploymentReferenceJson = {
  * Use `create(DeploymentReferenceSchema)` to create a new message.
  */
 export const DeploymentReferenceSchema: GenMessage<DeploymentReference, {jsonType: DeploymentReferenceJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 24);
+  messageDesc(file_secrets_v1_secrets, 26);
 
 /**
  * @generated from message secrets.v1.ForgetDeploymentRequest
@@ -1713,7 +1849,7 @@ export type ForgetDeploymentRequestJson = {
  * Use `create(ForgetDeploymentRequestSchema)` to create a new message.
  */
 export const ForgetDeploymentRequestSchema: GenMessage<ForgetDeploymentRequest, {jsonType: ForgetDeploymentRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 25);
+  messageDesc(file_secrets_v1_secrets, 27);
 
 /**
  * @generated from message secrets.v1.ForgetDeploymentResponse
@@ -1760,7 +1896,7 @@ export type ForgetDeploymentResponseJson = {
  * Use `create(ForgetDeploymentResponseSchema)` to create a new message.
  */
 export const ForgetDeploymentResponseSchema: GenMessage<ForgetDeploymentResponse, {jsonType: ForgetDeploymentResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 26);
+  messageDesc(file_secrets_v1_secrets, 28);
 
 /**
  * Published on `secrets.events.<organizationId>.<type>` (stream SECRETS_EVENTS, Nats-Msg-Id =
@@ -1776,7 +1912,7 @@ export type SecretEvent = Message<"secrets.v1.SecretEvent"> & {
 
   /**
    * SecretCreated | SecretValueUpdated | SecretDeleted | SecretValuesResolved | OrganizationPurged |
-   * DeploymentForgotten.
+   * DeploymentForgotten | SecretVersionsDestroyed | CustomerPurged.
    *
    * @generated from field: string type = 2;
    */
@@ -1855,6 +1991,14 @@ export type SecretEvent = Message<"secrets.v1.SecretEvent"> & {
    * @generated from field: optional string deployment_id = 13;
    */
   deploymentId?: string | undefined;
+
+  /**
+   * SecretVersionsDestroyed only: the secret's versions whose values were destroyed (`version` is then the event's
+   * version in its own `destroyed:` stream).
+   *
+   * @generated from field: repeated uint32 destroyed_versions = 14;
+   */
+  destroyedVersions: number[];
 };
 
 /**
@@ -1871,7 +2015,7 @@ export type SecretEventJson = {
 
   /**
    * SecretCreated | SecretValueUpdated | SecretDeleted | SecretValuesResolved | OrganizationPurged |
-   * DeploymentForgotten.
+   * DeploymentForgotten | SecretVersionsDestroyed | CustomerPurged.
    *
    * @generated from field: string type = 2;
    */
@@ -1950,6 +2094,14 @@ export type SecretEventJson = {
    * @generated from field: optional string deployment_id = 13;
    */
   deploymentId?: string;
+
+  /**
+   * SecretVersionsDestroyed only: the secret's versions whose values were destroyed (`version` is then the event's
+   * version in its own `destroyed:` stream).
+   *
+   * @generated from field: repeated uint32 destroyed_versions = 14;
+   */
+  destroyedVersions?: number[];
 };
 
 /**
@@ -1957,7 +2109,7 @@ export type SecretEventJson = {
  * Use `create(SecretEventSchema)` to create a new message.
  */
 export const SecretEventSchema: GenMessage<SecretEvent, {jsonType: SecretEventJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 27);
+  messageDesc(file_secrets_v1_secrets, 29);
 
 /**
  * Request-reply subjects on queue `secrets`. A method's subject is `<package>.<method in lower
@@ -2043,6 +2195,16 @@ export const SecretsService: GenService<{
     methodKind: "unary";
     input: typeof ForgetDeploymentRequestSchema;
     output: typeof ForgetDeploymentResponseSchema;
+  },
+  /**
+   * Users with admin: makes earlier versions' values unrecoverable; their events stay.
+   *
+   * @generated from rpc secrets.v1.SecretsService.Destroy
+   */
+  destroy: {
+    methodKind: "unary";
+    input: typeof DestroySecretVersionsRequestSchema;
+    output: typeof DestroySecretVersionsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_secrets_v1_secrets, 0);
