@@ -3,7 +3,7 @@ import { SecretEventSchema, toWireJson } from '@platform/contracts';
 import { type RecordedEvent } from '@platform/event-store';
 import { type JetStreamClient } from 'nats';
 import { type Actor, type EventMetadata, type SecretScope } from '../secrets/secret';
-import { organizationOfStream, parseSecretStreamId } from '../secrets/secret-stream';
+import { organizationOfStream, parseDestroyedStreamId, parseSecretStreamId } from '../secrets/secret-stream';
 import { type ResolvedReference } from '../resolve/secret-resolver';
 
 const encoder = new TextEncoder();
@@ -21,6 +21,8 @@ interface Addressed {
   /** SecretValuesResolved only, when the resolve named them (ARCHITECTURE.md §4). */
   readonly deploymentId?: string;
   readonly requestedBy?: Actor;
+  /** SecretVersionsDestroyed only. */
+  readonly destroyedVersions?: readonly number[];
 }
 
 /** Where an event belongs, from its data when it says so, else from its stream id. */
@@ -33,10 +35,15 @@ function addressOf(event: RecordedEvent): Addressed {
     resolved?: ResolvedReference[];
     deploymentId?: string;
     requestedBy?: Actor;
+    versions?: number[];
   };
   const secret = parseSecretStreamId(event.streamId);
   if (secret) {
     return { ...secret.scope, key: secret.key, resolved: [] };
+  }
+  const destroyed = parseDestroyedStreamId(event.streamId);
+  if (destroyed) {
+    return { ...destroyed.scope, key: destroyed.key, resolved: [], destroyedVersions: data.versions ?? [] };
   }
   return {
     organizationId: data.organizationId ?? organizationOfStream(event.streamId) ?? '',
@@ -75,6 +82,7 @@ export function secretEventMessage(event: RecordedEvent): { subject: string; pay
     valueDigest: digestOf(event),
     requestedBy: address.requestedBy && wireActor(address.requestedBy),
     deploymentId: address.deploymentId,
+    destroyedVersions: address.destroyedVersions === undefined ? [] : [...address.destroyedVersions],
   });
   return {
     subject: `secrets.events.${address.organizationId}.${event.type}`,

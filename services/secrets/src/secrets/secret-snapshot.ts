@@ -1,5 +1,13 @@
 import { type RecordedEvent } from '@platform/event-store';
-import { type Actor, type EventMetadata, type SecretEvent, type SecretScope, isSecretEvent } from './secret';
+import {
+  type Actor,
+  type EventMetadata,
+  SECRET_VERSIONS_DESTROYED,
+  type SecretEvent,
+  type SecretScope,
+  type SecretVersionsDestroyed,
+  isSecretEvent,
+} from './secret';
 
 /** What a caller may see of a secret at one version: metadata only, never a value. */
 export interface SecretSnapshot {
@@ -16,10 +24,15 @@ export interface SecretSnapshot {
 
 /** One entry of `secrets.v1.history`. */
 export interface SecretHistoryEntry {
+  /** 0 for a SecretVersionsDestroyed: it is no version of the secret. */
   readonly version: number;
-  readonly type: SecretEvent['type'];
+  readonly type: SecretEvent['type'] | typeof SECRET_VERSIONS_DESTROYED;
   readonly occurredAt: string;
   readonly actor: Actor;
+  /** A value version whose value was destroyed later. */
+  readonly destroyed: boolean;
+  /** SecretVersionsDestroyed only: the versions it destroyed. */
+  readonly destroyedVersions: readonly number[];
 }
 
 /** The parts of a recorded event that secret metadata is folded from. */
@@ -69,14 +82,25 @@ export function snapshotOf(events: readonly StoredEvent[]): SecretSnapshot | und
   return snapshot;
 }
 
+const isDestruction = (event: StoredEvent): boolean => event.type === SECRET_VERSIONS_DESTROYED;
+
+/** The secret's events and the destructions of its values among them, in position order. */
 export function historyOf(events: readonly StoredEvent[]): SecretHistoryEntry[] {
-  return events.filter(isSecretEvent).map((event) => {
-    const { occurredAt, actor } = event.metadata as EventMetadata;
-    return {
-      version: event.streamVersion,
-      type: event.type as SecretEvent['type'],
-      occurredAt,
-      actor: { sub: actor.sub, org: actor.org, role: actor.role },
-    };
-  });
+  const destroyed = new Set(
+    events.filter(isDestruction).flatMap((event) => (event.data as SecretVersionsDestroyed['data']).versions),
+  );
+  return events
+    .filter((event) => isSecretEvent(event) || isDestruction(event))
+    .map((event) => {
+      const { occurredAt, actor } = event.metadata as EventMetadata;
+      const destruction = isDestruction(event);
+      return {
+        version: destruction ? 0 : event.streamVersion,
+        type: event.type as SecretHistoryEntry['type'],
+        occurredAt,
+        actor: { sub: actor.sub, org: actor.org, role: actor.role },
+        destroyed: !destruction && event.type !== 'SecretDeleted' && destroyed.has(event.streamVersion),
+        destroyedVersions: destruction ? [...(event.data as SecretVersionsDestroyed['data']).versions] : [],
+      };
+    });
 }

@@ -3,6 +3,7 @@ import {
   DeleteSecretResponseSchema,
   ForgetDeploymentResponseSchema,
   ListDeploymentsResponseSchema,
+  DestroySecretVersionsResponseSchema,
   GetSecretHistoryResponseSchema,
   ListSecretsResponseSchema,
   SecretSchema,
@@ -14,7 +15,7 @@ import { wireActor } from '../outbox/secret-event-publisher';
 import { type SecretHistoryEntry, type SecretSnapshot } from './secret-snapshot';
 import { secretId } from './secret-stream';
 import { type ResolveResult } from '../resolve/secret-resolver';
-import { type SecretDeletion, type SecretPage, type SecretUpdate } from './secrets.service';
+import { type SecretDeletion, type SecretDestruction, type SecretPage, type SecretUpdate } from './secrets.service';
 import { type AffectedDeployments } from './deployment-index.affected';
 import { type DeploymentForgetting, type DeploymentPage } from './deployment-index';
 
@@ -81,7 +82,19 @@ export function historyReply(versions: readonly SecretHistoryEntry[]): JsonObjec
       type: entry.type,
       occurredAt: timestamp(entry.occurredAt),
       actor: wireActor(entry.actor),
+      destroyed: entry.destroyed,
+      destroyedVersions: [...entry.destroyedVersions],
     })),
+  });
+}
+
+/** `DestroySecretVersionsResponse`. */
+export function destructionReply(destruction: SecretDestruction): JsonObject {
+  return toWireJson(DestroySecretVersionsResponseSchema, {
+    key: destruction.key,
+    customerOrganizationId: destruction.customerOrganizationId ?? undefined,
+    versions: [...destruction.versions],
+    destroyedAt: timestamp(destruction.destroyedAt),
   });
 }
 

@@ -21,7 +21,7 @@ interface UnboundRow {
   readonly value: string;
 }
 
-const UNBOUND = `type in ('SecretCreated', 'SecretValueUpdated') and not (data ? 'digest')`;
+const UNBOUND = `type in ('SecretCreated', 'SecretValueUpdated') and data ? 'value' and not (data ? 'digest')`;
 
 /**
  * Migrates values written before ciphertexts were bound (ARCHITECTURE.md §6): each value event without a digest is
