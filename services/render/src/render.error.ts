@@ -16,6 +16,8 @@ export enum RenderErrorCode {
   SECRETS_FAILED = 'SECRETS_FAILED',
   /** The organization has too many templates waiting for a worker; retry later. */
   RESOURCE_EXHAUSTED = 'RESOURCE_EXHAUSTED',
+  /** The secrets service cannot give a value the request asks for (a pinned version was destroyed): its message. */
+  SECRETS_PRECONDITION = 'SECRETS_PRECONDITION',
 }
 
 /**
@@ -44,6 +46,8 @@ export function wireCodeOf(code: RenderErrorCode): WireError['code'] {
       return 'INTERNAL';
     case RenderErrorCode.RESOURCE_EXHAUSTED:
       return 'RESOURCE_EXHAUSTED';
+    case RenderErrorCode.SECRETS_PRECONDITION:
+      return 'FAILED_PRECONDITION';
     default: {
       const _exhaustive: never = code;
       return _exhaustive;
