@@ -10,6 +10,7 @@ import {
   auditVerifyCommand,
 } from './commands/audit.commands';
 import { deploymentsCommand, forgetDeploymentCommand } from './commands/deployments.commands';
+import { destroyCommand } from './commands/destroy.commands';
 import { devTokenCommand } from './commands/dev.commands';
 import { OPS_COMMANDS } from './commands/ops.commands';
 import { renderCommand, runCommand, validateCommand } from './commands/render.commands';
@@ -23,6 +24,7 @@ export const COMMANDS: readonly Command[] = [
   listCommand,
   deleteCommand,
   historyCommand,
+  destroyCommand,
   deploymentsCommand,
   forgetDeploymentCommand,
   renderCommand,
