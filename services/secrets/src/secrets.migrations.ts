@@ -1,5 +1,5 @@
 import { type EventStoreLogger, type MigrationDefinition, PostgresEventStore } from '@platform/event-store';
-import { dataKeyGuardMigration } from './keys/data-key-guard';
+import { customerDataKeysMigration, dataKeyGuardMigration } from './keys/data-key-guard';
 import { DeploymentIndexProjection } from './secrets/deployment-index.projection';
 import { SecretViewProjection } from './secrets/secret-view.projection';
 
@@ -79,6 +79,7 @@ export const secretsMigrations: readonly MigrationDefinition[] = [
       `create index deployment_index_refs on deployment_index using gin (refs jsonb_path_ops)`,
     ],
   },
+  customerDataKeysMigration,
 ];
 
 export interface SecretsStoreOptions {

@@ -198,7 +198,7 @@ export class SecretsService {
     assertValidValue(request.value);
     const streamId = secretStreamId(scope, request.key);
     const events = await this.withLiveDataKey(scope, async () => {
-      const sealer = await this.keyRing.sealerFor(scope.organizationId);
+      const sealer = await this.keyRing.sealerFor(scope.organizationId, scope.customerOrganizationId);
       return this.write(principal, streamId, request.key, undefined, options, {
         subject: 'secrets.v1.create',
         mostLikelyNew: true,
@@ -219,7 +219,7 @@ export class SecretsService {
     assertValidValue(request.value);
     const streamId = secretStreamId(scope, request.key);
     const events = await this.withLiveDataKey(scope, async () => {
-      const sealer = await this.keyRing.sealerFor(scope.organizationId);
+      const sealer = await this.keyRing.sealerFor(scope.organizationId, scope.customerOrganizationId);
       return this.write(principal, streamId, request.key, request.expectedVersion, options, {
         subject: 'secrets.v1.update',
         canonical: () => canonicalRequest(UpdateSecretRequestSchema, request),
@@ -429,6 +429,7 @@ export class SecretsService {
     // Chosen before the append, since the value's ciphertext is bound to it.
     const eventId = idempotentEventId ?? randomUUID();
     const organizationId = organizationOfStream(streamId) ?? '';
+    const customerOrganizationId = parseSecretStreamId(streamId)?.scope.customerOrganizationId ?? null;
     const metadata: EventMetadata = { actor: actorOf(principal), occurredAt: this.clock().toISOString() };
     for (let attempt = 1; ; attempt++) {
       // Most creates are of new keys: decide on the empty stream first and let the append's version check say
@@ -444,7 +445,7 @@ export class SecretsService {
       let appended: RecordedEvent[];
       try {
         // Every secret command decides at most one event, which lands at the next version.
-        const place = { organizationId, streamId, version: currentStreamVersion + 1, eventId };
+        const place = { organizationId, customerOrganizationId, streamId, version: currentStreamVersion + 1, eventId };
         const decided = decide(request.command(metadata, place), state).map((event) => ({
           ...event,
           eventId,
