@@ -76,7 +76,7 @@ export class SecretsRuntime {
     readonly secrets: SecretsService,
     readonly resolver: SecretResolver,
     readonly deployments: DeploymentIndex,
-    /** Decrypted values of resolve, dropped per organization on a purge. */
+    /** Decrypted values of resolve, dropped per scope on a purge and per version when destroyed. */
     readonly values: ValueCache,
     readonly outbox: OutboxPublisher,
     readonly metrics: SecretsMetrics,
@@ -132,7 +132,7 @@ export class SecretsRuntime {
       runtime.purgeListener = new PurgeListener(
         platform.nats,
         platform.config.subjectPrefix,
-        [keyRing, { forgetOrganization: (org) => cache.forgetOrganization(org), forgetAll: () => cache.clear() }],
+        [keyRing, cache],
         platform.logger.child({ component: 'purge-listener' }),
       );
       await runtime.purgeListener.start();

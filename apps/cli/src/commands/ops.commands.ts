@@ -1,4 +1,5 @@
 import { ConfigError, databaseSettings, loadServiceConfig, urlList } from '@platform/config';
+import { CodedError } from '@platform/contracts';
 import { CryptoError } from '@platform/crypto';
 import { EventStoreError, EventStoreErrorCode } from '@platform/event-store';
 import { IDENTIFIER_PATTERN, PlatformError, natsConnectionOptions } from '@platform/messaging';
@@ -31,6 +32,10 @@ async function opsFailure(error: unknown): Promise<CliError> {
   // `outbox rebase` when there is nothing to re-base, or while an instance publishes: refused, nothing changed.
   if (error instanceof EventStoreError && error.code === EventStoreErrorCode.INVALID_ARGUMENT) {
     return new CliError(message, EXIT.REFUSED);
+  }
+  // `customer purge` while values of the customer still sit under a vendor-level key: refused, nothing changed.
+  if (error instanceof CodedError && error.code === 'FAILED_PRECONDITION') {
+    return new CliError(`${error.code}: ${message}`, EXIT.REFUSED);
   }
   // A data key under a master kid that is no longer configured, or bad key material: refused, nothing changed.
   if (error instanceof CryptoError) return new CliError(`${error.code}: ${message}`, EXIT.REFUSED);
@@ -166,6 +171,35 @@ export const OPS_COMMANDS: readonly Command[] = [
         context,
         { organizationId, ...purged },
         `purged ${organizationId}: ${purged.dataKeysDeleted} data keys deleted, ${purged.secretsRemoved} secrets removed from the read model; its events remain, their values unrecoverable`,
+      );
+    },
+  },
+  {
+    path: ['customer', 'purge'],
+    usage: 'customer purge ORG CUSTOMER --yes',
+    summary:
+      "Ops: crypto-shreds one customer of an organization: deletes the customer's data keys and read-model rows; " +
+      'the vendor level and other customers are untouched; events stay, the values become unrecoverable.',
+    details:
+      'Refused while the customer has values sealed under the vendor-level key: run `secrets values rebind` first.',
+    options: { yes: { type: 'boolean' } },
+    async run(context) {
+      onlyArgs(context, 2, 'customer purge ORG CUSTOMER --yes');
+      const organizationId = organizationOf(context.args[0], 'ORG');
+      const customerOrganizationId = organizationOf(context.args[1], 'CUSTOMER');
+      if (!context.values.yes) {
+        throw usage(
+          `purging customer ${customerOrganizationId} of ${organizationId} destroys its values for good; repeat with --yes`,
+        );
+      }
+      const purged = await withSecretsOperations(context, (ops) =>
+        ops.purgeCustomer(organizationId, customerOrganizationId),
+      );
+      return report(
+        context,
+        { organizationId, customerOrganizationId, ...purged },
+        `purged customer ${customerOrganizationId} of ${organizationId}: ${purged.dataKeysDeleted} data keys deleted, ` +
+          `${purged.secretsRemoved} secrets removed from the read model; its events remain, their values unrecoverable`,
       );
     },
   },
