@@ -184,7 +184,8 @@ describe('secrets storage (Postgres)', () => {
     expect(await openValue(keyRing, stored.value, stored.stream_id)).toBe('purge-me-1');
 
     const report = await ops.purgeOrganization(org);
-    expect(report).toEqual({ dataKeysDeleted: 1, secretsRemoved: 2 });
+    // The vendor level's key and the customer's.
+    expect(report).toEqual({ dataKeysDeleted: 2, secretsRemoved: 2 });
 
     const events = await store.query<{ type: string }>(
       `select type from events where stream_id like $1 order by position`,
@@ -201,7 +202,7 @@ describe('secrets storage (Postgres)', () => {
       `select type, data from events where stream_id = $1`,
       [`organization:${org}`],
     );
-    expect(purged).toEqual({ type: 'OrganizationPurged', data: { organizationId: org, dataKeysDeleted: 1 } });
+    expect(purged).toEqual({ type: 'OrganizationPurged', data: { organizationId: org, dataKeysDeleted: 2 } });
 
     // Resolve finds nothing to release, even with a key ring that still caches the purged data key (for its TTL)
     // and with history, which reads the events themselves.
