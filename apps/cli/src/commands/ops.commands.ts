@@ -122,17 +122,26 @@ export const OPS_COMMANDS: readonly Command[] = [
   },
   {
     path: ['keys', 'rotate'],
-    usage: 'keys rotate --org ORG',
-    summary: 'Ops: gives an organization a new data key for new writes; old versions keep their keys.',
-    options: { org: { type: 'string' } },
+    usage: 'keys rotate --org ORG [--customer CUSTOMER]',
+    summary:
+      "Ops: gives an organization's vendor level (or one customer) a new data key for new writes; old versions keep their keys.",
+    options: { org: { type: 'string' }, customer: { type: 'string' } },
     async run(context) {
-      onlyArgs(context, 0, 'keys rotate --org ORG');
+      onlyArgs(context, 0, 'keys rotate --org ORG [--customer CUSTOMER]');
       const organizationId = organizationOf(context.values.org, '--org');
-      const dataKeyId = await withSecretsOperations(context, (ops) => ops.rotateOrganizationKey(organizationId));
+      const customerOrganizationId =
+        context.values.customer === undefined ? null : organizationOf(context.values.customer, '--customer');
+      const dataKeyId = await withSecretsOperations(context, (ops) =>
+        ops.rotateOrganizationKey(organizationId, undefined, customerOrganizationId),
+      );
+      const scope =
+        customerOrganizationId === null
+          ? `organization ${organizationId}`
+          : `customer ${customerOrganizationId} of ${organizationId}`;
       return report(
         context,
-        { organizationId, dataKeyId },
-        `organization ${organizationId}: new data key ${dataKeyId} for new writes`,
+        { organizationId, ...(customerOrganizationId === null ? {} : { customerOrganizationId }), dataKeyId },
+        `${scope}: new data key ${dataKeyId} for new writes`,
       );
     },
   },

@@ -54,12 +54,14 @@ export const customerDataKeysMigration: MigrationDefinition = {
     `create or replace function assert_data_key_exists() returns trigger language plpgsql volatile as $$
       declare
         organization text := split_part(new.stream_id, ':', 2);
-        customer text := coalesce(nullif(split_part(new.stream_id, ':', 3), '_'), '');
+        -- A value's scope; a key event (DataKeyRotated on organization:<org>) may name any key of the organization.
+        customer text := case when split_part(new.stream_id, ':', 1) = 'secret'
+                              then coalesce(nullif(split_part(new.stream_id, ':', 3), '_'), '') end;
       begin
         perform pg_advisory_xact_lock_shared(${organizationLock('organization')});
         perform 1 from data_key
           where id = (new.data->>'dataKeyId')::uuid and organization_id = organization
-            and customer_id in ('', customer);
+            and (customer is null or customer_id in ('', customer));
         if not found then
           raise exception 'data key % of organization % does not exist (purged?)', new.data->>'dataKeyId', organization
             using errcode = '${FOREIGN_KEY_VIOLATION}', constraint = '${DATA_KEY_EXISTS_CONSTRAINT}';

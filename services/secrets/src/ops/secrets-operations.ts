@@ -128,14 +128,19 @@ export class SecretsOperations {
   }
 
   /**
-   * A new data key for the organization's new writes, recorded as `DataKeyRotated`; returns its id. The rotation
+   * A new data key for the new writes of the organization's vendor level (or of one customer), recorded as
+   * `DataKeyRotated`; returns its id. The rotation
    * commits first: if the event cannot be appended, the command fails saying so (run it again to rotate and record).
    */
-  async rotateOrganizationKey(organizationId: string, actor = operatorActor()): Promise<string> {
-    const dataKeyId = await this.keyRing.rotate(organizationId);
+  async rotateOrganizationKey(
+    organizationId: string,
+    actor = operatorActor(),
+    customerOrganizationId: string | null = null,
+  ): Promise<string> {
+    const dataKeyId = await this.keyRing.rotate(organizationId, customerOrganizationId);
     const event: KeyEvent = {
       type: DATA_KEY_ROTATED,
-      data: { organizationId, dataKeyId },
+      data: { organizationId, dataKeyId, ...(customerOrganizationId === null ? {} : { customerOrganizationId }) },
       metadata: { actor, occurredAt: new Date().toISOString() },
     };
     try {
