@@ -124,6 +124,10 @@ describe('destroying versions and purging one customer', () => {
 
     it('destroys version 1: history marks it, pins and renders fail clearly, redaction stops masking it', async () => {
       const viewBefore = await viewRows();
+      const runtime = platform.services.secrets.app.get(SecretsRuntime);
+      const stream = `secret:${vendor}:_:API_KEY`;
+      // Redaction's includeHistory resolve left the earlier plaintexts in the instance's cache.
+      expect(runtime.values.get(stream, 1)).toBe(api[0]);
       expect(await ok('secrets.v1.destroy', { key: 'API_KEY', versions: [1] }, tokens.admin)).toMatchObject({
         key: 'API_KEY',
         customerOrganizationId: null,
@@ -133,6 +137,12 @@ describe('destroying versions and purging one customer', () => {
         code: 'FAILED_PRECONDITION',
         message: 'secret API_KEY version 1 was destroyed',
       });
+      // Every instance hears SecretVersionsDestroyed and drops that plaintext at once, not at the cache's TTL.
+      await eventually('the instance dropped the destroyed value', () => runtime.values.get(stream, 1) === undefined, {
+        timeoutMs: 5_000,
+        intervalMs: 20,
+      });
+      expect(runtime.values.get(stream, 2)).toBe(api[1]);
 
       const history = await ok<{ versions: Record<string, unknown>[] }>(
         'secrets.v1.history',
@@ -233,6 +243,8 @@ describe('destroying versions and purging one customer', () => {
       );
       expect(keysBefore.map((row) => row.customer_id)).toEqual(['', customer, otherCustomer].sort());
 
+      expect(runtime.keyRing.holdsKeysOf(vendor, customer)).toBe(true);
+      expect(runtime.values.get(`secret:${vendor}:${customer}:OWN`, 2)).toBe(values.customer);
       expect(await ops((operations) => operations.purgeCustomer(vendor, customer))).toEqual({
         dataKeysDeleted: 1,
         secretsRemoved: 1,
@@ -242,6 +254,15 @@ describe('destroying versions and purging one customer', () => {
         [vendor],
       );
       expect(keysAfter.map((row) => row.customer_id)).toEqual(['', otherCustomer].sort());
+      // CustomerPurged reaches the running instance: that customer's keys and values leave its caches, no one else's.
+      await eventually(
+        "the instance dropped the purged customer's keys and values",
+        () =>
+          !runtime.keyRing.holdsKeysOf(vendor, customer) &&
+          runtime.values.get(`secret:${vendor}:${customer}:OWN`, 2) === undefined,
+        { timeoutMs: 5_000, intervalMs: 20 },
+      );
+      expect(runtime.keyRing.holdsKeysOf(vendor, otherCustomer)).toBe(true);
       expect(await runtime.store.query('select 1 from secret_view where customer_id = $1', [customer])).toEqual([]);
 
       expect(refusal(await call('secrets.v1.get', { key: 'OWN' }, tokens.customerAdmin)).code).toBe('NOT_FOUND');

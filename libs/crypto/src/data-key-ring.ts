@@ -259,9 +259,14 @@ export class DataKeyRing {
     this.keysById.clear();
   }
 
-  /** Whether this instance holds any unwrapped key of the organization (purge tests, diagnostics). */
-  holdsKeysOf(organizationId: string): boolean {
-    const ofOrganization = (cached: CachedKey) => cached.loaded?.organizationId === organizationId;
+  /**
+   * Whether this instance holds any unwrapped key of the organization, or of one of its customers when one is named
+   * (purge tests, diagnostics).
+   */
+  holdsKeysOf(organizationId: string, customerOrganizationId?: string): boolean {
+    const ofOrganization = (cached: CachedKey) =>
+      cached.loaded?.organizationId === organizationId &&
+      (customerOrganizationId === undefined || cached.loaded.customerOrganizationId === customerOrganizationId);
     return this.activeKeys.some(ofOrganization) || this.keysById.some(ofOrganization);
   }
 
