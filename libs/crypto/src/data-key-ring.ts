@@ -74,9 +74,9 @@ interface DataKey {
   readonly key: Buffer;
 }
 
-/** The active-key cache's key of a scope; identifiers hold no '/'. */
+/** The active-key cache's key of a scope: the organization itself for the vendor level; identifiers hold no '/'. */
 const scopeKey = (organizationId: string, customerOrganizationId: string | null) =>
-  `${organizationId}/${customerOrganizationId ?? ''}`;
+  customerOrganizationId === null ? organizationId : `${organizationId}/${customerOrganizationId}`;
 
 /** A promise, so concurrent first uses of a key share one store read and one unwrap. */
 interface CachedKey {
