@@ -1,7 +1,7 @@
 // Issue 21: destroying versions and shredding one customer. Who may do either, what each refuses, and what a caller
 // notices afterwards: pinned renders fail clearly, redaction stops masking what is gone, every other scope keeps
 // rendering and masking.
-import { PlaintextValues, type Reply, eventually, testTenants } from '@platform/testing';
+import { PlaintextValues, type Reply, eventually, eventuallyValue, testTenants } from '@platform/testing';
 import { SecretsOperations } from '../../services/secrets/src/ops/secrets-operations';
 import { SecretsRuntime } from '../../services/secrets/src/secrets-runtime';
 import { devMasterKeyMaterial } from '../../services/secrets/test/support/dev-master-keys';
@@ -298,5 +298,26 @@ describe('destroying versions and purging one customer', () => {
       await ops((operations) => operations.rebuildProjections());
       expect(await viewRows()).toEqual(rows);
     });
+  });
+
+  it('audits both: a record of each destruction and of the customer purge, in a chain that verifies', async () => {
+    const records = await eventuallyValue(
+      'audit records of the destructions and the purge',
+      async () =>
+        (
+          await ok<{ records?: Array<{ type: string; key: string | null; customerOrganizationId: string | null }> }>(
+            'audit.v1.query',
+            { types: ['SecretVersionsDestroyed', 'CustomerPurged'] },
+            tokens.admin,
+          )
+        ).records ?? [],
+      (found) => found.length >= 3,
+    );
+    expect(records.map(({ type, key, customerOrganizationId }) => [type, key, customerOrganizationId]).sort()).toEqual([
+      ['CustomerPurged', null, customer],
+      ['SecretVersionsDestroyed', 'API_KEY', null],
+      ['SecretVersionsDestroyed', 'GONE', null],
+    ]);
+    expect(await ok('audit.v1.verify', {}, tokens.admin)).toMatchObject({ ok: true });
   });
 });

@@ -33,8 +33,9 @@ const TO_RESEAL = `type in ('SecretCreated', 'SecretValueUpdated') and data ? 'v
  * Migrates values written before ciphertexts were bound, and customers' values written before customers had data keys
  * of their own (ARCHITECTURE.md §6): each such value event is decrypted at its own place (stream and data key
  * organization checked), sealed again under its scope's active data key bound to its version and event id, and its event data (value, dataKeyId, digest) and projection row are
- * updated in place, in one transaction per batch. Events are otherwise immutable; this is the one rewrite, and it
- * changes no plaintext. Safe beside running services and to run twice (a value with a digest is never touched).
+ * updated in place, in one transaction per batch. Events are otherwise immutable (but for destroy's erasure of a
+ * value); this rewrite changes no plaintext. Safe beside running services and to run twice (a value bound and under
+ * its scope's own key is never touched).
  */
 export async function rebindUnboundValues(
   store: PostgresEventStore,
