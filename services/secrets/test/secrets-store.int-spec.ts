@@ -294,6 +294,24 @@ describe('secrets storage (Postgres)', () => {
     expect(await store.query('select 1 from events where stream_id = $1', [streamId])).toEqual([]);
   });
 
+  it("refuses to append a customer's value under another customer's data key", async () => {
+    const org = `guardcust${randomBytes(3).toString('hex')}`;
+    const streamId = `secret:${org}:victim:API_KEY`;
+    // Sealed by whoever holds the other customer's key, for the victim's place: only the guard can tell.
+    const sealer = await keyRing.sealerFor(org, 'other');
+    const sealed = sealer.seal({ ...placeAt(streamId), customerOrganizationId: 'other' }, 'misplaced');
+    const created = {
+      type: 'SecretCreated',
+      data: { key: 'API_KEY', scope: { organizationId: org, customerOrganizationId: 'victim' }, ...sealed },
+      metadata: { actor: vendorAdmin(org), occurredAt: new Date().toISOString() },
+    };
+    await expect(store.appendToStream(streamId, [created], { expectedVersion: 'no_stream' })).rejects.toMatchObject({
+      code: '23503',
+      constraint: 'events_data_key_exists',
+    });
+    expect(await store.query('select 1 from events where stream_id = $1', [streamId])).toEqual([]);
+  });
+
   it('lets no write racing a purge become undecryptable: each lands before it (shredded) or after it', async () => {
     const org = `racing${randomBytes(3).toString('hex')}`;
     for (let i = 0; i < 10; i++) await createSecret(org, `KEY_${i}`, `racing-${i}-1`);
