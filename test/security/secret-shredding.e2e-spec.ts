@@ -227,8 +227,20 @@ describe('destroying versions and purging one customer', () => {
     beforeAll(async () => {
       await ok('secrets.v1.create', { key: 'SHARED', value: values.vendor }, tokens.writer);
       await ok('secrets.v1.create', { key: 'OWN', value: values.customerOld }, tokens.customerWriter);
-      await ok('secrets.v1.update', { key: 'OWN', value: values.customer }, tokens.customerWriter);
+      // With an Idempotency-Key: the customer user's record is the purge's to delete.
+      const updated = await platform.client.request(
+        'secrets.v1.update',
+        { key: 'OWN', value: values.customer },
+        { token: tokens.customerWriter, headers: { 'Idempotency-Key': 'own-rotation-1' } },
+      );
+      expect(updated.status).toBeUndefined();
       await ok('secrets.v1.create', { key: 'OWN', value: values.other }, tokens.otherAdmin);
+      // Each customer's deployment enters the deployment index.
+      for (const scope of [customer, otherCustomer]) {
+        expect((await render(template, { customerOrganizationId: scope, deploymentId: 'web' })).body.output).toContain(
+          values.vendor,
+        );
+      }
       expect((await render(template, { customerOrganizationId: customer })).body.output).toBe(
         `${values.vendor}/${values.customer}`,
       );
@@ -243,6 +255,9 @@ describe('destroying versions and purging one customer', () => {
       );
       expect(keysBefore.map((row) => row.customer_id)).toEqual(['', customer, otherCustomer].sort());
 
+      expect(
+        await runtime.store.query(`select 1 from idempotency_key where principal like $1`, [`%"${customer}"%`]),
+      ).toHaveLength(1);
       expect(runtime.keyRing.holdsKeysOf(vendor, customer)).toBe(true);
       expect(runtime.values.get(`secret:${vendor}:${customer}:OWN`, 2)).toBe(values.customer);
       expect(await ops((operations) => operations.purgeCustomer(vendor, customer))).toEqual({
@@ -264,6 +279,19 @@ describe('destroying versions and purging one customer', () => {
       );
       expect(runtime.keyRing.holdsKeysOf(vendor, otherCustomer)).toBe(true);
       expect(await runtime.store.query('select 1 from secret_view where customer_id = $1', [customer])).toEqual([]);
+      const deployments = async (scope: string) =>
+        (
+          await ok<{ deployments: Array<{ deploymentId: string }> }>(
+            'secrets.v1.deployments',
+            { customerOrganizationId: scope },
+            tokens.admin,
+          )
+        ).deployments.map((deployment) => deployment.deploymentId);
+      expect(await deployments(customer)).toEqual([]);
+      expect(await deployments(otherCustomer)).toEqual(['web']);
+      expect(
+        await runtime.store.query(`select 1 from idempotency_key where principal like $1`, [`%"${customer}"%`]),
+      ).toEqual([]);
 
       expect(refusal(await call('secrets.v1.get', { key: 'OWN' }, tokens.customerAdmin)).code).toBe('NOT_FOUND');
       expect(refusal(await call('secrets.v1.history', { key: 'OWN' }, tokens.customerAdmin)).code).toBe('NOT_FOUND');
