@@ -11,6 +11,7 @@ import {
 } from './commands/audit.commands';
 import { completionCommand } from './commands/completion.commands';
 import { deploymentsCommand, forgetDeploymentCommand } from './commands/deployments.commands';
+import { destroyCommand } from './commands/destroy.commands';
 import { restoreCommand, rollbackCommand } from './commands/lifecycle.commands';
 import { devTokenCommand } from './commands/dev.commands';
 import { exportCommand, importCommand } from './commands/import.commands';
@@ -30,6 +31,7 @@ export const COMMANDS: readonly Command[] = [
   restoreCommand,
   importCommand,
   exportCommand,
+  destroyCommand,
   deploymentsCommand,
   forgetDeploymentCommand,
   renderCommand,

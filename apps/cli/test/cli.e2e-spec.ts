@@ -446,4 +446,54 @@ describe('secrets CLI', () => {
     expect(rebase).toMatchObject({ code: 5, stdout: '' });
     expect(rebase.stderr).toMatch(/Outbox secrets-events is publishing/);
   });
+
+  it('destroys versions with --versions and --yes; refuses without them, twice, or for a non-admin', async () => {
+    expect(await cli(['set', 'ROTATED', 'rotated-first-4c1'])).toMatchObject({ code: 0 });
+    expect(await cli(['set', 'ROTATED', 'rotated-second-4c2'])).toMatchObject({ code: 0 });
+    const unconfirmed = await cli(['destroy', 'ROTATED', '--versions', '1']);
+    expect(unconfirmed).toMatchObject({ code: 2, stdout: '' });
+    expect(unconfirmed.stderr).toMatch(/repeat with --yes/);
+    const badVersions = await cli(['destroy', 'ROTATED', '--versions', '1,x', '--yes']);
+    expect(badVersions).toMatchObject({ code: 2, stdout: '' });
+    expect(badVersions.stderr).toMatch(/--versions takes a comma-separated list of versions/);
+    const writer = await cli(['destroy', 'ROTATED', '--versions', '1', '--yes'], {
+      token: await tokens.vendor('clivendor', 'read_write'),
+    });
+    expect(writer).toMatchObject({ code: 4, stdout: '' });
+    expect(writer.stderr).toMatch(/needs the admin role/);
+    expect(await cli(['destroy', 'ROTATED', '--versions', '1', '--yes'])).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/destroyed ROTATED version 1/),
+    });
+    const again = await cli(['destroy', 'ROTATED', '--versions', '1', '--yes']);
+    expect(again).toMatchObject({ code: 5, stdout: '' });
+    expect(again.stderr).toMatch(/secret ROTATED version 1 was destroyed/);
+    const history = await cli(['history', 'ROTATED']);
+    expect(history.stdout).toMatch(/1\s+SecretCreated \(destroyed\)/);
+    expect(history.stdout).toMatch(/-\s+SecretVersionsDestroyed 1/);
+  });
+
+  it('purges one customer with --yes, leaving the vendor level; refuses without --yes or with a bad id', async () => {
+    const env = { DATABASE_URL: database.url };
+    expect(await cli(['set', 'OWN', 'cli-customer-value-9d3', '--customer', 'clicust'])).toMatchObject({ code: 0 });
+    expect(await cli(['customer', 'purge', 'clivendor', 'clicust'], { token: '', env })).toMatchObject({
+      code: 2,
+      stdout: '',
+      stderr: expect.stringMatching(/repeat with --yes/),
+    });
+    expect(await cli(['customer', 'purge', 'clivendor', 'bad cust', '--yes'], { token: '', env })).toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/CUSTOMER must be an organization id/),
+    });
+    const purged = await cli(['customer', 'purge', 'clivendor', 'clicust', '--yes', '--json'], { token: '', env });
+    expect(purged.code).toBe(0);
+    expect(JSON.parse(purged.stdout)).toEqual({
+      organizationId: 'clivendor',
+      customerOrganizationId: 'clicust',
+      dataKeysDeleted: 1,
+      secretsRemoved: 1,
+    });
+    expect(await cli(['get', 'OWN', '--customer', 'clicust'])).toMatchObject({ code: 3 });
+    expect(await cli(['get', 'ROTATED'])).toMatchObject({ code: 0 });
+  });
 });

@@ -87,6 +87,7 @@ const REQUEST_EXAMPLES: Record<string, object> = {
     firstSeenAt: '2026-01-02T03:04:05Z',
     lastSeenAt: '2026-01-02T03:05:00Z',
   },
+  'secrets.v1.destroy': { key: 'DB_PASSWORD', versions: [1, 2], customerOrganizationId: 'cust-1' },
   'render.v1.render': {
     template: 'DB_PASSWORD={{ .Secrets.DB_PASSWORD }}\n',
     format: 'env',
@@ -255,20 +256,46 @@ describe('replies', () => {
     expect(replyJson(list, {})).toStrictEqual({ secrets: [] });
   });
 
-  it('secrets.v1.history replies {versions: [{version, type, occurredAt, actor}]}', () => {
+  it('secrets.v1.history replies {versions: [{version, type, occurredAt, actor, destroyed, destroyedVersions}]}', () => {
     const reply = {
       versions: [
-        { version: 1, type: 'SecretCreated', occurredAt: at(MARCH_1), actor },
+        { version: 1, type: 'SecretCreated', occurredAt: at(MARCH_1), actor, destroyed: true },
         { version: 2, type: 'SecretValueUpdated', occurredAt: at(MARCH_2), actor },
+        { version: 0, type: 'SecretVersionsDestroyed', occurredAt: at(MARCH_2), actor, destroyedVersions: [1] },
       ],
     };
 
     expect(replyJson(SecretsService.method.history.output, reply)).toStrictEqual({
       versions: [
-        { version: 1, type: 'SecretCreated', occurredAt: MARCH_1, actor },
-        { version: 2, type: 'SecretValueUpdated', occurredAt: MARCH_2, actor },
+        { version: 1, type: 'SecretCreated', occurredAt: MARCH_1, actor, destroyed: true, destroyedVersions: [] },
+        {
+          version: 2,
+          type: 'SecretValueUpdated',
+          occurredAt: MARCH_2,
+          actor,
+          destroyed: false,
+          destroyedVersions: [],
+        },
+        {
+          version: 0,
+          type: 'SecretVersionsDestroyed',
+          occurredAt: MARCH_2,
+          actor,
+          destroyed: false,
+          destroyedVersions: [1],
+        },
       ],
     });
+  });
+
+  it('secrets.v1.destroy replies {key, customerOrganizationId, versions, destroyedAt}', () => {
+    expect(
+      replyJson(SecretsService.method.destroy.output, {
+        key: 'DB_PASSWORD',
+        versions: [1, 2],
+        destroyedAt: at(MARCH_2),
+      }),
+    ).toStrictEqual({ key: 'DB_PASSWORD', customerOrganizationId: null, versions: [1, 2], destroyedAt: MARCH_2 });
   });
 
   it('secrets.v1.resolve replies {ciphertext, missing[], signature}, with missing present when empty', () => {
@@ -427,7 +454,12 @@ describe('events on secrets.events.<org>.<type>', () => {
       position: 9_007_199_254_740_991,
     };
 
-    expect(replyJson(SecretEventSchema, event)).toStrictEqual({ ...event, occurredAt: MARCH_2, resolved: [] });
+    expect(replyJson(SecretEventSchema, event)).toStrictEqual({
+      ...event,
+      occurredAt: MARCH_2,
+      resolved: [],
+      destroyedVersions: [],
+    });
   });
 
   it('write null for a vendor-level scope and for events about no single key', () => {
@@ -452,6 +484,7 @@ describe('events on secrets.events.<org>.<type>', () => {
       occurredAt: MARCH_1,
       position: 42,
       resolved: [],
+      destroyedVersions: [],
     });
   });
 

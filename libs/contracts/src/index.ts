@@ -113,6 +113,11 @@ export {
   type ReportExposureRequestJson,
   type ReportExposureResponseJson,
   type SecretExposureJson,
+  DestroySecretVersionsRequestSchema,
+  DestroySecretVersionsResponseSchema,
+  type DestroySecretVersionsRequest,
+  type DestroySecretVersionsRequestJson,
+  type DestroySecretVersionsResponseJson,
 } from './gen/secrets/v1/secrets_pb';
 
 export {

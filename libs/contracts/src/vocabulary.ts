@@ -49,6 +49,8 @@ export const SECRET_EVENT_TYPES = Object.freeze([
   'SecretExpiring',
   'SecretExpired',
   'SecretExposed',
+  'SecretVersionsDestroyed',
+  'CustomerPurged',
 ] as const);
 export type SecretEventType = (typeof SECRET_EVENT_TYPES)[number];
 

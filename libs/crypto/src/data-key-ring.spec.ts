@@ -17,9 +17,10 @@ const OTHER_STREAM = 'secret:acme:_:API_KEY';
 const VALUE = 'correct horse battery staple';
 const EVENT_ID = '0b6f7d3e-2f4c-4a8e-9d1b-5c3a7e9f1a2b';
 
-/** The place of version `version` of a stream, whose organization is the stream's second part. */
+/** The place of version `version` of a stream, whose organization and customer are the stream's second and third parts. */
 const at = (streamId: string, version = 1, eventId = EVENT_ID): ValuePlace => ({
   organizationId: streamId.split(':')[1],
+  customerOrganizationId: streamId.split(':')[2] === '_' ? null : streamId.split(':')[2],
   streamId,
   version,
   eventId,
@@ -34,9 +35,12 @@ class CountingStore extends InMemoryDataKeyStore {
     this.reads++;
     return super.keyById(dataKeyId);
   }
-  override async activeKey(organizationId: string): Promise<StoredDataKey | undefined> {
+  override async activeKey(
+    organizationId: string,
+    customerOrganizationId: string | null,
+  ): Promise<StoredDataKey | undefined> {
     this.reads++;
-    return super.activeKey(organizationId);
+    return super.activeKey(organizationId, customerOrganizationId);
   }
 }
 
@@ -474,6 +478,87 @@ describe('DataKeyRing', () => {
       store.reads = 0;
       expect(await ring.decryptValue(acme.jwe, at(STREAM))).toBe(VALUE);
       expect(store.reads).toBe(1);
+    });
+  });
+
+  describe('customer scopes', () => {
+    const GLOBEX = 'secret:acme:globex:DATABASE_PASSWORD';
+    const INITECH = 'secret:acme:initech:DATABASE_PASSWORD';
+
+    it("seals each customer's values under a key of its own, apart from the vendor level's", async () => {
+      const { store, ring } = await setup();
+      const vendor = await ring.encryptValue(at(STREAM), VALUE);
+      const globex = await ring.encryptValue(at(GLOBEX), VALUE);
+      const initech = await ring.encryptValue(at(INITECH), VALUE);
+      expect(new Set([vendor.dataKeyId, globex.dataKeyId, initech.dataKeyId]).size).toBe(3);
+      expect(
+        store
+          .all()
+          .map(({ organizationId, customerOrganizationId }) => `${organizationId}/${customerOrganizationId}`)
+          .sort(),
+      ).toEqual(['acme/globex', 'acme/initech', 'acme/null']);
+      expect(await ring.decryptValue(globex.jwe, at(GLOBEX))).toBe(VALUE);
+    });
+
+    it("refuses to seal a value for another scope than its key's", async () => {
+      const { ring } = await setup();
+      const sealer = await ring.sealerFor('acme', 'globex');
+      expect(() => sealer.seal(at(INITECH), VALUE)).toThrow('value sealed for another customer scope');
+      expect(() => sealer.seal(at(STREAM), VALUE)).toThrow('value sealed for another customer scope');
+    });
+
+    it("refuses a customer key's ciphertext read as another customer's, even one sealed for that place", async () => {
+      const { master, store, ring } = await setup();
+      const globex = await ring.encryptValue(at(GLOBEX), VALUE);
+      // Re-seal initech's place with globex's key bytes: only the key's recorded scope can tell.
+      const key = await dataKeyBytes(master, store, globex.dataKeyId);
+      const forged = await JWE.createEncrypt(
+        {
+          format: 'compact',
+          fields: { alg: 'dir', enc: 'A256GCM', kid: globex.dataKeyId, sid: INITECH, ver: 1, eid: EVENT_ID },
+        },
+        await JWK.asKey({ kty: 'oct', kid: globex.dataKeyId, k: key.toString('base64url') }),
+      )
+        .update(Buffer.from(VALUE))
+        .final();
+      expect((await refusal(ring.decryptValue(forged, at(INITECH)))).code).toBe(CryptoErrorCode.WRONG_ORGANIZATION);
+    });
+
+    it("still opens a customer's value sealed under the vendor-level key by an earlier release", async () => {
+      const { master, store, ring } = await setup();
+      const vendor = await ring.encryptValue(at(STREAM), VALUE);
+      const key = await dataKeyBytes(master, store, vendor.dataKeyId);
+      const earlier = await JWE.createEncrypt(
+        {
+          format: 'compact',
+          fields: { alg: 'dir', enc: 'A256GCM', kid: vendor.dataKeyId, sid: GLOBEX, ver: 1, eid: EVENT_ID },
+        },
+        await JWK.asKey({ kty: 'oct', kid: vendor.dataKeyId, k: key.toString('base64url') }),
+      )
+        .update(Buffer.from(VALUE))
+        .final();
+      expect(await ring.decryptValue(earlier, at(GLOBEX))).toBe(VALUE);
+    });
+
+    it("forgets one customer's keys and leaves the vendor level's and other customers' cached", async () => {
+      const { store, ring } = await setup();
+      const vendor = await ring.encryptValue(at(STREAM), VALUE);
+      const globex = await ring.encryptValue(at(GLOBEX), VALUE);
+      const initech = await ring.encryptValue(at(INITECH), VALUE);
+      for (const [value, place] of [
+        [vendor, STREAM],
+        [globex, GLOBEX],
+        [initech, INITECH],
+      ] as const) {
+        await ring.decryptValue(value.jwe, at(place));
+      }
+      const reads = store.reads;
+      ring.forgetCustomer('acme', 'globex');
+      await ring.decryptValue(vendor.jwe, at(STREAM));
+      await ring.decryptValue(initech.jwe, at(INITECH));
+      expect(store.reads).toBe(reads);
+      await ring.decryptValue(globex.jwe, at(GLOBEX));
+      expect(store.reads).toBe(reads + 1);
     });
   });
 });

@@ -27,6 +27,8 @@ export interface DataKeyRingOptions {
 export interface ValuePlace {
   /** The vendor organization: the owner of the data key. */
   readonly organizationId: string;
+  /** The customer scope (absent or null: vendor level); a customer's values are sealed under the customer's own key. */
+  readonly customerOrganizationId?: string | null;
   /** `sid`: the secret's stream, `secret:<org>:<customer|_>:<key>`, naming organization, customer and key. */
   readonly streamId: string;
   /** `ver`: the stream version of the event that carries the value. */
@@ -51,7 +53,7 @@ export interface EncryptedValue {
   readonly digest: string;
 }
 
-/** Seals values under one organization's data key, fetched before the caller decides where the value will go. */
+/** Seals values under one scope's data key, fetched before the caller decides where the value will go. */
 export interface ValueSealer {
   readonly dataKeyId: string;
   seal(place: ValuePlace, plaintext: string): EncryptedValue;
@@ -68,8 +70,13 @@ export function valueDigest(jwe: string): string {
 interface DataKey {
   readonly id: string;
   readonly organizationId: string;
+  readonly customerOrganizationId: string | null;
   readonly key: Buffer;
 }
+
+/** The active-key cache's key of a scope: the organization itself for the vendor level; identifiers hold no '/'. */
+const scopeKey = (organizationId: string, customerOrganizationId: string | null) =>
+  customerOrganizationId === null ? organizationId : `${organizationId}/${customerOrganizationId}`;
 
 /** A promise, so concurrent first uses of a key share one store read and one unwrap. */
 interface CachedKey {
@@ -81,8 +88,8 @@ interface CachedKey {
 const REWRAP_BATCH = 500;
 
 /**
- * Encrypts secret values per vendor organization (ARCHITECTURE.md §6). Each organization has one active data key,
- * stored wrapped under the active master key; unwrapped keys are cached (bounded, with a TTL), so the hot path is a
+ * Encrypts secret values per scope (ARCHITECTURE.md §6): the vendor level of an organization and each of its customers
+ * have one active data key each, stored wrapped under the active master key; unwrapped keys are cached (bounded, with a TTL), so the hot path is a
  * map lookup plus one AES-256-GCM operation, done with node:crypto on the standard JWE compact form (see jwe-compact).
  */
 export class DataKeyRing {
@@ -103,22 +110,27 @@ export class DataKeyRing {
   }
 
   async encryptValue(place: ValuePlace, plaintext: string): Promise<EncryptedValue> {
-    return (await this.sealerFor(place.organizationId)).seal(place, plaintext);
+    return (await this.sealerFor(place.organizationId, place.customerOrganizationId ?? null)).seal(place, plaintext);
   }
 
   /**
-   * The organization's active data key as a sealer. Writers take it before reading the stream they decide on, so a
-   * key created after a purge is only ever used by a write that reads after the purge.
+   * The scope's active data key as a sealer (vendor level when `customerOrganizationId` is null). Writers take it
+   * before reading the stream they decide on, so a key created after a purge is only ever used by a write that reads
+   * after the purge.
    */
-  async sealerFor(organizationId: string): Promise<ValueSealer> {
+  async sealerFor(organizationId: string, customerOrganizationId: string | null = null): Promise<ValueSealer> {
+    const cacheKey = scopeKey(organizationId, customerOrganizationId);
     const dataKey =
-      this.activeKeys.get(organizationId)?.loaded ??
-      (await this.cached(this.activeKeys, organizationId, () => this.loadActiveKey(organizationId)));
+      this.activeKeys.get(cacheKey)?.loaded ??
+      (await this.cached(this.activeKeys, cacheKey, () => this.loadActiveKey(organizationId, customerOrganizationId)));
     return {
       dataKeyId: dataKey.id,
       seal: (place, plaintext) => {
         if (place.organizationId !== dataKey.organizationId) {
           throw new CryptoError(CryptoErrorCode.WRONG_ORGANIZATION, 'value sealed for another organization');
+        }
+        if ((place.customerOrganizationId ?? null) !== dataKey.customerOrganizationId) {
+          throw new CryptoError(CryptoErrorCode.WRONG_ORGANIZATION, 'value sealed for another customer scope');
         }
         const header = {
           alg: 'dir',
@@ -166,16 +178,24 @@ export class DataKeyRing {
     if (dataKey.organizationId !== place.organizationId) {
       throw new CryptoError(CryptoErrorCode.WRONG_ORGANIZATION, "value's data key belongs to another organization");
     }
+    // A vendor-level key may hold a customer's value written before customers had keys of their own (`values rebind`
+    // moves them); a customer's key holds only that customer's values.
+    if (
+      dataKey.customerOrganizationId !== null &&
+      dataKey.customerOrganizationId !== (place.customerOrganizationId ?? null)
+    ) {
+      throw new CryptoError(CryptoErrorCode.WRONG_ORGANIZATION, "value's data key belongs to another customer scope");
+    }
     return openA256Gcm(dataKey.key, parsed).toString('utf8');
   }
 
-  /** Gives the organization a new active data key for new writes; older keys stay for older versions. */
-  async rotate(organizationId: string): Promise<string> {
-    const { stored, key } = await this.newKey(organizationId);
+  /** Gives the scope a new active data key for new writes; older keys stay for older versions. */
+  async rotate(organizationId: string, customerOrganizationId: string | null = null): Promise<string> {
+    const { stored, key } = await this.newKey(organizationId, customerOrganizationId);
     await this.store.replaceActive(stored);
-    const loaded = { id: stored.id, organizationId, key };
+    const loaded = { id: stored.id, organizationId, customerOrganizationId, key };
     const cached = { pending: Promise.resolve(loaded), loaded };
-    this.activeKeys.set(organizationId, cached);
+    this.activeKeys.set(scopeKey(organizationId, customerOrganizationId), cached);
     this.keysById.set(stored.id, cached);
     return stored.id;
   }
@@ -213,12 +233,23 @@ export class DataKeyRing {
     return deleted;
   }
 
-  /** Drops this instance's cached keys of an organization, e.g. when another instance purged it. */
+  /** Drops this instance's cached keys of an organization and its customers, e.g. when another instance purged it. */
   forgetOrganization(organizationId: string): void {
-    this.activeKeys.delete(organizationId);
+    const ofOrganization = (cached: CachedKey) =>
+      cached.loaded === undefined || cached.loaded.organizationId === organizationId;
+    this.activeKeys.deleteWhere(ofOrganization);
     // Keys still loading have no known organization yet; dropping them too only costs a reload.
+    this.keysById.deleteWhere(ofOrganization);
+  }
+
+  /** Drops this instance's cached keys of one customer scope, e.g. when another instance purged that customer. */
+  forgetCustomer(organizationId: string, customerOrganizationId: string): void {
+    this.activeKeys.delete(scopeKey(organizationId, customerOrganizationId));
     this.keysById.deleteWhere(
-      (cached) => cached.loaded === undefined || cached.loaded.organizationId === organizationId,
+      (cached) =>
+        cached.loaded === undefined ||
+        (cached.loaded.organizationId === organizationId &&
+          cached.loaded.customerOrganizationId === customerOrganizationId),
     );
   }
 
@@ -228,9 +259,14 @@ export class DataKeyRing {
     this.keysById.clear();
   }
 
-  /** Whether this instance holds any unwrapped key of the organization (purge tests, diagnostics). */
-  holdsKeysOf(organizationId: string): boolean {
-    const ofOrganization = (cached: CachedKey) => cached.loaded?.organizationId === organizationId;
+  /**
+   * Whether this instance holds any unwrapped key of the organization, or of one of its customers when one is named
+   * (purge tests, diagnostics).
+   */
+  holdsKeysOf(organizationId: string, customerOrganizationId?: string): boolean {
+    const ofOrganization = (cached: CachedKey) =>
+      cached.loaded?.organizationId === organizationId &&
+      (customerOrganizationId === undefined || cached.loaded.customerOrganizationId === customerOrganizationId);
     return this.activeKeys.some(ofOrganization) || this.keysById.some(ofOrganization);
   }
 
@@ -251,13 +287,13 @@ export class DataKeyRing {
     return entry.pending;
   }
 
-  private async loadActiveKey(organizationId: string): Promise<DataKey> {
-    let stored = await this.store.activeKey(organizationId);
+  private async loadActiveKey(organizationId: string, customerOrganizationId: string | null): Promise<DataKey> {
+    let stored = await this.store.activeKey(organizationId, customerOrganizationId);
     if (stored === undefined) {
-      const created = await this.newKey(organizationId);
+      const created = await this.newKey(organizationId, customerOrganizationId);
       await this.store.insert(created.stored);
-      stored = await this.store.activeKey(organizationId);
-      if (stored === undefined) throw new Error(`data key store kept no active key for the organization`);
+      stored = await this.store.activeKey(organizationId, customerOrganizationId);
+      if (stored === undefined) throw new Error(`data key store kept no active key for the scope`);
     }
     return this.unwrapStored(stored);
   }
@@ -272,13 +308,29 @@ export class DataKeyRing {
 
   private async unwrapStored(stored: StoredDataKey): Promise<DataKey> {
     const key = await this.master.unwrap(stored.masterKid, stored.wrapped);
-    return { id: stored.id, organizationId: stored.organizationId, key };
+    return {
+      id: stored.id,
+      organizationId: stored.organizationId,
+      customerOrganizationId: stored.customerOrganizationId,
+      key,
+    };
   }
 
-  private async newKey(organizationId: string): Promise<{ stored: StoredDataKey; key: Buffer }> {
+  private async newKey(
+    organizationId: string,
+    customerOrganizationId: string | null,
+  ): Promise<{ stored: StoredDataKey; key: Buffer }> {
     const key = randomBytes(CONTENT_KEY_BYTES);
     const { masterKid, wrapped } = await this.master.wrap(key);
-    const stored = { id: randomUUID(), organizationId, masterKid, wrapped, active: true, createdAt: new Date() };
+    const stored = {
+      id: randomUUID(),
+      organizationId,
+      customerOrganizationId,
+      masterKid,
+      wrapped,
+      active: true,
+      createdAt: new Date(),
+    };
     return { stored, key };
   }
 }

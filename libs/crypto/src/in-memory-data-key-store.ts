@@ -4,8 +4,8 @@ import { DataKeyStore, StoredDataKey } from './data-key-store';
 export class InMemoryDataKeyStore implements DataKeyStore {
   private readonly keys = new Map<string, StoredDataKey>();
 
-  async activeKey(organizationId: string): Promise<StoredDataKey | undefined> {
-    return this.findActive(organizationId);
+  async activeKey(organizationId: string, customerOrganizationId: string | null): Promise<StoredDataKey | undefined> {
+    return this.findActive(organizationId, customerOrganizationId);
   }
 
   async keyById(dataKeyId: string): Promise<StoredDataKey | undefined> {
@@ -15,14 +15,18 @@ export class InMemoryDataKeyStore implements DataKeyStore {
   async insert(key: StoredDataKey): Promise<void> {
     if (this.keys.has(key.id)) throw new Error(`data key ${key.id} already exists`);
     // Checked and set in one synchronous step, like the unique index that makes the Postgres insert race-safe.
-    if (this.findActive(key.organizationId)) return;
+    if (this.findActive(key.organizationId, key.customerOrganizationId)) return;
     this.keys.set(key.id, { ...key, active: true });
   }
 
   async replaceActive(key: StoredDataKey): Promise<void> {
     if (this.keys.has(key.id)) throw new Error(`data key ${key.id} already exists`);
     for (const existing of this.all()) {
-      if (existing.organizationId === key.organizationId && existing.active) {
+      if (
+        existing.organizationId === key.organizationId &&
+        existing.customerOrganizationId === key.customerOrganizationId &&
+        existing.active
+      ) {
         this.keys.set(existing.id, { ...existing, active: false });
       }
     }
@@ -50,8 +54,11 @@ export class InMemoryDataKeyStore implements DataKeyStore {
     return doomed.length;
   }
 
-  private findActive(organizationId: string): StoredDataKey | undefined {
-    return this.all().find((key) => key.organizationId === organizationId && key.active);
+  private findActive(organizationId: string, customerOrganizationId: string | null): StoredDataKey | undefined {
+    return this.all().find(
+      (key) =>
+        key.organizationId === organizationId && key.customerOrganizationId === customerOrganizationId && key.active,
+    );
   }
 
   /** Every stored key, for assertions. */

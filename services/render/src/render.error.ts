@@ -18,6 +18,8 @@ export enum RenderErrorCode {
   RESOURCE_EXHAUSTED = 'RESOURCE_EXHAUSTED',
   /** A value the template needs is past its expiresAt and the request did not allow expired values. */
   SECRET_EXPIRED = 'SECRET_EXPIRED',
+  /** The secrets service cannot give a value the request asks for (a pinned version was destroyed): its message. */
+  SECRETS_PRECONDITION = 'SECRETS_PRECONDITION',
 }
 
 /**
@@ -47,6 +49,7 @@ export function wireCodeOf(code: RenderErrorCode): WireError['code'] {
     case RenderErrorCode.RESOURCE_EXHAUSTED:
       return 'RESOURCE_EXHAUSTED';
     case RenderErrorCode.SECRET_EXPIRED:
+    case RenderErrorCode.SECRETS_PRECONDITION:
       return 'FAILED_PRECONDITION';
     default: {
       const _exhaustive: never = code;

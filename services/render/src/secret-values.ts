@@ -189,6 +189,9 @@ export function secretsFailure(error: unknown): unknown {
     switch (error.code) {
       case 'PERMISSION_DENIED':
         return new RenderError(RenderErrorCode.PERMISSION_DENIED, `the secrets service refused: ${error.message}`);
+      // e.g. `secret KEY version N was destroyed`: names a key and version, never a value.
+      case 'FAILED_PRECONDITION':
+        return new RenderError(RenderErrorCode.SECRETS_PRECONDITION, error.message);
       case 'UNAVAILABLE':
         return new RenderError(RenderErrorCode.SECRETS_UNAVAILABLE, 'the secrets service is unavailable; retry later');
       default:

@@ -85,7 +85,7 @@ export class SecretsRuntime {
     readonly resolver: SecretResolver,
     readonly deployments: DeploymentIndex,
     readonly exposures: ExposureLog,
-    /** Decrypted values of resolve, dropped per organization on a purge. */
+    /** Decrypted values of resolve, dropped per scope on a purge and per version when destroyed. */
     readonly values: ValueCache,
     readonly outbox: OutboxPublisher,
     /** Publishes stale notifications to DEPLOYMENTS_EVENTS from the same events, with its own checkpoint. */
@@ -152,7 +152,7 @@ export class SecretsRuntime {
       runtime.purgeListener = new PurgeListener(
         platform.nats,
         platform.config.subjectPrefix,
-        [keyRing, { forgetOrganization: (org) => cache.forgetOrganization(org), forgetAll: () => cache.clear() }],
+        [keyRing, cache],
         platform.logger.child({ component: 'purge-listener' }),
       );
       await runtime.purgeListener.start();

@@ -1,5 +1,5 @@
 import { type EventStoreLogger, type MigrationDefinition, PostgresEventStore } from '@platform/event-store';
-import { dataKeyGuardMigration } from './keys/data-key-guard';
+import { customerDataKeysMigration, dataKeyGuardMigration } from './keys/data-key-guard';
 import { START_STALE_OUTBOX_AT_SECRETS_OUTBOX } from './outbox/stale-deployments.repository';
 import { SecretExposureProjection } from './exposure/secret-exposure.projection';
 import { SECRET_EXPOSURE_TABLE } from './exposure/secret-exposure.repository';
@@ -96,6 +96,7 @@ export const secretsMigrations: readonly MigrationDefinition[] = [
     name: 'secrets_0008_deployments_stale_outbox',
     up: [START_STALE_OUTBOX_AT_SECRETS_OUTBOX('deployments-stale', 'secrets-events')],
   },
+  customerDataKeysMigration,
 ];
 
 export interface SecretsStoreOptions {

@@ -184,7 +184,8 @@ describe('secrets storage (Postgres)', () => {
     expect(await openValue(keyRing, stored.value, stored.stream_id)).toBe('purge-me-1');
 
     const report = await ops.purgeOrganization(org);
-    expect(report).toEqual({ dataKeysDeleted: 1, secretsRemoved: 2 });
+    // The vendor level's key and the customer's.
+    expect(report).toEqual({ dataKeysDeleted: 2, secretsRemoved: 2 });
 
     const events = await store.query<{ type: string }>(
       `select type from events where stream_id like $1 order by position`,
@@ -201,7 +202,7 @@ describe('secrets storage (Postgres)', () => {
       `select type, data from events where stream_id = $1`,
       [`organization:${org}`],
     );
-    expect(purged).toEqual({ type: 'OrganizationPurged', data: { organizationId: org, dataKeysDeleted: 1 } });
+    expect(purged).toEqual({ type: 'OrganizationPurged', data: { organizationId: org, dataKeysDeleted: 2 } });
 
     // Resolve finds nothing to release, even with a key ring that still caches the purged data key (for its TTL)
     // and with history, which reads the events themselves.
@@ -285,6 +286,24 @@ describe('secrets storage (Postgres)', () => {
       type: 'SecretCreated',
       data: { key: 'API_KEY', scope: { organizationId: org, customerOrganizationId: null }, ...sealed },
       metadata,
+    };
+    await expect(store.appendToStream(streamId, [created], { expectedVersion: 'no_stream' })).rejects.toMatchObject({
+      code: '23503',
+      constraint: 'events_data_key_exists',
+    });
+    expect(await store.query('select 1 from events where stream_id = $1', [streamId])).toEqual([]);
+  });
+
+  it("refuses to append a customer's value under another customer's data key", async () => {
+    const org = `guardcust${randomBytes(3).toString('hex')}`;
+    const streamId = `secret:${org}:victim:API_KEY`;
+    // Sealed by whoever holds the other customer's key, for the victim's place: only the guard can tell.
+    const sealer = await keyRing.sealerFor(org, 'other');
+    const sealed = sealer.seal({ ...placeAt(streamId), customerOrganizationId: 'other' }, 'misplaced');
+    const created = {
+      type: 'SecretCreated',
+      data: { key: 'API_KEY', scope: { organizationId: org, customerOrganizationId: 'victim' }, ...sealed },
+      metadata: { actor: vendorAdmin(org), occurredAt: new Date().toISOString() },
     };
     await expect(store.appendToStream(streamId, [created], { expectedVersion: 'no_stream' })).rejects.toMatchObject({
       code: '23503',

@@ -157,12 +157,20 @@ describe('secrets service over NATS (plain JSON)', () => {
 
     const history = await call<{ versions: unknown[] }>('secrets.v1.history', { key: 'DB_PASSWORD' }, readOnly);
     const actor = { sub: `admin@${vendor}`, org: vendor, role: 'admin' };
+    const entry = (version: number, type: string) => ({
+      version,
+      type,
+      occurredAt: expect.any(String),
+      actor,
+      destroyed: false,
+      destroyedVersions: [],
+    });
     expect(history.body).toEqual({
       versions: [
-        { version: 1, type: 'SecretCreated', occurredAt: expect.any(String), actor },
-        { version: 2, type: 'SecretValueUpdated', occurredAt: expect.any(String), actor },
-        { version: 3, type: 'SecretDeleted', occurredAt: expect.any(String), actor },
-        { version: 4, type: 'SecretCreated', occurredAt: expect.any(String), actor },
+        entry(1, 'SecretCreated'),
+        entry(2, 'SecretValueUpdated'),
+        entry(3, 'SecretDeleted'),
+        entry(4, 'SecretCreated'),
       ],
     });
     expect(refused(await call('secrets.v1.history', { key: 'NEVER_EXISTED' }, admin)).code).toBe('NOT_FOUND');
@@ -587,6 +595,7 @@ describe('secrets service over NATS (plain JSON)', () => {
       position: expect.any(Number),
       resolved: [],
       valueDigest: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+      destroyedVersions: [],
     });
     expect(created?.headers).toContain(`Nats-Msg-Id: ${created?.event.eventId}`);
     const access = published.find((message) => message.subject.endsWith('.SecretValuesResolved'));

@@ -375,4 +375,25 @@ describe('stale notifications and exposures (plain JSON over NATS)', () => {
     }
     expect(await rows()).toEqual(before);
   });
+
+  it("drops a purged customer's exposure rows, live and on rebuild, and keeps the vendor's", async () => {
+    const exposures = () =>
+      store.query<{ customer_id: string; key: string }>(
+        `select customer_id, key from secret_exposure where organization_id = $1 order by customer_id, key`,
+        [vendor],
+      );
+    expect(await exposures()).toEqual([
+      { customer_id: '', key: 'DB_PASSWORD' },
+      { customer_id: customer, key: 'API_KEY' },
+    ]);
+    const ops = await SecretsOperations.open({ databaseUrl: database.url, masterKeys: devMasterKeyMaterial });
+    try {
+      await ops.purgeCustomer(vendor, customer);
+      expect(await exposures()).toEqual([{ customer_id: '', key: 'DB_PASSWORD' }]);
+      await ops.rebuildProjections();
+    } finally {
+      await ops.close();
+    }
+    expect(await exposures()).toEqual([{ customer_id: '', key: 'DB_PASSWORD' }]);
+  });
 });

@@ -16,7 +16,10 @@ async function opsFailure(error: unknown): Promise<CliError> {
       import('@platform/messaging'),
       import('@platform/event-store'),
     ]);
-  const { CryptoError } = await import('@platform/crypto');
+  const [{ CryptoError }, { CodedError }] = await Promise.all([
+    import('@platform/crypto'),
+    import('@platform/contracts'),
+  ]);
   const message = error instanceof Error ? error.message : String(error);
   if (error instanceof ConfigError) return new CliError(message, EXIT.USAGE);
   if (error instanceof PlatformError) return new CliError(`${error.code}: ${message}`, exitCodeForWireCode(error.code));
@@ -33,6 +36,10 @@ async function opsFailure(error: unknown): Promise<CliError> {
   // `outbox rebase` when there is nothing to re-base, or while an instance publishes: refused, nothing changed.
   if (error instanceof EventStoreError && error.code === EventStoreErrorCode.INVALID_ARGUMENT) {
     return new CliError(message, EXIT.REFUSED);
+  }
+  // `customer purge` while values of the customer still sit under a vendor-level key: refused, nothing changed.
+  if (error instanceof CodedError && error.code === 'FAILED_PRECONDITION') {
+    return new CliError(`${error.code}: ${message}`, EXIT.REFUSED);
   }
   // A data key under a master kid that is no longer configured, or bad key material: refused, nothing changed.
   if (error instanceof CryptoError) return new CliError(`${error.code}: ${message}`, EXIT.REFUSED);
@@ -128,17 +135,29 @@ export const OPS_COMMANDS: readonly Command[] = [
   },
   {
     path: ['keys', 'rotate'],
-    usage: 'keys rotate --org ORG',
-    summary: 'Ops: gives an organization a new data key for new writes; old versions keep their keys.',
-    options: { org: { type: 'string', description: 'the organization that gets a new data key' } },
+    usage: 'keys rotate --org ORG [--customer CUSTOMER]',
+    summary:
+      "Ops: gives an organization's vendor level (or one customer) a new data key for new writes; old versions keep their keys.",
+    options: {
+      org: { type: 'string', description: 'the organization that gets a new data key' },
+      customer: { type: 'string', description: "rotate this customer's own data key instead of the vendor level's" },
+    },
     async run(context) {
-      onlyArgs(context, 0, 'keys rotate --org ORG');
+      onlyArgs(context, 0, 'keys rotate --org ORG [--customer CUSTOMER]');
       const organizationId = await organizationOf(context.values.org, '--org');
-      const dataKeyId = await withSecretsOperations(context, (ops) => ops.rotateOrganizationKey(organizationId));
+      const customerOrganizationId =
+        context.values.customer === undefined ? null : await organizationOf(context.values.customer, '--customer');
+      const dataKeyId = await withSecretsOperations(context, (ops) =>
+        ops.rotateOrganizationKey(organizationId, undefined, customerOrganizationId),
+      );
+      const scope =
+        customerOrganizationId === null
+          ? `organization ${organizationId}`
+          : `customer ${customerOrganizationId} of ${organizationId}`;
       return report(
         context,
-        { organizationId, dataKeyId },
-        `organization ${organizationId}: new data key ${dataKeyId} for new writes`,
+        { organizationId, ...(customerOrganizationId === null ? {} : { customerOrganizationId }), dataKeyId },
+        `${scope}: new data key ${dataKeyId} for new writes`,
       );
     },
   },
@@ -177,6 +196,35 @@ export const OPS_COMMANDS: readonly Command[] = [
         context,
         { organizationId, ...purged },
         `purged ${organizationId}: ${purged.dataKeysDeleted} data keys deleted, ${purged.secretsRemoved} secrets removed from the read model; its events remain, their values unrecoverable`,
+      );
+    },
+  },
+  {
+    path: ['customer', 'purge'],
+    usage: 'customer purge ORG CUSTOMER --yes',
+    summary:
+      "Ops: crypto-shreds one customer of an organization: deletes the customer's data keys and read-model rows; " +
+      'the vendor level and other customers are untouched; events stay, the values become unrecoverable.',
+    details:
+      'Refused while the customer has values sealed under the vendor-level key: run `secrets values rebind` first.',
+    options: { yes: { type: 'boolean', description: "confirm: the customer's values are destroyed for good" } },
+    async run(context) {
+      onlyArgs(context, 2, 'customer purge ORG CUSTOMER --yes');
+      const organizationId = await organizationOf(context.args[0], 'ORG');
+      const customerOrganizationId = await organizationOf(context.args[1], 'CUSTOMER');
+      if (!context.values.yes) {
+        throw usage(
+          `purging customer ${customerOrganizationId} of ${organizationId} destroys its values for good; repeat with --yes`,
+        );
+      }
+      const purged = await withSecretsOperations(context, (ops) =>
+        ops.purgeCustomer(organizationId, customerOrganizationId),
+      );
+      return report(
+        context,
+        { organizationId, customerOrganizationId, ...purged },
+        `purged customer ${customerOrganizationId} of ${organizationId}: ${purged.dataKeysDeleted} data keys deleted, ` +
+          `${purged.secretsRemoved} secrets removed from the read model; its events remain, their values unrecoverable`,
       );
     },
   },

@@ -271,8 +271,10 @@ export const historyCommand: Command = {
       await context.client()
     ).request<GetSecretHistoryResponseJson>('secrets.v1.history', { key, ...customerOf(context) });
     const rows = (reply.versions ?? []).map((v) => [
-      String(v.version),
-      v.type ?? '',
+      v.type === 'SecretVersionsDestroyed' ? '-' : String(v.version),
+      v.type === 'SecretVersionsDestroyed'
+        ? `${v.type} ${(v.destroyedVersions ?? []).join(',')}`
+        : `${v.type ?? ''}${v.destroyed ? ' (destroyed)' : ''}`,
       v.occurredAt ?? '',
       v.actor?.sub ?? '',
       v.fromVersion === undefined ? '' : String(v.fromVersion),

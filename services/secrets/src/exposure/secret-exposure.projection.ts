@@ -5,22 +5,17 @@ import {
   type ProjectionContext,
   type RecordedEvent,
 } from '@platform/event-store';
-import { ORGANIZATION_PURGED } from '../secrets/secret';
+import { PURGE_TYPES, purgedScopeOf, removePurgedRows } from '../secrets/purges-in-range';
 import { SECRET_EXPOSED } from './secret-exposure';
-import {
-  DELETE_ORGANIZATION_EXPOSURES,
-  EXPOSURE_AT_POSITION,
-  TRUNCATE_EXPOSURES,
-  exposureUpsertFrom,
-} from './secret-exposure.repository';
+import { EXPOSURE_AT_POSITION, TRUNCATE_EXPOSURES, exposureUpsertFrom } from './secret-exposure.repository';
 
 /**
  * Keeps `secret_exposure` in the append transaction and rebuilds it from the same events with the same SQL (inline over
- * `appended`, in `handle` one event at a time by position); a purge removes the organization's rows.
+ * `appended`, in `handle` one event at a time by position); a purge removes its organization's or customer's rows.
  */
 export class SecretExposureProjection implements InlineProjection {
   readonly name = 'secret_exposure';
-  readonly eventTypes = [SECRET_EXPOSED, ORGANIZATION_PURGED];
+  readonly eventTypes = [SECRET_EXPOSED, ...PURGE_TYPES];
 
   inlineStatement(_streamId: string, events: readonly NewEvent[], _firstParam: number): InlineStatement | undefined {
     if (events.length !== 1 || events[0].type !== SECRET_EXPOSED) return undefined;
@@ -30,9 +25,8 @@ export class SecretExposureProjection implements InlineProjection {
   /** One event at a time: two reports of one secret cannot meet in one upsert. Exposures are few. */
   async handle(events: readonly RecordedEvent[], context: ProjectionContext): Promise<void> {
     for (const event of events) {
-      if (event.type === ORGANIZATION_PURGED) {
-        const { organizationId } = event.data as { organizationId: string };
-        await context.execute(DELETE_ORGANIZATION_EXPOSURES, [organizationId]);
+      if (PURGE_TYPES.includes(event.type)) {
+        await removePurgedRows(context, 'secret_exposure', purgedScopeOf(event.data));
         continue;
       }
       await context.execute(EXPOSURE_AT_POSITION, [event.position.toString()]);

@@ -42,8 +42,6 @@ export const exposureUpsertFrom = (source: string) => `
 /** One recorded event, by position. */
 export const EXPOSURE_AT_POSITION = exposureUpsertFrom('(select * from events where position = $1)');
 
-export const DELETE_ORGANIZATION_EXPOSURES = 'delete from secret_exposure where organization_id = $1';
-
 export const TRUNCATE_EXPOSURES = 'truncate secret_exposure';
 
 /**

@@ -38,6 +38,39 @@ export const dataKeyGuardMigration: MigrationDefinition = {
   ],
 };
 
+/**
+ * Data keys per customer scope (ARCHITECTURE.md §6): the vendor level keeps the organization's keys (`customer_id`
+ * ''), each customer gets its own, so one customer can be shredded alone. Every existing key becomes the vendor
+ * level's; customer values sealed under it before this release keep decrypting until `values rebind` moves them to
+ * their customer's key. The guard now also checks that a value's key is its scope's (or, for such earlier values'
+ * writers during an upgrade, the vendor level's).
+ */
+export const customerDataKeysMigration: MigrationDefinition = {
+  name: 'secrets_0009_customer_data_keys',
+  up: [
+    `alter table data_key add column customer_id text collate "C" not null default ''`,
+    `drop index data_key_one_active`,
+    `create unique index data_key_one_active on data_key (organization_id, customer_id) where active`,
+    `create or replace function assert_data_key_exists() returns trigger language plpgsql volatile as $$
+      declare
+        organization text := split_part(new.stream_id, ':', 2);
+        -- A value's scope; a key event (DataKeyRotated on organization:<org>) may name any key of the organization.
+        customer text := case when split_part(new.stream_id, ':', 1) = 'secret'
+                              then coalesce(nullif(split_part(new.stream_id, ':', 3), '_'), '') end;
+      begin
+        perform pg_advisory_xact_lock_shared(${organizationLock('organization')});
+        perform 1 from data_key
+          where id = (new.data->>'dataKeyId')::uuid and organization_id = organization
+            and (customer is null or customer_id in ('', customer));
+        if not found then
+          raise exception 'data key % of organization % does not exist (purged?)', new.data->>'dataKeyId', organization
+            using errcode = '${FOREIGN_KEY_VIOLATION}', constraint = '${DATA_KEY_EXISTS_CONSTRAINT}';
+        end if;
+        return new;
+      end $$`,
+  ],
+};
+
 /** True when an append was refused because its value was encrypted under a data key that was purged. */
 export function isPurgedDataKeyError(error: unknown): boolean {
   const { code, constraint } = (error ?? {}) as { code?: unknown; constraint?: unknown };
@@ -59,6 +92,32 @@ export async function holdLiveDataKey(
     organizationId,
   ]);
   return found.length > 0;
+}
+
+/**
+ * Crypto-shredding of one customer scope inside the caller's transaction, under the lock of its organization's value
+ * appends: deletes the customer's data keys, after checking no value of the customer is still sealed under a
+ * vendor-level key (written before customers had keys; `values rebind` moves them). Returns how many keys were
+ * deleted, or the number of such values (nothing deleted) as `sharedKeyValues`.
+ */
+export async function deleteCustomerKeys(
+  context: ProjectionContext,
+  organizationId: string,
+  customerOrganizationId: string,
+): Promise<{ readonly dataKeysDeleted: number; readonly sharedKeyValues: number }> {
+  await context.execute(`select pg_advisory_xact_lock(${organizationLock('$1')})`, [organizationId]);
+  const [{ count }] = await context.execute<{ count: number }>(
+    `select count(*)::int as count from events e join data_key d on d.id = (e.data->>'dataKeyId')::uuid
+     where starts_with(e.stream_id, $1) and e.type in ('SecretCreated', 'SecretValueUpdated') and e.data ? 'value'
+       and d.organization_id = $2 and d.customer_id = ''`,
+    [`secret:${organizationId}:${customerOrganizationId}:`, organizationId],
+  );
+  if (count > 0) return { dataKeysDeleted: 0, sharedKeyValues: count };
+  const deleted = await context.execute(
+    'delete from data_key where organization_id = $1 and customer_id = $2 returning id',
+    [organizationId, customerOrganizationId],
+  );
+  return { dataKeysDeleted: deleted.length, sharedKeyValues: 0 };
 }
 
 /**

@@ -8,10 +8,13 @@ export const DATA_KEYS_REWRAPPED = 'DataKeysRewrapped';
  * change no value). Data keys are named by id, master keys by kid; never key material.
  */
 export type KeyEvent =
-  /** `keys rotate --org`: the organization's new writes use `dataKeyId`; older versions keep their keys. */
+  /**
+   * `keys rotate --org [--customer]`: the scope's new writes use `dataKeyId`; older versions keep their keys. No
+   * `customerOrganizationId` (every event of earlier releases) is the vendor level.
+   */
   | Readonly<{
       type: typeof DATA_KEY_ROTATED;
-      data: Readonly<{ organizationId: string; dataKeyId: string }>;
+      data: Readonly<{ organizationId: string; dataKeyId: string; customerOrganizationId?: string }>;
       metadata: EventMetadata;
     }>
   /** `keys rotate-master`: `dataKeys` of the organization's data keys were rewrapped under the master key `masterKid`. */

@@ -5,19 +5,22 @@ import { deleteOrganizationKeys } from './data-key-guard';
 interface DataKeyRow {
   readonly id: string;
   readonly organization_id: string;
+  /** '' for the vendor level. */
+  readonly customer_id: string;
   readonly master_kid: string;
   readonly wrapped: string;
   readonly active: boolean;
   readonly created_at: Date | string;
 }
 
-const COLUMNS = 'id, organization_id, master_kid, wrapped, active, created_at';
+const COLUMNS = 'id, organization_id, customer_id, master_kid, wrapped, active, created_at';
 const UNIQUE_VIOLATION = '23505';
 
 function toStoredDataKey(row: DataKeyRow): StoredDataKey {
   return {
     id: row.id,
     organizationId: row.organization_id,
+    customerOrganizationId: row.customer_id === '' ? null : row.customer_id,
     masterKid: row.master_kid,
     wrapped: row.wrapped,
     active: row.active,
@@ -29,14 +32,17 @@ function isUniqueViolation(error: unknown): boolean {
   return (error as { code?: unknown } | null)?.code === UNIQUE_VIOLATION;
 }
 
-/** Wrapped data keys in `secrets.data_key`; the partial unique index on active keys settles races between instances. */
+/**
+ * Wrapped data keys in `secrets.data_key`, one active per scope (`customer_id` '' for the vendor level); the partial
+ * unique index on active keys settles races between instances.
+ */
 export class PostgresDataKeyStore implements DataKeyStore {
   constructor(private readonly store: PostgresEventStore) {}
 
-  async activeKey(organizationId: string): Promise<StoredDataKey | undefined> {
+  async activeKey(organizationId: string, customerOrganizationId: string | null): Promise<StoredDataKey | undefined> {
     const [row] = await this.store.query<DataKeyRow>(
-      `select ${COLUMNS} from data_key where organization_id = $1 and active`,
-      [organizationId],
+      `select ${COLUMNS} from data_key where organization_id = $1 and customer_id = $2 and active`,
+      [organizationId, customerOrganizationId ?? ''],
     );
     return row && toStoredDataKey(row);
   }
@@ -48,9 +54,9 @@ export class PostgresDataKeyStore implements DataKeyStore {
 
   async insert(key: StoredDataKey): Promise<void> {
     await this.store.query(
-      `insert into data_key (${COLUMNS}) values ($1, $2, $3, $4, true, $5)
-       on conflict (organization_id) where active do nothing`,
-      [key.id, key.organizationId, key.masterKid, key.wrapped, key.createdAt],
+      `insert into data_key (${COLUMNS}) values ($1, $2, $3, $4, $5, true, $6)
+       on conflict (organization_id, customer_id) where active do nothing`,
+      [key.id, key.organizationId, key.customerOrganizationId ?? '', key.masterKid, key.wrapped, key.createdAt],
     );
   }
 
@@ -59,12 +65,14 @@ export class PostgresDataKeyStore implements DataKeyStore {
     for (let attempt = 1; ; attempt++) {
       try {
         await this.store.withTransaction(async (tx) => {
-          await tx.execute('update data_key set active = false where organization_id = $1 and active', [
-            key.organizationId,
-          ]);
-          await tx.execute(`insert into data_key (${COLUMNS}) values ($1, $2, $3, $4, true, $5)`, [
+          await tx.execute(
+            'update data_key set active = false where organization_id = $1 and customer_id = $2 and active',
+            [key.organizationId, key.customerOrganizationId ?? ''],
+          );
+          await tx.execute(`insert into data_key (${COLUMNS}) values ($1, $2, $3, $4, $5, true, $6)`, [
             key.id,
             key.organizationId,
+            key.customerOrganizationId ?? '',
             key.masterKid,
             key.wrapped,
             key.createdAt,

@@ -61,6 +61,36 @@ describe('key management ops are events', () => {
     });
   });
 
+  it("rotates one customer's key alone (`keys rotate --customer`), named in its DataKeyRotated", async () => {
+    const ops = await SecretsOperations.open({ databaseUrl: database.url, masterKeys: devMasterKeyMaterial });
+    let vendorKey: string;
+    let customerKey: string;
+    try {
+      vendorKey = await ops.rotateOrganizationKey('rot-initech', actor);
+      customerKey = await ops.rotateOrganizationKey('rot-initech', actor, 'rot-customer');
+    } finally {
+      await ops.close();
+    }
+    const active = await store.query<{ id: string; customer_id: string }>(
+      `select id, customer_id from data_key where organization_id = 'rot-initech' and active order by customer_id`,
+    );
+    expect(active).toEqual([
+      { id: vendorKey, customer_id: '' },
+      { id: customerKey, customer_id: 'rot-customer' },
+    ]);
+    const [, rotated] = await eventsOf('rot-initech');
+    expect(rotated.data).toEqual({
+      organizationId: 'rot-initech',
+      dataKeyId: customerKey,
+      customerOrganizationId: 'rot-customer',
+    });
+    expect(JSON.parse(Buffer.from(rotated.message.payload).toString())).toMatchObject({
+      type: 'DataKeyRotated',
+      organizationId: 'rot-initech',
+      customerOrganizationId: 'rot-customer',
+    });
+  });
+
   it('records `keys rotate-master` as one DataKeysRewrapped per organization, counting its rewrapped keys', async () => {
     const before = await SecretsOperations.open({ databaseUrl: database.url, masterKeys: devMasterKeyMaterial });
     try {
@@ -71,7 +101,7 @@ describe('key management ops are events', () => {
     }
     const ops = await SecretsOperations.open({ databaseUrl: database.url, masterKeys: rotatedMasterKeys });
     try {
-      expect(await ops.rotateMasterKey(undefined, actor)).toBe(3);
+      expect(await ops.rotateMasterKey(undefined, actor)).toBe(5);
       // Nothing left to rewrap: nothing to record.
       expect(await ops.rotateMasterKey(undefined, actor)).toBe(0);
     } finally {

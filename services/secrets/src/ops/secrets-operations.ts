@@ -1,13 +1,14 @@
 import { userInfo } from 'node:os';
 import { DataKeyRing, MasterKeyRing } from '@platform/crypto';
 import { type CheckpointRebase, type PostgresEventStore, rebaseOutboxCheckpoint } from '@platform/event-store';
-import { deleteOrganizationKeys } from '../keys/data-key-guard';
+import { deleteCustomerKeys, deleteOrganizationKeys } from '../keys/data-key-guard';
 import { DATA_KEYS_REWRAPPED, DATA_KEY_ROTATED, type KeyEvent } from '../keys/key-events';
 import { SecretExposureProjection } from '../exposure/secret-exposure.projection';
 import { DeploymentIndexProjection } from '../secrets/deployment-index.projection';
-import { deleteOrganizationIdempotencyRecords } from '../secrets/idempotency';
-import { type EventMetadata, type OrganizationPurged } from '../secrets/secret';
-import { organizationStreamId } from '../secrets/secret-stream';
+import { deleteCustomerIdempotencyRecords, deleteOrganizationIdempotencyRecords } from '../secrets/idempotency';
+import { CUSTOMER_PURGED, type CustomerPurged, type EventMetadata, type OrganizationPurged } from '../secrets/secret';
+import { customerStreamId, organizationStreamId } from '../secrets/secret-stream';
+import { SecretsError, SecretsErrorCode } from '../secrets/secrets.error';
 import { ORGANIZATION_PURGED, SecretViewProjection } from '../secrets/secret-view.projection';
 import { type RebindReport, rebindUnboundValues } from '../secrets/value-rebinding';
 import { SECRETS_OUTBOX, type SecretsSettings } from '../secrets-runtime';
@@ -131,14 +132,19 @@ export class SecretsOperations {
   }
 
   /**
-   * A new data key for the organization's new writes, recorded as `DataKeyRotated`; returns its id. The rotation
+   * A new data key for the new writes of the organization's vendor level (or of one customer), recorded as
+   * `DataKeyRotated`; returns its id. The rotation
    * commits first: if the event cannot be appended, the command fails saying so (run it again to rotate and record).
    */
-  async rotateOrganizationKey(organizationId: string, actor = operatorActor()): Promise<string> {
-    const dataKeyId = await this.keyRing.rotate(organizationId);
+  async rotateOrganizationKey(
+    organizationId: string,
+    actor = operatorActor(),
+    customerOrganizationId: string | null = null,
+  ): Promise<string> {
+    const dataKeyId = await this.keyRing.rotate(organizationId, customerOrganizationId);
     const event: KeyEvent = {
       type: DATA_KEY_ROTATED,
-      data: { organizationId, dataKeyId },
+      data: { organizationId, dataKeyId, ...(customerOrganizationId === null ? {} : { customerOrganizationId }) },
       metadata: { actor, occurredAt: new Date().toISOString() },
     };
     try {
@@ -178,6 +184,49 @@ export class SecretsOperations {
       return { dataKeysDeleted, secretsRemoved: count };
     });
     this.keyRing.forgetOrganization(organizationId);
+    return report;
+  }
+
+  /**
+   * Crypto-shredding of one customer scope in ONE transaction, beside running services: the customer's data keys, its
+   * `secret_view` and `deployment_index` rows (by the projections of `CustomerPurged`), its own users' idempotency
+   * records and the event commit together; the vendor level and other customers keep their keys and rows. Refused
+   * (FAILED_PRECONDITION, nothing changed) while any value of the customer is still sealed under a vendor-level key of
+   * an earlier release: `values rebind` moves those first.
+   */
+  async purgeCustomer(
+    organizationId: string,
+    customerOrganizationId: string,
+    actor = operatorActor(),
+  ): Promise<PurgeReport> {
+    const report = await this.store.withTransaction(async (tx) => {
+      const { dataKeysDeleted, sharedKeyValues } = await deleteCustomerKeys(tx, organizationId, customerOrganizationId);
+      if (sharedKeyValues > 0) {
+        throw new SecretsError(
+          SecretsErrorCode.FAILED_PRECONDITION,
+          `customer ${customerOrganizationId} of ${organizationId} has ${sharedKeyValues} value(s) sealed under the ` +
+            "organization's vendor-level data key (written before customers had keys of their own); run " +
+            '`secrets values rebind` first, then purge again',
+          { sharedKeyValues },
+        );
+      }
+      await deleteCustomerIdempotencyRecords(tx, organizationId, customerOrganizationId);
+      const [{ count }] = await tx.execute<{ count: number }>(
+        `select count(*)::int as count from secret_view
+         where organization_id = $1 and customer_id = $2 and not deleted`,
+        [organizationId, customerOrganizationId],
+      );
+      const purged: CustomerPurged = {
+        type: CUSTOMER_PURGED,
+        data: { organizationId, customerOrganizationId, dataKeysDeleted },
+        metadata: { actor, occurredAt: new Date().toISOString() },
+      };
+      await tx.appendToStream(customerStreamId(organizationId, customerOrganizationId), [purged], {
+        expectedVersion: 'any',
+      });
+      return { dataKeysDeleted, secretsRemoved: count };
+    });
+    this.keyRing.forgetCustomer(organizationId, customerOrganizationId);
     return report;
   }
 

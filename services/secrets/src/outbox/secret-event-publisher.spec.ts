@@ -40,6 +40,7 @@ describe('secretEventMessage', () => {
       occurredAt: '2026-01-02T03:04:05.678Z',
       position: 42,
       resolved: [],
+      destroyedVersions: [],
     });
     expect(new TextDecoder().decode(payload)).not.toContain('ciphertext');
   });
@@ -112,5 +113,35 @@ describe('secretEventMessage', () => {
     );
     expect(subject).toBe('secrets.events.acme.OrganizationPurged');
     expect(decode(payload)).toMatchObject({ organizationId: 'acme', customerOrganizationId: null, key: null });
+  });
+
+  it("publishes a destruction of values under its secret's key and scope, with the versions destroyed", () => {
+    const { subject, payload } = secretEventMessage(
+      recorded('destroyed:acme:globex:API_KEY', 1, 'SecretVersionsDestroyed', {
+        organizationId: 'acme',
+        customerOrganizationId: 'globex',
+        key: 'API_KEY',
+        versions: [1, 2],
+      }),
+    );
+    expect(subject).toBe('secrets.events.acme.SecretVersionsDestroyed');
+    expect(decode(payload)).toMatchObject({
+      organizationId: 'acme',
+      customerOrganizationId: 'globex',
+      key: 'API_KEY',
+      destroyedVersions: [1, 2],
+    });
+  });
+
+  it('publishes a customer purge under the customer it shredded', () => {
+    const { subject, payload } = secretEventMessage(
+      recorded('customer:acme:globex', 1, 'CustomerPurged', {
+        organizationId: 'acme',
+        customerOrganizationId: 'globex',
+        dataKeysDeleted: 1,
+      }),
+    );
+    expect(subject).toBe('secrets.events.acme.CustomerPurged');
+    expect(decode(payload)).toMatchObject({ organizationId: 'acme', customerOrganizationId: 'globex', key: null });
   });
 });

@@ -3,7 +3,7 @@ import { SecretEventSchema, toWireJson } from '@platform/contracts';
 import { type RecordedEvent } from '@platform/event-store';
 import { type JetStreamClient } from 'nats';
 import { type Actor, type EventMetadata, type SecretScope } from '../secrets/secret';
-import { organizationOfStream, parseSecretStreamId } from '../secrets/secret-stream';
+import { organizationOfStream, parseDestroyedStreamId, parseSecretStreamId } from '../secrets/secret-stream';
 import { type ResolvedReference } from '../resolve/secret-resolver';
 import { SECRET_EXPOSED, type SecretExposedData } from '../exposure/secret-exposure';
 
@@ -24,6 +24,8 @@ interface Addressed {
   readonly requestedBy?: Actor;
   /** SecretExposed only: the sightings reported. */
   readonly exposure?: Pick<SecretExposedData, 'version' | 'lineCount' | 'firstSeenAt' | 'lastSeenAt'>;
+  /** SecretVersionsDestroyed only. */
+  readonly destroyedVersions?: readonly number[];
 }
 
 /** A SecretExposed event: the deployment's scope, the key seen as its one reference, and the sightings. */
@@ -48,11 +50,16 @@ function addressOf(event: RecordedEvent): Addressed {
     resolved?: ResolvedReference[];
     deploymentId?: string;
     requestedBy?: Actor;
+    versions?: number[];
   };
   if (event.type === SECRET_EXPOSED) return exposureAddress(event.data as SecretExposedData);
   const secret = parseSecretStreamId(event.streamId);
   if (secret) {
     return { ...secret.scope, key: secret.key, resolved: [] };
+  }
+  const destroyed = parseDestroyedStreamId(event.streamId);
+  if (destroyed) {
+    return { ...destroyed.scope, key: destroyed.key, resolved: [], destroyedVersions: data.versions ?? [] };
   }
   return {
     organizationId: data.organizationId ?? organizationOfStream(event.streamId) ?? '',
@@ -114,6 +121,7 @@ export function secretEventMessage(event: RecordedEvent): { subject: string; pay
       lastSeenAt: timestampFromDate(new Date(address.exposure.lastSeenAt)),
       lineCount: address.exposure.lineCount,
     },
+    destroyedVersions: address.destroyedVersions === undefined ? [] : [...address.destroyedVersions],
   });
   return {
     subject: `secrets.events.${address.organizationId}.${event.type}`,

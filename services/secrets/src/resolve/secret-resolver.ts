@@ -15,6 +15,7 @@ import { type EventMetadata } from '../secrets/secret';
 import { assertValidKey } from '../secrets/secret.decider';
 import { SecretsError, SecretsErrorCode } from '../secrets/secrets.error';
 import { openStoredValue, placeOf } from '../secrets/stored-value';
+import { valueDestroyed } from '../secrets/value-destroyed';
 import { type AccessLog } from './access-log';
 import { type ResolveReplySealer } from './reply-sealer';
 import { SharedReads } from './shared-reads';
@@ -353,7 +354,10 @@ export class SecretResolver {
     return byKey;
   }
 
-  /** Swaps in the pinned version of a key's chosen stream; a version that never held a value makes the key missing. */
+  /**
+   * Swaps in the pinned version of a key's chosen stream; a version that never held a value makes the key missing, one
+   * whose value was destroyed fails the resolve (`secret KEY version N was destroyed`).
+   */
   private async applyPins(
     current: Map<string, Located>,
     pins: Readonly<Record<string, number>>,
@@ -363,8 +367,10 @@ export class SecretResolver {
     const pinned = [...current.values()].filter((row) => (versions.get(row.key) ?? row.version) !== row.version);
     if (pinned.length === 0) return current;
     const rows = await this.store.query<
-      Pick<ValueRow, 'stream_id' | 'value' | 'event_id' | 'digest' | 'transaction_id' | 'position' | 'expires_at'> & {
+      Pick<ValueRow, 'stream_id' | 'event_id' | 'digest' | 'transaction_id' | 'position' | 'expires_at'> & {
         stream_version: number;
+        /** Null once the version was destroyed: its event stays, its value is gone. */
+        value: string | null;
       }
     >(
       `select e.stream_id, e.stream_version, e.data->>'value' as value, e.event_id, e.data->>'digest' as digest,
@@ -379,15 +385,19 @@ export class SecretResolver {
     const chosen = new Map(current);
     for (const row of pinned) {
       const version = found.get(row.stream_id);
+      if (version?.value === null) throw valueDestroyed(row.key, version.stream_version);
       if (version) {
-        const { stream_version: pinnedVersion, stream_id: _streamId, ...event } = version;
-        chosen.set(row.key, { ...row, ...event, version: pinnedVersion });
+        const { stream_version: pinnedVersion, stream_id: _streamId, value, ...event } = version;
+        chosen.set(row.key, { ...row, ...event, value, version: pinnedVersion });
       } else chosen.delete(row.key);
     }
     return chosen;
   }
 
-  /** Every other value of the scope whose data key still exists: earlier versions, deleted and overridden secrets. */
+  /**
+   * Every other value of the scope whose data key still exists and that was not destroyed: earlier versions, deleted
+   * and overridden secrets.
+   */
   private async historicalValues(
     organizationId: string,
     customerIds: readonly string[],
@@ -400,6 +410,7 @@ export class SecretResolver {
          join events e on e.stream_id = v.stream_id
          join data_key d on d.id = (e.data->>'dataKeyId')::uuid
        where v.organization_id = $1 and v.customer_id = any($2::text[]) and e.type = any($3::text[])
+         and e.data ? 'value'
        order by v.customer_id, v.key, e.stream_version`,
       [organizationId, customerIds, VALUE_EVENT_TYPES],
       { prepared: true },

@@ -49,4 +49,20 @@ describe('ValueCache', () => {
     expect(cache.get('secret:acme:_:A', 1)).toBeUndefined();
     expect(cache.get('secret:acme2:_:A', 1)).toBe('b');
   });
+
+  it("forgets one customer's values, and single destroyed versions, leaving the rest", () => {
+    const cache = new ValueCache();
+    cache.set('secret:acme:_:A', 1, 'vendor');
+    cache.set('secret:acme:globex:A', 1, 'globex');
+    cache.set('secret:acme:globex2:A', 1, 'globex2');
+    cache.set('secret:acme:_:B', 1, 'b1');
+    cache.set('secret:acme:_:B', 2, 'b2');
+    cache.forgetCustomer('acme', 'globex');
+    expect(cache.get('secret:acme:globex:A', 1)).toBeUndefined();
+    expect(cache.get('secret:acme:globex2:A', 1)).toBe('globex2');
+    expect(cache.get('secret:acme:_:A', 1)).toBe('vendor');
+    cache.forgetVersions('secret:acme:_:B', [1]);
+    expect(cache.get('secret:acme:_:B', 1)).toBeUndefined();
+    expect(cache.get('secret:acme:_:B', 2)).toBe('b2');
+  });
 });

@@ -72,9 +72,28 @@ export class ValueCache {
     for (const [key, entry] of this.entries) if (key.startsWith(prefix)) this.remove(key, entry.value);
   }
 
+  /** Drops every value of one customer's streams (`secret:<org>:<customer>:…`), e.g. after that customer's purge. */
+  forgetCustomer(organizationId: string, customerOrganizationId: string): void {
+    const prefix = `secret:${organizationId}:${customerOrganizationId}:`;
+    for (const [key, entry] of this.entries) if (key.startsWith(prefix)) this.remove(key, entry.value);
+  }
+
+  /** Drops the values of some versions of one stream, e.g. after they were destroyed. */
+  forgetVersions(streamId: string, versions: readonly number[]): void {
+    for (const version of versions) {
+      const key = ValueCache.keyOf(streamId, version);
+      const entry = this.entries.get(key);
+      if (entry) this.remove(key, entry.value);
+    }
+  }
+
   clear(): void {
     this.entries.clear();
     this.units = 0;
+  }
+
+  forgetAll(): void {
+    this.clear();
   }
 
   private remove(key: string, value: string): void {

@@ -7,8 +7,7 @@ import {
   type RecordedEvent,
 } from '@platform/event-store';
 import { SECRET_VALUES_RESOLVED } from '../resolve/secret-resolver';
-import { purgesInRange } from './purges-in-range';
-import { ORGANIZATION_PURGED } from './secret';
+import { PURGE_TYPES, purgedScopeOf, purgesInRange, removePurgedRows } from './purges-in-range';
 
 export const DEPLOYMENT_FORGOTTEN = 'DeploymentForgotten';
 
@@ -90,11 +89,11 @@ const PREPARED = { prepared: true } as const;
  * Keeps `deployment_index` in the append transaction, and rebuilds it by replaying the same events: every change runs
  * the same SQL, over the CTE `appended` inline, over the events table by position in `handle`, or over each
  * deployment's last event of a rebuild batch, so an append and a rebuild cannot disagree. Secret writes do not touch
- * it; a purge removes the organization's rows.
+ * it; a purge removes the organization's rows, a customer purge the customer's.
  */
 export class DeploymentIndexProjection implements InlineProjection {
   readonly name = 'deployment_index';
-  readonly eventTypes = [SECRET_VALUES_RESOLVED, DEPLOYMENT_FORGOTTEN, ORGANIZATION_PURGED];
+  readonly eventTypes = [SECRET_VALUES_RESOLVED, DEPLOYMENT_FORGOTTEN, ...PURGE_TYPES];
 
   /** A resolve's access events, or a forget, project inside the append statement; a purge or a mix needs `handle`. */
   inlineStatement(_streamId: string, events: readonly NewEvent[], _firstParam: number): InlineStatement | undefined {
@@ -115,10 +114,9 @@ export class DeploymentIndexProjection implements InlineProjection {
       run = [];
     };
     for (const event of events) {
-      if (event.type === ORGANIZATION_PURGED) {
+      if (PURGE_TYPES.includes(event.type)) {
         await flush();
-        const { organizationId } = event.data as { organizationId: string };
-        await context.execute('delete from deployment_index where organization_id = $1', [organizationId]);
+        await removePurgedRows(context, 'deployment_index', purgedScopeOf(event.data));
         continue;
       }
       if (run.length > 0 && run[0].type !== event.type) await flush();
@@ -135,12 +133,10 @@ export class DeploymentIndexProjection implements InlineProjection {
   async rebuildBatch(context: ProjectionContext, range: RebuildRange): Promise<void> {
     const purges = await purgesInRange(context, range);
     let after = range.after.toString();
-    for (const purge of [...purges, { position: range.upTo.toString(), organization_id: undefined }]) {
+    for (const purge of [...purges, { position: range.upTo.toString(), scope: undefined }]) {
       await context.execute(REBUILD_FORGOTTEN, [after, purge.position]);
       await context.execute(REBUILD_RESOLVED, [after, purge.position]);
-      if (purge.organization_id !== undefined) {
-        await context.execute('delete from deployment_index where organization_id = $1', [purge.organization_id]);
-      }
+      if ('organization_id' in purge) await removePurgedRows(context, 'deployment_index', purge);
       after = purge.position;
     }
   }

@@ -59,6 +59,25 @@ export async function deleteOrganizationIdempotencyRecords(
   return deleted.length;
 }
 
+/**
+ * A customer purge's share: the records of that customer's own users (their requests' fingerprints). Records of vendor
+ * users writing to the customer's scope name no customer and expire within 24 h.
+ */
+export async function deleteCustomerIdempotencyRecords(
+  context: ProjectionContext,
+  organizationId: string,
+  customerOrganizationId: string,
+): Promise<number> {
+  const deleted = await context.execute(
+    `delete from idempotency_key
+     where left(principal, 1) = '[' and (principal::jsonb) ->> 1 = 'customer'
+       and (principal::jsonb) ->> 2 = $1 and (principal::jsonb) ->> 3 = $2
+     returning 1`,
+    [organizationId, customerOrganizationId],
+  );
+  return deleted.length;
+}
+
 export function assertIdempotencyKey(key: string): void {
   if (!IDEMPOTENCY_KEY.test(key)) {
     throw new SecretsError(

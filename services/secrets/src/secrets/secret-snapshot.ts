@@ -1,6 +1,14 @@
 import { type RecordedEvent } from '@platform/event-store';
 import { type SecretExposure } from '../exposure/secret-exposure';
-import { type Actor, type EventMetadata, type SecretEvent, type SecretScope, isSecretEvent } from './secret';
+import {
+  type Actor,
+  type EventMetadata,
+  SECRET_VERSIONS_DESTROYED,
+  type SecretEvent,
+  type SecretScope,
+  type SecretVersionsDestroyed,
+  isSecretEvent,
+} from './secret';
 
 /** What a caller may see of a secret at one version: metadata only, never a value. */
 export interface SecretSnapshot {
@@ -21,14 +29,19 @@ export interface SecretSnapshot {
 
 /** One entry of `secrets.v1.history`. */
 export interface SecretHistoryEntry {
+  /** 0 for a SecretVersionsDestroyed: it is no version of the secret. */
   readonly version: number;
-  readonly type: SecretEvent['type'];
+  readonly type: SecretEvent['type'] | typeof SECRET_VERSIONS_DESTROYED;
   readonly occurredAt: string;
   readonly actor: Actor;
   /** SecretRolledBack and SecretRestored: the version whose value was brought back. */
   readonly fromVersion?: number;
   /** Value events: when that version's value expires. */
   readonly expiresAt?: string;
+  /** A value version whose value was destroyed later. */
+  readonly destroyed: boolean;
+  /** SecretVersionsDestroyed only: the versions it destroyed. */
+  readonly destroyedVersions: readonly number[];
 }
 
 /** The expiry and origin a value event records, if any. */
@@ -94,15 +107,26 @@ export function snapshotOf(events: readonly StoredEvent[]): SecretSnapshot | und
   return snapshot;
 }
 
+const isDestruction = (event: StoredEvent): boolean => event.type === SECRET_VERSIONS_DESTROYED;
+
+/** The secret's events and the destructions of its values among them, in position order. */
 export function historyOf(events: readonly StoredEvent[]): SecretHistoryEntry[] {
-  return events.filter(isSecretEvent).map((event) => {
-    const { occurredAt, actor } = event.metadata as EventMetadata;
-    return {
-      version: event.streamVersion,
-      type: event.type as SecretEvent['type'],
-      occurredAt,
-      actor: { sub: actor.sub, org: actor.org, role: actor.role },
-      ...valueFacts(event.data),
-    };
-  });
+  const destroyed = new Set(
+    events.filter(isDestruction).flatMap((event) => (event.data as SecretVersionsDestroyed['data']).versions),
+  );
+  return events
+    .filter((event) => isSecretEvent(event) || isDestruction(event))
+    .map((event) => {
+      const { occurredAt, actor } = event.metadata as EventMetadata;
+      const destruction = isDestruction(event);
+      return {
+        version: destruction ? 0 : event.streamVersion,
+        type: event.type as SecretHistoryEntry['type'],
+        occurredAt,
+        actor: { sub: actor.sub, org: actor.org, role: actor.role },
+        destroyed: !destruction && event.type !== 'SecretDeleted' && destroyed.has(event.streamVersion),
+        destroyedVersions: destruction ? [...(event.data as SecretVersionsDestroyed['data']).versions] : [],
+        ...(destruction ? {} : valueFacts(event.data)),
+      };
+    });
 }

@@ -36,6 +36,21 @@ export function deploymentStreamId(scope: SecretScope, deploymentId: string): st
   return `deployment:${scope.organizationId}:${scope.customerOrganizationId ?? NO_CUSTOMER}:${deploymentId}`;
 }
 
+/** `destroyed:<org>:<customer|_>:<key>`: where a secret's `SecretVersionsDestroyed` events go (beside its stream). */
+export function destroyedStreamId(scope: SecretScope, key: string): string {
+  return `destroyed:${scope.organizationId}:${scope.customerOrganizationId ?? NO_CUSTOMER}:${key}`;
+}
+
+/** The secret a `destroyed:` stream belongs to. */
+export function parseDestroyedStreamId(streamId: string): SecretAddress | undefined {
+  return streamId.startsWith('destroyed:') ? parseSecretStreamId(`secret:${streamId.slice(10)}`) : undefined;
+}
+
+/** `customer:<org>:<customer>`: where a customer scope's `CustomerPurged` is appended. */
+export function customerStreamId(organizationId: string, customerOrganizationId: string): string {
+  return `customer:${organizationId}:${customerOrganizationId}`;
+}
+
 /** Where organization-wide events (`OrganizationPurged`) are appended. */
 export function organizationStreamId(organizationId: string): string {
   return `organization:${organizationId}`;
@@ -49,7 +64,9 @@ export function organizationOfStream(streamId: string): string | undefined {
     kind === 'organization' ||
     kind === 'deployment' ||
     kind === 'expiry' ||
-    kind === 'exposure'
+    kind === 'exposure' ||
+    kind === 'destroyed' ||
+    kind === 'customer'
     ? organizationId
     : undefined;
 }

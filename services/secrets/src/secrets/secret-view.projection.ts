@@ -6,8 +6,8 @@ import {
   type RebuildRange,
   type RecordedEvent,
 } from '@platform/event-store';
-import { purgesInRange } from './purges-in-range';
-import { ORGANIZATION_PURGED, type EventMetadata, type SecretEvent } from './secret';
+import { PURGE_TYPES, purgedScopeOf, purgesInRange, removePurgedRows } from './purges-in-range';
+import { type EventMetadata, type SecretEvent } from './secret';
 import { secretId } from './secret-stream';
 
 export { ORGANIZATION_PURGED } from './secret';
@@ -162,17 +162,16 @@ function column<T, K extends keyof T>(items: readonly T[], key: K): T[K][] {
  */
 export class SecretViewProjection implements InlineProjection {
   readonly name = 'secret_view';
-  readonly eventTypes = [...SECRET_EVENT_TYPES, ORGANIZATION_PURGED];
+  readonly eventTypes = [...SECRET_EVENT_TYPES, ...PURGE_TYPES];
 
   async handle(events: readonly RecordedEvent[], context: ProjectionContext): Promise<void> {
     let changes = new Map<string, Change>();
     for (const event of events) {
-      if (event.type === ORGANIZATION_PURGED) {
+      if (PURGE_TYPES.includes(event.type)) {
         // A purge removes rows written before it, so what is pending must land first.
         await this.apply(changes, context);
         changes = new Map();
-        const { organizationId } = event.data as { organizationId: string };
-        await context.execute('delete from secret_view where organization_id = $1', [organizationId]);
+        await removePurgedRows(context, 'secret_view', purgedScopeOf(event.data));
         continue;
       }
       changes.set(event.streamId, this.fold(changes.get(event.streamId), event));
@@ -196,7 +195,7 @@ export class SecretViewProjection implements InlineProjection {
     let after = range.after.toString();
     for (const purge of purges) {
       await this.rebuildRange(context, after, purge.position);
-      await context.execute('delete from secret_view where organization_id = $1', [purge.organization_id]);
+      await removePurgedRows(context, 'secret_view', purge);
       after = purge.position;
     }
     await this.rebuildRange(context, after, range.upTo.toString());

@@ -224,6 +224,97 @@ describe('secret decider', () => {
     });
   });
 
+  describe('DestroySecretVersions', () => {
+    const destroyAt = at('2026-01-05T00:00:00.000Z');
+    const destroy = (versions: number[]): SecretCommand => ({
+      type: 'DestroySecretVersions',
+      data: { key: 'API_KEY', scope, versions },
+      metadata: destroyAt,
+    });
+    const destroyed = (versions: number[]) =>
+      ({
+        type: 'SecretVersionsDestroyed',
+        data: { organizationId: 'acme', customerOrganizationId: 'globex', key: 'API_KEY', versions },
+        metadata: destroyAt,
+      }) satisfies SecretHistoryEvent;
+
+    it('destroys earlier values of a live secret, each version once and in order', () => {
+      given([created(1), updated(2), updated(3)])
+        .when(destroy([2, 1, 2]))
+        .then([destroyed([1, 2])]);
+    });
+
+    it('destroys the last value of a deleted secret', () => {
+      given([created(1), updated(2), deleted()])
+        .when(destroy([2]))
+        .then([destroyed([2])]);
+    });
+
+    it('keeps counting versions across a delete and a re-create', () => {
+      given([created(1), deleted(), created(3), updated(4)])
+        .when(destroy([1, 3]))
+        .then([destroyed([1, 3])]);
+    });
+
+    it('refuses the current value of a live secret', () => {
+      given([created(1), updated(2)])
+        .when(destroy([2]))
+        .thenThrows(
+          refusedWith(
+            SecretsErrorCode.FAILED_PRECONDITION,
+            'version 2 is the current value of secret API_KEY; update or delete the secret first',
+          ),
+        );
+    });
+
+    it('refuses a version destroyed before, with the error a rollback or a pin gets', () => {
+      given([created(1), updated(2), updated(3), destroyed([1])])
+        .when(destroy([2, 1]))
+        .thenThrows(refusedWith(SecretsErrorCode.VALUE_DESTROYED, 'secret API_KEY version 1 was destroyed'));
+    });
+
+    it('refuses a version without a value: a deletion, or one the stream never reached', () => {
+      given([created(1), deleted(), created(3), updated(4)])
+        .when(destroy([2]))
+        .thenThrows(refusedWith(SecretsErrorCode.INVALID_ARGUMENT, 'secret API_KEY has no value at version 2'));
+      given([created(1), updated(2)])
+        .when(destroy([7]))
+        .thenThrows(refusedWith(SecretsErrorCode.INVALID_ARGUMENT, 'secret API_KEY has no value at version 7'));
+    });
+
+    it('refuses no versions and versions out of range', () => {
+      given([created(1), updated(2)])
+        .when(destroy([]))
+        .thenThrows(refusedWith(SecretsErrorCode.INVALID_ARGUMENT, 'versions must name at least one version'));
+      given([created(1), updated(2)])
+        .when(destroy([0]))
+        .thenThrows(refusedWith(SecretsErrorCode.INVALID_ARGUMENT, /versions must be versions from 1 to/));
+    });
+
+    it('refuses a secret that never existed or was purged: its values are gone already', () => {
+      given([])
+        .when(destroy([1]))
+        .thenThrows(refusedWith(SecretsErrorCode.NOT_FOUND, 'not found in this scope'));
+      given([created(1), updated(2), purged()])
+        .when(destroy([1]))
+        .thenThrows(refusedWith(SecretsErrorCode.NOT_FOUND, 'not found in this scope'));
+    });
+
+    it("forgets values shredded with the customer: a re-created secret's earlier versions hold none", () => {
+      const customerPurged = {
+        type: 'CustomerPurged',
+        data: { organizationId: 'acme', customerOrganizationId: 'globex', dataKeysDeleted: 1 },
+        metadata: at('2026-01-04T00:00:00.000Z'),
+      } satisfies SecretHistoryEvent;
+      given([created(1), updated(2), customerPurged, created(3), updated(4)])
+        .when(destroy([1]))
+        .thenThrows(refusedWith(SecretsErrorCode.INVALID_ARGUMENT, 'secret API_KEY has no value at version 1'));
+      given([created(1), updated(2), customerPurged, created(3), updated(4)])
+        .when(destroy([3]))
+        .then([destroyed([3])]);
+    });
+  });
+
   describe('DeleteSecret', () => {
     it('deletes a live secret', () => {
       given([created(), updated(2)])

@@ -1,6 +1,15 @@
-import { type EventMetadata, type SecretEvent, type SecretScope, type SecretState } from './secret';
+import { MAX_SECRET_VERSION } from '@platform/contracts';
+import {
+  type EventMetadata,
+  SECRET_VERSIONS_DESTROYED,
+  type SecretEvent,
+  type SecretScope,
+  type SecretState,
+  type SecretVersionsDestroyed,
+} from './secret';
 import { SecretsError, SecretsErrorCode } from './secrets.error';
 import { expiryOf } from './secret-expiry';
+import { valueDestroyed } from './value-destroyed';
 
 export const KEY_PATTERN = /^[A-Za-z][A-Za-z0-9_]*$/;
 export const MAX_KEY_LENGTH = 256;
@@ -33,7 +42,16 @@ export type RestoreSecret = Command<
   { key: string; fromVersion: number; value: SealedValue; expiresAt?: string }
 >;
 
-export type SecretCommand = CreateSecret | UpdateSecretValue | DeleteSecret | RollBackSecret | RestoreSecret;
+export type DestroySecretVersions = Command<
+  'DestroySecretVersions',
+  { key: string; scope: SecretScope; versions: readonly number[] }
+>;
+
+export type SecretCommand =
+  CreateSecret | UpdateSecretValue | DeleteSecret | RollBackSecret | RestoreSecret | DestroySecretVersions;
+
+/** What a command decides: events of the secret's stream, or the destruction of earlier values (its own stream). */
+export type SecretDecision = SecretEvent | SecretVersionsDestroyed;
 
 /** Refuses keys outside `^[A-Za-z][A-Za-z0-9_]*$` (≤ 256 chars); the message never quotes a refused key (it may be a pasted value). */
 export function assertValidKey(key: string): void {
@@ -153,7 +171,49 @@ export function deleteSecret(command: DeleteSecret, state: SecretState): SecretE
   return [{ type: 'SecretDeleted', data: {}, metadata: command.metadata }];
 }
 
-export function decide(command: SecretCommand, state: SecretState): SecretEvent[] {
+function invalidVersions(message: string): SecretsError {
+  return new SecretsError(SecretsErrorCode.INVALID_ARGUMENT, message, { field: 'versions' });
+}
+
+/**
+ * Destroys earlier values of a live or deleted secret: each named version must still hold a value, and the current
+ * value of a live secret stays (update or delete it first), so every read of the current value keeps working.
+ */
+export function destroySecretVersions(command: DestroySecretVersions, state: SecretState): SecretVersionsDestroyed[] {
+  const { key, scope } = command.data;
+  if (state.status !== 'Live' && state.status !== 'Deleted') throw notFound(key);
+  if (command.data.versions.length === 0) throw invalidVersions('versions must name at least one version');
+  const versions = [...new Set(command.data.versions)].sort((a, b) => a - b);
+  for (const version of versions) {
+    if (!Number.isInteger(version) || version < 1 || version > MAX_SECRET_VERSION) {
+      throw invalidVersions(`versions must be versions from 1 to ${MAX_SECRET_VERSION}`);
+    }
+    const fate = state.values.get(version);
+    if (fate === 'destroyed') throw valueDestroyed(key, version);
+    if (fate === undefined) throw invalidVersions(`secret ${key} has no value at version ${version}`);
+    if (state.status === 'Live' && version === state.version) {
+      throw new SecretsError(
+        SecretsErrorCode.FAILED_PRECONDITION,
+        `version ${version} is the current value of secret ${key}; update or delete the secret first`,
+        { key, version },
+      );
+    }
+  }
+  return [
+    {
+      type: SECRET_VERSIONS_DESTROYED,
+      data: {
+        organizationId: scope.organizationId,
+        customerOrganizationId: scope.customerOrganizationId,
+        key,
+        versions,
+      },
+      metadata: command.metadata,
+    },
+  ];
+}
+
+export function decide(command: SecretCommand, state: SecretState): SecretDecision[] {
   switch (command.type) {
     case 'CreateSecret':
       return createSecret(command, state);
@@ -165,6 +225,8 @@ export function decide(command: SecretCommand, state: SecretState): SecretEvent[
       return rollBackSecret(command, state);
     case 'RestoreSecret':
       return restoreSecret(command, state);
+    case 'DestroySecretVersions':
+      return destroySecretVersions(command, state);
     default: {
       const _exhaustive: never = command;
       return _exhaustive;

@@ -52,6 +52,8 @@ export const VALUE_EVENT_TYPES: readonly SecretEvent['type'][] = [
 ];
 
 export const ORGANIZATION_PURGED = 'OrganizationPurged';
+export const CUSTOMER_PURGED = 'CustomerPurged';
+export const SECRET_VERSIONS_DESTROYED = 'SecretVersionsDestroyed';
 
 /**
  * Appended to `organization:<org>` when the organization is crypto-shredded. Not a secret event, but a fact every
@@ -62,8 +64,27 @@ export type OrganizationPurged = DomainEvent<
   { organizationId: string; dataKeysDeleted: number }
 >;
 
+/**
+ * Appended to `customer:<org>:<customer>` when one customer scope is crypto-shredded (its data keys deleted): folded
+ * into that customer's secrets as OrganizationPurged is into every secret of the organization.
+ */
+export type CustomerPurged = DomainEvent<
+  typeof CUSTOMER_PURGED,
+  { organizationId: string; customerOrganizationId: string; dataKeysDeleted: number }
+>;
+
+/**
+ * Appended to `destroyed:<org>:<customer|_>:<key>` (not the secret's own stream: it is no version of the secret, so
+ * versions, ETags and the read models stay as they were) when earlier versions' values are destroyed; the same
+ * transaction erases those ciphertexts from their events (ARCHITECTURE.md §6).
+ */
+export type SecretVersionsDestroyed = DomainEvent<
+  typeof SECRET_VERSIONS_DESTROYED,
+  { organizationId: string; customerOrganizationId: string | null; key: string; versions: number[] }
+>;
+
 /** What a secret's state is folded from. */
-export type SecretHistoryEvent = SecretEvent | OrganizationPurged;
+export type SecretHistoryEvent = SecretEvent | OrganizationPurged | CustomerPurged | SecretVersionsDestroyed;
 
 export const SECRET_EVENT_TYPES: readonly SecretEvent['type'][] = [
   'SecretCreated',
@@ -73,31 +94,70 @@ export const SECRET_EVENT_TYPES: readonly SecretEvent['type'][] = [
   'SecretRestored',
 ];
 
+/** What became of a version's value: still held, or destroyed for good. */
+export type ValueFate = 'held' | 'destroyed';
+
+/** The secret's stream version and which of its versions carry a value (since the last purge). */
+type Versions = Readonly<{ version: number; values: ReadonlyMap<number, ValueFate> }>;
+
 /**
- * A secret's life: never created, live with a value, deleted, or purged with its organization (deleted and purged
- * secrets can be created again in the same stream).
+ * A secret's life: never created, live with a value, deleted, or purged with its organization or customer (deleted and
+ * purged secrets can be created again in the same stream).
  */
 export type SecretState =
   | Readonly<{ status: 'Absent' }>
-  | Readonly<{ status: 'Live'; key: string; scope: SecretScope }>
-  | Readonly<{ status: 'Deleted'; key: string; scope: SecretScope }>
-  | Readonly<{ status: 'Purged' }>;
+  | (Readonly<{ status: 'Live'; key: string; scope: SecretScope }> & Versions)
+  | (Readonly<{ status: 'Deleted'; key: string; scope: SecretScope }> & Versions)
+  | Readonly<{ status: 'Purged'; version: number }>;
 
 export const initialState = (): SecretState => ({ status: 'Absent' });
+
+const versionOf = (state: SecretState): number => (state.status === 'Absent' ? 0 : state.version);
+const valuesOf = (state: SecretState): ReadonlyMap<number, ValueFate> =>
+  state.status === 'Live' || state.status === 'Deleted' ? state.values : new Map();
 
 export function evolve(state: SecretState, event: SecretHistoryEvent): SecretState {
   switch (event.type) {
     case ORGANIZATION_PURGED:
-      return state.status === 'Absent' ? state : { status: 'Purged' };
-    case 'SecretCreated':
-      return { status: 'Live', key: event.data.key, scope: event.data.scope };
+    case CUSTOMER_PURGED:
+      return state.status === 'Absent' ? state : { status: 'Purged', version: versionOf(state) };
+    case 'SecretCreated': {
+      const version = versionOf(state) + 1;
+      const values = new Map(valuesOf(state)).set(version, 'held');
+      return { status: 'Live', key: event.data.key, scope: event.data.scope, version, values };
+    }
     case 'SecretValueUpdated':
-    case 'SecretRolledBack':
-      return state;
-    case 'SecretRestored':
-      return state.status === 'Deleted' ? { status: 'Live', key: state.key, scope: state.scope } : state;
-    case 'SecretDeleted':
-      return state.status === 'Live' ? { status: 'Deleted', key: state.key, scope: state.scope } : state;
+    case 'SecretRolledBack': {
+      const version = versionOf(state) + 1;
+      if (state.status !== 'Live') return state.status === 'Absent' ? state : { ...state, version };
+      return { ...state, version, values: new Map(state.values).set(version, 'held') };
+    }
+    case 'SecretRestored': {
+      if (state.status === 'Absent') return state;
+      const version = state.version + 1;
+      return state.status === 'Deleted'
+        ? {
+            status: 'Live',
+            key: state.key,
+            scope: state.scope,
+            version,
+            values: new Map(state.values).set(version, 'held'),
+          }
+        : { ...state, version };
+    }
+    case 'SecretDeleted': {
+      if (state.status === 'Absent') return state;
+      const version = state.version + 1;
+      return state.status === 'Live'
+        ? { status: 'Deleted', key: state.key, scope: state.scope, version, values: state.values }
+        : { ...state, version };
+    }
+    case SECRET_VERSIONS_DESTROYED: {
+      if (state.status !== 'Live' && state.status !== 'Deleted') return state;
+      const values = new Map(state.values);
+      for (const version of event.data.versions) if (values.has(version)) values.set(version, 'destroyed');
+      return { ...state, values };
+    }
     default: {
       const _exhaustive: never = event;
       return _exhaustive;

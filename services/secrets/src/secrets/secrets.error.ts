@@ -18,6 +18,8 @@ export enum SecretsErrorCode {
   UNAVAILABLE = 'UNAVAILABLE',
   /** A stored ciphertext is not the one its event recorded, or is bound to another place: withheld, logged, counted. */
   INTEGRITY_VIOLATION = 'INTEGRITY_VIOLATION',
+  /** A version whose value was destroyed (secrets.v1.destroy) was asked for: pinned, rolled back to, destroyed again. */
+  VALUE_DESTROYED = 'VALUE_DESTROYED',
 }
 
 /** Every refusal of the secrets module. Messages name keys and scopes, never a value. */
@@ -39,6 +41,7 @@ function wireCodeOf(code: SecretsErrorCode): WireError['code'] {
     case SecretsErrorCode.VERSION_CONFLICT:
       return 'VERSION_CONFLICT';
     case SecretsErrorCode.FAILED_PRECONDITION:
+    case SecretsErrorCode.VALUE_DESTROYED:
       return 'FAILED_PRECONDITION';
     case SecretsErrorCode.PERMISSION_DENIED:
       return 'PERMISSION_DENIED';

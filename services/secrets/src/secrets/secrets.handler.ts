@@ -6,6 +6,8 @@ import {
   type CreateSecretRequest,
   DeleteSecretRequestSchema,
   type DeleteSecretRequest,
+  DestroySecretVersionsRequestSchema,
+  type DestroySecretVersionsRequest,
   ForgetDeploymentRequestSchema,
   type ForgetDeploymentRequest,
   ListDeploymentsRequestSchema,
@@ -43,6 +45,7 @@ import { DeploymentIndex } from './deployment-index';
 import {
   deletionReply,
   deploymentsReply,
+  destructionReply,
   forgetDeploymentReply,
   historyReply,
   listReply,
@@ -114,6 +117,14 @@ export class SecretsHandler {
     @RequestContext() context: NatsContext,
   ): Promise<JsonObject> {
     return updateReply(await this.secrets.restore(principal, request, idempotencyKeyOf(context)));
+  }
+
+  @MessagePattern('secrets.v1.destroy')
+  async destroy(
+    @CurrentPrincipal() principal: Principal,
+    @RequestBody(DestroySecretVersionsRequestSchema) request: DestroySecretVersionsRequest,
+  ): Promise<JsonObject> {
+    return destructionReply(await this.secrets.destroy(principal, request));
   }
 
   @MessagePattern('secrets.v1.get')

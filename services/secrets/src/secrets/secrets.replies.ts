@@ -3,6 +3,7 @@ import {
   DeleteSecretResponseSchema,
   ForgetDeploymentResponseSchema,
   ListDeploymentsResponseSchema,
+  DestroySecretVersionsResponseSchema,
   GetSecretHistoryResponseSchema,
   ListSecretsResponseSchema,
   ReportExposureResponseSchema,
@@ -15,7 +16,7 @@ import { wireActor } from '../outbox/secret-event-publisher';
 import { type SecretHistoryEntry, type SecretSnapshot } from './secret-snapshot';
 import { secretId } from './secret-stream';
 import { type ResolveResult } from '../resolve/secret-resolver';
-import { type SecretDeletion, type SecretPage, type SecretUpdate } from './secrets.service';
+import { type SecretDeletion, type SecretDestruction, type SecretPage, type SecretUpdate } from './secrets.service';
 import { type AffectedDeployments } from './deployment-index.affected';
 import { type DeploymentForgetting, type DeploymentPage } from './deployment-index';
 
@@ -93,7 +94,19 @@ export function historyReply(versions: readonly SecretHistoryEntry[]): JsonObjec
       actor: wireActor(entry.actor),
       fromVersion: entry.fromVersion,
       expiresAt: entry.expiresAt === undefined ? undefined : timestamp(entry.expiresAt),
+      destroyed: entry.destroyed,
+      destroyedVersions: [...entry.destroyedVersions],
     })),
+  });
+}
+
+/** `DestroySecretVersionsResponse`. */
+export function destructionReply(destruction: SecretDestruction): JsonObject {
+  return toWireJson(DestroySecretVersionsResponseSchema, {
+    key: destruction.key,
+    customerOrganizationId: destruction.customerOrganizationId ?? undefined,
+    versions: [...destruction.versions],
+    destroyedAt: timestamp(destruction.destroyedAt),
   });
 }
 

@@ -5,6 +5,7 @@ import {
   type CreateSecretRequest,
   DeleteSecretRequestSchema,
   type DeleteSecretRequest,
+  type DestroySecretVersionsRequest,
   type GetSecretHistoryRequest,
   type GetSecretRequest,
   type ListSecretsRequest,
@@ -20,9 +21,10 @@ import { ConcurrencyError, type PostgresEventStore, type RecordedEvent } from '@
 import { type Principal, type Scope, actorOf, assertCanWrite, userScope } from '@platform/messaging';
 import { isPurgedDataKeyError } from '../keys/data-key-guard';
 import {
+  CUSTOMER_PURGED,
   type EventMetadata,
   ORGANIZATION_PURGED,
-  type SecretEvent,
+  SECRET_VERSIONS_DESTROYED,
   type SecretHistoryEvent,
   type SecretState,
   evolve,
@@ -37,7 +39,15 @@ import {
   historyOf,
   snapshotOf,
 } from './secret-snapshot';
-import { organizationOfStream, organizationStreamId, secretStreamId } from './secret-stream';
+import {
+  customerStreamId,
+  destroyedStreamId,
+  organizationOfStream,
+  organizationStreamId,
+  parseSecretStreamId,
+  secretStreamId,
+} from './secret-stream';
+import { eraseDestroyedValues } from './destroyed-values.repository';
 import { type SecretPublication } from '../outbox/secret-publication';
 import { type IdempotencyStore } from './idempotency';
 import { SecretsError, SecretsErrorCode } from './secrets.error';
@@ -67,6 +77,14 @@ export interface SecretDeletion {
   readonly affectedDeployments: AffectedDeployments;
 }
 
+/** Which earlier values of a secret `secrets.v1.destroy` made unrecoverable. */
+export interface SecretDestruction {
+  readonly key: string;
+  readonly customerOrganizationId: string | null;
+  readonly versions: readonly number[];
+  readonly destroyedAt: string;
+}
+
 /** An update's secret, and the deployments that run an older value of it until they are redeployed. */
 export type SecretUpdate = SecretSnapshot & { readonly affectedDeployments: AffectedDeployments };
 
@@ -75,8 +93,10 @@ interface SecretStreamRead {
   readonly events: StoredEvent[];
   /** What the stream's events and the purge, in position order, fold into. */
   readonly state: SecretState;
-  /** The events after the purge (every event when there was none): the secret's visible history. */
+  /** The events after the purge (every event when there was none), destructions included: the visible history. */
   readonly sincePurge: StoredEvent[];
+  /** The version of the secret's `destroyed:` stream (0 when none of its values was destroyed). */
+  readonly destroyedVersion: number;
 }
 
 export interface SecretPage {
@@ -205,7 +225,7 @@ export class SecretsService {
     assertValidValue(request.value);
     const streamId = secretStreamId(scope, request.key);
     const events = await this.withLiveDataKey(scope, async () => {
-      const sealer = await this.keyRing.sealerFor(scope.organizationId);
+      const sealer = await this.keyRing.sealerFor(scope.organizationId, scope.customerOrganizationId);
       return this.write(principal, streamId, request.key, undefined, options, {
         subject: 'secrets.v1.create',
         mostLikelyNew: true,
@@ -226,7 +246,7 @@ export class SecretsService {
     assertValidValue(request.value);
     const streamId = secretStreamId(scope, request.key);
     const events = await this.withLiveDataKey(scope, async () => {
-      const sealer = await this.keyRing.sealerFor(scope.organizationId);
+      const sealer = await this.keyRing.sealerFor(scope.organizationId, scope.customerOrganizationId);
       return this.write(principal, streamId, request.key, request.expectedVersion, options, {
         subject: 'secrets.v1.update',
         canonical: () => canonicalRequest(UpdateSecretRequestSchema, request),
@@ -375,6 +395,50 @@ export class SecretsService {
     };
   }
 
+  /**
+   * Admins only: destroys earlier values of a key (ARCHITECTURE.md §6). The decider checks the versions against the
+   * stream; the `SecretVersionsDestroyed` and the erasure of those ciphertexts from their events commit together.
+   */
+  async destroy(principal: Principal, request: DestroySecretVersionsRequest): Promise<SecretDestruction> {
+    const scope = userScope(principal, request.customerOrganizationId);
+    if (principal.orgType === 'service' || principal.role !== 'admin') {
+      throw new SecretsError(SecretsErrorCode.PERMISSION_DENIED, 'destroying secret versions needs the admin role');
+    }
+    assertValidKey(request.key);
+    const streamId = secretStreamId(scope, request.key);
+    const metadata: EventMetadata = { actor: actorOf(principal), occurredAt: this.clock().toISOString() };
+    for (let attempt = 1; ; attempt++) {
+      const read = await this.readSecret(streamId);
+      const decided = decide(
+        { type: 'DestroySecretVersions', data: { key: request.key, scope, versions: request.versions }, metadata },
+        read.state,
+      );
+      const versions = decided.flatMap((event) =>
+        event.type === SECRET_VERSIONS_DESTROYED ? event.data.versions : [],
+      );
+      let appended: RecordedEvent[];
+      try {
+        appended = await this.store.withTransaction(async (tx) => {
+          const { events } = await tx.appendToStream(destroyedStreamId(scope, request.key), decided, {
+            expectedVersion: read.destroyedVersion,
+          });
+          await eraseDestroyedValues(tx, streamId, versions);
+          return events;
+        });
+      } catch (error) {
+        if (!(error instanceof ConcurrencyError) || attempt >= WRITE_ATTEMPTS) throw error;
+        continue;
+      }
+      await this.publication?.afterWrite(appended[appended.length - 1]);
+      return {
+        key: request.key,
+        customerOrganizationId: scope.customerOrganizationId,
+        versions,
+        destroyedAt: metadata.occurredAt,
+      };
+    }
+  }
+
   async get(principal: Principal, request: GetSecretRequest): Promise<SecretSnapshot> {
     const scope = userScope(principal, request.customerOrganizationId);
     assertValidKey(request.key);
@@ -495,6 +559,7 @@ export class SecretsService {
     // Chosen before the append, since the value's ciphertext is bound to it.
     const eventId = idempotentEventId ?? randomUUID();
     const organizationId = organizationOfStream(streamId) ?? '';
+    const customerOrganizationId = parseSecretStreamId(streamId)?.scope.customerOrganizationId ?? null;
     const metadata: EventMetadata = { actor: actorOf(principal), occurredAt: this.clock().toISOString() };
     for (let attempt = 1; ; attempt++) {
       // Most creates are of new keys: decide on the empty stream first and let the append's version check say
@@ -512,8 +577,8 @@ export class SecretsService {
       let appended: RecordedEvent[];
       try {
         // Every secret command decides at most one event, which lands at the next version.
-        const place = { organizationId, streamId, version: currentStreamVersion + 1, eventId };
-        const decided = decide(request.command(metadata, place), state).map((event: SecretEvent) => ({
+        const place = { organizationId, customerOrganizationId, streamId, version: currentStreamVersion + 1, eventId };
+        const decided = decide(request.command(metadata, place), state).map((event) => ({
           ...event,
           eventId,
         }));
@@ -551,36 +616,71 @@ export class SecretsService {
   }
 
   /**
-   * A secret stream's events and its organization's last purge, in position order, in one round trip; the purge
-   * makes every earlier event of the stream history that no command or read sees (crypto-shredded).
+   * A secret stream's events with its organization's last purge, its customer's last purge and the destructions of its
+   * values, in position order, in one round trip; a purge makes every earlier event of the stream history that no
+   * command or read sees (crypto-shredded).
    */
   private async readSecret(streamId: string): Promise<SecretStreamRead> {
     const organizationId = organizationOfStream(streamId) ?? '';
-    const rows = await this.store.query<{ stream_version: number; type: string; data: unknown; metadata: unknown }>(
-      `select stream_version, type, data, metadata from (
-         (select position, stream_version, type, data, metadata from events where stream_id = $1)
+    const address = parseSecretStreamId(streamId);
+    const customerId = address?.scope.customerOrganizationId ?? null;
+    const rows = await this.store.query<{
+      stream_id: string;
+      stream_version: number;
+      type: string;
+      data: unknown;
+      metadata: unknown;
+    }>(
+      `select stream_id, stream_version, type, data, metadata from (
+         (select position, stream_id, stream_version, type, data, metadata from events where stream_id = $1)
          union all
-         (select position, stream_version, type, data, metadata from events where stream_id = $2 and type = $3
+         (select position, stream_id, stream_version, type, data, metadata from events where stream_id = $2 and type = $3
           order by stream_version desc limit 1)
+         union all
+         (select position, stream_id, stream_version, type, data, metadata from events where stream_id = $4 and type = $5
+          order by stream_version desc limit 1)
+         union all
+         (select position, stream_id, stream_version, type, data, metadata from events where stream_id = $6)
        ) e order by position`,
-      [streamId, organizationStreamId(organizationId), ORGANIZATION_PURGED],
+      [
+        streamId,
+        organizationStreamId(organizationId),
+        ORGANIZATION_PURGED,
+        // A vendor-level secret has no customer purge: no stream has this id.
+        customerId === null ? '' : customerStreamId(organizationId, customerId),
+        CUSTOMER_PURGED,
+        address ? destroyedStreamId(address.scope, address.key) : '',
+      ],
       { prepared: true },
     );
     const events: StoredEvent[] = [];
     let sincePurge: StoredEvent[] = [];
     let state = initialState();
-    for (const { stream_version: streamVersion, type, data, metadata } of rows) {
-      if (type === ORGANIZATION_PURGED) {
+    let destroyedVersion = 0;
+    for (const { stream_id: rowStream, stream_version: streamVersion, type, data, metadata } of rows) {
+      if (type === ORGANIZATION_PURGED || type === CUSTOMER_PURGED) {
         state = evolve(state, { type, data, metadata } as SecretHistoryEvent);
         sincePurge = [];
         continue;
       }
-      const event: StoredEvent = { streamId, streamVersion, type, data, metadata: metadata as StoredEvent['metadata'] };
+      const event: StoredEvent = {
+        streamId: rowStream,
+        streamVersion,
+        type,
+        data,
+        metadata: metadata as StoredEvent['metadata'],
+      };
+      if (type === SECRET_VERSIONS_DESTROYED) {
+        state = evolve(state, event as unknown as SecretHistoryEvent);
+        destroyedVersion = streamVersion;
+        sincePurge.push(event);
+        continue;
+      }
       if (isSecretEvent(event)) state = evolve(state, event);
       events.push(event);
       sincePurge.push(event);
     }
-    return { events, state, sincePurge };
+    return { events, state, sincePurge, destroyedVersion };
   }
 
   /**

@@ -38,7 +38,13 @@ describe('openStoredValue', () => {
       value: '',
       digest: null,
     });
-    expect(place).toEqual({ organizationId: 'acme', streamId: 'secret:acme:_:K', version: 3, eventId: EVENT });
+    expect(place).toEqual({
+      organizationId: 'acme',
+      customerOrganizationId: null,
+      streamId: 'secret:acme:_:K',
+      version: 3,
+      eventId: EVENT,
+    });
   });
 
   it('decrypts a value read from the place it was sealed for', async () => {

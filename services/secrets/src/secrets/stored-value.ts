@@ -39,6 +39,7 @@ export function placeOf(stored: StoredValue): ValuePlace {
   const scope = { organizationId: stored.organizationId, customerOrganizationId: stored.customerId || null };
   return {
     organizationId: stored.organizationId,
+    customerOrganizationId: scope.customerOrganizationId,
     streamId: secretStreamId(scope, stored.key),
     version: stored.version,
     eventId: stored.eventId,

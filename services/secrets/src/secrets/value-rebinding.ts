@@ -1,13 +1,13 @@
 import { CryptoError, CryptoErrorCode, type DataKeyRing, type ValueSealer } from '@platform/crypto';
 import { type PostgresEventStore } from '@platform/event-store';
 import { holdLiveDataKey } from '../keys/data-key-guard';
-import { organizationOfStream } from './secret-stream';
+import { organizationOfStream, parseSecretStreamId } from './secret-stream';
 
 /** Value events re-sealed per transaction. */
 const REBIND_BATCH = 200;
 
 export interface RebindReport {
-  /** Values re-sealed bound to their event, with a digest added. */
+  /** Values re-sealed bound to their event (with a digest added) under their scope's data key. */
   readonly rebound: number;
   /** Values left as they were because their organization was purged (their data key is gone). */
   readonly unrecoverable: number;
@@ -21,14 +21,21 @@ interface UnboundRow {
   readonly value: string;
 }
 
-const UNBOUND = `type in ('SecretCreated', 'SecretValueUpdated') and not (data ? 'digest')`;
+/**
+ * Values to re-seal: unbound ones (no digest), and customers' values sealed under a vendor-level key before customers
+ * had keys of their own (a customer could not be shredded alone while they stay there).
+ */
+const TO_RESEAL = `type in ('SecretCreated', 'SecretValueUpdated') and data ? 'value' and (
+  not (data ? 'digest') or (split_part(stream_id, ':', 3) <> '_' and exists (
+    select 1 from data_key d where d.id = (data->>'dataKeyId')::uuid and d.customer_id = '')))`;
 
 /**
- * Migrates values written before ciphertexts were bound (ARCHITECTURE.md §6): each value event without a digest is
- * decrypted at its own place (stream and data key organization checked), sealed again under the organization's active
- * data key bound to its version and event id, and its event data (value, dataKeyId, digest) and projection row are
- * updated in place, in one transaction per batch. Events are otherwise immutable; this is the one rewrite, and it
- * changes no plaintext. Safe beside running services and to run twice (a value with a digest is never touched).
+ * Migrates values written before ciphertexts were bound, and customers' values written before customers had data keys
+ * of their own (ARCHITECTURE.md §6): each such value event is decrypted at its own place (stream and data key
+ * organization checked), sealed again under its scope's active data key bound to its version and event id, and its event data (value, dataKeyId, digest) and projection row are
+ * updated in place, in one transaction per batch. Events are otherwise immutable (but for destroy's erasure of a
+ * value); this rewrite changes no plaintext. Safe beside running services and to run twice (a value bound and under
+ * its scope's own key is never touched).
  */
 export async function rebindUnboundValues(
   store: PostgresEventStore,
@@ -36,7 +43,7 @@ export async function rebindUnboundValues(
   onProgress?: (done: number, total: number) => void,
 ): Promise<RebindReport> {
   const [{ count: total }] = await store.query<{ count: number }>(
-    `select count(*)::int as count from events where ${UNBOUND}`,
+    `select count(*)::int as count from events where ${TO_RESEAL}`,
   );
   onProgress?.(0, total);
   let rebound = 0;
@@ -45,7 +52,7 @@ export async function rebindUnboundValues(
   for (;;) {
     const rows = await store.query<UnboundRow>(
       `select position::text, stream_id, stream_version, event_id, data->>'value' as value from events
-       where ${UNBOUND} and position > $1 order by position limit $2`,
+       where ${TO_RESEAL} and position > $1 order by position limit $2`,
       [after, REBIND_BATCH],
     );
     if (rows.length === 0) return { rebound, unrecoverable };
@@ -54,7 +61,14 @@ export async function rebindUnboundValues(
     const resealed: { row: UnboundRow; organizationId: string; sealed: ReturnType<ValueSealer['seal']> }[] = [];
     for (const row of rows) {
       const organizationId = organizationOfStream(row.stream_id) ?? '';
-      const place = { organizationId, streamId: row.stream_id, version: row.stream_version, eventId: row.event_id };
+      const customerOrganizationId = parseSecretStreamId(row.stream_id)?.scope.customerOrganizationId ?? null;
+      const place = {
+        organizationId,
+        customerOrganizationId,
+        streamId: row.stream_id,
+        version: row.stream_version,
+        eventId: row.event_id,
+      };
       let plaintext: string;
       try {
         plaintext = await keyRing.decryptValue(row.value, place, { acceptUnbound: true });
@@ -65,8 +79,9 @@ export async function rebindUnboundValues(
         }
         throw error;
       }
-      const sealer = sealers.get(organizationId) ?? (await keyRing.sealerFor(organizationId));
-      sealers.set(organizationId, sealer);
+      const scope = `${organizationId}/${customerOrganizationId ?? ''}`;
+      const sealer = sealers.get(scope) ?? (await keyRing.sealerFor(organizationId, customerOrganizationId));
+      sealers.set(scope, sealer);
       resealed.push({ row, organizationId, sealed: sealer.seal(place, plaintext) });
     }
     rebound += await store.withTransaction(async (tx) => {
@@ -78,7 +93,7 @@ export async function rebindUnboundValues(
         }
         const updated = await tx.execute(
           `update events set data = data || jsonb_build_object('value', $2::text, 'dataKeyId', $3::text, 'digest', $4::text)
-           where position = $1 and data->>'value' = $5 and not (data ? 'digest') returning 1`,
+           where position = $1 and data->>'value' = $5 returning 1`,
           [row.position, sealed.jwe, sealed.dataKeyId, sealed.digest, row.value],
         );
         if (updated.length === 0) continue;

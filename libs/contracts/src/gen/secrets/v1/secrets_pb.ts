@@ -13,7 +13,7 @@ import type { JsonObject, Message } from "@bufbuild/protobuf";
  * Describes the file secrets/v1/secrets.proto.
  */
 export const file_secrets_v1_secrets: GenFile = /*@__PURE__*/
-  fileDesc("ChhzZWNyZXRzL3YxL3NlY3JldHMucHJvdG8SCnNlY3JldHMudjEinQMKBlNlY3JldBIKCgJpZBgBIAEoCRILCgNrZXkYAiABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAMgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgEIAEoCUIEiLUYAUgAiAEBEg8KB3ZlcnNpb24YBSABKA0SLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp1cGRhdGVkX2J5GAkgASgJEi4KCmV4cGlyZXNfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKB2V4cG9zZWQYCyABKAhIAYgBARIsCghleHBvc3VyZRgMIAEoCzIaLnNlY3JldHMudjEuU2VjcmV0RXhwb3N1cmVCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEIKCghfZXhwb3NlZCKaAQoOU2VjcmV0RXhwb3N1cmUSDwoHdmVyc2lvbhgBIAEoDRIxCg1maXJzdF9zZWVuX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3NlZW5fYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmxpbmVfY291bnQYBCABKA0iLwoFQWN0b3ISCwoDc3ViGAEgASgJEgsKA29yZxgCIAEoCRIMCgRyb2xlGAMgASgJIj4KD1NlY3JldFJlZmVyZW5jZRILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDRINCgVzY29wZRgDIAEoCSKdAQoTQ3JlYXRlU2VjcmV0UmVxdWVzdBILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAMgASgJSACIAQESFwoKZXhwaXJlc19hdBgEIAEoCUgBiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCDQoLX2V4cGlyZXNfYXQi0QEKE1VwZGF0ZVNlY3JldFJlcXVlc3QSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgDIAEoCUgAiAEBEh0KEGV4cGVjdGVkX3ZlcnNpb24YBCABKA1IAYgBARIXCgpleHBpcmVzX2F0GAUgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbkINCgtfZXhwaXJlc19hdCLYAQoVUm9sbGJhY2tTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRISCgp0b192ZXJzaW9uGAIgASgNEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgDIAEoCUgAiAEBEh0KEGV4cGVjdGVkX3ZlcnNpb24YBCABKA1IAYgBARIXCgpleHBpcmVzX2F0GAUgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbkINCgtfZXhwaXJlc19hdCLDAQoUUmVzdG9yZVNlY3JldFJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBEh0KEGV4cGVjdGVkX3ZlcnNpb24YAyABKA1IAYgBARIXCgpleHBpcmVzX2F0GAQgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbkINCgtfZXhwaXJlc19hdCKaAwoUVXBkYXRlU2VjcmV0UmVzcG9uc2USCgoCaWQYASABKAkSCwoDa2V5GAIgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgDIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYBCABKAlCBIi1GAFIAIgBARIPCgd2ZXJzaW9uGAUgASgNEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWF0ZWRfYnkYByABKAkSLgoKdXBkYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKdXBkYXRlZF9ieRgJIAEoCRI9ChRhZmZlY3RlZF9kZXBsb3ltZW50cxgKIAEoCzIfLnNlY3JldHMudjEuQWZmZWN0ZWREZXBsb3ltZW50cxIuCgpleHBpcmVzX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIrgBChNEZWxldGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAIgBARIdChBleHBlY3RlZF92ZXJzaW9uGAMgASgNSAGIAQESEgoFZm9yY2UYBCABKAhIAogBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQhMKEV9leHBlY3RlZF92ZXJzaW9uQggKBl9mb3JjZSKjAQoURGVsZXRlU2VjcmV0UmVzcG9uc2USCwoDa2V5GAEgASgJEg8KB3ZlcnNpb24YAiABKA0SLgoKZGVsZXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPQoUYWZmZWN0ZWRfZGVwbG95bWVudHMYBCABKAsyHy5zZWNyZXRzLnYxLkFmZmVjdGVkRGVwbG95bWVudHMiWQoTQWZmZWN0ZWREZXBsb3ltZW50cxINCgVjb3VudBgBIAEoDRIzCgtkZXBsb3ltZW50cxgCIAMoCzIeLnNlY3JldHMudjEuQWZmZWN0ZWREZXBsb3ltZW50IqsBChJBZmZlY3RlZERlcGxveW1lbnQSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlCBIi1GAFIAIgBARI0ChBsYXN0X3JlbmRlcmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkImMKEEdldFNlY3JldFJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQipgEKEkxpc3RTZWNyZXRzUmVxdWVzdBIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYASABKAlIAIgBARIWCglwYWdlX3NpemUYAiABKA1IAYgBARIXCgpwYWdlX3Rva2VuGAMgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEIMCgpfcGFnZV9zaXplQg0KC19wYWdlX3Rva2VuImwKE0xpc3RTZWNyZXRzUmVzcG9uc2USIwoHc2VjcmV0cxgBIAMoCzISLnNlY3JldHMudjEuU2VjcmV0EhwKD25leHRfcGFnZV90b2tlbhgCIAEoCUgAiAEBQhIKEF9uZXh0X3BhZ2VfdG9rZW4iagoXR2V0U2VjcmV0SGlzdG9yeVJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiTAoYR2V0U2VjcmV0SGlzdG9yeVJlc3BvbnNlEjAKCHZlcnNpb25zGAEgAygLMh4uc2VjcmV0cy52MS5TZWNyZXRIaXN0b3J5RW50cnki4gEKElNlY3JldEhpc3RvcnlFbnRyeRIPCgd2ZXJzaW9uGAEgASgNEgwKBHR5cGUYAiABKAkSLwoLb2NjdXJyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiAKBWFjdG9yGAQgASgLMhEuc2VjcmV0cy52MS5BY3RvchIZCgxmcm9tX3ZlcnNpb24YBSABKA1IAIgBARIuCgpleHBpcmVzX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIPCg1fZnJvbV92ZXJzaW9uIo8EChVSZXNvbHZlU2VjcmV0c1JlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBEgwKBGtleXMYAyADKAkSHAoPaW5jbHVkZV9oaXN0b3J5GAQgASgISAGIAQESOQoEcGlucxgFIAMoCzIrLnNlY3JldHMudjEuUmVzb2x2ZVNlY3JldHNSZXF1ZXN0LlBpbnNFbnRyeRIqCglyZXBseV9rZXkYBiABKAsyFy5nb29nbGUucHJvdG9idWYuU3RydWN0EhoKDW1ldGFkYXRhX29ubHkYByABKAhIAogBARIaCg1jdXN0b21lcl9vbmx5GAggASgISAOIAQESDQoFbm9uY2UYCSABKAkSGgoNZGVwbG95bWVudF9pZBgKIAEoCUgEiAEBEhoKDWFsbG93X2V4cGlyZWQYCyABKAhIBYgBARorCglQaW5zRW50cnkSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgNOgI4AUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQhIKEF9pbmNsdWRlX2hpc3RvcnlCEAoOX21ldGFkYXRhX29ubHlCEAoOX2N1c3RvbWVyX29ubHlCEAoOX2RlcGxveW1lbnRfaWRCEAoOX2FsbG93X2V4cGlyZWQiUAoWUmVzb2x2ZVNlY3JldHNSZXNwb25zZRISCgpjaXBoZXJ0ZXh0GAEgASgJEg8KB21pc3NpbmcYAiADKAkSEQoJc2lnbmF0dXJlGAMgASgJIskCCg9SZXNvbHZlZFNlY3JldHMSNwoGdmFsdWVzGAEgAygLMicuc2VjcmV0cy52MS5SZXNvbHZlZFNlY3JldHMuVmFsdWVzRW50cnkSLAoHaGlzdG9yeRgCIAMoCzIbLnNlY3JldHMudjEuSGlzdG9yaWNhbFZhbHVlEjkKB2V4cGlyZWQYAyADKAsyKC5zZWNyZXRzLnYxLlJlc29sdmVkU2VjcmV0cy5FeHBpcmVkRW50cnkaSAoLVmFsdWVzRW50cnkSCwoDa2V5GAEgASgJEigKBXZhbHVlGAIgASgLMhkuc2VjcmV0cy52MS5SZXNvbHZlZFZhbHVlOgI4ARpKCgxFeHBpcmVkRW50cnkSCwoDa2V5GAEgASgJEikKBXZhbHVlGAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcDoCOAEiPgoNUmVzb2x2ZWRWYWx1ZRINCgV2YWx1ZRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEg0KBXNjb3BlGAMgASgJIk0KD0hpc3RvcmljYWxWYWx1ZRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAkSDwoHdmVyc2lvbhgDIAEoDRINCgVzY29wZRgEIAEoCSKaAgoWTGlzdERlcGxveW1lbnRzUmVxdWVzdBIQCgNrZXkYASABKAlIAIgBARIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAYgBARIaCg1kZXBsb3ltZW50X2lkGAMgASgJSAKIAQESFwoKc3RhbGVfb25seRgEIAEoCEgDiAEBEhYKCXBhZ2Vfc2l6ZRgFIAEoDUgEiAEBEhcKCnBhZ2VfdG9rZW4YBiABKAlIBYgBAUIGCgRfa2V5QhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCEAoOX2RlcGxveW1lbnRfaWRCDQoLX3N0YWxlX29ubHlCDAoKX3BhZ2Vfc2l6ZUINCgtfcGFnZV90b2tlbiJ4ChdMaXN0RGVwbG95bWVudHNSZXNwb25zZRIrCgtkZXBsb3ltZW50cxgBIAMoCzIWLnNlY3JldHMudjEuRGVwbG95bWVudBIcCg9uZXh0X3BhZ2VfdG9rZW4YAiABKAlIAIgBAUISChBfbmV4dF9wYWdlX3Rva2VuIpACCgpEZXBsb3ltZW50EhUKDWRlcGxveW1lbnRfaWQYASABKAkSKwoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJQgSItRgBSACIAQESNAoQbGFzdF9yZW5kZXJlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASJwoMcmVxdWVzdGVkX2J5GAQgASgLMhEuc2VjcmV0cy52MS5BY3RvchIzCgpyZWZlcmVuY2VzGAUgAygLMh8uc2VjcmV0cy52MS5EZXBsb3ltZW50UmVmZXJlbmNlEg0KBXN0YWxlGAYgASgIQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiawoTRGVwbG95bWVudFJlZmVyZW5jZRILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDRINCgVzY29wZRgDIAEoCRIWCg5sYXRlc3RfdmVyc2lvbhgEIAEoDRIPCgdkZWxldGVkGAUgASgIInQKF0ZvcmdldERlcGxveW1lbnRSZXF1ZXN0EhUKDWRlcGxveW1lbnRfaWQYASABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJSACIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCKtAQoYRm9yZ2V0RGVwbG95bWVudFJlc3BvbnNlEhUKDWRlcGxveW1lbnRfaWQYASABKAkSKwoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJQgSItRgBSACIAQESMAoMZm9yZ290dGVuX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIrECChVSZXBvcnRFeHBvc3VyZVJlcXVlc3QSFwoPb3JnYW5pemF0aW9uX2lkGAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBEhUKDWRlcGxveW1lbnRfaWQYAyABKAkSCwoDa2V5GAQgASgJEg0KBXNjb3BlGAUgASgJEg8KB3ZlcnNpb24YBiABKA0SEgoKbGluZV9jb3VudBgHIAEoDRIxCg1maXJzdF9zZWVuX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3NlZW5fYXQYCSABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiKgoWUmVwb3J0RXhwb3N1cmVSZXNwb25zZRIQCghldmVudF9pZBgBIAEoCSLFAgoQRGVwbG95bWVudHNTdGFsZRIQCghldmVudF9pZBgBIAEoCRIXCg9vcmdhbml6YXRpb25faWQYAiABKAkSKwoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAMgASgJQgSItRgBSACIAQESCwoDa2V5GAQgASgJEg0KBXNjb3BlGAUgASgJEg8KB3ZlcnNpb24YBiABKA0SDwoHZGVsZXRlZBgHIAEoCBIvCgtvY2N1cnJlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASMAoLZGVwbG95bWVudHMYCSADKAsyGy5zZWNyZXRzLnYxLlN0YWxlRGVwbG95bWVudBIMCgRwYXJ0GAogASgNEg0KBXBhcnRzGAsgASgNQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQieAoPU3RhbGVEZXBsb3ltZW50EhUKDWRlcGxveW1lbnRfaWQYASABKAkSGAoQcmVjZWl2ZWRfdmVyc2lvbhgCIAEoDRI0ChBsYXN0X3JlbmRlcmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcCKQBQoLU2VjcmV0RXZlbnQSEAoIZXZlbnRfaWQYASABKAkSDAoEdHlwZRgCIAEoCRIXCg9vcmdhbml6YXRpb25faWQYAyABKAkSKwoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAQgASgJQgSItRgBSACIAQESFgoDa2V5GAUgASgJQgSItRgBSAGIAQESDwoHdmVyc2lvbhgGIAEoDRIgCgVhY3RvchgHIAEoCzIRLnNlY3JldHMudjEuQWN0b3ISLwoLb2NjdXJyZWRfYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHBvc2l0aW9uGAkgASgBEi0KCHJlc29sdmVkGAogAygLMhsuc2VjcmV0cy52MS5TZWNyZXRSZWZlcmVuY2USGQoMdmFsdWVfZGlnZXN0GAsgASgJSAKIAQESJwoMcmVxdWVzdGVkX2J5GAwgASgLMhEuc2VjcmV0cy52MS5BY3RvchIaCg1kZXBsb3ltZW50X2lkGA0gASgJSAOIAQESLgoKZXhwaXJlc19hdBgOIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASGgoNdmFsdWVfdmVyc2lvbhgPIAEoDUgEiAEBEhkKDGZyb21fdmVyc2lvbhgQIAEoDUgFiAEBEiwKCGV4cG9zdXJlGBEgASgLMhouc2VjcmV0cy52MS5TZWNyZXRFeHBvc3VyZUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQgYKBF9rZXlCDwoNX3ZhbHVlX2RpZ2VzdEIQCg5fZGVwbG95bWVudF9pZEIQCg5fdmFsdWVfdmVyc2lvbkIPCg1fZnJvbV92ZXJzaW9uMsMHCg5TZWNyZXRzU2VydmljZRI9CgZDcmVhdGUSHy5zZWNyZXRzLnYxLkNyZWF0ZVNlY3JldFJlcXVlc3QaEi5zZWNyZXRzLnYxLlNlY3JldBJLCgZVcGRhdGUSHy5zZWNyZXRzLnYxLlVwZGF0ZVNlY3JldFJlcXVlc3QaIC5zZWNyZXRzLnYxLlVwZGF0ZVNlY3JldFJlc3BvbnNlEksKBkRlbGV0ZRIfLnNlY3JldHMudjEuRGVsZXRlU2VjcmV0UmVxdWVzdBogLnNlY3JldHMudjEuRGVsZXRlU2VjcmV0UmVzcG9uc2USNwoDR2V0Ehwuc2VjcmV0cy52MS5HZXRTZWNyZXRSZXF1ZXN0GhIuc2VjcmV0cy52MS5TZWNyZXQSRwoETGlzdBIeLnNlY3JldHMudjEuTGlzdFNlY3JldHNSZXF1ZXN0Gh8uc2VjcmV0cy52MS5MaXN0U2VjcmV0c1Jlc3BvbnNlElQKB0hpc3RvcnkSIy5zZWNyZXRzLnYxLkdldFNlY3JldEhpc3RvcnlSZXF1ZXN0GiQuc2VjcmV0cy52MS5HZXRTZWNyZXRIaXN0b3J5UmVzcG9uc2USUAoHUmVzb2x2ZRIhLnNlY3JldHMudjEuUmVzb2x2ZVNlY3JldHNSZXF1ZXN0GiIuc2VjcmV0cy52MS5SZXNvbHZlU2VjcmV0c1Jlc3BvbnNlElYKC0RlcGxveW1lbnRzEiIuc2VjcmV0cy52MS5MaXN0RGVwbG95bWVudHNSZXF1ZXN0GiMuc2VjcmV0cy52MS5MaXN0RGVwbG95bWVudHNSZXNwb25zZRJdChBGb3JnZXREZXBsb3ltZW50EiMuc2VjcmV0cy52MS5Gb3JnZXREZXBsb3ltZW50UmVxdWVzdBokLnNlY3JldHMudjEuRm9yZ2V0RGVwbG95bWVudFJlc3BvbnNlEk8KCFJvbGxiYWNrEiEuc2VjcmV0cy52MS5Sb2xsYmFja1NlY3JldFJlcXVlc3QaIC5zZWNyZXRzLnYxLlVwZGF0ZVNlY3JldFJlc3BvbnNlEk0KB1Jlc3RvcmUSIC5zZWNyZXRzLnYxLlJlc3RvcmVTZWNyZXRSZXF1ZXN0GiAuc2VjcmV0cy52MS5VcGRhdGVTZWNyZXRSZXNwb25zZRJXCg5SZXBvcnRFeHBvc3VyZRIhLnNlY3JldHMudjEuUmVwb3J0RXhwb3N1cmVSZXF1ZXN0GiIuc2VjcmV0cy52MS5SZXBvcnRFeHBvc3VyZVJlc3BvbnNlYgZwcm90bzM", [file_common_v1_options, file_google_protobuf_struct, file_google_protobuf_timestamp]);
+  fileDesc("ChhzZWNyZXRzL3YxL3NlY3JldHMucHJvdG8SCnNlY3JldHMudjEinQMKBlNlY3JldBIKCgJpZBgBIAEoCRILCgNrZXkYAiABKAkSFwoPb3JnYW5pemF0aW9uX2lkGAMgASgJEisKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgEIAEoCUIEiLUYAUgAiAEBEg8KB3ZlcnNpb24YBSABKA0SLgoKY3JlYXRlZF9hdBgGIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKY3JlYXRlZF9ieRgHIAEoCRIuCgp1cGRhdGVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBISCgp1cGRhdGVkX2J5GAkgASgJEi4KCmV4cGlyZXNfYXQYCiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhQKB2V4cG9zZWQYCyABKAhIAYgBARIsCghleHBvc3VyZRgMIAEoCzIaLnNlY3JldHMudjEuU2VjcmV0RXhwb3N1cmVCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEIKCghfZXhwb3NlZCKaAQoOU2VjcmV0RXhwb3N1cmUSDwoHdmVyc2lvbhgBIAEoDRIxCg1maXJzdF9zZWVuX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgxsYXN0X3NlZW5fYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmxpbmVfY291bnQYBCABKA0iLwoFQWN0b3ISCwoDc3ViGAEgASgJEgsKA29yZxgCIAEoCRIMCgRyb2xlGAMgASgJIj4KD1NlY3JldFJlZmVyZW5jZRILCgNrZXkYASABKAkSDwoHdmVyc2lvbhgCIAEoDRINCgVzY29wZRgDIAEoCSKdAQoTQ3JlYXRlU2VjcmV0UmVxdWVzdBILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAMgASgJSACIAQESFwoKZXhwaXJlc19hdBgEIAEoCUgBiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCDQoLX2V4cGlyZXNfYXQi0QEKE1VwZGF0ZVNlY3JldFJlcXVlc3QSCwoDa2V5GAEgASgJEg0KBXZhbHVlGAIgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgDIAEoCUgAiAEBEh0KEGV4cGVjdGVkX3ZlcnNpb24YBCABKA1IAYgBARIXCgpleHBpcmVzX2F0GAUgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbkINCgtfZXhwaXJlc19hdCLYAQoVUm9sbGJhY2tTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRISCgp0b192ZXJzaW9uGAIgASgNEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgDIAEoCUgAiAEBEh0KEGV4cGVjdGVkX3ZlcnNpb24YBCABKA1IAYgBARIXCgpleHBpcmVzX2F0GAUgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbkINCgtfZXhwaXJlc19hdCLDAQoUUmVzdG9yZVNlY3JldFJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBEh0KEGV4cGVjdGVkX3ZlcnNpb24YAyABKA1IAYgBARIXCgpleHBpcmVzX2F0GAQgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEITChFfZXhwZWN0ZWRfdmVyc2lvbkINCgtfZXhwaXJlc19hdCKaAwoUVXBkYXRlU2VjcmV0UmVzcG9uc2USCgoCaWQYASABKAkSCwoDa2V5GAIgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgDIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYBCABKAlCBIi1GAFIAIgBARIPCgd2ZXJzaW9uGAUgASgNEi4KCmNyZWF0ZWRfYXQYBiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhIKCmNyZWF0ZWRfYnkYByABKAkSLgoKdXBkYXRlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEgoKdXBkYXRlZF9ieRgJIAEoCRI9ChRhZmZlY3RlZF9kZXBsb3ltZW50cxgKIAEoCzIfLnNlY3JldHMudjEuQWZmZWN0ZWREZXBsb3ltZW50cxIuCgpleHBpcmVzX2F0GAsgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIrgBChNEZWxldGVTZWNyZXRSZXF1ZXN0EgsKA2tleRgBIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAIgBARIdChBleHBlY3RlZF92ZXJzaW9uGAMgASgNSAGIAQESEgoFZm9yY2UYBCABKAhIAogBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQhMKEV9leHBlY3RlZF92ZXJzaW9uQggKBl9mb3JjZSKjAQoURGVsZXRlU2VjcmV0UmVzcG9uc2USCwoDa2V5GAEgASgJEg8KB3ZlcnNpb24YAiABKA0SLgoKZGVsZXRlZF9hdBgDIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASPQoUYWZmZWN0ZWRfZGVwbG95bWVudHMYBCABKAsyHy5zZWNyZXRzLnYxLkFmZmVjdGVkRGVwbG95bWVudHMiWQoTQWZmZWN0ZWREZXBsb3ltZW50cxINCgVjb3VudBgBIAEoDRIzCgtkZXBsb3ltZW50cxgCIAMoCzIeLnNlY3JldHMudjEuQWZmZWN0ZWREZXBsb3ltZW50IqsBChJBZmZlY3RlZERlcGxveW1lbnQSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlCBIi1GAFIAIgBARI0ChBsYXN0X3JlbmRlcmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcEIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkImMKEEdldFNlY3JldFJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQipgEKEkxpc3RTZWNyZXRzUmVxdWVzdBIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYASABKAlIAIgBARIWCglwYWdlX3NpemUYAiABKA1IAYgBARIXCgpwYWdlX3Rva2VuGAMgASgJSAKIAQFCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEIMCgpfcGFnZV9zaXplQg0KC19wYWdlX3Rva2VuImwKE0xpc3RTZWNyZXRzUmVzcG9uc2USIwoHc2VjcmV0cxgBIAMoCzISLnNlY3JldHMudjEuU2VjcmV0EhwKD25leHRfcGFnZV90b2tlbhgCIAEoCUgAiAEBQhIKEF9uZXh0X3BhZ2VfdG9rZW4iagoXR2V0U2VjcmV0SGlzdG9yeVJlcXVlc3QSCwoDa2V5GAEgASgJEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgAiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiTAoYR2V0U2VjcmV0SGlzdG9yeVJlc3BvbnNlEjAKCHZlcnNpb25zGAEgAygLMh4uc2VjcmV0cy52MS5TZWNyZXRIaXN0b3J5RW50cnkikQIKElNlY3JldEhpc3RvcnlFbnRyeRIPCgd2ZXJzaW9uGAEgASgNEgwKBHR5cGUYAiABKAkSLwoLb2NjdXJyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEiAKBWFjdG9yGAQgASgLMhEuc2VjcmV0cy52MS5BY3RvchIZCgxmcm9tX3ZlcnNpb24YBSABKA1IAIgBARIuCgpleHBpcmVzX2F0GAYgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIRCglkZXN0cm95ZWQYByABKAgSGgoSZGVzdHJveWVkX3ZlcnNpb25zGAggAygNQg8KDV9mcm9tX3ZlcnNpb24igQEKHERlc3Ryb3lTZWNyZXRWZXJzaW9uc1JlcXVlc3QSCwoDa2V5GAEgASgJEhAKCHZlcnNpb25zGAIgAygNEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgDIAEoCUgAiAEBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQiugEKHURlc3Ryb3lTZWNyZXRWZXJzaW9uc1Jlc3BvbnNlEgsKA2tleRgBIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlCBIi1GAFIAIgBARIQCgh2ZXJzaW9ucxgDIAMoDRIwCgxkZXN0cm95ZWRfYXQYBCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQijwQKFVJlc29sdmVTZWNyZXRzUmVxdWVzdBIXCg9vcmdhbml6YXRpb25faWQYASABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJSACIAQESDAoEa2V5cxgDIAMoCRIcCg9pbmNsdWRlX2hpc3RvcnkYBCABKAhIAYgBARI5CgRwaW5zGAUgAygLMisuc2VjcmV0cy52MS5SZXNvbHZlU2VjcmV0c1JlcXVlc3QuUGluc0VudHJ5EioKCXJlcGx5X2tleRgGIAEoCzIXLmdvb2dsZS5wcm90b2J1Zi5TdHJ1Y3QSGgoNbWV0YWRhdGFfb25seRgHIAEoCEgCiAEBEhoKDWN1c3RvbWVyX29ubHkYCCABKAhIA4gBARINCgVub25jZRgJIAEoCRIaCg1kZXBsb3ltZW50X2lkGAogASgJSASIAQESGgoNYWxsb3dfZXhwaXJlZBgLIAEoCEgFiAEBGisKCVBpbnNFbnRyeRILCgNrZXkYASABKAkSDQoFdmFsdWUYAiABKA06AjgBQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWRCEgoQX2luY2x1ZGVfaGlzdG9yeUIQCg5fbWV0YWRhdGFfb25seUIQCg5fY3VzdG9tZXJfb25seUIQCg5fZGVwbG95bWVudF9pZEIQCg5fYWxsb3dfZXhwaXJlZCJQChZSZXNvbHZlU2VjcmV0c1Jlc3BvbnNlEhIKCmNpcGhlcnRleHQYASABKAkSDwoHbWlzc2luZxgCIAMoCRIRCglzaWduYXR1cmUYAyABKAkiyQIKD1Jlc29sdmVkU2VjcmV0cxI3CgZ2YWx1ZXMYASADKAsyJy5zZWNyZXRzLnYxLlJlc29sdmVkU2VjcmV0cy5WYWx1ZXNFbnRyeRIsCgdoaXN0b3J5GAIgAygLMhsuc2VjcmV0cy52MS5IaXN0b3JpY2FsVmFsdWUSOQoHZXhwaXJlZBgDIAMoCzIoLnNlY3JldHMudjEuUmVzb2x2ZWRTZWNyZXRzLkV4cGlyZWRFbnRyeRpICgtWYWx1ZXNFbnRyeRILCgNrZXkYASABKAkSKAoFdmFsdWUYAiABKAsyGS5zZWNyZXRzLnYxLlJlc29sdmVkVmFsdWU6AjgBGkoKDEV4cGlyZWRFbnRyeRILCgNrZXkYASABKAkSKQoFdmFsdWUYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wOgI4ASI+Cg1SZXNvbHZlZFZhbHVlEg0KBXZhbHVlGAEgASgJEg8KB3ZlcnNpb24YAiABKA0SDQoFc2NvcGUYAyABKAkiTQoPSGlzdG9yaWNhbFZhbHVlEgsKA2tleRgBIAEoCRINCgV2YWx1ZRgCIAEoCRIPCgd2ZXJzaW9uGAMgASgNEg0KBXNjb3BlGAQgASgJIpoCChZMaXN0RGVwbG95bWVudHNSZXF1ZXN0EhAKA2tleRgBIAEoCUgAiAEBEiUKGGN1c3RvbWVyX29yZ2FuaXphdGlvbl9pZBgCIAEoCUgBiAEBEhoKDWRlcGxveW1lbnRfaWQYAyABKAlIAogBARIXCgpzdGFsZV9vbmx5GAQgASgISAOIAQESFgoJcGFnZV9zaXplGAUgASgNSASIAQESFwoKcGFnZV90b2tlbhgGIAEoCUgFiAEBQgYKBF9rZXlCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZEIQCg5fZGVwbG95bWVudF9pZEINCgtfc3RhbGVfb25seUIMCgpfcGFnZV9zaXplQg0KC19wYWdlX3Rva2VuIngKF0xpc3REZXBsb3ltZW50c1Jlc3BvbnNlEisKC2RlcGxveW1lbnRzGAEgAygLMhYuc2VjcmV0cy52MS5EZXBsb3ltZW50EhwKD25leHRfcGFnZV90b2tlbhgCIAEoCUgAiAEBQhIKEF9uZXh0X3BhZ2VfdG9rZW4ikAIKCkRlcGxveW1lbnQSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlCBIi1GAFIAIgBARI0ChBsYXN0X3JlbmRlcmVkX2F0GAMgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBInCgxyZXF1ZXN0ZWRfYnkYBCABKAsyES5zZWNyZXRzLnYxLkFjdG9yEjMKCnJlZmVyZW5jZXMYBSADKAsyHy5zZWNyZXRzLnYxLkRlcGxveW1lbnRSZWZlcmVuY2USDQoFc3RhbGUYBiABKAhCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCJrChNEZXBsb3ltZW50UmVmZXJlbmNlEgsKA2tleRgBIAEoCRIPCgd2ZXJzaW9uGAIgASgNEg0KBXNjb3BlGAMgASgJEhYKDmxhdGVzdF92ZXJzaW9uGAQgASgNEg8KB2RlbGV0ZWQYBSABKAgidAoXRm9yZ2V0RGVwbG95bWVudFJlcXVlc3QSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIlChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlIAIgBAUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkIq0BChhGb3JnZXREZXBsb3ltZW50UmVzcG9uc2USFQoNZGVwbG95bWVudF9pZBgBIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAiABKAlCBIi1GAFIAIgBARIwCgxmb3Jnb3R0ZW5fYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wQhsKGV9jdXN0b21lcl9vcmdhbml6YXRpb25faWQisQIKFVJlcG9ydEV4cG9zdXJlUmVxdWVzdBIXCg9vcmdhbml6YXRpb25faWQYASABKAkSJQoYY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkGAIgASgJSACIAQESFQoNZGVwbG95bWVudF9pZBgDIAEoCRILCgNrZXkYBCABKAkSDQoFc2NvcGUYBSABKAkSDwoHdmVyc2lvbhgGIAEoDRISCgpsaW5lX2NvdW50GAcgASgNEjEKDWZpcnN0X3NlZW5fYXQYCCABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEjAKDGxhc3Rfc2Vlbl9hdBgJIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXBCGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCIqChZSZXBvcnRFeHBvc3VyZVJlc3BvbnNlEhAKCGV2ZW50X2lkGAEgASgJIsUCChBEZXBsb3ltZW50c1N0YWxlEhAKCGV2ZW50X2lkGAEgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgCIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYAyABKAlCBIi1GAFIAIgBARILCgNrZXkYBCABKAkSDQoFc2NvcGUYBSABKAkSDwoHdmVyc2lvbhgGIAEoDRIPCgdkZWxldGVkGAcgASgIEi8KC29jY3VycmVkX2F0GAggASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIwCgtkZXBsb3ltZW50cxgJIAMoCzIbLnNlY3JldHMudjEuU3RhbGVEZXBsb3ltZW50EgwKBHBhcnQYCiABKA0SDQoFcGFydHMYCyABKA1CGwoZX2N1c3RvbWVyX29yZ2FuaXphdGlvbl9pZCJ4Cg9TdGFsZURlcGxveW1lbnQSFQoNZGVwbG95bWVudF9pZBgBIAEoCRIYChByZWNlaXZlZF92ZXJzaW9uGAIgASgNEjQKEGxhc3RfcmVuZGVyZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIqwFCgtTZWNyZXRFdmVudBIQCghldmVudF9pZBgBIAEoCRIMCgR0eXBlGAIgASgJEhcKD29yZ2FuaXphdGlvbl9pZBgDIAEoCRIrChhjdXN0b21lcl9vcmdhbml6YXRpb25faWQYBCABKAlCBIi1GAFIAIgBARIWCgNrZXkYBSABKAlCBIi1GAFIAYgBARIPCgd2ZXJzaW9uGAYgASgNEiAKBWFjdG9yGAcgASgLMhEuc2VjcmV0cy52MS5BY3RvchIvCgtvY2N1cnJlZF9hdBgIIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASEAoIcG9zaXRpb24YCSABKAESLQoIcmVzb2x2ZWQYCiADKAsyGy5zZWNyZXRzLnYxLlNlY3JldFJlZmVyZW5jZRIZCgx2YWx1ZV9kaWdlc3QYCyABKAlIAogBARInCgxyZXF1ZXN0ZWRfYnkYDCABKAsyES5zZWNyZXRzLnYxLkFjdG9yEhoKDWRlcGxveW1lbnRfaWQYDSABKAlIA4gBARIuCgpleHBpcmVzX2F0GA4gASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIaCg12YWx1ZV92ZXJzaW9uGA8gASgNSASIAQESGQoMZnJvbV92ZXJzaW9uGBAgASgNSAWIAQESLAoIZXhwb3N1cmUYESABKAsyGi5zZWNyZXRzLnYxLlNlY3JldEV4cG9zdXJlEhoKEmRlc3Ryb3llZF92ZXJzaW9ucxgSIAMoDUIbChlfY3VzdG9tZXJfb3JnYW5pemF0aW9uX2lkQgYKBF9rZXlCDwoNX3ZhbHVlX2RpZ2VzdEIQCg5fZGVwbG95bWVudF9pZEIQCg5fdmFsdWVfdmVyc2lvbkIPCg1fZnJvbV92ZXJzaW9uMqMICg5TZWNyZXRzU2VydmljZRI9CgZDcmVhdGUSHy5zZWNyZXRzLnYxLkNyZWF0ZVNlY3JldFJlcXVlc3QaEi5zZWNyZXRzLnYxLlNlY3JldBJLCgZVcGRhdGUSHy5zZWNyZXRzLnYxLlVwZGF0ZVNlY3JldFJlcXVlc3QaIC5zZWNyZXRzLnYxLlVwZGF0ZVNlY3JldFJlc3BvbnNlEksKBkRlbGV0ZRIfLnNlY3JldHMudjEuRGVsZXRlU2VjcmV0UmVxdWVzdBogLnNlY3JldHMudjEuRGVsZXRlU2VjcmV0UmVzcG9uc2USNwoDR2V0Ehwuc2VjcmV0cy52MS5HZXRTZWNyZXRSZXF1ZXN0GhIuc2VjcmV0cy52MS5TZWNyZXQSRwoETGlzdBIeLnNlY3JldHMudjEuTGlzdFNlY3JldHNSZXF1ZXN0Gh8uc2VjcmV0cy52MS5MaXN0U2VjcmV0c1Jlc3BvbnNlElQKB0hpc3RvcnkSIy5zZWNyZXRzLnYxLkdldFNlY3JldEhpc3RvcnlSZXF1ZXN0GiQuc2VjcmV0cy52MS5HZXRTZWNyZXRIaXN0b3J5UmVzcG9uc2USUAoHUmVzb2x2ZRIhLnNlY3JldHMudjEuUmVzb2x2ZVNlY3JldHNSZXF1ZXN0GiIuc2VjcmV0cy52MS5SZXNvbHZlU2VjcmV0c1Jlc3BvbnNlElYKC0RlcGxveW1lbnRzEiIuc2VjcmV0cy52MS5MaXN0RGVwbG95bWVudHNSZXF1ZXN0GiMuc2VjcmV0cy52MS5MaXN0RGVwbG95bWVudHNSZXNwb25zZRJdChBGb3JnZXREZXBsb3ltZW50EiMuc2VjcmV0cy52MS5Gb3JnZXREZXBsb3ltZW50UmVxdWVzdBokLnNlY3JldHMudjEuRm9yZ2V0RGVwbG95bWVudFJlc3BvbnNlEk8KCFJvbGxiYWNrEiEuc2VjcmV0cy52MS5Sb2xsYmFja1NlY3JldFJlcXVlc3QaIC5zZWNyZXRzLnYxLlVwZGF0ZVNlY3JldFJlc3BvbnNlEk0KB1Jlc3RvcmUSIC5zZWNyZXRzLnYxLlJlc3RvcmVTZWNyZXRSZXF1ZXN0GiAuc2VjcmV0cy52MS5VcGRhdGVTZWNyZXRSZXNwb25zZRJXCg5SZXBvcnRFeHBvc3VyZRIhLnNlY3JldHMudjEuUmVwb3J0RXhwb3N1cmVSZXF1ZXN0GiIuc2VjcmV0cy52MS5SZXBvcnRFeHBvc3VyZVJlc3BvbnNlEl4KB0Rlc3Ryb3kSKC5zZWNyZXRzLnYxLkRlc3Ryb3lTZWNyZXRWZXJzaW9uc1JlcXVlc3QaKS5zZWNyZXRzLnYxLkRlc3Ryb3lTZWNyZXRWZXJzaW9uc1Jlc3BvbnNlYgZwcm90bzM", [file_common_v1_options, file_google_protobuf_struct, file_google_protobuf_timestamp]);
 
 /**
  * A secret's metadata; never its value.
@@ -1203,7 +1203,8 @@ export type SecretHistoryEntry = Message<"secrets.v1.SecretHistoryEntry"> & {
   version: number;
 
   /**
-   * The event type: SecretCreated | SecretValueUpdated | SecretDeleted | SecretRolledBack | SecretRestored.
+   * The event type: SecretCreated | SecretValueUpdated | SecretDeleted | SecretRolledBack | SecretRestored |
+   * SecretVersionsDestroyed.
    *
    * @generated from field: string type = 2;
    */
@@ -1232,6 +1233,20 @@ export type SecretHistoryEntry = Message<"secrets.v1.SecretHistoryEntry"> & {
    * @generated from field: google.protobuf.Timestamp expires_at = 6;
    */
   expiresAt?: Timestamp | undefined;
+
+  /**
+   * A version whose value was destroyed (secrets.v1.destroy): its value is gone for good.
+   *
+   * @generated from field: bool destroyed = 7;
+   */
+  destroyed: boolean;
+
+  /**
+   * SecretVersionsDestroyed only: the versions it destroyed (its own `version` is 0: it is no version of the secret).
+   *
+   * @generated from field: repeated uint32 destroyed_versions = 8;
+   */
+  destroyedVersions: number[];
 };
 
 /**
@@ -1244,7 +1259,8 @@ export type SecretHistoryEntryJson = {
   version?: number;
 
   /**
-   * The event type: SecretCreated | SecretValueUpdated | SecretDeleted | SecretRolledBack | SecretRestored.
+   * The event type: SecretCreated | SecretValueUpdated | SecretDeleted | SecretRolledBack | SecretRestored |
+   * SecretVersionsDestroyed.
    *
    * @generated from field: string type = 2;
    */
@@ -1273,6 +1289,20 @@ export type SecretHistoryEntryJson = {
    * @generated from field: google.protobuf.Timestamp expires_at = 6;
    */
   expiresAt?: TimestampJson;
+
+  /**
+   * A version whose value was destroyed (secrets.v1.destroy): its value is gone for good.
+   *
+   * @generated from field: bool destroyed = 7;
+   */
+  destroyed?: boolean;
+
+  /**
+   * SecretVersionsDestroyed only: the versions it destroyed (its own `version` is 0: it is no version of the secret).
+   *
+   * @generated from field: repeated uint32 destroyed_versions = 8;
+   */
+  destroyedVersions?: number[];
 };
 
 /**
@@ -1281,6 +1311,114 @@ export type SecretHistoryEntryJson = {
  */
 export const SecretHistoryEntrySchema: GenMessage<SecretHistoryEntry, {jsonType: SecretHistoryEntryJson}> = /*@__PURE__*/
   messageDesc(file_secrets_v1_secrets, 18);
+
+/**
+ * @generated from message secrets.v1.DestroySecretVersionsRequest
+ */
+export type DestroySecretVersionsRequest = Message<"secrets.v1.DestroySecretVersionsRequest"> & {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * Earlier versions that hold a value; never the current value of a live secret.
+   *
+   * @generated from field: repeated uint32 versions = 2;
+   */
+  versions: number[];
+
+  /**
+   * @generated from field: optional string customer_organization_id = 3;
+   */
+  customerOrganizationId?: string | undefined;
+};
+
+/**
+ * @generated from message secrets.v1.DestroySecretVersionsRequest
+ */
+export type DestroySecretVersionsRequestJson = {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key?: string;
+
+  /**
+   * Earlier versions that hold a value; never the current value of a live secret.
+   *
+   * @generated from field: repeated uint32 versions = 2;
+   */
+  versions?: number[];
+
+  /**
+   * @generated from field: optional string customer_organization_id = 3;
+   */
+  customerOrganizationId?: string;
+};
+
+/**
+ * Describes the message secrets.v1.DestroySecretVersionsRequest.
+ * Use `create(DestroySecretVersionsRequestSchema)` to create a new message.
+ */
+export const DestroySecretVersionsRequestSchema: GenMessage<DestroySecretVersionsRequest, {jsonType: DestroySecretVersionsRequestJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 19);
+
+/**
+ * @generated from message secrets.v1.DestroySecretVersionsResponse
+ */
+export type DestroySecretVersionsResponse = Message<"secrets.v1.DestroySecretVersionsResponse"> & {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key: string;
+
+  /**
+   * @generated from field: optional string customer_organization_id = 2;
+   */
+  customerOrganizationId?: string | undefined;
+
+  /**
+   * @generated from field: repeated uint32 versions = 3;
+   */
+  versions: number[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp destroyed_at = 4;
+   */
+  destroyedAt?: Timestamp | undefined;
+};
+
+/**
+ * @generated from message secrets.v1.DestroySecretVersionsResponse
+ */
+export type DestroySecretVersionsResponseJson = {
+  /**
+   * @generated from field: string key = 1;
+   */
+  key?: string;
+
+  /**
+   * @generated from field: optional string customer_organization_id = 2;
+   */
+  customerOrganizationId?: string;
+
+  /**
+   * @generated from field: repeated uint32 versions = 3;
+   */
+  versions?: number[];
+
+  /**
+   * @generated from field: google.protobuf.Timestamp destroyed_at = 4;
+   */
+  destroyedAt?: TimestampJson;
+};
+
+/**
+ * Describes the message secrets.v1.DestroySecretVersionsResponse.
+ * Use `create(DestroySecretVersionsResponseSchema)` to create a new message.
+ */
+export const DestroySecretVersionsResponseSchema: GenMessage<DestroySecretVersionsResponse, {jsonType: DestroySecretVersionsResponseJson}> = /*@__PURE__*/
+  messageDesc(file_secrets_v1_secrets, 20);
 
 /**
  * @generated from message secrets.v1.ResolveSecretsRequest
@@ -1461,7 +1599,7 @@ export type ResolveSecretsRequestJson = {
  * Use `create(ResolveSecretsRequestSchema)` to create a new message.
  */
 export const ResolveSecretsRequestSchema: GenMessage<ResolveSecretsRequest, {jsonType: ResolveSecretsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 19);
+  messageDesc(file_secrets_v1_secrets, 21);
 
 /**
  * @generated from message secrets.v1.ResolveSecretsResponse
@@ -1526,7 +1664,7 @@ export type ResolveSecretsResponseJson = {
  * Use `create(ResolveSecretsResponseSchema)` to create a new message.
  */
 export const ResolveSecretsResponseSchema: GenMessage<ResolveSecretsResponse, {jsonType: ResolveSecretsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 20);
+  messageDesc(file_secrets_v1_secrets, 22);
 
 /**
  * The plaintext inside ResolveSecretsResponse.ciphertext; never sent unencrypted.
@@ -1593,7 +1731,7 @@ export type ResolvedSecretsJson = {
  * Use `create(ResolvedSecretsSchema)` to create a new message.
  */
 export const ResolvedSecretsSchema: GenMessage<ResolvedSecrets, {jsonType: ResolvedSecretsJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 21);
+  messageDesc(file_secrets_v1_secrets, 23);
 
 /**
  * @generated from message secrets.v1.ResolvedValue
@@ -1648,7 +1786,7 @@ export type ResolvedValueJson = {
  * Use `create(ResolvedValueSchema)` to create a new message.
  */
 export const ResolvedValueSchema: GenMessage<ResolvedValue, {jsonType: ResolvedValueJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 22);
+  messageDesc(file_secrets_v1_secrets, 24);
 
 /**
  * @generated from message secrets.v1.HistoricalValue
@@ -1709,7 +1847,7 @@ export type HistoricalValueJson = {
  * Use `create(HistoricalValueSchema)` to create a new message.
  */
 export const HistoricalValueSchema: GenMessage<HistoricalValue, {jsonType: HistoricalValueJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 23);
+  messageDesc(file_secrets_v1_secrets, 25);
 
 /**
  * @generated from message secrets.v1.ListDeploymentsRequest
@@ -1802,7 +1940,7 @@ export type ListDeploymentsRequestJson = {
  * Use `create(ListDeploymentsRequestSchema)` to create a new message.
  */
 export const ListDeploymentsRequestSchema: GenMessage<ListDeploymentsRequest, {jsonType: ListDeploymentsRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 24);
+  messageDesc(file_secrets_v1_secrets, 26);
 
 /**
  * @generated from message secrets.v1.ListDeploymentsResponse
@@ -1847,7 +1985,7 @@ export type ListDeploymentsResponseJson = {
  * Use `create(ListDeploymentsResponseSchema)` to create a new message.
  */
 export const ListDeploymentsResponseSchema: GenMessage<ListDeploymentsResponse, {jsonType: ListDeploymentsResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 25);
+  messageDesc(file_secrets_v1_secrets, 27);
 
 /**
  * What one deployment received at its last render.
@@ -1940,7 +2078,7 @@ export type DeploymentJson = {
  * Use `create(DeploymentSchema)` to create a new message.
  */
 export const DeploymentSchema: GenMessage<Deployment, {jsonType: DeploymentJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 26);
+  messageDesc(file_secrets_v1_secrets, 28);
 
 /**
  * @generated from message secrets.v1.DeploymentReference
@@ -2019,7 +2157,7 @@ export type DeploymentReferenceJson = {
  * Use `create(DeploymentReferenceSchema)` to create a new message.
  */
 export const DeploymentReferenceSchema: GenMessage<DeploymentReference, {jsonType: DeploymentReferenceJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 27);
+  messageDesc(file_secrets_v1_secrets, 29);
 
 /**
  * @generated from message secrets.v1.ForgetDeploymentRequest
@@ -2056,7 +2194,7 @@ export type ForgetDeploymentRequestJson = {
  * Use `create(ForgetDeploymentRequestSchema)` to create a new message.
  */
 export const ForgetDeploymentRequestSchema: GenMessage<ForgetDeploymentRequest, {jsonType: ForgetDeploymentRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 28);
+  messageDesc(file_secrets_v1_secrets, 30);
 
 /**
  * @generated from message secrets.v1.ForgetDeploymentResponse
@@ -2103,7 +2241,7 @@ export type ForgetDeploymentResponseJson = {
  * Use `create(ForgetDeploymentResponseSchema)` to create a new message.
  */
 export const ForgetDeploymentResponseSchema: GenMessage<ForgetDeploymentResponse, {jsonType: ForgetDeploymentResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 29);
+  messageDesc(file_secrets_v1_secrets, 31);
 
 /**
  * A deployment's log showed a secret's value (masked by redaction) during one reporting window.
@@ -2226,7 +2364,7 @@ export type ReportExposureRequestJson = {
  * Use `create(ReportExposureRequestSchema)` to create a new message.
  */
 export const ReportExposureRequestSchema: GenMessage<ReportExposureRequest, {jsonType: ReportExposureRequestJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 30);
+  messageDesc(file_secrets_v1_secrets, 32);
 
 /**
  * @generated from message secrets.v1.ReportExposureResponse
@@ -2253,7 +2391,7 @@ export type ReportExposureResponseJson = {
  * Use `create(ReportExposureResponseSchema)` to create a new message.
  */
 export const ReportExposureResponseSchema: GenMessage<ReportExposureResponse, {jsonType: ReportExposureResponseJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 31);
+  messageDesc(file_secrets_v1_secrets, 33);
 
 /**
  * Published on `deployments.events.<organizationId>.<customerOrganizationId|_>.stale` (stream DEPLOYMENTS_EVENTS,
@@ -2408,7 +2546,7 @@ export type DeploymentsStaleJson = {
  * Use `create(DeploymentsStaleSchema)` to create a new message.
  */
 export const DeploymentsStaleSchema: GenMessage<DeploymentsStale, {jsonType: DeploymentsStaleJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 32);
+  messageDesc(file_secrets_v1_secrets, 34);
 
 /**
  * @generated from message secrets.v1.StaleDeployment
@@ -2459,7 +2597,7 @@ export type StaleDeploymentJson = {
  * Use `create(StaleDeploymentSchema)` to create a new message.
  */
 export const StaleDeploymentSchema: GenMessage<StaleDeployment, {jsonType: StaleDeploymentJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 33);
+  messageDesc(file_secrets_v1_secrets, 35);
 
 /**
  * Published on `secrets.events.<organizationId>.<type>` (stream SECRETS_EVENTS, Nats-Msg-Id =
@@ -2476,7 +2614,7 @@ export type SecretEvent = Message<"secrets.v1.SecretEvent"> & {
   /**
    * SecretCreated | SecretValueUpdated | SecretDeleted | SecretRolledBack | SecretRestored |
    * SecretExpiring | SecretExpired | SecretValuesResolved | OrganizationPurged | DeploymentForgotten |
-   * SecretExposed.
+   * SecretExposed | SecretVersionsDestroyed | CustomerPurged.
    *
    * @generated from field: string type = 2;
    */
@@ -2584,6 +2722,14 @@ export type SecretEvent = Message<"secrets.v1.SecretEvent"> & {
    * @generated from field: secrets.v1.SecretExposure exposure = 17;
    */
   exposure?: SecretExposure | undefined;
+
+  /**
+   * SecretVersionsDestroyed only: the secret's versions whose values were destroyed (`version` is then the event's
+   * version in its own `destroyed:` stream).
+   *
+   * @generated from field: repeated uint32 destroyed_versions = 18;
+   */
+  destroyedVersions: number[];
 };
 
 /**
@@ -2601,7 +2747,7 @@ export type SecretEventJson = {
   /**
    * SecretCreated | SecretValueUpdated | SecretDeleted | SecretRolledBack | SecretRestored |
    * SecretExpiring | SecretExpired | SecretValuesResolved | OrganizationPurged | DeploymentForgotten |
-   * SecretExposed.
+   * SecretExposed | SecretVersionsDestroyed | CustomerPurged.
    *
    * @generated from field: string type = 2;
    */
@@ -2709,6 +2855,14 @@ export type SecretEventJson = {
    * @generated from field: secrets.v1.SecretExposure exposure = 17;
    */
   exposure?: SecretExposureJson;
+
+  /**
+   * SecretVersionsDestroyed only: the secret's versions whose values were destroyed (`version` is then the event's
+   * version in its own `destroyed:` stream).
+   *
+   * @generated from field: repeated uint32 destroyed_versions = 18;
+   */
+  destroyedVersions?: number[];
 };
 
 /**
@@ -2716,7 +2870,7 @@ export type SecretEventJson = {
  * Use `create(SecretEventSchema)` to create a new message.
  */
 export const SecretEventSchema: GenMessage<SecretEvent, {jsonType: SecretEventJson}> = /*@__PURE__*/
-  messageDesc(file_secrets_v1_secrets, 34);
+  messageDesc(file_secrets_v1_secrets, 36);
 
 /**
  * Request-reply subjects on queue `secrets`. A method's subject is `<package>.<method in lower
@@ -2833,6 +2987,16 @@ export const SecretsService: GenService<{
     methodKind: "unary";
     input: typeof ReportExposureRequestSchema;
     output: typeof ReportExposureResponseSchema;
+  },
+  /**
+   * Users with admin: makes earlier versions' values unrecoverable; their events stay.
+   *
+   * @generated from rpc secrets.v1.SecretsService.Destroy
+   */
+  destroy: {
+    methodKind: "unary";
+    input: typeof DestroySecretVersionsRequestSchema;
+    output: typeof DestroySecretVersionsResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_secrets_v1_secrets, 0);
