@@ -181,7 +181,7 @@ describe('DataKeyRing', () => {
 
     it('refuses to seal a place of another organization than the sealer key', async () => {
       const { ring } = await setup();
-      const sealer = await ring.sealerFor('acme');
+      const sealer = await ring.sealerFor('acme', null);
       expect(() => sealer.seal(at('secret:globex:_:K'), VALUE)).toThrow(
         expect.objectContaining({ code: CryptoErrorCode.WRONG_ORGANIZATION }),
       );

@@ -118,7 +118,7 @@ export class DataKeyRing {
    * before reading the stream they decide on, so a key created after a purge is only ever used by a write that reads
    * after the purge.
    */
-  async sealerFor(organizationId: string, customerOrganizationId: string | null = null): Promise<ValueSealer> {
+  async sealerFor(organizationId: string, customerOrganizationId: string | null): Promise<ValueSealer> {
     const cacheKey = scopeKey(organizationId, customerOrganizationId);
     const dataKey =
       this.activeKeys.get(cacheKey)?.loaded ??

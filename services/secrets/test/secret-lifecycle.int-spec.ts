@@ -91,6 +91,7 @@ describe('rollback, restore and expiry in the store (Postgres)', () => {
     const ring = new DataKeyRing(master, new PostgresDataKeyStore(store));
     return ring.decryptValue(row.value, {
       organizationId: org,
+      customerOrganizationId: customer === '' ? null : customer,
       streamId: row.stream_id,
       version: row.version,
       eventId: row.event_id,

@@ -329,7 +329,7 @@ export class SecretsService {
   ): Promise<SecretUpdate> {
     const streamId = secretStreamId(scope, key);
     const events = await this.withLiveDataKey(scope, async () => {
-      const sealer = await this.keyRing.sealerFor(scope.organizationId);
+      const sealer = await this.keyRing.sealerFor(scope.organizationId, scope.customerOrganizationId);
       let recovered: { fromVersion: number; plaintext: string } | undefined;
       return this.write(principal, streamId, key, expectedVersion, options, {
         subject: request.subject,
