@@ -1,13 +1,5 @@
 export { ConcurrencyError, EventStoreError, EventStoreErrorCode } from './event-store.error';
-export type {
-  AggregateStreamResult,
-  AppendResult,
-  EventMetadata,
-  ExpectedVersion,
-  NewEvent,
-  ReadStreamResult,
-  RecordedEvent,
-} from './events';
+export type { AppendResult, EventMetadata, ExpectedVersion, NewEvent, ReadStreamResult, RecordedEvent } from './events';
 export type { MigrationDefinition } from './migrations';
 export type { QueryOptions } from './prepared-statement';
 export {

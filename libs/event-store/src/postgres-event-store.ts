@@ -6,14 +6,7 @@ import { advisoryLockKey } from './advisory-lock-key';
 import { UNIQUE_VIOLATION, asStoreError, constraintOf, isSilentConnection, sqlState } from './database-errors';
 import { EVENT_COLUMNS, type EventRow, toDate, toRecordedEvent } from './event-rows';
 import { ConcurrencyError, EventStoreError, EventStoreErrorCode } from './event-store.error';
-import type {
-  AggregateStreamResult,
-  AppendResult,
-  ExpectedVersion,
-  NewEvent,
-  ReadStreamResult,
-  RecordedEvent,
-} from './events';
+import type { AppendResult, ExpectedVersion, NewEvent, ReadStreamResult, RecordedEvent } from './events';
 import { CommitNotifier } from './commit-notifier';
 import {
   acceptedVersions,
@@ -243,13 +236,41 @@ export class PostgresEventStore {
     });
   }
 
-  async aggregateStream<State, E extends RecordedEvent = RecordedEvent>(
+  /**
+   * A stream's events and the latest event of `latest.type` on `latest.streamId` (a purge that makes earlier events
+   * history, say), in position order, in one round trip; no second look for the version of an empty stream.
+   */
+  async readStreamWithLatest(
     streamId: string,
-    options: { evolve(state: State, event: E): State; initialState(): State },
-  ): Promise<AggregateStreamResult<State>> {
-    const { events, currentStreamVersion, streamExists } = await this.readStream(streamId);
-    const state = (events as E[]).reduce(options.evolve, options.initialState());
-    return { state, currentStreamVersion, streamExists };
+    latest: { readonly streamId: string; readonly type: string },
+  ): Promise<RecordedEvent[]> {
+    return this.withConnection(async (connection) => {
+      const { rows } = await connection.query<EventRow>(
+        statement(
+          `select ${EVENT_COLUMNS} from (
+             (select ${EVENT_COLUMNS} from ${this.names.events} where stream_id = $1)
+             union all
+             (select ${EVENT_COLUMNS} from ${this.names.events} where stream_id = $2 and type = $3
+              order by stream_version desc limit 1)
+           ) e order by position`,
+          [streamId, latest.streamId, latest.type],
+          { prepared: true },
+        ),
+      );
+      return rows.map(toRecordedEvent);
+    });
+  }
+
+  /** The event with this id, if it was appended. */
+  async findEvent(eventId: string): Promise<RecordedEvent | undefined> {
+    return this.withConnection(async (connection) => {
+      const { rows } = await connection.query<EventRow>(
+        statement(`select ${EVENT_COLUMNS} from ${this.names.events} where event_id = $1`, [eventId], {
+          prepared: true,
+        }),
+      );
+      return rows[0] && toRecordedEvent(rows[0]);
+    });
   }
 
   /**
