@@ -1,7 +1,8 @@
 import { userInfo } from 'node:os';
 import { DataKeyRing, MasterKeyRing } from '@platform/crypto';
 import { type CheckpointRebase, type PostgresEventStore, rebaseOutboxCheckpoint } from '@platform/event-store';
-import { deleteOrganizationKeys } from '../keys/data-key-guard';
+import { deleteOrganizationKeys } from '../keys/data-key.repository';
+import { countLiveSecrets } from '../secrets/secret-view.repository';
 import { DATA_KEYS_REWRAPPED, DATA_KEY_ROTATED, type KeyEvent } from '../keys/key-events';
 import { DeploymentIndexProjection } from '../secrets/deployment-index.projection';
 import { deleteOrganizationIdempotencyRecords } from '../secrets/idempotency';
@@ -160,10 +161,7 @@ export class SecretsOperations {
     const report = await this.store.withTransaction(async (tx) => {
       const dataKeysDeleted = await deleteOrganizationKeys(tx, organizationId);
       await deleteOrganizationIdempotencyRecords(tx, organizationId);
-      const [{ count }] = await tx.execute<{ count: number }>(
-        'select count(*)::int as count from secret_view where organization_id = $1 and not deleted',
-        [organizationId],
-      );
+      const count = await countLiveSecrets(tx, organizationId);
       const metadata: EventMetadata = { actor, occurredAt: new Date().toISOString() };
       const purged: OrganizationPurged = {
         type: ORGANIZATION_PURGED,

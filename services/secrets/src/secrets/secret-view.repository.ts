@@ -1,4 +1,4 @@
-import { type PostgresEventStore } from '@platform/event-store';
+import { type PostgresEventStore, type ProjectionContext } from '@platform/event-store';
 import { type Scope } from '@platform/messaging';
 import { type SecretSnapshot } from './secret-snapshot';
 
@@ -86,3 +86,114 @@ export class SecretViewRepository {
     return rows.map(snapshotOfRow);
   }
 }
+
+/** How many live secrets an organization has, inside the caller's transaction (a purge's report). */
+export async function countLiveSecrets(context: ProjectionContext, organizationId: string): Promise<number> {
+  const [{ count }] = await context.execute<{ count: number }>(
+    'select count(*)::int as count from secret_view where organization_id = $1 and not deleted',
+    [organizationId],
+  );
+  return count;
+}
+
+const UPSERT = `
+  insert into secret_view (stream_id, id, organization_id, customer_id, key, version, deleted,
+                           created_at, created_by, updated_at, updated_by, value, data_key_id)
+  select * from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bool[],
+                       $8::timestamptz[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::uuid[])
+  on conflict (stream_id) do update set
+    version = excluded.version, deleted = excluded.deleted,
+    created_at = excluded.created_at, created_by = excluded.created_by,
+    updated_at = excluded.updated_at, updated_by = excluded.updated_by,
+    value = excluded.value, data_key_id = excluded.data_key_id`;
+
+const PATCH = `
+  update secret_view v set version = p.version, deleted = p.deleted, updated_at = p.updated_at,
+                           updated_by = p.updated_by, value = p.value, data_key_id = p.data_key_id
+  from unnest($1::text[], $2::int[], $3::bool[], $4::timestamptz[], $5::text[], $6::text[], $7::uuid[])
+    as p(stream_id, version, deleted, updated_at, updated_by, value, data_key_id)
+  where v.stream_id = p.stream_id`;
+
+/**
+ * The net effect of the secret events in `($1, $2]` (no purge among them), in one statement: a stream with a
+ * `SecretCreated` gets its whole row from its last create (key, scope, created_*) and its last event (the rest); any
+ * other stream gets its last event patched onto its row, if it has one. Sorting only (stream, position) and joining
+ * the chosen events back by position keeps the sort small. `$3`/`$4`: ids of the created streams (UUIDv5, from JS).
+ */
+const REBUILD_RANGE = `
+  with batch as materialized (
+    select position, stream_id, type from events
+    where position > $1 and position <= $2 and type in ('SecretCreated', 'SecretValueUpdated', 'SecretDeleted')
+  ), last_event as (
+    select e.stream_id, e.stream_version, e.type = 'SecretDeleted' as deleted, e.data, e.metadata
+    from (select distinct on (stream_id) position from batch order by stream_id, position desc) chosen
+      join events e on e.position = chosen.position
+  ), last_created as (
+    select e.stream_id, e.data, e.metadata
+    from (select distinct on (stream_id) position from batch where type = 'SecretCreated'
+          order by stream_id, position desc) chosen
+      join events e on e.position = chosen.position
+  ), upserted as (
+    insert into secret_view (stream_id, id, organization_id, customer_id, key, version, deleted,
+                             created_at, created_by, updated_at, updated_by, value, data_key_id)
+    select c.stream_id, ids.id, c.data->'scope'->>'organizationId',
+           coalesce(c.data->'scope'->>'customerOrganizationId', ''), c.data->>'key', l.stream_version, l.deleted,
+           (c.metadata->>'occurredAt')::timestamptz, c.metadata->'actor'->>'sub',
+           (l.metadata->>'occurredAt')::timestamptz, l.metadata->'actor'->>'sub',
+           l.data->>'value', (l.data->>'dataKeyId')::uuid
+    from last_created c
+      join last_event l on l.stream_id = c.stream_id
+      join unnest($3::text[], $4::uuid[]) as ids(stream_id, id) on ids.stream_id = c.stream_id
+    on conflict (stream_id) do update set
+      version = excluded.version, deleted = excluded.deleted,
+      created_at = excluded.created_at, created_by = excluded.created_by,
+      updated_at = excluded.updated_at, updated_by = excluded.updated_by,
+      value = excluded.value, data_key_id = excluded.data_key_id
+  )
+  update secret_view v set version = l.stream_version, deleted = l.deleted,
+                           updated_at = (l.metadata->>'occurredAt')::timestamptz,
+                           updated_by = l.metadata->'actor'->>'sub',
+                           value = l.data->>'value', data_key_id = (l.data->>'dataKeyId')::uuid
+  from last_event l
+  where v.stream_id = l.stream_id and not exists (select 1 from last_created c where c.stream_id = l.stream_id)`;
+
+/**
+ * One append's net effect on its stream's row, as a CTE of the append statement (reads `appended`; `$id` = the
+ * stream's UUIDv5). The row comes from the last create when the append has one, else from the existing row, which
+ * is then only patched; with neither (a change to a purged or never-created row) nothing is written, as in `handle`.
+ */
+const inlineUpsert = (id: string) => `
+  insert into secret_view (stream_id, id, organization_id, customer_id, key, version, deleted,
+                           created_at, created_by, updated_at, updated_by, value, data_key_id)
+  select l.stream_id, ${id}::uuid,
+         case when c.stream_id is null then v.organization_id else c.data->'scope'->>'organizationId' end,
+         case when c.stream_id is null then v.customer_id
+              else coalesce(c.data->'scope'->>'customerOrganizationId', '') end,
+         case when c.stream_id is null then v.key else c.data->>'key' end,
+         l.stream_version, l.type = 'SecretDeleted',
+         case when c.stream_id is null then v.created_at else (c.metadata->>'occurredAt')::timestamptz end,
+         case when c.stream_id is null then v.created_by else c.metadata->'actor'->>'sub' end,
+         (l.metadata->>'occurredAt')::timestamptz, l.metadata->'actor'->>'sub',
+         l.data->>'value', (l.data->>'dataKeyId')::uuid
+  from (select * from appended where type in ('SecretCreated', 'SecretValueUpdated', 'SecretDeleted')
+        order by stream_version desc limit 1) l
+    left join (select * from appended where type = 'SecretCreated' order by stream_version desc limit 1) c on true
+    left join secret_view v on v.stream_id = l.stream_id
+  where c.stream_id is not null or v.stream_id is not null
+  on conflict (stream_id) do update set
+    version = excluded.version, deleted = excluded.deleted,
+    created_at = excluded.created_at, created_by = excluded.created_by,
+    updated_at = excluded.updated_at, updated_by = excluded.updated_by,
+    value = excluded.value, data_key_id = excluded.data_key_id`;
+
+/** The statements `SecretViewProjection` keeps `secret_view` with: inline, per batch, in a rebuild. */
+export const SECRET_VIEW_WRITES = {
+  upsert: UPSERT,
+  patch: PATCH,
+  inlineUpsert,
+  /** `$1`, `$2`: a rebuild's slice of positions without a purge; `$3`, `$4`: the created streams and their ids. */
+  rebuildRange: REBUILD_RANGE,
+  createdStreams: `select distinct stream_id from events where position > $1 and position <= $2 and type = 'SecretCreated'`,
+  deleteOrganization: 'delete from secret_view where organization_id = $1',
+  truncate: 'truncate secret_view',
+} as const;

@@ -1,6 +1,7 @@
 import { type DataKeyStore, type StoredDataKey } from '@platform/crypto';
-import { type PostgresEventStore } from '@platform/event-store';
-import { deleteOrganizationKeys } from './data-key-guard';
+import { type PostgresEventStore, type ProjectionContext } from '@platform/event-store';
+import { UNIQUE_VIOLATION, sqlState } from '@platform/postgres';
+import { organizationLock } from './data-key-guard';
 
 interface DataKeyRow {
   readonly id: string;
@@ -12,7 +13,6 @@ interface DataKeyRow {
 }
 
 const COLUMNS = 'id, organization_id, master_kid, wrapped, active, created_at';
-const UNIQUE_VIOLATION = '23505';
 
 function toStoredDataKey(row: DataKeyRow): StoredDataKey {
   return {
@@ -23,10 +23,6 @@ function toStoredDataKey(row: DataKeyRow): StoredDataKey {
     active: row.active,
     createdAt: new Date(row.created_at),
   };
-}
-
-function isUniqueViolation(error: unknown): boolean {
-  return (error as { code?: unknown } | null)?.code === UNIQUE_VIOLATION;
 }
 
 /** Wrapped data keys in `secrets.data_key`; the partial unique index on active keys settles races between instances. */
@@ -72,7 +68,7 @@ export class PostgresDataKeyStore implements DataKeyStore {
         });
         return;
       } catch (error) {
-        if (!isUniqueViolation(error) || attempt >= 3) throw error;
+        if (sqlState(error) !== UNIQUE_VIOLATION || attempt >= 3) throw error;
       }
     }
   }
@@ -106,4 +102,33 @@ export class PostgresDataKeyStore implements DataKeyStore {
     // Under the purge lock, so no value append of the organization commits under a key deleted here.
     return this.store.withTransaction((tx) => deleteOrganizationKeys(tx, organizationId));
   }
+}
+
+/**
+ * For a statement that rewrites values of an organization in place (value rebinding): holds the lock a value append
+ * holds, until the caller's transaction ends, and tells whether the data key still exists (else a purge won).
+ */
+export async function holdLiveDataKey(
+  context: ProjectionContext,
+  organizationId: string,
+  dataKeyId: string,
+): Promise<boolean> {
+  await context.execute(`select pg_advisory_xact_lock_shared(${organizationLock('$1')})`, [organizationId]);
+  const found = await context.execute('select 1 from data_key where id = $1 and organization_id = $2', [
+    dataKeyId,
+    organizationId,
+  ]);
+  return found.length > 0;
+}
+
+/**
+ * Crypto-shredding inside the caller's transaction: waits for the organization's in-flight value appends, keeps new
+ * ones out until the commit, and deletes every data key of the organization. Returns how many were deleted.
+ */
+export async function deleteOrganizationKeys(context: ProjectionContext, organizationId: string): Promise<number> {
+  await context.execute(`select pg_advisory_xact_lock(${organizationLock('$1')})`, [organizationId]);
+  const deleted = await context.execute('delete from data_key where organization_id = $1 returning id', [
+    organizationId,
+  ]);
+  return deleted.length;
 }
