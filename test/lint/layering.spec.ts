@@ -74,7 +74,7 @@ describe('layering, as npm run lint enforces it', () => {
     ['services/secrets/src/layering-fixture.ts', '@platform/event-store'],
     ['services/audit/src/layering-fixture.ts', '@platform/postgres'],
     ['services/secrets/src/layering-fixture.ts', './secrets/secrets.service'],
-    ['services/audit/src/layering-fixture.ts', './records/audit-store'],
+    ['services/audit/src/layering-fixture.ts', './records/audit-store.repository'],
     ['libs/crypto/src/layering-fixture.ts', 'node-jose'],
     ['libs/template/src/layering-fixture.ts', 'node:crypto'],
     ['services/render/test/layering-fixture.e2e-spec.ts', '../../secrets/src/secrets.definition'],

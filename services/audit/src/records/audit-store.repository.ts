@@ -748,19 +748,33 @@ export class AuditStore {
     await this.pool.close();
   }
 
-  private transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
-    return this.run(() => this.pool.transaction(work));
+  /**
+   * A failure to get a connection is STORE_UNAVAILABLE; one inside `work` stays as it is (the applier logs and retries
+   * it, and a terminated session says so itself).
+   */
+  private async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
+    let working = false;
+    try {
+      return await this.pool.transaction((client) => {
+        working = true;
+        return work(client);
+      });
+    } catch (error) {
+      throw working ? error : storeError(error);
+    }
   }
 
-  /** Connection failures become STORE_UNAVAILABLE (retryable); anything else stays as it is. */
   private async run<T>(work: () => Promise<T>): Promise<T> {
     try {
       return await work();
     } catch (error) {
-      if (isUnavailable(error)) {
-        throw new AuditError(AuditErrorCode.STORE_UNAVAILABLE, 'the audit database is unavailable');
-      }
-      throw error;
+      throw storeError(error);
     }
   }
+}
+
+/** Connection failures become STORE_UNAVAILABLE (retryable); anything else stays as it is. */
+function storeError(error: unknown): unknown {
+  if (!isUnavailable(error)) return error;
+  return new AuditError(AuditErrorCode.STORE_UNAVAILABLE, 'the audit database is unavailable');
 }
