@@ -156,7 +156,11 @@ export class PostgresPool {
     return client;
   }
 
-  async close(): Promise<void> {
-    await this.pool.end();
+  private closing: Promise<void> | undefined;
+
+  /** Ends every connection; closing again waits for the same end. */
+  close(): Promise<void> {
+    this.closing ??= this.pool.end();
+    return this.closing;
   }
 }
