@@ -12,6 +12,7 @@ export { runService, startService, type RunningService, type ServiceDefinition }
 export {
   INTERNAL_ERROR,
   PlatformError,
+  contractErrorMapper,
   isWireError,
   statusOf,
   toWireError,
@@ -61,5 +62,6 @@ export {
   type ServicePrincipal,
 } from './principal';
 export { RequestBody } from './request-body';
+export { RequestMetricsInterceptor } from './request-metrics';
 export { SubscriptionRefused, confirmSubscriptions } from './required-subscription';
 export { DependencyError, ServiceClient, ServiceTokenIssuer } from './service-client';
