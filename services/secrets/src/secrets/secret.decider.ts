@@ -1,5 +1,5 @@
 import { type EventMetadata, type SecretEvent, type SecretScope, type SecretState } from './secret';
-import { SecretsError, SecretsErrorCode } from './secrets.error';
+import { SecretsError, SecretsErrorCode, secretNotFound } from './secrets.error';
 
 export const KEY_PATTERN = /^[A-Za-z][A-Za-z0-9_]*$/;
 export const MAX_KEY_LENGTH = 256;
@@ -52,10 +52,6 @@ export function assertValidValue(value: string): void {
   }
 }
 
-function notFound(key: string): SecretsError {
-  return new SecretsError(SecretsErrorCode.NOT_FOUND, `secret ${JSON.stringify(key)} not found in this scope`, { key });
-}
-
 export function createSecret(command: CreateSecret, state: SecretState): SecretEvent[] {
   const { key, scope, value } = command.data;
   assertValidKey(key);
@@ -78,7 +74,7 @@ export function createSecret(command: CreateSecret, state: SecretState): SecretE
 }
 
 export function updateSecretValue(command: UpdateSecretValue, state: SecretState): SecretEvent[] {
-  if (state.status !== 'Live') throw notFound(command.data.key);
+  if (state.status !== 'Live') throw secretNotFound(command.data.key);
   const { value } = command.data;
   return [
     {
@@ -90,7 +86,7 @@ export function updateSecretValue(command: UpdateSecretValue, state: SecretState
 }
 
 export function deleteSecret(command: DeleteSecret, state: SecretState): SecretEvent[] {
-  if (state.status !== 'Live') throw notFound(command.data.key);
+  if (state.status !== 'Live') throw secretNotFound(command.data.key);
   return [{ type: 'SecretDeleted', data: {}, metadata: command.metadata }];
 }
 

@@ -36,7 +36,7 @@ import {
 import { organizationOfStream, organizationStreamId, secretStreamId } from './secret-stream';
 import { type SecretPublication } from '../outbox/secret-publication';
 import { type IdempotencyStore } from './idempotency';
-import { SecretsError, SecretsErrorCode } from './secrets.error';
+import { SecretsError, SecretsErrorCode, secretNotFound } from './secrets.error';
 import { type AffectedDeployments, affectedDeployments } from './deployment-index.affected';
 import { SecretViewRepository, type SecretViewPosition } from './secret-view.repository';
 
@@ -98,10 +98,6 @@ function versionConflict(key: string, expected: number, actual: number): Secrets
     `secret ${JSON.stringify(key)} is at version ${actual}, not the expected version ${expected}`,
     { expected, actual },
   );
-}
-
-function notFound(key: string): SecretsError {
-  return new SecretsError(SecretsErrorCode.NOT_FOUND, `secret ${JSON.stringify(key)} not found in this scope`, { key });
 }
 
 /** A delete without `force` of a key that deployments of the index still run: they are listed (first page). */
@@ -221,7 +217,7 @@ export class SecretsService {
     const scope = userScope(principal, request.customerOrganizationId);
     assertValidKey(request.key);
     const secret = await this.views.findLive(scope, request.key);
-    if (!secret) throw notFound(request.key);
+    if (!secret) throw secretNotFound(request.key);
     return secret;
   }
 
@@ -252,7 +248,7 @@ export class SecretsService {
     const scope = userScope(principal, request.customerOrganizationId);
     assertValidKey(request.key);
     const versions = historyOf((await this.readSecret(secretStreamId(scope, request.key))).sincePurge);
-    if (versions.length === 0) throw notFound(request.key);
+    if (versions.length === 0) throw secretNotFound(request.key);
     return versions;
   }
 
