@@ -1,5 +1,6 @@
 import { type ConsumerMessages, DeliverPolicy, type JsMsg, type NatsConnection } from 'nats';
 import { type Logger } from 'pino';
+import { VALUE_NEUTRAL_EVENT_TYPES } from '@platform/contracts';
 import { IDENTIFIER_PATTERN, prefixedStreamName } from '@platform/messaging';
 import { type ScopeMatchers } from './scope-matchers';
 
@@ -10,16 +11,8 @@ export type MatcherChange =
   | { readonly kind: 'organization'; readonly organizationId: string }
   | { readonly kind: 'everything' };
 
-/**
- * Events that change no value: access records (one per resolve, this service's own included), key rotations and a
- * deployment forgotten from the index.
- */
-const VALUE_NEUTRAL_TYPES = new Set([
-  'SecretValuesResolved',
-  'DataKeyRotated',
-  'DataKeysRewrapped',
-  'DeploymentForgotten',
-]);
+/** Events that change no value (access records, this service's own included, key rotations, forgotten deployments). */
+const VALUE_NEUTRAL_TYPES: ReadonlySet<string> = new Set(VALUE_NEUTRAL_EVENT_TYPES);
 
 /**
  * What an event on `secrets.events.>` invalidates: a customer's change its scope, a vendor-level change or purge

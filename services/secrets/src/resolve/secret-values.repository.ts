@@ -1,6 +1,5 @@
+import { VALUE_EVENT_TYPES } from '@platform/contracts';
 import { type PostgresEventStore } from '@platform/event-store';
-
-const VALUE_EVENT_TYPES = ['SecretCreated', 'SecretValueUpdated'];
 
 /** A sealed value as stored, with the place it is bound to; never decrypted here. */
 export interface ValueRow {

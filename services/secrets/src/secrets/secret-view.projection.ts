@@ -7,7 +7,7 @@ import {
   type RecordedEvent,
 } from '@platform/event-store';
 import { purgesInRange } from './purges-in-range.repository';
-import { ORGANIZATION_PURGED, type EventMetadata, type SecretEvent } from './secret';
+import { ORGANIZATION_PURGED, SECRET_EVENT_TYPES, type EventMetadata, type SecretEvent } from './secret';
 import { secretId } from './secret-stream';
 import { SECRET_VIEW_WRITES as SQL } from './secret-view.repository';
 
@@ -43,8 +43,6 @@ type RowPatch = Pick<
 type Change =
   { readonly kind: 'upsert'; readonly row: SecretViewRow } | { readonly kind: 'patch'; readonly patch: RowPatch };
 
-const SECRET_EVENT_TYPES = ['SecretCreated', 'SecretValueUpdated', 'SecretDeleted'];
-
 /** The inline statements run on every write: parsed and planned once per connection. */
 const PREPARED = { prepared: true } as const;
 
@@ -59,7 +57,7 @@ function column<T, K extends keyof T>(items: readonly T[], key: K): T[K][] {
  */
 export class SecretViewProjection implements InlineProjection {
   readonly name = 'secret_view';
-  readonly eventTypes = ['SecretCreated', 'SecretValueUpdated', 'SecretDeleted', ORGANIZATION_PURGED];
+  readonly eventTypes = [...SECRET_EVENT_TYPES, ORGANIZATION_PURGED];
 
   async handle(events: readonly RecordedEvent[], context: ProjectionContext): Promise<void> {
     let changes = new Map<string, Change>();
@@ -79,7 +77,7 @@ export class SecretViewProjection implements InlineProjection {
 
   /** Secret events project inside the append statement; a purge needs `handle`. */
   inlineStatement(streamId: string, events: readonly NewEvent[], firstParam: number): InlineStatement | undefined {
-    if (!events.every((event) => SECRET_EVENT_TYPES.includes(event.type))) return undefined;
+    if (!events.every((event) => (SECRET_EVENT_TYPES as readonly string[]).includes(event.type))) return undefined;
     return { sql: SQL.inlineUpsert(`$${firstParam}`), params: [secretId(streamId)] };
   }
 
