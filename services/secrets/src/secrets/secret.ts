@@ -1,3 +1,6 @@
+import { SECRET_STREAM_EVENT_TYPES } from '@platform/contracts';
+import { type Scope } from '@platform/messaging';
+
 /** Who caused an event, as the caller's verified token named them. */
 export interface Actor {
   readonly sub: string;
@@ -13,11 +16,8 @@ export interface EventMetadata {
   readonly correlationId?: string;
 }
 
-/** A secrets partition: the vendor organization and, for customer secrets, the customer organization. */
-export interface SecretScope {
-  readonly organizationId: string;
-  readonly customerOrganizationId: string | null;
-}
+/** A secrets partition (the platform's one `Scope`): the vendor organization and, for customers, the customer. */
+export type SecretScope = Scope;
 
 type DomainEvent<Type extends string, Data> = Readonly<{ type: Type; data: Readonly<Data>; metadata: EventMetadata }>;
 
@@ -51,11 +51,8 @@ export type OrganizationPurged = DomainEvent<
 /** What a secret's state is folded from. */
 export type SecretHistoryEvent = SecretEvent | OrganizationPurged;
 
-export const SECRET_EVENT_TYPES: readonly SecretEvent['type'][] = [
-  'SecretCreated',
-  'SecretValueUpdated',
-  'SecretDeleted',
-];
+/** The secret stream's event types, from the one list in libs/contracts; each is a SecretEvent's type. */
+export const SECRET_EVENT_TYPES: readonly SecretEvent['type'][] = SECRET_STREAM_EVENT_TYPES;
 
 /**
  * A secret's life: never created, live with a value, deleted, or purged with its organization (deleted and purged
