@@ -1,10 +1,7 @@
-import { type NatsConnection, connect, headers as natsHeaders } from 'nats';
+import { type NatsConnection, connect } from 'nats';
 import { urlList } from '@platform/config';
-import { type NatsSecuritySettings, natsConnectionOptions } from '@platform/messaging';
+import { JsonRequester, type NatsSecuritySettings, natsConnectionOptions } from '@platform/messaging';
 import { CliError, EXIT, exitCodeForWireCode, explainWireError } from './cli-error';
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** NATS user and credential where the server requires them, and TLS (deploy/nats/nats-server.conf). */
 export interface ClientSettings extends NatsSecuritySettings {
@@ -16,10 +13,14 @@ export interface ClientSettings extends NatsSecuritySettings {
 
 /** Talks to the platform over plain-JSON NATS, as any outside client would. */
 export class PlatformClient {
+  private readonly requester: JsonRequester;
+
   private constructor(
     readonly connection: NatsConnection,
     private readonly settings: ClientSettings,
-  ) {}
+  ) {
+    this.requester = new JsonRequester(connection, settings.subjectPrefix);
+  }
 
   static async connect(settings: ClientSettings): Promise<PlatformClient> {
     try {
@@ -45,21 +46,17 @@ export class PlatformClient {
 
   async request<T>(subject: string, body: object): Promise<T> {
     if (!this.settings.token) throw new CliError('no token: set SECRETS_TOKEN or pass --token', EXIT.DENIED);
-    const headers = natsHeaders();
-    headers.set('Authorization', `Bearer ${this.settings.token}`);
     let reply;
     try {
-      reply = await this.connection.request(this.subject(subject), encoder.encode(JSON.stringify(body)), {
-        timeout: this.settings.timeoutMs,
-        headers,
-      });
-    } catch {
+      reply = await this.requester.request<
+        T & { error?: { code: string; message: string; details?: Record<string, unknown> } }
+      >(subject, body, { token: this.settings.token, timeoutMs: this.settings.timeoutMs });
+    } catch (error) {
+      if (error instanceof SyntaxError) throw error; // an answer that is not JSON is a bug, not an outage
       throw new CliError(`the ${subject.split('.')[0]} service did not answer ${subject}`, EXIT.UNAVAILABLE);
     }
-    const parsed = JSON.parse(decoder.decode(reply.data)) as T & {
-      error?: { code: string; message: string; details?: Record<string, unknown> };
-    };
-    if (reply.headers?.get('Nats-Service-Error-Code') && parsed.error) {
+    const parsed = reply.body;
+    if (reply.status !== undefined && parsed.error) {
       const { code, message, details } = parsed.error;
       throw new CliError(`${code}: ${explainWireError(code, message)}`, exitCodeForWireCode(code), { code, details });
     }

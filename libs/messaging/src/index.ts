@@ -37,6 +37,7 @@ export {
   type SetupRetryOptions,
   type StreamName,
 } from './jetstream';
+export { JsonRequester, type JsonReply, type JsonRequestOptions } from './json-requester';
 export { createLogger, scrubLogObject } from './logging';
 export {
   type NatsSecuritySettings,
