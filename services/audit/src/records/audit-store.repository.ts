@@ -280,52 +280,15 @@ async function insertRecords(client: PoolClient, records: readonly AuditRecord[]
     texts[15][i] = r.requestedBy?.role ?? null;
     texts[16][i] = r.deploymentId ?? null;
   }
-  const [
-    eventIds,
-    types,
-    organizations,
-    customers,
-    keys,
-    subs,
-    orgs,
-    roles,
-    occurred,
-    recorded,
-    resolved,
-    prev,
-    hash,
-    requesterSubs,
-    requesterOrgs,
-    requesterRoles,
-    deployments,
-  ] = texts.map(textArray);
+  // Columns in RECORD_COLUMNS order: sequence, the five texts from event id to key, version, the other texts.
+  const columns = texts.map(textArray);
   const { rowCount } = await client.query(
     `insert into audit.records (${RECORD_COLUMNS})
      select * from unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],
        $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::jsonb[], $14::text[],
        $15::text[], $16::text[], $17::text[], $18::text[], $19::text[])
      on conflict (event_id) do nothing`,
-    [
-      integerArray(sequences),
-      eventIds,
-      types,
-      organizations,
-      customers,
-      keys,
-      integerArray(versions),
-      subs,
-      orgs,
-      roles,
-      occurred,
-      recorded,
-      resolved,
-      prev,
-      hash,
-      requesterSubs,
-      requesterOrgs,
-      requesterRoles,
-      deployments,
-    ],
+    [integerArray(sequences), ...columns.slice(0, 5), integerArray(versions), ...columns.slice(5)],
   );
   return rowCount ?? 0;
 }
