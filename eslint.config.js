@@ -15,7 +15,7 @@ const FRAMEWORK_FREE = {
   message: 'libs/template and libs/redaction import no framework and no other lib (ARCHITECTURE.md §1).',
 };
 const NO_EVENT_STORE = {
-  group: ['@platform/event-store', 'pg', '@mikro-orm/*'],
+  group: ['@platform/event-store', '@platform/postgres', 'pg', '@mikro-orm/*'],
   message: 'render and redaction never read the event store; they ask secrets over NATS (ARCHITECTURE.md §1).',
 };
 

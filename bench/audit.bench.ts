@@ -7,7 +7,7 @@ import { loadavg } from 'node:os';
 import { Client } from 'pg';
 import pino from 'pino';
 import { migrateAuditDatabase } from '../services/audit/src/database/audit-migrations';
-import { AuditStore } from '../services/audit/src/records/audit-store';
+import { AuditStore } from '../services/audit/src/records/audit-store.repository';
 import { AuditEventConsumer } from '../services/audit/src/stream/audit-consumer';
 import { rebuildAuditTrail } from '../services/audit/src/stream/audit-rebuild';
 import { secretsEventsStream } from '../services/audit/src/stream/audit-stream';

@@ -150,7 +150,7 @@ export async function run(): Promise<string> {
         baseline: { label: 'events read into the process', value: rebuild.events / rebuild.seconds },
       },
     ];
-    return renderTable(`Event store (Postgres, MikroORM pool), load average ${loadAverage()}`, figures);
+    return renderTable(`Event store (Postgres, libs/postgres pool), load average ${loadAverage()}`, figures);
   } finally {
     await store.close();
     await database.drop();

@@ -21,7 +21,7 @@ import {
   uniqueSubjectPrefix,
 } from '@platform/testing';
 import { SecretsOperations } from '../services/secrets/src/ops/secrets-operations';
-import { PostgresDataKeyStore } from '../services/secrets/src/keys/postgres-data-key-store';
+import { PostgresDataKeyStore } from '../services/secrets/src/keys/data-key.repository';
 import { secretStreamId } from '../services/secrets/src/secrets/secret-stream';
 import { openStoredValue } from '../services/secrets/src/secrets/stored-value';
 import { openSecretsStore } from '../services/secrets/src/secrets.migrations';

@@ -32,6 +32,7 @@ describe('layering, as npm run lint enforces it', () => {
     ],
     ['services/render/src/layering-fixture.ts', '@platform/event-store', 'never read the event store'],
     ['services/redaction/src/layering-fixture.ts', 'pg', 'never read the event store'],
+    ['services/render/src/layering-fixture.ts', '@platform/postgres', 'never read the event store'],
     ['libs/template/src/layering-fixture.ts', '@nestjs/common', 'import no framework'],
     ['libs/redaction/src/layering-fixture.ts', 'nats', 'import no framework'],
     ['libs/redaction/src/layering-fixture.ts', '@platform/messaging', 'no other lib'],
@@ -71,8 +72,9 @@ describe('layering, as npm run lint enforces it', () => {
   it.each([
     ['services/render/src/layering-fixture.ts', '@platform/messaging'],
     ['services/secrets/src/layering-fixture.ts', '@platform/event-store'],
+    ['services/audit/src/layering-fixture.ts', '@platform/postgres'],
     ['services/secrets/src/layering-fixture.ts', './secrets/secrets.service'],
-    ['services/audit/src/layering-fixture.ts', './records/audit-store'],
+    ['services/audit/src/layering-fixture.ts', './records/audit-store.repository'],
     ['libs/crypto/src/layering-fixture.ts', 'node-jose'],
     ['libs/template/src/layering-fixture.ts', 'node:crypto'],
     ['services/render/test/layering-fixture.e2e-spec.ts', '../../secrets/src/secrets.definition'],

@@ -32,7 +32,7 @@ const REQUEST_TIMEOUT_MS = 10_000;
  * Fail fast, measured: once both services report not ready, each request is answered within this. The secrets
  * service refuses from its availability gate (closed by the probe that also feeds readiness) without touching
  * Postgres, so its refusals take milliseconds; the audit service's queries give up on a silent connection after
- * its pool's connect and query timeouts (1 s each, services/audit/src/records/audit-store.ts). 2 s leaves one
+ * its pool's connect and query timeouts (1 s each, services/audit/src/records/audit-store.repository.ts). 2 s leaves one
  * timeout of slack on a loaded machine and is still a fifth of the outage's length.
  */
 const FAIL_FAST_MS = 2_000;

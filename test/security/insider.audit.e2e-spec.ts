@@ -20,7 +20,7 @@ import { Client } from 'pg';
 import { auditService } from '../../services/audit/src/audit.definition';
 import { CheckpointSigner } from '../../services/audit/src/checkpoints/checkpoint';
 import { checkpointStreamName, checkpointSubject } from '../../services/audit/src/checkpoints/checkpoint-stream';
-import { type RecordRow, recordOf } from '../../services/audit/src/records/audit-store';
+import { type RecordRow, recordOf } from '../../services/audit/src/records/audit-store.repository';
 import { GENESIS_HASH, chainHash } from '../../services/audit/src/records/hash-chain';
 import {
   createSecretsEventsStream,

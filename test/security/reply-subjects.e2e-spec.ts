@@ -172,6 +172,6 @@ describe('replies only to inboxes', () => {
     expect(rendered.body.output).toBe(`DB_PASSWORD=${DB_PASSWORD}\n`);
     expect(overheard).toEqual([`${platform.prefix}secrets.v1.resolve`]);
     await eventually('the access event is stored', async () => (await accessEvents()) === 1);
-    expect(await metricsOf(platform.services.render)).toMatch(/render_requests_total\{[^}]*outcome="OK"[^}]*\} 1/);
+    expect(await metricsOf(platform.services.render)).toMatch(/render_requests_total\{[^}]*code="OK"[^}]*\} 1/);
   });
 });

@@ -1,10 +1,7 @@
-import { ErrorCode, type NatsConnection, connect, headers as natsHeaders } from 'nats';
+import { ErrorCode, type NatsConnection, connect } from 'nats';
 import { urlList } from '@platform/config';
-import { type NatsSecuritySettings, natsConnectionOptions } from '@platform/messaging';
+import { JsonRequester, type NatsSecuritySettings, natsConnectionOptions } from '@platform/messaging';
 import { CliError, EXIT, exitCodeForWireCode, explainWireError } from './cli-error';
-
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 /** NATS user and credential where the server requires them, and TLS (deploy/nats/nats-server.conf). */
 export interface ClientSettings extends NatsSecuritySettings {
@@ -13,6 +10,8 @@ export interface ClientSettings extends NatsSecuritySettings {
   readonly token?: string;
   readonly timeoutMs: number;
 }
+
+const encoder = new TextEncoder();
 
 /** A request NATS cannot carry, refused before it is sent, naming the server's limit. */
 function tooLarge(subject: string, bytes: number, maxPayload: number): CliError {
@@ -25,10 +24,14 @@ function tooLarge(subject: string, bytes: number, maxPayload: number): CliError 
 
 /** Talks to the platform over plain-JSON NATS, as any outside client would. */
 export class PlatformClient {
+  private readonly requester: JsonRequester;
+
   private constructor(
     readonly connection: NatsConnection,
     private readonly settings: ClientSettings,
-  ) {}
+  ) {
+    this.requester = new JsonRequester(connection, settings.subjectPrefix);
+  }
 
   static async connect(settings: ClientSettings): Promise<PlatformClient> {
     try {
@@ -54,26 +57,25 @@ export class PlatformClient {
 
   async request<T>(subject: string, body: object): Promise<T> {
     if (!this.settings.token) throw new CliError('no token: set SECRETS_TOKEN or pass --token', EXIT.DENIED);
-    const headers = natsHeaders();
-    headers.set('Authorization', `Bearer ${this.settings.token}`);
     const data = encoder.encode(JSON.stringify(body));
     // The server's own limit, learnt at connect: a larger message is never sent (nats.js refuses it too).
     const maxPayload = this.connection.info?.max_payload;
     if (maxPayload !== undefined && data.byteLength > maxPayload) throw tooLarge(subject, data.byteLength, maxPayload);
     let reply;
     try {
-      reply = await this.connection.request(this.subject(subject), data, { timeout: this.settings.timeoutMs, headers });
+      reply = await this.requester.request<
+        T & { error?: { code: string; message: string; details?: Record<string, unknown> } }
+      >(subject, data, { token: this.settings.token, timeoutMs: this.settings.timeoutMs });
     } catch (error) {
+      if (error instanceof SyntaxError) throw error; // an answer that is not JSON is a bug, not an outage
       // Body and headers together over the limit.
       if ((error as { code?: string }).code === ErrorCode.MaxPayloadExceeded && maxPayload !== undefined) {
         throw tooLarge(subject, data.byteLength, maxPayload);
       }
       throw new CliError(`the ${subject.split('.')[0]} service did not answer ${subject}`, EXIT.UNAVAILABLE);
     }
-    const parsed = JSON.parse(decoder.decode(reply.data)) as T & {
-      error?: { code: string; message: string; details?: Record<string, unknown> };
-    };
-    if (reply.headers?.get('Nats-Service-Error-Code') && parsed.error) {
+    const parsed = reply.body;
+    if (reply.status !== undefined && parsed.error) {
       const { code, message, details } = parsed.error;
       throw new CliError(`${code}: ${explainWireError(code, message)}`, exitCodeForWireCode(code), { code, details });
     }

@@ -54,6 +54,40 @@ export const SECRET_EVENT_TYPES = Object.freeze([
 ] as const);
 export type SecretEventType = (typeof SECRET_EVENT_TYPES)[number];
 
+/** A named subset of SECRET_EVENT_TYPES: each member is checked against the one list. */
+const eventTypes = <T extends SecretEventType>(...types: T[]): readonly T[] => Object.freeze(types);
+
+/** The events of a secret's own stream: what its state and history fold. */
+export const SECRET_STREAM_EVENT_TYPES = eventTypes(
+  'SecretCreated',
+  'SecretValueUpdated',
+  'SecretDeleted',
+  'SecretRolledBack',
+  'SecretRestored',
+);
+
+/** The events that carry a sealed value. */
+export const VALUE_EVENT_TYPES = eventTypes(
+  'SecretCreated',
+  'SecretValueUpdated',
+  'SecretRolledBack',
+  'SecretRestored',
+);
+
+/**
+ * The events that change no value: access records, key rotations, a deployment forgotten from the index, expiry
+ * notices (an expired value is still masked) and exposures (redaction's own reports).
+ */
+export const VALUE_NEUTRAL_EVENT_TYPES = eventTypes(
+  'SecretValuesResolved',
+  'DataKeyRotated',
+  'DataKeysRewrapped',
+  'DeploymentForgotten',
+  'SecretExpiring',
+  'SecretExpired',
+  'SecretExposed',
+);
+
 /**
  * The NATS subject of a request-reply method, before any `NATS_SUBJECT_PREFIX`:
  * the proto package and the method name in lower case (`SecretsService.method.create` → `secrets.v1.create`).

@@ -1,8 +1,8 @@
 import { EventStoreError, EventStoreErrorCode } from './event-store.error';
-import { asStoreError, isSilentConnection, isUnavailable } from './database-errors';
+import { asStoreError, isUnavailable } from './database-errors';
 
-describe('database errors from a silent connection', () => {
-  it("counts pg's client-side timeouts as the database being unavailable", () => {
+describe('event store errors', () => {
+  it("names the database being unavailable UNAVAILABLE, pg's client-side timeouts included", () => {
     // connectionTimeoutMillis on a connection that hears nothing, and query_timeout on one that went silent.
     for (const message of ['timeout expired', 'Query read timeout']) {
       expect(isUnavailable(new Error(message))).toBe(true);
@@ -11,10 +11,13 @@ describe('database errors from a silent connection', () => {
     expect(asStoreError(new Error('Query read timeout'))).toBeInstanceOf(EventStoreError);
   });
 
-  it('tells a silent connection (never to be reused) from other failures', () => {
-    expect(isSilentConnection(new Error('Query read timeout'))).toBe(true);
-    expect(isSilentConnection(new Error('timeout expired'))).toBe(false);
-    expect(isSilentConnection(Object.assign(new Error('canceling statement'), { code: '57014' }))).toBe(false);
+  it('keeps its own errors as they are', () => {
+    const unavailable = new EventStoreError(EventStoreErrorCode.UNAVAILABLE, 'down');
+    const invalid = new EventStoreError(EventStoreErrorCode.INVALID_ARGUMENT, 'bad');
+    expect(isUnavailable(unavailable)).toBe(true);
+    expect(isUnavailable(invalid)).toBe(false);
+    expect(asStoreError(unavailable)).toBe(unavailable);
+    expect(asStoreError(invalid)).toBe(invalid);
   });
 
   it('leaves statement errors alone', () => {

@@ -46,9 +46,3 @@ export interface ReadStreamResult {
   readonly currentStreamVersion: number;
   readonly streamExists: boolean;
 }
-
-export interface AggregateStreamResult<State> {
-  readonly state: State;
-  readonly currentStreamVersion: number;
-  readonly streamExists: boolean;
-}

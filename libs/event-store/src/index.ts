@@ -1,15 +1,7 @@
 export { ConcurrencyError, EventStoreError, EventStoreErrorCode } from './event-store.error';
-export type {
-  AggregateStreamResult,
-  AppendResult,
-  EventMetadata,
-  ExpectedVersion,
-  NewEvent,
-  ReadStreamResult,
-  RecordedEvent,
-} from './events';
+export type { AppendResult, EventMetadata, ExpectedVersion, NewEvent, ReadStreamResult, RecordedEvent } from './events';
 export type { MigrationDefinition } from './migrations';
-export type { QueryOptions } from './prepared-statement';
+export type { QueryOptions } from '@platform/postgres';
 export {
   OutboxPublisher,
   rebaseOutboxCheckpoint,

@@ -1,10 +1,9 @@
 import type { Client, QueryConfig } from 'pg';
-import { advisoryLockKey } from './advisory-lock-key';
+import { advisoryLockKey, statement } from '@platform/postgres';
 import { EVENT_COLUMNS, type EventRow, toRecordedEvent } from './event-rows';
 import { EventStoreError, EventStoreErrorCode } from './event-store.error';
 import type { RecordedEvent } from './events';
 import type { PostgresEventStore } from './postgres-event-store';
-import { statement } from './prepared-statement';
 import { type OutboxPosition, PublicationWaiters } from './publication-waiters';
 
 export interface OutboxLogger {

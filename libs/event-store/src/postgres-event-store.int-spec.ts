@@ -10,7 +10,7 @@ import {
   streamSummaryProjectionInDatabase,
   streamSummaryProjectionInline,
 } from './testing/event-store.fixtures';
-import type { ExpectedVersion, RecordedEvent } from './events';
+import type { ExpectedVersion } from './events';
 import { PostgresEventStore } from './postgres-event-store';
 
 describe('PostgresEventStore', () => {
@@ -98,18 +98,32 @@ describe('PostgresEventStore', () => {
       });
     });
 
-    it('folds a stream into state', async () => {
+    it('reads a stream with the latest event of a type on another stream, in position order', async () => {
       const stream = streamName();
-      await store.appendToStream(stream, [anEvent('ThingHappened', { n: 2 }), anEvent('ThingHappened', { n: 5 })], {
-        expectedVersion: 'no_stream',
+      const marks = streamName();
+      await store.appendToStream(marks, [anEvent('Marked', { n: 1 })], { expectedVersion: 'no_stream' });
+      await store.appendToStream(stream, [anEvent('ThingHappened', { n: 2 })], { expectedVersion: 'no_stream' });
+      await store.appendToStream(marks, [anEvent('Marked', { n: 3 }), anEvent('Other', { n: 4 })], {
+        expectedVersion: 1,
       });
+      await store.appendToStream(stream, [anEvent('ThingHappened', { n: 5 })], { expectedVersion: 1 });
 
-      const result = await store.aggregateStream<number, RecordedEvent<string, { n: number }>>(stream, {
-        initialState: () => 0,
-        evolve: (sum, event) => sum + event.data.n,
-      });
+      const read = await store.readStreamWithLatest(stream, { streamId: marks, type: 'Marked' });
 
-      expect(result).toEqual({ state: 7, currentStreamVersion: 2, streamExists: true });
+      expect(read.map((event) => [event.streamId, event.type, event.data])).toEqual([
+        [stream, 'ThingHappened', { n: 2 }],
+        [marks, 'Marked', { n: 3 }],
+        [stream, 'ThingHappened', { n: 5 }],
+      ]);
+      expect(await store.readStreamWithLatest(streamName(), { streamId: streamName(), type: 'Marked' })).toEqual([]);
+    });
+
+    it('finds an event by its id', async () => {
+      const stream = streamName();
+      const { events } = await store.appendToStream(stream, someEvents(2), { expectedVersion: 'no_stream' });
+
+      expect(await store.findEvent(events[1].eventId)).toEqual(events[1]);
+      expect(await store.findEvent(randomUUID())).toBeUndefined();
     });
 
     it('pages through all events in position order', async () => {

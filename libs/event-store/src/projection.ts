@@ -1,9 +1,20 @@
+import { type QueryOptions, statement } from '@platform/postgres';
+import type { ClientBase } from 'pg';
 import type { NewEvent, RecordedEvent } from './events';
-import type { QueryOptions } from './prepared-statement';
 
 /** SQL on the transaction that is appending (or rebuilding); parameters are Postgres-native `$1`, `$2`, …. */
 export interface ProjectionContext {
   execute<T = Record<string, unknown>>(sql: string, params?: unknown[], options?: QueryOptions): Promise<T[]>;
+}
+
+/** A projection's view of a connection that is appending or rebuilding. */
+export function contextOf(connection: ClientBase): ProjectionContext {
+  return {
+    async execute<T>(sql: string, params?: unknown[], options?: QueryOptions): Promise<T[]> {
+      const result = await connection.query(statement(sql, params, options));
+      return result.rows as T[];
+    },
+  };
 }
 
 /**

@@ -16,6 +16,7 @@ import { natsConnectionOptions } from './nats-credentials';
 import { PlatformNatsServer } from './nats-transport';
 import { PlatformContext, Readiness, createMetricsRegistry } from './platform-context';
 import { type ServiceScope } from './principal';
+import { RequestMetricsInterceptor } from './request-metrics';
 import { RpcErrorFilter } from './rpc-error.filter';
 import { ServiceClient, ServiceTokenIssuer } from './service-client';
 import { reloadJwks, serviceTokenKeys } from './service-token-keys';
@@ -132,6 +133,9 @@ export async function startService(
     // A hybrid app's microservice takes its global guard and filter from the app (inheritAppConfig).
     app.useGlobalGuards(new BearerAuthGuard(verifier));
     app.useGlobalFilters(new RpcErrorFilter(definition.errorMappers, app.getHttpAdapter()));
+    app.useGlobalInterceptors(
+      new RequestMetricsInterceptor(definition.name, metrics, config.subjectPrefix, definition.errorMappers),
+    );
     const dropped = new Counter({
       name: `${definition.name}_requests_dropped_total`,
       help: 'Requests dropped unanswered before any handler ran, by reason (reply_subject: not an inbox)',

@@ -1,51 +1,10 @@
-/** The wire error codes of ARCHITECTURE.md §2. */
-export type ErrorCode =
-  | 'INVALID_ARGUMENT'
-  | 'UNAUTHENTICATED'
-  | 'PERMISSION_DENIED'
-  | 'NOT_FOUND'
-  | 'ALREADY_EXISTS'
-  | 'VERSION_CONFLICT'
-  | 'FAILED_PRECONDITION'
-  | 'PAYLOAD_TOO_LARGE'
-  | 'TEMPLATE_PARSE_ERROR'
-  | 'TEMPLATE_EXECUTION_ERROR'
-  | 'TEMPLATE_OUTPUT_ERROR'
-  | 'RESOURCE_EXHAUSTED'
-  | 'UNAVAILABLE'
-  | 'INTERNAL';
+import { ContractError, ERROR_STATUS, type ErrorCode } from '@platform/contracts';
 
+export type { ErrorCode } from '@platform/contracts';
+
+/** The HTTP-like status of a wire error code (ARCHITECTURE.md §2), from the one table in libs/contracts. */
 export function statusOf(code: ErrorCode): number {
-  switch (code) {
-    case 'INVALID_ARGUMENT':
-      return 400;
-    case 'UNAUTHENTICATED':
-      return 401;
-    case 'PERMISSION_DENIED':
-      return 403;
-    case 'NOT_FOUND':
-      return 404;
-    case 'ALREADY_EXISTS':
-    case 'VERSION_CONFLICT':
-    case 'FAILED_PRECONDITION':
-      return 409;
-    case 'PAYLOAD_TOO_LARGE':
-      return 413;
-    case 'TEMPLATE_PARSE_ERROR':
-    case 'TEMPLATE_EXECUTION_ERROR':
-    case 'TEMPLATE_OUTPUT_ERROR':
-      return 422;
-    case 'RESOURCE_EXHAUSTED':
-      return 429;
-    case 'UNAVAILABLE':
-      return 503;
-    case 'INTERNAL':
-      return 500;
-    default: {
-      const _exhaustive: never = code;
-      return _exhaustive;
-    }
-  }
+  return ERROR_STATUS[code];
 }
 
 export interface WireError {
@@ -77,6 +36,10 @@ export class PlatformError extends Error {
 
 /** Turns a module's typed error into a wire error, or returns undefined when the error is not its own. */
 export type ErrorMapper = (error: unknown) => WireError | undefined;
+
+/** A request body that broke the wire contract (decoding): its code is already a wire code. */
+export const contractErrorMapper: ErrorMapper = (error) =>
+  error instanceof ContractError ? { code: error.code, message: error.message, details: error.details } : undefined;
 
 export const INTERNAL_ERROR: WireError = { code: 'INTERNAL', message: 'internal error' };
 

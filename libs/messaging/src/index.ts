@@ -12,6 +12,7 @@ export { runService, startService, type RunningService, type ServiceDefinition }
 export {
   INTERNAL_ERROR,
   PlatformError,
+  contractErrorMapper,
   isWireError,
   statusOf,
   toWireError,
@@ -36,6 +37,7 @@ export {
   type SetupRetryOptions,
   type StreamName,
 } from './jetstream';
+export { JsonRequester, type JsonReply, type JsonRequestOptions } from './json-requester';
 export { createLogger, scrubLogObject } from './logging';
 export {
   type NatsSecuritySettings,
@@ -61,5 +63,6 @@ export {
   type ServicePrincipal,
 } from './principal';
 export { RequestBody } from './request-body';
+export { RequestMetricsInterceptor } from './request-metrics';
 export { SubscriptionRefused, confirmSubscriptions } from './required-subscription';
 export { DependencyError, ServiceClient, ServiceTokenIssuer } from './service-client';

@@ -1,12 +1,8 @@
 import { type ArgumentsHost, Catch, type HttpServer, Logger } from '@nestjs/common';
 import { BaseExceptionFilter } from '@nestjs/core';
-import { ContractError } from '@platform/contracts';
 import { type Observable, throwError } from 'rxjs';
-import { type ErrorMapper, type WireError, toWireError } from './errors';
+import { type ErrorMapper, type WireError, contractErrorMapper, toWireError } from './errors';
 import { describeError } from './logging';
-
-const contractErrors: ErrorMapper = (error) =>
-  error instanceof ContractError ? { code: error.code, message: error.message, details: error.details } : undefined;
 
 /**
  * The one edge where any error a NATS handler throws becomes the wire error envelope.
@@ -19,7 +15,7 @@ export class RpcErrorFilter extends BaseExceptionFilter {
 
   constructor(mappers: readonly ErrorMapper[] = [], httpAdapter?: HttpServer) {
     super(httpAdapter);
-    this.mappers = [contractErrors, ...mappers];
+    this.mappers = [contractErrorMapper, ...mappers];
   }
 
   override catch(exception: unknown, host: ArgumentsHost): Observable<never> | void {

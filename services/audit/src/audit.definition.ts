@@ -20,7 +20,7 @@ import { ensureCheckpointStream } from './checkpoints/checkpoint-stream';
 import { migrateAuditDatabase } from './database/audit-migrations';
 import { AuditController } from './query/audit.controller';
 import { AuditTrail } from './query/audit-trail';
-import { AuditStore } from './records/audit-store';
+import { AuditStore } from './records/audit-store.repository';
 import { AuditEventConsumer } from './stream/audit-consumer';
 import { auditLagSources } from './stream/audit-stream';
 

@@ -14,7 +14,7 @@ import {
 import { Client } from 'pg';
 import { auditService } from './audit.definition';
 import { type AuditRecordJson } from './records/audit-record';
-import { AuditStore } from './records/audit-store';
+import { AuditStore } from './records/audit-store.repository';
 import { GENESIS_HASH, chainHash } from './records/hash-chain';
 import {
   type SecretEventJson,

@@ -4,7 +4,7 @@ import { Client } from 'pg';
 import { type TestDatabase, createTestDatabase } from '@platform/testing';
 import { migrateAuditDatabase } from '../src/database/audit-migrations';
 import { parseAuditEvent } from '../src/records/audit-event';
-import { AuditStore, type StreamedEvent } from '../src/records/audit-store';
+import { AuditStore, type StreamedEvent } from '../src/records/audit-store.repository';
 import { secretEvent } from '../src/testing/secret-events';
 
 const encoder = new TextEncoder();

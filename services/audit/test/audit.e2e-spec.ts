@@ -150,4 +150,14 @@ describe('audit trail of the real secrets service (plain JSON over NATS)', () =>
       detail: `record ${updated.sequence} does not link to the record before it`,
     });
   });
+
+  it('counts its requests by subject and reply code, a body that failed to decode included', async () => {
+    const refused = await client.request('audit.v1.query', { unknownField: true }, { token: admin });
+    expect(refused.status).toBe(400);
+    const metrics = await (await fetch(`http://127.0.0.1:${audit.httpPort}/metrics`)).text();
+    expect(metrics).toMatch(/^audit_requests_total\{[^}]*subject="audit\.v1\.query",code="OK"[^}]*\} [1-9]/m);
+    expect(metrics).toMatch(/^audit_requests_total\{[^}]*subject="audit\.v1\.verify",code="OK"[^}]*\} [1-9]/m);
+    expect(metrics).toMatch(/^audit_requests_total\{[^}]*subject="audit\.v1\.query",code="INVALID_ARGUMENT"[^}]*\} 1/m);
+    expect(metrics).toMatch(/^audit_request_duration_seconds_count\{[^}]*subject="audit\.v1\.query"[^}]*\} [1-9]/m);
+  });
 });

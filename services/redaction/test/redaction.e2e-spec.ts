@@ -413,6 +413,16 @@ describe('redaction service', () => {
       expect(reply.status).toBe(400);
       expect(reply.body).toMatchObject({ error: { code: 'INVALID_ARGUMENT' } });
     });
+
+    it('counts its requests by subject and reply code, a body that failed to decode included', async () => {
+      expect(await metric('redaction_requests_total{subject="redaction.v1.redact",code="OK"')).toBeGreaterThan(0);
+      expect(
+        await metric('redaction_requests_total{subject="redaction.v1.redact",code="INVALID_ARGUMENT"'),
+      ).toBeGreaterThan(0);
+      expect(
+        await metric('redaction_request_duration_seconds_count{service="redaction",subject="redaction.v1.redact"'),
+      ).toBeGreaterThan(0);
+    });
   });
 
   it('never writes a secret value into its logs', () => {

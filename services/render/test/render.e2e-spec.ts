@@ -573,13 +573,10 @@ describe('render service over NATS (plain JSON)', () => {
     });
   });
 
-  it('counts renders by subject, format and outcome in its metrics, never with a value or template text', async () => {
+  it('counts renders by subject and reply code in its metrics, never with a value or template text', async () => {
     const metrics = await (await fetch(`http://127.0.0.1:${render.httpPort}/metrics`)).text();
-    const line = (outcome: string) =>
-      new RegExp(
-        `^render_requests_total\\{[^}]*subject="render.v1.render"[^}]*format="env"[^}]*outcome="${outcome}"`,
-        'm',
-      );
+    const line = (code: string) =>
+      new RegExp(`^render_requests_total\\{[^}]*subject="render.v1.render"[^}]*code="${code}"`, 'm');
     expect(metrics).toMatch(line('OK'));
     expect(metrics).toMatch(line('TEMPLATE_EXECUTION_ERROR'));
     expect(metrics).toMatch(/^render_request_duration_seconds_bucket\{/m);

@@ -3,7 +3,7 @@ import { DataKeyRing, type DataKeyRingOptions, MasterKeyRing, ReplySigner } from
 import { OutboxPublisher, type PostgresEventStore } from '@platform/event-store';
 import { type PlatformContext } from '@platform/messaging';
 import { ExposureLog } from './exposure/exposure-log';
-import { PostgresDataKeyStore } from './keys/postgres-data-key-store';
+import { PostgresDataKeyStore } from './keys/data-key.repository';
 import { PurgeListener } from './keys/purge-listener';
 import { watchOutboxCheckpoint } from './outbox/outbox-checkpoint-health';
 import { SecretEventPublisher } from './outbox/secret-event-publisher';

@@ -15,7 +15,7 @@ import { DeploymentIndex } from './secrets/deployment-index';
 import { SecretsHandler } from './secrets/secrets.handler';
 import { SecretsInterceptor } from './secrets/secrets.interceptor';
 import { SecretsMetrics } from './secrets/secrets.metrics';
-import { secretsErrorMappers } from './secrets/secrets.errors';
+import { secretsErrorMappers } from './secrets/secrets.error';
 import { SecretsService } from './secrets/secrets.service';
 import { StoreAvailability } from './secrets/store-availability';
 import { type SecretsServiceSettings, SecretsRuntime } from './secrets-runtime';

@@ -14,7 +14,7 @@ import { DataKeyRing, MasterKeyRing } from '@platform/crypto';
 import { type InlineProjection, type PostgresEventStore } from '@platform/event-store';
 import { type VendorUser } from '@platform/messaging';
 import { type TestDatabase, createTestDatabase } from '@platform/testing';
-import { PostgresDataKeyStore } from '../src/keys/postgres-data-key-store';
+import { PostgresDataKeyStore } from '../src/keys/data-key.repository';
 import { SecretsOperations } from '../src/ops/secrets-operations';
 import { IdempotencyStore } from '../src/secrets/idempotency';
 import { SecretViewProjection } from '../src/secrets/secret-view.projection';

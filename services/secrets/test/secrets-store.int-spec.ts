@@ -23,7 +23,7 @@ import { type InlineProjection, type PostgresEventStore } from '@platform/event-
 import { type KeyMaterial } from '@platform/config';
 import { type ServicePrincipal, type VendorUser } from '@platform/messaging';
 import { type TestDatabase, createTestDatabase, devReplySigningKey } from '@platform/testing';
-import { PostgresDataKeyStore } from '../src/keys/postgres-data-key-store';
+import { PostgresDataKeyStore } from '../src/keys/data-key.repository';
 import { SecretsOperations } from '../src/ops/secrets-operations';
 import { SecretResolver } from '../src/resolve/secret-resolver';
 import { AccessLog } from '../src/resolve/access-log';

@@ -1,5 +1,6 @@
 import { urlList } from '@platform/config';
-import { type NatsConnection, ErrorCode, connect, headers as natsHeaders } from 'nats';
+import { JsonRequester } from '@platform/messaging';
+import { type NatsConnection, ErrorCode, connect } from 'nats';
 import { sleep } from './wait';
 
 /** How one request ended, as an outside client sees it. */
@@ -23,16 +24,18 @@ export interface AcknowledgedWrite {
   readonly failures: readonly CallOutcome[];
 }
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 const DEFAULT_TIMEOUT_MS = 10_000;
 
 /** Plain-JSON requests over a raw `nats` connection, as a Go program or the `nats` CLI would send them. */
 export class PlatformClient {
+  private readonly requester: JsonRequester;
+
   constructor(
     readonly connection: NatsConnection,
     readonly subjectPrefix: string,
-  ) {}
+  ) {
+    this.requester = new JsonRequester(connection, subjectPrefix);
+  }
 
   /** Connects to `url` and keeps reconnecting for as long as it is open (a broker outage must not close it). */
   static async connect(url: string, subjectPrefix: string): Promise<PlatformClient> {
@@ -47,29 +50,23 @@ export class PlatformClient {
 
   /** One request; every way it can end is an outcome, never an exception. */
   async call(subject: string, body: unknown, options: CallOptions): Promise<CallOutcome> {
-    const headers = natsHeaders();
-    headers.set('Authorization', `Bearer ${options.token}`);
-    for (const [name, value] of Object.entries(options.headers ?? {})) headers.set(name, value);
-    let raw: string;
-    let status: number;
+    let reply;
     try {
-      const reply = await this.connection.request(this.subjectPrefix + subject, encoder.encode(JSON.stringify(body)), {
-        timeout: options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-        headers,
-      });
-      raw = decoder.decode(reply.data);
-      status = Number(reply.headers?.get('Nats-Service-Error-Code') || 0);
+      reply = await this.requester.request<Record<string, unknown> & { error?: { code: string; message: string } }>(
+        subject,
+        body,
+        { token: options.token, headers: options.headers, timeoutMs: options.timeoutMs ?? DEFAULT_TIMEOUT_MS },
+      );
     } catch (error) {
+      if (error instanceof SyntaxError) throw error; // an answer that is not JSON is a bug, not an outcome
       const code = (error as { code?: string }).code;
       if (code === ErrorCode.NoResponders) return { kind: 'no-responders' };
       if (code === ErrorCode.Timeout) return { kind: 'timeout' };
       return { kind: 'connection', message: `${code ?? ''} ${(error as Error).message}`.trim() };
     }
-    const parsed = JSON.parse(raw) as Record<string, unknown> & {
-      error?: { code: string; message: string };
-    };
+    const parsed = reply.body;
     if (parsed.error) {
-      return { kind: 'error', code: parsed.error.code, message: parsed.error.message, status };
+      return { kind: 'error', code: parsed.error.code, message: parsed.error.message, status: reply.status ?? 0 };
     }
     return { kind: 'reply', body: parsed };
   }

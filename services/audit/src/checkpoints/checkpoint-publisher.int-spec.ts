@@ -5,7 +5,7 @@ import pino from 'pino';
 import devKey from '../../../../deploy/dev/audit-checkpoint-key.json';
 import { migrateAuditDatabase } from '../database/audit-migrations';
 import { parseAuditEvent } from '../records/audit-event';
-import { AuditStore, type StreamedEvent } from '../records/audit-store';
+import { AuditStore, type StreamedEvent } from '../records/audit-store.repository';
 import { type SecretEventJson, secretEvent } from '../testing/secret-events';
 import { CheckpointSigner, CheckpointVerifier } from './checkpoint';
 import { CheckpointPublisher } from './checkpoint-publisher';

@@ -1,7 +1,7 @@
 import { type JetStreamManager, type NatsConnection } from 'nats';
 import { type Logger } from 'pino';
 import { type AuditMetrics } from '../audit-metrics';
-import { type AuditStore, type ChainHeadState } from '../records/audit-store';
+import { type AuditStore, type ChainHeadState } from '../records/audit-store.repository';
 import { ChainVerifier, GENESIS_HASH } from '../records/hash-chain';
 import { type ChainFailureReason } from './chain-audit';
 import { type Checkpoint, type CheckpointSigner, type CheckpointVerifier } from './checkpoint';

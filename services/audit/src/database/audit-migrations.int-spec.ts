@@ -1,7 +1,7 @@
 import { type TestDatabase, createTestDatabase } from '@platform/testing';
 import { Client } from 'pg';
 import { parseAuditEvent } from '../records/audit-event';
-import { AuditStore, type StreamedEvent } from '../records/audit-store';
+import { AuditStore, type StreamedEvent } from '../records/audit-store.repository';
 import { secretEvent, valuesResolvedEvent } from '../testing/secret-events';
 import { migrateAuditDatabase } from './audit-migrations';
 

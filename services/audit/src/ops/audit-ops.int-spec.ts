@@ -14,7 +14,7 @@ import { type NatsConnection, connect } from 'nats';
 import { Client } from 'pg';
 import pino from 'pino';
 import { migrateAuditDatabase } from '../database/audit-migrations';
-import { AuditStore } from '../records/audit-store';
+import { AuditStore } from '../records/audit-store.repository';
 import { AuditEventConsumer } from '../stream/audit-consumer';
 import { AUDIT_CONSUMER } from '../stream/audit-stream';
 import { publishSecretEvents, secretEvent } from '../testing/secret-events';

@@ -5,7 +5,7 @@ import { natsConnectionOptions } from '@platform/messaging';
 import { connect } from 'nats';
 import { AuditError } from '../audit.error';
 import { migrateAuditDatabase } from '../database/audit-migrations';
-import { AuditStore } from '../records/audit-store';
+import { AuditStore } from '../records/audit-store.repository';
 import { rebuildAuditTrail } from '../stream/audit-rebuild';
 import { acknowledgeStreamGap, describeGap, openStreamGaps } from './stream-gap-ops';
 

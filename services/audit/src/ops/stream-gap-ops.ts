@@ -1,7 +1,7 @@
 import { type Environment, databaseSettings, loadServiceConfig } from '@platform/config';
 import { AuditError, AuditErrorCode } from '../audit.error';
 import { migrateAuditDatabase } from '../database/audit-migrations';
-import { AuditStore, type StreamGap } from '../records/audit-store';
+import { AuditStore, type StreamGap } from '../records/audit-store.repository';
 
 /** Who acknowledged: 1 to 128 visible characters, as ops give it (a name, a ticket). */
 const ACKNOWLEDGER = /^[\x21-\x7e][\x20-\x7e]{0,127}$/;

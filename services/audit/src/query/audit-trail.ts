@@ -6,7 +6,7 @@ import { AuditError, AuditErrorCode } from '../audit.error';
 import { type AuditRecordJson, auditRecordJson } from '../records/audit-record';
 import { AuditCheckpoints } from '../checkpoints/audit-checkpoints';
 import { type ChainVerification, type CheckpointState } from '../checkpoints/chain-audit';
-import { AuditStore } from '../records/audit-store';
+import { AuditStore } from '../records/audit-store.repository';
 import { auditViewOf, chainOwnerOf } from './audit-access';
 import { decodePageToken, encodePageToken } from './page-token';
 

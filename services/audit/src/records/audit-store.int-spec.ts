@@ -3,7 +3,7 @@ import { Client } from 'pg';
 import { migrateAuditDatabase } from '../database/audit-migrations';
 import { type SecretEventJson, secretEvent, valuesResolvedEvent } from '../testing/secret-events';
 import { parseAuditEvent } from './audit-event';
-import { AuditStore, type StreamedEvent } from './audit-store';
+import { AuditStore, type StreamedEvent } from './audit-store.repository';
 
 jest.setTimeout(60_000);
 

@@ -14,7 +14,7 @@ import { AuditMetrics } from '../audit-metrics';
 import { AuditError, AuditErrorCode } from '../audit.error';
 import { migrateAuditDatabase } from '../database/audit-migrations';
 import { parseAuditEvent } from '../records/audit-event';
-import { AuditStore } from '../records/audit-store';
+import { AuditStore } from '../records/audit-store.repository';
 import {
   createSecretsEventsStream,
   publishSecretEvents,

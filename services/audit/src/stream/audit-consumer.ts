@@ -1,7 +1,12 @@
 import { AckPolicy, type ConsumerMessages, type JetStreamManager, type JsMsg, type NatsConnection } from 'nats';
 import { type Logger } from 'pino';
 import { type AuditMetrics } from '../audit-metrics';
-import { type ApplierLease, type AuditStore, type StreamGap, type StreamedEvent } from '../records/audit-store';
+import {
+  type ApplierLease,
+  type AuditStore,
+  type StreamGap,
+  type StreamedEvent,
+} from '../records/audit-store.repository';
 import {
   AUDIT_CONSUMER,
   ensureAuditConsumer,

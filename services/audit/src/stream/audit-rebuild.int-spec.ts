@@ -10,7 +10,7 @@ import { Client } from 'pg';
 import pino from 'pino';
 import { AuditError, AuditErrorCode } from '../audit.error';
 import { migrateAuditDatabase } from '../database/audit-migrations';
-import { AuditStore } from '../records/audit-store';
+import { AuditStore } from '../records/audit-store.repository';
 import {
   createSecretsEventsStream,
   publishSecretEvents,

@@ -1,6 +1,6 @@
 import { type JetStreamManager, type NatsConnection, type StreamInfo } from 'nats';
 import { AuditError, AuditErrorCode } from '../audit.error';
-import { type ApplierLease, type AuditStore, type StreamedEvent } from '../records/audit-store';
+import { type ApplierLease, type AuditStore, type StreamedEvent } from '../records/audit-store.repository';
 import {
   READ_YIELD_EVERY,
   resetAuditConsumer,

@@ -14,7 +14,7 @@ import {
 import { type AuditLagSources, type UnappliedEvent } from '../audit-lag';
 import { AuditError } from '../audit.error';
 import { parseAuditEvent } from '../records/audit-event';
-import { type AuditStore, type StreamedEvent } from '../records/audit-store';
+import { type AuditStore, type StreamedEvent } from '../records/audit-store.repository';
 
 /** The durable pull consumer every audit instance shares. */
 export const AUDIT_CONSUMER = 'audit';

@@ -1,5 +1,6 @@
 import { type ConsumerMessages, DeliverPolicy, type JsMsg, type NatsConnection } from 'nats';
 import { type Logger } from 'pino';
+import { VALUE_NEUTRAL_EVENT_TYPES } from '@platform/contracts';
 import { IDENTIFIER_PATTERN, prefixedStreamName } from '@platform/messaging';
 import { type ScopeMatchers } from './scope-matchers';
 
@@ -11,19 +12,10 @@ export type MatcherChange =
   | { readonly kind: 'everything' };
 
 /**
- * Events that change no value: access records (one per resolve, this service's own included), key rotations, a
- * deployment forgotten from the index, expiry notices (an expired value is still masked) and exposures (this
- * service's own reports: rebuilding on them would answer each masked line with a rebuild).
+ * Events that change no value (VALUE_NEUTRAL_EVENT_TYPES): exposures among them are this service's own reports, and
+ * rebuilding on them would answer each masked line with a rebuild.
  */
-const VALUE_NEUTRAL_TYPES = new Set([
-  'SecretValuesResolved',
-  'DataKeyRotated',
-  'DataKeysRewrapped',
-  'DeploymentForgotten',
-  'SecretExpiring',
-  'SecretExpired',
-  'SecretExposed',
-]);
+const VALUE_NEUTRAL_TYPES: ReadonlySet<string> = new Set(VALUE_NEUTRAL_EVENT_TYPES);
 
 /**
  * What an event on `secrets.events.>` invalidates: a customer's change its scope, a vendor-level change or purge

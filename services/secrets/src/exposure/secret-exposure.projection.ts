@@ -5,7 +5,7 @@ import {
   type ProjectionContext,
   type RecordedEvent,
 } from '@platform/event-store';
-import { PURGE_TYPES, purgedScopeOf, removePurgedRows } from '../secrets/purges-in-range';
+import { PURGE_TYPES, purgedScopeOf, removePurgedRows } from '../secrets/purges-in-range.repository';
 import { SECRET_EXPOSED } from './secret-exposure';
 import { EXPOSURE_AT_POSITION, TRUNCATE_EXPOSURES, exposureUpsertFrom } from './secret-exposure.repository';
 

@@ -1,4 +1,4 @@
-import { type MigrationDefinition, type ProjectionContext } from '@platform/event-store';
+import { type MigrationDefinition } from '@platform/event-store';
 
 /** The SQLSTATE and constraint of an append refused because its value's data key no longer exists. */
 const FOREIGN_KEY_VIOLATION = '23503';
@@ -9,7 +9,8 @@ export const DATA_KEY_EXISTS_CONSTRAINT = 'events_data_key_exists';
  * until they commit, a purge holds it exclusively, so an append either commits before the purge deletes its key or
  * checks for the key after the purge committed. Both sides must use this expression.
  */
-const organizationLock = (organizationSql: string) => `hashtext('secrets.data_key'), hashtext(${organizationSql})`;
+export const organizationLock = (organizationSql: string) =>
+  `hashtext('secrets.data_key'), hashtext(${organizationSql})`;
 
 /**
  * A value event may only be appended while its data key exists (ARCHITECTURE.md §6): otherwise a write racing a
@@ -75,59 +76,4 @@ export const customerDataKeysMigration: MigrationDefinition = {
 export function isPurgedDataKeyError(error: unknown): boolean {
   const { code, constraint } = (error ?? {}) as { code?: unknown; constraint?: unknown };
   return code === FOREIGN_KEY_VIOLATION && constraint === DATA_KEY_EXISTS_CONSTRAINT;
-}
-
-/**
- * For a statement that rewrites values of an organization in place (value rebinding): holds the lock a value append
- * holds, until the caller's transaction ends, and tells whether the data key still exists (else a purge won).
- */
-export async function holdLiveDataKey(
-  context: ProjectionContext,
-  organizationId: string,
-  dataKeyId: string,
-): Promise<boolean> {
-  await context.execute(`select pg_advisory_xact_lock_shared(${organizationLock('$1')})`, [organizationId]);
-  const found = await context.execute('select 1 from data_key where id = $1 and organization_id = $2', [
-    dataKeyId,
-    organizationId,
-  ]);
-  return found.length > 0;
-}
-
-/**
- * Crypto-shredding of one customer scope inside the caller's transaction, under the lock of its organization's value
- * appends: deletes the customer's data keys, after checking no value of the customer is still sealed under a
- * vendor-level key (written before customers had keys; `values rebind` moves them). Returns how many keys were
- * deleted, or the number of such values (nothing deleted) as `sharedKeyValues`.
- */
-export async function deleteCustomerKeys(
-  context: ProjectionContext,
-  organizationId: string,
-  customerOrganizationId: string,
-): Promise<{ readonly dataKeysDeleted: number; readonly sharedKeyValues: number }> {
-  await context.execute(`select pg_advisory_xact_lock(${organizationLock('$1')})`, [organizationId]);
-  const [{ count }] = await context.execute<{ count: number }>(
-    `select count(*)::int as count from events e join data_key d on d.id = (e.data->>'dataKeyId')::uuid
-     where starts_with(e.stream_id, $1) and e.type in ('SecretCreated', 'SecretValueUpdated') and e.data ? 'value'
-       and d.organization_id = $2 and d.customer_id = ''`,
-    [`secret:${organizationId}:${customerOrganizationId}:`, organizationId],
-  );
-  if (count > 0) return { dataKeysDeleted: 0, sharedKeyValues: count };
-  const deleted = await context.execute(
-    'delete from data_key where organization_id = $1 and customer_id = $2 returning id',
-    [organizationId, customerOrganizationId],
-  );
-  return { dataKeysDeleted: deleted.length, sharedKeyValues: 0 };
-}
-
-/**
- * Crypto-shredding inside the caller's transaction: waits for the organization's in-flight value appends, keeps new
- * ones out until the commit, and deletes every data key of the organization. Returns how many were deleted.
- */
-export async function deleteOrganizationKeys(context: ProjectionContext, organizationId: string): Promise<number> {
-  await context.execute(`select pg_advisory_xact_lock(${organizationLock('$1')})`, [organizationId]);
-  const deleted = await context.execute('delete from data_key where organization_id = $1 returning id', [
-    organizationId,
-  ]);
-  return deleted.length;
 }

@@ -1,5 +1,5 @@
 import { type StoredDataKey } from '@platform/crypto';
-import { PostgresDataKeyStore } from '../keys/postgres-data-key-store';
+import { PostgresDataKeyStore } from '../keys/data-key.repository';
 
 /** The data key store, noting whose keys a master key rotation rewraps, so that each organization gets its event. */
 export class RewrapRecordingKeyStore extends PostgresDataKeyStore {

@@ -1,11 +1,15 @@
 import { userInfo } from 'node:os';
 import { DataKeyRing, MasterKeyRing } from '@platform/crypto';
 import { type CheckpointRebase, type PostgresEventStore, rebaseOutboxCheckpoint } from '@platform/event-store';
-import { deleteCustomerKeys, deleteOrganizationKeys } from '../keys/data-key-guard';
+import { deleteCustomerKeys, deleteOrganizationKeys } from '../keys/data-key.repository';
+import { countLiveSecrets } from '../secrets/secret-view.repository';
 import { DATA_KEYS_REWRAPPED, DATA_KEY_ROTATED, type KeyEvent } from '../keys/key-events';
 import { SecretExposureProjection } from '../exposure/secret-exposure.projection';
 import { DeploymentIndexProjection } from '../secrets/deployment-index.projection';
-import { deleteCustomerIdempotencyRecords, deleteOrganizationIdempotencyRecords } from '../secrets/idempotency';
+import {
+  deleteCustomerIdempotencyRecords,
+  deleteOrganizationIdempotencyRecords,
+} from '../secrets/idempotency.repository';
 import { CUSTOMER_PURGED, type CustomerPurged, type EventMetadata, type OrganizationPurged } from '../secrets/secret';
 import { customerStreamId, organizationStreamId } from '../secrets/secret-stream';
 import { SecretsError, SecretsErrorCode } from '../secrets/secrets.error';
@@ -170,10 +174,7 @@ export class SecretsOperations {
     const report = await this.store.withTransaction(async (tx) => {
       const dataKeysDeleted = await deleteOrganizationKeys(tx, organizationId);
       await deleteOrganizationIdempotencyRecords(tx, organizationId);
-      const [{ count }] = await tx.execute<{ count: number }>(
-        'select count(*)::int as count from secret_view where organization_id = $1 and not deleted',
-        [organizationId],
-      );
+      const count = await countLiveSecrets(tx, organizationId);
       const metadata: EventMetadata = { actor, occurredAt: new Date().toISOString() };
       const purged: OrganizationPurged = {
         type: ORGANIZATION_PURGED,
@@ -211,11 +212,7 @@ export class SecretsOperations {
         );
       }
       await deleteCustomerIdempotencyRecords(tx, organizationId, customerOrganizationId);
-      const [{ count }] = await tx.execute<{ count: number }>(
-        `select count(*)::int as count from secret_view
-         where organization_id = $1 and customer_id = $2 and not deleted`,
-        [organizationId, customerOrganizationId],
-      );
+      const count = await countLiveSecrets(tx, organizationId, customerOrganizationId);
       const purged: CustomerPurged = {
         type: CUSTOMER_PURGED,
         data: { organizationId, customerOrganizationId, dataKeysDeleted },

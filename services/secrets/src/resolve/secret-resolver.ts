@@ -8,7 +8,7 @@ import {
 } from '@platform/crypto';
 import { type PostgresEventStore } from '@platform/event-store';
 import { type Principal, actorOf, assertIdentifier, assertServiceScope, hasScope } from '@platform/messaging';
-import { type Actor, VALUE_EVENT_TYPES } from '../secrets/secret';
+import { type Actor } from '../secrets/secret';
 import { isExpired } from '../secrets/secret-expiry';
 import { type SecretPublication } from '../outbox/secret-publication';
 import { type EventMetadata } from '../secrets/secret';
@@ -19,6 +19,7 @@ import { valueDestroyed } from '../secrets/value-destroyed';
 import { type AccessLog } from './access-log';
 import { type ResolveReplySealer } from './reply-sealer';
 import { SharedReads } from './shared-reads';
+import { SecretValuesRepository, type ValueRow } from './secret-values.repository';
 import { ValueCache } from './value-cache';
 
 export const SECRET_VALUES_RESOLVED = 'SecretValuesResolved';
@@ -53,22 +54,6 @@ export interface ResolveResult {
   /** The reply-signing key's JWS over the ciphertext and the request it answers (ARCHITECTURE.md §6). */
   readonly signature: string;
   readonly missing: string[];
-}
-
-interface ValueRow {
-  readonly stream_id: string;
-  readonly customer_id: string;
-  readonly key: string;
-  readonly version: number;
-  readonly value: string;
-  /** Of the event that wrote the value: the ciphertext is bound to it and must match its digest (null before). */
-  readonly event_id: string;
-  readonly digest: string | null;
-  /** Of the event that wrote the value, to wait for its publication. */
-  readonly transaction_id: string;
-  readonly position: string;
-  /** When the value expires (ISO, from its event); null when it never does. */
-  readonly expires_at: string | null;
 }
 
 interface Located extends ValueRow {
@@ -153,6 +138,7 @@ function assertRequesterMayResolve(requester: Principal, request: ResolveSecrets
 export class SecretResolver {
   /** Concurrent resolves of the same scope and keys (many pods rendering one template) share the live-values query. */
   private readonly currentReads = new SharedReads<readonly ValueRow[]>();
+  private readonly values: SecretValuesRepository;
 
   constructor(
     private readonly store: PostgresEventStore,
@@ -163,7 +149,9 @@ export class SecretResolver {
     /** Absent only where nothing consumes SECRETS_EVENTS (store-level tests). */
     private readonly publication?: SecretPublication,
     private readonly clock: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.values = new SecretValuesRepository(store);
+  }
 
   /** `requester`: whom a forwarding service (render) resolves for, verified from its forwarded token. */
   async resolve(principal: Principal, request: ResolveSecretsRequest, requester?: Principal): Promise<ResolveResult> {
@@ -335,15 +323,7 @@ export class SecretResolver {
   ): Promise<Map<string, Located>> {
     const sortedKeys = keys && [...keys].sort();
     const rows = await this.currentReads.read(JSON.stringify([organizationId, customerIds, sortedKeys]), () =>
-      this.store.query<ValueRow>(
-        `select v.stream_id, v.customer_id, v.key, v.version, v.value, e.event_id, e.data->>'digest' as digest,
-                e.transaction_id, e.position, e.data->>'expiresAt' as expires_at
-         from secret_view v join events e on e.stream_id = v.stream_id and e.stream_version = v.version
-         where v.organization_id = $1 and v.customer_id = any($2::text[]) and not v.deleted
-           ${sortedKeys ? 'and v.key = any($3::text[])' : ''}`,
-        sortedKeys ? [organizationId, customerIds, sortedKeys] : [organizationId, customerIds],
-        { prepared: true },
-      ),
+      this.values.current(organizationId, customerIds, sortedKeys),
     );
     const byKey = new Map<string, Located>();
     for (const row of rows) {
@@ -366,20 +346,8 @@ export class SecretResolver {
     const versions = new Map(Object.entries(pins));
     const pinned = [...current.values()].filter((row) => (versions.get(row.key) ?? row.version) !== row.version);
     if (pinned.length === 0) return current;
-    const rows = await this.store.query<
-      Pick<ValueRow, 'stream_id' | 'event_id' | 'digest' | 'transaction_id' | 'position' | 'expires_at'> & {
-        stream_version: number;
-        /** Null once the version was destroyed: its event stays, its value is gone. */
-        value: string | null;
-      }
-    >(
-      `select e.stream_id, e.stream_version, e.data->>'value' as value, e.event_id, e.data->>'digest' as digest,
-              e.transaction_id, e.position, e.data->>'expiresAt' as expires_at
-       from events e join data_key d on d.id = (e.data->>'dataKeyId')::uuid
-       where (e.stream_id, e.stream_version) in (select * from unnest($1::text[], $2::int[]))
-         and e.type = any($3::text[])`,
-      [pinned.map((row) => row.stream_id), pinned.map((row) => versions.get(row.key)), VALUE_EVENT_TYPES],
-      { prepared: true },
+    const rows = await this.values.pinned(
+      pinned.map((row) => ({ streamId: row.stream_id, version: versions.get(row.key) })),
     );
     const found = new Map(rows.map((row) => [row.stream_id, row]));
     const chosen = new Map(current);
@@ -403,18 +371,7 @@ export class SecretResolver {
     customerIds: readonly string[],
     chosen: ReadonlyMap<string, Located>,
   ): Promise<Located[]> {
-    const rows = await this.store.query<ValueRow>(
-      `select e.stream_id, v.customer_id, v.key, e.stream_version as version, e.data->>'value' as value,
-              e.event_id, e.data->>'digest' as digest, e.transaction_id, e.position, e.data->>'expiresAt' as expires_at
-       from secret_view v
-         join events e on e.stream_id = v.stream_id
-         join data_key d on d.id = (e.data->>'dataKeyId')::uuid
-       where v.organization_id = $1 and v.customer_id = any($2::text[]) and e.type = any($3::text[])
-         and e.data ? 'value'
-       order by v.customer_id, v.key, e.stream_version`,
-      [organizationId, customerIds, VALUE_EVENT_TYPES],
-      { prepared: true },
-    );
+    const rows = await this.values.everyValue(organizationId, customerIds);
     const released = new Set([...chosen.values()].map((row) => ValueCache.keyOf(row.stream_id, row.version)));
     return rows
       .filter((row) => !released.has(ValueCache.keyOf(row.stream_id, row.version)))

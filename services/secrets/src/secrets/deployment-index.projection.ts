@@ -7,9 +7,10 @@ import {
   type RecordedEvent,
 } from '@platform/event-store';
 import { SECRET_VALUES_RESOLVED } from '../resolve/secret-resolver';
-import { PURGE_TYPES, purgedScopeOf, purgesInRange, removePurgedRows } from './purges-in-range';
+import { DEPLOYMENT_FORGOTTEN, DEPLOYMENT_INDEX_WRITES as SQL } from './deployment-index.repository';
+import { PURGE_TYPES, purgedScopeOf, purgesInRange, removePurgedRows } from './purges-in-range.repository';
 
-export const DEPLOYMENT_FORGOTTEN = 'DeploymentForgotten';
+export { DEPLOYMENT_FORGOTTEN } from './deployment-index.repository';
 
 /**
  * `deployment_index`: one row per (organization, customer, deployment) that received values, from the last
@@ -26,63 +27,6 @@ export interface DeploymentIndexRow {
   readonly refs: ReadonlyArray<{ key: string; version: number; scope: string }>;
 }
 
-/** The scope columns of an event's data, as `deployment_index` keys them. */
-const SCOPE_OF = (alias: string) => `${alias}.data->>'organizationId' as organization_id,
-  coalesce(${alias}.data->>'customerOrganizationId', '') as customer_id, ${alias}.data->>'deploymentId' as deployment_id`;
-
-/**
- * The net effect of a run of `SecretValuesResolved` events read from `source` (a relation with the events table's
- * columns): per deployment, its last event's render replaces the row. Events without a deployment are skipped.
- */
-const upsertFrom = (source: string) => `
-  insert into deployment_index (organization_id, customer_id, deployment_id, last_rendered_at, requested_by, refs)
-  select r.organization_id, r.customer_id, r.deployment_id, (r.metadata->>'occurredAt')::timestamptz,
-         jsonb_build_object('sub', r.who->>'sub', 'org', r.who->>'org', 'role', coalesce(r.who->>'role', '')),
-         (select coalesce(jsonb_agg(jsonb_build_object('key', ref->>'key', 'version', (ref->>'version')::int,
-                                                       'scope', ref->>'scope') order by ord), '[]'::jsonb)
-          from jsonb_array_elements(coalesce(r.data->'resolved', '[]'::jsonb)) with ordinality as x(ref, ord))
-  from (
-    select distinct on (organization_id, customer_id, deployment_id) *
-    from (select ${SCOPE_OF('s')}, s.position, s.data, s.metadata,
-                 coalesce(s.data->'requestedBy', s.metadata->'actor') as who
-          from ${source} s
-          where s.type = '${SECRET_VALUES_RESOLVED}' and s.data->>'deploymentId' is not null) chosen
-    order by organization_id, customer_id, deployment_id, position desc
-  ) r
-  on conflict (organization_id, customer_id, deployment_id) do update set
-    last_rendered_at = excluded.last_rendered_at, requested_by = excluded.requested_by, refs = excluded.refs`;
-
-/** A run of `DeploymentForgotten` events read from `source`: each deployment named leaves the index. */
-const forgetFrom = (source: string) => `
-  delete from deployment_index d
-  using (select distinct ${SCOPE_OF('s')} from ${source} s where s.type = '${DEPLOYMENT_FORGOTTEN}') f
-  where d.organization_id = f.organization_id and d.customer_id = f.customer_id and d.deployment_id = f.deployment_id`;
-
-/**
- * A rebuild's slice `($1, $2]` (no purge inside), in Postgres: per deployment only its last event counts, so a
- * deployment whose last event is a forget is deleted and every other gets its last render upserted.
- */
-const REBUILD_RANGE_LAST = `(
-  select distinct on (organization_id, customer_id, deployment_id) s.*
-  from (select ${SCOPE_OF('e')}, e.position, e.type from events e
-        where e.position > $1 and e.position <= $2
-          and (e.type = '${DEPLOYMENT_FORGOTTEN}'
-               or (e.type = '${SECRET_VALUES_RESOLVED}' and e.data->>'deploymentId' is not null))) s
-  order by organization_id, customer_id, deployment_id, position desc)`;
-
-const REBUILD_FORGOTTEN = forgetFrom(
-  `(select e.* from events e join ${REBUILD_RANGE_LAST} l on l.position = e.position
-    where l.type = '${DEPLOYMENT_FORGOTTEN}')`,
-);
-
-const REBUILD_RESOLVED = upsertFrom(
-  `(select e.* from events e join ${REBUILD_RANGE_LAST} l on l.position = e.position
-    where l.type = '${SECRET_VALUES_RESOLVED}')`,
-);
-
-/** The events of one run, read back from the events table by position (they are in it: appended or replayed). */
-const RUN = `(select * from events where position = any($1::bigint[]))`;
-
 const PREPARED = { prepared: true } as const;
 
 /**
@@ -97,10 +41,8 @@ export class DeploymentIndexProjection implements InlineProjection {
 
   /** A resolve's access events, or a forget, project inside the append statement; a purge or a mix needs `handle`. */
   inlineStatement(_streamId: string, events: readonly NewEvent[], _firstParam: number): InlineStatement | undefined {
-    if (events.every((event) => event.type === SECRET_VALUES_RESOLVED))
-      return { sql: upsertFrom('appended'), params: [] };
-    if (events.every((event) => event.type === DEPLOYMENT_FORGOTTEN))
-      return { sql: forgetFrom('appended'), params: [] };
+    if (events.every((event) => event.type === SECRET_VALUES_RESOLVED)) return { sql: SQL.upsertAppended, params: [] };
+    if (events.every((event) => event.type === DEPLOYMENT_FORGOTTEN)) return { sql: SQL.forgetAppended, params: [] };
     return undefined;
   }
 
@@ -109,7 +51,7 @@ export class DeploymentIndexProjection implements InlineProjection {
     let run: RecordedEvent[] = [];
     const flush = async () => {
       if (run.length === 0) return;
-      const sql = run[0].type === SECRET_VALUES_RESOLVED ? upsertFrom(RUN) : forgetFrom(RUN);
+      const sql = run[0].type === SECRET_VALUES_RESOLVED ? SQL.upsertRun : SQL.forgetRun;
       await context.execute(sql, [run.map((event) => event.position.toString())], PREPARED);
       run = [];
     };
@@ -126,7 +68,7 @@ export class DeploymentIndexProjection implements InlineProjection {
   }
 
   async truncate(context: ProjectionContext): Promise<void> {
-    await context.execute('truncate deployment_index');
+    await context.execute(SQL.truncate);
   }
 
   /** The rebuild's batch, in Postgres (access events are the most numerous): split at purges, as `handle` does. */
@@ -134,8 +76,8 @@ export class DeploymentIndexProjection implements InlineProjection {
     const purges = await purgesInRange(context, range);
     let after = range.after.toString();
     for (const purge of [...purges, { position: range.upTo.toString(), scope: undefined }]) {
-      await context.execute(REBUILD_FORGOTTEN, [after, purge.position]);
-      await context.execute(REBUILD_RESOLVED, [after, purge.position]);
+      await context.execute(SQL.rebuildForgotten, [after, purge.position]);
+      await context.execute(SQL.rebuildResolved, [after, purge.position]);
       if ('organization_id' in purge) await removePurgedRows(context, 'deployment_index', purge);
       after = purge.position;
     }

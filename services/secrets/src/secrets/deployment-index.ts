@@ -4,20 +4,14 @@ import { type PostgresEventStore } from '@platform/event-store';
 import { type Principal, actorOf, assertIdentifier, userScope } from '@platform/messaging';
 import { type SecretPublication } from '../outbox/secret-publication';
 import { DEPLOYMENT_FORGOTTEN } from './deployment-index.projection';
+import { type DeploymentReference, type DeploymentRow, DeploymentIndexRepository } from './deployment-index.repository';
 import { type Actor, type EventMetadata } from './secret';
 import { assertValidKey } from './secret.decider';
 import { deploymentStreamId } from './secret-stream';
 import { SecretsError, SecretsErrorCode } from './secrets.error';
 import { DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE } from './secrets.service';
 
-/** What a deployment received of one key, beside the key's state now. */
-export interface DeploymentReference {
-  readonly key: string;
-  readonly version: number;
-  readonly scope: string;
-  readonly latestVersion: number;
-  readonly deleted: boolean;
-}
+export type { DeploymentReference } from './deployment-index.repository';
 
 export interface Deployment {
   readonly deploymentId: string;
@@ -45,35 +39,6 @@ export interface DeploymentForgottenData {
   readonly customerOrganizationId: string | null;
   readonly deploymentId: string;
 }
-
-interface DeploymentRow {
-  readonly customer_id: string;
-  readonly deployment_id: string;
-  readonly rendered_ms: number | string;
-  readonly requested_by: Actor;
-  readonly refs: DeploymentReference[];
-  readonly stale: boolean;
-}
-
-/**
- * Each deployment with its references joined to `secret_view` (the referenced stream: vendor-level, or the deployment's
- * customer): a reference is stale when its stream moved past the version received or was deleted; a stream that is
- * gone (purged) counts as deleted.
- */
-const DEPLOYMENTS = `
-  select d.customer_id, d.deployment_id, extract(epoch from d.last_rendered_at) * 1000 as rendered_ms,
-         d.requested_by, r.refs, r.stale
-  from deployment_index d
-    cross join lateral (
-      select coalesce(jsonb_agg(jsonb_build_object(
-               'key', e.ref->>'key', 'version', (e.ref->>'version')::int, 'scope', e.ref->>'scope',
-               'latestVersion', coalesce(v.version, (e.ref->>'version')::int),
-               'deleted', coalesce(v.deleted, true)) order by e.ord), '[]'::jsonb) as refs,
-             coalesce(bool_or(v.stream_id is null or v.deleted or v.version > (e.ref->>'version')::int), false) as stale
-      from jsonb_array_elements(d.refs) with ordinality as e(ref, ord)
-        left join secret_view v on v.organization_id = d.organization_id and v.key = e.ref->>'key'
-          and v.customer_id = case when e.ref->>'scope' = 'customer' then d.customer_id else '' end
-    ) r`;
 
 function pageTokenOf(row: Pick<DeploymentRow, 'customer_id' | 'deployment_id'>): string {
   return Buffer.from(JSON.stringify([row.customer_id, row.deployment_id]), 'utf8').toString('base64url');
@@ -107,12 +72,16 @@ const deploymentOf = (row: DeploymentRow): Deployment => ({
  * redeploy, read from `deployment_index` with the scope rules of `list`.
  */
 export class DeploymentIndex {
+  private readonly index: DeploymentIndexRepository;
+
   constructor(
     private readonly store: PostgresEventStore,
     /** Holds a forget's reply until its event is on SECRETS_EVENTS; absent only where nothing consumes them. */
     private readonly publication?: SecretPublication,
     private readonly clock: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.index = new DeploymentIndexRepository(store);
+  }
 
   /**
    * A vendor user without `customerOrganizationId` sees every deployment of its organization (vendor-level first,
@@ -124,23 +93,15 @@ export class DeploymentIndex {
     if (request.deploymentId !== undefined) assertIdentifier('deploymentId', request.deploymentId);
     const pageSize = Math.min(request.pageSize || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
     const wholeOrganization = principal.orgType === 'vendor' && request.customerOrganizationId === undefined;
-    const params: unknown[] = [scope.organizationId, pageSize + 1];
-    const conditions = ['d.organization_id = $1'];
-    const bind = (value: unknown) => `$${params.push(value)}`;
-    if (!wholeOrganization) conditions.push(`d.customer_id = ${bind(scope.customerOrganizationId ?? '')}`);
-    if (request.deploymentId !== undefined) conditions.push(`d.deployment_id = ${bind(request.deploymentId)}`);
-    if (request.key !== undefined) {
-      conditions.push(`d.refs @> jsonb_build_array(jsonb_build_object('key', ${bind(request.key)}::text))`);
-    }
-    if (request.staleOnly) conditions.push('r.stale');
-    if (request.pageToken) {
-      const [customerId, deploymentId] = parsePageToken(request.pageToken);
-      conditions.push(`(d.customer_id, d.deployment_id) > (${bind(customerId)}, ${bind(deploymentId)})`);
-    }
-    const rows = await this.store.query<DeploymentRow>(
-      `${DEPLOYMENTS} where ${conditions.join(' and ')} order by d.customer_id, d.deployment_id limit $2`,
-      params,
-    );
+    const rows = await this.index.page({
+      organizationId: scope.organizationId,
+      customerId: wholeOrganization ? undefined : (scope.customerOrganizationId ?? ''),
+      deploymentId: request.deploymentId,
+      key: request.key,
+      staleOnly: request.staleOnly === true,
+      after: request.pageToken ? parsePageToken(request.pageToken) : undefined,
+      limit: pageSize + 1,
+    });
     const page = rows.slice(0, pageSize);
     return {
       deployments: page.map(deploymentOf),
@@ -159,12 +120,7 @@ export class DeploymentIndex {
     }
     assertIdentifier('deploymentId', request.deploymentId);
     const customerId = scope.customerOrganizationId ?? '';
-    const [known] = await this.store.query<{ found: boolean }>(
-      `select true as found from deployment_index
-       where organization_id = $1 and customer_id = $2 and deployment_id = $3`,
-      [scope.organizationId, customerId, request.deploymentId],
-    );
-    if (!known) {
+    if (!(await this.index.exists(scope.organizationId, customerId, request.deploymentId))) {
       throw new SecretsError(
         SecretsErrorCode.NOT_FOUND,
         `deployment ${JSON.stringify(request.deploymentId)} not found in this scope`,

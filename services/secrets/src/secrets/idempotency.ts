@@ -1,7 +1,10 @@
 import { createHmac, hkdfSync, randomUUID } from 'node:crypto';
-import { type PostgresEventStore, type ProjectionContext } from '@platform/event-store';
+import { type PostgresEventStore } from '@platform/event-store';
 import { type Principal } from '@platform/messaging';
+import { IdempotencyRepository } from './idempotency.repository';
 import { SecretsError, SecretsErrorCode } from './secrets.error';
+
+export { deleteOrganizationIdempotencyRecords } from './idempotency.repository';
 
 /** How long a reply is kept for retries (ARCHITECTURE.md §2). */
 export const IDEMPOTENCY_TTL_HOURS = 24;
@@ -39,45 +42,6 @@ function tenantOf(principal: Principal): string {
 /** Fingerprints under a per-organization key carry this prefix; one without it is the previous release's. */
 const TENANT_FINGERPRINT = 'v2.';
 
-/**
- * Deletes an organization's idempotency records inside a purge's transaction (they hold fingerprints of its requests,
- * values included): every principal of the organization, its customers' users included (`idempotencyPrincipal`'s
- * third element); a record of the previous release's `<org>/<sub>` form when `<org>` is the organization. Returns how
- * many were deleted.
- */
-export async function deleteOrganizationIdempotencyRecords(
-  context: ProjectionContext,
-  organizationId: string,
-): Promise<number> {
-  const deleted = await context.execute(
-    `delete from idempotency_key
-     where case when left(principal, 1) = '[' then (principal::jsonb) ->> 2 = $1
-                else split_part(principal, '/', 1) = $1 end
-     returning 1`,
-    [organizationId],
-  );
-  return deleted.length;
-}
-
-/**
- * A customer purge's share: the records of that customer's own users (their requests' fingerprints). Records of vendor
- * users writing to the customer's scope name no customer and expire within 24 h.
- */
-export async function deleteCustomerIdempotencyRecords(
-  context: ProjectionContext,
-  organizationId: string,
-  customerOrganizationId: string,
-): Promise<number> {
-  const deleted = await context.execute(
-    `delete from idempotency_key
-     where left(principal, 1) = '[' and (principal::jsonb) ->> 1 = 'customer'
-       and (principal::jsonb) ->> 2 = $1 and (principal::jsonb) ->> 3 = $2
-     returning 1`,
-    [organizationId, customerOrganizationId],
-  );
-  return deleted.length;
-}
-
 export function assertIdempotencyKey(key: string): void {
   if (!IDEMPOTENCY_KEY.test(key)) {
     throw new SecretsError(
@@ -97,11 +61,10 @@ export class IdempotencyStore {
   private readonly masterKeyBytes: Buffer;
   /** The previous release's single key: its records (no `v2.` prefix) are still compared for their 24 h. */
   private readonly legacyKey: Buffer;
+  private readonly records: IdempotencyRepository;
 
-  constructor(
-    private readonly store: PostgresEventStore,
-    masterKeyBytes: Buffer,
-  ) {
+  constructor(store: PostgresEventStore, masterKeyBytes: Buffer) {
+    this.records = new IdempotencyRepository(store);
     this.masterKeyBytes = Buffer.from(masterKeyBytes);
     this.legacyKey = derive(this.masterKeyBytes, 'secrets/idempotency-request-fingerprint');
   }
@@ -128,20 +91,14 @@ export class IdempotencyStore {
     const requestHash = this.fingerprint(organizationId, canonicalRequest);
     const principal = idempotencyPrincipal(scope.principal);
     for (let attempt = 0; attempt < 2; attempt++) {
-      const [row] = await this.store.query<{ request_hash: string; event_id: string; first: boolean }>(
-        `with fresh as (
-           insert into idempotency_key (principal, subject, idempotency_key, request_hash, event_id, expires_at)
-           values ($1, $2, $3, $4, $5, now() + make_interval(hours => $6))
-           on conflict do nothing
-           returning request_hash, event_id, true as first)
-         select * from fresh
-         union all
-         select request_hash, event_id, false from idempotency_key
-         where principal = $1 and subject = $2 and idempotency_key = $3 and expires_at > now()
-         limit 1`,
-        [principal, scope.subject, scope.idempotencyKey, requestHash, randomUUID(), IDEMPOTENCY_TTL_HOURS],
-        { prepared: true },
-      );
+      const row = await this.records.insertOrFind({
+        principal,
+        subject: scope.subject,
+        idempotencyKey: scope.idempotencyKey,
+        requestHash,
+        eventId: randomUUID(),
+        ttlHours: IDEMPOTENCY_TTL_HOURS,
+      });
       if (row) {
         if (!this.matches(row.request_hash, canonicalRequest, requestHash)) {
           throw new SecretsError(
@@ -152,18 +109,14 @@ export class IdempotencyStore {
         return { first: row.first, eventId: row.event_id };
       }
       // The key is taken by an expired record: drop it and reserve again.
-      await this.store.query(
-        'delete from idempotency_key where principal = $1 and subject = $2 and idempotency_key = $3 and expires_at <= now()',
-        [principal, scope.subject, scope.idempotencyKey],
-      );
+      await this.records.deleteExpired(principal, scope.subject, scope.idempotencyKey);
     }
     throw new SecretsError(SecretsErrorCode.UNAVAILABLE, 'could not record the Idempotency-Key; retry');
   }
 
   /** Deletes expired records; returns how many. */
-  async prune(): Promise<number> {
-    const rows = await this.store.query('delete from idempotency_key where expires_at <= now() returning 1');
-    return rows.length;
+  prune(): Promise<number> {
+    return this.records.prune();
   }
 }
 

@@ -1,5 +1,5 @@
 import { type PostgresEventStore } from '@platform/event-store';
-import { VALUE_EVENT_TYPES } from './secret';
+import { CUSTOMER_PURGED, ORGANIZATION_PURGED, VALUE_EVENT_TYPES } from './secret';
 
 /** A value event as stored: what opening its value needs (never decrypted here). */
 export interface StoredVersion {
@@ -11,7 +11,27 @@ export interface StoredVersion {
   readonly digest: string | null;
 }
 
-/** Reads single versions of a secret stream from the events table of this service's schema. */
+/** One event of a secret's stream, or of a stream it is folded with (its purges, its destructions). */
+export interface SecretStreamRow {
+  readonly stream_id: string;
+  readonly stream_version: number;
+  readonly type: string;
+  readonly data: unknown;
+  readonly metadata: unknown;
+}
+
+/** The streams a secret's state is folded from; `''` names none. */
+export interface SecretStreamSources {
+  readonly streamId: string;
+  /** `organization:<org>`: only its last OrganizationPurged counts. */
+  readonly organizationPurges: string;
+  /** `customer:<org>:<customer>`: only its last CustomerPurged counts. */
+  readonly customerPurges: string;
+  /** `destroyed:<org>:<customer|_>:<key>`: every destruction of the secret's values. */
+  readonly destructions: string;
+}
+
+/** Reads a secret's stream and single versions of it from the events table of this service's schema. */
 export class SecretVersionsRepository {
   constructor(private readonly store: PostgresEventStore) {}
 
@@ -30,5 +50,31 @@ export class SecretVersionsRepository {
     );
     if (!row) return undefined;
     return { type: row.type, eventId: row.event_id, value: row.value ?? undefined, digest: row.digest };
+  }
+
+  /** The secret's events with its last purges and its destructions, in position order, in one round trip. */
+  readSecretStream(sources: SecretStreamSources): Promise<SecretStreamRow[]> {
+    return this.store.query<SecretStreamRow>(
+      `select stream_id, stream_version, type, data, metadata from (
+         (select position, stream_id, stream_version, type, data, metadata from events where stream_id = $1)
+         union all
+         (select position, stream_id, stream_version, type, data, metadata from events where stream_id = $2 and type = $3
+          order by stream_version desc limit 1)
+         union all
+         (select position, stream_id, stream_version, type, data, metadata from events where stream_id = $4 and type = $5
+          order by stream_version desc limit 1)
+         union all
+         (select position, stream_id, stream_version, type, data, metadata from events where stream_id = $6)
+       ) e order by position`,
+      [
+        sources.streamId,
+        sources.organizationPurges,
+        ORGANIZATION_PURGED,
+        sources.customerPurges,
+        CUSTOMER_PURGED,
+        sources.destructions,
+      ],
+      { prepared: true },
+    );
   }
 }

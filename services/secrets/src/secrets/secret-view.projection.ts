@@ -6,8 +6,9 @@ import {
   type RebuildRange,
   type RecordedEvent,
 } from '@platform/event-store';
-import { PURGE_TYPES, purgedScopeOf, purgesInRange, removePurgedRows } from './purges-in-range';
-import { type EventMetadata, type SecretEvent } from './secret';
+import { PURGE_TYPES, purgedScopeOf, purgesInRange, removePurgedRows } from './purges-in-range.repository';
+import { SECRET_EVENT_TYPES, type EventMetadata, type SecretEvent, isSecretEvent } from './secret';
+import { SECRET_VIEW_WRITES as SQL } from './secret-view.repository';
 import { secretId } from './secret-stream';
 
 export { ORGANIZATION_PURGED } from './secret';
@@ -44,111 +45,6 @@ type RowPatch = Pick<
 type Change =
   { readonly kind: 'upsert'; readonly row: SecretViewRow } | { readonly kind: 'patch'; readonly patch: RowPatch };
 
-const UPSERT = `
-  insert into secret_view (stream_id, id, organization_id, customer_id, key, version, deleted,
-                           created_at, created_by, updated_at, updated_by, value, data_key_id, expires_at)
-  select * from unnest($1::text[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::int[], $7::bool[],
-                       $8::timestamptz[], $9::text[], $10::timestamptz[], $11::text[], $12::text[], $13::uuid[],
-                       $14::timestamptz[])
-  on conflict (stream_id) do update set
-    version = excluded.version, deleted = excluded.deleted,
-    created_at = excluded.created_at, created_by = excluded.created_by,
-    updated_at = excluded.updated_at, updated_by = excluded.updated_by,
-    value = excluded.value, data_key_id = excluded.data_key_id, expires_at = excluded.expires_at`;
-
-const PATCH = `
-  update secret_view v set version = p.version, deleted = p.deleted, updated_at = p.updated_at,
-                           updated_by = p.updated_by, value = p.value, data_key_id = p.data_key_id,
-                           expires_at = p.expires_at
-  from unnest($1::text[], $2::int[], $3::bool[], $4::timestamptz[], $5::text[], $6::text[], $7::uuid[],
-              $8::timestamptz[])
-    as p(stream_id, version, deleted, updated_at, updated_by, value, data_key_id, expires_at)
-  where v.stream_id = p.stream_id`;
-
-/**
- * The net effect of the secret events in `($1, $2]` (no purge among them), in one statement: a stream with a
- * `SecretCreated` gets its whole row from its last create (key, scope, created_*) and its last event (the rest); any
- * other stream gets its last event patched onto its row, if it has one. Sorting only (stream, position) and joining
- * the chosen events back by position keeps the sort small. `$3`/`$4`: ids of the created streams (UUIDv5, from JS).
- */
-const REBUILD_RANGE = `
-  with batch as materialized (
-    select position, stream_id, type from events
-    where position > $1 and position <= $2
-      and type in ('SecretCreated', 'SecretValueUpdated', 'SecretDeleted', 'SecretRolledBack', 'SecretRestored')
-  ), last_event as (
-    select e.stream_id, e.stream_version, e.type = 'SecretDeleted' as deleted, e.data, e.metadata
-    from (select distinct on (stream_id) position from batch order by stream_id, position desc) chosen
-      join events e on e.position = chosen.position
-  ), last_created as (
-    select e.stream_id, e.data, e.metadata
-    from (select distinct on (stream_id) position from batch where type = 'SecretCreated'
-          order by stream_id, position desc) chosen
-      join events e on e.position = chosen.position
-  ), upserted as (
-    insert into secret_view (stream_id, id, organization_id, customer_id, key, version, deleted,
-                             created_at, created_by, updated_at, updated_by, value, data_key_id, expires_at)
-    select c.stream_id, ids.id, c.data->'scope'->>'organizationId',
-           coalesce(c.data->'scope'->>'customerOrganizationId', ''), c.data->>'key', l.stream_version, l.deleted,
-           (c.metadata->>'occurredAt')::timestamptz, c.metadata->'actor'->>'sub',
-           (l.metadata->>'occurredAt')::timestamptz, l.metadata->'actor'->>'sub',
-           l.data->>'value', (l.data->>'dataKeyId')::uuid, (l.data->>'expiresAt')::timestamptz
-    from last_created c
-      join last_event l on l.stream_id = c.stream_id
-      join unnest($3::text[], $4::uuid[]) as ids(stream_id, id) on ids.stream_id = c.stream_id
-    on conflict (stream_id) do update set
-      version = excluded.version, deleted = excluded.deleted,
-      created_at = excluded.created_at, created_by = excluded.created_by,
-      updated_at = excluded.updated_at, updated_by = excluded.updated_by,
-      value = excluded.value, data_key_id = excluded.data_key_id, expires_at = excluded.expires_at
-  )
-  update secret_view v set version = l.stream_version, deleted = l.deleted,
-                           updated_at = (l.metadata->>'occurredAt')::timestamptz,
-                           updated_by = l.metadata->'actor'->>'sub',
-                           value = l.data->>'value', data_key_id = (l.data->>'dataKeyId')::uuid,
-                           expires_at = (l.data->>'expiresAt')::timestamptz
-  from last_event l
-  where v.stream_id = l.stream_id and not exists (select 1 from last_created c where c.stream_id = l.stream_id)`;
-
-const SECRET_EVENT_TYPES = [
-  'SecretCreated',
-  'SecretValueUpdated',
-  'SecretDeleted',
-  'SecretRolledBack',
-  'SecretRestored',
-];
-
-/**
- * One append's net effect on its stream's row, as a CTE of the append statement (reads `appended`; `$id` = the
- * stream's UUIDv5). The row comes from the last create when the append has one, else from the existing row, which
- * is then only patched; with neither (a change to a purged or never-created row) nothing is written, as in `handle`.
- */
-const inlineUpsert = (id: string) => `
-  insert into secret_view (stream_id, id, organization_id, customer_id, key, version, deleted,
-                           created_at, created_by, updated_at, updated_by, value, data_key_id, expires_at)
-  select l.stream_id, ${id}::uuid,
-         case when c.stream_id is null then v.organization_id else c.data->'scope'->>'organizationId' end,
-         case when c.stream_id is null then v.customer_id
-              else coalesce(c.data->'scope'->>'customerOrganizationId', '') end,
-         case when c.stream_id is null then v.key else c.data->>'key' end,
-         l.stream_version, l.type = 'SecretDeleted',
-         case when c.stream_id is null then v.created_at else (c.metadata->>'occurredAt')::timestamptz end,
-         case when c.stream_id is null then v.created_by else c.metadata->'actor'->>'sub' end,
-         (l.metadata->>'occurredAt')::timestamptz, l.metadata->'actor'->>'sub',
-         l.data->>'value', (l.data->>'dataKeyId')::uuid, (l.data->>'expiresAt')::timestamptz
-  from (select * from appended where type in ('SecretCreated', 'SecretValueUpdated', 'SecretDeleted',
-                                              'SecretRolledBack', 'SecretRestored')
-        order by stream_version desc limit 1) l
-    left join (select * from appended where type = 'SecretCreated' order by stream_version desc limit 1) c on true
-    left join secret_view v on v.stream_id = l.stream_id
-  where c.stream_id is not null or v.stream_id is not null
-  on conflict (stream_id) do update set
-    version = excluded.version, deleted = excluded.deleted,
-    created_at = excluded.created_at, created_by = excluded.created_by,
-    updated_at = excluded.updated_at, updated_by = excluded.updated_by,
-    value = excluded.value, data_key_id = excluded.data_key_id, expires_at = excluded.expires_at`;
-
-/** The inline statements run on every write: parsed and planned once per connection. */
 const PREPARED = { prepared: true } as const;
 
 function column<T, K extends keyof T>(items: readonly T[], key: K): T[K][] {
@@ -181,12 +77,12 @@ export class SecretViewProjection implements InlineProjection {
 
   /** Secret events project inside the append statement; a purge needs `handle`. */
   inlineStatement(streamId: string, events: readonly NewEvent[], firstParam: number): InlineStatement | undefined {
-    if (!events.every((event) => SECRET_EVENT_TYPES.includes(event.type))) return undefined;
-    return { sql: inlineUpsert(`$${firstParam}`), params: [secretId(streamId)] };
+    if (!events.every((event) => isSecretEvent(event))) return undefined;
+    return { sql: SQL.inlineUpsert(`$${firstParam}`), params: [secretId(streamId)] };
   }
 
   async truncate(context: ProjectionContext): Promise<void> {
-    await context.execute('truncate secret_view');
+    await context.execute(SQL.truncate);
   }
 
   /** The rebuild's batch, in Postgres: split at purges, which remove what came before them. */
@@ -202,12 +98,9 @@ export class SecretViewProjection implements InlineProjection {
   }
 
   private async rebuildRange(context: ProjectionContext, after: string, upTo: string): Promise<void> {
-    const created = await context.execute<{ stream_id: string }>(
-      `select distinct stream_id from events where position > $1 and position <= $2 and type = 'SecretCreated'`,
-      [after, upTo],
-    );
+    const created = await context.execute<{ stream_id: string }>(SQL.createdStreams, [after, upTo]);
     const streamIds = created.map((row) => row.stream_id);
-    await context.execute(REBUILD_RANGE, [after, upTo, streamIds, streamIds.map(secretId)]);
+    await context.execute(SQL.rebuildRange, [after, upTo, streamIds, streamIds.map(secretId)]);
   }
 
   private fold(pending: Change | undefined, event: RecordedEvent): Change {
@@ -271,7 +164,7 @@ export class SecretViewProjection implements InlineProjection {
     }
     if (upserts.length > 0) {
       await context.execute(
-        UPSERT,
+        SQL.upsert,
         [
           column(upserts, 'stream_id'),
           column(upserts, 'id'),
@@ -293,7 +186,7 @@ export class SecretViewProjection implements InlineProjection {
     }
     if (patches.length > 0) {
       await context.execute(
-        PATCH,
+        SQL.patch,
         [
           column(patches, 'stream_id'),
           column(patches, 'version'),

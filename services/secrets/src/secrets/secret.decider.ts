@@ -7,7 +7,7 @@ import {
   type SecretState,
   type SecretVersionsDestroyed,
 } from './secret';
-import { SecretsError, SecretsErrorCode } from './secrets.error';
+import { SecretsError, SecretsErrorCode, secretNotFound } from './secrets.error';
 import { expiryOf } from './secret-expiry';
 import { valueDestroyed } from './value-destroyed';
 
@@ -85,10 +85,6 @@ export function assertValidValue(value: string): void {
   }
 }
 
-function notFound(key: string): SecretsError {
-  return new SecretsError(SecretsErrorCode.NOT_FOUND, `secret ${JSON.stringify(key)} not found in this scope`, { key });
-}
-
 /** A sealed value as event data, with its expiry when it has one. */
 function valueData(value: SealedValue, expiresAt: string | undefined, occurredAt: string) {
   const expiry = expiryOf(expiresAt, occurredAt);
@@ -122,7 +118,7 @@ export function createSecret(command: CreateSecret, state: SecretState): SecretE
 }
 
 export function updateSecretValue(command: UpdateSecretValue, state: SecretState): SecretEvent[] {
-  if (state.status !== 'Live') throw notFound(command.data.key);
+  if (state.status !== 'Live') throw secretNotFound(command.data.key);
   const { value, expiresAt } = command.data;
   return [
     {
@@ -135,7 +131,7 @@ export function updateSecretValue(command: UpdateSecretValue, state: SecretState
 
 /** Only a live secret is rolled back; which versions hold a recoverable value the caller checked when it read one. */
 export function rollBackSecret(command: RollBackSecret, state: SecretState): SecretEvent[] {
-  if (state.status !== 'Live') throw notFound(command.data.key);
+  if (state.status !== 'Live') throw secretNotFound(command.data.key);
   const { value, expiresAt, fromVersion } = command.data;
   return [
     {
@@ -156,7 +152,7 @@ export function restoreSecret(command: RestoreSecret, state: SecretState): Secre
       { key },
     );
   }
-  if (state.status !== 'Deleted') throw notFound(key);
+  if (state.status !== 'Deleted') throw secretNotFound(key);
   return [
     {
       type: 'SecretRestored',
@@ -167,7 +163,7 @@ export function restoreSecret(command: RestoreSecret, state: SecretState): Secre
 }
 
 export function deleteSecret(command: DeleteSecret, state: SecretState): SecretEvent[] {
-  if (state.status !== 'Live') throw notFound(command.data.key);
+  if (state.status !== 'Live') throw secretNotFound(command.data.key);
   return [{ type: 'SecretDeleted', data: {}, metadata: command.metadata }];
 }
 
@@ -181,7 +177,7 @@ function invalidVersions(message: string): SecretsError {
  */
 export function destroySecretVersions(command: DestroySecretVersions, state: SecretState): SecretVersionsDestroyed[] {
   const { key, scope } = command.data;
-  if (state.status !== 'Live' && state.status !== 'Deleted') throw notFound(key);
+  if (state.status !== 'Live' && state.status !== 'Deleted') throw secretNotFound(key);
   if (command.data.versions.length === 0) throw invalidVersions('versions must name at least one version');
   const versions = [...new Set(command.data.versions)].sort((a, b) => a - b);
   for (const version of versions) {

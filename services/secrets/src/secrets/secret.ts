@@ -1,3 +1,6 @@
+import { SECRET_STREAM_EVENT_TYPES, VALUE_EVENT_TYPES as CONTRACT_VALUE_EVENT_TYPES } from '@platform/contracts';
+import { type Scope } from '@platform/messaging';
+
 /** Who caused an event, as the caller's verified token named them. */
 export interface Actor {
   readonly sub: string;
@@ -13,11 +16,8 @@ export interface EventMetadata {
   readonly correlationId?: string;
 }
 
-/** A secrets partition: the vendor organization and, for customer secrets, the customer organization. */
-export interface SecretScope {
-  readonly organizationId: string;
-  readonly customerOrganizationId: string | null;
-}
+/** A secrets partition (the platform's one `Scope`): the vendor organization and, for customers, the customer. */
+export type SecretScope = Scope;
 
 type DomainEvent<Type extends string, Data> = Readonly<{ type: Type; data: Readonly<Data>; metadata: EventMetadata }>;
 
@@ -44,12 +44,7 @@ export type SecretRestored = DomainEvent<'SecretRestored', SealedValueData & { f
 export type SecretEvent = SecretCreated | SecretValueUpdated | SecretDeleted | SecretRolledBack | SecretRestored;
 
 /** The events that write a value (they carry `value`, `dataKeyId`, `digest` and maybe `expiresAt`). */
-export const VALUE_EVENT_TYPES: readonly SecretEvent['type'][] = [
-  'SecretCreated',
-  'SecretValueUpdated',
-  'SecretRolledBack',
-  'SecretRestored',
-];
+export const VALUE_EVENT_TYPES: readonly SecretEvent['type'][] = CONTRACT_VALUE_EVENT_TYPES;
 
 export const ORGANIZATION_PURGED = 'OrganizationPurged';
 export const CUSTOMER_PURGED = 'CustomerPurged';
@@ -86,13 +81,8 @@ export type SecretVersionsDestroyed = DomainEvent<
 /** What a secret's state is folded from. */
 export type SecretHistoryEvent = SecretEvent | OrganizationPurged | CustomerPurged | SecretVersionsDestroyed;
 
-export const SECRET_EVENT_TYPES: readonly SecretEvent['type'][] = [
-  'SecretCreated',
-  'SecretValueUpdated',
-  'SecretDeleted',
-  'SecretRolledBack',
-  'SecretRestored',
-];
+/** The secret stream's event types, from the one list in libs/contracts; each is a SecretEvent's type. */
+export const SECRET_EVENT_TYPES: readonly SecretEvent['type'][] = SECRET_STREAM_EVENT_TYPES;
 
 /** What became of a version's value: still held, or destroyed for good. */
 export type ValueFate = 'held' | 'destroyed';

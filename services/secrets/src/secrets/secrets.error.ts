@@ -1,4 +1,6 @@
 import { CodedError } from '@platform/contracts';
+import { CryptoError, CryptoErrorCode } from '@platform/crypto';
+import { EventStoreError, EventStoreErrorCode } from '@platform/event-store';
 import { type ErrorMapper, type WireError } from '@platform/messaging';
 
 export enum SecretsErrorCode {
@@ -24,6 +26,10 @@ export enum SecretsErrorCode {
 
 /** Every refusal of the secrets module. Messages name keys and scopes, never a value. */
 export class SecretsError extends CodedError<SecretsErrorCode> {}
+
+export function secretNotFound(key: string): SecretsError {
+  return new SecretsError(SecretsErrorCode.NOT_FOUND, `secret ${JSON.stringify(key)} not found in this scope`, { key });
+}
 
 function wireCodeOf(code: SecretsErrorCode): WireError['code'] {
   switch (code) {
@@ -63,3 +69,22 @@ export const secretsErrorMapper: ErrorMapper = (error) => {
   const code = wireCodeOf(error.code);
   return error.details ? { code, message: error.message, details: error.details } : { code, message: error.message };
 };
+
+/** Connection failures of the event store are UNAVAILABLE (safe to retry); every other store error is INTERNAL. */
+const eventStoreErrorMapper: ErrorMapper = (error) =>
+  error instanceof EventStoreError && error.code === EventStoreErrorCode.UNAVAILABLE
+    ? { code: 'UNAVAILABLE', message: 'the secrets database is unavailable; retry later' }
+    : undefined;
+
+/** A value whose data key was purged cannot be decrypted: the organization's values are gone. */
+const cryptoErrorMapper: ErrorMapper = (error) =>
+  error instanceof CryptoError && error.code === CryptoErrorCode.DATA_KEY_NOT_FOUND
+    ? { code: 'NOT_FOUND', message: 'the value is no longer recoverable (its organization was purged)' }
+    : undefined;
+
+/** Every mapper the secrets service adds to the error edge. */
+export const secretsErrorMappers: readonly ErrorMapper[] = [
+  secretsErrorMapper,
+  eventStoreErrorMapper,
+  cryptoErrorMapper,
+];

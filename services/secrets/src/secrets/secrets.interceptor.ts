@@ -1,19 +1,15 @@
 import { type CallHandler, type ExecutionContext, Injectable, type NestInterceptor } from '@nestjs/common';
 import { type NatsContext } from '@nestjs/microservices';
-import { ContractError } from '@platform/contracts';
-import { type ErrorMapper, PlatformContext, toWireError } from '@platform/messaging';
+import { PlatformContext } from '@platform/messaging';
 import { type Observable, tap } from 'rxjs';
-import { secretsErrorMappers } from './secrets.errors';
 import { SecretsMetrics } from './secrets.metrics';
 import { StoreAvailability } from './store-availability';
 import { integrityReasonOf } from './stored-value';
 
-const contractErrors: ErrorMapper = (error) =>
-  error instanceof ContractError ? { code: error.code, message: error.message } : undefined;
-
 /**
- * Around every secrets handler: fail fast while Postgres is down, count requests by subject and reply code, and
- * report every stored value withheld by an integrity check (an error line and a metric: someone changed the database).
+ * Around every secrets handler: fail fast while Postgres is down, and report every stored value withheld by an
+ * integrity check (an error line and a metric: someone changed the database). Requests are counted by the platform's
+ * RequestMetricsInterceptor, around this one.
  */
 @Injectable()
 export class SecretsInterceptor implements NestInterceptor {
@@ -29,20 +25,9 @@ export class SecretsInterceptor implements NestInterceptor {
       .getContext<NatsContext>()
       .getSubject()
       .slice(this.platform.config.subjectPrefix.length);
-    const stopTimer = this.metrics.duration.startTimer({ subject });
-    const count = (code: string) => {
-      stopTimer();
-      this.metrics.requests.inc({ subject, code });
-    };
-    try {
-      this.availability.assertAvailable();
-    } catch (error) {
-      count('UNAVAILABLE');
-      throw error;
-    }
+    this.availability.assertAvailable();
     return next.handle().pipe(
       tap({
-        next: () => count('OK'),
         error: (error: unknown) => {
           this.availability.observe(error);
           const reason = integrityReasonOf(error);
@@ -54,7 +39,6 @@ export class SecretsInterceptor implements NestInterceptor {
               'stored value failed its integrity check; withheld',
             );
           }
-          count(toWireError(error, [contractErrors, ...secretsErrorMappers]).code);
         },
       }),
     );

@@ -1,28 +1,16 @@
-import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
+import { Counter, Gauge, type Registry } from 'prom-client';
 import { type ValueCache } from '../resolve/value-cache';
 
-/** The service's metrics; labels are subjects and codes only, never keys or values. */
+/**
+ * The service's own metrics (requests are counted by the platform's RequestMetricsInterceptor); labels are reasons
+ * only, never keys or values.
+ */
 export class SecretsMetrics {
-  readonly requests: Counter<'subject' | 'code'>;
-  readonly duration: Histogram<'subject'>;
   readonly resolvedValues: Counter;
   readonly integrityFailures: Counter<'reason'>;
   readonly exposures: Counter<'scope'>;
 
   constructor(registry: Registry, cache: ValueCache) {
-    this.requests = new Counter({
-      name: 'secrets_requests_total',
-      help: 'Requests handled, by subject and reply code (OK or the error code)',
-      labelNames: ['subject', 'code'],
-      registers: [registry],
-    });
-    this.duration = new Histogram({
-      name: 'secrets_request_duration_seconds',
-      help: 'Time to handle a request, by subject',
-      labelNames: ['subject'],
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-      registers: [registry],
-    });
     this.resolvedValues = new Counter({
       name: 'secrets_resolved_values_total',
       help: 'Values released by secrets.v1.resolve (current values, not history)',

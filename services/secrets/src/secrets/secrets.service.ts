@@ -50,15 +50,11 @@ import {
 import { eraseDestroyedValues } from './destroyed-values.repository';
 import { type SecretPublication } from '../outbox/secret-publication';
 import { type IdempotencyStore } from './idempotency';
-import { SecretsError, SecretsErrorCode } from './secrets.error';
+import { SecretsError, SecretsErrorCode, secretNotFound } from './secrets.error';
 import { type AffectedDeployments, affectedDeployments } from './deployment-index.affected';
 import { SecretVersionsRepository } from './secret-versions.repository';
 import { assertTargetVersion, lastValueVersion, recoverValue } from './value-recovery';
-import {
-  EXPOSURE_COLUMNS,
-  type ExposureColumns,
-  SECRET_VIEW_WITH_EXPOSURE,
-} from '../exposure/secret-exposure.repository';
+import { SecretViewRepository, type SecretViewPosition } from './secret-view.repository';
 
 export const DEFAULT_PAGE_SIZE = 100;
 export const MAX_PAGE_SIZE = 1000;
@@ -104,58 +100,13 @@ export interface SecretPage {
   readonly nextPageToken?: string;
 }
 
-interface ViewRow extends ExposureColumns {
-  readonly stream_id: string;
-  readonly organization_id: string;
-  readonly customer_id: string;
-  readonly key: string;
-  readonly version: number;
-  readonly created_ms: number;
-  readonly created_by: string;
-  readonly updated_ms: number;
-  readonly updated_by: string;
-  readonly expires_ms: number | null;
-}
-
-const VIEW_COLUMNS = `stream_id, organization_id, customer_id, key, secret_view.version,
-  extract(epoch from created_at) * 1000 as created_ms, created_by,
-  extract(epoch from updated_at) * 1000 as updated_ms, updated_by,
-  extract(epoch from expires_at) * 1000 as expires_ms, ${EXPOSURE_COLUMNS}`;
-
-function isoOf(epochMs: number | string): string {
-  return new Date(Math.round(Number(epochMs))).toISOString();
-}
-
-function snapshotOfRow(row: ViewRow): SecretSnapshot {
-  return {
-    streamId: row.stream_id,
-    key: row.key,
-    scope: { organizationId: row.organization_id, customerOrganizationId: row.customer_id || null },
-    version: row.version,
-    live: true,
-    createdAt: isoOf(row.created_ms),
-    createdBy: row.created_by,
-    updatedAt: isoOf(row.updated_ms),
-    updatedBy: row.updated_by,
-    ...(row.expires_ms === null ? {} : { expiresAt: isoOf(row.expires_ms) }),
-    exposure:
-      row.exposed_version === null
-        ? undefined
-        : {
-            version: row.exposed_version,
-            firstSeenAt: isoOf(row.exposed_first_ms ?? 0),
-            lastSeenAt: isoOf(row.exposed_last_ms ?? 0),
-            lineCount: Number(row.exposed_lines),
-          },
-  };
-}
-
 /** The list position after a row; opaque to callers. */
-function pageTokenOf(row: Pick<ViewRow, 'customer_id' | 'key'>): string {
-  return Buffer.from(JSON.stringify([row.customer_id, row.key]), 'utf8').toString('base64url');
+function pageTokenOf(secret: SecretSnapshot): string {
+  const position = [secret.scope.customerOrganizationId ?? '', secret.key];
+  return Buffer.from(JSON.stringify(position), 'utf8').toString('base64url');
 }
 
-function parsePageToken(token: string): { customerId: string; key: string } {
+function parsePageToken(token: string): SecretViewPosition {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(token, 'base64url').toString('utf8'));
     if (Array.isArray(parsed) && parsed.length === 2 && parsed.every((part) => typeof part === 'string')) {
@@ -173,10 +124,6 @@ function versionConflict(key: string, expected: number, actual: number): Secrets
     `secret ${JSON.stringify(key)} is at version ${actual}, not the expected version ${expected}`,
     { expected, actual },
   );
-}
-
-function notFound(key: string): SecretsError {
-  return new SecretsError(SecretsErrorCode.NOT_FOUND, `secret ${JSON.stringify(key)} not found in this scope`, { key });
 }
 
 /** A delete without `force` of a key that deployments of the index still run: they are listed (first page). */
@@ -203,6 +150,7 @@ function canonicalRequest<Desc extends DescMessage>(schema: Desc, request: Messa
  */
 export class SecretsService {
   private readonly versions: SecretVersionsRepository;
+  private readonly views: SecretViewRepository;
 
   constructor(
     private readonly store: PostgresEventStore,
@@ -213,6 +161,7 @@ export class SecretsService {
     private readonly clock: () => Date = () => new Date(),
   ) {
     this.versions = new SecretVersionsRepository(store);
+    this.views = new SecretViewRepository(store);
   }
 
   async create(
@@ -442,14 +391,9 @@ export class SecretsService {
   async get(principal: Principal, request: GetSecretRequest): Promise<SecretSnapshot> {
     const scope = userScope(principal, request.customerOrganizationId);
     assertValidKey(request.key);
-    const [row] = await this.store.query<ViewRow>(
-      `select ${VIEW_COLUMNS} from ${SECRET_VIEW_WITH_EXPOSURE}
-       where organization_id = $1 and customer_id = $2 and key = $3 and not deleted`,
-      [scope.organizationId, scope.customerOrganizationId ?? '', request.key],
-      { prepared: true },
-    );
-    if (!row) throw notFound(request.key);
-    return snapshotOfRow(row);
+    const secret = await this.views.findLive(scope, request.key);
+    if (!secret) throw secretNotFound(request.key);
+    return secret;
   }
 
   /**
@@ -461,26 +405,15 @@ export class SecretsService {
     const pageSize = Math.min(request.pageSize || DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE);
     const after = request.pageToken ? parsePageToken(request.pageToken) : undefined;
     const wholeOrganization = principal.orgType === 'vendor' && request.customerOrganizationId === undefined;
-    const params: unknown[] = [scope.organizationId, pageSize + 1];
-    const conditions = ['organization_id = $1', 'not deleted'];
-    if (!wholeOrganization) {
-      params.push(scope.customerOrganizationId ?? '');
-      conditions.push(`customer_id = $${params.length}`);
-    }
-    if (after) {
-      params.push(after.customerId, after.key);
-      conditions.push(`(customer_id, key) > ($${params.length - 1}, $${params.length})`);
-    }
-    const rows = await this.store.query<ViewRow>(
-      `select ${VIEW_COLUMNS} from ${SECRET_VIEW_WITH_EXPOSURE} where ${conditions.join(' and ')}
-       order by customer_id, key limit $2`,
-      params,
-      // Four texts at most: with or without the customer filter and the page token.
-      { prepared: true },
-    );
+    const rows = await this.views.listLive({
+      organizationId: scope.organizationId,
+      customerId: wholeOrganization ? undefined : (scope.customerOrganizationId ?? ''),
+      after,
+      limit: pageSize + 1,
+    });
     const page = rows.slice(0, pageSize);
     return {
-      secrets: page.map(snapshotOfRow),
+      secrets: page,
       nextPageToken: rows.length > pageSize ? pageTokenOf(page[page.length - 1]) : undefined,
     };
   }
@@ -490,7 +423,7 @@ export class SecretsService {
     const scope = userScope(principal, request.customerOrganizationId);
     assertValidKey(request.key);
     const versions = historyOf((await this.readSecret(secretStreamId(scope, request.key))).sincePurge);
-    if (versions.length === 0) throw notFound(request.key);
+    if (versions.length === 0) throw secretNotFound(request.key);
     return versions;
   }
 
@@ -601,18 +534,11 @@ export class SecretsService {
 
   /** The stream up to the event with this id, if it was appended, once that event is published. */
   private async streamUpToEvent(eventId: string): Promise<StoredEvent[] | undefined> {
-    const [found] = await this.store.query<{
-      stream_id: string;
-      stream_version: number;
-      transaction_id: string;
-      position: string;
-    }>('select stream_id, stream_version, transaction_id, position from events where event_id = $1', [eventId], {
-      prepared: true,
-    });
+    const found = await this.store.findEvent(eventId);
     if (!found) return undefined;
     // A retry after UNAVAILABLE from the publication wait answers only once the first attempt's event is out.
-    await this.publication?.afterWrite({ transactionId: found.transaction_id, position: found.position });
-    return this.readSecretStream(found.stream_id, found.stream_version);
+    await this.publication?.afterWrite(found);
+    return (await this.store.readStream(found.streamId, { to: found.streamVersion })).events;
   }
 
   /**
@@ -624,35 +550,13 @@ export class SecretsService {
     const organizationId = organizationOfStream(streamId) ?? '';
     const address = parseSecretStreamId(streamId);
     const customerId = address?.scope.customerOrganizationId ?? null;
-    const rows = await this.store.query<{
-      stream_id: string;
-      stream_version: number;
-      type: string;
-      data: unknown;
-      metadata: unknown;
-    }>(
-      `select stream_id, stream_version, type, data, metadata from (
-         (select position, stream_id, stream_version, type, data, metadata from events where stream_id = $1)
-         union all
-         (select position, stream_id, stream_version, type, data, metadata from events where stream_id = $2 and type = $3
-          order by stream_version desc limit 1)
-         union all
-         (select position, stream_id, stream_version, type, data, metadata from events where stream_id = $4 and type = $5
-          order by stream_version desc limit 1)
-         union all
-         (select position, stream_id, stream_version, type, data, metadata from events where stream_id = $6)
-       ) e order by position`,
-      [
-        streamId,
-        organizationStreamId(organizationId),
-        ORGANIZATION_PURGED,
-        // A vendor-level secret has no customer purge: no stream has this id.
-        customerId === null ? '' : customerStreamId(organizationId, customerId),
-        CUSTOMER_PURGED,
-        address ? destroyedStreamId(address.scope, address.key) : '',
-      ],
-      { prepared: true },
-    );
+    const rows = await this.versions.readSecretStream({
+      streamId,
+      organizationPurges: organizationStreamId(organizationId),
+      // A vendor-level secret has no customer purge: no stream has this id.
+      customerPurges: customerId === null ? '' : customerStreamId(organizationId, customerId),
+      destructions: address ? destroyedStreamId(address.scope, address.key) : '',
+    });
     const events: StoredEvent[] = [];
     let sincePurge: StoredEvent[] = [];
     let state = initialState();
@@ -681,25 +585,5 @@ export class SecretsService {
       sincePurge.push(event);
     }
     return { events, state, sincePurge, destroyedVersion };
-  }
-
-  /**
-   * A secret stream's events in one round trip (the store's readStream asks again for the version of an empty stream,
-   * and most creates read an empty stream). Reads the §5 events table of this service's own schema.
-   */
-  private async readSecretStream(streamId: string, toVersion = 2 ** 31 - 1): Promise<StoredEvent[]> {
-    const rows = await this.store.query<{ stream_version: number; type: string; data: unknown; metadata: unknown }>(
-      `select stream_version, type, data, metadata from events
-       where stream_id = $1 and stream_version <= $2 order by stream_version`,
-      [streamId, toVersion],
-      { prepared: true },
-    );
-    return rows.map((row) => ({
-      streamId,
-      streamVersion: row.stream_version,
-      type: row.type,
-      data: row.data,
-      metadata: row.metadata as StoredEvent['metadata'],
-    }));
   }
 }

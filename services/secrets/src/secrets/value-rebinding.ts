@@ -1,7 +1,8 @@
 import { CryptoError, CryptoErrorCode, type DataKeyRing, type ValueSealer } from '@platform/crypto';
 import { type PostgresEventStore } from '@platform/event-store';
-import { holdLiveDataKey } from '../keys/data-key-guard';
+import { holdLiveDataKey } from '../keys/data-key.repository';
 import { organizationOfStream, parseSecretStreamId } from './secret-stream';
+import { type UnboundRow, ValueRebindingRepository, rebindValue } from './value-rebinding.repository';
 
 /** Value events re-sealed per transaction. */
 const REBIND_BATCH = 200;
@@ -12,22 +13,6 @@ export interface RebindReport {
   /** Values left as they were because their organization was purged (their data key is gone). */
   readonly unrecoverable: number;
 }
-
-interface UnboundRow {
-  readonly position: string;
-  readonly stream_id: string;
-  readonly stream_version: number;
-  readonly event_id: string;
-  readonly value: string;
-}
-
-/**
- * Values to re-seal: unbound ones (no digest), and customers' values sealed under a vendor-level key before customers
- * had keys of their own (a customer could not be shredded alone while they stay there).
- */
-const TO_RESEAL = `type in ('SecretCreated', 'SecretValueUpdated') and data ? 'value' and (
-  not (data ? 'digest') or (split_part(stream_id, ':', 3) <> '_' and exists (
-    select 1 from data_key d where d.id = (data->>'dataKeyId')::uuid and d.customer_id = '')))`;
 
 /**
  * Migrates values written before ciphertexts were bound, and customers' values written before customers had data keys
@@ -42,19 +27,14 @@ export async function rebindUnboundValues(
   keyRing: DataKeyRing,
   onProgress?: (done: number, total: number) => void,
 ): Promise<RebindReport> {
-  const [{ count: total }] = await store.query<{ count: number }>(
-    `select count(*)::int as count from events where ${TO_RESEAL}`,
-  );
+  const values = new ValueRebindingRepository(store);
+  const total = await values.countToReseal();
   onProgress?.(0, total);
   let rebound = 0;
   let unrecoverable = 0;
   let after = '0';
   for (;;) {
-    const rows = await store.query<UnboundRow>(
-      `select position::text, stream_id, stream_version, event_id, data->>'value' as value from events
-       where ${TO_RESEAL} and position > $1 order by position limit $2`,
-      [after, REBIND_BATCH],
-    );
+    const rows = await values.toResealAfter(after, REBIND_BATCH);
     if (rows.length === 0) return { rebound, unrecoverable };
     after = rows[rows.length - 1].position;
     const sealers = new Map<string, ValueSealer>();
@@ -91,16 +71,7 @@ export async function rebindUnboundValues(
           unrecoverable++;
           continue;
         }
-        const updated = await tx.execute(
-          `update events set data = data || jsonb_build_object('value', $2::text, 'dataKeyId', $3::text, 'digest', $4::text)
-           where position = $1 and data->>'value' = $5 returning 1`,
-          [row.position, sealed.jwe, sealed.dataKeyId, sealed.digest, row.value],
-        );
-        if (updated.length === 0) continue;
-        await tx.execute(
-          `update secret_view set value = $3, data_key_id = $4 where stream_id = $1 and version = $2 and value = $5`,
-          [row.stream_id, row.stream_version, sealed.jwe, sealed.dataKeyId, row.value],
-        );
+        if (!(await rebindValue(tx, row, sealed))) continue;
         done++;
       }
       return done;

@@ -25,4 +25,17 @@ describe('statement', () => {
     expect(names.filter((name) => name === undefined).length).toBeGreaterThan(0);
     expect(statement('select $1::int as n', [3], { prepared: true }).name).toMatch(/^es_/);
   });
+
+  it('gives a statement its own client-side timeout when asked, prepared or not', () => {
+    expect(statement('select 2', [], { timeoutMs: 1000 })).toEqual({
+      text: 'select 2',
+      values: [],
+      query_timeout: 1000,
+    });
+    expect(statement('select 3', [], { prepared: true, timeoutMs: 500 })).toMatchObject({
+      name: expect.stringMatching(/^es_/),
+      text: 'select 3',
+      query_timeout: 500,
+    });
+  });
 });

@@ -1,6 +1,6 @@
 import { type DataKeyStore, type StoredDataKey } from '@platform/crypto';
-import { type PostgresEventStore } from '@platform/event-store';
-import { deleteOrganizationKeys } from './data-key-guard';
+import { type PostgresEventStore, type ProjectionContext } from '@platform/event-store';
+import { organizationLock } from './data-key-guard';
 
 interface DataKeyRow {
   readonly id: string;
@@ -114,4 +114,59 @@ export class PostgresDataKeyStore implements DataKeyStore {
     // Under the purge lock, so no value append of the organization commits under a key deleted here.
     return this.store.withTransaction((tx) => deleteOrganizationKeys(tx, organizationId));
   }
+}
+
+/**
+ * For a statement that rewrites values of an organization in place (value rebinding): holds the lock a value append
+ * holds, until the caller's transaction ends, and tells whether the data key still exists (else a purge won).
+ */
+export async function holdLiveDataKey(
+  context: ProjectionContext,
+  organizationId: string,
+  dataKeyId: string,
+): Promise<boolean> {
+  await context.execute(`select pg_advisory_xact_lock_shared(${organizationLock('$1')})`, [organizationId]);
+  const found = await context.execute('select 1 from data_key where id = $1 and organization_id = $2', [
+    dataKeyId,
+    organizationId,
+  ]);
+  return found.length > 0;
+}
+
+/**
+ * Crypto-shredding of one customer scope inside the caller's transaction, under the lock of its organization's value
+ * appends: deletes the customer's data keys, after checking no value of the customer is still sealed under a
+ * vendor-level key (written before customers had keys; `values rebind` moves them). Returns how many keys were
+ * deleted, or the number of such values (nothing deleted) as `sharedKeyValues`.
+ */
+export async function deleteCustomerKeys(
+  context: ProjectionContext,
+  organizationId: string,
+  customerOrganizationId: string,
+): Promise<{ readonly dataKeysDeleted: number; readonly sharedKeyValues: number }> {
+  await context.execute(`select pg_advisory_xact_lock(${organizationLock('$1')})`, [organizationId]);
+  const [{ count }] = await context.execute<{ count: number }>(
+    `select count(*)::int as count from events e join data_key d on d.id = (e.data->>'dataKeyId')::uuid
+     where starts_with(e.stream_id, $1) and e.type in ('SecretCreated', 'SecretValueUpdated') and e.data ? 'value'
+       and d.organization_id = $2 and d.customer_id = ''`,
+    [`secret:${organizationId}:${customerOrganizationId}:`, organizationId],
+  );
+  if (count > 0) return { dataKeysDeleted: 0, sharedKeyValues: count };
+  const deleted = await context.execute(
+    'delete from data_key where organization_id = $1 and customer_id = $2 returning id',
+    [organizationId, customerOrganizationId],
+  );
+  return { dataKeysDeleted: deleted.length, sharedKeyValues: 0 };
+}
+
+/**
+ * Crypto-shredding inside the caller's transaction: waits for the organization's in-flight value appends, keeps new
+ * ones out until the commit, and deletes every data key of the organization. Returns how many were deleted.
+ */
+export async function deleteOrganizationKeys(context: ProjectionContext, organizationId: string): Promise<number> {
+  await context.execute(`select pg_advisory_xact_lock(${organizationLock('$1')})`, [organizationId]);
+  const deleted = await context.execute('delete from data_key where organization_id = $1 returning id', [
+    organizationId,
+  ]);
+  return deleted.length;
 }

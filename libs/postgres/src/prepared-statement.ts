@@ -4,6 +4,8 @@ import type { QueryConfig } from 'pg';
 /** How statements are sent; `prepared` is for hot statements with a fixed text (values only in parameters). */
 export interface QueryOptions {
   readonly prepared?: boolean;
+  /** This statement's own client-side timeout, below the pool's (a request a caller waits on). */
+  readonly timeoutMs?: number;
 }
 
 /** Distinct texts prepared per connection at most; beyond it (a caller building texts dynamically) none are named. */
@@ -16,6 +18,13 @@ const names = new Map<string, string>();
  * bind and execute only, instead of parse, plan, bind and execute.
  */
 export function statement(text: string, values: unknown[] | undefined, options?: QueryOptions): QueryConfig {
+  // pg reads `query_timeout` per statement too; its types do not declare it.
+  if (options?.timeoutMs !== undefined)
+    return { ...named(text, values, options), query_timeout: options.timeoutMs } as QueryConfig;
+  return named(text, values, options);
+}
+
+function named(text: string, values: unknown[] | undefined, options?: QueryOptions): QueryConfig {
   if (!options?.prepared) return { text, values };
   let name = names.get(text);
   if (name === undefined) {

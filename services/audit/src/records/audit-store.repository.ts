@@ -1,4 +1,5 @@
-import { Client, Pool, type PoolClient, type QueryConfig } from 'pg';
+import { PostgresPool, type QueryOptions, isUnavailable } from '@platform/postgres';
+import { type Client, type PoolClient } from 'pg';
 import { AuditError, AuditErrorCode } from '../audit.error';
 import { ChainAudit, type ChainVerification, type CheckpointState } from '../checkpoints/chain-audit';
 import { type AuditEvent, type AuditRecord, type AuditRecordContent } from './audit-record';
@@ -199,19 +200,16 @@ class KnownEventIds extends Error {}
 
 /** Records read per round trip while verifying a chain. */
 const VERIFY_PAGE = 5_000;
-/** A new connection that hears nothing (a partition, a frozen server) is given up after this. */
-const CONNECT_TIMEOUT_MS = 1_000;
-/** Far above any pause inside the applier's or a request's transaction; see the pool's `options`. */
-const IDLE_IN_TRANSACTION_TIMEOUT_MS = 3_000;
+/** A checkout waits no longer than this for a free connection before the database counts as unavailable. */
+const ACQUIRE_TIMEOUT_MS = 1_000;
 /** A statement the applier sends: far above any batch insert, so only a connection that went silent reaches it. */
 const STATEMENT_TIMEOUT_MS = 10_000;
 /** A request's statement (query, verify page, health check): a caller waits no longer than this on a silent connection. */
 const REQUEST_STATEMENT_TIMEOUT_MS = 1_000;
 
-/** A request's statement with its own read timeout (pg supports it per query; its types do not declare it). */
-function requestStatement(text: string, values: unknown[] = []): QueryConfig {
-  return { text, values, query_timeout: REQUEST_STATEMENT_TIMEOUT_MS } as QueryConfig;
-}
+/** A request's statement: its own read timeout, below the applier's. */
+const REQUEST: QueryOptions = { timeoutMs: REQUEST_STATEMENT_TIMEOUT_MS };
+const HEALTH_CHECK_TIMEOUT_MS = 2_000;
 
 /** Records per insert statement: small enough that linking the next chunk overlaps inserting this one. */
 const INSERT_CHUNK = 1_000;
@@ -282,52 +280,15 @@ async function insertRecords(client: PoolClient, records: readonly AuditRecord[]
     texts[15][i] = r.requestedBy?.role ?? null;
     texts[16][i] = r.deploymentId ?? null;
   }
-  const [
-    eventIds,
-    types,
-    organizations,
-    customers,
-    keys,
-    subs,
-    orgs,
-    roles,
-    occurred,
-    recorded,
-    resolved,
-    prev,
-    hash,
-    requesterSubs,
-    requesterOrgs,
-    requesterRoles,
-    deployments,
-  ] = texts.map(textArray);
+  // Columns in RECORD_COLUMNS order: sequence, the five texts from event id to key, version, the other texts.
+  const columns = texts.map(textArray);
   const { rowCount } = await client.query(
     `insert into audit.records (${RECORD_COLUMNS})
      select * from unnest($1::bigint[], $2::uuid[], $3::text[], $4::text[], $5::text[], $6::text[], $7::int[],
        $8::text[], $9::text[], $10::text[], $11::timestamptz[], $12::timestamptz[], $13::jsonb[], $14::text[],
        $15::text[], $16::text[], $17::text[], $18::text[], $19::text[])
      on conflict (event_id) do nothing`,
-    [
-      integerArray(sequences),
-      eventIds,
-      types,
-      organizations,
-      customers,
-      keys,
-      integerArray(versions),
-      subs,
-      orgs,
-      roles,
-      occurred,
-      recorded,
-      resolved,
-      prev,
-      hash,
-      requesterSubs,
-      requesterOrgs,
-      requesterRoles,
-      deployments,
-    ],
+    [integerArray(sequences), ...columns.slice(0, 5), integerArray(versions), ...columns.slice(5)],
   );
   return rowCount ?? 0;
 }
@@ -337,24 +298,18 @@ async function insertRecords(client: PoolClient, records: readonly AuditRecord[]
  * linking each vendor organization's hash chain; queries and verifies it.
  */
 export class AuditStore {
-  private constructor(
-    private readonly databaseUrl: string,
-    private readonly pool: Pool,
-  ) {}
+  private constructor(private readonly pool: PostgresPool) {}
 
   static open(databaseUrl: string, options: { poolSize?: number } = {}): AuditStore {
-    const pool = new Pool({
-      connectionString: databaseUrl,
-      max: options.poolSize ?? 8,
-      application_name: 'audit',
-      connectionTimeoutMillis: CONNECT_TIMEOUT_MS,
-      query_timeout: STATEMENT_TIMEOUT_MS,
-      // A session whose client went silent mid-transaction is ended by the server: its open transaction id would
-      // otherwise hold back every outbox on the server (their xmin rule) until TCP notices, and writes wait for it.
-      options: `-c idle_in_transaction_session_timeout=${IDLE_IN_TRANSACTION_TIMEOUT_MS}`,
-    });
-    pool.on('error', () => undefined); // an idle client lost its connection; the next checkout reconnects
-    return new AuditStore(databaseUrl, pool);
+    return new AuditStore(
+      new PostgresPool({
+        databaseUrl,
+        applicationName: 'audit',
+        poolSize: options.poolSize ?? 8,
+        statementTimeoutMs: STATEMENT_TIMEOUT_MS,
+        acquireTimeoutMs: ACQUIRE_TIMEOUT_MS,
+      }),
+    );
   }
 
   /**
@@ -363,17 +318,17 @@ export class AuditStore {
    * connection elects the applier; if its process or connection dies, Postgres frees the lock for a standby.
    */
   async tryAcquireApplierLease(): Promise<ApplierLease | undefined> {
-    const client = new Client({
-      connectionString: this.databaseUrl,
-      application_name: 'audit-applier',
-      keepAlive: true,
-    });
+    let client: Client;
+    try {
+      client = await this.pool.connectDedicated('audit-applier', { keepAlive: true });
+    } catch {
+      return undefined; // Postgres is unreachable: no lease now; the caller asks again later.
+    }
     let markLost: () => void = () => undefined;
     const lost = new Promise<void>((resolve) => (markLost = resolve));
     client.on('error', () => markLost());
     client.on('end', () => markLost());
     try {
-      await client.connect();
       const { rows } = await client.query<{ acquired: boolean }>(
         `select pg_try_advisory_lock(hashtext('audit.applier')) as acquired`,
       );
@@ -573,13 +528,12 @@ export class AuditStore {
     if (filter.from !== undefined) conditions.push(`occurred_at >= ${bind(filter.from.toISOString())}`);
     if (filter.to !== undefined) conditions.push(`occurred_at < ${bind(filter.to.toISOString())}`);
     if (filter.beforeSequence !== undefined) conditions.push(`sequence < ${bind(filter.beforeSequence)}`);
-    const { rows } = await this.run(() =>
+    const rows = await this.run(() =>
       this.pool.query<RecordRow>(
-        requestStatement(
-          `select ${RECORD_COLUMNS} from audit.records where ${conditions.join(' and ')}
+        `select ${RECORD_COLUMNS} from audit.records where ${conditions.join(' and ')}
          order by sequence desc limit ${bind(filter.limit)}`,
-          params,
-        ),
+        params,
+        REQUEST,
       ),
     );
     return rows.map(recordOf);
@@ -607,13 +561,12 @@ export class AuditStore {
   async *recordPages(organizationId: string, afterSequence: number): AsyncGenerator<AuditRecord[]> {
     let after = afterSequence;
     for (;;) {
-      const { rows } = await this.run(() =>
+      const rows = await this.run(() =>
         this.pool.query<RecordRow>(
-          requestStatement(
-            `select ${RECORD_COLUMNS} from audit.records where organization_id = $1 and sequence > $2
+          `select ${RECORD_COLUMNS} from audit.records where organization_id = $1 and sequence > $2
            order by sequence limit $3`,
-            [organizationId, after, VERIFY_PAGE],
-          ),
+          [organizationId, after, VERIFY_PAGE],
+          REQUEST,
         ),
       );
       if (rows.length > 0) yield rows.map(recordOf);
@@ -624,12 +577,11 @@ export class AuditStore {
 
   /** The record at one stream sequence of an organization's chain. */
   async recordAt(organizationId: string, sequence: number): Promise<AuditRecord | undefined> {
-    const { rows } = await this.run(() =>
+    const rows = await this.run(() =>
       this.pool.query<RecordRow>(
-        requestStatement(`select ${RECORD_COLUMNS} from audit.records where organization_id = $1 and sequence = $2`, [
-          organizationId,
-          sequence,
-        ]),
+        `select ${RECORD_COLUMNS} from audit.records where organization_id = $1 and sequence = $2`,
+        [organizationId, sequence],
+        REQUEST,
       ),
     );
     return rows[0] && recordOf(rows[0]);
@@ -637,12 +589,11 @@ export class AuditStore {
 
   /** The end of an organization's chain as the applier keeps it; undefined when it has no record. */
   async chainHead(organizationId: string): Promise<ChainHeadState | undefined> {
-    const { rows } = await this.run(() =>
+    const rows = await this.run(() =>
       this.pool.query<ChainHeadRow>(
-        requestStatement(
-          'select organization_id, last_sequence, last_hash, record_count from audit.chain_heads where organization_id = $1',
-          [organizationId],
-        ),
+        'select organization_id, last_sequence, last_hash, record_count from audit.chain_heads where organization_id = $1',
+        [organizationId],
+        REQUEST,
       ),
     );
     return rows[0] && chainHeadOf(rows[0]);
@@ -650,7 +601,7 @@ export class AuditStore {
 
   /** Every organization's chain head, for the checkpoint signer. */
   async chainHeads(): Promise<ChainHeadState[]> {
-    const { rows } = await this.run(() =>
+    const rows = await this.run(() =>
       this.pool.query<ChainHeadRow>(
         'select organization_id, last_sequence, last_hash, record_count from audit.chain_heads order by organization_id',
       ),
@@ -663,7 +614,7 @@ export class AuditStore {
    * changes nothing) and says whether ops have acknowledged it.
    */
   async recordStreamGap(fromSequence: number, toSequence: number): Promise<StreamGap> {
-    const { rows } = await this.run(() =>
+    const rows = await this.run(() =>
       this.pool.query<StreamGapRow>(
         `with added as (
            insert into audit.stream_gaps (from_sequence, to_sequence) values ($1, $2)
@@ -696,14 +647,14 @@ export class AuditStore {
 
   /** Gaps the applier waits on: not acknowledged and not yet passed (a rebuild passes over them). */
   async openStreamGaps(): Promise<StreamGap[]> {
-    const { rows } = await this.run(() =>
+    const rows = await this.run(() =>
       this.pool.query<StreamGapRow>(
-        requestStatement(
-          `select ${STREAM_GAP_COLUMNS} from audit.stream_gaps
-            where acknowledged_at is null
-              and to_sequence > (select stream_sequence from audit.applied_position where id = 1)
-            order by from_sequence`,
-        ),
+        `select ${STREAM_GAP_COLUMNS} from audit.stream_gaps
+          where acknowledged_at is null
+            and to_sequence > (select stream_sequence from audit.applied_position where id = 1)
+          order by from_sequence`,
+        [],
+        REQUEST,
       ),
     );
     return rows.map(streamGapOf);
@@ -714,7 +665,7 @@ export class AuditStore {
    * recorded, named exactly, can be acknowledged.
    */
   async acknowledgeStreamGap(fromSequence: number, toSequence: number, by: string): Promise<StreamGap> {
-    const { rows } = await this.run(() =>
+    const rows = await this.run(() =>
       this.pool.query<StreamGapRow>(
         `update audit.stream_gaps set acknowledged_at = coalesce(acknowledged_at, now()),
            acknowledged_by = coalesce(acknowledged_by, $3)
@@ -735,7 +686,7 @@ export class AuditStore {
 
   /** The last stream sequence in the trail. */
   async appliedPosition(): Promise<number> {
-    const { rows } = await this.run(() =>
+    const rows = await this.run(() =>
       this.pool.query<{ stream_sequence: string }>('select stream_sequence from audit.applied_position where id = 1'),
     );
     return Number(rows[0]?.stream_sequence ?? 0);
@@ -752,67 +703,41 @@ export class AuditStore {
     });
   }
 
-  async isHealthy(): Promise<boolean> {
-    try {
-      await this.pool.query(requestStatement('select 1'));
-      return true;
-    } catch {
-      return false;
-    }
+  isHealthy(): Promise<boolean> {
+    return this.pool.isHealthy(HEALTH_CHECK_TIMEOUT_MS);
   }
 
   async close(): Promise<void> {
-    await this.pool.end();
+    await this.pool.close();
   }
 
+  /**
+   * A failure to get a connection is STORE_UNAVAILABLE; one inside `work` stays as it is (the applier logs and retries
+   * it, and a terminated session says so itself).
+   */
   private async transaction<T>(work: (client: PoolClient) => Promise<T>): Promise<T> {
-    const client = await this.run(() => this.pool.connect());
-    // The pool stops listening to a client it lends out: unheard, a dropped connection would crash the process.
-    let lostConnection: Error | undefined;
-    const onError = (error: Error): void => {
-      lostConnection = error;
-    };
-    client.on('error', onError);
+    let working = false;
     try {
-      await client.query('begin');
-      const result = await work(client);
-      await client.query('commit');
-      return result;
+      return await this.pool.transaction((client) => {
+        working = true;
+        return work(client);
+      });
     } catch (error) {
-      // A connection that went silent is not asked to roll back: it is discarded and Postgres aborts the transaction.
-      if (isStatementTimeout(error)) lostConnection = error as Error;
-      else await client.query('rollback').catch(() => undefined);
-      throw error;
-    } finally {
-      client.removeListener('error', onError);
-      // A client whose connection was lost is discarded, not handed back to the pool.
-      client.release(lostConnection);
+      throw working ? error : storeError(error);
     }
   }
 
-  /** Connection failures become STORE_UNAVAILABLE (retryable); anything else stays as it is. */
   private async run<T>(work: () => Promise<T>): Promise<T> {
     try {
       return await work();
     } catch (error) {
-      if (isConnectionFailure(error) || isStatementTimeout(error)) {
-        throw new AuditError(AuditErrorCode.STORE_UNAVAILABLE, 'the audit database is unavailable');
-      }
-      throw error;
+      throw storeError(error);
     }
   }
 }
 
-/** pg's client-side timeouts (`query_timeout`, `connectionTimeoutMillis`): the connection stopped answering. */
-function isStatementTimeout(error: unknown): boolean {
-  return (
-    error instanceof Error &&
-    (error.message === 'Query read timeout' ||
-      error.message.startsWith('Connection terminated due to connection timeout'))
-  );
-}
-
-function isConnectionFailure(error: unknown): boolean {
-  const code = (error as { code?: string } | undefined)?.code ?? '';
-  return /^(08|57P0|53)/.test(code) || ['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ENOTFOUND'].includes(code);
+/** Connection failures become STORE_UNAVAILABLE (retryable); anything else stays as it is. */
+function storeError(error: unknown): unknown {
+  if (!isUnavailable(error)) return error;
+  return new AuditError(AuditErrorCode.STORE_UNAVAILABLE, 'the audit database is unavailable');
 }
