@@ -145,6 +145,20 @@ describe('secrets CLI', () => {
     expect(result).toMatchObject({ code: 0, stdout: 'true', stderr: '' });
   });
 
+  it("refuses a customer user's run for another customer, and runs with its own", async () => {
+    expect(await cli(['set', 'CUST_ONLY', 'cust-only-value', '--customer', 'runcust'])).toMatchObject({ code: 0 });
+    const customerUser = await tokens.customer('clivendor', 'runcust', 'read_write');
+    const show = 'process.stdout.write(String(process.env.CUST_ONLY))';
+    const other = await cli(['run', '--customer', 'othercust', '--', process.execPath, '-e', show], {
+      token: customerUser,
+    });
+    expect(other).toMatchObject({ code: 4, stdout: '' });
+    const own = await cli(['run', '--customer', 'runcust', '--', process.execPath, '-e', show], {
+      token: customerUser,
+    });
+    expect(own).toMatchObject({ code: 0, stdout: 'cust-only-value' });
+  });
+
   it('refuses to run when a required secret is missing, naming each', async () => {
     const result = await cli([
       'run',

@@ -234,7 +234,7 @@ export const runCommand: Command = {
     }
     const isCustomerUser =
       orgTypeOf((context.values.token as string | undefined) ?? context.env.SECRETS_TOKEN) === 'customer';
-    const listed = await listAllSecrets(client, isCustomerUser ? undefined : customer);
+    const listed = await listAllSecrets(client, customer);
     const extraVendorLevel = customer && !isCustomerUser ? await listAllSecrets(client) : [];
     const keys = [
       ...new Set([...keysInScope([...listed, ...extraVendorLevel], customer, isCustomerUser), ...required]),
