@@ -250,6 +250,21 @@ describe('OutboxPublisher', () => {
     expect(broker.deliveredIds).toEqual(await idsInTransactionOrder());
   });
 
+  it('with wakeOnAppend false, still publishes every append, local and remote, at its poll', async () => {
+    const broker = new RecordingBroker();
+    const publisher = publisherOf(broker, { wakeOnAppend: false, pollIntervalMs: 100 });
+    await publisher.start();
+    await store.appendToStream('thing:quiet-local', someEvents(2), { expectedVersion: 'no_stream' });
+    const otherInstance = await PostgresEventStore.open({ databaseUrl: database.url, schema });
+    try {
+      await otherInstance.appendToStream('thing:quiet-remote', someEvents(3), { expectedVersion: 'no_stream' });
+    } finally {
+      await otherInstance.close();
+    }
+    await publisher.drain();
+    expect(broker.deliveredIds).toEqual(await idsInTransactionOrder());
+  });
+
   it('publishes events held back by an unrelated open transaction as soon as it ends, not at the next idle poll', async () => {
     const broker = new RecordingBroker();
     const publisher = publisherOf(broker, { pollIntervalMs: 600_000 });

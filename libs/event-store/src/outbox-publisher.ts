@@ -30,6 +30,12 @@ export interface OutboxPublisherOptions {
   batchSize?: number;
   /** Fallback poll when no NOTIFY arrives (default 1,000 ms). */
   pollIntervalMs?: number;
+  /**
+   * Whether an append (this instance's, or another's NOTIFY) wakes the publisher at once (default true). A consumer
+   * that may lag by `pollIntervalMs` sets false: it then reads once per interval, every append since in one batch,
+   * instead of once per commit.
+   */
+  wakeOnAppend?: boolean;
   /** How often a standby instance tries to take over the lock (default 2,000 ms). */
   lockRetryMs?: number;
   /** Pause after a failed publish or a lost connection (default 1,000 ms). */
@@ -103,6 +109,7 @@ export class OutboxPublisher {
   private readonly publishedPollMs: number;
   private readonly pipelined: boolean;
   private readonly publishedChannel: string;
+  private readonly wakeOnAppend: boolean;
   private publishedPoll?: NodeJS.Timeout;
   private ahead?: CheckpointAhead;
 
@@ -118,6 +125,7 @@ export class OutboxPublisher {
     this.logger = options.logger ?? silentLogger;
     this.publishedPollMs = options.publishedPollMs ?? 250;
     this.pipelined = options.pipelined ?? false;
+    this.wakeOnAppend = options.wakeOnAppend ?? true;
     this.publishedChannel = `${store.names.schema}_published`.slice(0, MAX_CHANNEL_LENGTH);
   }
 
@@ -136,10 +144,12 @@ export class OutboxPublisher {
     if (this.running) return;
     this.running = true;
     // Appends in this process wake the publisher directly; a NOTIFY round trip only for other instances' appends.
-    this.stopWatchingCommits = this.store.onCommitted(() => {
-      if (this.holdsLock) this.wake();
-      return this.holdsLock;
-    });
+    if (this.wakeOnAppend) {
+      this.stopWatchingCommits = this.store.onCommitted(() => {
+        if (this.holdsLock) this.wake();
+        return this.holdsLock;
+      });
+    }
     this.loop = this.run();
   }
 
@@ -235,7 +245,7 @@ export class OutboxPublisher {
     });
     connection.on('notification', (notification) => {
       if (notification.channel === this.publishedChannel) this.heardPublished(notification.payload);
-      else if (this.holdsLock) this.wake();
+      else if (this.holdsLock && this.wakeOnAppend) this.wake();
     });
     this.connection = connection;
     await connection.query(`listen "${this.store.names.eventsChannel}"; listen "${this.publishedChannel}"`);

@@ -22,6 +22,8 @@ import { openSecretsStore } from './secrets.migrations';
 import { ExpiryScheduler } from './expiry/expiry-scheduler';
 
 const PRUNE_INTERVAL_MS = 10 * 60_000;
+/** How often the stale outbox reads the changes since its checkpoint (ARCHITECTURE.md §3, stale notifications). */
+const STALE_POLL_MS = 1000;
 /** Connections per instance: writes take one per transaction, and resolve appends one access event per call. */
 const POOL_SIZE = 20;
 
@@ -119,6 +121,10 @@ export class SecretsRuntime {
       const staleOutbox = new OutboxPublisher(store, {
         name: DEPLOYMENTS_STALE_OUTBOX,
         publish: (event) => stale.publish(event),
+        // A redeploy can wait a second: one read per second for every change since, not two queries per commit
+        // (resolves commit an access event each, which this outbox only skips).
+        wakeOnAppend: false,
+        pollIntervalMs: STALE_POLL_MS,
         logger: platform.logger.child({ component: 'stale-outbox' }),
       });
       const publication = new SecretPublication(outbox, settings.publishWaitMs);
