@@ -172,19 +172,15 @@ export class SecretsService {
     const scope = this.writableScope(principal, request.customerOrganizationId);
     assertValidKey(request.key);
     assertValidValue(request.value);
-    const streamId = secretStreamId(scope, request.key);
-    const events = await this.withLiveDataKey(scope, async () => {
-      const sealer = await this.keyRing.sealerFor(scope.organizationId, scope.customerOrganizationId);
-      return this.write(principal, streamId, request.key, undefined, options, {
-        subject: 'secrets.v1.create',
-        mostLikelyNew: true,
-        canonical: () => canonicalRequest(CreateSecretRequestSchema, request),
-        command: (metadata, place) => ({
-          type: 'CreateSecret',
-          data: { key: request.key, scope, value: sealer.seal(place, request.value), expiresAt: request.expiresAt },
-          metadata,
-        }),
-      });
+    const events = await this.writeValue(principal, scope, request.key, undefined, options, {
+      subject: 'secrets.v1.create',
+      mostLikelyNew: true,
+      canonical: () => canonicalRequest(CreateSecretRequestSchema, request),
+      command: (metadata, seal) => ({
+        type: 'CreateSecret',
+        data: { key: request.key, scope, value: seal(request.value), expiresAt: request.expiresAt },
+        metadata,
+      }),
     });
     return this.snapshotAfterWrite(events);
   }
@@ -193,21 +189,44 @@ export class SecretsService {
     const scope = this.writableScope(principal, request.customerOrganizationId);
     assertValidKey(request.key);
     assertValidValue(request.value);
-    const streamId = secretStreamId(scope, request.key);
-    const events = await this.withLiveDataKey(scope, async () => {
-      const sealer = await this.keyRing.sealerFor(scope.organizationId, scope.customerOrganizationId);
-      return this.write(principal, streamId, request.key, request.expectedVersion, options, {
-        subject: 'secrets.v1.update',
-        canonical: () => canonicalRequest(UpdateSecretRequestSchema, request),
-        command: (metadata, place) => ({
-          type: 'UpdateSecretValue',
-          data: { key: request.key, value: sealer.seal(place, request.value), expiresAt: request.expiresAt },
-          metadata,
-        }),
-      });
+    const events = await this.writeValue(principal, scope, request.key, request.expectedVersion, options, {
+      subject: 'secrets.v1.update',
+      canonical: () => canonicalRequest(UpdateSecretRequestSchema, request),
+      command: (metadata, seal) => ({
+        type: 'UpdateSecretValue',
+        data: { key: request.key, value: seal(request.value), expiresAt: request.expiresAt },
+        metadata,
+      }),
     });
     const snapshot = this.snapshotAfterWrite(events);
     return { ...snapshot, affectedDeployments: await affectedDeployments(this.store, scope, request.key) };
+  }
+
+  /**
+   * Create and update: a write whose command seals a new value with the scope's active data key, for the place of the
+   * event it appends; retried once under a fresh key if a purge deleted the one it used.
+   */
+  private writeValue(
+    principal: Principal,
+    scope: Scope,
+    key: string,
+    expectedVersion: number | undefined,
+    options: WriteOptions,
+    request: {
+      readonly subject: string;
+      readonly canonical: () => string;
+      readonly command: (metadata: EventMetadata, seal: (plaintext: string) => SealedValue) => SecretCommand;
+      readonly mostLikelyNew?: boolean;
+    },
+  ): Promise<StoredEvent[]> {
+    const streamId = secretStreamId(scope, key);
+    return this.withLiveDataKey(scope, async () => {
+      const sealer = await this.keyRing.sealerFor(scope.organizationId, scope.customerOrganizationId);
+      return this.write(principal, streamId, key, expectedVersion, options, {
+        ...request,
+        command: (metadata, place) => request.command(metadata, (plaintext) => sealer.seal(place, plaintext)),
+      });
+    });
   }
 
   /** A new version holding `toVersion`'s value, opened and sealed again for its new place (ARCHITECTURE.md §3). */
