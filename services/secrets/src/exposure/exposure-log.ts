@@ -23,7 +23,7 @@ function invalid(field: string, message: string): SecretsError {
 
 /**
  * Only redaction's own single-use token (signed by its `service:redaction` key) with `secrets:report-exposure` may
- * report: a `clients` key can sign any `sub` and scope, so neither alone proves the caller is redaction.
+ * report: the key that signed it is checked, not only its claims, so the proof does not rest on the token policy alone.
  */
 export function assertExposureReporter(principal: Principal): void {
   if (
