@@ -18,15 +18,9 @@ import {
   testInfrastructure,
   uniqueSubjectPrefix,
 } from '@platform/testing';
+import { type CliRun, runBin } from './cli-process';
 
-const BIN = join(__dirname, '../../../bin/secrets.js');
 const RENDER_MAIN = join(__dirname, '../../../dist/services/render/src/main.js');
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 describe('secrets CLI: the first hour (issue 20)', () => {
   const prefix = uniqueSubjectPrefix();
@@ -36,28 +30,14 @@ describe('secrets CLI: the first hour (issue 20)', () => {
   let adminToken: string;
   let workDir: string;
 
-  function cli(args: string[], options: { token?: string; env?: Record<string, string> } = {}): Promise<Run> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], {
-        env: {
-          PATH: process.env.PATH,
-          NATS_URL: testInfrastructure().natsUrl,
-          NATS_SUBJECT_PREFIX: prefix,
-          ...(options.token === '' ? {} : { SECRETS_TOKEN: options.token ?? adminToken }),
-          ...options.env,
-        },
-        stdio: ['ignore', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? -1, stdout, stderr });
-      });
+  function cli(args: string[], options: { token?: string; env?: Record<string, string> } = {}): Promise<CliRun> {
+    return runBin(args, {
+      env: {
+        NATS_URL: testInfrastructure().natsUrl,
+        NATS_SUBJECT_PREFIX: prefix,
+        ...(options.token === '' ? {} : { SECRETS_TOKEN: options.token ?? adminToken }),
+        ...options.env,
+      },
     });
   }
 
@@ -221,7 +201,7 @@ describe('secrets CLI: the first hour (issue 20)', () => {
   });
 
   /** Starts the built render service with `env` and waits for it to exit (it must, on a bad setting). */
-  function renderExit(env: Record<string, string>): Promise<Run> {
+  function renderExit(env: Record<string, string>): Promise<CliRun> {
     return new Promise((resolve, reject) => {
       const child = spawn(process.execPath, [RENDER_MAIN], {
         env: { PATH: process.env.PATH, NATS_SUBJECT_PREFIX: prefix, LOG_LEVEL: 'error', ...env },

@@ -1,6 +1,4 @@
 // `secrets rollback`, `secrets restore` and `secrets set --expires` through the real bin (built by `npm run build`).
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import {
   type TestDatabase,
   type TestService,
@@ -10,15 +8,8 @@ import {
   testInfrastructure,
   uniqueSubjectPrefix,
 } from '@platform/testing';
+import { type CliRun, runBin } from './cli-process';
 import { secretsService } from '../../../services/secrets/src/secrets.definition';
-
-const BIN = join(__dirname, '../../../bin/secrets.js');
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 describe('secrets CLI: rollback, restore, expiry', () => {
   const prefix = uniqueSubjectPrefix();
@@ -27,28 +18,9 @@ describe('secrets CLI: rollback, restore, expiry', () => {
   let admin: string;
   let reader: string;
 
-  function cli(args: string[], token = admin): Promise<Run> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], {
-        env: {
-          PATH: process.env.PATH,
-          NATS_URL: testInfrastructure().natsUrl,
-          NATS_SUBJECT_PREFIX: prefix,
-          SECRETS_TOKEN: token,
-        },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? -1, stdout, stderr });
-      });
-      child.stdin.end('');
+  function cli(args: string[], token = admin): Promise<CliRun> {
+    return runBin(args, {
+      env: { NATS_URL: testInfrastructure().natsUrl, NATS_SUBJECT_PREFIX: prefix, SECRETS_TOKEN: token },
     });
   }
 

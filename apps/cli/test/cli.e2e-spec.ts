@@ -15,16 +15,9 @@ import {
   startTestService,
   uniqueSubjectPrefix,
 } from '@platform/testing';
+import { BIN, type CliRun, runBin } from './cli-process';
 import { eventually, testInfrastructure } from '@platform/testing';
 import { COMMANDS } from '../src/main';
-
-const BIN = join(__dirname, '../../../bin/secrets.js');
-
-interface Run {
-  readonly code: number;
-  readonly stdout: string;
-  readonly stderr: string;
-}
 
 describe('secrets CLI', () => {
   const prefix = uniqueSubjectPrefix();
@@ -37,30 +30,16 @@ describe('secrets CLI', () => {
   function cli(
     args: string[],
     options: { token?: string; stdin?: string; env?: Record<string, string>; timeoutMs?: number } = {},
-  ): Promise<Run> {
-    return new Promise((resolve, reject) => {
-      const child = spawn(process.execPath, [BIN, ...args], {
-        env: {
-          PATH: process.env.PATH,
-          NATS_URL: testInfrastructure().natsUrl,
-          NATS_SUBJECT_PREFIX: prefix,
-          ...(options.token === '' ? {} : { SECRETS_TOKEN: options.token ?? adminToken }),
-          ...options.env,
-        },
-        stdio: ['pipe', 'pipe', 'pipe'],
-      });
-      let stdout = '';
-      let stderr = '';
-      child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-      // A command that never exits (the replay bug) fails the test instead of hanging it.
-      const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 30_000);
-      child.on('error', reject);
-      child.on('close', (code) => {
-        clearTimeout(timer);
-        resolve({ code: code ?? -1, stdout, stderr });
-      });
-      child.stdin.end(options.stdin ?? '');
+  ): Promise<CliRun> {
+    return runBin(args, {
+      env: {
+        NATS_URL: testInfrastructure().natsUrl,
+        NATS_SUBJECT_PREFIX: prefix,
+        ...(options.token === '' ? {} : { SECRETS_TOKEN: options.token ?? adminToken }),
+        ...options.env,
+      },
+      stdin: options.stdin,
+      timeoutMs: options.timeoutMs,
     });
   }
 
