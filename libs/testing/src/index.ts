@@ -32,4 +32,4 @@ export {
   startSecureNatsServer,
 } from './secure-nats';
 export { TestTokens } from './tokens';
-export { ResolveCaller, devReplyJwks, devReplySigningKey } from './resolve-caller';
+export { ResolveCaller, devReplyJwks, devReplySigningKey, resolveAs } from './resolve-caller';

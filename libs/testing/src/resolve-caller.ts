@@ -9,6 +9,7 @@ import {
   newReplyNonce,
   replyKeyThumbprint,
 } from '@platform/crypto';
+import { type TestNatsClient } from './nats-client';
 import { type TestTokens, assertOutsideClient } from './tokens';
 
 const DEV_DIR = join(__dirname, '../../../deploy/dev');
@@ -105,4 +106,22 @@ function claimsOf(token: string): Record<string, unknown> | undefined {
   } catch {
     return undefined;
   }
+}
+
+/**
+ * `secrets.v1.resolve` as a service sends it with `token` (bound to a fresh reply key, see `bindToken`), for a test that
+ * checks the reply itself: the reply, and its opened content when it was not refused.
+ */
+export async function resolveAs(
+  client: TestNatsClient,
+  tokens: TestTokens,
+  token: string,
+  request: { organizationId: string } & Record<string, unknown>,
+): Promise<{ reply: Awaited<ReturnType<TestNatsClient['request']>>; opened?: unknown }> {
+  const caller = await ResolveCaller.bindToken(tokens, token);
+  const body = caller.request(request);
+  const reply = await client.request<{ ciphertext: string; signature: string }>('secrets.v1.resolve', body, {
+    token: caller.token,
+  });
+  return { reply, opened: reply.status === undefined ? await caller.open(body, reply.body) : undefined };
 }

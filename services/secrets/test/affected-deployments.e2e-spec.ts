@@ -1,6 +1,6 @@
 import {
   PlaintextValues,
-  ResolveCaller,
+  resolveAs,
   type TestDatabase,
   TestNatsClient,
   type TestService,
@@ -67,15 +67,13 @@ describe('update and delete answer with the deployments they affect (plain JSON 
 
   /** As render resolves for a deployment: a bound service token, a fresh reply key and nonce, the reply checked. */
   async function resolveFor(deploymentId: string, request: Record<string, unknown>) {
-    const caller = await ResolveCaller.bindToken(tokens, renderToken);
-    const body = caller.request({ organizationId: vendor, deploymentId, ...request });
-    const reply = await call<{ ciphertext: string; signature: string; missing: string[] }>(
-      'secrets.v1.resolve',
-      body,
-      caller.token,
-    );
+    const { reply, opened } = await resolveAs(client, tokens, renderToken, {
+      organizationId: vendor,
+      deploymentId,
+      ...request,
+    });
     expect(reply.status).toBeUndefined();
-    return caller.open(body, reply.body);
+    return opened;
   }
 
   beforeAll(async () => {

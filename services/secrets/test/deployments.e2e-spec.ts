@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import {
   PlaintextValues,
   ResolveCaller,
+  resolveAs,
   type TestDatabase,
   TestNatsClient,
   type TestService,
@@ -78,15 +79,13 @@ describe('secrets.v1.deployments and secrets.v1.forgetdeployment over NATS (plai
 
   /** As render resolves for a deployment: a bound service token, a fresh reply key and nonce, the reply checked. */
   async function resolveFor(deploymentId: string, request: Record<string, unknown>) {
-    const caller = await ResolveCaller.bindToken(tokens, renderToken);
-    const body = caller.request({ organizationId: vendor, deploymentId, ...request });
-    const reply = await call<{ ciphertext: string; signature: string; missing: string[] }>(
-      'secrets.v1.resolve',
-      body,
-      caller.token,
-    );
+    const { reply, opened } = await resolveAs(client, tokens, renderToken, {
+      organizationId: vendor,
+      deploymentId,
+      ...request,
+    });
     expect(reply.status).toBeUndefined();
-    return caller.open(body, reply.body);
+    return opened;
   }
 
   const indexRows = () =>

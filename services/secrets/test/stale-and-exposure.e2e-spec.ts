@@ -6,7 +6,7 @@ import { type PostgresEventStore } from '@platform/event-store';
 import { prefixedStreamName } from '@platform/messaging';
 import {
   PlaintextValues,
-  ResolveCaller,
+  resolveAs,
   type TestDatabase,
   TestNatsClient,
   type TestService,
@@ -95,11 +95,13 @@ describe('stale notifications and exposures (plain JSON over NATS)', () => {
 
   /** As render resolves for a deployment: a bound service token, a fresh reply key and nonce, the reply checked. */
   async function resolveFor(deploymentId: string, request: Record<string, unknown>) {
-    const caller = await ResolveCaller.bindToken(tokens, renderToken);
-    const body = caller.request({ organizationId: vendor, deploymentId, ...request });
-    const reply = await call<{ ciphertext: string; signature: string }>('secrets.v1.resolve', body, caller.token);
+    const { reply, opened } = await resolveAs(client, tokens, renderToken, {
+      organizationId: vendor,
+      deploymentId,
+      ...request,
+    });
     expect(reply.status).toBeUndefined();
-    return (await caller.open(body, reply.body)) as { values: Record<string, { value: string; version: number }> };
+    return opened as { values: Record<string, { value: string; version: number }> };
   }
 
   /** The newest stale notification stored on a customer's (or `_`) subject of DEPLOYMENTS_EVENTS, if any. */
