@@ -37,4 +37,53 @@ describe('ExposureAttribution', () => {
   it('names nothing for a line without a masked value, or for values too short to be masked', () => {
     expect(attribute('nothing to see; abc abc')).toEqual([]);
   });
+
+  it('names a value whose masked span is longer than the indexed spans, by scanning', () => {
+    const long = { value: `-----BEGIN KEY-----${'Q'.repeat(600)}-----END KEY-----`, key: 'TLS_KEY', version: 4 };
+    const all: AttributedValue[] = [...values, { ...long, scope: 'vendor' }];
+    const input = Buffer.from(`key=${long.value}`, 'utf8');
+    const { spans } = buildMatcher(all.map((entry) => entry.value)).redactBytes(input);
+    expect(new ExposureAttribution(all, 4).attribute(input, spans)).toEqual([
+      { key: 'TLS_KEY', version: 4, scope: 'vendor' },
+    ]);
+  });
+
+  it('names exactly what testing every value against every span names, in the same order', () => {
+    // A brute-force reference: every candidate's forms searched in every span, in candidate order.
+    const reference = (all: readonly AttributedValue[], input: Buffer, spans: readonly number[]) => {
+      const seen = new Map<string, { key: string; version: number; scope: string }>();
+      for (let i = 0; i < spans.length; i += 2) {
+        const region = input.subarray(spans[i], spans[i + 1]);
+        for (const entry of all) {
+          if (entry.value.trim().length < 4) continue;
+          const forms = [entry.value, JSON.stringify(entry.value).slice(1, -1), encodeURIComponent(entry.value)];
+          if (forms.some((form) => region.includes(Buffer.from(form)))) {
+            seen.set(`${entry.scope}/${entry.key}/${entry.version}`, {
+              key: entry.key,
+              version: entry.version,
+              scope: entry.scope,
+            });
+          }
+        }
+      }
+      return [...seen.values()];
+    };
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    const word = (length: number) => Array.from({ length }, () => 'abcdxyz'[next() % 7]).join('');
+    for (let round = 0; round < 50; round++) {
+      const all: AttributedValue[] = Array.from({ length: 12 }, (_, n) => ({
+        value: word(4 + (next() % 6)),
+        key: `K${n % 5}`,
+        version: 1 + (n % 3),
+        scope: n % 2 === 0 ? 'vendor' : 'customer',
+      }));
+      const input = Buffer.from(Array.from({ length: 6 }, () => word(3 + (next() % 12))).join(' '), 'utf8');
+      const { spans } = buildMatcher(
+        all.map((entry) => entry.value),
+        { minLength: 4 },
+      ).redactBytes(input);
+      expect(new ExposureAttribution(all, 4).attribute(input, spans)).toEqual(reference(all, input, spans));
+    }
+  });
 });

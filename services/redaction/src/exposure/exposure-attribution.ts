@@ -32,13 +32,22 @@ function needlesOf(value: string, minLength: number): Buffer[] {
   return [...forms].map((form) => Buffer.from(form, 'utf8'));
 }
 
+/** Spans up to this long are looked up by their substrings; a longer one (a long certificate) is scanned. */
+const MAX_INDEXED_SPAN = 512;
+
 /**
  * Tells which secret versions the regions a matcher masked were (ARCHITECTURE.md §8, "Exposure"): a value belongs to a
  * span when one of its forms lies inside it. Only masked spans are searched, never the whole line, so the cost is
- * bounded by what was masked; a span in a form not looked for here (base64) is masked but not attributed.
+ * bounded by what was masked; a span in a form not looked for here (base64) is masked but not attributed. A short span
+ * is matched by looking up each of its substrings of a needle's length in a table of the needles, so its cost does
+ * not grow with the number of values in the scope (this runs for every masked log line).
  */
 export class ExposureAttribution {
   private readonly candidates: readonly Candidate[];
+  /** Needle length → the needle's bytes (latin1, one char a byte) → the candidates having that needle. */
+  private readonly byLength = new Map<number, Map<string, number[]>>();
+  /** The lengths of `byLength`, shortest first. */
+  private readonly lengths: readonly number[];
 
   constructor(values: readonly AttributedValue[], minLength: number) {
     this.candidates = values
@@ -47,6 +56,17 @@ export class ExposureAttribution {
         reference: { key: entry.key, version: entry.version, scope: entry.scope },
         needles: needlesOf(entry.value, minLength),
       }));
+    this.candidates.forEach(({ needles }, index) => {
+      for (const needle of needles) {
+        let table = this.byLength.get(needle.length);
+        if (!table) this.byLength.set(needle.length, (table = new Map()));
+        const key = needle.toString('latin1');
+        const holders = table.get(key);
+        if (!holders) table.set(key, [index]);
+        else if (holders[holders.length - 1] !== index) holders.push(index);
+      }
+    });
+    this.lengths = [...this.byLength.keys()].sort((a, b) => a - b);
   }
 
   /** The distinct references whose value one of `spans` (flattened `[start, end)` pairs of `input`) showed. */
@@ -55,11 +75,36 @@ export class ExposureAttribution {
     const bytes = Buffer.from(input.buffer, input.byteOffset, input.byteLength);
     for (let i = 0; i < Math.min(spans.length, MAX_SPANS * 2); i += 2) {
       const region = bytes.subarray(spans[i], spans[i + 1]);
-      for (const { reference, needles } of this.candidates) {
-        if (!needles.some((needle) => needle.length <= region.length && region.includes(needle))) continue;
+      // In candidate order, as the scan finds them, so both ways name the same references in the same order.
+      const found = region.length <= MAX_INDEXED_SPAN ? this.lookUp(region) : this.scan(region);
+      for (const index of found) {
+        const { reference } = this.candidates[index];
         seen.set(`${reference.scope}/${reference.key}/${reference.version}`, reference);
       }
     }
     return [...seen.values()];
+  }
+
+  /** The candidates one of whose needles lies in `region`: each substring of a needle's length looked up. */
+  private lookUp(region: Buffer): number[] {
+    const text = region.toString('latin1');
+    const found = new Set<number>();
+    for (const length of this.lengths) {
+      if (length > text.length) break;
+      const table = this.byLength.get(length)!;
+      for (let at = 0; at + length <= text.length; at++) {
+        for (const index of table.get(text.slice(at, at + length)) ?? []) found.add(index);
+      }
+    }
+    return [...found].sort((a, b) => a - b);
+  }
+
+  /** The same, by testing every candidate's needles against `region`. */
+  private scan(region: Buffer): number[] {
+    const found: number[] = [];
+    this.candidates.forEach(({ needles }, index) => {
+      if (needles.some((needle) => needle.length <= region.length && region.includes(needle))) found.push(index);
+    });
+    return found;
   }
 }
