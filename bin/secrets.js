@@ -5,7 +5,8 @@ const { existsSync, readdirSync } = require('node:fs');
 
 const root = join(__dirname, '..');
 const entry = join(root, 'dist', 'apps', 'cli', 'src', 'main.js');
-// `npm run build` swaps a finished build in for dist/ with two renames (scripts/build.js): between them, wait.
+// `npm run build` points dist at a finished build with one rename; only a dist that was still a directory is moved
+// aside first, once (scripts/build.js): in that moment, wait.
 const swapping = () => readdirSync(root).some((name) => name.startsWith('dist.replaced-'));
 for (let waits = 0; !existsSync(entry) && swapping() && waits < 100; waits++) {
   Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 10);

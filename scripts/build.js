@@ -1,8 +1,10 @@
 #!/usr/bin/env node
-// `npm run build`: compiles into a directory of its own, rewrites the path aliases there, and only then swaps it in
-// for dist/, so a CLI or service started during a build runs the old build or the new one, never half of one.
+// `npm run build`: compiles into a directory of its own, rewrites the path aliases there, and only then points dist at
+// it: dist is a symlink, replaced by one rename, so there is no moment without a build. A process runs the build it
+// started in to the end (Node resolves a module's real path, so its later requires stay in that tree): the build a
+// swap replaces is kept until the next swap.
 const { execFileSync } = require('node:child_process');
-const { existsSync, readdirSync, renameSync, rmSync } = require('node:fs');
+const { existsSync, lstatSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync } = require('node:fs');
 const { join } = require('node:path');
 
 const ROOT = join(__dirname, '..');
@@ -13,6 +15,9 @@ const DIST = join(ROOT, OUT);
 const TSCONFIG = process.env.BUILD_TSCONFIG || 'tsconfig.build.json';
 const BUILDING = `${OUT}.building-`;
 const REPLACED = `${OUT}.replaced-`;
+/** A finished build, named by the process that made it; dist links to one. */
+const BUILT = `${OUT}.build-`;
+const LINK = `${OUT}.link-`;
 /** Files every build must hold; a build without them is never swapped in. */
 const ENTRIES = [
   'apps/cli/src/main.js',
@@ -31,7 +36,7 @@ function isRunning(pid) {
 /** Directories a build that was killed left behind (their process is gone). */
 function removeLeftovers() {
   for (const name of readdirSync(ROOT)) {
-    const prefix = [BUILDING, REPLACED].find((p) => name.startsWith(p));
+    const prefix = [BUILDING, REPLACED, LINK].find((p) => name.startsWith(p));
     if (prefix && !isRunning(Number(name.slice(prefix.length)))) {
       rmSync(join(ROOT, name), { recursive: true, force: true });
     }
@@ -42,23 +47,35 @@ function run(command, args) {
   execFileSync(process.execPath, [require.resolve(command), ...args], { cwd: ROOT, stdio: 'inherit' });
 }
 
-/** Puts `next` where dist/ is: two renames, microseconds apart; another build's swap in between is retried. */
+/** The build dist links to now, if dist is a link. */
+function linkedBuild() {
+  try {
+    return lstatSync(DIST).isSymbolicLink() ? readlinkSync(DIST) : undefined;
+  } catch (error) {
+    if (error.code === 'ENOENT') return undefined;
+    throw error;
+  }
+}
+
+/**
+ * Points dist at `next` with one rename of a new link over the old one. A dist that is still a directory (made before
+ * builds were linked) is moved aside first, once. Builds older than the one replaced are removed.
+ */
 function swapIn(next) {
+  const target = `${BUILT}${process.pid}`;
+  renameSync(next, join(ROOT, target));
+  const link = join(ROOT, `${LINK}${process.pid}`);
+  symlinkSync(target, link);
+  const previous = linkedBuild();
   const replaced = join(ROOT, `${REPLACED}${process.pid}`);
-  for (let attempt = 0; ; attempt++) {
-    try {
-      if (existsSync(DIST)) renameSync(DIST, replaced);
-    } catch (error) {
-      if (error.code !== 'ENOENT') throw error;
-    }
-    try {
-      renameSync(next, DIST);
-      break;
-    } catch (error) {
-      if (!['ENOTEMPTY', 'EEXIST'].includes(error.code) || attempt >= 10) throw error;
+  if (previous === undefined && existsSync(DIST)) renameSync(DIST, replaced);
+  renameSync(link, DIST);
+  rmSync(replaced, { recursive: true, force: true });
+  for (const name of readdirSync(ROOT)) {
+    if (name.startsWith(BUILT) && name !== target && name !== previous) {
+      rmSync(join(ROOT, name), { recursive: true, force: true });
     }
   }
-  rmSync(replaced, { recursive: true, force: true });
 }
 
 function main() {
