@@ -16,7 +16,7 @@ import { natsConnectionOptions } from './nats-credentials';
 import { PlatformNatsServer } from './nats-transport';
 import { PlatformContext, Readiness, createMetricsRegistry } from './platform-context';
 import { type ServiceScope } from './principal';
-import { RequestMetricsInterceptor } from './request-metrics';
+import { RequestMetricsInterceptor, type RequestHooks } from './request-metrics';
 import { RpcErrorFilter } from './rpc-error.filter';
 import { ServiceClient, ServiceTokenIssuer } from './service-client';
 import { reloadJwks, serviceTokenKeys } from './service-token-keys';
@@ -32,6 +32,8 @@ export interface ServiceDefinition {
   /** The service's own module, built once the platform context exists. */
   module(context: PlatformContext): DynamicModule | Type;
   readonly errorMappers?: readonly ErrorMapper[];
+  /** A provider of the service's module run around each of its requests (`RequestHooks`), if it needs one. */
+  readonly requestHooks?: Type<RequestHooks>;
 }
 
 export interface RunningService {
@@ -134,7 +136,13 @@ export async function startService(
     app.useGlobalGuards(new BearerAuthGuard(verifier));
     app.useGlobalFilters(new RpcErrorFilter(definition.errorMappers, app.getHttpAdapter()));
     app.useGlobalInterceptors(
-      new RequestMetricsInterceptor(definition.name, metrics, config.subjectPrefix, definition.errorMappers),
+      new RequestMetricsInterceptor(
+        definition.name,
+        metrics,
+        config.subjectPrefix,
+        definition.errorMappers,
+        definition.requestHooks && app.get(definition.requestHooks),
+      ),
     );
     const dropped = new Counter({
       name: `${definition.name}_requests_dropped_total`,

@@ -72,6 +72,35 @@ describe('RequestMetricsInterceptor', () => {
     expect(await counts()).toEqual({ 'demo.v1.get PAYLOAD_TOO_LARGE': 1 });
   });
 
+  it("runs the service's hooks: a refusal before the handler is counted, each failure is seen", async () => {
+    const seen: string[] = [];
+    let refuse = true;
+    const hooked = new RequestMetricsInterceptor('hooked', registry, 'tenant-a.', [moduleErrors], {
+      before: (subject) => {
+        if (refuse) throw new PlatformError('UNAVAILABLE', `${subject} is down`);
+      },
+      failed: (subject, error) => seen.push(`${subject} ${(error as Error).message}`),
+    });
+    const handler = jest.fn(() => of('never'));
+    await expect(
+      lastValueFrom(hooked.intercept(rpcContext('tenant-a.demo.v1.get'), { handle: handler })),
+    ).rejects.toThrow('demo.v1.get is down');
+    expect(handler).not.toHaveBeenCalled();
+    refuse = false;
+    await expect(
+      lastValueFrom(hooked.intercept(rpcContext('tenant-a.demo.v1.update'), failed(new ModuleError('stale')))),
+    ).rejects.toThrow('stale');
+    await lastValueFrom(hooked.intercept(rpcContext('tenant-a.demo.v1.get'), handled('ok')));
+
+    expect(seen).toEqual(['demo.v1.update stale']);
+    const metric = await registry.getSingleMetric('hooked_requests_total')!.get();
+    expect(Object.fromEntries(metric.values.map((v) => [`${v.labels.subject} ${v.labels.code}`, v.value]))).toEqual({
+      'demo.v1.get UNAVAILABLE': 1,
+      'demo.v1.update VERSION_CONFLICT': 1,
+      'demo.v1.get OK': 1,
+    });
+  });
+
   it('counts nothing for HTTP (health and metrics)', async () => {
     const http = { getType: () => 'http' } as unknown as ExecutionContext;
     await lastValueFrom(interceptor.intercept(http, handled('ok')));

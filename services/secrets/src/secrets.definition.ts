@@ -13,7 +13,7 @@ import { ExposureLog } from './exposure/exposure-log';
 import { SecretResolver } from './resolve/secret-resolver';
 import { DeploymentIndex } from './secrets/deployment-index';
 import { SecretsHandler } from './secrets/secrets.handler';
-import { SecretsInterceptor } from './secrets/secrets.interceptor';
+import { SecretsRequestHooks } from './secrets/secrets-request-hooks';
 import { SecretsMetrics } from './secrets/secrets.metrics';
 import { secretsErrorMappers } from './secrets/secrets.error';
 import { SecretsService } from './secrets/secrets.service';
@@ -58,7 +58,7 @@ class SecretsModule {
         { provide: ExposureLog, ...from((runtime) => runtime.exposures) },
         { provide: SecretsMetrics, ...from((runtime) => runtime.metrics) },
         { provide: StoreAvailability, ...from((runtime) => runtime.availability) },
-        SecretsInterceptor,
+        SecretsRequestHooks,
       ],
     };
   }
@@ -90,6 +90,7 @@ export function secretsService(env: Environment = process.env): ServiceDefinitio
     scopes: [],
     streams: ['SECRETS_EVENTS', 'DEPLOYMENTS_EVENTS'],
     errorMappers: secretsErrorMappers,
+    requestHooks: SecretsRequestHooks,
     module: (context) => SecretsModule.forContext(context, config),
   };
 }

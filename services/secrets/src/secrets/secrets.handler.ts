@@ -1,4 +1,4 @@
-import { Controller, UseInterceptors } from '@nestjs/common';
+import { Controller } from '@nestjs/common';
 import { MessagePattern, type NatsContext } from '@nestjs/microservices';
 import { type JsonObject } from '@bufbuild/protobuf';
 import {
@@ -54,7 +54,6 @@ import {
   secretReply,
   updateReply,
 } from './secrets.replies';
-import { SecretsInterceptor } from './secrets.interceptor';
 import { SecretsService } from './secrets.service';
 
 /** A 64 KiB value may arrive JSON-escaped (`\u0041` is 6 bytes per byte), plus room for the other fields. */
@@ -64,7 +63,6 @@ const idempotencyKeyOf = (context: NatsContext) => ({ idempotencyKey: headerOf(c
 
 /** The `secrets.v1.*` subjects: decode, delegate, encode. */
 @Controller()
-@UseInterceptors(SecretsInterceptor)
 export class SecretsHandler {
   constructor(
     private readonly secrets: SecretsService,
