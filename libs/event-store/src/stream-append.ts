@@ -59,6 +59,39 @@ export function inlineStatements(
 }
 
 /**
+ * Append texts per store, by their projections' statements: built once, not on every append (a projection that returns
+ * the same string object each time makes the lookup cost nothing; the text is long and hashed by name afterwards).
+ */
+const appendTexts = new WeakMap<SchemaNames, Map<string, string>>();
+const MAX_APPEND_TEXTS = 64;
+
+/** The append statement with `inline`'s projections as CTEs: one text per store and set of projection statements. */
+function appendText(names: SchemaNames, inline: readonly InlineStatement[]): string {
+  let texts = appendTexts.get(names);
+  if (texts === undefined) appendTexts.set(names, (texts = new Map()));
+  const key = inline.length === 1 ? inline[0].sql : inline.map((projection) => projection.sql).join('\u0000');
+  let text = texts.get(key);
+  if (text !== undefined) return text;
+  const projected = inline.map((projection, index) => `, projected_${index} as (${projection.sql})`).join('');
+  text = `with stream as (
+           select coalesce(max(stream_version), 0) as version from ${names.events} where stream_id = $1
+         ), appended as (
+           insert into ${names.events} (stream_id, stream_version, event_id, type, data, metadata)
+           select $1, (stream.version + e.ordinal)::int, e.event_id, e.type, e.data, e.metadata
+           from stream, unnest($4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[])
+             with ordinality as e(event_id, type, data, metadata, ordinal)
+           where stream.version between $2 and $3
+           order by e.ordinal
+           returning position, transaction_id, stream_id, stream_version, event_id, type, data, metadata, created_at
+         )${projected}
+         select stream.version as previous_version, appended.position, appended.transaction_id,
+                appended.stream_version, appended.created_at
+         from stream left join appended on true order by appended.stream_version`;
+  if (texts.size < MAX_APPEND_TEXTS) texts.set(key, text);
+  return text;
+}
+
+/**
  * Checks the version and inserts in one statement, with the `inline` projections as CTEs of the same statement;
  * a lost race surfaces as a unique violation. Projections without an inline statement run afterwards (`handle`).
  */
@@ -75,25 +108,11 @@ export async function appendEvents(
 ): Promise<AppendResult> {
   const { streamId, events, expectedVersion, inline } = append;
   const accepted = acceptedVersions(expectedVersion);
-  const projected = inline.map((projection, index) => `, projected_${index} as (${projection.sql})`).join('');
   let rows: AppendedRow[];
   try {
     ({ rows } = await connection.query<AppendedRow>(
       statement(
-        `with stream as (
-           select coalesce(max(stream_version), 0) as version from ${names.events} where stream_id = $1
-         ), appended as (
-           insert into ${names.events} (stream_id, stream_version, event_id, type, data, metadata)
-           select $1, (stream.version + e.ordinal)::int, e.event_id, e.type, e.data, e.metadata
-           from stream, unnest($4::uuid[], $5::text[], $6::jsonb[], $7::jsonb[])
-             with ordinality as e(event_id, type, data, metadata, ordinal)
-           where stream.version between $2 and $3
-           order by e.ordinal
-           returning position, transaction_id, stream_id, stream_version, event_id, type, data, metadata, created_at
-         )${projected}
-         select stream.version as previous_version, appended.position, appended.transaction_id,
-                appended.stream_version, appended.created_at
-         from stream left join appended on true order by appended.stream_version`,
+        appendText(names, inline),
         [
           streamId,
           accepted.min,

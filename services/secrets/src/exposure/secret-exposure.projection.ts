@@ -9,6 +9,8 @@ import { PURGE_TYPES, purgedScopeOf, removePurgedRows } from '../secrets/purges-
 import { SECRET_EXPOSED } from './secret-exposure';
 import { EXPOSURE_AT_POSITION, TRUNCATE_EXPOSURES, exposureUpsertFrom } from './secret-exposure.repository';
 
+const EXPOSURE_UPSERT_APPENDED = exposureUpsertFrom('appended');
+
 /**
  * Keeps `secret_exposure` in the append transaction and rebuilds it from the same events with the same SQL (inline over
  * `appended`, in `handle` one event at a time by position); a purge removes its organization's or customer's rows.
@@ -19,7 +21,7 @@ export class SecretExposureProjection implements InlineProjection {
 
   inlineStatement(_streamId: string, events: readonly NewEvent[], _firstParam: number): InlineStatement | undefined {
     if (events.length !== 1 || events[0].type !== SECRET_EXPOSED) return undefined;
-    return { sql: exposureUpsertFrom('appended'), params: [] };
+    return { sql: EXPOSURE_UPSERT_APPENDED, params: [] };
   }
 
   /** One event at a time: two reports of one secret cannot meet in one upsert. Exposures are few. */

@@ -78,7 +78,7 @@ export class SecretViewProjection implements InlineProjection {
   /** Secret events project inside the append statement; a purge needs `handle`. */
   inlineStatement(streamId: string, events: readonly NewEvent[], firstParam: number): InlineStatement | undefined {
     if (!events.every((event) => isSecretEvent(event))) return undefined;
-    return { sql: SQL.inlineUpsert(`$${firstParam}`), params: [secretId(streamId)] };
+    return { sql: SQL.inlineUpsert(firstParam), params: [secretId(streamId)] };
   }
 
   async truncate(context: ProjectionContext): Promise<void> {

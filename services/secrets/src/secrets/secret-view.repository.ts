@@ -194,7 +194,7 @@ const REBUILD_RANGE = `
  * stream's UUIDv5). The row comes from the last create when the append has one, else from the existing row, which
  * is then only patched; with neither (a change to a purged or never-created row) nothing is written, as in `handle`.
  */
-const inlineUpsert = (id: string) => `
+const inlineUpsertText = (id: string) => `
   insert into secret_view (stream_id, id, organization_id, customer_id, key, version, deleted,
                            created_at, created_by, updated_at, updated_by, value, data_key_id, expires_at)
   select l.stream_id, ${id}::uuid,
@@ -219,7 +219,14 @@ const inlineUpsert = (id: string) => `
     updated_at = excluded.updated_at, updated_by = excluded.updated_by,
     value = excluded.value, data_key_id = excluded.data_key_id, expires_at = excluded.expires_at`;
 
-/** The inline statements run on every write: parsed and planned once per connection. */
+/** The inline upsert with its id at parameter `$n`, one string per `n` (the append statement is cached by it). */
+const inlineUpserts = new Map<number, string>();
+function inlineUpsert(idParam: number): string {
+  let text = inlineUpserts.get(idParam);
+  if (text === undefined) inlineUpserts.set(idParam, (text = inlineUpsertText(`$${idParam}`)));
+  return text;
+}
+
 /** The statements `SecretViewProjection` keeps `secret_view` with: inline, per batch, in a rebuild. */
 export const SECRET_VIEW_WRITES = {
   upsert: UPSERT,
