@@ -75,9 +75,17 @@ function uuidBytes(uuid: string): Buffer {
   return Buffer.from(uuid.replace(/-/g, ''), 'hex');
 }
 
+/** Namespaces are the module's few constants: their bytes are read once (a secret id is made on every write). */
+const namespaceBytes = new Map<string, Buffer>();
+
 /** RFC 4122 §4.3 name-based UUID with SHA-1 (version 5). */
 export function uuidV5(name: string, namespace: string): string {
-  const hash = createHash('sha1').update(uuidBytes(namespace)).update(name, 'utf8').digest();
+  let space = namespaceBytes.get(namespace);
+  if (space === undefined) {
+    space = uuidBytes(namespace);
+    if (namespaceBytes.size < 16) namespaceBytes.set(namespace, space);
+  }
+  const hash = createHash('sha1').update(space).update(name, 'utf8').digest();
   hash[6] = (hash[6] & 0x0f) | 0x50;
   hash[8] = (hash[8] & 0x3f) | 0x80;
   const hex = hash.subarray(0, 16).toString('hex');
