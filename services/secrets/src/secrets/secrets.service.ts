@@ -49,7 +49,7 @@ import {
 } from './secret-stream';
 import { eraseDestroyedValues } from './destroyed-values.repository';
 import { type SecretPublication } from '../outbox/secret-publication';
-import { type IdempotencyStore } from './idempotency';
+import { type IdempotencyReservation, type IdempotencyStore } from './idempotency';
 import { SecretsError, SecretsErrorCode, secretNotFound } from './secrets.error';
 import { type AffectedDeployments, affectedDeployments } from './deployment-index.affected';
 import { SecretVersionsRepository } from './secret-versions.repository';
@@ -219,10 +219,9 @@ export class SecretsService {
       readonly mostLikelyNew?: boolean;
     },
   ): Promise<StoredEvent[]> {
-    const streamId = secretStreamId(scope, key);
     return this.withLiveDataKey(scope, async () => {
       const sealer = await this.keyRing.sealerFor(scope.organizationId, scope.customerOrganizationId);
-      return this.write(principal, streamId, key, expectedVersion, options, {
+      return this.write(principal, scope, key, expectedVersion, options, {
         ...request,
         command: (metadata, place) => request.command(metadata, (plaintext) => sealer.seal(place, plaintext)),
       });
@@ -299,7 +298,7 @@ export class SecretsService {
     const events = await this.withLiveDataKey(scope, async () => {
       const sealer = await this.keyRing.sealerFor(scope.organizationId, scope.customerOrganizationId);
       let recovered: { fromVersion: number; plaintext: string } | undefined;
-      return this.write(principal, streamId, key, expectedVersion, options, {
+      return this.write(principal, scope, key, expectedVersion, options, {
         subject: request.subject,
         canonical: request.canonical,
         beforeDecide: async (state, history) => {
@@ -339,9 +338,8 @@ export class SecretsService {
   ): Promise<SecretDeletion> {
     const scope = this.writableScope(principal, request.customerOrganizationId);
     assertValidKey(request.key);
-    const streamId = secretStreamId(scope, request.key);
     let affected: AffectedDeployments | undefined;
-    const events = await this.write(principal, streamId, request.key, request.expectedVersion, options, {
+    const events = await this.write(principal, scope, request.key, request.expectedVersion, options, {
       subject: 'secrets.v1.delete',
       canonical: () => canonicalRequest(DeleteSecretRequestSchema, request),
       command: (metadata) => ({ type: 'DeleteSecret', data: { key: request.key }, metadata }),
@@ -479,7 +477,7 @@ export class SecretsService {
    */
   private async write(
     principal: Principal,
-    streamId: string,
+    scope: Scope,
     key: string,
     expectedVersion: number | undefined,
     options: WriteOptions,
@@ -494,24 +492,14 @@ export class SecretsService {
       readonly beforeDecide?: (state: SecretState, history: readonly StoredEvent[]) => Promise<void>;
     },
   ): Promise<StoredEvent[]> {
-    let idempotentEventId: string | undefined;
-    if (options.idempotencyKey !== undefined) {
-      const reservation = await this.idempotency.reserve(
-        {
-          principal,
-          subject: request.subject,
-          idempotencyKey: options.idempotencyKey,
-        },
-        request.canonical(),
-      );
-      idempotentEventId = reservation.eventId;
-      const earlier = reservation.first ? undefined : await this.streamUpToEvent(idempotentEventId);
-      if (earlier) return earlier;
-    }
+    const reservation = await this.reserve(principal, scope, options, request);
+    const idempotentEventId = reservation?.eventId;
+    const replayed = reservation?.first === false ? await this.streamUpToEvent(reservation.eventId) : undefined;
+    if (replayed) return replayed;
     // Chosen before the append, since the value's ciphertext is bound to it.
     const eventId = idempotentEventId ?? randomUUID();
-    const organizationId = organizationOfStream(streamId) ?? '';
-    const customerOrganizationId = parseSecretStreamId(streamId)?.scope.customerOrganizationId ?? null;
+    const streamId = secretStreamId(scope, key);
+    const { organizationId, customerOrganizationId } = scope;
     const metadata: EventMetadata = { actor: actorOf(principal), occurredAt: this.clock().toISOString() };
     for (let attempt = 1; ; attempt++) {
       // Most creates are of new keys: decide on the empty stream first and let the append's version check say
@@ -549,6 +537,23 @@ export class SecretsService {
       if (last) await this.publication?.afterWrite(last);
       return [...events, ...appended];
     }
+  }
+
+  /**
+   * Records the request under its Idempotency-Key, when it carries one, with the scope it writes to: the id its event
+   * is appended with, and whether an earlier attempt holds the key.
+   */
+  private async reserve(
+    principal: Principal,
+    scope: Scope,
+    options: WriteOptions,
+    request: { readonly subject: string; readonly canonical: () => string },
+  ): Promise<IdempotencyReservation | undefined> {
+    if (options.idempotencyKey === undefined) return undefined;
+    return this.idempotency.reserve(
+      { principal, subject: request.subject, idempotencyKey: options.idempotencyKey, target: scope },
+      request.canonical(),
+    );
   }
 
   /** The stream up to the event with this id, if it was appended, once that event is published. */
