@@ -5,6 +5,7 @@ import {
   type CreateSecretRequest,
   DeleteSecretRequestSchema,
   type DeleteSecretRequest,
+  DestroySecretVersionsRequestSchema,
   type DestroySecretVersionsRequest,
   type GetSecretHistoryRequest,
   type GetSecretRequest,
@@ -27,6 +28,7 @@ import {
   SECRET_VERSIONS_DESTROYED,
   type SecretHistoryEvent,
   type SecretState,
+  type SecretVersionsDestroyed,
   evolve,
   initialState,
   isSecretEvent,
@@ -142,6 +144,18 @@ function usedByDeployments(key: string, affected: AffectedDeployments): SecretsE
 
 function canonicalRequest<Desc extends DescMessage>(schema: Desc, request: MessageShape<Desc>): string {
   return toJsonString(schema, request);
+}
+
+/** What a destroy answers, read from the `SecretVersionsDestroyed` it appended. */
+function destructionOf(event: RecordedEvent): SecretDestruction {
+  if (event.type !== SECRET_VERSIONS_DESTROYED) throw new Error(`event ${event.eventId} is no destruction`);
+  const { data, metadata } = event as unknown as SecretVersionsDestroyed;
+  return {
+    key: data.key,
+    customerOrganizationId: data.customerOrganizationId,
+    versions: data.versions,
+    destroyedAt: metadata.occurredAt,
+  };
 }
 
 /**
@@ -363,27 +377,40 @@ export class SecretsService {
 
   /**
    * Admins only: destroys earlier values of a key (ARCHITECTURE.md §6). The decider checks the versions against the
-   * stream; the `SecretVersionsDestroyed` and the erasure of those ciphertexts from their events commit together.
+   * stream; the `SecretVersionsDestroyed` and the erasure of those ciphertexts from their events commit together. With
+   * an Idempotency-Key, a retry answers from the event the first attempt appended, and never appends another.
    */
-  async destroy(principal: Principal, request: DestroySecretVersionsRequest): Promise<SecretDestruction> {
+  async destroy(
+    principal: Principal,
+    request: DestroySecretVersionsRequest,
+    options: WriteOptions = {},
+  ): Promise<SecretDestruction> {
     const scope = userScope(principal, request.customerOrganizationId);
     if (principal.orgType === 'service' || principal.role !== 'admin') {
       throw new SecretsError(SecretsErrorCode.PERMISSION_DENIED, 'destroying secret versions needs the admin role');
     }
     assertValidKey(request.key);
+    const reservation = await this.reserve(principal, scope, options, {
+      subject: 'secrets.v1.destroy',
+      canonical: () => canonicalRequest(DestroySecretVersionsRequestSchema, request),
+    });
+    const replayed = reservation?.first === false ? await this.destructionById(reservation.eventId) : undefined;
+    if (replayed) return replayed;
+    // Chosen up front, so that a retry finds what this attempt appends.
+    const eventId = reservation?.eventId ?? randomUUID();
     const streamId = secretStreamId(scope, request.key);
     const metadata: EventMetadata = { actor: actorOf(principal), occurredAt: this.clock().toISOString() };
     for (let attempt = 1; ; attempt++) {
       const read = await this.readSecret(streamId);
-      const decided = decide(
-        { type: 'DestroySecretVersions', data: { key: request.key, scope, versions: request.versions }, metadata },
-        read.state,
-      );
-      const versions = decided.flatMap((event) =>
-        event.type === SECRET_VERSIONS_DESTROYED ? event.data.versions : [],
-      );
       let appended: RecordedEvent[];
       try {
+        const decided = decide(
+          { type: 'DestroySecretVersions', data: { key: request.key, scope, versions: request.versions }, metadata },
+          read.state,
+        ).map((event) => ({ ...event, eventId }));
+        const versions = decided.flatMap((event) =>
+          event.type === SECRET_VERSIONS_DESTROYED ? event.data.versions : [],
+        );
         appended = await this.store.withTransaction(async (tx) => {
           const { events } = await tx.appendToStream(destroyedStreamId(scope, request.key), decided, {
             expectedVersion: read.destroyedVersion,
@@ -392,17 +419,25 @@ export class SecretsService {
           return events;
         });
       } catch (error) {
+        // A retry that raced its own first attempt: answer with what the first attempt appended.
+        const earlier = reservation === undefined ? undefined : await this.destructionById(eventId);
+        if (earlier) return earlier;
         if (!(error instanceof ConcurrencyError) || attempt >= WRITE_ATTEMPTS) throw error;
         continue;
       }
-      await this.publication?.afterWrite(appended[appended.length - 1]);
-      return {
-        key: request.key,
-        customerOrganizationId: scope.customerOrganizationId,
-        versions,
-        destroyedAt: metadata.occurredAt,
-      };
+      const destruction = appended[appended.length - 1];
+      await this.publication?.afterWrite(destruction);
+      return destructionOf(destruction);
     }
+  }
+
+  /** The destruction appended with this id, if it was, once its event is published. */
+  private async destructionById(eventId: string): Promise<SecretDestruction | undefined> {
+    const found = await this.store.findEvent(eventId);
+    if (!found) return undefined;
+    // A retry after UNAVAILABLE from the publication wait answers only once the first attempt's event is out.
+    await this.publication?.afterWrite(found);
+    return destructionOf(found);
   }
 
   async get(principal: Principal, request: GetSecretRequest): Promise<SecretSnapshot> {
