@@ -97,6 +97,15 @@ export const secretsMigrations: readonly MigrationDefinition[] = [
     up: [START_STALE_OUTBOX_AT_SECRETS_OUTBOX('deployments-stale', 'secrets-events')],
   },
   customerDataKeysMigration,
+  {
+    name: 'secrets_0010_idempotency_key_scope',
+    up: [
+      // The scope a write targeted (customer_id '' = vendor level), so a customer purge finds every record of its
+      // scope, vendor users' included; null in records of earlier releases, which expire within 24 h.
+      `alter table idempotency_key add column organization_id text, add column customer_id text collate "C"`,
+      `create index idempotency_key_scope on idempotency_key (organization_id, customer_id)`,
+    ],
+  },
 ];
 
 export interface SecretsStoreOptions {

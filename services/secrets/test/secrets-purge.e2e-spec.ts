@@ -20,7 +20,7 @@ interface ErrorJson {
   error: { code: string };
 }
 
-const { vendor, customer } = testTenants();
+const { vendor, customer, otherCustomer, otherVendor } = testTenants();
 const plaintexts = new PlaintextValues();
 const value = (label: string): string => plaintexts.next(label);
 
@@ -170,5 +170,52 @@ describe('secrets: an organization purged while the service runs', () => {
     } finally {
       await listener.start();
     }
+  });
+
+  it("deletes on a customer purge every idempotency record of that customer's scope, vendor users' included", async () => {
+    const otherVendorAdmin = await tokens.vendor(otherVendor, 'admin');
+    const create = async (idempotencyKey: string, token: string, customerOrganizationId?: string) => {
+      const key = idempotencyKey.toUpperCase().replaceAll('-', '_');
+      const body = { key, value: value(idempotencyKey), customerOrganizationId };
+      const reply = await client.request('secrets.v1.create', body, {
+        token,
+        headers: { 'Idempotency-Key': idempotencyKey },
+      });
+      expect([idempotencyKey, reply.status]).toEqual([idempotencyKey, undefined]);
+    };
+    await create('vendor-level', admin);
+    await create('vendor-in-customer', admin, customer);
+    await create('vendor-in-other-customer', admin, otherCustomer);
+    await create('customer-user', customerAdmin);
+    // Another organization's customer of the same name is another scope.
+    await create('other-vendor-in-customer', otherVendorAdmin, customer);
+    const records = async () =>
+      (
+        await runtime.store.query<{ idempotency_key: string; organization_id: string; customer_id: string }>(
+          'select idempotency_key, organization_id, customer_id from idempotency_key',
+        )
+      )
+        .map((row) => [row.idempotency_key, row.organization_id, row.customer_id])
+        .sort((a, b) => a[0].localeCompare(b[0]));
+    expect(await records()).toEqual([
+      ['customer-user', vendor, customer],
+      ['other-vendor-in-customer', otherVendor, customer],
+      ['vendor-in-customer', vendor, customer],
+      ['vendor-in-other-customer', vendor, otherCustomer],
+      ['vendor-level', vendor, ''],
+    ]);
+
+    const ops = await SecretsOperations.open({ databaseUrl: database.url, masterKeys: devMasterKeyMaterial });
+    try {
+      await ops.purgeCustomer(vendor, customer);
+    } finally {
+      await ops.close();
+    }
+
+    expect(await records()).toEqual([
+      ['other-vendor-in-customer', otherVendor, customer],
+      ['vendor-in-other-customer', vendor, otherCustomer],
+      ['vendor-level', vendor, ''],
+    ]);
   });
 });

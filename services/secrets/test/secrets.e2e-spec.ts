@@ -357,6 +357,46 @@ describe('secrets service over NATS (plain JSON)', () => {
     expect(versions.body.versions).toHaveLength(2);
   });
 
+  it('answers a destroy retried with the same Idempotency-Key as the first, destroying once', async () => {
+    const key = 'DESTROY_IDEM';
+    expect((await call('secrets.v1.create', { key, value: value('destroy-1') }, admin)).status).toBeUndefined();
+    for (const label of ['destroy-2', 'destroy-3']) {
+      expect((await call('secrets.v1.update', { key, value: value(label) }, admin)).status).toBeUndefined();
+    }
+    const headers = { 'Idempotency-Key': `destroy-${run}` };
+    const destroy = (versions: number[]) =>
+      call<Record<string, unknown>>('secrets.v1.destroy', { key, versions }, admin, headers);
+
+    // The first attempt and its retries race: every one answers as the first, one event is appended.
+    const [first, ...retries] = await Promise.all([destroy([1]), destroy([1]), destroy([1]), destroy([1])]);
+    expect(first.status).toBeUndefined();
+    expect(first.body).toEqual({ key, customerOrganizationId: null, versions: [1], destroyedAt: expect.any(String) });
+    for (const retry of retries) expect(retry.body).toEqual(first.body);
+    expect((await destroy([1])).body).toEqual(first.body);
+    const destructions = await service.app
+      .get(SecretsRuntime)
+      .store.query('select event_id from events where stream_id = $1', [`destroyed:${vendor}:_:${key}`]);
+    expect(destructions).toHaveLength(1);
+
+    const different = await destroy([2]);
+    expect(different.status).toBe(400);
+    expect(refused(different)).toEqual({
+      code: 'INVALID_ARGUMENT',
+      message: 'this Idempotency-Key was already used with a different request',
+    });
+    const history = await call<{ versions: Array<{ version: number; destroyed: boolean }> }>(
+      'secrets.v1.history',
+      { key },
+      admin,
+    );
+    expect(history.body.versions.map(({ version, destroyed }) => [version, destroyed])).toEqual([
+      [1, true],
+      [2, false],
+      [3, false],
+      [0, false],
+    ]);
+  });
+
   it('pages through a list with an opaque token', async () => {
     const pager = await tokens.vendor(`pager${run}`, 'admin');
     const keys = ['K_A', 'K_B', 'K_C', 'K_D', 'K_E'];

@@ -190,10 +190,10 @@ export class SecretsOperations {
 
   /**
    * Crypto-shredding of one customer scope in ONE transaction, beside running services: the customer's data keys, its
-   * `secret_view` and `deployment_index` rows (by the projections of `CustomerPurged`), its own users' idempotency
-   * records and the event commit together; the vendor level and other customers keep their keys and rows. Refused
-   * (FAILED_PRECONDITION, nothing changed) while any value of the customer is still sealed under a vendor-level key of
-   * an earlier release: `values rebind` moves those first.
+   * `secret_view` and `deployment_index` rows (by the projections of `CustomerPurged`), the idempotency records of its
+   * users and of writes to its scope, and the event commit together; the vendor level and other customers keep their
+   * keys and rows. Refused (FAILED_PRECONDITION, nothing changed) while any value of the customer is still sealed
+   * under a vendor-level key of an earlier release: `values rebind` moves those first.
    */
   async purgeCustomer(
     organizationId: string,

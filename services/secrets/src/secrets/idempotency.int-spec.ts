@@ -1,6 +1,6 @@
 import { createHmac, hkdfSync, randomUUID } from 'node:crypto';
 import { type PostgresEventStore } from '@platform/event-store';
-import { type CustomerUser, type VendorUser } from '@platform/messaging';
+import { type CustomerUser, type VendorUser, userScope } from '@platform/messaging';
 import { type TestDatabase, createTestDatabase } from '@platform/testing';
 import { devMasterKeyMaterial } from '../../test/support/dev-master-keys';
 import { SecretsOperations } from '../ops/secrets-operations';
@@ -38,6 +38,7 @@ describe('IdempotencyStore: fingerprints per tenant', () => {
     principal,
     subject: 'secrets.v1.create',
     idempotencyKey,
+    target: userScope(principal, undefined),
   });
   const storedHashes = async (principal: VendorUser | CustomerUser) =>
     (

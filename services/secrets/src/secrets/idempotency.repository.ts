@@ -1,4 +1,5 @@
 import { type PostgresEventStore, type ProjectionContext } from '@platform/event-store';
+import { type Scope } from '@platform/messaging';
 
 /** A key's record: the request's fingerprint, the event id, and whether this call created it. */
 export interface IdempotencyRow {
@@ -7,7 +8,10 @@ export interface IdempotencyRow {
   readonly first: boolean;
 }
 
-/** The records of `idempotency_key`: (principal, subject, key) → request fingerprint and event id, with an expiry. */
+/**
+ * The records of `idempotency_key`: (principal, subject, key) → request fingerprint and event id, with an expiry, and
+ * the scope the write targeted (`customer_id` '' for the vendor level; none in records of earlier releases).
+ */
 export class IdempotencyRepository {
   constructor(private readonly store: PostgresEventStore) {}
 
@@ -19,11 +23,13 @@ export class IdempotencyRepository {
     readonly requestHash: string;
     readonly eventId: string;
     readonly ttlHours: number;
+    readonly scope: Scope;
   }): Promise<IdempotencyRow | undefined> {
     const [row] = await this.store.query<IdempotencyRow>(
       `with fresh as (
-         insert into idempotency_key (principal, subject, idempotency_key, request_hash, event_id, expires_at)
-         values ($1, $2, $3, $4, $5, now() + make_interval(hours => $6))
+         insert into idempotency_key
+           (principal, subject, idempotency_key, request_hash, event_id, expires_at, organization_id, customer_id)
+         values ($1, $2, $3, $4, $5, now() + make_interval(hours => $6), $7, $8)
          on conflict do nothing
          returning request_hash, event_id, true as first)
        select * from fresh
@@ -31,7 +37,16 @@ export class IdempotencyRepository {
        select request_hash, event_id, false from idempotency_key
        where principal = $1 and subject = $2 and idempotency_key = $3 and expires_at > now()
        limit 1`,
-      [record.principal, record.subject, record.idempotencyKey, record.requestHash, record.eventId, record.ttlHours],
+      [
+        record.principal,
+        record.subject,
+        record.idempotencyKey,
+        record.requestHash,
+        record.eventId,
+        record.ttlHours,
+        record.scope.organizationId,
+        record.scope.customerOrganizationId ?? '',
+      ],
       { prepared: true },
     );
     return row;
@@ -72,8 +87,9 @@ export async function deleteOrganizationIdempotencyRecords(
 }
 
 /**
- * A customer purge's share: the records of that customer's own users (their requests' fingerprints). Records of vendor
- * users writing to the customer's scope name no customer and expire within 24 h.
+ * A customer purge's share: every record of a write to that customer's scope, whoever wrote it (vendor users
+ * included), and every record of that customer's own users (their requests' fingerprints). Records of earlier releases
+ * name no scope: a vendor user's among them expire within 24 h.
  */
 export async function deleteCustomerIdempotencyRecords(
   context: ProjectionContext,
@@ -82,8 +98,11 @@ export async function deleteCustomerIdempotencyRecords(
 ): Promise<number> {
   const deleted = await context.execute(
     `delete from idempotency_key
-     where left(principal, 1) = '[' and (principal::jsonb) ->> 1 = 'customer'
-       and (principal::jsonb) ->> 2 = $1 and (principal::jsonb) ->> 3 = $2
+     where (organization_id = $1 and customer_id = $2)
+        or case when left(principal, 1) = '['
+                then (principal::jsonb) ->> 1 = 'customer' and (principal::jsonb) ->> 2 = $1
+                     and (principal::jsonb) ->> 3 = $2
+                else false end
      returning 1`,
     [organizationId, customerOrganizationId],
   );

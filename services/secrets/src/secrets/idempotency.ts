@@ -1,6 +1,6 @@
 import { createHmac, hkdfSync, randomUUID } from 'node:crypto';
 import { type PostgresEventStore } from '@platform/event-store';
-import { type Principal } from '@platform/messaging';
+import { type Principal, type Scope } from '@platform/messaging';
 import { IdempotencyRepository } from './idempotency.repository';
 import { SecretsError, SecretsErrorCode } from './secrets.error';
 
@@ -23,6 +23,8 @@ export interface IdempotencyScope {
   readonly principal: Principal;
   readonly subject: string;
   readonly idempotencyKey: string;
+  /** The scope the write targets, kept on the record: a purge of that customer deletes it, whoever wrote it. */
+  readonly target: Scope;
 }
 
 /**
@@ -55,7 +57,8 @@ export function assertIdempotencyKey(key: string): void {
  * `Idempotency-Key` of write requests: (whole principal, subject, key) → request fingerprint and event id, kept 24 h.
  * The fingerprint is an HMAC, because the request carries a secret value and a plain hash of a short value could be
  * brute-forced by whoever reads the table; its key is derived from the active master key per organization, so equal
- * requests of two tenants never share a fingerprint. A purge deletes the organization's records.
+ * requests of two tenants never share a fingerprint. An organization purge deletes the organization's records, a
+ * customer purge those of its users and of writes to its scope.
  */
 export class IdempotencyStore {
   private readonly masterKeyBytes: Buffer;
@@ -98,6 +101,7 @@ export class IdempotencyStore {
         requestHash,
         eventId: randomUUID(),
         ttlHours: IDEMPOTENCY_TTL_HOURS,
+        scope: scope.target,
       });
       if (row) {
         if (!this.matches(row.request_hash, canonicalRequest, requestHash)) {

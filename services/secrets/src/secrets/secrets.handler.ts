@@ -121,8 +121,9 @@ export class SecretsHandler {
   async destroy(
     @CurrentPrincipal() principal: Principal,
     @RequestBody(DestroySecretVersionsRequestSchema) request: DestroySecretVersionsRequest,
+    @RequestContext() context: NatsContext,
   ): Promise<JsonObject> {
-    return destructionReply(await this.secrets.destroy(principal, request));
+    return destructionReply(await this.secrets.destroy(principal, request, idempotencyKeyOf(context)));
   }
 
   @MessagePattern('secrets.v1.get')

@@ -5,6 +5,7 @@ import {
   type CreateSecretRequest,
   DeleteSecretRequestSchema,
   type DeleteSecretRequest,
+  DestroySecretVersionsRequestSchema,
   type DestroySecretVersionsRequest,
   type GetSecretHistoryRequest,
   type GetSecretRequest,
@@ -27,6 +28,7 @@ import {
   SECRET_VERSIONS_DESTROYED,
   type SecretHistoryEvent,
   type SecretState,
+  type SecretVersionsDestroyed,
   evolve,
   initialState,
   isSecretEvent,
@@ -49,7 +51,7 @@ import {
 } from './secret-stream';
 import { eraseDestroyedValues } from './destroyed-values.repository';
 import { type SecretPublication } from '../outbox/secret-publication';
-import { type IdempotencyStore } from './idempotency';
+import { type IdempotencyReservation, type IdempotencyStore } from './idempotency';
 import { SecretsError, SecretsErrorCode, secretNotFound } from './secrets.error';
 import { type AffectedDeployments, affectedDeployments } from './deployment-index.affected';
 import { SecretVersionsRepository } from './secret-versions.repository';
@@ -144,6 +146,18 @@ function canonicalRequest<Desc extends DescMessage>(schema: Desc, request: Messa
   return toJsonString(schema, request);
 }
 
+/** What a destroy answers, read from the `SecretVersionsDestroyed` it appended. */
+function destructionOf(event: RecordedEvent): SecretDestruction {
+  if (event.type !== SECRET_VERSIONS_DESTROYED) throw new Error(`event ${event.eventId} is no destruction`);
+  const { data, metadata } = event as unknown as SecretVersionsDestroyed;
+  return {
+    key: data.key,
+    customerOrganizationId: data.customerOrganizationId,
+    versions: data.versions,
+    destroyedAt: metadata.occurredAt,
+  };
+}
+
 /**
  * The user-facing secrets use cases (ARCHITECTURE.md §3, §4): authorization, validation, the decider over the
  * event store with expected versions, idempotent retries, and reads from `secret_view`.
@@ -219,10 +233,9 @@ export class SecretsService {
       readonly mostLikelyNew?: boolean;
     },
   ): Promise<StoredEvent[]> {
-    const streamId = secretStreamId(scope, key);
     return this.withLiveDataKey(scope, async () => {
       const sealer = await this.keyRing.sealerFor(scope.organizationId, scope.customerOrganizationId);
-      return this.write(principal, streamId, key, expectedVersion, options, {
+      return this.write(principal, scope, key, expectedVersion, options, {
         ...request,
         command: (metadata, place) => request.command(metadata, (plaintext) => sealer.seal(place, plaintext)),
       });
@@ -299,7 +312,7 @@ export class SecretsService {
     const events = await this.withLiveDataKey(scope, async () => {
       const sealer = await this.keyRing.sealerFor(scope.organizationId, scope.customerOrganizationId);
       let recovered: { fromVersion: number; plaintext: string } | undefined;
-      return this.write(principal, streamId, key, expectedVersion, options, {
+      return this.write(principal, scope, key, expectedVersion, options, {
         subject: request.subject,
         canonical: request.canonical,
         beforeDecide: async (state, history) => {
@@ -339,9 +352,8 @@ export class SecretsService {
   ): Promise<SecretDeletion> {
     const scope = this.writableScope(principal, request.customerOrganizationId);
     assertValidKey(request.key);
-    const streamId = secretStreamId(scope, request.key);
     let affected: AffectedDeployments | undefined;
-    const events = await this.write(principal, streamId, request.key, request.expectedVersion, options, {
+    const events = await this.write(principal, scope, request.key, request.expectedVersion, options, {
       subject: 'secrets.v1.delete',
       canonical: () => canonicalRequest(DeleteSecretRequestSchema, request),
       command: (metadata) => ({ type: 'DeleteSecret', data: { key: request.key }, metadata }),
@@ -365,27 +377,40 @@ export class SecretsService {
 
   /**
    * Admins only: destroys earlier values of a key (ARCHITECTURE.md §6). The decider checks the versions against the
-   * stream; the `SecretVersionsDestroyed` and the erasure of those ciphertexts from their events commit together.
+   * stream; the `SecretVersionsDestroyed` and the erasure of those ciphertexts from their events commit together. With
+   * an Idempotency-Key, a retry answers from the event the first attempt appended, and never appends another.
    */
-  async destroy(principal: Principal, request: DestroySecretVersionsRequest): Promise<SecretDestruction> {
+  async destroy(
+    principal: Principal,
+    request: DestroySecretVersionsRequest,
+    options: WriteOptions = {},
+  ): Promise<SecretDestruction> {
     const scope = userScope(principal, request.customerOrganizationId);
     if (principal.orgType === 'service' || principal.role !== 'admin') {
       throw new SecretsError(SecretsErrorCode.PERMISSION_DENIED, 'destroying secret versions needs the admin role');
     }
     assertValidKey(request.key);
+    const reservation = await this.reserve(principal, scope, options, {
+      subject: 'secrets.v1.destroy',
+      canonical: () => canonicalRequest(DestroySecretVersionsRequestSchema, request),
+    });
+    const replayed = reservation?.first === false ? await this.destructionById(reservation.eventId) : undefined;
+    if (replayed) return replayed;
+    // Chosen up front, so that a retry finds what this attempt appends.
+    const eventId = reservation?.eventId ?? randomUUID();
     const streamId = secretStreamId(scope, request.key);
     const metadata: EventMetadata = { actor: actorOf(principal), occurredAt: this.clock().toISOString() };
     for (let attempt = 1; ; attempt++) {
       const read = await this.readSecret(streamId);
-      const decided = decide(
-        { type: 'DestroySecretVersions', data: { key: request.key, scope, versions: request.versions }, metadata },
-        read.state,
-      );
-      const versions = decided.flatMap((event) =>
-        event.type === SECRET_VERSIONS_DESTROYED ? event.data.versions : [],
-      );
       let appended: RecordedEvent[];
       try {
+        const decided = decide(
+          { type: 'DestroySecretVersions', data: { key: request.key, scope, versions: request.versions }, metadata },
+          read.state,
+        ).map((event) => ({ ...event, eventId }));
+        const versions = decided.flatMap((event) =>
+          event.type === SECRET_VERSIONS_DESTROYED ? event.data.versions : [],
+        );
         appended = await this.store.withTransaction(async (tx) => {
           const { events } = await tx.appendToStream(destroyedStreamId(scope, request.key), decided, {
             expectedVersion: read.destroyedVersion,
@@ -394,17 +419,25 @@ export class SecretsService {
           return events;
         });
       } catch (error) {
+        // A retry that raced its own first attempt: answer with what the first attempt appended.
+        const earlier = reservation === undefined ? undefined : await this.destructionById(eventId);
+        if (earlier) return earlier;
         if (!(error instanceof ConcurrencyError) || attempt >= WRITE_ATTEMPTS) throw error;
         continue;
       }
-      await this.publication?.afterWrite(appended[appended.length - 1]);
-      return {
-        key: request.key,
-        customerOrganizationId: scope.customerOrganizationId,
-        versions,
-        destroyedAt: metadata.occurredAt,
-      };
+      const destruction = appended[appended.length - 1];
+      await this.publication?.afterWrite(destruction);
+      return destructionOf(destruction);
     }
+  }
+
+  /** The destruction appended with this id, if it was, once its event is published. */
+  private async destructionById(eventId: string): Promise<SecretDestruction | undefined> {
+    const found = await this.store.findEvent(eventId);
+    if (!found) return undefined;
+    // A retry after UNAVAILABLE from the publication wait answers only once the first attempt's event is out.
+    await this.publication?.afterWrite(found);
+    return destructionOf(found);
   }
 
   async get(principal: Principal, request: GetSecretRequest): Promise<SecretSnapshot> {
@@ -479,7 +512,7 @@ export class SecretsService {
    */
   private async write(
     principal: Principal,
-    streamId: string,
+    scope: Scope,
     key: string,
     expectedVersion: number | undefined,
     options: WriteOptions,
@@ -494,24 +527,14 @@ export class SecretsService {
       readonly beforeDecide?: (state: SecretState, history: readonly StoredEvent[]) => Promise<void>;
     },
   ): Promise<StoredEvent[]> {
-    let idempotentEventId: string | undefined;
-    if (options.idempotencyKey !== undefined) {
-      const reservation = await this.idempotency.reserve(
-        {
-          principal,
-          subject: request.subject,
-          idempotencyKey: options.idempotencyKey,
-        },
-        request.canonical(),
-      );
-      idempotentEventId = reservation.eventId;
-      const earlier = reservation.first ? undefined : await this.streamUpToEvent(idempotentEventId);
-      if (earlier) return earlier;
-    }
+    const reservation = await this.reserve(principal, scope, options, request);
+    const idempotentEventId = reservation?.eventId;
+    const replayed = reservation?.first === false ? await this.streamUpToEvent(reservation.eventId) : undefined;
+    if (replayed) return replayed;
     // Chosen before the append, since the value's ciphertext is bound to it.
     const eventId = idempotentEventId ?? randomUUID();
-    const organizationId = organizationOfStream(streamId) ?? '';
-    const customerOrganizationId = parseSecretStreamId(streamId)?.scope.customerOrganizationId ?? null;
+    const streamId = secretStreamId(scope, key);
+    const { organizationId, customerOrganizationId } = scope;
     const metadata: EventMetadata = { actor: actorOf(principal), occurredAt: this.clock().toISOString() };
     for (let attempt = 1; ; attempt++) {
       // Most creates are of new keys: decide on the empty stream first and let the append's version check say
@@ -549,6 +572,23 @@ export class SecretsService {
       if (last) await this.publication?.afterWrite(last);
       return [...events, ...appended];
     }
+  }
+
+  /**
+   * Records the request under its Idempotency-Key, when it carries one, with the scope it writes to: the id its event
+   * is appended with, and whether an earlier attempt holds the key.
+   */
+  private async reserve(
+    principal: Principal,
+    scope: Scope,
+    options: WriteOptions,
+    request: { readonly subject: string; readonly canonical: () => string },
+  ): Promise<IdempotencyReservation | undefined> {
+    if (options.idempotencyKey === undefined) return undefined;
+    return this.idempotency.reserve(
+      { principal, subject: request.subject, idempotencyKey: options.idempotencyKey, target: scope },
+      request.canonical(),
+    );
   }
 
   /** The stream up to the event with this id, if it was appended, once that event is published. */
