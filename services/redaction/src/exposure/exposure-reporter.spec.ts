@@ -1,7 +1,7 @@
 import { type ReportExposureRequestJson } from '@platform/contracts';
 import pino from 'pino';
 import { type LogSource } from '../logs/log-message';
-import { ExposureReporter } from './exposure-reporter';
+import { ExposureReporter, MAX_OPEN_WINDOWS_PER_ORGANIZATION } from './exposure-reporter';
 
 const source = (deploymentId: string, customer: string | null = 'globex'): LogSource => ({
   scope: { organizationId: 'acme', customerOrganizationId: customer },
@@ -84,6 +84,28 @@ describe('ExposureReporter', () => {
     await advance(60_000);
     expect(outcomes).toEqual(['retried', 'reported']);
     expect(sent).toEqual([expect.objectContaining({ lineCount: 2 })]);
+  });
+
+  it("caps each organization's open windows, so one tenant's flood leaves the others' reports alone", async () => {
+    const sent: ReportExposureRequestJson[] = [];
+    const { reporter, advance, outcomes } = reporterWith(async (report) => void sent.push(report));
+    const hostile = (deploymentId: string): LogSource => ({
+      scope: { organizationId: 'hostile', customerOrganizationId: null },
+      deploymentId,
+      redactedSubject: `logs.redacted.hostile._.${deploymentId}`,
+    });
+    for (let i = 0; i < MAX_OPEN_WINDOWS_PER_ORGANIZATION + 3; i++) reporter.seen(hostile(`d${i}`), [DB]);
+    expect(outcomes).toEqual(['dropped', 'dropped', 'dropped']);
+    reporter.seen(source('shop'), [DB]);
+    await advance(60_000);
+    expect(sent.filter((report) => report.organizationId === 'acme')).toEqual([
+      expect.objectContaining({ deploymentId: 'shop', lineCount: 1 }),
+    ]);
+    expect(sent).toHaveLength(MAX_OPEN_WINDOWS_PER_ORGANIZATION + 1);
+    // Its windows closed, the organization has its share again.
+    reporter.seen(hostile('again'), [DB]);
+    await advance(60_000);
+    expect(sent.at(-1)).toEqual(expect.objectContaining({ organizationId: 'hostile', deploymentId: 'again' }));
   });
 
   it('sends what it gathered when stopped, and gathers nothing after', async () => {

@@ -5,14 +5,21 @@ import { type SeenReference } from './exposure-attribution';
 
 /**
  * What became of a sighting's report: sent, kept for the next window after secrets did not take it, or dropped because
- * MAX_OPEN_WINDOWS were already open (a flood of distinct deployments cannot grow this process without bound).
+ * the windows it could open were all in use (a flood of distinct deployments cannot grow this process without bound).
  */
 export type ExposureOutcome = 'reported' | 'retried' | 'dropped';
 
 /** Windows open at once; beyond, a new (deployment, key, version) is not reported until one closes. */
 export const MAX_OPEN_WINDOWS = 100_000;
+/**
+ * One organization's share of them: a tenant whose logs name endless deployments uses up its own share, not the
+ * windows every other tenant's exposures need.
+ */
+export const MAX_OPEN_WINDOWS_PER_ORGANIZATION = 10_000;
 
 interface Window {
+  /** Whose share of the open windows it takes. */
+  readonly organizationId: string;
   readonly report: Omit<ReportExposureRequestJson, 'lineCount' | 'firstSeenAt' | 'lastSeenAt'>;
   lines: number;
   firstSeenMs: number;
@@ -40,6 +47,8 @@ export interface ExposureReporterOptions {
  */
 export class ExposureReporter {
   private readonly windows = new Map<string, Window>();
+  /** Open windows per organization, for its share. */
+  private readonly openPerOrganization = new Map<string, number>();
   private readonly clock: () => number;
   private readonly schedule: (task: () => void, ms: number) => () => void;
   private readonly sending = new Set<Promise<void>>();
@@ -65,11 +74,12 @@ export class ExposureReporter {
       ].join('/');
       let window = this.windows.get(id);
       if (!window) {
-        if (this.windows.size >= MAX_OPEN_WINDOWS) {
+        if (!this.hasRoomFor(source.scope.organizationId)) {
           this.options.outcome?.('dropped');
           continue;
         }
         window = {
+          organizationId: source.scope.organizationId,
           report: {
             organizationId: source.scope.organizationId,
             ...(customer === null ? {} : { customerOrganizationId: customer }),
@@ -82,8 +92,7 @@ export class ExposureReporter {
           firstSeenMs: at,
           lastSeenMs: at,
         };
-        this.windows.set(id, window);
-        this.closeLater(id, window);
+        this.open(id, window);
       }
       window.lines++;
       window.firstSeenMs = Math.min(window.firstSeenMs, at);
@@ -101,6 +110,20 @@ export class ExposureReporter {
     await Promise.allSettled([...this.sending]);
   }
 
+  private hasRoomFor(organizationId: string): boolean {
+    return (
+      this.windows.size < MAX_OPEN_WINDOWS &&
+      (this.openPerOrganization.get(organizationId) ?? 0) < MAX_OPEN_WINDOWS_PER_ORGANIZATION
+    );
+  }
+
+  private open(id: string, window: Window): void {
+    const { organizationId } = window;
+    this.windows.set(id, window);
+    this.openPerOrganization.set(organizationId, (this.openPerOrganization.get(organizationId) ?? 0) + 1);
+    this.closeLater(id, window);
+  }
+
   private closeLater(id: string, window: Window): void {
     window.cancel = this.schedule(() => this.close(id, window), this.options.windowMs);
   }
@@ -108,6 +131,10 @@ export class ExposureReporter {
   private close(id: string, window: Window): void {
     if (this.windows.get(id) !== window) return;
     this.windows.delete(id);
+    const { organizationId } = window;
+    const open = (this.openPerOrganization.get(organizationId) ?? 1) - 1;
+    if (open === 0) this.openPerOrganization.delete(organizationId);
+    else this.openPerOrganization.set(organizationId, open);
     const report: ReportExposureRequestJson = {
       ...window.report,
       lineCount: window.lines,
@@ -138,9 +165,11 @@ export class ExposureReporter {
       open.lastSeenMs = Math.max(open.lastSeenMs, window.lastSeenMs);
       return;
     }
-    const kept: Window = { ...window, cancel: undefined };
-    this.windows.set(id, kept);
-    this.closeLater(id, kept);
+    if (!this.hasRoomFor(window.organizationId)) {
+      this.options.outcome?.('dropped');
+      return;
+    }
+    this.open(id, { ...window, cancel: undefined });
   }
 }
 
