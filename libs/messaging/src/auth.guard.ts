@@ -3,6 +3,7 @@ import { type NatsContext } from '@nestjs/microservices';
 import { TokenError, TokenErrorCode, type TokenVerifier } from '@platform/crypto';
 import { PlatformError } from './errors';
 import { type Principal, principalFromClaims } from './principal';
+import { type RequestHooks } from './request-metrics';
 
 const principals = new WeakMap<object, Principal>();
 
@@ -18,10 +19,16 @@ export function principalOf(context: NatsContext): Principal {
   return principal;
 }
 
-/** Verifies `Authorization: Bearer <JWT>` on every request before anything else runs; any failure is UNAUTHENTICATED. */
+/**
+ * Verifies `Authorization: Bearer <JWT>` on every request before anything else runs; any failure is UNAUTHENTICATED.
+ * Then runs the service's `before` hook, which may refuse the authenticated request (e.g. its database is down).
+ */
 @Injectable()
 export class BearerAuthGuard implements CanActivate {
-  constructor(private readonly verifier: TokenVerifier) {}
+  constructor(
+    private readonly verifier: TokenVerifier,
+    private readonly hooks: RequestHooks = {},
+  ) {}
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (context.getType() !== 'rpc') return true;
@@ -46,6 +53,7 @@ export class BearerAuthGuard implements CanActivate {
       if (error instanceof TokenError) throw new PlatformError('UNAUTHENTICATED', `invalid token: ${error.message}`);
       throw error;
     }
+    this.hooks.before?.();
     return true;
   }
 }

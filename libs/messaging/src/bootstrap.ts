@@ -16,7 +16,7 @@ import { natsConnectionOptions } from './nats-credentials';
 import { PlatformNatsServer } from './nats-transport';
 import { PlatformContext, Readiness, createMetricsRegistry } from './platform-context';
 import { type ServiceScope } from './principal';
-import { RequestMetricsInterceptor, type RequestHooks } from './request-metrics';
+import { type RequestHooks, RequestMetrics } from './request-metrics';
 import { RpcErrorFilter } from './rpc-error.filter';
 import { ServiceClient, ServiceTokenIssuer } from './service-client';
 import { reloadJwks, serviceTokenKeys } from './service-token-keys';
@@ -32,7 +32,7 @@ export interface ServiceDefinition {
   /** The service's own module, built once the platform context exists. */
   module(context: PlatformContext): DynamicModule | Type;
   readonly errorMappers?: readonly ErrorMapper[];
-  /** A provider of the service's module run around each of its requests (`RequestHooks`), if it needs one. */
+  /** A provider of the service's module whose `RequestHooks` run around each of its requests, if it needs them. */
   readonly requestHooks?: Type<RequestHooks>;
 }
 
@@ -133,16 +133,10 @@ export async function startService(
     const app = await NestFactory.create(ServiceRootModule, { bufferLogs: true, abortOnError: false });
     app.useLogger(app.get(NestPinoLogger));
     // A hybrid app's microservice takes its global guard and filter from the app (inheritAppConfig).
-    app.useGlobalGuards(new BearerAuthGuard(verifier));
-    app.useGlobalFilters(new RpcErrorFilter(definition.errorMappers, app.getHttpAdapter()));
-    app.useGlobalInterceptors(
-      new RequestMetricsInterceptor(
-        definition.name,
-        metrics,
-        config.subjectPrefix,
-        definition.errorMappers,
-        definition.requestHooks && app.get(definition.requestHooks),
-      ),
+    const hooks: RequestHooks = definition.requestHooks ? app.get(definition.requestHooks) : {};
+    app.useGlobalGuards(new BearerAuthGuard(verifier, hooks));
+    app.useGlobalFilters(
+      new RpcErrorFilter(definition.errorMappers, app.getHttpAdapter(), { hooks, subjectPrefix: config.subjectPrefix }),
     );
     const dropped = new Counter({
       name: `${definition.name}_requests_dropped_total`,
@@ -155,6 +149,7 @@ export async function startService(
       queue: definition.name,
       subjectPrefix: config.subjectPrefix,
       replyPrefixes: config.replyPrefixes,
+      requests: new RequestMetrics(definition.name, metrics),
       onDropped: ({ subject, reply, reason }) => {
         dropped.inc({ reason });
         logger.warn({ subject, reply, reason }, 'request dropped: its reply subject is not an inbox');

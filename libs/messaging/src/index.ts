@@ -63,6 +63,6 @@ export {
   type ServicePrincipal,
 } from './principal';
 export { RequestBody } from './request-body';
-export { RequestMetricsInterceptor, type RequestHooks } from './request-metrics';
+export { RequestMetrics, type RequestHooks } from './request-metrics';
 export { SubscriptionRefused, confirmSubscriptions } from './required-subscription';
 export { DependencyError, ServiceClient, ServiceTokenIssuer } from './service-client';

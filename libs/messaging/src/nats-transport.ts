@@ -1,6 +1,13 @@
-import { type ConsumerDeserializer, type IncomingRequest, type Serializer, ServerNats } from '@nestjs/microservices';
+import {
+  type ConsumerDeserializer,
+  type IncomingRequest,
+  type NatsContext,
+  type Serializer,
+  ServerNats,
+} from '@nestjs/microservices';
 import { type Msg, type MsgHdrs, type NatsConnection, type Subscription, headers as natsHeaders } from 'nats';
 import { INTERNAL_ERROR, type WireError, isWireError, statusOf } from './errors';
+import { type RequestMetrics } from './request-metrics';
 import { confirmSubscriptions } from './required-subscription';
 
 export const ERROR_CODE_HEADER = 'Nats-Service-Error-Code';
@@ -43,22 +50,33 @@ const REPLY_HEADER_ROOM_BYTES = 1024;
  * larger than the server's max_payload cannot be published (the publish throws, outside any handler, and the caller
  * would only time out), so it is answered with PAYLOAD_TOO_LARGE instead.
  */
-export class JsonReplySerializer implements Serializer<OutgoingPacket, { data: Uint8Array; headers?: MsgHdrs }> {
+/** A reply as sent, with its code (`OK` or the wire error's) for the request metrics. */
+export interface SerializedReply {
+  readonly data: Uint8Array;
+  readonly headers?: MsgHdrs;
+  readonly code: string;
+}
+
+export class JsonReplySerializer implements Serializer<OutgoingPacket, SerializedReply> {
   constructor(private readonly maxPayloadBytes: () => number = () => Infinity) {}
 
-  serialize(packet: OutgoingPacket): { data: Uint8Array; headers?: MsgHdrs } {
-    if (packet.err !== undefined) return encodeErrorReply(isWireError(packet.err) ? packet.err : INTERNAL_ERROR);
+  serialize(packet: OutgoingPacket): SerializedReply {
+    if (packet.err !== undefined) return errorReply(isWireError(packet.err) ? packet.err : INTERNAL_ERROR);
     const data = encoder.encode(JSON.stringify(packet.response ?? {}));
     const limit = this.maxPayloadBytes() - REPLY_HEADER_ROOM_BYTES;
     if (data.byteLength > limit) {
-      return encodeErrorReply({
+      return errorReply({
         code: 'PAYLOAD_TOO_LARGE',
         message: `the reply is ${data.byteLength} bytes, more than the ${limit} bytes a NATS message can carry here`,
         details: { sizeBytes: data.byteLength, limitBytes: limit },
       });
     }
-    return { data };
+    return { data, code: 'OK' };
   }
+}
+
+function errorReply(error: WireError): SerializedReply {
+  return { ...encodeErrorReply(error), code: error.code };
 }
 
 /**
@@ -90,6 +108,8 @@ export interface PlatformNatsServerOptions {
   readonly replyPrefixes: readonly string[];
   /** Told of each dropped request (never its body). */
   readonly onDropped: (dropped: DroppedRequest) => void;
+  /** Counts and times each request answered, by its handler's subject and the reply's code. */
+  readonly requests?: RequestMetrics;
 }
 
 /**
@@ -98,6 +118,8 @@ export interface PlatformNatsServerOptions {
  */
 export class PlatformNatsServer extends ServerNats {
   private readonly handlerSubscriptions: Subscription[] = [];
+  /** The handler subject (without the prefix) of each request in flight, for its metrics. */
+  private readonly channels = new WeakMap<Msg, string>();
 
   constructor(private readonly platform: PlatformNatsServerOptions) {
     super({
@@ -134,7 +156,21 @@ export class PlatformNatsServer extends ServerNats {
       this.platform.onDropped({ subject: message.subject, reply, reason: 'reply_subject' });
       return Promise.resolve();
     }
+    this.channels.set(message, channel);
     return super.handleMessage(channel, message);
+  }
+
+  /** Nest's publisher, counting the request by the code of the reply it sends (the first: Nest may send a second). */
+  override getPublisher(message: Msg, id: string, context: NatsContext): (response: OutgoingPacket) => unknown {
+    const channel = this.channels.get(message);
+    if (!message.reply || channel === undefined) return super.getPublisher(message, id, context);
+    const counted = this.platform.requests?.start(channel);
+    return (response) => {
+      const reply = this.serializer.serialize({ ...response, id }) as SerializedReply;
+      counted?.(reply.code);
+      this.onProcessingEndHook?.(this.transportId, context);
+      return message.respond(reply.data, { headers: reply.headers });
+    };
   }
 
   /** The shared connection is closed by its owner, after the HTTP server and the consumers. */

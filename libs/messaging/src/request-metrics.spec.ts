@@ -1,31 +1,46 @@
-import { type CallHandler, type ExecutionContext } from '@nestjs/common';
-import { ContractError } from '@platform/contracts';
+import { type Msg, type NatsConnection } from 'nats';
 import { Registry } from 'prom-client';
-import { lastValueFrom, of, throwError } from 'rxjs';
-import { PlatformError, type ErrorMapper } from './errors';
-import { RequestMetricsInterceptor } from './request-metrics';
+import { of, throwError } from 'rxjs';
+import { PlatformNatsServer } from './nats-transport';
+import { RequestMetrics } from './request-metrics';
 
-class ModuleError extends Error {}
-const moduleErrors: ErrorMapper = (error) =>
-  error instanceof ModuleError ? { code: 'VERSION_CONFLICT', message: error.message } : undefined;
-
-function rpcContext(subject: string): ExecutionContext {
-  return {
-    getType: () => 'rpc',
-    switchToRpc: () => ({ getContext: () => ({ getSubject: () => subject }) }),
-  } as unknown as ExecutionContext;
+/** A request as the transport receives it, resolving `replied` with the reply's code header when it is answered. */
+function request(subject: string, reply: string | undefined) {
+  let answer: (code: string | undefined) => void = () => undefined;
+  const replied = new Promise<string | undefined>((resolve) => (answer = resolve));
+  const message = {
+    subject,
+    reply,
+    data: new TextEncoder().encode('{}'),
+    headers: undefined,
+    respond: (_data: Uint8Array, options?: { headers?: { get(name: string): string } }) => {
+      answer(options?.headers?.get('Nats-Service-Error-Code'));
+      return true;
+    },
+  } as unknown as Msg;
+  return { message, replied };
 }
 
-const handled = (reply: unknown): CallHandler => ({ handle: () => of(reply) });
-const failed = (error: unknown): CallHandler => ({ handle: () => throwError(() => error) });
-
-describe('RequestMetricsInterceptor', () => {
+describe('RequestMetrics, counted where the transport answers', () => {
   let registry: Registry;
-  let interceptor: RequestMetricsInterceptor;
+  let server: PlatformNatsServer;
+  const dropped: string[] = [];
 
   beforeEach(() => {
     registry = new Registry();
-    interceptor = new RequestMetricsInterceptor('demo', registry, 'tenant-a.', [moduleErrors]);
+    server = new PlatformNatsServer({
+      connection: {} as NatsConnection,
+      queue: 'demo',
+      subjectPrefix: 'tenant-a.',
+      replyPrefixes: ['_INBOX.'],
+      onDropped: ({ subject }) => dropped.push(subject),
+      requests: new RequestMetrics('demo', registry),
+    });
+    server.addHandler('demo.v1.get', () => Promise.resolve(of({ ok: true })));
+    server.addHandler('demo.v1.update', () =>
+      Promise.resolve(throwError(() => ({ code: 'VERSION_CONFLICT', message: 'stale' }))),
+    );
+    server.addHandler('demo.v1.fail', () => Promise.resolve(throwError(() => new Error('not a wire error'))));
   });
 
   const counts = async (): Promise<Record<string, number>> => {
@@ -33,77 +48,51 @@ describe('RequestMetricsInterceptor', () => {
     return Object.fromEntries(metric.values.map((v) => [`${v.labels.subject} ${v.labels.code}`, v.value]));
   };
 
-  it('counts each request by its subject without the prefix, and the code the caller got', async () => {
-    await lastValueFrom(interceptor.intercept(rpcContext('tenant-a.demo.v1.get'), handled({ ok: true })));
-    await lastValueFrom(interceptor.intercept(rpcContext('tenant-a.demo.v1.get'), handled({ ok: true })));
-    await expect(
-      lastValueFrom(interceptor.intercept(rpcContext('tenant-a.demo.v1.update'), failed(new ModuleError('stale')))),
-    ).rejects.toThrow('stale');
-    await expect(
-      lastValueFrom(
-        interceptor.intercept(rpcContext('tenant-a.demo.v1.get'), failed(new PlatformError('NOT_FOUND', 'gone'))),
-      ),
-    ).rejects.toThrow('gone');
-    await expect(
-      lastValueFrom(interceptor.intercept(rpcContext('tenant-a.demo.v1.get'), failed(new Error('boom')))),
-    ).rejects.toThrow('boom');
+  const send = async (channel: string, reply: string | undefined = '_INBOX.1') => {
+    const { message, replied } = request(`tenant-a.${channel}`, reply);
+    await server.handleMessage(channel, message);
+    return replied;
+  };
+
+  it('counts each request answered by its subject without the prefix and the code of the reply sent', async () => {
+    expect(await send('demo.v1.get')).toBeUndefined();
+    expect(await send('demo.v1.get')).toBeUndefined();
+    expect(await send('demo.v1.update')).toBe('409');
+    expect(await send('demo.v1.fail')).toBe('500');
 
     expect(await counts()).toEqual({
       'demo.v1.get OK': 2,
       'demo.v1.update VERSION_CONFLICT': 1,
-      'demo.v1.get NOT_FOUND': 1,
-      'demo.v1.get INTERNAL': 1,
+      'demo.v1.fail INTERNAL': 1,
     });
     const duration = await registry.getSingleMetric('demo_request_duration_seconds')!.get();
     const observed = duration.values.filter(
       (v) => (v as { metricName?: string }).metricName === 'demo_request_duration_seconds_count',
     );
     expect(Object.fromEntries(observed.map((v) => [v.labels.subject, v.value]))).toEqual({
-      'demo.v1.get': 4,
+      'demo.v1.get': 2,
       'demo.v1.update': 1,
+      'demo.v1.fail': 1,
     });
   });
 
-  it('counts a body that failed to decode with the contract code it was refused with', async () => {
-    const decode = new ContractError('PAYLOAD_TOO_LARGE', 'request body is larger than 1048576 bytes');
-    await expect(lastValueFrom(interceptor.intercept(rpcContext('tenant-a.demo.v1.get'), failed(decode)))).rejects.toBe(
-      decode,
-    );
-    expect(await counts()).toEqual({ 'demo.v1.get PAYLOAD_TOO_LARGE': 1 });
-  });
-
-  it("runs the service's hooks: a refusal before the handler is counted, each failure is seen", async () => {
-    const seen: string[] = [];
-    let refuse = true;
-    const hooked = new RequestMetricsInterceptor('hooked', registry, 'tenant-a.', [moduleErrors], {
-      before: (subject) => {
-        if (refuse) throw new PlatformError('UNAVAILABLE', `${subject} is down`);
-      },
-      failed: (subject, error) => seen.push(`${subject} ${(error as Error).message}`),
-    });
-    const handler = jest.fn(() => of('never'));
-    await expect(
-      lastValueFrom(hooked.intercept(rpcContext('tenant-a.demo.v1.get'), { handle: handler })),
-    ).rejects.toThrow('demo.v1.get is down');
-    expect(handler).not.toHaveBeenCalled();
-    refuse = false;
-    await expect(
-      lastValueFrom(hooked.intercept(rpcContext('tenant-a.demo.v1.update'), failed(new ModuleError('stale')))),
-    ).rejects.toThrow('stale');
-    await lastValueFrom(hooked.intercept(rpcContext('tenant-a.demo.v1.get'), handled('ok')));
-
-    expect(seen).toEqual(['demo.v1.update stale']);
-    const metric = await registry.getSingleMetric('hooked_requests_total')!.get();
-    expect(Object.fromEntries(metric.values.map((v) => [`${v.labels.subject} ${v.labels.code}`, v.value]))).toEqual({
-      'demo.v1.get UNAVAILABLE': 1,
-      'demo.v1.update VERSION_CONFLICT': 1,
-      'demo.v1.get OK': 1,
-    });
-  });
-
-  it('counts nothing for HTTP (health and metrics)', async () => {
-    const http = { getType: () => 'http' } as unknown as ExecutionContext;
-    await lastValueFrom(interceptor.intercept(http, handled('ok')));
+  it('counts nothing for a request dropped for its reply subject', async () => {
+    const { message } = request('tenant-a.demo.v1.get', 'secrets.events.acme.X');
+    await server.handleMessage('demo.v1.get', message);
+    expect(dropped).toContain('tenant-a.demo.v1.get');
     expect(await counts()).toEqual({});
+  });
+
+  it('counts a request once even when Nest sends a second packet for it', () => {
+    const metrics = new RequestMetrics('once', registry);
+    const counted = metrics.start('demo.v1.get');
+    counted('OK');
+    counted('INTERNAL');
+    return expect(
+      registry
+        .getSingleMetric('once_requests_total')!
+        .get()
+        .then((metric) => metric.values.map((v) => [v.labels.code, v.value])),
+    ).resolves.toEqual([['OK', 1]]);
   });
 });

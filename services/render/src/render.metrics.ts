@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import { type TemplatePoolObserver, type TemplateWorkerPool } from './template-pool';
 
 /**
- * Render's own metrics (requests are counted by the platform's RequestMetricsInterceptor); labels are reasons only,
+ * Render's own metrics (requests are counted by the platform's RequestMetrics); labels are reasons only,
  * never keys, values or template text.
  */
 export class RenderMetrics {

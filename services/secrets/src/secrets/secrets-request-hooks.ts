@@ -5,8 +5,8 @@ import { StoreAvailability } from './store-availability';
 import { integrityReasonOf } from './stored-value';
 
 /**
- * Around every secrets request, run by the platform's request interceptor: fail fast while Postgres is down, and report
- * every stored value withheld by an integrity check (an error line and a metric: someone changed the database).
+ * Around every secrets request, run by the platform's guard and error edge: fail fast while Postgres is down, and
+ * report every stored value withheld by an integrity check (an error line and a metric: someone changed the database).
  */
 @Injectable()
 export class SecretsRequestHooks implements RequestHooks {

@@ -2,7 +2,7 @@ import { Counter, Gauge, type Registry } from 'prom-client';
 import { type ValueCache } from '../resolve/value-cache';
 
 /**
- * The service's own metrics (requests are counted by the platform's RequestMetricsInterceptor); labels are reasons
+ * The service's own metrics (requests are counted by the platform's RequestMetrics); labels are reasons
  * only, never keys or values.
  */
 export class SecretsMetrics {
