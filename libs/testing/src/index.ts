@@ -33,4 +33,4 @@ export {
   startSecureNatsServer,
 } from './secure-nats';
 export { TestTokens } from './tokens';
-export { ResolveCaller, devReplyJwks, devReplySigningKey, resolveAs } from './resolve-caller';
+export { ResolveCaller, devReplyJwks, devReplySigningKey, replySigningKeyPair, resolveAs } from './resolve-caller';
