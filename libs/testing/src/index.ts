@@ -34,3 +34,4 @@ export {
 } from './secure-nats';
 export { TestTokens } from './tokens';
 export { ResolveCaller, devReplyJwks, devReplySigningKey, replySigningKeyPair, resolveAs } from './resolve-caller';
+export { wireErrorOf } from './wire-error-of';
