@@ -1,4 +1,4 @@
-import { ContractError, ERROR_STATUS, type ErrorCode } from '@platform/contracts';
+import { type CodedError, ContractError, ERROR_STATUS, type ErrorCode } from '@platform/contracts';
 
 export type { ErrorCode } from '@platform/contracts';
 
@@ -11,6 +11,11 @@ export interface WireError {
   readonly code: ErrorCode;
   readonly message: string;
   readonly details?: Readonly<Record<string, unknown>>;
+}
+
+/** A wire error with `details` only when there are some. */
+function wireError(code: ErrorCode, message: string, details?: Readonly<Record<string, unknown>>): WireError {
+  return details ? { code, message, details } : { code, message };
 }
 
 /**
@@ -28,9 +33,7 @@ export class PlatformError extends Error {
   }
 
   toWire(): WireError {
-    return this.details
-      ? { code: this.code, message: this.message, details: this.details }
-      : { code: this.code, message: this.message };
+    return wireError(this.code, this.message, this.details);
   }
 }
 
@@ -42,6 +45,25 @@ export const contractErrorMapper: ErrorMapper = (error) =>
   error instanceof ContractError ? { code: error.code, message: error.message, details: error.details } : undefined;
 
 export const INTERNAL_ERROR: WireError = { code: 'INTERNAL', message: 'internal error' };
+
+/**
+ * Where each code of a module's error goes on the wire: a wire code (the error's message and details travel as they
+ * are), or a whole wire error that replaces them (a fixed message, `INTERNAL_ERROR`). Keyed by every code of the
+ * module's enum, so a code added without a mapping does not compile.
+ */
+export type WireMapping<Code extends string> = { readonly [C in Code]: ErrorCode | WireError };
+
+/** The error edge's mapper for one module's coded error class, by its `WireMapping`. */
+export function codedErrorMapper<Code extends string>(
+  errorClass: abstract new (...args: never[]) => CodedError<Code>,
+  mapping: WireMapping<Code>,
+): ErrorMapper {
+  return (error) => {
+    if (!(error instanceof errorClass)) return undefined;
+    const wire = mapping[error.code];
+    return typeof wire === 'string' ? wireError(wire, error.message, error.details) : wire;
+  };
+}
 
 /** The one edge where errors become wire errors: platform errors as they are, mapped module errors, else INTERNAL. */
 export function toWireError(error: unknown, mappers: readonly ErrorMapper[]): WireError {

@@ -12,6 +12,7 @@ export { runService, startService, type RunningService, type ServiceDefinition }
 export {
   INTERNAL_ERROR,
   PlatformError,
+  codedErrorMapper,
   contractErrorMapper,
   isWireError,
   statusOf,
@@ -19,6 +20,7 @@ export {
   type ErrorCode,
   type ErrorMapper,
   type WireError,
+  type WireMapping,
 } from './errors';
 export {
   FORWARDING_SERVICES,

@@ -14,8 +14,10 @@ import {
 import {
   TestNatsClient,
   TestTokens,
+  type TestPlatform,
   type TestService,
   releaseSubjectPrefix,
+  startTestPlatform,
   startTestService,
   uniqueSubjectPrefix,
 } from '@platform/testing';
@@ -64,24 +66,20 @@ function b64url(value: unknown): string {
 }
 
 describe('plain-JSON NATS messaging', () => {
-  const prefix = uniqueSubjectPrefix();
+  let platform: Omit<TestPlatform, 'database'>;
   let service: TestService;
   let client: TestNatsClient;
   let tokens: TestTokens;
   let token: string;
 
   beforeAll(async () => {
-    service = await startTestService(probeService, { NATS_SUBJECT_PREFIX: prefix });
-    client = await TestNatsClient.connect(prefix);
-    tokens = await TestTokens.create();
+    platform = await startTestPlatform([probeService], { database: false });
+    ({ client, tokens } = platform);
+    [service] = platform.services;
     token = await tokens.vendor('acme', 'read_only');
   });
 
-  afterAll(async () => {
-    await client?.close();
-    await service?.close();
-    await releaseSubjectPrefix(prefix);
-  });
+  afterAll(() => platform?.close());
 
   it('answers a plain JSON request with a plain JSON reply, no Nest envelope', async () => {
     const reply = await client.request('probe.v1.echo', { key: 'API_KEY' }, { token });

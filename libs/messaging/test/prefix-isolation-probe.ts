@@ -7,14 +7,7 @@ import { MessagePattern } from '@nestjs/microservices';
 import { GetSecretRequestSchema, type GetSecretRequest } from '@platform/contracts';
 import { type Environment, loadServiceConfig } from '@platform/config';
 import { PlatformContext, RequestBody, type ServiceDefinition } from '@platform/messaging';
-import {
-  TestNatsClient,
-  TestTokens,
-  type TestService,
-  releaseSubjectPrefix,
-  startTestService,
-  uniqueSubjectPrefix,
-} from '@platform/testing';
+import { startTestPlatform } from '@platform/testing';
 
 export const ISOLATION_SUBJECT = 'probe.v1.isolation';
 /** How long a file keeps sending while it waits to see the other file's traffic. */
@@ -37,7 +30,6 @@ export interface IsolationRun {
 
 /** Runs one file's side: a service and a client under a fresh prefix, a window of requests, every count kept. */
 export async function runIsolationProbe(file: string): Promise<IsolationRun> {
-  const prefix = uniqueSubjectPrefix();
   const handled: string[] = [];
 
   @Controller()
@@ -62,12 +54,10 @@ export async function runIsolationProbe(file: string): Promise<IsolationRun> {
     module: () => IsolationModule,
   });
 
-  let service: TestService | undefined;
-  let client: TestNatsClient | undefined;
+  const platform = await startTestPlatform([definition], { database: false });
+  const { prefix, client } = platform;
   try {
-    service = await startTestService(definition, { NATS_SUBJECT_PREFIX: prefix });
-    client = await TestNatsClient.connect(prefix);
-    const token = await (await TestTokens.create()).vendor('acme');
+    const token = await platform.tokens.vendor('acme');
     let othersSeen = 0;
     let ownSeen = 0;
     // Every prefix's requests on the subject: the other file's traffic proves the two ran at the same time.
@@ -97,9 +87,7 @@ export async function runIsolationProbe(file: string): Promise<IsolationRun> {
     watcher.unsubscribe();
     return { prefix, handled: [...handled], repliesFrom, sent, othersSeen, ownSeen };
   } finally {
-    await client?.close();
-    await service?.close();
-    await releaseSubjectPrefix(prefix);
+    await platform.close();
   }
 }
 

@@ -22,6 +22,7 @@ export { ClusterNode, NatsCluster } from './nats-cluster';
 export { natsServerBinary } from './nats-server-binary';
 export { TestNatsClient, type Reply } from './nats-client';
 export { startTestService, type TestService } from './services';
+export { type ServiceLoader, type TestPlatform, type TestPlatformOptions, startTestPlatform } from './test-platform';
 export {
   type SecureNatsServer,
   type SecureNatsServerOptions,
@@ -32,4 +33,5 @@ export {
   startSecureNatsServer,
 } from './secure-nats';
 export { TestTokens } from './tokens';
-export { ResolveCaller, devReplyJwks, devReplySigningKey, resolveAs } from './resolve-caller';
+export { ResolveCaller, devReplyJwks, devReplySigningKey, replySigningKeyPair, resolveAs } from './resolve-caller';
+export { wireErrorOf } from './wire-error-of';

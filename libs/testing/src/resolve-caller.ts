@@ -1,8 +1,10 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type ReplyPrivateKey,
   type ReplyPublicJwk,
+  ReplySigner,
   ReplyVerifier,
   decryptWithReplyKey,
   generateReplyKeyPair,
@@ -17,6 +19,15 @@ const DEV_DIR = join(__dirname, '../../../deploy/dev');
 /** The dev reply-signing private key the secrets service signs resolve replies with by default. */
 export function devReplySigningKey(): unknown {
   return JSON.parse(readFileSync(join(DEV_DIR, 'reply-signing-key.json'), 'utf8')) as unknown;
+}
+
+/** A fresh reply-signing key pair under `kid`: the signer a fake secrets service uses, the public JWK a verifier pins. */
+export function replySigningKeyPair(kid: string): { signer: ReplySigner; publicJwk: Record<string, unknown> } {
+  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  return {
+    signer: ReplySigner.fromJwk({ ...privateKey.export({ format: 'jwk' }), kid }),
+    publicJwk: { ...publicKey.export({ format: 'jwk' }), kid },
+  };
 }
 
 /** The dev JWKS render and redaction pin by default to check resolve replies. */

@@ -1,5 +1,5 @@
 import { CodedError } from '@platform/contracts';
-import { type ErrorMapper, type WireError } from '@platform/messaging';
+import { INTERNAL_ERROR, codedErrorMapper } from '@platform/messaging';
 
 export enum AuditErrorCode {
   /** A message on SECRETS_EVENTS that does not fit the event contract; it is skipped, never stored. */
@@ -19,28 +19,13 @@ export enum AuditErrorCode {
 /** Every failure of the audit service; messages name fields and sequences, never event contents. */
 export class AuditError extends CodedError<AuditErrorCode> {}
 
-function withDetails(code: WireError['code'], error: AuditError): WireError {
-  return error.details ? { code, message: error.message, details: error.details } : { code, message: error.message };
-}
-
 /** The wire form of an audit error (ARCHITECTURE.md §2). */
-export const auditErrorMapper: ErrorMapper = (error) => {
-  if (!(error instanceof AuditError)) return undefined;
-  switch (error.code) {
-    case AuditErrorCode.INVALID_PAGE_TOKEN:
-    case AuditErrorCode.INVALID_QUERY:
-      return withDetails('INVALID_ARGUMENT', error);
-    case AuditErrorCode.STORE_UNAVAILABLE:
-      return { code: 'UNAVAILABLE', message: 'the audit store is unavailable; retry later' };
-    case AuditErrorCode.CHECKPOINTS_UNAVAILABLE:
-      return { code: 'UNAVAILABLE', message: error.message };
-    case AuditErrorCode.MALFORMED_EVENT:
-    case AuditErrorCode.REBUILD_REFUSED:
-    case AuditErrorCode.GAP_NOT_FOUND:
-      return { code: 'INTERNAL', message: 'internal error' };
-    default: {
-      const _exhaustive: never = error.code;
-      return _exhaustive;
-    }
-  }
-};
+export const auditErrorMapper = codedErrorMapper(AuditError, {
+  [AuditErrorCode.INVALID_PAGE_TOKEN]: 'INVALID_ARGUMENT',
+  [AuditErrorCode.INVALID_QUERY]: 'INVALID_ARGUMENT',
+  [AuditErrorCode.STORE_UNAVAILABLE]: { code: 'UNAVAILABLE', message: 'the audit store is unavailable; retry later' },
+  [AuditErrorCode.CHECKPOINTS_UNAVAILABLE]: 'UNAVAILABLE',
+  [AuditErrorCode.MALFORMED_EVENT]: INTERNAL_ERROR,
+  [AuditErrorCode.REBUILD_REFUSED]: INTERNAL_ERROR,
+  [AuditErrorCode.GAP_NOT_FOUND]: INTERNAL_ERROR,
+});

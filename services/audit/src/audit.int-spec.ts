@@ -2,14 +2,13 @@ import { fromJson } from '@bufbuild/protobuf';
 import { QueryAuditResponseSchema } from '@platform/contracts';
 import {
   type TestDatabase,
+  type TestNatsClient,
+  type TestPlatform,
   type TestService,
-  TestNatsClient,
-  TestTokens,
-  createTestDatabase,
+  type TestTokens,
   eventually,
   eventuallyValue,
-  startTestService,
-  uniqueSubjectPrefix,
+  startTestPlatform,
 } from '@platform/testing';
 import { Client } from 'pg';
 import { auditService } from './audit.definition';
@@ -34,6 +33,7 @@ interface QueryReply {
 const minute = (n: number) => new Date(Date.UTC(2026, 0, 1, 12, n)).toISOString();
 
 describe('audit service over NATS', () => {
+  let platform: TestPlatform;
   let database: TestDatabase;
   let prefix: string;
   let service: TestService | undefined;
@@ -66,12 +66,13 @@ describe('audit service over NATS', () => {
   let sequenceOf: Map<string, number>;
 
   async function start(intervalSeconds = 1): Promise<TestService> {
-    service = await startTestService(auditService, {
-      NATS_SUBJECT_PREFIX: prefix,
-      DATABASE_URL: database.url,
-      AUDIT_CHECKPOINT_INTERVAL_SECONDS: String(intervalSeconds),
-    });
+    service = await platform.start(auditService, { AUDIT_CHECKPOINT_INTERVAL_SECONDS: String(intervalSeconds) });
     return service;
+  }
+
+  async function stop(): Promise<void> {
+    if (service) await platform.stop(service);
+    service = undefined;
   }
 
   async function query(body: Record<string, unknown>, token: string) {
@@ -86,11 +87,9 @@ describe('audit service over NATS', () => {
   const newestFirst = (events: SecretEventJson[]) => [...events].reverse().map((e) => e.eventId);
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    prefix = uniqueSubjectPrefix();
-    tokens = await TestTokens.create();
-    client = await TestNatsClient.connect(prefix);
-    sql = new Client({ connectionString: database.url });
+    platform = await startTestPlatform();
+    ({ database, prefix, client, tokens } = platform);
+    sql = platform.adopt(new Client({ connectionString: database.url }));
     await sql.connect();
     await createSecretsEventsStream(client.connection, prefix);
     await start();
@@ -99,13 +98,7 @@ describe('audit service over NATS', () => {
     await eventually('all seven events are recorded', async () => (await recordCount()) === 7);
   });
 
-  afterAll(async () => {
-    await service?.close();
-    await (await client.connection.jetstreamManager()).streams.delete(`${prefix.replace(/\./g, '_')}SECRETS_EVENTS`);
-    await client.close();
-    await sql.end();
-    await database.drop();
-  });
+  afterAll(() => platform?.close());
 
   it('returns a vendor its records, newest first, with actors and versions and without values', async () => {
     const reply = await query({}, await adminToken());
@@ -238,8 +231,7 @@ describe('audit service over NATS', () => {
 
   it('catches up after a restart: 1,000 events written while stopped become exactly 1,000 records', async () => {
     const before = await recordCount();
-    await service?.close();
-    service = undefined;
+    await stop();
     const events = Array.from({ length: 1_000 }, (_, i) => secretEvent({ key: `WHILE_STOPPED_${i}` }));
     const sequences = await publishSecretEvents(client.connection, prefix, events);
     await start();
@@ -254,8 +246,7 @@ describe('audit service over NATS', () => {
   });
 
   it('reports the lag of a waiting event from the stream and the database, also while another process applies', async () => {
-    await service?.close();
-    service = undefined;
+    await stop();
     // Another process holds the applier lease and applies nothing: the trail is stuck.
     const other = AuditStore.open(database.url);
     const lease = await other.tryAcquireApplierLease();
@@ -332,7 +323,7 @@ describe('audit service over NATS', () => {
   });
 
   it('signs what it applied when it shuts down, without waiting for the interval', async () => {
-    await service?.close();
+    await stop();
     await start(3_600);
     const [sequence] = await publishSecretEvents(client.connection, prefix, [secretEvent({ organizationId: 'late' })]);
     await eventually(
@@ -344,8 +335,7 @@ describe('audit service over NATS', () => {
     const checkpoints = `${prefix.replace(/\./g, '_')}AUDIT_CHECKPOINTS`;
     const manager = await client.connection.jetstreamManager();
     const before = (await manager.streams.info(checkpoints)).state.messages;
-    await service?.close();
-    service = undefined;
+    await stop();
     const message = await manager.streams.getMessage(checkpoints, { last_by_subj: `${prefix}audit.checkpoints.late` });
     const payload = JSON.parse(Buffer.from(message.string().split('.')[1], 'base64url').toString('utf8'));
     expect(payload).toMatchObject({ organizationId: 'late', sequence, count: 1 });

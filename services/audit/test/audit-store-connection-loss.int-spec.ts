@@ -1,23 +1,18 @@
 // Regression test for db76d5c: a Postgres connection that dies in the middle of the audit store's transaction (here
 // terminated by pg_terminate_backend while it waits for a lock) must fail that apply and leave the process running — the pool's checked-out client had no 'error' listener, so the lost connection crashed it.
 import { Client } from 'pg';
-import { type TestDatabase, createTestDatabase } from '@platform/testing';
-import { migrateAuditDatabase } from '../src/database/audit-migrations';
-import { parseAuditEvent } from '../src/records/audit-event';
-import { AuditStore, type StreamedEvent } from '../src/records/audit-store.repository';
-import { secretEvent } from '../src/testing/secret-events';
-
-const encoder = new TextEncoder();
+import { type TestDatabase } from '@platform/testing';
+import { type AuditStore, type StreamedEvent } from '../src/records/audit-store.repository';
+import { type AuditTestbed, openAuditTestbed } from '../src/testing/audit-testbed';
+import { secretEvent, streamedEvents } from '../src/testing/secret-events';
 
 function streamed(count: number, firstSequence: number): StreamedEvent[] {
-  return Array.from({ length: count }, (_, i) => ({
-    sequence: firstSequence + i,
-    recordedAt: new Date(Date.UTC(2026, 0, 1, 12, 0, 0, i)),
-    event: parseAuditEvent(encoder.encode(JSON.stringify(secretEvent({ organizationId: 'acme', key: `KEY_${i}` })))),
-  }));
+  const events = Array.from({ length: count }, (_, i) => secretEvent({ organizationId: 'acme', key: `KEY_${i}` }));
+  return streamedEvents(events, firstSequence);
 }
 
 describe('AuditStore when its connection dies mid-transaction', () => {
+  let testbed: AuditTestbed;
   let database: TestDatabase;
   let store: AuditStore;
   let sql: Client;
@@ -27,19 +22,14 @@ describe('AuditStore when its connection dies mid-transaction', () => {
   };
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    await migrateAuditDatabase(database.url);
-    store = AuditStore.open(database.url);
-    sql = new Client({ connectionString: database.url });
-    await sql.connect();
+    testbed = await openAuditTestbed();
+    ({ database, store, sql } = testbed);
     process.on('uncaughtException', onUncaught);
   });
 
   afterAll(async () => {
     process.off('uncaughtException', onUncaught);
-    await sql?.end();
-    await store?.close();
-    await database?.drop();
+    await testbed?.close();
   });
 
   it('fails the apply, stays up, and applies the batch once the database answers again', async () => {

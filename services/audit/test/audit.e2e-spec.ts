@@ -2,13 +2,12 @@ import { randomBytes } from 'node:crypto';
 import {
   ResolveCaller,
   type TestDatabase,
-  TestNatsClient,
+  type TestNatsClient,
+  type TestPlatform,
   type TestService,
-  TestTokens,
-  createTestDatabase,
+  type TestTokens,
   eventually,
-  startTestService,
-  uniqueSubjectPrefix,
+  startTestPlatform,
 } from '@platform/testing';
 import { Client } from 'pg';
 import { secretsService } from '../../secrets/src/secrets.definition';
@@ -27,8 +26,8 @@ describe('audit trail of the real secrets service (plain JSON over NATS)', () =>
   const vendor = `acme${run}`;
   const customer = `globex${run}`;
   const values = [`first-${randomBytes(8).toString('hex')}`, `second-${randomBytes(8).toString('hex')}`];
+  let platform: TestPlatform;
   let database: TestDatabase;
-  let secrets: TestService;
   let audit: TestService;
   let client: TestNatsClient;
   let tokens: TestTokens;
@@ -39,13 +38,9 @@ describe('audit trail of the real secrets service (plain JSON over NATS)', () =>
     (await client.request<QueryReply>('audit.v1.query', body, { token })).body;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    const prefix = uniqueSubjectPrefix();
-    const env = { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url };
-    secrets = await startTestService(secretsService, env);
-    audit = await startTestService(auditService, env);
-    client = await TestNatsClient.connect(prefix);
-    tokens = await TestTokens.create();
+    platform = await startTestPlatform([secretsService, auditService]);
+    ({ database, client, tokens } = platform);
+    [, audit] = platform.services;
     admin = await tokens.vendor(vendor, 'admin');
     writer = await tokens.vendor(vendor, 'read_write');
 
@@ -66,12 +61,7 @@ describe('audit trail of the real secrets service (plain JSON over NATS)', () =>
     await eventually('the audit trail has all five events', async () => (await query({})).records.length === 5);
   });
 
-  afterAll(async () => {
-    await audit?.close();
-    await secrets?.close();
-    await client?.close();
-    await database?.drop();
-  });
+  afterAll(() => platform?.close());
 
   it('records create/update/create/delete with actors and versions, and never a value', async () => {
     const changes = await query({ types: ['SecretCreated', 'SecretValueUpdated', 'SecretDeleted'] });

@@ -1,5 +1,5 @@
 import { CodedError } from '@platform/contracts';
-import { type ErrorMapper, type WireError } from '@platform/messaging';
+import { codedErrorMapper } from '@platform/messaging';
 
 export enum RedactionServiceErrorCode {
   /** A scope's matcher could not be built (the secrets service is down or refused); the caller may retry. */
@@ -23,18 +23,11 @@ export class RedactionServiceError extends CodedError<RedactionServiceErrorCode>
 }
 
 /** The wire form of a redaction error (ARCHITECTURE.md §2). */
-export const redactionErrorMapper: ErrorMapper = (error): WireError | undefined => {
-  if (!(error instanceof RedactionServiceError)) return undefined;
-  switch (error.code) {
-    case RedactionServiceErrorCode.MATCHER_UNAVAILABLE:
-      return { code: 'UNAVAILABLE', message: 'the secrets of this scope cannot be loaded right now; retry later' };
-    case RedactionServiceErrorCode.TOO_LARGE:
-      return { code: 'PAYLOAD_TOO_LARGE', message: error.message };
-    case RedactionServiceErrorCode.OVERLOADED:
-      return { code: 'RESOURCE_EXHAUSTED', message: error.message };
-    default: {
-      const _exhaustive: never = error.code;
-      return _exhaustive;
-    }
-  }
-};
+export const redactionErrorMapper = codedErrorMapper(RedactionServiceError, {
+  [RedactionServiceErrorCode.MATCHER_UNAVAILABLE]: {
+    code: 'UNAVAILABLE',
+    message: 'the secrets of this scope cannot be loaded right now; retry later',
+  },
+  [RedactionServiceErrorCode.TOO_LARGE]: 'PAYLOAD_TOO_LARGE',
+  [RedactionServiceErrorCode.OVERLOADED]: 'RESOURCE_EXHAUSTED',
+});

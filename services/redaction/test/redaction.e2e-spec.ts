@@ -4,14 +4,12 @@ import { randomBytes } from 'node:crypto';
 import { type ConsumerMessages, type JetStreamClient, type MsgHdrs, headers as natsHeaders } from 'nats';
 import { prefixedStreamName } from '@platform/messaging';
 import {
-  type TestDatabase,
-  TestNatsClient,
+  type TestNatsClient,
+  type TestPlatform,
   type TestService,
-  TestTokens,
-  createTestDatabase,
+  type TestTokens,
   eventually,
-  startTestService,
-  uniqueSubjectPrefix,
+  startTestPlatform,
 } from '@platform/testing';
 import { secretsService } from '../../secrets/src/secrets.definition';
 import { redactionService } from '../src/redaction.definition';
@@ -69,8 +67,8 @@ const POLL = { timeoutMs: WAIT_MS, intervalMs: 100 };
 const unique = (label: string) => `${label}-${randomBytes(9).toString('base64url')}`;
 
 describe('redaction service', () => {
-  const prefix = uniqueSubjectPrefix();
-  let database: TestDatabase;
+  let platform: TestPlatform;
+  let prefix: string;
   let secrets: TestService;
   let redaction: TestService;
   let client: TestNatsClient;
@@ -78,9 +76,6 @@ describe('redaction service', () => {
   let vendorAdmin: string;
   let logs: LogsReader;
   let js: JetStreamClient;
-
-  const startSecrets = () =>
-    startTestService(secretsService, { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url });
 
   async function write(
     operation: 'create' | 'update',
@@ -122,25 +117,18 @@ describe('redaction service', () => {
   }
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    secrets = await startSecrets();
-    redaction = await startTestService(redactionService, {
-      NATS_SUBJECT_PREFIX: prefix,
-      REDACTION_SETTLE_MS: SETTLE_MS,
-    });
-    client = await TestNatsClient.connect(prefix);
+    platform = await startTestPlatform([secretsService]);
+    ({ prefix, client, tokens } = platform);
+    [secrets] = platform.services;
+    redaction = await platform.start(redactionService, { REDACTION_SETTLE_MS: SETTLE_MS });
     js = client.connection.jetstream();
-    tokens = await TestTokens.create();
     vendorAdmin = await tokens.vendor('acme', 'admin');
     logs = await LogsReader.open(client);
   });
 
   afterAll(async () => {
     logs?.stop();
-    await client?.close();
-    await redaction?.close();
-    await secrets?.close();
-    await database?.drop();
+    await platform?.close();
   });
 
   describe('log streams', () => {
@@ -306,7 +294,7 @@ describe('redaction service', () => {
     it('holds lines while the secrets service is down and publishes them redacted once it is back', async () => {
       const hooliValue = unique('hooli');
       await write('create', 'HOOLI_TOKEN', hooliValue, 'hooli');
-      await secrets.close();
+      await platform.stop(secrets);
       const deferred = await metric('redaction_messages_deferred_total{reason="matcher_unavailable"');
 
       await ship('logs.raw.acme.hooli.web', `line-20 ${hooliValue}`);
@@ -321,7 +309,7 @@ describe('redaction service', () => {
       expect(await ready.json()).toMatchObject({ ready: false, checks: { matchers: false } });
       expect(logs.lines.filter((line) => line.subject.startsWith('logs.redacted.acme.hooli.'))).toEqual([]);
 
-      secrets = await startSecrets();
+      secrets = await platform.start(secretsService);
       const [masked] = await logs.waitFor('line-20');
       const [clean] = await logs.waitFor('line-21');
       expect(masked.text).toBe(`line-20 ${MASK}`);

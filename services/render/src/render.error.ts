@@ -1,5 +1,5 @@
 import { CodedError } from '@platform/contracts';
-import { type ErrorMapper, type WireError } from '@platform/messaging';
+import { codedErrorMapper } from '@platform/messaging';
 
 export enum RenderErrorCode {
   INVALID_ARGUMENT = 'INVALID_ARGUMENT',
@@ -28,39 +28,17 @@ export enum RenderErrorCode {
  */
 export class RenderError extends CodedError<RenderErrorCode> {}
 
-export function wireCodeOf(code: RenderErrorCode): WireError['code'] {
-  switch (code) {
-    case RenderErrorCode.INVALID_ARGUMENT:
-      return 'INVALID_ARGUMENT';
-    case RenderErrorCode.PERMISSION_DENIED:
-      return 'PERMISSION_DENIED';
-    case RenderErrorCode.TEMPLATE_TOO_LARGE:
-      return 'PAYLOAD_TOO_LARGE';
-    case RenderErrorCode.TEMPLATE_PARSE_ERROR:
-      return 'TEMPLATE_PARSE_ERROR';
-    case RenderErrorCode.TEMPLATE_EXECUTION_ERROR:
-      return 'TEMPLATE_EXECUTION_ERROR';
-    case RenderErrorCode.TEMPLATE_OUTPUT_ERROR:
-      return 'TEMPLATE_OUTPUT_ERROR';
-    case RenderErrorCode.SECRETS_UNAVAILABLE:
-      return 'UNAVAILABLE';
-    case RenderErrorCode.SECRETS_FAILED:
-      return 'INTERNAL';
-    case RenderErrorCode.RESOURCE_EXHAUSTED:
-      return 'RESOURCE_EXHAUSTED';
-    case RenderErrorCode.SECRET_EXPIRED:
-    case RenderErrorCode.SECRETS_PRECONDITION:
-      return 'FAILED_PRECONDITION';
-    default: {
-      const _exhaustive: never = code;
-      return _exhaustive;
-    }
-  }
-}
-
 /** The edge mapping of RenderError onto the wire envelope. */
-export const renderErrorMapper: ErrorMapper = (error) => {
-  if (!(error instanceof RenderError)) return undefined;
-  const code = wireCodeOf(error.code);
-  return error.details ? { code, message: error.message, details: error.details } : { code, message: error.message };
-};
+export const renderErrorMapper = codedErrorMapper(RenderError, {
+  [RenderErrorCode.INVALID_ARGUMENT]: 'INVALID_ARGUMENT',
+  [RenderErrorCode.PERMISSION_DENIED]: 'PERMISSION_DENIED',
+  [RenderErrorCode.TEMPLATE_TOO_LARGE]: 'PAYLOAD_TOO_LARGE',
+  [RenderErrorCode.TEMPLATE_PARSE_ERROR]: 'TEMPLATE_PARSE_ERROR',
+  [RenderErrorCode.TEMPLATE_EXECUTION_ERROR]: 'TEMPLATE_EXECUTION_ERROR',
+  [RenderErrorCode.TEMPLATE_OUTPUT_ERROR]: 'TEMPLATE_OUTPUT_ERROR',
+  [RenderErrorCode.SECRETS_UNAVAILABLE]: 'UNAVAILABLE',
+  [RenderErrorCode.SECRETS_FAILED]: 'INTERNAL',
+  [RenderErrorCode.RESOURCE_EXHAUSTED]: 'RESOURCE_EXHAUSTED',
+  [RenderErrorCode.SECRET_EXPIRED]: 'FAILED_PRECONDITION',
+  [RenderErrorCode.SECRETS_PRECONDITION]: 'FAILED_PRECONDITION',
+});

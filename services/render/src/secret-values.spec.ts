@@ -1,4 +1,3 @@
-import { generateKeyPairSync } from 'node:crypto';
 import {
   type ReplyRefusal,
   ReplySigner,
@@ -8,16 +7,10 @@ import {
   replyKeyThumbprint,
 } from '@platform/crypto';
 import { type ServiceClient } from '@platform/messaging';
+import { replySigningKeyPair } from '@platform/testing';
 import { ReplyKeys, ResolvedSecretValues, assertPinVersions } from './secret-values';
 
-function signingKeyPair(kid: string) {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  return {
-    signer: ReplySigner.fromJwk({ ...privateKey.export({ format: 'jwk' }), kid }),
-    publicJwk: { ...publicKey.export({ format: 'jwk' }), kid },
-  };
-}
-const pinned = signingKeyPair('reply-1');
+const pinned = replySigningKeyPair('reply-1');
 const verifier = ReplyVerifier.fromJwks({ keys: [pinned.publicJwk] });
 
 type Body = Record<string, unknown>;
@@ -166,7 +159,7 @@ describe('ResolvedSecretValues reply checks', () => {
   });
 
   it.each<[ReplyRefusal, Forge]>([
-    ['signature', () => ({ signer: signingKeyPair('reply-1').signer })],
+    ['signature', () => ({ signer: replySigningKeyPair('reply-1').signer })],
     ['organization', () => ({ org: 'initech' })],
     ['customer', () => ({ cust: null })],
     ['nonce', () => ({ nonce: 'A'.repeat(22) })],

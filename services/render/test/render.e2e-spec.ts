@@ -3,17 +3,15 @@ import { randomBytes } from 'node:crypto';
 import {
   type Reply,
   ResolveCaller,
-  type TestDatabase,
-  TestNatsClient,
+  type TestNatsClient,
+  type TestPlatform,
   type TestService,
-  TestTokens,
-  createTestDatabase,
-  startTestService,
+  type TestTokens,
+  startTestPlatform,
   PlaintextValues,
   testTenants,
-  uniqueSubjectPrefix,
 } from '@platform/testing';
-import { type Msg, type NatsConnection, connect } from 'nats';
+import { type Msg, type NatsConnection } from 'nats';
 import { parse as parseYaml } from 'yaml';
 import { secretsService } from '../../secrets/src/secrets.definition';
 import { renderService } from '../src/render.definition';
@@ -68,8 +66,7 @@ const otherVendorPassword = secretValue('otherdb');
 const YAML_BREAKER = `${secretValue('yaml')}: [unclosed`;
 
 describe('render service over NATS (plain JSON)', () => {
-  let database: TestDatabase;
-  let prefix: string;
+  let platform: TestPlatform;
   let secrets: TestService;
   let render: TestService;
   let client: TestNatsClient;
@@ -108,21 +105,18 @@ describe('render service over NATS (plain JSON)', () => {
   }
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    prefix = uniqueSubjectPrefix();
-    tokens = await TestTokens.create();
-    spy = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: 'resolve-spy' });
-    const subscription = spy.subscribe(`${prefix}secrets.v1.resolve`);
+    platform = await startTestPlatform([secretsService, renderService]);
+    ({ client, tokens } = platform);
+    [secrets, render] = platform.services;
+    spy = await platform.connect('resolve-spy');
+    const subscription = spy.subscribe(`${platform.prefix}secrets.v1.resolve`);
     void (async () => {
       for await (const message of subscription) resolveRequests.push(message.json<(typeof resolveRequests)[number]>());
     })();
-    const accessEvents = spy.subscribe(`${prefix}secrets.events.*.SecretValuesResolved`);
+    const accessEvents = spy.subscribe(`${platform.prefix}secrets.events.*.SecretValuesResolved`);
     void (async () => {
       for await (const _event of accessEvents) valuesResolvedEvents++;
     })();
-    secrets = await startTestService(secretsService, { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url });
-    render = await startTestService(renderService, { NATS_SUBJECT_PREFIX: prefix });
-    client = await TestNatsClient.connect(prefix);
     vendorAdmin = await tokens.vendor(vendor, 'admin');
     vendorDeployer = await tokens.vendor(vendor, 'read_write');
     customerDeployer = await tokens.customer(vendor, customer, 'read_write');
@@ -136,13 +130,7 @@ describe('render service over NATS (plain JSON)', () => {
     await spy.flush();
   });
 
-  afterAll(async () => {
-    await client?.close();
-    await spy?.close();
-    await render?.close();
-    await secrets?.close();
-    await database?.drop();
-  });
+  afterAll(() => platform?.close());
 
   describe('the seed examples', () => {
     it('renders the env file with direct, connection-string and combined references', async () => {
@@ -594,7 +582,7 @@ describe('render service over NATS (plain JSON)', () => {
   });
 
   it('answers UNAVAILABLE, not a hang, once the secrets service is gone', async () => {
-    await secrets.close();
+    await platform.stop(secrets);
     const reply = await renderAs(vendorDeployer, { template: 'A={{ .Secrets.API_KEY }}' });
     expect(refusal(reply)).toEqual({
       status: 503,
@@ -606,32 +594,24 @@ describe('render service over NATS (plain JSON)', () => {
 });
 
 describe('render limits', () => {
-  let prefix: string;
-  let render: TestService;
+  let platform: Omit<TestPlatform, 'database'>;
   let client: TestNatsClient;
-  let silentSecrets: NatsConnection;
   let token: string;
 
   beforeAll(async () => {
-    prefix = uniqueSubjectPrefix();
+    platform = await startTestPlatform([], { database: false });
+    client = platform.client;
     // A secrets service that takes requests and never answers.
-    silentSecrets = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: 'silent-secrets' });
-    silentSecrets.subscribe(`${prefix}secrets.v1.resolve`, { callback: (_error, _message: Msg) => undefined });
-    await silentSecrets.flush();
-    render = await startTestService(renderService, {
-      NATS_SUBJECT_PREFIX: prefix,
-      RENDER_MAX_TEMPLATE_BYTES: '64',
-      RENDER_RESOLVE_TIMEOUT_MS: '300',
+    const silentSecrets = await platform.connect('silent-secrets');
+    silentSecrets.subscribe(`${platform.prefix}secrets.v1.resolve`, {
+      callback: (_error, _message: Msg) => undefined,
     });
-    client = await TestNatsClient.connect(prefix);
-    token = await (await TestTokens.create()).vendor(`acme${run}`, 'read_write');
+    await silentSecrets.flush();
+    await platform.start(renderService, { RENDER_MAX_TEMPLATE_BYTES: '64', RENDER_RESOLVE_TIMEOUT_MS: '300' });
+    token = await platform.tokens.vendor(`acme${run}`, 'read_write');
   });
 
-  afterAll(async () => {
-    await client?.close();
-    await render?.close();
-    await silentSecrets?.close();
-  });
+  afterAll(() => platform?.close());
 
   it('refuses a template over the configured limit with PAYLOAD_TOO_LARGE', async () => {
     const reply = await client.request(

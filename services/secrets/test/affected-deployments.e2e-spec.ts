@@ -1,15 +1,11 @@
 import {
   PlaintextValues,
   resolveAs,
-  type TestDatabase,
-  TestNatsClient,
-  type TestService,
-  TestTokens,
-  createTestDatabase,
-  releaseSubjectPrefix,
-  startTestService,
+  type TestNatsClient,
+  type TestPlatform,
+  type TestTokens,
+  startTestPlatform,
   testTenants,
-  uniqueSubjectPrefix,
 } from '@platform/testing';
 import { auditService } from '../../audit/src/audit.definition';
 import { secretsService } from '../src/secrets.definition';
@@ -39,12 +35,9 @@ const deployed = (deploymentId: string, customerOrganizationId: string | null) =
 });
 
 describe('update and delete answer with the deployments they affect (plain JSON over NATS)', () => {
-  let database: TestDatabase;
-  let service: TestService;
-  let audit: TestService;
+  let platform: TestPlatform;
   let client: TestNatsClient;
   let tokens: TestTokens;
-  let prefix: string;
   let admin: string;
   let customerAdmin: string;
   let otherCustomerAdmin: string;
@@ -77,12 +70,8 @@ describe('update and delete answer with the deployments they affect (plain JSON 
   }
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    prefix = uniqueSubjectPrefix();
-    tokens = await TestTokens.create();
-    service = await startTestService(secretsService, { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url });
-    audit = await startTestService(auditService, { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url });
-    client = await TestNatsClient.connect(prefix);
+    platform = await startTestPlatform([secretsService, auditService]);
+    ({ client, tokens } = platform);
     [admin, customerAdmin, otherCustomerAdmin, renderToken] = await Promise.all([
       tokens.vendor(vendor, 'admin'),
       tokens.customer(vendor, customer, 'read_write'),
@@ -105,13 +94,7 @@ describe('update and delete answer with the deployments they affect (plain JSON 
     await resolveFor('shop', { customerOrganizationId: otherCustomer, keys: ['API_KEY'] });
   });
 
-  afterAll(async () => {
-    await client?.close();
-    await audit?.close();
-    await service?.close();
-    await releaseSubjectPrefix(prefix);
-    await database?.drop();
-  });
+  afterAll(() => platform?.close());
 
   it('lists on update every deployment that received the key in the scope written, and only those', async () => {
     // A vendor-level key: the vendor's deployment and each customer's that received the vendor value.

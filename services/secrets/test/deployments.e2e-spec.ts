@@ -4,18 +4,15 @@ import {
   ResolveCaller,
   resolveAs,
   type TestDatabase,
-  TestNatsClient,
-  type TestService,
-  TestTokens,
-  createTestDatabase,
+  type TestNatsClient,
+  type TestPlatform,
+  type TestTokens,
   eventually,
-  releaseSubjectPrefix,
-  startTestService,
+  startTestPlatform,
   testTenants,
-  uniqueSubjectPrefix,
 } from '@platform/testing';
 import { type InlineProjection, type PostgresEventStore } from '@platform/event-store';
-import { type NatsConnection, connect } from 'nats';
+import { type NatsConnection } from 'nats';
 import { auditService } from '../../audit/src/audit.definition';
 import { SecretsOperations } from '../src/ops/secrets-operations';
 import { DeploymentIndexProjection } from '../src/secrets/deployment-index.projection';
@@ -50,9 +47,8 @@ const { vendor, otherVendor, customer, otherCustomer } = testTenants();
 const plaintexts = new PlaintextValues();
 
 describe('secrets.v1.deployments and secrets.v1.forgetdeployment over NATS (plain JSON)', () => {
+  let platform: TestPlatform;
   let database: TestDatabase;
-  let service: TestService;
-  let audit: TestService;
   let client: TestNatsClient;
   let tokens: TestTokens;
   let store: PostgresEventStore;
@@ -95,14 +91,10 @@ describe('secrets.v1.deployments and secrets.v1.forgetdeployment over NATS (plai
     );
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    prefix = uniqueSubjectPrefix();
-    tokens = await TestTokens.create();
-    service = await startTestService(secretsService, { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url });
-    audit = await startTestService(auditService, { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url });
-    client = await TestNatsClient.connect(prefix);
-    store = await openSecretsStore(database.url, { poolSize: 2, applicationName: 'deployments-spec' });
-    spy = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: 'deployments-spy' });
+    platform = await startTestPlatform([secretsService, auditService]);
+    ({ database, prefix, client, tokens } = platform);
+    store = platform.adopt(await openSecretsStore(database.url, { poolSize: 2, applicationName: 'deployments-spec' }));
+    spy = await platform.connect('deployments-spy');
     [admin, readOnly, customerAdmin, otherCustomerAdmin, otherVendorAdmin, renderToken] = await Promise.all([
       tokens.vendor(vendor, 'admin'),
       tokens.vendor(vendor, 'read_only'),
@@ -120,15 +112,7 @@ describe('secrets.v1.deployments and secrets.v1.forgetdeployment over NATS (plai
     });
   });
 
-  afterAll(async () => {
-    await spy?.drain();
-    await store?.close();
-    await client?.close();
-    await audit?.close();
-    await service?.close();
-    await releaseSubjectPrefix(prefix);
-    await database?.drop();
-  });
+  afterAll(() => platform?.close());
 
   it('lists a deployment with what it received, marks it stale after an update, and fresh after a re-render', async () => {
     await resolveFor('web', { customerOrganizationId: customer, keys: ['DB_PASSWORD', 'API_KEY'] });

@@ -1,15 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import {
   type TestDatabase,
-  TestNatsClient,
-  type TestService,
-  TestTokens,
-  createTestDatabase,
+  type TestNatsClient,
+  type TestPlatform,
   eventually,
-  releaseSubjectPrefix,
-  startTestService,
+  startTestPlatform,
   testTenants,
-  uniqueSubjectPrefix,
 } from '@platform/testing';
 import { auditService } from '../../audit/src/audit.definition';
 import { SecretsOperations } from '../src/ops/secrets-operations';
@@ -24,27 +20,18 @@ const { vendor } = testTenants();
 
 /** Key management by the ops commands reaches the audit trail of the organization, like every other change. */
 describe('key rotations in the audit trail', () => {
-  const prefix = uniqueSubjectPrefix();
+  let platform: TestPlatform;
   let database: TestDatabase;
-  const services: TestService[] = [];
   let client: TestNatsClient;
   let admin: string;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    const env = { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url };
-    services.push(await startTestService(secretsService, env));
-    services.push(await startTestService(auditService, env));
-    client = await TestNatsClient.connect(prefix);
-    admin = await (await TestTokens.create()).vendor(vendor, 'admin');
+    platform = await startTestPlatform([secretsService, auditService]);
+    ({ database, client } = platform);
+    admin = await platform.tokens.vendor(vendor, 'admin');
   });
 
-  afterAll(async () => {
-    await client?.close();
-    for (const service of services) await service.close();
-    await releaseSubjectPrefix(prefix);
-    await database?.drop();
-  });
+  afterAll(() => platform?.close());
 
   it('records `keys rotate` and `keys rotate-master` as DataKeyRotated and DataKeysRewrapped', async () => {
     const actor = { sub: 'ops:auditor-spec', org: 'platform', role: 'admin' };

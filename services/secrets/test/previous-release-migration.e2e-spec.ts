@@ -9,14 +9,11 @@ import { DataKeyRing, MasterKeyRing } from '@platform/crypto';
 import {
   type Reply,
   type TestDatabase,
-  TestNatsClient,
+  type TestNatsClient,
+  type TestPlatform,
   type TestService,
-  TestTokens,
-  createTestDatabase,
   eventually,
-  releaseSubjectPrefix,
-  startTestService,
-  uniqueSubjectPrefix,
+  startTestPlatform,
 } from '@platform/testing';
 import { Client } from 'pg';
 import { redactionService } from '../../redaction/src/redaction.definition';
@@ -46,9 +43,9 @@ function expectedCurrent(scope: string, key: string): string | undefined {
 }
 
 describe('a database written by the previous release', () => {
-  const prefix = uniqueSubjectPrefix();
+  let platform: TestPlatform;
   let database: TestDatabase;
-  let services: TestService[];
+  let services: readonly TestService[];
   let client: TestNatsClient;
   let admin: string;
 
@@ -109,7 +106,8 @@ describe('a database written by the previous release', () => {
   }
 
   beforeAll(async () => {
-    database = await createTestDatabase();
+    platform = await startTestPlatform();
+    ({ database, client, services } = platform);
     const loader = new Client({ connectionString: database.url });
     await loader.connect();
     try {
@@ -120,22 +118,13 @@ describe('a database written by the previous release', () => {
     } finally {
       await loader.end();
     }
-    const base = { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url };
-    services = [await startTestService(secretsService, base)];
-    services.push(
-      await startTestService(renderService, base),
-      await startTestService(redactionService, { ...base, REDACTION_SETTLE_MS: '0' }),
-    );
-    client = await TestNatsClient.connect(prefix);
-    admin = await (await TestTokens.create()).vendor(ORGANIZATION, 'admin');
+    await platform.start(secretsService);
+    await platform.start(renderService);
+    await platform.start(redactionService, { REDACTION_SETTLE_MS: '0' });
+    admin = await platform.tokens.vendor(ORGANIZATION, 'admin');
   }, 120_000);
 
-  afterAll(async () => {
-    await client?.close();
-    for (const service of (services ?? []).reverse()) await service.close();
-    await database?.drop();
-    await releaseSubjectPrefix(prefix);
-  });
+  afterAll(() => platform?.close());
 
   it('is migrated at start: every key of earlier releases is the vendor level’s', async () => {
     const store = services[0].app.get(SecretsRuntime).store;

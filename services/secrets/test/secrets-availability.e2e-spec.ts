@@ -1,13 +1,11 @@
 import { Client } from 'pg';
 import {
   type TestDatabase,
-  TestNatsClient,
+  type TestNatsClient,
+  type TestPlatform,
   type TestService,
-  TestTokens,
-  createTestDatabase,
   eventuallyValue,
-  startTestService,
-  uniqueSubjectPrefix,
+  startTestPlatform,
 } from '@platform/testing';
 import { secretsService } from '../src/secrets.definition';
 
@@ -28,24 +26,22 @@ async function setDatabaseReachable(database: TestDatabase, reachable: boolean):
 const POLL = { timeoutMs: 15_000, intervalMs: 200 };
 
 describe('secrets service while Postgres is down', () => {
+  let platform: TestPlatform;
   let database: TestDatabase;
   let service: TestService;
   let client: TestNatsClient;
   let admin: string;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    const prefix = uniqueSubjectPrefix();
-    service = await startTestService(secretsService, { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url });
-    client = await TestNatsClient.connect(prefix);
-    admin = await (await TestTokens.create()).vendor('downvendor', 'admin');
+    platform = await startTestPlatform([secretsService]);
+    ({ database, client } = platform);
+    [service] = platform.services;
+    admin = await platform.tokens.vendor('downvendor', 'admin');
   });
 
   afterAll(async () => {
     await setDatabaseReachable(database, true).catch(() => undefined);
-    await client?.close();
-    await service?.close();
-    await database?.drop();
+    await platform?.close();
   });
 
   it('answers UNAVAILABLE at once, reports not ready, and recovers when the database is back', async () => {

@@ -6,15 +6,13 @@ import { generateReplyKeyPair, newReplyNonce, replyKeyThumbprint } from '@platfo
 import { type ServicePrincipal, type VendorUser, prefixedStreamName } from '@platform/messaging';
 import {
   type TestDatabase,
-  TestNatsClient,
+  type TestNatsClient,
+  type TestPlatform,
   type TestService,
-  TestTokens,
-  createTestDatabase,
   eventually,
   PlaintextValues,
-  startTestService,
+  startTestPlatform,
   testTenants,
-  uniqueSubjectPrefix,
 } from '@platform/testing';
 import { type JetStreamManager } from 'nats';
 import { type PublicationWatch, SecretPublication } from '../src/outbox/secret-publication';
@@ -34,9 +32,10 @@ interface SecretEventJson {
 }
 
 describe('secrets writes reply after their event is published', () => {
+  let platform: TestPlatform;
   let database: TestDatabase;
   let prefix: string;
-  const instances: TestService[] = [];
+  let instances: readonly TestService[];
   let client: TestNatsClient;
   let jsm: JetStreamManager;
   let admin: string;
@@ -46,16 +45,13 @@ describe('secrets writes reply after their event is published', () => {
   const runtimeOf = (service: TestService) => service.app.get(SecretsRuntime);
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    prefix = uniqueSubjectPrefix();
-    const env = { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url, LOG_LEVEL: 'warn' };
     // The first instance takes the outbox lock; the second serves requests but learns of publications by NOTIFY.
-    instances.push(await startTestService(secretsService, env));
+    platform = await startTestPlatform([secretsService], { env: { LOG_LEVEL: 'warn' } });
+    ({ database, prefix, client, services: instances } = platform);
     await eventually('the first instance holds the outbox lock', () => runtimeOf(instances[0]).outbox.isPublishing, {
       intervalMs: 10,
     });
-    instances.push(await startTestService(secretsService, env));
-    client = await TestNatsClient.connect(prefix);
+    await platform.start(secretsService);
     jsm = await client.connection.jetstreamManager();
     // Same connection as the requests: the server writes to it in order, so an event published before the reply
     // was sent is seen here before the reply resolves.
@@ -65,14 +61,10 @@ describe('secrets writes reply after their event is published', () => {
         if (event.key) announced.push(`${event.key} v${event.version}`);
       },
     });
-    admin = await (await TestTokens.create()).vendor(vendor, 'admin');
+    admin = await platform.tokens.vendor(vendor, 'admin');
   }, 60_000);
 
-  afterAll(async () => {
-    await client?.close();
-    for (const instance of instances.reverse()) await instance.close();
-    await database?.drop();
-  });
+  afterAll(() => platform?.close());
 
   /** The event of this key and version, read back from the SECRETS_EVENTS stream itself. */
   async function storedEvent(subject: string): Promise<SecretEventJson> {

@@ -1,15 +1,13 @@
 import {
   ResolveCaller,
   type TestDatabase,
-  TestNatsClient,
-  type TestService,
-  TestTokens,
-  createTestDatabase,
+  type TestNatsClient,
+  type TestPlatform,
+  type TestTokens,
   eventually,
-  startTestService,
+  startTestPlatform,
   PlaintextValues,
   testTenants,
-  uniqueSubjectPrefix,
 } from '@platform/testing';
 import { SecretsOperations } from '../src/ops/secrets-operations';
 import { secretsService } from '../src/secrets.definition';
@@ -26,8 +24,8 @@ const value = (label: string): string => plaintexts.next(label);
 
 /** `secrets org purge` run as a separate process would: its own pool and key ring, beside the running service. */
 describe('secrets: an organization purged while the service runs', () => {
+  let platform: TestPlatform;
   let database: TestDatabase;
-  let service: TestService;
   let runtime: SecretsRuntime;
   let client: TestNatsClient;
   let tokens: TestTokens;
@@ -55,12 +53,9 @@ describe('secrets: an organization purged while the service runs', () => {
   }
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    const prefix = uniqueSubjectPrefix();
-    tokens = await TestTokens.create();
-    service = await startTestService(secretsService, { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url });
-    runtime = service.app.get(SecretsRuntime);
-    client = await TestNatsClient.connect(prefix);
+    platform = await startTestPlatform([secretsService]);
+    ({ database, client, tokens } = platform);
+    runtime = platform.services[0].app.get(SecretsRuntime);
     [admin, customerAdmin, render] = await Promise.all([
       tokens.vendor(vendor, 'admin'),
       tokens.customer(vendor, customer, 'read_write'),
@@ -68,11 +63,7 @@ describe('secrets: an organization purged while the service runs', () => {
     ]);
   });
 
-  afterAll(async () => {
-    await client?.close();
-    await service?.close();
-    await database?.drop();
-  });
+  afterAll(() => platform?.close());
 
   it('drops cached keys and values at once, writes after it decrypt, old keys are gone and can be re-created', async () => {
     const old = { api: value('old-api'), api2: value('old-api-2'), db: value('old-db'), cust: value('old-cust') };

@@ -1,16 +1,15 @@
 import {
   ResolveCaller,
   type TestDatabase,
-  TestNatsClient,
+  type TestNatsClient,
+  type TestPlatform,
   type TestService,
-  TestTokens,
-  createTestDatabase,
-  startTestService,
+  type TestTokens,
+  startTestPlatform,
   PlaintextValues,
   testTenants,
-  uniqueSubjectPrefix,
 } from '@platform/testing';
-import { type Msg, type NatsConnection, type Subscription, connect } from 'nats';
+import { type Msg, type Subscription } from 'nats';
 import { Client } from 'pg';
 import { secretsService } from '../src/secrets.definition';
 import { SecretsRuntime } from '../src/secrets-runtime';
@@ -38,11 +37,11 @@ const usedValues = plaintexts.all;
 const value = (label: string): string => plaintexts.next(label);
 
 describe('secrets service over NATS (plain JSON)', () => {
+  let platform: TestPlatform;
   let database: TestDatabase;
   let service: TestService;
   let client: TestNatsClient;
   let tokens: TestTokens;
-  let spy: NatsConnection;
   const captured: { subject: string; data: string; headers: string }[] = [];
   let prefix: string;
   let admin: string;
@@ -55,10 +54,9 @@ describe('secrets service over NATS (plain JSON)', () => {
   const refused = (reply: { body: unknown; status?: number }) => (reply.body as ErrorJson).error;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    prefix = uniqueSubjectPrefix();
-    tokens = await TestTokens.create();
-    spy = await connect({ servers: process.env.NATS_URL ?? 'nats://127.0.0.1:4222', name: 'leak-spy' });
+    platform = await startTestPlatform();
+    ({ database, prefix, client, tokens } = platform);
+    const spy = await platform.connect('leak-spy');
     const record = (subscription: Subscription) =>
       void (async () => {
         for await (const message of subscription) capture(message);
@@ -71,8 +69,7 @@ describe('secrets service over NATS (plain JSON)', () => {
       });
     record(spy.subscribe(`${prefix}>`));
     record(spy.subscribe('_INBOX.>'));
-    service = await startTestService(secretsService, { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url });
-    client = await TestNatsClient.connect(prefix);
+    service = await platform.start(secretsService);
     [admin, readOnly, customerAdmin, otherVendorAdmin] = await Promise.all([
       tokens.vendor(vendor, 'admin'),
       tokens.vendor(vendor, 'read_only'),
@@ -81,12 +78,7 @@ describe('secrets service over NATS (plain JSON)', () => {
     ]);
   });
 
-  afterAll(async () => {
-    await client?.close();
-    await service?.close();
-    await spy?.drain();
-    await database?.drop();
-  });
+  afterAll(() => platform?.close());
 
   it('creates, reads, lists, updates, deletes and re-creates a secret, with history but never a value', async () => {
     const created = await call('secrets.v1.create', { key: 'DB_PASSWORD', value: value('db1') }, admin);

@@ -8,15 +8,13 @@ import {
   PlaintextValues,
   resolveAs,
   type TestDatabase,
-  TestNatsClient,
+  type TestNatsClient,
+  type TestPlatform,
   type TestService,
-  TestTokens,
-  createTestDatabase,
+  type TestTokens,
   eventuallyValue,
-  releaseSubjectPrefix,
-  startTestService,
+  startTestPlatform,
   testTenants,
-  uniqueSubjectPrefix,
 } from '@platform/testing';
 import { auditService } from '../../audit/src/audit.definition';
 import { redactionService } from '../../redaction/src/redaction.definition';
@@ -66,10 +64,9 @@ const plaintexts = new PlaintextValues();
 const POLL = { timeoutMs: 30_000, intervalMs: 100 };
 
 describe('stale notifications and exposures (plain JSON over NATS)', () => {
+  let platform: TestPlatform;
   let database: TestDatabase;
   let secrets: TestService;
-  let audit: TestService;
-  let redaction: TestService;
   let client: TestNatsClient;
   let tokens: TestTokens;
   let store: PostgresEventStore;
@@ -134,19 +131,13 @@ describe('stale notifications and exposures (plain JSON over NATS)', () => {
   };
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    prefix = uniqueSubjectPrefix();
-    tokens = await TestTokens.create();
-    const env = { NATS_SUBJECT_PREFIX: prefix, DATABASE_URL: database.url };
-    secrets = await startTestService(secretsService, env);
-    audit = await startTestService(auditService, env);
-    redaction = await startTestService(redactionService, {
-      ...env,
-      REDACTION_EXPOSURE_WINDOW_SECONDS: '1',
-      REDACTION_SETTLE_MS: '500',
-    });
-    client = await TestNatsClient.connect(prefix);
-    store = await openSecretsStore(database.url, { poolSize: 2, applicationName: 'stale-exposure-spec' });
+    platform = await startTestPlatform([secretsService, auditService]);
+    ({ database, prefix, client, tokens } = platform);
+    [secrets] = platform.services;
+    await platform.start(redactionService, { REDACTION_EXPOSURE_WINDOW_SECONDS: '1', REDACTION_SETTLE_MS: '500' });
+    store = platform.adopt(
+      await openSecretsStore(database.url, { poolSize: 2, applicationName: 'stale-exposure-spec' }),
+    );
     [admin, customerAdmin, otherCustomerAdmin, renderToken] = await Promise.all([
       tokens.vendor(vendor, 'admin'),
       tokens.customer(vendor, customer, 'read_write'),
@@ -162,15 +153,7 @@ describe('stale notifications and exposures (plain JSON over NATS)', () => {
     await resolveFor('shop', { customerOrganizationId: otherCustomer, keys: ['DB_PASSWORD', 'API_KEY'] });
   }, 120_000);
 
-  afterAll(async () => {
-    await client?.close();
-    await redaction?.close();
-    await audit?.close();
-    await secrets?.close();
-    await store?.close();
-    await releaseSubjectPrefix(prefix);
-    await database?.drop();
-  });
+  afterAll(() => platform?.close());
 
   it('publishes, after an update, one replayable stale notification per customer subject naming its deployments', async () => {
     const updated = await succeed<{ affectedDeployments: { count: number } }>('secrets.v1.update', {

@@ -1,24 +1,21 @@
-import { type TestDatabase, createTestDatabase, testInfrastructure, uniqueSubjectPrefix } from '@platform/testing';
-import { type NatsConnection, connect } from 'nats';
-import { Client } from 'pg';
+import { type NatsConnection } from 'nats';
+import { type Client } from 'pg';
 import pino from 'pino';
 import devKey from '../../../../deploy/dev/audit-checkpoint-key.json';
-import { migrateAuditDatabase } from '../database/audit-migrations';
-import { parseAuditEvent } from '../records/audit-event';
-import { AuditStore, type StreamedEvent } from '../records/audit-store.repository';
-import { type SecretEventJson, secretEvent } from '../testing/secret-events';
+import { type AuditStore } from '../records/audit-store.repository';
+import { type AuditTestbed, openAuditTestbed } from '../testing/audit-testbed';
+import { type SecretEventJson, secretEvent, streamedEvents } from '../testing/secret-events';
 import { CheckpointSigner, CheckpointVerifier } from './checkpoint';
 import { CheckpointPublisher } from './checkpoint-publisher';
 import { checkpointStreamName, ensureCheckpointStream, latestCheckpoint, publishCheckpoint } from './checkpoint-stream';
 
 jest.setTimeout(60_000);
 
-const encoder = new TextEncoder();
 const signer = CheckpointSigner.fromJwk(devKey);
 const verifier = CheckpointVerifier.fromJwks({ keys: [signer.publicKey] });
 
 describe('CheckpointPublisher', () => {
-  let database: TestDatabase;
+  let testbed: AuditTestbed;
   let store: AuditStore;
   let sql: Client;
   let nats: NatsConnection;
@@ -28,11 +25,8 @@ describe('CheckpointPublisher', () => {
   const logger = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) });
 
   async function apply(events: readonly SecretEventJson[]): Promise<void> {
-    const batch: StreamedEvent[] = events.map((event) => ({
-      sequence: nextSequence++,
-      recordedAt: new Date(),
-      event: parseAuditEvent(encoder.encode(JSON.stringify(event))),
-    }));
+    const batch = streamedEvents(events, nextSequence);
+    nextSequence += events.length;
     expect((await store.apply(batch)).kind).toBe('applied');
   }
 
@@ -42,25 +36,14 @@ describe('CheckpointPublisher', () => {
     (await (await nats.jetstreamManager()).streams.info(checkpointStreamName(prefix))).state.messages;
 
   beforeEach(async () => {
-    database = await createTestDatabase();
-    await migrateAuditDatabase(database.url);
-    store = AuditStore.open(database.url);
-    sql = new Client({ connectionString: database.url });
-    await sql.connect();
-    nats = await connect({ servers: testInfrastructure().natsUrl });
-    prefix = uniqueSubjectPrefix();
+    testbed = await openAuditTestbed();
+    ({ store, sql, nats, prefix } = testbed);
     await ensureCheckpointStream(await nats.jetstreamManager(), prefix, 1);
     lines.length = 0;
     nextSequence = 1;
   });
 
-  afterEach(async () => {
-    await (await nats.jetstreamManager()).streams.delete(checkpointStreamName(prefix));
-    await nats.close();
-    await sql.end();
-    await store.close();
-    await database.drop();
-  });
+  afterEach(() => testbed?.close());
 
   it('signs a trail found in the database (an earlier release) once, then only organizations that changed', async () => {
     await apply([secretEvent({ organizationId: 'acme' }), secretEvent({ organizationId: 'initech' }), secretEvent()]);

@@ -1,21 +1,12 @@
 import { type TestDatabase, createTestDatabase } from '@platform/testing';
 import { Client } from 'pg';
-import { parseAuditEvent } from '../records/audit-event';
-import { AuditStore, type StreamedEvent } from '../records/audit-store.repository';
-import { secretEvent, valuesResolvedEvent } from '../testing/secret-events';
+import { AuditStore } from '../records/audit-store.repository';
+import { secretEvent, streamedEvents, valuesResolvedEvent } from '../testing/secret-events';
 import { migrateAuditDatabase } from './audit-migrations';
 
 jest.setTimeout(60_000);
 
-const encoder = new TextEncoder();
-
-function streamed(events: ReturnType<typeof secretEvent>[]): StreamedEvent[] {
-  return events.map((event, i) => ({
-    sequence: i + 1,
-    recordedAt: new Date(Date.UTC(2026, 0, 1, 12, 0, i)),
-    event: parseAuditEvent(encoder.encode(JSON.stringify(event))),
-  }));
-}
+const streamed = (events: ReturnType<typeof secretEvent>[]) => streamedEvents(events, 1, 1_000);
 
 describe('audit migrations', () => {
   let database: TestDatabase;

@@ -1,46 +1,32 @@
-import { type TestDatabase, createTestDatabase } from '@platform/testing';
-import { Client } from 'pg';
-import { migrateAuditDatabase } from '../database/audit-migrations';
-import { type SecretEventJson, secretEvent, valuesResolvedEvent } from '../testing/secret-events';
-import { parseAuditEvent } from './audit-event';
-import { AuditStore, type StreamedEvent } from './audit-store.repository';
+import { type Client } from 'pg';
+import { type AuditTestbed, openAuditTestbed } from '../testing/audit-testbed';
+import {
+  type SecretEventJson,
+  secretEvent,
+  streamedEvents as streamed,
+  valuesResolvedEvent,
+} from '../testing/secret-events';
+import { type AuditStore } from './audit-store.repository';
 
 jest.setTimeout(60_000);
 
-const encoder = new TextEncoder();
 const orgs = ['acme', 'initech', 'umbrella'];
-
-/** Stream messages from `firstSequence` on, as the consumer hands them to the store. */
-function streamed(events: readonly SecretEventJson[], firstSequence = 1): StreamedEvent[] {
-  return events.map((event, i) => ({
-    sequence: firstSequence + i,
-    recordedAt: new Date(Date.UTC(2026, 0, 1, 12, 0, 0, i)),
-    event: parseAuditEvent(encoder.encode(JSON.stringify(event))),
-  }));
-}
 
 function eventsOf(count: number, key = (i: number) => `KEY_${i}`): SecretEventJson[] {
   return Array.from({ length: count }, (_, i) => secretEvent({ organizationId: orgs[i % orgs.length], key: key(i) }));
 }
 
 describe('AuditStore.apply over batches larger than one insert statement', () => {
-  let database: TestDatabase;
+  let testbed: AuditTestbed;
   let store: AuditStore;
   let sql: Client;
 
   beforeEach(async () => {
-    database = await createTestDatabase();
-    await migrateAuditDatabase(database.url);
-    store = AuditStore.open(database.url);
-    sql = new Client({ connectionString: database.url });
-    await sql.connect();
+    testbed = await openAuditTestbed();
+    ({ store, sql } = testbed);
   });
 
-  afterEach(async () => {
-    await sql.end();
-    await store.close();
-    await database.drop();
-  });
+  afterEach(() => testbed?.close());
 
   const recordCount = async () => Number((await sql.query('select count(*) from audit.records')).rows[0].count);
 
@@ -112,19 +98,16 @@ describe('AuditStore.apply over batches larger than one insert statement', () =>
 });
 
 describe('AuditStore attribution of resolves', () => {
-  let database: TestDatabase;
+  let testbed: AuditTestbed;
   let store: AuditStore;
+  let sql: Client;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    await migrateAuditDatabase(database.url);
-    store = AuditStore.open(database.url);
+    testbed = await openAuditTestbed();
+    ({ store, sql } = testbed);
   });
 
-  afterAll(async () => {
-    await store.close();
-    await database.drop();
-  });
+  afterAll(() => testbed?.close());
 
   it('records who asked and for which deployment, finds them by either sub and by deployment, and chains them', async () => {
     const alice = { sub: 'alice@acme', org: 'acme', role: 'read_write' };
@@ -153,13 +136,7 @@ describe('AuditStore attribution of resolves', () => {
   });
 
   it('notices a requester or deployment changed in the database', async () => {
-    const sql = new Client({ connectionString: database.url });
-    await sql.connect();
-    try {
-      await sql.query(`update audit.records set requested_by_sub = 'mallory@acme' where deployment_id = 'web-1'`);
-      expect((await store.verifyChain('acme')).ok).toBe(false);
-    } finally {
-      await sql.end();
-    }
+    await sql.query(`update audit.records set requested_by_sub = 'mallory@acme' where deployment_id = 'web-1'`);
+    expect((await store.verifyChain('acme')).ok).toBe(false);
   });
 });

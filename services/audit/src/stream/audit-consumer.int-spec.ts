@@ -1,20 +1,15 @@
-import {
-  type TestDatabase,
-  createTestDatabase,
-  eventually,
-  testInfrastructure,
-  uniqueSubjectPrefix,
-} from '@platform/testing';
+import { createTestDatabase, eventually, testInfrastructure } from '@platform/testing';
 import { AckPolicy, type NatsConnection, connect } from 'nats';
-import { Client } from 'pg';
+import { type Client } from 'pg';
 import pino from 'pino';
 import { Registry } from 'prom-client';
 import { AuditLag } from '../audit-lag';
 import { AuditMetrics } from '../audit-metrics';
 import { AuditError, AuditErrorCode } from '../audit.error';
-import { migrateAuditDatabase } from '../database/audit-migrations';
 import { parseAuditEvent } from '../records/audit-event';
+import { migrateAuditDatabase } from '../database/audit-migrations';
 import { AuditStore } from '../records/audit-store.repository';
+import { type AuditTestbed, openAuditTestbed } from '../testing/audit-testbed';
 import {
   createSecretsEventsStream,
   publishSecretEvents,
@@ -29,7 +24,7 @@ jest.setTimeout(60_000);
 const logger = pino({ level: process.env.AUDIT_TEST_LOG ?? 'silent' });
 
 describe('AuditEventConsumer', () => {
-  let database: TestDatabase;
+  let testbed: AuditTestbed;
   let nats: NatsConnection;
   let sql: Client;
   let store: AuditStore;
@@ -61,24 +56,14 @@ describe('AuditEventConsumer', () => {
   }
 
   beforeEach(async () => {
-    database = await createTestDatabase();
-    await migrateAuditDatabase(database.url);
-    store = AuditStore.open(database.url);
-    sql = new Client({ connectionString: database.url });
-    await sql.connect();
-    nats = await connect({ servers: testInfrastructure().natsUrl });
-    prefix = uniqueSubjectPrefix();
+    testbed = await openAuditTestbed();
+    ({ store, sql, nats, prefix } = testbed);
     await createSecretsEventsStream(nats, prefix);
   });
 
   afterEach(async () => {
     await stopAll();
-    const manager = await nats.jetstreamManager();
-    await manager.streams.delete(secretsEventsStream(prefix));
-    await nats.close();
-    await sql.end();
-    await store.close();
-    await database.drop();
+    await testbed.close();
   });
 
   it('writes one record per event, carrying the contract fields and nothing else', async () => {

@@ -1,16 +1,10 @@
-import {
-  type TestDatabase,
-  createTestDatabase,
-  eventually,
-  testInfrastructure,
-  uniqueSubjectPrefix,
-} from '@platform/testing';
-import { type NatsConnection, connect } from 'nats';
-import { Client } from 'pg';
+import { eventually, uniqueSubjectPrefix } from '@platform/testing';
+import { type NatsConnection } from 'nats';
+import { type Client } from 'pg';
 import pino from 'pino';
 import { AuditError, AuditErrorCode } from '../audit.error';
-import { migrateAuditDatabase } from '../database/audit-migrations';
-import { AuditStore } from '../records/audit-store.repository';
+import { type AuditStore } from '../records/audit-store.repository';
+import { type AuditTestbed, openAuditTestbed } from '../testing/audit-testbed';
 import {
   createSecretsEventsStream,
   publishSecretEvents,
@@ -24,30 +18,19 @@ import { AUDIT_CONSUMER, secretsEventsStream } from './audit-stream';
 jest.setTimeout(60_000);
 
 describe('rebuildAuditTrail', () => {
-  let database: TestDatabase;
+  let testbed: AuditTestbed;
   let nats: NatsConnection;
   let sql: Client;
   let store: AuditStore;
   let prefix: string;
 
   beforeAll(async () => {
-    database = await createTestDatabase();
-    await migrateAuditDatabase(database.url);
-    store = AuditStore.open(database.url);
-    sql = new Client({ connectionString: database.url });
-    await sql.connect();
-    nats = await connect({ servers: testInfrastructure().natsUrl });
-    prefix = uniqueSubjectPrefix();
+    testbed = await openAuditTestbed();
+    ({ store, sql, nats, prefix } = testbed);
     await createSecretsEventsStream(nats, prefix);
   });
 
-  afterAll(async () => {
-    await (await nats.jetstreamManager()).streams.delete(secretsEventsStream(prefix));
-    await nats.close();
-    await sql.end();
-    await store.close();
-    await database.drop();
-  });
+  afterAll(() => testbed?.close());
 
   const trail = async () => (await sql.query('select * from audit.records order by sequence')).rows;
   const heads = async () => (await sql.query('select * from audit.chain_heads order by organization_id')).rows;
@@ -176,11 +159,7 @@ describe('rebuildAuditTrail', () => {
 
 describe('rebuildAuditTrail over sequences deleted from the stream', () => {
   it('passes them, counts them, and records them as gaps acknowledged by the rebuild', async () => {
-    const database = await createTestDatabase();
-    await migrateAuditDatabase(database.url);
-    const store = AuditStore.open(database.url);
-    const nats = await connect({ servers: testInfrastructure().natsUrl });
-    const prefix = uniqueSubjectPrefix();
+    const { store, sql, nats, prefix, close } = await openAuditTestbed();
     try {
       await createSecretsEventsStream(nats, prefix, { allowDeletes: true });
       await publishSecretEvents(
@@ -195,23 +174,14 @@ describe('rebuildAuditTrail over sequences deleted from the stream', () => {
 
       expect(summary).toMatchObject({ events: 3, missing: 2, records: 3, lastSequence: 5 });
       expect(await store.openStreamGaps()).toEqual([]);
-      const sql = new Client({ connectionString: database.url });
-      await sql.connect();
-      try {
-        const { rows } = await sql.query(
-          'select from_sequence, to_sequence, acknowledged_by, acknowledged_at is not null as acknowledged from audit.stream_gaps',
-        );
-        expect(rows).toEqual([
-          { from_sequence: '2', to_sequence: '3', acknowledged_by: 'audit rebuild', acknowledged: true },
-        ]);
-      } finally {
-        await sql.end();
-      }
+      const { rows } = await sql.query(
+        'select from_sequence, to_sequence, acknowledged_by, acknowledged_at is not null as acknowledged from audit.stream_gaps',
+      );
+      expect(rows).toEqual([
+        { from_sequence: '2', to_sequence: '3', acknowledged_by: 'audit rebuild', acknowledged: true },
+      ]);
     } finally {
-      await (await nats.jetstreamManager()).streams.delete(secretsEventsStream(prefix));
-      await nats.close();
-      await store.close();
-      await database.drop();
+      await close();
     }
   });
 });

@@ -1,6 +1,8 @@
 import { ensureStreams, streamConfig } from '@platform/messaging';
 import { type NatsConnection, headers as natsHeaders } from 'nats';
 import { randomUUID } from 'node:crypto';
+import { parseAuditEvent } from '../records/audit-event';
+import { type StreamedEvent } from '../records/audit-store.repository';
 
 /** The JSON a secrets outbox publishes on `secrets.events.<org>.<Type>` (platform contract). */
 export interface SecretEventJson {
@@ -102,4 +104,13 @@ export async function publishSecretEvents(
     for (const ack of await Promise.all(acks)) sequences.push(ack.seq);
   }
   return sequences;
+}
+
+/** Events as the consumer hands them to the store: stream sequences from `firstSequence` on, `spacingMs` apart. */
+export function streamedEvents(events: readonly SecretEventJson[], firstSequence = 1, spacingMs = 1): StreamedEvent[] {
+  return events.map((event, i) => ({
+    sequence: firstSequence + i,
+    recordedAt: new Date(Date.UTC(2026, 0, 1, 12) + i * spacingMs),
+    event: parseAuditEvent(encoder.encode(JSON.stringify(event))),
+  }));
 }

@@ -1,23 +1,15 @@
-import { generateKeyPairSync } from 'node:crypto';
 import {
   type ReplyBinding,
   type ReplyRefusal,
-  ReplySigner,
   ReplyVerifier,
   encryptForReplyKey,
   replyKeyThumbprint,
 } from '@platform/crypto';
 import { type ServiceClient } from '@platform/messaging';
+import { replySigningKeyPair } from '@platform/testing';
 import { ResolveReplyRefused, ResolvedSecretValues } from './resolved-secret-values';
 
-function signingKeyPair(kid: string) {
-  const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
-  return {
-    signer: ReplySigner.fromJwk({ ...privateKey.export({ format: 'jwk' }), kid }),
-    publicJwk: { ...publicKey.export({ format: 'jwk' }), kid },
-  };
-}
-const pinned = signingKeyPair('reply-1');
+const pinned = replySigningKeyPair('reply-1');
 const verifier = ReplyVerifier.fromJwks({ keys: [pinned.publicJwk] });
 const PAYLOAD = {
   values: { API_KEY: { value: 'current-value', version: 2, scope: 'vendor' } },
@@ -76,7 +68,7 @@ describe("redaction's resolved values", () => {
   });
 
   it('refuses and counts a reply signed by a key that is not pinned', async () => {
-    const { refused, source } = secretsAnswering((b) => b, signingKeyPair('reply-1').signer);
+    const { refused, source } = secretsAnswering((b) => b, replySigningKeyPair('reply-1').signer);
     await expect(source.valuesOf(scope)).rejects.toBeInstanceOf(ResolveReplyRefused);
     expect(refused).toEqual(['signature']);
   });

@@ -1,4 +1,5 @@
-import { RedactionServiceError, redactionErrorMapper } from '../redaction.error';
+import { wireErrorOf } from '@platform/testing';
+import { redactionErrorMapper } from '../redaction.error';
 import { RedactAdmission, type RedactAdmissionLimits } from './redact-admission';
 
 /** A request whose work runs until the test finishes it, recording when it started. */
@@ -37,15 +38,7 @@ function setup(limits: Partial<RedactAdmissionLimits> = {}) {
   return { admission, requests: new Requests(admission), refusals };
 }
 
-async function wireRefusal(promise: Promise<unknown>) {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof RedactionServiceError) return redactionErrorMapper(error);
-    throw error;
-  }
-  throw new Error('expected a refusal');
-}
+const wireRefusal = (promise: Promise<unknown>) => wireErrorOf(promise, redactionErrorMapper);
 
 describe('RedactAdmission', () => {
   it('runs an organization’s cap at once, queues a bounded number more and refuses the next with RESOURCE_EXHAUSTED', async () => {

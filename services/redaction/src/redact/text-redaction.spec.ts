@@ -1,7 +1,8 @@
 import { Registry } from 'prom-client';
 import { type Principal } from '@platform/messaging';
 import { ScopeMatchers } from '../matchers/scope-matchers';
-import { RedactionServiceError, redactionErrorMapper } from '../redaction.error';
+import { wireErrorOf } from '@platform/testing';
+import { redactionErrorMapper } from '../redaction.error';
 import { RedactionMetrics } from '../redaction.metrics';
 import { RedactAdmission } from './redact-admission';
 import { RequestBarrier, TextLimit, TextRedaction } from './text-redaction';
@@ -30,15 +31,7 @@ function setup(down = false, changesApplied: (matchers: ScopeMatchers) => Promis
   return { redaction: new TextRedaction(matchers, metrics, barrier, admission, new TextLimit(64 * 1024)), values };
 }
 
-async function wireRefusal(promise: Promise<unknown>) {
-  try {
-    await promise;
-  } catch (error) {
-    if (error instanceof RedactionServiceError) return redactionErrorMapper(error);
-    throw error;
-  }
-  throw new Error('expected a refusal');
-}
+const wireRefusal = (promise: Promise<unknown>) => wireErrorOf(promise, redactionErrorMapper);
 
 describe('TextRedaction', () => {
   it('masks the scope’s values and counts the masks', async () => {

@@ -1,7 +1,7 @@
 import { CodedError } from '@platform/contracts';
 import { CryptoError, CryptoErrorCode } from '@platform/crypto';
 import { EventStoreError, EventStoreErrorCode } from '@platform/event-store';
-import { type ErrorMapper, type WireError } from '@platform/messaging';
+import { type ErrorMapper, codedErrorMapper } from '@platform/messaging';
 
 export enum SecretsErrorCode {
   INVALID_KEY = 'INVALID_KEY',
@@ -31,44 +31,23 @@ export function secretNotFound(key: string): SecretsError {
   return new SecretsError(SecretsErrorCode.NOT_FOUND, `secret ${JSON.stringify(key)} not found in this scope`, { key });
 }
 
-function wireCodeOf(code: SecretsErrorCode): WireError['code'] {
-  switch (code) {
-    case SecretsErrorCode.INVALID_KEY:
-    case SecretsErrorCode.INVALID_VALUE:
-    case SecretsErrorCode.INVALID_ARGUMENT:
-    case SecretsErrorCode.IDEMPOTENCY_KEY_REUSED:
-      return 'INVALID_ARGUMENT';
-    case SecretsErrorCode.VALUE_TOO_LARGE:
-      return 'PAYLOAD_TOO_LARGE';
-    case SecretsErrorCode.ALREADY_EXISTS:
-      return 'ALREADY_EXISTS';
-    case SecretsErrorCode.NOT_FOUND:
-      return 'NOT_FOUND';
-    case SecretsErrorCode.VERSION_CONFLICT:
-      return 'VERSION_CONFLICT';
-    case SecretsErrorCode.FAILED_PRECONDITION:
-    case SecretsErrorCode.VALUE_DESTROYED:
-      return 'FAILED_PRECONDITION';
-    case SecretsErrorCode.PERMISSION_DENIED:
-      return 'PERMISSION_DENIED';
-    case SecretsErrorCode.UNAVAILABLE:
-      return 'UNAVAILABLE';
-    // Not the caller's fault and not retryable: the stored data was changed outside the service.
-    case SecretsErrorCode.INTEGRITY_VIOLATION:
-      return 'INTERNAL';
-    default: {
-      const _exhaustive: never = code;
-      return _exhaustive;
-    }
-  }
-}
-
 /** The edge mapping of SecretsError onto the wire envelope. */
-export const secretsErrorMapper: ErrorMapper = (error) => {
-  if (!(error instanceof SecretsError)) return undefined;
-  const code = wireCodeOf(error.code);
-  return error.details ? { code, message: error.message, details: error.details } : { code, message: error.message };
-};
+export const secretsErrorMapper = codedErrorMapper(SecretsError, {
+  [SecretsErrorCode.INVALID_KEY]: 'INVALID_ARGUMENT',
+  [SecretsErrorCode.INVALID_VALUE]: 'INVALID_ARGUMENT',
+  [SecretsErrorCode.INVALID_ARGUMENT]: 'INVALID_ARGUMENT',
+  [SecretsErrorCode.IDEMPOTENCY_KEY_REUSED]: 'INVALID_ARGUMENT',
+  [SecretsErrorCode.VALUE_TOO_LARGE]: 'PAYLOAD_TOO_LARGE',
+  [SecretsErrorCode.ALREADY_EXISTS]: 'ALREADY_EXISTS',
+  [SecretsErrorCode.NOT_FOUND]: 'NOT_FOUND',
+  [SecretsErrorCode.VERSION_CONFLICT]: 'VERSION_CONFLICT',
+  [SecretsErrorCode.FAILED_PRECONDITION]: 'FAILED_PRECONDITION',
+  [SecretsErrorCode.VALUE_DESTROYED]: 'FAILED_PRECONDITION',
+  [SecretsErrorCode.PERMISSION_DENIED]: 'PERMISSION_DENIED',
+  [SecretsErrorCode.UNAVAILABLE]: 'UNAVAILABLE',
+  // Not the caller's fault and not retryable: the stored data was changed outside the service.
+  [SecretsErrorCode.INTEGRITY_VIOLATION]: 'INTERNAL',
+});
 
 /** Connection failures of the event store are UNAVAILABLE (safe to retry); every other store error is INTERNAL. */
 const eventStoreErrorMapper: ErrorMapper = (error) =>
