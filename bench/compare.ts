@@ -1,7 +1,7 @@
 // `npm run bench:compare -- <rev> [name...] [--rounds N]`: the same benchmarks at <rev> and in this tree, alternating
 // (before, after, before, after, …) on this machine in one run, and one table of every figure both print: each run's
 // value, and the ratio of the means (>= 1 means this tree is as good or better). <rev> is checked out into a temporary
-// git worktree that shares this tree's node_modules, and removed at the end.
+// git worktree that shares this tree's node_modules, and removed at the end; both trees are built first.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -67,6 +67,12 @@ function runBench(tree: string, names: readonly string[]): string {
   return result.stdout;
 }
 
+/** Some benchmarks start the compiled services, so each tree is built first. */
+function build(tree: string): void {
+  const result = spawnSync('npm', ['run', 'build'], { cwd: tree, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+  if (result.status !== 0) throw new Error(`npm run build in ${tree} failed:\n${result.stderr.slice(-4000)}`);
+}
+
 function git(...args: string[]): string {
   const result = spawnSync('git', args, { cwd: ROOT, encoding: 'utf8' });
   if (result.status !== 0) throw new Error(`git ${args.join(' ')}: ${result.stderr.trim()}`);
@@ -102,6 +108,8 @@ async function main(): Promise<void> {
     const before = benchNames(worktree);
     const names = (requested.length > 0 ? requested : benchNames(ROOT)).filter((name) => before.includes(name));
     if (names.length === 0) throw new Error(`none of the benchmarks asked for exists at ${rev}`);
+    build(worktree);
+    build(ROOT);
     const runs: Array<{ before: Map<string, Measured>; after: Map<string, Measured> }> = [];
     for (let round = 0; round < rounds; round++) {
       runs.push({
