@@ -1,7 +1,8 @@
 // `npm run bench:compare -- <rev> [name...] [--rounds N]`: the same benchmarks at <rev> and in this tree, alternating
-// (before, after, before, after, …) on this machine in one run, and one table of every figure both print: each run's
-// value, and the ratio of the means (>= 1 means this tree is as good or better). <rev> is checked out into a temporary
-// git worktree that shares this tree's node_modules, and removed at the end; both trees are built first.
+// (before, after, before, after, …, benchmark by benchmark) on this machine in one run, and one table of every figure
+// both print: each run's value, and the ratio of the medians (>= 1 means this tree is as good or better). <rev> is
+// checked out into a temporary git worktree that shares this tree's node_modules, and removed at the end; both trees
+// are built first.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -79,13 +80,20 @@ function git(...args: string[]): string {
   return result.stdout.trim();
 }
 
+/** The middle run (the mean of the middle two): one run slowed by the machine moves it least. */
+function median(measured: readonly Measured[]): number {
+  const values = measured.map((m) => m.value).sort((x, y) => x - y);
+  const middle = Math.floor(values.length / 2);
+  return values.length % 2 === 1 ? values[middle] : (values[middle - 1] + values[middle]) / 2;
+}
+
 function format(n: number): string {
   return Math.abs(n) >= 100 ? Math.round(n).toLocaleString('en-US') : n.toFixed(n < 10 ? 2 : 1);
 }
 
 function parseArgs(argv: readonly string[]): { rev: string; names: string[]; rounds: number } {
   const args = [...argv];
-  let rounds = 2;
+  let rounds = 3;
   const roundsAt = args.indexOf('--rounds');
   if (roundsAt >= 0) {
     rounds = Number(args[roundsAt + 1]);
@@ -110,12 +118,16 @@ async function main(): Promise<void> {
     if (names.length === 0) throw new Error(`none of the benchmarks asked for exists at ${rev}`);
     build(worktree);
     build(ROOT);
-    const runs: Array<{ before: Map<string, Measured>; after: Map<string, Measured> }> = [];
-    for (let round = 0; round < rounds; round++) {
-      runs.push({
-        before: parseBenchOutput(runBench(worktree, names)),
-        after: parseBenchOutput(runBench(ROOT, names)),
-      });
+    // Alternating per benchmark, not per whole suite: a machine that slows down for minutes then weighs on both trees.
+    const runs = Array.from({ length: rounds }, () => ({
+      before: new Map<string, Measured>(),
+      after: new Map<string, Measured>(),
+    }));
+    for (const name of names) {
+      for (const run of runs) {
+        for (const [key, measured] of parseBenchOutput(runBench(worktree, [name]))) run.before.set(key, measured);
+        for (const [key, measured] of parseBenchOutput(runBench(ROOT, [name]))) run.after.set(key, measured);
+      }
     }
     process.stderr.write('\n');
     console.log(`machine: ${machineLine()}\n`);
@@ -129,8 +141,7 @@ async function main(): Promise<void> {
       const befores = runs.map((run) => run.before.get(key)).filter((m): m is Measured => m?.unit === first.unit);
       const afters = runs.map((run) => run.after.get(key)).filter((m): m is Measured => m !== undefined);
       if (befores.length !== rounds || afters.length !== rounds) continue;
-      const mean = (ms: Measured[]) => ms.reduce((sum, m) => sum + m.value, 0) / ms.length;
-      const [b, a] = [mean(befores), mean(afters)];
+      const [b, a] = [median(befores), median(afters)];
       const ratio = b === 0 || a === 0 ? undefined : lowerIsBetter(first.unit) ? b / a : a / b;
       if (ratio !== undefined && ratio < WORSE) worse.push(key);
       const cells = (ms: Measured[]) => `${ms.map((m) => format(m.value)).join(', ')} ${first.unit}`;
