@@ -45,11 +45,6 @@ export function encodeErrorReply(error: WireError): { data: Uint8Array; headers:
 /** Room left in a message for the reply's headers. */
 const REPLY_HEADER_ROOM_BYTES = 1024;
 
-/**
- * Replies are the plain JSON of the response, or the error envelope with the NATS service error headers. A reply
- * larger than the server's max_payload cannot be published (the publish throws, outside any handler, and the caller
- * would only time out), so it is answered with PAYLOAD_TOO_LARGE instead.
- */
 /** A reply as sent, with its code (`OK` or the wire error's) for the request metrics. */
 export interface SerializedReply {
   readonly data: Uint8Array;
@@ -57,6 +52,11 @@ export interface SerializedReply {
   readonly code: string;
 }
 
+/**
+ * Replies are the plain JSON of the response, or the error envelope with the NATS service error headers. A reply
+ * larger than the server's max_payload cannot be published (the publish throws, outside any handler, and the caller
+ * would only time out), so it is answered with PAYLOAD_TOO_LARGE instead.
+ */
 export class JsonReplySerializer implements Serializer<OutgoingPacket, SerializedReply> {
   constructor(private readonly maxPayloadBytes: () => number = () => Infinity) {}
 
