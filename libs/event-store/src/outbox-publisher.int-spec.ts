@@ -105,6 +105,34 @@ describe('OutboxPublisher', () => {
     while ((await store.query('select 1 from pg_stat_activity where pid = $1', [pid])).length > 0) await sleep(5);
   }
 
+  it('with eventTypes publishes only those, in order, and moves its checkpoint past the others', async () => {
+    const broker = new RecordingBroker();
+    const publisher = publisherOf(broker, { eventTypes: ['ThingRenamed'], pipelined: true });
+    await publisher.start();
+    const appended = await store.appendToStream(
+      'thing:mixed',
+      [
+        anEvent('ThingHappened'),
+        anEvent('ThingRenamed', { n: 1 }),
+        anEvent('ThingHappened'),
+        anEvent('ThingRenamed', { n: 2 }),
+      ],
+      { expectedVersion: 'no_stream' },
+    );
+    const skippedLast = await store.appendToStream('thing:other', someEvents(3), { expectedVersion: 'no_stream' });
+    await publisher.drain();
+
+    expect(broker.deliveries.map((event) => [event.type, event.data])).toEqual([
+      ['ThingRenamed', { n: 1 }],
+      ['ThingRenamed', { n: 2 }],
+    ]);
+    expect(broker.deliveries[0].metadata).toEqual(appended.events[1].metadata);
+    const [checkpoint] = await store.query<{ last_position: string }>(
+      `select last_position from "${schema}".outbox_checkpoints where name = 'secrets-events'`,
+    );
+    expect(BigInt(checkpoint.last_position)).toBe(skippedLast.lastEventGlobalPosition);
+  });
+
   it('publishes every event once, in transaction order, with its id, data and position', async () => {
     const broker = new RecordingBroker();
     const publisher = publisherOf(broker);

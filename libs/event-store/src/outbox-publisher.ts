@@ -28,6 +28,11 @@ export interface OutboxPublisherOptions {
   pipelined?: boolean;
   /** Events read per round trip (default 100); a crash republishes at most this many. */
   batchSize?: number;
+  /**
+   * Only events of these types are published (default: every event). The others are read without their data and
+   * metadata, and only move the checkpoint past them: a consumer of a few types does not parse every event.
+   */
+  eventTypes?: readonly string[];
   /** Fallback poll when no NOTIFY arrives (default 1,000 ms). */
   pollIntervalMs?: number;
   /**
@@ -108,6 +113,9 @@ export class OutboxPublisher {
   private readonly waiters = new PublicationWaiters();
   private readonly publishedPollMs: number;
   private readonly pipelined: boolean;
+  /** The batch read: every column, or (with `eventTypes`) data and metadata only of the events published. */
+  private readonly batchSql: string;
+  private readonly eventTypes?: ReadonlySet<string>;
   private readonly publishedChannel: string;
   private readonly wakeOnAppend: boolean;
   private publishedPoll?: NodeJS.Timeout;
@@ -125,6 +133,16 @@ export class OutboxPublisher {
     this.logger = options.logger ?? silentLogger;
     this.publishedPollMs = options.publishedPollMs ?? 250;
     this.pipelined = options.pipelined ?? false;
+    this.eventTypes = options.eventTypes && new Set(options.eventTypes);
+    const wanted = (column: string) => `case when type = any($4::text[]) then ${column} end as ${column}`;
+    const columns = options.eventTypes
+      ? `position, transaction_id, stream_id, stream_version, event_id, type, ${wanted('data')}, ${wanted('metadata')},
+         created_at`
+      : EVENT_COLUMNS;
+    this.batchSql = `select ${columns} from ${store.names.events}
+         where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
+           and (transaction_id, position) > ($1::xid8, $2::bigint)
+         order by transaction_id, position limit $3`;
     this.wakeOnAppend = options.wakeOnAppend ?? true;
     this.publishedChannel = `${store.names.schema}_published`.slice(0, MAX_CHANNEL_LENGTH);
   }
@@ -307,11 +325,13 @@ export class OutboxPublisher {
     const checkpoint = this.checkpoint!;
     const { rows } = await connection.query<EventRow>(
       statement(
-        `select ${EVENT_COLUMNS} from ${this.store.names.events}
-         where transaction_id < pg_snapshot_xmin(pg_current_snapshot())
-           and (transaction_id, position) > ($1::xid8, $2::bigint)
-         order by transaction_id, position limit $3`,
-        [checkpoint.transactionId, checkpoint.position, this.batchSize],
+        this.batchSql,
+        [
+          checkpoint.transactionId,
+          checkpoint.position,
+          this.batchSize,
+          ...(this.eventTypes ? [[...this.eventTypes]] : []),
+        ],
         { prepared: true },
       ),
     );
@@ -324,16 +344,22 @@ export class OutboxPublisher {
     const inFlight: { readonly row: EventRow; readonly sent: Promise<void> }[] = [];
     try {
       let previous: RecordedEvent | undefined;
-      for (const [index, row] of rows.entries()) {
+      for (const row of rows) {
         if (!this.running) break;
+        if (this.eventTypes && !this.eventTypes.has(row.type)) {
+          // Passed over, but in order: the checkpoint moves past it once what was sent before it is acknowledged.
+          inFlight.push({ row, sent: Promise.resolve() });
+          continue;
+        }
         const event = toRecordedEvent(row);
         const sent = this.options.publish(event, this.pipelined ? previous : undefined);
         // Settled in order below; a refusal after an earlier one must not be an unhandled rejection.
         sent.catch(() => undefined);
         inFlight.push({ row, sent });
-        previous = event;
         // The first event of a batch has nothing the broker could check it against: it is acknowledged alone.
-        if (!this.pipelined || index === 0) await this.settle(inFlight, acknowledged);
+        const first = previous === undefined;
+        previous = event;
+        if (!this.pipelined || first) await this.settle(inFlight, acknowledged);
       }
       await this.settle(inFlight, acknowledged);
     } finally {

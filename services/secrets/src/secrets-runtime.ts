@@ -8,7 +8,11 @@ import { PurgeListener } from './keys/purge-listener';
 import { watchOutboxCheckpoint } from './outbox/outbox-checkpoint-health';
 import { SecretEventPublisher } from './outbox/secret-event-publisher';
 import { SecretPublication } from './outbox/secret-publication';
-import { DEPLOYMENTS_STALE_OUTBOX, StaleDeploymentsPublisher } from './outbox/stale-deployments-publisher';
+import {
+  DEPLOYMENTS_STALE_OUTBOX,
+  STALE_CHANGE_TYPES,
+  StaleDeploymentsPublisher,
+} from './outbox/stale-deployments-publisher';
 import { AccessLog } from './resolve/access-log';
 import { ResolveReplySealer } from './resolve/reply-sealer';
 import { SecretResolver } from './resolve/secret-resolver';
@@ -122,8 +126,9 @@ export class SecretsRuntime {
         name: DEPLOYMENTS_STALE_OUTBOX,
         publish: (event) => stale.publish(event),
         // A redeploy can wait a second: one read per second for every change since, not two queries per commit
-        // (resolves commit an access event each, which this outbox only skips).
+        // (resolves commit an access event each, which this outbox passes over without reading its data).
         wakeOnAppend: false,
+        eventTypes: STALE_CHANGE_TYPES,
         pollIntervalMs: STALE_POLL_MS,
         logger: platform.logger.child({ component: 'stale-outbox' }),
       });

@@ -11,13 +11,17 @@ export const DEPLOYMENTS_STALE_OUTBOX = 'deployments-stale';
 /** Deployments per message: a scope with more is published in parts, each well under max_payload. */
 export const STALE_PART_SIZE = 1000;
 
-/** A new value (an update, a rollback, a restore) or a delete leaves deployments behind; creation and notices don't. */
-const CHANGE_TYPES: ReadonlySet<string> = new Set([
+/**
+ * A new value (an update, a rollback, a restore) or a delete leaves deployments behind; creation and notices don't.
+ * The stale outbox reads only these (`eventTypes`), passing over the access event every resolve appends.
+ */
+export const STALE_CHANGE_TYPES: readonly string[] = [
   'SecretValueUpdated',
   'SecretRolledBack',
   'SecretRestored',
   'SecretDeleted',
-]);
+];
+const CHANGE_TYPES: ReadonlySet<string> = new Set(STALE_CHANGE_TYPES);
 const encoder = new TextEncoder();
 
 export interface StaleMessage {
