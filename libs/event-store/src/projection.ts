@@ -38,9 +38,14 @@ export interface InlineProjection {
    * statement, so a projected append is one round trip and one implicit transaction instead of four. The SQL may read
    * the CTE `appended` (every event of the append, with the events table's columns) and its own parameters, numbered
    * from `firstParam`. Undefined for events it cannot project this way: the append then runs `handle` in a transaction.
+   * Null when the events change nothing it keeps (as `handle` would find): the append runs no statement for it.
    * Must have the same effect as `handle` given the same events.
    */
-  inlineStatement?(streamId: string, events: readonly NewEvent[], firstParam: number): InlineStatement | undefined;
+  inlineStatement?(
+    streamId: string,
+    events: readonly NewEvent[],
+    firstParam: number,
+  ): InlineStatement | null | undefined;
 }
 
 /** SQL run as a CTE of the append statement, with its own parameters. */

@@ -52,6 +52,7 @@ export function inlineStatements(
     if (matching.length === 0) continue;
     const inline = projection.inlineStatement?.(streamId, matching, nextParam);
     if (inline === undefined) return undefined;
+    if (inline === null) continue;
     statements.push(inline);
     nextParam += inline.params.length;
   }

@@ -29,6 +29,9 @@ export interface DeploymentIndexRow {
 
 const PREPARED = { prepared: true } as const;
 
+/** The deployment an access event names, as the upsert reads it (`data->>'deploymentId'`). */
+const deploymentOf = (event: NewEvent): unknown => (event.data as { deploymentId?: unknown } | null)?.deploymentId;
+
 /**
  * Keeps `deployment_index` in the append transaction, and rebuilds it by replaying the same events: every change runs
  * the same SQL, over the CTE `appended` inline, over the events table by position in `handle`, or over each
@@ -39,9 +42,19 @@ export class DeploymentIndexProjection implements InlineProjection {
   readonly name = 'deployment_index';
   readonly eventTypes = [SECRET_VALUES_RESOLVED, DEPLOYMENT_FORGOTTEN, ...PURGE_TYPES];
 
-  /** A resolve's access events, or a forget, project inside the append statement; a purge or a mix needs `handle`. */
-  inlineStatement(_streamId: string, events: readonly NewEvent[], _firstParam: number): InlineStatement | undefined {
-    if (events.every((event) => event.type === SECRET_VALUES_RESOLVED)) return { sql: SQL.upsertAppended, params: [] };
+  /**
+   * A resolve's access events, or a forget, project inside the append statement; a purge or a mix needs `handle`.
+   * Access events that name no deployment change nothing here.
+   */
+  inlineStatement(
+    _streamId: string,
+    events: readonly NewEvent[],
+    _firstParam: number,
+  ): InlineStatement | null | undefined {
+    if (events.every((event) => event.type === SECRET_VALUES_RESOLVED)) {
+      const named = events.some((event) => deploymentOf(event) !== undefined && deploymentOf(event) !== null);
+      return named ? { sql: SQL.upsertAppended, params: [] } : null;
+    }
     if (events.every((event) => event.type === DEPLOYMENT_FORGOTTEN)) return { sql: SQL.forgetAppended, params: [] };
     return undefined;
   }
