@@ -5,7 +5,7 @@ describe('parseBenchOutput', () => {
     const output = [
       'machine: 2 × CPU',
       '',
-      '### secrets service (load 1.2)',
+      '### secrets service (load 1.2), load average 1.3',
       '',
       '| figure | measured | baseline | ratio |',
       '|---|---|---|---|',

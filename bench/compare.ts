@@ -24,19 +24,21 @@ function parseCell(cell: string): Measured | undefined {
   return { value: Number(match[1].replace(/,/g, '')), unit: match[2].trim() };
 }
 
-/** A figure's name without what changes from run to run: the parenthesised notes (p50, load, …). */
-const figureKey = (section: string, name: string): string => `${section} / ${name.replace(/\s*\([^)]*\)/g, '').trim()}`;
+/** A title without what changes from run to run: the parenthesised notes (p50, load, …) and a load average. */
+const withoutRunNotes = (title: string): string =>
+  title
+    .replace(/\s*\([^)]*\)/g, '')
+    .replace(/,?\s*load average [\d.]+/g, '')
+    .trim();
+
+const figureKey = (section: string, name: string): string => `${section} / ${withoutRunNotes(name)}`;
 
 /** The figures of `npm run bench` output: every table row's name and measured value, by section. */
 export function parseBenchOutput(output: string): Map<string, Measured> {
   const figures = new Map<string, Measured>();
   let section = '';
   for (const line of output.split('\n')) {
-    if (line.startsWith('### '))
-      section = line
-        .slice(4)
-        .replace(/\s*\([^)]*\)/g, '')
-        .trim();
+    if (line.startsWith('### ')) section = withoutRunNotes(line.slice(4));
     const cells = line.split('|').map((cell) => cell.trim());
     if (cells.length < 4 || cells[1] === 'figure' || cells[1].startsWith('---')) continue;
     const measured = parseCell(cells[2]);
