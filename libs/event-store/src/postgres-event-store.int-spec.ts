@@ -11,6 +11,7 @@ import {
   streamSummaryProjectionInline,
 } from './testing/event-store.fixtures';
 import type { ExpectedVersion } from './events';
+import type { InlineProjection } from './projection';
 import { PostgresEventStore } from './postgres-event-store';
 
 describe('PostgresEventStore', () => {
@@ -394,6 +395,31 @@ describe('PostgresEventStore', () => {
         expect(await rows()).toEqual(written);
       } finally {
         await inlineStore.close();
+      }
+    });
+    it('runs neither a statement nor handle for a projection whose inline statement is null', async () => {
+      const handled: string[] = [];
+      const quiet: InlineProjection = {
+        name: 'quiet',
+        eventTypes: ['ThingHappened'],
+        inlineStatement: () => null,
+        handle: async (events) => void handled.push(...events.map((event) => event.eventId)),
+        truncate: async () => undefined,
+      };
+      const quietStore = await PostgresEventStore.open({
+        databaseUrl: database.url,
+        schema: 'store_quiet',
+        projections: [quiet],
+      });
+      try {
+        const stream = `quiet:${randomUUID()}`;
+        const { events } = await quietStore.appendToStream(stream, [anEvent('ThingHappened')], {
+          expectedVersion: 'no_stream',
+        });
+        expect(events).toHaveLength(1);
+        expect(handled).toEqual([]);
+      } finally {
+        await quietStore.close();
       }
     });
   });

@@ -174,7 +174,7 @@ export class PostgresEventStore {
             streamId,
             events: prepared,
             expectedVersion,
-            inline: inline ?? [],
+            inline,
           }),
         );
         this.wakePublishers();
@@ -243,7 +243,7 @@ export class PostgresEventStore {
           streamId,
           events: prepared,
           expectedVersion,
-          inline: [],
+          inline: undefined,
         });
         await connection.query('release savepoint append');
         return result;

@@ -104,7 +104,8 @@ export async function appendEvents(
     readonly streamId: string;
     readonly events: readonly Required<NewEvent>[];
     readonly expectedVersion: ExpectedVersion;
-    readonly inline: readonly InlineStatement[];
+    /** The projections' statements, run inside the append; undefined: run every concerned projection's `handle`. */
+    readonly inline: readonly InlineStatement[] | undefined;
   },
 ): Promise<AppendResult> {
   const { streamId, events, expectedVersion, inline } = append;
@@ -113,7 +114,7 @@ export async function appendEvents(
   try {
     ({ rows } = await connection.query<AppendedRow>(
       statement(
-        appendText(names, inline),
+        appendText(names, inline ?? []),
         [
           streamId,
           accepted.min,
@@ -122,7 +123,7 @@ export async function appendEvents(
           events.map((event) => event.type),
           events.map((event) => JSON.stringify(event.data ?? null)),
           events.map((event) => JSON.stringify(event.metadata)),
-          ...inline.flatMap((projection) => projection.params),
+          ...(inline ?? []).flatMap((projection) => projection.params),
         ],
         { prepared: true },
       ),
@@ -147,7 +148,7 @@ export async function appendEvents(
     transactionId: rows[index].transaction_id,
     createdAt: toDate(rows[index].created_at),
   }));
-  if (inline.length === 0) await project(projections, recorded, contextOf(connection));
+  if (inline === undefined) await project(projections, recorded, contextOf(connection));
   const last = recorded[recorded.length - 1];
   return { nextExpectedStreamVersion: last.streamVersion, lastEventGlobalPosition: last.position, events: recorded };
 }
