@@ -217,8 +217,8 @@ export class SecretsService {
   }
 
   /**
-   * Create and update: a write whose command seals a new value with the scope's active data key, for the place of the
-   * event it appends; retried once under a fresh key if a purge deleted the one it used.
+   * Create, update, rollback and restore: a write whose command seals a new value with the scope's active data key, for
+   * the place of the event it appends; retried once under a fresh key if a purge deleted the one it used.
    */
   private writeValue(
     principal: Principal,
@@ -231,6 +231,7 @@ export class SecretsService {
       readonly canonical: () => string;
       readonly command: (metadata: EventMetadata, seal: (plaintext: string) => SealedValue) => SecretCommand;
       readonly mostLikelyNew?: boolean;
+      readonly beforeDecide?: (state: SecretState, history: readonly StoredEvent[]) => Promise<void>;
     },
   ): Promise<StoredEvent[]> {
     return this.withLiveDataKey(scope, async () => {
@@ -309,37 +310,26 @@ export class SecretsService {
     },
   ): Promise<SecretUpdate> {
     const streamId = secretStreamId(scope, key);
-    const events = await this.withLiveDataKey(scope, async () => {
-      const sealer = await this.keyRing.sealerFor(scope.organizationId, scope.customerOrganizationId);
-      let recovered: { fromVersion: number; plaintext: string } | undefined;
-      return this.write(principal, scope, key, expectedVersion, options, {
-        subject: request.subject,
-        canonical: request.canonical,
-        beforeDecide: async (state, history) => {
-          const fromVersion = request.fromVersion(state, history);
-          recovered =
-            fromVersion === undefined
-              ? undefined
-              : {
-                  fromVersion,
-                  plaintext: await recoverValue(
-                    this.keyRing,
-                    this.versions,
-                    scope,
-                    key,
-                    streamId,
-                    history,
-                    fromVersion,
-                  ),
-                };
-        },
-        command: (metadata, place) =>
-          request.command(
-            metadata,
-            recovered?.fromVersion ?? 0,
-            recovered ? sealer.seal(place, recovered.plaintext) : { jwe: '', dataKeyId: '', digest: '' },
-          ),
-      });
+    let recovered: { fromVersion: number; plaintext: string } | undefined;
+    const events = await this.writeValue(principal, scope, key, expectedVersion, options, {
+      subject: request.subject,
+      canonical: request.canonical,
+      beforeDecide: async (state, history) => {
+        const fromVersion = request.fromVersion(state, history);
+        recovered =
+          fromVersion === undefined
+            ? undefined
+            : {
+                fromVersion,
+                plaintext: await recoverValue(this.keyRing, this.versions, scope, key, streamId, history, fromVersion),
+              };
+      },
+      command: (metadata, seal) =>
+        request.command(
+          metadata,
+          recovered?.fromVersion ?? 0,
+          recovered ? seal(recovered.plaintext) : { jwe: '', dataKeyId: '', digest: '' },
+        ),
     });
     const snapshot = this.snapshotAfterWrite(events);
     return { ...snapshot, affectedDeployments: await affectedDeployments(this.store, scope, key) };
