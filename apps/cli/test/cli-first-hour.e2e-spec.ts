@@ -18,7 +18,7 @@ import {
   testInfrastructure,
   uniqueSubjectPrefix,
 } from '@platform/testing';
-import { type CliRun, runBin } from './cli-process';
+import { type CliRun, platformCli } from './cli-process';
 
 const RENDER_MAIN = join(__dirname, '../../../dist/services/render/src/main.js');
 
@@ -30,16 +30,7 @@ describe('secrets CLI: the first hour (issue 20)', () => {
   let adminToken: string;
   let workDir: string;
 
-  function cli(args: string[], options: { token?: string; env?: Record<string, string> } = {}): Promise<CliRun> {
-    return runBin(args, {
-      env: {
-        NATS_URL: testInfrastructure().natsUrl,
-        NATS_SUBJECT_PREFIX: prefix,
-        ...(options.token === '' ? {} : { SECRETS_TOKEN: options.token ?? adminToken }),
-        ...options.env,
-      },
-    });
-  }
+  const cli = platformCli(prefix, () => adminToken);
 
   function file(name: string, text: string): string {
     const path = join(workDir, name);

@@ -11,11 +11,10 @@ import {
   type TestService,
   createTestDatabase,
   startTestService,
-  testInfrastructure,
   uniqueSubjectPrefix,
 } from '@platform/testing';
 import { COMMANDS } from '../src/main';
-import { type CliRun, runBin } from './cli-process';
+import { type CliRun, platformCli } from './cli-process';
 
 const VALUES = {
   api: 'sk-import-api-5c1e',
@@ -42,15 +41,8 @@ describe('secrets import, export --template and completion', () => {
   let workDir: string;
 
   /** `token` '' runs without SECRETS_TOKEN. */
-  const cli = (args: string[], token = adminToken, env: Record<string, string> = {}) =>
-    runBin(args, {
-      env: {
-        NATS_URL: testInfrastructure().natsUrl,
-        NATS_SUBJECT_PREFIX: prefix,
-        ...(token ? { SECRETS_TOKEN: token } : {}),
-        ...env,
-      },
-    });
+  const asUser = platformCli(prefix, () => adminToken);
+  const cli = (args: string[], token = adminToken, env: Record<string, string> = {}) => asUser(args, { token, env });
 
   function dotenv(name: string, text: string): string {
     const file = join(workDir, name);

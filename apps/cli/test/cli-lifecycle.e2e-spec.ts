@@ -5,10 +5,9 @@ import {
   TestTokens,
   createTestDatabase,
   startTestService,
-  testInfrastructure,
   uniqueSubjectPrefix,
 } from '@platform/testing';
-import { type CliRun, runBin } from './cli-process';
+import { type CliRun, platformCli } from './cli-process';
 import { secretsService } from '../../../services/secrets/src/secrets.definition';
 
 describe('secrets CLI: rollback, restore, expiry', () => {
@@ -18,11 +17,8 @@ describe('secrets CLI: rollback, restore, expiry', () => {
   let admin: string;
   let reader: string;
 
-  function cli(args: string[], token = admin): Promise<CliRun> {
-    return runBin(args, {
-      env: { NATS_URL: testInfrastructure().natsUrl, NATS_SUBJECT_PREFIX: prefix, SECRETS_TOKEN: token },
-    });
-  }
+  const asUser = platformCli(prefix, () => admin);
+  const cli = (args: string[], token = admin): Promise<CliRun> => asUser(args, { token });
 
   beforeAll(async () => {
     database = await createTestDatabase();

@@ -1,6 +1,7 @@
 // Runs the real `secrets` bin (built by `npm run build`) as a child process, as a user's shell would.
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
+import { testInfrastructure } from '@platform/testing';
 
 export const BIN = join(__dirname, '../../../bin/secrets.js');
 
@@ -40,4 +41,30 @@ export function runBin(args: readonly string[], options: CliOptions): Promise<Cl
     });
     child.stdin.end(options.stdin ?? '');
   });
+}
+
+export interface PlatformCliOptions {
+  /** The token to send as SECRETS_TOKEN; '' sends none; the default is `defaultToken()`. */
+  readonly token?: string;
+  readonly stdin?: string;
+  readonly env?: Record<string, string>;
+  readonly timeoutMs?: number;
+}
+
+/** The bin against the test NATS server under `prefix`, as the holder of `defaultToken()` unless told otherwise. */
+export function platformCli(
+  prefix: string,
+  defaultToken: () => string,
+): (args: readonly string[], options?: PlatformCliOptions) => Promise<CliRun> {
+  return (args, options = {}) =>
+    runBin(args, {
+      env: {
+        NATS_URL: testInfrastructure().natsUrl,
+        NATS_SUBJECT_PREFIX: prefix,
+        ...(options.token === '' ? {} : { SECRETS_TOKEN: options.token ?? defaultToken() }),
+        ...options.env,
+      },
+      stdin: options.stdin,
+      timeoutMs: options.timeoutMs,
+    });
 }

@@ -15,7 +15,7 @@ import {
   startTestService,
   uniqueSubjectPrefix,
 } from '@platform/testing';
-import { BIN, type CliRun, runBin } from './cli-process';
+import { BIN, platformCli } from './cli-process';
 import { eventually, testInfrastructure } from '@platform/testing';
 import { COMMANDS } from '../src/main';
 
@@ -27,21 +27,7 @@ describe('secrets CLI', () => {
   let adminToken: string;
   let workDir: string;
 
-  function cli(
-    args: string[],
-    options: { token?: string; stdin?: string; env?: Record<string, string>; timeoutMs?: number } = {},
-  ): Promise<CliRun> {
-    return runBin(args, {
-      env: {
-        NATS_URL: testInfrastructure().natsUrl,
-        NATS_SUBJECT_PREFIX: prefix,
-        ...(options.token === '' ? {} : { SECRETS_TOKEN: options.token ?? adminToken }),
-        ...options.env,
-      },
-      stdin: options.stdin,
-      timeoutMs: options.timeoutMs,
-    });
-  }
+  const cli = platformCli(prefix, () => adminToken);
 
   beforeAll(async () => {
     database = await createTestDatabase();
