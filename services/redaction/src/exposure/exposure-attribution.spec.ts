@@ -48,6 +48,41 @@ describe('ExposureAttribution', () => {
     ]);
   });
 
+  it('looks a span up only where that costs less than scanning it, so no tenant can make it quadratic', () => {
+    const scope = 'vendor' as const;
+    const line = (value: string) => {
+      const input = Buffer.from(`x=${value}`, 'utf8');
+      return { input, spans: [2, input.length] };
+    };
+    const ways = (all: AttributedValue[], value: string) => {
+      const attribution = new ExposureAttribution(all, 4);
+      const internals = attribution as unknown as Record<'lookUp' | 'scan', () => number[]>;
+      const lookUp = jest.spyOn(internals, 'lookUp');
+      const scan = jest.spyOn(internals, 'scan');
+      const { input, spans } = line(value);
+      const seen = attribution.attribute(input, spans);
+      return { seen, lookUp: lookUp.mock.calls.length, scan: scan.mock.calls.length };
+    };
+    // Many values of one length: one hash per substring beats a search per value.
+    const sameLength = Array.from({ length: 2000 }, (_, n) => ({
+      value: `tok-${String(n).padStart(8, '0')}`,
+      key: `K${n}`,
+      version: 1,
+      scope,
+    }));
+    expect(ways(sameLength, 'tok-00001234')).toMatchObject({ lookUp: 1, scan: 0, seen: [{ key: 'K1234' }] });
+    // Values of every length up to the indexed limit: every substring of every length would be hashed.
+    const everyLength = Array.from({ length: 500 }, (_, n) => ({
+      value: 'v'.repeat(8 + n),
+      key: `L${n}`,
+      version: 1,
+      scope,
+    }));
+    const longest = everyLength[everyLength.length - 1].value;
+    expect(ways(everyLength, longest)).toMatchObject({ lookUp: 0, scan: 1 });
+    expect(ways(everyLength, longest).seen).toHaveLength(500);
+  });
+
   it('names exactly what testing every value against every span names, in the same order', () => {
     // A brute-force reference: every candidate's forms searched in every span, in candidate order.
     const reference = (all: readonly AttributedValue[], input: Buffer, spans: readonly number[]) => {

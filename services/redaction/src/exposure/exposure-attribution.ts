@@ -32,7 +32,7 @@ function needlesOf(value: string, minLength: number): Buffer[] {
   return [...forms].map((form) => Buffer.from(form, 'utf8'));
 }
 
-/** Spans up to this long are looked up by their substrings; a longer one (a long certificate) is scanned. */
+/** Spans up to this long may be looked up by their substrings; a longer one (a long certificate) is scanned. */
 const MAX_INDEXED_SPAN = 512;
 
 /**
@@ -48,6 +48,7 @@ export class ExposureAttribution {
   private readonly byLength = new Map<number, Map<string, number[]>>();
   /** The lengths of `byLength`, shortest first. */
   private readonly lengths: readonly number[];
+  private readonly needleCount: number;
 
   constructor(values: readonly AttributedValue[], minLength: number) {
     this.candidates = values
@@ -67,6 +68,7 @@ export class ExposureAttribution {
       }
     });
     this.lengths = [...this.byLength.keys()].sort((a, b) => a - b);
+    this.needleCount = this.candidates.reduce((count, { needles }) => count + needles.length, 0);
   }
 
   /** The distinct references whose value one of `spans` (flattened `[start, end)` pairs of `input`) showed. */
@@ -76,13 +78,28 @@ export class ExposureAttribution {
     for (let i = 0; i < Math.min(spans.length, MAX_SPANS * 2); i += 2) {
       const region = bytes.subarray(spans[i], spans[i + 1]);
       // In candidate order, as the scan finds them, so both ways name the same references in the same order.
-      const found = region.length <= MAX_INDEXED_SPAN ? this.lookUp(region) : this.scan(region);
+      const found = this.lookUpIsCheaper(region.length) ? this.lookUp(region) : this.scan(region);
       for (const index of found) {
         const { reference } = this.candidates[index];
         seen.set(`${reference.scope}/${reference.key}/${reference.version}`, reference);
       }
     }
     return [...seen.values()];
+  }
+
+  /**
+   * Whether looking a span up costs less than scanning it: a lookup hashes every substring of each needle length
+   * (values of many lengths make that quadratic in the span), a scan searches the span once per needle. Choosing the
+   * cheaper bounds what one tenant's values can make a line cost by the smaller of the two.
+   */
+  private lookUpIsCheaper(spanLength: number): boolean {
+    if (spanLength > MAX_INDEXED_SPAN) return false;
+    let hashed = 0;
+    for (const length of this.lengths) {
+      if (length > spanLength) break;
+      hashed += (spanLength - length + 1) * length;
+    }
+    return hashed < this.needleCount * spanLength;
   }
 
   /** The candidates one of whose needles lies in `region`: each substring of a needle's length looked up. */
