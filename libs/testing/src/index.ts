@@ -6,6 +6,7 @@ export {
   startConfiguredNatsServer,
 } from './configured-nats-server';
 export { type EventuallyOptions, eventually, eventuallyValue } from './eventually';
+export { type FakeResolveAnswer, type ResolveCall, fakeSecretsResolve } from './fake-secrets-resolve';
 export {
   createTestDatabase,
   dropRunDatabases,

@@ -21,12 +21,21 @@ export function devReplySigningKey(): unknown {
   return JSON.parse(readFileSync(join(DEV_DIR, 'reply-signing-key.json'), 'utf8')) as unknown;
 }
 
-/** A fresh reply-signing key pair under `kid`: the signer a fake secrets service uses, the public JWK a verifier pins. */
-export function replySigningKeyPair(kid: string): { signer: ReplySigner; publicJwk: Record<string, unknown> } {
+/**
+ * A fresh reply-signing key pair under `kid`: the signer a fake secrets service uses, the public JWK a verifier pins,
+ * and a verifier pinning it alone.
+ */
+export function replySigningKeyPair(kid: string): {
+  signer: ReplySigner;
+  publicJwk: Record<string, unknown>;
+  verifier: ReplyVerifier;
+} {
   const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const publicJwk = { ...publicKey.export({ format: 'jwk' }), kid };
   return {
     signer: ReplySigner.fromJwk({ ...privateKey.export({ format: 'jwk' }), kid }),
-    publicJwk: { ...publicKey.export({ format: 'jwk' }), kid },
+    publicJwk,
+    verifier: ReplyVerifier.fromJwks({ keys: [publicJwk] }),
   };
 }
 

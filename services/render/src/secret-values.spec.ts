@@ -1,56 +1,25 @@
-import {
-  type ReplyRefusal,
-  ReplySigner,
-  ReplyVerifier,
-  decryptWithReplyKey,
-  encryptForReplyKey,
-  replyKeyThumbprint,
-} from '@platform/crypto';
-import { type ServiceClient } from '@platform/messaging';
-import { replySigningKeyPair } from '@platform/testing';
-import { ReplyKeys, ResolvedSecretValues, assertPinVersions } from './secret-values';
+import { type ReplyRefusal, decryptWithReplyKey, encryptForReplyKey, replyKeyThumbprint } from '@platform/crypto';
+import { type FakeResolveAnswer, fakeSecretsResolve, replySigningKeyPair } from '@platform/testing';
+import { ReplyKeys, ResolvedSecretValues, type ResolvedSecretValuesOptions, assertPinVersions } from './secret-values';
 
 const pinned = replySigningKeyPair('reply-1');
-const verifier = ReplyVerifier.fromJwks({ keys: [pinned.publicJwk] });
 
-type Body = Record<string, unknown>;
-/** How the fake secrets service signs: the request's own binding unless a test changes it. */
-type Forge = (body: Body) => { signer?: ReplySigner; org?: string; cust?: string | null; nonce?: string };
-
-/**
- * A secrets service that answers every resolve with `payload`, encrypted to the request's reply key and signed like
- * the real one (or as `forge` says); it records each request and the extra token claims of each call.
- */
-function secretsAnswering(payload: unknown, forge: Forge = () => ({}), replyKeys = new ReplyKeys(0)) {
-  const requests: Body[] = [];
-  const claims: unknown[] = [];
+/** Render's values from a secrets service answering `payload` as `answer` says (signed for the request by default). */
+function secretsAnswering(
+  payload: unknown,
+  answer: Partial<FakeResolveAnswer> = {},
+  options: Partial<ResolvedSecretValuesOptions> = {},
+) {
   const refused: ReplyRefusal[] = [];
-  const client = {
-    request: async (_subject: string, body: Body, options: { claims?: unknown }) => {
-      requests.push(body);
-      claims.push(options.claims);
-      const ciphertext = await encryptForReplyKey(body.replyKey, payload);
-      const change = forge(body);
-      const signature = (change.signer ?? pinned.signer).sign(
-        {
-          organizationId: change.org ?? (body.organizationId as string),
-          customerOrganizationId:
-            change.cust !== undefined ? change.cust : ((body.customerOrganizationId as string | undefined) ?? null),
-          nonce: change.nonce ?? (body.nonce as string),
-          replyKeyThumbprint: replyKeyThumbprint(body.replyKey),
-        },
-        ciphertext,
-      );
-      return { ciphertext, signature, missing: [] };
-    },
-  } as unknown as ServiceClient;
+  const { client, calls } = fakeSecretsResolve(payload, { signer: pinned.signer, ...answer });
   const source = new ResolvedSecretValues(client, {
-    replyKeys,
-    verifier,
+    replyKeys: new ReplyKeys(0),
+    verifier: pinned.verifier,
     timeoutMs: 1000,
     refused: (reason) => refused.push(reason),
+    ...options,
   });
-  return { requests, claims, refused, source };
+  return { calls, refused, source };
 }
 
 describe('ReplyKeys', () => {
@@ -99,17 +68,21 @@ describe('ResolvedSecretValues', () => {
   const scope = { organizationId: 'acme', customerOrganizationId: 'globex' };
 
   it('sends the pins of the named keys only, whatever the keys are called', async () => {
-    const { requests, source } = answering({ values: { toString: { value: 'v', version: 1, scope: 'vendor' } } });
+    const { calls, source } = answering({ values: { toString: { value: 'v', version: 1, scope: 'vendor' } } });
     const resolved = await source.resolve(scope, ['toString', 'constructor', 'A'], { A: 2, B: 1 });
     expect(resolved.values).toEqual(new Map([['toString', { value: 'v', version: 1, scope: 'vendor' }]]));
-    expect(requests).toEqual([expect.objectContaining({ keys: ['toString', 'constructor', 'A'], pins: { A: 2 } })]);
-    expect(Object.keys(requests[0].pins as object)).toEqual(['A']);
+    expect(calls.map((call) => call.body)).toEqual([
+      expect.objectContaining({ keys: ['toString', 'constructor', 'A'], pins: { A: 2 } }),
+    ]);
+    expect(Object.keys(calls[0].body.pins as object)).toEqual(['A']);
   });
 
   it('asks for metadata only and reads version and scope', async () => {
-    const { requests, source } = answering({ values: { A: { version: 3, scope: 'vendor' } }, history: [] });
+    const { calls, source } = answering({ values: { A: { version: 3, scope: 'vendor' } }, history: [] });
     expect(await source.existing(scope, ['A', 'B'])).toEqual(new Map([['A', { version: 3, scope: 'vendor' }]]));
-    expect(requests).toEqual([expect.objectContaining({ keys: ['A', 'B'], metadataOnly: true, pins: {} })]);
+    expect(calls.map((call) => call.body)).toEqual([
+      expect.objectContaining({ keys: ['A', 'B'], metadataOnly: true, pins: {} }),
+    ]);
   });
 
   it('refuses a reply that carries a value', async () => {
@@ -123,21 +96,21 @@ describe('ResolvedSecretValues.resolve', () => {
   const customerValue = { values: { A: { value: 'a', version: 1, scope: 'customer' } }, history: [] };
 
   it("asks for the customer's own values only when the scope is customer-only", async () => {
-    const { requests, source } = answering(customerValue);
+    const { calls, source } = answering(customerValue);
     await source.resolve({ organizationId: 'acme', customerOrganizationId: 'globex', customerOnly: true }, ['A'], {});
     await source.resolve({ organizationId: 'acme', customerOrganizationId: 'globex' }, ['A'], {});
-    expect(requests.map((request) => request.customerOnly)).toEqual([true, undefined]);
+    expect(calls.map((call) => call.body.customerOnly)).toEqual([true, undefined]);
   });
 
   it('refuses a pin the secrets service could not hold, before asking it', async () => {
-    const { requests, source } = answering(customerValue);
+    const { calls, source } = answering(customerValue);
     const scope = { organizationId: 'acme', customerOrganizationId: null };
     await expect(source.resolve(scope, ['A'], { A: 4294967295 })).rejects.toMatchObject({
       code: 'INVALID_ARGUMENT',
       message: 'pins.A must be a version from 1 to 2147483647',
       details: { field: 'pins.A' },
     });
-    expect(requests).toEqual([]);
+    expect(calls).toEqual([]);
     expect(() => assertPinVersions({ A: 1, B: 2147483647 })).not.toThrow();
     expect(() => assertPinVersions({ A: 0 })).toThrow('pins.A must be a version from 1 to 2147483647');
   });
@@ -148,23 +121,26 @@ describe('ResolvedSecretValues reply checks', () => {
   const scope = { organizationId: 'acme', customerOrganizationId: 'globex' };
 
   it("binds each request to the tenant's reply key with cnf.jkt and a fresh nonce", async () => {
-    const { requests, claims, source } = secretsAnswering(payload, () => ({}), new ReplyKeys(60_000));
+    const { calls, source } = secretsAnswering(payload, {}, { replyKeys: new ReplyKeys(60_000) });
     await source.resolve(scope, ['A'], {});
     await source.resolve(scope, ['A'], {});
     await source.resolve({ organizationId: 'acme', customerOrganizationId: null }, ['A'], {});
-    expect(claims).toEqual(requests.map((request) => ({ cnf: { jkt: replyKeyThumbprint(request.replyKey) } })));
+    const requests = calls.map((call) => call.body);
+    expect(calls.map((call) => call.options.claims)).toEqual(
+      requests.map((request) => ({ cnf: { jkt: replyKeyThumbprint(request.replyKey) } })),
+    );
     expect(requests[1].replyKey).toEqual(requests[0].replyKey);
     expect(requests[2].replyKey).not.toEqual(requests[0].replyKey);
     expect(new Set(requests.map((request) => request.nonce)).size).toBe(3);
   });
 
-  it.each<[ReplyRefusal, Forge]>([
-    ['signature', () => ({ signer: replySigningKeyPair('reply-1').signer })],
-    ['organization', () => ({ org: 'initech' })],
-    ['customer', () => ({ cust: null })],
-    ['nonce', () => ({ nonce: 'A'.repeat(22) })],
-  ])('refuses and counts a reply failing the %s check: UNAVAILABLE, no value', async (reason, forge) => {
-    const { refused, source } = secretsAnswering(payload, forge);
+  it.each<[ReplyRefusal, Partial<FakeResolveAnswer>]>([
+    ['signature', { signer: replySigningKeyPair('reply-1').signer }],
+    ['organization', { forge: (binding) => ({ ...binding, organizationId: 'initech' }) }],
+    ['customer', { forge: (binding) => ({ ...binding, customerOrganizationId: null }) }],
+    ['nonce', { forge: (binding) => ({ ...binding, nonce: 'A'.repeat(22) }) }],
+  ])('refuses and counts a reply failing the %s check: UNAVAILABLE, no value', async (reason, answer) => {
+    const { refused, source } = secretsAnswering(payload, answer);
     await expect(source.resolve(scope, ['A'], {})).rejects.toMatchObject({
       code: 'SECRETS_UNAVAILABLE',
       message: 'a secrets service reply failed its authenticity checks; retry later',
@@ -174,19 +150,7 @@ describe('ResolvedSecretValues reply checks', () => {
   });
 
   it('refuses an unsigned reply', async () => {
-    const refused: ReplyRefusal[] = [];
-    const client = {
-      request: async (_subject: string, body: Body) => ({
-        ciphertext: await encryptForReplyKey(body.replyKey, payload),
-        missing: [],
-      }),
-    } as unknown as ServiceClient;
-    const source = new ResolvedSecretValues(client, {
-      replyKeys: new ReplyKeys(0),
-      verifier,
-      timeoutMs: 1000,
-      refused: (reason) => refused.push(reason),
-    });
+    const { refused, source } = secretsAnswering(payload, { signer: null });
     await expect(source.resolve(scope, ['A'], {})).rejects.toMatchObject({ code: 'SECRETS_UNAVAILABLE' });
     expect(refused).toEqual(['malformed']);
   });
