@@ -1,5 +1,6 @@
 import { type ReplyRefusal, decryptWithReplyKey, encryptForReplyKey, replyKeyThumbprint } from '@platform/crypto';
 import { type FakeResolveAnswer, fakeSecretsResolve, replySigningKeyPair } from '@platform/testing';
+import { type Histogram } from 'prom-client';
 import { ReplyKeys, ResolvedSecretValues, type ResolvedSecretValuesOptions, assertPinVersions } from './secret-values';
 
 const pinned = replySigningKeyPair('reply-1');
@@ -20,6 +21,12 @@ function secretsAnswering(
     ...options,
   });
   return { calls, refused, source };
+}
+
+/** A resolve timer counting the round trips it observed. */
+function countingTimer(): { timer: Histogram; timed: () => number } {
+  let timed = 0;
+  return { timer: { startTimer: () => () => timed++ } as unknown as Histogram, timed: () => timed };
 }
 
 describe('ReplyKeys', () => {
@@ -153,5 +160,28 @@ describe('ResolvedSecretValues reply checks', () => {
     const { refused, source } = secretsAnswering(payload, { signer: null });
     await expect(source.resolve(scope, ['A'], {})).rejects.toMatchObject({ code: 'SECRETS_UNAVAILABLE' });
     expect(refused).toEqual(['malformed']);
+  });
+
+  it('fails a signed reply it cannot decrypt SECRETS_FAILED, timed as a completed round trip', async () => {
+    const { timer, timed } = countingTimer();
+    const { source } = secretsAnswering(payload, { ciphertext: 'not-a-jwe' }, { timer });
+    await expect(source.resolve(scope, ['A'], {})).rejects.toMatchObject({
+      code: 'SECRETS_FAILED',
+      message: 'the secrets service sent a reply render cannot read',
+    });
+    expect(timed()).toBe(1);
+  });
+
+  it('times a resolve whose reply is used, and none that is refused', async () => {
+    const { timer, timed } = countingTimer();
+    const refusing = secretsAnswering(
+      payload,
+      { forge: (binding) => ({ ...binding, nonce: 'A'.repeat(22) }) },
+      { timer },
+    );
+    await expect(refusing.source.resolve(scope, ['A'], {})).rejects.toMatchObject({ code: 'SECRETS_UNAVAILABLE' });
+    expect(timed()).toBe(0);
+    await secretsAnswering(payload, {}, { timer }).source.resolve(scope, ['A'], {});
+    expect(timed()).toBe(1);
   });
 });
