@@ -67,4 +67,5 @@ export {
 export { RequestBody } from './request-body';
 export { RequestMetrics, type RequestHooks } from './request-metrics';
 export { SubscriptionRefused, confirmSubscriptions } from './required-subscription';
+export { resolveSealed, type ReplyKeyPair, type ResolveFields, type SealedResolve } from './sealed-resolve';
 export { DependencyError, ServiceClient, ServiceTokenIssuer } from './service-client';
