@@ -1,22 +1,21 @@
 import { MAX_SECRET_VERSION, type SecretScope } from '@platform/contracts';
 import {
-  type ReplyBinding,
-  type ReplyPrivateKey,
-  type ReplyPublicJwk,
+  CryptoError,
   type ReplyRefusal,
   ReplyRefusedError,
   type ReplyVerifier,
-  decryptWithReplyKey,
   generateReplyKeyPair,
-  newReplyNonce,
   replyKeyThumbprint,
 } from '@platform/crypto';
 import {
   DependencyError,
   ON_BEHALF_OF_HEADER,
   PlatformError,
+  type ReplyKeyPair,
+  type ResolveFields,
   type ServiceClient,
   forwardedTokenDigest,
+  resolveSealed,
 } from '@platform/messaging';
 import { type Histogram } from 'prom-client';
 import { type RenderScope } from './render-scope';
@@ -71,13 +70,6 @@ export interface SecretMetadataSource {
   existing(scope: RenderScope, keys: readonly string[] | 'all'): Promise<ReadonlyMap<string, ExistingKey>>;
 }
 
-interface ReplyKeyPair {
-  readonly publicJwk: ReplyPublicJwk;
-  readonly privateKey: ReplyPrivateKey;
-  /** RFC 7638 thumbprint of `publicJwk`, the `cnf.jkt` of the resolve token. */
-  readonly thumbprint: string;
-}
-
 /** Tenants whose reply key pair is kept at once; beyond it the least recently used pair is dropped. */
 const MAX_TENANT_REPLY_KEYS = 10_000;
 
@@ -117,12 +109,6 @@ export class ReplyKeys {
     if (this.pairs.size > this.maxTenants) this.pairs.delete(this.pairs.keys().next().value as string);
     return held.pair;
   }
-}
-
-interface ResolveReply {
-  readonly ciphertext: string;
-  readonly signature: string;
-  readonly missing: readonly string[];
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -254,65 +240,42 @@ export class ResolvedSecretValues implements SecretValueSource, SecretMetadataSo
     return existingKeysOf(payload);
   }
 
-  /** One `secrets.v1.resolve` with the tenant's reply key and a fresh nonce; the checked, decrypted payload. */
-  private async request(
-    scope: RenderScope,
-    body: {
-      keys: readonly string[];
-      pins: Readonly<Record<string, number>>;
-      metadataOnly?: true;
-      deploymentId?: string;
-      allowExpired?: true;
-    },
-    onBehalfOf?: string,
-  ): Promise<unknown> {
-    const { publicJwk, privateKey, thumbprint } = await this.options.replyKeys.pair(tenantOf(scope));
-    const binding: ReplyBinding = {
-      organizationId: scope.organizationId,
-      customerOrganizationId: scope.customerOrganizationId,
-      nonce: newReplyNonce(),
-      replyKeyThumbprint: thumbprint,
-    };
-    const request = {
-      organizationId: scope.organizationId,
-      ...(scope.customerOrganizationId === null ? {} : { customerOrganizationId: scope.customerOrganizationId }),
-      ...(scope.customerOnly ? { customerOnly: true } : {}),
-      ...body,
-      replyKey: publicJwk,
-      nonce: binding.nonce,
-    };
+  /** One sealed `secrets.v1.resolve` with the tenant's reply key; the checked, decrypted payload, or render's error. */
+  private async request(scope: RenderScope, fields: ResolveFields, onBehalfOf?: string): Promise<unknown> {
+    const replyKey = await this.options.replyKeys.pair(tenantOf(scope));
     const stopTimer = this.options.timer?.startTimer();
-    let reply: ResolveReply;
+    let payload: unknown;
     try {
-      reply = await this.services.request<ResolveReply>('secrets.v1.resolve', request, {
+      payload = await resolveSealed(this.services, this.options.verifier, {
+        scope,
+        replyKey,
+        fields: { ...(scope.customerOnly ? { customerOnly: true } : {}), ...fields },
         timeoutMs: this.options.timeoutMs,
         // `obo` binds the forwarded token to render's own, so it can be neither stripped nor swapped on the way.
-        claims: {
-          cnf: { jkt: thumbprint },
-          ...(onBehalfOf === undefined ? {} : { obo: forwardedTokenDigest(onBehalfOf) }),
-        },
-        ...(onBehalfOf === undefined ? {} : { headers: new Map([[ON_BEHALF_OF_HEADER, `Bearer ${onBehalfOf}`]]) }),
+        ...(onBehalfOf === undefined
+          ? {}
+          : {
+              claims: { obo: forwardedTokenDigest(onBehalfOf) },
+              headers: new Map([[ON_BEHALF_OF_HEADER, `Bearer ${onBehalfOf}`]]),
+            }),
       });
     } catch (error) {
+      if (error instanceof ReplyRefusedError) {
+        this.options.refused?.(error.reason);
+        throw new RenderError(
+          RenderErrorCode.SECRETS_UNAVAILABLE,
+          'a secrets service reply failed its authenticity checks; retry later',
+        );
+      }
+      // A checked reply that will not decrypt: its round trip completed, so it is timed (failed calls and refusals not).
+      if (error instanceof CryptoError) {
+        stopTimer?.();
+        throw malformedReply();
+      }
       throw secretsFailure(error);
     }
-    try {
-      this.options.verifier.verify(reply.signature, reply.ciphertext, binding);
-    } catch (error) {
-      if (!(error instanceof ReplyRefusedError)) throw error;
-      this.options.refused?.(error.reason);
-      throw new RenderError(
-        RenderErrorCode.SECRETS_UNAVAILABLE,
-        'a secrets service reply failed its authenticity checks; retry later',
-      );
-    }
-    try {
-      return await decryptWithReplyKey(privateKey, reply.ciphertext);
-    } catch {
-      throw malformedReply();
-    } finally {
-      stopTimer?.();
-    }
+    stopTimer?.();
+    return payload;
   }
 }
 
