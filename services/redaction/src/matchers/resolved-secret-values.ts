@@ -1,15 +1,12 @@
-import { type ResolveSecretsRequestJson, type ResolvedSecretsJson } from '@platform/contracts';
+import { type ResolvedSecretsJson } from '@platform/contracts';
 import {
-  type ReplyBinding,
   type ReplyRefusal,
   ReplyRefusedError,
   type ReplyVerifier,
-  decryptWithReplyKey,
   generateReplyKeyPair,
-  newReplyNonce,
   replyKeyThumbprint,
 } from '@platform/crypto';
-import { type Scope, type ServiceClient } from '@platform/messaging';
+import { type Scope, type ServiceClient, resolveSealed } from '@platform/messaging';
 import { type AttributedValue } from '../exposure/exposure-attribution';
 import { type SecretValuesSource } from './scope-matchers';
 
@@ -45,33 +42,20 @@ export class ResolvedSecretValues implements SecretValuesSource {
   /** Every value with its key, version and scope (exposure reports name them; the values never leave this process). */
   async attributedValuesOf(scope: Scope): Promise<AttributedValue[]> {
     const { publicJwk, privateKey } = await generateReplyKeyPair({ ttlMs: 0 });
-    const binding: ReplyBinding = {
-      organizationId: scope.organizationId,
-      customerOrganizationId: scope.customerOrganizationId,
-      nonce: newReplyNonce(),
-      replyKeyThumbprint: replyKeyThumbprint(publicJwk),
-    };
-    const request: ResolveSecretsRequestJson = {
-      organizationId: scope.organizationId,
-      keys: [],
-      includeHistory: true,
-      replyKey: { ...publicJwk },
-      nonce: binding.nonce,
-      ...(scope.customerOrganizationId === null ? {} : { customerOrganizationId: scope.customerOrganizationId }),
-    };
-    const reply = await this.services.request<{ ciphertext?: unknown; signature?: unknown }>(
-      'secrets.v1.resolve',
-      request,
-      { timeoutMs: RESOLVE_TIMEOUT_MS, claims: { cnf: { jkt: binding.replyKeyThumbprint } } },
-    );
+    let payload: unknown;
     try {
-      this.verifier.verify(reply.signature, reply.ciphertext, binding);
+      payload = await resolveSealed(this.services, this.verifier, {
+        scope,
+        replyKey: { publicJwk, privateKey, thumbprint: replyKeyThumbprint(publicJwk) },
+        fields: { keys: [], includeHistory: true },
+        timeoutMs: RESOLVE_TIMEOUT_MS,
+      });
     } catch (error) {
       if (!(error instanceof ReplyRefusedError)) throw error;
       this.refused(error.reason);
       throw new ResolveReplyRefused(error.reason);
     }
-    const resolved = (await decryptWithReplyKey(privateKey, reply.ciphertext as string)) as ResolvedSecretsJson | null;
+    const resolved = payload as ResolvedSecretsJson | null;
     if (typeof resolved !== 'object' || resolved === null) throw new TypeError('resolve reply is not ResolvedSecrets');
     const scopeOf = (value: string | undefined): AttributedValue['scope'] =>
       value === 'customer' ? 'customer' : 'vendor';
