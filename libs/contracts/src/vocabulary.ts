@@ -75,6 +75,17 @@ export const VALUE_EVENT_TYPES = eventTypes(
 );
 
 /**
+ * The events that leave the deployments which received a key behind: a new value (an update, a rollback, a restore)
+ * or a delete. Creation and notices do not.
+ */
+export const STALING_EVENT_TYPES = eventTypes(
+  'SecretValueUpdated',
+  'SecretRolledBack',
+  'SecretRestored',
+  'SecretDeleted',
+);
+
+/**
  * The events that change no value: access records, key rotations, a deployment forgotten from the index, expiry
  * notices (an expired value is still masked) and exposures (redaction's own reports).
  */

@@ -1,4 +1,5 @@
 import { type KeyMaterial } from '@platform/config';
+import { STALING_EVENT_TYPES } from '@platform/contracts';
 import { DataKeyRing, type DataKeyRingOptions, MasterKeyRing, ReplySigner } from '@platform/crypto';
 import { OutboxPublisher, type PostgresEventStore } from '@platform/event-store';
 import { type PlatformContext } from '@platform/messaging';
@@ -8,11 +9,7 @@ import { PurgeListener } from './keys/purge-listener';
 import { watchOutboxCheckpoint } from './outbox/outbox-checkpoint-health';
 import { SecretEventPublisher } from './outbox/secret-event-publisher';
 import { SecretPublication } from './outbox/secret-publication';
-import {
-  DEPLOYMENTS_STALE_OUTBOX,
-  STALE_CHANGE_TYPES,
-  StaleDeploymentsPublisher,
-} from './outbox/stale-deployments-publisher';
+import { DEPLOYMENTS_STALE_OUTBOX, StaleDeploymentsPublisher } from './outbox/stale-deployments-publisher';
 import { AccessLog } from './resolve/access-log';
 import { ResolveReplySealer } from './resolve/reply-sealer';
 import { SecretResolver } from './resolve/secret-resolver';
@@ -128,7 +125,7 @@ export class SecretsRuntime {
         // A redeploy can wait a second: one read per second for every change since, not two queries per commit
         // (resolves commit an access event each, which this outbox passes over without reading its data).
         wakeOnAppend: false,
-        eventTypes: STALE_CHANGE_TYPES,
+        eventTypes: STALING_EVENT_TYPES,
         pollIntervalMs: STALE_POLL_MS,
         logger: platform.logger.child({ component: 'stale-outbox' }),
       });

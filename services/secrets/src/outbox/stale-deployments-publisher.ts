@@ -1,5 +1,5 @@
 import { timestampFromDate } from '@bufbuild/protobuf/wkt';
-import { DeploymentsStaleSchema, toWireJson } from '@platform/contracts';
+import { DeploymentsStaleSchema, STALING_EVENT_TYPES, toWireJson } from '@platform/contracts';
 import { type PostgresEventStore, type RecordedEvent } from '@platform/event-store';
 import { type JetStreamClient } from 'nats';
 import { type EventMetadata } from '../secrets/secret';
@@ -11,17 +11,8 @@ export const DEPLOYMENTS_STALE_OUTBOX = 'deployments-stale';
 /** Deployments per message: a scope with more is published in parts, each well under max_payload. */
 export const STALE_PART_SIZE = 1000;
 
-/**
- * A new value (an update, a rollback, a restore) or a delete leaves deployments behind; creation and notices don't.
- * The stale outbox reads only these (`eventTypes`), passing over the access event every resolve appends.
- */
-export const STALE_CHANGE_TYPES: readonly string[] = [
-  'SecretValueUpdated',
-  'SecretRolledBack',
-  'SecretRestored',
-  'SecretDeleted',
-];
-const CHANGE_TYPES: ReadonlySet<string> = new Set(STALE_CHANGE_TYPES);
+/** What leaves deployments behind; the stale outbox reads only these (`eventTypes`), passing over access events. */
+const CHANGE_TYPES: ReadonlySet<string> = new Set(STALING_EVENT_TYPES);
 const encoder = new TextEncoder();
 
 export interface StaleMessage {
