@@ -330,7 +330,7 @@ export class OutboxPublisher {
           checkpoint.transactionId,
           checkpoint.position,
           this.batchSize,
-          ...(this.eventTypes ? [[...this.eventTypes]] : []),
+          ...(this.options.eventTypes ? [this.options.eventTypes] : []),
         ],
         { prepared: true },
       ),
