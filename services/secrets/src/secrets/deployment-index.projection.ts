@@ -52,7 +52,7 @@ export class DeploymentIndexProjection implements InlineProjection {
     _firstParam: number,
   ): InlineStatement | null | undefined {
     if (events.every((event) => event.type === SECRET_VALUES_RESOLVED)) {
-      const named = events.some((event) => deploymentOf(event) !== undefined && deploymentOf(event) !== null);
+      const named = events.some((event) => (deploymentOf(event) ?? null) !== null);
       return named ? { sql: SQL.upsertAppended, params: [] } : null;
     }
     if (events.every((event) => event.type === DEPLOYMENT_FORGOTTEN)) return { sql: SQL.forgetAppended, params: [] };
